@@ -1,0 +1,41 @@
+/**
+ * Builds an AppContext from configuration: opens the database (and migrates it), the
+ * coordinator, the logger and the secrets. The one place that wires concrete parts.
+ */
+import { pino, type Logger } from 'pino';
+import type { Config } from './config/index.js';
+import { resolveSecrets } from './config/secrets.js';
+import type { AppContext } from './context.js';
+import { systemClock, type Clock } from './core/clock.js';
+import { createCoordinator } from './coord/index.js';
+import { CustomerTokens } from './customers/tokens.js';
+import { migrate, openDb } from './storage/index.js';
+
+export interface BootOptions {
+  clock?: Clock;
+  logger?: Logger;
+}
+
+/** Opens everything a node needs. Call `shutdown` to close it in reverse order. */
+export async function boot(config: Config, options: BootOptions = {}): Promise<AppContext> {
+  const logger = options.logger ?? pino({ level: config.logLevel });
+  const clock = options.clock ?? systemClock;
+  const db = await openDb(config, (error) => logger.warn({ err: error }, 'database pool error'));
+  try {
+    const applied = await migrate(db);
+    if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
+  const coord = createCoordinator({ redisUrl: config.redisUrl, logger });
+  const secrets = resolveSecrets(config);
+  const tokens = new CustomerTokens(secrets.secret, () => clock.nowMs());
+  return { config, db, coord, clock, secrets, tokens, logger };
+}
+
+/** Closes what boot opened. */
+export async function shutdown(ctx: AppContext): Promise<void> {
+  await ctx.coord.close();
+  await ctx.db.close();
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+/**
+ * The `stampede` command: serve (default), migrate, seed --demo.
+ */
+import { boot, shutdown } from '../boot.js';
+import { seedDemo } from '../catalog/demo.js';
+import { ConfigError, loadConfig } from '../config/index.js';
+import { startServer } from '../server.js';
+
+const usage = `usage: stampede [serve | migrate | seed --demo]
+
+  serve          run the server (default); migrates, and seeds the demo on an empty database
+  migrate        apply pending database migrations and exit
+  seed --demo    add the demo venue and events if the database has no events, and exit
+
+Configuration comes from the environment; see README.md.`;
+
+async function serve(): Promise<void> {
+  const ctx = await boot(loadConfig());
+  if (ctx.config.seedDemo) {
+    const eventId = await seedDemo(ctx.db, ctx.clock);
+    if (eventId !== undefined) ctx.logger.info({ eventId }, 'seeded the demo venue and event');
+  }
+  const { url } = await startServer(ctx);
+  const where = ctx.config.databaseUrl === undefined ? `embedded (${ctx.config.dataDir})` : 'PostgreSQL';
+  process.stdout.write(
+    `\nStampede is running at ${url}\n` +
+    `  API docs:     ${url}/docs\n` +
+    `  database:     ${where}\n` +
+    `  coordination: ${ctx.config.redisUrl === undefined ? 'in-process' : 'Redis'}\n` +
+    (ctx.secrets.adminTokenGenerated
+      ? `  admin token:  ${ctx.secrets.adminToken}  (kept in ${ctx.config.dataDir}/secrets.json)\n`
+      : '  admin token:  from STAMPEDE_ADMIN_TOKEN\n'),
+  );
+}
+
+async function once(work: (ctx: Awaited<ReturnType<typeof boot>>) => Promise<void>): Promise<void> {
+  const ctx = await boot(loadConfig());
+  try {
+    await work(ctx);
+  } finally {
+    await shutdown(ctx);
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command = 'serve', ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return await serve();
+    case 'migrate':
+      return await once(async () => {
+        process.stdout.write('database schema is up to date\n');
+      });
+    case 'seed':
+      if (!rest.includes('--demo')) break;
+      return await once(async (ctx) => {
+        const eventId = await seedDemo(ctx.db, ctx.clock);
+        process.stdout.write(eventId === undefined
+          ? 'database already has events; nothing seeded\n'
+          : `seeded the demo event ${eventId}\n`);
+      });
+    case 'help':
+    case '--help':
+      process.stdout.write(`${usage}\n`);
+      return;
+  }
+  process.stderr.write(`${usage}\n`);
+  process.exitCode = 2;
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+  } else {
+    process.stderr.write(`stampede: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  }
+  process.exit(1);
+});

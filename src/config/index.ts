@@ -1,0 +1,164 @@
+/**
+ * The only reader of process.env. Every variable is parsed and validated at boot; a bad
+ * value stops the process with a message naming the variable.
+ */
+import path from 'node:path';
+
+export type Role = 'api' | 'worker' | 'realtime';
+export const allRoles: readonly Role[] = ['api', 'worker', 'realtime'];
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** Validated runtime configuration. */
+export interface Config {
+  port: number;
+  host: string;
+  /** PostgreSQL URL; undefined means the embedded PGlite database under dataDir. */
+  databaseUrl: string | undefined;
+  /** Redis URL; undefined means in-process coordination. */
+  redisUrl: string | undefined;
+  dataDir: string;
+  adminToken: string | undefined;
+  secret: string | undefined;
+  paymentProvider: 'simulated' | 'stripe';
+  stripeSecretKey: string | undefined;
+  stripeWebhookSecret: string | undefined;
+  /** Base URL at which this node is reachable (used for links and simulated webhooks). */
+  publicUrl: string;
+  roles: ReadonlySet<Role>;
+  logLevel: LogLevel;
+  pg: {
+    poolMax: number;
+    connectTimeoutMs: number;
+    statementTimeoutMs: number;
+    lockTimeoutMs: number;
+    idleInTransactionTimeoutMs: number;
+  };
+  http: {
+    requestTimeoutMs: number;
+    /** Writes allowed per client address per minute (bursts included). */
+    writesPerIpPerMinute: number;
+    /** Trust X-Forwarded-For from this many proxy hops (0: use the socket address). */
+    trustProxy: number;
+  };
+  /** Seed the demo venue and event when the database has no events. */
+  seedDemo: boolean;
+}
+
+/** Thrown for a bad environment variable; the message names it. */
+export class ConfigError extends Error {
+  constructor(variable: string, problem: string) {
+    super(`invalid configuration: ${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function text(env: Env, name: string): string | undefined {
+  const value = env[name];
+  if (value === undefined || value.trim() === '') return undefined;
+  return value.trim();
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^-?\d+$/.test(raw)) throw new ConfigError(name, `must be an integer, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) {
+    throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+function url(env: Env, name: string, protocols: readonly string[]): string | undefined {
+  const raw = text(env, name);
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, 'must be a URL');
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must use ${protocols.join(' or ')}, got ${parsed.protocol}`);
+  }
+  return raw;
+}
+
+function secretValue(env: Env, name: string): string | undefined {
+  const raw = text(env, name);
+  if (raw !== undefined && raw.length < 16) {
+    throw new ConfigError(name, 'must be at least 16 characters');
+  }
+  return raw;
+}
+
+function roles(env: Env): ReadonlySet<Role> {
+  const raw = text(env, 'ROLES');
+  if (raw === undefined) return new Set(allRoles);
+  const picked = raw.split(',').map((part) => part.trim()).filter((part) => part !== '');
+  for (const role of picked) {
+    if (!(allRoles as readonly string[]).includes(role)) {
+      throw new ConfigError('ROLES', `has unknown role "${role}" (known: ${allRoles.join(', ')})`);
+    }
+  }
+  if (picked.length === 0) throw new ConfigError('ROLES', 'must name at least one role');
+  return new Set(picked as Role[]);
+}
+
+/** Parses and validates the environment. Throws ConfigError naming the first bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const port = integer(env, 'PORT', 3000, 0, 65_535);
+  const host = text(env, 'HOST') ?? '127.0.0.1';
+  const paymentProvider = oneOf(env, 'PAYMENT_PROVIDER', 'simulated', ['simulated', 'stripe']);
+  const stripeSecretKey = text(env, 'STRIPE_SECRET_KEY');
+  const stripeWebhookSecret = text(env, 'STRIPE_WEBHOOK_SECRET');
+  if (paymentProvider === 'stripe' && stripeSecretKey === undefined) {
+    throw new ConfigError('STRIPE_SECRET_KEY', 'is required when PAYMENT_PROVIDER=stripe');
+  }
+  if (paymentProvider === 'stripe' && stripeWebhookSecret === undefined) {
+    throw new ConfigError('STRIPE_WEBHOOK_SECRET', 'is required when PAYMENT_PROVIDER=stripe');
+  }
+  const publicHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return {
+    port,
+    host,
+    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    dataDir: path.resolve(text(env, 'STAMPEDE_DATA_DIR') ?? './data'),
+    adminToken: secretValue(env, 'STAMPEDE_ADMIN_TOKEN'),
+    secret: secretValue(env, 'STAMPEDE_SECRET'),
+    paymentProvider,
+    stripeSecretKey,
+    stripeWebhookSecret,
+    publicUrl: url(env, 'PUBLIC_URL', ['http:', 'https:']) ?? `http://${publicHost}:${port}`,
+    roles: roles(env),
+    logLevel: oneOf(env, 'LOG_LEVEL', 'info', [
+      'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent',
+    ]),
+    pg: {
+      poolMax: integer(env, 'PG_POOL_MAX', 20, 1, 500),
+      connectTimeoutMs: integer(env, 'PG_CONNECT_TIMEOUT_MS', 5_000, 100, 120_000),
+      statementTimeoutMs: integer(env, 'PG_STATEMENT_TIMEOUT_MS', 15_000, 100, 600_000),
+      lockTimeoutMs: integer(env, 'PG_LOCK_TIMEOUT_MS', 3_000, 10, 600_000),
+      idleInTransactionTimeoutMs: integer(env, 'PG_IDLE_TX_TIMEOUT_MS', 30_000, 100, 600_000),
+    },
+    http: {
+      requestTimeoutMs: integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 1_000, 600_000),
+      writesPerIpPerMinute: integer(env, 'RATE_LIMIT_WRITES_PER_IP', 6_000, 1, 10_000_000),
+      trustProxy: integer(env, 'TRUST_PROXY_HOPS', 0, 0, 10),
+    },
+    seedDemo: oneOf(env, 'STAMPEDE_SEED_DEMO', 'true', ['true', 'false']) === 'true',
+  };
+}

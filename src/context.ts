@@ -1,0 +1,21 @@
+/**
+ * The composition root's product: everything a role needs, built once per process from the
+ * configuration. Tests build one with in-memory parts and a manual clock.
+ */
+import type { Logger } from 'pino';
+import type { Config } from './config/index.js';
+import type { Secrets } from './config/secrets.js';
+import type { Clock } from './core/clock.js';
+import type { Coordinator } from './coord/types.js';
+import type { CustomerTokens } from './customers/tokens.js';
+import type { Db } from './storage/index.js';
+
+export interface AppContext {
+  config: Config;
+  db: Db;
+  coord: Coordinator;
+  clock: Clock;
+  secrets: Secrets;
+  tokens: CustomerTokens;
+  logger: Logger;
+}

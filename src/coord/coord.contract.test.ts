@@ -1,0 +1,540 @@
+/**
+ * One contract, two coordinators: every test here runs against the in-process coordinator
+ * and against Redis, so the embedded default and the cluster shape cannot drift apart.
+ * The memory backend moves a fake clock; Redis uses short real TTLs.
+ */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { serviceAvailable, testRedisUrl } from '../testing/services.js';
+import {
+  createMemoryCoordinator,
+  createMemoryHub,
+  createRedisCoordinator,
+  LeaderElector,
+  type Coordinator,
+  type CoordLogger,
+  type LeadershipChange,
+} from './index.js';
+
+const redisUp = await serviceAvailable('Redis', testRedisUrl);
+const runId = randomUUID().slice(0, 8);
+// Every key this file writes lives under this prefix, so parallel files never collide.
+const redisPrefix = `test:coord:${runId}:`;
+
+/** Collects warnings instead of printing them, so tests can assert on them. */
+function quietLogger(): CoordLogger & { messages: string[] } {
+  const messages: string[] = [];
+  return { messages, warn: (_obj, msg) => void messages.push(msg ?? '') };
+}
+
+/** One shared store and the nodes on it. */
+interface Env {
+  /** A coordinator on the shared store; all nodes of one Env see the same data. */
+  node(logger?: CoordLogger): Coordinator;
+  /** Lets time pass for TTLs and buckets: moves the fake clock or really sleeps. */
+  elapse(ms: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface Backend {
+  name: 'memory' | 'redis';
+  enabled: boolean;
+  /** `realTime` gives a memory store on the wall clock, for timer-driven code. */
+  env(realTime?: boolean): Env;
+}
+
+function trackNodes(make: (logger: CoordLogger) => Coordinator): Omit<Env, 'elapse'> {
+  const nodes: Coordinator[] = [];
+  return {
+    node: (logger = quietLogger()) => {
+      const coord = make(logger);
+      nodes.push(coord);
+      return coord;
+    },
+    close: async () => {
+      await Promise.all(nodes.map((coord) => coord.close()));
+    },
+  };
+}
+
+const memoryBackend: Backend = {
+  name: 'memory',
+  enabled: true,
+  env(realTime = false) {
+    let nowMs = 1_700_000_000_000;
+    const hub = createMemoryHub(realTime ? Date.now : () => nowMs);
+    const tracked = trackNodes((logger) => createMemoryCoordinator({ hub, logger }));
+    return {
+      ...tracked,
+      elapse: async (ms) => {
+        if (realTime) await sleep(ms);
+        else nowMs += ms;
+      },
+    };
+  },
+};
+
+let redisNodes = 0;
+const redisBackend: Backend = {
+  name: 'redis',
+  enabled: redisUp,
+  env() {
+    const tracked = trackNodes((logger) => {
+      redisNodes += 1;
+      const name = `test-coord-${runId}-${redisNodes}`;
+      return createRedisCoordinator({ url: testRedisUrl, prefix: redisPrefix, logger, name });
+    });
+    return { ...tracked, elapse: async (ms) => void (await sleep(ms)) };
+  },
+};
+
+let unique = 0;
+/** A name no other test in this file uses. */
+function uniq(label: string): string {
+  unique += 1;
+  return `${label}-${unique}`;
+}
+
+/** Polls until `check` holds, failing after `timeoutMs` of real time. */
+async function eventually(check: () => boolean, timeoutMs = 2_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(5);
+  }
+}
+
+/** Subscribes and records every message, in order. */
+async function record(coord: Coordinator, channel: string) {
+  const messages: string[] = [];
+  const unsubscribe = await coord.subscribe(channel, (m) => void messages.push(m));
+  return { messages, unsubscribe };
+}
+
+async function withEnv(backend: Backend, body: (env: Env) => Promise<void>, realTime = false) {
+  const env = backend.env(realTime);
+  try {
+    await body(env);
+  } finally {
+    await env.close();
+  }
+}
+
+afterAll(async () => {
+  if (!redisUp) return;
+  const admin = new Redis(testRedisUrl);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await admin.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 500);
+      if (keys.length > 0) await admin.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    admin.disconnect();
+  }
+});
+
+for (const backend of [memoryBackend, redisBackend]) {
+  describe.skipIf(!backend.enabled)(`coordinator contract: ${backend.name}`, () => {
+    const run = (body: (env: Env) => Promise<void>, realTime = false) => () =>
+      withEnv(backend, body, realTime);
+
+    describe('counters and values', () => {
+      it('incr is atomic: 500 parallel increments from two nodes give exactly 1..500', run(
+        async (env) => {
+          const [a, b] = [env.node(), env.node()];
+          const key = a.keys.global(uniq('counter'));
+          const results = await Promise.all(
+            Array.from({ length: 500 }, (_, i) => (i % 2 === 0 ? a : b).incr(key)),
+          );
+          expect([...results].sort((x, y) => x - y)).toEqual(
+            Array.from({ length: 500 }, (_, i) => i + 1),
+          );
+          expect(await b.get(key)).toBe('500');
+          expect(await a.incr(key, -20)).toBe(480);
+        },
+      ));
+
+      it('incr ttl is set on creation only and then expires', run(async (env) => {
+        const coord = env.node();
+        const key = coord.keys.event('e1', uniq('window'));
+        expect(await coord.incr(key, 1, 300)).toBe(1);
+        await env.elapse(200);
+        expect(await coord.incr(key, 1, 300)).toBe(2);
+        await env.elapse(150);
+        expect(await coord.get(key)).toBeNull();
+        expect(await coord.incr(key, 5, 300)).toBe(5);
+      }));
+
+      it('set onlyIfAbsent writes once', run(async (env) => {
+        const coord = env.node();
+        const key = coord.keys.global(uniq('once'));
+        expect(await coord.set(key, 'first', { onlyIfAbsent: true })).toBe(true);
+        expect(await coord.set(key, 'second', { onlyIfAbsent: true })).toBe(false);
+        expect(await coord.get(key)).toBe('first');
+        expect(await coord.set(key, 'third')).toBe(true);
+        expect(await coord.get(key)).toBe('third');
+        await coord.del(key);
+        expect(await coord.get(key)).toBeNull();
+        expect(await coord.set(key, 'fourth', { onlyIfAbsent: true })).toBe(true);
+      }));
+
+      it('set ttl expires the value', run(async (env) => {
+        const coord = env.node();
+        const key = coord.keys.global(uniq('ttl'));
+        await coord.set(key, 'v', { ttlMs: 300 });
+        await env.elapse(150);
+        expect(await coord.get(key)).toBe('v');
+        await env.elapse(200);
+        expect(await coord.get(key)).toBeNull();
+        expect(await coord.set(key, 'again', { ttlMs: 300, onlyIfAbsent: true })).toBe(true);
+      }));
+
+      it('rejects names outside its prefix and non-integer steps', run(async (env) => {
+        const coord = env.node();
+        await expect(coord.get('raw-key')).rejects.toThrow(/outside prefix/);
+        await expect(coord.publish('raw-channel', 'x')).rejects.toThrow(/outside prefix/);
+        await expect(coord.incr(coord.keys.global('n'), 1.5)).rejects.toThrow(/integer/);
+      }));
+    });
+
+    describe('pub/sub', () => {
+      it('delivers in order and stops after unsubscribe', run(async (env) => {
+        const coord = env.node();
+        const channel = coord.keys.event('e1', uniq('live'));
+        const sentinel = coord.keys.global(uniq('sentinel'));
+        const sub = await record(coord, channel);
+        const marks = await record(coord, sentinel);
+        await coord.publish(channel, 'one');
+        await coord.publish(channel, 'two');
+        await eventually(() => sub.messages.length === 2);
+        expect(sub.messages).toEqual(['one', 'two']);
+
+        await sub.unsubscribe();
+        await sub.unsubscribe(); // idempotent
+        await coord.publish(channel, 'late');
+        await coord.publish(sentinel, 'done');
+        // Same connection, same order: once the sentinel is in, 'late' would have been too.
+        await eventually(() => marks.messages.length === 1);
+        expect(sub.messages).toEqual(['one', 'two']);
+      }));
+
+      it('fans out across nodes sharing one store, once per subscriber', run(async (env) => {
+        const [a, b] = [env.node(), env.node()];
+        const channel = a.keys.event('e2', uniq('seats'));
+        const onA = await record(a, channel);
+        const onB = await record(b, channel);
+        const onB2 = await record(b, channel);
+        await a.publish(channel, 'from-a');
+        await b.publish(channel, 'from-b');
+        await eventually(() => [onA, onB, onB2].every((s) => s.messages.length === 2));
+        await sleep(30);
+        for (const s of [onA, onB, onB2]) expect(s.messages).toEqual(['from-a', 'from-b']);
+
+        await onB.unsubscribe();
+        await a.publish(channel, 'after');
+        await eventually(() => onB2.messages.length === 3 && onA.messages.length === 3);
+        expect(onB.messages).toHaveLength(2);
+      }));
+
+      it('a throwing handler is logged and does not stop other handlers', run(async (env) => {
+        const logger = quietLogger();
+        const coord = env.node(logger);
+        const channel = coord.keys.global(uniq('boom'));
+        await coord.subscribe(channel, () => {
+          throw new Error('handler bug');
+        });
+        const ok = await record(coord, channel);
+        await coord.publish(channel, 'm1');
+        await coord.publish(channel, 'm2');
+        await eventually(() => ok.messages.length === 2);
+        expect(logger.messages.filter((m) => m.includes('subscriber threw'))).toHaveLength(2);
+      }));
+    });
+
+    describe('token bucket', () => {
+      it('bursts to capacity, then denies with a retry time, then refills', run(async (env) => {
+        const coord = env.node();
+        const bucket = coord.keys.global(uniq('rl:ip'));
+        const limit = { capacity: 10, refillPerSecond: 2 };
+        for (let i = 0; i < 10; i += 1) {
+          const r = await coord.consume(bucket, limit);
+          expect(r).toEqual({ allowed: true, remaining: 9 - i, retryAfterMs: 0 });
+        }
+        const denied = await coord.consume(bucket, limit);
+        expect(denied.allowed).toBe(false);
+        expect(denied.remaining).toBe(0);
+        expect(denied.retryAfterMs).toBeGreaterThan(400);
+        expect(denied.retryAfterMs).toBeLessThanOrEqual(500);
+
+        await env.elapse(denied.retryAfterMs + 20);
+        expect((await coord.consume(bucket, limit)).allowed).toBe(true);
+        expect((await coord.consume(bucket, limit)).allowed).toBe(false);
+
+        await expect(coord.consume(bucket, limit, 11)).rejects.toThrow(/exceeds capacity/);
+      }));
+
+      it('refills up to capacity and no further', run(async (env) => {
+        const coord = env.node();
+        const bucket = coord.keys.global(uniq('rl:fast'));
+        const limit = { capacity: 3, refillPerSecond: 20 };
+        expect(await coord.consume(bucket, limit, 3)).toMatchObject({ allowed: true });
+        await env.elapse(400); // 8 tokens' worth of refill, capped at 3
+        expect(await coord.consume(bucket, limit, 3)).toMatchObject({ allowed: true, remaining: 0 });
+        expect((await coord.consume(bucket, limit)).allowed).toBe(false);
+      }));
+
+      it('is atomic: 40 parallel takes from two nodes admit exactly capacity', run(
+        async (env) => {
+          const [a, b] = [env.node(), env.node()];
+          const bucket = a.keys.event('e3', uniq('rl:customer'));
+          const limit = { capacity: 15, refillPerSecond: 0.01 };
+          const results = await Promise.all(
+            Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).consume(bucket, limit)),
+          );
+          expect(results.filter((r) => r.allowed)).toHaveLength(15);
+          const other = await a.consume(a.keys.event('e3', uniq('rl:other')), limit);
+          expect(other.allowed).toBe(true);
+        },
+      ));
+    });
+
+    describe('leases', () => {
+      it('20 holders racing from two nodes: exactly one wins', run(async (env) => {
+        const [a, b] = [env.node(), env.node()];
+        const name = uniq('admission');
+        const tokens = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).acquireLease(name, `h${i}`, 5_000)),
+        );
+        const winners = tokens.filter((t) => t !== null);
+        expect(winners).toHaveLength(1);
+        const winner = tokens.findIndex((t) => t !== null);
+        // Re-acquiring your own lease is idempotent: same token, extended.
+        expect(await a.acquireLease(name, `h${winner}`, 5_000)).toBe(winners[0]);
+      }));
+
+      it('fencing tokens strictly increase across holders', run(async (env) => {
+        const coord = env.node();
+        const name = uniq('sweeper');
+        const t1 = await coord.acquireLease(name, 'a', 300);
+        expect(t1).not.toBeNull();
+        await coord.releaseLease(name, 'a', t1 ?? 0);
+        const t2 = await coord.acquireLease(name, 'b', 300);
+        expect(t2).toBeGreaterThan(t1 ?? Infinity);
+        await env.elapse(350); // b's lease lapses without release
+        const t3 = await coord.acquireLease(name, 'c', 300);
+        expect(t3).toBeGreaterThan(t2 ?? Infinity);
+      }));
+
+      it('only the holder with its token can renew or release', run(async (env) => {
+        const coord = env.node();
+        const name = uniq('relay');
+        const token = await coord.acquireLease(name, 'a', 300);
+        if (token === null) throw new Error('expected the lease');
+        expect(await coord.renewLease(name, 'b', token, 300)).toBe(false);
+        expect(await coord.renewLease(name, 'a', token - 1, 300)).toBe(false);
+        await coord.releaseLease(name, 'b', token);
+        expect(await coord.acquireLease(name, 'b', 300)).toBeNull();
+
+        await env.elapse(200);
+        expect(await coord.renewLease(name, 'a', token, 300)).toBe(true);
+        await env.elapse(200); // past the first ttl, inside the renewed one
+        expect(await coord.acquireLease(name, 'b', 300)).toBeNull();
+      }));
+
+      it('expiry lets another take over, and the old holder cannot touch it', run(
+        async (env) => {
+          const [a, b] = [env.node(), env.node()];
+          const name = uniq('reconcile');
+          const old = await a.acquireLease(name, 'a', 300);
+          if (old === null) throw new Error('expected the lease');
+          await env.elapse(350);
+          const fresh = await b.acquireLease(name, 'b', 300);
+          expect(fresh).toBeGreaterThan(old);
+          expect(await a.renewLease(name, 'a', old, 300)).toBe(false);
+          await a.releaseLease(name, 'a', old);
+          expect(await a.acquireLease(name, 'a', 300)).toBeNull();
+        },
+      ));
+    });
+
+    describe('LeaderElector', () => {
+      const ttlMs = 600;
+      const renewEveryMs = 150;
+
+      /** Starts an elector recording its changes, with the time each happened. */
+      function elector(coord: Coordinator, name: string, holderId: string) {
+        const logger = quietLogger();
+        const e = new LeaderElector(coord, { name, holderId, ttlMs, renewEveryMs, logger });
+        const changes: (LeadershipChange & { atMs: number })[] = [];
+        e.onChange((c) => void changes.push({ ...c, atMs: performance.now() }));
+        return { e, changes, logger };
+      }
+
+      /** Samples both electors every few ms; records any moment both claim to lead. */
+      function watchOverlap(x: LeaderElector, y: LeaderElector) {
+        let overlaps = 0;
+        const timer = setInterval(() => {
+          if (x.isLeader() && y.isLeader()) overlaps += 1;
+        }, 3);
+        return { stop: () => clearInterval(timer), overlaps: () => overlaps };
+      }
+
+      it('fails over within 2×ttl when the leader loses the store, never overlapping', run(
+        async (env) => {
+          const [nodeA, nodeB] = [env.node(), env.node()];
+          const name = uniq('leader');
+          const a = elector(nodeA, name, 'node-a');
+          const b = elector(nodeB, name, 'node-b');
+          await a.e.start();
+          await b.e.start();
+          expect(a.e.isLeader()).toBe(true);
+          expect(b.e.isLeader()).toBe(false);
+          const firstToken = a.e.fencingToken();
+          const overlap = watchOverlap(a.e, b.e);
+          try {
+            await sleep(ttlMs); // several renewals keep a in charge
+            expect(a.e.isLeader()).toBe(true);
+            expect(b.e.isLeader()).toBe(false);
+
+            const killedAt = performance.now();
+            await nodeA.close(); // a's renewals now fail: it must step down by itself
+            await eventually(() => b.e.isLeader(), 2 * ttlMs + 200);
+            expect(performance.now() - killedAt).toBeLessThan(2 * ttlMs);
+            expect(a.e.isLeader()).toBe(false);
+          } finally {
+            overlap.stop();
+          }
+          expect(overlap.overlaps()).toBe(0);
+          const lost = a.changes.find((c) => c.type === 'lost');
+          const gained = b.changes.find((c) => c.type === 'gained');
+          expect(lost).toMatchObject({ reason: 'expired' });
+          expect(gained?.atMs).toBeGreaterThan(lost?.atMs ?? Infinity);
+          expect(b.e.fencingToken()).toBeGreaterThan(firstToken ?? Infinity);
+          expect(a.logger.messages.some((m) => m.includes('lease tick failed'))).toBe(true);
+          await a.e.stop();
+          await b.e.stop();
+          expect(b.changes.at(-1)).toMatchObject({ type: 'lost', reason: 'stopped' });
+        },
+        true,
+      ));
+
+      it('stop() releases, so a follower takes over without waiting for expiry', run(
+        async (env) => {
+          const node = env.node();
+          const name = uniq('leader');
+          const a = elector(node, name, 'node-a');
+          const b = elector(node, name, 'node-b');
+          await a.e.start();
+          await b.e.start();
+          const overlap = watchOverlap(a.e, b.e);
+          const stoppedAt = performance.now();
+          await a.e.stop();
+          await eventually(() => b.e.isLeader(), ttlMs);
+          overlap.stop();
+          expect(performance.now() - stoppedAt).toBeLessThan(renewEveryMs + 150);
+          expect(overlap.overlaps()).toBe(0);
+          expect(a.changes.map((c) => c.type)).toEqual(['gained', 'lost']);
+          await b.e.stop();
+          expect(b.e.isLeader()).toBe(false);
+        },
+        true,
+      ));
+    });
+  });
+}
+
+describe.skipIf(!redisUp)('redis coordinator resilience', () => {
+  /** Kills this file's connection with the given CLIENT SETNAME, as a Redis restart would. */
+  async function killConnection(connectionName: string): Promise<void> {
+    const admin = new Redis(testRedisUrl);
+    try {
+      const list = String(await admin.call('CLIENT', ['LIST']));
+      const line = list.split('\n').find((l) => l.includes(` name=${connectionName} `));
+      const id = line?.match(/^id=(\d+) /)?.[1];
+      if (!id) throw new Error(`no connection named ${connectionName}`);
+      await admin.call('CLIENT', ['KILL', 'ID', id]);
+    } finally {
+      admin.disconnect();
+    }
+  }
+
+  function node(name: string) {
+    const logger = quietLogger();
+    const coord = createRedisCoordinator({ url: testRedisUrl, prefix: redisPrefix, logger, name });
+    return { coord, logger };
+  }
+
+  it('resubscribes after its subscriber connection is killed', async () => {
+    const name = `test-coord-${runId}-resub`;
+    const { coord } = node(name);
+    try {
+      const channel = coord.keys.global(uniq('resub'));
+      const sub = await record(coord, channel);
+      await coord.publish(channel, 'before');
+      await eventually(() => sub.messages.includes('before'));
+
+      await killConnection(`${name}:sub`);
+      // Publish until one arrives: messages sent while it reconnects are lost, as in Redis.
+      for (let i = 0; !sub.messages.some((m) => m.startsWith('after')); i += 1) {
+        if (i > 60) throw new Error('subscription did not come back');
+        await coord.publish(channel, `after-${i}`);
+        await sleep(50);
+      }
+
+      // Exactly one subscription came back, and unsubscribe still works after it.
+      const count = sub.messages.length;
+      await coord.publish(channel, 'once');
+      await coord.publish(channel, 'twice');
+      await eventually(() => sub.messages.length >= count + 2);
+      await sleep(50);
+      expect(sub.messages.slice(count)).toEqual(['once', 'twice']);
+      await sub.unsubscribe();
+      await coord.publish(channel, 'gone');
+      await sleep(50);
+      expect(sub.messages.at(-1)).toBe('twice');
+    } finally {
+      await coord.close();
+    }
+  });
+
+  it('keeps serving commands after its command connection is killed', async () => {
+    const name = `test-coord-${runId}-cmd`;
+    const { coord } = node(name);
+    try {
+      const key = coord.keys.global(uniq('after-kill'));
+      expect(await coord.incr(key)).toBe(1);
+      await killConnection(`${name}:cmd`);
+      expect(await coord.incr(key)).toBe(2);
+      const token = await coord.acquireLease(uniq('after-kill'), 'a', 1_000);
+      expect(token).not.toBeNull();
+      await coord.ping();
+    } finally {
+      await coord.close();
+    }
+  });
+
+  it('fails fast with rejected promises when Redis is unreachable', async () => {
+    const logger = quietLogger();
+    const coord = createRedisCoordinator({ url: 'redis://127.0.0.1:1', logger, name: 'dead' });
+    const startedAt = Date.now();
+    await expect(coord.ping()).rejects.toThrow();
+    expect(Date.now() - startedAt).toBeLessThan(2_500);
+    await sleep(500);
+    // Once the outage is known, calls fail at once rather than queueing.
+    const laterAt = Date.now();
+    await expect(coord.incr(coord.keys.global('n'))).rejects.toThrow(/unavailable/);
+    await expect(coord.subscribe(coord.keys.global('c'), () => {})).rejects.toThrow(/unavailable/);
+    await expect(coord.consume(coord.keys.global('b'), { capacity: 1, refillPerSecond: 1 }))
+      .rejects.toThrow(/unavailable/);
+    expect(Date.now() - laterAt).toBeLessThan(50);
+    expect(logger.messages.filter((m) => m.includes('redis connection failed'))).toHaveLength(1);
+    await coord.close();
+    await expect(coord.ping()).rejects.toThrow(/closed/);
+  });
+});

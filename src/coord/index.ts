@@ -1,0 +1,46 @@
+/**
+ * Coordination between nodes: Redis when REDIS_URL is set, in-process otherwise.
+ */
+import { createMemoryCoordinator } from './memory.js';
+import { createRedisCoordinator } from './redis.js';
+import type { Coordinator, CoordLogger } from './types.js';
+
+export type {
+  BucketLimit,
+  BucketResult,
+  Coordinator,
+  CoordLogger,
+  SetOptions,
+  Unsubscribe,
+} from './types.js';
+export { createKeyspace, DEFAULT_PREFIX, eventKey, globalKey, type Keyspace } from './keys.js';
+export {
+  createMemoryCoordinator,
+  createMemoryHub,
+  MemoryHub,
+  type MemoryCoordinatorOptions,
+} from './memory.js';
+export { createRedisCoordinator, type RedisCoordinatorOptions } from './redis.js';
+export {
+  LeaderElector,
+  type LeaderElectorOptions,
+  type LeadershipChange,
+  type LostReason,
+} from './leader.js';
+
+/** What picks and configures the coordinator; mirrors the REDIS_URL setting. */
+export interface CoordinatorConfig {
+  /** Unset: in-process (embedded, single node). */
+  redisUrl?: string;
+  prefix?: string;
+  logger?: CoordLogger;
+  /** Connection name shown in Redis CLIENT LIST, e.g. the node id. */
+  name?: string;
+}
+
+/** Redis when a URL is configured, otherwise the in-process coordinator. */
+export function createCoordinator(config: CoordinatorConfig = {}): Coordinator {
+  const { redisUrl, prefix, logger, name } = config;
+  if (!redisUrl) return createMemoryCoordinator({ prefix, logger });
+  return createRedisCoordinator({ url: redisUrl, prefix, logger, name });
+}

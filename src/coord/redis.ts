@@ -1,0 +1,380 @@
+/**
+ * Redis coordination for the server and cluster shapes.
+ *
+ * One command connection plus one subscriber connection (a connection in subscribe mode
+ * can send nothing else), created on the first subscribe. Redis is an accelerator here,
+ * never the arbiter, so the connection is tuned to fail fast and recover on its own:
+ * commands queue briefly while ioredis reconnects, then reject after a few attempts or a
+ * bounded timeout; ioredis re-issues SUBSCRIBE for every channel after a reconnect
+ * (`autoResubscribe`, on by default and relied on here); connection errors are logged,
+ * never thrown. Everything that must be atomic or timed runs as a Lua script on the
+ * server's clock (`TIME`), which Redis ≥ 5 allows because scripts replicate by effects.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+
+import { Redis, type RedisOptions } from 'ioredis';
+
+import { createKeyspace, DEFAULT_PREFIX } from './keys.js';
+import {
+  assertBucket,
+  assertIncrement,
+  assertOwned,
+  assertTtl,
+  bucketIdleTtlMs,
+  consoleLogger,
+  deliver,
+} from './shared.js';
+import type { BucketResult, Coordinator, CoordLogger, SetOptions, Unsubscribe } from './types.js';
+
+/** Options for the Redis coordinator. */
+export interface RedisCoordinatorOptions {
+  /** `redis://[user:pass@]host:port[/db]` */
+  url: string;
+  prefix?: string;
+  logger?: CoordLogger;
+  /** Shown in CLIENT LIST as `<name>:cmd` and `<name>:sub`, so operators see which node. */
+  name?: string;
+  /** Upper bound on any one command, queued time included. */
+  commandTimeoutMs?: number;
+}
+
+const DEFAULT_COMMAND_TIMEOUT_MS = 2_000;
+
+function connectionOptions(name: string, commandTimeoutMs: number): RedisOptions {
+  return {
+    connectionName: `${name}:cmd`,
+    // Commands issued while reconnecting wait in the offline queue (so a blip or a Redis
+    // restart is invisible) but are failed after 2 more attempts, about 300 ms, instead
+    // of the default 20: callers get a fast error rather than a hung request.
+    enableOfflineQueue: true,
+    maxRetriesPerRequest: 2,
+    connectTimeout: 2_000,
+    commandTimeout: commandTimeoutMs,
+    retryStrategy: (attempt: number) => Math.min(attempt * 100, 2_000),
+  };
+}
+
+const NOW_MS = `
+if redis.replicate_commands then redis.replicate_commands() end
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`;
+
+// KEYS: counter. ARGV: by, ttlMs. The expiry is set only by the call that creates the key.
+const INCR_WITH_TTL = `
+local created = redis.call('EXISTS', KEYS[1]) == 0
+local value = redis.call('INCRBY', KEYS[1], ARGV[1])
+if created then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return value
+`;
+
+// KEYS: bucket hash. ARGV: capacity, refillPerSecond, cost, idleTtlMs.
+// Mirrors takeTokens() in shared.ts.
+const TAKE_TOKENS = `${NOW_MS}
+local capacity = tonumber(ARGV[1])
+local per_second = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local now = now_ms()
+local saved = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(saved[1])
+local at = tonumber(saved[2])
+if tokens == nil or at == nil then
+  tokens = capacity
+  at = now
+end
+tokens = math.min(capacity, tokens + math.max(0, now - at) * per_second / 1000)
+at = math.max(at, now)
+local allowed = 0
+local retry = 0
+if tokens >= cost then
+  tokens = tokens - cost
+  allowed = 1
+else
+  retry = math.ceil((cost - tokens) * 1000 / per_second)
+end
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'at', string.format('%d', at))
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return {allowed, math.floor(tokens), retry}
+`;
+
+// KEYS: lease hash, fence counter. ARGV: holderId, ttlMs.
+// The fence never expires and is seeded from the server clock, so tokens keep increasing
+// even after Redis restarts empty (a resource that remembers the highest token it saw
+// would otherwise refuse every new leader).
+const ACQUIRE_LEASE = `${NOW_MS}
+local holder = redis.call('HGET', KEYS[1], 'holder')
+if holder then
+  if holder ~= ARGV[1] then return false end
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return tonumber(redis.call('HGET', KEYS[1], 'token'))
+end
+local last = tonumber(redis.call('GET', KEYS[2]) or '0')
+local token = math.max(last + 1, now_ms())
+local text = string.format('%d', token)
+redis.call('SET', KEYS[2], text)
+redis.call('HSET', KEYS[1], 'holder', ARGV[1], 'token', text)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return token
+`;
+
+// KEYS: lease hash. ARGV: holderId, token, ttlMs.
+const RENEW_LEASE = `
+local cur = redis.call('HMGET', KEYS[1], 'holder', 'token')
+if cur[1] ~= ARGV[1] or cur[2] ~= ARGV[2] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`;
+
+// KEYS: lease hash. ARGV: holderId, token.
+const RELEASE_LEASE = `
+local cur = redis.call('HMGET', KEYS[1], 'holder', 'token')
+if cur[1] ~= ARGV[1] or cur[2] ~= ARGV[2] then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+`;
+
+/** A Lua script run by hash; re-sent in full when the server has forgotten it (restart). */
+class LuaScript {
+  private readonly sha: string;
+
+  constructor(private readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  async run(conn: Redis, keys: string[], args: (string | number)[]): Promise<unknown> {
+    const tail = [keys.length, ...keys, ...args];
+    try {
+      return await conn.call('EVALSHA', [this.sha, ...tail]);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+      return await conn.call('EVAL', [this.source, ...tail]);
+    }
+  }
+}
+
+const scripts = {
+  incrWithTtl: new LuaScript(INCR_WITH_TTL),
+  takeTokens: new LuaScript(TAKE_TOKENS),
+  acquireLease: new LuaScript(ACQUIRE_LEASE),
+  renewLease: new LuaScript(RENEW_LEASE),
+  releaseLease: new LuaScript(RELEASE_LEASE),
+};
+
+function asInteger(reply: unknown, what: string): number {
+  assert.ok(typeof reply === 'number' && Number.isSafeInteger(reply), `${what}: bad reply`);
+  return reply;
+}
+
+function asBucketResult(reply: unknown): BucketResult {
+  assert.ok(Array.isArray(reply) && reply.length === 3, 'consume: bad reply');
+  const [allowed, remaining, retryAfterMs] = reply.map((v: unknown) => asInteger(v, 'consume'));
+  return { allowed: allowed === 1, remaining: remaining ?? 0, retryAfterMs: retryAfterMs ?? 0 };
+}
+
+// Once a connection has been down this long, commands fail at once instead of each
+// waiting out the offline queue: a rate limiter consulted on every request must not add
+// seconds to each one while Redis is away.
+const FAIL_FAST_AFTER_MS = 500;
+
+/** Tracks one connection's outages and logs the first error of each. */
+class ConnectionHealth {
+  private downSinceMs: number | null = null;
+
+  constructor(conn: Redis, role: string, logger: CoordLogger) {
+    // ioredis emits an error per reconnect attempt; one line per outage is enough.
+    conn.on('error', (err: Error) => {
+      if (this.downSinceMs !== null) return;
+      this.downSinceMs = performance.now();
+      logger.warn({ err, role }, 'redis connection failed; reconnecting in the background');
+    });
+    // A server restart or CLIENT KILL closes the socket without an error.
+    conn.on('close', () => {
+      this.downSinceMs ??= performance.now();
+    });
+    conn.on('ready', () => {
+      this.downSinceMs = null;
+    });
+  }
+
+  /** Throws when the connection has been unusable for longer than the grace period. */
+  assertUsable(): void {
+    if (this.downSinceMs === null) return;
+    const downMs = performance.now() - this.downSinceMs;
+    if (downMs < FAIL_FAST_AFTER_MS) return;
+    throw new Error(`redis unavailable for ${Math.round(downMs)} ms; reconnecting`);
+  }
+}
+
+async function closeConnection(conn: Redis): Promise<void> {
+  if (conn.status !== 'ready') {
+    conn.disconnect();
+    return;
+  }
+  try {
+    await conn.quit();
+  } catch {
+    conn.disconnect();
+  }
+}
+
+interface ChannelEntry {
+  handlers: Set<(message: string) => void>;
+  /** The SUBSCRIBE in flight or done; later handlers on the channel wait for it too. */
+  ready: Promise<void>;
+}
+
+/** Creates the Redis coordinator; connects at once and keeps reconnecting in the background. */
+export function createRedisCoordinator(opts: RedisCoordinatorOptions): Coordinator {
+  const keys = createKeyspace(opts.prefix ?? DEFAULT_PREFIX);
+  const logger = opts.logger ?? consoleLogger;
+  const name = opts.name ?? 'stampede';
+  assert.ok(/^[\w.:-]+$/.test(name), `invalid connection name: ${name}`);
+  const options = connectionOptions(name, opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
+  const cmd = new Redis(opts.url, options);
+  const cmdHealth = new ConnectionHealth(cmd, 'command', logger);
+  const channels = new Map<string, ChannelEntry>();
+  let sub: Redis | undefined;
+  let closed = false;
+
+  const ensureOpen = (): void => {
+    if (closed) throw new Error('coordinator is closed');
+    cmdHealth.assertUsable();
+  };
+  const checkKey = (key: string): void => {
+    ensureOpen();
+    assertOwned(keys, key);
+  };
+
+  const subscriber = (): Redis => {
+    if (sub) return sub;
+    const conn = cmd.duplicate({ connectionName: `${name}:sub` });
+    new ConnectionHealth(conn, 'subscriber', logger);
+    conn.on('message', (channel: string, message: string) => {
+      const entry = channels.get(channel);
+      if (!entry) return;
+      for (const handler of [...entry.handlers]) deliver(logger, channel, handler, message);
+    });
+    sub = conn;
+    return conn;
+  };
+
+  const forget = (channel: string, entry: ChannelEntry, handler: (m: string) => void): void => {
+    entry.handlers.delete(handler);
+    if (entry.handlers.size > 0 || channels.get(channel) !== entry) return;
+    channels.delete(channel);
+    // Sent in the same order as the SUBSCRIBE it undoes, so a resubscribe after it wins.
+    sub?.unsubscribe(channel).catch((err: unknown) => {
+      logger.warn({ err, channel }, 'redis unsubscribe failed');
+    });
+  };
+
+  return {
+    kind: 'redis',
+    keys,
+
+    async incr(key, by = 1, ttlMs) {
+      checkKey(key);
+      assertIncrement(by);
+      if (ttlMs === undefined) return await cmd.incrby(key, by);
+      assertTtl(ttlMs);
+      return asInteger(await scripts.incrWithTtl.run(cmd, [key], [by, ttlMs]), 'incr');
+    },
+
+    async get(key) {
+      checkKey(key);
+      return await cmd.get(key);
+    },
+
+    async set(key, value, setOpts: SetOptions = {}) {
+      checkKey(key);
+      const args: (string | number)[] = [key, value];
+      if (setOpts.ttlMs !== undefined) {
+        assertTtl(setOpts.ttlMs);
+        args.push('PX', setOpts.ttlMs);
+      }
+      if (setOpts.onlyIfAbsent) args.push('NX');
+      return (await cmd.call('SET', args)) === 'OK';
+    },
+
+    async del(key) {
+      checkKey(key);
+      await cmd.del(key);
+    },
+
+    async publish(channel, message) {
+      checkKey(channel);
+      await cmd.publish(channel, message);
+    },
+
+    async subscribe(channel, handler): Promise<Unsubscribe> {
+      checkKey(channel);
+      const conn = subscriber();
+      // Wrap so the same function subscribed twice gets two independent registrations.
+      const registration = (message: string): void => handler(message);
+      let entry = channels.get(channel);
+      if (!entry) {
+        entry = { handlers: new Set(), ready: conn.subscribe(channel).then(() => undefined) };
+        channels.set(channel, entry);
+      }
+      entry.handlers.add(registration);
+      const joined = entry;
+      try {
+        await joined.ready;
+      } catch (err) {
+        forget(channel, joined, registration);
+        throw err;
+      }
+      let active = true;
+      return async () => {
+        if (!active) return;
+        active = false;
+        forget(channel, joined, registration);
+      };
+    },
+
+    async consume(bucket, limit, cost = 1) {
+      checkKey(bucket);
+      assertBucket(limit, cost);
+      const args = [limit.capacity, limit.refillPerSecond, cost, bucketIdleTtlMs(limit)];
+      return asBucketResult(await scripts.takeTokens.run(cmd, [bucket], args));
+    },
+
+    async acquireLease(leaseName, holderId, ttlMs) {
+      ensureOpen();
+      assertTtl(ttlMs);
+      const leaseKeys = [keys.lease(leaseName, 'holder'), keys.lease(leaseName, 'fence')];
+      const reply = await scripts.acquireLease.run(cmd, leaseKeys, [holderId, ttlMs]);
+      if (reply === null) return null;
+      return asInteger(reply, 'acquireLease');
+    },
+
+    async renewLease(leaseName, holderId, token, ttlMs) {
+      ensureOpen();
+      assertTtl(ttlMs);
+      const key = keys.lease(leaseName, 'holder');
+      const reply = await scripts.renewLease.run(cmd, [key], [holderId, String(token), ttlMs]);
+      return asInteger(reply, 'renewLease') === 1;
+    },
+
+    async releaseLease(leaseName, holderId, token) {
+      ensureOpen();
+      const key = keys.lease(leaseName, 'holder');
+      await scripts.releaseLease.run(cmd, [key], [holderId, String(token)]);
+    },
+
+    async ping() {
+      ensureOpen();
+      await cmd.ping();
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      channels.clear();
+      await Promise.all([closeConnection(cmd), sub ? closeConnection(sub) : undefined]);
+    },
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * The coordination interface: what nodes share besides PostgreSQL.
+ *
+ * PostgreSQL decides every ticket's state; this layer only accelerates (counters, rate
+ * limits), fans out (pub/sub) and elects (leases). Losing it may slow or pause things
+ * but must never corrupt them, so every operation is allowed to fail with a rejected
+ * promise and callers treat that as "try later", never as a domain answer.
+ */
+import type { Keyspace } from './keys.js';
+
+/** The logging surface the coordinator needs; a pino logger satisfies it. */
+export interface CoordLogger {
+  warn(obj: object, msg?: string): void;
+}
+
+/** Options for `set`. */
+export interface SetOptions {
+  /** Expire the key after this many milliseconds. */
+  ttlMs?: number;
+  /** Only write when the key does not exist (SET NX); `set` then answers false. */
+  onlyIfAbsent?: boolean;
+}
+
+/** A token bucket's shape: bursts up to `capacity`, sustained `refillPerSecond`. */
+export interface BucketLimit {
+  capacity: number;
+  refillPerSecond: number;
+}
+
+/** The outcome of taking tokens from a bucket. */
+export interface BucketResult {
+  allowed: boolean;
+  /** Whole tokens left after this call. */
+  remaining: number;
+  /** When denied, how long until `cost` tokens will be there (feeds `Retry-After`). */
+  retryAfterMs: number;
+}
+
+/** Stops delivery to one handler; resolves once the transport has been told. */
+export type Unsubscribe = () => Promise<void>;
+
+/**
+ * Shared coordination for one or many nodes.
+ *
+ * Keys and channels passed in must come from `keys` (they carry the prefix and, for
+ * events, the cluster hash tag); a raw name is rejected as a programmer error.
+ */
+export interface Coordinator {
+  readonly kind: 'memory' | 'redis';
+  /** Builds this coordinator's keys and channels under its prefix. */
+  readonly keys: Keyspace;
+  /**
+   * Atomically add `by` (default 1) to an integer counter; returns the new value.
+   * `ttlMs` sets an expiry only when this call creates the counter, so a rolling window
+   * is not extended by every hit.
+   */
+  incr(key: string, by?: number, ttlMs?: number): Promise<number>;
+  get(key: string): Promise<string | null>;
+  /** Returns false only when `onlyIfAbsent` was asked and the key already existed. */
+  set(key: string, value: string, opts?: SetOptions): Promise<boolean>;
+  del(key: string): Promise<void>;
+  /** Fire and forget to every node subscribed now; nothing is stored for latecomers. */
+  publish(channel: string, message: string): Promise<void>;
+  /**
+   * Returns an unsubscribe function. Handler errors are caught and logged, never thrown
+   * into the transport, so one bad listener cannot stop delivery to the others.
+   */
+  subscribe(channel: string, handler: (message: string) => void): Promise<Unsubscribe>;
+  /**
+   * Token bucket: `capacity` tokens, refilled continuously at `refillPerSecond`; atomic
+   * and timed by the store's clock (Redis TIME), so nodes with skewed clocks agree.
+   */
+  consume(bucket: string, limit: BucketLimit, cost?: number): Promise<BucketResult>;
+  /**
+   * Leader lease: acquire if free or already ours; returns a fencing token or null.
+   * Tokens strictly increase per name across holders (seeded from the store's clock, so
+   * they keep increasing even if Redis loses its data); pass the token to whatever the
+   * leader writes so a deposed leader's late writes can be refused.
+   */
+  acquireLease(name: string, holderId: string, ttlMs: number): Promise<number | null>;
+  /** Renew only if still held by holderId with that token; false when lost. */
+  renewLease(name: string, holderId: string, token: number, ttlMs: number): Promise<boolean>;
+  /** Give the lease up early so another node need not wait for it to expire. */
+  releaseLease(name: string, holderId: string, token: number): Promise<void>;
+  /** Rejects when the store is unreachable (readiness checks). */
+  ping(): Promise<void>;
+  /** Drops connections and subscriptions; later calls reject. */
+  close(): Promise<void>;
+}

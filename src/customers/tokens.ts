@@ -1,0 +1,58 @@
+/**
+ * Signed bearer tokens, verified without a database round trip: `c1.<payload>.<mac>` where
+ * payload is base64url JSON `{sub, exp}` and mac is HMAC-SHA256 under a key derived from the
+ * server secret for this purpose only (other signed things use other derived keys).
+ */
+import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+
+export const customerTokenSeconds = 30 * 24 * 3600;
+
+/** A purpose-bound signing key derived from the server secret. */
+export function deriveKey(secret: string, purpose: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', secret, 'stampede', purpose, 32));
+}
+
+function mac(key: Buffer, data: string): Buffer {
+  return createHmac('sha256', key).update(data).digest();
+}
+
+/** Issues and verifies customer tokens. */
+export class CustomerTokens {
+  private readonly key: Buffer;
+
+  constructor(secret: string, private readonly nowMs: () => number) {
+    this.key = deriveKey(secret, 'customer-token');
+  }
+
+  issue(customerId: string): string {
+    const exp = Math.floor(this.nowMs() / 1000) + customerTokenSeconds;
+    const payload = Buffer.from(JSON.stringify({ sub: customerId, exp })).toString('base64url');
+    return `c1.${payload}.${mac(this.key, `c1.${payload}`).toString('base64url')}`;
+  }
+
+  /** The customer id of a valid, unexpired token; undefined for anything else. */
+  verify(token: string): string | undefined {
+    const parts = token.split('.');
+    if (parts.length !== 3 || parts[0] !== 'c1') return undefined;
+    const [, payload = '', signature = ''] = parts;
+    const expected = mac(this.key, `c1.${payload}`);
+    const given = Buffer.from(signature, 'base64url');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+    let claims: unknown;
+    try {
+      claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+    } catch {
+      return undefined;
+    }
+    const { sub, exp } = (claims ?? {}) as { sub?: unknown; exp?: unknown };
+    if (typeof sub !== 'string' || typeof exp !== 'number') return undefined;
+    if (exp * 1000 <= this.nowMs()) return undefined;
+    return sub;
+  }
+}
+
+/** Constant-time comparison of two secrets of any length (compares their digests). */
+export function secretsEqual(a: string, b: string): boolean {
+  const digest = (value: string): Buffer => createHash('sha256').update(value).digest();
+  return timingSafeEqual(digest(a), digest(b));
+}

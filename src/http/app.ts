@@ -1,0 +1,97 @@
+/**
+ * Builds the Fastify application as a plugin tree over an AppContext. It never listens:
+ * server.ts owns the port, so tests build the app and call it through inject or a port.
+ */
+import { randomUUID } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import { Redis } from 'ioredis';
+import { limits } from '../config/limits.js';
+import type { AppContext } from '../context.js';
+import { DomainError } from '../core/errors.js';
+import { errorsPlugin } from './plugins/errors.js';
+import { metricsPlugin } from './plugins/metrics.js';
+import { catalogRoutes } from './routes/catalog.js';
+import { customerRoutes } from './routes/customers.js';
+import { opsRoutes } from './routes/ops.js';
+import type { App } from './types.js';
+import { createValidatorCompiler } from './validation.js';
+
+const readMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+async function registerDocs(app: App): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Stampede API',
+        version: '1.0.0',
+        description: 'Ticketing for high-demand on-sales. Errors are application/problem+json.',
+      },
+      components: {
+        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+}
+
+async function registerRateLimit(app: App, ctx: AppContext): Promise<void> {
+  // Fans share addresses (venue Wi-Fi, carrier NAT), so the per-address budget is large;
+  // per-customer limits on the hot routes live with those routes.
+  const redis = ctx.config.redisUrl === undefined
+    ? undefined
+    : new Redis(ctx.config.redisUrl, {
+      connectTimeout: 2_000, maxRetriesPerRequest: 1, enableOfflineQueue: false,
+    });
+  if (redis !== undefined) {
+    redis.on('error', (error) => ctx.logger.warn({ err: error }, 'rate-limit redis error'));
+    app.addHook('onClose', async () => {
+      redis.disconnect();
+    });
+  }
+  await app.register(rateLimit, {
+    global: true,
+    max: ctx.config.http.writesPerIpPerMinute,
+    timeWindow: 60_000,
+    allowList: (request) => readMethods.has(request.method),
+    ...(redis === undefined ? {} : { redis, nameSpace: 'stampede:rl:' }),
+    // A down Redis must not turn into refused purchases: limits fail open.
+    skipOnError: true,
+    errorResponseBuilder: (_request, context) =>
+      new DomainError('rate_limited', `rate limit exceeded, retry in ${context.after}`, {
+        retryAfterSeconds: Math.ceil(context.ttl / 1000),
+      }),
+  });
+}
+
+/** Builds the HTTP application for a context. */
+export async function buildApp(ctx: AppContext): Promise<App> {
+  const app = Fastify({
+    loggerInstance: ctx.logger as FastifyBaseLogger,
+    bodyLimit: limits.bodyBytes,
+    requestTimeout: ctx.config.http.requestTimeoutMs,
+    trustProxy: (_address: string, hop: number) => hop < ctx.config.http.trustProxy,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(createValidatorCompiler());
+  app.decorateRequest('customerId', '');
+  await app.register(errorsPlugin);
+  await registerDocs(app);
+  await app.register(metricsPlugin);
+  await registerRateLimit(app, ctx);
+  await app.register(async (scope) => {
+    await opsRoutes(scope, ctx);
+    await customerRoutes(scope, ctx);
+    await catalogRoutes(scope, ctx);
+  });
+  return app;
+}

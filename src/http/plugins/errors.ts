@@ -1,0 +1,72 @@
+/**
+ * The one error handler: domain errors, schema failures and framework errors become
+ * problem+json with a catalogued code; anything unexpected is logged with the request id
+ * and answered as a bare 500 (no stack, no SQL).
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { DomainError, type ErrorCode } from '../../core/errors.js';
+import { problem, problemContentType } from '../problem.js';
+
+interface AjvIssue {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+/** Ajv issues → `[{field, message}]` with JSON pointers into the request part. */
+function fieldErrors(issues: AjvIssue[], part: string): { field: string; message: string }[] {
+  return issues.map((issue) => {
+    let field = issue.instancePath;
+    let message = issue.message ?? issue.keyword;
+    if (issue.keyword === 'required') field += `/${String(issue.params.missingProperty)}`;
+    if (issue.keyword === 'additionalProperties') {
+      field += `/${String(issue.params.additionalProperty)}`;
+      message = 'unknown field';
+    }
+    return { field: `${part}:${field === '' ? '/' : field}`, message };
+  });
+}
+
+function send(reply: FastifyReply, code: ErrorCode, detail?: string, extra = {}): FastifyReply {
+  const body = problem(code, detail, extra);
+  return reply.status(body.status).type(problemContentType).send(body);
+}
+
+const frameworkCodes: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+};
+
+function handle(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error instanceof DomainError) {
+    if (error.code === 'rate_limited' && !reply.hasHeader('retry-after')) {
+      reply.header('retry-after', String(error.extra.retryAfterSeconds ?? 1));
+    }
+    return send(reply, error.code, error.message, error.extra);
+  }
+  if (error.validation) {
+    const errors = fieldErrors(error.validation as AjvIssue[], error.validationContext ?? 'body');
+    const first = errors[0];
+    const detail = first === undefined ? error.message : `${first.field} ${first.message}`;
+    return send(reply, 'validation_failed', detail, { errors });
+  }
+  const mapped = error.code === undefined ? undefined : frameworkCodes[error.code];
+  if (mapped !== undefined) return send(reply, mapped, error.message);
+  const status = error.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    // Malformed JSON, prototype poisoning, empty bodies: the client's fault, said plainly.
+    return send(reply, status === 404 ? 'not_found' : 'validation_failed', error.message);
+  }
+  request.log.error({ err: error, reqId: request.id }, 'unhandled error');
+  return send(reply, 'internal_error', undefined, { instance: request.id });
+}
+
+/** Registers the error and not-found handlers. */
+export const errorsPlugin = fp(async (app: FastifyInstance) => {
+  app.setErrorHandler(handle);
+  app.setNotFoundHandler((request, reply) =>
+    send(reply, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
+  );
+});

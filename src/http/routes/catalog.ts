@@ -1,0 +1,84 @@
+/** Venues, events, search and seat maps. */
+import { Type } from 'typebox';
+import {
+  EventDetails, EventInput, SearchPage, SearchQuery, SeatMap, Venue, VenueInput,
+} from '../../catalog/schemas.js';
+import { createEvent, getEvent } from '../../catalog/events.js';
+import { searchEvents } from '../../catalog/search.js';
+import { createVenue, getVenue } from '../../catalog/venues.js';
+import type { AppContext } from '../../context.js';
+import { getSeatMap } from '../../inventory/seatmap.js';
+import { adminAuth, bearerSecurity } from '../auth.js';
+import { problemResponses } from '../problem.js';
+import type { App } from '../types.js';
+
+const VenueParams = Type.Object({ venueId: Type.String({ maxLength: 100 }) });
+const EventParams = Type.Object({ eventId: Type.String({ maxLength: 100 }) });
+
+/** Catalog routes under /api/v1. */
+export async function catalogRoutes(app: App, ctx: AppContext): Promise<void> {
+  const admin = adminAuth(ctx);
+  app.post(
+    '/api/v1/venues',
+    {
+      onRequest: admin,
+      schema: {
+        tags: ['catalog'], summary: 'Create a venue', security: bearerSecurity,
+        body: VenueInput, response: { 201: Venue, ...problemResponses(400, 401, 403, 413) },
+      },
+    },
+    async (request, reply) => reply.status(201).send(await createVenue(ctx.db, request.body)),
+  );
+  app.get(
+    '/api/v1/venues/:venueId',
+    {
+      schema: {
+        tags: ['catalog'], summary: 'A venue and its layout', params: VenueParams,
+        response: { 200: Venue, ...problemResponses(404) },
+      },
+    },
+    async (request) => await getVenue(ctx.db, request.params.venueId),
+  );
+  app.post(
+    '/api/v1/events',
+    {
+      onRequest: admin,
+      schema: {
+        tags: ['catalog'], summary: 'Create an event and its tickets', security: bearerSecurity,
+        body: EventInput, response: { 201: EventDetails, ...problemResponses(400, 401, 403, 413) },
+      },
+    },
+    async (request, reply) =>
+      reply.status(201).send(await createEvent(ctx.db, ctx.clock, request.body)),
+  );
+  app.get(
+    '/api/v1/events',
+    {
+      schema: {
+        tags: ['catalog'], summary: 'Search events', querystring: SearchQuery,
+        response: { 200: SearchPage, ...problemResponses(400) },
+      },
+    },
+    async (request) => await searchEvents(ctx.db, ctx.clock, request.query),
+  );
+  app.get(
+    '/api/v1/events/:eventId',
+    {
+      schema: {
+        tags: ['catalog'], summary: 'Event details with live availability', params: EventParams,
+        response: { 200: EventDetails, ...problemResponses(404) },
+      },
+    },
+    async (request) => await getEvent(ctx.db, ctx.clock, request.params.eventId),
+  );
+  app.get(
+    '/api/v1/events/:eventId/seatmap',
+    {
+      schema: {
+        tags: ['catalog'], summary: 'Live seat map', params: EventParams,
+        response: { 200: SeatMap, ...problemResponses(404) },
+      },
+    },
+    async (request) => await getSeatMap(ctx.db, request.params.eventId),
+  );
+}

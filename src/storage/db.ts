@@ -1,0 +1,66 @@
+/**
+ * The storage interface: the two things the domain needs from PostgreSQL — a query, and a
+ * transaction that is retried when PostgreSQL aborts it for a serialization failure or a
+ * deadlock. PGlite (embedded) and node-postgres (server) both implement it.
+ */
+
+/** Result of one statement. `rowCount` is the number of rows returned or changed. */
+export interface QueryResult<T> {
+  rows: T[];
+  rowCount: number;
+}
+
+/** Anything statements can run on: the database, or an open transaction. */
+export interface Queryable {
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<T>>;
+  /** Runs a script of several statements without parameters (migrations). */
+  exec(sql: string): Promise<void>;
+}
+
+export type Isolation = 'read committed' | 'repeatable read' | 'serializable';
+
+export interface TxOptions {
+  isolation?: Isolation;
+  /** Attempts before a retryable failure is given up on (default 5). */
+  maxAttempts?: number;
+}
+
+/** A database handle with transactions. */
+export interface Db extends Queryable {
+  readonly kind: 'pglite' | 'postgres';
+  /**
+   * Runs `work` in one transaction. On serialization failure (40001) or deadlock (40P01) the
+   * whole function is run again, so it must not have side effects outside the database.
+   */
+  tx<T>(work: (tx: Queryable) => Promise<T>, options?: TxOptions): Promise<T>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const retryableCodes = new Set(['40001', '40P01']);
+
+/** True for errors after which re-running the whole transaction may succeed. */
+export function isRetryable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && retryableCodes.has(code);
+}
+
+/** PostgreSQL SQLSTATE of an error, if it has one. */
+export function sqlState(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Runs `attempt` until it succeeds, fails for a non-retryable reason, or attempts run out. */
+export async function withRetry<T>(attempt: () => Promise<T>, maxAttempts: number): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!isRetryable(error) || n >= maxAttempts) throw error;
+      // Jittered backoff so the transactions that collided do not collide again.
+      const delayMs = Math.random() * 5 * 2 ** n;
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}

@@ -1,0 +1,88 @@
+/** The server backend: a node-postgres pool with timeouts on everything. */
+import pg from 'pg';
+import type { Db, Queryable, QueryResult, TxOptions } from './db.js';
+import { withRetry } from './db.js';
+
+export interface PostgresOptions {
+  url: string;
+  poolMax: number;
+  connectTimeoutMs: number;
+  statementTimeoutMs: number;
+  lockTimeoutMs: number;
+  idleInTransactionTimeoutMs: number;
+  onError?: (error: Error) => void;
+}
+
+const int8Oid = 20;
+
+// Counts come back as int8; every count here fits a double, so parse them to numbers to
+// match PGlite. Scoped to our pool instead of mutating pg's global parsers.
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === int8Oid && format !== 'binary') return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format);
+  },
+};
+
+function wrap(client: pg.Pool | pg.PoolClient): Queryable {
+  return {
+    async query<T>(sql: string, params?: unknown[]): Promise<QueryResult<T>> {
+      const result = await client.query(sql, params);
+      return { rows: result.rows as T[], rowCount: result.rowCount ?? 0 };
+    },
+    async exec(sql: string): Promise<void> {
+      await client.query(sql);
+    },
+  };
+}
+
+/** Opens a pool. node-postgres sets no timeouts by default; a stalled database must fail fast. */
+export function createPostgresDb(options: PostgresOptions): Db {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.poolMax,
+    connectionTimeoutMillis: options.connectTimeoutMs,
+    statement_timeout: options.statementTimeoutMs,
+    lock_timeout: options.lockTimeoutMs,
+    idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs,
+    query_timeout: options.statementTimeoutMs + 1_000,
+    idleTimeoutMillis: 30_000,
+    types,
+  });
+  // An idle client losing its connection must not crash the process.
+  pool.on('error', (error) => options.onError?.(error));
+  const queryable = wrap(pool);
+
+  async function runOnce<T>(work: (tx: Queryable) => Promise<T>, opts: TxOptions): Promise<T> {
+    const client = await pool.connect();
+    let broken = false;
+    try {
+      await client.query(`BEGIN ISOLATION LEVEL ${(opts.isolation ?? 'read committed').toUpperCase()}`);
+      const result = await work(wrap(client));
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        broken = true;
+      }
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  return {
+    kind: 'postgres',
+    query: queryable.query,
+    exec: queryable.exec,
+    tx: (work, opts = {}) => withRetry(() => runOnce(work, opts), opts.maxAttempts ?? 5),
+    async ping() {
+      await pool.query('SELECT 1');
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}
