@@ -27,16 +27,16 @@ function decodeCursor(raw: string, ranked: boolean): Cursor {
   try {
     parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
   } catch {
-    throw invalid('/cursor', 'is not a cursor this search returned');
+    throw invalid('/cursor', 'is not a cursor this search returned', 'querystring');
   }
   if (!Array.isArray(parsed) || parsed.length !== 3) {
-    throw invalid('/cursor', 'is not a cursor this search returned');
+    throw invalid('/cursor', 'is not a cursor this search returned', 'querystring');
   }
   const [rank, startsAt, eventId] = parsed as unknown[];
   const rankOk = ranked ? typeof rank === 'number' && Number.isFinite(rank) : rank === null;
   if (!rankOk || typeof startsAt !== 'string' || Number.isNaN(Date.parse(startsAt)) ||
       typeof eventId !== 'string' || !/^[0-9a-f-]{36}$/.test(eventId)) {
-    throw invalid('/cursor', 'does not belong to this search');
+    throw invalid('/cursor', 'does not belong to this search', 'querystring');
   }
   return { rank: rank as number | null, startsAt, eventId };
 }
@@ -50,7 +50,7 @@ export async function searchEvents(
   const pageSize = query.limit ?? limits.pageSizeDefault;
   const cursor = query.cursor === undefined ? undefined : decodeCursor(query.cursor, ranked);
   if (query.from !== undefined && query.to !== undefined && query.from > query.to) {
-    throw invalid('/from', 'must not be after to');
+    throw invalid('/from', 'must not be after to', 'querystring');
   }
   const params: unknown[] = [
     ranked ? text : null,

@@ -173,6 +173,8 @@ export class LeaderElector {
   }
 
   private gain(token: number, startedAt: number): void {
+    // A reply slower than the lease proves nothing; the next tick asks again.
+    if (startedAt + this.ttlMs - this.marginMs <= this.clock()) return;
     const held: Leadership = { token, validUntil: startedAt };
     this.leadership = held;
     this.extend(held, startedAt);

@@ -50,8 +50,12 @@ export class DomainError extends Error {
 }
 
 /** Shorthand for a validation failure naming the offending field (a JSON pointer). */
-export function invalid(field: string, detail: string): DomainError {
-  return new DomainError('validation_failed', detail, { errors: [{ field, message: detail }] });
+export function invalid(
+  field: string, detail: string, part: 'body' | 'querystring' | 'params' = 'body',
+): DomainError {
+  return new DomainError('validation_failed', `${part} ${field}: ${detail}`, {
+    errors: [{ in: part, field, message: detail }],
+  });
 }
 
 /** Programmer-error guard: crashes loudly instead of continuing in a corrupt state. */

@@ -3,6 +3,7 @@
  * server.ts owns the port, so tests build the app and call it through inject or a port.
  */
 import { randomUUID } from 'node:crypto';
+import compress from '@fastify/compress';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -85,6 +86,11 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   app.setValidatorCompiler(createValidatorCompiler());
   app.decorateRequest('customerId', '');
   await app.register(errorsPlugin);
+  // Opt-in per route (large JSON such as seat maps); streams like SSE must never be buffered.
+  await app.register(compress, { global: false, encodings: ['gzip', 'deflate'], threshold: 2048 });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
   await registerDocs(app);
   await app.register(metricsPlugin);
   await registerRateLimit(app, ctx);

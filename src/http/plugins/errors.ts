@@ -15,8 +15,10 @@ interface AjvIssue {
   params: Record<string, unknown>;
 }
 
-/** Ajv issues → `[{field, message}]` with JSON pointers into the request part. */
-function fieldErrors(issues: AjvIssue[], part: string): { field: string; message: string }[] {
+/** Ajv issues → `[{in, field, message}]`: the request part and a JSON pointer into it. */
+function fieldErrors(
+  issues: AjvIssue[], part: string,
+): { in: string; field: string; message: string }[] {
   return issues.map((issue) => {
     let field = issue.instancePath;
     let message = issue.message ?? issue.keyword;
@@ -25,7 +27,7 @@ function fieldErrors(issues: AjvIssue[], part: string): { field: string; message
       field += `/${String(issue.params.additionalProperty)}`;
       message = 'unknown field';
     }
-    return { field: `${part}:${field === '' ? '/' : field}`, message };
+    return { in: part, field: field === '' ? '/' : field, message };
   });
 }
 
@@ -49,7 +51,9 @@ function handle(error: FastifyError, request: FastifyRequest, reply: FastifyRepl
   if (error.validation) {
     const errors = fieldErrors(error.validation as AjvIssue[], error.validationContext ?? 'body');
     const first = errors[0];
-    const detail = first === undefined ? error.message : `${first.field} ${first.message}`;
+    const detail = first === undefined
+      ? error.message
+      : `${first.in} ${first.field}: ${first.message}`;
     return send(reply, 'validation_failed', detail, { errors });
   }
   const mapped = error.code === undefined ? undefined : frameworkCodes[error.code];

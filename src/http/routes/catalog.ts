@@ -54,6 +54,7 @@ export async function catalogRoutes(app: App, ctx: AppContext): Promise<void> {
   app.get(
     '/api/v1/events',
     {
+      compress: {},
       schema: {
         tags: ['catalog'], summary: 'Search events', querystring: SearchQuery,
         response: { 200: SearchPage, ...problemResponses(400) },
@@ -74,6 +75,7 @@ export async function catalogRoutes(app: App, ctx: AppContext): Promise<void> {
   app.get(
     '/api/v1/events/:eventId/seatmap',
     {
+      compress: {},
       schema: {
         tags: ['catalog'], summary: 'Live seat map', params: EventParams,
         response: { 200: SeatMap, ...problemResponses(404) },

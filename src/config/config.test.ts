@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './index.js';
+
+describe('loadConfig', () => {
+  it('defaults to the embedded shape', () => {
+    const config = loadConfig({});
+    expect(config.port).toBe(3000);
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.paymentProvider).toBe('simulated');
+    expect([...config.roles].sort()).toEqual(['api', 'realtime', 'worker']);
+    expect(config.dataDir.endsWith('/data')).toBe(true);
+  });
+
+  it('reads the server shape', () => {
+    const config = loadConfig({
+      PORT: '8080', DATABASE_URL: 'postgres://db/stampede', REDIS_URL: 'redis://cache:6379',
+      ROLES: 'api, realtime', LOG_LEVEL: 'warn',
+    });
+    expect(config.port).toBe(8080);
+    expect(config.databaseUrl).toBe('postgres://db/stampede');
+    expect(config.redisUrl).toBe('redis://cache:6379');
+    expect([...config.roles].sort()).toEqual(['api', 'realtime']);
+    expect(config.logLevel).toBe('warn');
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ DATABASE_URL: 'mysql://db/x' }, 'DATABASE_URL'],
+    [{ DATABASE_URL: 'not a url' }, 'DATABASE_URL'],
+    [{ REDIS_URL: 'http://cache' }, 'REDIS_URL'],
+    [{ PAYMENT_PROVIDER: 'paypal' }, 'PAYMENT_PROVIDER'],
+    [{ PAYMENT_PROVIDER: 'stripe' }, 'STRIPE_SECRET_KEY'],
+    [{ PAYMENT_PROVIDER: 'stripe', STRIPE_SECRET_KEY: 'sk_test_x' }, 'STRIPE_WEBHOOK_SECRET'],
+    [{ ROLES: 'api,janitor' }, 'ROLES'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ STAMPEDE_SECRET: 'short' }, 'STAMPEDE_SECRET'],
+    [{ STAMPEDE_ADMIN_TOKEN: 'short' }, 'STAMPEDE_ADMIN_TOKEN'],
+    [{ PG_POOL_MAX: '0' }, 'PG_POOL_MAX'],
+  ])('rejects %o naming %s', (env, variable) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(variable);
+  });
+});
