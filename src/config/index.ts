@@ -23,6 +23,11 @@ export interface Config {
   paymentProvider: 'simulated' | 'stripe';
   stripeSecretKey: string | undefined;
   stripeWebhookSecret: string | undefined;
+  /**
+   * How long a hold's tickets stay reserved once checkout has started, beyond the buyer's
+   * timer, so a payment that succeeds late still finds its tickets.
+   */
+  paymentWindowSeconds: number;
   /** Base URL at which this node is reachable (used for links and simulated webhooks). */
   publicUrl: string;
   roles: ReadonlySet<Role>;
@@ -43,6 +48,29 @@ export interface Config {
   };
   /** Seed the demo venue and event when the database has no events. */
   seedDemo: boolean;
+  queue: QueueConfig;
+}
+
+/** Waiting-room tuning and its abuse limits (per-event pacing lives on the event). */
+export interface QueueConfig {
+  /** How often the admission leader advances each line. */
+  tickMs: number;
+  /** Lease on the admission duty; a dead leader is replaced within about this long. */
+  leaderTtlMs: number;
+  /** An admitted fan who does not show up (poll, stream or hold) within this loses the slot. */
+  claimGraceSeconds: number;
+  /** SSE comment lines keep idle proxies from closing the stream. */
+  sseHeartbeatMs: number;
+  /** Open queue streams per node; more are refused with 503 and Retry-After. */
+  sseMaxConnections: number;
+  /** Proof-of-work difficulty: the solver tries up to this many numbers (about half on average). */
+  powMaxNumber: number;
+  /** A proof-of-work challenge must be solved and used within this long. */
+  powChallengeSeconds: number;
+  joinsPerCustomerPerMinute: number;
+  joinsPerIpPerMinute: number;
+  holdsPerCustomerPerMinute: number;
+  holdsPerIpPerMinute: number;
 }
 
 /** Thrown for a bad environment variable; the message names it. */
@@ -117,6 +145,22 @@ function roles(env: Env): ReadonlySet<Role> {
   return new Set(picked as Role[]);
 }
 
+function queueConfig(env: Env): QueueConfig {
+  return {
+    tickMs: integer(env, 'QUEUE_TICK_MS', 1_000, 50, 60_000),
+    leaderTtlMs: integer(env, 'QUEUE_LEADER_TTL_MS', 5_000, 300, 120_000),
+    claimGraceSeconds: integer(env, 'QUEUE_CLAIM_GRACE_SECONDS', 120, 5, 3_600),
+    sseHeartbeatMs: integer(env, 'QUEUE_SSE_HEARTBEAT_MS', 15_000, 100, 120_000),
+    sseMaxConnections: integer(env, 'QUEUE_SSE_MAX_CONNECTIONS', 20_000, 1, 1_000_000),
+    powMaxNumber: integer(env, 'QUEUE_POW_MAX_NUMBER', 50_000, 10, 10_000_000),
+    powChallengeSeconds: integer(env, 'QUEUE_POW_CHALLENGE_SECONDS', 300, 10, 3_600),
+    joinsPerCustomerPerMinute: integer(env, 'RATE_LIMIT_JOINS_PER_CUSTOMER', 30, 1, 1_000_000),
+    joinsPerIpPerMinute: integer(env, 'RATE_LIMIT_JOINS_PER_IP', 3_000, 1, 10_000_000),
+    holdsPerCustomerPerMinute: integer(env, 'RATE_LIMIT_HOLDS_PER_CUSTOMER', 60, 1, 1_000_000),
+    holdsPerIpPerMinute: integer(env, 'RATE_LIMIT_HOLDS_PER_IP', 6_000, 1, 10_000_000),
+  };
+}
+
 /** Parses and validates the environment. Throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const port = integer(env, 'PORT', 3000, 0, 65_535);
@@ -142,6 +186,7 @@ export function loadConfig(env: Env = process.env): Config {
     paymentProvider,
     stripeSecretKey,
     stripeWebhookSecret,
+    paymentWindowSeconds: integer(env, 'PAYMENT_WINDOW_SECONDS', 900, 1, 86_400),
     publicUrl: url(env, 'PUBLIC_URL', ['http:', 'https:']) ?? `http://${publicHost}:${port}`,
     roles: roles(env),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', [
@@ -160,5 +205,6 @@ export function loadConfig(env: Env = process.env): Config {
       trustProxy: integer(env, 'TRUST_PROXY_HOPS', 0, 0, 10),
     },
     seedDemo: oneOf(env, 'STAMPEDE_SEED_DEMO', 'true', ['true', 'false']) === 'true',
+    queue: queueConfig(env),
   };
 }

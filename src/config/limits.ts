@@ -27,4 +27,38 @@ export const limits = {
   priceCentsMax: 100_000_000,
   /** Rows written per INSERT statement when materializing tickets. */
   ticketInsertBatch: 10_000,
+  /** Queue joins numbered together in one transaction (group commit per event and node). */
+  queueJoinBatch: 500,
+  /** Admissions one tick may grant per event, whatever the configured rate. */
+  queueAdmitPerTickMax: 5_000,
+  /** Events one admission tick looks at. */
+  queueEventsPerTick: 200,
+  /** Pre-queue entries renumbered per UPDATE statement by the on-sale draw. */
+  queueDrawUpdateBatch: 50_000,
+  /** Tickets in one hold (the event's per-customer limit usually binds first). */
+  seatsPerHold: 50,
+  /** Idempotency-Key header length; keys are opaque client strings. */
+  idempotencyKeyLength: 200,
+  /** How long a duplicate request waits for the first one with its key to finish. */
+  idempotencyWaitMs: 20_000,
+  /** A 'running' idempotency record older than this belongs to a crashed node. */
+  idempotencyStaleSeconds: 300,
+  /** Idempotency records are kept this long, then pruned. */
+  idempotencyRetentionHours: 24,
+  /** Standing claims: SKIP LOCKED passes before one final blocking pass decides. */
+  standingClaimAttempts: 3,
+  /** Best available: re-pick this many times when a concurrent hold took the picked seats. */
+  bestAvailableAttempts: 3,
+  /** Holds the sweeper tidies per statement. */
+  holdSweepBatch: 500,
+  /** Payments and refunds the reconciler looks at per pass. */
+  reconcileBatch: 100,
+  /** Signed webhooks older or newer than this (by the server clock) are rejected. */
+  webhookToleranceSeconds: 300,
+  /** Webhook bodies are small; anything bigger is not from a provider. */
+  webhookBodyBytes: 64 * 1024,
+  /** Orders per page of /me/orders. */
+  ordersPageMax: 100,
+  /** Ticket codes scanned at the door are this long at most. */
+  ticketCodeLength: 64,
 } as const;

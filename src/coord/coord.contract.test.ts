@@ -203,6 +203,50 @@ for (const backend of [memoryBackend, redisBackend]) {
       }));
     });
 
+    describe('hashes', () => {
+      it('sets many fields at once, reads one, counts them, and is visible to all nodes', run(
+        async (env) => {
+          const [a, b] = [env.node(), env.node()];
+          const key = a.keys.event('e9', uniq('members'));
+          expect(await b.hashGet(key, 'c1')).toBeNull();
+          expect(await b.hashLength(key)).toBe(0);
+          await a.hashSet(key, { c1: '1', c2: '2' });
+          await b.hashSet(key, { c2: '20', c3: 'p' });
+          await a.hashSet(key, {}); // nothing to write is not an error
+          expect(await a.hashGet(key, 'c2')).toBe('20');
+          expect(await b.hashGet(key, 'c3')).toBe('p');
+          expect(await a.hashLength(key)).toBe(3);
+          await a.del(key);
+          expect(await b.hashGet(key, 'c1')).toBeNull();
+        },
+      ));
+
+      it('a ttl expires the whole hash and later writes renew it', run(async (env) => {
+        const coord = env.node();
+        const key = coord.keys.event('e9', uniq('cache'));
+        await coord.hashSet(key, { a: '1' }, 300);
+        await env.elapse(200);
+        await coord.hashSet(key, { b: '2' }, 300);
+        await env.elapse(200);
+        expect(await coord.hashGet(key, 'a')).toBe('1');
+        await env.elapse(150);
+        expect(await coord.hashGet(key, 'b')).toBeNull();
+        expect(await coord.hashLength(key)).toBe(0);
+      }));
+
+      it('refuses to mix hash and string commands on one key', run(async (env) => {
+        const coord = env.node();
+        const hash = coord.keys.global(uniq('h'));
+        const text = coord.keys.global(uniq('s'));
+        await coord.hashSet(hash, { f: 'v' });
+        await coord.set(text, 'v');
+        await expect(coord.get(hash)).rejects.toThrow(/WRONGTYPE/);
+        await expect(coord.hashGet(text, 'f')).rejects.toThrow(/WRONGTYPE/);
+        await expect(coord.hashSet(text, { f: 'v' }, 1_000)).rejects.toThrow(/WRONGTYPE/);
+        expect(await coord.hashGet(hash, 'f')).toBe('v');
+      }));
+    });
+
     describe('pub/sub', () => {
       it('delivers in order and stops after unsubscribe', run(async (env) => {
         const coord = env.node();

@@ -33,6 +33,10 @@ interface StringEntry extends Expiring {
 
 interface BucketEntry extends Expiring, BucketState {}
 
+interface HashEntry extends Expiring {
+  fields: Map<string, string>;
+}
+
 interface LeaseEntry extends Expiring {
   holderId: string;
   token: number;
@@ -54,6 +58,7 @@ const MIN_WRITES_BETWEEN_SWEEPS = 1024;
 export class MemoryHub {
   readonly strings = new Map<string, StringEntry>();
   readonly buckets = new Map<string, BucketEntry>();
+  readonly hashes = new Map<string, HashEntry>();
   readonly leases = new Map<string, LeaseEntry>();
   readonly fences = new Map<string, number>();
   readonly channels = new Map<string, Set<Subscription>>();
@@ -73,11 +78,12 @@ export class MemoryHub {
   /** Counts a write and sweeps expired entries when enough have accumulated. */
   wrote(): void {
     this.writesSinceSweep += 1;
-    const size = this.strings.size + this.buckets.size + this.leases.size;
+    const size = this.strings.size + this.buckets.size + this.hashes.size + this.leases.size;
     if (this.writesSinceSweep < Math.max(MIN_WRITES_BETWEEN_SWEEPS, size)) return;
     this.writesSinceSweep = 0;
     const now = this.clock();
-    for (const map of [this.strings, this.buckets, this.leases] as Map<string, Expiring>[]) {
+    const maps = [this.strings, this.buckets, this.hashes, this.leases] as Map<string, Expiring>[];
+    for (const map of maps) {
       for (const [key, entry] of map) {
         if (entry.expiresAtMs !== null && entry.expiresAtMs <= now) map.delete(key);
       }
@@ -129,6 +135,13 @@ export function createMemoryCoordinator(opts: MemoryCoordinatorOptions = {}): Co
     ensureOpen();
     assertOwned(keys, key);
   };
+  // Redis refuses a string command on a hash and vice versa; so does the stand-in.
+  const assertNotHash = (key: string): void => {
+    if (hub.live(hub.hashes, key)) throw wrongType(key);
+  };
+  const assertOnlyHash = (key: string): void => {
+    if (hub.live(hub.strings, key) || hub.live(hub.buckets, key)) throw wrongType(key);
+  };
 
   const coordinator: Coordinator = {
     kind: 'memory',
@@ -139,6 +152,7 @@ export function createMemoryCoordinator(opts: MemoryCoordinatorOptions = {}): Co
       assertIncrement(by);
       if (ttlMs !== undefined) assertTtl(ttlMs);
       if (hub.live(hub.buckets, key)) throw wrongType(key);
+      assertNotHash(key);
       hub.wrote();
       const entry = hub.live(hub.strings, key);
       if (!entry) {
@@ -153,16 +167,19 @@ export function createMemoryCoordinator(opts: MemoryCoordinatorOptions = {}): Co
     async get(key) {
       checkKey(key);
       if (hub.live(hub.buckets, key)) throw wrongType(key);
+      assertNotHash(key);
       return hub.live(hub.strings, key)?.value ?? null;
     },
 
     async set(key, value, setOpts: SetOptions = {}) {
       checkKey(key);
       if (setOpts.ttlMs !== undefined) assertTtl(setOpts.ttlMs);
-      const present = hub.live(hub.strings, key) ?? hub.live(hub.buckets, key);
+      const present =
+        hub.live(hub.strings, key) ?? hub.live(hub.buckets, key) ?? hub.live(hub.hashes, key);
       if (setOpts.onlyIfAbsent && present) return false;
       hub.wrote();
       hub.buckets.delete(key);
+      hub.hashes.delete(key);
       hub.strings.set(key, { value, expiresAtMs: hub.expiryFrom(setOpts.ttlMs) });
       return true;
     },
@@ -171,6 +188,33 @@ export function createMemoryCoordinator(opts: MemoryCoordinatorOptions = {}): Co
       checkKey(key);
       hub.strings.delete(key);
       hub.buckets.delete(key);
+      hub.hashes.delete(key);
+    },
+
+    async hashGet(key, field) {
+      checkKey(key);
+      assertOnlyHash(key);
+      return hub.live(hub.hashes, key)?.fields.get(field) ?? null;
+    },
+
+    async hashSet(key, fields, ttlMs) {
+      checkKey(key);
+      if (ttlMs !== undefined) assertTtl(ttlMs);
+      assertOnlyHash(key);
+      hub.wrote();
+      let entry = hub.live(hub.hashes, key);
+      if (!entry) {
+        entry = { fields: new Map(), expiresAtMs: null };
+        hub.hashes.set(key, entry);
+      }
+      for (const [field, value] of Object.entries(fields)) entry.fields.set(field, value);
+      if (ttlMs !== undefined) entry.expiresAtMs = hub.expiryFrom(ttlMs);
+    },
+
+    async hashLength(key) {
+      checkKey(key);
+      assertOnlyHash(key);
+      return hub.live(hub.hashes, key)?.fields.size ?? 0;
     },
 
     async publish(channel, message) {
@@ -205,6 +249,7 @@ export function createMemoryCoordinator(opts: MemoryCoordinatorOptions = {}): Co
       checkKey(bucket);
       assertBucket(limit, cost);
       if (hub.live(hub.strings, bucket)) throw wrongType(bucket);
+      assertNotHash(bucket);
       hub.wrote();
       const now = hub.clock();
       const { state, result } = takeTokens(hub.live(hub.buckets, bucket), now, limit, cost);

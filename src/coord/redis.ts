@@ -304,6 +304,32 @@ export function createRedisCoordinator(opts: RedisCoordinatorOptions): Coordinat
       await cmd.del(key);
     },
 
+    async hashGet(key, field) {
+      checkKey(key);
+      return await cmd.hget(key, field);
+    },
+
+    async hashSet(key, fields, ttlMs) {
+      checkKey(key);
+      const flat = Object.entries(fields).flat();
+      if (flat.length === 0) return;
+      if (ttlMs === undefined) {
+        await cmd.hset(key, ...flat);
+        return;
+      }
+      assertTtl(ttlMs);
+      // One round trip, applied together: a reader never sees the fields without the TTL.
+      const replies = await cmd.multi().hset(key, ...flat).pexpire(key, ttlMs).exec();
+      // MULTI reports per-command failures (e.g. WRONGTYPE) in its reply, not as a throw.
+      const failed = (replies ?? []).find(([err]) => err !== null)?.[0];
+      if (replies === null || failed) throw failed ?? new Error(`hashSet ${key}: aborted`);
+    },
+
+    async hashLength(key) {
+      checkKey(key);
+      return await cmd.hlen(key);
+    },
+
     async publish(channel, message) {
       checkKey(channel);
       await cmd.publish(channel, message);

@@ -59,6 +59,15 @@ export interface Coordinator {
   /** Returns false only when `onlyIfAbsent` was asked and the key already existed. */
   set(key: string, value: string, opts?: SetOptions): Promise<boolean>;
   del(key: string): Promise<void>;
+  /** One field of a hash; null when the field or the hash is absent. */
+  hashGet(key: string, field: string): Promise<string | null>;
+  /**
+   * Writes several fields of a hash at once (HSET). `ttlMs`, when given, (re)sets the
+   * whole hash's expiry, so a cache hash cannot outlive the data it mirrors by much.
+   */
+  hashSet(key: string, fields: Readonly<Record<string, string>>, ttlMs?: number): Promise<void>;
+  /** Number of fields in a hash; 0 when absent. */
+  hashLength(key: string): Promise<number>;
   /** Fire and forget to every node subscribed now; nothing is stored for latecomers. */
   publish(channel: string, message: string): Promise<void>;
   /**

@@ -1,0 +1,173 @@
+/**
+ * Benchmark harness: machine facts, a closed-loop load generator with latency percentiles,
+ * a fresh PostgreSQL database per benchmark, and a server on a loopback port. Every run is
+ * bounded in requests and time and talks only to 127.0.0.1.
+ */
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { Pool } from 'undici';
+import type { AppContext } from '../src/context.js';
+import { buildApp } from '../src/http/app.js';
+import type { App } from '../src/http/types.js';
+import type { Db } from '../src/storage/index.js';
+import { testBackends } from '../src/testing/backends.js';
+import { buildTestContext, type TestContextOptions } from '../src/testing/context.js';
+
+/** One measured case. Throughput and latency are for the whole case. */
+export interface BenchRow {
+  name: string;
+  opsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Requests or operations completed, and how many failed or were refused. */
+  ops: number;
+  errors: number;
+  notes?: string;
+}
+
+/** A titled group of rows with a sentence on what it shows. */
+export interface BenchSection {
+  title: string;
+  description: string;
+  rows: BenchRow[];
+}
+
+export interface LoadOptions {
+  /** Operations in flight at once (closed loop: each worker waits for its reply). */
+  concurrency: number;
+  /** Stop after this many operations… */
+  total: number;
+  /** …or after this long, whichever comes first. */
+  maxMs?: number;
+  /** Operations before measuring starts (JIT, pools, caches). */
+  warmup?: number;
+}
+
+/** Percentile of sorted numbers (nearest rank). */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank] as number;
+}
+
+/**
+ * Runs `op(i)` with bounded concurrency and returns throughput and latency. `op` returns
+ * false (or throws) for a failed operation; failures are counted, not retried.
+ */
+export async function load(
+  name: string, options: LoadOptions, op: (i: number) => Promise<boolean>,
+): Promise<BenchRow> {
+  for (let i = 0; i < (options.warmup ?? 0); i++) await op(-1 - i).catch(() => false);
+  const latencies: number[] = [];
+  let next = 0;
+  let errors = 0;
+  const deadline = performance.now() + (options.maxMs ?? 20_000);
+  const started = performance.now();
+  const worker = async (): Promise<void> => {
+    while (next < options.total && performance.now() < deadline) {
+      const i = next++;
+      const t0 = performance.now();
+      let ok = false;
+      try {
+        ok = await op(i);
+      } catch {
+        ok = false;
+      }
+      latencies.push(performance.now() - t0);
+      if (!ok) errors++;
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, worker));
+  const elapsedMs = performance.now() - started;
+  latencies.sort((a, b) => a - b);
+  return {
+    name,
+    opsPerSec: (latencies.length / elapsedMs) * 1000,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    ops: latencies.length,
+    errors,
+  };
+}
+
+/** A fresh PostgreSQL database (dropped on close); throws when PostgreSQL is unreachable. */
+export async function benchPostgres(poolMax = 20): Promise<Db> {
+  const postgres = (await testBackends()).find((backend) => backend.name === 'postgres');
+  if (postgres === undefined || !postgres.available) {
+    throw new Error('benchmarks need PostgreSQL (TEST_DATABASE_URL, default 127.0.0.1:5432)');
+  }
+  return await postgres.open({ poolMax });
+}
+
+/** A fresh in-memory PGlite database. */
+export async function benchPglite(): Promise<Db> {
+  const pglite = (await testBackends()).find((backend) => backend.name === 'pglite');
+  return await (pglite as NonNullable<typeof pglite>).open();
+}
+
+export interface BenchServer {
+  app: App;
+  ctx: AppContext;
+  url: string;
+  /** A keep-alive connection pool to the server, sized for the benchmark. */
+  client: Pool;
+  close(): Promise<void>;
+}
+
+/** Starts the real app on a loopback port over `db`, with rate limits out of the way. */
+export async function startBenchServer(
+  db: Db, options: TestContextOptions & { connections?: number } = {},
+): Promise<BenchServer> {
+  const ctx = buildTestContext(db, {
+    ...options, env: { RATE_LIMIT_WRITES_PER_IP: '10000000', ...options.env },
+  });
+  const app = await buildApp(ctx);
+  const address = await app.listen({ port: 0, host: '127.0.0.1' });
+  const client = new Pool(address, { connections: options.connections ?? 64, pipelining: 1 });
+  return {
+    app, ctx, url: address, client,
+    async close() {
+      await client.close();
+      await app.close();
+    },
+  };
+}
+
+/** Sends a JSON request through the pool; resolves to the status and parsed body. */
+export async function request(
+  client: Pool, method: 'GET' | 'POST' | 'DELETE', path: string,
+  body?: unknown, headers: Record<string, string> = {},
+): Promise<{ status: number; body: unknown }> {
+  const response = await client.request({
+    method, path,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.body.text();
+  return { status: response.statusCode, body: text === '' ? undefined : JSON.parse(text) };
+}
+
+/** Facts about this machine for the report header. */
+export async function machineInfo(db?: Db): Promise<Record<string, string>> {
+  const cpus = os.cpus();
+  const info: Record<string, string> = {
+    date: new Date().toISOString(),
+    cpu: `${cpus[0]?.model ?? 'unknown'} × ${cpus.length}`,
+    memory: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+    os: `${os.type()} ${os.release()} (${os.arch()})`,
+    node: process.version,
+  };
+  if (db !== undefined) {
+    const { rows } = await db.query<{ version: string }>(
+      "SELECT current_setting('server_version') AS version",
+    );
+    info.postgresql = rows[0]?.version ?? 'unknown';
+  }
+  return info;
+}
+
+/** Rounds for the report. */
+export function fmt(value: number, digits = 1): string {
+  if (!Number.isFinite(value)) return '–';
+  return value >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(digits);
+}

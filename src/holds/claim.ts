@@ -1,0 +1,145 @@
+/**
+ * The claim statements: one statement claims every ticket of a hold, so N tickets cost one
+ * round trip and many requests can later be grouped into one transaction.
+ *
+ * Safety comes from the guard in the claim's WHERE clause, evaluated by PostgreSQL under
+ * the row lock: a ticket is claimed only if no order owns it and no unexpired hold does
+ * (the same predicate as `ticketState.available`). Two transactions racing for a ticket
+ * serialize on its row lock, and the loser re-evaluates the guard against the winner's
+ * committed row (READ COMMITTED re-check), finds it held, and claims nothing. Rows are
+ * locked in ticket_no order so concurrent multi-seat claims cannot deadlock.
+ */
+import { ticketState } from '../inventory/availability.js';
+import type { Queryable } from '../storage/index.js';
+
+/**
+ * Test-only switch. With `skipGuard` on, claims become the naive check-then-write: a plain
+ * read decides availability and the write overwrites whatever it finds. The concurrency
+ * tests flip it to show that the races they exercise are real; production never does.
+ */
+export const claimTesting = { skipGuard: false };
+
+/** A ticket row as claims and releases return it. */
+export interface TicketRow {
+  ticket_no: number;
+  zone_key: string;
+  seat_id: string | null;
+  section_key: string;
+  row_label: string | null;
+  seat_number: number | null;
+}
+
+const returning = 't.ticket_no, t.zone_key, t.seat_id, t.section_key, t.row_label, t.seat_number';
+
+/** `ticketState.available` with every column qualified by `t.`. */
+const availableT = ticketState.available
+  .replace(/order_id/g, 't.order_id')
+  .replace(/hold_id/g, 't.hold_id')
+  .replace(/hold_expires_at/g, 't.hold_expires_at');
+
+/**
+ * Claims exactly the given tickets for `holdId` until `expiresAt` (a timestamptz literal
+ * from the database clock). Returns the rows claimed: fewer than asked means some were
+ * taken, and the caller must roll the transaction back (all or nothing).
+ */
+export async function claimTickets(
+  tx: Queryable, eventId: string, holdId: string, ticketNos: readonly number[], expiresAt: string,
+): Promise<TicketRow[]> {
+  const sorted = [...ticketNos].sort((a, b) => a - b);
+  const guard = claimTesting.skipGuard ? '' : `AND ${availableT}`;
+  const { rows } = await tx.query<TicketRow>(
+    `WITH target AS (
+       SELECT ticket_no FROM tickets
+        WHERE event_id = $1 AND ticket_no = ANY($2::int[])
+        ORDER BY ticket_no
+        FOR UPDATE)
+     UPDATE tickets t SET hold_id = $3, hold_expires_at = $4::timestamptz
+       FROM target
+      WHERE t.event_id = $1 AND t.ticket_no = target.ticket_no ${guard}
+     RETURNING ${returning}`,
+    [eventId, sorted, holdId, expiresAt],
+  );
+  return rows;
+}
+
+/**
+ * Claims up to `quantity` free units of a zone, skipping rows other transactions have
+ * locked, so concurrent buyers of a standing zone take different units instead of queueing
+ * on the same rows (there is no counter row to contend on). May return fewer.
+ */
+export async function claimAnyUnits(
+  tx: Queryable, eventId: string, zone: string, holdId: string, quantity: number,
+  expiresAt: string,
+): Promise<TicketRow[]> {
+  const { rows } = await tx.query<TicketRow>(
+    `WITH pick AS (
+       SELECT ticket_no FROM tickets
+        WHERE event_id = $1 AND zone_key = $2 AND ${ticketState.available}
+        ORDER BY ticket_no
+        LIMIT $3
+        FOR UPDATE SKIP LOCKED)
+     UPDATE tickets t SET hold_id = $4, hold_expires_at = $5::timestamptz
+       FROM pick
+      WHERE t.event_id = $1 AND t.ticket_no = pick.ticket_no AND ${availableT}
+     RETURNING ${returning}`,
+    [eventId, zone, quantity, holdId, expiresAt],
+  );
+  return rows;
+}
+
+/** Free units of a zone by committed state (locked-but-uncommitted claims still count). */
+export async function countAvailable(tx: Queryable, eventId: string, zone: string): Promise<number> {
+  const { rows } = await tx.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM tickets
+      WHERE event_id = $1 AND zone_key = $2 AND ${ticketState.available}`,
+    [eventId, zone],
+  );
+  return rows[0]?.n ?? 0;
+}
+
+/** The naive read half of check-then-write, used only while `claimTesting.skipGuard` is on. */
+export async function unguardedPick(
+  db: Queryable, eventId: string, zone: string, quantity: number,
+): Promise<number[]> {
+  const { rows } = await db.query<{ ticket_no: number }>(
+    `SELECT ticket_no FROM tickets
+      WHERE event_id = $1 AND zone_key = $2 AND ${ticketState.available}
+      ORDER BY ticket_no LIMIT $3`,
+    [eventId, zone, quantity],
+  );
+  return rows.map((row) => row.ticket_no);
+}
+
+/** The naive availability check for named tickets, used only with the guard skipped. */
+export async function unguardedUnavailable(
+  db: Queryable, eventId: string, ticketNos: readonly number[],
+): Promise<number[]> {
+  const { rows } = await db.query<{ ticket_no: number }>(
+    `SELECT ticket_no FROM tickets
+      WHERE event_id = $1 AND ticket_no = ANY($2::int[]) AND NOT (${ticketState.available})`,
+    [eventId, [...ticketNos]],
+  );
+  return rows.map((row) => row.ticket_no);
+}
+
+/**
+ * Serializes one customer's holds on one event (a transaction-scoped advisory lock), then
+ * returns how many tickets the customer holds (live holds) and owns (confirmed orders).
+ * Parallel requests of one customer queue here, so each sees the others' committed claims.
+ */
+export async function lockCustomerAndCount(
+  tx: Queryable, customerId: string, eventId: string,
+): Promise<number> {
+  await tx.query("SELECT pg_advisory_xact_lock(hashtextextended($1::text || '/' || $2::text, 7))", [
+    customerId, eventId,
+  ]);
+  const { rows } = await tx.query<{ used: number }>(
+    `SELECT ((SELECT coalesce(sum(quantity), 0) FROM holds
+               WHERE customer_id = $1 AND event_id = $2 AND state = 'held'
+                 AND claim_expires_at > now())
+           + (SELECT coalesce(sum(quantity), 0) FROM orders
+               WHERE customer_id = $1 AND event_id = $2 AND status = 'confirmed'))::int AS used`,
+    [customerId, eventId],
+  );
+  return rows[0]?.used ?? 0;
+}

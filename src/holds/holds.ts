@@ -1,0 +1,447 @@
+/**
+ * The hold lifecycle: held → purchased | released | expired, each exactly once.
+ *
+ * Creating a hold plans outside the transaction (resolve seat ids, pick best available)
+ * and applies inside one: serialize the customer, check the per-customer limit, claim all
+ * tickets in one guarded statement, record the hold with locked prices and write the
+ * outbox row. A short claim throws, which rolls everything back: all or nothing.
+ *
+ * Every later transition is a guarded UPDATE on `state = 'held'` whose row count is
+ * checked, and ticket rows are touched only `WHERE hold_id = <this hold>`: the hold id is
+ * the fencing token, so a stale hold (expired and re-claimed by someone else) changes
+ * nothing that is no longer its own.
+ */
+import type { EventRecord } from '../catalog/events.js';
+import { limits } from '../config/limits.js';
+import { DomainError, invalid } from '../core/errors.js';
+import { isUuid, newId } from '../core/ids.js';
+import { pickBestAvailable, type PickRow } from '../inventory/bestAvailable.js';
+import { ticketState } from '../inventory/availability.js';
+import { seatsPayload, writeOutbox, type ReleaseReason } from '../outbox/write.js';
+import type { Db, Queryable } from '../storage/index.js';
+import {
+  claimAnyUnits, claimTesting, claimTickets, countAvailable, lockCustomerAndCount,
+  unguardedPick, unguardedUnavailable, type TicketRow,
+} from './claim.js';
+import type { Hold, HoldInput, HoldItem } from './schemas.js';
+
+/** Thrown inside a claim transaction when a concurrent claim won: roll back, plan again. */
+class ClaimContended extends Error {
+  constructor() {
+    super('claim contended');
+  }
+}
+
+type Claim = (tx: Queryable, holdId: string, expiresAt: string) => Promise<TicketRow[]>;
+
+interface HoldRow {
+  hold_id: string; event_id: string; state: string; expires_at: Date; extended: boolean;
+  adjacent: boolean; total_cents: number; currency: string; created_at: Date; live: boolean;
+  items: HoldItem[];
+}
+
+const holdColumns = `h.hold_id, h.event_id, h.state, h.expires_at, h.extended, h.adjacent,
+  h.total_cents, h.currency, h.created_at, (h.claim_expires_at > now()) AS live,
+  coalesce((SELECT json_agg(json_build_object(
+      'ticketNo', i.ticket_no, 'seatId', t.seat_id, 'section', t.section_key,
+      'row', t.row_label, 'number', t.seat_number, 'zone', i.zone_key,
+      'priceCents', i.price_cents) ORDER BY i.ticket_no)
+    FROM hold_items i JOIN tickets t ON t.event_id = i.event_id AND t.ticket_no = i.ticket_no
+   WHERE i.hold_id = h.hold_id), '[]'::json) AS items`;
+
+function toHold(row: HoldRow): Hold {
+  const status = row.state === 'held' && !row.live ? 'expired' : row.state;
+  return {
+    holdId: row.hold_id,
+    eventId: row.event_id,
+    status: status as Hold['status'],
+    expiresAt: row.expires_at.toISOString(),
+    extended: row.extended,
+    adjacent: row.adjacent,
+    items: row.items,
+    totalCents: Number(row.total_cents),
+    currency: row.currency,
+    createdAt: row.created_at.toISOString(),
+  };
+}
+
+async function readHold(db: Queryable, holdId: string, customerId: string): Promise<Hold> {
+  if (!isUuid(holdId)) throw new DomainError('not_found', `no hold ${holdId}`);
+  // Another customer's hold answers exactly like a missing one: ids are not confirmed.
+  const { rows } = await db.query<HoldRow>(
+    `SELECT ${holdColumns} FROM holds h WHERE h.hold_id = $1 AND h.customer_id = $2`,
+    [holdId, customerId],
+  );
+  const row = rows[0];
+  if (row === undefined) throw new DomainError('not_found', `no hold ${holdId}`);
+  return toHold(row);
+}
+
+/** The hold, for its owner; another customer's hold is not_found. */
+export async function getHold(db: Queryable, customerId: string, holdId: string): Promise<Hold> {
+  return await readHold(db, holdId, customerId);
+}
+
+/** The customer's live holds, newest first. */
+export async function listHolds(db: Queryable, customerId: string): Promise<Hold[]> {
+  const { rows } = await db.query<HoldRow>(
+    `SELECT ${holdColumns} FROM holds h
+      WHERE h.customer_id = $1 AND h.state = 'held' AND h.claim_expires_at > now()
+      ORDER BY h.created_at DESC, h.hold_id LIMIT $2`,
+    [customerId, limits.pageSizeMax],
+  );
+  return rows.map(toHold);
+}
+
+/** True when the tickets are one run of consecutive seats in one row. */
+function areAdjacent(tickets: readonly TicketRow[]): boolean {
+  if (tickets.length === 1) return true;
+  const first = tickets[0];
+  if (first === undefined || first.seat_number === null) return false;
+  const sameRow = tickets.every((t) => t.section_key === first.section_key
+    && t.row_label === first.row_label && t.seat_number !== null);
+  if (!sameRow) return false;
+  const numbers = tickets.map((t) => t.seat_number as number).sort((a, b) => a - b);
+  return numbers.every((n, i) => i === 0 || n === (numbers[i - 1] as number) + 1);
+}
+
+/**
+ * The apply half of every hold: limit check, one claim, the hold row with locked prices,
+ * its items and the outbox row, all in the caller's transaction.
+ */
+async function applyHold(
+  tx: Queryable, event: EventRecord, customerId: string, quantity: number, claim: Claim,
+): Promise<Hold> {
+  const used = await lockCustomerAndCount(tx, customerId, event.eventId);
+  if (used + quantity > event.maxTicketsPerCustomer) {
+    throw new DomainError('limit_exceeded',
+      `at most ${event.maxTicketsPerCustomer} tickets per customer; you have ${used}`,
+      { limit: event.maxTicketsPerCustomer, current: used });
+  }
+  const { rows: [clock] } = await tx.query<{ expires_at: string }>(
+    'SELECT (now() + make_interval(secs => $1))::text AS expires_at', [event.holdSeconds],
+  );
+  const expiresAt = (clock as { expires_at: string }).expires_at;
+  const holdId = newId();
+  const tickets = await claim(tx, holdId, expiresAt);
+  if (tickets.length !== quantity) {
+    throw new Error(`assertion failed: claim returned ${tickets.length} of ${quantity}`);
+  }
+  const priceOf = new Map(event.zones.map((zone) => [zone.key, zone.priceCents]));
+  const prices = tickets.map((t) => priceOf.get(t.zone_key) ?? 0);
+  const total = prices.reduce((sum, price) => sum + price, 0);
+  const currency = event.zones[0]?.currency ?? 'EUR';
+  await tx.query(
+    `INSERT INTO holds (hold_id, event_id, customer_id, state, quantity, adjacent, currency,
+                        total_cents, expires_at, claim_expires_at)
+     VALUES ($1, $2, $3, 'held', $4, $5, $6, $7, $8::timestamptz, $8::timestamptz)`,
+    [holdId, event.eventId, customerId, quantity, areAdjacent(tickets), currency, total,
+      expiresAt],
+  );
+  await tx.query(
+    `INSERT INTO hold_items (hold_id, event_id, ticket_no, zone_key, price_cents)
+     SELECT $1, $2, * FROM unnest($3::int[], $4::text[], $5::int[])`,
+    [holdId, event.eventId, tickets.map((t) => t.ticket_no), tickets.map((t) => t.zone_key),
+      prices],
+  );
+  await writeOutbox(tx, event.eventId, 'seats.held', seatsPayload(
+    tickets.map((t) => ({ ticketNo: t.ticket_no, seatId: t.seat_id, zone: t.zone_key })),
+    { holdId, customerId },
+  ));
+  return await readHold(tx, holdId, customerId);
+}
+
+/** Creates a hold from named seats or a zone quantity; all or nothing. */
+export async function createHold(
+  db: Db, event: EventRecord, customerId: string, input: HoldInput,
+): Promise<Hold> {
+  if ('seats' in input) return await holdSeats(db, event, customerId, input.seats);
+  const zone = event.zones.find((candidate) => candidate.key === input.zone);
+  if (zone === undefined) throw invalid('/zone', `event has no zone "${input.zone}"`);
+  if (await zoneIsSeated(db, event.eventId, zone.key)) {
+    return await holdBestAvailable(db, event, customerId, zone.key, input.quantity);
+  }
+  return await holdUnits(db, event, customerId, zone.key, input.quantity);
+}
+
+async function holdSeats(
+  db: Db, event: EventRecord, customerId: string, seatIds: readonly string[],
+): Promise<Hold> {
+  const { rows } = await db.query<{ seat_id: string; ticket_no: number }>(
+    'SELECT seat_id, ticket_no FROM tickets WHERE event_id = $1 AND seat_id = ANY($2::text[])',
+    [event.eventId, [...seatIds]],
+  );
+  const ticketOf = new Map(rows.map((row) => [row.seat_id, row.ticket_no]));
+  const unknown = seatIds.filter((id) => !ticketOf.has(id));
+  if (unknown.length > 0) {
+    throw new DomainError('validation_failed', `no such seats: ${unknown.join(', ')}`, {
+      errors: unknown.map((id) => ({ field: `body:/seats/${seatIds.indexOf(id)}`,
+        message: `no seat ${id} at this event` })),
+    });
+  }
+  const ticketNos = seatIds.map((id) => ticketOf.get(id) as number);
+  const unavailable = (taken: readonly number[]): DomainError => {
+    const ids = seatIds.filter((id) => taken.includes(ticketOf.get(id) as number)).sort();
+    return new DomainError('seats_unavailable',
+      `${ids.length} of the requested seats are not available`, { unavailable: ids });
+  };
+  if (claimTesting.skipGuard) {
+    // The naive check-then-write, for the concurrency tests only (see claimTesting).
+    const taken = await unguardedUnavailable(db, event.eventId, ticketNos);
+    if (taken.length > 0) throw unavailable(taken);
+  }
+  return await db.tx((tx) => applyHold(tx, event, customerId, ticketNos.length,
+    async (inner, holdId, expiresAt) => {
+      const claimed = await claimTickets(inner, event.eventId, holdId, ticketNos, expiresAt);
+      if (claimed.length === ticketNos.length) return claimed;
+      const got = new Set(claimed.map((t) => t.ticket_no));
+      throw unavailable(ticketNos.filter((no) => !got.has(no)));
+    }));
+}
+
+async function sleepJitter(attempt: number): Promise<void> {
+  const delayMs = Math.random() * 5 * 2 ** Math.min(attempt, 5);
+  await new Promise((resolve) => setTimeout(resolve, delayMs));
+}
+
+/** Runs `once` again (re-planning) while it reports contention, a bounded number of times. */
+async function withReplan<T>(attempts: number, once: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await once();
+    } catch (error) {
+      if (!(error instanceof ClaimContended)) throw error;
+      if (attempt >= attempts) {
+        throw new DomainError('insufficient_inventory',
+          'tickets in this zone are being claimed right now; try again');
+      }
+      await sleepJitter(attempt);
+    }
+  }
+}
+
+/** Standing zones: any N free units, skipping rows other claims hold locked. */
+async function holdUnits(
+  db: Db, event: EventRecord, customerId: string, zone: string, quantity: number,
+): Promise<Hold> {
+  const soldOut = (left: number): DomainError => new DomainError('insufficient_inventory',
+    `only ${left} tickets left in zone ${zone}`, { available: left });
+  if (claimTesting.skipGuard) {
+    const picked = await unguardedPick(db, event.eventId, zone, quantity);
+    if (picked.length < quantity) throw soldOut(picked.length);
+    return await db.tx((tx) => applyHold(tx, event, customerId, quantity,
+      (inner, holdId, expiresAt) => claimTickets(inner, event.eventId, holdId, picked, expiresAt)));
+  }
+  return await withReplan(limits.standingClaimAttempts * 3, () => db.tx((tx) =>
+    applyHold(tx, event, customerId, quantity, async (inner, holdId, expiresAt) => {
+      const claimed = await claimAnyUnits(inner, event.eventId, zone, holdId, quantity, expiresAt);
+      if (claimed.length === quantity) return claimed;
+      // Short: free units may be locked by claims still in flight. Decide "sold out" only
+      // on committed state; otherwise roll back and try again once they have settled.
+      const left = await countAvailable(inner, event.eventId, zone);
+      if (left + claimed.length < quantity) throw soldOut(left + claimed.length);
+      throw new ClaimContended();
+    })));
+}
+
+/** Seated zones: pick best available from a fresh read, claim exactly those seats. */
+async function holdBestAvailable(
+  db: Db, event: EventRecord, customerId: string, zone: string, quantity: number,
+): Promise<Hold> {
+  return await withReplan(limits.bestAvailableAttempts, async () => {
+    const rows = await freeSeatRows(db, event.eventId, zone);
+    const pick = pickBestAvailable(rows.map((row) => row.pick), quantity);
+    if (pick === undefined) {
+      const left = rows.reduce((sum, row) => sum + row.pick.available.length, 0);
+      throw new DomainError('insufficient_inventory', `only ${left} seats left in zone ${zone}`,
+        { available: left });
+    }
+    const firstTicket = new Map(rows.map((row) =>
+      [`${row.pick.sectionPosition}/${row.pick.rowIndex}`, row.firstTicketNo - row.firstSeat]));
+    const ticketNos = pick.seats.map((seat) =>
+      (firstTicket.get(`${seat.sectionPosition}/${seat.rowIndex}`) as number) + seat.seatNumber);
+    return await db.tx((tx) => applyHold(tx, event, customerId, quantity,
+      async (inner, holdId, expiresAt) => {
+        const claimed = await claimTickets(inner, event.eventId, holdId, ticketNos, expiresAt);
+        if (claimed.length === quantity) return claimed;
+        throw new ClaimContended();
+      }));
+  });
+}
+
+interface SeatRowRead {
+  pick: PickRow;
+  firstTicketNo: number;
+  firstSeat: number;
+}
+
+/** A seated zone's rows that have free seats, one result row per seat row. */
+async function freeSeatRows(db: Queryable, eventId: string, zone: string): Promise<SeatRowRead[]> {
+  const { rows } = await db.query<{
+    section_position: number; row_index: number; seat_count: number; first_ticket_no: number;
+    first_seat: number; available: number[];
+  }>(
+    `SELECT section_position, row_index, count(*)::int AS seat_count,
+            min(ticket_no)::int AS first_ticket_no, min(seat_number)::int AS first_seat,
+            array_agg(seat_number ORDER BY seat_number)
+              FILTER (WHERE ${ticketState.available}) AS available
+       FROM tickets
+      WHERE event_id = $1 AND zone_key = $2 AND seat_id IS NOT NULL
+      GROUP BY section_position, row_index
+     HAVING count(*) FILTER (WHERE ${ticketState.available}) > 0`,
+    [eventId, zone],
+  );
+  // Seats of a row are numbered 1..n and their ticket numbers are consecutive in the same
+  // order (layout order), so a seat's ticket is firstTicketNo + (number - firstSeat).
+  return rows.map((row) => ({
+    pick: {
+      sectionPosition: row.section_position, rowIndex: row.row_index,
+      seatCount: row.seat_count, available: row.available,
+    },
+    firstTicketNo: row.first_ticket_no,
+    firstSeat: row.first_seat,
+  }));
+}
+
+const seatedZones = new Map<string, boolean>();
+
+/** Whether a zone sells numbered seats (layouts never change after creation: cached). */
+async function zoneIsSeated(db: Queryable, eventId: string, zone: string): Promise<boolean> {
+  const key = `${eventId}/${zone}`;
+  const known = seatedZones.get(key);
+  if (known !== undefined) return known;
+  const { rows } = await db.query<{ seated: boolean }>(
+    `SELECT bool_and(seat_id IS NOT NULL) AS seated FROM tickets
+      WHERE event_id = $1 AND zone_key = $2`,
+    [eventId, zone],
+  );
+  const seated = rows[0]?.seated === true;
+  if (seatedZones.size >= 10_000) seatedZones.clear();
+  seatedZones.set(key, seated);
+  return seated;
+}
+
+/**
+ * Takes a hold's tickets back to the pool (only those still carrying its id and unsold)
+ * and writes the outbox row. Returns the tickets released.
+ */
+export async function clearHoldTickets(
+  tx: Queryable, eventId: string, holdId: string, customerId: string, reason: ReleaseReason,
+): Promise<TicketRow[]> {
+  const { rows } = await tx.query<TicketRow>(
+    `WITH target AS (
+       SELECT ticket_no FROM tickets
+        WHERE event_id = $1 AND hold_id = $2 AND order_id IS NULL
+        ORDER BY ticket_no FOR UPDATE)
+     UPDATE tickets t SET hold_id = NULL, hold_expires_at = NULL
+       FROM target
+      WHERE t.event_id = $1 AND t.ticket_no = target.ticket_no AND t.hold_id = $2
+        AND t.order_id IS NULL
+     RETURNING t.ticket_no, t.zone_key, t.seat_id, t.section_key, t.row_label, t.seat_number`,
+    [eventId, holdId],
+  );
+  if (rows.length > 0) {
+    await writeOutbox(tx, eventId, 'seats.released', seatsPayload(
+      rows.map((t) => ({ ticketNo: t.ticket_no, seatId: t.seat_id, zone: t.zone_key })),
+      { holdId, customerId, reason },
+    ));
+  }
+  return rows;
+}
+
+interface LockedHold {
+  event_id: string; state: string; live: boolean; extended: boolean; quantity: number;
+  pending: boolean; extension_seconds: number;
+}
+
+/** Locks the customer's hold row; not_found when it is not theirs. */
+async function lockHold(tx: Queryable, customerId: string, holdId: string): Promise<LockedHold> {
+  if (!isUuid(holdId)) throw new DomainError('not_found', `no hold ${holdId}`);
+  const { rows } = await tx.query<LockedHold>(
+    `SELECT h.event_id, h.state, h.claim_expires_at > now() AS live, h.extended, h.quantity,
+            EXISTS (SELECT 1 FROM orders o
+                     WHERE o.hold_id = h.hold_id AND o.status = 'pending_payment') AS pending,
+            (SELECT e.hold_extension_seconds FROM events e
+              WHERE e.event_id = h.event_id) AS extension_seconds
+       FROM holds h WHERE h.hold_id = $1 AND h.customer_id = $2 FOR UPDATE OF h`,
+    [holdId, customerId],
+  );
+  const row = rows[0];
+  if (row === undefined) throw new DomainError('not_found', `no hold ${holdId}`);
+  return row;
+}
+
+/**
+ * Releases a hold now. Idempotent: releasing a released or expired hold succeeds and
+ * changes nothing. A purchased hold, or one with a payment in flight, is refused.
+ */
+export async function releaseHold(db: Db, customerId: string, holdId: string): Promise<void> {
+  await db.tx(async (tx) => {
+    const hold = await lockHold(tx, customerId, holdId);
+    if (hold.state === 'purchased') {
+      throw new DomainError('hold_purchased', 'this hold was purchased; cancel the order instead');
+    }
+    if (hold.state !== 'held') return;
+    if (hold.pending) {
+      throw new DomainError('payment_pending', 'a payment for this hold is being processed');
+    }
+    // A hold past its time is recorded as expired even when its owner releases it.
+    const ended = hold.live ? 'released' : 'expired';
+    const updated = await tx.query(
+      `UPDATE holds SET state = $2, ended_at = now() WHERE hold_id = $1 AND state = 'held'`,
+      [holdId, ended],
+    );
+    if (updated.rowCount !== 1) throw new Error('assertion failed: locked hold changed state');
+    await clearHoldTickets(tx, hold.event_id, holdId, customerId, ended);
+  });
+}
+
+/** Extends a live hold once by the event's extension allowance. */
+export async function extendHold(db: Db, customerId: string, holdId: string): Promise<Hold> {
+  return await db.tx(async (tx) => {
+    const hold = await lockHold(tx, customerId, holdId);
+    if (hold.state === 'purchased') throw new DomainError('hold_purchased');
+    if (hold.state !== 'held' || !hold.live) {
+      throw new DomainError('hold_expired', 'the hold has ended');
+    }
+    if (hold.extended) throw new DomainError('extension_used', 'a hold is extended only once');
+    const seconds = hold.extension_seconds;
+    if (seconds === 0) throw new DomainError('extension_used', 'this event allows no extensions');
+    const { rows } = await tx.query<{ claim: string }>(
+      `UPDATE holds
+          SET expires_at = expires_at + make_interval(secs => $2),
+              claim_expires_at = greatest(claim_expires_at,
+                                          expires_at + make_interval(secs => $2)),
+              extended = true
+        WHERE hold_id = $1 AND state = 'held' AND NOT extended
+       RETURNING claim_expires_at::text AS claim`,
+      [holdId, seconds],
+    );
+    const claim = rows[0]?.claim;
+    if (claim === undefined) throw new Error('assertion failed: locked hold changed state');
+    await retimeHoldTickets(tx, hold.event_id, holdId, hold.quantity, claim);
+    return await readHold(tx, holdId, customerId);
+  });
+}
+
+/**
+ * Moves the expiry of a live hold's tickets to `claimExpiresAt`. Every ticket must still
+ * be the hold's; if one is not (it lapsed and was re-claimed between our check and our
+ * lock), the hold is over: hold_expired, and the caller's transaction rolls back.
+ */
+export async function retimeHoldTickets(
+  tx: Queryable, eventId: string, holdId: string, quantity: number, claimExpiresAt: string,
+): Promise<void> {
+  const { rowCount } = await tx.query(
+    `WITH target AS (
+       SELECT ticket_no FROM tickets
+        WHERE event_id = $1 AND hold_id = $2 AND order_id IS NULL
+        ORDER BY ticket_no FOR UPDATE)
+     UPDATE tickets t SET hold_expires_at = $3::timestamptz
+       FROM target
+      WHERE t.event_id = $1 AND t.ticket_no = target.ticket_no AND t.hold_id = $2
+        AND t.order_id IS NULL`,
+    [eventId, holdId, claimExpiresAt],
+  );
+  if (rowCount !== quantity) throw new DomainError('hold_expired', 'the hold lost its tickets');
+}

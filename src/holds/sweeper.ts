@@ -1,0 +1,71 @@
+/**
+ * The expiry sweeper tidies; it decides nothing. A lapsed hold's tickets are already
+ * available to everyone (the claim guard treats an expired hold as absent), so this only
+ * records the ending (`state = 'expired'`), clears the ticket columns that still carry the
+ * hold's id, and writes `seats.released` so live seat maps turn green without waiting for
+ * the next claim. It works in bounded batches and skips holds another transaction has
+ * locked (a concurrent release or checkout finishes them instead).
+ */
+import { limits } from '../config/limits.js';
+import { seatsPayload, writeOutbox } from '../outbox/write.js';
+import type { Db } from '../storage/index.js';
+
+/** What one sweep did. */
+export interface SweepResult {
+  holds: number;
+  tickets: number;
+}
+
+/** Marks up to `batch` lapsed holds expired and returns their tickets to the pool. */
+export async function sweepExpiredHolds(
+  db: Db, batch: number = limits.holdSweepBatch,
+): Promise<SweepResult> {
+  return await db.tx(async (tx) => {
+    const { rows: holds } = await tx.query<{
+      hold_id: string; event_id: string; customer_id: string;
+    }>(
+      `WITH lapsed AS (
+         SELECT hold_id FROM holds
+          WHERE state = 'held' AND claim_expires_at <= now()
+          ORDER BY claim_expires_at
+          LIMIT $1
+          FOR UPDATE SKIP LOCKED)
+       UPDATE holds h SET state = 'expired', ended_at = now()
+         FROM lapsed
+        WHERE h.hold_id = lapsed.hold_id AND h.state = 'held'
+       RETURNING h.hold_id, h.event_id, h.customer_id`,
+      [batch],
+    );
+    if (holds.length === 0) return { holds: 0, tickets: 0 };
+    // Only tickets still carrying a swept hold's id: a lapsed ticket already re-claimed by
+    // another hold carries that hold's id (the fencing token) and is left alone.
+    const { rows: tickets } = await tx.query<{
+      event_id: string; hold_id: string; ticket_no: number; seat_id: string | null;
+      zone_key: string;
+    }>(
+      `WITH target AS (
+         SELECT event_id, ticket_no, hold_id FROM tickets
+          WHERE hold_id = ANY($1::uuid[]) AND order_id IS NULL
+          ORDER BY event_id, ticket_no FOR UPDATE)
+       UPDATE tickets t SET hold_id = NULL, hold_expires_at = NULL
+         FROM target
+        WHERE t.event_id = target.event_id AND t.ticket_no = target.ticket_no
+          AND t.hold_id = target.hold_id AND t.order_id IS NULL
+       RETURNING t.event_id, target.hold_id, t.ticket_no, t.seat_id, t.zone_key`,
+      [holds.map((hold) => hold.hold_id)],
+    );
+    const byHold = new Map<string, typeof tickets>();
+    for (const ticket of tickets) {
+      byHold.set(ticket.hold_id, [...(byHold.get(ticket.hold_id) ?? []), ticket]);
+    }
+    for (const hold of holds) {
+      const released = byHold.get(hold.hold_id) ?? [];
+      if (released.length === 0) continue;
+      await writeOutbox(tx, hold.event_id, 'seats.released', seatsPayload(
+        released.map((t) => ({ ticketNo: t.ticket_no, seatId: t.seat_id, zone: t.zone_key })),
+        { holdId: hold.hold_id, customerId: hold.customer_id, reason: 'expired' },
+      ));
+    }
+    return { holds: holds.length, tickets: tickets.length };
+  });
+}

@@ -1,0 +1,195 @@
+/**
+ * Best available: which seats of a seated zone to offer for "N tickets, you choose".
+ *
+ * Preference, strongest first:
+ *  1. N adjacent seats in one row that leave no single orphan seat beside them;
+ *  2. N adjacent seats in one row even if a single seat is left over (no other choice);
+ *  3. the closest split: one row with the fewest gaps, then consecutive rows of one
+ *     section, then anything, best seats first.
+ * Within a tier: the best section (venue order), the front row, the most central block.
+ *
+ * Pure and deterministic: the hold command reads the zone's free seats row by row, picks
+ * here, then claims the picked seats with the guarded claim. A concurrent hold that wins
+ * some of them makes the claim fail as a whole and the caller picks again.
+ */
+
+/** One row of a seated section: its length and the numbers of its free seats. */
+export interface PickRow {
+  sectionPosition: number;
+  /** 0 = front row of its section. */
+  rowIndex: number;
+  /** Seats in the row, numbered 1..seatCount. */
+  seatCount: number;
+  /** Free seat numbers, ascending. */
+  available: readonly number[];
+}
+
+/** A picked seat, by position. */
+export interface PickedSeat {
+  sectionPosition: number;
+  rowIndex: number;
+  seatNumber: number;
+}
+
+/** The pick and whether it is N adjacent seats in one row. */
+export interface Pick {
+  seats: PickedSeat[];
+  adjacent: boolean;
+}
+
+interface Block {
+  row: PickRow;
+  first: number;
+  orphan: boolean;
+  centreDistance: number;
+}
+
+/** Runs of consecutive free seat numbers in a row: [first, last] pairs. */
+export function freeRuns(available: readonly number[]): [number, number][] {
+  const runs: [number, number][] = [];
+  for (const seat of available) {
+    const last = runs[runs.length - 1];
+    if (last !== undefined && seat === last[1] + 1) last[1] = seat;
+    else runs.push([seat, seat]);
+  }
+  return runs;
+}
+
+/** Row order: best section first, then front to back. */
+function compareRows(a: PickRow, b: PickRow): number {
+  return a.sectionPosition - b.sectionPosition || a.rowIndex - b.rowIndex;
+}
+
+function centreOffset(row: PickRow, first: number, last: number): number {
+  return Math.abs((first + last) / 2 - (row.seatCount + 1) / 2);
+}
+
+/** True when taking [first, last] out of the run [runFirst, runLast] leaves one seat alone. */
+export function leavesOrphan(
+  run: readonly [number, number], first: number, last: number,
+): boolean {
+  return first - run[0] === 1 || run[1] - last === 1;
+}
+
+function compareBlocks(a: Block, b: Block): number {
+  return Number(a.orphan) - Number(b.orphan)
+    || compareRows(a.row, b.row)
+    || a.centreDistance - b.centreDistance
+    || a.first - b.first;
+}
+
+function bestBlock(rows: readonly PickRow[], quantity: number): Block | undefined {
+  let best: Block | undefined;
+  for (const row of rows) {
+    for (const run of freeRuns(row.available)) {
+      for (let first = run[0]; first + quantity - 1 <= run[1]; first++) {
+        const last = first + quantity - 1;
+        const block: Block = {
+          row, first, orphan: leavesOrphan(run, first, last),
+          centreDistance: centreOffset(row, first, last),
+        };
+        if (best === undefined || compareBlocks(block, best) < 0) best = block;
+      }
+    }
+  }
+  return best;
+}
+
+function seatsOf(row: PickRow, numbers: readonly number[]): PickedSeat[] {
+  return numbers.map((seatNumber) => ({
+    sectionPosition: row.sectionPosition, rowIndex: row.rowIndex, seatNumber,
+  }));
+}
+
+function gaps(numbers: readonly number[]): number {
+  let count = 0;
+  for (let i = 1; i < numbers.length; i++) {
+    if ((numbers[i] as number) !== (numbers[i - 1] as number) + 1) count++;
+  }
+  return count;
+}
+
+/** Tier 3a: N free seats of one row with the fewest gaps, then the narrowest span. */
+function bestRowSplit(rows: readonly PickRow[], quantity: number): PickedSeat[] | undefined {
+  let best: { row: PickRow; window: number[]; key: number[] } | undefined;
+  for (const row of rows) {
+    const free = row.available;
+    for (let start = 0; start + quantity <= free.length; start++) {
+      const window = free.slice(start, start + quantity);
+      const first = window[0] as number;
+      const last = window[quantity - 1] as number;
+      const key = [gaps(window), last - first, row.sectionPosition, row.rowIndex,
+        centreOffset(row, first, last), first];
+      if (best === undefined || lexLess(key, best.key)) best = { row, window, key };
+    }
+  }
+  return best === undefined ? undefined : seatsOf(best.row, best.window);
+}
+
+function lexLess(a: readonly number[], b: readonly number[]): boolean {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as number;
+    const y = b[i] as number;
+    if (x !== y) return x < y;
+  }
+  return false;
+}
+
+/** Free seats of a row ordered from the centre outwards. */
+function centreFirst(row: PickRow): number[] {
+  return [...row.available].sort((a, b) =>
+    centreOffset(row, a, a) - centreOffset(row, b, b) || a - b);
+}
+
+/** Tier 3b: the fewest consecutive rows of one section, front rows first, centre seats. */
+function bestRowsSplit(rows: readonly PickRow[], quantity: number): PickedSeat[] | undefined {
+  let best: { picked: PickedSeat[]; span: number } | undefined;
+  for (let start = 0; start < rows.length; start++) {
+    const picked: PickedSeat[] = [];
+    const head = rows[start] as PickRow;
+    for (let i = start; i < rows.length && picked.length < quantity; i++) {
+      const row = rows[i] as PickRow;
+      const previous = rows[i - 1];
+      const contiguous = i === start || (previous !== undefined
+        && previous.sectionPosition === row.sectionPosition
+        && row.rowIndex === previous.rowIndex + 1);
+      if (!contiguous) break;
+      const take = centreFirst(row).slice(0, quantity - picked.length).sort((a, b) => a - b);
+      picked.push(...seatsOf(row, take));
+    }
+    if (picked.length < quantity) continue;
+    const span = (picked[picked.length - 1] as PickedSeat).rowIndex - head.rowIndex;
+    if (best === undefined || span < best.span) best = { picked, span };
+  }
+  return best?.picked;
+}
+
+/** Tier 3c: the N best free seats anywhere, row by row from the centre. */
+function bestAnywhere(rows: readonly PickRow[], quantity: number): PickedSeat[] {
+  const picked: PickedSeat[] = [];
+  for (const row of rows) {
+    if (picked.length >= quantity) break;
+    const take = centreFirst(row).slice(0, quantity - picked.length).sort((a, b) => a - b);
+    picked.push(...seatsOf(row, take));
+  }
+  return picked;
+}
+
+/** Picks `quantity` seats, or undefined when fewer are free in the whole zone. */
+export function pickBestAvailable(rows: readonly PickRow[], quantity: number): Pick | undefined {
+  if (!Number.isInteger(quantity) || quantity < 1) {
+    throw new Error(`assertion failed: quantity ${quantity} must be a positive integer`);
+  }
+  const ordered = [...rows].sort(compareRows);
+  const free = ordered.reduce((sum, row) => sum + row.available.length, 0);
+  if (free < quantity) return undefined;
+  const block = bestBlock(ordered, quantity);
+  if (block !== undefined) {
+    const numbers = Array.from({ length: quantity }, (_, i) => block.first + i);
+    return { seats: seatsOf(block.row, numbers), adjacent: true };
+  }
+  const seats = bestRowSplit(ordered, quantity)
+    ?? bestRowsSplit(ordered, quantity)
+    ?? bestAnywhere(ordered, quantity);
+  return { seats, adjacent: false };
+}

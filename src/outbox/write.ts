@@ -1,0 +1,48 @@
+/**
+ * The transactional outbox writer: every change of ticket state appends a row to
+ * outbox_events in the transaction that makes the change, so a relay can publish exactly
+ * what was committed (nothing for a rolled-back claim, nothing lost after a crash).
+ */
+import type { Queryable } from '../storage/index.js';
+
+/** Kinds of outbox events the booking engine writes. */
+export type OutboxKind = 'seats.held' | 'seats.released' | 'seats.sold';
+
+/** One ticket in an outbox payload; seatId is null for a standing unit. */
+export interface OutboxTicket {
+  ticketNo: number;
+  seatId: string | null;
+  zone: string;
+}
+
+/** Why tickets went back to the pool. */
+export type ReleaseReason = 'released' | 'expired' | 'cancelled' | 'payment_failed';
+
+/** Payload of a ticket state change; `zones` lists the zones touched, for availability. */
+export interface SeatsPayload {
+  holdId?: string;
+  orderId?: string;
+  customerId?: string;
+  reason?: ReleaseReason;
+  zones: string[];
+  tickets: OutboxTicket[];
+}
+
+/** Appends one outbox row in the caller's transaction. */
+export async function writeOutbox(
+  tx: Queryable, eventId: string, kind: OutboxKind, payload: SeatsPayload,
+): Promise<void> {
+  await tx.query(
+    'INSERT INTO outbox_events (event_id, kind, payload) VALUES ($1, $2, $3::jsonb)',
+    [eventId, kind, JSON.stringify(payload)],
+  );
+}
+
+/** Builds a seats payload from ticket rows (any order; tickets are sorted by number). */
+export function seatsPayload(
+  tickets: readonly OutboxTicket[], extra: Omit<SeatsPayload, 'zones' | 'tickets'>,
+): SeatsPayload {
+  const sorted = [...tickets].sort((a, b) => a.ticketNo - b.ticketNo);
+  const zones = [...new Set(sorted.map((ticket) => ticket.zone))].sort();
+  return { ...extra, zones, tickets: sorted };
+}

@@ -1,0 +1,318 @@
+/**
+ * Admission: the tick that moves a line, the slot accounting behind it, and the commands
+ * the rest of the system calls on a shopper's slot.
+ *
+ * A tick runs in one transaction holding the line's `queue_state` row lock, so ticks of one
+ * event are serial whoever runs them; the fencing token stored on that row refuses a tick
+ * from a leader that has been replaced (a node that stalled past its lease and woke up).
+ * Admissions are unique per customer and per number, so even a fencing bug could not admit
+ * anyone twice. Pass liveness is computed from timestamps at read time (never counted
+ * down), so a slot frees the moment a pass expires or times out, with no job involved.
+ *
+ * Times come from the caller's clock, not the database's, so tests drive pacing with a
+ * manual clock; the tick runs on one node, so every admission of a line is on one clock.
+ */
+import type { EventRecord } from '../catalog/events.js';
+import { limits } from '../config/limits.js';
+import { assert } from '../core/errors.js';
+import { zoneCounts } from '../inventory/availability.js';
+import type { Db, Queryable } from '../storage/index.js';
+import { drawIfDue, type SeedSource } from './line.js';
+import { newSeed } from './shuffle.js';
+import type { Admission, LineStatus } from './types.js';
+
+const minuteMs = 60_000;
+
+/**
+ * SQL predicate: the admission `a` holds a live slot at `$now` — not released, not expired,
+ * and claimed or still inside its claim grace.
+ */
+export function liveSlot(alias: string, nowParam: string): string {
+  return `${alias}.released_at IS NULL AND ${alias}.expires_at > ${nowParam}
+    AND (${alias}.claimed_at IS NOT NULL OR ${alias}.claim_by > ${nowParam})`;
+}
+
+/** Is this admission's slot live at `nowMs`? Mirrors liveSlot(). */
+export function isLive(admission: Admission, nowMs: number): boolean {
+  return admission.releasedAtMs === null && admission.expiresAtMs > nowMs &&
+    (admission.claimedAtMs !== null || admission.claimByMs > nowMs);
+}
+
+/** What a tick needs besides the event. */
+export interface TickOptions {
+  nowMs: number;
+  /** The admission leader's fencing token. */
+  token: number;
+  claimGraceSeconds: number;
+  seeds?: SeedSource;
+}
+
+/** What a tick did. */
+export type TickOutcome =
+  | { kind: 'ticked'; status: LineStatus; admitted: { customerId: string; number: number }[] }
+  /** Nobody has joined this line. */
+  | { kind: 'idle' }
+  /** A newer leader has ticked this line; this one must stop. */
+  | { kind: 'fenced'; newerToken: number };
+
+interface StateRow {
+  served_up_to: number;
+  admit_credit: number;
+  last_tick_at: Date | null;
+  first_admitted_at: Date | null;
+  tick_seq: number;
+  leader_token: number;
+}
+
+let ordersTableKnown = false;
+
+/**
+ * Belt and braces for slot release: the booking engine calls releaseShopperSlot when an
+ * order confirms, but if that call is ever missed, a confirmed order still frees the slot
+ * at the next tick. The orders table belongs to another module; look it up by name.
+ */
+async function reconcileOrders(tx: Queryable, eventId: string, now: Date): Promise<void> {
+  if (!ordersTableKnown) {
+    const { rows } = await tx.query<{ t: string | null }>(
+      "SELECT to_regclass('orders')::text AS t",
+    );
+    if (rows[0]?.t == null) return;
+    ordersTableKnown = true;
+  }
+  await tx.query(
+    `UPDATE queue_admissions a SET released_at = $2
+      WHERE a.event_id = $1 AND ${liveSlot('a', '$2')}
+        AND EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = a.customer_id
+                       AND o.event_id = a.event_id AND o.status = 'confirmed')`,
+    [eventId, now],
+  );
+}
+
+/** Sold out: no ticket is available or held, i.e. every ticket is sold. */
+export async function isSoldOut(db: Queryable, event: EventRecord): Promise<boolean> {
+  const counts = (await zoneCounts(db, [event.eventId])).get(event.eventId);
+  const sold = [...(counts?.values() ?? [])].reduce((sum, zone) => sum + zone.sold, 0);
+  const capacity = event.zones.reduce((sum, zone) => sum + zone.capacity, 0);
+  return sold >= capacity;
+}
+
+async function countSlots(
+  tx: Queryable, eventId: string, now: Date,
+): Promise<{ live: number; lastMinute: number }> {
+  const { rows } = await tx.query<{ live: number; last_minute: number }>(
+    `SELECT
+       (SELECT count(*) FROM queue_admissions a
+         WHERE a.event_id = $1 AND ${liveSlot('a', '$2')})::int AS live,
+       (SELECT count(*) FROM queue_admissions
+         WHERE event_id = $1 AND admitted_at > $3)::int AS last_minute`,
+    [eventId, now, new Date(now.getTime() - minuteMs)],
+  );
+  return { live: rows[0]?.live ?? 0, lastMinute: rows[0]?.last_minute ?? 0 };
+}
+
+/**
+ * Admissions earned since the last tick, smoothed: credit accrues at admitPerMinute/60 per
+ * second and is capped at five seconds' worth, so a paused line does not release a burst.
+ */
+function accrue(state: StateRow, event: EventRecord, nowMs: number, tickMs: number): number {
+  const perMs = event.queue.admitPerMinute / minuteMs;
+  const sinceMs = state.last_tick_at === null
+    ? tickMs
+    : Math.max(0, nowMs - state.last_tick_at.getTime());
+  const capped = Math.max(1, perMs * 5_000);
+  return Math.min(capped, Number(state.admit_credit) + sinceMs * perMs);
+}
+
+async function admitNext(
+  tx: Queryable, event: EventRecord, servedUpTo: number, count: number,
+  opts: TickOptions,
+): Promise<{ customerId: string; number: number }[]> {
+  const now = new Date(opts.nowMs);
+  const claimBy = new Date(opts.nowMs + opts.claimGraceSeconds * 1000);
+  const expires = new Date(opts.nowMs + event.queue.passSeconds * 1000);
+  const { rows } = await tx.query<{ customer_id: string; number: number }>(
+    `INSERT INTO queue_admissions (event_id, customer_id, number, pass_id, admitted_at,
+                                   claim_by, expires_at, leader_token)
+     SELECT e.event_id, e.customer_id, e.number, gen_random_uuid(), $4,
+            LEAST($5::timestamptz, $6::timestamptz), $6, $7
+       FROM queue_entries e
+      WHERE e.event_id = $1 AND e.number > $2
+      ORDER BY e.number
+      LIMIT $3
+     RETURNING customer_id, number`,
+    [event.eventId, servedUpTo, count, now, claimBy, expires, opts.token],
+  );
+  return rows
+    .map((row) => ({ customerId: row.customer_id, number: Number(row.number) }))
+    .sort((a, b) => a.number - b.number);
+}
+
+/**
+ * Advances one line: draws the pre-queue when due, frees slots of completed orders, checks
+ * for sold out, then admits the next numbers within the rate (admitPerMinute, smoothed and
+ * never more than that in any 60 s window) and the live-shopper cap (maxActiveShoppers).
+ */
+export async function tickLine(
+  db: Db, event: EventRecord, opts: TickOptions & { tickMs?: number },
+): Promise<TickOutcome> {
+  assert(Number.isSafeInteger(opts.token) && opts.token > 0, 'fencing token is positive');
+  return await db.tx(async (tx) => {
+    const { rows } = await tx.query<StateRow>(
+      `SELECT served_up_to, admit_credit, last_tick_at, first_admitted_at, tick_seq,
+              leader_token
+         FROM queue_state WHERE event_id = $1 FOR UPDATE`,
+      [event.eventId],
+    );
+    const state = rows[0];
+    if (state === undefined) return { kind: 'idle' } as const;
+    const newerToken = Number(state.leader_token);
+    if (newerToken > opts.token) return { kind: 'fenced', newerToken } as const;
+    const now = new Date(opts.nowMs);
+    const drawn = opts.nowMs >= event.onSaleAtMs;
+    if (drawn) await drawIfDue(tx, event, opts.nowMs, opts.seeds ?? newSeed);
+    await reconcileOrders(tx, event.eventId, now);
+    const soldOut = drawn && await isSoldOut(tx, event);
+    const slots = await countSlots(tx, event.eventId, now);
+    const credit = accrue(state, event, opts.nowMs, opts.tickMs ?? 1_000);
+    const budget = Math.min(
+      Math.floor(credit),
+      event.queue.admitPerMinute - slots.lastMinute,
+      event.queue.maxActiveShoppers - slots.live,
+      limits.queueAdmitPerTickMax,
+    );
+    const servedBefore = Number(state.served_up_to);
+    const admitted = drawn && !soldOut && budget > 0
+      ? await admitNext(tx, event, servedBefore, budget, opts)
+      : [];
+    const servedUpTo = admitted.at(-1)?.number ?? servedBefore;
+    const firstAdmittedAt = state.first_admitted_at ?? (admitted.length > 0 ? now : null);
+    const ratePerMinute = measuredRate(slots.lastMinute + admitted.length, firstAdmittedAt, now);
+    const seq = Number(state.tick_seq) + 1;
+    await tx.query(
+      `UPDATE queue_state
+          SET served_up_to = $2, admit_credit = $3, last_tick_at = $4, first_admitted_at = $5,
+              rate_per_minute = $6, sold_out = $7, tick_seq = $8, leader_token = $9
+        WHERE event_id = $1`,
+      [event.eventId, servedUpTo, Math.max(0, credit - admitted.length), now, firstAdmittedAt,
+        ratePerMinute, soldOut, seq, opts.token],
+    );
+    const status: LineStatus = {
+      eventId: event.eventId, seq, servedUpTo, ratePerMinute, soldOut, drawn,
+      atMs: opts.nowMs,
+    };
+    return { kind: 'ticked', status, admitted } as const;
+  });
+}
+
+/** Admissions per minute over the last minute, or since the first one if that is sooner. */
+function measuredRate(lastMinute: number, firstAdmittedAt: Date | null, now: Date): number {
+  if (firstAdmittedAt === null || lastMinute === 0) return 0;
+  const spanMs = Math.min(minuteMs, Math.max(1_000, now.getTime() - firstAdmittedAt.getTime()));
+  return (lastMinute * minuteMs) / spanMs;
+}
+
+/** The line's status as last committed by a tick (before any tick: the starting values). */
+export async function readLineStatus(
+  db: Queryable, event: EventRecord, nowMs: number,
+): Promise<LineStatus> {
+  const { rows } = await db.query<{
+    served_up_to: number; rate_per_minute: number; sold_out: boolean; tick_seq: number;
+    last_tick_at: Date | null; drawn_at: Date | null;
+  }>(
+    `SELECT s.served_up_to, s.rate_per_minute, s.sold_out, s.tick_seq, s.last_tick_at,
+            n.drawn_at
+       FROM queue_state s LEFT JOIN queue_numbering n USING (event_id)
+      WHERE s.event_id = $1`,
+    [event.eventId],
+  );
+  const row = rows[0];
+  if (row === undefined) {
+    return {
+      eventId: event.eventId, seq: 0, servedUpTo: 0, ratePerMinute: 0, soldOut: false,
+      drawn: false, atMs: nowMs,
+    };
+  }
+  return {
+    eventId: event.eventId, seq: Number(row.tick_seq), servedUpTo: Number(row.served_up_to),
+    ratePerMinute: Number(row.rate_per_minute), soldOut: row.sold_out,
+    drawn: row.drawn_at !== null, atMs: row.last_tick_at?.getTime() ?? nowMs,
+  };
+}
+
+interface AdmissionRow {
+  customer_id: string; number: number; pass_id: string; admitted_at: Date; claim_by: Date;
+  expires_at: Date; claimed_at: Date | null; released_at: Date | null;
+}
+
+function toAdmission(row: AdmissionRow): Admission {
+  return {
+    customerId: row.customer_id, number: Number(row.number), passId: row.pass_id,
+    admittedAtMs: row.admitted_at.getTime(), claimByMs: row.claim_by.getTime(),
+    expiresAtMs: row.expires_at.getTime(), claimedAtMs: row.claimed_at?.getTime() ?? null,
+    releasedAtMs: row.released_at?.getTime() ?? null,
+  };
+}
+
+/** A customer's admission for an event, if they have been admitted. */
+export async function findAdmission(
+  db: Queryable, eventId: string, customerId: string,
+): Promise<Admission | undefined> {
+  const { rows } = await db.query<AdmissionRow>(
+    `SELECT customer_id, number, pass_id, admitted_at, claim_by, expires_at, claimed_at,
+            released_at
+       FROM queue_admissions WHERE event_id = $1 AND customer_id = $2`,
+    [eventId, customerId],
+  );
+  return rows[0] === undefined ? undefined : toAdmission(rows[0]);
+}
+
+/**
+ * Marks an admission claimed (the fan showed up: polled, streamed or held) if it is still
+ * within its grace. Returns the admission as it stands afterwards.
+ */
+export async function claimAdmission(
+  db: Queryable, eventId: string, customerId: string, nowMs: number,
+): Promise<Admission | undefined> {
+  const now = new Date(nowMs);
+  const { rows } = await db.query<AdmissionRow>(
+    `UPDATE queue_admissions SET claimed_at = $3
+      WHERE event_id = $1 AND customer_id = $2 AND claimed_at IS NULL
+        AND released_at IS NULL AND claim_by > $3 AND expires_at > $3
+      RETURNING customer_id, number, pass_id, admitted_at, claim_by, expires_at, claimed_at,
+                released_at`,
+    [eventId, customerId, now],
+  );
+  if (rows[0] !== undefined) return toAdmission(rows[0]);
+  return await findAdmission(db, eventId, customerId);
+}
+
+/**
+ * Frees a shopper's slot now: call it in the transaction that confirms the customer's
+ * order for the event (the booking engine does). Idempotent; a customer who was never
+ * admitted (an event without a queue) is a no-op. Returns true when a live slot was freed.
+ * The pass stops working for holds at the same time.
+ */
+export async function releaseShopperSlot(
+  db: Queryable, eventId: string, customerId: string, nowMs: number,
+): Promise<boolean> {
+  const now = new Date(nowMs);
+  const { rowCount } = await db.query(
+    `UPDATE queue_admissions a SET released_at = $3
+      WHERE a.event_id = $1 AND a.customer_id = $2 AND ${liveSlot('a', '$3')}`,
+    [eventId, customerId, now],
+  );
+  return rowCount > 0;
+}
+
+/** Events whose lines the admission tick should look at now: queued, on sale, not over. */
+export async function activeLines(db: Queryable, nowMs: number): Promise<string[]> {
+  const { rows } = await db.query<{ event_id: string }>(
+    `SELECT s.event_id FROM queue_state s JOIN events e USING (event_id)
+      WHERE e.on_sale_at <= $1 AND e.starts_at > $1 AND e.cancelled_at IS NULL
+        AND (e.queue->>'enabled')::boolean
+      ORDER BY s.last_tick_at NULLS FIRST
+      LIMIT $2`,
+    [new Date(nowMs), limits.queueEventsPerTick],
+  );
+  return rows.map((row) => row.event_id);
+}

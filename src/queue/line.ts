@@ -1,0 +1,297 @@
+/**
+ * Joining a line and drawing its pre-queue: the numbering half of the waiting room.
+ *
+ * Numbers come from one row per event (`queue_numbering`), locked by every transaction that
+ * hands numbers out. That makes numbering dense, transactional (a rolled-back join leaves
+ * no hole) and commit-ordered: number n+1 can never be visible before n, so the admission
+ * tick, which admits "the next k numbers", can never skip anyone who was still committing.
+ * A counter in Redis (INCR) would be faster per call but gives none of that: a number taken
+ * and never written leaves a hole, a late commit lands behind servedUpTo, and a flush hands
+ * out numbers twice. The lock's cost is paid once per batch, not per fan: a node groups the
+ * joins that arrive while its previous batch is committing into one transaction (group
+ * commit, see JoinBatcher), so throughput grows with load instead of queueing on the row.
+ */
+import type { EventRecord } from '../catalog/events.js';
+import { limits } from '../config/limits.js';
+import type { Clock } from '../core/clock.js';
+import { assert } from '../core/errors.js';
+import type { Db, Queryable } from '../storage/index.js';
+import { drawOrder, newSeed, shuffleAlgorithm } from './shuffle.js';
+import type { EntryRef } from './types.js';
+
+/** The outcome of one customer's join. */
+export interface JoinOutcome extends EntryRef {
+  /** False when the customer was already in the line (joining is idempotent). */
+  created: boolean;
+}
+
+/** Where seeds come from; tests pass a fixed one so a draw can be asserted exactly. */
+export type SeedSource = () => string;
+
+/** What the draw recorded, for audit. */
+export interface DrawRecord {
+  seed: string;
+  algorithm: string;
+  entries: number;
+  firstNumber: number;
+  resultOrder: string[];
+  drawnAtMs: number;
+}
+
+interface NumberingRow {
+  last_number: number;
+  drawn_at: Date | null;
+}
+
+/** Creates the line's rows on first use; later calls find them and change nothing. */
+async function ensureLineRows(tx: Queryable, eventId: string): Promise<void> {
+  await tx.query(
+    'INSERT INTO queue_numbering (event_id) VALUES ($1) ON CONFLICT (event_id) DO NOTHING',
+    [eventId],
+  );
+  await tx.query(
+    'INSERT INTO queue_state (event_id) VALUES ($1) ON CONFLICT (event_id) DO NOTHING',
+    [eventId],
+  );
+}
+
+async function lockNumbering(tx: Queryable, eventId: string): Promise<NumberingRow> {
+  const { rows } = await tx.query<NumberingRow>(
+    'SELECT last_number, drawn_at FROM queue_numbering WHERE event_id = $1 FOR UPDATE',
+    [eventId],
+  );
+  const row = rows[0];
+  assert(row !== undefined, `numbering row of ${eventId} exists`);
+  return { last_number: Number(row.last_number), drawn_at: row.drawn_at };
+}
+
+/**
+ * Numbers the pre-queue in a seeded random order, ahead of everyone who joins after it.
+ * The caller holds the numbering row lock (so no join can slip in between) and has seen
+ * `drawn_at` unset. Returns the new last number.
+ */
+async function drawLocked(
+  tx: Queryable, eventId: string, lastNumber: number, nowMs: number, seed: string,
+): Promise<number> {
+  const { rows } = await tx.query<{ customer_id: string }>(
+    'SELECT customer_id FROM queue_entries WHERE event_id = $1 AND number IS NULL',
+    [eventId],
+  );
+  const order = drawOrder(rows.map((row) => row.customer_id), seed);
+  const firstNumber = lastNumber + 1;
+  for (let start = 0; start < order.length; start += limits.queueDrawUpdateBatch) {
+    const chunk = order.slice(start, start + limits.queueDrawUpdateBatch);
+    const numbers = chunk.map((_, i) => firstNumber + start + i);
+    await tx.query(
+      `UPDATE queue_entries e SET number = x.n
+         FROM unnest($2::uuid[], $3::bigint[]) AS x(c, n)
+        WHERE e.event_id = $1 AND e.customer_id = x.c AND e.number IS NULL`,
+      [eventId, chunk, numbers],
+    );
+  }
+  const drawnAt = new Date(nowMs);
+  await tx.query(
+    `INSERT INTO queue_draws (event_id, seed, algorithm, entries, first_number, result_order,
+                              drawn_at)
+     VALUES ($1, $2, $3, $4, $5, $6::uuid[], $7)`,
+    [eventId, seed, shuffleAlgorithm, order.length, firstNumber, order, drawnAt],
+  );
+  const last = lastNumber + order.length;
+  await tx.query(
+    'UPDATE queue_numbering SET last_number = $2, drawn_at = $3 WHERE event_id = $1',
+    [eventId, last, drawnAt],
+  );
+  return last;
+}
+
+/**
+ * Draws the pre-queue if the event is on sale and it has not been drawn yet; idempotent.
+ * Called by the tick at on-sale, and by the first join after it, so the draw never waits
+ * for a background job. Returns true when this call drew.
+ */
+export async function drawIfDue(
+  tx: Queryable, event: EventRecord, nowMs: number, seeds: SeedSource = newSeed,
+): Promise<boolean> {
+  if (nowMs < event.onSaleAtMs) return false;
+  const peek = await tx.query<{ drawn_at: Date | null }>(
+    'SELECT drawn_at FROM queue_numbering WHERE event_id = $1', [event.eventId],
+  );
+  const row = peek.rows[0];
+  if (row === undefined || row.drawn_at !== null) return false;
+  const locked = await lockNumbering(tx, event.eventId);
+  if (locked.drawn_at !== null) return false;
+  await drawLocked(tx, event.eventId, locked.last_number, nowMs, seeds());
+  return true;
+}
+
+/**
+ * Puts customers in the line in one transaction; those already in it keep their entry.
+ * Before on-sale newcomers enter the pre-queue (no number); from on-sale on, the pre-queue
+ * is drawn first (if nobody has yet), then newcomers get the next numbers in the order of
+ * `customerIds`. Duplicates in `customerIds` are joined once.
+ */
+export async function joinLine(
+  db: Db, event: EventRecord, customerIds: readonly string[], nowMs: number,
+  seeds: SeedSource = newSeed,
+): Promise<Map<string, JoinOutcome>> {
+  const unique = [...new Set(customerIds)];
+  assert(unique.length <= limits.queueJoinBatch, 'join batch within limits');
+  return await db.tx(async (tx) => {
+    const outcomes = new Map<string, JoinOutcome>();
+    await ensureLineRows(tx, event.eventId);
+    const numbering = await lockNumbering(tx, event.eventId);
+    const existing = await tx.query<{ customer_id: string; number: number | null }>(
+      `SELECT customer_id, number FROM queue_entries
+        WHERE event_id = $1 AND customer_id = ANY($2::uuid[])`,
+      [event.eventId, unique],
+    );
+    for (const row of existing.rows) {
+      const number = row.number === null ? null : Number(row.number);
+      outcomes.set(row.customer_id, { customerId: row.customer_id, number, created: false });
+    }
+    const fresh = unique.filter((id) => !outcomes.has(id));
+    if (fresh.length === 0) return outcomes;
+    const joinedAt = new Date(nowMs);
+    if (numbering.drawn_at === null && nowMs < event.onSaleAtMs) {
+      await tx.query(
+        `INSERT INTO queue_entries (event_id, customer_id, number, pre_queue, joined_at)
+         SELECT $1, c, NULL, true, $3 FROM unnest($2::uuid[]) AS x(c)`,
+        [event.eventId, fresh, joinedAt],
+      );
+      for (const id of fresh) outcomes.set(id, { customerId: id, number: null, created: true });
+      return outcomes;
+    }
+    let last = numbering.last_number;
+    if (numbering.drawn_at === null) {
+      last = await drawLocked(tx, event.eventId, last, nowMs, seeds());
+    }
+    const numbers = fresh.map((_, i) => last + 1 + i);
+    await tx.query(
+      `INSERT INTO queue_entries (event_id, customer_id, number, pre_queue, joined_at)
+       SELECT $1, c, n, false, $4 FROM unnest($2::uuid[], $3::bigint[]) AS x(c, n)`,
+      [event.eventId, fresh, numbers, joinedAt],
+    );
+    await tx.query('UPDATE queue_numbering SET last_number = $2 WHERE event_id = $1', [
+      event.eventId, last + fresh.length,
+    ]);
+    fresh.forEach((id, i) => {
+      outcomes.set(id, { customerId: id, number: numbers[i] ?? null, created: true });
+    });
+    return outcomes;
+  });
+}
+
+/** A customer's entry, or undefined when they have not joined. */
+export async function findEntry(
+  db: Queryable, eventId: string, customerId: string,
+): Promise<EntryRef | undefined> {
+  const { rows } = await db.query<{ number: number | null }>(
+    'SELECT number FROM queue_entries WHERE event_id = $1 AND customer_id = $2',
+    [eventId, customerId],
+  );
+  const row = rows[0];
+  if (row === undefined) return undefined;
+  return { customerId, number: row.number === null ? null : Number(row.number) };
+}
+
+/** The recorded draw of an event, if it has been drawn. */
+export async function findDraw(db: Queryable, eventId: string): Promise<DrawRecord | undefined> {
+  const { rows } = await db.query<{
+    seed: string; algorithm: string; entries: number; first_number: number;
+    result_order: string[]; drawn_at: Date;
+  }>('SELECT * FROM queue_draws WHERE event_id = $1', [eventId]);
+  const row = rows[0];
+  if (row === undefined) return undefined;
+  return {
+    seed: row.seed, algorithm: row.algorithm, entries: row.entries,
+    firstNumber: Number(row.first_number), resultOrder: row.result_order,
+    drawnAtMs: row.drawn_at.getTime(),
+  };
+}
+
+interface Waiter {
+  customerId: string;
+  resolve: (outcome: JoinOutcome) => void;
+  reject: (error: unknown) => void;
+}
+
+interface PendingLine {
+  event: EventRecord;
+  waiters: Waiter[];
+  running: boolean;
+}
+
+/**
+ * Group commit for joins: per event, one numbering transaction in flight per node; joins
+ * arriving meanwhile wait and go together in the next one (up to `limits.queueJoinBatch`).
+ * At low load every join is its own transaction (no added latency); under a burst the
+ * batch grows to absorb it, so the numbering row is locked once per batch, not per fan.
+ */
+export class JoinBatcher {
+  private readonly lines = new Map<string, PendingLine>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+    private readonly seeds: SeedSource = newSeed,
+  ) {}
+
+  /** Joins one customer; resolves once their entry is committed. */
+  join(event: EventRecord, customerId: string): Promise<JoinOutcome> {
+    return new Promise((resolve, reject) => {
+      let line = this.lines.get(event.eventId);
+      if (line === undefined) {
+        line = { event, waiters: [], running: false };
+        this.lines.set(event.eventId, line);
+      }
+      line.event = event;
+      line.waiters.push({ customerId, resolve, reject });
+      if (!line.running) void this.drain(event.eventId, line);
+    });
+  }
+
+  private async drain(eventId: string, line: PendingLine): Promise<void> {
+    line.running = true;
+    try {
+      while (line.waiters.length > 0) {
+        const batch = this.takeBatch(line);
+        try {
+          const ids = batch.map((w) => w.customerId);
+          const outcomes = await joinLine(this.db, line.event, ids, this.clock.nowMs(), this.seeds);
+          for (const waiter of batch) settle(waiter, outcomes.get(waiter.customerId));
+        } catch (error) {
+          for (const waiter of batch) waiter.reject(error);
+        }
+      }
+    } finally {
+      line.running = false;
+      if (this.lines.get(eventId) === line && line.waiters.length === 0) {
+        this.lines.delete(eventId);
+      }
+    }
+  }
+
+  /** Up to the batch limit of distinct customers (a duplicate rides along for free). */
+  private takeBatch(line: PendingLine): Waiter[] {
+    const seen = new Set<string>();
+    let count = 0;
+    for (const waiter of line.waiters) {
+      if (!seen.has(waiter.customerId)) {
+        if (seen.size === limits.queueJoinBatch) break;
+        seen.add(waiter.customerId);
+      }
+      count += 1;
+    }
+    return line.waiters.splice(0, count);
+  }
+}
+
+function settle(waiter: Waiter, outcome: JoinOutcome | undefined): void {
+  if (outcome === undefined) {
+    waiter.reject(new Error(`assertion failed: join of ${waiter.customerId} has an outcome`));
+    return;
+  }
+  // Two requests of one customer in one batch: only the first reports the creation.
+  waiter.resolve({ ...outcome });
+  outcome.created = false;
+}

@@ -1,0 +1,58 @@
+/**
+ * The waiting room's nouns: a line per event (QueueEntry numbers, servedUpTo), its status
+ * as broadcast once per tick, and the view one fan gets of it.
+ */
+
+/** What a fan sees: SPEC §4 `queue/me` states. */
+export type QueueState = 'pre_queue' | 'waiting' | 'admitted' | 'expired' | 'sold_out';
+
+/**
+ * A line's progress, as of one tick: the one message that moves every fan. Each node
+ * turns it into positions locally (position = number − servedUpTo).
+ */
+export interface LineStatus {
+  eventId: string;
+  /** Tick sequence; strictly increasing per event (the SSE event id). */
+  seq: number;
+  servedUpTo: number;
+  /** Measured admissions per minute over the last minute (0 before the first). */
+  ratePerMinute: number;
+  soldOut: boolean;
+  /** True once the pre-queue has been drawn and numbered. */
+  drawn: boolean;
+  /** When the tick ran (server clock, epoch ms). */
+  atMs: number;
+}
+
+/** One fan's view of the line (`GET …/queue/me`, each SSE message, the join reply). */
+export interface QueueView {
+  state: QueueState;
+  /** The fan's number in the line; null in the pre-queue (drawn at on-sale). */
+  number: number | null;
+  /** number − servedUpTo while waiting; 0 once admitted; null when unknown. */
+  position: number | null;
+  /** From the measured admission rate; null when it cannot be estimated yet. */
+  etaSeconds: number | null;
+  servedUpTo: number;
+  /** The signed pass, while admitted and live. */
+  pass?: string;
+  passExpiresAt?: string;
+}
+
+/** A fan's entry as the line knows it: number null while in the pre-queue. */
+export interface EntryRef {
+  customerId: string;
+  number: number | null;
+}
+
+/** A customer's admission row, with whether its pass is live at the time asked. */
+export interface Admission {
+  customerId: string;
+  number: number;
+  passId: string;
+  admittedAtMs: number;
+  claimByMs: number;
+  expiresAtMs: number;
+  claimedAtMs: number | null;
+  releasedAtMs: number | null;
+}
