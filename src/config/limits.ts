@@ -9,6 +9,8 @@ export const limits = {
   emailLength: 254,
   passwordMinLength: 8,
   passwordMaxLength: 200,
+  /** Accounts per bulk registration request. */
+  bulkCustomers: 1_000,
   performersPerEvent: 50,
   sectionsPerVenue: 500,
   rowsPerSection: 500,

@@ -25,3 +25,32 @@ export type LoginInput = Static<typeof LoginInput>;
 
 export const Session = Type.Object({ customerId: Type.String(), token: Type.String() });
 export type Session = Static<typeof Session>;
+
+export const BulkRegisterInput = Type.Object(
+  {
+    password: Type.String({
+      minLength: limits.passwordMinLength, maxLength: limits.passwordMaxLength,
+    }),
+    customers: Type.Array(
+      Type.Object(
+        {
+          email: Type.String({ format: 'email', maxLength: limits.emailLength }),
+          name: Type.String({ minLength: 1, maxLength: limits.nameLength }),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: limits.bulkCustomers },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type BulkRegisterInput = Static<typeof BulkRegisterInput>;
+
+export const BulkRegistered = Type.Object({
+  /** Accounts created, each with a token; emails that already existed are left out. */
+  data: Type.Array(Type.Object({
+    customerId: Type.String(), email: Type.String(), token: Type.String(),
+  })),
+  skipped: Type.Integer(),
+});
+export type BulkRegistered = Static<typeof BulkRegistered>;

@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
-import { buildTestContext } from '../testing/context.js';
+import { adminHeaders, buildTestContext } from '../testing/context.js';
 import { buildApp } from './app.js';
 import type { App } from './types.js';
 
@@ -95,11 +95,42 @@ for (const backend of backends) {
       expect(after.rows[0]?.n).toBe(before.rows[0]?.n);
     });
 
+    it('bulk-registers accounts for admins, hashing once, skipping existing emails', async () => {
+      const customers = Array.from({ length: 500 }, (_, i) => ({
+        email: `bulk-${i}@example.com`, name: `Bulk ${i}`,
+      }));
+      customers.push({ email: 'ANA@example.com', name: 'Existing' });
+      const denied = await app.inject({
+        method: 'POST', url: '/api/v1/admin/customers/bulk',
+        payload: { password: 'shared passphrase', customers },
+      });
+      expect(denied.statusCode).toBe(401);
+      const created = await app.inject({
+        method: 'POST', url: '/api/v1/admin/customers/bulk', headers: adminHeaders,
+        payload: { password: 'shared passphrase', customers },
+      });
+      expect(created.statusCode).toBe(201);
+      const body = created.json();
+      expect(body.data).toHaveLength(500);
+      expect(body.skipped).toBe(1);
+      const session = await login({ email: 'bulk-123@example.com', password: 'shared passphrase' });
+      expect(session.statusCode).toBe(200);
+      const token = body.data.find((c: { email: string }) => c.email === 'bulk-123@example.com');
+      expect(session.json().customerId).toBe(token.customerId);
+      const tooMany = await app.inject({
+        method: 'POST', url: '/api/v1/admin/customers/bulk', headers: adminHeaders,
+        payload: { password: 'shared passphrase', customers: Array.from({ length: 1001 },
+          (_, i) => ({ email: `x${i}@example.com`, name: 'X' })) },
+      });
+      expect(tooMany.statusCode).toBe(400);
+    });
+
     it('never writes a password to the log', () => {
       const log = logLines.join('');
       expect(log.length).toBeGreaterThan(0);
       expect(log).not.toContain('a long passphrase');
       expect(log).not.toContain('racing passphrase');
+      expect(log).not.toContain('shared passphrase');
     });
   });
 }
