@@ -7,11 +7,12 @@ import { seedDemo } from '../catalog/demo.js';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { startServer } from '../server.js';
 
-const usage = `usage: stampede [serve | migrate | seed --demo]
+const usage = `usage: stampede [serve | migrate | seed --demo | simulate [options]]
 
   serve          run the server (default); migrates, and seeds the demo on an empty database
   migrate        apply pending database migrations and exit
   seed --demo    add the demo venue and events if the database has no events, and exit
+  simulate       replay a flash sale and audit it (stampede simulate --help)
 
 Configuration comes from the environment; see README.md.`;
 
@@ -43,6 +44,28 @@ async function once(work: (ctx: Awaited<ReturnType<typeof boot>>) => Promise<voi
   }
 }
 
+async function simulateCommand(argv: string[]): Promise<void> {
+  const { OptionError, parseOptions, usage: simUsage } = await import('../../sim/options.js');
+  if (argv.includes('--help')) {
+    process.stdout.write(`${simUsage}\n`);
+    return;
+  }
+  let options;
+  try {
+    options = parseOptions(argv, process.env);
+  } catch (error) {
+    if (!(error instanceof OptionError) && !(error instanceof TypeError)) throw error;
+    process.stderr.write(`${error.message}\n\n${simUsage}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const { simulate, writeReport } = await import('../../sim/run.js');
+  const report = await simulate(options);
+  process.stdout.write(writeReport(report, options.reportDir));
+  process.stdout.write(`report written to ${options.reportDir}/report.html\n`);
+  if (report.audit !== null && !report.audit.ok) process.exitCode = 1;
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command = 'serve', ...rest] = argv;
   switch (command) {
@@ -60,6 +83,8 @@ async function main(argv: string[]): Promise<void> {
           ? 'database already has events; nothing seeded\n'
           : `seeded the demo event ${eventId}\n`);
       });
+    case 'simulate':
+      return await simulateCommand(rest);
     case 'help':
     case '--help':
       process.stdout.write(`${usage}\n`);

@@ -1,0 +1,447 @@
+/**
+ * The crowd. Customers are records in arrays, not processes or sockets: they share one
+ * keep-alive connection pool and are moved along by a few loops. While waiting in line
+ * they hold no connection of their own: a sample of them (the observers) keep an SSE
+ * stream open, and since one broadcast per tick (servedUpTo) moves the whole line, every
+ * waiting customer whose number is served is admitted from what the observers hear.
+ */
+import { setMaxListeners } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SimClient, readSse, type JsonReply } from './http.js';
+import type { Recorder } from './metrics.js';
+import type { SimOptions } from './options.js';
+import { Rng } from './rng.js';
+
+/** One simulated fan. */
+export interface Customer {
+  index: number;
+  customerId: string;
+  token: string;
+  /** Planned arrival, ms after the run started. */
+  arriveAtMs: number;
+  phase: 'pending' | 'joining' | 'pre_queue' | 'waiting' | 'shopping' | 'done';
+  outcome?: 'bought' | 'declined' | 'abandoned' | 'sold_out' | 'gave_up' | 'error' | 'timeout';
+  number: number | null;
+  joinedAtMs?: number;
+  admittedAtMs?: number;
+  /** ETA the server predicted when the customer started waiting (observers only). */
+  predictedEtaSeconds?: number | null;
+  predictedAtMs?: number;
+  orderId?: string;
+  tickets: number;
+}
+
+/** The event being sold, as the simulator needs it. */
+export interface SimEvent {
+  eventId: string;
+  capacity: number;
+  queueEnabled: boolean;
+  zones: { key: string; kind: 'seated' | 'standing'; available: number }[];
+  /** Seat ids of seated zones in layout order, front rows first (popularity order). */
+  seatIds: Map<string, string[]>;
+  onSaleAtMs: number;
+}
+
+export interface EngineResult {
+  customers: Customer[];
+  startedAtMs: number;
+  durationMs: number;
+  soldOutAtMs: number | null;
+  finalSold: number;
+  finalHeld: number;
+  stoppedBy: 'everyone_done' | 'sold_out' | 'time_limit';
+}
+
+const terminalHold = new Set(['seats_unavailable', 'insufficient_inventory']);
+
+/** Runs the crowd against `client` until everyone is done, the sale is over, or time is up. */
+export class CrowdEngine {
+  private startedAtMs = 0;
+  private servedUpTo = 0;
+  private soldOut = false;
+  private drawn = false;
+  private soldOutAtMs: number | null = null;
+  /** Waiting customers by line number; numbers are dense, so a cursor walks them. */
+  private readonly waiting = new Map<number, Customer>();
+  private scannedUpTo = 0;
+  private readonly preQueue: Customer[] = [];
+  private doneCount = 0;
+  private readonly observerStride: number;
+  private activeShoppers = 0;
+  private inFlightJoins = 0;
+  private readonly abort = new AbortController();
+  private readonly background: Promise<unknown>[] = [];
+  private lastSold = 0;
+  private lastHeld = 0;
+
+  constructor(
+    private readonly options: SimOptions,
+    private readonly client: SimClient,
+    private readonly recorder: Recorder,
+    private readonly event: SimEvent,
+    private readonly customers: Customer[],
+  ) {
+    this.observerStride = Math.max(1, Math.floor(customers.length / options.observers));
+    // Every sleeping shopper listens on the one abort signal.
+    setMaxListeners(0, this.abort.signal);
+  }
+
+  /** Elapsed ms since the run started. */
+  now(): number {
+    return performance.now() - this.startedAtMs;
+  }
+
+  async run(onTick: (engine: CrowdEngine) => void): Promise<EngineResult> {
+    this.startedAtMs = performance.now();
+    const deadlineMs = this.options.maxSeconds * 1000;
+    const sampler = this.sample();
+    let stoppedBy: EngineResult['stoppedBy'] = 'time_limit';
+    let next = 0;
+    let lastTick = 0;
+    while (this.now() < deadlineMs) {
+      // Launch arrivals that are due, keeping the number of joins in flight bounded.
+      while (next < this.customers.length && this.inFlightJoins < this.options.connections &&
+             (this.customers[next] as Customer).arriveAtMs <= this.now()) {
+        this.track(this.arrive(this.customers[next++] as Customer));
+      }
+      this.admitServed();
+      if (this.now() - lastTick >= 1000) {
+        lastTick = this.now();
+        onTick(this);
+      }
+      if (this.doneCount === this.customers.length) {
+        stoppedBy = 'everyone_done';
+        break;
+      }
+      if (this.soldOut && this.activeShoppers === 0 && next >= this.customers.length &&
+          this.inFlightJoins === 0) {
+        stoppedBy = 'sold_out';
+        break;
+      }
+      await sleep(10);
+    }
+    this.abort.abort();
+    for (const customer of this.customers) {
+      if (customer.phase !== 'done') this.finish(customer, this.soldOut ? 'sold_out' : 'timeout');
+    }
+    await Promise.allSettled(this.background);
+    await sampler;
+    onTick(this);
+    return {
+      customers: this.customers,
+      startedAtMs: this.startedAtMs,
+      durationMs: this.now(),
+      soldOutAtMs: this.soldOutAtMs,
+      finalSold: this.lastSold,
+      finalHeld: this.lastHeld,
+      stoppedBy,
+    };
+  }
+
+  /** Live figures for the progress line. */
+  snapshot(): { sold: number; held: number; waiting: number; shopping: number; done: number } {
+    return {
+      sold: this.lastSold,
+      held: this.lastHeld,
+      waiting: this.waiting.size + this.preQueue.length,
+      shopping: this.activeShoppers,
+      done: this.doneCount,
+    };
+  }
+
+  private track(work: Promise<unknown>): void {
+    const guarded = work.catch((error: unknown) => {
+      this.recorder.count('client_errors');
+      if (process.env.SIM_DEBUG) console.error(error);
+    });
+    this.background.push(guarded);
+  }
+
+  private auth(customer: Customer): Record<string, string> {
+    return { authorization: `Bearer ${customer.token}` };
+  }
+
+  private finish(customer: Customer, outcome: NonNullable<Customer['outcome']>): void {
+    if (customer.phase === 'done') return;
+    customer.phase = 'done';
+    customer.outcome = outcome;
+    this.doneCount++;
+    this.recorder.count(`outcome_${outcome}`);
+  }
+
+  // ---- the line ----------------------------------------------------------------------
+
+  private async arrive(customer: Customer): Promise<void> {
+    if (!this.event.queueEnabled) {
+      await this.shop(customer, undefined);
+      return;
+    }
+    customer.phase = 'joining';
+    this.inFlightJoins++;
+    let reply: JsonReply;
+    try {
+      reply = await this.client.json('queue join', 'POST', `/api/v1/events/${this.event.eventId}/queue`,
+        { headers: this.auth(customer), body: {} });
+    } finally {
+      this.inFlightJoins--;
+    }
+    customer.joinedAtMs = this.now();
+    if (reply.status !== 200 && reply.status !== 201) {
+      this.recorder.count(`join_status_${reply.status}`);
+      this.finish(customer, 'error');
+      return;
+    }
+    this.recorder.count('joined');
+    const observer = customer.index % this.observerStride === 0;
+    this.place(customer, reply.body);
+    if (observer) this.track(this.observe(customer));
+  }
+
+  /** Files a customer by the view the server gave (join reply, /queue/me, or SSE). */
+  private place(customer: Customer, view: Record<string, unknown>): void {
+    const state = view.state;
+    if (typeof view.number === 'number') customer.number = view.number;
+    if (typeof view.servedUpTo === 'number') this.advance(view.servedUpTo);
+    if (customer.predictedEtaSeconds === undefined && state === 'waiting') {
+      customer.predictedEtaSeconds = typeof view.etaSeconds === 'number' ? view.etaSeconds : null;
+      customer.predictedAtMs = this.now();
+    }
+    if (state === 'sold_out') {
+      this.markSoldOut();
+      this.finish(customer, 'sold_out');
+    } else if (state === 'admitted' && typeof view.pass === 'string') {
+      this.startShopping(customer, view.pass);
+    } else if (state === 'pre_queue') {
+      customer.phase = 'pre_queue';
+      this.preQueue.push(customer);
+    } else if (state === 'waiting' && customer.number !== null) {
+      customer.phase = 'waiting';
+      if (customer.number <= this.scannedUpTo) {
+        // Served already by what the observers heard; this view raced the tick. Ask again.
+        this.track(sleep(250).then(() => this.refresh(customer)));
+      } else {
+        this.waiting.set(customer.number, customer);
+      }
+    } else if (state === 'expired') {
+      this.finish(customer, 'gave_up');
+    } else {
+      this.recorder.count(`queue_state_${String(state)}`);
+      this.finish(customer, 'error');
+    }
+  }
+
+  private advance(servedUpTo: number): void {
+    if (servedUpTo > this.servedUpTo) this.servedUpTo = servedUpTo;
+  }
+
+  private markSoldOut(): void {
+    if (this.soldOut) return;
+    this.soldOut = true;
+    this.soldOutAtMs ??= this.now();
+  }
+
+  /** Keeps an observer's SSE stream open, feeding the line's progress to everyone. */
+  private async observe(customer: Customer): Promise<void> {
+    for (let attempt = 0; attempt < 20 && !this.abort.signal.aborted; attempt++) {
+      try {
+        await readSse(this.client.pool, `/api/v1/events/${this.event.eventId}/queue/stream`,
+          this.auth(customer), this.abort.signal, (message) => {
+            if (message.data === '') return;
+            let view: Record<string, unknown>;
+            try {
+              view = JSON.parse(message.data) as Record<string, unknown>;
+            } catch {
+              return;
+            }
+            this.recorder.count('sse_messages');
+            if (typeof view.servedUpTo === 'number') this.advance(view.servedUpTo);
+            if (view.state === 'sold_out') this.markSoldOut();
+            if (view.state !== 'pre_queue') this.drawn = true;
+          });
+        if (this.abort.signal.aborted || this.soldOut) return;
+      } catch {
+        this.recorder.count('sse_reconnects');
+        if (this.abort.signal.aborted) return;
+      }
+      await sleep(200);
+    }
+  }
+
+  /** Moves served customers to shopping; after the draw, learns pre-queue numbers. */
+  private admitServed(): void {
+    if (this.soldOut) {
+      for (const customer of this.waiting.values()) this.finish(customer, 'sold_out');
+      this.waiting.clear();
+      for (const customer of this.preQueue.splice(0)) this.finish(customer, 'sold_out');
+      return;
+    }
+    if (this.drawn && this.preQueue.length > 0) {
+      for (const customer of this.preQueue.splice(0)) this.track(this.refresh(customer));
+    }
+    while (this.scannedUpTo < this.servedUpTo) {
+      this.scannedUpTo++;
+      const customer = this.waiting.get(this.scannedUpTo);
+      if (customer === undefined) continue;
+      this.waiting.delete(this.scannedUpTo);
+      this.track(this.refresh(customer));
+    }
+  }
+
+  /** Asks the server for this customer's view (their pass once admitted). */
+  private async refresh(customer: Customer): Promise<void> {
+    const reply = await this.client.json('queue me', 'GET',
+      `/api/v1/events/${this.event.eventId}/queue/me`, { headers: this.auth(customer) });
+    if (reply.status !== 200) {
+      this.finish(customer, 'error');
+      return;
+    }
+    customer.phase = 'joining';
+    this.place(customer, reply.body);
+  }
+
+  // ---- shopping ----------------------------------------------------------------------
+
+  private startShopping(customer: Customer, pass: string): void {
+    customer.admittedAtMs = this.now();
+    this.recorder.count('admitted');
+    this.track(this.shop(customer, pass));
+  }
+
+  private async shop(customer: Customer, pass: string | undefined): Promise<void> {
+    customer.phase = 'shopping';
+    this.activeShoppers++;
+    const rng = new Rng(this.options.seed * 7919 + customer.index);
+    try {
+      const hold = await this.hold(customer, pass, rng);
+      if (hold === undefined) return;
+      await sleep(rng.exponential(this.options.thinkMs), undefined, { signal: this.abort.signal })
+        .catch(() => undefined);
+      await this.decide(customer, hold, rng);
+    } finally {
+      this.activeShoppers--;
+    }
+  }
+
+  private holdBody(rng: Rng): Record<string, unknown> {
+    const o = this.options;
+    const seated = this.event.zones.filter((z) => z.kind === 'seated');
+    const standing = this.event.zones.filter((z) => z.kind === 'standing');
+    const quantity = rng.int(1, 4);
+    const roll = rng.next() * (o.bestAvailable + o.pickSeats + o.standingShare);
+    if (standing.length > 0 && (roll >= o.bestAvailable + o.pickSeats || seated.length === 0)) {
+      return { zone: rng.pick(standing).key, quantity };
+    }
+    const zone = rng.pick(seated.length > 0 ? seated : standing);
+    const seats = this.event.seatIds.get(zone.key) ?? [];
+    if (roll >= o.bestAvailable && seats.length >= quantity) {
+      // Popular seats: start near the front, take neighbours.
+      const start = Math.min(seats.length - quantity, rng.zipf(seats.length, o.popularSkew));
+      return { seats: seats.slice(start, start + quantity) };
+    }
+    return { zone: zone.key, quantity };
+  }
+
+  private async hold(
+    customer: Customer, pass: string | undefined, rng: Rng,
+  ): Promise<{ holdId: string; tickets: number } | undefined> {
+    const headers = { ...this.auth(customer), ...(pass === undefined ? {} : { 'x-queue-pass': pass }) };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const body = this.holdBody(rng);
+      const step = 'seats' in body ? 'hold seats' : 'hold best available';
+      const reply = await this.client.json(step, 'POST', `/api/v1/events/${this.event.eventId}/holds`,
+        { headers, body });
+      if (reply.status === 201) {
+        this.recorder.count('holds_ok');
+        const items = reply.body.items;
+        return { holdId: String(reply.body.holdId), tickets: Array.isArray(items) ? items.length : 0 };
+      }
+      const code = String(reply.body.code ?? reply.status);
+      this.recorder.count(`hold_${code}`);
+      if (terminalHold.has(code)) {
+        this.recorder.count('hold_conflicts');
+        continue;
+      }
+      this.finish(customer, code === 'limit_exceeded' ? 'gave_up' : 'error');
+      return undefined;
+    }
+    this.finish(customer, 'gave_up');
+    return undefined;
+  }
+
+  private async decide(
+    customer: Customer, hold: { holdId: string; tickets: number }, rng: Rng,
+  ): Promise<void> {
+    const o = this.options;
+    const roll = rng.next() * (o.pay + o.decline + o.abandon);
+    if (roll >= o.pay + o.decline) {
+      this.finish(customer, 'abandoned'); // walks away; the hold expires by itself
+      return;
+    }
+    const declined = roll >= o.pay;
+    const method = declined ? 'sim_declined' : rng.chance(o.asyncPay) ? 'sim_async_ok' : 'sim_ok';
+    const reply = await this.client.json('checkout', 'POST', `/api/v1/holds/${hold.holdId}/checkout`, {
+      headers: { ...this.auth(customer), 'idempotency-key': `sim-${o.seed}-${customer.index}` },
+      body: { paymentMethod: method },
+    });
+    if (reply.status !== 201 && reply.status !== 200) {
+      this.recorder.count(`checkout_${String(reply.body.code ?? reply.status)}`);
+      this.finish(customer, 'error');
+      return;
+    }
+    const orderId = String(reply.body.orderId);
+    let status = String(reply.body.status);
+    for (let i = 0; status === 'pending_payment' && i < 100 && !this.abort.signal.aborted; i++) {
+      await sleep(100);
+      const order = await this.client.json('order poll', 'GET', `/api/v1/orders/${orderId}`,
+        { headers: this.auth(customer) });
+      status = String(order.body.status);
+    }
+    if (status !== 'confirmed') {
+      this.recorder.count(`order_${status}`);
+      await this.client.json('release', 'DELETE', `/api/v1/holds/${hold.holdId}`,
+        { headers: this.auth(customer) });
+      this.finish(customer, 'declined');
+      return;
+    }
+    customer.orderId = orderId;
+    customer.tickets = hold.tickets;
+    this.recorder.count('tickets_bought', hold.tickets);
+    this.finish(customer, 'bought');
+    if (rng.chance(o.cancel)) {
+      await sleep(rng.exponential(o.thinkMs * 2));
+      const cancelled = await this.client.json('cancel', 'POST', `/api/v1/orders/${orderId}/cancel`,
+        { headers: this.auth(customer), body: {} });
+      this.recorder.count(cancelled.status === 200 ? 'cancelled' : 'cancel_failed');
+    }
+  }
+
+  // ---- sampling ----------------------------------------------------------------------
+
+  /** Samples the event's figures every 500 ms for the timeline and sold-out detection. */
+  private async sample(): Promise<void> {
+    while (!this.abort.signal.aborted) {
+      try {
+        const reply = await this.client.json(null, 'GET', `/api/v1/events/${this.event.eventId}`);
+        const zones = (reply.body.zones ?? []) as { sold: number; held: number; available: number }[];
+        const sold = zones.reduce((sum, z) => sum + z.sold, 0);
+        const held = zones.reduce((sum, z) => sum + z.held, 0);
+        const available = zones.reduce((sum, z) => sum + z.available, 0);
+        this.lastSold = sold;
+        this.lastHeld = held;
+        if (sold >= this.event.capacity) this.soldOutAtMs ??= this.now();
+        this.recorder.timeline.push({
+          tMs: this.now(), sold, held, available,
+          waiting: this.waiting.size + this.preQueue.length,
+          admitted: this.recorder.get('admitted'),
+          holdsOk: this.recorder.get('holds_ok'),
+          holdConflicts: this.recorder.get('hold_conflicts'),
+        });
+        if (!this.event.queueEnabled && available === 0 && held === 0) this.markSoldOut();
+      } catch {
+        this.recorder.count('sample_errors');
+      }
+      await sleep(500, undefined, { signal: this.abort.signal }).catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * The simulator's HTTP side: one keep-alive connection pool for all simulated customers
+ * (customers are data; sockets are shared), JSON requests timed per step, and a minimal
+ * Server-Sent Events reader.
+ */
+import { performance } from 'node:perf_hooks';
+import { Pool } from 'undici';
+import type { Recorder } from './metrics.js';
+
+export interface JsonReply {
+  status: number;
+  // Replies are untyped JSON from the server under test; callers check what they read.
+  body: Record<string, unknown>;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** A JSON client over a shared pool, recording each request's latency under a step name. */
+export class SimClient {
+  readonly pool: Pool;
+
+  constructor(readonly baseUrl: string, private readonly recorder: Recorder, connections = 256) {
+    this.pool = new Pool(baseUrl, {
+      connections, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 60_000,
+      bodyTimeout: 60_000,
+    });
+  }
+
+  /** Sends a request and records its latency under `step` (null: not recorded). */
+  async json(
+    step: string | null, method: 'GET' | 'POST' | 'DELETE', path: string,
+    options: { body?: unknown; headers?: Record<string, string> } = {},
+  ): Promise<JsonReply> {
+    const started = performance.now();
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    try {
+      const response = await this.pool.request({
+        method, path, headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      });
+      const text = await response.body.text();
+      const reply: JsonReply = {
+        status: response.statusCode,
+        body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
+        headers: response.headers,
+      };
+      if (step !== null) this.recorder.latency(step, performance.now() - started, reply.status);
+      return reply;
+    } catch (error) {
+      if (step !== null) this.recorder.latency(step, performance.now() - started, 0);
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}
+
+/** One parsed SSE message. */
+export interface SseMessage {
+  id?: string;
+  event: string;
+  data: string;
+}
+
+/**
+ * Opens an SSE stream and calls `onMessage` per message until `signal` aborts or the server
+ * closes it. Parses the wire format (id/event/data lines, blank-line terminated).
+ */
+export async function readSse(
+  pool: Pool, path: string, headers: Record<string, string>, signal: AbortSignal,
+  onMessage: (message: SseMessage) => void,
+): Promise<void> {
+  const response = await pool.request({
+    method: 'GET', path, headers: { accept: 'text/event-stream', ...headers }, signal,
+    bodyTimeout: 0, headersTimeout: 30_000,
+  });
+  if (response.statusCode !== 200) {
+    await response.body.text().catch(() => '');
+    throw new Error(`SSE ${path} answered ${response.statusCode}`);
+  }
+  let buffer = '';
+  let current: SseMessage = { event: 'message', data: '' };
+  let hasData = false;
+  try {
+    for await (const chunk of response.body) {
+      buffer += (chunk as Buffer).toString('utf8');
+      let newline = buffer.indexOf('\n');
+      while (newline >= 0) {
+        const line = buffer.slice(0, newline).replace(/\r$/, '');
+        buffer = buffer.slice(newline + 1);
+        if (line === '') {
+          if (hasData) onMessage(current);
+          current = { event: 'message', data: '' };
+          hasData = false;
+        } else if (!line.startsWith(':')) {
+          const colon = line.indexOf(':');
+          const field = colon < 0 ? line : line.slice(0, colon);
+          const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+          if (field === 'data') {
+            current.data = hasData ? `${current.data}\n${value}` : value;
+            hasData = true;
+          } else if (field === 'event') current.event = value;
+          else if (field === 'id') current.id = value;
+        }
+        newline = buffer.indexOf('\n');
+      }
+    }
+  } catch (error) {
+    if (!signal.aborted) throw error;
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * What the simulator measures: latency per step, outcome counters, and a timeline sampled
+ * every tick (sold, held, queue length, admissions) for the report's charts.
+ */
+import { percentile } from './stats.js';
+
+/** One sample of the sale's state over time. */
+export interface TimelinePoint {
+  tMs: number;
+  sold: number;
+  held: number;
+  available: number;
+  waiting: number;
+  admitted: number;
+  holdsOk: number;
+  holdConflicts: number;
+}
+
+export interface StepSummary {
+  step: string;
+  count: number;
+  errors: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  /** Replies by HTTP status (0: no reply). */
+  statuses: Record<string, number>;
+}
+
+/** Collects measurements; cheap enough to call on every request. */
+export class Recorder {
+  private readonly latencies = new Map<string, number[]>();
+  private readonly statuses = new Map<string, Map<number, number>>();
+  readonly counters = new Map<string, number>();
+  readonly timeline: TimelinePoint[] = [];
+
+  latency(step: string, ms: number, status: number): void {
+    let list = this.latencies.get(step);
+    if (list === undefined) {
+      list = [];
+      this.latencies.set(step, list);
+      this.statuses.set(step, new Map());
+    }
+    list.push(ms);
+    const byStatus = this.statuses.get(step) as Map<number, number>;
+    byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
+  }
+
+  count(name: string, by = 1): void {
+    this.counters.set(name, (this.counters.get(name) ?? 0) + by);
+  }
+
+  get(name: string): number {
+    return this.counters.get(name) ?? 0;
+  }
+
+  /** p99 of one step so far (for the live progress line). */
+  p99(step: string): number {
+    const list = this.latencies.get(step);
+    if (list === undefined || list.length === 0) return Number.NaN;
+    return percentile([...list].sort((a, b) => a - b), 99);
+  }
+
+  steps(): StepSummary[] {
+    return [...this.latencies.entries()].map(([step, values]) => {
+      const sorted = [...values].sort((a, b) => a - b);
+      const statuses = Object.fromEntries(
+        [...(this.statuses.get(step) ?? new Map<number, number>())].map(([k, v]) => [String(k), v]),
+      );
+      const errors = [...(this.statuses.get(step) ?? new Map<number, number>())]
+        .filter(([status]) => status === 0 || status >= 500)
+        .reduce((sum, [, n]) => sum + n, 0);
+      return {
+        step, count: sorted.length, errors,
+        p50Ms: percentile(sorted, 50), p95Ms: percentile(sorted, 95),
+        p99Ms: percentile(sorted, 99), maxMs: sorted[sorted.length - 1] ?? Number.NaN, statuses,
+      };
+    });
+  }
+}

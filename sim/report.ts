@@ -1,0 +1,197 @@
+/**
+ * The simulation report: a text summary for the terminal and a self-contained HTML page
+ * (inline SVG charts, no scripts or external assets) to share with the organizer.
+ */
+import type { AuditReport } from './audit.js';
+import type { StepSummary, TimelinePoint } from './metrics.js';
+import type { SimOptions } from './options.js';
+
+export interface Fairness {
+  /** Kendall tau between arrival order and line number, for joiners after on-sale. */
+  joinVsNumberTau: number | null;
+  postOnSaleJoiners: number;
+  /** Kendall tau between arrival order and drawn number in the pre-queue (≈ 0 is fair). */
+  preQueueTau: number | null;
+  preQueueJoiners: number;
+}
+
+export interface EtaSample {
+  predictedSeconds: number;
+  actualSeconds: number;
+}
+
+export interface SimReport {
+  options: SimOptions;
+  target: string;
+  eventId: string;
+  capacity: number;
+  startedAt: string;
+  durationMs: number;
+  stoppedBy: string;
+  sold: number;
+  held: number;
+  soldOutAtMs: number | null;
+  onSaleAtMs: number;
+  counters: Record<string, number>;
+  steps: StepSummary[];
+  timeline: TimelinePoint[];
+  fairness: Fairness;
+  eta: { samples: number; medianErrorSeconds: number | null; points: EtaSample[] };
+  audit: AuditReport | null;
+  auditSkipped?: string;
+}
+
+const f1 = (value: number | null): string =>
+  value === null || !Number.isFinite(value) ? '–' : value.toFixed(1);
+const f3 = (value: number | null): string =>
+  value === null || !Number.isFinite(value) ? '–' : value.toFixed(3);
+
+/** The terminal summary. */
+export function renderText(report: SimReport): string {
+  const c = (name: string): number => report.counters[name] ?? 0;
+  const sellOut = report.soldOutAtMs === null
+    ? 'not sold out'
+    : `${f1((report.soldOutAtMs - report.onSaleAtMs) / 1000)} s after on-sale`;
+  const lines = [
+    `Stampede on-sale simulation — ${report.startedAt}`,
+    `target ${report.target}, event ${report.eventId}, seed ${report.options.seed}`,
+    '',
+    `crowd       ${report.options.customers} customers, ${c('joined')} joined the queue, ` +
+      `${c('admitted')} admitted`,
+    `tickets     ${report.sold} of ${report.capacity} sold (${report.held} still held), ${sellOut}`,
+    `outcomes    bought ${c('outcome_bought')}, declined ${c('outcome_declined')}, ` +
+      `abandoned ${c('outcome_abandoned')}, gave up ${c('outcome_gave_up')}, ` +
+      `sold out ${c('outcome_sold_out')}, errors ${c('outcome_error')}, ` +
+      `timed out ${c('outcome_timeout')}`,
+    `holds       ${c('holds_ok')} ok, ${c('hold_conflicts')} conflicts, ` +
+      `${c('cancelled')} orders cancelled later`,
+    `run         ${f1(report.durationMs / 1000)} s, stopped by ${report.stoppedBy}`,
+    '',
+    'step                        count   err    p50 ms    p95 ms    p99 ms    max ms',
+    ...report.steps.map((s) =>
+      `${s.step.padEnd(24)} ${String(s.count).padStart(8)} ${String(s.errors).padStart(5)} ` +
+      `${f1(s.p50Ms).padStart(9)} ${f1(s.p95Ms).padStart(9)} ${f1(s.p99Ms).padStart(9)} ` +
+      `${f1(s.maxMs).padStart(9)}`),
+    '',
+    `fairness    join order vs line number (after on-sale): tau ${f3(report.fairness.joinVsNumberTau)}` +
+      ` over ${report.fairness.postOnSaleJoiners} fans`,
+    `            pre-queue arrival vs drawn number: tau ${f3(report.fairness.preQueueTau)}` +
+      ` over ${report.fairness.preQueueJoiners} fans (near 0: arriving early gave no edge)`,
+    `ETA         median |predicted − actual| ${f1(report.eta.medianErrorSeconds)} s over ` +
+      `${report.eta.samples} fans`,
+    '',
+  ];
+  if (report.audit === null) {
+    lines.push(`audit       NOT RUN: ${report.auditSkipped ?? 'no database access'}`);
+  } else {
+    lines.push(`audit       ${report.audit.ok ? 'CLEAN' : 'VIOLATIONS FOUND'}`);
+    for (const check of report.audit.checks) {
+      lines.push(`  ${check.ok ? 'ok  ' : 'FAIL'} ${check.name}` +
+        `${check.ok ? '' : ` — ${check.violations}: ${check.detail}`}`);
+    }
+    for (const zone of report.audit.zones) {
+      lines.push(`  zone ${zone.zone}: ${zone.available} available + ${zone.held} held + ` +
+        `${zone.sold} sold = ${zone.available + zone.held + zone.sold} of ${zone.capacity}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+const escape = (text: string): string =>
+  text.replace(/[&<>"]/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[ch] ?? ch);
+
+interface Series {
+  name: string;
+  colour: string;
+  points: [number, number][];
+}
+
+/** A line chart as inline SVG. */
+function lineChart(title: string, xLabel: string, series: Series[]): string {
+  const width = 640;
+  const height = 220;
+  const pad = { left: 56, right: 12, top: 28, bottom: 32 };
+  const all = series.flatMap((s) => s.points);
+  const maxX = Math.max(1, ...all.map((p) => p[0]));
+  const maxY = Math.max(1, ...all.map((p) => p[1]));
+  const x = (v: number): number => pad.left + (v / maxX) * (width - pad.left - pad.right);
+  const y = (v: number): number => height - pad.bottom - (v / maxY) * (height - pad.top - pad.bottom);
+  const paths = series.map((s) => {
+    const d = s.points.map((p, i) => `${i === 0 ? 'M' : 'L'}${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`)
+      .join(' ');
+    return `<path d="${d}" fill="none" stroke="${s.colour}" stroke-width="2"/>`;
+  }).join('');
+  const legend = series.map((s, i) =>
+    `<text x="${pad.left + 8 + i * 150}" y="18" fill="${s.colour}" font-size="12">■ ${escape(s.name)}</text>`)
+    .join('');
+  return `<figure><figcaption>${escape(title)}</figcaption>
+<svg viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img"
+ aria-label="${escape(title)}">
+<line x1="${pad.left}" y1="${height - pad.bottom}" x2="${width - pad.right}" y2="${height - pad.bottom}" stroke="#999"/>
+<line x1="${pad.left}" y1="${pad.top}" x2="${pad.left}" y2="${height - pad.bottom}" stroke="#999"/>
+<text x="${pad.left - 6}" y="${pad.top + 4}" text-anchor="end" font-size="11">${Math.round(maxY)}</text>
+<text x="${pad.left - 6}" y="${height - pad.bottom}" text-anchor="end" font-size="11">0</text>
+<text x="${width - pad.right}" y="${height - 8}" text-anchor="end" font-size="11">${f1(maxX)} ${escape(xLabel)}</text>
+${legend}${paths}</svg></figure>`;
+}
+
+/** Admissions per second from the cumulative admitted series. */
+function rates(points: TimelinePoint[], pick: (p: TimelinePoint) => number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let i = 1; i < points.length; i++) {
+    const a = points[i - 1] as TimelinePoint;
+    const b = points[i] as TimelinePoint;
+    const dt = (b.tMs - a.tMs) / 1000;
+    if (dt > 0) out.push([b.tMs / 1000, Math.max(0, (pick(b) - pick(a)) / dt)]);
+  }
+  return out;
+}
+
+/** The self-contained HTML page. */
+export function renderHtml(report: SimReport): string {
+  const t = report.timeline;
+  const at = (pick: (p: TimelinePoint) => number): [number, number][] =>
+    t.map((p) => [p.tMs / 1000, pick(p)]);
+  const charts = [
+    lineChart('Tickets over time', 's', [
+      { name: 'sold', colour: '#2a7', points: at((p) => p.sold) },
+      { name: 'held', colour: '#e90', points: at((p) => p.held) },
+      { name: 'available', colour: '#36c', points: at((p) => p.available) },
+    ]),
+    lineChart('Queue length (waiting fans)', 's', [
+      { name: 'waiting', colour: '#c36', points: at((p) => p.waiting) },
+    ]),
+    lineChart('Admissions and holds per second', 's', [
+      { name: 'admissions/s', colour: '#36c', points: rates(t, (p) => p.admitted) },
+      { name: 'holds/s', colour: '#2a7', points: rates(t, (p) => p.holdsOk) },
+      { name: 'hold conflicts/s', colour: '#c33', points: rates(t, (p) => p.holdConflicts) },
+    ]),
+    lineChart('ETA: predicted vs actual wait (each dot a fan, sorted by actual)', 'fans', [
+      { name: 'actual s', colour: '#333', points: report.eta.points.map((p, i) => [i, p.actualSeconds]) },
+      { name: 'predicted s', colour: '#e90',
+        points: report.eta.points.map((p, i) => [i, p.predictedSeconds]) },
+    ]),
+  ];
+  const stepRows = report.steps.map((s) => `<tr><td>${escape(s.step)}</td><td>${s.count}</td>
+<td>${s.errors}</td><td>${f1(s.p50Ms)}</td><td>${f1(s.p95Ms)}</td><td>${f1(s.p99Ms)}</td>
+<td>${f1(s.maxMs)}</td><td>${escape(JSON.stringify(s.statuses))}</td></tr>`).join('');
+  const auditRows = report.audit === null
+    ? `<p class="bad">Audit not run: ${escape(report.auditSkipped ?? 'no database access')}</p>`
+    : `<table><tr><th>check</th><th>result</th><th>violations</th></tr>${report.audit.checks.map(
+      (c) => `<tr><td>${escape(c.name)}</td><td class="${c.ok ? 'good' : 'bad'}">${c.ok ? 'ok' : 'FAIL'}</td>
+<td>${c.violations}</td></tr>`).join('')}</table>`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Stampede simulation ${escape(report.startedAt)}</title>
+<style>body{font:14px/1.4 system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+td:first-child,th:first-child{text-align:left}.good{color:#2a7}.bad{color:#c33;font-weight:bold}
+figure{margin:1em 0}figcaption{font-weight:bold}pre{background:#f6f6f6;padding:1em;overflow:auto}</style>
+</head><body><h1>Stampede on-sale simulation</h1>
+<pre>${escape(renderText(report))}</pre>
+<h2>Charts</h2>${charts.join('\n')}
+<h2>Latency per step</h2><table><tr><th>step</th><th>count</th><th>errors</th><th>p50 ms</th>
+<th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>statuses</th></tr>${stepRows}</table>
+<h2>Invariant audit</h2>${auditRows}
+<h2>Options</h2><pre>${escape(JSON.stringify(report.options, null, 2))}</pre>
+</body></html>\n`;
+}

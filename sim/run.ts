@@ -1,0 +1,310 @@
+/**
+ * `stampede simulate`: sets up a target (a running server, or one started here), a crowd
+ * and an event, runs the crowd, audits the invariants from the database and writes the
+ * report. Exits non-zero when the audit finds a violation.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { boot, shutdown } from '../src/boot.js';
+import { loadConfig } from '../src/config/index.js';
+import type { AppContext } from '../src/context.js';
+import { buildApp } from '../src/http/app.js';
+import { startWorker } from '../src/roles/worker.js';
+import { createPostgresDb } from '../src/storage/postgres.js';
+import type { Queryable } from '../src/storage/index.js';
+import { auditEvent, type AuditReport } from './audit.js';
+import { CrowdEngine, type Customer, type SimEvent } from './engine.js';
+import { SimClient } from './http.js';
+import { Recorder } from './metrics.js';
+import type { SimOptions } from './options.js';
+import { renderHtml, renderText, type EtaSample, type Fairness, type SimReport } from './report.js';
+import { Rng } from './rng.js';
+import { kendallTau } from './stats.js';
+
+interface Target {
+  url: string;
+  adminToken: string;
+  /** Database for the audit, when reachable. */
+  db: Queryable | undefined;
+  close(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** Starts a server in this process: PostgreSQL/Redis from the environment, else embedded. */
+async function startLocalTarget(env: NodeJS.ProcessEnv): Promise<Target> {
+  const port = await freePort();
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'stampede-sim-'));
+  const config = loadConfig({
+    ...env, PORT: String(port), HOST: '127.0.0.1', STAMPEDE_DATA_DIR: dataDir,
+    STAMPEDE_SEED_DEMO: 'false', LOG_LEVEL: env.SIM_LOG_LEVEL ?? 'warn',
+    // One simulator address stands for the whole crowd: lift the per-address cap.
+    RATE_LIMIT_WRITES_PER_IP: '10000000', PUBLIC_URL: `http://127.0.0.1:${port}`,
+  });
+  const ctx: AppContext = await boot(config);
+  const worker = await startWorker(ctx);
+  const app = await buildApp(ctx);
+  await app.listen({ port, host: '127.0.0.1' });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    adminToken: ctx.secrets.adminToken,
+    db: ctx.db,
+    async close() {
+      await app.close();
+      await worker.stop();
+      await shutdown(ctx);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function remoteTarget(options: SimOptions): Promise<Target> {
+  if (options.adminToken === undefined) {
+    throw new Error('--url needs --admin-token (or STAMPEDE_ADMIN_TOKEN) to set up the sale');
+  }
+  const db = options.auditDatabaseUrl === undefined ? undefined : createPostgresDb({
+    url: options.auditDatabaseUrl, poolMax: 2, connectTimeoutMs: 5_000,
+    statementTimeoutMs: 120_000, lockTimeoutMs: 5_000, idleInTransactionTimeoutMs: 60_000,
+  });
+  return {
+    url: options.url as string, adminToken: options.adminToken, db,
+    async close() {
+      await db?.close();
+    },
+  };
+}
+
+/** Creates the crowd's accounts in bulk (one password hash per thousand accounts). */
+async function createCrowd(client: SimClient, adminToken: string, options: SimOptions,
+  arrivals: number[]): Promise<Customer[]> {
+  const run = `${Date.now().toString(36)}-${options.seed}`;
+  const customers: Customer[] = [];
+  const batches: number[][] = [];
+  for (let start = 0; start < options.customers; start += 1000) {
+    batches.push(Array.from({ length: Math.min(1000, options.customers - start) }, (_, i) => start + i));
+  }
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < batches.length) {
+      const batch = batches[next++] as number[];
+      const reply = await client.json('create accounts (bulk)', 'POST', '/api/v1/admin/customers/bulk', {
+        headers: { authorization: `Bearer ${adminToken}` },
+        body: {
+          password: `sim-${run}-password`,
+          customers: batch.map((i) => ({ email: `fan-${i}@${run}.sim.example`, name: `Fan ${i}` })),
+        },
+      });
+      if (reply.status !== 201) throw new Error(`bulk registration answered ${reply.status}`);
+      for (const account of reply.body.data as { customerId: string; email: string; token: string }[]) {
+        const index = Number(/^fan-(\d+)@/.exec(account.email)?.[1]);
+        customers.push({
+          index, customerId: account.customerId, token: account.token,
+          arriveAtMs: arrivals[index] as number, phase: 'pending', number: null, tickets: 0,
+        });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 4 }, worker));
+  customers.sort((a, b) => a.arriveAtMs - b.arriveAtMs || a.index - b.index);
+  // Index = arrival order, so fairness compares against it directly.
+  customers.forEach((customer, i) => {
+    customer.index = i;
+  });
+  return customers;
+}
+
+/** Arrival times: a share before on-sale (uniform), the rest in an exponential burst after. */
+function arrivalSchedule(options: SimOptions): number[] {
+  const rng = new Rng(options.seed);
+  const onSaleMs = options.preOnSaleSeconds * 1000;
+  const limitMs = options.maxSeconds * 1000 * 0.8;
+  return Array.from({ length: options.customers }, () => {
+    if (rng.chance(options.earlyFraction) && onSaleMs > 0) return rng.next() * onSaleMs;
+    return Math.min(limitMs, onSaleMs + rng.exponential(options.burstSeconds * 1000));
+  });
+}
+
+function venueBody(options: SimOptions): Record<string, unknown> {
+  const sections: Record<string, unknown>[] = [];
+  let left = options.seats;
+  for (let s = 1; left > 0; s++) {
+    const rows: { label: string; seats: number }[] = [];
+    for (let r = 1; r <= 20 && left > 0; r++) {
+      const seats = Math.min(25, left);
+      rows.push({ label: String(r), seats });
+      left -= seats;
+    }
+    sections.push({ key: `S${s}`, name: `Section ${s}`, kind: 'seated', rows });
+  }
+  if (options.standing > 0) {
+    sections.push({ key: 'FLOOR', name: 'Floor', kind: 'standing', capacity: options.standing });
+  }
+  return { name: 'Simulation Arena', city: 'Simulation', sections };
+}
+
+/** Creates the venue and event, returning what the crowd needs to know about it. */
+async function setUpEvent(client: SimClient, adminToken: string, options: SimOptions,
+  startedAtEpochMs: number): Promise<string> {
+  const headers = { authorization: `Bearer ${adminToken}` };
+  const venue = await client.json(null, 'POST', '/api/v1/venues', { headers, body: venueBody(options) });
+  if (venue.status !== 201) throw new Error(`venue creation answered ${venue.status}: ${JSON.stringify(venue.body)}`);
+  const sections = (venue.body.sections as { key: string; kind: string }[]);
+  const seated = sections.filter((s) => s.kind === 'seated').map((s) => s.key);
+  const half = Math.ceil(seated.length / 2);
+  const zones = [
+    { key: 'front', name: 'Front', priceCents: 9_000, currency: 'EUR', sections: seated.slice(0, half) },
+    { key: 'back', name: 'Back', priceCents: 6_000, currency: 'EUR', sections: seated.slice(half) },
+    { key: 'floor', name: 'Floor', priceCents: 7_000, currency: 'EUR',
+      sections: sections.filter((s) => s.kind === 'standing').map((s) => s.key) },
+  ].filter((zone) => zone.sections.length > 0);
+  const event = await client.json(null, 'POST', '/api/v1/events', {
+    headers,
+    body: {
+      venueId: venue.body.venueId, title: `Simulated on-sale (seed ${options.seed})`,
+      startsAt: new Date(startedAtEpochMs + 30 * 24 * 3600 * 1000).toISOString(),
+      onSaleAt: new Date(startedAtEpochMs + options.preOnSaleSeconds * 1000).toISOString(),
+      zones, holdSeconds: options.holdSeconds, maxTicketsPerCustomer: options.maxTicketsPerCustomer,
+      queue: {
+        enabled: options.queue, admitPerMinute: options.admitPerMinute,
+        maxActiveShoppers: options.maxActiveShoppers, passSeconds: options.passSeconds,
+      },
+    },
+  });
+  if (event.status !== 201) throw new Error(`event creation answered ${event.status}: ${JSON.stringify(event.body)}`);
+  return String(event.body.eventId);
+}
+
+async function describeEvent(client: SimClient, eventId: string): Promise<SimEvent> {
+  const details = await client.json(null, 'GET', `/api/v1/events/${eventId}`);
+  if (details.status !== 200) throw new Error(`event ${eventId} answered ${details.status}`);
+  const map = await client.json(null, 'GET', `/api/v1/events/${eventId}/seatmap`);
+  type MapSection = { kind: string; zone: string; rows: { seats: { id: string; number: number }[] }[] };
+  const seatIds = new Map<string, string[]>();
+  const kinds = new Map<string, 'seated' | 'standing'>();
+  const rowsByZone = new Map<string, { rowIndex: number; ids: string[] }[]>();
+  for (const section of map.body.sections as MapSection[]) {
+    kinds.set(section.zone, section.kind === 'standing' ? 'standing' : 'seated');
+    section.rows.forEach((row, rowIndex) => {
+      const list = rowsByZone.get(section.zone) ?? [];
+      const centre = (row.seats.length + 1) / 2;
+      // Centre seats first within a row: the popular ones.
+      const ids = [...row.seats].sort((a, b) => Math.abs(a.number - centre) - Math.abs(b.number - centre))
+        .map((seat) => seat.id);
+      list.push({ rowIndex, ids });
+      rowsByZone.set(section.zone, list);
+    });
+  }
+  for (const [zone, rows] of rowsByZone) {
+    rows.sort((a, b) => a.rowIndex - b.rowIndex);
+    seatIds.set(zone, rows.flatMap((row) => row.ids));
+  }
+  const zones = (details.body.zones as { key: string; available: number; capacity: number }[]);
+  const queue = details.body.queue as { enabled: boolean };
+  return {
+    eventId,
+    capacity: Number(details.body.capacity),
+    queueEnabled: queue.enabled,
+    zones: zones.map((z) => ({ key: z.key, kind: kinds.get(z.key) ?? 'standing', available: z.available })),
+    seatIds,
+    onSaleAtMs: Date.parse(String(details.body.onSaleAt)),
+  };
+}
+
+function fairness(customers: Customer[], onSaleAtRunMs: number): Fairness {
+  const numbered = customers.filter((c) => c.number !== null);
+  const after = numbered.filter((c) => c.arriveAtMs >= onSaleAtRunMs);
+  const before = numbered.filter((c) => c.arriveAtMs < onSaleAtRunMs);
+  const tau = (list: Customer[]): number | null => list.length < 2
+    ? null
+    : kendallTau(list.map((c) => c.index), list.map((c) => c.number as number));
+  return {
+    joinVsNumberTau: tau(after), postOnSaleJoiners: after.length,
+    preQueueTau: tau(before), preQueueJoiners: before.length,
+  };
+}
+
+function etaAccuracy(customers: Customer[]): SimReport['eta'] {
+  const points: EtaSample[] = customers
+    .filter((c) => typeof c.predictedEtaSeconds === 'number' && c.admittedAtMs !== undefined &&
+      c.predictedAtMs !== undefined)
+    .map((c) => ({
+      predictedSeconds: c.predictedEtaSeconds as number,
+      actualSeconds: ((c.admittedAtMs as number) - (c.predictedAtMs as number)) / 1000,
+    }))
+    .sort((a, b) => a.actualSeconds - b.actualSeconds);
+  const errors = points.map((p) => Math.abs(p.predictedSeconds - p.actualSeconds)).sort((a, b) => a - b);
+  const median = errors.length === 0 ? null : (errors[Math.floor(errors.length / 2)] as number);
+  // Keep the chart light: at most 500 evenly spaced points.
+  const stride = Math.max(1, Math.ceil(points.length / 500));
+  return { samples: points.length, medianErrorSeconds: median,
+    points: points.filter((_, i) => i % stride === 0) };
+}
+
+/** Runs a whole simulation; resolves with the report (audit included when possible). */
+export async function simulate(options: SimOptions, env: NodeJS.ProcessEnv = process.env,
+  log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Promise<SimReport> {
+  const target = options.url === undefined ? await startLocalTarget(env) : await remoteTarget(options);
+  const recorder = new Recorder();
+  const client = new SimClient(target.url, recorder, options.connections);
+  try {
+    log(`simulate: target ${target.url}, ${options.customers} customers, seed ${options.seed}`);
+    const arrivals = arrivalSchedule(options);
+    const customers = await createCrowd(client, target.adminToken, options, arrivals);
+    const startedAtEpochMs = Date.now();
+    const eventId = options.eventId ??
+      await setUpEvent(client, target.adminToken, options, startedAtEpochMs);
+    const event = await describeEvent(client, eventId);
+    log(`simulate: event ${eventId}, ${event.capacity} tickets, queue ${event.queueEnabled ? 'on' : 'off'}`);
+    const engine = new CrowdEngine(options, client, recorder, event, customers);
+    const onSaleAtRunMs = Math.max(0, event.onSaleAtMs - startedAtEpochMs);
+    const result = await engine.run((e) => {
+      if (!options.progress) return;
+      const s = e.snapshot();
+      const width = 30;
+      const filled = Math.round((s.sold / Math.max(1, event.capacity)) * width);
+      const phase = e.now() < onSaleAtRunMs ? 'pre-queue' : s.waiting > 0 ? 'queue' : 'selling';
+      process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ` +
+        `${(e.now() / 1000).toFixed(0)}s ${phase} sold ${s.sold}/${event.capacity} held ${s.held} ` +
+        `waiting ${s.waiting} shopping ${s.shopping} done ${s.done}/${customers.length} ` +
+        `hold p99 ${recorder.p99('hold best available').toFixed(0)}ms   `);
+    });
+    if (options.progress) process.stderr.write('\n');
+    let audit: AuditReport | null = null;
+    let auditSkipped: string | undefined;
+    if (target.db === undefined) auditSkipped = 'no database access (pass --audit-database-url)';
+    else audit = await auditEvent(target.db, eventId);
+    return {
+      options, target: target.url, eventId, capacity: event.capacity,
+      startedAt: new Date(startedAtEpochMs).toISOString(), durationMs: result.durationMs,
+      stoppedBy: result.stoppedBy, sold: result.finalSold, held: result.finalHeld,
+      soldOutAtMs: result.soldOutAtMs, onSaleAtMs: onSaleAtRunMs,
+      counters: Object.fromEntries(recorder.counters), steps: recorder.steps(),
+      timeline: recorder.timeline, fairness: fairness(customers, onSaleAtRunMs),
+      eta: etaAccuracy(customers), audit, ...(auditSkipped === undefined ? {} : { auditSkipped }),
+    };
+  } finally {
+    await client.close();
+    await target.close();
+  }
+}
+
+/** Writes report.txt, report.html and report.json; returns the text summary. */
+export function writeReport(report: SimReport, dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const text = renderText(report);
+  writeFileSync(path.join(dir, 'report.txt'), text);
+  writeFileSync(path.join(dir, 'report.html'), renderHtml(report));
+  writeFileSync(path.join(dir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+  return text;
+}

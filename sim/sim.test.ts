@@ -1,0 +1,56 @@
+/**
+ * The CI smoke run: a few thousand customers against an embedded server started by the
+ * simulator, through the waiting room, holds, payments and cancellations, then the
+ * invariant audit from the database. A violation, a 5xx or a stuck crowd fails the test.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { defaultOptions, parseOptions } from './options.js';
+import { simulate, writeReport } from './run.js';
+
+const reportDir = mkdtempSync(path.join(tmpdir(), 'stampede-sim-test-'));
+afterAll(() => rmSync(reportDir, { recursive: true, force: true }));
+
+describe('flash-sale simulation (embedded smoke run)', () => {
+  it('sells out through the queue with a clean audit', async () => {
+    const options = {
+      ...defaultOptions,
+      customers: 2_000, seats: 300, standing: 100, seed: 20261123,
+      admitPerMinute: 30_000, maxActiveShoppers: 300, holdSeconds: 10, thinkMs: 50,
+      preOnSaleSeconds: 2, burstSeconds: 2, maxSeconds: 150, progress: false,
+      reportDir,
+    };
+    // Embedded backends only, whatever the environment says.
+    const env = { ...process.env, DATABASE_URL: '', REDIS_URL: '', SIM_LOG_LEVEL: 'error' };
+    const report = await simulate(options, env, () => undefined);
+    const text = writeReport(report, reportDir);
+
+    expect(report.audit, text).not.toBeNull();
+    for (const check of report.audit?.checks ?? []) expect(check.ok, check.name).toBe(true);
+    expect(report.steps.every((step) => step.errors === 0), text).toBe(true);
+    expect(report.counters.joined).toBe(2_000);
+    expect(report.sold).toBeGreaterThan(0);
+    expect(report.stoppedBy, text).not.toBe('time_limit');
+    expect(report.counters.client_errors ?? 0).toBe(0);
+    // Later joiners are numbered in arrival order; the pre-queue draw is not.
+    expect(report.fairness.joinVsNumberTau ?? 0).toBeGreaterThan(0.9);
+    expect(Math.abs(report.fairness.preQueueTau ?? 1)).toBeLessThan(0.3);
+    const html = readFileSync(path.join(reportDir, 'report.html'), 'utf8');
+    expect(html).toContain('<svg');
+    expect(html).toContain('Invariant audit');
+  }, 240_000);
+});
+
+describe('simulator options', () => {
+  it('parses shares and rejects nonsense naming the option', () => {
+    const options = parseOptions(['--customers', '100', '--mix', '1,0,0', '--no-queue'], {});
+    expect(options.customers).toBe(100);
+    expect(options.bestAvailable).toBe(1);
+    expect(options.queue).toBe(false);
+    expect(() => parseOptions(['--customers', '-5'], {})).toThrow('--customers');
+    expect(() => parseOptions(['--mix', '1,2'], {})).toThrow('--mix');
+    expect(() => parseOptions(['--bogus'], {})).toThrow();
+  });
+});
