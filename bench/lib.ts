@@ -171,3 +171,59 @@ export function fmt(value: number, digits = 1): string {
   if (!Number.isFinite(value)) return '–';
   return value >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(digits);
 }
+
+/** One request for the load thread, fully formed (bodies already JSON text). */
+export interface RequestSpec {
+  method: 'GET' | 'POST' | 'DELETE';
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/** A JSON POST spec. */
+export function postJson(path: string, body: unknown, headers: Record<string, string> = {}):
+  RequestSpec {
+  return {
+    method: 'POST', path, body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json', ...headers },
+  };
+}
+
+/**
+ * Replays `requests` against `url` from a separate thread with `concurrency` keep-alive
+ * connections (closed loop), so the server in this thread does not share its event loop
+ * with the client. `ok` statuses count as successes; everything else as errors.
+ */
+export async function loadHttp(
+  name: string, url: string, requests: RequestSpec[],
+  options: { concurrency: number; maxMs?: number; warmup?: number; ok?: number[] },
+): Promise<BenchRow & { statuses: Record<string, number> }> {
+  const { Worker } = await import('node:worker_threads');
+  const worker = new Worker(new URL('./http-load-worker.mjs', import.meta.url), {
+    workerData: {
+      url, requests, concurrency: options.concurrency, maxMs: options.maxMs ?? 20_000,
+      warmup: options.warmup ?? 0,
+    },
+  });
+  const result = await new Promise<{
+    latencies: number[]; statuses: Record<string, number>; elapsedMs: number;
+  }>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  await worker.terminate();
+  const ok = new Set(options.ok ?? [200, 201]);
+  const latencies = result.latencies.sort((a, b) => a - b);
+  const errors = Object.entries(result.statuses)
+    .filter(([status]) => !ok.has(Number(status)))
+    .reduce((sum, [, n]) => sum + n, 0);
+  return {
+    name,
+    opsPerSec: (latencies.length / result.elapsedMs) * 1000,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    ops: latencies.length,
+    errors,
+    statuses: result.statuses,
+  };
+}

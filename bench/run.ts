@@ -11,6 +11,7 @@ type Runner = () => Promise<BenchSection>;
 
 /** Every section, in report order. A module exports `run(): Promise<BenchSection>`. */
 const sections: Record<string, () => Promise<Runner>> = {
+  ceilings: async () => (await import('./ceilings.js')).run,
   catalog: async () => (await import('./catalog.js')).run,
 };
 
