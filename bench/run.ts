@@ -13,6 +13,8 @@ type Runner = () => Promise<BenchSection>;
 const sections: Record<string, () => Promise<Runner>> = {
   ceilings: async () => (await import('./ceilings.js')).run,
   catalog: async () => (await import('./catalog.js')).run,
+  holds: async () => (await import('./holds.js')).run,
+  queue: async () => (await import('./queue.js')).run,
 };
 
 interface StoredSection extends BenchSection {

@@ -3,7 +3,8 @@
 // Plain JavaScript: it needs no TypeScript loader. Talks to 127.0.0.1 only.
 //
 // Messages in (process.send): {type: 'open', url, path, tokens, concurrency}
-//                             {type: 'expect', seq}  → replies {type: 'arrived', ...}
+//                             {type: 'expect', seq}  → {type: 'expecting'}, later
+//                                                      {type: 'arrived', first, median, last}
 //                             {type: 'close'}
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -85,6 +86,7 @@ process.on('message', async (message) => {
     process.send({ type: 'opened', count: opened.length, failed, ms: now() - started });
   } else if (message.type === 'expect') {
     expected = { seq: message.seq, total: opened.length, times: [] };
+    process.send({ type: 'expecting', seq: message.seq });
   } else if (message.type === 'close') {
     for (const request of connections) request.destroy();
     process.send({ type: 'closed' });

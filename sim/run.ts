@@ -268,16 +268,22 @@ export async function simulate(options: SimOptions, env: NodeJS.ProcessEnv = pro
     log(`simulate: event ${eventId}, ${event.capacity} tickets, queue ${event.queueEnabled ? 'on' : 'off'}`);
     const engine = new CrowdEngine(options, client, recorder, event, customers);
     const onSaleAtRunMs = Math.max(0, event.onSaleAtMs - startedAtEpochMs);
+    let lastHolds = 0;
+    let lastTickMs = 0;
     const result = await engine.run((e) => {
       if (!options.progress) return;
       const s = e.snapshot();
+      const holds = recorder.get('holds_ok');
+      const holdsPerSecond = (holds - lastHolds) / Math.max(0.001, (e.now() - lastTickMs) / 1000);
+      lastHolds = holds;
+      lastTickMs = e.now();
       const width = 30;
       const filled = Math.round((s.sold / Math.max(1, event.capacity)) * width);
       const phase = e.now() < onSaleAtRunMs ? 'pre-queue' : s.waiting > 0 ? 'queue' : 'selling';
       process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ` +
         `${(e.now() / 1000).toFixed(0)}s ${phase} sold ${s.sold}/${event.capacity} held ${s.held} ` +
         `waiting ${s.waiting} shopping ${s.shopping} done ${s.done}/${customers.length} ` +
-        `hold p99 ${recorder.p99('hold best available').toFixed(0)}ms   `);
+        `holds/s ${holdsPerSecond.toFixed(0)} hold p99 ${recorder.p99('hold best available').toFixed(0)}ms  `);
     });
     if (options.progress) process.stderr.write('\n');
     let audit: AuditReport | null = null;

@@ -7,11 +7,16 @@ import { shutdown } from './boot.js';
 import type { AppContext } from './context.js';
 import { buildApp } from './http/app.js';
 import type { App } from './http/types.js';
+import { startWorker } from './roles/worker.js';
 
 /** Listens on config.host:config.port; resolves with the running app and its URL. */
 export async function startServer(ctx: AppContext): Promise<{ app: App; url: string }> {
   const app = await buildApp(ctx);
-  app.addHook('onClose', async () => shutdown(ctx));
+  const worker = ctx.config.roles.has('worker') ? await startWorker(ctx) : undefined;
+  app.addHook('onClose', async () => {
+    await worker?.stop();
+    await shutdown(ctx);
+  });
   const address = await app.listen({ port: ctx.config.port, host: ctx.config.host });
   // Keep-alive longer than typical load balancer idle timeouts avoids racing resets.
   app.server.keepAliveTimeout = 65_000;

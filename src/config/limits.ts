@@ -50,7 +50,7 @@ export const limits = {
   /** Standing claims: SKIP LOCKED passes before one final blocking pass decides. */
   standingClaimAttempts: 3,
   /** Best available: re-pick this many times when a concurrent hold took the picked seats. */
-  bestAvailableAttempts: 3,
+  bestAvailableAttempts: 5,
   /** Holds the sweeper tidies per statement. */
   holdSweepBatch: 500,
   /** Payments and refunds the reconciler looks at per pass. */

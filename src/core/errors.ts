@@ -12,6 +12,9 @@ export const errorCatalogue = {
   forbidden: { status: 403, title: 'Forbidden', retryable: false },
   not_on_sale: { status: 403, title: 'Event is not on sale', retryable: true },
   queue_pass_required: { status: 403, title: 'A valid queue pass is required', retryable: false },
+  proof_of_work_required: {
+    status: 403, title: 'A solved proof-of-work challenge is required', retryable: true,
+  },
   not_found: { status: 404, title: 'Not found', retryable: false },
   email_taken: { status: 409, title: 'Email already registered', retryable: false },
   seats_unavailable: { status: 409, title: 'Seats unavailable', retryable: false },

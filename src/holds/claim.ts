@@ -10,7 +10,7 @@
  * locked in ticket_no order so concurrent multi-seat claims cannot deadlock.
  */
 import { ticketState } from '../inventory/availability.js';
-import type { Queryable } from '../storage/index.js';
+import type { Db, Queryable } from '../storage/index.js';
 
 /**
  * Test-only switch. With `skipGuard` on, claims become the naive check-then-write: a plain
@@ -18,6 +18,15 @@ import type { Queryable } from '../storage/index.js';
  * tests flip it to show that the races they exercise are real; production never does.
  */
 export const claimTesting = { skipGuard: false };
+
+/**
+ * The gap between the naive check and its write. Against PostgreSQL a network round trip
+ * separates them; embedded PGlite answers within the same tick, so without a pause the
+ * requests would simply run one after another and the race would stay hidden.
+ */
+export async function naiveGap(db: Db): Promise<void> {
+  if (db.kind === 'pglite') await new Promise((resolve) => setTimeout(resolve, 10));
+}
 
 /** A ticket row as claims and releases return it. */
 export interface TicketRow {
@@ -88,7 +97,9 @@ export async function claimAnyUnits(
 }
 
 /** Free units of a zone by committed state (locked-but-uncommitted claims still count). */
-export async function countAvailable(tx: Queryable, eventId: string, zone: string): Promise<number> {
+export async function countAvailable(
+  tx: Queryable, eventId: string, zone: string,
+): Promise<number> {
   const { rows } = await tx.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM tickets
       WHERE event_id = $1 AND zone_key = $2 AND ${ticketState.available}`,
@@ -122,24 +133,47 @@ export async function unguardedUnavailable(
   return rows.map((row) => row.ticket_no);
 }
 
+/** What a hold's transaction learns right after taking the customer lock. */
+export interface CustomerUsage {
+  /** Tickets the customer holds (live holds) and owns (confirmed orders) at this event. */
+  used: number;
+  /** now() + holdSeconds, and now(), as timestamptz text: one clock for the whole hold. */
+  expiresAt: string;
+  createdAt: string;
+  /** The same two instants in epoch milliseconds, for the reply. */
+  expiresAtMs: number;
+  createdAtMs: number;
+}
+
 /**
  * Serializes one customer's holds on one event (a transaction-scoped advisory lock), then
- * returns how many tickets the customer holds (live holds) and owns (confirmed orders).
- * Parallel requests of one customer queue here, so each sees the others' committed claims.
+ * counts what the customer holds and owns. Parallel requests of one customer queue on the
+ * lock, and the count, a later statement, sees every claim committed before it was granted.
  */
 export async function lockCustomerAndCount(
-  tx: Queryable, customerId: string, eventId: string,
-): Promise<number> {
-  await tx.query("SELECT pg_advisory_xact_lock(hashtextextended($1::text || '/' || $2::text, 7))", [
+  tx: Queryable, customerId: string, eventId: string, holdSeconds: number,
+): Promise<CustomerUsage> {
+  await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1::text || $2::text, 7))', [
     customerId, eventId,
   ]);
-  const { rows } = await tx.query<{ used: number }>(
+  const { rows } = await tx.query<{
+    used: number; expires_at: string; created_at: string; expires_ms: number; created_ms: number;
+  }>(
     `SELECT ((SELECT coalesce(sum(quantity), 0) FROM holds
                WHERE customer_id = $1 AND event_id = $2 AND state = 'held'
                  AND claim_expires_at > now())
            + (SELECT coalesce(sum(quantity), 0) FROM orders
-               WHERE customer_id = $1 AND event_id = $2 AND status = 'confirmed'))::int AS used`,
-    [customerId, eventId],
+               WHERE customer_id = $1 AND event_id = $2 AND status = 'confirmed'))::int AS used,
+            (now() + make_interval(secs => $3))::text AS expires_at,
+            now()::text AS created_at,
+            extract(epoch FROM now() + make_interval(secs => $3))::float8 * 1000 AS expires_ms,
+            extract(epoch FROM now())::float8 * 1000 AS created_ms`,
+    [customerId, eventId, holdSeconds],
   );
-  return rows[0]?.used ?? 0;
+  const row = rows[0];
+  if (row === undefined) throw new Error('assertion failed: usage query returned no row');
+  return {
+    used: row.used, expiresAt: row.expires_at, createdAt: row.created_at,
+    expiresAtMs: Math.floor(row.expires_ms), createdAtMs: Math.floor(row.created_ms),
+  };
 }

@@ -20,7 +20,7 @@ import { ticketState } from '../inventory/availability.js';
 import { seatsPayload, writeOutbox, type ReleaseReason } from '../outbox/write.js';
 import type { Db, Queryable } from '../storage/index.js';
 import {
-  claimAnyUnits, claimTesting, claimTickets, countAvailable, lockCustomerAndCount,
+  claimAnyUnits, claimTesting, claimTickets, countAvailable, lockCustomerAndCount, naiveGap,
   unguardedPick, unguardedUnavailable, type TicketRow,
 } from './claim.js';
 import type { Hold, HoldInput, HoldItem } from './schemas.js';
@@ -106,24 +106,21 @@ function areAdjacent(tickets: readonly TicketRow[]): boolean {
 }
 
 /**
- * The apply half of every hold: limit check, one claim, the hold row with locked prices,
- * its items and the outbox row, all in the caller's transaction.
+ * The apply half of every hold: limit check, one claim, the hold row with its items and
+ * locked prices, and the outbox row, all in the caller's transaction (five statements).
  */
 async function applyHold(
   tx: Queryable, event: EventRecord, customerId: string, quantity: number, claim: Claim,
 ): Promise<Hold> {
-  const used = await lockCustomerAndCount(tx, customerId, event.eventId);
-  if (used + quantity > event.maxTicketsPerCustomer) {
+  const usage = await lockCustomerAndCount(tx, customerId, event.eventId, event.holdSeconds);
+  if (usage.used + quantity > event.maxTicketsPerCustomer) {
     throw new DomainError('limit_exceeded',
-      `at most ${event.maxTicketsPerCustomer} tickets per customer; you have ${used}`,
-      { limit: event.maxTicketsPerCustomer, current: used });
+      `at most ${event.maxTicketsPerCustomer} tickets per customer; you have ${usage.used}`,
+      { limit: event.maxTicketsPerCustomer, current: usage.used });
   }
-  const { rows: [clock] } = await tx.query<{ expires_at: string }>(
-    'SELECT (now() + make_interval(secs => $1))::text AS expires_at', [event.holdSeconds],
-  );
-  const expiresAt = (clock as { expires_at: string }).expires_at;
   const holdId = newId();
-  const tickets = await claim(tx, holdId, expiresAt);
+  const tickets = (await claim(tx, holdId, usage.expiresAt))
+    .sort((a, b) => a.ticket_no - b.ticket_no);
   if (tickets.length !== quantity) {
     throw new Error(`assertion failed: claim returned ${tickets.length} of ${quantity}`);
   }
@@ -131,24 +128,32 @@ async function applyHold(
   const prices = tickets.map((t) => priceOf.get(t.zone_key) ?? 0);
   const total = prices.reduce((sum, price) => sum + price, 0);
   const currency = event.zones[0]?.currency ?? 'EUR';
+  const adjacent = areAdjacent(tickets);
   await tx.query(
-    `INSERT INTO holds (hold_id, event_id, customer_id, state, quantity, adjacent, currency,
-                        total_cents, expires_at, claim_expires_at)
-     VALUES ($1, $2, $3, 'held', $4, $5, $6, $7, $8::timestamptz, $8::timestamptz)`,
-    [holdId, event.eventId, customerId, quantity, areAdjacent(tickets), currency, total,
-      expiresAt],
-  );
-  await tx.query(
-    `INSERT INTO hold_items (hold_id, event_id, ticket_no, zone_key, price_cents)
-     SELECT $1, $2, * FROM unnest($3::int[], $4::text[], $5::int[])`,
-    [holdId, event.eventId, tickets.map((t) => t.ticket_no), tickets.map((t) => t.zone_key),
-      prices],
+    `WITH hold AS (
+       INSERT INTO holds (hold_id, event_id, customer_id, state, quantity, adjacent, currency,
+                          total_cents, expires_at, claim_expires_at, created_at)
+       VALUES ($1, $2, $3, 'held', $4, $5, $6, $7, $8::timestamptz, $8::timestamptz,
+               $9::timestamptz))
+     INSERT INTO hold_items (hold_id, event_id, ticket_no, zone_key, price_cents)
+     SELECT $1, $2, * FROM unnest($10::int[], $11::text[], $12::int[])`,
+    [holdId, event.eventId, customerId, quantity, adjacent, currency, total, usage.expiresAt,
+      usage.createdAt, tickets.map((t) => t.ticket_no), tickets.map((t) => t.zone_key), prices],
   );
   await writeOutbox(tx, event.eventId, 'seats.held', seatsPayload(
     tickets.map((t) => ({ ticketNo: t.ticket_no, seatId: t.seat_id, zone: t.zone_key })),
     { holdId, customerId },
   ));
-  return await readHold(tx, holdId, customerId);
+  // The reply is built from what this transaction wrote: no read-back round trip.
+  return {
+    holdId, eventId: event.eventId, status: 'held',
+    expiresAt: new Date(usage.expiresAtMs).toISOString(), extended: false, adjacent,
+    items: tickets.map((t, i) => ({
+      ticketNo: t.ticket_no, seatId: t.seat_id, section: t.section_key, row: t.row_label,
+      number: t.seat_number, zone: t.zone_key, priceCents: prices[i] as number,
+    })),
+    totalCents: total, currency, createdAt: new Date(usage.createdAtMs).toISOString(),
+  };
 }
 
 /** Creates a hold from named seats or a zone quantity; all or nothing. */
@@ -189,6 +194,7 @@ async function holdSeats(
     // The naive check-then-write, for the concurrency tests only (see claimTesting).
     const taken = await unguardedUnavailable(db, event.eventId, ticketNos);
     if (taken.length > 0) throw unavailable(taken);
+    await naiveGap(db);
   }
   return await db.tx((tx) => applyHold(tx, event, customerId, ticketNos.length,
     async (inner, holdId, expiresAt) => {
@@ -229,6 +235,7 @@ async function holdUnits(
   if (claimTesting.skipGuard) {
     const picked = await unguardedPick(db, event.eventId, zone, quantity);
     if (picked.length < quantity) throw soldOut(picked.length);
+    await naiveGap(db);
     return await db.tx((tx) => applyHold(tx, event, customerId, quantity,
       (inner, holdId, expiresAt) => claimTickets(inner, event.eventId, holdId, picked, expiresAt)));
   }
@@ -248,9 +255,12 @@ async function holdUnits(
 async function holdBestAvailable(
   db: Db, event: EventRecord, customerId: string, zone: string, quantity: number,
 ): Promise<Hold> {
+  let attempt = 0;
   return await withReplan(limits.bestAvailableAttempts, async () => {
     const rows = await freeSeatRows(db, event.eventId, zone);
-    const pick = pickBestAvailable(rows.map((row) => row.pick), quantity);
+    // First try the single best block; after losing a race, one of the best 4, 16, 64…
+    const spread = 4 ** attempt++;
+    const pick = pickBestAvailable(rows.map((row) => row.pick), quantity, { spread });
     if (pick === undefined) {
       const left = rows.reduce((sum, row) => sum + row.pick.available.length, 0);
       throw new DomainError('insufficient_inventory', `only ${left} seats left in zone ${zone}`,

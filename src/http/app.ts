@@ -17,7 +17,11 @@ import { errorsPlugin } from './plugins/errors.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { customerRoutes } from './routes/customers.js';
+import { holdRoutes } from './routes/holds.js';
+import { orderRoutes } from './routes/orders.js';
+import { paymentRoutes } from './routes/payments.js';
 import { opsRoutes } from './routes/ops.js';
+import { queueRoutes } from './routes/queue.js';
 import type { App } from './types.js';
 import { createValidatorCompiler } from './validation.js';
 
@@ -98,6 +102,10 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     await opsRoutes(scope, ctx);
     await customerRoutes(scope, ctx);
     await catalogRoutes(scope, ctx);
+    await holdRoutes(scope, ctx);
+    await orderRoutes(scope, ctx);
+    await paymentRoutes(scope, ctx);
+    await queueRoutes(scope, ctx);
   });
   return app;
 }

@@ -102,7 +102,8 @@ describe('best available picker', () => {
     const row = (rowIndex: number, available: number[]): PickRow => ({
       sectionPosition: 0, rowIndex, seatCount: 10, available,
     });
-    const empty = [row(0, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]), row(1, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])];
+    const all = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    const empty = [row(0, all), row(1, all)];
     expect(pickBestAvailable(empty, 2)?.seats.map((s) => s.seatNumber)).toEqual([5, 6]);
     // Seats 1-3 free in front: taking 2-3 or 1-2 leaves one seat alone, so row 2 it is.
     const front = [row(0, [1, 2, 3]), row(1, [4, 5, 6, 7])];
@@ -115,5 +116,21 @@ describe('best available picker', () => {
       adjacent: false,
       seats: [1, 2, 4].map((seatNumber) => ({ sectionPosition: 0, rowIndex: 0, seatNumber })),
     });
+  });
+});
+
+describe('best available under contention (spread)', () => {
+  it('stays in the best tier: adjacent when possible, orphan-free when possible', () => {
+    fc.assert(fc.property(zone, fc.integer({ min: 1, max: 6 }), fc.integer({ min: 2, max: 64 }),
+      fc.double({ min: 0, max: 0.999, noNaN: true }), (rows, quantity, spread, r) => {
+        const pick = pickBestAvailable(rows, quantity, { spread, random: () => r });
+        const all = blocks(rows, quantity);
+        if (all.length === 0) return true;
+        if (pick === undefined || !pick.adjacent) return false;
+        const first = Math.min(...pick.seats.map((seat) => seat.seatNumber));
+        const chosen = all.find((b) => key(b.row) === key(pick.seats[0] ?? b.row)
+          && b.first === first);
+        return chosen !== undefined && (!chosen.orphan || all.every((b) => b.orphan));
+      }), params);
   });
 });

@@ -78,8 +78,11 @@ function compareBlocks(a: Block, b: Block): number {
     || a.first - b.first;
 }
 
-function bestBlock(rows: readonly PickRow[], quantity: number): Block | undefined {
+function bestBlock(
+  rows: readonly PickRow[], quantity: number, spread: number, random: () => number,
+): Block | undefined {
   let best: Block | undefined;
+  const all: Block[] = [];
   for (const row of rows) {
     for (const run of freeRuns(row.available)) {
       for (let first = run[0]; first + quantity - 1 <= run[1]; first++) {
@@ -88,11 +91,17 @@ function bestBlock(rows: readonly PickRow[], quantity: number): Block | undefine
           row, first, orphan: leavesOrphan(run, first, last),
           centreDistance: centreOffset(row, first, last),
         };
+        if (spread > 1) all.push(block);
         if (best === undefined || compareBlocks(block, best) < 0) best = block;
       }
     }
   }
-  return best;
+  if (spread <= 1 || best === undefined) return best;
+  // Spread: one of the `spread` best blocks of the best tier, so buyers who lost a race for
+  // the very best block do not all stampede to the same next one.
+  const tier = all.filter((block) => block.orphan === (best as Block).orphan)
+    .sort(compareBlocks).slice(0, spread);
+  return tier[Math.floor(random() * tier.length)] ?? best;
 }
 
 function seatsOf(row: PickRow, numbers: readonly number[]): PickedSeat[] {
@@ -175,15 +184,24 @@ function bestAnywhere(rows: readonly PickRow[], quantity: number): PickedSeat[] 
   return picked;
 }
 
+/** Options for picking under contention. */
+export interface PickOptions {
+  /** Choose at random among this many best blocks (default 1: the single best). */
+  spread?: number;
+  random?: () => number;
+}
+
 /** Picks `quantity` seats, or undefined when fewer are free in the whole zone. */
-export function pickBestAvailable(rows: readonly PickRow[], quantity: number): Pick | undefined {
+export function pickBestAvailable(
+  rows: readonly PickRow[], quantity: number, options: PickOptions = {},
+): Pick | undefined {
   if (!Number.isInteger(quantity) || quantity < 1) {
     throw new Error(`assertion failed: quantity ${quantity} must be a positive integer`);
   }
   const ordered = [...rows].sort(compareRows);
   const free = ordered.reduce((sum, row) => sum + row.available.length, 0);
   if (free < quantity) return undefined;
-  const block = bestBlock(ordered, quantity);
+  const block = bestBlock(ordered, quantity, options.spread ?? 1, options.random ?? Math.random);
   if (block !== undefined) {
     const numbers = Array.from({ length: quantity }, (_, i) => block.first + i);
     return { seats: seatsOf(block.row, numbers), adjacent: true };

@@ -175,7 +175,8 @@ export async function tickLine(
     const slots = await countSlots(tx, event.eventId, now);
     const credit = accrue(state, event, opts.nowMs, opts.tickMs ?? 1_000);
     const budget = Math.min(
-      Math.floor(credit),
+      // Credit is a sum of fractions: 6 × (1/6) must count as 1, not 0.999….
+      Math.floor(credit + 1e-9),
       event.queue.admitPerMinute - slots.lastMinute,
       event.queue.maxActiveShoppers - slots.live,
       limits.queueAdmitPerTickMax,
@@ -290,16 +291,19 @@ export async function claimAdmission(
  * Frees a shopper's slot now: call it in the transaction that confirms the customer's
  * order for the event (the booking engine does). Idempotent; a customer who was never
  * admitted (an event without a queue) is a no-op. Returns true when a live slot was freed.
- * The pass stops working for holds at the same time.
+ * The pass stops working for holds at the same time. Without `nowMs` the database clock
+ * is used, for callers that have no Clock at hand.
  */
 export async function releaseShopperSlot(
-  db: Queryable, eventId: string, customerId: string, nowMs: number,
+  db: Queryable, eventId: string, customerId: string, nowMs?: number,
 ): Promise<boolean> {
-  const now = new Date(nowMs);
+  const now = nowMs === undefined ? 'now()' : '$3';
+  const params: unknown[] = [eventId, customerId];
+  if (nowMs !== undefined) params.push(new Date(nowMs));
   const { rowCount } = await db.query(
-    `UPDATE queue_admissions a SET released_at = $3
-      WHERE a.event_id = $1 AND a.customer_id = $2 AND ${liveSlot('a', '$3')}`,
-    [eventId, customerId, now],
+    `UPDATE queue_admissions a SET released_at = ${now}
+      WHERE a.event_id = $1 AND a.customer_id = $2 AND ${liveSlot('a', now)}`,
+    params,
   );
   return rowCount > 0;
 }
@@ -315,4 +319,45 @@ export async function activeLines(db: Queryable, nowMs: number): Promise<string[
     [new Date(nowMs), limits.queueEventsPerTick],
   );
   return rows.map((row) => row.event_id);
+}
+
+/** Live queue figures for the organizer dashboard (`/admin/events/:id/stats`). */
+export interface QueueStats {
+  joined: number;
+  preQueue: number;
+  waiting: number;
+  servedUpTo: number;
+  admitted: number;
+  activeShoppers: number;
+  ratePerMinute: number;
+  soldOut: boolean;
+}
+
+/** The queue's figures for one event, in one round trip. */
+export async function queueStats(
+  db: Queryable, eventId: string, nowMs: number,
+): Promise<QueueStats> {
+  const { rows } = await db.query<{
+    joined: number; pre_queue: number; served_up_to: number | null; admitted: number;
+    active: number; rate_per_minute: number | null; sold_out: boolean | null;
+  }>(
+    `SELECT
+       (SELECT count(*) FROM queue_entries WHERE event_id = $1)::int AS joined,
+       (SELECT count(*) FROM queue_entries WHERE event_id = $1 AND number IS NULL)::int
+         AS pre_queue,
+       (SELECT count(*) FROM queue_admissions WHERE event_id = $1)::int AS admitted,
+       (SELECT count(*) FROM queue_admissions a
+         WHERE a.event_id = $1 AND ${liveSlot('a', '$2')})::int AS active,
+       s.served_up_to, s.rate_per_minute, s.sold_out
+       FROM (SELECT 1) AS one LEFT JOIN queue_state s ON s.event_id = $1`,
+    [eventId, new Date(nowMs)],
+  );
+  const row = rows[0];
+  const joined = row?.joined ?? 0;
+  const admitted = row?.admitted ?? 0;
+  return {
+    joined, preQueue: row?.pre_queue ?? 0, waiting: joined - admitted,
+    servedUpTo: Number(row?.served_up_to ?? 0), admitted, activeShoppers: row?.active ?? 0,
+    ratePerMinute: Number(row?.rate_per_minute ?? 0), soldOut: row?.sold_out ?? false,
+  };
 }

@@ -46,7 +46,7 @@ export const passProblemDetail: Record<PassProblem, string> = {
   bad_signature: 'the queue pass signature is invalid',
   other_event: 'the queue pass is for another event',
   other_customer: 'the queue pass belongs to another customer',
-  expired: 'the queue pass has expired; join the queue again',
+  expired: 'the queue pass has expired',
 };
 
 interface Payload {

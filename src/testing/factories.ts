@@ -2,12 +2,14 @@
  * Factories for test data, through the same domain commands the API uses. Every factory
  * takes overrides so a test states only what it cares about.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { AppContext } from '../context.js';
-import { createEvent } from '../catalog/events.js';
+import { createEvent, loadEvent } from '../catalog/events.js';
 import type { EventDetails, EventInput, Venue, VenueInput } from '../catalog/schemas.js';
 import { createVenue } from '../catalog/venues.js';
 import { registerCustomer } from '../customers/accounts.js';
+import { createHold } from '../holds/holds.js';
+import type { Hold, HoldInput } from '../holds/schemas.js';
 
 const hourMs = 3600 * 1000;
 
@@ -80,4 +82,28 @@ export async function buildCustomer(
 /** Authorization header for a customer token. */
 export function bearer(token: string): { authorization: string } {
   return { authorization: `Bearer ${token}` };
+}
+
+/**
+ * Registers `count` customers in one statement (no password hashing: they never log in)
+ * and returns their ids and tokens; for load and concurrency tests.
+ */
+export async function buildCustomers(
+  ctx: AppContext, count: number,
+): Promise<{ customerId: string; token: string }[]> {
+  const ids = Array.from({ length: count }, () => randomUUID());
+  await ctx.db.query(
+    `INSERT INTO customers (customer_id, email, name, password_hash)
+     SELECT id, 'bulk-' || id || '@example.com', 'Bulk Fan', 'none'
+       FROM unnest($1::uuid[]) AS id`,
+    [ids],
+  );
+  return ids.map((customerId) => ({ customerId, token: ctx.tokens.issue(customerId) }));
+}
+
+/** Creates a hold through the domain command (the event must be on sale). */
+export async function buildHold(
+  ctx: AppContext, eventId: string, customerId: string, input: HoldInput,
+): Promise<Hold> {
+  return await createHold(ctx.db, await loadEvent(ctx.db, eventId), customerId, input);
 }

@@ -1,0 +1,229 @@
+/**
+ * Hold benchmarks on real PostgreSQL: holds/s and latency over HTTP for the request shapes
+ * an on-sale sees (random single seats, 4 adjacent seats, best available, standing, and
+ * everyone on the same 10 seats), beside the same work without HTTP (the domain command,
+ * and the bare claim statement) and the naive design (SELECT … FOR UPDATE per seat, then
+ * UPDATE, one transaction per request). Every case is bounded in requests and seconds.
+ */
+import { randomUUID } from 'node:crypto';
+import { createEvent, loadEvent, type EventRecord } from '../src/catalog/events.js';
+import type { VenueInput } from '../src/catalog/schemas.js';
+import { createVenue } from '../src/catalog/venues.js';
+import { systemClock } from '../src/core/clock.js';
+import { claimTickets } from '../src/holds/claim.js';
+import { createHold } from '../src/holds/holds.js';
+import type { Db } from '../src/storage/index.js';
+import { buildTestContext } from '../src/testing/context.js';
+import { buildCustomers } from '../src/testing/factories.js';
+import {
+  benchPostgres, load, loadHttp, postJson, startBenchServer, type BenchRow, type BenchSection,
+  type RequestSpec,
+} from './lib.js';
+
+const dayMs = 24 * 3600 * 1000;
+const caseMs = 4_000;
+const httpConcurrency = 32;
+const dbConcurrency = 16;
+
+/** 40 sections × 25 rows × 50 seats in four zones of 12,500, and 60,000 standing. */
+function arena(): VenueInput {
+  return {
+    name: 'Bench Arena', city: 'Benchtown',
+    sections: [
+      ...Array.from({ length: 40 }, (_, s) => ({
+        key: `S${s + 1}`, name: `Section ${s + 1}`, kind: 'seated' as const,
+        rows: Array.from({ length: 25 }, (_, r) => ({ label: String(r + 1), seats: 50 })),
+      })),
+      { key: 'FLOOR', name: 'Floor', kind: 'standing' as const, capacity: 60_000 },
+    ],
+  };
+}
+
+const zoneSections = (first: number): string[] =>
+  Array.from({ length: 10 }, (_, i) => `S${first + i}`);
+
+async function buildArenaEvent(db: Db, venueId: string): Promise<EventRecord> {
+  const event = await createEvent(db, systemClock, {
+    venueId, title: 'Bench On-Sale', startsAt: new Date(Date.now() + 30 * dayMs).toISOString(),
+    onSaleAt: new Date(Date.now() - 1000).toISOString(), maxTicketsPerCustomer: 50,
+    holdSeconds: 3600,
+    zones: [
+      { key: 'z1', name: 'Z1', priceCents: 9000, currency: 'EUR', sections: zoneSections(1) },
+      { key: 'z2', name: 'Z2', priceCents: 7000, currency: 'EUR', sections: zoneSections(11) },
+      { key: 'z3', name: 'Z3', priceCents: 5000, currency: 'EUR', sections: zoneSections(21) },
+      { key: 'z4', name: 'Z4', priceCents: 3000, currency: 'EUR', sections: zoneSections(31) },
+      { key: 'floor', name: 'Floor', priceCents: 2000, currency: 'EUR', sections: ['FLOOR'] },
+    ],
+  });
+  return await loadEvent(db, event.eventId);
+}
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j] as T, items[i] as T];
+  }
+  return items;
+}
+
+/** Every seat id of sections [first, first + 10), shuffled. */
+function seatsOf(first: number): string[] {
+  const ids: string[] = [];
+  for (let s = first; s < first + 10; s++) {
+    for (let r = 1; r <= 25; r++) for (let n = 1; n <= 50; n++) ids.push(`S${s}-${r}-${n}`);
+  }
+  return shuffle(ids);
+}
+
+/** Disjoint blocks of 4 adjacent seats of sections [first, first + 10), shuffled. */
+function blocksOf(first: number): string[][] {
+  const blocks: string[][] = [];
+  for (let s = first; s < first + 10; s++) {
+    for (let r = 1; r <= 25; r++) {
+      for (let n = 1; n + 3 <= 48; n += 4) {
+        blocks.push([0, 1, 2, 3].map((k) => `S${s}-${r}-${n + k}`));
+      }
+    }
+  }
+  return shuffle(blocks);
+}
+
+async function httpCases(db: Db): Promise<BenchRow[]> {
+  const server = await startBenchServer(db, { connections: 8 });
+  try {
+    const venue = await createVenue(db, arena());
+    const event = await buildArenaEvent(db, venue.venueId);
+    const fans = await buildCustomers(server.ctx, 40_000);
+    // A live database has statistics and settled pages; a freshly filled one gets them here.
+    await db.query('VACUUM ANALYZE');
+    let nextFan = 0;
+    const auth = (): Record<string, string> =>
+      ({ authorization: `Bearer ${(fans[nextFan++ % fans.length] as { token: string }).token}` });
+    const path = `/api/v1/events/${event.eventId}/holds`;
+    const specs = (bodies: object[]): RequestSpec[] => bodies.map((b) => postJson(path, b, auth()));
+    const run = async (name: string, bodies: object[], ok = [201], notes = '') => {
+      const row = await loadHttp(name, server.url, specs(bodies),
+        { concurrency: httpConcurrency, maxMs: caseMs, warmup: 20, ok });
+      const { statuses, ...rest } = row;
+      return { ...rest, notes: `${notes}${notes ? '; ' : ''}statuses ${JSON.stringify(statuses)}` };
+    };
+    const rows: BenchRow[] = [];
+    rows.push(await run('HTTP: random single seats', seatsOf(1).map((id) => ({ seats: [id] }))));
+    rows.push(await run('HTTP: 4 adjacent seats', blocksOf(11).map((seats) => ({ seats }))));
+    rows.push(await run('HTTP: best available ×2', Array.from({ length: 6_000 },
+      () => ({ zone: 'z3', quantity: 2 }))));
+    rows.push(await run('HTTP: standing ×2', Array.from({ length: 20_000 },
+      () => ({ zone: 'floor', quantity: 2 }))));
+    const hot = Array.from({ length: 10 }, (_, i) => `S31-1-${i + 1}`);
+    rows.push(await run('HTTP: all clients on the same 10 seats',
+      Array.from({ length: 8_000 }, (_, i) => ({ seats: [hot[i % 10]] })), [201, 409],
+      '10 succeed, the rest are refused with 409'));
+    return rows;
+  } finally {
+    await server.close();
+  }
+}
+
+async function directCases(db: Db): Promise<BenchRow[]> {
+  const ctx = buildTestContext(db);
+  const venue = await createVenue(db, arena());
+  const event = await buildArenaEvent(db, venue.venueId);
+  const fans = (await buildCustomers(ctx, 40_000)).map((f) => f.customerId);
+  await db.query('VACUUM ANALYZE');
+  const { rows: tickets } = await db.query<{ seat_id: string; ticket_no: number }>(
+    'SELECT seat_id, ticket_no FROM tickets WHERE event_id = $1 AND seat_id IS NOT NULL',
+    [event.eventId]);
+  const ticketOf = new Map(tickets.map((t) => [t.seat_id, t.ticket_no]));
+  const options = { concurrency: dbConcurrency, total: 12_000, maxMs: caseMs, warmup: 20 };
+  let fan = 0;
+  const customer = (): string => fans[fan++ % fans.length] as string;
+  const rows: BenchRow[] = [];
+
+  const singles = seatsOf(1);
+  rows.push(await load('no HTTP: createHold, single seat', options, async (i) => {
+    const seat = singles[i < 0 ? singles.length + i : i] as string;
+    await createHold(db, event, customer(), { seats: [seat] });
+    return true;
+  }));
+  const quads = blocksOf(11);
+  rows.push(await load('no HTTP: createHold, 4 adjacent seats',
+    { ...options, total: quads.length - 20 }, async (i) => {
+      const seats = quads[i < 0 ? quads.length + i : i] as string[];
+      await createHold(db, event, customer(), { seats });
+      return true;
+    }));
+  const bare = seatsOf(21);
+  const { rows: [clock] } = await db.query<{ at: string }>(
+    "SELECT (now() + interval '1 hour')::text AS at");
+  const expiresAt = (clock as { at: string }).at;
+  rows.push({ ...await load('no HTTP: bare claim statement, single seat', options, async (i) => {
+    const seat = bare[i < 0 ? bare.length + i : i] as string;
+    const claimed = await claimTickets(db, event.eventId, randomUUID(),
+      [ticketOf.get(seat) as number], expiresAt);
+    return claimed.length === 1;
+  }), notes: 'one autocommit UPDATE: the ceiling for the claim itself' });
+  const naive = seatsOf(31);
+  rows.push({ ...await load('naive: FOR UPDATE per seat, then UPDATE, single seat', options,
+    async (i) => naiveHold(db, event.eventId, customer(),
+      [naive[i < 0 ? naive.length + i : i] as string], ticketOf)),
+  notes: 'same transaction shape as ours minus the set-based claim' });
+  // The single-seat case took seats all over zone z4: free them for the 4-seat case.
+  const naiveQuads = blocksOf(31);
+  await db.query(
+    `UPDATE tickets SET hold_id = NULL, hold_expires_at = NULL
+      WHERE event_id = $1 AND zone_key = 'z4'`, [event.eventId]);
+  rows.push(await load('naive: FOR UPDATE per seat, then UPDATE, 4 seats',
+    { ...options, total: naiveQuads.length - 20 }, async (i) =>
+      naiveHold(db, event.eventId, customer(),
+        naiveQuads[i < 0 ? naiveQuads.length + i : i] as string[], ticketOf)));
+  return rows;
+}
+
+/** The naive design: one transaction, a locking read per seat, then an UPDATE per seat. */
+async function naiveHold(
+  db: Db, eventId: string, customerId: string, seats: string[], ticketOf: Map<string, number>,
+): Promise<boolean> {
+  const nos = seats.map((id) => ticketOf.get(id) as number).sort((a, b) => a - b);
+  return await db.tx(async (tx) => {
+    for (const no of nos) {
+      const { rows } = await tx.query<{ free: boolean }>(
+        `SELECT order_id IS NULL AND (hold_id IS NULL OR hold_expires_at <= now()) AS free
+           FROM tickets WHERE event_id = $1 AND ticket_no = $2 FOR UPDATE`, [eventId, no]);
+      if (rows[0]?.free !== true) return false;
+    }
+    const holdId = randomUUID();
+    for (const no of nos) {
+      await tx.query(
+        `UPDATE tickets SET hold_id = $3, hold_expires_at = now() + interval '1 hour'
+          WHERE event_id = $1 AND ticket_no = $2`, [eventId, no, holdId]);
+    }
+    await tx.query(
+      `INSERT INTO holds (hold_id, event_id, customer_id, state, quantity, adjacent, currency,
+                          total_cents, expires_at, claim_expires_at)
+       VALUES ($1, $2, $3, 'held', $4, true, 'EUR', 0, now() + interval '1 hour',
+               now() + interval '1 hour')`, [holdId, eventId, customerId, nos.length]);
+    return true;
+  });
+}
+
+/** The holds section of BENCHMARKS.md. */
+export async function run(): Promise<BenchSection> {
+  const db = await benchPostgres(20);
+  try {
+    const http = await httpCases(db);
+    const direct = await directCases(db);
+    return {
+      title: 'Holds',
+      description: 'Hold creation on real PostgreSQL (pool of 20). HTTP cases: the full route ' +
+        `(auth, on-sale check, queue gate, per-customer limit, claim, hold row, outbox) with ${
+          httpConcurrency} keep-alive connections from a load thread; every request is a ` +
+        'different customer. "no HTTP" runs the same domain command or the bare claim ' +
+        `statement with ${dbConcurrency} in flight; "naive" is SELECT … FOR UPDATE per seat ` +
+        'then UPDATE per seat in one transaction per request. Each case is capped at ' +
+        `${caseMs / 1000} s.`,
+      rows: [...http, ...direct],
+    };
+  } finally {
+    await db.close();
+  }
+}

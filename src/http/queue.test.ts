@@ -1,0 +1,318 @@
+/**
+ * The waiting room over HTTP: join and me (inject), the pass on a real hold, rate limits,
+ * proof of work, and the SSE stream on a real port read by a real streaming client.
+ */
+import { randomUUID } from 'node:crypto';
+
+import { solveChallenge } from 'altcha-lib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { loadEvent } from '../catalog/events.js';
+import type { QueueSettings } from '../catalog/schemas.js';
+import type { AppContext } from '../context.js';
+import { AdmissionDuty } from '../queue/duty.js';
+import { spendJoinProof } from '../queue/pow.js';
+import { waitingRoom } from '../queue/room.js';
+import type { QueueView } from '../queue/types.js';
+import type { Db } from '../storage/index.js';
+import { testBackends } from '../testing/backends.js';
+import { buildTestApp } from '../testing/context.js';
+import { bearer, buildCustomer, buildEvent } from '../testing/factories.js';
+import type { App } from './types.js';
+
+const [backend] = await testBackends();
+if (backend === undefined) throw new Error('no test backend');
+
+/** Reads SSE frames from a fetch response body, by hand. */
+class SseReader {
+  private buffer = '';
+  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  private readonly decoder = new TextDecoder();
+
+  constructor(body: ReadableStream<Uint8Array>) {
+    this.reader = body.getReader();
+  }
+
+  /** The next frame (comments included) as its field lines, within `timeoutMs`. */
+  async next(timeoutMs = 5_000): Promise<{ comment?: string; id?: string; event?: string;
+    data?: string; retry?: string }> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const end = this.buffer.indexOf('\n\n');
+      if (end >= 0) {
+        const frame = this.buffer.slice(0, end);
+        this.buffer = this.buffer.slice(end + 2);
+        const fields: Record<string, string> = {};
+        for (const line of frame.split('\n')) {
+          if (line.startsWith(':')) fields.comment = line.slice(1).trim();
+          const match = /^(id|event|data|retry): ?(.*)$/.exec(line);
+          if (match) fields[match[1] as string] = match[2] as string;
+        }
+        return fields;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error('no SSE frame in time');
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('no SSE frame in time')), left);
+      });
+      try {
+        const { value, done } = await Promise.race([this.reader.read(), timeout]);
+        if (done) throw new Error('stream ended');
+        this.buffer += this.decoder.decode(value, { stream: true });
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  }
+
+  /** The next `queue` message, skipping heartbeats. */
+  async nextView(timeoutMs = 5_000): Promise<{ id: string; view: QueueView }> {
+    for (;;) {
+      const frame = await this.next(timeoutMs);
+      if (frame.event === 'queue' && frame.data !== undefined) {
+        return { id: frame.id ?? '', view: JSON.parse(frame.data) as QueueView };
+      }
+    }
+  }
+
+  async cancel(): Promise<void> {
+    await this.reader.cancel().catch(() => undefined);
+  }
+}
+
+describe(`waiting room over HTTP (${backend.name})`, () => {
+  let db: Db;
+  let app: App;
+  let ctx: AppContext;
+  let duty: AdmissionDuty;
+
+  beforeAll(async () => {
+    db = await backend.open();
+    ({ app, ctx } = await buildTestApp(db, {
+      env: {
+        RATE_LIMIT_JOINS_PER_CUSTOMER: '3', QUEUE_SSE_HEARTBEAT_MS: '200',
+        QUEUE_POW_MAX_NUMBER: '2000', QUEUE_TICK_MS: '60000',
+      },
+    }));
+    // Elected but never timer-driven here: tests call tickOnce() when they want a tick.
+    duty = new AdmissionDuty(ctx);
+    await duty.start();
+  });
+  afterAll(async () => {
+    await duty?.stop();
+    await app?.close();
+    await db?.close();
+  });
+
+  async function queuedEvent(queue: Partial<QueueSettings> = {}): Promise<string> {
+    const event = await buildEvent(ctx, {
+      queue: { enabled: true, admitPerMinute: 6_000, maxActiveShoppers: 2, ...queue },
+    });
+    return event.eventId;
+  }
+
+  async function join(eventId: string, token: string, body?: object) {
+    return await app.inject({
+      method: 'POST', url: `/api/v1/events/${eventId}/queue`, headers: bearer(token),
+      ...(body === undefined ? {} : { payload: body }),
+    });
+  }
+
+  async function me(eventId: string, token: string): Promise<QueueView> {
+    const reply = await app.inject({
+      method: 'GET', url: `/api/v1/events/${eventId}/queue/me`, headers: bearer(token),
+    });
+    expect(reply.statusCode).toBe(200);
+    return reply.json<QueueView>();
+  }
+
+  it('joins once, reports the place, admits on a tick, and the pass opens holds', async () => {
+    const eventId = await queuedEvent();
+    const [a, b, c] = await Promise.all([1, 2, 3].map(() => buildCustomer(ctx)));
+    const first = await join(eventId, a!.token);
+    expect(first.statusCode).toBe(201);
+    expect(first.json()).toMatchObject({ state: 'waiting', number: 1, position: 1 });
+    expect((await join(eventId, a!.token)).statusCode).toBe(200);
+    await join(eventId, b!.token);
+    await join(eventId, c!.token);
+    expect(await me(eventId, c!.token)).toMatchObject({ state: 'waiting', number: 3, position: 3 });
+
+    const refused = await app.inject({
+      method: 'POST', url: `/api/v1/events/${eventId}/holds`,
+      headers: { ...bearer(a!.token), 'idempotency-key': randomUUID() },
+      payload: { zone: 'floor', quantity: 2 },
+    });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json()).toMatchObject({ code: 'queue_pass_required' });
+
+    await duty.tickOnce();
+    const admitted = await me(eventId, a!.token);
+    expect(admitted).toMatchObject({ state: 'admitted', position: 0, servedUpTo: 2 });
+    expect(await me(eventId, c!.token)).toMatchObject({ state: 'waiting', position: 1 });
+
+    const held = await app.inject({
+      method: 'POST', url: `/api/v1/events/${eventId}/holds`,
+      headers: { ...bearer(a!.token), 'idempotency-key': randomUUID(),
+        'x-queue-pass': admitted.pass as string },
+      payload: { zone: 'floor', quantity: 2 },
+    });
+    expect(held.statusCode).toBe(201);
+    const stolen = await app.inject({
+      method: 'POST', url: `/api/v1/events/${eventId}/holds`,
+      headers: { ...bearer(b!.token), 'idempotency-key': randomUUID(),
+        'x-queue-pass': admitted.pass as string },
+      payload: { zone: 'floor', quantity: 1 },
+    });
+    expect(stolen.statusCode).toBe(403);
+    expect(stolen.json().detail).toMatch(/another customer/);
+  });
+
+  it('answers 404 for a fan not in line and lets everyone in on a queue-less event', async () => {
+    const eventId = await queuedEvent();
+    const fan = await buildCustomer(ctx);
+    const reply = await app.inject({
+      method: 'GET', url: `/api/v1/events/${eventId}/queue/me`, headers: bearer(fan.token),
+    });
+    expect(reply.statusCode).toBe(404);
+    const open = await buildEvent(ctx);
+    const joined = await join(open.eventId, fan.token);
+    expect(joined.json()).toMatchObject({ state: 'admitted' });
+    expect((await join(randomUUID(), fan.token)).statusCode).toBe(404);
+    const bad = await join(eventId, fan.token, { proofOfWork: 'x', extra: 1 });
+    expect(bad.statusCode).toBe(400);
+  });
+
+  it('rate-limits joins per customer with 429 and Retry-After', async () => {
+    const eventId = await queuedEvent();
+    const fan = await buildCustomer(ctx);
+    const codes: number[] = [];
+    for (let i = 0; i < 4; i += 1) codes.push((await join(eventId, fan.token)).statusCode);
+    expect(codes).toEqual([201, 200, 200, 429]);
+    const limited = await join(eventId, fan.token);
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json()).toMatchObject({ code: 'rate_limited' });
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    // Another fan is not affected.
+    const other = await buildCustomer(ctx);
+    expect((await join(eventId, other.token)).statusCode).toBe(201);
+  });
+
+  it('asks for a solved, single-use proof of work when the event wants one', async () => {
+    const eventId = await queuedEvent({ proofOfWork: true });
+    const [fan, other] = await Promise.all([buildCustomer(ctx), buildCustomer(ctx)]);
+    const missing = await join(eventId, other.token);
+    expect(missing.statusCode).toBe(403);
+    expect(missing.json()).toMatchObject({ code: 'proof_of_work_required',
+      challengeUrl: `/api/v1/events/${eventId}/queue/challenge` });
+
+    const solve = async (token: string): Promise<string> => {
+      const reply = await app.inject({
+        method: 'GET', url: `/api/v1/events/${eventId}/queue/challenge`, headers: bearer(token),
+      });
+      const challenge = reply.json<{ challenge: string; salt: string; signature: string;
+        algorithm: string; maxnumber: number }>();
+      const solution = await solveChallenge(challenge.challenge, challenge.salt,
+        challenge.algorithm, challenge.maxnumber).promise;
+      return Buffer.from(JSON.stringify({ algorithm: challenge.algorithm,
+        challenge: challenge.challenge, number: solution?.number, salt: challenge.salt,
+        signature: challenge.signature })).toString('base64');
+    };
+    const proof = await solve(fan.token);
+    const forged = JSON.parse(Buffer.from(proof, 'base64').toString()) as { number: number };
+    const wrong = Buffer.from(JSON.stringify({ ...forged, number: forged.number + 1 }))
+      .toString('base64');
+    expect((await join(eventId, fan.token, { proofOfWork: wrong })).json().detail)
+      .toMatch(/wrong/);
+    expect((await join(eventId, other.token, { proofOfWork: proof })).json().detail)
+      .toMatch(/another customer/);
+    expect((await join(eventId, fan.token, { proofOfWork: proof })).statusCode).toBe(201);
+    // Already in line: re-joining needs no new work.
+    expect((await join(eventId, fan.token)).statusCode).toBe(200);
+    // And the proof is spent.
+    expect(await spendJoinProof(ctx, eventId, fan.customerId, proof)).toBe('reused');
+  });
+
+  describe('the SSE stream on a real port', () => {
+    let base: string;
+
+    beforeAll(async () => {
+      const address = await app.listen({ port: 0, host: '127.0.0.1' });
+      base = address;
+    });
+
+    async function open(eventId: string, token: string, lastEventId?: string) {
+      const controller = new AbortController();
+      const response = await fetch(`${base}/api/v1/events/${eventId}/queue/stream`, {
+        headers: { ...bearer(token), ...(lastEventId ? { 'last-event-id': lastEventId } : {}) },
+        signal: controller.signal,
+      });
+      return { response, controller };
+    }
+
+    it('pushes each tick as a new position, then the pass; resumes by Last-Event-ID', async () => {
+      const eventId = await queuedEvent({ maxActiveShoppers: 1, passSeconds: 600 });
+      const fans = await Promise.all([1, 2, 3].map(() => buildCustomer(ctx)));
+      for (const fan of fans) await join(eventId, fan.token);
+      const last = fans[2]!;
+      const { response, controller } = await open(eventId, last.token);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      expect(response.headers.get('content-encoding')).toBeNull();
+      const sse = new SseReader(response.body as ReadableStream<Uint8Array>);
+      expect((await sse.next()).retry).toBe('3000');
+      const initial = await sse.nextView();
+      expect(initial.view).toMatchObject({ state: 'waiting', position: 3 });
+
+      await duty.tickOnce();
+      const moved = await sse.nextView();
+      expect(moved.view).toMatchObject({ state: 'waiting', position: 2, servedUpTo: 1 });
+      expect(Number(moved.id)).toBeGreaterThan(Number(initial.id));
+
+      // Heartbeats keep the stream alive between ticks.
+      let frame = await sse.next();
+      while (frame.comment === undefined) frame = await sse.next();
+      expect(frame.comment).toBe('hb');
+
+      // The first shopper finishes; slots free; the line moves twice.
+      for (const fan of fans.slice(0, 2)) {
+        await me(eventId, fan.token);
+        await ctx.db.query(
+          'UPDATE queue_admissions SET released_at = now() WHERE customer_id = $1',
+          [fan.customerId],
+        );
+        await duty.tickOnce();
+      }
+      let view = await sse.nextView();
+      while (view.view.state === 'waiting') view = await sse.nextView();
+      expect(view.view).toMatchObject({ state: 'admitted', position: 0 });
+      expect(view.view.pass).toMatch(/^qp1\./);
+      controller.abort();
+      await sse.cancel();
+
+      // Reconnecting with the last id seen: no repeat of that message, just heartbeats.
+      const again = await open(eventId, last.token, view.id);
+      const resumed = new SseReader(again.response.body as ReadableStream<Uint8Array>);
+      await resumed.next(); // retry
+      expect((await resumed.next()).comment).toBe('hb');
+      again.controller.abort();
+      await resumed.cancel();
+
+      // Closed streams leave no listeners behind.
+      const deadline = Date.now() + 2_000;
+      while (waitingRoom(ctx).feed.listenerCount > 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(waitingRoom(ctx).feed.listenerCount).toBe(0);
+    });
+
+    it('refuses a stream for a fan who has not joined, as problem+json', async () => {
+      const eventId = await queuedEvent();
+      const fan = await buildCustomer(ctx);
+      const { response } = await open(eventId, fan.token);
+      expect(response.status).toBe(404);
+      expect(response.headers.get('content-type')).toMatch(/problem\+json/);
+      expect((await loadEvent(ctx.db, eventId)).queue.enabled).toBe(true);
+    });
+  });
+});

@@ -1,0 +1,129 @@
+/** Holds: create (seats or best available), read, list, release, extend, check out. */
+import { Type } from 'typebox';
+import { loadEvent, type EventRecord } from '../../catalog/events.js';
+import type { AppContext } from '../../context.js';
+import { DomainError } from '../../core/errors.js';
+import { createHold, extendHold, getHold, listHolds, releaseHold } from '../../holds/holds.js';
+import { Hold, HoldInput, HoldList } from '../../holds/schemas.js';
+import { checkout } from '../../orders/checkout.js';
+import { CheckoutInput, Order } from '../../orders/schemas.js';
+import { bookingDeps } from '../../orders/workers.js';
+import { assertMayHold } from '../../queue/gate.js';
+import { bearerSecurity, customerAuth } from '../auth.js';
+import {
+  OptionalIdempotencyHeaders, RequiredIdempotencyHeaders, sendIdempotent,
+} from '../idempotency.js';
+import { problemResponses } from '../problem.js';
+import { holdRateLimit } from '../ratelimit.js';
+import type { App } from '../types.js';
+
+const EventParams = Type.Object({ eventId: Type.String({ maxLength: 100 }) });
+const HoldParams = Type.Object({ holdId: Type.String({ maxLength: 100 }) });
+const HoldHeaders = Type.Object({
+  ...OptionalIdempotencyHeaders.properties,
+  'x-queue-pass': Type.Optional(Type.String({ maxLength: 4_000 })),
+});
+
+/** Refuses holds outside the sale window, by the same clock the catalog shows status with. */
+function assertOnSale(event: EventRecord, nowMs: number): void {
+  if (event.cancelled) throw new DomainError('not_on_sale', 'the event was cancelled');
+  if (nowMs < event.onSaleAtMs) {
+    throw new DomainError('not_on_sale', 'the sale has not started',
+      { onSaleAt: new Date(event.onSaleAtMs).toISOString() });
+  }
+  if (nowMs >= event.startsAtMs) throw new DomainError('not_on_sale', 'the event has started');
+}
+
+/** Hold routes under /api/v1. */
+export async function holdRoutes(app: App, ctx: AppContext): Promise<void> {
+  const customer = customerAuth(ctx);
+  app.post(
+    '/api/v1/events/:eventId/holds',
+    {
+      onRequest: customer,
+      preHandler: holdRateLimit(ctx),
+      schema: {
+        tags: ['holds'], summary: 'Hold seats, or N tickets of a zone (best available)',
+        description: 'All or nothing. On an event with a queue, send the X-Queue-Pass header.',
+        security: bearerSecurity, params: EventParams, headers: HoldHeaders, body: HoldInput,
+        response: { 201: Hold, ...problemResponses(400, 401, 403, 404, 409, 413, 422, 429) },
+      },
+    },
+    async (request, reply) => await sendIdempotent(ctx, request, reply, async () => {
+      const event = await loadEvent(ctx.db, request.params.eventId);
+      assertOnSale(event, ctx.clock.nowMs());
+      await assertMayHold(ctx, event, request.customerId, request.headers['x-queue-pass']);
+      return { status: 201, body: await createHold(ctx.db, event, request.customerId,
+        request.body) };
+    }),
+  );
+  app.get(
+    '/api/v1/holds/:holdId',
+    {
+      onRequest: customer,
+      schema: {
+        tags: ['holds'], summary: 'A hold (owner only)', security: bearerSecurity,
+        params: HoldParams, response: { 200: Hold, ...problemResponses(401, 403, 404) },
+      },
+    },
+    async (request) => await getHold(ctx.db, request.customerId, request.params.holdId),
+  );
+  app.get(
+    '/api/v1/me/holds',
+    {
+      onRequest: customer,
+      schema: {
+        tags: ['holds'], summary: "The customer's live holds", security: bearerSecurity,
+        response: { 200: HoldList, ...problemResponses(401, 403) },
+      },
+    },
+    async (request) => ({ data: await listHolds(ctx.db, request.customerId) }),
+  );
+  app.delete(
+    '/api/v1/holds/:holdId',
+    {
+      onRequest: customer,
+      schema: {
+        tags: ['holds'], summary: 'Release a hold now', security: bearerSecurity,
+        params: HoldParams,
+        response: { 204: Type.Null(), ...problemResponses(401, 403, 404, 409, 429) },
+      },
+    },
+    async (request, reply) => {
+      await releaseHold(ctx.db, request.customerId, request.params.holdId);
+      return reply.status(204).send(null);
+    },
+  );
+  app.post(
+    '/api/v1/holds/:holdId/extend',
+    {
+      onRequest: customer,
+      schema: {
+        tags: ['holds'], summary: "Extend a hold once by the event's allowance",
+        security: bearerSecurity, params: HoldParams,
+        response: { 200: Hold, ...problemResponses(401, 403, 404, 409, 429) },
+      },
+    },
+    async (request) => await extendHold(ctx.db, request.customerId, request.params.holdId),
+  );
+  app.post(
+    '/api/v1/holds/:holdId/checkout',
+    {
+      onRequest: customer,
+      schema: {
+        tags: ['orders'], summary: 'Check out a hold: order, payment, tickets',
+        description: 'Idempotency-Key is required; a retry with it returns the first reply.',
+        security: bearerSecurity, params: HoldParams, headers: RequiredIdempotencyHeaders,
+        body: CheckoutInput,
+        response: { 201: Order, ...problemResponses(400, 401, 403, 404, 409, 413, 429) },
+      },
+    },
+    async (request, reply) => await sendIdempotent(ctx, request, reply, async () => ({
+      status: 201,
+      body: await checkout(bookingDeps(ctx), {
+        customerId: request.customerId, holdId: request.params.holdId,
+        paymentMethod: request.body.paymentMethod,
+      }),
+    })),
+  );
+}

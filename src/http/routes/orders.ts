@@ -1,0 +1,82 @@
+/** Orders (read, list, cancel) and door check-in. */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import type { AppContext } from '../../context.js';
+import { cancelOrder } from '../../orders/cancel.js';
+import { checkIn } from '../../orders/checkins.js';
+import { getOrder, listOrders, type Viewer } from '../../orders/orders.js';
+import { Checkin, CheckinInput, Order, OrderList } from '../../orders/schemas.js';
+import { bookingDeps } from '../../orders/workers.js';
+import { adminAuth, bearerSecurity, customerAuth, isAdminRequest } from '../auth.js';
+import { problemResponses } from '../problem.js';
+import type { App } from '../types.js';
+
+const OrderParams = Type.Object({ orderId: Type.String({ maxLength: 100 }) });
+const EventParams = Type.Object({ eventId: Type.String({ maxLength: 100 }) });
+
+/** onRequest hook for owner-or-admin routes: the admin token passes, else a customer token. */
+function ownerOrAdmin(ctx: AppContext) {
+  const customer = customerAuth(ctx);
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (isAdminRequest(ctx, request)) return;
+    await customer(request, reply);
+  };
+}
+
+function viewerOf(ctx: AppContext, request: FastifyRequest): Viewer {
+  return isAdminRequest(ctx, request) ? { admin: true } : { customerId: request.customerId };
+}
+
+/** Order routes under /api/v1. */
+export async function orderRoutes(app: App, ctx: AppContext): Promise<void> {
+  const customer = customerAuth(ctx);
+  const owner = ownerOrAdmin(ctx);
+  app.get(
+    '/api/v1/orders/:orderId',
+    {
+      onRequest: owner,
+      schema: {
+        tags: ['orders'], summary: 'An order with its tickets (owner or organizer)',
+        security: bearerSecurity, params: OrderParams,
+        response: { 200: Order, ...problemResponses(401, 403, 404) },
+      },
+    },
+    async (request) => await getOrder(ctx.db, request.params.orderId, viewerOf(ctx, request)),
+  );
+  app.get(
+    '/api/v1/me/orders',
+    {
+      onRequest: customer,
+      schema: {
+        tags: ['orders'], summary: "The customer's orders", security: bearerSecurity,
+        response: { 200: OrderList, ...problemResponses(401, 403) },
+      },
+    },
+    async (request) => ({ data: await listOrders(ctx.db, request.customerId) }),
+  );
+  app.post(
+    '/api/v1/orders/:orderId/cancel',
+    {
+      onRequest: owner,
+      schema: {
+        tags: ['orders'], summary: 'Cancel an order: refund, tickets back to the pool',
+        security: bearerSecurity, params: OrderParams,
+        response: { 200: Order, ...problemResponses(401, 403, 404, 409, 429) },
+      },
+    },
+    async (request) =>
+      await cancelOrder(bookingDeps(ctx), request.params.orderId, viewerOf(ctx, request)),
+  );
+  app.post(
+    '/api/v1/events/:eventId/checkins',
+    {
+      onRequest: adminAuth(ctx),
+      schema: {
+        tags: ['orders'], summary: 'Check a ticket code in (first scan only)',
+        security: bearerSecurity, params: EventParams, body: CheckinInput,
+        response: { 200: Checkin, ...problemResponses(400, 401, 403, 404, 409, 413) },
+      },
+    },
+    async (request) => await checkIn(ctx.db, request.params.eventId, request.body.code),
+  );
+}

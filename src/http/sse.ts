@@ -1,0 +1,90 @@
+/**
+ * A Server-Sent Events connection over a hijacked Fastify reply: headers written by hand
+ * (so compression and serializers stay out of it), heartbeats as comment lines, and
+ * backpressure handled by keeping only the newest message while the socket drains.
+ * Every message is a full state, not a delta, so dropping superseded ones is safe.
+ */
+import type { ServerResponse } from 'node:http';
+
+/** One outgoing SSE message. */
+export interface SseMessage {
+  id: string;
+  event: string;
+  data: string;
+}
+
+// A client that has not drained for this long is gone in all but name.
+const maxStallMs = 60_000;
+
+/** Writes SSE frames to one response until either side closes it. */
+export class SseConnection {
+  private closed = false;
+  private waiting: SseMessage | undefined;
+  private stalledSinceMs: number | null = null;
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly onClose = new Set<() => void>();
+
+  constructor(private readonly raw: ServerResponse, heartbeatMs: number, retryMs = 3_000) {
+    raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      // nginx and similar proxies buffer responses unless told not to.
+      'x-accel-buffering': 'no',
+    });
+    raw.write(`retry: ${retryMs}\n\n`);
+    this.heartbeat = setInterval(() => this.comment('hb'), heartbeatMs);
+    this.heartbeat.unref();
+    raw.on('close', () => this.close());
+    raw.on('drain', () => this.flush());
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Runs `listener` once when the connection closes (either side). */
+  whenClosed(listener: () => void): void {
+    if (this.closed) listener();
+    else this.onClose.add(listener);
+  }
+
+  /** Sends now, or after the socket drains (replacing any message already waiting). */
+  send(message: SseMessage): void {
+    if (this.closed) return;
+    if (this.stalledSinceMs !== null) {
+      this.waiting = message;
+      if (performance.now() - this.stalledSinceMs > maxStallMs) this.end();
+      return;
+    }
+    const frame = `id: ${message.id}\nevent: ${message.event}\ndata: ${message.data}\n\n`;
+    if (!this.raw.write(frame)) this.stalledSinceMs = performance.now();
+  }
+
+  /** Ends the response (server side). */
+  end(): void {
+    if (this.closed) return;
+    this.raw.end();
+    this.close();
+  }
+
+  private comment(text: string): void {
+    if (this.closed || this.stalledSinceMs !== null) return;
+    this.raw.write(`: ${text}\n\n`);
+  }
+
+  private flush(): void {
+    this.stalledSinceMs = null;
+    const next = this.waiting;
+    this.waiting = undefined;
+    if (next !== undefined) this.send(next);
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.heartbeat);
+    for (const listener of this.onClose) listener();
+    this.onClose.clear();
+  }
+}

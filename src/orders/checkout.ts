@@ -1,0 +1,117 @@
+/**
+ * Checkout: hold → order → payment → confirmation.
+ *
+ * 1. One transaction locks the hold, checks it is the buyer's and live on the buyer's
+ *    timer, records the order (pending_payment) and the payment (pending), and stretches
+ *    the tickets' reservation to the payment window so a payment that succeeds late still
+ *    finds them.
+ * 2. The provider is called outside any transaction, keyed by the payment id.
+ * 3. A final answer is applied at once (settle); a pending one waits for the webhook.
+ */
+import { DomainError, invalid } from '../core/errors.js';
+import { isUuid, newId } from '../core/ids.js';
+import { retimeHoldTickets } from '../holds/holds.js';
+import type { ChargeOutcome } from '../payments/types.js';
+import { getOrder } from './orders.js';
+import type { Order } from './schemas.js';
+import { settlePayment, type BookingDeps } from './settle.js';
+
+/** A checkout request of an authenticated customer. */
+export interface CheckoutRequest {
+  customerId: string;
+  holdId: string;
+  paymentMethod: string;
+}
+
+interface StartedCheckout {
+  orderId: string;
+  paymentId: string;
+  amountCents: number;
+  currency: string;
+}
+
+async function startCheckout(deps: BookingDeps, request: CheckoutRequest):
+  Promise<StartedCheckout> {
+  return await deps.db.tx(async (tx) => {
+    const { rows } = await tx.query<{
+      event_id: string; state: string; buyer_live: boolean; quantity: number;
+      total_cents: number; currency: string; pending: boolean;
+    }>(
+      `SELECT h.event_id, h.state, h.expires_at > now() AND h.claim_expires_at > now()
+                AS buyer_live,
+              h.quantity, h.total_cents, h.currency,
+              EXISTS (SELECT 1 FROM orders o WHERE o.hold_id = h.hold_id
+                                             AND o.status = 'pending_payment') AS pending
+         FROM holds h WHERE h.hold_id = $1 AND h.customer_id = $2 FOR UPDATE OF h`,
+      [request.holdId, request.customerId],
+    );
+    const hold = rows[0];
+    if (hold === undefined) throw new DomainError('not_found', `no hold ${request.holdId}`);
+    if (hold.state === 'purchased') throw new DomainError('hold_purchased');
+    if (hold.state !== 'held' || !hold.buyer_live) {
+      throw new DomainError('hold_expired', 'the hold has ended; make a new one');
+    }
+    if (hold.pending) {
+      throw new DomainError('payment_pending', 'a payment for this hold is being processed');
+    }
+    const orderId = newId();
+    const paymentId = newId();
+    const amountCents = Number(hold.total_cents);
+    await tx.query(
+      `INSERT INTO orders (order_id, event_id, customer_id, hold_id, status, quantity,
+                           total_cents, currency)
+       VALUES ($1, $2, $3, $4, 'pending_payment', $5, $6, $7)`,
+      [orderId, hold.event_id, request.customerId, request.holdId, hold.quantity, amountCents,
+        hold.currency],
+    );
+    await tx.query(
+      `INSERT INTO payments (payment_id, order_id, event_id, provider, method, amount_cents,
+                             currency, status)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending')`,
+      [paymentId, orderId, hold.event_id, deps.provider.name, request.paymentMethod,
+        amountCents, hold.currency],
+    );
+    const { rows: [claim] } = await tx.query<{ claim: string }>(
+      `UPDATE holds
+          SET claim_expires_at = greatest(claim_expires_at,
+                                          now() + make_interval(secs => $2))
+        WHERE hold_id = $1 AND state = 'held'
+       RETURNING claim_expires_at::text AS claim`,
+      [request.holdId, deps.paymentWindowSeconds],
+    );
+    if (claim === undefined) throw new Error('assertion failed: locked hold changed state');
+    await retimeHoldTickets(tx, hold.event_id, request.holdId, hold.quantity, claim.claim);
+    return { orderId, paymentId, amountCents, currency: hold.currency };
+  });
+}
+
+/** Checks out a hold; answers the order as it stands after the provider's first answer. */
+export async function checkout(deps: BookingDeps, request: CheckoutRequest): Promise<Order> {
+  if (!deps.provider.acceptsMethod(request.paymentMethod)) {
+    throw invalid('/paymentMethod',
+      `payment method "${request.paymentMethod}" is not accepted by ${deps.provider.name}`);
+  }
+  if (!isUuid(request.holdId)) throw new DomainError('not_found', `no hold ${request.holdId}`);
+  const started = await startCheckout(deps, request);
+  let outcome: ChargeOutcome | undefined;
+  try {
+    outcome = await deps.provider.charge({
+      paymentId: started.paymentId, amountCents: started.amountCents,
+      currency: started.currency, method: request.paymentMethod,
+      description: `Stampede order ${started.orderId}`,
+    });
+  } catch (error) {
+    // The charge's fate is unknown: the order stays pending and the reconciler asks the
+    // provider later (the payment id makes a retried charge safe).
+    deps.logger.warn({ err: error, paymentId: started.paymentId }, 'charge failed to answer');
+  }
+  if (outcome?.status === 'pending') {
+    await deps.db.query(
+      'UPDATE payments SET provider_ref = $2 WHERE payment_id = $1 AND provider_ref IS NULL',
+      [started.paymentId, outcome.providerRef],
+    );
+  } else if (outcome !== undefined) {
+    await settlePayment(deps, started.paymentId, outcome);
+  }
+  return await getOrder(deps.db, started.orderId, { customerId: request.customerId });
+}

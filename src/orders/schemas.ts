@@ -1,0 +1,96 @@
+/** TypeBox schemas for checkout, orders and check-in. */
+import { Type, type Static } from 'typebox';
+import { DateTime, Uuid } from '../catalog/schemas.js';
+import { limits } from '../config/limits.js';
+
+export const CheckoutInput = Type.Object(
+  {
+    /** A simulated method (`sim_ok`, …) or the provider's payment method id. */
+    paymentMethod: Type.String({ pattern: '^[A-Za-z0-9_]{1,100}$', maxLength: 100 }),
+  },
+  { additionalProperties: false },
+);
+export type CheckoutInput = Static<typeof CheckoutInput>;
+
+export const OrderStatus = Type.Union([
+  Type.Literal('pending_payment'),
+  Type.Literal('confirmed'),
+  Type.Literal('payment_failed'),
+  Type.Literal('cancelled'),
+]);
+export type OrderStatus = Static<typeof OrderStatus>;
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
+  Type.Union([schema, Type.Null()]);
+
+export const OrderTicket = Type.Object({
+  ticketId: Uuid,
+  seatId: Nullable(Type.String()),
+  section: Type.String(),
+  row: Nullable(Type.String()),
+  number: Nullable(Type.Integer()),
+  zone: Type.String(),
+  priceCents: Type.Integer(),
+  /** What the door scans: 128 random bits, base64url. */
+  code: Type.String(),
+  status: Type.Union([Type.Literal('valid'), Type.Literal('cancelled')]),
+  checkedInAt: Nullable(DateTime),
+});
+export type OrderTicket = Static<typeof OrderTicket>;
+
+export const PaymentView = Type.Object({
+  paymentId: Uuid,
+  provider: Type.String(),
+  method: Type.String(),
+  status: Type.Union([
+    Type.Literal('pending'), Type.Literal('captured'), Type.Literal('declined'),
+  ]),
+  amountCents: Type.Integer(),
+  declineReason: Nullable(Type.String()),
+  refund: Nullable(Type.Object({
+    refundId: Uuid,
+    status: Type.Union([Type.Literal('requested'), Type.Literal('succeeded')]),
+    reason: Type.String(),
+    amountCents: Type.Integer(),
+  })),
+});
+export type PaymentView = Static<typeof PaymentView>;
+
+export const Order = Type.Object({
+  orderId: Uuid,
+  eventId: Uuid,
+  holdId: Uuid,
+  status: OrderStatus,
+  totalCents: Type.Integer(),
+  currency: Type.String(),
+  /** Why the order failed (payment_failed only). */
+  failureReason: Nullable(Type.String()),
+  createdAt: DateTime,
+  confirmedAt: Nullable(DateTime),
+  cancelledAt: Nullable(DateTime),
+  payment: Nullable(PaymentView),
+  tickets: Type.Array(OrderTicket),
+});
+export type Order = Static<typeof Order>;
+
+export const OrderList = Type.Object({ data: Type.Array(Order) });
+export type OrderList = Static<typeof OrderList>;
+
+export const CheckinInput = Type.Object(
+  { code: Type.String({ minLength: 1, maxLength: limits.ticketCodeLength }) },
+  { additionalProperties: false },
+);
+export type CheckinInput = Static<typeof CheckinInput>;
+
+export const Checkin = Type.Object({
+  ticketId: Uuid,
+  orderId: Uuid,
+  eventId: Uuid,
+  seatId: Nullable(Type.String()),
+  section: Type.String(),
+  row: Nullable(Type.String()),
+  number: Nullable(Type.Integer()),
+  zone: Type.String(),
+  checkedInAt: DateTime,
+});
+export type Checkin = Static<typeof Checkin>;

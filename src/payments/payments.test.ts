@@ -1,0 +1,104 @@
+import Stripe from 'stripe';
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../core/clock.js';
+import { signPayload, verifySignature } from './signature.js';
+import { SimulatedGateway, type WebhookDelivery } from './simulated.js';
+import { StripeProvider } from './stripe.js';
+import { WebhookRejected } from './types.js';
+
+const secret = 'whsec_test_0123456789abcdef';
+
+describe('webhook signatures', () => {
+  const body = Buffer.from('{"id":"evt_1","type":"payment.captured"}');
+  const nowMs = Date.UTC(2030, 0, 1);
+  const t = nowMs / 1000;
+
+  it('accepts a fresh signature over the exact bytes', () => {
+    expect(() => verifySignature(secret, body, signPayload(secret, body, t), nowMs)).not.toThrow();
+    const rotated = `${signPayload('another-secret-xyz', body, t)},v1=${
+      signPayload(secret, body, t).split('v1=')[1]}`;
+    expect(() => verifySignature(secret, body, rotated, nowMs)).not.toThrow();
+  });
+
+  it('rejects a changed body, a wrong secret, a stale or future timestamp, junk', () => {
+    const header = signPayload(secret, body, t);
+    const cases: [Buffer, string | undefined, number][] = [
+      [Buffer.from(`${body.toString()} `), header, nowMs],
+      [body, signPayload('wrong-secret-0123456', body, t), nowMs],
+      [body, header, nowMs + 301_000],
+      [body, header, nowMs - 301_000],
+      [body, undefined, nowMs],
+      [body, 't=abc,v1=zz', nowMs],
+      [body, `t=${t}`, nowMs],
+      [body, `v1=${'0'.repeat(64)}`, nowMs],
+    ];
+    for (const [raw, sig, now] of cases) {
+      expect(() => verifySignature(secret, raw, sig, now)).toThrow(WebhookRejected);
+    }
+  });
+});
+
+describe('simulated gateway', () => {
+  it('sends every outcome twice, shuffled, and answers by payment method', async () => {
+    const clock = new ManualClock(Date.UTC(2030, 0, 1));
+    const sent: WebhookDelivery[] = [];
+    const gateway = new SimulatedGateway({
+      secret, clock, manual: true, seed: 7,
+      deliver: async (delivery) => {
+        sent.push(delivery);
+      },
+    });
+    const charge = (method: string) => gateway.charge({
+      paymentId: '00000000-0000-4000-8000-000000000001', amountCents: 100, currency: 'EUR',
+      method, description: 'test' });
+    expect((await charge('sim_ok')).status).toBe('captured');
+    expect((await charge('sim_declined')).status).toBe('declined');
+    expect((await charge('sim_async_ok')).status).toBe('pending');
+    expect(gateway.pending()).toHaveLength(2 + 2 + 4);
+    expect(await gateway.flush()).toBe(8);
+    const events = sent.map((d) => gateway.verifyWebhook(Buffer.from(d.body), d.headers,
+      clock.nowMs()));
+    expect(new Set(events.map((e) => e.id)).size).toBe(4);
+    expect(events.filter((e) => e.type === 'payment.processing')).toHaveLength(2);
+    expect(gateway.acceptsMethod('sim_ok')).toBe(true);
+    expect(gateway.acceptsMethod('pm_card_visa')).toBe(false);
+  });
+});
+
+describe('stripe webhook verification', () => {
+  const provider = new StripeProvider({ secretKey: 'sk_test_unused', webhookSecret: secret });
+  const stripe = new Stripe('sk_test_unused');
+  const event = {
+    id: 'evt_123', object: 'event', type: 'payment_intent.succeeded', api_version: '2024-06-20',
+    created: 1, livemode: false, pending_webhooks: 1, request: null,
+    data: { object: { id: 'pi_1', object: 'payment_intent', status: 'succeeded',
+      metadata: { paymentId: '00000000-0000-4000-8000-000000000002' } } },
+  };
+  const payload = JSON.stringify(event);
+
+  it('verifies with constructEvent and translates the event', () => {
+    const header = stripe.webhooks.generateTestHeaderString({ payload, secret });
+    const parsed = provider.verifyWebhook(Buffer.from(payload),
+      { 'stripe-signature': header }, Date.now());
+    expect(parsed).toEqual({ id: 'evt_123', type: 'payment.captured',
+      paymentId: '00000000-0000-4000-8000-000000000002', providerRef: 'pi_1' });
+  });
+
+  it('rejects a tampered body, a stale timestamp and a missing header', () => {
+    const header = stripe.webhooks.generateTestHeaderString({ payload, secret });
+    const tampered = Buffer.from(payload.replace('pi_1', 'pi_2'));
+    expect(() => provider.verifyWebhook(tampered, { 'stripe-signature': header }, Date.now()))
+      .toThrow(WebhookRejected);
+    const old = stripe.webhooks.generateTestHeaderString({
+      payload, secret, timestamp: Math.floor(Date.now() / 1000) - 3_600 });
+    expect(() => provider.verifyWebhook(Buffer.from(payload), { 'stripe-signature': old },
+      Date.now())).toThrow(WebhookRejected);
+    expect(() => provider.verifyWebhook(Buffer.from(payload), {}, Date.now()))
+      .toThrow(WebhookRejected);
+  });
+
+  it('accepts only PaymentMethod ids as payment methods', () => {
+    expect(provider.acceptsMethod('pm_card_visa')).toBe(true);
+    expect(provider.acceptsMethod('sim_ok')).toBe(false);
+  });
+});

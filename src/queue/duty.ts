@@ -1,0 +1,104 @@
+/**
+ * The admission duty: on the one node elected for it, tick every active line on a fixed
+ * cadence and broadcast each line's new status.
+ *
+ * Election is a LeaderElector lease on the coordinator; the lease's fencing token travels
+ * into every tick, where PostgreSQL refuses it once a newer leader has ticked. A node that
+ * loses the lease stops ticking at its next round; one that stalls past its lease and
+ * wakes up is refused by the token. Ticks of one round run one line after another: a
+ * tick is a few short statements, and a bounded number of lines is looked at per round.
+ */
+import { hostname } from 'node:os';
+
+import { loadEvent } from '../catalog/events.js';
+import type { AppContext } from '../context.js';
+import { randomToken } from '../core/ids.js';
+import { LeaderElector } from '../coord/index.js';
+import { activeLines, tickLine, type TickOutcome } from './admission.js';
+import type { SeedSource } from './line.js';
+import { waitingRoom } from './room.js';
+
+/** The lease name of the admission duty. */
+export const admissionLease = 'queue-admission';
+
+/** Options for tests: a fixed holder id, seeds, or a lease clock. */
+export interface AdmissionDutyOptions {
+  holderId?: string;
+  seeds?: SeedSource;
+}
+
+/** Competes for the admission lease and, while leader, ticks every active line. */
+export class AdmissionDuty {
+  readonly elector: LeaderElector;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private round: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly options: AdmissionDutyOptions = {},
+  ) {
+    const holderId = options.holderId ??
+      `${hostname()}:${process.pid}:${randomToken(6)}`;
+    this.elector = new LeaderElector(ctx.coord, {
+      name: admissionLease, holderId, ttlMs: ctx.config.queue.leaderTtlMs, logger: ctx.logger,
+    });
+  }
+
+  /** Starts competing for the lease and ticking while leader. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    await this.elector.start();
+    this.schedule();
+  }
+
+  /** Stops ticking, waits for the round in flight, and hands the lease back. */
+  async stop(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.timer);
+    await this.round;
+    await this.elector.stop();
+  }
+
+  /**
+   * One round over the active lines, if this node leads; returns the outcomes (tests call
+   * this directly instead of waiting for the timer).
+   */
+  async tickOnce(): Promise<Map<string, TickOutcome>> {
+    const outcomes = new Map<string, TickOutcome>();
+    const token = this.elector.fencingToken();
+    if (token === null) return outcomes;
+    const { ctx } = this;
+    const room = waitingRoom(ctx);
+    for (const eventId of await activeLines(ctx.db, ctx.clock.nowMs())) {
+      // Leadership can lapse mid-round; stop rather than tick on borrowed time.
+      if (!this.elector.isLeader()) break;
+      const event = await loadEvent(ctx.db, eventId);
+      const outcome = await tickLine(ctx.db, event, {
+        nowMs: ctx.clock.nowMs(), token, claimGraceSeconds: ctx.config.queue.claimGraceSeconds,
+        tickMs: ctx.config.queue.tickMs, seeds: this.options.seeds,
+      });
+      outcomes.set(eventId, outcome);
+      if (outcome.kind === 'ticked') await room.publish(outcome.status);
+      if (outcome.kind === 'fenced') {
+        ctx.logger.warn({ eventId, token, newerToken: outcome.newerToken },
+          'admission tick refused: a newer leader has ticked this line');
+      }
+    }
+    return outcomes;
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    this.timer = setTimeout(() => {
+      this.round = this.tickOnce()
+        .then(() => undefined)
+        .catch((error: unknown) => {
+          this.ctx.logger.warn({ err: error }, 'admission round failed; retrying next tick');
+        })
+        .finally(() => this.schedule());
+    }, this.ctx.config.queue.tickMs);
+    this.timer.unref();
+  }
+}

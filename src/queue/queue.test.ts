@@ -1,0 +1,398 @@
+/**
+ * The waiting room's domain rules on both database backends, with a manual clock:
+ * numbering, the pre-queue draw, fairness, pacing, slot accounting, sold out, fencing and
+ * the hold gate. Customers here are bare ids (queue rows do not reference customers), so
+ * hundreds of fans cost no password hashing.
+ */
+import { randomUUID } from 'node:crypto';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { loadEvent, type EventRecord } from '../catalog/events.js';
+import type { QueueSettings } from '../catalog/schemas.js';
+import type { AppContext } from '../context.js';
+import { ManualClock } from '../core/clock.js';
+import { DomainError } from '../core/errors.js';
+import { testBackends } from '../testing/backends.js';
+import { buildTestContext } from '../testing/context.js';
+import { buildEvent } from '../testing/factories.js';
+import type { Db } from '../storage/index.js';
+import { queueStats, releaseShopperSlot, tickLine, type TickOutcome } from './admission.js';
+import { assertMayHold } from './gate.js';
+import { findDraw, joinLine, JoinBatcher } from './line.js';
+import { drawOrder } from './shuffle.js';
+import { waitingRoom } from './room.js';
+
+const backends = await testBackends();
+const graceSeconds = 60;
+
+/** Kendall's tau-a between two rankings of the same items (1 = identical order). */
+export function kendallTau(a: readonly string[], b: readonly string[]): number {
+  const rankB = new Map(b.map((id, i) => [id, i]));
+  let concordant = 0;
+  let discordant = 0;
+  for (let i = 0; i < a.length; i += 1) {
+    for (let j = i + 1; j < a.length; j += 1) {
+      const bi = rankB.get(a[i] as string) as number;
+      const bj = rankB.get(a[j] as string) as number;
+      if (bi < bj) concordant += 1;
+      else discordant += 1;
+    }
+  }
+  const pairs = (a.length * (a.length - 1)) / 2;
+  return (concordant - discordant) / pairs;
+}
+
+function fans(count: number): string[] {
+  return Array.from({ length: count }, () => randomUUID());
+}
+
+for (const backend of backends) {
+  describe.skipIf(!backend.available)(`waiting room on ${backend.name}`, () => {
+    let db: Db;
+    let clock: ManualClock;
+    let ctx: AppContext;
+    let token = 1;
+
+    beforeAll(async () => {
+      db = await backend.open();
+      clock = new ManualClock(Date.UTC(2030, 0, 1, 10));
+      ctx = buildTestContext(db, {
+        clock, env: { QUEUE_CLAIM_GRACE_SECONDS: String(graceSeconds) },
+      });
+    });
+    afterAll(async () => db?.close());
+
+    async function queuedEvent(
+      queue: Partial<QueueSettings> = {}, onSaleInMs = -60_000,
+    ): Promise<EventRecord> {
+      const details = await buildEvent(ctx, {
+        onSaleAt: new Date(clock.nowMs() + onSaleInMs).toISOString(),
+        queue: { enabled: true, admitPerMinute: 6_000, maxActiveShoppers: 1_000, ...queue },
+      });
+      return await loadEvent(db, details.eventId);
+    }
+
+    /** One tick, broadcast as the admission duty does (it also refreshes the cache). */
+    async function tick(event: EventRecord, fence = token): Promise<TickOutcome> {
+      const outcome = await tickLine(db, event, {
+        nowMs: clock.nowMs(), token: fence, claimGraceSeconds: graceSeconds,
+      });
+      if (outcome.kind === 'ticked') await waitingRoom(ctx).publish(outcome.status);
+      return outcome;
+    }
+
+    async function admitted(event: EventRecord, outcome?: TickOutcome): Promise<string[]> {
+      if (outcome !== undefined && outcome.kind !== 'ticked') throw new Error(outcome.kind);
+      const { rows } = await db.query<{ customer_id: string }>(
+        'SELECT customer_id FROM queue_admissions WHERE event_id = $1 ORDER BY number',
+        [event.eventId],
+      );
+      return rows.map((row) => row.customer_id);
+    }
+
+    async function joinAll(event: EventRecord, ids: readonly string[]): Promise<void> {
+      for (const id of ids) await joinLine(db, event, [id], clock.nowMs());
+    }
+
+    describe('joining and numbering', () => {
+      it('numbers 300 concurrent joins densely and uniquely; re-joins change nothing', async () => {
+        const event = await queuedEvent();
+        const batcher = new JoinBatcher(db, clock);
+        const ids = fans(300);
+        const outcomes = await Promise.all(ids.map((id) => batcher.join(event, id)));
+        const numbers = outcomes.map((o) => o.number).sort((a, b) => (a ?? 0) - (b ?? 0));
+        expect(numbers).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+        expect(outcomes.every((o) => o.created)).toBe(true);
+        // Arrival order is number order, even inside one group-committed batch.
+        expect(outcomes.map((o) => o.number)).toEqual(numbers);
+
+        const again = await Promise.all([...ids.slice(0, 20), ...ids.slice(0, 20)]
+          .map((id) => batcher.join(event, id)));
+        expect(again.every((o) => !o.created)).toBe(true);
+        expect(again.slice(0, 20).map((o) => o.number)).toEqual(numbers.slice(0, 20));
+        const { rows } = await db.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM queue_entries WHERE event_id = $1', [event.eventId],
+        );
+        expect(rows[0]?.n).toBe(300);
+      });
+
+      it('a duplicate inside one batch is joined once and reported created once', async () => {
+        const event = await queuedEvent();
+        const batcher = new JoinBatcher(db, clock);
+        const [fan] = fans(1) as [string];
+        const outcomes = await Promise.all([fan, fan, fan].map((id) => batcher.join(event, id)));
+        expect(outcomes.map((o) => o.number)).toEqual([1, 1, 1]);
+        expect(outcomes.filter((o) => o.created)).toHaveLength(1);
+      });
+    });
+
+    describe('the pre-queue draw', () => {
+      it('shuffles the pre-queue ahead of later joiners, recorded and replayable', async () => {
+        const event = await queuedEvent({}, 10 * 60_000);
+        const early = fans(30);
+        await joinAll(event, early);
+        const before = await waitingRoom(ctx).view(event, early[0] as string);
+        expect(before).toMatchObject({ state: 'pre_queue', number: null, position: null });
+
+        clock.advance(10 * 60_000 + 1);
+        const late = fans(10);
+        // The first join after on-sale draws: correctness does not wait for the tick.
+        await joinAll(event, late);
+        const draw = await findDraw(db, event.eventId);
+        expect(draw).toMatchObject({ entries: 30, firstNumber: 1 });
+        expect(draw?.resultOrder).toEqual(drawOrder(early, draw?.seed ?? ''));
+        expect(new Set(draw?.resultOrder)).toEqual(new Set(early));
+        expect(draw?.resultOrder).not.toEqual([...early].sort());
+
+        const { rows } = await db.query<{ customer_id: string; number: number }>(
+          'SELECT customer_id, number FROM queue_entries WHERE event_id = $1 ORDER BY number',
+          [event.eventId],
+        );
+        expect(rows.map((r) => Number(r.number))).toEqual(
+          Array.from({ length: 40 }, (_, i) => i + 1),
+        );
+        expect(rows.map((r) => r.customer_id)).toEqual([...(draw?.resultOrder ?? []), ...late]);
+
+        // Admission follows the drawn order, then the later joiners in join order.
+        await tick(event);
+        expect(await admitted(event)).toEqual([...(draw?.resultOrder ?? []), ...late]);
+      });
+
+      it('the tick draws at on-sale when nobody joins after it', async () => {
+        const event = await queuedEvent({}, 5_000);
+        const early = fans(5);
+        await joinAll(event, early);
+        expect((await tick(event)).kind).toBe('ticked');
+        expect(await findDraw(db, event.eventId)).toBeUndefined();
+        clock.advance(5_000);
+        await tick(event);
+        expect(await findDraw(db, event.eventId)).toMatchObject({ entries: 5 });
+        expect(new Set(await admitted(event))).toEqual(new Set(early));
+      });
+    });
+
+    describe('fairness', () => {
+      it('admits post-on-sale joiners in join order: Kendall tau = 1', async () => {
+        const event = await queuedEvent({ admitPerMinute: 120 });
+        const joinOrder: string[] = [];
+        // Joins and ticks interleave: 200 fans arrive while the line is moving.
+        let seed = 7;
+        for (let round = 0; round < 60; round += 1) {
+          seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+          const arrivals = fans(seed % 7);
+          await joinAll(event, arrivals);
+          joinOrder.push(...arrivals);
+          clock.advance(1_000);
+          await tick(event);
+        }
+        for (let i = 0; i < 200; i += 1) {
+          clock.advance(1_000);
+          await tick(event);
+        }
+        const admissionOrder = await admitted(event);
+        const { rows } = await db.query<{ customer_id: string }>(
+          `SELECT customer_id FROM queue_admissions WHERE event_id = $1
+            ORDER BY admitted_at, number`, [event.eventId],
+        );
+        expect(admissionOrder).toHaveLength(joinOrder.length);
+        expect(kendallTau(joinOrder, rows.map((r) => r.customer_id))).toBe(1);
+      });
+    });
+
+    describe('pacing and slots', () => {
+      it('never admits more than admitPerMinute in any 60 s window', async () => {
+        const event = await queuedEvent({ admitPerMinute: 10 });
+        await joinAll(event, fans(60));
+        const perSecond: number[] = [];
+        for (let second = 0; second < 180; second += 1) {
+          clock.advance(1_000);
+          const outcome = await tick(event);
+          perSecond.push(outcome.kind === 'ticked' ? outcome.admitted.length : 0);
+        }
+        for (let start = 0; start + 60 <= perSecond.length; start += 1) {
+          const inWindow = perSecond.slice(start, start + 60).reduce((a, b) => a + b, 0);
+          expect(inWindow).toBeLessThanOrEqual(10);
+        }
+        const total = perSecond.reduce((a, b) => a + b, 0);
+        expect(total).toBeGreaterThanOrEqual(28);
+        // Smoothed: no second admits the whole minute's allowance at once.
+        expect(Math.max(...perSecond)).toBeLessThanOrEqual(2);
+        const last = await tick(event);
+        expect(last.kind === 'ticked' && last.status.ratePerMinute).toBeCloseTo(10, 0);
+      });
+
+      it('caps live shoppers at maxActiveShoppers; release and expiry free slots', async () => {
+        const event = await queuedEvent({ maxActiveShoppers: 3, passSeconds: 300 });
+        const line = fans(10);
+        await joinAll(event, line);
+        clock.advance(1_000);
+        await tick(event);
+        expect(await admitted(event)).toEqual(line.slice(0, 3));
+        clock.advance(1_000);
+        await tick(event);
+        expect(await admitted(event)).toHaveLength(3);
+
+        // The shopper shows up, buys, and the booking engine releases the slot.
+        const room = waitingRoom(ctx);
+        const first = await room.view(event, line[0] as string);
+        expect(first.state).toBe('admitted');
+        expect(await releaseShopperSlot(db, event.eventId, line[0] as string, clock.nowMs()))
+          .toBe(true);
+        expect(await releaseShopperSlot(db, event.eventId, line[0] as string, clock.nowMs()))
+          .toBe(false);
+        clock.advance(1_000);
+        await tick(event);
+        expect(await admitted(event)).toEqual(line.slice(0, 4));
+        expect((await room.view(event, line[0] as string)).state).toBe('expired');
+
+        // Fans 2 and 4 show up; 3 never does and times out after the grace period.
+        await room.view(event, line[1] as string);
+        await room.view(event, line[3] as string);
+        clock.advance(graceSeconds * 1000);
+        await tick(event);
+        expect(await admitted(event)).toEqual(line.slice(0, 5));
+        expect((await room.view(event, line[2] as string)).state).toBe('expired');
+
+        // Passes expire: every slot frees at once, and the line moves on.
+        clock.advance(300 * 1000);
+        await tick(event);
+        expect(await admitted(event)).toEqual(line.slice(0, 8));
+      });
+
+      it('stops at sold out and tells everyone, resuming if tickets return', async () => {
+        const event = await queuedEvent({ maxActiveShoppers: 2 });
+        const line = fans(5);
+        await joinAll(event, line);
+        await tick(event);
+        await db.query('UPDATE tickets SET order_id = gen_random_uuid() WHERE event_id = $1', [
+          event.eventId,
+        ]);
+        await releaseShopperSlot(db, event.eventId, line[0] as string, clock.nowMs());
+        clock.advance(1_000);
+        const outcome = await tick(event);
+        expect(outcome).toMatchObject({ kind: 'ticked', admitted: [] });
+        expect(outcome.kind === 'ticked' && outcome.status.soldOut).toBe(true);
+        const room = waitingRoom(ctx);
+        for (const fan of [line[0], line[4]] as string[]) {
+          expect((await room.view(event, fan)).state).toBe('sold_out');
+        }
+        await db.query(
+          `UPDATE tickets SET order_id = NULL
+            WHERE event_id = $1 AND ticket_no = (SELECT min(ticket_no) FROM tickets
+                                                  WHERE event_id = $1)`,
+          [event.eventId],
+        );
+        clock.advance(1_000);
+        const resumed = await tick(event);
+        expect(resumed.kind === 'ticked' && resumed.status.soldOut).toBe(false);
+        expect(await admitted(event)).toHaveLength(3);
+      });
+    });
+
+    describe('why numbers are handed out under a lock', () => {
+      it('a counter outside the transaction lets a late commit be skipped (the race)', async () => {
+        const event = await queuedEvent();
+        const [slow, fast] = fans(2) as [string, string];
+        await db.query('INSERT INTO queue_state (event_id) VALUES ($1)', [event.eventId]);
+        await db.query(
+          'INSERT INTO queue_numbering (event_id, last_number, drawn_at) VALUES ($1, 2, now())',
+          [event.eventId],
+        );
+        const insert = (id: string, n: number) => db.query(
+          `INSERT INTO queue_entries (event_id, customer_id, number, pre_queue, joined_at)
+           VALUES ($1, $2, $3, false, now())`, [event.eventId, id, n]);
+        // Number 1 was taken first (INCR) but its INSERT commits after number 2's.
+        await insert(fast, 2);
+        await tick(event);
+        await insert(slow, 1);
+        clock.advance(60_000);
+        await tick(event);
+        // The slow fan is behind servedUpTo and is never admitted: the skip is real.
+        expect(await admitted(event)).toEqual([fast]);
+        // joinLine numbers inside the locked transaction, so commit order is number order
+        // and this interleaving cannot happen (see the concurrent and Kendall tests).
+      });
+    });
+
+    describe('fencing', () => {
+      it('refuses a tick from a deposed leader once a newer one has ticked', async () => {
+        const event = await queuedEvent({ admitPerMinute: 60 });
+        await joinAll(event, fans(20));
+        await tick(event, 1_000);
+        clock.advance(1_000);
+        await tick(event, 2_000);
+        clock.advance(1_000);
+        const stale = await tick(event, 1_000);
+        expect(stale).toEqual({ kind: 'fenced', newerToken: 2_000 });
+        const { rows } = await db.query<{ leader_token: number; n: number }>(
+          `SELECT leader_token, count(*)::int AS n FROM queue_admissions
+            WHERE event_id = $1 GROUP BY leader_token ORDER BY leader_token`, [event.eventId],
+        );
+        expect(rows.map((r) => Number(r.leader_token))).toEqual([1_000, 2_000]);
+        token = 3_000;
+      });
+    });
+
+    describe('stats', () => {
+      it('reports the line for the organizer dashboard', async () => {
+        const event = await queuedEvent({ maxActiveShoppers: 2 }, 1_000);
+        await joinAll(event, fans(3));
+        clock.advance(1_000);
+        await joinAll(event, fans(2));
+        await tick(event);
+        expect(await queueStats(db, event.eventId, clock.nowMs())).toMatchObject({
+          joined: 5, preQueue: 0, waiting: 3, servedUpTo: 2, admitted: 2, activeShoppers: 2,
+          soldOut: false,
+        });
+      });
+    });
+
+    describe('the hold gate', () => {
+      it('accepts only the customer\'s own, live, current pass', async () => {
+        const event = await queuedEvent({ passSeconds: 120 });
+        const other = await queuedEvent({ passSeconds: 120 });
+        const [alice, bob] = fans(2) as [string, string];
+        await joinAll(event, [alice, bob]);
+        await joinAll(other, [alice]);
+        await tick(event);
+        await tick(other);
+        const room = waitingRoom(ctx);
+        const pass = (await room.view(event, alice)).pass as string;
+        const otherPass = (await room.view(other, alice)).pass as string;
+        expect(pass).toMatch(/^qp1\./);
+
+        const refused = async (p: string | undefined, who = alice, on = event) => {
+          const error = await assertMayHold(ctx, on, who, p).then(() => undefined, (e) => e);
+          expect(error).toBeInstanceOf(DomainError);
+          expect((error as DomainError).code).toBe('queue_pass_required');
+          return (error as DomainError).message;
+        };
+        await assertMayHold(ctx, event, alice, pass);
+        expect(await refused(undefined)).toMatch(/join it/);
+        expect(await refused(pass, bob)).toMatch(/another customer/);
+        expect(await refused(otherPass)).toMatch(/another event/);
+        const [v, body, mac] = pass.split('.') as [string, string, string];
+        const claims = JSON.parse(Buffer.from(body, 'base64url').toString()) as { x: number };
+        const extended = Buffer.from(JSON.stringify({ ...claims, x: claims.x + 3_600_000 }))
+          .toString('base64url');
+        expect(await refused(`${v}.${extended}.${mac}`)).toMatch(/signature/);
+        const none = Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url');
+        expect(await refused(`${none}.${body}.`)).toMatch(/malformed/);
+        expect(await refused(`${v}.${body}.`)).toMatch(/malformed/);
+
+        await releaseShopperSlot(db, event.eventId, alice, clock.nowMs());
+        expect(await refused(pass)).toMatch(/used up/);
+        clock.advance(121_000);
+        expect(await refused(otherPass, alice, other)).toMatch(/expired/);
+        const bobPass = (await room.view(event, bob)).pass;
+        expect(bobPass).toBeUndefined();
+      });
+
+      it('lets anyone hold on an event without a queue', async () => {
+        const details = await buildEvent(ctx);
+        await assertMayHold(ctx, await loadEvent(db, details.eventId), randomUUID(), undefined);
+      });
+    });
+  });
+}

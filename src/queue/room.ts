@@ -1,0 +1,256 @@
+/**
+ * The waiting room as the HTTP layer and the admission duty use it: joins, a fan's view,
+ * and the line status, with the coordination store as a fast copy of PostgreSQL.
+ *
+ * What is cached, and why losing it is harmless:
+ * - `queue:members` (hash customer → number, or `p` while in the pre-queue): lets a
+ *   re-join or a poll answer without PostgreSQL. A miss reads the entry from PostgreSQL
+ *   and writes it back.
+ * - `queue:status` (the last tick's LineStatus): every poll needs servedUpTo. A miss reads
+ *   `queue_state` and writes it back only if still absent, so it cannot overwrite a newer
+ *   tick. The admission tick rewrites it every tick anyway.
+ * Numbers, servedUpTo and admissions live only in PostgreSQL, so a flush mid-queue loses
+ * nothing: the next reads repopulate the cache and the line resumes where it was.
+ * Cache failures are logged and bypassed; they never fail a join or a poll.
+ */
+import { loadEvent, type EventRecord } from '../catalog/events.js';
+import type { AppContext } from '../context.js';
+import { DomainError } from '../core/errors.js';
+import { claimAdmission, isLive, readLineStatus } from './admission.js';
+import { LineFeed, ticksChannel } from './feed.js';
+import { findEntry, JoinBatcher, type SeedSource } from './line.js';
+import { QueuePasses } from './pass.js';
+import { newSeed } from './shuffle.js';
+import type { Admission, EntryRef, LineStatus, QueueView } from './types.js';
+
+const membersTtlMs = 24 * 3600 * 1000;
+// Joins, polls and stream opens all need the event; at on-sale they arrive by the thousand
+// per second for one event, so each node keeps it for a second instead of reading it from
+// PostgreSQL on every request. A cancellation is seen within that second.
+const eventCacheMs = 1_000;
+const eventCacheMax = 10_000;
+const statusTtlMs = 10 * 60 * 1000;
+const preQueueMark = 'p';
+
+/** The view of an event without a queue: everyone may shop. */
+const openView: QueueView = {
+  state: 'admitted', number: null, position: 0, etaSeconds: 0, servedUpTo: 0,
+};
+
+/** Seconds until `position` is served at `ratePerMinute`; null when there is no rate yet. */
+export function etaSeconds(position: number, ratePerMinute: number): number | null {
+  if (position <= 0) return 0;
+  if (!(ratePerMinute > 0)) return null;
+  return Math.ceil((position * 60) / ratePerMinute);
+}
+
+/** The waiting room of one node. Get it with `waitingRoom(ctx)`. */
+export class WaitingRoom {
+  readonly passes: QueuePasses;
+  readonly feed: LineFeed;
+  private readonly batcher: JoinBatcher;
+  private readonly events = new Map<string, { atMs: number; record: Promise<EventRecord> }>();
+
+  /** The database, for watchers that refresh an entry after the draw. */
+  readonly db: AppContext['db'];
+
+  constructor(private readonly ctx: AppContext, seeds: SeedSource = newSeed) {
+    this.db = ctx.db;
+    this.passes = new QueuePasses(ctx.secrets.secret);
+    this.feed = new LineFeed(ctx.coord, ctx.logger);
+    this.batcher = new JoinBatcher(ctx.db, ctx.clock, seeds);
+  }
+
+  /** The event, read at most once a second per node (concurrent callers share the read). */
+  async event(eventId: string): Promise<EventRecord> {
+    const nowMs = this.ctx.clock.nowMs();
+    const hit = this.events.get(eventId);
+    if (hit !== undefined && nowMs - hit.atMs < eventCacheMs && nowMs >= hit.atMs) {
+      return await hit.record;
+    }
+    const record = loadEvent(this.ctx.db, eventId);
+    this.events.delete(eventId);
+    this.events.set(eventId, { atMs: nowMs, record });
+    if (this.events.size > eventCacheMax) {
+      const oldest = this.events.keys().next().value;
+      if (oldest !== undefined) this.events.delete(oldest);
+    }
+    // Failures (unknown event, database blip) are not remembered.
+    record.catch(() => {
+      if (this.events.get(eventId)?.record === record) this.events.delete(eventId);
+    });
+    return await record;
+  }
+
+  /** True when the customer already has an entry (answers from the cache when it can). */
+  async isMember(eventId: string, customerId: string): Promise<boolean> {
+    return (await this.entry(eventId, customerId)) !== undefined;
+  }
+
+  /** Joins the line (idempotent) and returns the fan's view and whether they are new. */
+  async join(
+    event: EventRecord, customerId: string,
+  ): Promise<{ view: QueueView; created: boolean }> {
+    assertJoinable(event, this.ctx.clock.nowMs());
+    if (!event.queue.enabled) return { view: openView, created: false };
+    const known = await this.entry(event.eventId, customerId);
+    if (known !== undefined) {
+      return { view: await this.view(event, customerId, known), created: false };
+    }
+    const outcome = await this.batcher.join(event, customerId);
+    await this.remember(event.eventId, outcome);
+    return { view: await this.view(event, customerId, outcome), created: outcome.created };
+  }
+
+  /**
+   * The fan's view now. Being asked counts as showing up: an admitted fan's pass is
+   * claimed here, so the slot is not timed out while they are shopping.
+   */
+  async view(event: EventRecord, customerId: string, known?: EntryRef): Promise<QueueView> {
+    if (!event.queue.enabled) return openView;
+    const status = await this.status(event);
+    let entry = known ?? (await this.entry(event.eventId, customerId));
+    if (entry === undefined) {
+      throw new DomainError('not_found', 'you are not in this event\'s queue; join it first');
+    }
+    if (entry.number === null && status.drawn) {
+      entry = await findEntry(this.ctx.db, event.eventId, customerId) ?? entry;
+      await this.remember(event.eventId, entry);
+    }
+    return await this.viewAt(event, entry, status);
+  }
+
+  /**
+   * The view for a known entry at a given status; reads PostgreSQL only once the fan's
+   * number has been reached (to fetch and claim the admission).
+   */
+  async viewAt(event: EventRecord, entry: EntryRef, status: LineStatus): Promise<QueueView> {
+    const { servedUpTo } = status;
+    const base = { number: entry.number, servedUpTo };
+    if (status.soldOut) return { ...base, state: 'sold_out', position: null, etaSeconds: null };
+    if (entry.number === null) {
+      return { ...base, state: 'pre_queue', position: null, etaSeconds: null };
+    }
+    if (entry.number > servedUpTo) {
+      const position = entry.number - servedUpTo;
+      const eta = etaSeconds(position, status.ratePerMinute);
+      return { ...base, state: 'waiting', position, etaSeconds: eta };
+    }
+    const nowMs = this.ctx.clock.nowMs();
+    const admission = await claimAdmission(this.ctx.db, event.eventId, entry.customerId, nowMs);
+    if (admission === undefined) {
+      // servedUpTo came from a cache newer than our read; the admission is being committed.
+      return { ...base, state: 'waiting', position: 1, etaSeconds: 0 };
+    }
+    return this.admittedView(event, admission, base, nowMs);
+  }
+
+  private admittedView(
+    event: EventRecord, admission: Admission, base: { number: number | null; servedUpTo: number },
+    nowMs: number,
+  ): QueueView {
+    if (!isLive(admission, nowMs)) {
+      return { ...base, state: 'expired', position: 0, etaSeconds: null };
+    }
+    const pass = this.passes.sign({
+      eventId: event.eventId, customerId: admission.customerId, passId: admission.passId,
+      number: admission.number, expiresAtMs: admission.expiresAtMs,
+    });
+    return {
+      ...base, state: 'admitted', position: 0, etaSeconds: 0, pass,
+      passExpiresAt: new Date(admission.expiresAtMs).toISOString(),
+    };
+  }
+
+  /** The line's latest status: this node's feed, else the cache, else PostgreSQL. */
+  async status(event: EventRecord): Promise<LineStatus> {
+    const fromFeed = this.feed.latest(event.eventId);
+    if (fromFeed !== undefined) return fromFeed;
+    const key = this.ctx.coord.keys.event(event.eventId, 'queue:status');
+    const cached = await this.cacheRead(() => this.ctx.coord.get(key));
+    if (cached) {
+      const parsed = parseStatus(cached);
+      if (parsed !== undefined) return parsed;
+    }
+    const status = await readLineStatus(this.ctx.db, event, this.ctx.clock.nowMs());
+    // Only if still absent: a tick may have written a newer status meanwhile.
+    await this.cacheWrite(() => this.ctx.coord.set(key, JSON.stringify(status), {
+      ttlMs: statusTtlMs, onlyIfAbsent: true,
+    }));
+    return status;
+  }
+
+  /** Caches and broadcasts a tick's status: the one message that moves every fan. */
+  async publish(status: LineStatus): Promise<void> {
+    const { coord } = this.ctx;
+    const message = JSON.stringify(status);
+    const key = coord.keys.event(status.eventId, 'queue:status');
+    await this.cacheWrite(() => coord.set(key, message, { ttlMs: statusTtlMs }));
+    await coord.publish(ticksChannel(coord, status.eventId), message);
+  }
+
+  /** Remembers numbers in the members cache (after they are committed). */
+  async remember(eventId: string, ...entries: EntryRef[]): Promise<void> {
+    if (entries.length === 0) return;
+    const fields = Object.fromEntries(entries.map((entry) =>
+      [entry.customerId, entry.number === null ? preQueueMark : String(entry.number)]));
+    const key = this.ctx.coord.keys.event(eventId, 'queue:members');
+    await this.cacheWrite(() => this.ctx.coord.hashSet(key, fields, membersTtlMs));
+  }
+
+  /** The customer's entry: cache first, PostgreSQL on a miss (and then cached). */
+  async entry(eventId: string, customerId: string): Promise<EntryRef | undefined> {
+    const key = this.ctx.coord.keys.event(eventId, 'queue:members');
+    const cached = await this.cacheRead(() => this.ctx.coord.hashGet(key, customerId));
+    if (cached === preQueueMark) return { customerId, number: null };
+    if (cached !== null && /^\d+$/.test(cached)) return { customerId, number: Number(cached) };
+    const entry = await findEntry(this.ctx.db, eventId, customerId);
+    if (entry !== undefined) await this.remember(eventId, entry);
+    return entry;
+  }
+
+  private async cacheRead(read: () => Promise<string | null>): Promise<string | null> {
+    try {
+      return await read();
+    } catch (error) {
+      this.ctx.logger.warn({ err: error }, 'queue cache read failed; using the database');
+      return null;
+    }
+  }
+
+  private async cacheWrite(write: () => Promise<unknown>): Promise<void> {
+    try {
+      await write();
+    } catch (error) {
+      this.ctx.logger.warn({ err: error }, 'queue cache write failed; the database has it');
+    }
+  }
+}
+
+function parseStatus(text: string): LineStatus | undefined {
+  try {
+    const value = JSON.parse(text) as LineStatus;
+    const ok = typeof value.servedUpTo === 'number' && typeof value.seq === 'number';
+    return ok ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Joining is for events that are not cancelled or over. */
+export function assertJoinable(event: EventRecord, nowMs: number): void {
+  if (event.cancelled) throw new DomainError('not_on_sale', 'this event has been cancelled');
+  if (nowMs >= event.startsAtMs) throw new DomainError('not_on_sale', 'this event has ended');
+}
+
+const rooms = new WeakMap<AppContext, WaitingRoom>();
+
+/** This node's waiting room for a context (one per context, created on first use). */
+export function waitingRoom(ctx: AppContext): WaitingRoom {
+  let room = rooms.get(ctx);
+  if (room === undefined) {
+    room = new WaitingRoom(ctx);
+    rooms.set(ctx, room);
+  }
+  return room;
+}

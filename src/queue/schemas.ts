@@ -1,0 +1,39 @@
+/** TypeBox schemas of the waiting room's requests and replies (validation and OpenAPI). */
+import { Type, type Static } from 'typebox';
+
+export const QueueStateSchema = Type.Union([
+  Type.Literal('pre_queue'), Type.Literal('waiting'), Type.Literal('admitted'),
+  Type.Literal('expired'), Type.Literal('sold_out'),
+]);
+
+const NullableInteger = Type.Union([Type.Integer(), Type.Null()]);
+
+/** A fan's view of the line: the join reply, `queue/me`, and every SSE message. */
+export const QueueViewSchema = Type.Object({
+  state: QueueStateSchema,
+  number: NullableInteger,
+  position: NullableInteger,
+  etaSeconds: NullableInteger,
+  servedUpTo: Type.Integer(),
+  pass: Type.Optional(Type.String()),
+  passExpiresAt: Type.Optional(Type.String({ format: 'date-time' })),
+});
+
+/** The join body: optional, and then only the proof of work (base64 ALTCHA payload). */
+export const JoinBody = Type.Union([
+  Type.Object(
+    { proofOfWork: Type.Optional(Type.String({ minLength: 1, maxLength: 2_000 })) },
+    { additionalProperties: false },
+  ),
+  Type.Null(),
+]);
+export type JoinBody = Static<typeof JoinBody>;
+
+/** An ALTCHA challenge, as the widget expects it. */
+export const ChallengeSchema = Type.Object({
+  algorithm: Type.String(),
+  challenge: Type.String(),
+  maxnumber: Type.Optional(Type.Integer()),
+  salt: Type.String(),
+  signature: Type.String(),
+});

@@ -1,0 +1,76 @@
+/**
+ * The invariant audit (SPEC §2), straight from the database: returns every violation found,
+ * so a test can assert the list is empty after each step and print what broke.
+ */
+import type { Queryable } from '../storage/index.js';
+
+/** Checks invariants 1, 2, 4 and 5 for one event; [] when all hold. */
+export async function auditBooking(db: Queryable, eventId: string): Promise<string[]> {
+  const problems: string[] = [];
+  const { rows: zones } = await db.query<{ zone_key: string; capacity: number; total: number;
+    available: number; held: number; sold: number }>(
+    `SELECT z.zone_key, z.capacity,
+            count(t.*)::int AS total,
+            count(*) FILTER (WHERE t.order_id IS NULL AND (t.hold_id IS NULL
+                                   OR t.hold_expires_at <= now()))::int AS available,
+            count(*) FILTER (WHERE t.order_id IS NULL AND t.hold_id IS NOT NULL
+                                   AND t.hold_expires_at > now())::int AS held,
+            count(*) FILTER (WHERE t.order_id IS NOT NULL)::int AS sold
+       FROM zones z LEFT JOIN tickets t ON t.event_id = z.event_id AND t.zone_key = z.zone_key
+      WHERE z.event_id = $1 GROUP BY z.zone_key, z.capacity`,
+    [eventId],
+  );
+  for (const z of zones) {
+    if (z.available + z.held + z.sold !== z.capacity || z.total !== z.capacity) {
+      problems.push(`zone ${z.zone_key}: ${z.available}+${z.held}+${z.sold} != ${z.capacity}`);
+    }
+  }
+  const checks: [string, string][] = [
+    ['live hold missing its tickets', `
+      SELECT h.hold_id AS id FROM holds h JOIN hold_items i ON i.hold_id = h.hold_id
+        JOIN tickets t ON t.event_id = i.event_id AND t.ticket_no = i.ticket_no
+       WHERE h.event_id = $1 AND h.state = 'held' AND h.claim_expires_at > now()
+         AND (t.hold_id IS DISTINCT FROM h.hold_id OR t.order_id IS NOT NULL
+              OR t.hold_expires_at IS DISTINCT FROM h.claim_expires_at)`],
+    ['ticket in two live holds', `
+      SELECT i.ticket_no::text AS id FROM holds h JOIN hold_items i ON i.hold_id = h.hold_id
+       WHERE h.event_id = $1 AND h.state = 'held' AND h.claim_expires_at > now()
+       GROUP BY i.ticket_no HAVING count(*) > 1`],
+    ['sold ticket without a confirmed order', `
+      SELECT t.ticket_no::text AS id FROM tickets t LEFT JOIN orders o ON o.order_id = t.order_id
+       WHERE t.event_id = $1 AND t.order_id IS NOT NULL
+         AND (o.status IS DISTINCT FROM 'confirmed')`],
+    ['confirmed order without all its tickets', `
+      SELECT o.order_id::text AS id FROM orders o
+       WHERE o.event_id = $1 AND o.status = 'confirmed'
+         AND o.quantity <> (SELECT count(*) FROM tickets t WHERE t.event_id = o.event_id
+                             AND t.order_id = o.order_id)`],
+    ['ticket issued twice', `
+      SELECT ticket_no::text AS id FROM order_tickets WHERE event_id = $1 AND status = 'valid'
+       GROUP BY ticket_no HAVING count(*) > 1`],
+    ['customer over the limit', `
+      SELECT c.customer_id::text AS id FROM (
+        SELECT customer_id, sum(quantity) AS n FROM (
+          SELECT customer_id, quantity FROM holds
+           WHERE event_id = $1 AND state = 'held' AND claim_expires_at > now()
+          UNION ALL
+          SELECT customer_id, quantity FROM orders WHERE event_id = $1 AND status = 'confirmed'
+        ) AS owned GROUP BY customer_id) AS c
+       WHERE c.n > (SELECT max_tickets_per_customer FROM events WHERE event_id = $1)`],
+    ['captured payment neither confirmed nor refunded once', `
+      SELECT p.payment_id::text AS id FROM payments p JOIN orders o ON o.order_id = p.order_id
+       WHERE p.event_id = $1 AND p.status = 'captured'
+         AND NOT ((o.status = 'confirmed'
+                   AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = p.payment_id))
+               OR (o.status <> 'confirmed'
+                   AND (SELECT count(*) FROM refunds r WHERE r.payment_id = p.payment_id) = 1))`],
+    ['refund of a payment that was not captured', `
+      SELECT r.refund_id::text AS id FROM refunds r JOIN payments p ON p.payment_id = r.payment_id
+       WHERE p.event_id = $1 AND p.status <> 'captured'`],
+  ];
+  for (const [label, sql] of checks) {
+    const { rows } = await db.query<{ id: string }>(sql, [eventId]);
+    for (const row of rows) problems.push(`${label}: ${row.id}`);
+  }
+  return problems;
+}
