@@ -12,6 +12,7 @@ import { clearHoldTickets } from '../holds/holds.js';
 import { seatsPayload, writeOutbox } from '../outbox/write.js';
 import type { ChargeOutcome, PaymentProvider, ProviderEvent } from '../payments/types.js';
 import type { Db, Queryable } from '../storage/index.js';
+import { releaseShopperSlot } from '../queue/admission.js';
 
 /** What order commands need: the database, the provider, the payment window, a logger. */
 export interface BookingDeps {
@@ -105,6 +106,9 @@ async function confirmOrder(tx: Queryable, p: LockedPayment): Promise<boolean> {
       WHERE order_id = $1 AND status = 'pending_payment'`,
     [p.order_id],
   );
+  // The shopper is done: free their waiting-room slot now, not when the pass expires, so
+  // maxActiveShoppers counts live shoppers (a no-op for events without a queue).
+  await releaseShopperSlot(tx, p.event_id, p.customer_id);
   const codes = sold.map(() => randomToken(16));
   await tx.query(
     `INSERT INTO order_tickets (ticket_id, order_id, event_id, ticket_no, zone_key, price_cents,
