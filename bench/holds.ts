@@ -176,7 +176,57 @@ async function directCases(db: Db): Promise<BenchRow[]> {
     { ...options, total: naiveQuads.length - 20 }, async (i) =>
       naiveHold(db, event.eventId, customer(),
         naiveQuads[i < 0 ? naiveQuads.length + i : i] as string[], ticketOf)));
+  await db.query(
+    `UPDATE tickets SET hold_id = NULL, hold_expires_at = NULL
+      WHERE event_id = $1 AND zone_key = 'z4'`, [event.eventId]);
+  rows.push(await redisLockCase(db, event.eventId, customer, ticketOf, options));
   return rows;
+}
+
+/**
+ * The other naive design: a Redis `SET NX PX` lock per seat decides, then the database
+ * write follows (one transaction). Fast while Redis is healthy, but the lock is the only
+ * thing standing between two buyers: a Redis restart or failover forgets it and the same
+ * seat can be written twice. Measured here for speed only.
+ */
+async function redisLockCase(
+  db: Db, eventId: string, customer: () => string, ticketOf: Map<string, number>,
+  options: { concurrency: number; total: number; maxMs: number; warmup: number },
+): Promise<BenchRow> {
+  const { Redis } = await import('ioredis');
+  const url = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, connectTimeout: 2_000 });
+  const prefix = `stampede-bench:${randomUUID()}:`;
+  const seats = seatsOf(31);
+  try {
+    const row = await load('naive: Redis SET NX lock per seat, then UPDATE, single seat',
+      options, async (i) => {
+        const seat = seats[i < 0 ? seats.length + i : i] as string;
+        const locked = await redis.set(`${prefix}${seat}`, '1', 'PX', 3_600_000, 'NX');
+        if (locked !== 'OK') return false;
+        const holdId = randomUUID();
+        await db.tx(async (tx) => {
+          await tx.query(
+            `UPDATE tickets SET hold_id = $3, hold_expires_at = now() + interval '1 hour'
+              WHERE event_id = $1 AND ticket_no = $2`, [eventId, ticketOf.get(seat), holdId]);
+          await tx.query(
+            `INSERT INTO holds (hold_id, event_id, customer_id, state, quantity, adjacent,
+                                currency, total_cents, expires_at, claim_expires_at)
+             VALUES ($1, $2, $3, 'held', 1, true, 'EUR', 0, now() + interval '1 hour',
+                     now() + interval '1 hour')`, [holdId, eventId, customer()]);
+        });
+        return true;
+      });
+    return { ...row, notes: 'correct only while Redis never forgets a lock' };
+  } finally {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+    redis.disconnect();
+  }
 }
 
 /** The naive design: one transaction, a locking read per seat, then an UPDATE per seat. */

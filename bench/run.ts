@@ -14,6 +14,7 @@ const sections: Record<string, () => Promise<Runner>> = {
   ceilings: async () => (await import('./ceilings.js')).run,
   catalog: async () => (await import('./catalog.js')).run,
   holds: async () => (await import('./holds.js')).run,
+  checkout: async () => (await import('./checkout.js')).run,
   queue: async () => (await import('./queue.js')).run,
 };
 

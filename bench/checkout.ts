@@ -1,0 +1,61 @@
+/**
+ * Checkout over HTTP on real PostgreSQL: holds made beforehand, then every customer pays
+ * with the simulated gateway's instant method (`sim_ok`), each with its own
+ * Idempotency-Key. Measures order creation, the charge, confirmation and ticket issue.
+ */
+import { createEvent, loadEvent } from '../src/catalog/events.js';
+import { createVenue } from '../src/catalog/venues.js';
+import { systemClock } from '../src/core/clock.js';
+import { createHold } from '../src/holds/holds.js';
+import { buildTestContext } from '../src/testing/context.js';
+import { buildCustomers } from '../src/testing/factories.js';
+import { benchPostgres, loadHttp, postJson, startBenchServer, type BenchSection } from './lib.js';
+
+const dayMs = 24 * 3600 * 1000;
+
+/** Runs the checkout benchmark. */
+export async function run(): Promise<BenchSection> {
+  const db = await benchPostgres(20);
+  try {
+    const ctx = buildTestContext(db);
+    const venue = await createVenue(db, {
+      name: 'Checkout Hall', city: 'Benchtown',
+      sections: [{ key: 'FLOOR', name: 'Floor', kind: 'standing', capacity: 20_000 }],
+    });
+    const created = await createEvent(db, systemClock, {
+      venueId: venue.venueId, title: 'Checkout Night', holdSeconds: 3600,
+      startsAt: new Date(Date.now() + 30 * dayMs).toISOString(),
+      onSaleAt: new Date(Date.now() - 1000).toISOString(),
+      zones: [{ key: 'floor', name: 'Floor', priceCents: 4000, currency: 'EUR',
+        sections: ['FLOOR'] }],
+    });
+    const event = await loadEvent(db, created.eventId);
+    const total = 4_000;
+    const fans = await buildCustomers(ctx, total);
+    const holds: string[] = [];
+    for (const fan of fans) {
+      holds.push((await createHold(db, event, fan.customerId, { zone: 'floor', quantity: 2 }))
+        .holdId);
+    }
+    const server = await startBenchServer(db, { connections: 32 });
+    try {
+      const specs = holds.map((holdId, i) => postJson(`/api/v1/holds/${holdId}/checkout`,
+        { paymentMethod: 'sim_ok' }, {
+          authorization: `Bearer ${fans[i]?.token ?? ''}`, 'idempotency-key': `bench-${i}`,
+        }));
+      const row = await loadHttp('HTTP: checkout, 2 standing tickets, sim_ok', server.url, specs,
+        { concurrency: 32, maxMs: 10_000, warmup: 20 });
+      return {
+        title: 'Checkout',
+        description: 'POST /holds/:id/checkout with an Idempotency-Key and the simulated ' +
+          'gateway answering at once: order, payment, confirmation and two ticket codes per ' +
+          'request, 32 connections from a load thread, pool of 20.',
+        rows: [{ ...row, notes: `statuses ${JSON.stringify(row.statuses)}` }],
+      };
+    } finally {
+      await server.close();
+    }
+  } finally {
+    await db.close();
+  }
+}
