@@ -23,6 +23,8 @@ export interface Customer {
   phase: 'pending' | 'joining' | 'pre_queue' | 'waiting' | 'shopping' | 'done';
   outcome?: 'bought' | 'declined' | 'abandoned' | 'sold_out' | 'gave_up' | 'error' | 'timeout';
   number: number | null;
+  /** The join landed in the pre-queue (before on-sale): numbered by the draw. */
+  preQueued?: boolean;
   joinedAtMs?: number;
   admittedAtMs?: number;
   /** ETA the server predicted when the customer started waiting (observers only). */
@@ -193,6 +195,7 @@ export class CrowdEngine {
       return;
     }
     this.recorder.count('joined');
+    if (reply.body.state === 'pre_queue') customer.preQueued = true;
     const observer = customer.index % this.observerStride === 0;
     this.place(customer, reply.body);
     if (observer) this.track(this.observe(customer));

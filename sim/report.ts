@@ -46,6 +46,16 @@ const f1 = (value: number | null): string =>
 const f3 = (value: number | null): string =>
   value === null || !Number.isFinite(value) ? '–' : value.toFixed(3);
 
+/** Non-success answers by kind (join statuses, hold codes, checkout codes), for the summary. */
+function refusals(counters: Record<string, number>): string {
+  const parts = Object.entries(counters)
+    .filter(([name]) => /^(join_status_|hold_|checkout_|order_|queue_state_)/.test(name) &&
+      name !== 'holds_ok' && name !== 'hold_conflicts')
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, n]) => `${name} ${n}`);
+  return parts.length === 0 ? 'none' : parts.join(', ');
+}
+
 /** The terminal summary. */
 export function renderText(report: SimReport): string {
   const c = (name: string): number => report.counters[name] ?? 0;
@@ -66,6 +76,7 @@ export function renderText(report: SimReport): string {
     `holds       ${c('holds_ok')} ok, ${c('hold_conflicts')} conflicts, ` +
       `${c('cancelled')} orders cancelled later`,
     `run         ${f1(report.durationMs / 1000)} s, stopped by ${report.stoppedBy}`,
+    `refusals    ${refusals(report.counters)}`,
     '',
     'step                        count   err    p50 ms    p95 ms    p99 ms    max ms',
     ...report.steps.map((s) =>

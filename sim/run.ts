@@ -49,8 +49,10 @@ async function startLocalTarget(env: NodeJS.ProcessEnv): Promise<Target> {
   const config = loadConfig({
     ...env, PORT: String(port), HOST: '127.0.0.1', STAMPEDE_DATA_DIR: dataDir,
     STAMPEDE_SEED_DEMO: 'false', LOG_LEVEL: env.SIM_LOG_LEVEL ?? 'warn',
-    // One simulator address stands for the whole crowd: lift the per-address cap.
-    RATE_LIMIT_WRITES_PER_IP: '10000000', PUBLIC_URL: `http://127.0.0.1:${port}`,
+    // One simulator address stands for the whole crowd: lift the per-address caps (the
+    // per-customer limits stay as configured).
+    RATE_LIMIT_WRITES_PER_IP: '10000000', RATE_LIMIT_JOINS_PER_IP: '10000000',
+    RATE_LIMIT_HOLDS_PER_IP: '10000000', PUBLIC_URL: `http://127.0.0.1:${port}`,
   });
   const ctx: AppContext = await boot(config);
   const worker = await startWorker(ctx);
@@ -221,10 +223,12 @@ async function describeEvent(client: SimClient, eventId: string): Promise<SimEve
   };
 }
 
-function fairness(customers: Customer[], onSaleAtRunMs: number): Fairness {
+function fairness(customers: Customer[]): Fairness {
+  // Classified by what the server said at join, not by the planned arrival: a fan who
+  // planned to arrive early but whose join landed after the on-sale is a later joiner.
   const numbered = customers.filter((c) => c.number !== null);
-  const after = numbered.filter((c) => c.arriveAtMs >= onSaleAtRunMs);
-  const before = numbered.filter((c) => c.arriveAtMs < onSaleAtRunMs);
+  const after = numbered.filter((c) => !c.preQueued);
+  const before = numbered.filter((c) => c.preQueued);
   const tau = (list: Customer[]): number | null => list.length < 2
     ? null
     : kendallTau(list.map((c) => c.index), list.map((c) => c.number as number));
@@ -296,7 +300,7 @@ export async function simulate(options: SimOptions, env: NodeJS.ProcessEnv = pro
       stoppedBy: result.stoppedBy, sold: result.finalSold, held: result.finalHeld,
       soldOutAtMs: result.soldOutAtMs, onSaleAtMs: onSaleAtRunMs,
       counters: Object.fromEntries(recorder.counters), steps: recorder.steps(),
-      timeline: recorder.timeline, fairness: fairness(customers, onSaleAtRunMs),
+      timeline: recorder.timeline, fairness: fairness(customers),
       eta: etaAccuracy(customers), audit, ...(auditSkipped === undefined ? {} : { auditSkipped }),
     };
   } finally {
