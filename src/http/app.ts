@@ -15,6 +15,7 @@ import type { AppContext } from '../context.js';
 import { DomainError } from '../core/errors.js';
 import { errorsPlugin } from './plugins/errors.js';
 import { metricsPlugin } from './plugins/metrics.js';
+import { adminRoutes } from './routes/admin.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { customerRoutes } from './routes/customers.js';
 import { holdRoutes } from './routes/holds.js';
@@ -106,6 +107,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     await orderRoutes(scope, ctx);
     await paymentRoutes(scope, ctx);
     await queueRoutes(scope, ctx);
+    await adminRoutes(scope, ctx);
   });
   return app;
 }

@@ -1,0 +1,21 @@
+/** Schema of the on-sale figures (the reply of GET /admin/events/:eventId/stats). */
+import { Type } from 'typebox';
+
+const Count = Type.Integer({ minimum: 0 });
+
+export const OnSaleStatsSchema = Type.Object({
+  eventId: Type.String(),
+  asOf: Type.String({ format: 'date-time' }),
+  queue: Type.Object({
+    enabled: Type.Boolean(), joined: Count, preQueue: Count, waiting: Count,
+    servedUpTo: Count, admitted: Count, activeShoppers: Count,
+    admissionsPerMinute: Type.Number(), soldOut: Type.Boolean(),
+  }),
+  tickets: Type.Object({ capacity: Count, available: Count, held: Count, sold: Count }),
+  activeHolds: Count,
+  orders: Type.Object({ confirmed: Count, pendingPayment: Count, paymentFailed: Count,
+    cancelled: Count }),
+  revenueCents: Count,
+  currency: Type.String(),
+  lastMinute: Type.Object({ holds: Count, ticketsSold: Count, orders: Count }),
+});
