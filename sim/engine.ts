@@ -83,6 +83,7 @@ export class CrowdEngine {
     private readonly recorder: Recorder,
     private readonly event: SimEvent,
     private readonly customers: Customer[],
+    private readonly adminToken: string,
   ) {
     this.observerStride = Math.max(1, Math.floor(customers.length / options.observers));
     // Every sleeping shopper listens on the one abort signal.
@@ -421,26 +422,28 @@ export class CrowdEngine {
 
   // ---- sampling ----------------------------------------------------------------------
 
-  /** Samples the event's figures every 500 ms for the timeline and sold-out detection. */
+  /** Samples the sale's live figures (admin stats) every 500 ms for the timeline. */
   private async sample(): Promise<void> {
     while (!this.abort.signal.aborted) {
       try {
-        const reply = await this.client.json(null, 'GET', `/api/v1/events/${this.event.eventId}`);
-        const zones = (reply.body.zones ?? []) as { sold: number; held: number; available: number }[];
-        const sold = zones.reduce((sum, z) => sum + z.sold, 0);
-        const held = zones.reduce((sum, z) => sum + z.held, 0);
-        const available = zones.reduce((sum, z) => sum + z.available, 0);
-        this.lastSold = sold;
-        this.lastHeld = held;
-        if (sold >= this.event.capacity) this.soldOutAtMs ??= this.now();
+        const reply = await this.client.json(null, 'GET',
+          `/api/v1/admin/events/${this.event.eventId}/stats`,
+          { headers: { authorization: `Bearer ${this.adminToken}` } });
+        const tickets = reply.body.tickets as { sold: number; held: number; available: number };
+        const queue = reply.body.queue as { waiting: number; admitted: number };
+        this.lastSold = tickets.sold;
+        this.lastHeld = tickets.held;
+        if (tickets.sold >= this.event.capacity) this.soldOutAtMs ??= this.now();
         this.recorder.timeline.push({
-          tMs: this.now(), sold, held, available,
-          waiting: this.waiting.size + this.preQueue.length,
-          admitted: this.recorder.get('admitted'),
+          tMs: this.now(), sold: tickets.sold, held: tickets.held, available: tickets.available,
+          waiting: this.event.queueEnabled ? queue.waiting : 0,
+          admitted: this.event.queueEnabled ? queue.admitted : this.recorder.get('admitted'),
           holdsOk: this.recorder.get('holds_ok'),
           holdConflicts: this.recorder.get('hold_conflicts'),
         });
-        if (!this.event.queueEnabled && available === 0 && held === 0) this.markSoldOut();
+        if (!this.event.queueEnabled && tickets.available === 0 && tickets.held === 0) {
+          this.markSoldOut();
+        }
       } catch {
         this.recorder.count('sample_errors');
       }

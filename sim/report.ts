@@ -169,7 +169,7 @@ export function renderHtml(report: SimReport): string {
       { name: 'held', colour: '#e90', points: at((p) => p.held) },
       { name: 'available', colour: '#36c', points: at((p) => p.available) },
     ]),
-    lineChart('Queue length (waiting fans)', 's', [
+    lineChart('Queue length (fans waiting, from the server)', 's', [
       { name: 'waiting', colour: '#c36', points: at((p) => p.waiting) },
     ]),
     lineChart('Admissions and holds per second', 's', [

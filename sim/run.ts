@@ -270,7 +270,8 @@ export async function simulate(options: SimOptions, env: NodeJS.ProcessEnv = pro
       await setUpEvent(client, target.adminToken, options, startedAtEpochMs);
     const event = await describeEvent(client, eventId);
     log(`simulate: event ${eventId}, ${event.capacity} tickets, queue ${event.queueEnabled ? 'on' : 'off'}`);
-    const engine = new CrowdEngine(options, client, recorder, event, customers);
+    const engine = new CrowdEngine(options, client, recorder, event, customers,
+      target.adminToken);
     const onSaleAtRunMs = Math.max(0, event.onSaleAtMs - startedAtEpochMs);
     let lastHolds = 0;
     let lastTickMs = 0;
