@@ -20,8 +20,13 @@ import { buildTestApp } from '../testing/context.js';
 import { bearer, buildCustomer, buildEvent } from '../testing/factories.js';
 import type { App } from './types.js';
 
-const [backend] = await testBackends();
+const backends = await testBackends();
+const [backend] = backends;
 if (backend === undefined) throw new Error('no test backend');
+// Stream caps are shown on a database reached over the network when there is one: there
+// the handler's awaits really interleave, so a burst can race a cap that is checked
+// before them and counted after.
+const networked = backends.find((b) => b.name === 'postgres' && b.available) ?? backend;
 
 /** Reads SSE frames from a fetch response body, by hand. */
 class SseReader {
@@ -76,6 +81,20 @@ class SseReader {
     }
   }
 
+  /** Reads until the server ends the stream; returns the frames read on the way. */
+  async toEnd(timeoutMs = 5_000): Promise<{ event?: string; data?: string }[]> {
+    const frames: { event?: string; data?: string }[] = [];
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        frames.push(await this.next(Math.max(1, deadline - Date.now())));
+      } catch (error) {
+        if ((error as Error).message === 'stream ended') return frames;
+        throw error;
+      }
+    }
+  }
+
   async cancel(): Promise<void> {
     await this.reader.cancel().catch(() => undefined);
   }
@@ -92,6 +111,7 @@ describe(`waiting room over HTTP (${backend.name})`, () => {
     ({ app, ctx } = await buildTestApp(db, {
       env: {
         RATE_LIMIT_JOINS_PER_CUSTOMER: '3', QUEUE_SSE_HEARTBEAT_MS: '200',
+        RATE_LIMIT_QUEUE_POLLS_PER_CUSTOMER: '10',
         QUEUE_POW_MAX_NUMBER: '2000', QUEUE_TICK_MS: '60000',
       },
     }));
@@ -149,6 +169,8 @@ describe(`waiting room over HTTP (${backend.name})`, () => {
     await duty.tickOnce();
     const admitted = await me(eventId, a!.token);
     expect(admitted).toMatchObject({ state: 'admitted', position: 0, servedUpTo: 2 });
+    // Admitted, pass not used yet: the first hold must come by claimBy.
+    expect(Date.parse(admitted.claimBy ?? '')).toBeGreaterThan(Date.now());
     expect(await me(eventId, c!.token)).toMatchObject({ state: 'waiting', position: 1 });
 
     const held = await app.inject({
@@ -158,6 +180,7 @@ describe(`waiting room over HTTP (${backend.name})`, () => {
       payload: { zone: 'floor', quantity: 2 },
     });
     expect(held.statusCode).toBe(201);
+    expect((await me(eventId, a!.token)).claimBy).toBeUndefined();
     const stolen = await app.inject({
       method: 'POST', url: `/api/v1/events/${eventId}/holds`,
       headers: { ...bearer(b!.token), 'idempotency-key': randomUUID(),
@@ -196,6 +219,20 @@ describe(`waiting room over HTTP (${backend.name})`, () => {
     // Another fan is not affected.
     const other = await buildCustomer(ctx);
     expect((await join(eventId, other.token)).statusCode).toBe(201);
+  });
+
+  it('rate-limits queue/me polls per customer', async () => {
+    const eventId = await queuedEvent();
+    const fan = await buildCustomer(ctx);
+    await join(eventId, fan.token);
+    const poll = () => app.inject({
+      method: 'GET', url: `/api/v1/events/${eventId}/queue/me`, headers: bearer(fan.token),
+    });
+    for (let i = 0; i < 10; i += 1) expect((await poll()).statusCode).toBe(200);
+    const limited = await poll();
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json()).toMatchObject({ code: 'rate_limited' });
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
   });
 
   it('asks for a solved, single-use proof of work when the event wants one', async () => {
@@ -306,6 +343,42 @@ describe(`waiting room over HTTP (${backend.name})`, () => {
       expect(waitingRoom(ctx).feed.listenerCount).toBe(0);
     });
 
+    it('ends the stream after a final sold_out or expired message', async () => {
+      const eventId = await queuedEvent({ maxActiveShoppers: 1 });
+      const [first, second] = await Promise.all([buildCustomer(ctx), buildCustomer(ctx)]);
+      await join(eventId, first.token);
+      await join(eventId, second.token);
+      await duty.tickOnce();
+      // The first fan's order completes: their view is expired, and the stream says so once.
+      await ctx.db.query('UPDATE queue_admissions SET released_at = now() WHERE customer_id = $1',
+        [first.customerId]);
+      const done = await open(eventId, first.token);
+      const doneFrames = await new SseReader(done.response.body as ReadableStream<Uint8Array>)
+        .toEnd();
+      expect(doneFrames.filter((f) => f.event === 'queue').map((f) => JSON.parse(f.data ?? '')))
+        .toMatchObject([{ state: 'expired' }]);
+
+      const { response } = await open(eventId, second.token);
+      const sse = new SseReader(response.body as ReadableStream<Uint8Array>);
+      expect((await sse.nextView()).view.state).toBe('waiting');
+      await ctx.db.query('UPDATE tickets SET order_id = gen_random_uuid() WHERE event_id = $1',
+        [eventId]);
+      await duty.tickOnce();
+      const rest = await sse.toEnd();
+      const last = rest.filter((f) => f.event === 'queue').at(-1);
+      expect(JSON.parse(last?.data ?? '{}')).toMatchObject({ state: 'sold_out' });
+    });
+
+    it('answers one view and ends for an event without a queue', async () => {
+      const open_ = await buildEvent(ctx);
+      const fan = await buildCustomer(ctx);
+      const { response } = await open(open_.eventId, fan.token);
+      expect(response.status).toBe(200);
+      const frames = await new SseReader(response.body as ReadableStream<Uint8Array>).toEnd();
+      expect(frames.filter((f) => f.event === 'queue').map((f) => JSON.parse(f.data ?? '')))
+        .toMatchObject([{ state: 'admitted' }]);
+    });
+
     it('refuses a stream for a fan who has not joined, as problem+json', async () => {
       const eventId = await queuedEvent();
       const fan = await buildCustomer(ctx);
@@ -313,6 +386,104 @@ describe(`waiting room over HTTP (${backend.name})`, () => {
       expect(response.status).toBe(404);
       expect(response.headers.get('content-type')).toMatch(/problem\+json/);
       expect((await loadEvent(ctx.db, eventId)).queue.enabled).toBe(true);
+    });
+  });
+  describe(`stream limits on one node (${networked.name})`, () => {
+    let small: App;
+    let smallCtx: AppContext;
+    let smallDb: Db;
+    let smallBase: string;
+
+    beforeAll(async () => {
+      smallDb = await networked.open();
+      ({ app: small, ctx: smallCtx } = await buildTestApp(smallDb, {
+        env: {
+          QUEUE_SSE_MAX_CONNECTIONS: '4', QUEUE_SSE_MAX_PER_CUSTOMER: '3',
+          QUEUE_SSE_MAX_LIFETIME_SECONDS: '2', QUEUE_SSE_HEARTBEAT_MS: '200',
+        },
+      }));
+      smallBase = await small.listen({ port: 0, host: '127.0.0.1' });
+    });
+    afterAll(async () => {
+      await small?.close();
+      await smallDb?.close();
+    });
+
+    /** A queued event and `count` fans in its line, on this node's database. */
+    async function lineOf(count: number): Promise<{ eventId: string; tokens: string[] }> {
+      const { eventId } = await buildEvent(smallCtx, {
+        queue: { enabled: true, admitPerMinute: 6_000, maxActiveShoppers: 2 },
+      });
+      const crowd = await Promise.all(Array.from({ length: count }, () =>
+        buildCustomer(smallCtx)));
+      for (const fan of crowd) {
+        const reply = await small.inject({
+          method: 'POST', url: `/api/v1/events/${eventId}/queue`, headers: bearer(fan.token),
+        });
+        expect(reply.statusCode).toBe(201);
+      }
+      // Let this node's one-second event cache lapse: the stream handler's first await is
+      // then a database read, and a burst of opens really overlaps in the handler.
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      return { eventId, tokens: crowd.map((fan) => fan.token) };
+    }
+
+    /** Opens streams all at once; returns the responses and a way to close them all. */
+    async function burst(eventId: string, tokens: string[]) {
+      const controller = new AbortController();
+      const responses = await Promise.all(tokens.map((token) =>
+        fetch(`${smallBase}/api/v1/events/${eventId}/queue/stream`, {
+          headers: bearer(token), signal: controller.signal,
+        })));
+      const close = async (): Promise<void> => {
+        controller.abort();
+        await Promise.all(responses.map((r) => r.body?.cancel().catch(() => undefined)));
+        // Wait for the server to see the sockets go (the streams' slots are then free).
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      };
+      return { statuses: responses.map((r) => r.status), responses, close };
+    }
+
+    it('caps streams per customer, even for a burst (429 with Retry-After)', async () => {
+      const { eventId, tokens: [token] } = await lineOf(1);
+      const opened = await burst(eventId, Array.from({ length: 5 }, () => token as string));
+      try {
+        expect(opened.statuses.filter((s) => s === 200)).toHaveLength(3);
+        const refused = opened.responses.filter((r) => r.status === 429);
+        expect(refused).toHaveLength(2);
+        expect(Number(refused[0]?.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+        expect(await refused[0]?.json()).toMatchObject({ code: 'rate_limited' });
+      } finally {
+        await opened.close();
+      }
+      // Closed streams give their slots back.
+      const again = await burst(eventId, [token as string]);
+      expect(again.statuses).toEqual([200]);
+      await again.close();
+    });
+
+    it('caps streams per node, even for a burst (503 with Retry-After)', async () => {
+      const { eventId, tokens } = await lineOf(6);
+      const opened = await burst(eventId, tokens);
+      try {
+        expect(opened.statuses.filter((s) => s === 200)).toHaveLength(4);
+        const refused = opened.responses.filter((r) => r.status === 503);
+        expect(refused).toHaveLength(2);
+        expect(refused[0]?.headers.get('retry-after')).toBe('5');
+      } finally {
+        await opened.close();
+      }
+    });
+
+    it('ends a stream after its maximum lifetime', async () => {
+      const { eventId, tokens: [token] } = await lineOf(1);
+      const startedAt = Date.now();
+      const response = await fetch(`${smallBase}/api/v1/events/${eventId}/queue/stream`, {
+        headers: bearer(token as string),
+      });
+      const frames = await new SseReader(response.body as ReadableStream<Uint8Array>).toEnd(6_000);
+      expect(Date.now() - startedAt).toBeGreaterThanOrEqual(1_900);
+      expect(frames.some((f) => f.event === 'queue')).toBe(true);
     });
   });
 });

@@ -3,6 +3,10 @@
  * (so compression and serializers stay out of it), heartbeats as comment lines, and
  * backpressure handled by keeping only the newest message while the socket drains.
  * Every message is a full state, not a delta, so dropping superseded ones is safe.
+ *
+ * A connection also ends itself: when its client has not drained for a minute (checked on
+ * every send and every heartbeat, so a quiet stream is caught too) and after a maximum
+ * lifetime, after which a client reconnects with Last-Event-ID.
  */
 import type { ServerResponse } from 'node:http';
 
@@ -16,15 +20,32 @@ export interface SseMessage {
 // A client that has not drained for this long is gone in all but name.
 const maxStallMs = 60_000;
 
+/** How a connection behaves; only the heartbeat is required. */
+export interface SseOptions {
+  /** Comment lines at this period keep idle proxies from closing the stream. */
+  heartbeatMs: number;
+  /** The reconnection delay suggested to the client (`retry:`). */
+  retryMs?: number;
+  /** The server ends the stream after this long; the client reconnects. */
+  maxLifetimeMs?: number;
+}
+
 /** Writes SSE frames to one response until either side closes it. */
 export class SseConnection {
   private closed = false;
   private waiting: SseMessage | undefined;
   private stalledSinceMs: number | null = null;
-  private readonly heartbeat: NodeJS.Timeout;
+  private readonly heartbeat: NodeJS.Timeout | undefined;
+  private readonly lifetime: NodeJS.Timeout | undefined;
   private readonly onClose = new Set<() => void>();
 
-  constructor(private readonly raw: ServerResponse, heartbeatMs: number, retryMs = 3_000) {
+  constructor(private readonly raw: ServerResponse, options: SseOptions) {
+    const { heartbeatMs, retryMs = 3_000, maxLifetimeMs } = options;
+    // The client may have left while the stream was being set up: 'close' has been and gone.
+    if (raw.destroyed || (raw.socket?.destroyed ?? true)) {
+      this.closed = true;
+      return;
+    }
     raw.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
@@ -35,6 +56,10 @@ export class SseConnection {
     raw.write(`retry: ${retryMs}\n\n`);
     this.heartbeat = setInterval(() => this.comment('hb'), heartbeatMs);
     this.heartbeat.unref();
+    if (maxLifetimeMs !== undefined) {
+      this.lifetime = setTimeout(() => this.end(), maxLifetimeMs);
+      this.lifetime.unref();
+    }
     raw.on('close', () => this.close());
     raw.on('drain', () => this.flush());
   }
@@ -54,7 +79,7 @@ export class SseConnection {
     if (this.closed) return;
     if (this.stalledSinceMs !== null) {
       this.waiting = message;
-      if (performance.now() - this.stalledSinceMs > maxStallMs) this.end();
+      this.endIfStalled();
       return;
     }
     const frame = `id: ${message.id}\nevent: ${message.event}\ndata: ${message.data}\n\n`;
@@ -68,9 +93,23 @@ export class SseConnection {
     this.close();
   }
 
+  /** Ends the stream once the client has not drained for too long. */
+  private endIfStalled(): void {
+    if (this.stalledSinceMs === null || performance.now() - this.stalledSinceMs <= maxStallMs) {
+      return;
+    }
+    // Ending politely would wait for the very drain that is not coming.
+    this.raw.destroy();
+    this.close();
+  }
+
   private comment(text: string): void {
-    if (this.closed || this.stalledSinceMs !== null) return;
-    this.raw.write(`: ${text}\n\n`);
+    if (this.closed) return;
+    if (this.stalledSinceMs !== null) {
+      this.endIfStalled();
+      return;
+    }
+    if (!this.raw.write(`: ${text}\n\n`)) this.stalledSinceMs = performance.now();
   }
 
   private flush(): void {
@@ -84,6 +123,7 @@ export class SseConnection {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.heartbeat);
+    clearTimeout(this.lifetime);
     for (const listener of this.onClose) listener();
     this.onClose.clear();
   }

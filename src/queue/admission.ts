@@ -9,19 +9,25 @@
  * anyone twice. Pass liveness is computed from timestamps at read time (never counted
  * down), so a slot frees the moment a pass expires or times out, with no job involved.
  *
- * Times come from the caller's clock, not the database's, so tests drive pacing with a
- * manual clock; the tick runs on one node, so every admission of a line is on one clock.
+ * Time is the database clock, so the tick (on the leader), the hold gate and the order
+ * confirmation (on any node) agree on when a slot lapses however skewed the nodes' clocks
+ * are. Statements compare against now(); the tick reads the database clock once, after it
+ * has taken the line's lock, and uses that instant for every row it writes. Tests that pin
+ * time with a manual clock pass `nowMs`, which then stands in for the database clock.
  */
 import type { EventRecord } from '../catalog/events.js';
 import { limits } from '../config/limits.js';
 import { assert } from '../core/errors.js';
 import { zoneCounts } from '../inventory/availability.js';
 import type { Db, Queryable } from '../storage/index.js';
+import { databaseNowMs, sqlNow } from './dbclock.js';
 import { drawIfDue, type SeedSource } from './line.js';
 import { newSeed } from './shuffle.js';
 import type { Admission, LineStatus } from './types.js';
 
 const minuteMs = 60_000;
+// Credit for admissions is capped at this much elapsed time, at least (see accrue()).
+const minCreditWindowMs = 5_000;
 
 /**
  * SQL predicate: the admission `a` holds a live slot at `$now` — not released, not expired,
@@ -32,19 +38,16 @@ export function liveSlot(alias: string, nowParam: string): string {
     AND (${alias}.claimed_at IS NOT NULL OR ${alias}.claim_by > ${nowParam})`;
 }
 
-/** Is this admission's slot live at `nowMs`? Mirrors liveSlot(). */
-export function isLive(admission: Admission, nowMs: number): boolean {
-  return admission.releasedAtMs === null && admission.expiresAtMs > nowMs &&
-    (admission.claimedAtMs !== null || admission.claimByMs > nowMs);
-}
-
 /** What a tick needs besides the event. */
 export interface TickOptions {
-  nowMs: number;
+  /** Pins the tick's time (tests with a manual clock); by default the database clock. */
+  nowMs?: number;
   /** The admission leader's fencing token. */
   token: number;
   claimGraceSeconds: number;
   seeds?: SeedSource;
+  /** The configured tick period; credit may accrue for up to twice this (see accrue()). */
+  tickMs?: number;
 }
 
 /** What a tick did. */
@@ -79,11 +82,14 @@ async function reconcileOrders(tx: Queryable, eventId: string, now: Date): Promi
     if (rows[0]?.t == null) return;
     ordersTableKnown = true;
   }
+  // Only orders confirmed since the admission: an order from before it (bought while the
+  // event had no queue, say) says nothing about this shopping trip.
   await tx.query(
     `UPDATE queue_admissions a SET released_at = $2
       WHERE a.event_id = $1 AND ${liveSlot('a', '$2')}
         AND EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = a.customer_id
-                       AND o.event_id = a.event_id AND o.status = 'confirmed')`,
+                       AND o.event_id = a.event_id AND o.status = 'confirmed'
+                       AND o.confirmed_at >= a.admitted_at)`,
     [eventId, now],
   );
 }
@@ -112,24 +118,31 @@ async function countSlots(
 
 /**
  * Admissions earned since the last tick, smoothed: credit accrues at admitPerMinute/60 per
- * second and is capped at five seconds' worth, so a paused line does not release a burst.
+ * second. It is capped at the time actually elapsed since the last tick (at least 5 s'
+ * worth), but never more than twice the tick period (at least 10 s): ticks slower than
+ * planned still admit at the full rate, while a paused line (a failover, a line nobody
+ * was waiting in) does not release a burst.
  */
-function accrue(state: StateRow, event: EventRecord, nowMs: number, tickMs: number): number {
-  const perMs = event.queue.admitPerMinute / minuteMs;
-  const sinceMs = state.last_tick_at === null
-    ? tickMs
-    : Math.max(0, nowMs - state.last_tick_at.getTime());
-  const capped = Math.max(1, perMs * 5_000);
-  return Math.min(capped, Number(state.admit_credit) + sinceMs * perMs);
+function accrue(
+  credit: number, lastTickAtMs: number | null, admitPerMinute: number, nowMs: number,
+  tickMs: number,
+): number {
+  const perMs = admitPerMinute / minuteMs;
+  const sinceMs = lastTickAtMs === null ? tickMs : Math.max(0, nowMs - lastTickAtMs);
+  const windowMs = Math.max(
+    minCreditWindowMs, Math.min(sinceMs, 2 * Math.max(tickMs, minCreditWindowMs)),
+  );
+  const capped = Math.max(1, perMs * windowMs);
+  return Math.min(capped, credit + sinceMs * perMs);
 }
 
 async function admitNext(
   tx: Queryable, event: EventRecord, servedUpTo: number, count: number,
-  opts: TickOptions,
+  opts: TickOptions, nowMs: number,
 ): Promise<{ customerId: string; number: number }[]> {
-  const now = new Date(opts.nowMs);
-  const claimBy = new Date(opts.nowMs + opts.claimGraceSeconds * 1000);
-  const expires = new Date(opts.nowMs + event.queue.passSeconds * 1000);
+  const now = new Date(nowMs);
+  const claimBy = new Date(nowMs + opts.claimGraceSeconds * 1000);
+  const expires = new Date(nowMs + event.queue.passSeconds * 1000);
   const { rows } = await tx.query<{ customer_id: string; number: number }>(
     `INSERT INTO queue_admissions (event_id, customer_id, number, pass_id, admitted_at,
                                    claim_by, expires_at, leader_token)
@@ -153,7 +166,7 @@ async function admitNext(
  * never more than that in any 60 s window) and the live-shopper cap (maxActiveShoppers).
  */
 export async function tickLine(
-  db: Db, event: EventRecord, opts: TickOptions & { tickMs?: number },
+  db: Db, event: EventRecord, opts: TickOptions,
 ): Promise<TickOutcome> {
   assert(Number.isSafeInteger(opts.token) && opts.token > 0, 'fencing token is positive');
   return await db.tx(async (tx) => {
@@ -167,13 +180,16 @@ export async function tickLine(
     if (state === undefined) return { kind: 'idle' } as const;
     const newerToken = Number(state.leader_token);
     if (newerToken > opts.token) return { kind: 'fenced', newerToken } as const;
-    const now = new Date(opts.nowMs);
-    const drawn = opts.nowMs >= event.onSaleAtMs;
-    if (drawn) await drawIfDue(tx, event, opts.nowMs, opts.seeds ?? newSeed);
+    // Read after the lock, so ticks of a line are in time order as well as serial.
+    const nowMs = await databaseNowMs(tx, opts.nowMs);
+    const now = new Date(nowMs);
+    const drawn = nowMs >= event.onSaleAtMs;
+    if (drawn) await drawIfDue(tx, event, nowMs, opts.seeds ?? newSeed);
     await reconcileOrders(tx, event.eventId, now);
     const soldOut = drawn && await isSoldOut(tx, event);
     const slots = await countSlots(tx, event.eventId, now);
-    const credit = accrue(state, event, opts.nowMs, opts.tickMs ?? 1_000);
+    const credit = accrue(Number(state.admit_credit), state.last_tick_at?.getTime() ?? null,
+      event.queue.admitPerMinute, nowMs, opts.tickMs ?? 1_000);
     const budget = Math.min(
       // Credit is a sum of fractions: 6 × (1/6) must count as 1, not 0.999….
       Math.floor(credit + 1e-9),
@@ -183,7 +199,7 @@ export async function tickLine(
     );
     const servedBefore = Number(state.served_up_to);
     const admitted = drawn && !soldOut && budget > 0
-      ? await admitNext(tx, event, servedBefore, budget, opts)
+      ? await admitNext(tx, event, servedBefore, budget, opts, nowMs)
       : [];
     const servedUpTo = admitted.at(-1)?.number ?? servedBefore;
     const firstAdmittedAt = state.first_admitted_at ?? (admitted.length > 0 ? now : null);
@@ -198,8 +214,7 @@ export async function tickLine(
         ratePerMinute, soldOut, seq, opts.token],
     );
     const status: LineStatus = {
-      eventId: event.eventId, seq, servedUpTo, ratePerMinute, soldOut, drawn,
-      atMs: opts.nowMs,
+      eventId: event.eventId, seq, servedUpTo, ratePerMinute, soldOut, drawn, atMs: nowMs,
     };
     return { kind: 'ticked', status, admitted } as const;
   });
@@ -242,49 +257,58 @@ export async function readLineStatus(
 
 interface AdmissionRow {
   customer_id: string; number: number; pass_id: string; admitted_at: Date; claim_by: Date;
-  expires_at: Date; claimed_at: Date | null; released_at: Date | null;
+  expires_at: Date; claimed_at: Date | null; released_at: Date | null; live: boolean;
 }
+
+const admissionColumns = `customer_id, number, pass_id, admitted_at, claim_by, expires_at,
+  claimed_at, released_at`;
 
 function toAdmission(row: AdmissionRow): Admission {
   return {
     customerId: row.customer_id, number: Number(row.number), passId: row.pass_id,
     admittedAtMs: row.admitted_at.getTime(), claimByMs: row.claim_by.getTime(),
     expiresAtMs: row.expires_at.getTime(), claimedAtMs: row.claimed_at?.getTime() ?? null,
-    releasedAtMs: row.released_at?.getTime() ?? null,
+    releasedAtMs: row.released_at?.getTime() ?? null, live: row.live,
   };
 }
 
-/** A customer's admission for an event, if they have been admitted. */
+/**
+ * A customer's admission for an event, if they have been admitted, with its liveness by
+ * the database clock (or `nowMs` when a test pins time). Reading changes nothing.
+ */
 export async function findAdmission(
-  db: Queryable, eventId: string, customerId: string,
+  db: Queryable, eventId: string, customerId: string, nowMs?: number,
 ): Promise<Admission | undefined> {
+  const params: unknown[] = [eventId, customerId];
+  const now = sqlNow(params, nowMs);
   const { rows } = await db.query<AdmissionRow>(
-    `SELECT customer_id, number, pass_id, admitted_at, claim_by, expires_at, claimed_at,
-            released_at
-       FROM queue_admissions WHERE event_id = $1 AND customer_id = $2`,
-    [eventId, customerId],
+    `SELECT ${admissionColumns}, (${liveSlot('a', now)}) AS live
+       FROM queue_admissions a WHERE a.event_id = $1 AND a.customer_id = $2`,
+    params,
   );
   return rows[0] === undefined ? undefined : toAdmission(rows[0]);
 }
 
 /**
- * Marks an admission claimed (the fan showed up: polled, streamed or held) if it is still
- * within its grace. Returns the admission as it stands afterwards.
+ * Marks an admission claimed if it is still within its claim grace and not expired or
+ * released: the shopper has shown up by placing a hold with the pass (the hold gate calls
+ * this; reading the view never claims). Returns the admission as it stands afterwards.
+ * Uses the database clock unless a test pins time with `nowMs`.
  */
 export async function claimAdmission(
-  db: Queryable, eventId: string, customerId: string, nowMs: number,
+  db: Queryable, eventId: string, customerId: string, nowMs?: number,
 ): Promise<Admission | undefined> {
-  const now = new Date(nowMs);
+  const params: unknown[] = [eventId, customerId];
+  const now = sqlNow(params, nowMs);
   const { rows } = await db.query<AdmissionRow>(
-    `UPDATE queue_admissions SET claimed_at = $3
+    `UPDATE queue_admissions SET claimed_at = ${now}
       WHERE event_id = $1 AND customer_id = $2 AND claimed_at IS NULL
-        AND released_at IS NULL AND claim_by > $3 AND expires_at > $3
-      RETURNING customer_id, number, pass_id, admitted_at, claim_by, expires_at, claimed_at,
-                released_at`,
-    [eventId, customerId, now],
+        AND released_at IS NULL AND claim_by > ${now} AND expires_at > ${now}
+      RETURNING ${admissionColumns}, true AS live`,
+    params,
   );
   if (rows[0] !== undefined) return toAdmission(rows[0]);
-  return await findAdmission(db, eventId, customerId);
+  return await findAdmission(db, eventId, customerId, nowMs);
 }
 
 /**
@@ -297,9 +321,8 @@ export async function claimAdmission(
 export async function releaseShopperSlot(
   db: Queryable, eventId: string, customerId: string, nowMs?: number,
 ): Promise<boolean> {
-  const now = nowMs === undefined ? 'now()' : '$3';
   const params: unknown[] = [eventId, customerId];
-  if (nowMs !== undefined) params.push(new Date(nowMs));
+  const now = sqlNow(params, nowMs);
   const { rowCount } = await db.query(
     `UPDATE queue_admissions a SET released_at = ${now}
       WHERE a.event_id = $1 AND a.customer_id = $2 AND ${liveSlot('a', now)}`,
@@ -308,15 +331,26 @@ export async function releaseShopperSlot(
   return rowCount > 0;
 }
 
-/** Events whose lines the admission tick should look at now: queued, on sale, not over. */
-export async function activeLines(db: Queryable, nowMs: number): Promise<string[]> {
+/**
+ * Events whose lines the admission tick should look at now: queued, on sale, not over,
+ * and with something to do: a pre-queue to draw, someone numbered and not yet admitted,
+ * or a live pass (which may need freeing). An idle line is skipped; a new joiner makes it
+ * active again at the next round. Database clock unless a test pins time with `nowMs`.
+ */
+export async function activeLines(db: Queryable, nowMs?: number): Promise<string[]> {
+  const params: unknown[] = [limits.queueEventsPerTick];
+  const now = sqlNow(params, nowMs);
   const { rows } = await db.query<{ event_id: string }>(
     `SELECT s.event_id FROM queue_state s JOIN events e USING (event_id)
-      WHERE e.on_sale_at <= $1 AND e.starts_at > $1 AND e.cancelled_at IS NULL
+       LEFT JOIN queue_numbering n USING (event_id)
+      WHERE e.on_sale_at <= ${now} AND e.starts_at > ${now} AND e.cancelled_at IS NULL
         AND (e.queue->>'enabled')::boolean
+        AND (n.drawn_at IS NULL OR n.last_number > s.served_up_to
+             OR EXISTS (SELECT 1 FROM queue_admissions a
+                         WHERE a.event_id = s.event_id AND ${liveSlot('a', now)}))
       ORDER BY s.last_tick_at NULLS FIRST
-      LIMIT $2`,
-    [new Date(nowMs), limits.queueEventsPerTick],
+      LIMIT $1`,
+    params,
   );
   return rows.map((row) => row.event_id);
 }
@@ -333,10 +367,12 @@ export interface QueueStats {
   soldOut: boolean;
 }
 
-/** The queue's figures for one event, in one round trip. */
+/** The queue's figures for one event, in one round trip (database clock unless pinned). */
 export async function queueStats(
-  db: Queryable, eventId: string, nowMs: number,
+  db: Queryable, eventId: string, nowMs?: number,
 ): Promise<QueueStats> {
+  const params: unknown[] = [eventId];
+  const now = sqlNow(params, nowMs);
   const { rows } = await db.query<{
     joined: number; pre_queue: number; served_up_to: number | null; admitted: number;
     active: number; rate_per_minute: number | null; sold_out: boolean | null;
@@ -347,10 +383,10 @@ export async function queueStats(
          AS pre_queue,
        (SELECT count(*) FROM queue_admissions WHERE event_id = $1)::int AS admitted,
        (SELECT count(*) FROM queue_admissions a
-         WHERE a.event_id = $1 AND ${liveSlot('a', '$2')})::int AS active,
+         WHERE a.event_id = $1 AND ${liveSlot('a', now)})::int AS active,
        s.served_up_to, s.rate_per_minute, s.sold_out
        FROM (SELECT 1) AS one LEFT JOIN queue_state s ON s.event_id = $1`,
-    [eventId, new Date(nowMs)],
+    params,
   );
   const row = rows[0];
   const joined = row?.joined ?? 0;

@@ -7,11 +7,14 @@
  * loses the lease stops ticking at its next round; one that stalls past its lease and
  * wakes up is refused by the token. Ticks of one round run one line after another: a
  * tick is a few short statements, and a bounded number of lines is looked at per round.
+ * A line that fails (a database blip, a failed publish) is logged and the round goes on
+ * with the next line; the failed one is retried at the next round.
  */
 import { hostname } from 'node:os';
 
 import { loadEvent } from '../catalog/events.js';
 import type { AppContext } from '../context.js';
+import { pinnedNowMs } from '../core/clock.js';
 import { randomToken } from '../core/ids.js';
 import { LeaderElector } from '../coord/index.js';
 import { activeLines, tickLine, type TickOutcome } from './admission.js';
@@ -21,7 +24,7 @@ import { waitingRoom } from './room.js';
 /** The lease name of the admission duty. */
 export const admissionLease = 'queue-admission';
 
-/** Options for tests: a fixed holder id, seeds, or a lease clock. */
+/** Options for tests: a fixed holder id or seeds. */
 export interface AdmissionDutyOptions {
   holderId?: string;
   seeds?: SeedSource;
@@ -62,31 +65,41 @@ export class AdmissionDuty {
   }
 
   /**
-   * One round over the active lines, if this node leads; returns the outcomes (tests call
-   * this directly instead of waiting for the timer).
+   * One round over the active lines, if this node leads; returns the outcomes of the lines
+   * that ticked without error (tests call this directly instead of waiting for the timer).
    */
   async tickOnce(): Promise<Map<string, TickOutcome>> {
     const outcomes = new Map<string, TickOutcome>();
     const token = this.elector.fencingToken();
     if (token === null) return outcomes;
     const { ctx } = this;
-    const room = waitingRoom(ctx);
-    for (const eventId of await activeLines(ctx.db, ctx.clock.nowMs())) {
+    for (const eventId of await activeLines(ctx.db, pinnedNowMs(ctx.clock))) {
       // Leadership can lapse mid-round; stop rather than tick on borrowed time.
       if (!this.elector.isLeader()) break;
-      const event = await loadEvent(ctx.db, eventId);
-      const outcome = await tickLine(ctx.db, event, {
-        nowMs: ctx.clock.nowMs(), token, claimGraceSeconds: ctx.config.queue.claimGraceSeconds,
-        tickMs: ctx.config.queue.tickMs, seeds: this.options.seeds,
-      });
-      outcomes.set(eventId, outcome);
-      if (outcome.kind === 'ticked') await room.publish(outcome.status);
-      if (outcome.kind === 'fenced') {
-        ctx.logger.warn({ eventId, token, newerToken: outcome.newerToken },
-          'admission tick refused: a newer leader has ticked this line');
+      try {
+        outcomes.set(eventId, await this.tickOne(eventId, token));
+      } catch (error) {
+        ctx.logger.warn({ err: error, eventId }, 'admission tick of a line failed; next round');
       }
     }
     return outcomes;
+  }
+
+  /** Ticks one line and broadcasts its new status. */
+  private async tickOne(eventId: string, token: number): Promise<TickOutcome> {
+    const { ctx } = this;
+    const event = await loadEvent(ctx.db, eventId);
+    const outcome = await tickLine(ctx.db, event, {
+      nowMs: pinnedNowMs(ctx.clock), token,
+      claimGraceSeconds: ctx.config.queue.claimGraceSeconds,
+      tickMs: ctx.config.queue.tickMs, seeds: this.options.seeds,
+    });
+    if (outcome.kind === 'ticked') await waitingRoom(ctx).publish(outcome.status);
+    if (outcome.kind === 'fenced') {
+      ctx.logger.warn({ eventId, token, newerToken: outcome.newerToken },
+        'admission tick refused: a newer leader has ticked this line');
+    }
+    return outcome;
   }
 
   private schedule(): void {

@@ -4,12 +4,16 @@
  * are open to everyone once on sale.
  *
  * The signature, binding and expiry are checked first, without I/O, so forged or foreign
- * passes cost nothing. A genuine pass is then checked against its admission row: it must
- * be the customer's current pass, not released (their order completed) and claimed in
- * time. Using it counts as showing up, so an unclaimed pass is claimed here.
+ * passes cost nothing. A genuine pass is then checked against its admission row, by the
+ * database clock: it must be the customer's current pass, not released (their order
+ * completed), not expired, and claimed in time. The first hold with a pass is what claims
+ * it (reading the view never does); a pass whose claim grace has passed is refused here
+ * at once, whether or not the admission tick has run since: liveness is computed from the
+ * row's timestamps, not counted down.
  */
 import type { EventRecord } from '../catalog/events.js';
 import type { AppContext } from '../context.js';
+import { pinnedNowMs } from '../core/clock.js';
 import { DomainError } from '../core/errors.js';
 import { claimAdmission } from './admission.js';
 import { passProblemDetail } from './pass.js';
@@ -32,7 +36,11 @@ export async function assertMayHold(
     eventId: event.eventId, customerId, nowMs,
   });
   if (!check.ok) throw refuse(passProblemDetail[check.problem]);
-  const admission = await claimAdmission(ctx.db, event.eventId, customerId, nowMs);
+  // The signature check above uses this node's clock and is only a cheap first filter; the
+  // row decides, by the database clock.
+  const admission = await claimAdmission(
+    ctx.db, event.eventId, customerId, pinnedNowMs(ctx.clock),
+  );
   if (admission === undefined || admission.passId !== check.claims.passId) {
     throw refuse('the queue pass is not this customer\'s current admission');
   }
@@ -40,6 +48,7 @@ export async function assertMayHold(
     throw refuse('the queue pass has been used up: the order it was for is complete');
   }
   if (admission.claimedAtMs === null) {
-    throw refuse('the queue pass lapsed: it was not claimed within the grace period');
+    throw refuse('the queue pass lapsed: no hold was placed with it within the claim grace');
   }
+  if (!admission.live) throw refuse('the queue pass has expired');
 }

@@ -13,7 +13,7 @@
  */
 import type { EventRecord } from '../catalog/events.js';
 import { limits } from '../config/limits.js';
-import type { Clock } from '../core/clock.js';
+import { pinnedNowMs, type Clock } from '../core/clock.js';
 import { assert } from '../core/errors.js';
 import type { Db, Queryable } from '../storage/index.js';
 import { drawOrder, newSeed, shuffleAlgorithm } from './shuffle.js';
@@ -41,6 +41,8 @@ export interface DrawRecord {
 interface NumberingRow {
   last_number: number;
   drawn_at: Date | null;
+  /** The database clock once the lock is held. */
+  now: Date;
 }
 
 /** Creates the line's rows on first use; later calls find them and change nothing. */
@@ -57,12 +59,13 @@ async function ensureLineRows(tx: Queryable, eventId: string): Promise<void> {
 
 async function lockNumbering(tx: Queryable, eventId: string): Promise<NumberingRow> {
   const { rows } = await tx.query<NumberingRow>(
-    'SELECT last_number, drawn_at FROM queue_numbering WHERE event_id = $1 FOR UPDATE',
+    `SELECT last_number, drawn_at, clock_timestamp() AS now
+       FROM queue_numbering WHERE event_id = $1 FOR UPDATE`,
     [eventId],
   );
   const row = rows[0];
   assert(row !== undefined, `numbering row of ${eventId} exists`);
-  return { last_number: Number(row.last_number), drawn_at: row.drawn_at };
+  return { last_number: Number(row.last_number), drawn_at: row.drawn_at, now: row.now };
 }
 
 /**
@@ -128,10 +131,12 @@ export async function drawIfDue(
  * Puts customers in the line in one transaction; those already in it keep their entry.
  * Before on-sale newcomers enter the pre-queue (no number); from on-sale on, the pre-queue
  * is drawn first (if nobody has yet), then newcomers get the next numbers in the order of
- * `customerIds`. Duplicates in `customerIds` are joined once.
+ * `customerIds`. Duplicates in `customerIds` are joined once. The on-sale boundary is
+ * judged by the database clock, read under the numbering lock, unless a test pins time
+ * with `pinnedMs`.
  */
 export async function joinLine(
-  db: Db, event: EventRecord, customerIds: readonly string[], nowMs: number,
+  db: Db, event: EventRecord, customerIds: readonly string[], pinnedMs: number | undefined,
   seeds: SeedSource = newSeed,
 ): Promise<Map<string, JoinOutcome>> {
   const unique = [...new Set(customerIds)];
@@ -140,6 +145,7 @@ export async function joinLine(
     const outcomes = new Map<string, JoinOutcome>();
     await ensureLineRows(tx, event.eventId);
     const numbering = await lockNumbering(tx, event.eventId);
+    const nowMs = pinnedMs ?? numbering.now.getTime();
     const existing = await tx.query<{ customer_id: string; number: number | null }>(
       `SELECT customer_id, number FROM queue_entries
         WHERE event_id = $1 AND customer_id = ANY($2::uuid[])`,
@@ -257,7 +263,9 @@ export class JoinBatcher {
         const batch = this.takeBatch(line);
         try {
           const ids = batch.map((w) => w.customerId);
-          const outcomes = await joinLine(this.db, line.event, ids, this.clock.nowMs(), this.seeds);
+          const outcomes = await joinLine(
+            this.db, line.event, ids, pinnedNowMs(this.clock), this.seeds,
+          );
           for (const waiter of batch) settle(waiter, outcomes.get(waiter.customerId));
         } catch (error) {
           for (const waiter of batch) waiter.reject(error);

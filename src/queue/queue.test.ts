@@ -16,8 +16,14 @@ import { DomainError } from '../core/errors.js';
 import { testBackends } from '../testing/backends.js';
 import { buildTestContext } from '../testing/context.js';
 import { buildEvent } from '../testing/factories.js';
+import { createMemoryCoordinator } from '../coord/memory.js';
+import type { Coordinator } from '../coord/types.js';
 import type { Db } from '../storage/index.js';
-import { queueStats, releaseShopperSlot, tickLine, type TickOutcome } from './admission.js';
+import { buildCustomer } from '../testing/factories.js';
+import {
+  activeLines, queueStats, releaseShopperSlot, tickLine, type TickOutcome,
+} from './admission.js';
+import { AdmissionDuty } from './duty.js';
 import { assertMayHold } from './gate.js';
 import { findDraw, joinLine, JoinBatcher } from './line.js';
 import { drawOrder } from './shuffle.js';
@@ -233,10 +239,12 @@ for (const backend of backends) {
         await tick(event);
         expect(await admitted(event)).toHaveLength(3);
 
-        // The shopper shows up, buys, and the booking engine releases the slot.
+        // The shopper shows up (a first hold with the pass), buys, and the booking engine
+        // releases the slot.
         const room = waitingRoom(ctx);
         const first = await room.view(event, line[0] as string);
         expect(first.state).toBe('admitted');
+        await assertMayHold(ctx, event, line[0] as string, first.pass);
         expect(await releaseShopperSlot(db, event.eventId, line[0] as string, clock.nowMs()))
           .toBe(true);
         expect(await releaseShopperSlot(db, event.eventId, line[0] as string, clock.nowMs()))
@@ -246,9 +254,14 @@ for (const backend of backends) {
         expect(await admitted(event)).toEqual(line.slice(0, 4));
         expect((await room.view(event, line[0] as string)).state).toBe('expired');
 
-        // Fans 2 and 4 show up; 3 never does and times out after the grace period.
-        await room.view(event, line[1] as string);
-        await room.view(event, line[3] as string);
+        // Fans 2 and 4 hold with their passes; 3 only watches the page (polls) and times
+        // out after the grace period: watching is not shopping.
+        for (const fan of [line[1], line[3]] as string[]) {
+          await assertMayHold(ctx, event, fan, (await room.view(event, fan)).pass);
+        }
+        for (let poll = 0; poll < 3; poll += 1) {
+          expect((await room.view(event, line[2] as string)).state).toBe('admitted');
+        }
         clock.advance(graceSeconds * 1000);
         await tick(event);
         expect(await admitted(event)).toEqual(line.slice(0, 5));
@@ -287,6 +300,231 @@ for (const backend of backends) {
         const resumed = await tick(event);
         expect(resumed.kind === 'ticked' && resumed.status.soldOut).toBe(false);
         expect(await admitted(event)).toHaveLength(3);
+      });
+    });
+
+    describe('claiming a slot', () => {
+      async function refusal(
+        event: EventRecord, fan: string, pass: string | undefined,
+      ): Promise<string> {
+        const error = await assertMayHold(ctx, event, fan, pass).then(() => undefined, (e) => e);
+        expect(error).toBeInstanceOf(DomainError);
+        return (error as DomainError).message;
+      }
+
+      it('watching never claims: an admitted fan who places no hold loses the slot', async () => {
+        const event = await queuedEvent({ maxActiveShoppers: 1, passSeconds: 600 });
+        const [ghost, next] = fans(2) as [string, string];
+        await joinAll(event, [ghost, next]);
+        await tick(event);
+        const room = waitingRoom(ctx);
+        const view = await room.view(event, ghost);
+        expect(view.state).toBe('admitted');
+        expect(view.claimBy).toBe(new Date(clock.nowMs() + graceSeconds * 1000).toISOString());
+        // An open tab polls and streams all the time; none of that is shopping.
+        for (let poll = 0; poll < 5; poll += 1) await room.view(event, ghost);
+        const { rows } = await db.query<{ claimed_at: Date | null }>(
+          'SELECT claimed_at FROM queue_admissions WHERE event_id = $1 AND customer_id = $2',
+          [event.eventId, ghost],
+        );
+        expect(rows[0]?.claimed_at).toBeNull();
+
+        clock.advance(graceSeconds * 1000);
+        // Refused at once, before any tick: liveness is computed, never counted down.
+        expect(await refusal(event, ghost, view.pass)).toMatch(/claim grace/);
+        expect((await room.view(event, ghost)).state).toBe('expired');
+        await tick(event);
+        expect(await admitted(event)).toEqual([ghost, next]);
+      });
+
+      it('the first hold claims the pass; the row, not the token, decides expiry', async () => {
+        const event = await queuedEvent({ maxActiveShoppers: 1, passSeconds: 300 });
+        const [shopper, next] = fans(2) as [string, string];
+        await joinAll(event, [shopper, next]);
+        await tick(event);
+        const room = waitingRoom(ctx);
+        const { pass } = await room.view(event, shopper);
+        clock.advance(graceSeconds * 1000 - 1_000);
+        await assertMayHold(ctx, event, shopper, pass);
+        expect((await room.view(event, shopper)).claimBy).toBeUndefined();
+        clock.advance(2 * graceSeconds * 1000);
+        await tick(event);
+        expect(await admitted(event)).toEqual([shopper]);
+        await assertMayHold(ctx, event, shopper, pass);
+        // The admission row is cut short (say by an operator): the signed token still
+        // names a later expiry, but the row is what counts.
+        await db.query(
+          'UPDATE queue_admissions SET expires_at = $3 WHERE event_id = $1 AND customer_id = $2',
+          [event.eventId, shopper, new Date(clock.nowMs() - 1)],
+        );
+        expect(await refusal(event, shopper, pass)).toMatch(/expired/);
+      });
+    });
+
+    describe('sold out', () => {
+      it('is not declared while tickets are merely held, nor once holds expire', async () => {
+        const event = await queuedEvent({ maxActiveShoppers: 1 });
+        await joinAll(event, fans(3));
+        await db.query(
+          `UPDATE tickets SET hold_id = gen_random_uuid(),
+                              hold_expires_at = now() + interval '1 hour'
+            WHERE event_id = $1`, [event.eventId],
+        );
+        const held = await tick(event);
+        expect(held.kind === 'ticked' && held.status.soldOut).toBe(false);
+        expect(held.kind === 'ticked' && held.admitted).toHaveLength(1);
+        // Expired holds count as available the moment they expire, with no sweep run.
+        await db.query(
+          `UPDATE tickets SET hold_expires_at = now() - interval '1 second'
+            WHERE event_id = $1`, [event.eventId],
+        );
+        clock.advance(1_000);
+        const lapsed = await tick(event);
+        expect(lapsed.kind === 'ticked' && lapsed.status.soldOut).toBe(false);
+      });
+    });
+
+    describe('the tick', () => {
+      it('keeps the full rate when ticks are further apart than the smoothing window', async () => {
+        const event = await queuedEvent({ admitPerMinute: 60 });
+        await joinAll(event, fans(150));
+        const counts: number[] = [];
+        for (let round = 0; round < 3; round += 1) {
+          if (round > 0) clock.advance(30_000);
+          const outcome = await tickLine(db, event, {
+            nowMs: clock.nowMs(), token, claimGraceSeconds: graceSeconds, tickMs: 30_000,
+          });
+          counts.push(outcome.kind === 'ticked' ? outcome.admitted.length : -1);
+        }
+        expect(counts).toEqual([30, 30, 30]);
+        // A long pause releases no more than the 60 s window allows.
+        clock.advance(10 * 60_000);
+        const resumed = await tickLine(db, event, {
+          nowMs: clock.nowMs(), token, claimGraceSeconds: graceSeconds, tickMs: 30_000,
+        });
+        expect(resumed.kind === 'ticked' && resumed.admitted.length).toBeLessThanOrEqual(60);
+      });
+
+      it('skips lines with nobody waiting and no live pass', async () => {
+        const event = await queuedEvent({ passSeconds: 120 });
+        const line = fans(2);
+        await joinAll(event, line);
+        expect(await activeLines(db, clock.nowMs())).toContain(event.eventId);
+        await tick(event);
+        // Everyone admitted, passes live: the tick still has slots to watch.
+        expect(await activeLines(db, clock.nowMs())).toContain(event.eventId);
+        for (const fan of line) await releaseShopperSlot(db, event.eventId, fan, clock.nowMs());
+        expect(await activeLines(db, clock.nowMs())).not.toContain(event.eventId);
+        await joinAll(event, fans(1));
+        expect(await activeLines(db, clock.nowMs())).toContain(event.eventId);
+      });
+
+      it('a line that fails to publish does not stop the round', async () => {
+        const base = createMemoryCoordinator({});
+        let failOn = '';
+        const coord = new Proxy(base, {
+          get(target, prop) {
+            if (prop === 'publish') {
+              return async (channel: string, message: string): Promise<void> => {
+                if (failOn !== '' && channel.includes(failOn)) throw new Error('publish failed');
+                await target.publish(channel, message);
+              };
+            }
+            const value: unknown = Reflect.get(target, prop, target);
+            return typeof value === 'function' ? value.bind(target) : value;
+          },
+        }) as Coordinator;
+        const node = buildTestContext(db, { clock, coord });
+        const [broken, healthy] = [await queuedEvent(), await queuedEvent()];
+        await joinAll(broken, fans(2));
+        await joinAll(healthy, fans(2));
+        failOn = broken.eventId;
+        const duty = new AdmissionDuty(node);
+        await duty.start();
+        try {
+          const outcomes = await duty.tickOnce();
+          expect(outcomes.get(healthy.eventId)?.kind).toBe('ticked');
+          expect(outcomes.has(broken.eventId)).toBe(false);
+          // The failed line's tick committed; only its broadcast was lost.
+          expect(await admitted(broken)).toHaveLength(2);
+        } finally {
+          await duty.stop();
+        }
+      });
+    });
+
+    describe('reconciling completed orders', () => {
+      it('frees the slot of an order confirmed after admission, not one from before', async () => {
+        const event = await queuedEvent({ maxActiveShoppers: 10 });
+        const [earlier, later] = [await buildCustomer(ctx), await buildCustomer(ctx)];
+        await joinAll(event, [earlier.customerId, later.customerId]);
+        await tick(event);
+        const confirmedOrder = async (customerId: string, confirmedAt: Date): Promise<void> => {
+          const holdId = randomUUID();
+          await db.query(
+            `INSERT INTO holds (hold_id, event_id, customer_id, state, quantity, adjacent,
+                                currency, total_cents, expires_at, claim_expires_at, ended_at)
+             VALUES ($1, $2, $3, 'purchased', 1, true, 'EUR', 0, $4, $4, $4)`,
+            [holdId, event.eventId, customerId, confirmedAt],
+          );
+          await db.query(
+            `INSERT INTO orders (order_id, event_id, customer_id, hold_id, status, quantity,
+                                 total_cents, currency, confirmed_at)
+             VALUES (gen_random_uuid(), $1, $2, $3, 'confirmed', 1, 0, 'EUR', $4)`,
+            [event.eventId, customerId, holdId, confirmedAt],
+          );
+        };
+        // An order from before this admission (bought while the event had no queue).
+        await confirmedOrder(earlier.customerId, new Date(clock.nowMs() - 3_600_000));
+        await confirmedOrder(later.customerId, new Date(clock.nowMs() + 1_000));
+        clock.advance(2_000);
+        await tick(event);
+        const { rows } = await db.query<{ customer_id: string; released: boolean }>(
+          `SELECT customer_id, released_at IS NOT NULL AS released FROM queue_admissions
+            WHERE event_id = $1`, [event.eventId],
+        );
+        const released = new Map(rows.map((row) => [row.customer_id, row.released]));
+        expect(released.get(earlier.customerId)).toBe(false);
+        expect(released.get(later.customerId)).toBe(true);
+      });
+    });
+
+    describe('one clock: the database', () => {
+      it('a node with a slow clock admits on the same clock the gate and release use', async () => {
+        const env = { QUEUE_CLAIM_GRACE_SECONDS: String(graceSeconds) };
+        const coord = createMemoryCoordinator({});
+        // Two nodes of one cluster; one is ten minutes slow (and not a test clock, so it
+        // goes by the database clock).
+        const slow = buildTestContext(db, {
+          clock: { nowMs: () => Date.now() - 600_000 }, coord, env,
+        });
+        const honest = buildTestContext(db, { coord, env });
+        const details = await buildEvent(honest, {
+          onSaleAt: new Date(Date.now() - 3_600_000).toISOString(),
+          queue: { enabled: true, admitPerMinute: 6_000, maxActiveShoppers: 10, passSeconds: 600 },
+        });
+        const event = await loadEvent(db, details.eventId);
+        const [fan] = fans(1) as [string];
+        await waitingRoom(honest).join(event, fan);
+        const duty = new AdmissionDuty(slow);
+        await duty.start();
+        try {
+          expect((await duty.tickOnce()).get(event.eventId)?.kind).toBe('ticked');
+        } finally {
+          await duty.stop();
+        }
+        const { rows } = await db.query<{ lag: number }>(
+          `SELECT extract(epoch FROM now() - admitted_at)::float8 AS lag FROM queue_admissions
+            WHERE event_id = $1`, [event.eventId],
+        );
+        expect(Math.abs(rows[0]?.lag ?? Infinity)).toBeLessThan(60);
+        const view = await waitingRoom(honest).view(event, fan);
+        expect(view.state).toBe('admitted');
+        await assertMayHold(honest, event, fan, view.pass);
+        expect((await queueStats(db, event.eventId)).activeShoppers).toBe(1);
+        // As the booking engine calls it: no clock given, the database's is used.
+        expect(await releaseShopperSlot(db, event.eventId, fan)).toBe(true);
+        expect((await queueStats(db, event.eventId)).activeShoppers).toBe(0);
       });
     });
 

@@ -15,8 +15,9 @@
  */
 import { loadEvent, type EventRecord } from '../catalog/events.js';
 import type { AppContext } from '../context.js';
+import { pinnedNowMs } from '../core/clock.js';
 import { DomainError } from '../core/errors.js';
-import { claimAdmission, isLive, readLineStatus } from './admission.js';
+import { findAdmission, readLineStatus } from './admission.js';
 import { LineFeed, ticksChannel } from './feed.js';
 import { findEntry, JoinBatcher, type SeedSource } from './line.js';
 import { QueuePasses } from './pass.js';
@@ -103,8 +104,9 @@ export class WaitingRoom {
   }
 
   /**
-   * The fan's view now. Being asked counts as showing up: an admitted fan's pass is
-   * claimed here, so the slot is not timed out while they are shopping.
+   * The fan's view now. Reading it changes nothing: an open tab is not a shopper. An
+   * admitted fan claims the slot by placing a first hold with the pass (the hold gate),
+   * within the claim grace, or the slot goes to the next fan.
    */
   async view(event: EventRecord, customerId: string, known?: EntryRef): Promise<QueueView> {
     if (!event.queue.enabled) return openView;
@@ -122,7 +124,7 @@ export class WaitingRoom {
 
   /**
    * The view for a known entry at a given status; reads PostgreSQL only once the fan's
-   * number has been reached (to fetch and claim the admission).
+   * number has been reached (to fetch the admission, read-only).
    */
   async viewAt(event: EventRecord, entry: EntryRef, status: LineStatus): Promise<QueueView> {
     const { servedUpTo } = status;
@@ -136,29 +138,29 @@ export class WaitingRoom {
       const eta = etaSeconds(position, status.ratePerMinute);
       return { ...base, state: 'waiting', position, etaSeconds: eta };
     }
-    const nowMs = this.ctx.clock.nowMs();
-    const admission = await claimAdmission(this.ctx.db, event.eventId, entry.customerId, nowMs);
+    const admission = await findAdmission(
+      this.ctx.db, event.eventId, entry.customerId, pinnedNowMs(this.ctx.clock),
+    );
     if (admission === undefined) {
       // servedUpTo came from a cache newer than our read; the admission is being committed.
       return { ...base, state: 'waiting', position: 1, etaSeconds: 0 };
     }
-    return this.admittedView(event, admission, base, nowMs);
+    return this.admittedView(event, admission, base);
   }
 
   private admittedView(
     event: EventRecord, admission: Admission, base: { number: number | null; servedUpTo: number },
-    nowMs: number,
   ): QueueView {
-    if (!isLive(admission, nowMs)) {
-      return { ...base, state: 'expired', position: 0, etaSeconds: null };
-    }
+    if (!admission.live) return { ...base, state: 'expired', position: 0, etaSeconds: null };
     const pass = this.passes.sign({
       eventId: event.eventId, customerId: admission.customerId, passId: admission.passId,
       number: admission.number, expiresAtMs: admission.expiresAtMs,
     });
+    const unclaimed = admission.claimedAtMs === null;
     return {
       ...base, state: 'admitted', position: 0, etaSeconds: 0, pass,
       passExpiresAt: new Date(admission.expiresAtMs).toISOString(),
+      ...(unclaimed ? { claimBy: new Date(admission.claimByMs).toISOString() } : {}),
     };
   }
 

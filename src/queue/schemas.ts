@@ -17,6 +17,11 @@ export const QueueViewSchema = Type.Object({
   servedUpTo: Type.Integer(),
   pass: Type.Optional(Type.String()),
   passExpiresAt: Type.Optional(Type.String({ format: 'date-time' })),
+  claimBy: Type.Optional(Type.String({
+    format: 'date-time',
+    description: 'Admitted, pass not used yet: place a first hold with it by then, or the ' +
+      'slot goes to the next fan',
+  })),
 });
 
 /** The join body: optional, and then only the proof of work (base64 ALTCHA payload). */

@@ -37,6 +37,11 @@ export interface QueueView {
   /** The signed pass, while admitted and live. */
   pass?: string;
   passExpiresAt?: string;
+  /**
+   * While admitted and the pass not yet used: place a first hold with the pass by then, or
+   * the slot goes to the next fan. Absent once claimed.
+   */
+  claimBy?: string;
 }
 
 /** A fan's entry as the line knows it: number null while in the pre-queue. */
@@ -45,7 +50,7 @@ export interface EntryRef {
   number: number | null;
 }
 
-/** A customer's admission row, with whether its pass is live at the time asked. */
+/** A customer's admission row, with whether its slot was live when it was read. */
 export interface Admission {
   customerId: string;
   number: number;
@@ -55,4 +60,9 @@ export interface Admission {
   expiresAtMs: number;
   claimedAtMs: number | null;
   releasedAtMs: number | null;
+  /**
+   * Live by the database clock when read: not released, not expired, and claimed or still
+   * inside its claim grace (liveSlot() in admission.ts).
+   */
+  live: boolean;
 }

@@ -2,8 +2,8 @@
  * Watching one's place in line: turns the line's ticks into this fan's views. This is the
  * per-connection half of "one broadcast per tick": the tick carries servedUpTo and the
  * rate, and each watcher computes its own position and ETA without any I/O, touching
- * PostgreSQL only when its number comes up (to fetch and claim the pass) or when the
- * pre-queue draw has just given it a number.
+ * PostgreSQL only when its number comes up (to fetch the pass; watching never claims it)
+ * or when the pre-queue draw has just given it a number.
  */
 import type { EventRecord } from '../catalog/events.js';
 import { DomainError } from '../core/errors.js';
@@ -101,12 +101,18 @@ export class QueueWatch {
     }
   }
 
-  /** Nothing a tick can change: expired for good, or admitted with a live pass. */
+  /**
+   * Nothing a tick can change: expired for good, or admitted with a claimed, live pass.
+   * An admitted fan who has not placed a hold yet is re-read every tick, so the view shows
+   * the claim as soon as it happens and `expired` as soon as the grace runs out. (This
+   * node's clock only decides when to look again; the database decides what is live.)
+   */
   private settled(status: LineStatus): boolean {
     const last = this.last;
     if (last === undefined || status.soldOut) return false;
     if (last.state === 'expired') return true;
     if (last.state !== 'admitted' || last.passExpiresAt === undefined) return false;
+    if (last.claimBy !== undefined) return false;
     return Date.parse(last.passExpiresAt) > this.nowMs();
   }
 

@@ -48,8 +48,61 @@ async function requireProof(
   }
 }
 
-/** Open queue streams on this node, ended when the app closes so shutdown is not held up. */
-const openStreams = new WeakMap<App, Set<SseConnection>>();
+/**
+ * This node's queue streams: the open connections (ended when the app closes, so shutdown
+ * is not held up) and the slots reserved per customer. A slot is reserved synchronously,
+ * before the handler's first await, so a burst of requests cannot all pass the caps while
+ * the first ones are still being set up.
+ */
+class StreamSlots {
+  readonly open = new Set<SseConnection>();
+  private total = 0;
+  private readonly perCustomer = new Map<string, number>();
+
+  /**
+   * Takes a slot, returning its release (idempotent), or throws: 503 when the node is
+   * full, 429 when this customer already has `maxPerCustomer` streams here.
+   */
+  reserve(
+    customerId: string, maxTotal: number, maxPerCustomer: number, reply: FastifyReply,
+  ): () => void {
+    if (this.total >= maxTotal) {
+      reply.header('retry-after', String(retryAfterSeconds));
+      throw new DomainError('service_unavailable', 'this node has no room for another stream');
+    }
+    const mine = this.perCustomer.get(customerId) ?? 0;
+    if (mine >= maxPerCustomer) {
+      throw new DomainError('rate_limited',
+        `at most ${maxPerCustomer} open queue streams per customer; close one first`,
+        { retryAfterSeconds });
+    }
+    this.total += 1;
+    this.perCustomer.set(customerId, mine + 1);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.total -= 1;
+      const left = (this.perCustomer.get(customerId) ?? 1) - 1;
+      if (left > 0) this.perCustomer.set(customerId, left);
+      else this.perCustomer.delete(customerId);
+    };
+  }
+}
+
+// Streams are refused only while others are open; a few seconds is a fair guess.
+const retryAfterSeconds = 5;
+
+const slotsByApp = new WeakMap<App, StreamSlots>();
+
+function streamSlots(app: App): StreamSlots {
+  let slots = slotsByApp.get(app);
+  if (slots === undefined) {
+    slots = new StreamSlots();
+    slotsByApp.set(app, slots);
+  }
+  return slots;
+}
 
 /** What the stream handler needs from the request. */
 interface StreamRequest {
@@ -58,39 +111,66 @@ interface StreamRequest {
   lastEventId: string | undefined;
 }
 
+/** Nothing more will come on the stream: the fan's line is over for them. */
+function isFinal(view: QueueView): boolean {
+  return view.state === 'sold_out' || view.state === 'expired';
+}
+
 async function stream(
   ctx: AppContext, app: App, request: StreamRequest, reply: FastifyReply,
 ): Promise<void> {
-  const streams = openStreams.get(app) ?? new Set<SseConnection>();
-  openStreams.set(app, streams);
-  const { sseMaxConnections, sseHeartbeatMs } = ctx.config.queue;
-  if (streams.size >= sseMaxConnections) {
-    reply.header('retry-after', '5');
-    throw new DomainError('service_unavailable', 'this node has no room for another stream');
-  }
-  const event = await findEvent(ctx, request.eventId);
-  const room = waitingRoom(ctx);
-  let connection: SseConnection | undefined;
-  const backlog: { view: QueueView; seq: number }[] = [];
-  const send = (view: QueueView, seq: number): void => {
-    if (connection === undefined) backlog.push({ view, seq });
-    else connection.send({ id: String(seq), event: 'queue', data: JSON.stringify(view) });
-  };
-  // Errors before the stream opens (not in line, unknown event) are ordinary problem+json.
-  const { watch, view, seq } = await QueueWatch.open(
-    room, event, request.customerId, send, () => ctx.clock.nowMs(),
+  const slots = streamSlots(app);
+  const { sseMaxConnections, sseMaxPerCustomer, sseHeartbeatMs, sseMaxLifetimeSeconds } =
+    ctx.config.queue;
+  // Synchronous: no await between the checks and the reservation.
+  const release = slots.reserve(
+    request.customerId, sseMaxConnections, sseMaxPerCustomer, reply,
   );
-  reply.hijack();
-  connection = new SseConnection(reply.raw, sseHeartbeatMs);
-  streams.add(connection);
-  const opened = connection;
-  opened.whenClosed(() => {
-    streams.delete(opened);
-    void watch.close();
-  });
-  // A reconnecting client that already saw this tick gets nothing until the next one.
-  if (request.lastEventId !== String(seq)) send(view, seq);
-  for (const queued of backlog.splice(0)) send(queued.view, queued.seq);
+  let connection: SseConnection | undefined;
+  let watch: QueueWatch | undefined;
+  try {
+    const event = await findEvent(ctx, request.eventId);
+    const backlog: { view: QueueView; seq: number }[] = [];
+    const send = (view: QueueView, seq: number): void => {
+      if (connection === undefined) {
+        backlog.push({ view, seq });
+        return;
+      }
+      connection.send({ id: String(seq), event: 'queue', data: JSON.stringify(view) });
+      // Sold out or expired: this was the last word; the client may poll or reconnect.
+      if (isFinal(view)) connection.end();
+    };
+    // Errors before the stream opens (not in line, unknown event) are ordinary problem+json.
+    const opened = await QueueWatch.open(
+      waitingRoom(ctx), event, request.customerId, send, () => ctx.clock.nowMs(),
+    );
+    watch = opened.watch;
+    reply.hijack();
+    connection = new SseConnection(reply.raw, {
+      heartbeatMs: sseHeartbeatMs, maxLifetimeMs: sseMaxLifetimeSeconds * 1000,
+    });
+    const live = connection;
+    const openWatch = watch;
+    slots.open.add(live);
+    live.whenClosed(() => {
+      slots.open.delete(live);
+      release();
+      void openWatch.close();
+    });
+    // A reconnecting client that already saw this tick gets nothing until the next one.
+    if (request.lastEventId !== String(opened.seq) || isFinal(opened.view)) {
+      send(opened.view, opened.seq);
+    }
+    for (const queued of backlog.splice(0)) send(queued.view, queued.seq);
+    // No queue on this event: there is nothing to wait for, so one view and done.
+    if (!event.queue.enabled) live.end();
+  } catch (error) {
+    if (connection === undefined) {
+      release();
+      await watch?.close();
+    }
+    throw error;
+  }
 }
 
 /** Waiting-room routes under /api/v1/events/:eventId/queue. */
@@ -98,8 +178,9 @@ export async function queueRoutes(app: App, ctx: AppContext): Promise<void> {
   const auth = customerAuth(ctx);
   const room = waitingRoom(ctx);
   app.addHook('preClose', async () => {
-    for (const connection of openStreams.get(app) ?? []) connection.end();
+    for (const connection of streamSlots(app).open) connection.end();
   });
+  const { pollsPerCustomerPerMinute } = ctx.config.queue;
 
   app.post(
     '/api/v1/events/:eventId/queue',
@@ -126,10 +207,12 @@ export async function queueRoutes(app: App, ctx: AppContext): Promise<void> {
   app.get(
     '/api/v1/events/:eventId/queue/me',
     {
-      onRequest: auth,
+      onRequest: [auth,
+        customerRateLimit(ctx, 'queue-me', perMinute(pollsPerCustomerPerMinute))],
       schema: {
         tags, summary: 'My place in the waiting room', security: bearerSecurity,
-        params: EventParams, response: { 200: QueueViewSchema, ...problemResponses(401, 404) },
+        params: EventParams,
+        response: { 200: QueueViewSchema, ...problemResponses(401, 404, 429) },
       },
     },
     async (request) => {
@@ -148,7 +231,10 @@ export async function queueRoutes(app: App, ctx: AppContext): Promise<void> {
         tags, security: bearerSecurity, params: EventParams,
         summary: 'Server-Sent Events of my place in the waiting room (event "queue")',
         description: 'Each message is the same object as queue/me, with the tick sequence ' +
-          'as its id; send Last-Event-ID when reconnecting. Heartbeats are comment lines.',
+          'as its id; send Last-Event-ID when reconnecting. Heartbeats are comment lines. ' +
+          'The server ends the stream after a final sold_out or expired message, at once ' +
+          'for an event without a queue, and after a maximum lifetime (reconnect then). ' +
+          'A few streams per customer per node: more are refused with 429.',
         response: { 200: Type.String({ description: 'text/event-stream' }),
           ...problemResponses(401, 404, 429, 503) },
       },
