@@ -16,7 +16,11 @@ const sections: Record<string, () => Promise<Runner>> = {
   holds: async () => (await import('./holds.js')).run,
   checkout: async () => (await import('./checkout.js')).run,
   queue: async () => (await import('./queue.js')).run,
+  simulation: async () => (await import('./simulation.js')).run,
 };
+
+/** Sections that take minutes run only when named. */
+const onlyWhenNamed = new Set(['simulation']);
 
 interface StoredSection extends BenchSection {
   id: string;
@@ -70,7 +74,9 @@ function render(latest: Record<string, StoredSection>): string {
 }
 
 async function main(argv: string[]): Promise<void> {
-  const wanted = argv.length > 0 ? argv : Object.keys(sections);
+  const wanted = argv.length > 0
+    ? argv
+    : Object.keys(sections).filter((id) => !onlyWhenNamed.has(id));
   for (const id of wanted) {
     if (sections[id] === undefined) {
       throw new Error(`unknown section "${id}"; known: ${Object.keys(sections).join(', ')}`);

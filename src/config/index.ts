@@ -43,6 +43,8 @@ export interface Config {
     requestTimeoutMs: number;
     /** Writes allowed per client address per minute (bursts included). */
     writesPerIpPerMinute: number;
+    /** Checkouts, extensions, releases and cancellations per customer per minute, each. */
+    bookingWritesPerCustomerPerMinute: number;
     /** Trust X-Forwarded-For from this many proxy hops (0: use the socket address). */
     trustProxy: number;
   };
@@ -57,12 +59,16 @@ export interface QueueConfig {
   tickMs: number;
   /** Lease on the admission duty; a dead leader is replaced within about this long. */
   leaderTtlMs: number;
-  /** An admitted fan who does not show up (poll, stream or hold) within this loses the slot. */
+  /** An admitted fan who places no hold with the pass within this loses the slot. */
   claimGraceSeconds: number;
   /** SSE comment lines keep idle proxies from closing the stream. */
   sseHeartbeatMs: number;
   /** Open queue streams per node; more are refused with 503 and Retry-After. */
   sseMaxConnections: number;
+  /** Open queue streams per customer per node; more are refused with 429 and Retry-After. */
+  sseMaxPerCustomer: number;
+  /** A queue stream is ended after this long; the client reconnects with Last-Event-ID. */
+  sseMaxLifetimeSeconds: number;
   /** Proof-of-work difficulty: the solver tries up to this many numbers (about half on average). */
   powMaxNumber: number;
   /** A proof-of-work challenge must be solved and used within this long. */
@@ -71,6 +77,8 @@ export interface QueueConfig {
   joinsPerIpPerMinute: number;
   holdsPerCustomerPerMinute: number;
   holdsPerIpPerMinute: number;
+  /** `queue/me` polls per customer per minute. */
+  pollsPerCustomerPerMinute: number;
 }
 
 /** Thrown for a bad environment variable; the message names it. */
@@ -152,12 +160,16 @@ function queueConfig(env: Env): QueueConfig {
     claimGraceSeconds: integer(env, 'QUEUE_CLAIM_GRACE_SECONDS', 120, 5, 3_600),
     sseHeartbeatMs: integer(env, 'QUEUE_SSE_HEARTBEAT_MS', 15_000, 100, 120_000),
     sseMaxConnections: integer(env, 'QUEUE_SSE_MAX_CONNECTIONS', 20_000, 1, 1_000_000),
+    sseMaxPerCustomer: integer(env, 'QUEUE_SSE_MAX_PER_CUSTOMER', 3, 1, 100),
+    sseMaxLifetimeSeconds: integer(env, 'QUEUE_SSE_MAX_LIFETIME_SECONDS', 1_800, 1, 86_400),
     powMaxNumber: integer(env, 'QUEUE_POW_MAX_NUMBER', 50_000, 10, 10_000_000),
     powChallengeSeconds: integer(env, 'QUEUE_POW_CHALLENGE_SECONDS', 300, 10, 3_600),
     joinsPerCustomerPerMinute: integer(env, 'RATE_LIMIT_JOINS_PER_CUSTOMER', 30, 1, 1_000_000),
     joinsPerIpPerMinute: integer(env, 'RATE_LIMIT_JOINS_PER_IP', 3_000, 1, 10_000_000),
     holdsPerCustomerPerMinute: integer(env, 'RATE_LIMIT_HOLDS_PER_CUSTOMER', 60, 1, 1_000_000),
     holdsPerIpPerMinute: integer(env, 'RATE_LIMIT_HOLDS_PER_IP', 6_000, 1, 10_000_000),
+    pollsPerCustomerPerMinute: integer(env, 'RATE_LIMIT_QUEUE_POLLS_PER_CUSTOMER', 120, 1,
+      1_000_000),
   };
 }
 
@@ -202,6 +214,8 @@ export function loadConfig(env: Env = process.env): Config {
     http: {
       requestTimeoutMs: integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 1_000, 600_000),
       writesPerIpPerMinute: integer(env, 'RATE_LIMIT_WRITES_PER_IP', 6_000, 1, 10_000_000),
+      bookingWritesPerCustomerPerMinute: integer(env, 'RATE_LIMIT_BOOKING_WRITES_PER_CUSTOMER',
+        120, 1, 1_000_000),
       trustProxy: integer(env, 'TRUST_PROXY_HOPS', 0, 0, 10),
     },
     seedDemo: oneOf(env, 'STAMPEDE_SEED_DEMO', 'true', ['true', 'false']) === 'true',

@@ -47,10 +47,12 @@ export const limits = {
   idempotencyStaleSeconds: 300,
   /** Idempotency records are kept this long, then pruned. */
   idempotencyRetentionHours: 24,
-  /** Standing claims: SKIP LOCKED passes before one final blocking pass decides. */
-  standingClaimAttempts: 3,
-  /** Best available: re-pick this many times when a concurrent hold took the picked seats. */
-  bestAvailableAttempts: 5,
+  /**
+   * How long a zone claim (standing units, best available) keeps re-planning after losing
+   * races to concurrent claims. When it runs out, a fresh count decides: fewer free than
+   * asked is insufficient_inventory; otherwise the same code, marked retryable.
+   */
+  holdClaimBudgetMs: 3_000,
   /** Holds the sweeper tidies per statement. */
   holdSweepBatch: 500,
   /** Payments and refunds the reconciler looks at per pass. */

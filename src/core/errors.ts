@@ -44,13 +44,20 @@ export class DomainError extends Error {
   /** Extra problem members, e.g. `unavailable` seat ids or the offending `field`. */
   readonly extra: Record<string, unknown>;
 
-  constructor(code: ErrorCode, detail?: string, extra: Record<string, unknown> = {}) {
+  /**
+   * `options.retryable` overrides the catalogue for one instance: insufficient_inventory is
+   * final when the zone is short, but retryable when it only lost races (seats still free).
+   */
+  constructor(
+    code: ErrorCode, detail?: string, extra: Record<string, unknown> = {},
+    options: { retryable?: boolean } = {},
+  ) {
     const entry = errorCatalogue[code];
     super(detail ?? entry.title);
     this.name = 'DomainError';
     this.code = code;
     this.status = entry.status;
-    this.retryable = entry.retryable;
+    this.retryable = options.retryable ?? entry.retryable;
     this.extra = extra;
   }
 }

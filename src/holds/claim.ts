@@ -133,6 +133,25 @@ export async function unguardedUnavailable(
   return rows.map((row) => row.ticket_no);
 }
 
+/**
+ * Tickets the customer holds and owns at the event, read without the customer lock: a cheap
+ * early refusal before the expensive zone read. The locked count in the claim transaction
+ * stays the authority (this one may be stale by the customer's own in-flight holds).
+ */
+export async function customerUsage(
+  db: Queryable, customerId: string, eventId: string,
+): Promise<number> {
+  const { rows } = await db.query<{ used: number }>(
+    `SELECT ((SELECT coalesce(sum(quantity), 0) FROM holds
+               WHERE customer_id = $1 AND event_id = $2 AND state = 'held'
+                 AND claim_expires_at > now())
+           + (SELECT coalesce(sum(quantity), 0) FROM orders
+               WHERE customer_id = $1 AND event_id = $2 AND status = 'confirmed'))::int AS used`,
+    [customerId, eventId],
+  );
+  return rows[0]?.used ?? 0;
+}
+
 /** What a hold's transaction learns right after taking the customer lock. */
 export interface CustomerUsage {
   /** Tickets the customer holds (live holds) and owns (confirmed orders) at this event. */

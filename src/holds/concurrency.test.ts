@@ -110,15 +110,47 @@ for (const backend of backends) {
     it('concurrent best-available and multi-seat holds never deadlock or overlap', async () => {
       const event = await buildEvent(ctx);
       const fans = await buildCustomers(ctx, 60);
+      const setB = ['A-2-4', 'A-2-5', 'A-2-6'];
+      const setC = ['A-2-6', 'A-2-5', 'A-1-5'];
       const bodies = fans.map((_, i) => (i % 3 === 0 ? { zone: 'seats', quantity: 2 }
-        : i % 3 === 1 ? { seats: ['A-2-4', 'A-2-5', 'A-2-6'] }
-          : { seats: ['A-2-6', 'A-2-5', 'A-1-5'] }));
+        : i % 3 === 1 ? { seats: setB } : { seats: setC }));
       const replies = await Promise.all(fans.map((fan, i) =>
         fire(event.eventId, [fan.token], bodies[i] as object)));
       const flat = replies.flat();
       expect(flat.every((r) => r.status === 201 || r.status === 409)).toBe(true);
-      expect(flat.filter((r, i) => i % 3 !== 0 && r.status === 201)).toHaveLength(1);
+      // The two seat sets overlap, so at most one of them wins. Whether one does depends on
+      // arrival order (a best-available hold may take one of their seats first), so the
+      // test checks the reason instead: every refused set has a seat someone else holds.
+      const winners = flat.filter((r, i) => i % 3 !== 0 && r.status === 201);
+      expect(winners.length).toBeLessThanOrEqual(1);
+      const { rows } = await db.query<{ seat_id: string }>(
+        `SELECT seat_id FROM tickets WHERE event_id = $1 AND seat_id = ANY($2::text[])
+            AND hold_id IS NOT NULL AND hold_expires_at > now()`,
+        [event.eventId, [...new Set([...setB, ...setC])]]);
+      const held = new Set(rows.map((row) => row.seat_id));
+      for (const set of [setB, setC]) {
+        const won = set.every((seatId) => held.has(seatId)) && winners.length === 1;
+        expect(won || set.some((seatId) => held.has(seatId))).toBe(true);
+      }
       expect(await auditBooking(db, event.eventId)).toEqual([]);
     });
+
+    it('best available under contention: no insufficient_inventory while seats remain',
+      async () => {
+        // 1,000 seats, 200 buyers × 2 at once: 400 seats asked, 600 stay free. Every racer
+        // must get a hold; a 409 here would be a lost race reported as "sold out".
+        const venue = await buildVenue(ctx, { rows: 50, seatsPerRow: 20, standing: 10 });
+        const event = await buildEvent(ctx, { venue });
+        const fans = await buildCustomers(ctx, 200);
+        const replies = await fire(event.eventId, fans.map((f) => f.token),
+          { zone: 'seats', quantity: 2 });
+        const refused = replies.filter((r) => r.status !== 201);
+        expect(refused, JSON.stringify(refused.slice(0, 5))).toEqual([]);
+        expect(await auditBooking(db, event.eventId)).toEqual([]);
+        const { rows } = await db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM tickets WHERE event_id = $1 AND zone_key = 'seats'
+              AND hold_id IS NOT NULL AND hold_expires_at > now()`, [event.eventId]);
+        expect(rows[0]?.n).toBe(400);
+      });
   });
 }

@@ -20,8 +20,8 @@ import { ticketState } from '../inventory/availability.js';
 import { seatsPayload, writeOutbox, type ReleaseReason } from '../outbox/write.js';
 import type { Db, Queryable } from '../storage/index.js';
 import {
-  claimAnyUnits, claimTesting, claimTickets, countAvailable, lockCustomerAndCount, naiveGap,
-  unguardedPick, unguardedUnavailable, type TicketRow,
+  claimAnyUnits, claimTesting, claimTickets, countAvailable, customerUsage,
+  lockCustomerAndCount, naiveGap, unguardedPick, unguardedUnavailable, type TicketRow,
 } from './claim.js';
 import type { Hold, HoldInput, HoldItem } from './schemas.js';
 
@@ -33,6 +33,12 @@ class ClaimContended extends Error {
 }
 
 type Claim = (tx: Queryable, holdId: string, expiresAt: string) => Promise<TicketRow[]>;
+
+/**
+ * Runs last in the hold's transaction, with the hold it created: the HTTP layer stores the
+ * Idempotency-Key reply here, so the hold and its record commit (or roll back) together.
+ */
+export type OnApplied = (tx: Queryable, hold: Hold) => Promise<void>;
 
 interface HoldRow {
   hold_id: string; event_id: string; state: string; expires_at: Date; extended: boolean;
@@ -107,17 +113,14 @@ function areAdjacent(tickets: readonly TicketRow[]): boolean {
 
 /**
  * The apply half of every hold: limit check, one claim, the hold row with its items and
- * locked prices, and the outbox row, all in the caller's transaction (five statements).
+ * locked prices, and the outbox row, all in the caller's transaction (four statements).
  */
 async function applyHold(
   tx: Queryable, event: EventRecord, customerId: string, quantity: number, claim: Claim,
+  onApplied: OnApplied | undefined,
 ): Promise<Hold> {
   const usage = await lockCustomerAndCount(tx, customerId, event.eventId, event.holdSeconds);
-  if (usage.used + quantity > event.maxTicketsPerCustomer) {
-    throw new DomainError('limit_exceeded',
-      `at most ${event.maxTicketsPerCustomer} tickets per customer; you have ${usage.used}`,
-      { limit: event.maxTicketsPerCustomer, current: usage.used });
-  }
+  if (usage.used + quantity > event.maxTicketsPerCustomer) throw overLimit(event, usage.used);
   const holdId = newId();
   const tickets = (await claim(tx, holdId, usage.expiresAt))
     .sort((a, b) => a.ticket_no - b.ticket_no);
@@ -129,23 +132,29 @@ async function applyHold(
   const total = prices.reduce((sum, price) => sum + price, 0);
   const currency = event.zones[0]?.currency ?? 'EUR';
   const adjacent = areAdjacent(tickets);
+  // One round trip: the hold, its items and the outbox row (the same row writeOutbox
+  // would append) in one statement.
+  const outbox = seatsPayload(
+    tickets.map((t) => ({ ticketNo: t.ticket_no, seatId: t.seat_id, zone: t.zone_key })),
+    { holdId, customerId },
+  );
   await tx.query(
     `WITH hold AS (
        INSERT INTO holds (hold_id, event_id, customer_id, state, quantity, adjacent, currency,
                           total_cents, expires_at, claim_expires_at, created_at)
        VALUES ($1, $2, $3, 'held', $4, $5, $6, $7, $8::timestamptz, $8::timestamptz,
-               $9::timestamptz))
+               $9::timestamptz)),
+     outbox AS (
+       INSERT INTO outbox_events (event_id, kind, payload)
+       VALUES ($2, 'seats.held', $13::jsonb))
      INSERT INTO hold_items (hold_id, event_id, ticket_no, zone_key, price_cents)
      SELECT $1, $2, * FROM unnest($10::int[], $11::text[], $12::int[])`,
     [holdId, event.eventId, customerId, quantity, adjacent, currency, total, usage.expiresAt,
-      usage.createdAt, tickets.map((t) => t.ticket_no), tickets.map((t) => t.zone_key), prices],
+      usage.createdAt, tickets.map((t) => t.ticket_no), tickets.map((t) => t.zone_key), prices,
+      JSON.stringify(outbox)],
   );
-  await writeOutbox(tx, event.eventId, 'seats.held', seatsPayload(
-    tickets.map((t) => ({ ticketNo: t.ticket_no, seatId: t.seat_id, zone: t.zone_key })),
-    { holdId, customerId },
-  ));
   // The reply is built from what this transaction wrote: no read-back round trip.
-  return {
+  const hold: Hold = {
     holdId, eventId: event.eventId, status: 'held',
     expiresAt: new Date(usage.expiresAtMs).toISOString(), extended: false, adjacent,
     items: tickets.map((t, i) => ({
@@ -154,23 +163,36 @@ async function applyHold(
     })),
     totalCents: total, currency, createdAt: new Date(usage.createdAtMs).toISOString(),
   };
+  await onApplied?.(tx, hold);
+  return hold;
 }
 
 /** Creates a hold from named seats or a zone quantity; all or nothing. */
 export async function createHold(
-  db: Db, event: EventRecord, customerId: string, input: HoldInput,
+  db: Db, event: EventRecord, customerId: string, input: HoldInput, onApplied?: OnApplied,
 ): Promise<Hold> {
-  if ('seats' in input) return await holdSeats(db, event, customerId, input.seats);
+  if ('seats' in input) return await holdSeats(db, event, customerId, input.seats, onApplied);
   const zone = event.zones.find((candidate) => candidate.key === input.zone);
   if (zone === undefined) throw invalid('/zone', `event has no zone "${input.zone}"`);
+  // Refuse a customer already at the limit before the zone read, the costly part; the
+  // locked count in the claim transaction still decides.
+  const used = await customerUsage(db, customerId, event.eventId);
+  if (used + input.quantity > event.maxTicketsPerCustomer) throw overLimit(event, used);
   if (await zoneIsSeated(db, event.eventId, zone.key)) {
-    return await holdBestAvailable(db, event, customerId, zone.key, input.quantity);
+    return await holdBestAvailable(db, event, customerId, zone.key, input.quantity, onApplied);
   }
-  return await holdUnits(db, event, customerId, zone.key, input.quantity);
+  return await holdUnits(db, event, customerId, zone.key, input.quantity, onApplied);
+}
+
+function overLimit(event: EventRecord, used: number): DomainError {
+  return new DomainError('limit_exceeded',
+    `at most ${event.maxTicketsPerCustomer} tickets per customer; you have ${used}`,
+    { limit: event.maxTicketsPerCustomer, current: used });
 }
 
 async function holdSeats(
   db: Db, event: EventRecord, customerId: string, seatIds: readonly string[],
+  onApplied: OnApplied | undefined,
 ): Promise<Hold> {
   const { rows } = await db.query<{ seat_id: string; ticket_no: number }>(
     'SELECT seat_id, ticket_no FROM tickets WHERE event_id = $1 AND seat_id = ANY($2::text[])',
@@ -202,7 +224,7 @@ async function holdSeats(
       if (claimed.length === ticketNos.length) return claimed;
       const got = new Set(claimed.map((t) => t.ticket_no));
       throw unavailable(ticketNos.filter((no) => !got.has(no)));
-    }));
+    }, onApplied));
 }
 
 async function sleepJitter(attempt: number): Promise<void> {
@@ -210,61 +232,99 @@ async function sleepJitter(attempt: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, delayMs));
 }
 
-/** Runs `once` again (re-planning) while it reports contention, a bounded number of times. */
-async function withReplan<T>(attempts: number, once: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await once();
-    } catch (error) {
-      if (!(error instanceof ClaimContended)) throw error;
-      if (attempt >= attempts) {
-        throw new DomainError('insufficient_inventory',
-          'tickets in this zone are being claimed right now; try again');
+/** Claims of a zone in flight on this node: how many buyers race for it right now. */
+const inFlight = new Map<string, number>();
+
+/**
+ * Runs `once` (plan + claim) again while it loses races, for up to the claim budget. Losing
+ * a race says nothing about how many tickets are left, so when the budget runs out the
+ * answer comes from a fresh count: fewer than `quantity` free is the final
+ * insufficient_inventory; otherwise the same code marked retryable (seats are free, they
+ * were just being claimed by others at every attempt).
+ */
+async function withReplan<T>(
+  db: Db, eventId: string, zone: string, quantity: number,
+  once: (attempt: number, contenders: number) => Promise<T>,
+): Promise<T> {
+  const key = `${eventId}/${zone}`;
+  inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
+  // A latency budget, not a time of day: a monotonic timer, no Clock needed.
+  const deadline = performance.now() + limits.holdClaimBudgetMs;
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await once(attempt, inFlight.get(key) ?? 1);
+      } catch (error) {
+        if (!(error instanceof ClaimContended)) throw error;
+        if (performance.now() >= deadline) break;
+        await sleepJitter(attempt);
       }
-      await sleepJitter(attempt);
     }
+  } finally {
+    const left = (inFlight.get(key) ?? 1) - 1;
+    if (left <= 0) inFlight.delete(key);
+    else inFlight.set(key, left);
   }
+  const left = await countAvailable(db, eventId, zone);
+  if (left < quantity) throw soldOut(zone, left);
+  throw new DomainError('insufficient_inventory',
+    `tickets in zone ${zone} are being claimed right now; try again`,
+    { available: left, contended: true }, { retryable: true });
+}
+
+function soldOut(zone: string, left: number): DomainError {
+  return new DomainError('insufficient_inventory', `only ${left} tickets left in zone ${zone}`,
+    { available: left });
 }
 
 /** Standing zones: any N free units, skipping rows other claims hold locked. */
 async function holdUnits(
   db: Db, event: EventRecord, customerId: string, zone: string, quantity: number,
+  onApplied: OnApplied | undefined,
 ): Promise<Hold> {
-  const soldOut = (left: number): DomainError => new DomainError('insufficient_inventory',
-    `only ${left} tickets left in zone ${zone}`, { available: left });
   if (claimTesting.skipGuard) {
     const picked = await unguardedPick(db, event.eventId, zone, quantity);
-    if (picked.length < quantity) throw soldOut(picked.length);
+    if (picked.length < quantity) throw soldOut(zone, picked.length);
     await naiveGap(db);
     return await db.tx((tx) => applyHold(tx, event, customerId, quantity,
-      (inner, holdId, expiresAt) => claimTickets(inner, event.eventId, holdId, picked, expiresAt)));
+      (inner, holdId, expiresAt) => claimTickets(inner, event.eventId, holdId, picked, expiresAt),
+      onApplied));
   }
-  return await withReplan(limits.standingClaimAttempts * 3, () => db.tx((tx) =>
+  return await withReplan(db, event.eventId, zone, quantity, () => db.tx((tx) =>
     applyHold(tx, event, customerId, quantity, async (inner, holdId, expiresAt) => {
       const claimed = await claimAnyUnits(inner, event.eventId, zone, holdId, quantity, expiresAt);
       if (claimed.length === quantity) return claimed;
       // Short: free units may be locked by claims still in flight. Decide "sold out" only
       // on committed state; otherwise roll back and try again once they have settled.
       const left = await countAvailable(inner, event.eventId, zone);
-      if (left + claimed.length < quantity) throw soldOut(left + claimed.length);
+      if (left + claimed.length < quantity) throw soldOut(zone, left + claimed.length);
       throw new ClaimContended();
-    })));
+    }, onApplied)));
+}
+
+/**
+ * How many of the best blocks to choose among at random. Alone, the single best block.
+ * With others racing for the zone, enough blocks that their picks rarely overlap from the
+ * very first attempt (every racer taking "the best block" would make all but one lose);
+ * each lost race widens it further.
+ */
+export function pickSpread(contenders: number, quantity: number, attempt: number): number {
+  const base = contenders <= 1 ? 1 : contenders * quantity * 4;
+  return Math.min(base * 4 ** attempt, 100_000);
 }
 
 /** Seated zones: pick best available from a fresh read, claim exactly those seats. */
 async function holdBestAvailable(
   db: Db, event: EventRecord, customerId: string, zone: string, quantity: number,
+  onApplied: OnApplied | undefined,
 ): Promise<Hold> {
-  let attempt = 0;
-  return await withReplan(limits.bestAvailableAttempts, async () => {
+  return await withReplan(db, event.eventId, zone, quantity, async (attempt, contenders) => {
     const rows = await freeSeatRows(db, event.eventId, zone);
-    // First try the single best block; after losing a race, one of the best 4, 16, 64…
-    const spread = 4 ** attempt++;
+    const spread = pickSpread(contenders, quantity, attempt);
     const pick = pickBestAvailable(rows.map((row) => row.pick), quantity, { spread });
     if (pick === undefined) {
-      const left = rows.reduce((sum, row) => sum + row.pick.available.length, 0);
-      throw new DomainError('insufficient_inventory', `only ${left} seats left in zone ${zone}`,
-        { available: left });
+      // The read is fresh (committed state): fewer than N free is a real "not enough".
+      throw soldOut(zone, rows.reduce((sum, row) => sum + row.pick.available.length, 0));
     }
     const firstTicket = new Map(rows.map((row) =>
       [`${row.pick.sectionPosition}/${row.pick.rowIndex}`, row.firstTicketNo - row.firstSeat]));
@@ -275,7 +335,7 @@ async function holdBestAvailable(
         const claimed = await claimTickets(inner, event.eventId, holdId, ticketNos, expiresAt);
         if (claimed.length === quantity) return claimed;
         throw new ClaimContended();
-      }));
+      }, onApplied));
   });
 }
 
@@ -367,13 +427,17 @@ interface LockedHold {
 /** Locks the customer's hold row; not_found when it is not theirs. */
 async function lockHold(tx: Queryable, customerId: string, holdId: string): Promise<LockedHold> {
   if (!isUuid(holdId)) throw new DomainError('not_found', `no hold ${holdId}`);
+  // Lock, then read in a later statement (a fresh snapshot): a locking SELECT's subqueries
+  // would not see an order committed by the transaction it waited for.
+  await tx.query('SELECT 1 FROM holds WHERE hold_id = $1 AND customer_id = $2 FOR UPDATE',
+    [holdId, customerId]);
   const { rows } = await tx.query<LockedHold>(
     `SELECT h.event_id, h.state, h.claim_expires_at > now() AS live, h.extended, h.quantity,
             EXISTS (SELECT 1 FROM orders o
                      WHERE o.hold_id = h.hold_id AND o.status = 'pending_payment') AS pending,
             (SELECT e.hold_extension_seconds FROM events e
               WHERE e.event_id = h.event_id) AS extension_seconds
-       FROM holds h WHERE h.hold_id = $1 AND h.customer_id = $2 FOR UPDATE OF h`,
+       FROM holds h WHERE h.hold_id = $1 AND h.customer_id = $2`,
     [holdId, customerId],
   );
   const row = rows[0];

@@ -8,7 +8,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { limits } from '../config/limits.js';
 import type { AppContext } from '../context.js';
-import { runIdempotent, type StoredReply } from '../idempotency/store.js';
+import { runIdempotent, type FinishInTx, type StoredReply } from '../idempotency/store.js';
 
 const keySchema = Type.String({
   minLength: 1, maxLength: limits.idempotencyKeyLength, pattern: '^[\\x21-\\x7e]+$',
@@ -42,11 +42,12 @@ function fingerprint(request: FastifyRequest): string {
 
 /**
  * Executes `execute` under the request's Idempotency-Key (when it has one) and sends the
- * reply; a replay carries `Idempotent-Replayed: true`.
+ * reply; a replay carries `Idempotent-Replayed: true`. With a key, `execute` gets `finish`
+ * to store its reply inside its own transaction (see FinishInTx); without one, undefined.
  */
 export async function sendIdempotent(
   ctx: AppContext, request: FastifyRequest, reply: FastifyReply,
-  execute: () => Promise<StoredReply>,
+  execute: (finish?: FinishInTx) => Promise<StoredReply>,
 ): Promise<FastifyReply> {
   const header = request.headers['idempotency-key'];
   const key = typeof header === 'string' ? header : undefined;

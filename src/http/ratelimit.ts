@@ -1,5 +1,6 @@
 /**
- * Per-customer and per-address rate limits for hot write routes (queue joins, holds), on
+ * Per-customer and per-address rate limits for write routes (queue joins, holds, checkout,
+ * extend, release, cancel), on
  * the coordinator's token buckets: shared by every node through Redis when REDIS_URL is
  * set, in-process otherwise. A bucket holds a minute's allowance and refills continuously,
  * so a fan may burst a little and then is paced; a refusal is 429 `rate_limited` with
@@ -80,4 +81,15 @@ export function holdRateLimit(ctx: AppContext): Hook {
   return writeRateLimit(ctx, 'hold', {
     perCustomer: perMinute(holdsPerCustomerPerMinute), perIp: perMinute(holdsPerIpPerMinute),
   });
+}
+
+/**
+ * The per-customer limit on one booking write (`checkout`, `extend`, `release`, `cancel`),
+ * each its own bucket; the per-address limit on all writes is app-wide (app.ts). Organizer
+ * requests carry no customer and are not limited here.
+ */
+export function bookingRateLimit(
+  ctx: AppContext, name: 'checkout' | 'extend' | 'release' | 'cancel',
+): Hook {
+  return customerRateLimit(ctx, name, perMinute(ctx.config.http.bookingWritesPerCustomerPerMinute));
 }

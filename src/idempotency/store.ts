@@ -3,9 +3,12 @@
  * with a key inserts a 'running' record (a unique key: concurrent duplicates cannot both
  * insert), executes, and stores its reply; a later request with the same key and the same
  * fingerprint waits for that reply and gets it verbatim; the same key with a different
- * fingerprint is idempotency_conflict. Expected domain errors are stored and replayed
- * like replies; unexpected failures delete the record so a retry can execute.
+ * fingerprint is idempotency_conflict. Expected, final domain errors are stored and
+ * replayed like replies; unexpected failures and retryable errors delete the record so a
+ * retry can execute. Each record has an owner token: a stale 'running' record is taken over
+ * by swapping the owner, and only the owner may finish or delete it.
  */
+import { randomUUID } from 'node:crypto';
 import { limits } from '../config/limits.js';
 import { DomainError, type ErrorCode } from '../core/errors.js';
 import type { Queryable } from '../storage/index.js';
@@ -29,27 +32,49 @@ type Stored =
 
 interface Row {
   fingerprint: string; state: string; response_status: number | null;
-  response_body: Stored | null; stale: boolean;
+  response_body: Stored | null; stale: boolean; owner: string | null;
+}
+
+/**
+ * Stores the reply inside the caller's transaction, so the effect and its record commit
+ * together (a crash cannot leave a committed effect behind a 'running' record). It throws
+ * when this request no longer owns the record (a takeover fenced it out), which rolls the
+ * caller's transaction back: the effect is not committed twice.
+ */
+export type FinishInTx = (tx: Queryable, reply: StoredReply) => Promise<void>;
+
+/** Thrown by FinishInTx when another request took the record over. */
+export class IdempotencyFenced extends Error {
+  constructor() {
+    super('idempotency record taken over by another request');
+    this.name = 'IdempotencyFenced';
+  }
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Runs `execute` once per (customer, key); replays its outcome for every retry. */
+/**
+ * Runs `execute` once per (customer, key); replays its outcome for every retry. `execute`
+ * may call `finish` in its own transaction to store its reply atomically with its effect.
+ */
 export async function runIdempotent(
-  db: Queryable, scope: IdempotencyScope, execute: () => Promise<StoredReply>,
+  db: Queryable, scope: IdempotencyScope,
+  execute: (finish: FinishInTx) => Promise<StoredReply>,
   waitMs: number = limits.idempotencyWaitMs,
 ): Promise<StoredReply & { replayed: boolean }> {
   const deadline = Date.now() + waitMs;
+  const owner = randomUUID();
   for (;;) {
     const inserted = await db.query(
-      `INSERT INTO idempotency_keys (customer_id, idem_key, fingerprint, state)
-       VALUES ($1, $2, $3, 'running') ON CONFLICT DO NOTHING`,
-      [scope.customerId, scope.key, scope.fingerprint],
+      `INSERT INTO idempotency_keys (customer_id, idem_key, fingerprint, state, owner)
+       VALUES ($1, $2, $3, 'running', $4) ON CONFLICT DO NOTHING`,
+      [scope.customerId, scope.key, scope.fingerprint, owner],
     );
-    if (inserted.rowCount === 1) return { ...(await executeAndStore(db, scope, execute)),
-      replayed: false };
+    if (inserted.rowCount === 1) {
+      return { ...(await executeAndStore(db, scope, owner, execute)), replayed: false };
+    }
     const { rows } = await db.query<Row>(
-      `SELECT fingerprint, state, response_status, response_body,
+      `SELECT fingerprint, state, response_status, response_body, owner::text AS owner,
               created_at < now() - make_interval(secs => $3) AS stale
          FROM idempotency_keys WHERE customer_id = $1 AND idem_key = $2`,
       [scope.customerId, scope.key, limits.idempotencyStaleSeconds],
@@ -64,12 +89,18 @@ export async function runIdempotent(
       return { ...replay(row.response_status ?? 200, row.response_body), replayed: true };
     }
     if (row.stale) {
-      // The node running it died: clear the record and let this request execute.
-      await db.query(
-        `DELETE FROM idempotency_keys
-          WHERE customer_id = $1 AND idem_key = $2 AND state = 'running'`,
-        [scope.customerId, scope.key],
+      // The request running it is presumed dead. Take the record over only from the owner
+      // we saw: of several requests taking over at once exactly one wins, and the presumed
+      // dead one, should it wake up, can no longer finish or delete it.
+      const taken = await db.query(
+        `UPDATE idempotency_keys SET owner = $4, created_at = now()
+          WHERE customer_id = $1 AND idem_key = $2 AND state = 'running'
+            AND owner IS NOT DISTINCT FROM $3::uuid`,
+        [scope.customerId, scope.key, row.owner, owner],
       );
+      if (taken.rowCount === 1) {
+        return { ...(await executeAndStore(db, scope, owner, execute)), replayed: false };
+      }
       continue;
     }
     if (Date.now() >= deadline) {
@@ -85,30 +116,45 @@ function replay(status: number, stored: Stored): StoredReply {
   return { status, body: stored.body };
 }
 
+const finishSql = `UPDATE idempotency_keys
+    SET state = 'done', response_status = $4, response_body = $5::jsonb
+  WHERE customer_id = $1 AND idem_key = $2 AND owner = $3 AND state = 'running'`;
+
 async function executeAndStore(
-  db: Queryable, scope: IdempotencyScope, execute: () => Promise<StoredReply>,
+  db: Queryable, scope: IdempotencyScope, owner: string,
+  execute: (finish: FinishInTx) => Promise<StoredReply>,
 ): Promise<StoredReply> {
+  let finished = false;
+  const finish: FinishInTx = async (tx, reply) => {
+    const stored: Stored = { kind: 'reply', body: reply.body };
+    const done = await tx.query(finishSql,
+      [scope.customerId, scope.key, owner, reply.status, JSON.stringify(stored)]);
+    if (done.rowCount !== 1) throw new IdempotencyFenced();
+    finished = true;
+  };
   let stored: Stored;
   let status: number;
-  let result: StoredReply | undefined;
   try {
-    result = await execute();
+    const result = await execute(finish);
+    if (finished) return result;
     stored = { kind: 'reply', body: result.body };
     status = result.status;
   } catch (error) {
-    if (!(error instanceof DomainError) || error.status >= 500) {
-      await db.query('DELETE FROM idempotency_keys WHERE customer_id = $1 AND idem_key = $2',
-        [scope.customerId, scope.key]);
+    // Unexpected failures, and expected ones a retry may turn around (not on sale yet, a
+    // payment still pending, a race lost), are not stored: the key stays usable.
+    if (!(error instanceof DomainError) || error.status >= 500 || error.retryable) {
+      await db.query(
+        `DELETE FROM idempotency_keys
+          WHERE customer_id = $1 AND idem_key = $2 AND owner = $3 AND state = 'running'`,
+        [scope.customerId, scope.key, owner]);
       throw error;
     }
     stored = { kind: 'error', code: error.code, detail: error.message, extra: error.extra };
     status = error.status;
   }
-  await db.query(
-    `UPDATE idempotency_keys SET state = 'done', response_status = $3, response_body = $4::jsonb
-      WHERE customer_id = $1 AND idem_key = $2`,
-    [scope.customerId, scope.key, status, JSON.stringify(stored)],
-  );
+  // Fenced by owner: a request that was taken over does not overwrite the new owner's work.
+  await db.query(finishSql,
+    [scope.customerId, scope.key, owner, status, JSON.stringify(stored)]);
   return replay(status, stored);
 }
 

@@ -99,9 +99,10 @@ function bestBlock(
   if (spread <= 1 || best === undefined) return best;
   // Spread: one of the `spread` best blocks of the best tier, so buyers who lost a race for
   // the very best block do not all stampede to the same next one.
-  const tier = all.filter((block) => block.orphan === (best as Block).orphan)
-    .sort(compareBlocks).slice(0, spread);
-  return tier[Math.floor(random() * tier.length)] ?? best;
+  const tier = all.filter((block) => block.orphan === (best as Block).orphan);
+  // Under heavy contention the spread covers the whole tier: skip the sort.
+  const candidates = spread >= tier.length ? tier : tier.sort(compareBlocks).slice(0, spread);
+  return candidates[Math.floor(random() * candidates.length)] ?? best;
 }
 
 function seatsOf(row: PickRow, numbers: readonly number[]): PickedSeat[] {

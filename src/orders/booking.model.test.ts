@@ -14,7 +14,9 @@ import { systemClock } from '../core/clock.js';
 import { DomainError, type ErrorCode } from '../core/errors.js';
 import { createHold, extendHold, releaseHold } from '../holds/holds.js';
 import { sweepExpiredHolds } from '../holds/sweeper.js';
-import { SimulatedGateway, type WebhookDelivery } from '../payments/simulated.js';
+import {
+  databaseLedger, SimulatedGateway, type WebhookDelivery,
+} from '../payments/simulated.js';
 import type { Db } from '../storage/index.js';
 import { auditBooking } from '../testing/audit.js';
 import { testBackends } from '../testing/backends.js';
@@ -269,7 +271,7 @@ for (const backend of backends) {
         let real: Real | undefined;
         // flush() delivers through the same verify + apply path as the webhook route.
         const gateway = new SimulatedGateway({ secret: 'model-secret-0123456789',
-          clock: systemClock, manual: true,
+          clock: systemClock, manual: true, ledger: databaseLedger(db),
           deliver: (d) => deliver(real as Real, d) });
         const deps: BookingDeps = { db, provider: gateway, paymentWindowSeconds: 600, logger };
         real = { db, deps, gateway, event: await loadEvent(db, created.eventId),

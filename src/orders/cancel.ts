@@ -16,8 +16,9 @@ export async function cancelOrder(deps: BookingDeps, orderId: string, viewer: Vi
   if (!isUuid(orderId)) throw new DomainError('not_found', `no order ${orderId}`);
   const owner = 'customerId' in viewer ? viewer.customerId : null;
   const refund = await deps.db.tx(async (tx) => {
-    const { rows } = await tx.query<{ status: string; event_id: string; customer_id: string }>(
-      `SELECT status, event_id, customer_id FROM orders
+    const { rows } = await tx.query<{ status: string; event_id: string; customer_id: string;
+      quantity: number }>(
+      `SELECT status, event_id, customer_id, quantity FROM orders
         WHERE order_id = $1 AND ($2::uuid IS NULL OR customer_id = $2::uuid) FOR UPDATE`,
       [orderId, owner],
     );
@@ -27,11 +28,12 @@ export async function cancelOrder(deps: BookingDeps, orderId: string, viewer: Vi
       throw new DomainError('payment_pending', 'wait for the payment to complete, then cancel');
     }
     if (order.status !== 'confirmed') return undefined;
-    await tx.query(
+    const cancelled = await tx.query(
       `UPDATE orders SET status = 'cancelled', cancelled_at = now()
         WHERE order_id = $1 AND status = 'confirmed'`,
       [orderId],
     );
+    if (cancelled.rowCount !== 1) throw new Error('assertion failed: locked order changed');
     await tx.query(
       `UPDATE order_tickets SET status = 'cancelled' WHERE order_id = $1 AND status = 'valid'`,
       [orderId],
@@ -47,10 +49,18 @@ export async function cancelOrder(deps: BookingDeps, orderId: string, viewer: Vi
        RETURNING t.ticket_no, t.seat_id, t.zone_key`,
       [order.event_id, orderId],
     );
-    await writeOutbox(tx, order.event_id, 'seats.released', seatsPayload(
-      released.map((t) => ({ ticketNo: t.ticket_no, seatId: t.seat_id, zone: t.zone_key })),
-      { orderId, customerId: order.customer_id, reason: 'cancelled' },
-    ));
+    // A confirmed order owns exactly its quantity of tickets (confirmOrder checks it); a
+    // different count means the books disagree, and nothing should be committed on them.
+    if (released.length !== order.quantity) {
+      throw new Error(`assertion failed: order ${orderId} released ${released.length} of `
+        + `${order.quantity} tickets`);
+    }
+    if (released.length > 0) {
+      await writeOutbox(tx, order.event_id, 'seats.released', seatsPayload(
+        released.map((t) => ({ ticketNo: t.ticket_no, seatId: t.seat_id, zone: t.zone_key })),
+        { orderId, customerId: order.customer_id, reason: 'cancelled' },
+      ));
+    }
     const { rows: payments } = await tx.query<{ payment_id: string }>(
       `SELECT payment_id FROM payments WHERE order_id = $1 AND status = 'captured'`, [orderId],
     );

@@ -5,8 +5,11 @@
  *    timer, records the order (pending_payment) and the payment (pending), and stretches
  *    the tickets' reservation to the payment window so a payment that succeeds late still
  *    finds them.
- * 2. The provider is called outside any transaction, keyed by the payment id.
- * 3. A final answer is applied at once (settle); a pending one waits for the webhook.
+ * 2. Outside any transaction: the provider registers the charge without moving money
+ *    (`prepare`), its reference is stored, and only then is the charge run, keyed by the
+ *    payment id. A lost answer leaves a pending payment with a known reference.
+ * 3. A final answer is applied at once (settle); a pending or lost one waits for the
+ *    webhook or the reconciler, which settle only on the provider's definite answer.
  */
 import { DomainError, invalid } from '../core/errors.js';
 import { isUuid, newId } from '../core/ids.js';
@@ -33,6 +36,11 @@ interface StartedCheckout {
 async function startCheckout(deps: BookingDeps, request: CheckoutRequest):
   Promise<StartedCheckout> {
   return await deps.db.tx(async (tx) => {
+    // Lock first, read second: under READ COMMITTED a statement's subqueries see the
+    // snapshot taken before it waited for the lock, so a single locking SELECT would miss
+    // the order a concurrent checkout of the same hold committed while we waited.
+    await tx.query('SELECT 1 FROM holds WHERE hold_id = $1 AND customer_id = $2 FOR UPDATE',
+      [request.holdId, request.customerId]);
     const { rows } = await tx.query<{
       event_id: string; state: string; buyer_live: boolean; quantity: number;
       total_cents: number; currency: string; pending: boolean;
@@ -42,7 +50,7 @@ async function startCheckout(deps: BookingDeps, request: CheckoutRequest):
               h.quantity, h.total_cents, h.currency,
               EXISTS (SELECT 1 FROM orders o WHERE o.hold_id = h.hold_id
                                              AND o.status = 'pending_payment') AS pending
-         FROM holds h WHERE h.hold_id = $1 AND h.customer_id = $2 FOR UPDATE OF h`,
+         FROM holds h WHERE h.hold_id = $1 AND h.customer_id = $2`,
       [request.holdId, request.customerId],
     );
     const hold = rows[0];
@@ -85,6 +93,9 @@ async function startCheckout(deps: BookingDeps, request: CheckoutRequest):
   });
 }
 
+/** Test-only hooks into checkout, to simulate a crash at a chosen point. */
+export const checkoutTesting: { afterCharge?: () => void } = {};
+
 /** Checks out a hold; answers the order as it stands after the provider's first answer. */
 export async function checkout(deps: BookingDeps, request: CheckoutRequest): Promise<Order> {
   if (!deps.provider.acceptsMethod(request.paymentMethod)) {
@@ -93,24 +104,41 @@ export async function checkout(deps: BookingDeps, request: CheckoutRequest): Pro
   }
   if (!isUuid(request.holdId)) throw new DomainError('not_found', `no hold ${request.holdId}`);
   const started = await startCheckout(deps, request);
+  const charge = {
+    paymentId: started.paymentId, amountCents: started.amountCents, currency: started.currency,
+    method: request.paymentMethod, description: `Stampede order ${started.orderId}`,
+  };
+  let providerRef: string;
+  try {
+    providerRef = await deps.provider.prepare(charge);
+  } catch (error) {
+    // prepare never moves money, and only a stored reference is ever charged: nothing can
+    // be in flight, so this is a definite "not charged" and the buyer may try again.
+    deps.logger.warn({ err: error, paymentId: started.paymentId }, 'charge could not start');
+    await settlePayment(deps, started.paymentId,
+      { status: 'declined', providerRef: null, reason: 'provider_unavailable' });
+    return await getOrder(deps.db, started.orderId, { customerId: request.customerId });
+  }
+  // The reference is stored before the charge can be in flight, so whatever happens next
+  // (a lost answer, a crash) the reconciler can ask the provider about this exact charge.
+  // If this write fails, the charge is never started and the reconciler cancels it.
+  const stored = await deps.db.query(
+    `UPDATE payments SET provider_ref = $2
+      WHERE payment_id = $1 AND (provider_ref IS NULL OR provider_ref = $2)`,
+    [started.paymentId, providerRef],
+  );
+  if (stored.rowCount !== 1) throw new Error('assertion failed: new payment lost its row');
   let outcome: ChargeOutcome | undefined;
   try {
-    outcome = await deps.provider.charge({
-      paymentId: started.paymentId, amountCents: started.amountCents,
-      currency: started.currency, method: request.paymentMethod,
-      description: `Stampede order ${started.orderId}`,
-    });
+    outcome = await deps.provider.charge({ ...charge, providerRef });
+    checkoutTesting.afterCharge?.();
   } catch (error) {
-    // The charge's fate is unknown: the order stays pending and the reconciler asks the
-    // provider later (the payment id makes a retried charge safe).
+    // The charge's fate is unknown: the order stays pending and the webhook or the
+    // reconciler settles it from the provider's own answer (never by guessing).
     deps.logger.warn({ err: error, paymentId: started.paymentId }, 'charge failed to answer');
+    outcome = undefined;
   }
-  if (outcome?.status === 'pending') {
-    await deps.db.query(
-      'UPDATE payments SET provider_ref = $2 WHERE payment_id = $1 AND provider_ref IS NULL',
-      [started.paymentId, outcome.providerRef],
-    );
-  } else if (outcome !== undefined) {
+  if (outcome !== undefined && outcome.status !== 'pending') {
     await settlePayment(deps, started.paymentId, outcome);
   }
   return await getOrder(deps.db, started.orderId, { customerId: request.customerId });

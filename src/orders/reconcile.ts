@@ -2,9 +2,13 @@
  * Reconciliation: finishes what a crash, a lost webhook or a provider outage left open.
  * Refunds recorded but never confirmed are sent again (the refund id keeps that safe);
  * payments still pending after a grace period are looked up at the provider and settled
- * like a webhook would. Bounded batches; safe to run on any node, run by one (the leader).
+ * like a webhook would. Only a definite answer from the provider settles a payment: "not
+ * found" is never read as "declined". Past the payment window the reconciler asks the
+ * provider to abandon the charge (cancel it if it was not charged), and settles with that
+ * answer. Bounded batches; safe to run on any node, run by one (the leader).
  */
 import { limits } from '../config/limits.js';
+import type { ChargeOutcome } from '../payments/types.js';
 import { executeRefund, settlePayment, type BookingDeps } from './settle.js';
 
 export interface ReconcileOptions {
@@ -49,20 +53,39 @@ export async function reconcilePayments(
   );
   for (const payment of payments) {
     try {
-      const outcome = await deps.provider.lookup({
-        paymentId: payment.payment_id, providerRef: payment.provider_ref, method: payment.method,
-      });
-      if (outcome !== undefined && outcome.status !== 'pending') {
-        await settlePayment(deps, payment.payment_id, outcome);
-      } else if (outcome === undefined && payment.past_window) {
-        // The provider never saw this charge (we crashed before asking): nothing was taken.
-        await settlePayment(deps, payment.payment_id, {
-          status: 'declined', providerRef: `none_${payment.payment_id}`, reason: 'not_charged',
-        });
-      }
+      await reconcilePayment(deps, payment);
     } catch (error) {
       deps.logger.warn({ err: error, paymentId: payment.payment_id }, 'reconcile lookup failed');
     }
   }
   return { payments: payments.length, refunds: refunds.length };
+}
+
+type Final = Exclude<ChargeOutcome, { status: 'pending' }>;
+
+function isFinal(outcome: ChargeOutcome | undefined): outcome is Final {
+  return outcome !== undefined && outcome.status !== 'pending';
+}
+
+/** Settles one pending payment if the provider gives a definite answer; else leaves it. */
+async function reconcilePayment(deps: BookingDeps, payment: {
+  payment_id: string; provider_ref: string | null; method: string; past_window: boolean;
+}): Promise<void> {
+  const query = { paymentId: payment.payment_id, providerRef: payment.provider_ref,
+    method: payment.method };
+  const outcome = await deps.provider.lookup(query);
+  if (isFinal(outcome)) {
+    await settlePayment(deps, payment.payment_id, outcome);
+    return;
+  }
+  if (!payment.past_window) return;
+  // Still undecided past the window: make sure it can no longer be captured. The answer
+  // is definite either way (cancelled → declined; charged after all → captured, and the
+  // capture is refunded if its tickets are gone). An undecided answer waits for next pass.
+  const abandoned = await deps.provider.abandon(query);
+  if (isFinal(abandoned)) {
+    await settlePayment(deps, payment.payment_id, abandoned);
+    return;
+  }
+  deps.logger.warn({ paymentId: payment.payment_id }, 'payment still undecided past its window');
 }

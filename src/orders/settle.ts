@@ -1,11 +1,13 @@
 /**
  * Applying payment outcomes. A payment only moves forward (pending → captured | declined),
  * so duplicate and out-of-order news is harmless: whatever arrives second finds the
- * payment settled and changes nothing. A captured payment ends in exactly one of two
- * places: its order confirmed (tickets sold, codes issued), or one refund row (unique per
- * payment), inserted in the same transaction that records why the order failed. The
- * provider is called for the refund after commit, keyed by the refund id, and the
- * reconciler retries refunds that never got their answer.
+ * payment settled and changes nothing, with one exception: a capture reported for a
+ * payment recorded as declined moves it to captured and refunds it (the money was taken).
+ * A captured payment ends in exactly one of two places: its order confirmed (tickets
+ * sold, codes issued), or one refund row (unique per payment), inserted in the same
+ * transaction that records why the order failed. The provider is called for the refund
+ * after commit, keyed by the refund id, and the reconciler retries refunds that never got
+ * their answer.
  */
 import { isUuid, newId, randomToken } from '../core/ids.js';
 import { clearHoldTickets } from '../holds/holds.js';
@@ -101,11 +103,14 @@ async function confirmOrder(tx: Queryable, p: LockedPayment): Promise<boolean> {
     [p.event_id, p.hold_id, p.order_id],
   );
   if (sold.length !== p.quantity) throw new TicketsLost();
-  await tx.query(
+  const confirmed = await tx.query(
     `UPDATE orders SET status = 'confirmed', confirmed_at = now()
       WHERE order_id = $1 AND status = 'pending_payment'`,
     [p.order_id],
   );
+  // The order row is locked and was pending: anything else is a bug, and rolling back
+  // (tickets unsold) is better than tickets sold to an order that is not confirmed.
+  if (confirmed.rowCount !== 1) throw new Error('assertion failed: locked order changed state');
   // The shopper is done: free their waiting-room slot now, not when the pass expires, so
   // maxActiveShoppers counts live shoppers (a no-op for events without a queue).
   await releaseShopperSlot(tx, p.event_id, p.customer_id);
@@ -143,8 +148,16 @@ export async function settleInTx(
     [paymentId],
   );
   const p = rows[0];
-  // Unknown or already settled: a duplicate or late message, nothing to do.
-  if (p === undefined || p.payment_status !== 'pending') return undefined;
+  if (p === undefined) return undefined;
+  if (p.payment_status !== 'pending') {
+    // A capture for a payment we hold as declined (a lost answer, a provider that changed
+    // its mind): the money was taken, so record it and refund it, once.
+    if (outcome.status === 'captured' && p.payment_status === 'declined') {
+      return await refundCaptureAfterDecline(tx, paymentId, p, outcome.providerRef);
+    }
+    // Already settled the same way: a duplicate or late message, nothing to do.
+    return undefined;
+  }
   if (outcome.status === 'declined') {
     await tx.query(
       `UPDATE payments SET status = 'declined', decline_reason = $2, settled_at = now(),
@@ -182,6 +195,30 @@ export async function settleInTx(
   if (ended.rowCount === 1) {
     await clearHoldTickets(tx, p.event_id, p.hold_id, p.customer_id, 'payment_failed');
   }
+  return await recordRefund(tx, paymentId, p.order_id, reason);
+}
+
+/**
+ * The safety net of invariant 4: the payment is moved to captured and one refund is
+ * recorded (refunds.payment_id is unique, so a repeat records nothing). The order stays
+ * payment_failed, now with the reason; the hold is not touched, since the buyer may have
+ * paid for it since with another payment.
+ */
+async function refundCaptureAfterDecline(
+  tx: Queryable, paymentId: string, p: LockedPayment, providerRef: string,
+): Promise<RefundToRun | undefined> {
+  const moved = await tx.query(
+    `UPDATE payments SET status = 'captured', settled_at = now(),
+            provider_ref = coalesce(provider_ref, $2)
+      WHERE payment_id = $1 AND status = 'declined'`,
+    [paymentId, providerRef],
+  );
+  if (moved.rowCount !== 1) throw new Error('assertion failed: locked payment changed state');
+  const reason = 'payment captured after it was recorded as declined; refunded';
+  await tx.query(
+    `UPDATE orders SET failure_reason = $2 WHERE order_id = $1 AND status = 'payment_failed'`,
+    [p.order_id, reason],
+  );
   return await recordRefund(tx, paymentId, p.order_id, reason);
 }
 
@@ -248,15 +285,16 @@ export async function applyProviderEvent(
   deps: BookingDeps, event: ProviderEvent,
 ): Promise<WebhookResult> {
   const { duplicate, refund } = await runSettling(deps.db, async (tx, forceFail) => {
-    const fresh = await tx.query(
-      `INSERT INTO provider_events (provider, provider_event_id, kind) VALUES ($1, $2, $3)
-       ON CONFLICT DO NOTHING`,
-      [deps.provider.name, event.id, event.type],
-    );
-    if (fresh.rowCount === 0) return { duplicate: true, refund: undefined };
     // Ids we did not issue cannot match a row; the event is recorded and otherwise ignored.
     const ours = 'paymentId' in event ? isUuid(event.paymentId)
       : 'refundId' in event ? isUuid(event.refundId) : true;
+    const paymentId = ours && 'paymentId' in event ? event.paymentId : null;
+    const fresh = await tx.query(
+      `INSERT INTO provider_events (provider, provider_event_id, kind, payment_id, captured)
+       VALUES ($1, $2, $3, $4::uuid, $5) ON CONFLICT DO NOTHING`,
+      [deps.provider.name, event.id, event.type, paymentId, event.type === 'payment.captured'],
+    );
+    if (fresh.rowCount === 0) return { duplicate: true, refund: undefined };
     if (!ours) return { duplicate: false, refund: undefined };
     switch (event.type) {
       case 'payment.captured':

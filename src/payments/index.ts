@@ -5,7 +5,7 @@
  */
 import { createHmac } from 'node:crypto';
 import type { AppContext } from '../context.js';
-import { httpDeliver, SimulatedGateway } from './simulated.js';
+import { databaseLedger, httpDeliver, SimulatedGateway } from './simulated.js';
 import { StripeProvider } from './stripe.js';
 import type { PaymentProvider } from './types.js';
 
@@ -29,6 +29,7 @@ function build(ctx: AppContext): PaymentProvider {
     secret: simulatedWebhookSecret(ctx.secrets.secret),
     clock: ctx.clock,
     deliver: httpDeliver(config.publicUrl),
+    ledger: databaseLedger(ctx.db),
   });
 }
 

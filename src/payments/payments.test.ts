@@ -48,9 +48,12 @@ describe('simulated gateway', () => {
         sent.push(delivery);
       },
     });
-    const charge = (method: string) => gateway.charge({
-      paymentId: '00000000-0000-4000-8000-000000000001', amountCents: 100, currency: 'EUR',
-      method, description: 'test' });
+    let n = 0;
+    const charge = (method: string) => {
+      const paymentId = `00000000-0000-4000-8000-00000000000${++n}`;
+      return gateway.charge({ paymentId, amountCents: 100, currency: 'EUR', method,
+        description: 'test', providerRef: `simpay_${paymentId}` });
+    };
     expect((await charge('sim_ok')).status).toBe('captured');
     expect((await charge('sim_declined')).status).toBe('declined');
     expect((await charge('sim_async_ok')).status).toBe('pending');
@@ -62,6 +65,36 @@ describe('simulated gateway', () => {
     expect(events.filter((e) => e.type === 'payment.processing')).toHaveLength(2);
     expect(gateway.acceptsMethod('sim_ok')).toBe(true);
     expect(gateway.acceptsMethod('pm_card_visa')).toBe(false);
+  });
+});
+
+describe('simulated gateway books', () => {
+  const query = (paymentId: string, method = 'sim_ok') =>
+    ({ paymentId, providerRef: `simpay_${paymentId}`, method });
+
+  it('reports what happened: never charged is unknown, and abandon cancels it', async () => {
+    const gateway = new SimulatedGateway({
+      secret, clock: new ManualClock(0), manual: true, deliver: async () => undefined,
+    });
+    const id = '00000000-0000-4000-8000-00000000000a';
+    expect(await gateway.lookup(query(id))).toBeUndefined();
+    expect(await gateway.abandon(query(id))).toMatchObject({ status: 'declined',
+      reason: 'canceled' });
+    // A charge that arrives after the cancel finds it cancelled: no money moves.
+    const late = await gateway.charge({ ...query(id), amountCents: 1, currency: 'EUR',
+      description: 'x' });
+    expect(late.status).toBe('declined');
+    expect(await gateway.lookup(query(id))).toMatchObject({ status: 'declined' });
+  });
+
+  it('keeps a capture: abandon after a charge answers captured', async () => {
+    const gateway = new SimulatedGateway({
+      secret, clock: new ManualClock(0), manual: true, deliver: async () => undefined,
+    });
+    const id = '00000000-0000-4000-8000-00000000000b';
+    await gateway.charge({ ...query(id), amountCents: 1, currency: 'EUR', description: 'x' });
+    expect(await gateway.lookup(query(id))).toMatchObject({ status: 'captured' });
+    expect(await gateway.abandon(query(id))).toMatchObject({ status: 'captured' });
   });
 });
 

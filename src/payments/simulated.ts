@@ -11,16 +11,21 @@
  *    "captured" one), as real providers do;
  *  - refunds succeed and are confirmed by webhook too.
  *
- * Outcomes depend only on the payment method, so `lookup` (reconciliation) needs no state
- * and works on any node. Webhooks go through an injectable `deliver`; in `manual` mode
- * they queue until `flush()`, which lets tests drive asynchronous outcomes exactly.
+ * The outcome of a charge is decided by its payment method, but what the gateway actually
+ * did is kept in a ledger (its own books): `lookup` answers from it, so a payment that was
+ * never charged is reported as unknown, never as captured or declined. Running nodes keep
+ * the ledger in the database so every node answers alike; tests may keep it in memory.
+ * Webhooks go through an injectable `deliver`; in `manual` mode they queue until
+ * `flush()`, which lets tests drive asynchronous outcomes exactly.
  */
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
+import type { Queryable } from '../storage/index.js';
 import { signatureHeader, signPayload, verifySignature } from './signature.js';
 import {
   WebhookRejected, type ChargeOutcome, type ChargeRequest, type PaymentProvider,
-  type ProviderEvent, type RefundOutcome, type RefundRequest, type WebhookHeaders,
+  type PaymentQuery, type PreparedCharge, type ProviderEvent, type RefundOutcome,
+  type RefundRequest, type WebhookHeaders,
 } from './types.js';
 
 /** Payment methods of the simulated gateway. */
@@ -28,6 +33,56 @@ export const simulatedMethods = [
   'sim_ok', 'sim_declined', 'sim_async_ok', 'sim_async_declined', 'sim_slow',
 ] as const;
 export type SimulatedMethod = (typeof simulatedMethods)[number];
+
+/** What the gateway did with a payment id. */
+export type SimulatedStatus = 'captured' | 'declined' | 'cancelled';
+
+/**
+ * The gateway's books. `record` writes a status for a payment unless one is there already
+ * and returns the status that stands: the first of "charged" and "cancelled" wins.
+ */
+export interface SimulatedLedger {
+  record(paymentId: string, method: string, status: SimulatedStatus): Promise<SimulatedStatus>;
+  read(paymentId: string): Promise<SimulatedStatus | undefined>;
+}
+
+/** A ledger in this process's memory (unit tests; one node only). */
+export function memoryLedger(): SimulatedLedger {
+  const books = new Map<string, SimulatedStatus>();
+  return {
+    async record(paymentId, _method, status) {
+      const known = books.get(paymentId);
+      if (known !== undefined) return known;
+      books.set(paymentId, status);
+      return status;
+    },
+    async read(paymentId) {
+      return books.get(paymentId);
+    },
+  };
+}
+
+/** A ledger in the database (table simulated_gateway_charges), shared by every node. */
+export function databaseLedger(db: Queryable): SimulatedLedger {
+  const read = async (paymentId: string): Promise<SimulatedStatus | undefined> => {
+    const { rows } = await db.query<{ status: SimulatedStatus }>(
+      'SELECT status FROM simulated_gateway_charges WHERE payment_id = $1', [paymentId]);
+    return rows[0]?.status;
+  };
+  return {
+    async record(paymentId, method, status) {
+      await db.query(
+        `INSERT INTO simulated_gateway_charges (payment_id, method, status) VALUES ($1, $2, $3)
+         ON CONFLICT (payment_id) DO NOTHING`,
+        [paymentId, method, status],
+      );
+      const stands = await read(paymentId);
+      if (stands === undefined) throw new Error('assertion failed: ledger row vanished');
+      return stands;
+    },
+    read,
+  };
+}
 
 /** A signed webhook ready to POST. */
 export interface WebhookDelivery {
@@ -53,6 +108,8 @@ export interface SimulatedGatewayOptions {
   duplicates?: boolean;
   /** Seed for shuffling deliveries, so a run can be replayed. */
   seed?: number;
+  /** The gateway's books (default: in memory). */
+  ledger?: SimulatedLedger;
 }
 
 interface SimEventBody {
@@ -104,33 +161,38 @@ export class SimulatedGateway implements PaymentProvider {
   private readonly queue: WebhookDelivery[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly random: () => number;
+  private readonly ledger: SimulatedLedger;
   private closed = false;
 
   constructor(private readonly options: SimulatedGatewayOptions) {
     this.random = seeded(options.seed ?? 1);
+    this.ledger = options.ledger ?? memoryLedger();
   }
 
   acceptsMethod(method: string): boolean {
     return isSimMethod(method);
   }
 
-  async charge(request: ChargeRequest): Promise<ChargeOutcome> {
-    const providerRef = `simpay_${request.paymentId}`;
-    const method = request.method;
+  /** The reference is derived from the payment id, so it is known before any charge. */
+  async prepare(request: ChargeRequest): Promise<string> {
+    return `simpay_${request.paymentId}`;
+  }
+
+  async charge(request: PreparedCharge): Promise<ChargeOutcome> {
+    const { providerRef, method, paymentId } = request;
     if (!isSimMethod(method)) throw new Error(`assertion failed: unknown method ${method}`);
-    const outcome = SimulatedGateway.outcomeOf(method, providerRef);
     if (method === 'sim_slow') await this.sleep(this.options.slowMs ?? 5_000);
-    const events = [this.event(outcome.type, { paymentId: request.paymentId, providerRef,
-      ...(outcome.type === 'payment.declined' ? { reason: 'card_declined' } : {}) })];
-    if (method === 'sim_async_ok' || method === 'sim_async_declined') {
-      events.push(this.event('payment.processing', { paymentId: request.paymentId, providerRef }));
+    // The money moves (or not) here; an abandon that got in first has cancelled it.
+    const stands = await this.ledger.record(paymentId, method, SimulatedGateway.decide(method));
+    const outcome = SimulatedGateway.outcomeOf(stands, providerRef);
+    const events = [this.outcomeEvent(paymentId, outcome)];
+    if (stands !== 'cancelled' && (method === 'sim_async_ok' || method === 'sim_async_declined')) {
+      events.push(this.event('payment.processing', { paymentId, providerRef }));
       this.send(events, this.options.asyncDelayMs ?? 1_500);
       return { status: 'pending', providerRef };
     }
     this.send(events, 50);
-    return outcome.type === 'payment.captured'
-      ? { status: 'captured', providerRef }
-      : { status: 'declined', providerRef, reason: 'card_declined' };
+    return outcome;
   }
 
   async refund(request: RefundRequest): Promise<RefundOutcome> {
@@ -139,14 +201,19 @@ export class SimulatedGateway implements PaymentProvider {
     return { status: 'succeeded', providerRef };
   }
 
-  async lookup(payment: { paymentId: string; providerRef: string | null; method: string }):
-    Promise<ChargeOutcome | undefined> {
-    if (!isSimMethod(payment.method)) return undefined;
-    const providerRef = payment.providerRef ?? `simpay_${payment.paymentId}`;
-    const outcome = SimulatedGateway.outcomeOf(payment.method, providerRef);
-    return outcome.type === 'payment.captured'
-      ? { status: 'captured', providerRef }
-      : { status: 'declined', providerRef, reason: 'card_declined' };
+  /** What the books say; a payment never charged is unknown (undefined), not declined. */
+  async lookup(payment: PaymentQuery): Promise<ChargeOutcome | undefined> {
+    const stands = await this.ledger.read(payment.paymentId);
+    if (stands === undefined) return undefined;
+    return SimulatedGateway.outcomeOf(stands,
+      payment.providerRef ?? `simpay_${payment.paymentId}`);
+  }
+
+  /** Cancels a payment not yet charged; a charged one keeps its outcome. */
+  async abandon(payment: PaymentQuery): Promise<ChargeOutcome | undefined> {
+    const stands = await this.ledger.record(payment.paymentId, payment.method, 'cancelled');
+    return SimulatedGateway.outcomeOf(stands,
+      payment.providerRef ?? `simpay_${payment.paymentId}`);
   }
 
   verifyWebhook(rawBody: Buffer, headers: WebhookHeaders, nowMs: number): ProviderEvent {
@@ -213,10 +280,25 @@ export class SimulatedGateway implements PaymentProvider {
     this.timers.clear();
   }
 
-  private static outcomeOf(method: SimulatedMethod, providerRef: string):
-    { type: 'payment.captured' | 'payment.declined'; providerRef: string } {
-    const declined = method === 'sim_declined' || method === 'sim_async_declined';
-    return { type: declined ? 'payment.declined' : 'payment.captured', providerRef };
+  private static decide(method: SimulatedMethod): SimulatedStatus {
+    return method === 'sim_declined' || method === 'sim_async_declined' ? 'declined'
+      : 'captured';
+  }
+
+  private static outcomeOf(stands: SimulatedStatus, providerRef: string):
+    Exclude<ChargeOutcome, { status: 'pending' }> {
+    if (stands === 'captured') return { status: 'captured', providerRef };
+    return { status: 'declined', providerRef,
+      reason: stands === 'cancelled' ? 'canceled' : 'card_declined' };
+  }
+
+  private outcomeEvent(
+    paymentId: string, outcome: Exclude<ChargeOutcome, { status: 'pending' }>,
+  ): string {
+    const providerRef = outcome.providerRef ?? `simpay_${paymentId}`;
+    return outcome.status === 'captured'
+      ? this.event('payment.captured', { paymentId, providerRef })
+      : this.event('payment.declined', { paymentId, providerRef, reason: outcome.reason });
   }
 
   private event(type: string, data: SimEventBody['data']): string {

@@ -1,14 +1,18 @@
 /**
- * The Stripe adapter, on the official SDK. A checkout is one PaymentIntent created and
- * confirmed with the customer's PaymentMethod id; our payment id is both its metadata and
- * its idempotency key, so a retried charge never charges twice. Webhooks are verified with
- * `stripe.webhooks.constructEvent` over the raw body and translated to engine events.
+ * The Stripe adapter, on the official SDK. A checkout is one PaymentIntent, in two steps:
+ * `prepare` creates it unconfirmed (no money can move) with our payment id in its metadata
+ * and idempotency key, and the engine stores its id; only then does `charge` confirm it.
+ * So every intent that could take money is known by id before it can, and one whose
+ * creation answer was lost is found again by our payment id (search on metadata) and
+ * cancelled. Webhooks are verified with `stripe.webhooks.constructEvent` over the raw body
+ * and translated to engine events.
  */
 import Stripe from 'stripe';
 import { limits } from '../config/limits.js';
 import {
   WebhookRejected, type ChargeOutcome, type ChargeRequest, type PaymentProvider,
-  type ProviderEvent, type RefundOutcome, type RefundRequest, type WebhookHeaders,
+  type PaymentQuery, type PreparedCharge, type ProviderEvent, type RefundOutcome,
+  type RefundRequest, type WebhookHeaders,
 } from './types.js';
 
 export interface StripeProviderOptions {
@@ -42,24 +46,30 @@ export class StripeProvider implements PaymentProvider {
     return /^pm_[A-Za-z0-9_]{1,100}$/.test(method);
   }
 
-  async charge(request: ChargeRequest): Promise<ChargeOutcome> {
+  async prepare(request: ChargeRequest): Promise<string> {
+    const intent = await this.stripe.paymentIntents.create({
+      amount: request.amountCents,
+      currency: request.currency.toLowerCase(),
+      payment_method: request.method,
+      confirm: false,
+      description: request.description,
+      metadata: { paymentId: request.paymentId },
+      automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
+    }, { idempotencyKey: `intent-${request.paymentId}` });
+    return intent.id;
+  }
+
+  async charge(request: PreparedCharge): Promise<ChargeOutcome> {
     try {
-      const intent = await this.stripe.paymentIntents.create({
-        amount: request.amountCents,
-        currency: request.currency.toLowerCase(),
-        payment_method: request.method,
-        confirm: true,
-        description: request.description,
-        metadata: { paymentId: request.paymentId },
-        automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
-      }, { idempotencyKey: `charge-${request.paymentId}` });
+      const intent = await this.stripe.paymentIntents.confirm(request.providerRef,
+        { payment_method: request.method },
+        { idempotencyKey: `charge-${request.paymentId}` });
       return outcomeOf(intent);
     } catch (error) {
       // A card error is an answer (declined); anything else is "unknown yet" and is left
       // pending for the webhook or the reconciler to settle.
       if (error instanceof Stripe.errors.StripeCardError) {
-        const intentId = (error.raw as { payment_intent?: { id?: string } }).payment_intent?.id;
-        return { status: 'declined', providerRef: intentId ?? `unknown_${request.paymentId}`,
+        return { status: 'declined', providerRef: request.providerRef,
           reason: error.code ?? 'card_declined' };
       }
       throw error;
@@ -77,10 +87,42 @@ export class StripeProvider implements PaymentProvider {
       : { status: 'pending', providerRef: refund.id };
   }
 
-  async lookup(payment: { paymentId: string; providerRef: string | null }):
-    Promise<ChargeOutcome | undefined> {
-    if (payment.providerRef === null) return undefined;
-    return outcomeOf(await this.stripe.paymentIntents.retrieve(payment.providerRef));
+  async lookup(payment: PaymentQuery): Promise<ChargeOutcome | undefined> {
+    const intent = await this.find(payment);
+    if (intent === undefined) return undefined;
+    // Created but never confirmed: nothing has happened yet, which is not an outcome.
+    if (intent.status === 'requires_confirmation') return undefined;
+    return outcomeOf(intent);
+  }
+
+  async abandon(payment: PaymentQuery): Promise<ChargeOutcome | undefined> {
+    const intent = await this.find(payment);
+    if (intent === undefined) {
+      // prepare never answered and search finds no intent: checkout never confirmed one
+      // (it confirms only a stored reference), so nothing can have been charged.
+      return payment.providerRef === null
+        ? { status: 'declined', providerRef: null, reason: 'not_charged' }
+        : undefined;
+    }
+    const cancellable = ['requires_payment_method', 'requires_confirmation', 'requires_action',
+      'requires_capture'];
+    if (!cancellable.includes(intent.status)) return outcomeOf(intent);
+    const cancelled = await this.stripe.paymentIntents.cancel(intent.id, {
+      cancellation_reason: 'abandoned',
+    }, { idempotencyKey: `abandon-${payment.paymentId}` });
+    return outcomeOf(cancelled);
+  }
+
+  /** The intent of a payment: by its stored id, else by our payment id in its metadata. */
+  private async find(payment: PaymentQuery): Promise<Intent | undefined> {
+    if (payment.providerRef !== null) {
+      return await this.stripe.paymentIntents.retrieve(payment.providerRef);
+    }
+    if (!/^[0-9a-f-]{36}$/.test(payment.paymentId)) return undefined;
+    const found = await this.stripe.paymentIntents.search({
+      query: `metadata['paymentId']:'${payment.paymentId}'`, limit: 1,
+    });
+    return found.data[0];
   }
 
   verifyWebhook(rawBody: Buffer, headers: WebhookHeaders, nowMs: number): ProviderEvent {

@@ -15,10 +15,24 @@ export interface ChargeRequest {
   description: string;
 }
 
+/** A charge to run, with the reference `prepare` gave it (already stored with the payment). */
+export interface PreparedCharge extends ChargeRequest {
+  providerRef: string;
+}
+
+/** What the engine knows about a payment when it asks the provider about it. */
+export interface PaymentQuery {
+  paymentId: string;
+  /** Null when `prepare` never answered: the charge was then never started. */
+  providerRef: string | null;
+  method: string;
+}
+
 /** What a provider says about a charge: final now, or final later by webhook. */
 export type ChargeOutcome =
   | { status: 'captured'; providerRef: string }
-  | { status: 'declined'; providerRef: string; reason: string }
+  /** providerRef is null when the provider never registered the charge (nothing taken). */
+  | { status: 'declined'; providerRef: string | null; reason: string }
   | { status: 'pending'; providerRef: string };
 
 /** A full refund of a captured payment. `refundId` is the idempotency key. */
@@ -61,11 +75,26 @@ export interface PaymentProvider {
   readonly name: string;
   /** Whether the provider accepts this payment method string (validated before ordering). */
   acceptsMethod(method: string): boolean;
-  charge(request: ChargeRequest): Promise<ChargeOutcome>;
+  /**
+   * Registers a charge without moving money and returns its provider reference, so the
+   * engine can store it before the charge can be in flight. Idempotent per payment id.
+   */
+  prepare(request: ChargeRequest): Promise<string>;
+  /** Runs a prepared charge. Throwing means "unknown": the money may or may not have moved. */
+  charge(request: PreparedCharge): Promise<ChargeOutcome>;
   refund(request: RefundRequest): Promise<RefundOutcome>;
-  /** The provider's current view of a charge, for reconciliation; undefined if unknown. */
-  lookup(payment: { paymentId: string; providerRef: string | null; method: string }):
-    Promise<ChargeOutcome | undefined>;
+  /**
+   * The provider's current view of a charge, for reconciliation, found by our payment id
+   * when there is no reference; undefined when the provider has no record of it (yet).
+   * Never guesses: "not found" is not "declined".
+   */
+  lookup(payment: PaymentQuery): Promise<ChargeOutcome | undefined>;
+  /**
+   * Makes sure a charge the engine stops waiting for can never be captured: cancels it if
+   * it has not been charged and answers `declined`; answers `captured` if it already was;
+   * `pending` or undefined when the provider cannot tell yet (the engine asks again later).
+   */
+  abandon(payment: PaymentQuery): Promise<ChargeOutcome | undefined>;
   /** Verifies the signature over the raw body and translates the event; throws WebhookRejected. */
   verifyWebhook(rawBody: Buffer, headers: WebhookHeaders, nowMs: number): ProviderEvent;
   /** Stops timers and connections. */

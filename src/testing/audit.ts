@@ -4,25 +4,56 @@
  */
 import type { Queryable } from '../storage/index.js';
 
-/** Checks invariants 1, 2, 4 and 5 for one event; [] when all hold. */
-export async function auditBooking(db: Queryable, eventId: string): Promise<string[]> {
+/** What the audit may tolerate. */
+export interface AuditOptions {
+  /**
+   * Allow refunds still `requested` (a test that has the provider fail refunds on purpose,
+   * or a state captured before the reconciler ran). By default every refund must have
+   * reached `succeeded`: the commands under test send it right after commit.
+   */
+  allowRequestedRefunds?: boolean;
+}
+
+/**
+ * Checks invariants 1, 2, 4 and 5 for one event; [] when all hold. Zone arithmetic is
+ * checked from independent sources (as sim/audit.ts does): held counted from the hold
+ * items of live holds and sold from valid issued tickets of confirmed orders must match
+ * what the ticket rows say, and the three must add up to the zone's capacity.
+ */
+export async function auditBooking(
+  db: Queryable, eventId: string, options: AuditOptions = {},
+): Promise<string[]> {
   const problems: string[] = [];
   const { rows: zones } = await db.query<{ zone_key: string; capacity: number; total: number;
-    available: number; held: number; sold: number }>(
+    available: number; held: number; sold: number; items_held: number; issued: number }>(
     `SELECT z.zone_key, z.capacity,
-            count(t.*)::int AS total,
-            count(*) FILTER (WHERE t.order_id IS NULL AND (t.hold_id IS NULL
-                                   OR t.hold_expires_at <= now()))::int AS available,
-            count(*) FILTER (WHERE t.order_id IS NULL AND t.hold_id IS NOT NULL
-                                   AND t.hold_expires_at > now())::int AS held,
-            count(*) FILTER (WHERE t.order_id IS NOT NULL)::int AS sold
-       FROM zones z LEFT JOIN tickets t ON t.event_id = z.event_id AND t.zone_key = z.zone_key
-      WHERE z.event_id = $1 GROUP BY z.zone_key, z.capacity`,
+            (SELECT count(*) FROM tickets t
+              WHERE t.event_id = z.event_id AND t.zone_key = z.zone_key)::int AS total,
+            (SELECT count(*) FROM tickets t
+              WHERE t.event_id = z.event_id AND t.zone_key = z.zone_key AND t.order_id IS NULL
+                AND (t.hold_id IS NULL OR t.hold_expires_at <= now()))::int AS available,
+            (SELECT count(*) FROM tickets t
+              WHERE t.event_id = z.event_id AND t.zone_key = z.zone_key AND t.order_id IS NULL
+                AND t.hold_id IS NOT NULL AND t.hold_expires_at > now())::int AS held,
+            (SELECT count(*) FROM tickets t
+              WHERE t.event_id = z.event_id AND t.zone_key = z.zone_key
+                AND t.order_id IS NOT NULL)::int AS sold,
+            (SELECT count(DISTINCT i.ticket_no) FROM hold_items i
+               JOIN holds h ON h.hold_id = i.hold_id
+              WHERE i.event_id = z.event_id AND i.zone_key = z.zone_key
+                AND h.state = 'held' AND h.claim_expires_at > now())::int AS items_held,
+            (SELECT count(*) FROM order_tickets ot JOIN orders o ON o.order_id = ot.order_id
+              WHERE ot.event_id = z.event_id AND ot.zone_key = z.zone_key
+                AND ot.status = 'valid' AND o.status = 'confirmed')::int AS issued
+       FROM zones z WHERE z.event_id = $1`,
     [eventId],
   );
   for (const z of zones) {
-    if (z.available + z.held + z.sold !== z.capacity || z.total !== z.capacity) {
-      problems.push(`zone ${z.zone_key}: ${z.available}+${z.held}+${z.sold} != ${z.capacity}`);
+    const derivedAvailable = z.capacity - z.items_held - z.issued;
+    if (z.total !== z.capacity || z.items_held !== z.held || z.issued !== z.sold
+      || derivedAvailable !== z.available) {
+      problems.push(`zone ${z.zone_key}: rows ${z.available}+${z.held}+${z.sold} of `
+        + `${z.total}; derived ${derivedAvailable}+${z.items_held}+${z.issued} of ${z.capacity}`);
     }
   }
   const checks: [string, string][] = [
@@ -64,10 +95,23 @@ export async function auditBooking(db: Queryable, eventId: string): Promise<stri
                    AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = p.payment_id))
                OR (o.status <> 'confirmed'
                    AND (SELECT count(*) FROM refunds r WHERE r.payment_id = p.payment_id) = 1))`],
+    ['captured at the provider but recorded as declined, not refunded', `
+      SELECT p.payment_id::text AS id FROM payments p
+       WHERE p.event_id = $1 AND p.status = 'declined'
+         AND (EXISTS (SELECT 1 FROM provider_events e
+                       WHERE e.payment_id = p.payment_id AND e.captured)
+              OR EXISTS (SELECT 1 FROM simulated_gateway_charges g
+                          WHERE g.payment_id = p.payment_id::text AND g.status = 'captured'))
+         AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = p.payment_id)`],
     ['refund of a payment that was not captured', `
       SELECT r.refund_id::text AS id FROM refunds r JOIN payments p ON p.payment_id = r.payment_id
        WHERE p.event_id = $1 AND p.status <> 'captured'`],
   ];
+  if (options.allowRequestedRefunds !== true) {
+    checks.push(['refund never reached succeeded', `
+      SELECT r.refund_id::text AS id FROM refunds r JOIN payments p ON p.payment_id = r.payment_id
+       WHERE p.event_id = $1 AND r.status <> 'succeeded'`]);
+  }
   for (const [label, sql] of checks) {
     const { rows } = await db.query<{ id: string }>(sql, [eventId]);
     for (const row of rows) problems.push(`${label}: ${row.id}`);

@@ -6,7 +6,7 @@ import type { AppContext } from '../context.js';
 import type { App } from '../http/types.js';
 import { installPayments, simulatedWebhookSecret } from '../payments/index.js';
 import {
-  SimulatedGateway, type SimulatedGatewayOptions, type WebhookDelivery,
+  databaseLedger, SimulatedGateway, type SimulatedGatewayOptions, type WebhookDelivery,
 } from '../payments/simulated.js';
 
 /** Posts a delivery to the app's simulated webhook route; returns the status code. */
@@ -18,7 +18,7 @@ export async function postWebhook(app: App, delivery: WebhookDelivery): Promise<
   return response.statusCode;
 }
 
-/** Installs a manual-mode gateway on the context and returns it. */
+/** Installs a manual-mode gateway, its books in the context's database; returns it. */
 export function installTestGateway(
   app: App, ctx: AppContext, options: Partial<SimulatedGatewayOptions> = {},
 ): SimulatedGateway {
@@ -30,6 +30,9 @@ export function installTestGateway(
     },
     manual: true,
     slowMs: 300,
+    // The books live in the database, so a gateway installed later answers for earlier
+    // charges, as a real provider would.
+    ledger: databaseLedger(ctx.db),
     ...options,
   });
   installPayments(ctx, gateway);

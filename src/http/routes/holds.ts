@@ -14,7 +14,7 @@ import {
   OptionalIdempotencyHeaders, RequiredIdempotencyHeaders, sendIdempotent,
 } from '../idempotency.js';
 import { problemResponses } from '../problem.js';
-import { holdRateLimit } from '../ratelimit.js';
+import { bookingRateLimit, holdRateLimit } from '../ratelimit.js';
 import type { App } from '../types.js';
 
 const EventParams = Type.Object({ eventId: Type.String({ maxLength: 100 }) });
@@ -49,13 +49,19 @@ export async function holdRoutes(app: App, ctx: AppContext): Promise<void> {
         response: { 201: Hold, ...problemResponses(400, 401, 403, 404, 409, 413, 422, 429) },
       },
     },
-    async (request, reply) => await sendIdempotent(ctx, request, reply, async () => {
+    async (request, reply) => {
+      // Gates first, outside the idempotency record: their refusals are retryable (the
+      // sale opens, a pass arrives), so they must not be stored against the key.
       const event = await loadEvent(ctx.db, request.params.eventId);
       assertOnSale(event, ctx.clock.nowMs());
       await assertMayHold(ctx, event, request.customerId, request.headers['x-queue-pass']);
-      return { status: 201, body: await createHold(ctx.db, event, request.customerId,
-        request.body) };
-    }),
+      return await sendIdempotent(ctx, request, reply, async (finish) => ({
+        status: 201,
+        body: await createHold(ctx.db, event, request.customerId, request.body,
+          finish === undefined ? undefined
+            : async (tx, hold) => await finish(tx, { status: 201, body: hold })),
+      }));
+    },
   );
   app.get(
     '/api/v1/holds/:holdId',
@@ -83,6 +89,7 @@ export async function holdRoutes(app: App, ctx: AppContext): Promise<void> {
     '/api/v1/holds/:holdId',
     {
       onRequest: customer,
+      preHandler: bookingRateLimit(ctx, 'release'),
       schema: {
         tags: ['holds'], summary: 'Release a hold now', security: bearerSecurity,
         params: HoldParams,
@@ -98,6 +105,7 @@ export async function holdRoutes(app: App, ctx: AppContext): Promise<void> {
     '/api/v1/holds/:holdId/extend',
     {
       onRequest: customer,
+      preHandler: bookingRateLimit(ctx, 'extend'),
       schema: {
         tags: ['holds'], summary: "Extend a hold once by the event's allowance",
         security: bearerSecurity, params: HoldParams,
@@ -110,6 +118,7 @@ export async function holdRoutes(app: App, ctx: AppContext): Promise<void> {
     '/api/v1/holds/:holdId/checkout',
     {
       onRequest: customer,
+      preHandler: bookingRateLimit(ctx, 'checkout'),
       schema: {
         tags: ['orders'], summary: 'Check out a hold: order, payment, tickets',
         description: 'Idempotency-Key is required; a retry with it returns the first reply.',

@@ -9,6 +9,7 @@ import { Checkin, CheckinInput, Order, OrderList } from '../../orders/schemas.js
 import { bookingDeps } from '../../orders/workers.js';
 import { adminAuth, bearerSecurity, customerAuth, isAdminRequest } from '../auth.js';
 import { problemResponses } from '../problem.js';
+import { bookingRateLimit } from '../ratelimit.js';
 import type { App } from '../types.js';
 
 const OrderParams = Type.Object({ orderId: Type.String({ maxLength: 100 }) });
@@ -58,6 +59,7 @@ export async function orderRoutes(app: App, ctx: AppContext): Promise<void> {
     '/api/v1/orders/:orderId/cancel',
     {
       onRequest: owner,
+      preHandler: bookingRateLimit(ctx, 'cancel'),
       schema: {
         tags: ['orders'], summary: 'Cancel an order: refund, tickets back to the pool',
         security: bearerSecurity, params: OrderParams,
