@@ -11,6 +11,10 @@ export const RowLabel = Type.String({ pattern: '^[A-Za-z0-9_]{1,10}$', maxLength
 export const ZoneKey = Type.String({ pattern: '^[A-Za-z0-9_]{1,40}$', maxLength: 40 });
 const Name = Type.String({ minLength: 1, maxLength: limits.nameLength });
 export const Uuid = Type.String({ format: 'uuid', maxLength: 36 });
+
+/** A schema that also admits null (TypeBox has no shorthand for it). */
+export const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
+  Type.Union([schema, Type.Null()]);
 export const DateTime = Type.String({ format: 'date-time', maxLength: 40 });
 
 export const SeatedSectionInput = Type.Object(

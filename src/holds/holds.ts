@@ -499,13 +499,12 @@ export async function extendHold(db: Db, customerId: string, holdId: string): Pr
 }
 
 /**
- * Moves the expiry of a live hold's tickets to `claimExpiresAt`. Every ticket must still
- * be the hold's; if one is not (it lapsed and was re-claimed between our check and our
- * lock), the hold is over: hold_expired, and the caller's transaction rolls back.
+ * Moves the reservation of a hold's unsold tickets to `claimExpiresAt` (fenced by the hold
+ * id, rows locked in ticket order); returns how many tickets it moved.
  */
-export async function retimeHoldTickets(
-  tx: Queryable, eventId: string, holdId: string, quantity: number, claimExpiresAt: string,
-): Promise<void> {
+export async function retimeTickets(
+  tx: Queryable, eventId: string, holdId: string, claimExpiresAt: string,
+): Promise<number> {
   const { rowCount } = await tx.query(
     `WITH target AS (
        SELECT ticket_no FROM tickets
@@ -517,5 +516,17 @@ export async function retimeHoldTickets(
         AND t.order_id IS NULL`,
     [eventId, holdId, claimExpiresAt],
   );
-  if (rowCount !== quantity) throw new DomainError('hold_expired', 'the hold lost its tickets');
+  return rowCount;
+}
+
+/**
+ * Moves the expiry of a live hold's tickets to `claimExpiresAt`. Every ticket must still
+ * be the hold's; if one is not (it lapsed and was re-claimed between our check and our
+ * lock), the hold is over: hold_expired, and the caller's transaction rolls back.
+ */
+export async function retimeHoldTickets(
+  tx: Queryable, eventId: string, holdId: string, quantity: number, claimExpiresAt: string,
+): Promise<void> {
+  const moved = await retimeTickets(tx, eventId, holdId, claimExpiresAt);
+  if (moved !== quantity) throw new DomainError('hold_expired', 'the hold lost its tickets');
 }

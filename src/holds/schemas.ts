@@ -1,6 +1,6 @@
 /** TypeBox schemas for holds: request bodies are validated against them; replies follow them. */
 import { Type, type Static } from 'typebox';
-import { DateTime, Uuid, ZoneKey } from '../catalog/schemas.js';
+import { DateTime, Nullable, Uuid, ZoneKey } from '../catalog/schemas.js';
 import { limits } from '../config/limits.js';
 
 /** A seat id as clients send it: `<sectionKey>-<rowLabel>-<number>`. */
@@ -34,9 +34,6 @@ export const HoldStatus = Type.Union([
   Type.Literal('expired'),
 ]);
 export type HoldStatus = Static<typeof HoldStatus>;
-
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
-  Type.Union([schema, Type.Null()]);
 
 export const HoldItem = Type.Object({
   ticketNo: Type.Integer(),

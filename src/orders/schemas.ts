@@ -1,6 +1,6 @@
 /** TypeBox schemas for checkout, orders and check-in. */
 import { Type, type Static } from 'typebox';
-import { DateTime, Uuid } from '../catalog/schemas.js';
+import { DateTime, Nullable, Uuid } from '../catalog/schemas.js';
 import { limits } from '../config/limits.js';
 
 export const CheckoutInput = Type.Object(
@@ -19,9 +19,6 @@ export const OrderStatus = Type.Union([
   Type.Literal('cancelled'),
 ]);
 export type OrderStatus = Static<typeof OrderStatus>;
-
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
-  Type.Union([schema, Type.Null()]);
 
 export const OrderTicket = Type.Object({
   ticketId: Uuid,

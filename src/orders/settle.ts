@@ -10,7 +10,7 @@
  * their answer.
  */
 import { isUuid, newId, randomToken } from '../core/ids.js';
-import { clearHoldTickets } from '../holds/holds.js';
+import { clearHoldTickets, retimeTickets } from '../holds/holds.js';
 import { seatsPayload, writeOutbox } from '../outbox/write.js';
 import type { ChargeOutcome, PaymentProvider, ProviderEvent } from '../payments/types.js';
 import type { Db, Queryable } from '../storage/index.js';
@@ -231,17 +231,7 @@ async function shrinkToBuyerTimer(tx: Queryable, eventId: string, holdId: string
   );
   const claim = rows[0]?.claim;
   if (claim === undefined) return;
-  await tx.query(
-    `WITH target AS (
-       SELECT ticket_no FROM tickets
-        WHERE event_id = $1 AND hold_id = $2 AND order_id IS NULL
-        ORDER BY ticket_no FOR UPDATE)
-     UPDATE tickets t SET hold_expires_at = $3::timestamptz
-       FROM target
-      WHERE t.event_id = $1 AND t.ticket_no = target.ticket_no AND t.hold_id = $2
-        AND t.order_id IS NULL`,
-    [eventId, holdId, claim],
-  );
+  await retimeTickets(tx, eventId, holdId, claim);
 }
 
 /** Sends a recorded refund to the provider and records its answer; failures wait for retry. */
