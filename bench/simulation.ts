@@ -25,13 +25,15 @@ export async function run(): Promise<BenchSection> {
     seats: number('SIM_SEATS', 8_000),
     standing: number('SIM_STANDING', 2_000),
     admitPerMinute: number('SIM_ADMIT_PER_MINUTE', 3_000),
-    maxActiveShoppers: 600,
-    passSeconds: 300,
+    maxActiveShoppers: 1_000,
+    // Fans who give up keep their slot until the pass lapses: short passes keep the line
+    // moving at the admission rate rather than at the rate slots are abandoned.
+    passSeconds: 120,
     holdSeconds: 120,
     preOnSaleSeconds: 10,
     burstSeconds: 20,
     thinkMs: 2_000,
-    maxSeconds: 1_200,
+    maxSeconds: 900,
     observers: 200,
     connections: 256,
     progress: process.stderr.isTTY === true,
