@@ -68,6 +68,7 @@ export class CrowdEngine {
   private readonly waiting = new Map<number, Customer>();
   private scannedUpTo = 0;
   private readonly preQueue: Customer[] = [];
+  private preQueueAskedAtMs = -Infinity;
   private doneCount = 0;
   private readonly observerStride: number;
   private activeShoppers = 0;
@@ -280,7 +281,10 @@ export class CrowdEngine {
       for (const customer of this.preQueue.splice(0)) this.finish(customer, 'sold_out');
       return;
     }
-    if (this.drawn && this.preQueue.length > 0) {
+    // Pre-queue fans learn their drawn number by asking; the draw runs in chunks, so ask at
+    // most once a second rather than on every loop.
+    if (this.drawn && this.preQueue.length > 0 && this.now() - this.preQueueAskedAtMs >= 1000) {
+      this.preQueueAskedAtMs = this.now();
       for (const customer of this.preQueue.splice(0)) this.track(this.refresh(customer));
     }
     while (this.scannedUpTo < this.servedUpTo) {

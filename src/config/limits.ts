@@ -35,8 +35,12 @@ export const limits = {
   queueAdmitPerTickMax: 5_000,
   /** Events one admission tick looks at. */
   queueEventsPerTick: 200,
-  /** Pre-queue entries renumbered per UPDATE statement by the on-sale draw. */
-  queueDrawUpdateBatch: 50_000,
+  /** Pre-queue entries keyed or numbered per transaction by the on-sale draw. */
+  queueDrawChunk: 25_000,
+  /** Draw chunks one admission tick may run per event (each its own transaction). */
+  queueDrawChunksPerTick: 40,
+  /** Wall time after which a tick starts no further draw chunk for an event. */
+  queueDrawTickBudgetMs: 1_000,
   /** Tickets in one hold (the event's per-customer limit usually binds first). */
   seatsPerHold: 50,
   /** Idempotency-Key header length; keys are opaque client strings. */

@@ -21,9 +21,10 @@ import { assert } from '../core/errors.js';
 import { zoneCounts } from '../inventory/availability.js';
 import type { Db, Queryable } from '../storage/index.js';
 import { databaseNowMs, sqlNow } from './dbclock.js';
+import { advanceDraw, type DrawBudget } from './draw.js';
 import { drawIfDue, type SeedSource } from './line.js';
 import { newSeed } from './shuffle.js';
-import type { Admission, LineStatus } from './types.js';
+import type { Admission, EntryRef, LineStatus } from './types.js';
 
 const minuteMs = 60_000;
 // Credit for admissions is capped at this much elapsed time, at least (see accrue()).
@@ -48,11 +49,17 @@ export interface TickOptions {
   seeds?: SeedSource;
   /** The configured tick period; credit may accrue for up to twice this (see accrue()). */
   tickMs?: number;
+  /** Bounds on the pre-queue draw work of this tick (limits.queueDraw* by default). */
+  draw?: DrawBudget;
 }
 
 /** What a tick did. */
 export type TickOutcome =
-  | { kind: 'ticked'; status: LineStatus; admitted: { customerId: string; number: number }[] }
+  | {
+    kind: 'ticked'; status: LineStatus; admitted: { customerId: string; number: number }[];
+    /** Pre-queue entries this tick's draw work numbered. */
+    drawn: EntryRef[];
+  }
   /** Nobody has joined this line. */
   | { kind: 'idle' }
   /** A newer leader has ticked this line; this one must stop. */
@@ -136,6 +143,12 @@ function accrue(
   return Math.min(capped, credit + sinceMs * perMs);
 }
 
+/**
+ * Admits the numbers servedUpTo + 1 … servedUpTo + count that exist, stopping at the first
+ * one that does not: a pre-queue number reserved but not assigned yet by the draw is
+ * waited for, never passed over. (Numbers after on-sale are dense and commit in order, so
+ * only the draw can leave such a gap, and only until its chunks catch up.)
+ */
 async function admitNext(
   tx: Queryable, event: EventRecord, servedUpTo: number, count: number,
   opts: TickOptions, nowMs: number,
@@ -146,12 +159,14 @@ async function admitNext(
   const { rows } = await tx.query<{ customer_id: string; number: number }>(
     `INSERT INTO queue_admissions (event_id, customer_id, number, pass_id, admitted_at,
                                    claim_by, expires_at, leader_token)
-     SELECT e.event_id, e.customer_id, e.number, gen_random_uuid(), $4,
+     SELECT run.event_id, run.customer_id, run.number, gen_random_uuid(), $4,
             LEAST($5::timestamptz, $6::timestamptz), $6, $7
-       FROM queue_entries e
-      WHERE e.event_id = $1 AND e.number > $2
-      ORDER BY e.number
-      LIMIT $3
+       FROM (SELECT e.event_id, e.customer_id, e.number,
+                    e.number - row_number() OVER (ORDER BY e.number) AS gap
+               FROM queue_entries e
+              WHERE e.event_id = $1 AND e.number > $2 AND e.number <= $2::bigint + $3
+            ) AS run
+      WHERE run.gap = $2
      RETURNING customer_id, number`,
     [event.eventId, servedUpTo, count, now, claimBy, expires, opts.token],
   );
@@ -169,6 +184,7 @@ export async function tickLine(
   db: Db, event: EventRecord, opts: TickOptions,
 ): Promise<TickOutcome> {
   assert(Number.isSafeInteger(opts.token) && opts.token > 0, 'fencing token is positive');
+  const drawn = await drawStep(db, event, opts);
   return await db.tx(async (tx) => {
     const { rows } = await tx.query<StateRow>(
       `SELECT served_up_to, admit_credit, last_tick_at, first_admitted_at, tick_seq,
@@ -183,10 +199,9 @@ export async function tickLine(
     // Read after the lock, so ticks of a line are in time order as well as serial.
     const nowMs = await databaseNowMs(tx, opts.nowMs);
     const now = new Date(nowMs);
-    const drawn = nowMs >= event.onSaleAtMs;
-    if (drawn) await drawIfDue(tx, event, nowMs, opts.seeds ?? newSeed);
+    const onSale = nowMs >= event.onSaleAtMs;
     await reconcileOrders(tx, event.eventId, now);
-    const soldOut = drawn && await isSoldOut(tx, event);
+    const soldOut = onSale && await isSoldOut(tx, event);
     const slots = await countSlots(tx, event.eventId, now);
     const credit = accrue(Number(state.admit_credit), state.last_tick_at?.getTime() ?? null,
       event.queue.admitPerMinute, nowMs, opts.tickMs ?? 1_000);
@@ -198,7 +213,7 @@ export async function tickLine(
       limits.queueAdmitPerTickMax,
     );
     const servedBefore = Number(state.served_up_to);
-    const admitted = drawn && !soldOut && budget > 0
+    const admitted = onSale && !soldOut && budget > 0
       ? await admitNext(tx, event, servedBefore, budget, opts, nowMs)
       : [];
     const servedUpTo = admitted.at(-1)?.number ?? servedBefore;
@@ -214,10 +229,24 @@ export async function tickLine(
         ratePerMinute, soldOut, seq, opts.token],
     );
     const status: LineStatus = {
-      eventId: event.eventId, seq, servedUpTo, ratePerMinute, soldOut, drawn, atMs: nowMs,
+      eventId: event.eventId, seq, servedUpTo, ratePerMinute, soldOut, drawn: onSale,
+      atMs: nowMs,
     };
-    return { kind: 'ticked', status, admitted } as const;
+    return { kind: 'ticked', status, admitted, drawn } as const;
   });
+}
+
+/**
+ * The tick's share of the pre-queue draw, before its admission transaction and each chunk in
+ * a transaction of its own: reserve the numbers at on-sale if no join has yet, then assign
+ * reserved numbers in bounded chunks. No chunk holds the numbering lock, so joins go on.
+ * A deposed leader running a chunk is harmless: chunks are serial and idempotent.
+ */
+async function drawStep(db: Db, event: EventRecord, opts: TickOptions): Promise<EntryRef[]> {
+  const nowMs = await databaseNowMs(db, opts.nowMs);
+  if (nowMs < event.onSaleAtMs) return [];
+  await db.tx((tx) => drawIfDue(tx, event, nowMs, opts.seeds ?? newSeed));
+  return (await advanceDraw(db, event.eventId, opts.draw)).numbered;
 }
 
 /** Admissions per minute over the last minute, or since the first one if that is sooner. */

@@ -1,5 +1,6 @@
 /**
- * Joining a line and drawing its pre-queue: the numbering half of the waiting room.
+ * Joining a line, and reserving the pre-queue's numbers at on-sale (draw.ts assigns them):
+ * the numbering half of the waiting room.
  *
  * Numbers come from one row per event (`queue_numbering`), locked by every transaction that
  * hands numbers out. That makes numbering dense, transactional (a rolled-back join leaves
@@ -16,7 +17,8 @@ import { limits } from '../config/limits.js';
 import { pinnedNowMs, type Clock } from '../core/clock.js';
 import { assert } from '../core/errors.js';
 import type { Db, Queryable } from '../storage/index.js';
-import { drawOrder, newSeed, shuffleAlgorithm } from './shuffle.js';
+import { reserveDraw } from './draw.js';
+import { newSeed } from './shuffle.js';
 import type { EntryRef } from './types.js';
 
 /** The outcome of one customer's join. */
@@ -27,16 +29,6 @@ export interface JoinOutcome extends EntryRef {
 
 /** Where seeds come from; tests pass a fixed one so a draw can be asserted exactly. */
 export type SeedSource = () => string;
-
-/** What the draw recorded, for audit. */
-export interface DrawRecord {
-  seed: string;
-  algorithm: string;
-  entries: number;
-  firstNumber: number;
-  resultOrder: string[];
-  drawnAtMs: number;
-}
 
 interface NumberingRow {
   last_number: number;
@@ -69,48 +61,9 @@ async function lockNumbering(tx: Queryable, eventId: string): Promise<NumberingR
 }
 
 /**
- * Numbers the pre-queue in a seeded random order, ahead of everyone who joins after it.
- * The caller holds the numbering row lock (so no join can slip in between) and has seen
- * `drawn_at` unset. Returns the new last number.
- */
-async function drawLocked(
-  tx: Queryable, eventId: string, lastNumber: number, nowMs: number, seed: string,
-): Promise<number> {
-  const { rows } = await tx.query<{ customer_id: string }>(
-    'SELECT customer_id FROM queue_entries WHERE event_id = $1 AND number IS NULL',
-    [eventId],
-  );
-  const order = drawOrder(rows.map((row) => row.customer_id), seed);
-  const firstNumber = lastNumber + 1;
-  for (let start = 0; start < order.length; start += limits.queueDrawUpdateBatch) {
-    const chunk = order.slice(start, start + limits.queueDrawUpdateBatch);
-    const numbers = chunk.map((_, i) => firstNumber + start + i);
-    await tx.query(
-      `UPDATE queue_entries e SET number = x.n
-         FROM unnest($2::uuid[], $3::bigint[]) AS x(c, n)
-        WHERE e.event_id = $1 AND e.customer_id = x.c AND e.number IS NULL`,
-      [eventId, chunk, numbers],
-    );
-  }
-  const drawnAt = new Date(nowMs);
-  await tx.query(
-    `INSERT INTO queue_draws (event_id, seed, algorithm, entries, first_number, result_order,
-                              drawn_at)
-     VALUES ($1, $2, $3, $4, $5, $6::uuid[], $7)`,
-    [eventId, seed, shuffleAlgorithm, order.length, firstNumber, order, drawnAt],
-  );
-  const last = lastNumber + order.length;
-  await tx.query(
-    'UPDATE queue_numbering SET last_number = $2, drawn_at = $3 WHERE event_id = $1',
-    [eventId, last, drawnAt],
-  );
-  return last;
-}
-
-/**
- * Draws the pre-queue if the event is on sale and it has not been drawn yet; idempotent.
- * Called by the tick at on-sale, and by the first join after it, so the draw never waits
- * for a background job. Returns true when this call drew.
+ * Reserves the pre-queue's numbers if the event is on sale and that has not happened yet
+ * (see draw.ts); idempotent. Called by the tick at on-sale, and by the first join after
+ * it, so later joiners never wait for a background job. Returns true when this call drew.
  */
 export async function drawIfDue(
   tx: Queryable, event: EventRecord, nowMs: number, seeds: SeedSource = newSeed,
@@ -123,17 +76,17 @@ export async function drawIfDue(
   if (row === undefined || row.drawn_at !== null) return false;
   const locked = await lockNumbering(tx, event.eventId);
   if (locked.drawn_at !== null) return false;
-  await drawLocked(tx, event.eventId, locked.last_number, nowMs, seeds());
+  await reserveDraw(tx, event.eventId, locked.last_number, nowMs, seeds());
   return true;
 }
 
 /**
  * Puts customers in the line in one transaction; those already in it keep their entry.
- * Before on-sale newcomers enter the pre-queue (no number); from on-sale on, the pre-queue
- * is drawn first (if nobody has yet), then newcomers get the next numbers in the order of
- * `customerIds`. Duplicates in `customerIds` are joined once. The on-sale boundary is
- * judged by the database clock, read under the numbering lock, unless a test pins time
- * with `pinnedMs`.
+ * Before on-sale newcomers enter the pre-queue (no number); from on-sale on, the pre-queue's
+ * numbers are reserved first (if nobody has yet; the tick assigns them later), then
+ * newcomers get the next numbers in the order of `customerIds`. Duplicates in `customerIds`
+ * are joined once. The on-sale boundary is judged by the database clock, read under the
+ * numbering lock, unless a test pins time with `pinnedMs`.
  */
 export async function joinLine(
   db: Db, event: EventRecord, customerIds: readonly string[], pinnedMs: number | undefined,
@@ -169,7 +122,7 @@ export async function joinLine(
     }
     let last = numbering.last_number;
     if (numbering.drawn_at === null) {
-      last = await drawLocked(tx, event.eventId, last, nowMs, seeds());
+      last = await reserveDraw(tx, event.eventId, last, nowMs, seeds());
     }
     const numbers = fresh.map((_, i) => last + 1 + i);
     await tx.query(
@@ -198,21 +151,6 @@ export async function findEntry(
   const row = rows[0];
   if (row === undefined) return undefined;
   return { customerId, number: row.number === null ? null : Number(row.number) };
-}
-
-/** The recorded draw of an event, if it has been drawn. */
-export async function findDraw(db: Queryable, eventId: string): Promise<DrawRecord | undefined> {
-  const { rows } = await db.query<{
-    seed: string; algorithm: string; entries: number; first_number: number;
-    result_order: string[]; drawn_at: Date;
-  }>('SELECT * FROM queue_draws WHERE event_id = $1', [eventId]);
-  const row = rows[0];
-  if (row === undefined) return undefined;
-  return {
-    seed: row.seed, algorithm: row.algorithm, entries: row.entries,
-    firstNumber: Number(row.first_number), resultOrder: row.result_order,
-    drawnAtMs: row.drawn_at.getTime(),
-  };
 }
 
 interface Waiter {

@@ -25,8 +25,9 @@ import {
 } from './admission.js';
 import { AdmissionDuty } from './duty.js';
 import { assertMayHold } from './gate.js';
-import { findDraw, joinLine, JoinBatcher } from './line.js';
-import { drawOrder } from './shuffle.js';
+import { advanceDraw, drawChunk, findDraw } from './draw.js';
+import { joinLine, JoinBatcher } from './line.js';
+import { drawKey, keyedOrder } from './shuffle.js';
 import { waitingRoom } from './room.js';
 
 const backends = await testBackends();
@@ -134,6 +135,16 @@ for (const backend of backends) {
     });
 
     describe('the pre-queue draw', () => {
+      /** Customer ids in number order, with their numbers. */
+      async function line(event: EventRecord): Promise<{ id: string; n: number }[]> {
+        const { rows } = await db.query<{ customer_id: string; number: number }>(
+          `SELECT customer_id, number FROM queue_entries
+            WHERE event_id = $1 AND number IS NOT NULL ORDER BY number`,
+          [event.eventId],
+        );
+        return rows.map((r) => ({ id: r.customer_id, n: Number(r.number) }));
+      }
+
       it('shuffles the pre-queue ahead of later joiners, recorded and replayable', async () => {
         const event = await queuedEvent({}, 10 * 60_000);
         const early = fans(30);
@@ -143,26 +154,132 @@ for (const backend of backends) {
 
         clock.advance(10 * 60_000 + 1);
         const late = fans(10);
-        // The first join after on-sale draws: correctness does not wait for the tick.
+        // The first join after on-sale reserves 1..30 for the pre-queue: correctness does
+        // not wait for the tick, and later joiners are numbered after it at once.
         await joinAll(event, late);
-        const draw = await findDraw(db, event.eventId);
-        expect(draw).toMatchObject({ entries: 30, firstNumber: 1 });
-        expect(draw?.resultOrder).toEqual(drawOrder(early, draw?.seed ?? ''));
-        expect(new Set(draw?.resultOrder)).toEqual(new Set(early));
-        expect(draw?.resultOrder).not.toEqual([...early].sort());
+        expect(await findDraw(db, event.eventId)).toMatchObject({
+          entries: 30, firstNumber: 1, phase: 'keying', numbered: 0,
+          algorithm: 'hmac-sha256-order/v1',
+        });
+        expect((await line(event)).map((e) => e.n)).toEqual(
+          Array.from({ length: 10 }, (_, i) => 31 + i),
+        );
 
-        const { rows } = await db.query<{ customer_id: string; number: number }>(
-          'SELECT customer_id, number FROM queue_entries WHERE event_id = $1 ORDER BY number',
+        // The tick assigns the reserved numbers; admission follows the drawn order, then the
+        // later joiners in join order.
+        await tick(event);
+        const draw = await findDraw(db, event.eventId);
+        expect(draw).toMatchObject({ phase: 'done', numbered: 30 });
+        const drawnOrder = keyedOrder(early, draw?.seed ?? '');
+        expect(drawnOrder).not.toEqual([...early].sort());
+        const rows = await line(event);
+        expect(rows.map((r) => r.n)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+        expect(rows.map((r) => r.id)).toEqual([...drawnOrder, ...late]);
+        expect(await admitted(event)).toEqual([...drawnOrder, ...late]);
+      });
+
+      it('numbers later joiners P + 1… at once while the draw is still running', async () => {
+        const event = await queuedEvent({}, 60_000);
+        const early = fans(45);
+        await joinAll(event, early);
+        clock.advance(60_000);
+        const small = { chunkSize: 10, maxChunks: 1 };
+        const outcomes = [];
+        // Joins and one-chunk ticks interleave: every join is numbered 46, 47, … at once.
+        for (let round = 0; round < 12; round += 1) {
+          const [fan] = fans(1) as [string];
+          outcomes.push(...(await joinLine(db, event, [fan], clock.nowMs())).values());
+          const view = await waitingRoom(ctx).view(event, early[0] as string);
+          const draw = await findDraw(db, event.eventId);
+          if (draw?.phase !== 'done') {
+            // Until its number is assigned, a pre-queue fan still sees the pre-queue.
+            const assigned = (await line(event)).some((e) => e.id === early[0]);
+            expect(view.state).toBe(assigned ? 'waiting' : 'pre_queue');
+          }
+          clock.advance(1_000);
+          const outcome = await tickLine(db, event, {
+            nowMs: clock.nowMs(), token, claimGraceSeconds: graceSeconds, draw: small,
+          });
+          if (outcome.kind !== 'ticked') throw new Error(outcome.kind);
+          // Admission never passes over a reserved number that is not assigned yet.
+          const numbered = new Set((await line(event)).map((e) => e.n));
+          for (let n = 1; n <= outcome.status.servedUpTo; n += 1) {
+            expect(numbered.has(n)).toBe(true);
+          }
+        }
+        expect(outcomes.map((o) => o.number)).toEqual(
+          Array.from({ length: 12 }, (_, i) => 46 + i),
+        );
+        const draw = await findDraw(db, event.eventId);
+        expect(draw).toMatchObject({ phase: 'done', numbered: 45 });
+        const drawnOrder = keyedOrder(early, draw?.seed ?? '');
+        expect((await line(event)).slice(0, 45).map((e) => e.id)).toEqual(drawnOrder);
+        clock.advance(1_000);
+        await tick(event);
+        const late = outcomes.map((o) => o.customerId);
+        expect(await admitted(event)).toEqual([...drawnOrder, ...late]);
+        expect(await waitingRoom(ctx).view(event, early[0] as string)).toMatchObject({
+          state: 'admitted',
+        });
+      });
+
+      it('resumes a draw interrupted between and inside chunks, with the same result', async () => {
+        const event = await queuedEvent({}, 60_000);
+        const early = fans(57);
+        await joinAll(event, early);
+        clock.advance(60_000);
+        await joinLine(db, event, fans(3), clock.nowMs());
+        // Key and number part of the pre-queue, then "crash": nothing else runs.
+        expect((await drawChunk(db, event.eventId, 20)).phase).toBe('keying');
+        expect((await drawChunk(db, event.eventId, 20)).phase).toBe('keying');
+        expect((await drawChunk(db, event.eventId, 20)).phase).toBe('numbering');
+        expect((await drawChunk(db, event.eventId, 20)).numbered).toHaveLength(20);
+        // A chunk that fails mid-way rolls back whole (a connection lost mid-statement).
+        await expect(db.tx(async (tx) => {
+          await tx.query('SELECT 1 FROM queue_draws WHERE event_id = $1 FOR UPDATE',
+            [event.eventId]);
+          await tx.query('DELETE FROM queue_draw_keys WHERE event_id = $1', [event.eventId]);
+          await tx.query('UPDATE queue_draws SET numbered = 40 WHERE event_id = $1',
+            [event.eventId]);
+          throw new Error('crash');
+        })).rejects.toThrow('crash');
+        expect(await findDraw(db, event.eventId)).toMatchObject({ numbered: 20 });
+        // Another leader takes over and finishes where the last commit left off.
+        const rest = await advanceDraw(db, event.eventId, { chunkSize: 15 });
+        expect(rest.phase).toBe('done');
+        expect(rest.numbered.map((e) => e.number)).toEqual(
+          Array.from({ length: 37 }, (_, i) => 21 + i),
+        );
+        expect((await drawChunk(db, event.eventId, 20)).phase).toBe('done');
+        const draw = await findDraw(db, event.eventId);
+        expect(draw).toMatchObject({ phase: 'done', numbered: 57, entries: 57 });
+        const rows = await line(event);
+        expect(rows.map((r) => r.n)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+        expect(rows.slice(0, 57).map((r) => r.id)).toEqual(keyedOrder(early, draw?.seed ?? ''));
+      });
+
+      it('keys in SQL exactly as the replay does (HMAC-SHA256 of the seed)', async () => {
+        const event = await queuedEvent({}, 60_000);
+        const early = fans(12);
+        await joinAll(event, early);
+        clock.advance(60_000);
+        await joinLine(db, event, fans(1), clock.nowMs());
+        expect((await drawChunk(db, event.eventId, 100)).phase).toBe('numbering');
+        const draw = await findDraw(db, event.eventId);
+        const { rows } = await db.query<{ customer_id: string; draw_key: Buffer }>(
+          'SELECT customer_id, draw_key FROM queue_draw_keys WHERE event_id = $1',
           [event.eventId],
         );
-        expect(rows.map((r) => Number(r.number))).toEqual(
-          Array.from({ length: 40 }, (_, i) => i + 1),
-        );
-        expect(rows.map((r) => r.customer_id)).toEqual([...(draw?.resultOrder ?? []), ...late]);
-
-        // Admission follows the drawn order, then the later joiners in join order.
-        await tick(event);
-        expect(await admitted(event)).toEqual([...(draw?.resultOrder ?? []), ...late]);
+        expect(rows.map((row) => row.customer_id).sort()).toEqual([...early].sort());
+        for (const row of rows) {
+          expect(Buffer.from(row.draw_key).toString('hex'))
+            .toBe(drawKey(draw?.seed ?? '', row.customer_id).toString('hex'));
+        }
+        // Numbering takes the keys off the table: a finished draw leaves none behind.
+        expect((await advanceDraw(db, event.eventId)).phase).toBe('done');
+        const left = await db.query('SELECT 1 FROM queue_draw_keys WHERE event_id = $1',
+          [event.eventId]);
+        expect(left.rows).toHaveLength(0);
       });
 
       it('the tick draws at on-sale when nobody joins after it', async () => {
@@ -529,7 +646,7 @@ for (const backend of backends) {
     });
 
     describe('why numbers are handed out under a lock', () => {
-      it('a counter outside the transaction lets a late commit be skipped (the race)', async () => {
+      it('a counter outside the transaction leaves holes that stall the line', async () => {
         const event = await queuedEvent();
         const [slow, fast] = fans(2) as [string, string];
         await db.query('INSERT INTO queue_state (event_id) VALUES ($1)', [event.eventId]);
@@ -543,13 +660,15 @@ for (const backend of backends) {
         // Number 1 was taken first (INCR) but its INSERT commits after number 2's.
         await insert(fast, 2);
         await tick(event);
+        // Admission never passes over a missing number (the draw relies on that), so the
+        // line waits at the hole; a number taken and never written would stall it for good.
+        expect(await admitted(event)).toEqual([]);
         await insert(slow, 1);
         clock.advance(60_000);
         await tick(event);
-        // The slow fan is behind servedUpTo and is never admitted: the skip is real.
-        expect(await admitted(event)).toEqual([fast]);
-        // joinLine numbers inside the locked transaction, so commit order is number order
-        // and this interleaving cannot happen (see the concurrent and Kendall tests).
+        expect(await admitted(event)).toEqual([slow, fast]);
+        // joinLine numbers inside the locked transaction, so numbers are dense and commit
+        // in number order (see the concurrent and Kendall tests): no hole ever stalls it.
       });
     });
 

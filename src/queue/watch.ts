@@ -3,7 +3,9 @@
  * per-connection half of "one broadcast per tick": the tick carries servedUpTo and the
  * rate, and each watcher computes its own position and ETA without any I/O, touching
  * PostgreSQL only when its number comes up (to fetch the pass; watching never claims it)
- * or when the pre-queue draw has just given it a number.
+ * or, while the pre-queue draw hands out numbers in chunks after on-sale, to learn its
+ * number: at most once per `preQueueRecheckMs`, so a million pre-queue watchers do not
+ * read the database on every tick of the draw.
  */
 import type { EventRecord } from '../catalog/events.js';
 import { DomainError } from '../core/errors.js';
@@ -11,12 +13,17 @@ import { findEntry } from './line.js';
 import type { WaitingRoom } from './room.js';
 import type { EntryRef, LineStatus, QueueView } from './types.js';
 
+/** How often a pre-queue watcher looks for its number once the draw has started. */
+export const preQueueRecheckMs = 5_000;
+
 /** Receives each new view with the tick sequence it was computed at. */
 export type ViewListener = (view: QueueView, seq: number) => void;
 
 /** One fan's subscription to their line. */
 export class QueueWatch {
   private lastSeq = -1;
+  /** When this watcher last read its entry while it had no number (this node's clock). */
+  private entryReadAtMs: number | undefined;
   private last: QueueView | undefined;
   private pending: LineStatus | undefined;
   private busy = false;
@@ -116,8 +123,15 @@ export class QueueWatch {
     return Date.parse(last.passExpiresAt) > this.nowMs();
   }
 
+  private mayRecheck(): boolean {
+    const last = this.entryReadAtMs;
+    const now = this.nowMs();
+    return last === undefined || now - last >= preQueueRecheckMs || now < last;
+  }
+
   private async compute(status: LineStatus): Promise<QueueView> {
-    if (this.entry.number === null && status.drawn) {
+    if (this.entry.number === null && status.drawn && this.mayRecheck()) {
+      this.entryReadAtMs = this.nowMs();
       const fresh = await findEntry(this.room.db, this.event.eventId, this.entry.customerId);
       if (fresh !== undefined) {
         this.entry = fresh;
