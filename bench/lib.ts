@@ -119,7 +119,11 @@ export async function startBenchServer(
   db: Db, options: TestContextOptions & { connections?: number } = {},
 ): Promise<BenchServer> {
   const ctx = buildTestContext(db, {
-    ...options, env: { RATE_LIMIT_WRITES_PER_IP: '10000000', ...options.env },
+    // One load generator stands for thousands of fans: lift the per-address caps.
+    ...options, env: {
+      RATE_LIMIT_WRITES_PER_IP: '10000000', RATE_LIMIT_HOLDS_PER_IP: '10000000',
+      RATE_LIMIT_JOINS_PER_IP: '10000000', ...options.env,
+    },
   });
   const app = await buildApp(ctx);
   const address = await app.listen({ port: 0, host: '127.0.0.1' });

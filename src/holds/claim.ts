@@ -75,23 +75,37 @@ export async function claimTickets(
  * Claims up to `quantity` free units of a zone, skipping rows other transactions have
  * locked, so concurrent buyers of a standing zone take different units instead of queueing
  * on the same rows (there is no counter row to contend on). May return fewer.
+ *
+ * The scan starts at `startTicketNo` (the caller picks it at random within the zone) and
+ * wraps around to the zone's first unit: buyers starting at the same lowest ticket would
+ * all walk over the same freshly locked rows before finding free ones. Two index range
+ * scans in ticket order (FOR UPDATE cannot be used with UNION, so each is its own CTE); the
+ * second runs only when the first comes up short, as the outer LIMIT stops pulling rows.
  */
 export async function claimAnyUnits(
   tx: Queryable, eventId: string, zone: string, holdId: string, quantity: number,
-  expiresAt: string,
+  expiresAt: string, startTicketNo = 0,
 ): Promise<TicketRow[]> {
   const { rows } = await tx.query<TicketRow>(
-    `WITH pick AS (
+    `WITH above AS (
        SELECT ticket_no FROM tickets
-        WHERE event_id = $1 AND zone_key = $2 AND ${ticketState.available}
+        WHERE event_id = $1 AND zone_key = $2 AND ticket_no >= $6 AND ${ticketState.available}
         ORDER BY ticket_no
         LIMIT $3
-        FOR UPDATE SKIP LOCKED)
+        FOR UPDATE SKIP LOCKED),
+     below AS (
+       SELECT ticket_no FROM tickets
+        WHERE event_id = $1 AND zone_key = $2 AND ticket_no < $6 AND ${ticketState.available}
+        ORDER BY ticket_no
+        LIMIT $3
+        FOR UPDATE SKIP LOCKED),
+     pick AS (
+       (SELECT ticket_no FROM above) UNION ALL (SELECT ticket_no FROM below) LIMIT $3)
      UPDATE tickets t SET hold_id = $4, hold_expires_at = $5::timestamptz
        FROM pick
       WHERE t.event_id = $1 AND t.ticket_no = pick.ticket_no AND ${availableT}
      RETURNING ${returning}`,
-    [eventId, zone, quantity, holdId, expiresAt],
+    [eventId, zone, quantity, holdId, expiresAt, startTicketNo],
   );
   return rows;
 }
@@ -166,27 +180,19 @@ export interface CustomerUsage {
 
 /**
  * Serializes one customer's holds on one event (a transaction-scoped advisory lock), then
- * counts what the customer holds and owns. Parallel requests of one customer queue on the
- * lock, and the count, a later statement, sees every claim committed before it was granted.
+ * counts what the customer holds and owns, in one round trip: the database function
+ * `hold_lock_and_count` (migration 006) takes the lock and then counts in a later
+ * statement, which in READ COMMITTED gets a fresh snapshot. Parallel requests of one
+ * customer queue on the lock, and the count sees every claim committed before it was granted.
  */
 export async function lockCustomerAndCount(
   tx: Queryable, customerId: string, eventId: string, holdSeconds: number,
 ): Promise<CustomerUsage> {
-  await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1::text || $2::text, 7))', [
-    customerId, eventId,
-  ]);
   const { rows } = await tx.query<{
     used: number; expires_at: string; created_at: string; expires_ms: number; created_ms: number;
   }>(
-    `SELECT ((SELECT coalesce(sum(quantity), 0) FROM holds
-               WHERE customer_id = $1 AND event_id = $2 AND state = 'held'
-                 AND claim_expires_at > now())
-           + (SELECT coalesce(sum(quantity), 0) FROM orders
-               WHERE customer_id = $1 AND event_id = $2 AND status = 'confirmed'))::int AS used,
-            (now() + make_interval(secs => $3))::text AS expires_at,
-            now()::text AS created_at,
-            extract(epoch FROM now() + make_interval(secs => $3))::float8 * 1000 AS expires_ms,
-            extract(epoch FROM now())::float8 * 1000 AS created_ms`,
+    `SELECT used, expires_at, created_at, expires_ms, created_ms
+       FROM hold_lock_and_count($1::text, $2::text, $3::int)`,
     [customerId, eventId, holdSeconds],
   );
   const row = rows[0];

@@ -15,8 +15,11 @@ import type { EventRecord } from '../catalog/events.js';
 import { limits } from '../config/limits.js';
 import { DomainError, invalid } from '../core/errors.js';
 import { isUuid, newId } from '../core/ids.js';
-import { pickBestAvailable, type PickRow } from '../inventory/bestAvailable.js';
+import {
+  pickBestAvailable, pickFromBestRows, type Pick, type PickRow,
+} from '../inventory/bestAvailable.js';
 import { ticketState } from '../inventory/availability.js';
+import { seatIndex } from '../inventory/seatIndex.js';
 import { seatsPayload, writeOutbox, type ReleaseReason } from '../outbox/write.js';
 import type { Db, Queryable } from '../storage/index.js';
 import {
@@ -113,7 +116,7 @@ function areAdjacent(tickets: readonly TicketRow[]): boolean {
 
 /**
  * The apply half of every hold: limit check, one claim, the hold row with its items and
- * locked prices, and the outbox row, all in the caller's transaction (four statements).
+ * locked prices, and the outbox row, all in the caller's transaction (three statements).
  */
 async function applyHold(
   tx: Queryable, event: EventRecord, customerId: string, quantity: number, claim: Claim,
@@ -178,10 +181,11 @@ export async function createHold(
   // locked count in the claim transaction still decides.
   const used = await customerUsage(db, customerId, event.eventId);
   if (used + input.quantity > event.maxTicketsPerCustomer) throw overLimit(event, used);
-  if (await zoneIsSeated(db, event.eventId, zone.key)) {
+  const layout = await zoneLayout(db, event.eventId, zone.key);
+  if (layout.seated) {
     return await holdBestAvailable(db, event, customerId, zone.key, input.quantity, onApplied);
   }
-  return await holdUnits(db, event, customerId, zone.key, input.quantity, onApplied);
+  return await holdUnits(db, event, customerId, zone.key, input.quantity, layout, onApplied);
 }
 
 function overLimit(event: EventRecord, used: number): DomainError {
@@ -194,11 +198,8 @@ async function holdSeats(
   db: Db, event: EventRecord, customerId: string, seatIds: readonly string[],
   onApplied: OnApplied | undefined,
 ): Promise<Hold> {
-  const { rows } = await db.query<{ seat_id: string; ticket_no: number }>(
-    'SELECT seat_id, ticket_no FROM tickets WHERE event_id = $1 AND seat_id = ANY($2::text[])',
-    [event.eventId, [...seatIds]],
-  );
-  const ticketOf = new Map(rows.map((row) => [row.seat_id, row.ticket_no]));
+  // The event's layout, from this node's memory after its first hold: no query.
+  const ticketOf = await seatIndex(db, event.eventId);
   const unknown = seatIds.filter((id) => !ticketOf.has(id));
   if (unknown.length > 0) {
     throw new DomainError('validation_failed', `no such seats: ${unknown.join(', ')}`, {
@@ -280,7 +281,7 @@ function soldOut(zone: string, left: number): DomainError {
 /** Standing zones: any N free units, skipping rows other claims hold locked. */
 async function holdUnits(
   db: Db, event: EventRecord, customerId: string, zone: string, quantity: number,
-  onApplied: OnApplied | undefined,
+  layout: ZoneLayout, onApplied: OnApplied | undefined,
 ): Promise<Hold> {
   if (claimTesting.skipGuard) {
     const picked = await unguardedPick(db, event.eventId, zone, quantity);
@@ -292,7 +293,12 @@ async function holdUnits(
   }
   return await withReplan(db, event.eventId, zone, quantity, () => db.tx((tx) =>
     applyHold(tx, event, customerId, quantity, async (inner, holdId, expiresAt) => {
-      const claimed = await claimAnyUnits(inner, event.eventId, zone, holdId, quantity, expiresAt);
+      // A random start spreads concurrent buyers over the zone (not a seeded choice: which
+      // free units a buyer gets does not matter, only that buyers rarely collide).
+      const start = layout.firstTicketNo
+        + Math.floor(Math.random() * (layout.lastTicketNo - layout.firstTicketNo + 1));
+      const claimed = await claimAnyUnits(inner, event.eventId, zone, holdId, quantity,
+        expiresAt, start);
       if (claimed.length === quantity) return claimed;
       // Short: free units may be locked by claims still in flight. Decide "sold out" only
       // on committed state; otherwise roll back and try again once they have settled.
@@ -313,19 +319,44 @@ export function pickSpread(contenders: number, quantity: number, attempt: number
   return Math.min(base * 4 ** attempt, 100_000);
 }
 
+/** Rows read first for best available: enough for `spread` blocks (a row has dozens). */
+function bestRowsToRead(spread: number): number {
+  return Math.max(16, Math.ceil(spread / 8));
+}
+
+/**
+ * Picks for best available from fresh reads: first only the best rows that could hold N
+ * adjacent seats (few rows, and the index serves them in order, so the read stops early);
+ * the whole zone only when those rows cannot decide (a split, or a block leaving an orphan
+ * while other rows are unread). Returns the pick with the rows it came from, or throws
+ * the final insufficient_inventory when the zone has fewer than N free seats.
+ */
+async function planBestAvailable(
+  db: Queryable, eventId: string, zone: string, quantity: number, spread: number,
+): Promise<{ pick: Pick; rows: SeatRowRead[] }> {
+  const limit = bestRowsToRead(spread);
+  const best = await freeSeatRows(db, eventId, zone, { minFree: quantity, limit: limit + 1 });
+  const head = best.slice(0, limit);
+  const quick = pickFromBestRows(head.map((row) => row.pick), quantity, best.length <= limit,
+    { spread });
+  if (quick !== undefined) return { pick: quick, rows: head };
+  const rows = await freeSeatRows(db, eventId, zone);
+  const pick = pickBestAvailable(rows.map((row) => row.pick), quantity, { spread });
+  if (pick === undefined) {
+    // The read is fresh (committed state): fewer than N free is a real "not enough".
+    throw soldOut(zone, rows.reduce((sum, row) => sum + row.pick.available.length, 0));
+  }
+  return { pick, rows };
+}
+
 /** Seated zones: pick best available from a fresh read, claim exactly those seats. */
 async function holdBestAvailable(
   db: Db, event: EventRecord, customerId: string, zone: string, quantity: number,
   onApplied: OnApplied | undefined,
 ): Promise<Hold> {
   return await withReplan(db, event.eventId, zone, quantity, async (attempt, contenders) => {
-    const rows = await freeSeatRows(db, event.eventId, zone);
     const spread = pickSpread(contenders, quantity, attempt);
-    const pick = pickBestAvailable(rows.map((row) => row.pick), quantity, { spread });
-    if (pick === undefined) {
-      // The read is fresh (committed state): fewer than N free is a real "not enough".
-      throw soldOut(zone, rows.reduce((sum, row) => sum + row.pick.available.length, 0));
-    }
+    const { pick, rows } = await planBestAvailable(db, event.eventId, zone, quantity, spread);
     const firstTicket = new Map(rows.map((row) =>
       [`${row.pick.sectionPosition}/${row.pick.rowIndex}`, row.firstTicketNo - row.firstSeat]));
     const ticketNos = pick.seats.map((seat) =>
@@ -345,8 +376,15 @@ interface SeatRowRead {
   firstSeat: number;
 }
 
-/** A seated zone's rows that have free seats, one result row per seat row. */
-async function freeSeatRows(db: Queryable, eventId: string, zone: string): Promise<SeatRowRead[]> {
+/**
+ * A seated zone's rows that have free seats, one result row per seat row, in row order.
+ * With `minFree` and `limit`: only the first `limit` rows having at least `minFree` free
+ * seats; the aggregate then streams over the picking index and stops there.
+ */
+async function freeSeatRows(
+  db: Queryable, eventId: string, zone: string,
+  only: { minFree: number; limit: number } = { minFree: 1, limit: 1_000_000 },
+): Promise<SeatRowRead[]> {
   const { rows } = await db.query<{
     section_position: number; row_index: number; seat_count: number; first_ticket_no: number;
     first_seat: number; available: number[];
@@ -358,8 +396,10 @@ async function freeSeatRows(db: Queryable, eventId: string, zone: string): Promi
        FROM tickets
       WHERE event_id = $1 AND zone_key = $2 AND seat_id IS NOT NULL
       GROUP BY section_position, row_index
-     HAVING count(*) FILTER (WHERE ${ticketState.available}) > 0`,
-    [eventId, zone],
+     HAVING count(*) FILTER (WHERE ${ticketState.available}) >= $3
+      ORDER BY section_position, row_index
+      LIMIT $4`,
+    [eventId, zone, only.minFree, only.limit],
   );
   // Seats of a row are numbered 1..n and their ticket numbers are consecutive in the same
   // order (layout order), so a seat's ticket is firstTicketNo + (number - firstSeat).
@@ -373,22 +413,33 @@ async function freeSeatRows(db: Queryable, eventId: string, zone: string): Promi
   }));
 }
 
-const seatedZones = new Map<string, boolean>();
+/** What a zone's tickets look like; fixed when the event is created. */
+interface ZoneLayout {
+  seated: boolean;
+  firstTicketNo: number;
+  lastTicketNo: number;
+}
 
-/** Whether a zone sells numbered seats (layouts never change after creation: cached). */
-async function zoneIsSeated(db: Queryable, eventId: string, zone: string): Promise<boolean> {
+const zoneLayouts = new Map<string, ZoneLayout>();
+
+/** Whether a zone sells numbered seats, and its ticket range (layouts never change: cached). */
+async function zoneLayout(db: Queryable, eventId: string, zone: string): Promise<ZoneLayout> {
   const key = `${eventId}/${zone}`;
-  const known = seatedZones.get(key);
+  const known = zoneLayouts.get(key);
   if (known !== undefined) return known;
-  const { rows } = await db.query<{ seated: boolean }>(
-    `SELECT bool_and(seat_id IS NOT NULL) AS seated FROM tickets
-      WHERE event_id = $1 AND zone_key = $2`,
+  const { rows } = await db.query<{ seated: boolean; first: number; last: number }>(
+    `SELECT bool_and(seat_id IS NOT NULL) AS seated, min(ticket_no)::int AS first,
+            max(ticket_no)::int AS last
+       FROM tickets WHERE event_id = $1 AND zone_key = $2`,
     [eventId, zone],
   );
-  const seated = rows[0]?.seated === true;
-  if (seatedZones.size >= 10_000) seatedZones.clear();
-  seatedZones.set(key, seated);
-  return seated;
+  const row = rows[0];
+  const layout: ZoneLayout = {
+    seated: row?.seated === true, firstTicketNo: row?.first ?? 0, lastTicketNo: row?.last ?? 0,
+  };
+  if (zoneLayouts.size >= 10_000) zoneLayouts.clear();
+  zoneLayouts.set(key, layout);
+  return layout;
 }
 
 /**

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  freeRuns, leavesOrphan, pickBestAvailable, type Pick, type PickRow,
+  freeRuns, leavesOrphan, pickBestAvailable, pickFromBestRows, type Pick, type PickRow,
 } from './bestAvailable.js';
 
 /** A zone: 1-3 sections of 1-6 rows of 1-14 seats, each seat free or not. */
@@ -131,6 +131,46 @@ describe('best available under contention (spread)', () => {
         const chosen = all.find((b) => key(b.row) === key(pick.seats[0] ?? b.row)
           && b.first === first);
         return chosen !== undefined && (!chosen.orphan || all.every((b) => b.orphan));
+      }), params);
+  });
+});
+
+describe('picking from the best rows first', () => {
+  /** The first `limit` rows in row order having at least `quantity` free seats. */
+  const bestRows = (rows: readonly PickRow[], quantity: number, limit: number): PickRow[] =>
+    [...rows]
+      .sort((a, b) => a.sectionPosition - b.sectionPosition || a.rowIndex - b.rowIndex)
+      .filter((row) => row.available.length >= quantity)
+      .slice(0, limit);
+
+  it('when it answers, answers exactly what the whole zone would', () => {
+    fc.assert(fc.property(zone, fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 6 }),
+      (rows, quantity, limit) => {
+        const prefix = bestRows(rows, quantity, limit);
+        const complete = prefix.length < limit
+          || bestRows(rows, quantity, limit + 1).length === prefix.length;
+        const partial = pickFromBestRows(prefix, quantity, complete);
+        return partial === undefined
+          || JSON.stringify(partial) === JSON.stringify(pickBestAvailable(rows, quantity));
+      }), params);
+  });
+
+  it('answers whenever the whole zone has an adjacent block and every fuller row is read',
+    () => {
+      fc.assert(fc.property(zone, fc.integer({ min: 1, max: 8 }), (rows, quantity) => {
+        const all = pickBestAvailable(rows, quantity);
+        const partial = pickFromBestRows(bestRows(rows, quantity, 1_000), quantity, true);
+        return all?.adjacent === true
+          ? JSON.stringify(partial) === JSON.stringify(all) : partial === undefined;
+      }), params);
+    });
+
+  it('answers from a prefix whenever it holds a block that leaves no orphan', () => {
+    fc.assert(fc.property(zone, fc.integer({ min: 1, max: 8 }), fc.integer({ min: 1, max: 6 }),
+      (rows, quantity, limit) => {
+        const prefix = bestRows(rows, quantity, limit);
+        const clean = blocks(prefix, quantity).some((block) => !block.orphan);
+        return !clean || pickFromBestRows(prefix, quantity, false) !== undefined;
       }), params);
   });
 });

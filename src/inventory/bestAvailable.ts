@@ -212,3 +212,34 @@ export function pickBestAvailable(
     ?? bestAnywhere(ordered, quantity);
   return { seats, adjacent: false };
 }
+
+/** True when an adjacent pick leaves no single orphan seat in its run (tier 1). */
+function leavesNoOrphan(rows: readonly PickRow[], pick: Pick): boolean {
+  const first = pick.seats[0];
+  if (first === undefined) return false;
+  const row = rows.find((candidate) => candidate.sectionPosition === first.sectionPosition
+    && candidate.rowIndex === first.rowIndex);
+  if (row === undefined) return false;
+  const last = first.seatNumber + pick.seats.length - 1;
+  const run = freeRuns(row.available).find(([a, b]) => a <= first.seatNumber && last <= b);
+  return run !== undefined && !leavesOrphan(run, first.seatNumber, last);
+}
+
+/**
+ * Picks from a prefix of the zone, or undefined when only the whole zone can decide.
+ *
+ * `rows` are the zone's best rows (in row order) that have at least `quantity` free
+ * seats, the only rows an adjacent block can be in; `complete` says no other such row
+ * exists. Blocks that leave no orphan rank before all others and then by row, so if these
+ * rows have one, the best one overall is here; and if they are all such rows, the best
+ * block that does leave an orphan is here too. A split (no block anywhere) needs every
+ * row, fuller or not: undefined.
+ */
+export function pickFromBestRows(
+  rows: readonly PickRow[], quantity: number, complete: boolean, options: PickOptions = {},
+): Pick | undefined {
+  const pick = pickBestAvailable(rows, quantity, options);
+  if (pick === undefined || !pick.adjacent) return undefined;
+  if (complete || leavesNoOrphan(rows, pick)) return pick;
+  return undefined;
+}

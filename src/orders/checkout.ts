@@ -43,13 +43,15 @@ async function startCheckout(deps: BookingDeps, request: CheckoutRequest):
       [request.holdId, request.customerId]);
     const { rows } = await tx.query<{
       event_id: string; state: string; buyer_live: boolean; quantity: number;
-      total_cents: number; currency: string; pending: boolean;
+      total_cents: number; currency: string; pending: boolean; event_cancelled: boolean;
     }>(
       `SELECT h.event_id, h.state, h.expires_at > now() AND h.claim_expires_at > now()
                 AS buyer_live,
               h.quantity, h.total_cents, h.currency,
               EXISTS (SELECT 1 FROM orders o WHERE o.hold_id = h.hold_id
-                                             AND o.status = 'pending_payment') AS pending
+                                             AND o.status = 'pending_payment') AS pending,
+              EXISTS (SELECT 1 FROM events e WHERE e.event_id = h.event_id
+                                             AND e.cancelled_at IS NOT NULL) AS event_cancelled
          FROM holds h WHERE h.hold_id = $1 AND h.customer_id = $2`,
       [request.holdId, request.customerId],
     );
@@ -62,6 +64,9 @@ async function startCheckout(deps: BookingDeps, request: CheckoutRequest):
     if (hold.pending) {
       throw new DomainError('payment_pending', 'a payment for this hold is being processed');
     }
+    // The database decides, inside the money-taking transaction: hold creation reads events
+    // through a per-node cache, so a hold may be granted up to a second after a cancellation.
+    if (hold.event_cancelled) throw new DomainError('not_on_sale', 'the event was cancelled');
     const orderId = newId();
     const paymentId = newId();
     const amountCents = Number(hold.total_cents);

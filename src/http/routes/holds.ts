@@ -1,6 +1,7 @@
 /** Holds: create (seats or best available), read, list, release, extend, check out. */
 import { Type } from 'typebox';
-import { loadEvent, type EventRecord } from '../../catalog/events.js';
+import { EventCache } from '../../catalog/eventCache.js';
+import type { EventRecord } from '../../catalog/events.js';
 import type { AppContext } from '../../context.js';
 import { DomainError } from '../../core/errors.js';
 import { createHold, extendHold, getHold, listHolds, releaseHold } from '../../holds/holds.js';
@@ -37,6 +38,15 @@ function assertOnSale(event: EventRecord, nowMs: number): void {
 /** Hold routes under /api/v1. */
 export async function holdRoutes(app: App, ctx: AppContext): Promise<void> {
   const customer = customerAuth(ctx);
+  // Per node, about a second: a cancellation reaches hold creation that late at most (its
+  // checkout re-checks in its own transaction). Refusals are decided on a fresh read.
+  const events = new EventCache(ctx.db, ctx.clock);
+  const passGates = async (
+    event: EventRecord, customerId: string, pass: string | undefined,
+  ): Promise<void> => {
+    assertOnSale(event, ctx.clock.nowMs());
+    await assertMayHold(ctx, event, customerId, pass);
+  };
   app.post(
     '/api/v1/events/:eventId/holds',
     {
@@ -52,9 +62,17 @@ export async function holdRoutes(app: App, ctx: AppContext): Promise<void> {
     async (request, reply) => {
       // Gates first, outside the idempotency record: their refusals are retryable (the
       // sale opens, a pass arrives), so they must not be stored against the key.
-      const event = await loadEvent(ctx.db, request.params.eventId);
-      assertOnSale(event, ctx.clock.nowMs());
-      await assertMayHold(ctx, event, request.customerId, request.headers['x-queue-pass']);
+      const pass = request.headers['x-queue-pass'];
+      const found = await events.lookup(request.params.eventId);
+      let event = found.event;
+      try {
+        await passGates(event, request.customerId, pass);
+      } catch (error) {
+        if (!(error instanceof DomainError) || !found.cached) throw error;
+        // Never refuse on a cached record: the sale may have opened, the queue changed.
+        event = await events.refresh(request.params.eventId);
+        await passGates(event, request.customerId, pass);
+      }
       return await sendIdempotent(ctx, request, reply, async (finish) => ({
         status: 201,
         body: await createHold(ctx.db, event, request.customerId, request.body,
