@@ -114,19 +114,36 @@ export interface BenchServer {
   close(): Promise<void>;
 }
 
+/** A free loopback port (closed again before returning). */
+async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return await new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
 /** Starts the real app on a loopback port over `db`, with rate limits out of the way. */
 export async function startBenchServer(
   db: Db, options: TestContextOptions & { connections?: number } = {},
 ): Promise<BenchServer> {
+  // The port is chosen first so PUBLIC_URL is right: the simulated gateway posts its
+  // webhooks there.
+  const port = await freePort();
   const ctx = buildTestContext(db, {
     // One load generator stands for thousands of fans: lift the per-address caps.
     ...options, env: {
       RATE_LIMIT_WRITES_PER_IP: '10000000', RATE_LIMIT_HOLDS_PER_IP: '10000000',
-      RATE_LIMIT_JOINS_PER_IP: '10000000', ...options.env,
+      RATE_LIMIT_JOINS_PER_IP: '10000000', PUBLIC_URL: `http://127.0.0.1:${port}`,
+      ...options.env,
     },
   });
   const app = await buildApp(ctx);
-  const address = await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = await app.listen({ port, host: '127.0.0.1' });
   const client = new Pool(address, { connections: options.connections ?? 64, pipelining: 1 });
   return {
     app, ctx, url: address, client,
