@@ -7,6 +7,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import type { AppContext } from '../src/context.js';
+import { freePort } from '../src/core/ports.js';
 import { buildApp } from '../src/http/app.js';
 import type { App } from '../src/http/types.js';
 import type { Db } from '../src/storage/index.js';
@@ -112,19 +113,6 @@ export interface BenchServer {
   /** A keep-alive connection pool to the server, sized for the benchmark. */
   client: Pool;
   close(): Promise<void>;
-}
-
-/** A free loopback port (closed again before returning). */
-async function freePort(): Promise<number> {
-  const net = await import('node:net');
-  return await new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 /** Starts the real app on a loopback port over `db`, with rate limits out of the way. */

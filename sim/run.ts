@@ -4,12 +4,12 @@
  * report. Exits non-zero when the audit finds a violation.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { boot, shutdown } from '../src/boot.js';
 import { loadConfig } from '../src/config/index.js';
 import type { AppContext } from '../src/context.js';
+import { freePort } from '../src/core/ports.js';
 import { buildApp } from '../src/http/app.js';
 import { startWorker } from '../src/roles/worker.js';
 import { createPostgresDb } from '../src/storage/postgres.js';
@@ -29,17 +29,6 @@ interface Target {
   /** Database for the audit, when reachable. */
   db: Queryable | undefined;
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 /** Starts a server in this process: PostgreSQL/Redis from the environment, else embedded. */
