@@ -35,8 +35,8 @@ export const HoldStatus = Type.Union([
 ]);
 export type HoldStatus = Static<typeof HoldStatus>;
 
-export const HoldItem = Type.Object({
-  ticketNo: Type.Integer(),
+/** Where a ticket is and what it costs: shared by hold items and issued tickets. */
+export const TicketPlaceFields = {
   /** Null for a standing unit. */
   seatId: Nullable(Type.String()),
   section: Type.String(),
@@ -45,7 +45,9 @@ export const HoldItem = Type.Object({
   zone: Type.String(),
   /** Locked when the hold was made. */
   priceCents: Type.Integer(),
-});
+};
+
+export const HoldItem = Type.Object({ ticketNo: Type.Integer(), ...TicketPlaceFields });
 export type HoldItem = Static<typeof HoldItem>;
 
 export const Hold = Type.Object({

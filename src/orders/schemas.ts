@@ -2,6 +2,7 @@
 import { Type, type Static } from 'typebox';
 import { DateTime, Nullable, Uuid } from '../catalog/schemas.js';
 import { limits } from '../config/limits.js';
+import { TicketPlaceFields } from '../holds/schemas.js';
 
 export const CheckoutInput = Type.Object(
   {
@@ -22,12 +23,7 @@ export type OrderStatus = Static<typeof OrderStatus>;
 
 export const OrderTicket = Type.Object({
   ticketId: Uuid,
-  seatId: Nullable(Type.String()),
-  section: Type.String(),
-  row: Nullable(Type.String()),
-  number: Nullable(Type.Integer()),
-  zone: Type.String(),
-  priceCents: Type.Integer(),
+  ...TicketPlaceFields,
   /** What the door scans: 128 random bits, base64url. */
   code: Type.String(),
   status: Type.Union([Type.Literal('valid'), Type.Literal('cancelled')]),

@@ -12,6 +12,42 @@ import {
 /** Upper-tail critical value of χ² with 23 degrees of freedom at p = 0.001. */
 const chiSquare23AtP001 = 49.728;
 
+/** χ² of how often each of the 24 orders of 4 entries comes out over `draws` seeds. */
+function orderChiSquare(draws: number, order: (seed: number) => string[]): number {
+  const counts = new Map<string, number>();
+  for (let seed = 0; seed < draws; seed += 1) {
+    const key = order(seed).join('');
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  expect(counts.size).toBe(24);
+  const expected = draws / 24;
+  let chiSquare = 0;
+  for (const observed of counts.values()) chiSquare += (observed - expected) ** 2 / expected;
+  return chiSquare;
+}
+
+/**
+ * χ² of entry-by-place counts for `size` entries over `draws` seeds. Rows and columns both
+ * sum to fixed totals: (size − 1)² degrees of freedom.
+ */
+function positionChiSquare(
+  size: number, draws: number, order: (items: number[], seed: number) => number[],
+): number {
+  const atPosition = Array.from({ length: size }, () => new Array<number>(size).fill(0));
+  for (let seed = 0; seed < draws; seed += 1) {
+    order([...Array(size).keys()], seed).forEach((item, place) => {
+      const row = atPosition[item] as number[];
+      row[place] = (row[place] ?? 0) + 1;
+    });
+  }
+  const expected = draws / size;
+  let chiSquare = 0;
+  for (const row of atPosition) {
+    for (const observed of row) chiSquare += (observed - expected) ** 2 / expected;
+  }
+  return chiSquare;
+}
+
 describe('seeded shuffle', () => {
   it('replays bit for bit from its seed, and another seed gives another order', () => {
     const items = Array.from({ length: 50 }, (_, i) => i);
@@ -36,37 +72,16 @@ describe('seeded shuffle', () => {
   });
 
   it('is uniform over all 24 orders of 4 entries (χ² over 2,400 seeded draws)', () => {
-    const counts = new Map<string, number>();
-    const draws = 2_400;
-    for (let seed = 0; seed < draws; seed += 1) {
-      const order = seededShuffle(['a', 'b', 'c', 'd'], `chi-square-${seed}`).join('');
-      counts.set(order, (counts.get(order) ?? 0) + 1);
-    }
-    expect(counts.size).toBe(24);
-    const expected = draws / 24;
-    let chiSquare = 0;
-    for (const observed of counts.values()) chiSquare += (observed - expected) ** 2 / expected;
+    const chiSquare = orderChiSquare(2_400,
+      (seed) => seededShuffle(['a', 'b', 'c', 'd'], `chi-square-${seed}`));
     // Deterministic seeds: this either always passes or always fails; p > 0.001 required.
     expect(chiSquare).toBeLessThan(chiSquare23AtP001);
   });
 
   it('puts each entry in each place equally often (position bias check, 10 entries)', () => {
-    const size = 10;
-    const draws = 5_000;
-    const atPosition = Array.from({ length: size }, () => new Array<number>(size).fill(0));
-    for (let seed = 0; seed < draws; seed += 1) {
-      seededShuffle([...Array(size).keys()], `pos-${seed}`).forEach((item, place) => {
-        const row = atPosition[item] as number[];
-        row[place] = (row[place] ?? 0) + 1;
-      });
-    }
-    const expected = draws / size;
-    // Rows and columns both sum to fixed totals: (10 − 1)² = 81 degrees of freedom, whose
-    // critical value at p = 0.001 is about 126.1 (Wilson–Hilferty).
-    let chiSquare = 0;
-    for (const row of atPosition) {
-      for (const observed of row) chiSquare += (observed - expected) ** 2 / expected;
-    }
+    const chiSquare = positionChiSquare(10, 5_000,
+      (items, seed) => seededShuffle(items, `pos-${seed}`));
+    // 81 degrees of freedom: critical value at p = 0.001 about 126.1 (Wilson–Hilferty).
     expect(chiSquare).toBeLessThan(126.1);
   });
 });
@@ -88,35 +103,13 @@ describe('keyed draw order (HMAC-SHA256 of the seed)', () => {
   });
 
   it('is uniform over all 24 orders of 4 entries (χ² over 2,400 seeded draws)', () => {
-    const counts = new Map<string, number>();
-    const draws = 2_400;
-    for (let seed = 0; seed < draws; seed += 1) {
-      const order = keyedOrder(ids, `chi-square-${seed}`).join('');
-      counts.set(order, (counts.get(order) ?? 0) + 1);
-    }
-    expect(counts.size).toBe(24);
-    const expected = draws / 24;
-    let chiSquare = 0;
-    for (const observed of counts.values()) chiSquare += (observed - expected) ** 2 / expected;
+    const chiSquare = orderChiSquare(2_400, (seed) => keyedOrder(ids, `chi-square-${seed}`));
     expect(chiSquare).toBeLessThan(chiSquare23AtP001);
   });
 
   it('puts each entry in each place equally often (position bias check, 10 entries)', () => {
-    const size = 10;
-    const draws = 5_000;
-    const items = [...Array(size).keys()].map(String);
-    const atPosition = Array.from({ length: size }, () => new Array<number>(size).fill(0));
-    for (let seed = 0; seed < draws; seed += 1) {
-      keyedOrder(items, `pos-${seed}`).forEach((item, place) => {
-        const row = atPosition[Number(item)] as number[];
-        row[place] = (row[place] ?? 0) + 1;
-      });
-    }
-    const expected = draws / size;
-    let chiSquare = 0;
-    for (const row of atPosition) {
-      for (const observed of row) chiSquare += (observed - expected) ** 2 / expected;
-    }
+    const chiSquare = positionChiSquare(10, 5_000,
+      (items, seed) => keyedOrder(items.map(String), `pos-${seed}`).map(Number));
     expect(chiSquare).toBeLessThan(126.1);
   });
 });
