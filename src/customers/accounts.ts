@@ -30,7 +30,7 @@ export async function authenticateCustomer(db: Queryable, input: LoginInput): Pr
     [input.email],
   );
   const row = rows[0];
-  const ok = await verifyPassword(input.password, row?.password_hash ?? (await decoyHash));
+  const ok = await verifyPassword(input.password, row?.password_hash ?? (await decoyHash()));
   if (row === undefined || !ok) throw new DomainError('invalid_credentials');
   return row.customer_id;
 }

@@ -36,4 +36,10 @@ export async function verifyPassword(password: string, stored: string): Promise<
  * A hash of a random password, checked when the email is unknown so that a login for a
  * missing account takes as long as one with a wrong password (no account enumeration).
  */
-export const decoyHash = hashPassword(randomBytes(16).toString('hex'));
+let decoy: Promise<string> | undefined;
+
+/** The decoy hash, computed on first use rather than at start-up. */
+export function decoyHash(): Promise<string> {
+  decoy ??= hashPassword(randomBytes(16).toString('hex'));
+  return decoy;
+}

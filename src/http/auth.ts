@@ -58,11 +58,5 @@ export function isAdminRequest(ctx: AppContext, request: FastifyRequest): boolea
   return token !== undefined && secretsEqual(token, ctx.secrets.adminToken);
 }
 
-/** The customer id of the request's token, or undefined (for owner-or-admin routes). */
-export function optionalCustomer(ctx: AppContext, request: FastifyRequest): string | undefined {
-  const token = bearerToken(request);
-  return token === undefined ? undefined : ctx.tokens.verify(token);
-}
-
 /** OpenAPI security requirement for both kinds of bearer token. */
 export const bearerSecurity = [{ bearerAuth: [] }];
