@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   boundsOf, fitTransform, localSeatPositions, placePoint, seatPositions, standingOutline,
-} from './venueGeometry.js';
+} from './venueGeometry';
 
 const dist = (a: { x: number; y: number }, b: { x: number; y: number }) =>
   Math.hypot(a.x - b.x, a.y - b.y);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   appendSample, linePath, niceCeil, seedSamples, type Sample, type StatsLike,
-} from './chartData.js';
+} from './chartData';
 
 function stats(over: { asOf: string; admitted?: number; sold?: number; revenue?: number;
   points?: StatsLike['series']['points'] }): StatsLike {

@@ -2,14 +2,14 @@ import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { VenueInput } from '../../../../src/catalog/schemas.js';
+import { VenueInput } from '@server/catalog/schemas';
 import {
   sectionPoints, seatPositions, standingOutline, type Point,
-} from '../../lib/venueGeometry.js';
+} from '../../lib/venueGeometry';
 import {
   defaultGeneratorInput, generateVenue, rowLabel, validateGeneratorInput, venueCapacity,
   type GeneratorInput,
-} from './venueGenerator.js';
+} from './venueGenerator';
 
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
 const ajv = new Ajv({ discriminator: true, strict: false });

@@ -4,10 +4,10 @@
  * layout hints that place every section around a stage. Pure, so the live preview and the
  * submitted body are the same value.
  */
-import { limits } from '../../../../src/config/limits.js';
+import { limits } from '@server/config/limits';
 import {
   standingOutline, standingSize, type LayoutHint,
-} from '../../lib/venueGeometry.js';
+} from '../../lib/venueGeometry';
 
 /** What the organizer types in. */
 export interface GeneratorInput {
