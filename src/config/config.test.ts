@@ -15,7 +15,8 @@ describe('loadConfig', () => {
   it('reads the server shape', () => {
     const config = loadConfig({
       PORT: '8080', DATABASE_URL: 'postgres://db/stampede', REDIS_URL: 'redis://cache:6379',
-      ROLES: 'api, realtime', LOG_LEVEL: 'warn',
+      ROLES: 'api, realtime', LOG_LEVEL: 'warn', PAYMENT_PROVIDER: 'simulated',
+      STAMPEDE_SECRET: 'a-cluster-wide-secret-0123',
     });
     expect(config.port).toBe(8080);
     expect(config.databaseUrl).toBe('postgres://db/stampede');
@@ -55,6 +56,12 @@ describe('loadConfig', () => {
     [{ REDIS_SENTINELS: 'a:1', REDIS_URL: 'redis://cache' }, 'REDIS_SENTINELS'],
     [{ REDIS_CLUSTER_NODES: 'a:99999' }, 'REDIS_CLUSTER_NODES'],
     [{ REDIS_SENTINELS: 'a:1', REDIS_SENTINEL_MASTER: 'bad name' }, 'REDIS_SENTINEL_MASTER'],
+    // With a database server, the gateway and the signing key are never defaulted.
+    [{ DATABASE_URL: 'postgres://db/x', STAMPEDE_SECRET: 'a-cluster-wide-secret-0123' },
+      'PAYMENT_PROVIDER'],
+    [{ DATABASE_URL: 'postgres://db/x', PAYMENT_PROVIDER: 'simulated' }, 'STAMPEDE_SECRET'],
+    [{ DATABASE_URL: 'postgres://db/x', PAYMENT_PROVIDER: ' ',
+      STAMPEDE_SECRET: 'a-cluster-wide-secret-0123' }, 'PAYMENT_PROVIDER'],
   ])('rejects %o naming %s', (env, variable) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(variable);

@@ -211,6 +211,18 @@ function queueConfig(env: Env): QueueConfig {
 export function loadConfig(env: Env = process.env): Config {
   const port = integer(env, 'PORT', 3000, 0, 65_535);
   const host = text(env, 'HOST') ?? '127.0.0.1';
+  const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
+  const secret = secretValue(env, 'STAMPEDE_SECRET');
+  // A server or cluster node must never sell real tickets through the simulated gateway by
+  // accident, and every node must sign with the same key: both are named explicitly there.
+  if (databaseUrl !== undefined && text(env, 'PAYMENT_PROVIDER') === undefined) {
+    throw new ConfigError('PAYMENT_PROVIDER',
+      'is required with DATABASE_URL (set "stripe", or "simulated" for a test sale)');
+  }
+  if (databaseUrl !== undefined && secret === undefined) {
+    throw new ConfigError('STAMPEDE_SECRET',
+      'is required with DATABASE_URL (every node must sign tokens with the same key)');
+  }
   const paymentProvider = oneOf(env, 'PAYMENT_PROVIDER', 'simulated', ['simulated', 'stripe']);
   const stripeSecretKey = text(env, 'STRIPE_SECRET_KEY');
   const stripeWebhookSecret = text(env, 'STRIPE_WEBHOOK_SECRET');
@@ -221,7 +233,6 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('STRIPE_WEBHOOK_SECRET', 'is required when PAYMENT_PROVIDER=stripe');
   }
   const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:']);
-  const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
   const publicHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   return {
     port,
@@ -231,7 +242,7 @@ export function loadConfig(env: Env = process.env): Config {
     redis: redisTarget(env, redisUrl),
     dataDir: path.resolve(text(env, 'STAMPEDE_DATA_DIR') ?? './data'),
     adminToken: secretValue(env, 'STAMPEDE_ADMIN_TOKEN'),
-    secret: secretValue(env, 'STAMPEDE_SECRET'),
+    secret,
     paymentProvider,
     stripeSecretKey,
     stripeWebhookSecret,

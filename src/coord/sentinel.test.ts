@@ -74,8 +74,9 @@ describe.skipIf(!enabled)('coordinator through Redis Sentinel', () => {
         value = await coord.incr(key);
         return true;
       }, 30_000);
-      expect(value).toBe(2);
-      expect(await redisCli(after, 'GET', key)).toBe('2');
+      // At least 2 (a retried call may have landed twice), and on the new primary.
+      expect(value).toBeGreaterThanOrEqual(2);
+      expect(Number(await redisCli(after, 'GET', key))).toBeGreaterThanOrEqual(value);
       expect(await coord.acquireLease('sentinel-duty', 'node-a', 5_000)).not.toBeNull();
       const received: string[] = [];
       const channel = coord.keys.event('e1', 'ch');
