@@ -14,6 +14,7 @@ import type { AppContext } from '../context.js';
 import { openRedis } from '../coord/connect.js';
 import { DomainError } from '../core/errors.js';
 import { errorsPlugin } from './plugins/errors.js';
+import { holdLatencyPlugin } from './plugins/holdLatency.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { adminRoutes } from './routes/admin.js';
 import { catalogRoutes } from './routes/catalog.js';
@@ -98,6 +99,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   });
   await registerDocs(app);
   await app.register(metricsPlugin);
+  await app.register(holdLatencyPlugin(ctx));
   await registerRateLimit(app, ctx);
   await app.register(async (scope) => {
     await opsRoutes(scope, ctx);
