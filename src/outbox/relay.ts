@@ -202,7 +202,7 @@ export class OutboxRelay {
     if (this.running) return;
     this.running = true;
     await this.elector.start();
-    this.schedule(0);
+    this.schedule(this.pollMs);
   }
 
   /** Stops after the round in flight and hands the lease back. */
