@@ -83,4 +83,18 @@ export const limits = {
   orderSearchQueryLength: 254,
   /** Ticket codes scanned at the door are this long at most. */
   ticketCodeLength: 64,
+  /** Outbox rows the relay stamps, or hands to its sinks, per statement. */
+  outboxRelayBatch: 2_000,
+  /** Published outbox rows are kept this long (for inspection), then pruned. */
+  outboxRetentionSeconds: 30,
+  /** Rows one prune statement deletes; a backlog goes over a few rounds. */
+  outboxPruneBatch: 20_000,
+  /** The relay prunes every this many rounds. */
+  outboxPruneEveryRounds: 10,
+  /** Recent delta batches each node keeps per event for Last-Event-ID resumes. */
+  liveReplayBatches: 512,
+  /** Events one node follows at once (each with its seat states in memory). */
+  liveEventsPerNode: 1_000,
+  /** Longest Last-Event-ID header read (a version number). */
+  liveLastEventIdLength: 20,
 } as const;
