@@ -25,6 +25,19 @@ describe('loadConfig', () => {
     expect(config.logLevel).toBe('warn');
   });
 
+  it('reads Redis as one server, Sentinels or a cluster', () => {
+    expect(loadConfig({ REDIS_URL: 'redis://cache:6379' }).redis)
+      .toEqual({ kind: 'single', url: 'redis://cache:6379' });
+    expect(loadConfig({ REDIS_SENTINELS: 's1:26379, [::1]:26380' }).redis).toEqual({
+      kind: 'sentinel', masterName: 'stampede',
+      sentinels: [{ host: 's1', port: 26379 }, { host: '::1', port: 26380 }],
+    });
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'r1:7000,r2:7001' }).redis).toEqual({
+      kind: 'cluster', nodes: [{ host: 'r1', port: 7000 }, { host: 'r2', port: 7001 }],
+    });
+    expect(loadConfig({}).redis).toBeUndefined();
+  });
+
   it.each([
     [{ PORT: 'eighty' }, 'PORT'],
     [{ PORT: '70000' }, 'PORT'],
@@ -39,6 +52,10 @@ describe('loadConfig', () => {
     [{ STAMPEDE_SECRET: 'short' }, 'STAMPEDE_SECRET'],
     [{ STAMPEDE_ADMIN_TOKEN: 'short' }, 'STAMPEDE_ADMIN_TOKEN'],
     [{ PG_POOL_MAX: '0' }, 'PG_POOL_MAX'],
+    [{ REDIS_SENTINELS: 'sentinel-without-port' }, 'REDIS_SENTINELS'],
+    [{ REDIS_SENTINELS: 'a:1', REDIS_URL: 'redis://cache' }, 'REDIS_SENTINELS'],
+    [{ REDIS_CLUSTER_NODES: 'a:99999' }, 'REDIS_CLUSTER_NODES'],
+    [{ REDIS_SENTINELS: 'a:1', REDIS_SENTINEL_MASTER: 'bad name' }, 'REDIS_SENTINEL_MASTER'],
     // With a database server, the gateway and the signing key are never defaulted.
     [{ DATABASE_URL: 'postgres://db/x', STAMPEDE_SECRET: 'a-cluster-wide-secret-0123' },
       'PAYMENT_PROVIDER'],
