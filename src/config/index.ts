@@ -18,6 +18,8 @@ export interface Config {
   /** Redis URL; undefined means in-process coordination. */
   redisUrl: string | undefined;
   dataDir: string;
+  /** The built web app to serve at `/`; undefined means the build beside the server. */
+  webDir: string | undefined;
   adminToken: string | undefined;
   secret: string | undefined;
   paymentProvider: 'simulated' | 'stripe';
@@ -117,6 +119,10 @@ function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: r
   return raw as T;
 }
 
+function optionalPath(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : path.resolve(value);
+}
+
 function url(env: Env, name: string, protocols: readonly string[]): string | undefined {
   const raw = text(env, name);
   if (raw === undefined) return undefined;
@@ -193,6 +199,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
     dataDir: path.resolve(text(env, 'STAMPEDE_DATA_DIR') ?? './data'),
+    webDir: optionalPath(text(env, 'STAMPEDE_WEB_DIR')),
     adminToken: secretValue(env, 'STAMPEDE_ADMIN_TOKEN'),
     secret: secretValue(env, 'STAMPEDE_SECRET'),
     paymentProvider,

@@ -25,6 +25,7 @@ import { opsRoutes } from './routes/ops.js';
 import { queueRoutes } from './routes/queue.js';
 import type { App } from './types.js';
 import { createValidatorCompiler } from './validation.js';
+import { webRoutes } from './web.js';
 
 const readMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -109,5 +110,6 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     await queueRoutes(scope, ctx);
     await adminRoutes(scope, ctx);
   });
+  await app.register(async (scope) => webRoutes(scope, ctx));
   return app;
 }
