@@ -4,6 +4,8 @@
  */
 import path from 'node:path';
 
+import { parseHostPorts, type RedisTarget } from '../coord/connect.js';
+
 export type Role = 'api' | 'worker' | 'realtime';
 export const allRoles: readonly Role[] = ['api', 'worker', 'realtime'];
 
@@ -15,8 +17,10 @@ export interface Config {
   host: string;
   /** PostgreSQL URL; undefined means the embedded PGlite database under dataDir. */
   databaseUrl: string | undefined;
-  /** Redis URL; undefined means in-process coordination. */
+  /** Redis URL; undefined means in-process coordination (unless Sentinels or a cluster). */
   redisUrl: string | undefined;
+  /** The Redis to coordinate through, from REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES. */
+  redis: RedisTarget | undefined;
   dataDir: string;
   /** The built web app to serve at `/`; undefined means the build beside the server. */
   webDir: string | undefined;
@@ -146,6 +150,36 @@ function secretValue(env: Env, name: string): string | undefined {
   return raw;
 }
 
+function hostPorts(env: Env, name: string): ReturnType<typeof parseHostPorts> | undefined {
+  const raw = text(env, name);
+  if (raw === undefined) return undefined;
+  try {
+    const list = parseHostPorts(raw);
+    if (list.length === 0) throw new Error('is empty');
+    return list;
+  } catch (error) {
+    throw new ConfigError(name, `must be host:port[,host:port...]: ${(error as Error).message}`);
+  }
+}
+
+/** One of REDIS_URL, REDIS_SENTINELS (+ REDIS_SENTINEL_MASTER) or REDIS_CLUSTER_NODES. */
+function redisTarget(env: Env, redisUrl: string | undefined): RedisTarget | undefined {
+  const sentinels = hostPorts(env, 'REDIS_SENTINELS');
+  const nodes = hostPorts(env, 'REDIS_CLUSTER_NODES');
+  const given = [redisUrl, sentinels, nodes].filter((value) => value !== undefined).length;
+  if (given > 1) {
+    throw new ConfigError('REDIS_SENTINELS',
+      'REDIS_URL, REDIS_SENTINELS and REDIS_CLUSTER_NODES are alternatives: set one');
+  }
+  const masterName = text(env, 'REDIS_SENTINEL_MASTER') ?? 'stampede';
+  if (!/^[\w.-]+$/.test(masterName)) {
+    throw new ConfigError('REDIS_SENTINEL_MASTER', 'must be a Sentinel master name');
+  }
+  if (sentinels) return { kind: 'sentinel', sentinels, masterName };
+  if (nodes) return { kind: 'cluster', nodes };
+  return redisUrl === undefined ? undefined : { kind: 'single', url: redisUrl };
+}
+
 function roles(env: Env): ReadonlySet<Role> {
   const raw = text(env, 'ROLES');
   if (raw === undefined) return new Set(allRoles);
@@ -183,6 +217,18 @@ function queueConfig(env: Env): QueueConfig {
 export function loadConfig(env: Env = process.env): Config {
   const port = integer(env, 'PORT', 3000, 0, 65_535);
   const host = text(env, 'HOST') ?? '127.0.0.1';
+  const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
+  const secret = secretValue(env, 'STAMPEDE_SECRET');
+  // A server or cluster node must never sell real tickets through the simulated gateway by
+  // accident, and every node must sign with the same key: both are named explicitly there.
+  if (databaseUrl !== undefined && text(env, 'PAYMENT_PROVIDER') === undefined) {
+    throw new ConfigError('PAYMENT_PROVIDER',
+      'is required with DATABASE_URL (set "stripe", or "simulated" for a test sale)');
+  }
+  if (databaseUrl !== undefined && secret === undefined) {
+    throw new ConfigError('STAMPEDE_SECRET',
+      'is required with DATABASE_URL (every node must sign tokens with the same key)');
+  }
   const paymentProvider = oneOf(env, 'PAYMENT_PROVIDER', 'simulated', ['simulated', 'stripe']);
   const stripeSecretKey = text(env, 'STRIPE_SECRET_KEY');
   const stripeWebhookSecret = text(env, 'STRIPE_WEBHOOK_SECRET');
@@ -192,16 +238,18 @@ export function loadConfig(env: Env = process.env): Config {
   if (paymentProvider === 'stripe' && stripeWebhookSecret === undefined) {
     throw new ConfigError('STRIPE_WEBHOOK_SECRET', 'is required when PAYMENT_PROVIDER=stripe');
   }
+  const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:']);
   const publicHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   return {
     port,
     host,
-    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
-    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    databaseUrl,
+    redisUrl,
+    redis: redisTarget(env, redisUrl),
     dataDir: path.resolve(text(env, 'STAMPEDE_DATA_DIR') ?? './data'),
     webDir: optionalPath(text(env, 'STAMPEDE_WEB_DIR')),
     adminToken: secretValue(env, 'STAMPEDE_ADMIN_TOKEN'),
-    secret: secretValue(env, 'STAMPEDE_SECRET'),
+    secret,
     paymentProvider,
     stripeSecretKey,
     stripeWebhookSecret,

@@ -17,6 +17,8 @@ export const limits = {
   seatsPerRow: 1_000,
   standingCapacity: 200_000,
   ticketsPerVenue: 250_000,
+  /** Section layout hints (seat pitches) lie within this distance of the venue's origin. */
+  layoutExtent: 100_000,
   keyLength: 40,
   zonesPerEvent: 100,
   pageSizeDefault: 20,
@@ -67,6 +69,10 @@ export const limits = {
   webhookBodyBytes: 64 * 1024,
   /** Orders per page of /me/orders. */
   ordersPageMax: 100,
+  /** Orders one organizer order search answers with at most. */
+  orderSearchMax: 50,
+  /** Length of an organizer order search (an order id, a ticket code or an e-mail). */
+  orderSearchQueryLength: 254,
   /** Ticket codes scanned at the door are this long at most. */
   ticketCodeLength: 64,
 } as const;

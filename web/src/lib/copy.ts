@@ -91,6 +91,8 @@ export const problemMessages: Partial<Record<ErrorCode | 'network_error', string
   extension_used: 'You have already used your one extension for this hold.',
   hold_purchased: 'These tickets are already paid for.',
   payment_pending: 'Your payment is still being processed. Please wait a moment.',
+  not_cancellable: 'This order can no longer be cancelled: a ticket was scanned or the '
+    + 'event has started.',
   limit_exceeded: 'That would go over the ticket limit per customer for this event.',
   payload_too_large: 'That request is too large.',
   rate_limited: 'You are going a little fast. Please wait a moment and try again.',

@@ -480,6 +480,15 @@ export interface paths {
                             name: string;
                             /** @enum {string} */
                             kind: "seated";
+                            /** @description Drawing hints. (x, y): centre of the front edge (a seated section's first row). Unrotated, rows run along +x with seat 1 leftmost and later rows at +y, one unit apart; rotationDeg (default 0) turns the section clockwise about (x, y), so it faces a stage at its -y side. curve (degrees, default 0 = straight rows) is the arc the first row spans: rows are then concentric arcs about a centre on the stage side, radius r0 = (seats in the first row - 1) / curve in radians, growing by one unit per row, seats one unit apart along each arc, centred. width and depth (units) size a standing area's rectangle behind its front edge (default: a square of its capacity). */
+                            layout?: {
+                                x: number;
+                                y: number;
+                                rotationDeg?: number;
+                                curve?: number;
+                                width?: number;
+                                depth?: number;
+                            };
                             rows: {
                                 label: string;
                                 seats: number;
@@ -489,6 +498,15 @@ export interface paths {
                             name: string;
                             /** @enum {string} */
                             kind: "standing";
+                            /** @description Drawing hints. (x, y): centre of the front edge (a seated section's first row). Unrotated, rows run along +x with seat 1 leftmost and later rows at +y, one unit apart; rotationDeg (default 0) turns the section clockwise about (x, y), so it faces a stage at its -y side. curve (degrees, default 0 = straight rows) is the arc the first row spans: rows are then concentric arcs about a centre on the stage side, radius r0 = (seats in the first row - 1) / curve in radians, growing by one unit per row, seats one unit apart along each arc, centred. width and depth (units) size a standing area's rectangle behind its front edge (default: a square of its capacity). */
+                            layout?: {
+                                x: number;
+                                y: number;
+                                rotationDeg?: number;
+                                curve?: number;
+                                width?: number;
+                                depth?: number;
+                            };
                             capacity: number;
                         })[];
                     };
@@ -512,6 +530,15 @@ export interface paths {
                                 name: string;
                                 /** @enum {string} */
                                 kind: "seated";
+                                /** @description Drawing hints. (x, y): centre of the front edge (a seated section's first row). Unrotated, rows run along +x with seat 1 leftmost and later rows at +y, one unit apart; rotationDeg (default 0) turns the section clockwise about (x, y), so it faces a stage at its -y side. curve (degrees, default 0 = straight rows) is the arc the first row spans: rows are then concentric arcs about a centre on the stage side, radius r0 = (seats in the first row - 1) / curve in radians, growing by one unit per row, seats one unit apart along each arc, centred. width and depth (units) size a standing area's rectangle behind its front edge (default: a square of its capacity). */
+                                layout?: {
+                                    x: number;
+                                    y: number;
+                                    rotationDeg?: number;
+                                    curve?: number;
+                                    width?: number;
+                                    depth?: number;
+                                };
                                 rows: {
                                     label: string;
                                     seats: number;
@@ -521,6 +548,15 @@ export interface paths {
                                 name: string;
                                 /** @enum {string} */
                                 kind: "standing";
+                                /** @description Drawing hints. (x, y): centre of the front edge (a seated section's first row). Unrotated, rows run along +x with seat 1 leftmost and later rows at +y, one unit apart; rotationDeg (default 0) turns the section clockwise about (x, y), so it faces a stage at its -y side. curve (degrees, default 0 = straight rows) is the arc the first row spans: rows are then concentric arcs about a centre on the stage side, radius r0 = (seats in the first row - 1) / curve in radians, growing by one unit per row, seats one unit apart along each arc, centred. width and depth (units) size a standing area's rectangle behind its front edge (default: a square of its capacity). */
+                                layout?: {
+                                    x: number;
+                                    y: number;
+                                    rotationDeg?: number;
+                                    curve?: number;
+                                    width?: number;
+                                    depth?: number;
+                                };
                                 capacity: number;
                             })[];
                         };
@@ -642,6 +678,15 @@ export interface paths {
                                 name: string;
                                 /** @enum {string} */
                                 kind: "seated";
+                                /** @description Drawing hints. (x, y): centre of the front edge (a seated section's first row). Unrotated, rows run along +x with seat 1 leftmost and later rows at +y, one unit apart; rotationDeg (default 0) turns the section clockwise about (x, y), so it faces a stage at its -y side. curve (degrees, default 0 = straight rows) is the arc the first row spans: rows are then concentric arcs about a centre on the stage side, radius r0 = (seats in the first row - 1) / curve in radians, growing by one unit per row, seats one unit apart along each arc, centred. width and depth (units) size a standing area's rectangle behind its front edge (default: a square of its capacity). */
+                                layout?: {
+                                    x: number;
+                                    y: number;
+                                    rotationDeg?: number;
+                                    curve?: number;
+                                    width?: number;
+                                    depth?: number;
+                                };
                                 rows: {
                                     label: string;
                                     seats: number;
@@ -651,6 +696,15 @@ export interface paths {
                                 name: string;
                                 /** @enum {string} */
                                 kind: "standing";
+                                /** @description Drawing hints. (x, y): centre of the front edge (a seated section's first row). Unrotated, rows run along +x with seat 1 leftmost and later rows at +y, one unit apart; rotationDeg (default 0) turns the section clockwise about (x, y), so it faces a stage at its -y side. curve (degrees, default 0 = straight rows) is the arc the first row spans: rows are then concentric arcs about a centre on the stage side, radius r0 = (seats in the first row - 1) / curve in radians, growing by one unit per row, seats one unit apart along each arc, centred. width and depth (units) size a standing area's rectangle behind its front edge (default: a square of its capacity). */
+                                layout?: {
+                                    x: number;
+                                    y: number;
+                                    rotationDeg?: number;
+                                    curve?: number;
+                                    width?: number;
+                                    depth?: number;
+                                };
                                 capacity: number;
                             })[];
                         };
@@ -2292,7 +2346,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Cancel an order: refund, tickets back to the pool */
+        /**
+         * Cancel an order: refund, tickets back to the pool
+         * @description A fan is refused 409 not_cancellable once a ticket was scanned or the event started; an organizer may still refund (scanned seats stay sold).
+         */
         post: {
             parameters: {
                 query?: never;
@@ -3246,6 +3303,27 @@ export interface paths {
                                 ticketsSold: number;
                                 orders: number;
                             };
+                            /** @description Hold request latency over the last minute, across every node (histogram quantiles, linear within a bucket); null without samples. */
+                            holdLatency: {
+                                samples: number;
+                                latencyMsP50: number | null;
+                                latencyMsP99: number | null;
+                            };
+                            /** @description The last two minutes in windows of stepSeconds, oldest first: a dashboard starts its charts from it, then appends what it polls. */
+                            series: {
+                                stepSeconds: number;
+                                points: {
+                                    /** Format: date-time */
+                                    at: string;
+                                    holds: number;
+                                    ticketsSold: number;
+                                    orders: number;
+                                    revenueCents: number;
+                                    joined: number;
+                                    admitted: number;
+                                    holdLatencyMsP99: number | null;
+                                }[];
+                            };
                         };
                     };
                 };
@@ -3287,6 +3365,155 @@ export interface paths {
                 };
                 /** @description Default Response */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Find orders by order id, ticket code or customer e-mail
+         * @description q is taken as an order id when it is a UUID, as an e-mail when it has an @, else as a ticket code; without q, the newest orders. Newest first.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    q?: string;
+                    eventId?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** Format: uuid */
+                                orderId: string;
+                                /** Format: uuid */
+                                eventId: string;
+                                /** Format: uuid */
+                                holdId: string;
+                                status: "pending_payment" | "confirmed" | "payment_failed" | "cancelled";
+                                totalCents: number;
+                                currency: string;
+                                failureReason: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                                confirmedAt: string | null;
+                                cancelledAt: string | null;
+                                payment: {
+                                    /** Format: uuid */
+                                    paymentId: string;
+                                    provider: string;
+                                    method: string;
+                                    status: "pending" | "captured" | "declined";
+                                    amountCents: number;
+                                    declineReason: string | null;
+                                    refund: {
+                                        /** Format: uuid */
+                                        refundId: string;
+                                        status: "requested" | "succeeded";
+                                        reason: string;
+                                        amountCents: number;
+                                    } | null;
+                                } | null;
+                                tickets: {
+                                    /** Format: uuid */
+                                    ticketId: string;
+                                    seatId: string | null;
+                                    section: string;
+                                    row: string | null;
+                                    number: number | null;
+                                    zone: string;
+                                    priceCents: number;
+                                    code: string;
+                                    status: "valid" | "cancelled";
+                                    checkedInAt: string | null;
+                                }[];
+                                customer: {
+                                    /** Format: uuid */
+                                    customerId: string;
+                                    email: string;
+                                    name: string;
+                                };
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
