@@ -243,7 +243,7 @@ export type SeatStatus = Static<typeof SeatStatus>;
 
 export const SeatMap = Type.Object({
   eventId: Uuid,
-  /** Outbox watermark the map reflects; live deltas with a higher version apply on top. */
+  /** Live-feed version the map reflects; live deltas with a higher version apply on top. */
   version: Type.Integer(),
   sections: Type.Array(
     Type.Object({

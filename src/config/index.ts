@@ -49,6 +49,11 @@ export interface Config {
     requestTimeoutMs: number;
     /** Writes allowed per client address per minute (bursts included). */
     writesPerIpPerMinute: number;
+    /**
+     * Payment webhooks per sending address per minute: their own budget, apart from the
+     * write limit (they are signature-gated, and a big sale sends many from few addresses).
+     */
+    webhooksPerIpPerMinute: number;
     /** Checkouts, extensions, releases and cancellations per customer per minute, each. */
     bookingWritesPerCustomerPerMinute: number;
     /** Trust X-Forwarded-For from this many proxy hops (0: use the socket address). */
@@ -57,6 +62,27 @@ export interface Config {
   /** Seed the demo venue and event when the database has no events. */
   seedDemo: boolean;
   queue: QueueConfig;
+  live: LiveConfig;
+}
+
+/** The outbox relay and the live seat-map feed (SSE and WebSocket). */
+export interface LiveConfig {
+  /** Pause between relay rounds; batches reach clients within about this plus a hop. */
+  relayPollMs: number;
+  /** Lease on the relay duty; a dead relay leader is replaced within about this long. */
+  relayLeaderTtlMs: number;
+  /** How often the elected node turns lapsed holds into `expired`. */
+  holdSweepMs: number;
+  /** Comment lines (SSE) or pings (WebSocket) at this period. */
+  heartbeatMs: number;
+  /** Open live connections per node; more are refused with 503 and Retry-After. */
+  maxConnections: number;
+  /** Open live connections per client address per node; more are refused with 429. */
+  maxPerAddress: number;
+  /** Bytes a connection may have waiting to be sent before it is dropped as too slow. */
+  maxBufferedBytes: number;
+  /** A live connection is ended after this long; the client reconnects and resumes. */
+  maxLifetimeSeconds: number;
 }
 
 /** Waiting-room tuning and its abuse limits (per-event pacing lives on the event). */
@@ -213,6 +239,19 @@ function queueConfig(env: Env): QueueConfig {
   };
 }
 
+function liveConfig(env: Env): LiveConfig {
+  return {
+    relayPollMs: integer(env, 'OUTBOX_RELAY_POLL_MS', 100, 10, 250),
+    relayLeaderTtlMs: integer(env, 'OUTBOX_LEADER_TTL_MS', 5_000, 300, 120_000),
+    holdSweepMs: integer(env, 'HOLD_SWEEP_MS', 250, 50, 60_000),
+    heartbeatMs: integer(env, 'LIVE_HEARTBEAT_MS', 15_000, 100, 120_000),
+    maxConnections: integer(env, 'LIVE_MAX_CONNECTIONS', 20_000, 1, 1_000_000),
+    maxPerAddress: integer(env, 'LIVE_MAX_PER_ADDRESS', 50, 1, 1_000_000),
+    maxBufferedBytes: integer(env, 'LIVE_MAX_BUFFERED_BYTES', 1_048_576, 4_096, 268_435_456),
+    maxLifetimeSeconds: integer(env, 'LIVE_MAX_LIFETIME_SECONDS', 3_600, 1, 86_400),
+  };
+}
+
 /** Parses and validates the environment. Throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const port = integer(env, 'PORT', 3000, 0, 65_535);
@@ -269,11 +308,14 @@ export function loadConfig(env: Env = process.env): Config {
     http: {
       requestTimeoutMs: integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 1_000, 600_000),
       writesPerIpPerMinute: integer(env, 'RATE_LIMIT_WRITES_PER_IP', 6_000, 1, 10_000_000),
+      webhooksPerIpPerMinute: integer(env, 'RATE_LIMIT_WEBHOOKS_PER_IP', 120_000, 1,
+        100_000_000),
       bookingWritesPerCustomerPerMinute: integer(env, 'RATE_LIMIT_BOOKING_WRITES_PER_CUSTOMER',
         120, 1, 1_000_000),
       trustProxy: integer(env, 'TRUST_PROXY_HOPS', 0, 0, 10),
     },
     seedDemo: oneOf(env, 'STAMPEDE_SEED_DEMO', 'true', ['true', 'false']) === 'true',
     queue: queueConfig(env),
+    live: liveConfig(env),
   };
 }
