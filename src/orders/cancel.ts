@@ -1,11 +1,13 @@
 /**
  * Cancelling a confirmed order: in one transaction the order becomes cancelled, its issued
- * tickets are voided, its inventory tickets return to the pool (outbox `seats.released`)
- * and one refund is recorded; the provider is asked for the money after commit.
+ * tickets are voided, its inventory tickets return to the pool (outbox `seats.released`,
+ * offered to the waitlist first) and one refund is recorded; the provider is asked for the
+ * money after commit.
  */
 import { DomainError } from '../core/errors.js';
 import { isUuid } from '../core/ids.js';
 import { seatsPayload, writeOutbox } from '../outbox/write.js';
+import { offerReturnedTickets } from '../waitlist/offers.js';
 import { getOrder, type Viewer } from './orders.js';
 import type { Order } from './schemas.js';
 import { executeRefund, recordRefund, type BookingDeps } from './settle.js';
@@ -60,6 +62,7 @@ export async function cancelOrder(deps: BookingDeps, orderId: string, viewer: Vi
         released.map((t) => ({ ticketNo: t.ticket_no, seatId: t.seat_id, zone: t.zone_key })),
         { orderId, customerId: order.customer_id, reason: 'cancelled' },
       ));
+      await offerReturnedTickets(tx, order.event_id, released, 'cancelled');
     }
     const { rows: payments } = await tx.query<{ payment_id: string }>(
       `SELECT payment_id FROM payments WHERE order_id = $1 AND status = 'captured'`, [orderId],
