@@ -57,9 +57,9 @@ export interface AdmittedPayload {
   customerIds: string[];
 }
 
-/** An event was cancelled; whom to tell is read when the notice is sent. */
+/** Payload of `event.cancelled`: the live feed ends, the notifier tells ticket holders. */
 export interface EventCancelledPayload {
-  reason?: string;
+  reason: 'cancelled';
 }
 
 /** Anything an outbox row may carry. */
