@@ -47,6 +47,11 @@ export interface Config {
     requestTimeoutMs: number;
     /** Writes allowed per client address per minute (bursts included). */
     writesPerIpPerMinute: number;
+    /**
+     * Payment webhooks per sending address per minute: their own budget, apart from the
+     * write limit (they are signature-gated, and a big sale sends many from few addresses).
+     */
+    webhooksPerIpPerMinute: number;
     /** Checkouts, extensions, releases and cancellations per customer per minute, each. */
     bookingWritesPerCustomerPerMinute: number;
     /** Trust X-Forwarded-For from this many proxy hops (0: use the socket address). */
@@ -296,6 +301,8 @@ export function loadConfig(env: Env = process.env): Config {
     http: {
       requestTimeoutMs: integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 1_000, 600_000),
       writesPerIpPerMinute: integer(env, 'RATE_LIMIT_WRITES_PER_IP', 6_000, 1, 10_000_000),
+      webhooksPerIpPerMinute: integer(env, 'RATE_LIMIT_WEBHOOKS_PER_IP', 120_000, 1,
+        100_000_000),
       bookingWritesPerCustomerPerMinute: integer(env, 'RATE_LIMIT_BOOKING_WRITES_PER_CUSTOMER',
         120, 1, 1_000_000),
       trustProxy: integer(env, 'TRUST_PROXY_HOPS', 0, 0, 10),

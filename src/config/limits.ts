@@ -55,6 +55,8 @@ export const limits = {
   idempotencyWaitMs: 20_000,
   /** A 'running' idempotency record older than this belongs to a crashed node. */
   idempotencyStaleSeconds: 300,
+  /** Longest Retry-After for a retry whose key's first request is still 'running'. */
+  idempotencyRetryAfterMaxSeconds: 30,
   /** Idempotency records are kept this long, then pruned. */
   idempotencyRetentionHours: 24,
   /**
@@ -63,6 +65,12 @@ export const limits = {
    * asked is insufficient_inventory; otherwise the same code, marked retryable.
    */
   holdClaimBudgetMs: 3_000,
+  /**
+   * The hold route refuses by this node's clock only when the sale opens further away than
+   * this; nearer the boundary the hold transaction decides by the database clock, so nodes
+   * with skewed clocks agree on the second the sale opens.
+   */
+  saleClockMarginMs: 30_000,
   /** Holds the sweeper tidies per statement. */
   holdSweepBatch: 500,
   /** Payments and refunds the reconciler looks at per pass. */

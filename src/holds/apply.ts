@@ -11,6 +11,7 @@ import { newId } from '../core/ids.js';
 import { seatsPayload } from '../outbox/write.js';
 import type { Queryable } from '../storage/index.js';
 import { lockCustomerAndCount, type TicketRow } from './claim.js';
+import { assertSaleOpen } from './saleWindow.js';
 import type { Hold } from './schemas.js';
 
 /** Claims the hold's tickets in the caller's transaction; returns the rows claimed. */
@@ -44,6 +45,7 @@ export async function applyHold(
   onApplied: OnApplied | undefined, offer = false,
 ): Promise<Hold> {
   const usage = await lockCustomerAndCount(tx, customerId, event.eventId, event.holdSeconds);
+  assertSaleOpen(event, usage.createdAtMs); // by the database clock, inside the transaction
   if (usage.used + quantity > event.maxTicketsPerCustomer) throw overLimit(event, usage.used);
   const holdId = newId();
   const tickets = (await claim(tx, holdId, usage.expiresAt))

@@ -82,7 +82,8 @@ export async function offerReturnedTickets(
   const guarded = !offerTesting.skipGuard;
   if (guarded) await lockEventWaitlist(tx, eventId);
   const { rows: [state] } = await tx.query<{ open: boolean }>(
-    `SELECT cancelled_at IS NULL AND starts_at > now() AS open FROM events WHERE event_id = $1`,
+    `SELECT cancelled_at IS NULL AND on_sale_at <= now() AND starts_at > now() AS open
+       FROM events WHERE event_id = $1`,
     [eventId],
   );
   if (state?.open !== true) return [];

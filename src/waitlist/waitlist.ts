@@ -13,6 +13,7 @@ import { limits } from '../config/limits.js';
 import { lockCustomerAndCount } from '../holds/claim.js';
 import { overLimit } from '../holds/apply.js';
 import { releaseHold } from '../holds/holds.js';
+import { assertSaleOpen } from '../holds/saleWindow.js';
 import { ticketState } from '../inventory/availability.js';
 import type { Db, Queryable } from '../storage/index.js';
 import type { WaitlistEntry, WaitlistStatus } from './schemas.js';
@@ -103,12 +104,7 @@ function isActive(row: EntryRow | undefined): row is EntryRow {
 
 /** Refuses a join the event cannot take: unknown zone, over the limit, not on sale. */
 function checkJoin(event: EventRecord, input: JoinWaitlistInput, nowMs: number): void {
-  if (event.cancelled) throw new DomainError('not_on_sale', 'the event was cancelled');
-  if (nowMs < event.onSaleAtMs) {
-    throw new DomainError('not_on_sale', 'the sale has not started',
-      { onSaleAt: new Date(event.onSaleAtMs).toISOString() });
-  }
-  if (nowMs >= event.startsAtMs) throw new DomainError('not_on_sale', 'the event has started');
+  assertSaleOpen(event, nowMs);
   if (input.zone !== undefined && !event.zones.some((zone) => zone.key === input.zone)) {
     throw invalid('/zone', `event has no zone "${input.zone}"`);
   }
