@@ -42,13 +42,72 @@ async function buyThroughApi(url: string, eventId: string, seats: string[]): Pro
   return { orderId: String(order.orderId), email, codes: tickets.map((t) => t.code) };
 }
 
+/** A venue and an event on sale on it, through the admin API. */
+async function createEventThroughApi(url: string, title: string): Promise<string> {
+  const admin = { 'content-type': 'application/json', authorization: `Bearer ${testAdminToken}` };
+  const rows = ['1', '2', '3', '4'].map((label) => ({ label, seats: 8 }));
+  const venueBody = {
+    name: 'Quayside Hall', city: 'Porto',
+    sections: [
+      { key: 'GA1', name: 'Standing', kind: 'standing', capacity: 50,
+        layout: { x: 0, y: 2 } },
+      ...['101', '102', '103'].map((key, i) => ({
+        key, name: `Section ${key}`, kind: 'seated', rows,
+        layout: { x: (i - 1) * 10, y: 12 },
+      })),
+    ],
+  };
+  const venue = await (await fetch(`${url}/api/v1/venues`, {
+    method: 'POST', headers: admin, body: JSON.stringify(venueBody) })).json() as
+    { venueId: string; sections: { key: string; kind: string }[] };
+  const seated = venue.sections.filter((s) => s.kind === 'seated').map((s) => s.key);
+  const standing = venue.sections.filter((s) => s.kind === 'standing').map((s) => s.key);
+  const reply = await fetch(`${url}/api/v1/events`, {
+    method: 'POST', headers: admin, body: JSON.stringify({
+      venueId: venue.venueId, title,
+      startsAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
+      onSaleAt: new Date(Date.now() - 60_000).toISOString(),
+      zones: [
+        { key: 'seats', name: 'Seats', priceCents: 4_550, currency: 'EUR', sections: seated },
+        { key: 'floor', name: 'Floor', priceCents: 2_000, currency: 'EUR', sections: standing },
+      ],
+    }),
+  });
+  expect(reply.status).toBe(201);
+  return ((await reply.json()) as { eventId: string }).eventId;
+}
+
 async function signedIn(browser: Browser, size: keyof typeof viewports):
-  Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
+  Promise<{ context: BrowserContext; page: Page; errors: string[]; failed: string[] }> {
   const context = await newContext(browser, size);
-  await context.addInitScript((token) => sessionStorage.setItem('stampede.admin', token),
-    testAdminToken);
+  // Runs in the page, where sessionStorage exists.
+  await context.addInitScript((token) => {
+    const scope = globalThis as unknown as { sessionStorage: { setItem(k: string, v: string):
+      void } };
+    scope.sessionStorage.setItem('stampede.admin', token);
+  }, testAdminToken);
   const page = await context.newPage();
-  return { context, page, errors: watchErrors(page) };
+  return { context, page, errors: watchErrors(page), failed: watchFailedResponses(page) };
+}
+
+/**
+ * Failed responses other than the ones a test provokes. The live feed route may be absent
+ * on a build without it; the dashboard then falls back to polling, which is not a failure.
+ */
+function watchFailedResponses(page: Page): string[] {
+  const failed: string[] = [];
+  page.on('response', (response) => {
+    const path = new URL(response.url()).pathname;
+    if (response.status() >= 400 && !/\/live$/.test(path)) {
+      failed.push(`${response.status()} ${path}`);
+    }
+  });
+  return failed;
+}
+
+/** Console errors other than failed loads (those are checked by watchFailedResponses). */
+function pageErrors(errors: readonly string[]): string[] {
+  return errors.filter((e) => !e.includes('Failed to load resource'));
 }
 
 async function expectAccessible(page: Page): Promise<void> {
@@ -58,11 +117,13 @@ async function expectAccessible(page: Page): Promise<void> {
 describe('organizer pages in Chromium', () => {
   let server: TestServer;
   let browser: Browser;
+  /** An event made through the API for the tests that do not create one in the page. */
   let eventId = '';
 
   beforeAll(async () => {
     server = await startTestServer();
     browser = await launchBrowser();
+    eventId = await createEventThroughApi(server.url, 'Quayside Nights');
   });
   afterAll(async () => {
     await browser?.close();
@@ -73,6 +134,7 @@ describe('organizer pages in Chromium', () => {
     const context = await newContext(browser);
     const page = await context.newPage();
     const errors = watchErrors(page);
+    const failed = watchFailedResponses(page);
     await page.goto(`${server.url}/organizer`);
     await page.getByRole('heading', { name: 'Organizer sign-in' }).waitFor();
     await expectAccessible(page);
@@ -88,16 +150,18 @@ describe('organizer pages in Chromium', () => {
 
     await page.getByRole('link', { name: 'New venue' }).click();
     await page.getByRole('heading', { name: 'New venue' }).waitFor();
-    await page.getByLabel('Venue name').fill('Harbour Arena');
-    await page.getByLabel('City', { exact: true }).fill('Porto');
-    await page.getByLabel('Seated sections').fill('3');
-    await page.getByLabel('Rows per section').fill('4');
-    await page.getByLabel('Seats in the front row').fill('8');
-    await page.getByLabel('Places per standing area').fill('100');
+    await page.getByRole('textbox', { name: 'Venue name' }).fill('Harbour Arena');
+    await page.getByRole('textbox', { name: 'City' }).fill('Porto');
+    await page.getByRole('spinbutton', { name: 'Seated sections' }).fill('3');
+    await page.getByRole('spinbutton', { name: 'Rows per section' }).fill('4');
+    await page.getByRole('spinbutton', { name: 'Seats in the front row' }).fill('8');
+    await page.getByRole('spinbutton', { name: 'Places per standing area' }).fill('100');
     await page.getByText(/Capacity: .* places/).filter({ hasText: /\d/ }).waitFor();
     // The preview draws the seats: the canvas is not blank.
     await expect.poll(async () => await page.getByTestId('venue-preview').evaluate((el) => {
-      const canvas = el as HTMLCanvasElement;
+      const canvas = el as unknown as { width: number; height: number; getContext(kind: '2d'):
+        { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } }
+        | null };
       const data = canvas.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height)
         .data ?? new Uint8ClampedArray();
       let painted = 0;
@@ -111,13 +175,13 @@ describe('organizer pages in Chromium', () => {
     await page.getByRole('link', { name: 'Create an event at this venue' }).click();
 
     await page.getByRole('heading', { name: 'New event' }).waitFor();
-    await page.getByLabel('Title').fill('Harbour Lights');
-    await page.getByLabel('Zone 1 price').fill('45.50');
+    await page.getByRole('textbox', { name: 'Title' }).fill('Harbour Lights');
+    await page.getByRole('textbox', { name: 'Zone 1 price' }).fill('45.50');
     await expectAccessible(page);
     await screenshot(page, 'organizer-event-desktop');
     await page.getByRole('button', { name: 'Create event' }).click();
     await page.waitForURL(/\/organizer\/events\/[0-9a-f-]{36}\/dashboard$/);
-    eventId = /events\/([0-9a-f-]{36})/.exec(page.url())?.[1] ?? '';
+    const eventId = /events\/([0-9a-f-]{36})/.exec(page.url())?.[1] ?? '';
     await page.getByTestId('tile-sold').filter({ hasText: /^0 \/ / }).waitFor();
 
     const venue = await (await fetch(`${server.url}/api/v1/events/${eventId}`)).json() as {
@@ -133,17 +197,18 @@ describe('organizer pages in Chromium', () => {
     expect(await page.getByTestId('tile-revenue').textContent()).toMatch(/91[.,]00/);
     await expectAccessible(page);
     await screenshot(page, 'organizer-dashboard-desktop');
-    expect(errors.filter((e) => !e.includes('401'))).toEqual([]);
+    expect(pageErrors(errors)).toEqual([]);
+    // The one refusal is the wrong token this test typed.
+    expect(failed).toEqual(['401 /api/v1/admin/venues']);
     await context.close();
   });
 
   it('checks a ticket in at the door: first scan, already checked in, unknown', async () => {
-    expect(eventId).not.toBe('');
     const event = await (await fetch(`${server.url}/api/v1/events/${eventId}`)).json() as {
       zones: { sections: string[] }[] };
     const seated = event.zones[0]?.sections[1] ?? '';
     const sale = await buyThroughApi(server.url, eventId, [`${seated}-2-3`]);
-    const { context, page, errors } = await signedIn(browser, 'desktop');
+    const { context, page, errors, failed } = await signedIn(browser, 'desktop');
     await page.goto(`${server.url}/organizer/events/${eventId}/checkin`);
     await page.getByRole('heading', { name: 'Door check-in' }).waitFor();
     const code = page.getByLabel('Ticket code');
@@ -163,12 +228,13 @@ describe('organizer pages in Chromium', () => {
     await result.getByText('Unknown ticket').waitFor();
     await page.getByRole('heading', { name: 'Earlier scans' }).waitFor();
     await expectAccessible(page);
-    expect(errors.filter((e) => !/40[49]/.test(e))).toEqual([]);
+    expect(pageErrors(errors)).toEqual([]);
+    expect(failed).toEqual([`409 /api/v1/events/${eventId}/checkins`,
+      `404 /api/v1/events/${eventId}/checkins`]);
     await context.close();
   });
 
   it('finds an order by e-mail and ticket code and refunds it', async () => {
-    expect(eventId).not.toBe('');
     const event = await (await fetch(`${server.url}/api/v1/events/${eventId}`)).json() as {
       zones: { sections: string[] }[] };
     const seated = event.zones[0]?.sections[2] ?? '';
@@ -201,13 +267,12 @@ describe('organizer pages in Chromium', () => {
   });
 
   it('lays every organizer page out on a phone without serious axe violations', async () => {
-    expect(eventId).not.toBe('');
-    const { context, page, errors } = await signedIn(browser, 'phone');
+    const { context, page, errors, failed } = await signedIn(browser, 'phone');
     const pages: [string, string, string][] = [
       ['organizer-home', '/organizer', 'Organizer'],
       ['organizer-venue', '/organizer/venues/new', 'New venue'],
       ['organizer-event', '/organizer/events/new', 'New event'],
-      ['organizer-dashboard', `/organizer/events/${eventId}/dashboard`, 'Live: Harbour Lights'],
+      ['organizer-dashboard', `/organizer/events/${eventId}/dashboard`, 'Live: Quayside Nights'],
       ['organizer-orders', '/organizer/orders', 'Find orders'],
       ['organizer-checkin', `/organizer/events/${eventId}/checkin`, 'Door check-in'],
     ];
@@ -216,13 +281,17 @@ describe('organizer pages in Chromium', () => {
       await page.getByRole('heading', { name: heading, exact: true }).waitFor();
       if (name === 'organizer-dashboard') await page.getByTestId('tile-sold').waitFor();
       // Nothing wider than the screen: the page never scrolls sideways.
-      const overflow = await page.evaluate(() =>
-        document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      const overflow = await page.evaluate(() => {
+        const root = (globalThis as unknown as { document: { documentElement: {
+          scrollWidth: number; clientWidth: number } } }).document.documentElement;
+        return root.scrollWidth - root.clientWidth;
+      });
+      await screenshot(page, `${name}-phone`);
       expect(overflow, name).toBeLessThanOrEqual(0);
       await expectAccessible(page);
-      await screenshot(page, `${name}-phone`);
     }
-    expect(errors).toEqual([]);
+    expect(pageErrors(errors)).toEqual([]);
+    expect(failed).toEqual([]);
     await context.close();
   });
 });

@@ -107,7 +107,8 @@ export function zoneKeys(zones: readonly ZoneDraft[]): Map<number, string> {
   const used = new Set<string>();
   const keys = new Map<number, string>();
   for (const zone of zones) {
-    const base = zone.name.normalize('NFKD').replace(/[^A-Za-z0-9]+/g, '_')
+    const base = zone.name.normalize('NFKD').replace(/[\u0300-\u036f]/g, '')
+      .replace(/[^A-Za-z0-9]+/g, '_')
       .replace(/^_+|_+$/g, '').toLowerCase().slice(0, 30) || 'zone';
     let key = base;
     for (let n = 2; used.has(key); n += 1) key = `${base}_${n}`;

@@ -106,7 +106,7 @@ function ZoneTable({ live, fallback }: {
   const text = copy.dashboard.zoneTable;
   const byKey = new Map(live.map((zone) => [zone.key, zone]));
   return (
-    <div className="table-scroll">
+    <div className="table-scroll" role="region" tabIndex={0} aria-label={text.label}>
       <table className="data-table" data-testid="zone-table">
         <thead>
           <tr>

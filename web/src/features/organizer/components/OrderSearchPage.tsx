@@ -41,16 +41,18 @@ function OrderCard({ order, onChanged }: { order: AdminOrder; onChanged: () => v
           <strong>{order.customer.name}</strong> · {order.customer.email}
         </p>
         <span className={`badge order-${order.status}`} data-testid="order-status">
-          {text.status[order.status]}</span>
+          {text.status[order.status] ?? order.status}</span>
       </div>
       <p className="muted small">
         {text.meta(formatDateTime(order.createdAt), total)} · <code>{order.orderId}</code>
       </p>
       {order.payment?.refund && (
         <p className="small">{text.refunded(formatMoney(order.payment.refund.amountCents,
-          order.currency), text.refundStatus[order.payment.refund.status])}</p>
+          order.currency), text.refundStatus[order.payment.refund.status]
+          ?? order.payment.refund.status)}</p>
       )}
-      <div className="table-scroll">
+      <div className="table-scroll" role="region" tabIndex={0}
+        aria-label={text.ticketsOf(order.customer.email)}>
         <table className="data-table">
           <thead><tr>
             <th scope="col">{text.ticket}</th><th scope="col">{text.place}</th>
