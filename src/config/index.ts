@@ -22,6 +22,8 @@ export interface Config {
   /** The Redis to coordinate through, from REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES. */
   redis: RedisTarget | undefined;
   dataDir: string;
+  /** The built web app to serve at `/`; undefined means the build beside the server. */
+  webDir: string | undefined;
   adminToken: string | undefined;
   secret: string | undefined;
   paymentProvider: 'simulated' | 'stripe';
@@ -47,6 +49,11 @@ export interface Config {
     requestTimeoutMs: number;
     /** Writes allowed per client address per minute (bursts included). */
     writesPerIpPerMinute: number;
+    /**
+     * Payment webhooks per sending address per minute: their own budget, apart from the
+     * write limit (they are signature-gated, and a big sale sends many from few addresses).
+     */
+    webhooksPerIpPerMinute: number;
     /** Checkouts, extensions, releases and cancellations per customer per minute, each. */
     bookingWritesPerCustomerPerMinute: number;
     /** Trust X-Forwarded-For from this many proxy hops (0: use the socket address). */
@@ -140,6 +147,10 @@ function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: r
     throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
   }
   return raw as T;
+}
+
+function optionalPath(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : path.resolve(value);
 }
 
 function url(env: Env, name: string, protocols: readonly string[]): string | undefined {
@@ -275,6 +286,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl,
     redis: redisTarget(env, redisUrl),
     dataDir: path.resolve(text(env, 'STAMPEDE_DATA_DIR') ?? './data'),
+    webDir: optionalPath(text(env, 'STAMPEDE_WEB_DIR')),
     adminToken: secretValue(env, 'STAMPEDE_ADMIN_TOKEN'),
     secret,
     paymentProvider,
@@ -296,6 +308,8 @@ export function loadConfig(env: Env = process.env): Config {
     http: {
       requestTimeoutMs: integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 1_000, 600_000),
       writesPerIpPerMinute: integer(env, 'RATE_LIMIT_WRITES_PER_IP', 6_000, 1, 10_000_000),
+      webhooksPerIpPerMinute: integer(env, 'RATE_LIMIT_WEBHOOKS_PER_IP', 120_000, 1,
+        100_000_000),
       bookingWritesPerCustomerPerMinute: integer(env, 'RATE_LIMIT_BOOKING_WRITES_PER_CUSTOMER',
         120, 1, 1_000_000),
       trustProxy: integer(env, 'TRUST_PROXY_HOPS', 0, 0, 10),

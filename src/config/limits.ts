@@ -45,12 +45,18 @@ export const limits = {
   queueDrawTickBudgetMs: 1_000,
   /** Tickets in one hold (the event's per-customer limit usually binds first). */
   seatsPerHold: 50,
+  /** Tickets one waitlist entry may ask for (the event's per-customer limit binds too). */
+  waitlistQuantityMax: 50,
+  /** Waiting entries one return of tickets looks at, earliest first, to place offers. */
+  waitlistOfferScan: 500,
   /** Idempotency-Key header length; keys are opaque client strings. */
   idempotencyKeyLength: 200,
   /** How long a duplicate request waits for the first one with its key to finish. */
   idempotencyWaitMs: 20_000,
   /** A 'running' idempotency record older than this belongs to a crashed node. */
   idempotencyStaleSeconds: 300,
+  /** Longest Retry-After for a retry whose key's first request is still 'running'. */
+  idempotencyRetryAfterMaxSeconds: 30,
   /** Idempotency records are kept this long, then pruned. */
   idempotencyRetentionHours: 24,
   /**
@@ -59,6 +65,12 @@ export const limits = {
    * asked is insufficient_inventory; otherwise the same code, marked retryable.
    */
   holdClaimBudgetMs: 3_000,
+  /**
+   * The hold route refuses by this node's clock only when the sale opens further away than
+   * this; nearer the boundary the hold transaction decides by the database clock, so nodes
+   * with skewed clocks agree on the second the sale opens.
+   */
+  saleClockMarginMs: 30_000,
   /** Holds the sweeper tidies per statement. */
   holdSweepBatch: 500,
   /** Payments and refunds the reconciler looks at per pass. */
