@@ -90,16 +90,12 @@ async function signedIn(browser: Browser, size: keyof typeof viewports):
   return { context, page, errors: watchErrors(page), failed: watchFailedResponses(page) };
 }
 
-/**
- * Failed responses other than the ones a test provokes. The live feed route may be absent
- * on a build without it; the dashboard then falls back to polling, which is not a failure.
- */
+/** Every failed response, so a test can insist on exactly the refusals it provoked. */
 function watchFailedResponses(page: Page): string[] {
   const failed: string[] = [];
   page.on('response', (response) => {
-    const path = new URL(response.url()).pathname;
-    if (response.status() >= 400 && !/\/live$/.test(path)) {
-      failed.push(`${response.status()} ${path}`);
+    if (response.status() >= 400) {
+      failed.push(`${response.status()} ${new URL(response.url()).pathname}`);
     }
   });
   return failed;
@@ -183,6 +179,8 @@ describe('organizer pages in Chromium', () => {
     await page.waitForURL(/\/organizer\/events\/[0-9a-f-]{36}\/dashboard$/);
     const eventId = /events\/([0-9a-f-]{36})/.exec(page.url())?.[1] ?? '';
     await page.getByTestId('tile-sold').filter({ hasText: /^0 \/ / }).waitFor();
+    // Zone counts come from the live feed once its snapshot arrived.
+    await page.getByText('Live: zone counts move').waitFor();
 
     const venue = await (await fetch(`${server.url}/api/v1/events/${eventId}`)).json() as {
       zones: { key: string; priceCents: number; sections: string[] }[] };

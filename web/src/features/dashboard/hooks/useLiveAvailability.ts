@@ -1,8 +1,9 @@
 /**
  * The event's live feed (GET /events/:id/live, SSE), reduced to what the dashboard shows:
- * per-zone counts from `snapshot` and `availability` messages. Versions only move forward;
- * a message whose prevVersion is not ours means a gap, so the stream is reopened and the
- * server's fresh snapshot replaces what we had.
+ * per-zone counts from `snapshot` and `availability` messages. One step of the feed may
+ * send a `seats` and an `availability` message with the same version (counts only when
+ * they changed). Versions only move forward; a step whose prevVersion is not ours means a
+ * gap, so the stream is reopened and the server's fresh snapshot replaces what we had.
  */
 import { useEffect, useState } from 'react';
 
@@ -19,6 +20,10 @@ export interface LiveZone {
 export interface LiveAvailability {
   connected: boolean;
   version: number;
+  /** The prevVersion of the step that brought us to `version`. */
+  stepFrom: number;
+  /** The version the zone counts are from. */
+  countsVersion: number;
   zones: LiveZone[];
   updatedAtMs: number | undefined;
 }
@@ -29,26 +34,30 @@ interface FeedMessage {
   zones?: LiveZone[];
 }
 
-const initial: LiveAvailability = { connected: false, version: 0, zones: [],
+const initial: LiveAvailability = { connected: false, version: 0, stepFrom: 0,
+  countsVersion: 0, zones: [],
   updatedAtMs: undefined };
 
 /** Applies one message; returns 'gap' when the stream must be reopened. */
 export function applyFeedMessage(state: LiveAvailability, type: string, message: FeedMessage,
   nowMs: number): LiveAvailability | 'gap' {
   if (type === 'snapshot') {
-    return { connected: true, version: message.version, zones: message.zones ?? [],
-      updatedAtMs: nowMs };
+    return { connected: true, version: message.version, stepFrom: message.version,
+      countsVersion: message.version, zones: message.zones ?? [], updatedAtMs: nowMs };
   }
-  if (!state.connected || message.version <= state.version) return state;
-  if (message.prevVersion !== undefined && message.prevVersion !== state.version) return 'gap';
-  if (type !== 'availability' || message.zones === undefined) {
-    return { ...state, version: message.version };
-  }
+  if (!state.connected || message.version < state.version) return state;
+  if (type === 'availability' && message.version <= state.countsVersion) return state;
+  const prev = message.prevVersion ?? state.version;
+  // The second message of the step we are at (seats first, then availability).
+  const sameStep = message.version === state.version && prev === state.stepFrom
+    && state.stepFrom !== state.version;
+  if (message.version === state.version && !sameStep) return state;
+  if (!sameStep && prev !== state.version) return 'gap';
+  const moved = { ...state, version: message.version, stepFrom: prev };
+  if (type !== 'availability' || message.zones === undefined) return moved;
   const byKey = new Map(message.zones.map((zone) => [zone.key, zone]));
-  return {
-    connected: true, version: message.version, updatedAtMs: nowMs,
-    zones: state.zones.map((zone) => byKey.get(zone.key) ?? zone),
-  };
+  return { ...moved, countsVersion: message.version, updatedAtMs: nowMs,
+    zones: state.zones.map((z) => byKey.get(z.key) ?? z) };
 }
 
 /** Subscribes while mounted; a browser without EventSource stays disconnected. */
