@@ -25,6 +25,13 @@ async function count(db: Queryable, sql: string, params: unknown[]): Promise<num
   return Number(rows[0]?.n ?? 0);
 }
 
+/**
+ * An issued ticket counts as sold while its order is confirmed, or when it was scanned before
+ * an organizer refunded the order (the holder is inside; the seat is not resold).
+ */
+const admitted =
+  `(o.status = 'confirmed' OR (o.status = 'cancelled' AND ot.checked_in_at IS NOT NULL))`;
+
 const checks: { name: string; detail: string; sql: string }[] = [
   {
     name: 'no ticket sold twice',
@@ -42,15 +49,15 @@ const checks: { name: string; detail: string; sql: string }[] = [
              WHERE t.event_id = $1 AND t.order_id IS NOT NULL AND NOT EXISTS (
                SELECT 1 FROM order_tickets ot JOIN orders o ON o.order_id = ot.order_id
                 WHERE ot.event_id = t.event_id AND ot.ticket_no = t.ticket_no
-                  AND ot.order_id = t.order_id AND ot.status = 'valid' AND o.status = 'confirmed'))
+                  AND ot.order_id = t.order_id AND ot.status = 'valid' AND ${admitted}))
           + (
             SELECT count(*) FROM order_tickets ot JOIN orders o ON o.order_id = ot.order_id
               JOIN tickets t ON t.event_id = ot.event_id AND t.ticket_no = ot.ticket_no
-             WHERE ot.event_id = $1 AND ot.status = 'valid' AND o.status = 'confirmed'
+             WHERE ot.event_id = $1 AND ot.status = 'valid' AND ${admitted}
                AND t.order_id IS DISTINCT FROM ot.order_id)
           + (
             SELECT count(*) FROM order_tickets ot JOIN orders o ON o.order_id = ot.order_id
-             WHERE ot.event_id = $1 AND ot.status = 'valid' AND o.status <> 'confirmed')
+             WHERE ot.event_id = $1 AND ot.status = 'valid' AND NOT ${admitted})
           AS n`,
   },
   {
@@ -145,7 +152,7 @@ export async function auditEvent(db: Queryable, eventId: string): Promise<AuditR
               WHERE t.event_id = z.event_id AND t.zone_key = z.zone_key)::int AS tickets,
             (SELECT count(*) FROM order_tickets ot JOIN orders o ON o.order_id = ot.order_id
               WHERE ot.event_id = z.event_id AND ot.zone_key = z.zone_key
-                AND ot.status = 'valid' AND o.status = 'confirmed')::int AS sold,
+                AND ot.status = 'valid' AND ${admitted})::int AS sold,
             (SELECT count(DISTINCT i.ticket_no) FROM hold_items i
                JOIN holds h ON h.hold_id = i.hold_id
               WHERE i.event_id = z.event_id AND i.zone_key = z.zone_key

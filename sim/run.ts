@@ -9,6 +9,7 @@ import path from 'node:path';
 import { boot, shutdown } from '../src/boot.js';
 import { loadConfig } from '../src/config/index.js';
 import type { AppContext } from '../src/context.js';
+import { randomToken } from '../src/core/ids.js';
 import { freePort } from '../src/core/ports.js';
 import { buildApp } from '../src/http/app.js';
 import { startWorker } from '../src/roles/worker.js';
@@ -31,6 +32,10 @@ interface Target {
   close(): Promise<void>;
 }
 
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value;
+}
+
 /** Starts a server in this process: PostgreSQL/Redis from the environment, else embedded. */
 async function startLocalTarget(env: NodeJS.ProcessEnv): Promise<Target> {
   const port = await freePort();
@@ -42,6 +47,9 @@ async function startLocalTarget(env: NodeJS.ProcessEnv): Promise<Target> {
     // per-customer limits stay as configured).
     RATE_LIMIT_WRITES_PER_IP: '10000000', RATE_LIMIT_JOINS_PER_IP: '10000000',
     RATE_LIMIT_HOLDS_PER_IP: '10000000', PUBLIC_URL: `http://127.0.0.1:${port}`,
+    // A simulated sale on a database server names its gateway and key like any server node.
+    PAYMENT_PROVIDER: nonEmpty(env.PAYMENT_PROVIDER) ?? 'simulated',
+    STAMPEDE_SECRET: nonEmpty(env.STAMPEDE_SECRET) ?? randomToken(32),
   });
   const ctx: AppContext = await boot(config);
   const worker = await startWorker(ctx);

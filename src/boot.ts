@@ -28,7 +28,7 @@ export async function boot(config: Config, options: BootOptions = {}): Promise<A
     await db.close();
     throw error;
   }
-  const coord = createCoordinator({ redisUrl: config.redisUrl, logger });
+  const coord = createCoordinator({ redis: config.redis, logger });
   const secrets = resolveSecrets(config);
   const tokens = new CustomerTokens(secrets.secret, () => clock.nowMs());
   return { config, db, coord, clock, secrets, tokens, logger };

@@ -9,6 +9,7 @@ import type { Db } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
 import { adminHeaders, buildTestApp } from '../testing/context.js';
 import { bearer, buildCustomer, buildVenue, venueInput } from '../testing/factories.js';
+import type { VenueInput } from './schemas.js';
 
 const backends = await testBackends();
 const dayMs = 24 * 3600 * 1000;
@@ -64,6 +65,38 @@ for (const backend of backends) {
       const read = await app.inject({ url: `/api/v1/venues/${venue.venueId}` });
       expect(read.statusCode).toBe(200);
       expect(read.json().sections).toHaveLength(2);
+    });
+
+    it('keeps optional layout hints on sections and refuses malformed ones', async () => {
+      const base = venueInput({ name: 'Arena', rows: 2, seatsPerRow: 3, standing: 20 });
+      const [seated, standing] = base.sections as [VenueInput['sections'][number],
+        VenueInput['sections'][number]];
+      const hinted = {
+        ...base,
+        sections: [
+          { ...seated, layout: { x: -12.5, y: 30, rotationDeg: -15, curve: 40 } },
+          { ...standing, layout: { x: 0, y: 8, width: 24, depth: 10 } },
+        ],
+      };
+      const created = await app.inject({
+        method: 'POST', url: '/api/v1/venues', headers: adminHeaders, payload: hinted,
+      });
+      expect(created.statusCode).toBe(201);
+      const read = (await app.inject({ url: `/api/v1/venues/${created.json().venueId}` })).json();
+      expect(read.sections.map((s: { layout?: unknown }) => s.layout)).toEqual([
+        { x: -12.5, y: 30, rotationDeg: -15, curve: 40 }, { x: 0, y: 8, width: 24, depth: 10 },
+      ]);
+      const before = await counts(db);
+      for (const layout of [{ x: 0 }, { x: 0, y: 0, curve: 181 }, { x: 1e6, y: 0 },
+        { x: 0, y: 0, width: 0 }, { x: 0, y: 0, scale: 2 }, { x: '1', y: 0 }]) {
+        const refused = await app.inject({
+          method: 'POST', url: '/api/v1/venues', headers: adminHeaders,
+          payload: { ...base, sections: [{ ...seated, layout }, standing] },
+        });
+        expect(refused.statusCode, JSON.stringify(layout)).toBe(400);
+        expect(refused.json().code).toBe('validation_failed');
+      }
+      expect(await counts(db)).toEqual(before);
     });
 
     it('creates an event with one ticket per seat and unit, with live availability', async () => {

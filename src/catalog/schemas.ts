@@ -17,11 +17,44 @@ export const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(sch
   Type.Union([schema, Type.Null()]);
 export const DateTime = Type.String({ format: 'date-time', maxLength: 40 });
 
+const Coordinate = Type.Number({ minimum: -limits.layoutExtent, maximum: limits.layoutExtent });
+const Extent = Type.Number({ minimum: 1, maximum: limits.layoutExtent });
+
+/**
+ * Optional drawing hints for a section; seat maps fall back to their own arrangement
+ * without them. The plane's unit is one seat pitch (neighbouring seats and rows are one
+ * unit apart); the stage is toward negative y.
+ */
+export const SectionLayout = Type.Object(
+  {
+    x: Coordinate,
+    y: Coordinate,
+    rotationDeg: Type.Optional(Type.Number({ minimum: -360, maximum: 360 })),
+    curve: Type.Optional(Type.Number({ minimum: 0, maximum: 180 })),
+    width: Type.Optional(Extent),
+    depth: Type.Optional(Extent),
+  },
+  {
+    additionalProperties: false,
+    description: 'Drawing hints. (x, y): centre of the front edge (a seated section\'s first '
+      + 'row). Unrotated, rows run along +x with seat 1 leftmost and later rows at +y, one '
+      + 'unit apart; rotationDeg (default 0) turns the section clockwise about (x, y), so '
+      + 'it faces a stage at its -y side. curve (degrees, default 0 = straight rows) is '
+      + 'the arc the first row spans: rows are then concentric arcs about a centre on the '
+      + 'stage side, radius r0 = (seats in the first row - 1) / curve in radians, '
+      + 'growing by one unit per row, seats one unit apart along each arc, centred. '
+      + 'width and depth (units) size a standing area\'s rectangle behind its front edge '
+      + '(default: a square of its capacity).',
+  },
+);
+export type SectionLayout = Static<typeof SectionLayout>;
+
 export const SeatedSectionInput = Type.Object(
   {
     key: SectionKey,
     name: Name,
     kind: Type.Literal('seated'),
+    layout: Type.Optional(SectionLayout),
     rows: Type.Array(
       Type.Object(
         { label: RowLabel, seats: Type.Integer({ minimum: 1, maximum: limits.seatsPerRow }) },
@@ -38,6 +71,7 @@ export const StandingSectionInput = Type.Object(
     key: SectionKey,
     name: Name,
     kind: Type.Literal('standing'),
+    layout: Type.Optional(SectionLayout),
     capacity: Type.Integer({ minimum: 1, maximum: limits.standingCapacity }),
   },
   { additionalProperties: false },
@@ -209,7 +243,7 @@ export type SeatStatus = Static<typeof SeatStatus>;
 
 export const SeatMap = Type.Object({
   eventId: Uuid,
-  /** Outbox watermark the map reflects; live deltas with a higher version apply on top. */
+  /** Live-feed version the map reflects; live deltas with a higher version apply on top. */
   version: Type.Integer(),
   sections: Type.Array(
     Type.Object({

@@ -5,6 +5,7 @@
 import { boot, shutdown } from '../boot.js';
 import { seedDemo } from '../catalog/demo.js';
 import { ConfigError, loadConfig } from '../config/index.js';
+import { describeTarget } from '../coord/connect.js';
 import { startServer } from '../server.js';
 
 const usage = `usage: stampede [serve | migrate | seed --demo | simulate [options]]
@@ -23,12 +24,15 @@ async function serve(): Promise<void> {
     if (eventId !== undefined) ctx.logger.info({ eventId }, 'seeded the demo venue and event');
   }
   const { url } = await startServer(ctx);
+  const coordination = ctx.config.redis === undefined
+    ? 'in-process'
+    : describeTarget(ctx.config.redis);
   const where = ctx.config.databaseUrl === undefined ? `embedded (${ctx.config.dataDir})` : 'PostgreSQL';
   process.stdout.write(
     `\nStampede is running at ${url}\n` +
     `  API docs:     ${url}/docs\n` +
     `  database:     ${where}\n` +
-    `  coordination: ${ctx.config.redisUrl === undefined ? 'in-process' : 'Redis'}\n` +
+    `  coordination: ${coordination}\n` +
     (ctx.secrets.adminTokenGenerated
       ? `  admin token:  ${ctx.secrets.adminToken}  (kept in ${ctx.config.dataDir}/secrets.json)\n`
       : '  admin token:  from STAMPEDE_ADMIN_TOKEN\n'),

@@ -4,6 +4,8 @@
  */
 import path from 'node:path';
 
+import { parseHostPorts, type RedisTarget } from '../coord/connect.js';
+
 export type Role = 'api' | 'worker' | 'realtime';
 export const allRoles: readonly Role[] = ['api', 'worker', 'realtime'];
 
@@ -15,8 +17,10 @@ export interface Config {
   host: string;
   /** PostgreSQL URL; undefined means the embedded PGlite database under dataDir. */
   databaseUrl: string | undefined;
-  /** Redis URL; undefined means in-process coordination. */
+  /** Redis URL; undefined means in-process coordination (unless Sentinels or a cluster). */
   redisUrl: string | undefined;
+  /** The Redis to coordinate through, from REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES. */
+  redis: RedisTarget | undefined;
   dataDir: string;
   adminToken: string | undefined;
   secret: string | undefined;
@@ -43,6 +47,11 @@ export interface Config {
     requestTimeoutMs: number;
     /** Writes allowed per client address per minute (bursts included). */
     writesPerIpPerMinute: number;
+    /**
+     * Payment webhooks per sending address per minute: their own budget, apart from the
+     * write limit (they are signature-gated, and a big sale sends many from few addresses).
+     */
+    webhooksPerIpPerMinute: number;
     /** Checkouts, extensions, releases and cancellations per customer per minute, each. */
     bookingWritesPerCustomerPerMinute: number;
     /** Trust X-Forwarded-For from this many proxy hops (0: use the socket address). */
@@ -51,6 +60,27 @@ export interface Config {
   /** Seed the demo venue and event when the database has no events. */
   seedDemo: boolean;
   queue: QueueConfig;
+  live: LiveConfig;
+}
+
+/** The outbox relay and the live seat-map feed (SSE and WebSocket). */
+export interface LiveConfig {
+  /** Pause between relay rounds; batches reach clients within about this plus a hop. */
+  relayPollMs: number;
+  /** Lease on the relay duty; a dead relay leader is replaced within about this long. */
+  relayLeaderTtlMs: number;
+  /** How often the elected node turns lapsed holds into `expired`. */
+  holdSweepMs: number;
+  /** Comment lines (SSE) or pings (WebSocket) at this period. */
+  heartbeatMs: number;
+  /** Open live connections per node; more are refused with 503 and Retry-After. */
+  maxConnections: number;
+  /** Open live connections per client address per node; more are refused with 429. */
+  maxPerAddress: number;
+  /** Bytes a connection may have waiting to be sent before it is dropped as too slow. */
+  maxBufferedBytes: number;
+  /** A live connection is ended after this long; the client reconnects and resumes. */
+  maxLifetimeSeconds: number;
 }
 
 /** Waiting-room tuning and its abuse limits (per-event pacing lives on the event). */
@@ -146,6 +176,36 @@ function secretValue(env: Env, name: string): string | undefined {
   return raw;
 }
 
+function hostPorts(env: Env, name: string): ReturnType<typeof parseHostPorts> | undefined {
+  const raw = text(env, name);
+  if (raw === undefined) return undefined;
+  try {
+    const list = parseHostPorts(raw);
+    if (list.length === 0) throw new Error('is empty');
+    return list;
+  } catch (error) {
+    throw new ConfigError(name, `must be host:port[,host:port...]: ${(error as Error).message}`);
+  }
+}
+
+/** One of REDIS_URL, REDIS_SENTINELS (+ REDIS_SENTINEL_MASTER) or REDIS_CLUSTER_NODES. */
+function redisTarget(env: Env, redisUrl: string | undefined): RedisTarget | undefined {
+  const sentinels = hostPorts(env, 'REDIS_SENTINELS');
+  const nodes = hostPorts(env, 'REDIS_CLUSTER_NODES');
+  const given = [redisUrl, sentinels, nodes].filter((value) => value !== undefined).length;
+  if (given > 1) {
+    throw new ConfigError('REDIS_SENTINELS',
+      'REDIS_URL, REDIS_SENTINELS and REDIS_CLUSTER_NODES are alternatives: set one');
+  }
+  const masterName = text(env, 'REDIS_SENTINEL_MASTER') ?? 'stampede';
+  if (!/^[\w.-]+$/.test(masterName)) {
+    throw new ConfigError('REDIS_SENTINEL_MASTER', 'must be a Sentinel master name');
+  }
+  if (sentinels) return { kind: 'sentinel', sentinels, masterName };
+  if (nodes) return { kind: 'cluster', nodes };
+  return redisUrl === undefined ? undefined : { kind: 'single', url: redisUrl };
+}
+
 function roles(env: Env): ReadonlySet<Role> {
   const raw = text(env, 'ROLES');
   if (raw === undefined) return new Set(allRoles);
@@ -182,10 +242,35 @@ function queueConfig(env: Env): QueueConfig {
   };
 }
 
+function liveConfig(env: Env): LiveConfig {
+  return {
+    relayPollMs: integer(env, 'OUTBOX_RELAY_POLL_MS', 100, 10, 250),
+    relayLeaderTtlMs: integer(env, 'OUTBOX_LEADER_TTL_MS', 5_000, 300, 120_000),
+    holdSweepMs: integer(env, 'HOLD_SWEEP_MS', 250, 50, 60_000),
+    heartbeatMs: integer(env, 'LIVE_HEARTBEAT_MS', 15_000, 100, 120_000),
+    maxConnections: integer(env, 'LIVE_MAX_CONNECTIONS', 20_000, 1, 1_000_000),
+    maxPerAddress: integer(env, 'LIVE_MAX_PER_ADDRESS', 50, 1, 1_000_000),
+    maxBufferedBytes: integer(env, 'LIVE_MAX_BUFFERED_BYTES', 1_048_576, 4_096, 268_435_456),
+    maxLifetimeSeconds: integer(env, 'LIVE_MAX_LIFETIME_SECONDS', 3_600, 1, 86_400),
+  };
+}
+
 /** Parses and validates the environment. Throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const port = integer(env, 'PORT', 3000, 0, 65_535);
   const host = text(env, 'HOST') ?? '127.0.0.1';
+  const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
+  const secret = secretValue(env, 'STAMPEDE_SECRET');
+  // A server or cluster node must never sell real tickets through the simulated gateway by
+  // accident, and every node must sign with the same key: both are named explicitly there.
+  if (databaseUrl !== undefined && text(env, 'PAYMENT_PROVIDER') === undefined) {
+    throw new ConfigError('PAYMENT_PROVIDER',
+      'is required with DATABASE_URL (set "stripe", or "simulated" for a test sale)');
+  }
+  if (databaseUrl !== undefined && secret === undefined) {
+    throw new ConfigError('STAMPEDE_SECRET',
+      'is required with DATABASE_URL (every node must sign tokens with the same key)');
+  }
   const paymentProvider = oneOf(env, 'PAYMENT_PROVIDER', 'simulated', ['simulated', 'stripe']);
   const stripeSecretKey = text(env, 'STRIPE_SECRET_KEY');
   const stripeWebhookSecret = text(env, 'STRIPE_WEBHOOK_SECRET');
@@ -195,15 +280,17 @@ export function loadConfig(env: Env = process.env): Config {
   if (paymentProvider === 'stripe' && stripeWebhookSecret === undefined) {
     throw new ConfigError('STRIPE_WEBHOOK_SECRET', 'is required when PAYMENT_PROVIDER=stripe');
   }
+  const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:']);
   const publicHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   return {
     port,
     host,
-    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
-    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    databaseUrl,
+    redisUrl,
+    redis: redisTarget(env, redisUrl),
     dataDir: path.resolve(text(env, 'STAMPEDE_DATA_DIR') ?? './data'),
     adminToken: secretValue(env, 'STAMPEDE_ADMIN_TOKEN'),
-    secret: secretValue(env, 'STAMPEDE_SECRET'),
+    secret,
     paymentProvider,
     stripeSecretKey,
     stripeWebhookSecret,
@@ -223,11 +310,14 @@ export function loadConfig(env: Env = process.env): Config {
     http: {
       requestTimeoutMs: integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 1_000, 600_000),
       writesPerIpPerMinute: integer(env, 'RATE_LIMIT_WRITES_PER_IP', 6_000, 1, 10_000_000),
+      webhooksPerIpPerMinute: integer(env, 'RATE_LIMIT_WEBHOOKS_PER_IP', 120_000, 1,
+        100_000_000),
       bookingWritesPerCustomerPerMinute: integer(env, 'RATE_LIMIT_BOOKING_WRITES_PER_CUSTOMER',
         120, 1, 1_000_000),
       trustProxy: integer(env, 'TRUST_PROXY_HOPS', 0, 0, 10),
     },
     seedDemo: oneOf(env, 'STAMPEDE_SEED_DEMO', 'true', ['true', 'false']) === 'true',
     queue: queueConfig(env),
+    live: liveConfig(env),
   };
 }

@@ -17,6 +17,8 @@ export const limits = {
   seatsPerRow: 1_000,
   standingCapacity: 200_000,
   ticketsPerVenue: 250_000,
+  /** Section layout hints (seat pitches) lie within this distance of the venue's origin. */
+  layoutExtent: 100_000,
   keyLength: 40,
   zonesPerEvent: 100,
   pageSizeDefault: 20,
@@ -51,6 +53,8 @@ export const limits = {
   idempotencyWaitMs: 20_000,
   /** A 'running' idempotency record older than this belongs to a crashed node. */
   idempotencyStaleSeconds: 300,
+  /** Longest Retry-After for a retry whose key's first request is still 'running'. */
+  idempotencyRetryAfterMaxSeconds: 30,
   /** Idempotency records are kept this long, then pruned. */
   idempotencyRetentionHours: 24,
   /**
@@ -59,6 +63,12 @@ export const limits = {
    * asked is insufficient_inventory; otherwise the same code, marked retryable.
    */
   holdClaimBudgetMs: 3_000,
+  /**
+   * The hold route refuses by this node's clock only when the sale opens further away than
+   * this; nearer the boundary the hold transaction decides by the database clock, so nodes
+   * with skewed clocks agree on the second the sale opens.
+   */
+  saleClockMarginMs: 30_000,
   /** Holds the sweeper tidies per statement. */
   holdSweepBatch: 500,
   /** Payments and refunds the reconciler looks at per pass. */
@@ -69,6 +79,24 @@ export const limits = {
   webhookBodyBytes: 64 * 1024,
   /** Orders per page of /me/orders. */
   ordersPageMax: 100,
+  /** Orders one organizer order search answers with at most. */
+  orderSearchMax: 50,
+  /** Length of an organizer order search (an order id, a ticket code or an e-mail). */
+  orderSearchQueryLength: 254,
   /** Ticket codes scanned at the door are this long at most. */
   ticketCodeLength: 64,
+  /** Outbox rows the relay stamps, or hands to its sinks, per statement. */
+  outboxRelayBatch: 2_000,
+  /** Published outbox rows are kept this long (for inspection), then pruned. */
+  outboxRetentionSeconds: 30,
+  /** Rows one prune statement deletes; a backlog goes over a few rounds. */
+  outboxPruneBatch: 20_000,
+  /** The relay prunes every this many rounds. */
+  outboxPruneEveryRounds: 10,
+  /** Recent delta batches each node keeps per event for Last-Event-ID resumes. */
+  liveReplayBatches: 512,
+  /** Events one node follows at once (each with its seat states in memory). */
+  liveEventsPerNode: 1_000,
+  /** Longest Last-Event-ID header read (a version number). */
+  liveLastEventIdLength: 20,
 } as const;

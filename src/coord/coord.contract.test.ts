@@ -3,13 +3,19 @@
  * and against Redis, so the embedded default and the cluster shape cannot drift apart.
  * The memory backend moves a fake clock; Redis uses short real TTLs.
  */
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { serviceAvailable, testRedisUrl } from '../testing/services.js';
+import { Supervisor } from '../../cluster/procs.js';
+import { startRedisCluster } from '../../cluster/redis.js';
+import { servicesRequired, serviceAvailable, testRedisUrl } from '../testing/services.js';
 import {
   createMemoryCoordinator,
   createMemoryHub,
@@ -41,7 +47,7 @@ interface Env {
 }
 
 interface Backend {
-  name: 'memory' | 'redis';
+  name: 'memory' | 'redis' | 'redis cluster';
   enabled: boolean;
   /** `realTime` gives a memory store on the wall clock, for timer-driven code. */
   env(realTime?: boolean): Env;
@@ -87,6 +93,55 @@ const redisBackend: Backend = {
       redisNodes += 1;
       const name = `test-coord-${runId}-${redisNodes}`;
       return createRedisCoordinator({ url: testRedisUrl, prefix: redisPrefix, logger, name });
+    });
+    return { ...tracked, elapse: async (ms) => void (await sleep(ms)) };
+  },
+};
+
+/**
+ * A real three-primary Redis Cluster started for this file (stock redis-server on free
+ * high ports), so every multi-key script is checked against slot rules, not assumed.
+ */
+async function startClusterForTests(): Promise<{ ports: number[]; stop(): Promise<void> }
+  | undefined> {
+  try {
+    execFileSync('redis-server', ['--version']);
+  } catch {
+    if (servicesRequired) throw new Error('redis-server is not installed: no Redis Cluster');
+    console.warn('[tests] redis-server not installed: skipping the Redis Cluster contract');
+    return undefined;
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), 'stampede-rcluster-'));
+  const sup = new Supervisor(dir);
+  const stop = async (): Promise<void> => {
+    await sup.stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const { ports } = await startRedisCluster(sup, dir);
+    return { ports, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+const redisCluster = await startClusterForTests();
+afterAll(async () => {
+  await redisCluster?.stop();
+});
+
+const clusterBackend: Backend = {
+  name: 'redis cluster',
+  enabled: redisCluster !== undefined,
+  env() {
+    const nodes = (redisCluster?.ports ?? []).map((port) => ({ host: '127.0.0.1', port }));
+    const tracked = trackNodes((logger) => {
+      redisNodes += 1;
+      const name = `test-coord-${runId}-c${redisNodes}`;
+      return createRedisCoordinator({
+        target: { kind: 'cluster', nodes }, prefix: redisPrefix, logger, name,
+      });
     });
     return { ...tracked, elapse: async (ms) => void (await sleep(ms)) };
   },
@@ -139,7 +194,7 @@ afterAll(async () => {
   }
 });
 
-for (const backend of [memoryBackend, redisBackend]) {
+for (const backend of [memoryBackend, redisBackend, clusterBackend]) {
   describe.skipIf(!backend.enabled)(`coordinator contract: ${backend.name}`, () => {
     const run = (body: (env: Env) => Promise<void>, realTime = false) => () =>
       withEnv(backend, body, realTime);

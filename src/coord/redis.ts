@@ -13,8 +13,9 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 
-import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 
+import { openRedis, type RedisConnection, type RedisTarget } from './connect.js';
 import { createKeyspace, DEFAULT_PREFIX } from './keys.js';
 import {
   assertBucket,
@@ -29,8 +30,10 @@ import type { BucketResult, Coordinator, CoordLogger, SetOptions, Unsubscribe } 
 
 /** Options for the Redis coordinator. */
 export interface RedisCoordinatorOptions {
-  /** `redis://[user:pass@]host:port[/db]` */
-  url: string;
+  /** `redis://[user:pass@]host:port[/db]`; or give `target` for Sentinels or a cluster. */
+  url?: string;
+  /** Where Redis is; wins over `url`. */
+  target?: RedisTarget;
   prefix?: string;
   logger?: CoordLogger;
   /** Shown in CLIENT LIST as `<name>:cmd` and `<name>:sub`, so operators see which node. */
@@ -144,7 +147,7 @@ class LuaScript {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  async run(conn: Redis, keys: string[], args: (string | number)[]): Promise<unknown> {
+  async run(conn: RedisConnection, keys: string[], args: (string | number)[]): Promise<unknown> {
     const tail = [keys.length, ...keys, ...args];
     try {
       return await conn.call('EVALSHA', [this.sha, ...tail]);
@@ -183,7 +186,7 @@ const FAIL_FAST_AFTER_MS = 500;
 class ConnectionHealth {
   private downSinceMs: number | null = null;
 
-  constructor(conn: Redis, role: string, logger: CoordLogger) {
+  constructor(conn: RedisConnection, role: string, logger: CoordLogger) {
     // ioredis emits an error per reconnect attempt; one line per outage is enough.
     conn.on('error', (err: Error) => {
       if (this.downSinceMs !== null) return;
@@ -208,7 +211,7 @@ class ConnectionHealth {
   }
 }
 
-async function closeConnection(conn: Redis): Promise<void> {
+async function closeConnection(conn: RedisConnection): Promise<void> {
   if (conn.status !== 'ready') {
     conn.disconnect();
     return;
@@ -233,10 +236,15 @@ export function createRedisCoordinator(opts: RedisCoordinatorOptions): Coordinat
   const name = opts.name ?? 'stampede';
   assert.ok(/^[\w.:-]+$/.test(name), `invalid connection name: ${name}`);
   const options = connectionOptions(name, opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
-  const cmd = new Redis(opts.url, options);
+  const single: RedisTarget | undefined = opts.url === undefined
+    ? undefined
+    : { kind: 'single', url: opts.url };
+  const target = opts.target ?? single;
+  assert.ok(target !== undefined, 'createRedisCoordinator needs a url or a target');
+  const cmd = openRedis(target, options);
   const cmdHealth = new ConnectionHealth(cmd, 'command', logger);
   const channels = new Map<string, ChannelEntry>();
-  let sub: Redis | undefined;
+  let sub: RedisConnection | undefined;
   let closed = false;
 
   const ensureOpen = (): void => {
@@ -248,9 +256,9 @@ export function createRedisCoordinator(opts: RedisCoordinatorOptions): Coordinat
     assertOwned(keys, key);
   };
 
-  const subscriber = (): Redis => {
+  const subscriber = (): RedisConnection => {
     if (sub) return sub;
-    const conn = cmd.duplicate({ connectionName: `${name}:sub` });
+    const conn = openRedis(target, { ...options, connectionName: `${name}:sub` });
     new ConnectionHealth(conn, 'subscriber', logger);
     conn.on('message', (channel: string, message: string) => {
       const entry = channels.get(channel);

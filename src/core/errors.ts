@@ -24,6 +24,7 @@ export const errorCatalogue = {
   extension_used: { status: 409, title: 'Hold already extended', retryable: false },
   already_checked_in: { status: 409, title: 'Ticket already checked in', retryable: false },
   already_left: { status: 409, title: 'Already left the queue', retryable: false },
+  not_cancellable: { status: 409, title: 'Order can no longer be cancelled', retryable: false },
   hold_purchased: { status: 409, title: 'Hold already purchased', retryable: false },
   payment_pending: { status: 409, title: 'A payment is already pending', retryable: true },
   invalid_signature: { status: 400, title: 'Webhook signature invalid', retryable: false },
@@ -31,8 +32,12 @@ export const errorCatalogue = {
   payload_too_large: { status: 413, title: 'Payload too large', retryable: false },
   unsupported_media_type: { status: 415, title: 'Unsupported media type', retryable: false },
   rate_limited: { status: 429, title: 'Too many requests', retryable: true },
+  live_too_many_streams: {
+    status: 429, title: 'Too many live streams from this address', retryable: true,
+  },
   internal_error: { status: 500, title: 'Internal server error', retryable: true },
   service_unavailable: { status: 503, title: 'Service unavailable', retryable: true },
+  live_node_full: { status: 503, title: 'No room for another live stream', retryable: true },
 } as const;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -26,6 +26,7 @@ import {
   claimAnyUnits, claimTesting, claimTickets, countAvailable, customerUsage,
   lockCustomerAndCount, naiveGap, unguardedPick, unguardedUnavailable, type TicketRow,
 } from './claim.js';
+import { assertSaleOpen } from './saleWindow.js';
 import type { Hold, HoldInput, HoldItem } from './schemas.js';
 
 /** Thrown inside a claim transaction when a concurrent claim won: roll back, plan again. */
@@ -123,6 +124,7 @@ async function applyHold(
   onApplied: OnApplied | undefined,
 ): Promise<Hold> {
   const usage = await lockCustomerAndCount(tx, customerId, event.eventId, event.holdSeconds);
+  assertSaleOpen(event, usage.createdAtMs); // by the database clock, inside the transaction
   if (usage.used + quantity > event.maxTicketsPerCustomer) throw overLimit(event, usage.used);
   const holdId = newId();
   const tickets = (await claim(tx, holdId, usage.expiresAt))
@@ -530,6 +532,11 @@ export async function extendHold(db: Db, customerId: string, holdId: string): Pr
       throw new DomainError('hold_expired', 'the hold has ended');
     }
     if (hold.extended) throw new DomainError('extension_used', 'a hold is extended only once');
+    // The payment window already keeps the tickets while a payment is pending; extending
+    // then would reopen the buyer's timer on a hold that is being paid for.
+    if (hold.pending) {
+      throw new DomainError('payment_pending', 'a payment for this hold is being processed');
+    }
     const seconds = hold.extension_seconds;
     if (seconds === 0) throw new DomainError('extension_used', 'this event allows no extensions');
     const { rows } = await tx.query<{ claim: string }>(

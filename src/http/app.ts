@@ -9,11 +9,12 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
-import { Redis } from 'ioredis';
 import { limits } from '../config/limits.js';
 import type { AppContext } from '../context.js';
+import { openRedis } from '../coord/connect.js';
 import { DomainError } from '../core/errors.js';
 import { errorsPlugin } from './plugins/errors.js';
+import { holdLatencyPlugin } from './plugins/holdLatency.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { adminRoutes } from './routes/admin.js';
 import { catalogRoutes } from './routes/catalog.js';
@@ -49,9 +50,9 @@ async function registerDocs(app: App): Promise<void> {
 async function registerRateLimit(app: App, ctx: AppContext): Promise<void> {
   // Fans share addresses (venue Wi-Fi, carrier NAT), so the per-address budget is large;
   // per-customer limits on the hot routes live with those routes.
-  const redis = ctx.config.redisUrl === undefined
+  const redis = ctx.config.redis === undefined
     ? undefined
-    : new Redis(ctx.config.redisUrl, {
+    : openRedis(ctx.config.redis, {
       connectTimeout: 2_000, maxRetriesPerRequest: 1, enableOfflineQueue: false,
     });
   if (redis !== undefined) {
@@ -98,6 +99,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   });
   await registerDocs(app);
   await app.register(metricsPlugin);
+  await app.register(holdLatencyPlugin(ctx));
   await registerRateLimit(app, ctx);
   await app.register(async (scope) => {
     await opsRoutes(scope, ctx);

@@ -32,7 +32,7 @@ type Stored =
 
 interface Row {
   fingerprint: string; state: string; response_status: number | null;
-  response_body: Stored | null; stale: boolean; owner: string | null;
+  response_body: Stored | null; stale: boolean; owner: string | null; stale_in_seconds: number;
 }
 
 /**
@@ -75,7 +75,9 @@ export async function runIdempotent(
     }
     const { rows } = await db.query<Row>(
       `SELECT fingerprint, state, response_status, response_body, owner::text AS owner,
-              created_at < now() - make_interval(secs => $3) AS stale
+              created_at < now() - make_interval(secs => $3) AS stale,
+              extract(epoch FROM created_at + make_interval(secs => $3) - now())::float8
+                AS stale_in_seconds
          FROM idempotency_keys WHERE customer_id = $1 AND idem_key = $2`,
       [scope.customerId, scope.key, limits.idempotencyStaleSeconds],
     );
@@ -103,12 +105,22 @@ export async function runIdempotent(
       }
       continue;
     }
-    if (Date.now() >= deadline) {
-      throw new DomainError('idempotency_conflict',
-        'a request with this Idempotency-Key is still in progress');
-    }
+    if (Date.now() >= deadline) throw stillRunning(row.stale_in_seconds);
     await sleep(25 + Math.random() * 25);
   }
+}
+
+/**
+ * The key's first request is still running, or died in a database blip before it could
+ * clear its record (which is then taken over once stale). Either way the same request may
+ * succeed later, so this is a retryable 503 with Retry-After, not a final conflict.
+ */
+function stillRunning(staleInSeconds: number): DomainError {
+  const retryAfterSeconds = Math.min(limits.idempotencyRetryAfterMaxSeconds,
+    Math.max(1, Math.ceil(staleInSeconds)));
+  return new DomainError('service_unavailable',
+    'a request with this Idempotency-Key is still in progress; retry it later',
+    { retryAfterSeconds });
 }
 
 function replay(status: number, stored: Stored): StoredReply {

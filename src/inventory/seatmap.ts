@@ -1,7 +1,9 @@
 /**
  * The seat map: every seat's status for one event. One statement reads the layout, the
  * status of every ticket as one character each (in ticket order, which is layout order)
- * and the outbox watermark, all from one snapshot; the nested reply is built here.
+ * and the event's live-feed version, all from one snapshot; the nested reply is built here.
+ * Every feed row at or below that version is already in the map (the relay stamps a row
+ * only after it committed); rows above it apply on top.
  */
 import { DomainError } from '../core/errors.js';
 import { isUuid } from '../core/ids.js';
@@ -26,8 +28,8 @@ export async function getSeatMap(db: Queryable, eventId: string): Promise<SeatMa
                                     WHEN ${ticketState.held} THEN 'h' ELSE 'a' END,
                                '' ORDER BY t.ticket_no)
                FROM tickets t WHERE t.event_id = e.event_id) AS states,
-            (SELECT coalesce(max(o.outbox_id), 0)
-               FROM outbox_events o WHERE o.event_id = e.event_id)::bigint AS version
+            coalesce((SELECT f.version FROM event_feed f WHERE f.event_id = e.event_id),
+                     0)::bigint AS version
        FROM events e JOIN venues v ON v.venue_id = e.venue_id
       WHERE e.event_id = $1`,
     [eventId],

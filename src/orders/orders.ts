@@ -8,7 +8,8 @@ import type { Order, OrderTicket, PaymentView } from './schemas.js';
 /** Who is asking: a customer sees only their own orders; an organizer sees every order. */
 export type Viewer = { customerId: string } | { admin: true };
 
-interface OrderRow {
+/** An order row as `orderColumns` selects it (alias `o` for orders). */
+export interface OrderRow {
   order_id: string; event_id: string; hold_id: string; status: Order['status'];
   total_cents: number; currency: string; failure_reason: string | null; created_at: Date;
   confirmed_at: Date | null; cancelled_at: Date | null;
@@ -16,7 +17,8 @@ interface OrderRow {
   tickets: (Omit<OrderTicket, 'checkedInAt'> & { checkedInAt: string | null })[];
 }
 
-const orderColumns = `o.order_id, o.event_id, o.hold_id, o.status, o.total_cents, o.currency,
+/** The columns that make an Order, over `orders o`; shared by every order read. */
+export const orderColumns = `o.order_id, o.event_id, o.hold_id, o.status, o.total_cents, o.currency,
   o.failure_reason, o.created_at, o.confirmed_at, o.cancelled_at,
   (SELECT json_build_object(
       'paymentId', p.payment_id, 'provider', p.provider, 'method', p.method,
@@ -38,7 +40,8 @@ const orderColumns = `o.order_id, o.event_id, o.hold_id, o.status, o.total_cents
 const iso = (value: Date | string | null): string | null =>
   value === null ? null : new Date(value).toISOString();
 
-function toOrder(row: OrderRow): Order {
+/** Shapes a row selected with `orderColumns`. */
+export function toOrder(row: OrderRow): Order {
   return {
     orderId: row.order_id,
     eventId: row.event_id,

@@ -87,3 +87,25 @@ export const Checkin = Type.Object({
   checkedInAt: DateTime,
 });
 export type Checkin = Static<typeof Checkin>;
+
+export const OrderSearchQuery = Type.Object(
+  {
+    /** An order id, a ticket code or a customer's e-mail; empty lists the newest orders. */
+    q: Type.Optional(Type.String({ maxLength: limits.orderSearchQueryLength })),
+    eventId: Type.Optional(Uuid),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: limits.orderSearchMax,
+      default: 20 })),
+  },
+  { additionalProperties: false },
+);
+export type OrderSearchQuery = Static<typeof OrderSearchQuery>;
+
+/** An order as support sees it: with the buyer, so a caller can be matched to it. */
+export const AdminOrder = Type.Object({
+  ...Order.properties,
+  customer: Type.Object({ customerId: Uuid, email: Type.String(), name: Type.String() }),
+});
+export type AdminOrder = Static<typeof AdminOrder>;
+
+export const AdminOrderList = Type.Object({ data: Type.Array(AdminOrder) });
+export type AdminOrderList = Static<typeof AdminOrderList>;

@@ -27,10 +27,36 @@ export function bookingDeps(ctx: AppContext): BookingDeps {
 }
 
 export interface BookingWorkerOptions {
-  /** Sweep period (default 1 s). */
+  /** Sweep period (default from config, 250 ms: expiry shows within about a second). */
   sweepEveryMs?: number;
-  /** Reconcile and prune every this many sweeps (default 15). */
-  reconcileEvery?: number;
+  /** Reconciliation and pruning period (default 15 s). */
+  maintainEveryMs?: number;
+}
+
+/**
+ * Runs `work` every `periodMs` while this node leads; a slow run is not stacked on (the
+ * next one waits for the next period). Returns the stop function.
+ */
+function leaderLoop(
+  ctx: AppContext, elector: LeaderElector, periodMs: number, what: string,
+  work: () => Promise<void>,
+): () => Promise<void> {
+  let running: Promise<void> = Promise.resolve();
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy || !elector.isLeader()) return;
+    busy = true;
+    running = work()
+      .catch((error: unknown) => ctx.logger.warn({ err: error }, `${what} failed`))
+      .finally(() => {
+        busy = false;
+      });
+  }, periodMs);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
 }
 
 /** Starts the duties on this node (they act only while it leads); call stop() on shutdown. */
@@ -43,38 +69,25 @@ export function startBookingWorkers(ctx: AppContext, options: BookingWorkerOptio
     ttlMs: 10_000,
     logger: ctx.logger,
   });
-  const reconcileEvery = options.reconcileEvery ?? 15;
-  let ticks = 0;
-  let running: Promise<void> = Promise.resolve();
-  const tick = async (): Promise<void> => {
-    if (!elector.isLeader()) return;
-    // Drain a backlog in bounded batches, but yield after a few so one tick stays short.
-    for (let round = 0; round < 10; round++) {
-      const swept = await sweepExpiredHolds(ctx.db, limits.holdSweepBatch);
-      if (swept.holds < limits.holdSweepBatch) break;
-    }
-    if (++ticks % reconcileEvery === 0) {
+  // Short period, so a lapsed hold turns `expired` (and its release is published) within
+  // about a second; an idle sweep is one indexed probe of holds_sweep_idx.
+  const stopSweeps = leaderLoop(ctx, elector, options.sweepEveryMs ?? ctx.config.live.holdSweepMs,
+    'hold sweep', async () => {
+      // Drain a backlog in bounded batches, but yield after a few so one run stays short.
+      for (let round = 0; round < 10; round++) {
+        const swept = await sweepExpiredHolds(ctx.db, limits.holdSweepBatch);
+        if (swept.holds < limits.holdSweepBatch) break;
+      }
+    });
+  const stopMaintenance = leaderLoop(ctx, elector, options.maintainEveryMs ?? 15_000,
+    'booking maintenance', async () => {
       await reconcilePayments(bookingDeps(ctx));
       await pruneIdempotencyKeys(ctx.db);
-    }
-  };
-  let busy = false;
-  const timer = setInterval(() => {
-    // A slow tick is not stacked on: the next one simply waits for the next period.
-    if (busy) return;
-    busy = true;
-    running = tick()
-      .catch((error: unknown) => ctx.logger.warn({ err: error }, 'booking maintenance failed'))
-      .finally(() => {
-        busy = false;
-      });
-  }, options.sweepEveryMs ?? 1_000);
-  timer.unref();
+    });
   void elector.start();
   return {
     async stop() {
-      clearInterval(timer);
-      await running;
+      await Promise.all([stopSweeps(), stopMaintenance()]);
       await elector.stop();
     },
   };

@@ -6,7 +6,7 @@
 import type { Queryable } from '../storage/index.js';
 
 /** Kinds of outbox events the booking engine writes. */
-export type OutboxKind = 'seats.held' | 'seats.released' | 'seats.sold';
+export type OutboxKind = 'seats.held' | 'seats.released' | 'seats.sold' | 'event.cancelled';
 
 /** One ticket in an outbox payload; seatId is null for a standing unit. */
 export interface OutboxTicket {
@@ -28,9 +28,15 @@ export interface SeatsPayload {
   tickets: OutboxTicket[];
 }
 
+/** Payload of `event.cancelled`: the live feed ends, the notifier tells ticket holders. */
+export interface EventCancelledPayload {
+  reason: 'cancelled';
+}
+
 /** Appends one outbox row in the caller's transaction. */
 export async function writeOutbox(
-  tx: Queryable, eventId: string, kind: OutboxKind, payload: SeatsPayload,
+  tx: Queryable, eventId: string, kind: OutboxKind,
+  payload: SeatsPayload | EventCancelledPayload,
 ): Promise<void> {
   await tx.query(
     'INSERT INTO outbox_events (event_id, kind, payload) VALUES ($1, $2, $3::jsonb)',

@@ -130,7 +130,10 @@ export function httpDeliver(baseUrl: string): Deliver {
           method: 'POST', body: delivery.body, headers: delivery.headers,
           signal: AbortSignal.timeout(10_000),
         });
-        if (response.ok || (response.status >= 400 && response.status < 500)) return;
+        // A refusal is final, except "too many requests": that one is retried, as real
+        // providers do.
+        if (response.ok || (response.status >= 400 && response.status < 500
+          && response.status !== 429)) return;
       } catch {
         // fall through to the retry
       }

@@ -5,11 +5,21 @@
  */
 import type { AppContext } from '../context.js';
 import { startBookingWorkers } from '../orders/workers.js';
+import { OutboxRelay, type OutboxSink } from '../outbox/relay.js';
 import { AdmissionDuty } from '../queue/duty.js';
+import { liveFeedSink } from '../realtime/feed.js';
 
 /** A started worker; stop it before closing the context. */
 export interface Worker {
   stop(): Promise<void>;
+}
+
+/**
+ * The consumers of committed outbox rows, in the order they run; the relay marks rows
+ * published only after every one of them took them. Add a sink here to consume the outbox.
+ */
+function outboxSinks(ctx: AppContext): OutboxSink[] {
+  return [liveFeedSink(ctx.coord)];
 }
 
 /** Starts the worker duties for this node. */
@@ -17,8 +27,11 @@ export async function startWorker(ctx: AppContext): Promise<Worker> {
   const admission = new AdmissionDuty(ctx);
   await admission.start();
   const booking = startBookingWorkers(ctx);
+  const relay = new OutboxRelay(ctx, { sinks: outboxSinks(ctx) });
+  await relay.start();
   return {
     async stop() {
+      await relay.stop();
       await booking.stop();
       await admission.stop();
     },

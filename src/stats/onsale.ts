@@ -4,10 +4,29 @@
  * rates. One read model over several domains; every figure is computed at read time.
  */
 import type { Clock } from '../core/clock.js';
+import type { Coordinator } from '../coord/types.js';
 import { loadEvent } from '../catalog/events.js';
 import { zoneCounts } from '../inventory/availability.js';
 import { queueStats } from '../queue/admission.js';
 import type { Queryable } from '../storage/index.js';
+import {
+  latencyWindowMs, quantileMs, readLatencyWindows, sumCounts, type LatencyWindow,
+} from './latency.js';
+
+/** Points in the dashboard's short series (one per latency window: two minutes). */
+export const seriesPoints = 12;
+
+/** One window of the short series the dashboard starts its charts from. */
+export interface SeriesPoint {
+  at: string;
+  holds: number;
+  ticketsSold: number;
+  orders: number;
+  revenueCents: number;
+  joined: number;
+  admitted: number;
+  holdLatencyMsP99: number | null;
+}
 
 export interface OnSaleStats {
   eventId: string;
@@ -29,13 +48,108 @@ export interface OnSaleStats {
   revenueCents: number;
   currency: string;
   lastMinute: { holds: number; ticketsSold: number; orders: number };
+  /** Hold replies over the last minute, from every node. */
+  holdLatency: { samples: number; latencyMsP50: number | null; latencyMsP99: number | null };
+  series: { stepSeconds: number; points: SeriesPoint[] };
+}
+
+type WindowCounts = Map<number, { holds: number; sold: number; orders: number;
+  revenue: number; joined: number; admitted: number }>;
+
+/** Per-window counts of the last `seriesPoints` windows, keyed by window start (epoch ms). */
+async function seriesCounts(db: Queryable, eventId: string):
+  Promise<{ nowMs: number; byWindow: WindowCounts }> {
+  const stepSeconds = latencyWindowMs / 1000;
+  const { rows } = await db.query<{ w: string | null; source: string; n: number; k: number;
+    revenue: number; now_ms: number }>(
+    `WITH since AS (SELECT to_timestamp(floor(extract(epoch FROM now()) / $2) * $2
+                                        - $2 * ($3 - 1)) AS t)
+     SELECT w, source, n, k, revenue, (extract(epoch FROM now()) * 1000)::float8 AS now_ms FROM (
+       SELECT floor(extract(epoch FROM created_at) / $2)::bigint AS w, 'holds' AS source,
+              count(*)::int AS n, 0 AS k, 0::float8 AS revenue
+         FROM holds, since WHERE event_id = $1 AND created_at >= since.t GROUP BY 1
+       UNION ALL
+       SELECT floor(extract(epoch FROM confirmed_at) / $2)::bigint, 'orders',
+              sum(quantity)::int, count(*)::int, sum(total_cents)::float8
+         FROM orders, since WHERE event_id = $1 AND status IN ('confirmed', 'cancelled')
+          AND confirmed_at >= since.t GROUP BY 1
+       UNION ALL
+       SELECT floor(extract(epoch FROM joined_at) / $2)::bigint, 'joined', count(*)::int, 0, 0
+         FROM queue_entries, since WHERE event_id = $1 AND joined_at >= since.t GROUP BY 1
+       UNION ALL
+       SELECT floor(extract(epoch FROM admitted_at) / $2)::bigint, 'admitted', count(*)::int, 0, 0
+         FROM queue_admissions, since WHERE event_id = $1 AND admitted_at >= since.t GROUP BY 1
+       UNION ALL
+       SELECT NULL, 'now', 0, 0, 0) AS figures`,
+    [eventId, stepSeconds, seriesPoints],
+  );
+  const byWindow: WindowCounts = new Map();
+  let nowMs = 0;
+  for (const row of rows) {
+    nowMs = Number(row.now_ms);
+    if (row.w === null) continue;
+    const startMs = Number(row.w) * latencyWindowMs;
+    const entry = byWindow.get(startMs)
+      ?? { holds: 0, sold: 0, orders: 0, revenue: 0, joined: 0, admitted: 0 };
+    if (row.source === 'holds') entry.holds += row.n;
+    if (row.source === 'joined') entry.joined += row.n;
+    if (row.source === 'admitted') entry.admitted += row.n;
+    if (row.source === 'orders') {
+      entry.sold += row.n;
+      entry.orders += row.k;
+      entry.revenue += Number(row.revenue);
+    }
+    byWindow.set(startMs, entry);
+  }
+  return { nowMs, byWindow };
+}
+
+/** Latency windows, or none when the coordination store cannot answer (display only). */
+async function latencyWindows(coord: Coordinator, eventId: string, nowMs: number):
+  Promise<LatencyWindow[]> {
+  try {
+    return await readLatencyWindows(coord, eventId, nowMs, seriesPoints);
+  } catch {
+    return [];
+  }
+}
+
+/** The short series: sales counted by confirmation time (a later cancel does not erase it). */
+async function buildSeries(db: Queryable, coord: Coordinator, eventId: string) {
+  const { nowMs, byWindow } = await seriesCounts(db, eventId);
+  const windows = await latencyWindows(coord, eventId, nowMs);
+  const lastMinute = sumCounts(windows.slice(-6));
+  const points: SeriesPoint[] = windows.length === 0
+    ? []
+    : windows.map((window) => {
+      const counts = byWindow.get(window.startMs);
+      return {
+        at: new Date(window.startMs).toISOString(),
+        holds: counts?.holds ?? 0,
+        ticketsSold: counts?.sold ?? 0,
+        orders: counts?.orders ?? 0,
+        revenueCents: counts?.revenue ?? 0,
+        joined: counts?.joined ?? 0,
+        admitted: counts?.admitted ?? 0,
+        holdLatencyMsP99: quantileMs(window.counts, 0.99),
+      };
+    });
+  return {
+    holdLatency: {
+      samples: lastMinute.reduce((sum, count) => sum + count, 0),
+      latencyMsP50: quantileMs(lastMinute, 0.5),
+      latencyMsP99: quantileMs(lastMinute, 0.99),
+    },
+    series: { stepSeconds: latencyWindowMs / 1000, points },
+  };
 }
 
 /** The figures for one event (not_found for an unknown event). */
-export async function onSaleStats(db: Queryable, clock: Clock, eventId: string):
-  Promise<OnSaleStats> {
+export async function onSaleStats(
+  db: Queryable, coord: Coordinator, clock: Clock, eventId: string,
+): Promise<OnSaleStats> {
   const event = await loadEvent(db, eventId);
-  const [queue, counts, figures] = await Promise.all([
+  const [queue, counts, figures, series] = await Promise.all([
     queueStats(db, eventId),
     zoneCounts(db, [eventId]),
     db.query<{
@@ -64,6 +178,7 @@ export async function onSaleStats(db: Queryable, clock: Clock, eventId: string):
              AND confirmed_at > now() - interval '1 minute')::int AS orders_1m`,
       [eventId],
     ),
+    buildSeries(db, coord, eventId),
   ]);
   const byZone = counts.get(eventId);
   let held = 0;
@@ -93,5 +208,6 @@ export async function onSaleStats(db: Queryable, clock: Clock, eventId: string):
     lastMinute: {
       holds: row?.holds_1m ?? 0, ticketsSold: row?.sold_1m ?? 0, orders: row?.orders_1m ?? 0,
     },
+    ...series,
   };
 }

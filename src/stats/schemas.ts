@@ -18,4 +18,20 @@ export const OnSaleStatsSchema = Type.Object({
   revenueCents: Count,
   currency: Type.String(),
   lastMinute: Type.Object({ holds: Count, ticketsSold: Count, orders: Count }),
+  holdLatency: Type.Object({
+    samples: Count,
+    latencyMsP50: Type.Union([Type.Number(), Type.Null()]),
+    latencyMsP99: Type.Union([Type.Number(), Type.Null()]),
+  }, { description: 'Hold request latency over the last minute, across every node '
+    + '(histogram quantiles, linear within a bucket); null without samples.' }),
+  series: Type.Object({
+    stepSeconds: Count,
+    points: Type.Array(Type.Object({
+      at: Type.String({ format: 'date-time' }),
+      holds: Count, ticketsSold: Count, orders: Count, revenueCents: Count,
+      joined: Count, admitted: Count,
+      holdLatencyMsP99: Type.Union([Type.Number(), Type.Null()]),
+    })),
+  }, { description: 'The last two minutes in windows of stepSeconds, oldest first: a '
+    + 'dashboard starts its charts from it, then appends what it polls.' }),
 });

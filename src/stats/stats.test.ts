@@ -71,5 +71,54 @@ for (const backend of backends) {
       });
       expect(missing.statusCode).toBe(404);
     });
+
+    it('reports hold latency from every hold reply and a short series with the sale', async () => {
+      const event = await buildEvent(ctx);
+      const url = `/api/v1/admin/events/${event.eventId}/stats`;
+      const quiet = (await app.inject({ url, headers: adminHeaders })).json();
+      expect(quiet.holdLatency).toEqual({ samples: 0, latencyMsP50: null, latencyMsP99: null });
+      expect(quiet.series.stepSeconds).toBe(10);
+      expect(quiet.series.points).toHaveLength(12);
+
+      const buyer = await buildCustomer(ctx);
+      const hold = await app.inject({
+        method: 'POST', url: `/api/v1/events/${event.eventId}/holds`, headers: bearer(buyer.token),
+        payload: { seats: ['A-2-3'] },
+      });
+      expect(hold.statusCode).toBe(201);
+      const taken = await app.inject({
+        method: 'POST', url: `/api/v1/events/${event.eventId}/holds`,
+        headers: bearer((await buildCustomer(ctx)).token), payload: { seats: ['A-2-3'] },
+      });
+      expect(taken.statusCode).toBe(409);
+      await app.inject({
+        method: 'POST', url: `/api/v1/holds/${hold.json().holdId}/checkout`,
+        headers: { ...bearer(buyer.token), 'idempotency-key': 'stats-series' },
+        payload: { paymentMethod: 'sim_ok' },
+      });
+
+      // Nodes ship their counts once a second: wait for them, not for a fixed time.
+      let stats = quiet;
+      const deadline = Date.now() + 30_000;
+      while (stats.holdLatency.samples < 2 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        stats = (await app.inject({ url, headers: adminHeaders })).json();
+      }
+      expect(stats.holdLatency.samples).toBe(2);
+      expect(stats.holdLatency.latencyMsP99).toBeGreaterThan(0);
+      expect(stats.holdLatency.latencyMsP99).toBeGreaterThanOrEqual(stats.holdLatency.latencyMsP50);
+      const points = stats.series.points as { at: string; holds: number; ticketsSold: number;
+        orders: number; revenueCents: number; holdLatencyMsP99: number | null }[];
+      expect(points).toHaveLength(12);
+      const ats = points.map((p) => Date.parse(p.at));
+      expect(ats.every((at, i) => i === 0 || at - (ats[i - 1] ?? 0) === 10_000)).toBe(true);
+      const sum = (pick: (p: (typeof points)[number]) => number) =>
+        points.reduce((total, p) => total + pick(p), 0);
+      expect(sum((p) => p.holds)).toBe(1);
+      expect(sum((p) => p.ticketsSold)).toBe(1);
+      expect(sum((p) => p.orders)).toBe(1);
+      expect(sum((p) => p.revenueCents)).toBe(5_000);
+      expect(points.some((p) => p.holdLatencyMsP99 !== null)).toBe(true);
+    });
   });
 }

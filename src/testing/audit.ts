@@ -20,6 +20,14 @@ export interface AuditOptions {
  * items of live holds and sold from valid issued tickets of confirmed orders must match
  * what the ticket rows say, and the three must add up to the zone's capacity.
  */
+/**
+ * An issued ticket counts as sold while its order is confirmed, or when it was scanned at
+ * the door before an organizer refunded the order (its holder is inside; the seat stays
+ * sold).
+ */
+const admitted =
+  `(o.status = 'confirmed' OR (o.status = 'cancelled' AND ot.checked_in_at IS NOT NULL))`;
+
 export async function auditBooking(
   db: Queryable, eventId: string, options: AuditOptions = {},
 ): Promise<string[]> {
@@ -44,7 +52,7 @@ export async function auditBooking(
                 AND h.state = 'held' AND h.claim_expires_at > now())::int AS items_held,
             (SELECT count(*) FROM order_tickets ot JOIN orders o ON o.order_id = ot.order_id
               WHERE ot.event_id = z.event_id AND ot.zone_key = z.zone_key
-                AND ot.status = 'valid' AND o.status = 'confirmed')::int AS issued
+                AND ot.status = 'valid' AND ${admitted})::int AS issued
        FROM zones z WHERE z.event_id = $1`,
     [eventId],
   );
@@ -67,10 +75,12 @@ export async function auditBooking(
       SELECT i.ticket_no::text AS id FROM holds h JOIN hold_items i ON i.hold_id = h.hold_id
        WHERE h.event_id = $1 AND h.state = 'held' AND h.claim_expires_at > now()
        GROUP BY i.ticket_no HAVING count(*) > 1`],
-    ['sold ticket without a confirmed order', `
-      SELECT t.ticket_no::text AS id FROM tickets t LEFT JOIN orders o ON o.order_id = t.order_id
-       WHERE t.event_id = $1 AND t.order_id IS NOT NULL
-         AND (o.status IS DISTINCT FROM 'confirmed')`],
+    ['sold ticket without a confirmed order (or a scanned ticket of a refunded one)', `
+      SELECT t.ticket_no::text AS id FROM tickets t
+       WHERE t.event_id = $1 AND t.order_id IS NOT NULL AND NOT EXISTS (
+         SELECT 1 FROM order_tickets ot JOIN orders o ON o.order_id = ot.order_id
+          WHERE ot.event_id = t.event_id AND ot.ticket_no = t.ticket_no
+            AND ot.order_id = t.order_id AND ot.status = 'valid' AND ${admitted})`],
     ['confirmed order without all its tickets', `
       SELECT o.order_id::text AS id FROM orders o
        WHERE o.event_id = $1 AND o.status = 'confirmed'

@@ -43,8 +43,10 @@ const frameworkCodes: Record<string, ErrorCode> = {
 
 function handle(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (error instanceof DomainError) {
-    if (error.code === 'rate_limited' && !reply.hasHeader('retry-after')) {
-      reply.header('retry-after', String(error.extra.retryAfterSeconds ?? 1));
+    const retryAfter = error.extra.retryAfterSeconds;
+    if (!reply.hasHeader('retry-after')
+      && (error.code === 'rate_limited' || typeof retryAfter === 'number')) {
+      reply.header('retry-after', String(retryAfter ?? 1));
     }
     return send(reply, error.code, error.message, error.extra);
   }

@@ -1,6 +1,8 @@
-/** Organizer read models: live on-sale figures. */
+/** Organizer read models: live on-sale figures and finding orders for support. */
 import { Type } from 'typebox';
 import type { AppContext } from '../../context.js';
+import { AdminOrderList, OrderSearchQuery } from '../../orders/schemas.js';
+import { searchOrders } from '../../orders/search.js';
 import { onSaleStats } from '../../stats/onsale.js';
 import { OnSaleStatsSchema } from '../../stats/schemas.js';
 import { adminAuth, bearerSecurity } from '../auth.js';
@@ -9,7 +11,7 @@ import type { App } from '../types.js';
 
 const EventParams = Type.Object({ eventId: Type.String({ maxLength: 100 }) });
 
-/** GET /api/v1/admin/events/:eventId/stats. */
+/** GET /api/v1/admin/events/:eventId/stats and GET /api/v1/admin/orders. */
 export async function adminRoutes(app: App, ctx: AppContext): Promise<void> {
   app.get(
     '/api/v1/admin/events/:eventId/stats',
@@ -21,6 +23,20 @@ export async function adminRoutes(app: App, ctx: AppContext): Promise<void> {
         response: { 200: OnSaleStatsSchema, ...problemResponses(401, 403, 404) },
       },
     },
-    async (request) => await onSaleStats(ctx.db, ctx.clock, request.params.eventId),
+    async (request) => await onSaleStats(ctx.db, ctx.coord, ctx.clock, request.params.eventId),
+  );
+  app.get(
+    '/api/v1/admin/orders',
+    {
+      onRequest: adminAuth(ctx),
+      schema: {
+        tags: ['admin'], summary: 'Find orders by order id, ticket code or customer e-mail',
+        description: 'q is taken as an order id when it is a UUID, as an e-mail when it has '
+          + 'an @, else as a ticket code; without q, the newest orders. Newest first.',
+        security: bearerSecurity, querystring: OrderSearchQuery,
+        response: { 200: AdminOrderList, ...problemResponses(400, 401, 403) },
+      },
+    },
+    async (request) => ({ data: await searchOrders(ctx.db, request.query) }),
   );
 }

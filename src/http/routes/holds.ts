@@ -5,6 +5,7 @@ import type { EventRecord } from '../../catalog/events.js';
 import type { AppContext } from '../../context.js';
 import { DomainError } from '../../core/errors.js';
 import { createHold, extendHold, getHold, listHolds, releaseHold } from '../../holds/holds.js';
+import { assertSaleMayBeOpen } from '../../holds/saleWindow.js';
 import { Hold, HoldInput, HoldList } from '../../holds/schemas.js';
 import { checkout } from '../../orders/checkout.js';
 import { CheckoutInput, Order } from '../../orders/schemas.js';
@@ -25,16 +26,6 @@ const HoldHeaders = Type.Object({
   'x-queue-pass': Type.Optional(Type.String({ maxLength: 4_000 })),
 });
 
-/** Refuses holds outside the sale window, by the same clock the catalog shows status with. */
-function assertOnSale(event: EventRecord, nowMs: number): void {
-  if (event.cancelled) throw new DomainError('not_on_sale', 'the event was cancelled');
-  if (nowMs < event.onSaleAtMs) {
-    throw new DomainError('not_on_sale', 'the sale has not started',
-      { onSaleAt: new Date(event.onSaleAtMs).toISOString() });
-  }
-  if (nowMs >= event.startsAtMs) throw new DomainError('not_on_sale', 'the event has started');
-}
-
 /** Hold routes under /api/v1. */
 export async function holdRoutes(app: App, ctx: AppContext): Promise<void> {
   const customer = customerAuth(ctx);
@@ -44,7 +35,7 @@ export async function holdRoutes(app: App, ctx: AppContext): Promise<void> {
   const passGates = async (
     event: EventRecord, customerId: string, pass: string | undefined,
   ): Promise<void> => {
-    assertOnSale(event, ctx.clock.nowMs());
+    assertSaleMayBeOpen(event, ctx.clock.nowMs());
     await assertMayHold(ctx, event, customerId, pass);
   };
   app.post(

@@ -62,6 +62,8 @@ export async function orderRoutes(app: App, ctx: AppContext): Promise<void> {
       preHandler: bookingRateLimit(ctx, 'cancel'),
       schema: {
         tags: ['orders'], summary: 'Cancel an order: refund, tickets back to the pool',
+        description: 'A fan is refused 409 not_cancellable once a ticket was scanned or the '
+          + 'event started; an organizer may still refund (scanned seats stay sold).',
         security: bearerSecurity, params: OrderParams,
         response: { 200: Order, ...problemResponses(401, 403, 404, 409, 429) },
       },

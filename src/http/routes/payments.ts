@@ -28,10 +28,17 @@ export async function paymentRoutes(app: App, ctx: AppContext): Promise<void> {
     scope.post(
       '/api/v1/payments/webhooks/:provider',
       {
+        // Signature-gated, and a big sale sends thousands from a few provider addresses:
+        // exempt from the per-address write limit, with a generous budget of its own.
+        config: {
+          rateLimit: {
+            max: ctx.config.http.webhooksPerIpPerMinute, timeWindow: 60_000, groupId: 'webhooks',
+          },
+        },
         schema: {
           tags: ['payments'], summary: 'Payment provider webhook (signature-verified)',
           params: ProviderParams,
-          response: { 200: Received, ...problemResponses(400, 404, 413) },
+          response: { 200: Received, ...problemResponses(400, 404, 413, 429) },
         },
       },
       async (request) => {

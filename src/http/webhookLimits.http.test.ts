@@ -1,0 +1,57 @@
+/**
+ * Payment webhooks are exempt from the per-address write limit (in a big sale a provider
+ * sends thousands from a few addresses, and a refused webhook may be dropped), and have a
+ * budget of their own. Each test builds its own app with tiny limits.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { App } from './types.js';
+import type { Db } from '../storage/index.js';
+import { testBackends } from '../testing/backends.js';
+import { buildTestApp } from '../testing/context.js';
+
+const [pglite] = await testBackends();
+
+describe('webhook rate limits', () => {
+  const open: { db: Db; app: App }[] = [];
+  afterEach(async () => {
+    for (const { db, app } of open.splice(0)) {
+      await app.close();
+      await db.close();
+    }
+  });
+
+  async function appWith(env: Record<string, string>): Promise<App> {
+    const db = await (pglite as NonNullable<typeof pglite>).open();
+    const { app } = await buildTestApp(db, { env });
+    open.push({ db, app });
+    return app;
+  }
+
+  const webhook = (app: App) => app.inject({ method: 'POST',
+    url: '/api/v1/payments/webhooks/simulated',
+    headers: { 'content-type': 'application/json', 'stampede-signature': 't=1,v1=00' },
+    payload: '{}' });
+  const write = (app: App) => app.inject({ method: 'POST', url: '/api/v1/sessions',
+    payload: { email: 'nobody@example.com', password: 'not the password' } });
+
+  it('does not count webhooks against the per-address write limit', async () => {
+    const app = await appWith({ RATE_LIMIT_WRITES_PER_IP: '3' });
+    const statuses = [];
+    for (let i = 0; i < 10; i++) statuses.push((await webhook(app)).statusCode);
+    expect(statuses).toEqual(Array(10).fill(400)); // signature refused, never rate limited
+    // Control: the same address's other writes are limited as configured.
+    const writes = [];
+    for (let i = 0; i < 4; i++) writes.push((await write(app)).statusCode);
+    expect(writes).toEqual([401, 401, 401, 429]);
+  });
+
+  it('caps webhooks per address with their own budget', async () => {
+    const app = await appWith({ RATE_LIMIT_WEBHOOKS_PER_IP: '5' });
+    const statuses = [];
+    for (let i = 0; i < 6; i++) statuses.push((await webhook(app)).statusCode);
+    expect(statuses).toEqual([400, 400, 400, 400, 400, 429]);
+    const limited = await webhook(app);
+    expect(limited.json().code).toBe('rate_limited');
+    expect(limited.headers['retry-after']).toBeDefined();
+  });
+});
