@@ -432,12 +432,23 @@ export async function activeLines(db: Queryable, nowMs?: number): Promise<string
 export interface QueueStats {
   joined: number;
   preQueue: number;
+  /** In line: not admitted and not left. */
   waiting: number;
   servedUpTo: number;
   admitted: number;
   activeShoppers: number;
   ratePerMinute: number;
   soldOut: boolean;
+  /** When the line closed (nothing left to sell), or null while open. */
+  closedAt: string | null;
+  /** Fans who left the line on their own, and who moved to the waitlist. */
+  left: number;
+  movedToWaitlist: number;
+  /**
+   * Slots freed before their pass ran out, by why (order complete, given back, idle), and
+   * slots that lapsed by time (no hold within the claim grace, or the pass expired).
+   */
+  freed: { order: number; left: number; idle: number; lapsed: number };
 }
 
 /** The queue's figures for one event, in one round trip (database clock unless pinned). */
@@ -449,24 +460,42 @@ export async function queueStats(
   const { rows } = await db.query<{
     joined: number; pre_queue: number; served_up_to: number | null; admitted: number;
     active: number; rate_per_minute: number | null; sold_out: boolean | null;
+    closed_at: Date | null; left: number; waitlist: number; left_unadmitted: number;
+    by_order: number; by_left: number; by_idle: number; lapsed: number;
   }>(
-    `SELECT
-       (SELECT count(*) FROM queue_entries WHERE event_id = $1)::int AS joined,
-       (SELECT count(*) FROM queue_entries WHERE event_id = $1 AND number IS NULL)::int
-         AS pre_queue,
-       (SELECT count(*) FROM queue_admissions WHERE event_id = $1)::int AS admitted,
-       (SELECT count(*) FROM queue_admissions a
-         WHERE a.event_id = $1 AND ${liveSlot('a', now)})::int AS active,
-       s.served_up_to, s.rate_per_minute, s.sold_out
-       FROM (SELECT 1) AS one LEFT JOIN queue_state s ON s.event_id = $1`,
+    `SELECT e.*, a.*, s.served_up_to, s.rate_per_minute, s.sold_out, s.closed_at,
+       (SELECT count(*) FROM queue_entries x WHERE x.event_id = $1 AND x.left_at IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM queue_admissions y WHERE y.event_id = $1
+                              AND y.customer_id = x.customer_id))::int AS left_unadmitted
+       FROM (SELECT count(*)::int AS joined,
+                    count(*) FILTER (WHERE number IS NULL)::int AS pre_queue,
+                    count(*) FILTER (WHERE left_reason = 'left')::int AS left,
+                    count(*) FILTER (WHERE left_reason = 'waitlist')::int AS waitlist
+               FROM queue_entries WHERE event_id = $1) AS e,
+            (SELECT count(*)::int AS admitted,
+                    count(*) FILTER (WHERE ${liveSlot('q', now)})::int AS active,
+                    count(*) FILTER (WHERE release_reason = 'order')::int AS by_order,
+                    count(*) FILTER (WHERE release_reason = 'left')::int AS by_left,
+                    count(*) FILTER (WHERE release_reason = 'idle')::int AS by_idle,
+                    count(*) FILTER (WHERE released_at IS NULL
+                                       AND NOT (${liveSlot('q', now)}))::int AS lapsed
+               FROM queue_admissions q WHERE event_id = $1) AS a
+       LEFT JOIN queue_state s ON s.event_id = $1`,
     params,
   );
   const row = rows[0];
   const joined = row?.joined ?? 0;
   const admitted = row?.admitted ?? 0;
   return {
-    joined, preQueue: row?.pre_queue ?? 0, waiting: joined - admitted,
+    joined, preQueue: row?.pre_queue ?? 0,
+    waiting: joined - admitted - (row?.left_unadmitted ?? 0),
     servedUpTo: Number(row?.served_up_to ?? 0), admitted, activeShoppers: row?.active ?? 0,
     ratePerMinute: Number(row?.rate_per_minute ?? 0), soldOut: row?.sold_out ?? false,
+    closedAt: row?.closed_at?.toISOString() ?? null,
+    left: row?.left ?? 0, movedToWaitlist: row?.waitlist ?? 0,
+    freed: {
+      order: row?.by_order ?? 0, left: row?.by_left ?? 0, idle: row?.by_idle ?? 0,
+      lapsed: row?.lapsed ?? 0,
+    },
   };
 }
