@@ -301,8 +301,13 @@ for (const setup of setups) {
             rows: [{ version, effect: version % 2 === 1 ? 'held' : 'available', tickets }] };
           await node.ctx.coord.publish(feedChannel(node.ctx.coord, event.eventId),
             JSON.stringify(batch));
-          // Paced in bursts well under the allowance, which a reading client drains.
-          if (version % 5 === 0) await sleep(10);
+          // Paced like a real feed: bursts well under the allowance, which the reading
+          // clients drain before the next (this process runs both ends).
+          if (version % 10 === 0) {
+            const caughtUp = (m: ReceivedMessage): boolean =>
+              m.type === 'seats' && m.data.version === version;
+            await Promise.all([fast.waitFor(caughtUp, 30_000), ws.waitFor(caughtUp, 30_000)]);
+          }
         }
         await fast.waitFor((m) => m.type === 'seats' && m.data.version === batches, 30_000);
         await ws.waitFor((m) => m.type === 'seats' && m.data.version === batches, 30_000);
