@@ -49,6 +49,20 @@ export const limits = {
   waitlistQuantityMax: 50,
   /** Waiting entries one return of tickets looks at, earliest first, to place offers. */
   waitlistOfferScan: 500,
+  /** Customers told about one outbox row (an admission tick, a cancelled event). */
+  notifyAudienceMax: 100_000,
+  /** Notifications per coordination message between nodes. */
+  notifyPublishChunk: 500,
+  /** Stream notifications replayed to a client reconnecting with Last-Event-ID. */
+  notifyReplayMax: 100,
+  /** E-mails one dispatcher pass claims. */
+  notifyEmailBatch: 50,
+  /** Attempts at one e-mail before it is given up (logged). */
+  notifyEmailAttempts: 8,
+  /** A claimed e-mail is retried after this long if its sender never marked it sent. */
+  notifyEmailLeaseSeconds: 60,
+  /** Notification rows are kept this long, then pruned. */
+  notifyRetentionHours: 168,
   /** Idempotency-Key header length; keys are opaque client strings. */
   idempotencyKeyLength: 200,
   /** How long a duplicate request waits for the first one with its key to finish. */

@@ -19,6 +19,7 @@ import type { EventRecord } from '../catalog/events.js';
 import { limits } from '../config/limits.js';
 import { assert } from '../core/errors.js';
 import { zoneCounts } from '../inventory/availability.js';
+import { writeOutbox } from '../outbox/write.js';
 import type { Db, Queryable } from '../storage/index.js';
 import { databaseNowMs, sqlNow } from './dbclock.js';
 import { advanceDraw, type DrawBudget } from './draw.js';
@@ -216,6 +217,11 @@ export async function tickLine(
     const admitted = onSale && !soldOut && budget > 0
       ? await admitNext(tx, event, servedBefore, budget, opts, nowMs)
       : [];
+    // One outbox row per tick (at most the tick's size): the notifier tells each fan.
+    if (admitted.length > 0) {
+      await writeOutbox(tx, event.eventId, 'queue.admitted',
+        { customerIds: admitted.map((entry) => entry.customerId) });
+    }
     const servedUpTo = admitted.at(-1)?.number ?? servedBefore;
     const firstAdmittedAt = state.first_admitted_at ?? (admitted.length > 0 ? now : null);
     const ratePerMinute = measuredRate(slots.lastMinute + admitted.length, firstAdmittedAt, now);
