@@ -28,6 +28,9 @@ export interface StartOptions {
   gid?: number;
 }
 
+/** Thrown from a waitFor check to stop waiting at once (e.g. the process exited). */
+export class FatalWait extends Error {}
+
 /** Polls `check` until it returns true; throws naming `what` after `timeoutMs`. */
 export async function waitFor(what: string, check: () => Promise<boolean> | boolean,
   timeoutMs = 60_000, everyMs = 200): Promise<number> {
@@ -35,8 +38,9 @@ export async function waitFor(what: string, check: () => Promise<boolean> | bool
   for (;;) {
     try {
       if (await check()) return performance.now() - startedAt;
-    } catch {
-      // not yet
+    } catch (error) {
+      // Not yet, unless the check says waiting is pointless.
+      if (error instanceof FatalWait) throw error;
     }
     if (performance.now() - startedAt > timeoutMs) {
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);

@@ -22,6 +22,8 @@ export interface Config {
   /** The Redis to coordinate through, from REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES. */
   redis: RedisTarget | undefined;
   dataDir: string;
+  /** The built web app to serve at `/`; undefined means the build beside the server. */
+  webDir: string | undefined;
   adminToken: string | undefined;
   secret: string | undefined;
   paymentProvider: 'simulated' | 'stripe';
@@ -149,6 +151,10 @@ function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: r
     throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
   }
   return raw as T;
+}
+
+function optionalPath(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : path.resolve(value);
 }
 
 function url(env: Env, name: string, protocols: readonly string[]): string | undefined {
@@ -284,6 +290,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl,
     redis: redisTarget(env, redisUrl),
     dataDir: path.resolve(text(env, 'STAMPEDE_DATA_DIR') ?? './data'),
+    webDir: optionalPath(text(env, 'STAMPEDE_WEB_DIR')),
     adminToken: secretValue(env, 'STAMPEDE_ADMIN_TOKEN'),
     secret,
     paymentProvider,

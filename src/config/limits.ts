@@ -49,6 +49,10 @@ export const limits = {
   queueDrawTickBudgetMs: 1_000,
   /** Tickets in one hold (the event's per-customer limit usually binds first). */
   seatsPerHold: 50,
+  /** Tickets one waitlist entry may ask for (the event's per-customer limit binds too). */
+  waitlistQuantityMax: 50,
+  /** Waiting entries one return of tickets looks at, earliest first, to place offers. */
+  waitlistOfferScan: 500,
   /** Idempotency-Key header length; keys are opaque client strings. */
   idempotencyKeyLength: 200,
   /** How long a duplicate request waits for the first one with its key to finish. */

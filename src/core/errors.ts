@@ -26,6 +26,9 @@ export const errorCatalogue = {
   not_cancellable: { status: 409, title: 'Order can no longer be cancelled', retryable: false },
   hold_purchased: { status: 409, title: 'Hold already purchased', retryable: false },
   payment_pending: { status: 409, title: 'A payment is already pending', retryable: true },
+  tickets_available: {
+    status: 409, title: 'Tickets are still on sale: no need to wait', retryable: false,
+  },
   invalid_signature: { status: 400, title: 'Webhook signature invalid', retryable: false },
   limit_exceeded: { status: 422, title: 'Per-customer limit exceeded', retryable: false },
   payload_too_large: { status: 413, title: 'Payload too large', retryable: false },

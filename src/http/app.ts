@@ -24,8 +24,10 @@ import { orderRoutes } from './routes/orders.js';
 import { paymentRoutes } from './routes/payments.js';
 import { opsRoutes } from './routes/ops.js';
 import { queueRoutes } from './routes/queue.js';
+import { waitlistRoutes } from './routes/waitlist.js';
 import type { App } from './types.js';
 import { createValidatorCompiler } from './validation.js';
+import { webRoutes } from './web.js';
 
 const readMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -110,6 +112,8 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     await paymentRoutes(scope, ctx);
     await queueRoutes(scope, ctx);
     await adminRoutes(scope, ctx);
+    await waitlistRoutes(scope, ctx);
   });
+  await app.register(async (scope) => webRoutes(scope, ctx));
   return app;
 }

@@ -1,0 +1,4000 @@
+/* Generated from the server's /openapi.json by `npm run api:types`; do not edit. */
+export interface paths {
+    "/healthz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            status: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/readyz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            status: string;
+                            database: string;
+                            coordination: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            status: string;
+                            database: string;
+                            coordination: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/customers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Register a customer */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** Format: email */
+                        email: string;
+                        name: string;
+                        password: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            customerId: string;
+                            token: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Log in */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        email: string;
+                        password: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            customerId: string;
+                            token: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/customers/bulk": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Register many customers sharing one password (imports) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        password: string;
+                        customers: {
+                            /** Format: email */
+                            email: string;
+                            name: string;
+                        }[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                customerId: string;
+                                email: string;
+                                token: string;
+                            }[];
+                            skipped: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/venues": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Create a venue */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        name: string;
+                        city: string;
+                        sections: ({
+                            key: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "seated";
+                            /** @description Drawing hints. (x, y): centre of the front edge (a seated section's first row). Unrotated, rows run along +x with seat 1 leftmost and later rows at +y, one unit apart; rotationDeg (default 0) turns the section clockwise about (x, y), so it faces a stage at its -y side. curve (degrees, default 0 = straight rows) is the arc the first row spans: rows are then concentric arcs about a centre on the stage side, radius r0 = (seats in the first row - 1) / curve in radians, growing by one unit per row, seats one unit apart along each arc, centred. width and depth (units) size a standing area's rectangle behind its front edge (default: a square of its capacity). */
+                            layout?: {
+                                x: number;
+                                y: number;
+                                rotationDeg?: number;
+                                curve?: number;
+                                width?: number;
+                                depth?: number;
+                            };
+                            rows: {
+                                label: string;
+                                seats: number;
+                            }[];
+                        } | {
+                            key: string;
+                            name: string;
+                            /** @enum {string} */
+                            kind: "standing";
+                            /** @description Drawing hints. (x, y): centre of the front edge (a seated section's first row). Unrotated, rows run along +x with seat 1 leftmost and later rows at +y, one unit apart; rotationDeg (default 0) turns the section clockwise about (x, y), so it faces a stage at its -y side. curve (degrees, default 0 = straight rows) is the arc the first row spans: rows are then concentric arcs about a centre on the stage side, radius r0 = (seats in the first row - 1) / curve in radians, growing by one unit per row, seats one unit apart along each arc, centred. width and depth (units) size a standing area's rectangle behind its front edge (default: a square of its capacity). */
+                            layout?: {
+                                x: number;
+                                y: number;
+                                rotationDeg?: number;
+                                curve?: number;
+                                width?: number;
+                                depth?: number;
+                            };
+                            capacity: number;
+                        })[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            venueId: string;
+                            name: string;
+                            city: string;
+                            capacity: number;
+                            sections: ({
+                                key: string;
+                                name: string;
+                                /** @enum {string} */
+                                kind: "seated";
+                                /** @description Drawing hints. (x, y): centre of the front edge (a seated section's first row). Unrotated, rows run along +x with seat 1 leftmost and later rows at +y, one unit apart; rotationDeg (default 0) turns the section clockwise about (x, y), so it faces a stage at its -y side. curve (degrees, default 0 = straight rows) is the arc the first row spans: rows are then concentric arcs about a centre on the stage side, radius r0 = (seats in the first row - 1) / curve in radians, growing by one unit per row, seats one unit apart along each arc, centred. width and depth (units) size a standing area's rectangle behind its front edge (default: a square of its capacity). */
+                                layout?: {
+                                    x: number;
+                                    y: number;
+                                    rotationDeg?: number;
+                                    curve?: number;
+                                    width?: number;
+                                    depth?: number;
+                                };
+                                rows: {
+                                    label: string;
+                                    seats: number;
+                                }[];
+                            } | {
+                                key: string;
+                                name: string;
+                                /** @enum {string} */
+                                kind: "standing";
+                                /** @description Drawing hints. (x, y): centre of the front edge (a seated section's first row). Unrotated, rows run along +x with seat 1 leftmost and later rows at +y, one unit apart; rotationDeg (default 0) turns the section clockwise about (x, y), so it faces a stage at its -y side. curve (degrees, default 0 = straight rows) is the arc the first row spans: rows are then concentric arcs about a centre on the stage side, radius r0 = (seats in the first row - 1) / curve in radians, growing by one unit per row, seats one unit apart along each arc, centred. width and depth (units) size a standing area's rectangle behind its front edge (default: a square of its capacity). */
+                                layout?: {
+                                    x: number;
+                                    y: number;
+                                    rotationDeg?: number;
+                                    curve?: number;
+                                    width?: number;
+                                    depth?: number;
+                                };
+                                capacity: number;
+                            })[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/venues/{venueId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A venue and its layout */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    venueId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            venueId: string;
+                            name: string;
+                            city: string;
+                            capacity: number;
+                            sections: ({
+                                key: string;
+                                name: string;
+                                /** @enum {string} */
+                                kind: "seated";
+                                /** @description Drawing hints. (x, y): centre of the front edge (a seated section's first row). Unrotated, rows run along +x with seat 1 leftmost and later rows at +y, one unit apart; rotationDeg (default 0) turns the section clockwise about (x, y), so it faces a stage at its -y side. curve (degrees, default 0 = straight rows) is the arc the first row spans: rows are then concentric arcs about a centre on the stage side, radius r0 = (seats in the first row - 1) / curve in radians, growing by one unit per row, seats one unit apart along each arc, centred. width and depth (units) size a standing area's rectangle behind its front edge (default: a square of its capacity). */
+                                layout?: {
+                                    x: number;
+                                    y: number;
+                                    rotationDeg?: number;
+                                    curve?: number;
+                                    width?: number;
+                                    depth?: number;
+                                };
+                                rows: {
+                                    label: string;
+                                    seats: number;
+                                }[];
+                            } | {
+                                key: string;
+                                name: string;
+                                /** @enum {string} */
+                                kind: "standing";
+                                /** @description Drawing hints. (x, y): centre of the front edge (a seated section's first row). Unrotated, rows run along +x with seat 1 leftmost and later rows at +y, one unit apart; rotationDeg (default 0) turns the section clockwise about (x, y), so it faces a stage at its -y side. curve (degrees, default 0 = straight rows) is the arc the first row spans: rows are then concentric arcs about a centre on the stage side, radius r0 = (seats in the first row - 1) / curve in radians, growing by one unit per row, seats one unit apart along each arc, centred. width and depth (units) size a standing area's rectangle behind its front edge (default: a square of its capacity). */
+                                layout?: {
+                                    x: number;
+                                    y: number;
+                                    rotationDeg?: number;
+                                    curve?: number;
+                                    width?: number;
+                                    depth?: number;
+                                };
+                                capacity: number;
+                            })[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Search events */
+        get: {
+            parameters: {
+                query?: {
+                    q?: string;
+                    city?: string;
+                    from?: string;
+                    to?: string;
+                    limit?: number;
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** Format: uuid */
+                                eventId: string;
+                                /** Format: uuid */
+                                venueId: string;
+                                title: string;
+                                description: string;
+                                performers: string[];
+                                venueName: string;
+                                city: string;
+                                /** Format: date-time */
+                                startsAt: string;
+                                /** Format: date-time */
+                                onSaleAt: string;
+                                status: "scheduled" | "on_sale" | "sold_out" | "ended" | "cancelled";
+                                capacity: number;
+                                zones: {
+                                    key: string;
+                                    name: string;
+                                    priceCents: number;
+                                    currency: string;
+                                    sections: string[];
+                                    capacity: number;
+                                    available: number;
+                                    held: number;
+                                    sold: number;
+                                }[];
+                            }[];
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Create an event and its tickets */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** Format: uuid */
+                        venueId: string;
+                        title: string;
+                        /** @default  */
+                        description?: string;
+                        /** @default [] */
+                        performers?: string[];
+                        /** Format: date-time */
+                        startsAt: string;
+                        /** Format: date-time */
+                        onSaleAt: string;
+                        zones: {
+                            key: string;
+                            name: string;
+                            priceCents: number;
+                            currency: string;
+                            sections: string[];
+                        }[];
+                        /** @default 600 */
+                        holdSeconds?: number;
+                        /** @default 300 */
+                        holdExtensionSeconds?: number;
+                        /** @default 8 */
+                        maxTicketsPerCustomer?: number;
+                        queue?: {
+                            /** @default false */
+                            enabled?: boolean;
+                            /** @default 1000 */
+                            admitPerMinute?: number;
+                            /** @default 1000 */
+                            maxActiveShoppers?: number;
+                            /** @default 900 */
+                            passSeconds?: number;
+                            /** @default false */
+                            proofOfWork?: boolean;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            eventId: string;
+                            /** Format: uuid */
+                            venueId: string;
+                            title: string;
+                            description: string;
+                            performers: string[];
+                            venueName: string;
+                            city: string;
+                            /** Format: date-time */
+                            startsAt: string;
+                            /** Format: date-time */
+                            onSaleAt: string;
+                            status: "scheduled" | "on_sale" | "sold_out" | "ended" | "cancelled";
+                            capacity: number;
+                            zones: {
+                                key: string;
+                                name: string;
+                                priceCents: number;
+                                currency: string;
+                                sections: string[];
+                                capacity: number;
+                                available: number;
+                                held: number;
+                                sold: number;
+                            }[];
+                            holdSeconds: number;
+                            holdExtensionSeconds: number;
+                            maxTicketsPerCustomer: number;
+                            queue: {
+                                enabled: boolean;
+                                admitPerMinute: number;
+                                maxActiveShoppers: number;
+                                passSeconds: number;
+                                proofOfWork: boolean;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/{eventId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Event details with live availability */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    eventId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            eventId: string;
+                            /** Format: uuid */
+                            venueId: string;
+                            title: string;
+                            description: string;
+                            performers: string[];
+                            venueName: string;
+                            city: string;
+                            /** Format: date-time */
+                            startsAt: string;
+                            /** Format: date-time */
+                            onSaleAt: string;
+                            status: "scheduled" | "on_sale" | "sold_out" | "ended" | "cancelled";
+                            capacity: number;
+                            zones: {
+                                key: string;
+                                name: string;
+                                priceCents: number;
+                                currency: string;
+                                sections: string[];
+                                capacity: number;
+                                available: number;
+                                held: number;
+                                sold: number;
+                            }[];
+                            holdSeconds: number;
+                            holdExtensionSeconds: number;
+                            maxTicketsPerCustomer: number;
+                            queue: {
+                                enabled: boolean;
+                                admitPerMinute: number;
+                                maxActiveShoppers: number;
+                                passSeconds: number;
+                                proofOfWork: boolean;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/{eventId}/seatmap": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live seat map
+         * @description Served from a per-node cache at most 250 ms old; `version` says which live deltas apply on top. gzip when the client accepts it.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    eventId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            eventId: string;
+                            version: number;
+                            sections: {
+                                key: string;
+                                name: string;
+                                kind: "seated" | "standing";
+                                zone: string;
+                                capacity: number;
+                                available: number;
+                                rows: {
+                                    label: string;
+                                    seats: {
+                                        id: string;
+                                        number: number;
+                                        status: "available" | "held" | "sold";
+                                    }[];
+                                }[];
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/{eventId}/holds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hold seats, or N tickets of a zone (best available)
+         * @description All or nothing. On an event with a queue, send the X-Queue-Pass header.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    "idempotency-key"?: string;
+                    "x-queue-pass"?: string;
+                };
+                path: {
+                    eventId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        seats: string[];
+                    } | {
+                        zone: string;
+                        quantity: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            holdId: string;
+                            /** Format: uuid */
+                            eventId: string;
+                            status: "held" | "purchased" | "released" | "expired";
+                            /** Format: date-time */
+                            expiresAt: string;
+                            extended: boolean;
+                            adjacent: boolean;
+                            items: {
+                                ticketNo: number;
+                                seatId: string | null;
+                                section: string;
+                                row: string | null;
+                                number: number | null;
+                                zone: string;
+                                priceCents: number;
+                            }[];
+                            totalCents: number;
+                            currency: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                            offer?: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/holds/{holdId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A hold (owner only) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    holdId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            holdId: string;
+                            /** Format: uuid */
+                            eventId: string;
+                            status: "held" | "purchased" | "released" | "expired";
+                            /** Format: date-time */
+                            expiresAt: string;
+                            extended: boolean;
+                            adjacent: boolean;
+                            items: {
+                                ticketNo: number;
+                                seatId: string | null;
+                                section: string;
+                                row: string | null;
+                                number: number | null;
+                                zone: string;
+                                priceCents: number;
+                            }[];
+                            totalCents: number;
+                            currency: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                            offer?: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Release a hold now */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    holdId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/holds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The customer's live holds */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** Format: uuid */
+                                holdId: string;
+                                /** Format: uuid */
+                                eventId: string;
+                                status: "held" | "purchased" | "released" | "expired";
+                                /** Format: date-time */
+                                expiresAt: string;
+                                extended: boolean;
+                                adjacent: boolean;
+                                items: {
+                                    ticketNo: number;
+                                    seatId: string | null;
+                                    section: string;
+                                    row: string | null;
+                                    number: number | null;
+                                    zone: string;
+                                    priceCents: number;
+                                }[];
+                                totalCents: number;
+                                currency: string;
+                                /** Format: date-time */
+                                createdAt: string;
+                                offer?: boolean;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/holds/{holdId}/extend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Extend a hold once by the event's allowance */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    holdId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            holdId: string;
+                            /** Format: uuid */
+                            eventId: string;
+                            status: "held" | "purchased" | "released" | "expired";
+                            /** Format: date-time */
+                            expiresAt: string;
+                            extended: boolean;
+                            adjacent: boolean;
+                            items: {
+                                ticketNo: number;
+                                seatId: string | null;
+                                section: string;
+                                row: string | null;
+                                number: number | null;
+                                zone: string;
+                                priceCents: number;
+                            }[];
+                            totalCents: number;
+                            currency: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                            offer?: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/holds/{holdId}/checkout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check out a hold: order, payment, tickets
+         * @description Idempotency-Key is required; a retry with it returns the first reply.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    "idempotency-key": string;
+                };
+                path: {
+                    holdId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        paymentMethod: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            orderId: string;
+                            /** Format: uuid */
+                            eventId: string;
+                            /** Format: uuid */
+                            holdId: string;
+                            status: "pending_payment" | "confirmed" | "payment_failed" | "cancelled";
+                            totalCents: number;
+                            currency: string;
+                            failureReason: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            confirmedAt: string | null;
+                            cancelledAt: string | null;
+                            payment: {
+                                /** Format: uuid */
+                                paymentId: string;
+                                provider: string;
+                                method: string;
+                                status: "pending" | "captured" | "declined";
+                                amountCents: number;
+                                declineReason: string | null;
+                                refund: {
+                                    /** Format: uuid */
+                                    refundId: string;
+                                    status: "requested" | "succeeded";
+                                    reason: string;
+                                    amountCents: number;
+                                } | null;
+                            } | null;
+                            tickets: {
+                                /** Format: uuid */
+                                ticketId: string;
+                                seatId: string | null;
+                                section: string;
+                                row: string | null;
+                                number: number | null;
+                                zone: string;
+                                priceCents: number;
+                                code: string;
+                                status: "valid" | "cancelled";
+                                checkedInAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{orderId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An order with its tickets (owner or organizer) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    orderId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            orderId: string;
+                            /** Format: uuid */
+                            eventId: string;
+                            /** Format: uuid */
+                            holdId: string;
+                            status: "pending_payment" | "confirmed" | "payment_failed" | "cancelled";
+                            totalCents: number;
+                            currency: string;
+                            failureReason: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            confirmedAt: string | null;
+                            cancelledAt: string | null;
+                            payment: {
+                                /** Format: uuid */
+                                paymentId: string;
+                                provider: string;
+                                method: string;
+                                status: "pending" | "captured" | "declined";
+                                amountCents: number;
+                                declineReason: string | null;
+                                refund: {
+                                    /** Format: uuid */
+                                    refundId: string;
+                                    status: "requested" | "succeeded";
+                                    reason: string;
+                                    amountCents: number;
+                                } | null;
+                            } | null;
+                            tickets: {
+                                /** Format: uuid */
+                                ticketId: string;
+                                seatId: string | null;
+                                section: string;
+                                row: string | null;
+                                number: number | null;
+                                zone: string;
+                                priceCents: number;
+                                code: string;
+                                status: "valid" | "cancelled";
+                                checkedInAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The customer's orders */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** Format: uuid */
+                                orderId: string;
+                                /** Format: uuid */
+                                eventId: string;
+                                /** Format: uuid */
+                                holdId: string;
+                                status: "pending_payment" | "confirmed" | "payment_failed" | "cancelled";
+                                totalCents: number;
+                                currency: string;
+                                failureReason: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                                confirmedAt: string | null;
+                                cancelledAt: string | null;
+                                payment: {
+                                    /** Format: uuid */
+                                    paymentId: string;
+                                    provider: string;
+                                    method: string;
+                                    status: "pending" | "captured" | "declined";
+                                    amountCents: number;
+                                    declineReason: string | null;
+                                    refund: {
+                                        /** Format: uuid */
+                                        refundId: string;
+                                        status: "requested" | "succeeded";
+                                        reason: string;
+                                        amountCents: number;
+                                    } | null;
+                                } | null;
+                                tickets: {
+                                    /** Format: uuid */
+                                    ticketId: string;
+                                    seatId: string | null;
+                                    section: string;
+                                    row: string | null;
+                                    number: number | null;
+                                    zone: string;
+                                    priceCents: number;
+                                    code: string;
+                                    status: "valid" | "cancelled";
+                                    checkedInAt: string | null;
+                                }[];
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orders/{orderId}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel an order: refund, tickets back to the pool
+         * @description A fan is refused 409 not_cancellable once a ticket was scanned or the event started; an organizer may still refund (scanned seats stay sold).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    orderId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            orderId: string;
+                            /** Format: uuid */
+                            eventId: string;
+                            /** Format: uuid */
+                            holdId: string;
+                            status: "pending_payment" | "confirmed" | "payment_failed" | "cancelled";
+                            totalCents: number;
+                            currency: string;
+                            failureReason: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                            confirmedAt: string | null;
+                            cancelledAt: string | null;
+                            payment: {
+                                /** Format: uuid */
+                                paymentId: string;
+                                provider: string;
+                                method: string;
+                                status: "pending" | "captured" | "declined";
+                                amountCents: number;
+                                declineReason: string | null;
+                                refund: {
+                                    /** Format: uuid */
+                                    refundId: string;
+                                    status: "requested" | "succeeded";
+                                    reason: string;
+                                    amountCents: number;
+                                } | null;
+                            } | null;
+                            tickets: {
+                                /** Format: uuid */
+                                ticketId: string;
+                                seatId: string | null;
+                                section: string;
+                                row: string | null;
+                                number: number | null;
+                                zone: string;
+                                priceCents: number;
+                                code: string;
+                                status: "valid" | "cancelled";
+                                checkedInAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/{eventId}/checkins": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Check a ticket code in (first scan only) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    eventId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        code: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            ticketId: string;
+                            /** Format: uuid */
+                            orderId: string;
+                            /** Format: uuid */
+                            eventId: string;
+                            seatId: string | null;
+                            section: string;
+                            row: string | null;
+                            number: number | null;
+                            zone: string;
+                            /** Format: date-time */
+                            checkedInAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/payments/webhooks/{provider}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Payment provider webhook (signature-verified) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    provider: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            received: boolean;
+                            duplicate: boolean;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/{eventId}/queue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Join the waiting room (idempotent per customer) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    eventId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        proofOfWork?: string;
+                    } | null;
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            state: "pre_queue" | "waiting" | "admitted" | "expired" | "sold_out";
+                            number: number | null;
+                            position: number | null;
+                            etaSeconds: number | null;
+                            servedUpTo: number;
+                            pass?: string;
+                            /** Format: date-time */
+                            passExpiresAt?: string;
+                            /**
+                             * Format: date-time
+                             * @description Admitted, pass not used yet: place a first hold with it by then, or the slot goes to the next fan
+                             */
+                            claimBy?: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            state: "pre_queue" | "waiting" | "admitted" | "expired" | "sold_out";
+                            number: number | null;
+                            position: number | null;
+                            etaSeconds: number | null;
+                            servedUpTo: number;
+                            pass?: string;
+                            /** Format: date-time */
+                            passExpiresAt?: string;
+                            /**
+                             * Format: date-time
+                             * @description Admitted, pass not used yet: place a first hold with it by then, or the slot goes to the next fan
+                             */
+                            claimBy?: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/{eventId}/queue/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My place in the waiting room */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    eventId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            state: "pre_queue" | "waiting" | "admitted" | "expired" | "sold_out";
+                            number: number | null;
+                            position: number | null;
+                            etaSeconds: number | null;
+                            servedUpTo: number;
+                            pass?: string;
+                            /** Format: date-time */
+                            passExpiresAt?: string;
+                            /**
+                             * Format: date-time
+                             * @description Admitted, pass not used yet: place a first hold with it by then, or the slot goes to the next fan
+                             */
+                            claimBy?: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/{eventId}/queue/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Server-Sent Events of my place in the waiting room (event "queue")
+         * @description Each message is the same object as queue/me, with the tick sequence as its id; send Last-Event-ID when reconnecting. Heartbeats are comment lines. The server ends the stream after a final sold_out or expired message, at once for an event without a queue, and after a maximum lifetime (reconnect then). A few streams per customer per node: more are refused with 429.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    eventId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description text/event-stream */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": string;
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/{eventId}/queue/challenge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A proof-of-work challenge for joining (ALTCHA) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    eventId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            algorithm: string;
+                            challenge: string;
+                            maxnumber?: number;
+                            salt: string;
+                            signature: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/events/{eventId}/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Live on-sale figures */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    eventId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            eventId: string;
+                            /** Format: date-time */
+                            asOf: string;
+                            queue: {
+                                enabled: boolean;
+                                joined: number;
+                                preQueue: number;
+                                waiting: number;
+                                servedUpTo: number;
+                                admitted: number;
+                                activeShoppers: number;
+                                admissionsPerMinute: number;
+                                soldOut: boolean;
+                            };
+                            tickets: {
+                                capacity: number;
+                                available: number;
+                                held: number;
+                                sold: number;
+                            };
+                            activeHolds: number;
+                            orders: {
+                                confirmed: number;
+                                pendingPayment: number;
+                                paymentFailed: number;
+                                cancelled: number;
+                            };
+                            revenueCents: number;
+                            currency: string;
+                            lastMinute: {
+                                holds: number;
+                                ticketsSold: number;
+                                orders: number;
+                            };
+                            /** @description Hold request latency over the last minute, across every node (histogram quantiles, linear within a bucket); null without samples. */
+                            holdLatency: {
+                                samples: number;
+                                latencyMsP50: number | null;
+                                latencyMsP99: number | null;
+                            };
+                            /** @description The last two minutes in windows of stepSeconds, oldest first: a dashboard starts its charts from it, then appends what it polls. */
+                            series: {
+                                stepSeconds: number;
+                                points: {
+                                    /** Format: date-time */
+                                    at: string;
+                                    holds: number;
+                                    ticketsSold: number;
+                                    orders: number;
+                                    revenueCents: number;
+                                    joined: number;
+                                    admitted: number;
+                                    holdLatencyMsP99: number | null;
+                                }[];
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Find orders by order id, ticket code or customer e-mail
+         * @description q is taken as an order id when it is a UUID, as an e-mail when it has an @, else as a ticket code; without q, the newest orders. Newest first.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    q?: string;
+                    eventId?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** Format: uuid */
+                                orderId: string;
+                                /** Format: uuid */
+                                eventId: string;
+                                /** Format: uuid */
+                                holdId: string;
+                                status: "pending_payment" | "confirmed" | "payment_failed" | "cancelled";
+                                totalCents: number;
+                                currency: string;
+                                failureReason: string | null;
+                                /** Format: date-time */
+                                createdAt: string;
+                                confirmedAt: string | null;
+                                cancelledAt: string | null;
+                                payment: {
+                                    /** Format: uuid */
+                                    paymentId: string;
+                                    provider: string;
+                                    method: string;
+                                    status: "pending" | "captured" | "declined";
+                                    amountCents: number;
+                                    declineReason: string | null;
+                                    refund: {
+                                        /** Format: uuid */
+                                        refundId: string;
+                                        status: "requested" | "succeeded";
+                                        reason: string;
+                                        amountCents: number;
+                                    } | null;
+                                } | null;
+                                tickets: {
+                                    /** Format: uuid */
+                                    ticketId: string;
+                                    seatId: string | null;
+                                    section: string;
+                                    row: string | null;
+                                    number: number | null;
+                                    zone: string;
+                                    priceCents: number;
+                                    code: string;
+                                    status: "valid" | "cancelled";
+                                    checkedInAt: string | null;
+                                }[];
+                                customer: {
+                                    /** Format: uuid */
+                                    customerId: string;
+                                    email: string;
+                                    name: string;
+                                };
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/{eventId}/waitlist": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Join the event's waitlist (idempotent per customer)
+         * @description Open while the wanted zone (any zone without one) cannot sell the quantity. When tickets come back, the earliest entry they can serve in full gets an offer: a hold made for the fan (listed in /me/holds with offer: true), bought through the normal checkout. 201 when added, 200 with the entry unchanged when already waiting or offered.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    eventId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        zone?: string;
+                        quantity: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            eventId: string;
+                            zone: string | null;
+                            quantity: number;
+                            position: number | null;
+                            status: "waiting" | "offered" | "fulfilled" | "left";
+                            /** Format: uuid */
+                            holdId?: string;
+                            /** Format: date-time */
+                            offerExpiresAt?: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            eventId: string;
+                            zone: string | null;
+                            quantity: number;
+                            position: number | null;
+                            status: "waiting" | "offered" | "fulfilled" | "left";
+                            /** Format: uuid */
+                            holdId?: string;
+                            /** Format: date-time */
+                            offerExpiresAt?: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        /** Leave the event's waitlist (a live offer is released to the next fan) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    eventId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/waitlist": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The customer's waitlist entries, newest first */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** Format: uuid */
+                                eventId: string;
+                                zone: string | null;
+                                quantity: number;
+                                position: number | null;
+                                status: "waiting" | "offered" | "fulfilled" | "left";
+                                /** Format: uuid */
+                                holdId?: string;
+                                /** Format: date-time */
+                                offerExpiresAt?: string;
+                                /** Format: date-time */
+                                createdAt: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
+export type webhooks = Record<string, never>;
+export interface components {
+    schemas: never;
+    responses: never;
+    parameters: never;
+    requestBodies: never;
+    headers: never;
+    pathItems: never;
+}
+export type $defs = Record<string, never>;
+export type operations = Record<string, never>;

@@ -1,0 +1,36 @@
+/**
+ * Every client-side URL, built in one place. The route table (app/routes.tsx) matches the
+ * same patterns, and links are built with these helpers, never by string concatenation.
+ */
+const enc = encodeURIComponent;
+
+export const patterns = {
+  home: '/',
+  event: '/events/:eventId',
+  queue: '/events/:eventId/queue',
+  checkout: '/holds/:holdId',
+  order: '/orders/:orderId',
+  myOrders: '/me/orders',
+  login: '/login',
+  register: '/register',
+  /** Organizer pages nest under this prefix with their own routes. */
+  organizer: '/organizer',
+} as const;
+
+export const paths = {
+  home: (query?: URLSearchParams) => (query && query.size > 0 ? `/?${query}` : '/'),
+  event: (eventId: string) => `/events/${enc(eventId)}`,
+  queue: (eventId: string) => `/events/${enc(eventId)}/queue`,
+  checkout: (holdId: string) => `/holds/${enc(holdId)}`,
+  order: (orderId: string) => `/orders/${enc(orderId)}`,
+  myOrders: () => '/me/orders',
+  /** Log in, then come back to `next` (a path on this site). */
+  login: (next?: string) => (next ? `/login?next=${enc(next)}` : '/login'),
+  register: (next?: string) => (next ? `/register?next=${enc(next)}` : '/register'),
+  organizer: () => '/organizer',
+};
+
+/** A `next` parameter is followed only when it is a path on this site. */
+export function safeNext(value: string | null): string {
+  return value !== null && value.startsWith('/') && !value.startsWith('//') ? value : '/';
+}
