@@ -109,6 +109,8 @@ export const limits = {
   liveReplayBatches: 512,
   /** Events one node follows at once (each with its seat states in memory). */
   liveEventsPerNode: 1_000,
+  /** Largest message a WebSocket client may send (only `{"type":"snapshot"}` is read). */
+  liveClientMessageBytes: 1_024,
   /** Longest Last-Event-ID header read (a version number). */
   liveLastEventIdLength: 20,
 } as const;
