@@ -97,6 +97,12 @@ export interface QueueConfig {
   leaderTtlMs: number;
   /** An admitted fan who places no hold with the pass within this loses the slot. */
   claimGraceSeconds: number;
+  /** A shopper who has held nothing for this long (holds all ended) gives the slot back. */
+  idleSeconds: number;
+  /** Share of held tickets (no payment under way) counted as coming back, in percent. */
+  heldReturnPercent: number;
+  /** Tickets one shopper takes, until the event has enough holds to measure it. */
+  ticketsPerShopper: number;
   /** SSE comment lines keep idle proxies from closing the stream. */
   sseHeartbeatMs: number;
   /** Open queue streams per node; more are refused with 503 and Retry-After. */
@@ -228,6 +234,9 @@ function queueConfig(env: Env): QueueConfig {
     tickMs: integer(env, 'QUEUE_TICK_MS', 1_000, 50, 60_000),
     leaderTtlMs: integer(env, 'QUEUE_LEADER_TTL_MS', 5_000, 300, 120_000),
     claimGraceSeconds: integer(env, 'QUEUE_CLAIM_GRACE_SECONDS', 120, 5, 3_600),
+    idleSeconds: integer(env, 'QUEUE_IDLE_SECONDS', 20, 1, 3_600),
+    heldReturnPercent: integer(env, 'QUEUE_HELD_RETURN_PERCENT', 25, 0, 100),
+    ticketsPerShopper: integer(env, 'QUEUE_TICKETS_PER_SHOPPER', 2, 1, 50),
     sseHeartbeatMs: integer(env, 'QUEUE_SSE_HEARTBEAT_MS', 15_000, 100, 120_000),
     sseMaxConnections: integer(env, 'QUEUE_SSE_MAX_CONNECTIONS', 20_000, 1, 1_000_000),
     sseMaxPerCustomer: integer(env, 'QUEUE_SSE_MAX_PER_CUSTOMER', 3, 1, 100),

@@ -39,6 +39,8 @@ export const limits = {
   queueJoinBatch: 500,
   /** Admissions one tick may grant per event, whatever the configured rate. */
   queueAdmitPerTickMax: 5_000,
+  /** Fans who left the line that one tick may pass over beyond those it admits. */
+  queueLeaversPassedPerTick: 5_000,
   /** Events one admission tick looks at. */
   queueEventsPerTick: 200,
   /** Pre-queue entries keyed or numbered per transaction by the on-sale draw. */

@@ -23,6 +23,7 @@ export const errorCatalogue = {
   idempotency_conflict: { status: 409, title: 'Idempotency key reused', retryable: false },
   extension_used: { status: 409, title: 'Hold already extended', retryable: false },
   already_checked_in: { status: 409, title: 'Ticket already checked in', retryable: false },
+  already_left: { status: 409, title: 'Already left the queue', retryable: false },
   not_cancellable: { status: 409, title: 'Order can no longer be cancelled', retryable: false },
   hold_purchased: { status: 409, title: 'Hold already purchased', retryable: false },
   payment_pending: { status: 409, title: 'A payment is already pending', retryable: true },

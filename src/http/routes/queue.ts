@@ -8,7 +8,9 @@ import { DomainError } from '../../core/errors.js';
 import { isUuid } from '../../core/ids.js';
 import { createJoinChallenge, proofProblemDetail, spendJoinProof } from '../../queue/pow.js';
 import { waitingRoom } from '../../queue/room.js';
-import { ChallengeSchema, JoinBody, QueueViewSchema } from '../../queue/schemas.js';
+import {
+  ChallengeSchema, JoinBody, LeaveBody, QueueViewSchema,
+} from '../../queue/schemas.js';
 import type { QueueView } from '../../queue/types.js';
 import { QueueWatch } from '../../queue/watch.js';
 import { bearerSecurity, customerAuth } from '../auth.js';
@@ -113,7 +115,7 @@ interface StreamRequest {
 
 /** Nothing more will come on the stream: the fan's line is over for them. */
 function isFinal(view: QueueView): boolean {
-  return view.state === 'sold_out' || view.state === 'expired';
+  return view.state === 'sold_out' || view.state === 'expired' || view.state === 'left';
 }
 
 async function stream(
@@ -221,6 +223,27 @@ export async function queueRoutes(app: App, ctx: AppContext): Promise<void> {
     },
   );
 
+  app.delete(
+    '/api/v1/events/:eventId/queue/me',
+    {
+      onRequest: auth,
+      preHandler: customerRateLimit(ctx, 'queue-leave', perMinute(30)),
+      schema: {
+        tags, security: bearerSecurity, params: EventParams, body: LeaveBody,
+        summary: 'Leave the waiting room, or give back a pass',
+        description: 'Waiting: you leave the line (your number is passed over). Admitted: ' +
+          'your pass is given back and its slot goes to the next fan at the next tick. ' +
+          'Holds you already have are kept. Final for this event: a second call is 409 ' +
+          'already_left, and a re-join answers state "left".',
+        response: { 200: QueueViewSchema, ...problemResponses(400, 401, 404, 409, 429) },
+      },
+    },
+    async (request) => {
+      const event = await findEvent(ctx, request.params.eventId);
+      return await room.leave(event, request.customerId);
+    },
+  );
+
   app.get(
     '/api/v1/events/:eventId/queue/stream',
     {
@@ -232,7 +255,7 @@ export async function queueRoutes(app: App, ctx: AppContext): Promise<void> {
         summary: 'Server-Sent Events of my place in the waiting room (event "queue")',
         description: 'Each message is the same object as queue/me, with the tick sequence ' +
           'as its id; send Last-Event-ID when reconnecting. Heartbeats are comment lines. ' +
-          'The server ends the stream after a final sold_out or expired message, at once ' +
+          'The server ends the stream after a final sold_out, expired or left message, at once ' +
           'for an event without a queue, and after a maximum lifetime (reconnect then). ' +
           'A few streams per customer per node: more are refused with 429.',
         response: { 200: Type.String({ description: 'text/event-stream' }),
