@@ -58,6 +58,10 @@ export interface Config {
      * write limit (they are signature-gated, and a big sale sends many from few addresses).
      */
     webhooksPerIpPerMinute: number;
+    /** Logins and registrations per client address per minute (a box office shares one). */
+    authPerIpPerMinute: number;
+    /** Login attempts per e-mail address per quarter hour: guessing stops after a few. */
+    loginsPerEmailPerQuarterHour: number;
     /** Checkouts, extensions, releases and cancellations per customer per minute, each. */
     bookingWritesPerCustomerPerMinute: number;
     /** Trust X-Forwarded-For from this many proxy hops (0: use the socket address). */
@@ -325,6 +329,8 @@ export function loadConfig(env: Env = process.env): Config {
       writesPerIpPerMinute: integer(env, 'RATE_LIMIT_WRITES_PER_IP', 6_000, 1, 10_000_000),
       webhooksPerIpPerMinute: integer(env, 'RATE_LIMIT_WEBHOOKS_PER_IP', 120_000, 1,
         100_000_000),
+      authPerIpPerMinute: integer(env, 'RATE_LIMIT_AUTH_PER_IP', 600, 1, 10_000_000),
+      loginsPerEmailPerQuarterHour: integer(env, 'RATE_LIMIT_LOGINS_PER_EMAIL', 10, 1, 10_000),
       bookingWritesPerCustomerPerMinute: integer(env, 'RATE_LIMIT_BOOKING_WRITES_PER_CUSTOMER',
         120, 1, 1_000_000),
       trustProxy: integer(env, 'TRUST_PROXY_HOPS', 0, 0, 10),
