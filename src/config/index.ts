@@ -36,6 +36,10 @@ export interface Config {
   paymentWindowSeconds: number;
   /** Base URL at which this node is reachable (used for links and simulated webhooks). */
   publicUrl: string;
+  /** SMTP server for notification e-mails (smtp:// or smtps://); unset: no e-mail. */
+  smtpUrl: string | undefined;
+  /** The From header of notification e-mails. */
+  smtpFrom: string;
   roles: ReadonlySet<Role>;
   logLevel: LogLevel;
   pg: {
@@ -54,6 +58,10 @@ export interface Config {
      * write limit (they are signature-gated, and a big sale sends many from few addresses).
      */
     webhooksPerIpPerMinute: number;
+    /** Logins and registrations per client address per minute (a box office shares one). */
+    authPerIpPerMinute: number;
+    /** Login attempts per e-mail address per quarter hour: guessing stops after a few. */
+    loginsPerEmailPerQuarterHour: number;
     /** Checkouts, extensions, releases and cancellations per customer per minute, each. */
     bookingWritesPerCustomerPerMinute: number;
     /** Trust X-Forwarded-For from this many proxy hops (0: use the socket address). */
@@ -303,6 +311,8 @@ export function loadConfig(env: Env = process.env): Config {
     stripeWebhookSecret,
     paymentWindowSeconds: integer(env, 'PAYMENT_WINDOW_SECONDS', 900, 1, 86_400),
     publicUrl: url(env, 'PUBLIC_URL', ['http:', 'https:']) ?? `http://${publicHost}:${port}`,
+    smtpUrl: url(env, 'SMTP_URL', ['smtp:', 'smtps:']),
+    smtpFrom: text(env, 'SMTP_FROM') ?? 'Stampede <no-reply@stampede.invalid>',
     roles: roles(env),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', [
       'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent',
@@ -319,6 +329,8 @@ export function loadConfig(env: Env = process.env): Config {
       writesPerIpPerMinute: integer(env, 'RATE_LIMIT_WRITES_PER_IP', 6_000, 1, 10_000_000),
       webhooksPerIpPerMinute: integer(env, 'RATE_LIMIT_WEBHOOKS_PER_IP', 120_000, 1,
         100_000_000),
+      authPerIpPerMinute: integer(env, 'RATE_LIMIT_AUTH_PER_IP', 600, 1, 10_000_000),
+      loginsPerEmailPerQuarterHour: integer(env, 'RATE_LIMIT_LOGINS_PER_EMAIL', 10, 1, 10_000),
       bookingWritesPerCustomerPerMinute: integer(env, 'RATE_LIMIT_BOOKING_WRITES_PER_CUSTOMER',
         120, 1, 1_000_000),
       trustProxy: integer(env, 'TRUST_PROXY_HOPS', 0, 0, 10),

@@ -18,6 +18,7 @@
 import type { EventRecord } from '../catalog/events.js';
 import { limits } from '../config/limits.js';
 import { assert } from '../core/errors.js';
+import { writeOutbox } from '../outbox/write.js';
 import type { Db, Queryable } from '../storage/index.js';
 import { databaseNowMs, sqlNow } from './dbclock.js';
 import { advanceDraw, type DrawBudget } from './draw.js';
@@ -259,6 +260,11 @@ export async function tickLine(
       : { admitted: [], servedUpTo: servedBefore };
     const { admitted, servedUpTo } = step;
     const shown: Supply = { ...supply, seekers: supply.seekers + admitted.length };
+    // One outbox row per tick (at most the tick's size): the notifier tells each fan.
+    if (admitted.length > 0) {
+      await writeOutbox(tx, event.eventId, 'queue.admitted',
+        { customerIds: admitted.map((entry) => entry.customerId) });
+    }
     const firstAdmittedAt = state.first_admitted_at ?? (admitted.length > 0 ? now : null);
     const ratePerMinute = measuredRate(slots.lastMinute + admitted.length, firstAdmittedAt, now);
     const seq = Number(state.tick_seq) + 1;

@@ -19,6 +19,7 @@ import { bearerSecurity, customerAuth } from '../auth.js';
 import { problemResponses } from '../problem.js';
 import { customerRateLimit, joinRateLimit, perMinute } from '../ratelimit.js';
 import { SseConnection } from '../sse.js';
+import { streamSlots } from '../streamSlots.js';
 import type { App } from '../types.js';
 
 const EventParams = Type.Object({ eventId: Type.String({ maxLength: 100 }) });
@@ -52,62 +53,6 @@ async function requireProof(
   }
 }
 
-/**
- * This node's queue streams: the open connections (ended when the app closes, so shutdown
- * is not held up) and the slots reserved per customer. A slot is reserved synchronously,
- * before the handler's first await, so a burst of requests cannot all pass the caps while
- * the first ones are still being set up.
- */
-class StreamSlots {
-  readonly open = new Set<SseConnection>();
-  private total = 0;
-  private readonly perCustomer = new Map<string, number>();
-
-  /**
-   * Takes a slot, returning its release (idempotent), or throws: 503 when the node is
-   * full, 429 when this customer already has `maxPerCustomer` streams here.
-   */
-  reserve(
-    customerId: string, maxTotal: number, maxPerCustomer: number, reply: FastifyReply,
-  ): () => void {
-    if (this.total >= maxTotal) {
-      reply.header('retry-after', String(retryAfterSeconds));
-      throw new DomainError('service_unavailable', 'this node has no room for another stream');
-    }
-    const mine = this.perCustomer.get(customerId) ?? 0;
-    if (mine >= maxPerCustomer) {
-      throw new DomainError('rate_limited',
-        `at most ${maxPerCustomer} open queue streams per customer; close one first`,
-        { retryAfterSeconds });
-    }
-    this.total += 1;
-    this.perCustomer.set(customerId, mine + 1);
-    let held = true;
-    return () => {
-      if (!held) return;
-      held = false;
-      this.total -= 1;
-      const left = (this.perCustomer.get(customerId) ?? 1) - 1;
-      if (left > 0) this.perCustomer.set(customerId, left);
-      else this.perCustomer.delete(customerId);
-    };
-  }
-}
-
-// Streams are refused only while others are open; a few seconds is a fair guess.
-const retryAfterSeconds = 5;
-
-const slotsByApp = new WeakMap<App, StreamSlots>();
-
-function streamSlots(app: App): StreamSlots {
-  let slots = slotsByApp.get(app);
-  if (slots === undefined) {
-    slots = new StreamSlots();
-    slotsByApp.set(app, slots);
-  }
-  return slots;
-}
-
 /** What the stream handler needs from the request. */
 interface StreamRequest {
   eventId: string;
@@ -123,7 +68,7 @@ function isFinal(view: QueueView): boolean {
 async function stream(
   ctx: AppContext, app: App, request: StreamRequest, reply: FastifyReply,
 ): Promise<void> {
-  const slots = streamSlots(app);
+  const slots = streamSlots(app, 'queue');
   const { sseMaxConnections, sseMaxPerCustomer, sseHeartbeatMs, sseMaxLifetimeSeconds } =
     ctx.config.queue;
   // Synchronous: no await between the checks and the reservation.
@@ -182,7 +127,7 @@ export async function queueRoutes(app: App, ctx: AppContext): Promise<void> {
   const auth = customerAuth(ctx);
   const room = waitingRoom(ctx);
   app.addHook('preClose', async () => {
-    for (const connection of streamSlots(app).open) connection.end();
+    for (const connection of streamSlots(app, 'queue').open) connection.end();
   });
   const { pollsPerCustomerPerMinute } = ctx.config.queue;
 
