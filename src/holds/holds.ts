@@ -28,7 +28,6 @@ import {
   claimAnyUnits, claimTesting, claimTickets, countAvailable, customerUsage,
   naiveGap, unguardedPick, unguardedUnavailable, type TicketRow,
 } from './claim.js';
-import { assertSaleOpen } from './saleWindow.js';
 import type { Hold, HoldInput, HoldItem } from './schemas.js';
 
 export type { OnApplied } from './apply.js';
