@@ -93,8 +93,14 @@ describe('buying tickets in Chromium', () => {
     }
     const watcher: BrowserContext = await newContext(browser);
     const watch = await watcher.newPage();
+    const liveStream = watch.waitForResponse((response) =>
+      response.url().endsWith(`/api/v1/events/${eventId}/live`));
     await watch.goto(`${server.url}/events/${eventId}`);
     await watch.getByTestId('seatmap').waitFor();
+    // The watcher follows the live feed (not the polling fallback).
+    const live = await liveStream;
+    expect(live.status()).toBe(200);
+    expect(live.headers()['content-type']).toMatch(/^text\/event-stream/);
 
     const fan = await buildCustomer(server.ctx);
     const context = await newContext(browser);
@@ -250,26 +256,35 @@ describe('buying tickets in Chromium', () => {
       await page.getByText('A seat you had chosen was just taken').waitFor({ timeout: 20_000 });
       await page.getByText('0 seats selected').waitFor();
 
-      // 2. The page has not heard yet (its feed is cut): the server refuses the hold, and the
-      // taken seat is named on the map.
-      await page.route('**/api/v1/events/*/live', (route) => route.abort());
-      await page.route('**/api/v1/events/*/seatmap', (route) => route.abort());
-      const second = await seatPoint(page, server.url, contested.eventId, 'A-6-3');
-      await page.mouse.click(second.x, second.y);
-      const third = await seatPoint(page, server.url, contested.eventId, 'A-6-4');
-      await page.mouse.click(third.x, third.y);
-      await page.getByText('2 seats selected').waitFor();
+      // 2. A page that has not heard yet (its feed is cut, its seat map read once): the
+      // server refuses the hold, and the taken seat is named on the map.
+      const late = await context.newPage();
+      await late.route('**/api/v1/events/*/live', (route) => route.abort());
+      let mapReads = 0;
+      await late.route('**/api/v1/events/*/seatmap', async (route) => {
+        mapReads += 1;
+        if (mapReads === 1) await route.continue();
+        else await route.abort();
+      });
+      await late.goto(`${server.url}/events/${contested.eventId}`);
+      await late.getByTestId('seatmap').waitFor();
+      await page.close();
+      const second = await seatPoint(late, server.url, contested.eventId, 'A-6-3');
+      await late.mouse.click(second.x, second.y);
+      const third = await seatPoint(late, server.url, contested.eventId, 'A-6-4');
+      await late.mouse.click(third.x, third.y);
+      await late.getByText('2 seats selected').waitFor();
       await rivalHold(['A-6-4']);
-      await page.getByRole('button', { name: 'Hold these seats' }).click();
-      const alert = page.locator('[role="alert"][data-code="seats_unavailable"]');
+      await late.getByRole('button', { name: 'Hold these seats' }).click();
+      const alert = late.locator('[role="alert"][data-code="seats_unavailable"]');
       await alert.waitFor();
       expect(await alert.textContent()).toMatch(/took some of those seats/);
-      await page.getByText('1 seat selected').waitFor();
-      const taken = await seatPoint(page, server.url, contested.eventId, 'A-6-4');
-      await until(async () => (await paintedStatus(page, taken)) === 'held' || undefined,
+      await late.getByText('1 seat selected').waitFor();
+      const taken = await seatPoint(late, server.url, contested.eventId, 'A-6-4');
+      await until(async () => (await paintedStatus(late, taken)) === 'held' || undefined,
         'the taken seat painted held');
-      await expectAccessible(page);
-      await screenshot(page, 'event-seat-taken-desktop');
+      await expectAccessible(late);
+      await screenshot(late, 'event-seat-taken-desktop');
       await context.close();
     });
 });
