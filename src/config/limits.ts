@@ -101,6 +101,8 @@ export const limits = {
   webhookBodyBytes: 64 * 1024,
   /** Orders per page of /me/orders. */
   ordersPageMax: 100,
+  /** Venues the organizer's venue list shows. */
+  venueListMax: 200,
   /** Orders one organizer order search answers with at most. */
   orderSearchMax: 50,
   /** Length of an organizer order search (an order id, a ticket code or an e-mail). */
