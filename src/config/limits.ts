@@ -41,6 +41,11 @@ export const limits = {
   queueAdmitPerTickMax: 5_000,
   /** Fans who left the line that one tick may pass over beyond those it admits. */
   queueLeaversPassedPerTick: 5_000,
+  /**
+   * Waitlist places reserved for fans who join a line after its first hand-over to the
+   * waitlist (beyond them, order among fans moving from the line is by click).
+   */
+  queueWaitlistSpare: 1_000_000,
   /** Events one admission tick looks at. */
   queueEventsPerTick: 200,
   /** Pre-queue entries keyed or numbered per transaction by the on-sale draw. */
