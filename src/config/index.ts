@@ -36,6 +36,10 @@ export interface Config {
   paymentWindowSeconds: number;
   /** Base URL at which this node is reachable (used for links and simulated webhooks). */
   publicUrl: string;
+  /** SMTP server for notification e-mails (smtp:// or smtps://); unset: no e-mail. */
+  smtpUrl: string | undefined;
+  /** The From header of notification e-mails. */
+  smtpFrom: string;
   roles: ReadonlySet<Role>;
   logLevel: LogLevel;
   pg: {
@@ -313,6 +317,8 @@ export function loadConfig(env: Env = process.env): Config {
     stripeWebhookSecret,
     paymentWindowSeconds: integer(env, 'PAYMENT_WINDOW_SECONDS', 900, 1, 86_400),
     publicUrl: url(env, 'PUBLIC_URL', ['http:', 'https:']) ?? `http://${publicHost}:${port}`,
+    smtpUrl: url(env, 'SMTP_URL', ['smtp:', 'smtps:']),
+    smtpFrom: text(env, 'SMTP_FROM') ?? 'Stampede <no-reply@stampede.invalid>',
     roles: roles(env),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', [
       'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent',

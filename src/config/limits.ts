@@ -41,6 +41,11 @@ export const limits = {
   queueAdmitPerTickMax: 5_000,
   /** Fans who left the line that one tick may pass over beyond those it admits. */
   queueLeaversPassedPerTick: 5_000,
+  /**
+   * Waitlist places reserved for fans who join a line after its first hand-over to the
+   * waitlist (beyond them, order among fans moving from the line is by click).
+   */
+  queueWaitlistSpare: 1_000_000,
   /** Events one admission tick looks at. */
   queueEventsPerTick: 200,
   /** Pre-queue entries keyed or numbered per transaction by the on-sale draw. */
@@ -55,6 +60,20 @@ export const limits = {
   waitlistQuantityMax: 50,
   /** Waiting entries one return of tickets looks at, earliest first, to place offers. */
   waitlistOfferScan: 500,
+  /** Customers told about one outbox row (an admission tick, a cancelled event). */
+  notifyAudienceMax: 100_000,
+  /** Notifications per coordination message between nodes. */
+  notifyPublishChunk: 500,
+  /** Stream notifications replayed to a client reconnecting with Last-Event-ID. */
+  notifyReplayMax: 100,
+  /** E-mails one dispatcher pass claims. */
+  notifyEmailBatch: 50,
+  /** Attempts at one e-mail before it is given up (logged). */
+  notifyEmailAttempts: 8,
+  /** A claimed e-mail is retried after this long if its sender never marked it sent. */
+  notifyEmailLeaseSeconds: 60,
+  /** Notification rows are kept this long, then pruned. */
+  notifyRetentionHours: 168,
   /** Idempotency-Key header length; keys are opaque client strings. */
   idempotencyKeyLength: 200,
   /** How long a duplicate request waits for the first one with its key to finish. */
@@ -97,6 +116,8 @@ export const limits = {
   webhookBodyBytes: 64 * 1024,
   /** Orders per page of /me/orders. */
   ordersPageMax: 100,
+  /** Venues the organizer's venue list shows. */
+  venueListMax: 200,
   /** Orders one organizer order search answers with at most. */
   orderSearchMax: 50,
   /** Length of an organizer order search (an order id, a ticket code or an e-mail). */

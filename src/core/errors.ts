@@ -33,6 +33,7 @@ export const errorCatalogue = {
   invalid_signature: { status: 400, title: 'Webhook signature invalid', retryable: false },
   limit_exceeded: { status: 422, title: 'Per-customer limit exceeded', retryable: false },
   payload_too_large: { status: 413, title: 'Payload too large', retryable: false },
+  upgrade_required: { status: 426, title: 'WebSocket upgrade required', retryable: false },
   unsupported_media_type: { status: 415, title: 'Unsupported media type', retryable: false },
   rate_limited: { status: 429, title: 'Too many requests', retryable: true },
   live_too_many_streams: {

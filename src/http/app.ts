@@ -26,6 +26,7 @@ import { orderRoutes } from './routes/orders.js';
 import { paymentRoutes } from './routes/payments.js';
 import { opsRoutes } from './routes/ops.js';
 import { queueRoutes } from './routes/queue.js';
+import { notificationRoutes } from './routes/notifications.js';
 import { waitlistRoutes } from './routes/waitlist.js';
 import type { App } from './types.js';
 import { createValidatorCompiler } from './validation.js';
@@ -118,6 +119,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     await liveRoutes(scope, ctx);
     await adminRoutes(scope, ctx);
     await waitlistRoutes(scope, ctx);
+    await notificationRoutes(scope, ctx);
   });
   await app.register(async (scope) => webRoutes(scope, ctx));
   return app;

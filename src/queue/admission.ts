@@ -18,6 +18,7 @@
 import type { EventRecord } from '../catalog/events.js';
 import { limits } from '../config/limits.js';
 import { assert } from '../core/errors.js';
+import { writeOutbox } from '../outbox/write.js';
 import type { Db, Queryable } from '../storage/index.js';
 import { databaseNowMs, sqlNow } from './dbclock.js';
 import { advanceDraw, type DrawBudget } from './draw.js';
@@ -74,6 +75,7 @@ interface StateRow {
   first_admitted_at: Date | null;
   tick_seq: number;
   leader_token: number;
+  closed_at: Date | null;
 }
 
 let ordersTableKnown = false;
@@ -223,7 +225,7 @@ export async function tickLine(
   return await db.tx(async (tx) => {
     const { rows } = await tx.query<StateRow>(
       `SELECT served_up_to, admit_credit, last_tick_at, first_admitted_at, tick_seq,
-              leader_token
+              leader_token, closed_at
          FROM queue_state WHERE event_id = $1 FOR UPDATE`,
       [event.eventId],
     );
@@ -239,7 +241,7 @@ export async function tickLine(
     await releaseIdleSlots(tx, event.eventId, now, opts.idleSeconds ?? defaultIdleSeconds);
     const knobs = opts.supply ?? defaultKnobs;
     const supply = await readSupply(tx, event, now, knobs);
-    const soldOut = onSale && isClosed(supply);
+    const soldOut = onSale && isClosed(supply, state.closed_at !== null);
     const slots = await countSlots(tx, event.eventId, now);
     const credit = accrue(Number(state.admit_credit), state.last_tick_at?.getTime() ?? null,
       event.queue.admitPerMinute, nowMs, opts.tickMs ?? 1_000);
@@ -258,6 +260,11 @@ export async function tickLine(
       : { admitted: [], servedUpTo: servedBefore };
     const { admitted, servedUpTo } = step;
     const shown: Supply = { ...supply, seekers: supply.seekers + admitted.length };
+    // One outbox row per tick (at most the tick's size): the notifier tells each fan.
+    if (admitted.length > 0) {
+      await writeOutbox(tx, event.eventId, 'queue.admitted',
+        { customerIds: admitted.map((entry) => entry.customerId) });
+    }
     const firstAdmittedAt = state.first_admitted_at ?? (admitted.length > 0 ? now : null);
     const ratePerMinute = measuredRate(slots.lastMinute + admitted.length, firstAdmittedAt, now);
     const seq = Number(state.tick_seq) + 1;

@@ -21,7 +21,7 @@ import { startBookingWorkers } from '../orders/workers.js';
 import { OutboxRelay } from '../outbox/relay.js';
 import type { Db } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
-import { buildTestContext } from '../testing/context.js';
+import { adminHeaders, buildTestContext } from '../testing/context.js';
 import { buildCustomers, buildEvent, buildHold, buildVenue } from '../testing/factories.js';
 import {
   RefusedUpgrade, SseTestClient, WsTestClient, type ReceivedMessage,
@@ -301,8 +301,13 @@ for (const setup of setups) {
             rows: [{ version, effect: version % 2 === 1 ? 'held' : 'available', tickets }] };
           await node.ctx.coord.publish(feedChannel(node.ctx.coord, event.eventId),
             JSON.stringify(batch));
-          // Paced in bursts well under the allowance, which a reading client drains.
-          if (version % 5 === 0) await sleep(10);
+          // Paced like a real feed: bursts well under the allowance, which the reading
+          // clients drain before the next (this process runs both ends).
+          if (version % 10 === 0) {
+            const caughtUp = (m: ReceivedMessage): boolean =>
+              m.type === 'seats' && m.data.version === version;
+            await Promise.all([fast.waitFor(caughtUp, 30_000), ws.waitFor(caughtUp, 30_000)]);
+          }
         }
         await fast.waitFor((m) => m.type === 'seats' && m.data.version === batches, 30_000);
         await ws.waitFor((m) => m.type === 'seats' && m.data.version === batches, 30_000);
@@ -373,7 +378,13 @@ for (const setup of setups) {
       const node = await startNode('follow');
       const event = await buildEvent(node.ctx);
       const hub = liveHub(node.ctx);
+      const paths = Object.keys((await node.app.inject('/openapi.json')).json().paths);
+      expect(paths).toEqual(expect.arrayContaining(
+        ['/api/v1/events/{eventId}/live', '/api/v1/events/{eventId}/ws']));
       expect(hub.follows(event.eventId)).toBe(false);
+      const plain = await node.app.inject(`/api/v1/events/${event.eventId}/ws`);
+      expect(plain.statusCode).toBe(426);
+      expect(plain.json()).toMatchObject({ code: 'upgrade_required' });
       const sse = await SseTestClient.open(liveUrl(node, event.eventId));
       await sse.waitFor((m) => m.type === 'snapshot');
       expect(hub.follows(event.eventId)).toBe(true);
@@ -391,6 +402,13 @@ for (const setup of setups) {
       try {
         await sse.waitFor((m) => m.type === 'snapshot');
         await ws.waitFor((m) => m.type === 'snapshot');
+        const url = `/api/v1/events/${event.eventId}/cancel`;
+        expect((await one.app.inject({ method: 'POST', url })).statusCode).toBe(401);
+        expect(sse.messages.map((m) => m.type)).toEqual(['snapshot']);
+        const cancelled = await one.app.inject({ method: 'POST', url, headers: adminHeaders });
+        expect(cancelled.statusCode).toBe(200);
+        expect(cancelled.json()).toMatchObject({ status: 'cancelled' });
+        // Idempotent: a second cancel writes no second `end`.
         await cancelEvent(one.ctx.db, event.eventId);
         const [sseEnd, wsEnd] = await Promise.all([
           sse.waitFor((m) => m.type === 'end'), ws.waitFor((m) => m.type === 'end')]);
@@ -398,6 +416,10 @@ for (const setup of setups) {
         expect(wsEnd.data.reason).toBe('cancelled');
         await sse.waitClosed();
         await ws.waitClosed();
+        const { rows } = await db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM outbox_events
+            WHERE event_id = $1 AND kind = 'event.cancelled'`, [event.eventId]);
+        expect(rows[0]?.n).toBe(1);
         // A latecomer gets the final map and the end at once.
         const late = await SseTestClient.open(liveUrl(two, event.eventId));
         await late.waitFor((m) => m.type === 'end');

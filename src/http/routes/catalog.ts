@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import {
   EventDetails, EventInput, SearchPage, SearchQuery, SeatMap, Venue, VenueInput,
 } from '../../catalog/schemas.js';
+import { cancelEvent } from '../../catalog/cancel.js';
 import { createEvent, getEvent } from '../../catalog/events.js';
 import { searchEvents } from '../../catalog/search.js';
 import { createVenue, getVenue } from '../../catalog/venues.js';
@@ -71,6 +72,22 @@ export async function catalogRoutes(app: App, ctx: AppContext): Promise<void> {
       },
     },
     async (request) => await getEvent(ctx.db, ctx.clock, request.params.eventId),
+  );
+  app.post(
+    '/api/v1/events/:eventId/cancel',
+    {
+      onRequest: admin,
+      schema: {
+        tags: ['catalog'], summary: 'Cancel an event (idempotent)', security: bearerSecurity,
+        description: 'Sales stop at once and live seat-map streams end with an `end` message. '
+          + 'Orders are refunded one by one through order cancellation.',
+        params: EventParams, response: { 200: EventDetails, ...problemResponses(401, 403, 404) },
+      },
+    },
+    async (request) => {
+      await cancelEvent(ctx.db, request.params.eventId);
+      return await getEvent(ctx.db, ctx.clock, request.params.eventId);
+    },
   );
   const seatMaps = new SeatMapCache(ctx.db, ctx.clock);
   app.get(

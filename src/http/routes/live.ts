@@ -223,31 +223,35 @@ export async function liveRoutes(app: App, ctx: AppContext): Promise<void> {
     },
   );
 
-  app.get(
-    '/api/v1/events/:eventId/ws',
-    {
-      websocket: true,
-      preHandler: async (request, reply) => {
-        const { eventId } = request.params as { eventId: string };
-        admitted.set(request.raw, await admit(ctx, slots, request, reply, eventId));
-      },
-      schema: {
-        tags, params: EventParams,
-        summary: 'WebSocket of the live seat map and availability',
-        description: `${messagesDescription} One JSON text frame per message: ` +
-          '{"type": "<message>", ...}. The server pings; a client that lets more than ' +
-          'LIVE_MAX_BUFFERED_BYTES pile up is dropped.',
-        response: { 101: Type.Null({ description: 'switching protocols' }),
-          ...problemResponses(404, 429, 503) },
-      },
+  app.route({
+    method: 'GET',
+    url: '/api/v1/events/:eventId/ws',
+    preHandler: async (request, reply) => {
+      // Only an upgrade takes a slot; a plain GET is answered 426 by the handler below.
+      if (request.headers.upgrade?.toLowerCase() !== 'websocket') return;
+      const { eventId } = request.params as { eventId: string };
+      admitted.set(request.raw, await admit(ctx, slots, request, reply, eventId));
     },
-    (socket, request) => {
+    schema: {
+      tags, params: EventParams,
+      summary: 'WebSocket of the live seat map and availability',
+      description: `${messagesDescription} One JSON text frame per message: ` +
+        '{"type": "<message>", ...}. The server pings; a client that lets more than ' +
+        'LIVE_MAX_BUFFERED_BYTES pile up is dropped. Without an Upgrade header: 426.',
+      response: { 101: Type.Null({ description: 'switching protocols' }),
+        ...problemResponses(404, 426, 429, 503) },
+    },
+    handler: async () => {
+      throw new DomainError('upgrade_required',
+        'this is a WebSocket endpoint; connect with a WebSocket client (or use /live for SSE)');
+    },
+    wsHandler: (socket, request) => {
       const ready = admitted.get(request.raw);
       if (ready === undefined) {
         socket.close(1011, 'not prepared');
         return;
       }
-      openWebSocket(ctx, request.params.eventId, ready, socket, open);
+      openWebSocket(ctx, (request.params as { eventId: string }).eventId, ready, socket, open);
     },
-  );
+  });
 }

@@ -6,17 +6,20 @@ import type { EventRecord } from '../../catalog/events.js';
 import type { AppContext } from '../../context.js';
 import { DomainError } from '../../core/errors.js';
 import { isUuid } from '../../core/ids.js';
+import { moveToWaitlist } from '../../queue/handover.js';
 import { createJoinChallenge, proofProblemDetail, spendJoinProof } from '../../queue/pow.js';
 import { waitingRoom } from '../../queue/room.js';
 import {
   ChallengeSchema, JoinBody, LeaveBody, QueueViewSchema,
 } from '../../queue/schemas.js';
 import type { QueueView } from '../../queue/types.js';
+import { WaitlistEntry, WaitlistJoinInput } from '../../waitlist/schemas.js';
 import { QueueWatch } from '../../queue/watch.js';
 import { bearerSecurity, customerAuth } from '../auth.js';
 import { problemResponses } from '../problem.js';
 import { customerRateLimit, joinRateLimit, perMinute } from '../ratelimit.js';
 import { SseConnection } from '../sse.js';
+import { streamSlots } from '../streamSlots.js';
 import type { App } from '../types.js';
 
 const EventParams = Type.Object({ eventId: Type.String({ maxLength: 100 }) });
@@ -50,62 +53,6 @@ async function requireProof(
   }
 }
 
-/**
- * This node's queue streams: the open connections (ended when the app closes, so shutdown
- * is not held up) and the slots reserved per customer. A slot is reserved synchronously,
- * before the handler's first await, so a burst of requests cannot all pass the caps while
- * the first ones are still being set up.
- */
-class StreamSlots {
-  readonly open = new Set<SseConnection>();
-  private total = 0;
-  private readonly perCustomer = new Map<string, number>();
-
-  /**
-   * Takes a slot, returning its release (idempotent), or throws: 503 when the node is
-   * full, 429 when this customer already has `maxPerCustomer` streams here.
-   */
-  reserve(
-    customerId: string, maxTotal: number, maxPerCustomer: number, reply: FastifyReply,
-  ): () => void {
-    if (this.total >= maxTotal) {
-      reply.header('retry-after', String(retryAfterSeconds));
-      throw new DomainError('service_unavailable', 'this node has no room for another stream');
-    }
-    const mine = this.perCustomer.get(customerId) ?? 0;
-    if (mine >= maxPerCustomer) {
-      throw new DomainError('rate_limited',
-        `at most ${maxPerCustomer} open queue streams per customer; close one first`,
-        { retryAfterSeconds });
-    }
-    this.total += 1;
-    this.perCustomer.set(customerId, mine + 1);
-    let held = true;
-    return () => {
-      if (!held) return;
-      held = false;
-      this.total -= 1;
-      const left = (this.perCustomer.get(customerId) ?? 1) - 1;
-      if (left > 0) this.perCustomer.set(customerId, left);
-      else this.perCustomer.delete(customerId);
-    };
-  }
-}
-
-// Streams are refused only while others are open; a few seconds is a fair guess.
-const retryAfterSeconds = 5;
-
-const slotsByApp = new WeakMap<App, StreamSlots>();
-
-function streamSlots(app: App): StreamSlots {
-  let slots = slotsByApp.get(app);
-  if (slots === undefined) {
-    slots = new StreamSlots();
-    slotsByApp.set(app, slots);
-  }
-  return slots;
-}
-
 /** What the stream handler needs from the request. */
 interface StreamRequest {
   eventId: string;
@@ -121,7 +68,7 @@ function isFinal(view: QueueView): boolean {
 async function stream(
   ctx: AppContext, app: App, request: StreamRequest, reply: FastifyReply,
 ): Promise<void> {
-  const slots = streamSlots(app);
+  const slots = streamSlots(app, 'queue');
   const { sseMaxConnections, sseMaxPerCustomer, sseHeartbeatMs, sseMaxLifetimeSeconds } =
     ctx.config.queue;
   // Synchronous: no await between the checks and the reservation.
@@ -180,7 +127,7 @@ export async function queueRoutes(app: App, ctx: AppContext): Promise<void> {
   const auth = customerAuth(ctx);
   const room = waitingRoom(ctx);
   app.addHook('preClose', async () => {
-    for (const connection of streamSlots(app).open) connection.end();
+    for (const connection of streamSlots(app, 'queue').open) connection.end();
   });
   const { pollsPerCustomerPerMinute } = ctx.config.queue;
 
@@ -241,6 +188,35 @@ export async function queueRoutes(app: App, ctx: AppContext): Promise<void> {
     async (request) => {
       const event = await findEvent(ctx, request.params.eventId);
       return await room.leave(event, request.customerId);
+    },
+  );
+
+  app.post(
+    '/api/v1/events/:eventId/queue/me/waitlist',
+    {
+      onRequest: auth,
+      preHandler: customerRateLimit(ctx, 'queue-leave', perMinute(30)),
+      schema: {
+        tags, security: bearerSecurity, params: EventParams, body: WaitlistJoinInput,
+        summary: 'Move from the waiting room to the waitlist in one step',
+        description: 'For a fan the line cannot serve (the view says sold_out, in_carts or ' +
+          'unlikely and carries waitlistUrl): joins the event\'s waitlist and leaves the ' +
+          'line (a live pass is given back). Fans who move from the line are offered ' +
+          'returned tickets in line order, whenever each of them moved. Refusals of the ' +
+          'waitlist (over the per-customer limit, an unknown zone) leave the fan in line.',
+        response: {
+          201: Type.Object({ queue: QueueViewSchema, waitlist: WaitlistEntry }),
+          ...problemResponses(400, 401, 403, 404, 409, 422, 429),
+        },
+      },
+    },
+    async (request, reply) => {
+      const event = await findEvent(ctx, request.params.eventId);
+      const moved = await moveToWaitlist(ctx, room, event, request.customerId, {
+        ...(request.body.zone === undefined ? {} : { zone: request.body.zone }),
+        quantity: request.body.quantity,
+      });
+      return reply.status(201).send(moved);
     },
   );
 
