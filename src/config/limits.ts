@@ -41,6 +41,11 @@ export const limits = {
   queueAdmitPerTickMax: 5_000,
   /** Fans who left the line that one tick may pass over beyond those it admits. */
   queueLeaversPassedPerTick: 5_000,
+  /**
+   * Waitlist places reserved for fans who join a line after its first hand-over to the
+   * waitlist (beyond them, order among fans moving from the line is by click).
+   */
+  queueWaitlistSpare: 1_000_000,
   /** Events one admission tick looks at. */
   queueEventsPerTick: 200,
   /** Pre-queue entries keyed or numbered per transaction by the on-sale draw. */
@@ -101,6 +106,8 @@ export const limits = {
   webhookBodyBytes: 64 * 1024,
   /** Orders per page of /me/orders. */
   ordersPageMax: 100,
+  /** Venues the organizer's venue list shows. */
+  venueListMax: 200,
   /** Orders one organizer order search answers with at most. */
   orderSearchMax: 50,
   /** Length of an organizer order search (an order id, a ticket code or an e-mail). */

@@ -6,7 +6,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEvent } from '../catalog/events.js';
 import type { AppContext } from '../context.js';
@@ -24,7 +23,9 @@ import {
   bearer, buildCustomer, buildEvent, buildHold, buildVenue,
 } from '../testing/factories.js';
 import { installTestGateway } from '../testing/payments.js';
-import { serviceAvailable, testRedisUrl } from '../testing/services.js';
+import {
+  deleteRedisPrefix, serviceAvailable, testRedisUrl,
+} from '../testing/services.js';
 import { startTestSmtp, type TestSmtp } from '../testing/smtp.js';
 import { SseClient } from '../testing/sse.js';
 import { startNotifications, type Notifications } from './index.js';
@@ -45,21 +46,6 @@ async function until(check: () => Promise<boolean> | boolean, timeoutMs = 15_000
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await sleep(25);
-  }
-}
-
-/** Deletes this file's Redis keys (never a FLUSHALL on the shared server). */
-async function flushPrefix(): Promise<void> {
-  const admin = new Redis(testRedisUrl);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
-      if (keys.length > 0) await admin.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    admin.disconnect();
   }
 }
 
@@ -116,7 +102,7 @@ for (const shape of shapes) {
       await one?.app.close();
       if (two !== one) await two?.app.close();
       await Promise.all(coords.map((coord) => coord.close().catch(() => undefined)));
-      if (shape.redis) await flushPrefix();
+      if (shape.redis) await deleteRedisPrefix(prefix);
       await smtp?.close();
       await db?.close();
     });
@@ -124,13 +110,13 @@ for (const shape of shapes) {
     const mailsTo = (email: string) => smtp.received.filter((mail) => mail.to.includes(email));
 
     /** A sold-out event, a fan on its waitlist listening on node 2, and the seat released. */
-    async function offerScenario() {
+    async function offerScenario(given?: Awaited<ReturnType<typeof buildCustomer>>) {
       const venue = await buildVenue(one.ctx, { rows: 1, seatsPerRow: 1, standing: 1 });
       const event = await buildEvent(one.ctx, { venue, title: `Notify ${randomUUID()}` });
       const holder = await buildCustomer(one.ctx);
       const seat = await buildHold(one.ctx, event.eventId, holder.customerId,
         { seats: ['A-1-1'] });
-      const fan = await buildCustomer(one.ctx);
+      const fan = given ?? await buildCustomer(one.ctx);
       const joined = await two.app.inject({ method: 'POST',
         url: `/api/v1/events/${event.eventId}/waitlist`, headers: bearer(fan.token),
         payload: { zone: 'seats', quantity: 1 } });
@@ -205,8 +191,9 @@ for (const shape of shapes) {
     });
 
     it('retries an e-mail the mail server refused, and sends it once', async () => {
-      smtp.refuseNext(1);
-      const { fan, sse } = await offerScenario();
+      const refused = await buildCustomer(one.ctx);
+      smtp.refuseNext(1, refused.email);
+      const { fan, sse } = await offerScenario(refused);
       sse.close();
       await until(async () => (await db.query(
         `SELECT 1 FROM notifications WHERE customer_id = $1 AND channel = 'email'

@@ -21,8 +21,8 @@ export interface TestSmtp {
   /** SMTP_URL for the app. */
   url: string;
   received: ReceivedMail[];
-  /** Refuse the next `count` recipients with a temporary error. */
-  refuseNext(count: number): void;
+  /** Refuse the next `count` recipients (those `address` matches) with a temporary error. */
+  refuseNext(count: number, address?: string): void;
   close(): Promise<void>;
 }
 
@@ -37,12 +37,13 @@ function header(raw: string, name: string): string | undefined {
 export async function startTestSmtp(): Promise<TestSmtp> {
   const received: ReceivedMail[] = [];
   let refusals = 0;
+  let refused: string | undefined;
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS', 'AUTH'],
     logger: false,
-    onRcptTo(_address, _session, callback) {
-      if (refusals > 0) {
+    onRcptTo(address, _session, callback) {
+      if (refusals > 0 && (refused === undefined || refused === address.address)) {
         refusals -= 1;
         const error = Object.assign(new Error('try again later'), { responseCode: 451 });
         callback(error);
@@ -72,8 +73,9 @@ export async function startTestSmtp(): Promise<TestSmtp> {
   return {
     url: `smtp://127.0.0.1:${port}`,
     received,
-    refuseNext(count) {
+    refuseNext(count, address) {
       refusals = count;
+      refused = address;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

@@ -3,9 +3,11 @@
  * every way tickets come back (release, expiry, cancellation, failed payment), offers that
  * lapse and pass on, offers bought through checkout, the per-customer limit, bad input.
  */
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventDetails } from '../catalog/schemas.js';
 import type { AppContext } from '../context.js';
+import { createRedisCoordinator, type Coordinator } from '../coord/index.js';
 import { sweepExpiredHolds } from '../holds/sweeper.js';
 import type { App } from '../http/types.js';
 import type { SimulatedGateway } from '../payments/simulated.js';
@@ -15,8 +17,14 @@ import { testBackends } from '../testing/backends.js';
 import { buildTestApp } from '../testing/context.js';
 import { bearer, buildCustomer, buildEvent, buildVenue } from '../testing/factories.js';
 import { installTestGateway } from '../testing/payments.js';
+import {
+  deleteRedisPrefix, serviceAvailable, testRedisUrl,
+} from '../testing/services.js';
 
 const backends = await testBackends();
+// On PostgreSQL the nodes' coordination is Redis (the server shape), when it is up.
+const redisUp = await serviceAvailable('Redis', testRedisUrl);
+const prefix = `test:waitlist:${randomUUID().slice(0, 8)}:`;
 
 interface Fan {
   customerId: string;
@@ -24,20 +32,28 @@ interface Fan {
 }
 
 for (const backend of backends) {
-  describe.skipIf(!backend.available)(`the waitlist on ${backend.name}`, () => {
+  const redis = backend.name === 'postgres' && redisUp;
+  const shape = redis ? `${backend.name} + Redis` : backend.name;
+  describe.skipIf(!backend.available)(`the waitlist on ${shape}`, () => {
     let db: Db;
     let app: App;
     let ctx: AppContext;
     let gateway: SimulatedGateway;
+    let coord: Coordinator | undefined;
 
     beforeAll(async () => {
       db = await backend.open();
-      ({ app, ctx } = await buildTestApp(db, { env: { PAYMENT_WINDOW_SECONDS: '600' } }));
+      coord = redis ? createRedisCoordinator({ url: testRedisUrl, prefix,
+        name: 'test-waitlist', logger: { warn: () => undefined } }) : undefined;
+      ({ app, ctx } = await buildTestApp(db, { env: { PAYMENT_WINDOW_SECONDS: '600' },
+        ...(coord === undefined ? {} : { coord }) }));
       gateway = installTestGateway(app, ctx);
     });
     afterAll(async () => {
       await gateway?.close();
       await app?.close();
+      await coord?.close();
+      if (redis) await deleteRedisPrefix(prefix);
       await db?.close();
     });
 

@@ -38,6 +38,14 @@ export const routes: RouteEntry[] = [
     page: page(() => import('../features/orders'), (m) => m.MyOrdersPage),
   },
   {
+    path: patterns.organizerDashboard,
+    page: page(() => import('../features/dashboard'), (m) => m.DashboardPage),
+  },
+  {
+    path: patterns.organizerCheckin,
+    page: page(() => import('../features/checkin'), (m) => m.CheckinPage),
+  },
+  {
     path: patterns.organizer,
     nest: true,
     page: page(() => import('../features/organizer'), (m) => m.OrganizerApp),

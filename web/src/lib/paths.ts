@@ -13,9 +13,39 @@ export const patterns = {
   myOrders: '/me/orders',
   login: '/login',
   register: '/register',
+  /** The live dashboard and the door have their own routes, matched before the nest. */
+  organizerDashboard: '/organizer/events/:eventId/dashboard',
+  organizerCheckin: '/organizer/events/:eventId/checkin',
   /** Organizer pages nest under this prefix with their own routes. */
   organizer: '/organizer',
 } as const;
+
+/** Organizer pages inside the /organizer nest (relative to it). */
+export const organizerPatterns = {
+  home: '/',
+  newVenue: '/venues/new',
+  newEvent: '/events/new',
+  orders: '/orders',
+} as const;
+
+/**
+ * Organizer links as router hrefs: the leading `~` makes them absolute even from inside the
+ * /organizer nest (wouter resolves nested hrefs against the nest otherwise).
+ */
+export const organizerPaths = {
+  home: () => '~/organizer',
+  newVenue: () => '~/organizer/venues/new',
+  newEvent: (venueId?: string) =>
+    (venueId ? `~/organizer/events/new?venueId=${enc(venueId)}` : '~/organizer/events/new'),
+  orders: (eventId?: string, q?: string) => {
+    const query = new URLSearchParams();
+    if (eventId) query.set('eventId', eventId);
+    if (q) query.set('q', q);
+    return query.size > 0 ? `~/organizer/orders?${query}` : '~/organizer/orders';
+  },
+  dashboard: (eventId: string) => `~/organizer/events/${enc(eventId)}/dashboard`,
+  checkin: (eventId: string) => `~/organizer/events/${enc(eventId)}/checkin`,
+};
 
 export const paths = {
   home: (query?: URLSearchParams) => (query && query.size > 0 ? `/?${query}` : '/'),

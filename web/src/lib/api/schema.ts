@@ -201,6 +201,24 @@ export interface paths {
                         };
                     };
                 };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
             };
         };
         delete?: never;
@@ -218,7 +236,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Log in */
+        /**
+         * Log in
+         * @description At most a few attempts per e-mail address per quarter hour; then 429 with Retry-After (other accounts are unaffected).
+         */
         post: {
             parameters: {
                 query?: never;
@@ -319,9 +340,84 @@ export interface paths {
                         };
                     };
                 };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
             };
         };
-        delete?: never;
+        /**
+         * Log out everywhere: revoke every token of the customer
+         * @description The token sent and every other token of this customer stop working at once on this node and within a few seconds on every node; log in for a new one.
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
         options?: never;
         head?: never;
         patch?: never;
@@ -1086,6 +1182,138 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/{eventId}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel an event (idempotent)
+         * @description Sales stop at once and live seat-map streams end with an `end` message. Orders are refunded one by one through order cancellation.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    eventId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            eventId: string;
+                            /** Format: uuid */
+                            venueId: string;
+                            title: string;
+                            description: string;
+                            performers: string[];
+                            venueName: string;
+                            city: string;
+                            /** Format: date-time */
+                            startsAt: string;
+                            /** Format: date-time */
+                            onSaleAt: string;
+                            status: "scheduled" | "on_sale" | "sold_out" | "ended" | "cancelled";
+                            capacity: number;
+                            zones: {
+                                key: string;
+                                name: string;
+                                priceCents: number;
+                                currency: string;
+                                sections: string[];
+                                capacity: number;
+                                available: number;
+                                held: number;
+                                sold: number;
+                            }[];
+                            holdSeconds: number;
+                            holdExtensionSeconds: number;
+                            maxTicketsPerCustomer: number;
+                            queue: {
+                                enabled: boolean;
+                                admitPerMinute: number;
+                                maxActiveShoppers: number;
+                                passSeconds: number;
+                                proofOfWork: boolean;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -2525,7 +2753,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Check a ticket code in (first scan only) */
+        /**
+         * Check a ticket code in (first scan only)
+         * @description Takes the admin token or a check-in token of this event.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -2682,6 +2913,440 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/events/{eventId}/checkins/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The door's tally: valid tickets and how many are in
+         * @description Takes the admin token or a check-in token of this event.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    eventId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            eventId: string;
+                            title: string;
+                            /** Format: date-time */
+                            startsAt: string;
+                            valid: number;
+                            checkedIn: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/events/{eventId}/checkin-tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An event's check-in tokens (without the tokens) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    eventId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** Format: uuid */
+                                tokenId: string;
+                                /** Format: uuid */
+                                eventId: string;
+                                label: string;
+                                /** Format: date-time */
+                                createdAt: string;
+                                /** Format: date-time */
+                                expiresAt: string;
+                                revokedAt: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Create a check-in token for door staff of one event
+         * @description The token can only check tickets in at this event (and read its door tally). It is shown once, in this reply; revoke it with DELETE.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    eventId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        label?: string;
+                        /** @default 48 */
+                        validHours?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** Format: uuid */
+                            tokenId: string;
+                            /** Format: uuid */
+                            eventId: string;
+                            label: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            expiresAt: string;
+                            revokedAt: string | null;
+                            token: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/events/{eventId}/checkin-tokens/{tokenId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke a check-in token at once */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    eventId: string;
+                    tokenId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/payments/webhooks/{provider}": {
         parameters: {
             query?: never;
@@ -2829,7 +3494,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            state: "pre_queue" | "waiting" | "admitted" | "expired" | "sold_out";
+                            state: "pre_queue" | "waiting" | "admitted" | "expired" | "sold_out" | "left";
                             number: number | null;
                             position: number | null;
                             etaSeconds: number | null;
@@ -2842,6 +3507,17 @@ export interface paths {
                              * @description Admitted, pass not used yet: place a first hold with it by then, or the slot goes to the next fan
                              */
                             claimBy?: string;
+                            /** @description Tickets left, as the last admission tick saw them */
+                            tickets?: {
+                                /** @description Free to hold now */
+                                available: number;
+                                /** @description In live holds; some may come back */
+                                inCarts: number;
+                            };
+                            /** @description open: tickets left for the fans ahead (etaSeconds is set); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead; sold_out */
+                            outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
+                            /** @description POST here to move from the line to the waitlist in one step */
+                            waitlistUrl?: string;
                         };
                     };
                 };
@@ -2852,7 +3528,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            state: "pre_queue" | "waiting" | "admitted" | "expired" | "sold_out";
+                            state: "pre_queue" | "waiting" | "admitted" | "expired" | "sold_out" | "left";
                             number: number | null;
                             position: number | null;
                             etaSeconds: number | null;
@@ -2865,6 +3541,17 @@ export interface paths {
                              * @description Admitted, pass not used yet: place a first hold with it by then, or the slot goes to the next fan
                              */
                             claimBy?: string;
+                            /** @description Tickets left, as the last admission tick saw them */
+                            tickets?: {
+                                /** @description Free to hold now */
+                                available: number;
+                                /** @description In live holds; some may come back */
+                                inCarts: number;
+                            };
+                            /** @description open: tickets left for the fans ahead (etaSeconds is set); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead; sold_out */
+                            outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
+                            /** @description POST here to move from the line to the waitlist in one step */
+                            waitlistUrl?: string;
                         };
                     };
                 };
@@ -2992,7 +3679,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            state: "pre_queue" | "waiting" | "admitted" | "expired" | "sold_out";
+                            state: "pre_queue" | "waiting" | "admitted" | "expired" | "sold_out" | "left";
                             number: number | null;
                             position: number | null;
                             etaSeconds: number | null;
@@ -3005,6 +3692,17 @@ export interface paths {
                              * @description Admitted, pass not used yet: place a first hold with it by then, or the slot goes to the next fan
                              */
                             claimBy?: string;
+                            /** @description Tickets left, as the last admission tick saw them */
+                            tickets?: {
+                                /** @description Free to hold now */
+                                available: number;
+                                /** @description In live holds; some may come back */
+                                inCarts: number;
+                            };
+                            /** @description open: tickets left for the fans ahead (etaSeconds is set); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead; sold_out */
+                            outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
+                            /** @description POST here to move from the line to the waitlist in one step */
+                            waitlistUrl?: string;
                         };
                     };
                 };
@@ -3066,7 +3764,151 @@ export interface paths {
         };
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Leave the waiting room, or give back a pass
+         * @description Waiting: you leave the line (your number is passed over). Admitted: your pass is given back and its slot goes to the next fan at the next tick. Holds you already have are kept. Final for this event: a second call is 409 already_left, and a re-join answers state "left".
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    eventId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": Record<string, never> | null;
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            state: "pre_queue" | "waiting" | "admitted" | "expired" | "sold_out" | "left";
+                            number: number | null;
+                            position: number | null;
+                            etaSeconds: number | null;
+                            servedUpTo: number;
+                            pass?: string;
+                            /** Format: date-time */
+                            passExpiresAt?: string;
+                            /**
+                             * Format: date-time
+                             * @description Admitted, pass not used yet: place a first hold with it by then, or the slot goes to the next fan
+                             */
+                            claimBy?: string;
+                            /** @description Tickets left, as the last admission tick saw them */
+                            tickets?: {
+                                /** @description Free to hold now */
+                                available: number;
+                                /** @description In live holds; some may come back */
+                                inCarts: number;
+                            };
+                            /** @description open: tickets left for the fans ahead (etaSeconds is set); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead; sold_out */
+                            outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
+                            /** @description POST here to move from the line to the waitlist in one step */
+                            waitlistUrl?: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
         options?: never;
         head?: never;
         patch?: never;
@@ -3081,7 +3923,7 @@ export interface paths {
         };
         /**
          * Server-Sent Events of my place in the waiting room (event "queue")
-         * @description Each message is the same object as queue/me, with the tick sequence as its id; send Last-Event-ID when reconnecting. Heartbeats are comment lines. The server ends the stream after a final sold_out or expired message, at once for an event without a queue, and after a maximum lifetime (reconnect then). A few streams per customer per node: more are refused with 429.
+         * @description Each message is the same object as queue/me, with the tick sequence as its id; send Last-Event-ID when reconnecting. Heartbeats are comment lines. The server ends the stream after a final sold_out, expired or left message, at once for an event without a queue, and after a maximum lifetime (reconnect then). A few streams per customer per node: more are refused with 429.
          */
         get: {
             parameters: {
@@ -3265,6 +4107,212 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/events/{eventId}/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Server-Sent Events of the live seat map and availability
+         * @description Messages: `snapshot` first (counts per zone and section, one status character per seat: a available, h held, s sold), then `seats` {version, prevVersion, changes} and `availability` {version, prevVersion, zones, sections} per batch (within 250 ms), and `end` when the event is cancelled. A `seats` message whose prevVersion is not your version means a gap: reconnect (SSE) or send {"type":"snapshot"} (WebSocket) for a fresh snapshot. See docs/REALTIME.md. Each message's id is its version; reconnect with Last-Event-ID to get only what you missed (or a snapshot when this node no longer has it). Heartbeats are comment lines. A client that lets more than LIVE_MAX_BUFFERED_BYTES pile up is dropped.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    eventId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description text/event-stream */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": string;
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events/{eventId}/ws": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * WebSocket of the live seat map and availability
+         * @description Messages: `snapshot` first (counts per zone and section, one status character per seat: a available, h held, s sold), then `seats` {version, prevVersion, changes} and `availability` {version, prevVersion, zones, sections} per batch (within 250 ms), and `end` when the event is cancelled. A `seats` message whose prevVersion is not your version means a gap: reconnect (SSE) or send {"type":"snapshot"} (WebSocket) for a fresh snapshot. See docs/REALTIME.md. One JSON text frame per message: {"type": "<message>", ...}. The server pings; a client that lets more than LIVE_MAX_BUFFERED_BYTES pile up is dropped. Without an Upgrade header: 426.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    eventId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description switching protocols */
+                101: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                426: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/events/{eventId}/stats": {
         parameters: {
             query?: never;
@@ -3304,6 +4352,16 @@ export interface paths {
                                 activeShoppers: number;
                                 admissionsPerMinute: number;
                                 soldOut: boolean;
+                                closedAt: string | null;
+                                left: number;
+                                movedToWaitlist: number;
+                                /** @description Shopper slots freed before their pass ran out (order complete, given back, idle) and slots that lapsed by time (claim grace or pass expiry) */
+                                freed: {
+                                    order: number;
+                                    left: number;
+                                    idle: number;
+                                    lapsed: number;
+                                };
                             };
                             tickets: {
                                 capacity: number;
@@ -3513,6 +4571,88 @@ export interface paths {
                             instance?: string;
                         } & {
                             [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/venues": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The newest venues (without layouts), for event forms */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** Format: uuid */
+                                venueId: string;
+                                name: string;
+                                city: string;
+                                capacity: number;
+                                /** Format: date-time */
+                                createdAt: string;
+                            }[];
                         };
                     };
                 };
@@ -3960,6 +5100,117 @@ export interface paths {
                 };
                 /** @description Default Response */
                 403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Server-Sent Events of my notifications (event "notification")
+         * @description Each message is `{id, kind, eventId, title, body, holdId?, orderId?, at}` with kind one of queue.admitted, waitlist.offered, order.confirmed, order.payment_failed, order.refunded, event.cancelled, queue.closed; the SSE id is the notification id. Reconnect with Last-Event-ID to receive what was sent since (up to 100). Heartbeats are comment lines; the server ends the stream after a maximum lifetime. A few streams per customer per node: more get 429.
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description text/event-stream */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": string;
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };
