@@ -404,6 +404,31 @@ describe(`waiting room over HTTP (${backend.name})`, () => {
       expect((await me(eventId, b.token)).state).toBe('admitted');
     });
 
+    it('moves a fan to the waitlist in one step (POST …/queue/me/waitlist)', async () => {
+      const eventId = await queuedEvent({ maxActiveShoppers: 1 });
+      const [a, b] = await Promise.all([buildCustomer(ctx), buildCustomer(ctx)]);
+      await join(eventId, a.token);
+      const url = `/api/v1/events/${eventId}/queue/me/waitlist`;
+      const post = (token: string, payload: unknown) => app.inject({
+        method: 'POST', url, headers: bearer(token), payload: payload as object,
+      });
+      const bad = await post(a.token, { quantity: 0, customerId: b.customerId });
+      expect(bad.statusCode).toBe(400);
+      expect((await me(eventId, a.token)).state).toBe('waiting');
+      expect((await post(b.token, { quantity: 2 })).statusCode).toBe(404);
+      const moved = await post(a.token, { quantity: 2 });
+      expect(moved.statusCode).toBe(201);
+      expect(moved.json()).toMatchObject({
+        queue: { state: 'left' }, waitlist: { eventId, quantity: 2, status: 'waiting' },
+      });
+      const again = await post(a.token, { quantity: 2 });
+      expect(again.statusCode).toBe(409);
+      expect(again.json()).toMatchObject({ code: 'already_left' });
+      const mine = await app.inject({ method: 'GET', url: '/api/v1/me/waitlist',
+        headers: bearer(a.token) });
+      expect(mine.json<{ data: unknown[] }>().data).toHaveLength(1);
+    });
+
     it('refuses leaving twice, another customer\'s entry, or a garbage body; changes nothing',
       async () => {
         const eventId = await queuedEvent({ maxActiveShoppers: 1 });

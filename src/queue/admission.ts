@@ -75,6 +75,7 @@ interface StateRow {
   first_admitted_at: Date | null;
   tick_seq: number;
   leader_token: number;
+  closed_at: Date | null;
 }
 
 let ordersTableKnown = false;
@@ -224,7 +225,7 @@ export async function tickLine(
   return await db.tx(async (tx) => {
     const { rows } = await tx.query<StateRow>(
       `SELECT served_up_to, admit_credit, last_tick_at, first_admitted_at, tick_seq,
-              leader_token
+              leader_token, closed_at
          FROM queue_state WHERE event_id = $1 FOR UPDATE`,
       [event.eventId],
     );
@@ -240,7 +241,7 @@ export async function tickLine(
     await releaseIdleSlots(tx, event.eventId, now, opts.idleSeconds ?? defaultIdleSeconds);
     const knobs = opts.supply ?? defaultKnobs;
     const supply = await readSupply(tx, event, now, knobs);
-    const soldOut = onSale && isClosed(supply);
+    const soldOut = onSale && isClosed(supply, state.closed_at !== null);
     const slots = await countSlots(tx, event.eventId, now);
     const credit = accrue(Number(state.admit_credit), state.last_tick_at?.getTime() ?? null,
       event.queue.admitPerMinute, nowMs, opts.tickMs ?? 1_000);

@@ -20,6 +20,8 @@ import { testBackends } from '../testing/backends.js';
 import { buildTestContext } from '../testing/context.js';
 import { buildEvent, buildVenue } from '../testing/factories.js';
 import { claimAdmission, releaseShopperSlot, tickLine, type TickOutcome } from './admission.js';
+import { joinWaitlist, listWaitlist } from '../waitlist/waitlist.js';
+import { moveToWaitlist } from './handover.js';
 import { leaveLine } from './leave.js';
 import { joinLine } from './line.js';
 import { waitingRoom } from './room.js';
@@ -366,6 +368,48 @@ for (const backend of backends) {
         'SELECT closed_at FROM queue_state WHERE event_id = $1', [event.eventId],
       );
       expect(rows[0]?.closed_at).not.toBeNull();
+    });
+
+    it('moves fans to the waitlist in one step, in line order whenever they click', async () => {
+      const event = await queuedEvent({ maxActiveShoppers: 1 }, 2);
+      const line = await customers(6);
+      await join(event, line);
+      const [shopper] = admittedIn(await tick(event)) as [string];
+      await db.query('UPDATE tickets SET order_id = gen_random_uuid() WHERE event_id = $1',
+        [event.eventId]);
+      const closed = await tick(event);
+      expect(closed.kind === 'ticked' && closed.status.soldOut).toBe(true);
+      const room = waitingRoom(ctx);
+      // They click in a scrambled order; someone joins the waitlist directly in between.
+      const [direct] = await customers(1) as [string];
+      const clicks = [line[4], line[2], line[5], line[1]] as string[];
+      for (const [i, fan] of clicks.entries()) {
+        const moved = await moveToWaitlist(ctx, room, event, fan, { quantity: 2 });
+        expect(moved.queue.state).toBe('left');
+        expect(moved.waitlist.status).toBe('waiting');
+        if (i === 1) await joinWaitlist(ctx, { customerId: direct, eventId: event.eventId, quantity: 1 });
+      }
+      const position = async (fan: string): Promise<number | null | undefined> =>
+        (await listWaitlist(db, fan)).find((e) => e.eventId === event.eventId)?.position;
+      expect(await Promise.all([line[1], line[2], line[4], line[5], direct]
+        .map((fan) => position(fan as string)))).toEqual([1, 2, 3, 4, 5]);
+      // One step, once: the fan has left the line; refusals change nothing.
+      await expect(moveToWaitlist(ctx, room, event, line[1] as string, { quantity: 2 }))
+        .rejects.toMatchObject({ code: 'already_left' });
+      await expect(moveToWaitlist(ctx, room, event, line[3] as string, { quantity: 99 }))
+        .rejects.toBeInstanceOf(DomainError);
+      expect((await room.view(event, line[3] as string)).state).toBe('sold_out');
+      expect(await position(line[3] as string)).toBeUndefined();
+      // A ticket comes back while fans wait on the waitlist: it is theirs, the line stays shut.
+      await db.query(
+        `UPDATE tickets SET order_id = NULL WHERE event_id = $1 AND ticket_no =
+           (SELECT min(ticket_no) FROM tickets WHERE event_id = $1)`,
+        [event.eventId],
+      );
+      const after = await tick(event);
+      expect(after.kind === 'ticked' && after.status.soldOut).toBe(true);
+      expect(after.kind === 'ticked' && after.admitted).toEqual([]);
+      expect(shopper).toBe(line[0]);
     });
   });
 }

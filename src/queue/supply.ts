@@ -25,8 +25,13 @@ export interface Supply {
   available: number;
   /** Tickets in someone's cart (live holds). */
   held: number;
-  /** Of `held`, those whose hold may still end without a purchase (no payment under way). */
+  /**
+   * Of `held`, those that may come back to the line: no payment under way, and not a
+   * waitlist offer (if an offer lapses, the next fan on the waitlist gets it).
+   */
   mayReturn: number;
+  /** Fans waiting on the event's waitlist: returned tickets go to them first. */
+  waitlistWaiting?: number;
   /** Live shoppers who hold nothing: they are looking for tickets now. */
   seekers: number;
   /** Tickets one shopper takes, as measured on this event (the knob's default before). */
@@ -64,9 +69,15 @@ export function inventoryRoom(supply: Supply, knobs: SupplyKnobs): number {
   return Math.max(0, shoppers - supply.seekers);
 }
 
-/** Closed: nothing is available and nothing held may come back (sold, or being paid for). */
-export function isClosed(supply: Supply): boolean {
-  return supply.available === 0 && supply.mayReturn === 0;
+/**
+ * Closed: nothing is available and nothing held may come back (sold, being paid for, or
+ * offered to the waitlist). A closed line stays closed while anyone waits on the
+ * waitlist: tickets that come back go to them first. Otherwise it reopens when tickets
+ * come back (a payment that failed, a cancellation) for the fans still in line.
+ */
+export function isClosed(supply: Supply, wasClosed: boolean): boolean {
+  if (supply.available === 0 && supply.mayReturn === 0) return true;
+  return wasClosed && (supply.waitlistWaiting ?? 0) > 0;
 }
 
 /**
@@ -77,8 +88,8 @@ export async function readSupply(
   db: Queryable, event: EventRecord, now: Date, knobs: SupplyKnobs,
 ): Promise<Supply> {
   const { rows } = await db.query<{
-    held: number; sold: number; paying: number; seekers: number; holds: number;
-    tickets: number | null;
+    held: number; sold: number; kept: number; seekers: number; holds: number;
+    tickets: number | null; waitlist: number;
   }>(
     `SELECT
        (SELECT count(*) FROM tickets t WHERE t.event_id = $1 AND ${ticketState.held})::int
@@ -86,9 +97,13 @@ export async function readSupply(
        (SELECT count(*) FROM tickets t WHERE t.event_id = $1 AND ${ticketState.sold})::int
          AS sold,
        (SELECT count(*) FROM tickets t
-          JOIN orders o ON o.hold_id = t.hold_id AND o.status = 'pending_payment'
-         WHERE t.event_id = $1 AND t.order_id IS NULL AND t.hold_expires_at > now())::int
-         AS paying,
+         WHERE t.event_id = $1 AND t.order_id IS NULL AND t.hold_expires_at > now()
+           AND (EXISTS (SELECT 1 FROM orders o
+                         WHERE o.hold_id = t.hold_id AND o.status = 'pending_payment')
+                OR EXISTS (SELECT 1 FROM waitlist_offers w WHERE w.hold_id = t.hold_id)))::int
+         AS kept,
+       (SELECT count(*) FROM waitlist_entries
+         WHERE event_id = $1 AND status = 'waiting')::int AS waitlist,
        (SELECT count(*) FROM queue_admissions a
          WHERE a.event_id = $1 AND ${liveSlot('a', '$2')}
            AND NOT EXISTS (SELECT 1 FROM holds h
@@ -106,7 +121,8 @@ export async function readSupply(
   return {
     available: Math.max(0, capacity - held - (row?.sold ?? 0)),
     held,
-    mayReturn: Math.max(0, held - (row?.paying ?? 0)),
+    mayReturn: Math.max(0, held - (row?.kept ?? 0)),
+    waitlistWaiting: row?.waitlist ?? 0,
     seekers: row?.seekers ?? 0,
     ticketsPerShopper: Math.min(event.maxTicketsPerCustomer, Math.max(1, measured)),
   };

@@ -6,12 +6,14 @@ import type { EventRecord } from '../../catalog/events.js';
 import type { AppContext } from '../../context.js';
 import { DomainError } from '../../core/errors.js';
 import { isUuid } from '../../core/ids.js';
+import { moveToWaitlist } from '../../queue/handover.js';
 import { createJoinChallenge, proofProblemDetail, spendJoinProof } from '../../queue/pow.js';
 import { waitingRoom } from '../../queue/room.js';
 import {
   ChallengeSchema, JoinBody, LeaveBody, QueueViewSchema,
 } from '../../queue/schemas.js';
 import type { QueueView } from '../../queue/types.js';
+import { WaitlistEntry, WaitlistJoinInput } from '../../waitlist/schemas.js';
 import { QueueWatch } from '../../queue/watch.js';
 import { bearerSecurity, customerAuth } from '../auth.js';
 import { problemResponses } from '../problem.js';
@@ -186,6 +188,35 @@ export async function queueRoutes(app: App, ctx: AppContext): Promise<void> {
     async (request) => {
       const event = await findEvent(ctx, request.params.eventId);
       return await room.leave(event, request.customerId);
+    },
+  );
+
+  app.post(
+    '/api/v1/events/:eventId/queue/me/waitlist',
+    {
+      onRequest: auth,
+      preHandler: customerRateLimit(ctx, 'queue-leave', perMinute(30)),
+      schema: {
+        tags, security: bearerSecurity, params: EventParams, body: WaitlistJoinInput,
+        summary: 'Move from the waiting room to the waitlist in one step',
+        description: 'For a fan the line cannot serve (the view says sold_out, in_carts or ' +
+          'unlikely and carries waitlistUrl): joins the event\'s waitlist and leaves the ' +
+          'line (a live pass is given back). Fans who move from the line are offered ' +
+          'returned tickets in line order, whenever each of them moved. Refusals of the ' +
+          'waitlist (over the per-customer limit, an unknown zone) leave the fan in line.',
+        response: {
+          201: Type.Object({ queue: QueueViewSchema, waitlist: WaitlistEntry }),
+          ...problemResponses(400, 401, 403, 404, 409, 422, 429),
+        },
+      },
+    },
+    async (request, reply) => {
+      const event = await findEvent(ctx, request.params.eventId);
+      const moved = await moveToWaitlist(ctx, room, event, request.customerId, {
+        ...(request.body.zone === undefined ? {} : { zone: request.body.zone }),
+        quantity: request.body.quantity,
+      });
+      return reply.status(201).send(moved);
     },
   );
 
