@@ -42,6 +42,8 @@ export interface SimOptions {
   cancel: number;
   /** Share of payers who pay with the asynchronous method (webhook confirmation). */
   asyncPay: number;
+  /** Share of payers whose payment the provider takes seconds to capture (`sim_slow`). */
+  slowPay: number;
   thinkMs: number;
   maxSeconds: number;
   /** Customers whose SSE stream is kept open to watch the line (and measure ETA). */
@@ -78,6 +80,7 @@ export const defaultOptions: SimOptions = {
   abandon: 0.1,
   cancel: 0.05,
   asyncPay: 0.1,
+  slowPay: 0,
   thinkMs: 300,
   maxSeconds: 300,
   observers: 50,
@@ -113,6 +116,7 @@ the invariants straight from the database and writes a report.
   --outcomes P,D,A          pay, decline, abandon shares (0.8,0.1,0.1)
   --cancel F                share of orders cancelled later (${defaultOptions.cancel})
   --async-pay F             share of payers confirmed by webhook (${defaultOptions.asyncPay})
+  --slow-pay F              share of payers the provider captures slowly (${defaultOptions.slowPay})
   --think-ms N              mean think time (${defaultOptions.thinkMs})
   --max-seconds N           stop after this long (${defaultOptions.maxSeconds})
   --observers N             SSE streams kept open to watch the line (${defaultOptions.observers})
@@ -148,7 +152,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     'url', 'admin-token', 'audit-database-url', 'customers', 'seed', 'event', 'seats',
     'standing', 'admit-per-minute', 'max-active', 'pass-seconds', 'hold-seconds',
     'pre-onsale-seconds', 'early', 'burst-seconds', 'mix', 'skew', 'outcomes', 'cancel',
-    'async-pay', 'think-ms', 'max-seconds', 'observers', 'connections', 'report',
+    'async-pay', 'slow-pay', 'think-ms', 'max-seconds', 'observers', 'connections', 'report',
   ];
   const spec: Record<string, { type: 'string' | 'boolean' }> = {
     'no-queue': { type: 'boolean' }, 'no-progress': { type: 'boolean' },
@@ -193,6 +197,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     abandon: outcomes?.[2] ?? d.abandon,
     cancel: number(text('cancel'), 'cancel', 0, 1) ?? d.cancel,
     asyncPay: number(text('async-pay'), 'async-pay', 0, 1) ?? d.asyncPay,
+    slowPay: number(text('slow-pay'), 'slow-pay', 0, 1) ?? d.slowPay,
     thinkMs: number(text('think-ms'), 'think-ms', 0, 600_000) ?? d.thinkMs,
     maxSeconds: number(text('max-seconds'), 'max-seconds', 1, 86_400) ?? d.maxSeconds,
     observers: number(text('observers'), 'observers', 1, 100_000) ?? d.observers,

@@ -17,6 +17,11 @@ export interface Config {
   host: string;
   /** PostgreSQL URL; undefined means the embedded PGlite database under dataDir. */
   databaseUrl: string | undefined;
+  /**
+   * PostgreSQL URL for reads that decide nothing (search, event pages, seat-map snapshots,
+   * stats), typically a streaming standby; undefined means the primary serves them too.
+   */
+  databaseReadUrl: string | undefined;
   /** Redis URL; undefined means in-process coordination (unless Sentinels or a cluster). */
   redisUrl: string | undefined;
   /** The Redis to coordinate through, from REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES. */
@@ -272,11 +277,16 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('STRIPE_WEBHOOK_SECRET', 'is required when PAYMENT_PROVIDER=stripe');
   }
   const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:']);
+  const databaseReadUrl = url(env, 'DATABASE_READ_URL', ['postgres:', 'postgresql:']);
+  if (databaseReadUrl !== undefined && databaseUrl === undefined) {
+    throw new ConfigError('DATABASE_READ_URL', 'needs DATABASE_URL (the primary) as well');
+  }
   const publicHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   return {
     port,
     host,
     databaseUrl,
+    databaseReadUrl,
     redisUrl,
     redis: redisTarget(env, redisUrl),
     dataDir: path.resolve(text(env, 'STAMPEDE_DATA_DIR') ?? './data'),

@@ -13,6 +13,7 @@ import { limits } from '../config/limits.js';
 import type { AppContext } from '../context.js';
 import { openRedis } from '../coord/connect.js';
 import { DomainError } from '../core/errors.js';
+import { registerDomainMetrics } from '../stats/metrics.js';
 import { errorsPlugin } from './plugins/errors.js';
 import { holdLatencyPlugin } from './plugins/holdLatency.js';
 import { metricsPlugin } from './plugins/metrics.js';
@@ -99,6 +100,13 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   });
   await registerDocs(app);
   await app.register(metricsPlugin);
+  const domainMetrics = registerDomainMetrics(app.metrics, ctx);
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.method !== 'POST' || request.routeOptions.url !== '/api/v1/events/:eventId/holds') {
+      return;
+    }
+    domainMetrics.holdOutcome(reply.statusCode);
+  });
   await app.register(holdLatencyPlugin(ctx));
   await registerRateLimit(app, ctx);
   await app.register(async (scope) => {
