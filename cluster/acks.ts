@@ -137,7 +137,8 @@ export class AckLog {
     for (const id of this.cancelled) {
       const row = found.get(id);
       if (row !== undefined && (row.status !== 'cancelled' || row.refunds === 0)) {
-        lost.push({ kind: 'cancellation', id, why: `status ${row.status}, refunds ${row.refunds}` });
+        const why = `status ${row.status}, refunds ${row.refunds}`;
+        lost.push({ kind: 'cancellation', id, why });
       }
     }
     return {

@@ -61,6 +61,12 @@ export interface Config {
     bookingWritesPerCustomerPerMinute: number;
     /** Trust X-Forwarded-For from this many proxy hops (0: use the socket address). */
     trustProxy: number;
+    /**
+     * Log every request and response at info level. Off by default in production, where a
+     * line per request at on-sale rates drowns what matters; errors are still logged with
+     * their request id, and every reply carries `x-request-id`.
+     */
+    logRequests: boolean;
   };
   /** Seed the demo venue and event when the database has no events. */
   seedDemo: boolean;
@@ -316,6 +322,8 @@ export function loadConfig(env: Env = process.env): Config {
       bookingWritesPerCustomerPerMinute: integer(env, 'RATE_LIMIT_BOOKING_WRITES_PER_CUSTOMER',
         120, 1, 1_000_000),
       trustProxy: integer(env, 'TRUST_PROXY_HOPS', 0, 0, 10),
+      logRequests: oneOf(env, 'LOG_REQUESTS',
+        text(env, 'NODE_ENV') === 'production' ? 'false' : 'true', ['true', 'false']) === 'true',
     },
     seedDemo: oneOf(env, 'STAMPEDE_SEED_DEMO', 'true', ['true', 'false']) === 'true',
     queue: queueConfig(env),

@@ -8,7 +8,7 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { limits } from '../config/limits.js';
 import type { AppContext } from '../context.js';
 import { openRedis } from '../coord/connect.js';
@@ -87,6 +87,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     requestIdHeader: 'x-request-id',
+    logController: new LogController({ disableRequestLogging: !ctx.config.http.logRequests }),
     genReqId: () => randomUUID(),
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>();

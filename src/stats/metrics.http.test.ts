@@ -2,6 +2,8 @@
  * Domain metrics on /metrics: hold outcomes counted from real requests, the line of a
  * ticking event, payments by state, the outbox backlog and (on PostgreSQL) the pool.
  */
+import { readFileSync } from 'node:fs';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { EventDetails } from '../catalog/schemas.js';
@@ -74,6 +76,17 @@ for (const backend of backends) {
       if (backend.name === 'postgres') {
         expect(sample(text, 'stampede_db_pool_connections{state="total"}')).toBeGreaterThan(0);
       }
+    });
+
+    it('serves every metric the Grafana dashboard charts', async () => {
+      const dashboard = readFileSync(new URL('../../docs/grafana-dashboard.json', import.meta.url),
+        'utf8');
+      const charted = new Set([...dashboard.matchAll(/stampede_[a-z_]+/g)]
+        .map((m) => m[0].replace(/_(bucket|sum|count)$/, '')));
+      expect(charted.size).toBeGreaterThan(8);
+      const served = await metrics();
+      const missing = [...charted].filter((name) => !served.includes(`# HELP ${name} `));
+      expect(missing).toEqual([]);
     });
 
     it('shows the line of an event whose queue is ticking, and only while it ticks', async () => {
