@@ -117,14 +117,17 @@ const checks: { name: string; detail: string; sql: string }[] = [
   },
   {
     name: 'admission follows line order',
-    detail: 'numbers served but never admitted, admitted beyond servedUpTo, or admitted ' +
-      'earlier than a smaller number',
+    detail: 'numbers served but never admitted (unless the fan left before anyone behind ' +
+      'them was admitted), admitted beyond servedUpTo, or admitted earlier than a smaller number',
     sql: `SELECT (
             SELECT count(*) FROM queue_entries e, queue_state s
              WHERE e.event_id = $1 AND s.event_id = e.event_id
                AND e.number <= s.served_up_to AND NOT EXISTS (
                  SELECT 1 FROM queue_admissions a
-                  WHERE a.event_id = e.event_id AND a.number = e.number))
+                  WHERE a.event_id = e.event_id AND a.number = e.number)
+               AND NOT (e.left_at IS NOT NULL AND e.left_at <= coalesce(
+                 (SELECT min(a.admitted_at) FROM queue_admissions a
+                   WHERE a.event_id = e.event_id AND a.number > e.number), 'infinity')))
           + (
             SELECT count(*) FROM queue_admissions a, queue_state s
              WHERE a.event_id = $1 AND s.event_id = a.event_id AND a.number > s.served_up_to)

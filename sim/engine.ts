@@ -21,12 +21,19 @@ export interface Customer {
   /** Planned arrival, ms after the run started. */
   arriveAtMs: number;
   phase: 'pending' | 'joining' | 'pre_queue' | 'waiting' | 'shopping' | 'done';
-  outcome?: 'bought' | 'declined' | 'abandoned' | 'sold_out' | 'gave_up' | 'error' | 'timeout';
+  outcome?: 'bought' | 'declined' | 'abandoned' | 'sold_out' | 'gave_up' | 'left' | 'waitlist' |
+    'error' | 'timeout';
+  /** When the fan's outcome was settled (ms after the run started). */
+  resolvedAtMs?: number;
+  /** The fan was told sold out (then may have taken the waitlist). */
+  toldSoldOut?: boolean;
   number: number | null;
   /** The join landed in the pre-queue (before on-sale): numbered by the draw. */
   preQueued?: boolean;
   joinedAtMs?: number;
   admittedAtMs?: number;
+  /** When the line's broadcast first showed this fan's number served (before the pass). */
+  servedAtMs?: number;
   /** ETA the server predicted when the customer started waiting (observers only). */
   predictedEtaSeconds?: number | null;
   predictedAtMs?: number;
@@ -53,6 +60,10 @@ export interface EngineResult {
   finalSold: number;
   finalHeld: number;
   stoppedBy: 'everyone_done' | 'sold_out' | 'time_limit';
+  /** When the last ticket was bought (ms after the run started), or null if none was. */
+  lastSaleAtMs: number | null;
+  /** The server's queue figures at the end (slots freed by why, leavers, waitlist). */
+  finalQueue: Record<string, unknown> | null;
 }
 
 const terminalHold = new Set(['seats_unavailable', 'insufficient_inventory']);
@@ -77,6 +88,12 @@ export class CrowdEngine {
   private readonly background: Promise<unknown>[] = [];
   private lastSold = 0;
   private lastHeld = 0;
+  private lastSaleAtMs: number | null = null;
+  /** Tickets available per zone, from the event page (polled with the stats). */
+  private readonly zonesAvailable = new Map<string, number>();
+  /** Until the server answers that it has no waitlist hand-over. */
+  private waitlistOffered = true;
+  private finalQueue: Record<string, unknown> | null = null;
 
   constructor(
     private readonly options: SimOptions,
@@ -131,6 +148,7 @@ export class CrowdEngine {
     }
     await Promise.allSettled(this.background);
     await sampler;
+    await this.sampleOnce();
     onTick(this);
     return {
       customers: this.customers,
@@ -140,6 +158,8 @@ export class CrowdEngine {
       finalSold: this.lastSold,
       finalHeld: this.lastHeld,
       stoppedBy,
+      lastSaleAtMs: this.lastSaleAtMs,
+      finalQueue: this.finalQueue,
     };
   }
 
@@ -170,6 +190,7 @@ export class CrowdEngine {
     if (customer.phase === 'done') return;
     customer.phase = 'done';
     customer.outcome = outcome;
+    customer.resolvedAtMs = this.now();
     this.doneCount++;
     this.recorder.count(`outcome_${outcome}`);
   }
@@ -214,7 +235,9 @@ export class CrowdEngine {
     }
     if (state === 'sold_out') {
       this.markSoldOut();
-      this.finish(customer, 'sold_out');
+      this.soldOutFor(customer, view);
+    } else if (state === 'left') {
+      this.finish(customer, 'left');
     } else if (state === 'admitted' && typeof view.pass === 'string') {
       this.startShopping(customer, view.pass);
     } else if (state === 'pre_queue') {
@@ -234,6 +257,38 @@ export class CrowdEngine {
       this.recorder.count(`queue_state_${String(state)}`);
       this.finish(customer, 'error');
     }
+  }
+
+  /**
+   * A fan told sold out: some take the waitlist in one step (the link on the message), the
+   * rest are done. Either way they are resolved now.
+   */
+  private soldOutFor(customer: Customer, view: Record<string, unknown>): void {
+    if (customer.phase === 'done') return;
+    customer.toldSoldOut = true;
+    this.recorder.count('told_sold_out');
+    const url = typeof view.waitlistUrl === 'string' ? view.waitlistUrl : undefined;
+    const rng = new Rng(this.options.seed * 104_729 + customer.index);
+    if (url === undefined || !this.waitlistOffered || !rng.chance(this.options.waitlist)) {
+      this.finish(customer, 'sold_out');
+      return;
+    }
+    customer.phase = 'joining';
+    this.track(this.takeWaitlist(customer, url, rng));
+  }
+
+  private async takeWaitlist(customer: Customer, url: string, rng: Rng): Promise<void> {
+    const reply = await this.client.json('waitlist (one step)', 'POST', url, {
+      headers: this.auth(customer), body: { quantity: rng.int(1, 4) },
+    });
+    if (reply.status === 200 || reply.status === 201) {
+      this.finish(customer, 'waitlist');
+      return;
+    }
+    this.recorder.count(`waitlist_status_${reply.status}`);
+    // The server has no waitlist hand-over: stop asking, the fan is simply sold out.
+    if (reply.status === 404 || reply.status === 405) this.waitlistOffered = false;
+    this.finish(customer, 'sold_out');
   }
 
   private advance(servedUpTo: number): void {
@@ -276,9 +331,11 @@ export class CrowdEngine {
   /** Moves served customers to shopping; after the draw, learns pre-queue numbers. */
   private admitServed(): void {
     if (this.soldOut) {
-      for (const customer of this.waiting.values()) this.finish(customer, 'sold_out');
+      // The observers heard it; every other waiting fan's own stream would say the same.
+      const told = { state: 'sold_out', waitlistUrl: this.waitlistUrl() };
+      for (const customer of this.waiting.values()) this.soldOutFor(customer, told);
       this.waiting.clear();
-      for (const customer of this.preQueue.splice(0)) this.finish(customer, 'sold_out');
+      for (const customer of this.preQueue.splice(0)) this.soldOutFor(customer, told);
       return;
     }
     // Pre-queue fans learn their drawn number by asking; the draw runs in chunks, so ask at
@@ -291,9 +348,29 @@ export class CrowdEngine {
       this.scannedUpTo++;
       const customer = this.waiting.get(this.scannedUpTo);
       if (customer === undefined) continue;
+      customer.servedAtMs ??= this.now();
       this.waiting.delete(this.scannedUpTo);
       this.track(this.refresh(customer));
     }
+  }
+
+  private waitlistUrl(): string {
+    return `/api/v1/events/${this.event.eventId}/queue/me/waitlist`;
+  }
+
+  /**
+   * A fan who is done without buying: some say so (give the pass back, freeing the slot at
+   * once), the rest just close the tab (the slot frees when they have idled).
+   */
+  private async walkAway(
+    customer: Customer, rng: Rng, outcome: 'gave_up' | 'declined',
+  ): Promise<void> {
+    if (this.event.queueEnabled && rng.chance(this.options.leave)) {
+      const reply = await this.client.json('leave the line', 'DELETE',
+        `/api/v1/events/${this.event.eventId}/queue/me`, { headers: this.auth(customer) });
+      this.recorder.count(reply.status === 200 ? 'gave_pass_back' : `leave_status_${reply.status}`);
+    }
+    this.finish(customer, outcome);
   }
 
   /** Asks the server for this customer's view (their pass once admitted). */
@@ -331,18 +408,29 @@ export class CrowdEngine {
     }
   }
 
-  private holdBody(rng: Rng): Record<string, unknown> {
+  /**
+   * What a fan asks for, as they would from the live seat map: a zone that shows tickets,
+   * never more than it shows, and named seats only while the map is not nearly empty.
+   * Undefined when the map shows nothing available at all.
+   */
+  private holdBody(rng: Rng): Record<string, unknown> | undefined {
     const o = this.options;
-    const seated = this.event.zones.filter((z) => z.kind === 'seated');
-    const standing = this.event.zones.filter((z) => z.kind === 'standing');
-    const quantity = rng.int(1, 4);
+    const left = (key: string): number => this.zonesAvailable.get(key) ?? Infinity;
+    const open = this.event.zones.filter((z) => left(z.key) > 0);
+    if (open.length === 0) return undefined;
+    const seated = open.filter((z) => z.kind === 'seated');
+    const standing = open.filter((z) => z.kind === 'standing');
+    const wanted = rng.int(1, 4);
     const roll = rng.next() * (o.bestAvailable + o.pickSeats + o.standingShare);
     if (standing.length > 0 && (roll >= o.bestAvailable + o.pickSeats || seated.length === 0)) {
-      return { zone: rng.pick(standing).key, quantity };
+      const zone = rng.pick(standing);
+      return { zone: zone.key, quantity: Math.min(wanted, left(zone.key)) };
     }
     const zone = rng.pick(seated.length > 0 ? seated : standing);
+    const quantity = Math.min(wanted, left(zone.key));
     const seats = this.event.seatIds.get(zone.key) ?? [];
-    if (roll >= o.bestAvailable && seats.length >= quantity) {
+    const mapFull = left(zone.key) >= seats.length / 10;
+    if (roll >= o.bestAvailable && seats.length >= quantity && mapFull) {
       // Popular seats: start near the front, take neighbours.
       const start = Math.min(seats.length - quantity, rng.zipf(seats.length, o.popularSkew));
       return { seats: seats.slice(start, start + quantity) };
@@ -354,8 +442,15 @@ export class CrowdEngine {
     customer: Customer, pass: string | undefined, rng: Rng,
   ): Promise<{ holdId: string; tickets: number } | undefined> {
     const headers = { ...this.auth(customer), ...(pass === undefined ? {} : { 'x-queue-pass': pass }) };
-    for (let attempt = 0; attempt < 3; attempt++) {
+    for (let attempt = 0, looks = 0; attempt < 3; attempt++) {
       const body = this.holdBody(rng);
+      if (body === undefined) {
+        // Nothing on the map: look again a few times, then give up.
+        if (++looks > 3) break;
+        attempt--;
+        await sleep(1_000, undefined, { signal: this.abort.signal }).catch(() => undefined);
+        continue;
+      }
       const step = 'seats' in body ? 'hold seats' : 'hold best available';
       const reply = await this.client.json(step, 'POST', `/api/v1/events/${this.event.eventId}/holds`,
         { headers, body });
@@ -370,10 +465,11 @@ export class CrowdEngine {
         this.recorder.count('hold_conflicts');
         continue;
       }
-      this.finish(customer, code === 'limit_exceeded' ? 'gave_up' : 'error');
+      if (code === 'limit_exceeded') await this.walkAway(customer, rng, 'gave_up');
+      else this.finish(customer, 'error');
       return undefined;
     }
-    this.finish(customer, 'gave_up');
+    await this.walkAway(customer, rng, 'gave_up');
     return undefined;
   }
 
@@ -411,9 +507,10 @@ export class CrowdEngine {
       this.recorder.count(`order_${status}`);
       await this.client.json('release', 'DELETE', `/api/v1/holds/${hold.holdId}`,
         { headers: this.auth(customer) });
-      this.finish(customer, 'declined');
+      await this.walkAway(customer, rng, 'declined');
       return;
     }
+    this.lastSaleAtMs = this.now();
     customer.orderId = orderId;
     customer.tickets = hold.tickets;
     this.recorder.count('tickets_bought', hold.tickets);
@@ -431,29 +528,39 @@ export class CrowdEngine {
   /** Samples the sale's live figures (admin stats) every 500 ms for the timeline. */
   private async sample(): Promise<void> {
     while (!this.abort.signal.aborted) {
-      try {
-        const reply = await this.client.json(null, 'GET',
-          `/api/v1/admin/events/${this.event.eventId}/stats`,
-          { headers: { authorization: `Bearer ${this.adminToken}` } });
-        const tickets = reply.body.tickets as { sold: number; held: number; available: number };
-        const queue = reply.body.queue as { waiting: number; admitted: number };
-        this.lastSold = tickets.sold;
-        this.lastHeld = tickets.held;
-        if (tickets.sold >= this.event.capacity) this.soldOutAtMs ??= this.now();
-        this.recorder.timeline.push({
-          tMs: this.now(), sold: tickets.sold, held: tickets.held, available: tickets.available,
-          waiting: this.event.queueEnabled ? queue.waiting : 0,
-          admitted: this.event.queueEnabled ? queue.admitted : this.recorder.get('admitted'),
-          holdsOk: this.recorder.get('holds_ok'),
-          holdConflicts: this.recorder.get('hold_conflicts'),
-        });
-        if (!this.event.queueEnabled && tickets.available === 0 && tickets.held === 0) {
-          this.markSoldOut();
-        }
-      } catch {
-        this.recorder.count('sample_errors');
-      }
+      await this.sampleOnce();
       await sleep(500, undefined, { signal: this.abort.signal }).catch(() => undefined);
+    }
+  }
+
+  /** One sample of the live figures (also the final one, after the crowd stops). */
+  private async sampleOnce(): Promise<void> {
+    try {
+      const reply = await this.client.json(null, 'GET',
+        `/api/v1/admin/events/${this.event.eventId}/stats`,
+        { headers: { authorization: `Bearer ${this.adminToken}` } });
+      const tickets = reply.body.tickets as { sold: number; held: number; available: number };
+      const queue = reply.body.queue as { waiting: number; admitted: number };
+      this.finalQueue = reply.body.queue as Record<string, unknown>;
+      this.lastSold = tickets.sold;
+      this.lastHeld = tickets.held;
+      if (tickets.sold >= this.event.capacity) this.soldOutAtMs ??= this.now();
+      this.recorder.timeline.push({
+        tMs: this.now(), sold: tickets.sold, held: tickets.held, available: tickets.available,
+        waiting: this.event.queueEnabled ? queue.waiting : 0,
+        admitted: this.event.queueEnabled ? queue.admitted : this.recorder.get('admitted'),
+        holdsOk: this.recorder.get('holds_ok'),
+        holdConflicts: this.recorder.get('hold_conflicts'),
+      });
+      if (!this.event.queueEnabled && tickets.available === 0 && tickets.held === 0) {
+        this.markSoldOut();
+      }
+      const page = await this.client.json(null, 'GET', `/api/v1/events/${this.event.eventId}`);
+      for (const zone of (page.body.zones ?? []) as { key: string; available: number }[]) {
+        this.zonesAvailable.set(zone.key, zone.available);
+      }
+    } catch {
+      this.recorder.count('sample_errors');
     }
   }
 }

@@ -44,6 +44,10 @@ export interface SimOptions {
   asyncPay: number;
   /** Share of payers whose payment the provider takes seconds to capture (`sim_slow`). */
   slowPay: number;
+  /** Share of fans done without buying who give their pass back (the rest just go). */
+  leave: number;
+  /** Share of fans told sold out who take the waitlist in one step. */
+  waitlist: number;
   thinkMs: number;
   maxSeconds: number;
   /** Customers whose SSE stream is kept open to watch the line (and measure ETA). */
@@ -81,6 +85,8 @@ export const defaultOptions: SimOptions = {
   cancel: 0.05,
   asyncPay: 0.1,
   slowPay: 0,
+  leave: 0.5,
+  waitlist: 0.5,
   thinkMs: 300,
   maxSeconds: 300,
   observers: 50,
@@ -117,6 +123,9 @@ the invariants straight from the database and writes a report.
   --cancel F                share of orders cancelled later (${defaultOptions.cancel})
   --async-pay F             share of payers confirmed by webhook (${defaultOptions.asyncPay})
   --slow-pay F              share of payers the provider captures slowly (${defaultOptions.slowPay})
+  --leave F                 share of fans done without buying who give the pass back;
+                            the rest just go and their slot frees when idle (${defaultOptions.leave})
+  --waitlist F              share of fans told sold out who take the waitlist (${defaultOptions.waitlist})
   --think-ms N              mean think time (${defaultOptions.thinkMs})
   --max-seconds N           stop after this long (${defaultOptions.maxSeconds})
   --observers N             SSE streams kept open to watch the line (${defaultOptions.observers})
@@ -152,7 +161,8 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     'url', 'admin-token', 'audit-database-url', 'customers', 'seed', 'event', 'seats',
     'standing', 'admit-per-minute', 'max-active', 'pass-seconds', 'hold-seconds',
     'pre-onsale-seconds', 'early', 'burst-seconds', 'mix', 'skew', 'outcomes', 'cancel',
-    'async-pay', 'slow-pay', 'think-ms', 'max-seconds', 'observers', 'connections', 'report',
+    'async-pay', 'slow-pay', 'leave', 'waitlist', 'think-ms', 'max-seconds', 'observers',
+    'connections', 'report',
   ];
   const spec: Record<string, { type: 'string' | 'boolean' }> = {
     'no-queue': { type: 'boolean' }, 'no-progress': { type: 'boolean' },
@@ -198,6 +208,8 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     cancel: number(text('cancel'), 'cancel', 0, 1) ?? d.cancel,
     asyncPay: number(text('async-pay'), 'async-pay', 0, 1) ?? d.asyncPay,
     slowPay: number(text('slow-pay'), 'slow-pay', 0, 1) ?? d.slowPay,
+    leave: number(text('leave'), 'leave', 0, 1) ?? d.leave,
+    waitlist: number(text('waitlist'), 'waitlist', 0, 1) ?? d.waitlist,
     thinkMs: number(text('think-ms'), 'think-ms', 0, 600_000) ?? d.thinkMs,
     maxSeconds: number(text('max-seconds'), 'max-seconds', 1, 86_400) ?? d.maxSeconds,
     observers: number(text('observers'), 'observers', 1, 100_000) ?? d.observers,

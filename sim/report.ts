@@ -3,6 +3,7 @@
  * (inline SVG charts, no scripts or external assets) to share with the organizer.
  */
 import type { AuditReport } from './audit.js';
+import type { EndOfSale, EtaBucket, Refusals } from './endsale.js';
 import type { StepSummary, TimelinePoint } from './metrics.js';
 import type { SimOptions } from './options.js';
 
@@ -36,7 +37,17 @@ export interface SimReport {
   steps: StepSummary[];
   timeline: TimelinePoint[];
   fairness: Fairness;
-  eta: { samples: number; medianErrorSeconds: number | null; points: EtaSample[] };
+  eta: {
+    samples: number; medianErrorSeconds: number | null;
+    /** Median per fan of |predicted − actual| / actual. */
+    medianRelativeError: number | null;
+    /** Fans whose first view promised no time (in carts, or too little left ahead). */
+    shownNoTime: number;
+    overTime: EtaBucket[];
+    points: EtaSample[];
+  };
+  endOfSale: EndOfSale;
+  refusals: Refusals;
   audit: AuditReport | null;
   auditSkipped?: string;
 }
@@ -45,6 +56,27 @@ const f1 = (value: number | null): string =>
   value === null || !Number.isFinite(value) ? '–' : value.toFixed(1);
 const f3 = (value: number | null): string =>
   value === null || !Number.isFinite(value) ? '–' : value.toFixed(3);
+const pct = (value: number | null): string =>
+  value === null || !Number.isFinite(value) ? '–' : `${(value * 100).toFixed(1)} %`;
+
+/** The end of the sale in a few lines: how the last fans were resolved, and how fast. */
+function endOfSaleLines(report: SimReport): string[] {
+  const e = report.endOfSale;
+  const r = report.refusals;
+  const freed = e.freed === null ? 'not reported by the server'
+    : `order done ${e.freed.order}, given back ${e.freed.left}, idle ${e.freed.idle}, ` +
+      `lapsed (grace or expiry) ${e.freed.lapsed}`;
+  return [
+    `end         last sale ${f1(e.lastSaleSeconds)} s after on-sale, last fan resolved ` +
+      `${f1(e.lastResolvedSeconds)} s: ${f1(e.lastSaleToLastResolvedSeconds)} s after the ` +
+      `last sale; ${e.unresolved} unresolved`,
+    `            told sold out ${e.toldSoldOut}, moved to the waitlist ${e.movedToWaitlist}, ` +
+      `gave the pass back or left ${e.leftLine}`,
+    `slots freed ${freed}`,
+    `refused     ${r.insufficientInventory} not enough tickets + ${r.seatsTaken} seats taken ` +
+      `for ${r.holdsOk} holds: ${f3(r.perSuccessfulHold)} per successful hold`,
+  ];
+}
 
 /** Non-success answers by kind (join statuses, hold codes, checkout codes), for the summary. */
 function refusals(counters: Record<string, number>): string {
@@ -88,8 +120,13 @@ export function renderText(report: SimReport): string {
       ` over ${report.fairness.postOnSaleJoiners} fans`,
     `            pre-queue arrival vs drawn number: tau ${f3(report.fairness.preQueueTau)}` +
       ` over ${report.fairness.preQueueJoiners} fans (near 0: arriving early gave no edge)`,
-    `ETA         median |predicted − actual| ${f1(report.eta.medianErrorSeconds)} s over ` +
-      `${report.eta.samples} fans`,
+    `ETA         median |predicted − actual| ${f1(report.eta.medianErrorSeconds)} s, ` +
+      `${pct(report.eta.medianRelativeError)} of the actual wait, over ${report.eta.samples} ` +
+      `fans; ${report.eta.shownNoTime} were shown no time (in carts or too little left)`,
+    ...report.eta.overTime.map((b) => `  told ${String(b.fromSeconds).padStart(4)}–` +
+      `${String(b.fromSeconds + 10).padEnd(4)} s  ${String(b.samples).padStart(6)} fans  ` +
+      `median error ${f1(b.medianErrorSeconds).padStart(6)} s  ${pct(b.medianRelativeError)}`),
+    ...endOfSaleLines(report),
     '',
   ];
   if (report.audit === null) {
@@ -176,6 +213,12 @@ export function renderHtml(report: SimReport): string {
       { name: 'admissions/s', colour: '#36c', points: rates(t, (p) => p.admitted) },
       { name: 'holds/s', colour: '#2a7', points: rates(t, (p) => p.holdsOk) },
       { name: 'hold conflicts/s', colour: '#c33', points: rates(t, (p) => p.holdConflicts) },
+    ]),
+    lineChart('ETA error over time (median, by when fans were told; s after on-sale)', 's', [
+      { name: 'median error s', colour: '#c33',
+        points: report.eta.overTime.map((b) => [b.fromSeconds, b.medianErrorSeconds]) },
+      { name: 'median error % of wait', colour: '#36c',
+        points: report.eta.overTime.map((b) => [b.fromSeconds, b.medianRelativeError * 100]) },
     ]),
     lineChart('ETA: predicted vs actual wait (each dot a fan, sorted by actual)', 'fans', [
       { name: 'actual s', colour: '#333', points: report.eta.points.map((p, i) => [i, p.actualSeconds]) },

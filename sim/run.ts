@@ -22,6 +22,7 @@ import { Recorder } from './metrics.js';
 import type { SimOptions } from './options.js';
 import { renderHtml, renderText, type EtaSample, type Fairness, type SimReport } from './report.js';
 import { Rng } from './rng.js';
+import { endOfSale, etaOverTime, medianRelative, refusals } from './endsale.js';
 import { kendallTau } from './stats.js';
 
 interface Target {
@@ -235,21 +236,30 @@ function fairness(customers: Customer[]): Fairness {
   };
 }
 
-function etaAccuracy(customers: Customer[]): SimReport['eta'] {
-  const points: EtaSample[] = customers
+function etaAccuracy(customers: Customer[], onSaleAtMs: number): SimReport['eta'] {
+  const told = customers
     .filter((c) => typeof c.predictedEtaSeconds === 'number' && c.admittedAtMs !== undefined &&
       c.predictedAtMs !== undefined)
     .map((c) => ({
       predictedSeconds: c.predictedEtaSeconds as number,
-      actualSeconds: ((c.admittedAtMs as number) - (c.predictedAtMs as number)) / 1000,
-    }))
+      // Served: when the line's broadcast reached the fan's number (fetching the pass
+      // after that is the client's latency, not the line's).
+      actualSeconds: ((c.servedAtMs ?? c.admittedAtMs as number) -
+        (c.predictedAtMs as number)) / 1000,
+      toldAtSeconds: ((c.predictedAtMs as number) - onSaleAtMs) / 1000,
+    }));
+  const points: EtaSample[] = told
+    .map((p) => ({ predictedSeconds: p.predictedSeconds, actualSeconds: p.actualSeconds }))
     .sort((a, b) => a.actualSeconds - b.actualSeconds);
   const errors = points.map((p) => Math.abs(p.predictedSeconds - p.actualSeconds)).sort((a, b) => a - b);
   const median = errors.length === 0 ? null : (errors[Math.floor(errors.length / 2)] as number);
+  // Fans shown no time at all (everything in carts, or too little left for the fans ahead).
+  const noTime = customers.filter((c) => c.predictedEtaSeconds === null).length;
   // Keep the chart light: at most 500 evenly spaced points.
   const stride = Math.max(1, Math.ceil(points.length / 500));
   return { samples: points.length, medianErrorSeconds: median,
-    points: points.filter((_, i) => i % stride === 0) };
+    medianRelativeError: medianRelative(points), shownNoTime: noTime,
+    overTime: etaOverTime(told), points: points.filter((_, i) => i % stride === 0) };
 }
 
 /** Optional taps into a run (the fault matrix uses them). */
@@ -303,14 +313,17 @@ export async function simulate(options: SimOptions, env: NodeJS.ProcessEnv = pro
     let auditSkipped: string | undefined;
     if (target.db === undefined) auditSkipped = 'no database access (pass --audit-database-url)';
     else audit = await auditEvent(target.db, eventId);
+    const counters = Object.fromEntries(recorder.counters);
     return {
       options, target: target.url, eventId, capacity: event.capacity,
       startedAt: new Date(startedAtEpochMs).toISOString(), durationMs: result.durationMs,
       stoppedBy: result.stoppedBy, sold: result.finalSold, held: result.finalHeld,
       soldOutAtMs: result.soldOutAtMs, onSaleAtMs: onSaleAtRunMs,
-      counters: Object.fromEntries(recorder.counters), steps: recorder.steps(),
+      counters, steps: recorder.steps(),
       timeline: recorder.timeline, fairness: fairness(customers),
-      eta: etaAccuracy(customers), audit, ...(auditSkipped === undefined ? {} : { auditSkipped }),
+      eta: etaAccuracy(customers, onSaleAtRunMs),
+      endOfSale: endOfSale(result, onSaleAtRunMs, counters), refusals: refusals(counters),
+      audit, ...(auditSkipped === undefined ? {} : { auditSkipped }),
     };
   } finally {
     await client.close();

@@ -97,6 +97,10 @@ for (const backend of backends) {
         expect(refused.json().code).toBe('validation_failed');
       }
       expect(await counts(db)).toEqual(before);
+      const list = await app.inject({ url: '/api/v1/admin/venues', headers: adminHeaders });
+      expect(list.json().data[0]).toMatchObject({ venueId: created.json().venueId,
+        name: 'Arena', capacity: 26 });
+      expect((await app.inject({ url: '/api/v1/admin/venues' })).statusCode).toBe(401);
     });
 
     it('creates an event with one ticket per seat and unit, with live availability', async () => {

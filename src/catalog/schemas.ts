@@ -107,6 +107,13 @@ export const Venue = Type.Object({
 });
 export type Venue = Static<typeof Venue>;
 
+export const VenueSummaryList = Type.Object({
+  data: Type.Array(Type.Object({
+    venueId: Uuid, name: Type.String(), city: Type.String(), capacity: Type.Integer(),
+    createdAt: DateTime,
+  })),
+});
+
 export const QueueSettingsInput = Type.Object(
   {
     enabled: Type.Optional(Type.Boolean({ default: false })),

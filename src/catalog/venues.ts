@@ -63,3 +63,26 @@ export async function getVenue(db: Queryable, venueId: string): Promise<Venue> {
   if (venue === undefined) throw new DomainError('not_found', `no venue ${venueId}`);
   return venue;
 }
+
+/** A venue without its layout, for pickers. */
+export interface VenueSummary {
+  venueId: string;
+  name: string;
+  city: string;
+  capacity: number;
+  createdAt: string;
+}
+
+/** The newest venues first, at most `limit`, for the organizer's event form. */
+export async function listVenues(db: Queryable, limit: number): Promise<VenueSummary[]> {
+  const { rows } = await db.query<{ venue_id: string; name: string; city: string;
+    capacity: number; created_at: Date }>(
+    `SELECT venue_id, name, city, capacity, created_at FROM venues
+      ORDER BY created_at DESC, venue_id LIMIT $1`,
+    [limit],
+  );
+  return rows.map((row) => ({
+    venueId: row.venue_id, name: row.name, city: row.city, capacity: row.capacity,
+    createdAt: row.created_at.toISOString(),
+  }));
+}

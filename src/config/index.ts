@@ -27,6 +27,8 @@ export interface Config {
   /** The Redis to coordinate through, from REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES. */
   redis: RedisTarget | undefined;
   dataDir: string;
+  /** The built web app to serve at `/`; undefined means the build beside the server. */
+  webDir: string | undefined;
   adminToken: string | undefined;
   secret: string | undefined;
   paymentProvider: 'simulated' | 'stripe';
@@ -39,6 +41,10 @@ export interface Config {
   paymentWindowSeconds: number;
   /** Base URL at which this node is reachable (used for links and simulated webhooks). */
   publicUrl: string;
+  /** SMTP server for notification e-mails (smtp:// or smtps://); unset: no e-mail. */
+  smtpUrl: string | undefined;
+  /** The From header of notification e-mails. */
+  smtpFrom: string;
   roles: ReadonlySet<Role>;
   logLevel: LogLevel;
   pg: {
@@ -57,6 +63,10 @@ export interface Config {
      * write limit (they are signature-gated, and a big sale sends many from few addresses).
      */
     webhooksPerIpPerMinute: number;
+    /** Logins and registrations per client address per minute (a box office shares one). */
+    authPerIpPerMinute: number;
+    /** Login attempts per e-mail address per quarter hour: guessing stops after a few. */
+    loginsPerEmailPerQuarterHour: number;
     /** Checkouts, extensions, releases and cancellations per customer per minute, each. */
     bookingWritesPerCustomerPerMinute: number;
     /** Trust X-Forwarded-For from this many proxy hops (0: use the socket address). */
@@ -102,6 +112,12 @@ export interface QueueConfig {
   leaderTtlMs: number;
   /** An admitted fan who places no hold with the pass within this loses the slot. */
   claimGraceSeconds: number;
+  /** A shopper who has held nothing for this long (holds all ended) gives the slot back. */
+  idleSeconds: number;
+  /** Share of held tickets (no payment under way) counted as coming back, in percent. */
+  heldReturnPercent: number;
+  /** Tickets one shopper takes, until the event has enough holds to measure it. */
+  ticketsPerShopper: number;
   /** SSE comment lines keep idle proxies from closing the stream. */
   sseHeartbeatMs: number;
   /** Open queue streams per node; more are refused with 503 and Retry-After. */
@@ -156,6 +172,10 @@ function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: r
     throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
   }
   return raw as T;
+}
+
+function optionalPath(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : path.resolve(value);
 }
 
 function url(env: Env, name: string, protocols: readonly string[]): string | undefined {
@@ -229,6 +249,9 @@ function queueConfig(env: Env): QueueConfig {
     tickMs: integer(env, 'QUEUE_TICK_MS', 1_000, 50, 60_000),
     leaderTtlMs: integer(env, 'QUEUE_LEADER_TTL_MS', 5_000, 300, 120_000),
     claimGraceSeconds: integer(env, 'QUEUE_CLAIM_GRACE_SECONDS', 120, 5, 3_600),
+    idleSeconds: integer(env, 'QUEUE_IDLE_SECONDS', 20, 1, 3_600),
+    heldReturnPercent: integer(env, 'QUEUE_HELD_RETURN_PERCENT', 25, 0, 100),
+    ticketsPerShopper: integer(env, 'QUEUE_TICKETS_PER_SHOPPER', 2, 1, 50),
     sseHeartbeatMs: integer(env, 'QUEUE_SSE_HEARTBEAT_MS', 15_000, 100, 120_000),
     sseMaxConnections: integer(env, 'QUEUE_SSE_MAX_CONNECTIONS', 20_000, 1, 1_000_000),
     sseMaxPerCustomer: integer(env, 'QUEUE_SSE_MAX_PER_CUSTOMER', 3, 1, 100),
@@ -296,6 +319,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl,
     redis: redisTarget(env, redisUrl),
     dataDir: path.resolve(text(env, 'STAMPEDE_DATA_DIR') ?? './data'),
+    webDir: optionalPath(text(env, 'STAMPEDE_WEB_DIR')),
     adminToken: secretValue(env, 'STAMPEDE_ADMIN_TOKEN'),
     secret,
     paymentProvider,
@@ -303,6 +327,8 @@ export function loadConfig(env: Env = process.env): Config {
     stripeWebhookSecret,
     paymentWindowSeconds: integer(env, 'PAYMENT_WINDOW_SECONDS', 900, 1, 86_400),
     publicUrl: url(env, 'PUBLIC_URL', ['http:', 'https:']) ?? `http://${publicHost}:${port}`,
+    smtpUrl: url(env, 'SMTP_URL', ['smtp:', 'smtps:']),
+    smtpFrom: text(env, 'SMTP_FROM') ?? 'Stampede <no-reply@stampede.invalid>',
     roles: roles(env),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', [
       'fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent',
@@ -319,6 +345,8 @@ export function loadConfig(env: Env = process.env): Config {
       writesPerIpPerMinute: integer(env, 'RATE_LIMIT_WRITES_PER_IP', 6_000, 1, 10_000_000),
       webhooksPerIpPerMinute: integer(env, 'RATE_LIMIT_WEBHOOKS_PER_IP', 120_000, 1,
         100_000_000),
+      authPerIpPerMinute: integer(env, 'RATE_LIMIT_AUTH_PER_IP', 600, 1, 10_000_000),
+      loginsPerEmailPerQuarterHour: integer(env, 'RATE_LIMIT_LOGINS_PER_EMAIL', 10, 1, 10_000),
       bookingWritesPerCustomerPerMinute: integer(env, 'RATE_LIMIT_BOOKING_WRITES_PER_CUSTOMER',
         120, 1, 1_000_000),
       trustProxy: integer(env, 'TRUST_PROXY_HOPS', 0, 0, 10),

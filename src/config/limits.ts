@@ -9,6 +9,10 @@ export const limits = {
   emailLength: 254,
   passwordMinLength: 8,
   passwordMaxLength: 200,
+  /** Password hashes (scrypt) running at once per process: half of libuv's thread pool. */
+  passwordHashConcurrency: 2,
+  /** Password hashes waiting for a slot; beyond this a login or registration gets 503. */
+  passwordHashQueue: 200,
   /** Accounts per bulk registration request. */
   bulkCustomers: 1_000,
   performersPerEvent: 50,
@@ -35,6 +39,13 @@ export const limits = {
   queueJoinBatch: 500,
   /** Admissions one tick may grant per event, whatever the configured rate. */
   queueAdmitPerTickMax: 5_000,
+  /** Fans who left the line that one tick may pass over beyond those it admits. */
+  queueLeaversPassedPerTick: 5_000,
+  /**
+   * Waitlist places reserved for fans who join a line after its first hand-over to the
+   * waitlist (beyond them, order among fans moving from the line is by click).
+   */
+  queueWaitlistSpare: 1_000_000,
   /** Events one admission tick looks at. */
   queueEventsPerTick: 200,
   /** Pre-queue entries keyed or numbered per transaction by the on-sale draw. */
@@ -45,6 +56,24 @@ export const limits = {
   queueDrawTickBudgetMs: 1_000,
   /** Tickets in one hold (the event's per-customer limit usually binds first). */
   seatsPerHold: 50,
+  /** Tickets one waitlist entry may ask for (the event's per-customer limit binds too). */
+  waitlistQuantityMax: 50,
+  /** Waiting entries one return of tickets looks at, earliest first, to place offers. */
+  waitlistOfferScan: 500,
+  /** Customers told about one outbox row (an admission tick, a cancelled event). */
+  notifyAudienceMax: 100_000,
+  /** Notifications per coordination message between nodes. */
+  notifyPublishChunk: 500,
+  /** Stream notifications replayed to a client reconnecting with Last-Event-ID. */
+  notifyReplayMax: 100,
+  /** E-mails one dispatcher pass claims. */
+  notifyEmailBatch: 50,
+  /** Attempts at one e-mail before it is given up (logged). */
+  notifyEmailAttempts: 8,
+  /** A claimed e-mail is retried after this long if its sender never marked it sent. */
+  notifyEmailLeaseSeconds: 60,
+  /** Notification rows are kept this long, then pruned. */
+  notifyRetentionHours: 168,
   /** Idempotency-Key header length; keys are opaque client strings. */
   idempotencyKeyLength: 200,
   /** How long a duplicate request waits for the first one with its key to finish. */
@@ -77,10 +106,18 @@ export const limits = {
   webhookBodyBytes: 64 * 1024,
   /** Orders per page of /me/orders. */
   ordersPageMax: 100,
+  /** Venues the organizer's venue list shows. */
+  venueListMax: 200,
   /** Orders one organizer order search answers with at most. */
   orderSearchMax: 50,
   /** Length of an organizer order search (an order id, a ticket code or an e-mail). */
   orderSearchQueryLength: 254,
+  /** How long a node trusts its cached copy of a customer's token version. */
+  tokenVersionCacheMs: 5_000,
+  /** Customers whose token version one node keeps cached. */
+  tokenVersionCacheEntries: 100_000,
+  /** Longest life of a door staff check-in token. */
+  checkinTokenHoursMax: 720,
   /** Ticket codes scanned at the door are this long at most. */
   ticketCodeLength: 64,
   /** Outbox rows the relay stamps, or hands to its sinks, per statement. */
@@ -95,6 +132,8 @@ export const limits = {
   liveReplayBatches: 512,
   /** Events one node follows at once (each with its seat states in memory). */
   liveEventsPerNode: 1_000,
+  /** Largest message a WebSocket client may send (only `{"type":"snapshot"}` is read). */
+  liveClientMessageBytes: 1_024,
   /** Longest Last-Event-ID header read (a version number). */
   liveLastEventIdLength: 20,
 } as const;

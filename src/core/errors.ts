@@ -23,12 +23,17 @@ export const errorCatalogue = {
   idempotency_conflict: { status: 409, title: 'Idempotency key reused', retryable: false },
   extension_used: { status: 409, title: 'Hold already extended', retryable: false },
   already_checked_in: { status: 409, title: 'Ticket already checked in', retryable: false },
+  already_left: { status: 409, title: 'Already left the queue', retryable: false },
   not_cancellable: { status: 409, title: 'Order can no longer be cancelled', retryable: false },
   hold_purchased: { status: 409, title: 'Hold already purchased', retryable: false },
   payment_pending: { status: 409, title: 'A payment is already pending', retryable: true },
+  tickets_available: {
+    status: 409, title: 'Tickets are still on sale: no need to wait', retryable: false,
+  },
   invalid_signature: { status: 400, title: 'Webhook signature invalid', retryable: false },
   limit_exceeded: { status: 422, title: 'Per-customer limit exceeded', retryable: false },
   payload_too_large: { status: 413, title: 'Payload too large', retryable: false },
+  upgrade_required: { status: 426, title: 'WebSocket upgrade required', retryable: false },
   unsupported_media_type: { status: 415, title: 'Unsupported media type', retryable: false },
   rate_limited: { status: 429, title: 'Too many requests', retryable: true },
   live_too_many_streams: {

@@ -23,16 +23,23 @@ export async function registerCustomer(db: Queryable, input: RegisterInput): Pro
   return customerId;
 }
 
-/** Checks credentials; invalid_credentials for an unknown email or a wrong password alike. */
-export async function authenticateCustomer(db: Queryable, input: LoginInput): Promise<string> {
-  const { rows } = await db.query<{ customer_id: string; password_hash: string }>(
-    'SELECT customer_id, password_hash FROM customers WHERE lower(email) = lower($1)',
+/**
+ * Checks credentials; invalid_credentials for an unknown email or a wrong password alike.
+ * Returns the customer and their token version (tokens are issued at it).
+ */
+export async function authenticateCustomer(
+  db: Queryable, input: LoginInput,
+): Promise<{ customerId: string; tokenVersion: number }> {
+  const { rows } = await db.query<{ customer_id: string; password_hash: string;
+    token_version: number }>(
+    `SELECT customer_id, password_hash, token_version FROM customers
+      WHERE lower(email) = lower($1)`,
     [input.email],
   );
   const row = rows[0];
   const ok = await verifyPassword(input.password, row?.password_hash ?? (await decoyHash()));
   if (row === undefined || !ok) throw new DomainError('invalid_credentials');
-  return row.customer_id;
+  return { customerId: row.customer_id, tokenVersion: row.token_version };
 }
 
 /** One account of a bulk import. */

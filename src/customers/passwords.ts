@@ -1,16 +1,29 @@
 /** Password hashing with scrypt from node:crypto; the parameters are stored with the hash. */
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { limits } from '../config/limits.js';
+import { Bulkhead } from '../core/bulkhead.js';
 
 const keyLength = 32;
 const defaults = { N: 16_384, r: 8, p: 1 };
 
+/**
+ * Every scrypt run of this process goes through one bulkhead, leaving most of libuv's
+ * thread pool (4 threads) to file, DNS and other crypto work whatever the login traffic.
+ */
+const hashing = new Bulkhead(limits.passwordHashConcurrency, limits.passwordHashQueue);
+
+/** Password hashes running now (a gauge for /metrics, and for tests). */
+export function passwordHashesInFlight(): number {
+  return hashing.inFlight;
+}
+
 function derive(password: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
+  return hashing.run(() => new Promise((resolve, reject) => {
     scrypt(password, salt, keyLength, { ...options, maxmem: 64 * 1024 * 1024 }, (error, key) => {
       if (error) reject(error);
       else resolve(key);
     });
-  });
+  }));
 }
 
 /** Hashes a password as `scrypt$N$r$p$salt$key` (base64url parts). */

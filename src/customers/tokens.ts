@@ -1,7 +1,9 @@
 /**
- * Signed bearer tokens, verified without a database round trip: `c1.<payload>.<mac>` where
- * payload is base64url JSON `{sub, exp}` and mac is HMAC-SHA256 under a key derived from the
- * server secret for this purpose only (other signed things use other derived keys).
+ * Signed bearer tokens: `c1.<payload>.<mac>` where payload is base64url JSON `{sub, exp,
+ * ver}` and mac is HMAC-SHA256 under a key derived from the server secret for this purpose
+ * only (other signed things use other derived keys). The signature is checked without I/O;
+ * `ver` is the customer's token version when it was issued, and a token older than the
+ * current version is revoked (see tokenVersions.ts; a token without `ver` is version 0).
  */
 import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 
@@ -24,14 +26,20 @@ export class CustomerTokens {
     this.key = deriveKey(secret, 'customer-token');
   }
 
-  issue(customerId: string): string {
+  issue(customerId: string, version = 0): string {
     const exp = Math.floor(this.nowMs() / 1000) + customerTokenSeconds;
-    const payload = Buffer.from(JSON.stringify({ sub: customerId, exp })).toString('base64url');
+    const payload = Buffer.from(JSON.stringify({ sub: customerId, exp, ver: version }))
+      .toString('base64url');
     return `c1.${payload}.${mac(this.key, `c1.${payload}`).toString('base64url')}`;
   }
 
   /** The customer id of a valid, unexpired token; undefined for anything else. */
   verify(token: string): string | undefined {
+    return this.verifyClaims(token)?.customerId;
+  }
+
+  /** The customer and token version of a valid, unexpired token; undefined otherwise. */
+  verifyClaims(token: string): { customerId: string; version: number } | undefined {
     const parts = token.split('.');
     if (parts.length !== 3 || parts[0] !== 'c1') return undefined;
     const [, payload = '', signature = ''] = parts;
@@ -44,10 +52,11 @@ export class CustomerTokens {
     } catch {
       return undefined;
     }
-    const { sub, exp } = (claims ?? {}) as { sub?: unknown; exp?: unknown };
+    const { sub, exp, ver } = (claims ?? {}) as { sub?: unknown; exp?: unknown; ver?: unknown };
     if (typeof sub !== 'string' || typeof exp !== 'number') return undefined;
+    if (ver !== undefined && (typeof ver !== 'number' || !Number.isInteger(ver))) return undefined;
     if (exp * 1000 <= this.nowMs()) return undefined;
-    return sub;
+    return { customerId: sub, version: ver ?? 0 };
   }
 }
 

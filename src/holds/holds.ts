@@ -14,20 +14,23 @@
 import type { EventRecord } from '../catalog/events.js';
 import { limits } from '../config/limits.js';
 import { DomainError, invalid } from '../core/errors.js';
-import { isUuid, newId } from '../core/ids.js';
+import { isUuid } from '../core/ids.js';
 import {
   pickBestAvailable, pickFromBestRows, type Pick, type PickRow,
 } from '../inventory/bestAvailable.js';
 import { ticketState } from '../inventory/availability.js';
 import { seatIndex } from '../inventory/seatIndex.js';
 import { seatsPayload, writeOutbox, type ReleaseReason } from '../outbox/write.js';
+import { offerReturnedTickets } from '../waitlist/offers.js';
+import { applyHold, overLimit, type OnApplied } from './apply.js';
 import type { Db, Queryable } from '../storage/index.js';
 import {
   claimAnyUnits, claimTesting, claimTickets, countAvailable, customerUsage,
-  lockCustomerAndCount, naiveGap, unguardedPick, unguardedUnavailable, type TicketRow,
+  naiveGap, unguardedPick, unguardedUnavailable, type TicketRow,
 } from './claim.js';
-import { assertSaleOpen } from './saleWindow.js';
 import type { Hold, HoldInput, HoldItem } from './schemas.js';
+
+export type { OnApplied } from './apply.js';
 
 /** Thrown inside a claim transaction when a concurrent claim won: roll back, plan again. */
 class ClaimContended extends Error {
@@ -36,22 +39,15 @@ class ClaimContended extends Error {
   }
 }
 
-type Claim = (tx: Queryable, holdId: string, expiresAt: string) => Promise<TicketRow[]>;
-
-/**
- * Runs last in the hold's transaction, with the hold it created: the HTTP layer stores the
- * Idempotency-Key reply here, so the hold and its record commit (or roll back) together.
- */
-export type OnApplied = (tx: Queryable, hold: Hold) => Promise<void>;
-
 interface HoldRow {
   hold_id: string; event_id: string; state: string; expires_at: Date; extended: boolean;
   adjacent: boolean; total_cents: number; currency: string; created_at: Date; live: boolean;
-  items: HoldItem[];
+  offer: boolean; items: HoldItem[];
 }
 
 const holdColumns = `h.hold_id, h.event_id, h.state, h.expires_at, h.extended, h.adjacent,
   h.total_cents, h.currency, h.created_at, (h.claim_expires_at > now()) AS live,
+  EXISTS (SELECT 1 FROM waitlist_offers w WHERE w.hold_id = h.hold_id) AS offer,
   coalesce((SELECT json_agg(json_build_object(
       'ticketNo', i.ticket_no, 'seatId', t.seat_id, 'section', t.section_key,
       'row', t.row_label, 'number', t.seat_number, 'zone', i.zone_key,
@@ -72,6 +68,7 @@ function toHold(row: HoldRow): Hold {
     totalCents: Number(row.total_cents),
     currency: row.currency,
     createdAt: row.created_at.toISOString(),
+    offer: row.offer,
   };
 }
 
@@ -103,75 +100,6 @@ export async function listHolds(db: Queryable, customerId: string): Promise<Hold
   return rows.map(toHold);
 }
 
-/** True when the tickets are one run of consecutive seats in one row. */
-function areAdjacent(tickets: readonly TicketRow[]): boolean {
-  if (tickets.length === 1) return true;
-  const first = tickets[0];
-  if (first === undefined || first.seat_number === null) return false;
-  const sameRow = tickets.every((t) => t.section_key === first.section_key
-    && t.row_label === first.row_label && t.seat_number !== null);
-  if (!sameRow) return false;
-  const numbers = tickets.map((t) => t.seat_number as number).sort((a, b) => a - b);
-  return numbers.every((n, i) => i === 0 || n === (numbers[i - 1] as number) + 1);
-}
-
-/**
- * The apply half of every hold: limit check, one claim, the hold row with its items and
- * locked prices, and the outbox row, all in the caller's transaction (three statements).
- */
-async function applyHold(
-  tx: Queryable, event: EventRecord, customerId: string, quantity: number, claim: Claim,
-  onApplied: OnApplied | undefined,
-): Promise<Hold> {
-  const usage = await lockCustomerAndCount(tx, customerId, event.eventId, event.holdSeconds);
-  assertSaleOpen(event, usage.createdAtMs); // by the database clock, inside the transaction
-  if (usage.used + quantity > event.maxTicketsPerCustomer) throw overLimit(event, usage.used);
-  const holdId = newId();
-  const tickets = (await claim(tx, holdId, usage.expiresAt))
-    .sort((a, b) => a.ticket_no - b.ticket_no);
-  if (tickets.length !== quantity) {
-    throw new Error(`assertion failed: claim returned ${tickets.length} of ${quantity}`);
-  }
-  const priceOf = new Map(event.zones.map((zone) => [zone.key, zone.priceCents]));
-  const prices = tickets.map((t) => priceOf.get(t.zone_key) ?? 0);
-  const total = prices.reduce((sum, price) => sum + price, 0);
-  const currency = event.zones[0]?.currency ?? 'EUR';
-  const adjacent = areAdjacent(tickets);
-  // One round trip: the hold, its items and the outbox row (the same row writeOutbox
-  // would append) in one statement.
-  const outbox = seatsPayload(
-    tickets.map((t) => ({ ticketNo: t.ticket_no, seatId: t.seat_id, zone: t.zone_key })),
-    { holdId, customerId },
-  );
-  await tx.query(
-    `WITH hold AS (
-       INSERT INTO holds (hold_id, event_id, customer_id, state, quantity, adjacent, currency,
-                          total_cents, expires_at, claim_expires_at, created_at)
-       VALUES ($1, $2, $3, 'held', $4, $5, $6, $7, $8::timestamptz, $8::timestamptz,
-               $9::timestamptz)),
-     outbox AS (
-       INSERT INTO outbox_events (event_id, kind, payload)
-       VALUES ($2, 'seats.held', $13::jsonb))
-     INSERT INTO hold_items (hold_id, event_id, ticket_no, zone_key, price_cents)
-     SELECT $1, $2, * FROM unnest($10::int[], $11::text[], $12::int[])`,
-    [holdId, event.eventId, customerId, quantity, adjacent, currency, total, usage.expiresAt,
-      usage.createdAt, tickets.map((t) => t.ticket_no), tickets.map((t) => t.zone_key), prices,
-      JSON.stringify(outbox)],
-  );
-  // The reply is built from what this transaction wrote: no read-back round trip.
-  const hold: Hold = {
-    holdId, eventId: event.eventId, status: 'held',
-    expiresAt: new Date(usage.expiresAtMs).toISOString(), extended: false, adjacent,
-    items: tickets.map((t, i) => ({
-      ticketNo: t.ticket_no, seatId: t.seat_id, section: t.section_key, row: t.row_label,
-      number: t.seat_number, zone: t.zone_key, priceCents: prices[i] as number,
-    })),
-    totalCents: total, currency, createdAt: new Date(usage.createdAtMs).toISOString(),
-  };
-  await onApplied?.(tx, hold);
-  return hold;
-}
-
 /** Creates a hold from named seats or a zone quantity; all or nothing. */
 export async function createHold(
   db: Db, event: EventRecord, customerId: string, input: HoldInput, onApplied?: OnApplied,
@@ -188,12 +116,6 @@ export async function createHold(
     return await holdBestAvailable(db, event, customerId, zone.key, input.quantity, onApplied);
   }
   return await holdUnits(db, event, customerId, zone.key, input.quantity, layout, onApplied);
-}
-
-function overLimit(event: EventRecord, used: number): DomainError {
-  return new DomainError('limit_exceeded',
-    `at most ${event.maxTicketsPerCustomer} tickets per customer; you have ${used}`,
-    { limit: event.maxTicketsPerCustomer, current: used });
 }
 
 async function holdSeats(
@@ -445,8 +367,8 @@ async function zoneLayout(db: Queryable, eventId: string, zone: string): Promise
 }
 
 /**
- * Takes a hold's tickets back to the pool (only those still carrying its id and unsold)
- * and writes the outbox row. Returns the tickets released.
+ * Takes a hold's tickets back to the pool (only those still carrying its id and unsold),
+ * writes the outbox row and offers them to the waitlist. Returns the tickets released.
  */
 export async function clearHoldTickets(
   tx: Queryable, eventId: string, holdId: string, customerId: string, reason: ReleaseReason,
@@ -468,6 +390,8 @@ export async function clearHoldTickets(
       rows.map((t) => ({ ticketNo: t.ticket_no, seatId: t.seat_id, zone: t.zone_key })),
       { holdId, customerId, reason },
     ));
+    // Returned tickets go to the waitlist first, in this same transaction.
+    await offerReturnedTickets(tx, eventId, rows, reason);
   }
   return rows;
 }

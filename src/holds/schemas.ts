@@ -64,6 +64,8 @@ export const Hold = Type.Object({
   totalCents: Type.Integer(),
   currency: Type.String(),
   createdAt: DateTime,
+  /** True for a waitlist offer: a hold made for the customer when tickets came back. */
+  offer: Type.Optional(Type.Boolean()),
 });
 export type Hold = Static<typeof Hold>;
 

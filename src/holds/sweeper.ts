@@ -3,12 +3,14 @@
  * available to everyone (the claim guard treats an expired hold as absent), so this only
  * records the ending (`state = 'expired'`), clears the ticket columns that still carry the
  * hold's id, and writes `seats.released` so live seat maps turn green without waiting for
- * the next claim. It works in bounded batches and skips holds another transaction has
- * locked (a concurrent release or checkout finishes them instead).
+ * the next claim; the returned tickets are offered to the waitlist in the same transaction.
+ * It works in bounded batches and skips holds another transaction has locked (a concurrent
+ * release or checkout finishes them instead).
  */
 import { limits } from '../config/limits.js';
 import { seatsPayload, writeOutbox } from '../outbox/write.js';
 import type { Db } from '../storage/index.js';
+import { offerReturnedAcrossEvents } from '../waitlist/offers.js';
 
 /** What one sweep did. */
 export interface SweepResult {
@@ -66,6 +68,8 @@ export async function sweepExpiredHolds(
         { holdId: hold.hold_id, customerId: hold.customer_id, reason: 'expired' },
       ));
     }
+    // Returned tickets go to the waitlist first, in this same transaction.
+    await offerReturnedAcrossEvents(tx, tickets, 'expired');
     return { holds: holds.length, tickets: tickets.length };
   });
 }

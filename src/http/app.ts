@@ -7,6 +7,7 @@ import compress from '@fastify/compress';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { limits } from '../config/limits.js';
@@ -21,12 +22,16 @@ import { adminRoutes } from './routes/admin.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { customerRoutes } from './routes/customers.js';
 import { holdRoutes } from './routes/holds.js';
+import { liveRoutes } from './routes/live.js';
 import { orderRoutes } from './routes/orders.js';
 import { paymentRoutes } from './routes/payments.js';
 import { opsRoutes } from './routes/ops.js';
 import { queueRoutes } from './routes/queue.js';
+import { notificationRoutes } from './routes/notifications.js';
+import { waitlistRoutes } from './routes/waitlist.js';
 import type { App } from './types.js';
 import { createValidatorCompiler } from './validation.js';
+import { webRoutes } from './web.js';
 
 const readMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -110,6 +115,8 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   });
   await app.register(holdLatencyPlugin(ctx));
   await registerRateLimit(app, ctx);
+  // Before any route, so it can take over the upgrade of WebSocket routes.
+  await app.register(websocket, { options: { maxPayload: limits.liveClientMessageBytes } });
   await app.register(async (scope) => {
     await opsRoutes(scope, ctx);
     await customerRoutes(scope, ctx);
@@ -118,7 +125,11 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     await orderRoutes(scope, ctx);
     await paymentRoutes(scope, ctx);
     await queueRoutes(scope, ctx);
+    await liveRoutes(scope, ctx);
     await adminRoutes(scope, ctx);
+    await waitlistRoutes(scope, ctx);
+    await notificationRoutes(scope, ctx);
   });
+  await app.register(async (scope) => webRoutes(scope, ctx));
   return app;
 }

@@ -6,7 +6,9 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.js';
 import { DomainError } from '../core/errors.js';
+import { TokenVersions } from '../customers/tokenVersions.js';
 import { secretsEqual } from '../customers/tokens.js';
+import { checkCheckinToken, CheckinTokenSigner } from '../orders/checkinTokens.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -24,18 +26,54 @@ function bearerToken(request: FastifyRequest): string | undefined {
 
 type Hook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
-/** onRequest hook: requires a valid customer token and sets request.customerId. */
+/** Per-context singletons: one token-version cache and one door-token signer per app. */
+const versionCaches = new WeakMap<AppContext, TokenVersions>();
+const doorSigners = new WeakMap<AppContext, CheckinTokenSigner>();
+
+/** The context's customer token versions (revocation), cached per node. */
+export function tokenVersions(ctx: AppContext): TokenVersions {
+  let versions = versionCaches.get(ctx);
+  if (versions === undefined) {
+    versions = new TokenVersions(ctx.db, ctx.clock);
+    versionCaches.set(ctx, versions);
+  }
+  return versions;
+}
+
+/** The context's signer of door staff check-in tokens. */
+export function checkinSigner(ctx: AppContext): CheckinTokenSigner {
+  let signer = doorSigners.get(ctx);
+  if (signer === undefined) {
+    signer = new CheckinTokenSigner(ctx.secrets.secret);
+    doorSigners.set(ctx, signer);
+  }
+  return signer;
+}
+
+/** The 403 or 401 for a token that is not a customer's. */
+function notACustomer(ctx: AppContext, token: string): DomainError {
+  if (secretsEqual(token, ctx.secrets.adminToken)
+    || checkinSigner(ctx).read(token) !== undefined) {
+    return new DomainError('forbidden', 'this route takes a customer token');
+  }
+  return new DomainError('unauthorized', 'invalid or expired token');
+}
+
+/**
+ * onRequest hook: requires a valid customer token, not revoked (its version is the
+ * customer's current one), and sets request.customerId.
+ */
 export function customerAuth(ctx: AppContext): Hook {
+  const versions = tokenVersions(ctx);
   return async (request) => {
     const token = bearerToken(request);
     if (token === undefined) throw new DomainError('unauthorized', 'a customer token is required');
-    const customerId = ctx.tokens.verify(token);
-    if (customerId === undefined) {
-      const isAdmin = secretsEqual(token, ctx.secrets.adminToken);
-      if (isAdmin) throw new DomainError('forbidden', 'this route takes a customer token');
-      throw new DomainError('unauthorized', 'invalid or expired token');
+    const claims = ctx.tokens.verifyClaims(token);
+    if (claims === undefined) throw notACustomer(ctx, token);
+    if (claims.version < (await versions.current(claims.customerId))) {
+      throw new DomainError('unauthorized', 'this token was revoked; log in again');
     }
-    request.customerId = customerId;
+    request.customerId = claims.customerId;
   };
 }
 
@@ -45,10 +83,39 @@ export function adminAuth(ctx: AppContext): Hook {
     const token = bearerToken(request);
     if (token === undefined) throw new DomainError('unauthorized', 'the admin token is required');
     if (secretsEqual(token, ctx.secrets.adminToken)) return;
-    if (ctx.tokens.verify(token) !== undefined) {
+    if (ctx.tokens.verify(token) !== undefined || checkinSigner(ctx).read(token) !== undefined) {
       throw new DomainError('forbidden', 'this route is for organizers');
     }
     throw new DomainError('unauthorized', 'invalid admin token');
+  };
+}
+
+/**
+ * onRequest hook for the door routes of `/events/:eventId/...`: the admin token, or a live
+ * check-in token of this very event. A check-in token of another event, or a customer
+ * token, is 403.
+ */
+export function doorAuth(ctx: AppContext): Hook {
+  const signer = checkinSigner(ctx);
+  return async (request) => {
+    const token = bearerToken(request);
+    if (token === undefined) {
+      throw new DomainError('unauthorized', 'a check-in or admin token is required');
+    }
+    if (secretsEqual(token, ctx.secrets.adminToken)) return;
+    const eventId = (request.params as { eventId?: unknown }).eventId;
+    if (signer.read(token) !== undefined && typeof eventId === 'string') {
+      const verdict = await checkCheckinToken(ctx.db, signer, token, eventId, ctx.clock);
+      if (verdict === 'ok') return;
+      if (verdict === 'elsewhere') {
+        throw new DomainError('forbidden', 'this check-in token is for another event');
+      }
+      throw new DomainError('unauthorized', 'this check-in token was revoked or has expired');
+    }
+    if (ctx.tokens.verify(token) !== undefined) {
+      throw new DomainError('forbidden', 'this route is for door staff and organizers');
+    }
+    throw new DomainError('unauthorized', 'invalid token');
   };
 }
 

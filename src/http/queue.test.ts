@@ -369,7 +369,100 @@ describe(`waiting room over HTTP (${backend.name})`, () => {
       expect(JSON.parse(last?.data ?? '{}')).toMatchObject({ state: 'sold_out' });
     });
 
-    it('answers one view and ends for an event without a queue', async () => {
+    describe('leaving the line (DELETE …/queue/me)', () => {
+    async function leave(eventId: string, token: string, payload?: string) {
+      return await app.inject({
+        method: 'DELETE', url: `/api/v1/events/${eventId}/queue/me`, headers: {
+          ...bearer(token), ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(payload === undefined ? {} : { payload }),
+      });
+    }
+
+    async function entryRow(eventId: string, customerId: string): Promise<unknown> {
+      const { rows } = await ctx.db.query(
+        `SELECT e.left_at, a.released_at FROM queue_entries e
+           LEFT JOIN queue_admissions a USING (event_id, customer_id)
+          WHERE e.event_id = $1 AND e.customer_id = $2`,
+        [eventId, customerId],
+      );
+      return rows[0];
+    }
+
+    it('gives back a pass: the next fan is admitted on the next tick', async () => {
+      const eventId = await queuedEvent({ maxActiveShoppers: 1 });
+      const [a, b] = await Promise.all([buildCustomer(ctx), buildCustomer(ctx)]);
+      await join(eventId, a.token);
+      await join(eventId, b.token);
+      await duty.tickOnce();
+      expect((await me(eventId, a.token)).state).toBe('admitted');
+      const left = await leave(eventId, a.token);
+      expect(left.statusCode).toBe(200);
+      expect(left.json()).toMatchObject({ state: 'left' });
+      expect((await me(eventId, a.token)).state).toBe('left');
+      await duty.tickOnce();
+      expect((await me(eventId, b.token)).state).toBe('admitted');
+    });
+
+    it('moves a fan to the waitlist in one step (POST …/queue/me/waitlist)', async () => {
+      const eventId = await queuedEvent({ maxActiveShoppers: 1 });
+      const [a, b] = await Promise.all([buildCustomer(ctx), buildCustomer(ctx)]);
+      await join(eventId, a.token);
+      const url = `/api/v1/events/${eventId}/queue/me/waitlist`;
+      const post = (token: string, payload: unknown) => app.inject({
+        method: 'POST', url, headers: bearer(token), payload: payload as object,
+      });
+      const bad = await post(a.token, { quantity: 0, customerId: b.customerId });
+      expect(bad.statusCode).toBe(400);
+      expect((await me(eventId, a.token)).state).toBe('waiting');
+      expect((await post(b.token, { quantity: 2 })).statusCode).toBe(404);
+      const moved = await post(a.token, { quantity: 2 });
+      expect(moved.statusCode).toBe(201);
+      expect(moved.json()).toMatchObject({
+        queue: { state: 'left' }, waitlist: { eventId, quantity: 2, status: 'waiting' },
+      });
+      const again = await post(a.token, { quantity: 2 });
+      expect(again.statusCode).toBe(409);
+      expect(again.json()).toMatchObject({ code: 'already_left' });
+      const mine = await app.inject({ method: 'GET', url: '/api/v1/me/waitlist',
+        headers: bearer(a.token) });
+      expect(mine.json<{ data: unknown[] }>().data).toHaveLength(1);
+    });
+
+    it('refuses leaving twice, another customer\'s entry, or a garbage body; changes nothing',
+      async () => {
+        const eventId = await queuedEvent({ maxActiveShoppers: 1 });
+        const [a, b, c] = await Promise.all([1, 2, 3].map(() => buildCustomer(ctx)));
+        await join(eventId, a!.token);
+        await join(eventId, b!.token);
+        const before = await entryRow(eventId, b!.customerId);
+
+        // A body naming someone else is not part of the contract: 400, nobody leaves.
+        const other = await leave(eventId, a!.token, JSON.stringify({ customerId: b!.customerId }));
+        expect(other.statusCode).toBe(400);
+        expect(other.json()).toMatchObject({ code: 'validation_failed' });
+        const garbage = await leave(eventId, a!.token, '{"not json');
+        expect(garbage.statusCode).toBe(400);
+        // Not in this line: nothing to leave, and b's entry is untouched.
+        const stranger = await leave(eventId, c!.token);
+        expect(stranger.statusCode).toBe(404);
+        expect(await entryRow(eventId, b!.customerId)).toEqual(before);
+        expect((await me(eventId, a!.token)).state).toBe('waiting');
+
+        expect((await leave(eventId, a!.token)).statusCode).toBe(200);
+        const leftRow = await entryRow(eventId, a!.customerId);
+        const twice = await leave(eventId, a!.token);
+        expect(twice.statusCode).toBe(409);
+        expect(twice.json()).toMatchObject({ code: 'already_left' });
+        expect(await entryRow(eventId, a!.customerId)).toEqual(leftRow);
+        expect(await entryRow(eventId, b!.customerId)).toEqual(before);
+        // b moves up: the leaver is passed over.
+        await duty.tickOnce();
+        expect((await me(eventId, b!.token)).state).toBe('admitted');
+      });
+  });
+
+  it('answers one view and ends for an event without a queue', async () => {
       const open_ = await buildEvent(ctx);
       const fan = await buildCustomer(ctx);
       const { response } = await open(open_.eventId, fan.token);

@@ -9,6 +9,7 @@
  * Limits fail open: if the coordinator is unreachable the request goes through (logged).
  * They protect capacity; refusing every fan because Redis blinked would be the outage.
  */
+import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 import type { AppContext } from '../context.js';
@@ -92,4 +93,26 @@ export function bookingRateLimit(
   ctx: AppContext, name: 'checkout' | 'extend' | 'release' | 'cancel',
 ): Hook {
   return customerRateLimit(ctx, name, perMinute(ctx.config.http.bookingWritesPerCustomerPerMinute));
+}
+
+/** The per-address limit on logins and registrations (scrypt is the costly part). */
+export function authRateLimit(ctx: AppContext): Hook {
+  return ipRateLimit(ctx, 'auth', perMinute(ctx.config.http.authPerIpPerMinute));
+}
+
+/**
+ * Login attempts per e-mail address: a bucket of a few, refilled over a quarter of an hour,
+ * taken before the password is checked (so concurrent guesses cannot slip past it). Other
+ * accounts keep their own buckets: one account under attack locks nobody else out. The key
+ * is a digest, so no address is stored in the coordination store.
+ */
+export function loginAttemptLimit(ctx: AppContext): Hook {
+  const count = ctx.config.http.loginsPerEmailPerQuarterHour;
+  const limit: BucketLimit = { capacity: count, refillPerSecond: count / 900 };
+  return async (request) => {
+    const email = (request.body as { email?: unknown } | undefined)?.email;
+    if (typeof email !== 'string') return;
+    const digest = createHash('sha256').update(email.trim().toLowerCase()).digest('base64url');
+    await take(ctx, ctx.coord.keys.global(`rl:login:e:${digest.slice(0, 32)}`), limit);
+  };
 }

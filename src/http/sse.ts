@@ -7,6 +7,11 @@
  * A connection also ends itself: when its client has not drained for a minute (checked on
  * every send and every heartbeat, so a quiet stream is caught too) and after a maximum
  * lifetime, after which a client reconnects with Last-Event-ID.
+ *
+ * Streams of deltas (the live seat map) cannot drop superseded messages: with
+ * `maxBufferedBytes` every frame is written, and a client that lets more than that pile up
+ * unsent is dropped at once (it reconnects and resumes or gets a snapshot), so a slow
+ * reader costs the node a bounded amount of memory.
  */
 import type { ServerResponse } from 'node:http';
 
@@ -28,6 +33,8 @@ export interface SseOptions {
   retryMs?: number;
   /** The server ends the stream after this long; the client reconnects. */
   maxLifetimeMs?: number;
+  /** Write every frame and drop the client once this many bytes wait unsent. */
+  maxBufferedBytes?: number;
 }
 
 /** Writes SSE frames to one response until either side closes it. */
@@ -38,9 +45,12 @@ export class SseConnection {
   private readonly heartbeat: NodeJS.Timeout | undefined;
   private readonly lifetime: NodeJS.Timeout | undefined;
   private readonly onClose = new Set<() => void>();
+  private readonly maxBufferedBytes: number | undefined;
+  private droppedSlow = false;
 
   constructor(private readonly raw: ServerResponse, options: SseOptions) {
     const { heartbeatMs, retryMs = 3_000, maxLifetimeMs } = options;
+    this.maxBufferedBytes = options.maxBufferedBytes;
     // The client may have left while the stream was being set up: 'close' has been and gone.
     if (raw.destroyed || (raw.socket?.destroyed ?? true)) {
       this.closed = true;
@@ -66,6 +76,29 @@ export class SseConnection {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** True when the connection was dropped for letting too much pile up unsent. */
+  get wasDroppedSlow(): boolean {
+    return this.droppedSlow;
+  }
+
+  /**
+   * Writes an already encoded frame (shared by every client of a broadcast). Only for
+   * connections with `maxBufferedBytes`: nothing is ever skipped, the slow are dropped.
+   */
+  sendFrame(frame: Buffer | string): void {
+    if (this.closed) return;
+    this.raw.write(frame);
+    const limit = this.maxBufferedBytes;
+    if (limit !== undefined && this.raw.writableLength > limit) this.drop();
+  }
+
+  /** Drops a client that does not keep up; destroying frees what waits unsent. */
+  private drop(): void {
+    this.droppedSlow = true;
+    this.raw.destroy();
+    this.close();
   }
 
   /** Runs `listener` once when the connection closes (either side). */
@@ -105,6 +138,10 @@ export class SseConnection {
 
   private comment(text: string): void {
     if (this.closed) return;
+    if (this.maxBufferedBytes !== undefined) {
+      this.sendFrame(`: ${text}\n\n`);
+      return;
+    }
     if (this.stalledSinceMs !== null) {
       this.endIfStalled();
       return;

@@ -14,12 +14,23 @@ import { seatIdOf } from './tickets.js';
 
 const statusOf: Record<string, SeatStatus> = { a: 'available', h: 'held', s: 'sold' };
 
-/** Reads the live seat map of an event. */
-export async function getSeatMap(db: Queryable, eventId: string): Promise<SeatMap> {
+/** The raw material of a seat map: layout, zones, one status character per ticket. */
+export interface SeatStates {
+  layout: SectionInput[];
+  zones: { key: string; sections: string[] }[];
+  /** `a`, `h` or `s` per ticket, in ticket order (ticket_no 1 first). */
+  states: string;
+  /** The live-feed version these states reflect. */
+  version: number;
+  cancelled: boolean;
+}
+
+/** Reads an event's layout, ticket states and feed version from one snapshot. */
+export async function readSeatStates(db: Queryable, eventId: string): Promise<SeatStates> {
   if (!isUuid(eventId)) throw new DomainError('not_found', `no event ${eventId}`);
   const { rows } = await db.query<{
-    layout: SectionInput[]; zones: { key: string; sections: string[] }[];
-    states: string | null; version: number;
+    layout: SectionInput[]; zones: { key: string; sections: string[] }[] | null;
+    states: string | null; version: number; cancelled: boolean;
   }>(
     `SELECT v.layout,
             (SELECT json_agg(json_build_object('key', z.zone_key, 'sections', z.sections))
@@ -29,16 +40,26 @@ export async function getSeatMap(db: Queryable, eventId: string): Promise<SeatMa
                                '' ORDER BY t.ticket_no)
                FROM tickets t WHERE t.event_id = e.event_id) AS states,
             coalesce((SELECT f.version FROM event_feed f WHERE f.event_id = e.event_id),
-                     0)::bigint AS version
+                     0)::bigint AS version,
+            e.cancelled_at IS NOT NULL AS cancelled
        FROM events e JOIN venues v ON v.venue_id = e.venue_id
       WHERE e.event_id = $1`,
     [eventId],
   );
   const row = rows[0];
   if (row === undefined) throw new DomainError('not_found', `no event ${eventId}`);
+  return {
+    layout: row.layout, zones: row.zones ?? [], states: row.states ?? '',
+    version: Number(row.version), cancelled: row.cancelled,
+  };
+}
+
+/** Reads the live seat map of an event. */
+export async function getSeatMap(db: Queryable, eventId: string): Promise<SeatMap> {
+  const row = await readSeatStates(db, eventId);
   const zoneOf = new Map<string, string>();
   for (const zone of row.zones) for (const key of zone.sections) zoneOf.set(key, zone.key);
-  const states = row.states ?? '';
+  const states = row.states;
   let cursor = 0;
   const sections = row.layout.map((section) => {
     const zone = zoneOf.get(section.key) ?? '';

@@ -1,7 +1,8 @@
 /**
  * Cancelling a confirmed order: in one transaction the order becomes cancelled, its issued
- * tickets are voided, its inventory tickets return to the pool (outbox `seats.released`)
- * and one refund is recorded; the provider is asked for the money after commit.
+ * tickets are voided, its inventory tickets return to the pool (outbox `seats.released`,
+ * offered to the waitlist first) and one refund is recorded; the provider is asked for the
+ * money after commit.
  *
  * A fan may not cancel once a ticket of the order was scanned or the event has started (by
  * the database clock): otherwise the seat goes back on sale while its holder sits in it.
@@ -11,6 +12,7 @@ import { DomainError } from '../core/errors.js';
 import { isUuid } from '../core/ids.js';
 import { seatsPayload, writeOutbox } from '../outbox/write.js';
 import type { Queryable } from '../storage/index.js';
+import { offerReturnedTickets } from '../waitlist/offers.js';
 import { getOrder, type Viewer } from './orders.js';
 import type { Order } from './schemas.js';
 import { executeRefund, recordRefund, type BookingDeps } from './settle.js';
@@ -68,6 +70,7 @@ export async function cancelOrder(deps: BookingDeps, orderId: string, viewer: Vi
         released.map((t) => ({ ticketNo: t.ticket_no, seatId: t.seat_id, zone: t.zone_key })),
         { orderId, customerId: order.customer_id, reason: 'cancelled' },
       ));
+      await offerReturnedTickets(tx, order.event_id, released, 'cancelled');
     }
     const { rows: payments } = await tx.query<{ payment_id: string }>(
       `SELECT payment_id FROM payments WHERE order_id = $1 AND status = 'captured'`, [orderId],

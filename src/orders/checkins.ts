@@ -5,7 +5,7 @@
 import { DomainError } from '../core/errors.js';
 import { isUuid } from '../core/ids.js';
 import type { Queryable } from '../storage/index.js';
-import type { Checkin } from './schemas.js';
+import type { Checkin, DoorTally } from './schemas.js';
 
 /** Checks a ticket code in at an event's door. */
 export async function checkIn(db: Queryable, eventId: string, code: string): Promise<Checkin> {
@@ -43,4 +43,24 @@ export async function checkIn(db: Queryable, eventId: string, code: string): Pro
   }
   // Unknown code, another event's code, or a cancelled ticket: all look the same.
   throw new DomainError('not_found', 'no valid ticket with this code for this event');
+}
+
+/** The door's tally: valid tickets of the event and how many are scanned in. */
+export async function doorTally(db: Queryable, eventId: string): Promise<DoorTally> {
+  if (!isUuid(eventId)) throw new DomainError('not_found', `no event ${eventId}`);
+  const { rows } = await db.query<{ title: string; starts_at: Date; valid: number;
+    checked_in: number }>(
+    `SELECT e.title, e.starts_at,
+            (SELECT count(*) FROM order_tickets ot
+              WHERE ot.event_id = e.event_id AND ot.status = 'valid')::int AS valid,
+            (SELECT count(*) FROM order_tickets ot
+              WHERE ot.event_id = e.event_id AND ot.status = 'valid'
+                AND ot.checked_in_at IS NOT NULL)::int AS checked_in
+       FROM events e WHERE e.event_id = $1`,
+    [eventId],
+  );
+  const row = rows[0];
+  if (row === undefined) throw new DomainError('not_found', `no event ${eventId}`);
+  return { eventId, title: row.title, startsAt: row.starts_at.toISOString(), valid: row.valid,
+    checkedIn: row.checked_in };
 }

@@ -109,3 +109,44 @@ export type AdminOrder = Static<typeof AdminOrder>;
 
 export const AdminOrderList = Type.Object({ data: Type.Array(AdminOrder) });
 export type AdminOrderList = Static<typeof AdminOrderList>;
+
+export const CheckinTokenInput = Type.Object(
+  {
+    /** Who or what holds it ("north gate scanner 2"), so it can be found and revoked. */
+    label: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    validHours: Type.Optional(Type.Integer({ minimum: 1, maximum: limits.checkinTokenHoursMax,
+      default: 48 })),
+  },
+  { additionalProperties: false },
+);
+export type CheckinTokenInput = Static<typeof CheckinTokenInput>;
+
+export const CheckinToken = Type.Object({
+  tokenId: Uuid,
+  eventId: Uuid,
+  label: Type.String(),
+  createdAt: DateTime,
+  expiresAt: DateTime,
+  revokedAt: Nullable(DateTime),
+});
+export type CheckinToken = Static<typeof CheckinToken>;
+
+/** The reply to creating a check-in token: the only time the token itself is shown. */
+export const CreatedCheckinToken = Type.Object({
+  ...CheckinToken.properties,
+  token: Type.String(),
+});
+
+export const CheckinTokenList = Type.Object({ data: Type.Array(CheckinToken) });
+
+/** The door's tally, for the check-in page. */
+export const DoorTally = Type.Object({
+  eventId: Uuid,
+  title: Type.String(),
+  startsAt: DateTime,
+  /** Valid tickets issued for the event. */
+  valid: Type.Integer(),
+  /** Of those, scanned in. */
+  checkedIn: Type.Integer(),
+});
+export type DoorTally = Static<typeof DoorTally>;

@@ -65,6 +65,7 @@ export async function recordRefund(
 ): Promise<RefundToRun | undefined> {
   const { rows } = await tx.query<{
     refund_id: string; provider_ref: string | null; amount_cents: number; currency: string;
+    event_id: string; customer_id: string;
   }>(
     `INSERT INTO refunds (refund_id, payment_id, order_id, amount_cents, reason, status)
      SELECT $1, p.payment_id, $3, p.amount_cents, $4, 'requested'
@@ -72,11 +73,18 @@ export async function recordRefund(
      ON CONFLICT (payment_id) DO NOTHING
      RETURNING refund_id, amount_cents,
        (SELECT provider_ref FROM payments WHERE payment_id = $2) AS provider_ref,
-       (SELECT currency FROM payments WHERE payment_id = $2) AS currency`,
+       (SELECT currency FROM payments WHERE payment_id = $2) AS currency,
+       (SELECT event_id FROM orders WHERE order_id = $3) AS event_id,
+       (SELECT customer_id FROM orders WHERE order_id = $3) AS customer_id`,
     [newId(), paymentId, orderId, reason],
   );
   const row = rows[0];
   if (row === undefined) return undefined;
+  // The buyer is told in the same transaction (outbox → notifier).
+  await writeOutbox(tx, row.event_id, 'order.refunded', {
+    customerId: row.customer_id, orderId, amountCents: Number(row.amount_cents),
+    currency: row.currency, reason,
+  });
   return { refundId: row.refund_id, paymentId, providerRef: row.provider_ref,
     amountCents: Number(row.amount_cents), currency: row.currency };
 }
@@ -127,7 +135,24 @@ async function confirmOrder(tx: Queryable, p: LockedPayment): Promise<boolean> {
     sold.map((t) => ({ ticketNo: t.ticket_no, seatId: t.seat_id, zone: t.zone_key })),
     { holdId: p.hold_id, orderId: p.order_id, customerId: p.customer_id },
   ));
+  await writeOutbox(tx, p.event_id, 'order.confirmed', {
+    customerId: p.customer_id, orderId: p.order_id, amountCents: Number(p.amount_cents),
+    currency: p.currency,
+  });
   return true;
+}
+
+/** Marks a pending order payment_failed and tells the buyer (outbox), once. */
+async function failOrder(tx: Queryable, p: LockedPayment, reason: string): Promise<void> {
+  const failed = await tx.query(
+    `UPDATE orders SET status = 'payment_failed', failure_reason = $2
+      WHERE order_id = $1 AND status = 'pending_payment'`,
+    [p.order_id, reason],
+  );
+  if (failed.rowCount !== 1) return;
+  await writeOutbox(tx, p.event_id, 'order.payment_failed', {
+    customerId: p.customer_id, orderId: p.order_id, reason,
+  });
 }
 
 /**
@@ -165,11 +190,7 @@ export async function settleInTx(
         WHERE payment_id = $1 AND status = 'pending'`,
       [paymentId, outcome.reason, outcome.providerRef],
     );
-    await tx.query(
-      `UPDATE orders SET status = 'payment_failed', failure_reason = $2
-        WHERE order_id = $1 AND status = 'pending_payment'`,
-      [p.order_id, `payment declined: ${outcome.reason}`],
-    );
+    await failOrder(tx, p, `payment declined: ${outcome.reason}`);
     await shrinkToBuyerTimer(tx, p.event_id, p.hold_id);
     return undefined;
   }
@@ -183,11 +204,7 @@ export async function settleInTx(
     return undefined;
   }
   const reason = 'tickets no longer held when the payment arrived; refunded';
-  await tx.query(
-    `UPDATE orders SET status = 'payment_failed', failure_reason = $2
-      WHERE order_id = $1 AND status = 'pending_payment'`,
-    [p.order_id, reason],
-  );
+  await failOrder(tx, p, reason);
   const ended = await tx.query(
     `UPDATE holds SET state = 'expired', ended_at = now() WHERE hold_id = $1 AND state = 'held'`,
     [p.hold_id],

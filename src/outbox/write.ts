@@ -5,8 +5,13 @@
  */
 import type { Queryable } from '../storage/index.js';
 
-/** Kinds of outbox events the booking engine writes. */
-export type OutboxKind = 'seats.held' | 'seats.released' | 'seats.sold' | 'event.cancelled';
+/**
+ * Kinds of outbox events: ticket state changes (the live feed renders these) and facts a
+ * customer is told about (the notifier sends these). Consumers ignore kinds they do not use.
+ */
+export type OutboxKind = 'seats.held' | 'seats.released' | 'seats.sold'
+  | 'waitlist.offered' | 'order.confirmed' | 'order.payment_failed' | 'order.refunded'
+  | 'event.cancelled' | 'queue.admitted';
 
 /** One ticket in an outbox payload; seatId is null for a standing unit. */
 export interface OutboxTicket {
@@ -28,15 +33,42 @@ export interface SeatsPayload {
   tickets: OutboxTicket[];
 }
 
+/** A waitlist offer: the hold made for the fan from returned tickets. */
+export interface OfferPayload {
+  customerId: string;
+  holdId: string;
+  quantity: number;
+  zones: string[];
+  expiresAt: string;
+  reason: ReleaseReason;
+}
+
+/** An order outcome the buyer is told about (confirmed, payment failed, refunded). */
+export interface OrderNoticePayload {
+  customerId: string;
+  orderId: string;
+  amountCents?: number;
+  currency?: string;
+  reason?: string;
+}
+
+/** One admission tick: the customers it admitted (at most the tick's size). */
+export interface AdmittedPayload {
+  customerIds: string[];
+}
+
 /** Payload of `event.cancelled`: the live feed ends, the notifier tells ticket holders. */
 export interface EventCancelledPayload {
   reason: 'cancelled';
 }
 
+/** Anything an outbox row may carry. */
+export type OutboxPayload =
+  | SeatsPayload | OfferPayload | OrderNoticePayload | AdmittedPayload | EventCancelledPayload;
+
 /** Appends one outbox row in the caller's transaction. */
 export async function writeOutbox(
-  tx: Queryable, eventId: string, kind: OutboxKind,
-  payload: SeatsPayload | EventCancelledPayload,
+  tx: Queryable, eventId: string, kind: OutboxKind, payload: OutboxPayload,
 ): Promise<void> {
   await tx.query(
     'INSERT INTO outbox_events (event_id, kind, payload) VALUES ($1, $2, $3::jsonb)',

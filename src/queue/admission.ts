@@ -18,26 +18,21 @@
 import type { EventRecord } from '../catalog/events.js';
 import { limits } from '../config/limits.js';
 import { assert } from '../core/errors.js';
-import { zoneCounts } from '../inventory/availability.js';
+import { writeOutbox } from '../outbox/write.js';
 import type { Db, Queryable } from '../storage/index.js';
 import { databaseNowMs, sqlNow } from './dbclock.js';
 import { advanceDraw, type DrawBudget } from './draw.js';
 import { drawIfDue, type SeedSource } from './line.js';
 import { newSeed } from './shuffle.js';
+import { liveSlot } from './slot.js';
+import { inventoryRoom, isClosed, readSupply, type Supply, type SupplyKnobs } from './supply.js';
 import type { Admission, EntryRef, LineStatus } from './types.js';
+
+export { liveSlot } from './slot.js';
 
 const minuteMs = 60_000;
 // Credit for admissions is capped at this much elapsed time, at least (see accrue()).
 const minCreditWindowMs = 5_000;
-
-/**
- * SQL predicate: the admission `a` holds a live slot at `$now` — not released, not expired,
- * and claimed or still inside its claim grace.
- */
-export function liveSlot(alias: string, nowParam: string): string {
-  return `${alias}.released_at IS NULL AND ${alias}.expires_at > ${nowParam}
-    AND (${alias}.claimed_at IS NOT NULL OR ${alias}.claim_by > ${nowParam})`;
-}
 
 /** What a tick needs besides the event. */
 export interface TickOptions {
@@ -51,7 +46,15 @@ export interface TickOptions {
   tickMs?: number;
   /** Bounds on the pre-queue draw work of this tick (limits.queueDraw* by default). */
   draw?: DrawBudget;
+  /** The inventory-aware admission rule's knobs (supply.ts); the config's defaults if unset. */
+  supply?: SupplyKnobs;
+  /** A claimed shopper who has held nothing for this long gives the slot back (20 s). */
+  idleSeconds?: number;
 }
+
+/** QUEUE_HELD_RETURN_PERCENT, QUEUE_TICKETS_PER_SHOPPER and QUEUE_IDLE_SECONDS defaults. */
+const defaultKnobs: SupplyKnobs = { heldReturnShare: 0.25, defaultTicketsPerShopper: 2 };
+const defaultIdleSeconds = 20;
 
 /** What a tick did. */
 export type TickOutcome =
@@ -72,6 +75,7 @@ interface StateRow {
   first_admitted_at: Date | null;
   tick_seq: number;
   leader_token: number;
+  closed_at: Date | null;
 }
 
 let ordersTableKnown = false;
@@ -92,7 +96,7 @@ async function reconcileOrders(tx: Queryable, eventId: string, now: Date): Promi
   // Only orders confirmed since the admission: an order from before it (bought while the
   // event had no queue, say) says nothing about this shopping trip.
   await tx.query(
-    `UPDATE queue_admissions a SET released_at = $2
+    `UPDATE queue_admissions a SET released_at = $2, release_reason = 'order'
       WHERE a.event_id = $1 AND ${liveSlot('a', '$2')}
         AND EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = a.customer_id
                        AND o.event_id = a.event_id AND o.status = 'confirmed'
@@ -101,12 +105,29 @@ async function reconcileOrders(tx: Queryable, eventId: string, now: Date): Promi
   );
 }
 
-/** Sold out: no ticket is available or held, i.e. every ticket is sold. */
-export async function isSoldOut(db: Queryable, event: EventRecord): Promise<boolean> {
-  const counts = (await zoneCounts(db, [event.eventId])).get(event.eventId);
-  const sold = [...(counts?.values() ?? [])].reduce((sum, zone) => sum + zone.sold, 0);
-  const capacity = event.zones.reduce((sum, zone) => sum + zone.capacity, 0);
-  return sold >= capacity;
+/**
+ * Ghosts never hold a slot for long: a shopper who has shown up (claimed the pass) but
+ * holds nothing, has no payment under way, and has neither placed nor ended a hold for
+ * `idleSeconds` gives the slot back. Holds and orders go by the database clock (as every
+ * hold does), the slot by the tick's instant. Returns how many slots this freed.
+ */
+async function releaseIdleSlots(
+  tx: Queryable, eventId: string, now: Date, idleSeconds: number,
+): Promise<number> {
+  const { rowCount } = await tx.query(
+    `UPDATE queue_admissions a SET released_at = $2, release_reason = 'idle'
+      WHERE a.event_id = $1 AND ${liveSlot('a', '$2')} AND a.claimed_at <= $3
+        AND NOT EXISTS (
+          SELECT 1 FROM holds h WHERE h.event_id = a.event_id AND h.customer_id = a.customer_id
+             AND (h.created_at > now() - $4 * interval '1 second'
+                  OR (h.state = 'held' AND h.expires_at > now() - $4 * interval '1 second')
+                  OR h.ended_at > now() - $4 * interval '1 second'))
+        AND NOT EXISTS (
+          SELECT 1 FROM orders o WHERE o.event_id = a.event_id
+             AND o.customer_id = a.customer_id AND o.status = 'pending_payment')`,
+    [eventId, now, new Date(now.getTime() - idleSeconds * 1000), idleSeconds],
+  );
+  return rowCount;
 }
 
 async function countSlots(
@@ -144,35 +165,51 @@ function accrue(
 }
 
 /**
- * Admits the numbers servedUpTo + 1 … servedUpTo + count that exist, stopping at the first
- * one that does not: a pre-queue number reserved but not assigned yet by the draw is
- * waited for, never passed over. (Numbers after on-sale are dense and commit in order, so
- * only the draw can leave such a gap, and only until its chunks catch up.)
+ * Admits the next `count` fans after servedUpTo, in number order, passing over fans who
+ * left the line (they keep their number, so nobody moves up out of turn) and stopping at
+ * the first number that does not exist: a pre-queue number reserved but not assigned yet
+ * by the draw is waited for, never passed over. (Numbers after on-sale are dense and commit
+ * in order, so only the draw can leave such a gap, and only until its chunks catch up.)
+ * Returns the admitted fans and the new servedUpTo (past any leavers right behind them).
  */
 async function admitNext(
   tx: Queryable, event: EventRecord, servedUpTo: number, count: number,
   opts: TickOptions, nowMs: number,
-): Promise<{ customerId: string; number: number }[]> {
-  const now = new Date(nowMs);
-  const claimBy = new Date(nowMs + opts.claimGraceSeconds * 1000);
-  const expires = new Date(nowMs + event.queue.passSeconds * 1000);
-  const { rows } = await tx.query<{ customer_id: string; number: number }>(
-    `INSERT INTO queue_admissions (event_id, customer_id, number, pass_id, admitted_at,
-                                   claim_by, expires_at, leader_token)
-     SELECT run.event_id, run.customer_id, run.number, gen_random_uuid(), $4,
-            LEAST($5::timestamptz, $6::timestamptz), $6, $7
-       FROM (SELECT e.event_id, e.customer_id, e.number,
+): Promise<{ admitted: { customerId: string; number: number }[]; servedUpTo: number }> {
+  const { rows } = await tx.query<{ customer_id: string; number: number; left: boolean }>(
+    `SELECT run.customer_id, run.number, run.left
+       FROM (SELECT e.customer_id, e.number, e.left_at IS NOT NULL AS left,
                     e.number - row_number() OVER (ORDER BY e.number) AS gap
                FROM queue_entries e
               WHERE e.event_id = $1 AND e.number > $2 AND e.number <= $2::bigint + $3
             ) AS run
       WHERE run.gap = $2
-     RETURNING customer_id, number`,
-    [event.eventId, servedUpTo, count, now, claimBy, expires, opts.token],
+      ORDER BY run.number`,
+    [event.eventId, servedUpTo, count + limits.queueLeaversPassedPerTick],
   );
-  return rows
-    .map((row) => ({ customerId: row.customer_id, number: Number(row.number) }))
-    .sort((a, b) => a.number - b.number);
+  const chosen: { customerId: string; number: number }[] = [];
+  let served = servedUpTo;
+  for (const row of rows) {
+    if (!row.left) {
+      if (chosen.length === count) break;
+      chosen.push({ customerId: row.customer_id, number: Number(row.number) });
+    }
+    served = Number(row.number);
+  }
+  if (chosen.length === 0) return { admitted: [], servedUpTo: served };
+  const claimBy = new Date(nowMs + opts.claimGraceSeconds * 1000);
+  const expires = new Date(nowMs + event.queue.passSeconds * 1000);
+  const inserted = await tx.query<{ customer_id: string; number: number }>(
+    `INSERT INTO queue_admissions (event_id, customer_id, number, pass_id, admitted_at,
+                                   claim_by, expires_at, leader_token)
+     SELECT $1, c, n, gen_random_uuid(), $4, LEAST($5::timestamptz, $6::timestamptz), $6, $7
+       FROM unnest($2::uuid[], $3::bigint[]) AS x(c, n)
+     RETURNING customer_id, number`,
+    [event.eventId, chosen.map((c) => c.customerId), chosen.map((c) => c.number),
+      new Date(nowMs), claimBy, expires, opts.token],
+  );
+  assert(inserted.rowCount === chosen.length, 'every chosen fan is admitted once');
+  return { admitted: chosen, servedUpTo: served };
 }
 
 /**
@@ -188,7 +225,7 @@ export async function tickLine(
   return await db.tx(async (tx) => {
     const { rows } = await tx.query<StateRow>(
       `SELECT served_up_to, admit_credit, last_tick_at, first_admitted_at, tick_seq,
-              leader_token
+              leader_token, closed_at
          FROM queue_state WHERE event_id = $1 FOR UPDATE`,
       [event.eventId],
     );
@@ -201,7 +238,10 @@ export async function tickLine(
     const now = new Date(nowMs);
     const onSale = nowMs >= event.onSaleAtMs;
     await reconcileOrders(tx, event.eventId, now);
-    const soldOut = onSale && await isSoldOut(tx, event);
+    await releaseIdleSlots(tx, event.eventId, now, opts.idleSeconds ?? defaultIdleSeconds);
+    const knobs = opts.supply ?? defaultKnobs;
+    const supply = await readSupply(tx, event, now, knobs);
+    const soldOut = onSale && isClosed(supply, state.closed_at !== null);
     const slots = await countSlots(tx, event.eventId, now);
     const credit = accrue(Number(state.admit_credit), state.last_tick_at?.getTime() ?? null,
       event.queue.admitPerMinute, nowMs, opts.tickMs ?? 1_000);
@@ -211,26 +251,36 @@ export async function tickLine(
       event.queue.admitPerMinute - slots.lastMinute,
       event.queue.maxActiveShoppers - slots.live,
       limits.queueAdmitPerTickMax,
+      inventoryRoom(supply, knobs),
     );
     const servedBefore = Number(state.served_up_to);
-    const admitted = onSale && !soldOut && budget > 0
-      ? await admitNext(tx, event, servedBefore, budget, opts, nowMs)
-      : [];
-    const servedUpTo = admitted.at(-1)?.number ?? servedBefore;
+    // With no budget the step still passes leavers at the head of the line.
+    const step = onSale && !soldOut
+      ? await admitNext(tx, event, servedBefore, Math.max(0, budget), opts, nowMs)
+      : { admitted: [], servedUpTo: servedBefore };
+    const { admitted, servedUpTo } = step;
+    const shown: Supply = { ...supply, seekers: supply.seekers + admitted.length };
+    // One outbox row per tick (at most the tick's size): the notifier tells each fan.
+    if (admitted.length > 0) {
+      await writeOutbox(tx, event.eventId, 'queue.admitted',
+        { customerIds: admitted.map((entry) => entry.customerId) });
+    }
     const firstAdmittedAt = state.first_admitted_at ?? (admitted.length > 0 ? now : null);
     const ratePerMinute = measuredRate(slots.lastMinute + admitted.length, firstAdmittedAt, now);
     const seq = Number(state.tick_seq) + 1;
     await tx.query(
       `UPDATE queue_state
           SET served_up_to = $2, admit_credit = $3, last_tick_at = $4, first_admitted_at = $5,
-              rate_per_minute = $6, sold_out = $7, tick_seq = $8, leader_token = $9
+              rate_per_minute = $6, sold_out = $7, tick_seq = $8, leader_token = $9,
+              supply = $10::jsonb,
+              closed_at = CASE WHEN $7 THEN coalesce(closed_at, $4) END
         WHERE event_id = $1`,
       [event.eventId, servedUpTo, Math.max(0, credit - admitted.length), now, firstAdmittedAt,
-        ratePerMinute, soldOut, seq, opts.token],
+        ratePerMinute, soldOut, seq, opts.token, JSON.stringify(shown)],
     );
     const status: LineStatus = {
       eventId: event.eventId, seq, servedUpTo, ratePerMinute, soldOut, drawn: onSale,
-      atMs: nowMs,
+      atMs: nowMs, supply: shown,
     };
     return { kind: 'ticked', status, admitted, drawn } as const;
   });
@@ -262,10 +312,10 @@ export async function readLineStatus(
 ): Promise<LineStatus> {
   const { rows } = await db.query<{
     served_up_to: number; rate_per_minute: number; sold_out: boolean; tick_seq: number;
-    last_tick_at: Date | null; drawn_at: Date | null;
+    last_tick_at: Date | null; drawn_at: Date | null; supply: Supply | null;
   }>(
     `SELECT s.served_up_to, s.rate_per_minute, s.sold_out, s.tick_seq, s.last_tick_at,
-            n.drawn_at
+            n.drawn_at, s.supply
        FROM queue_state s LEFT JOIN queue_numbering n USING (event_id)
       WHERE s.event_id = $1`,
     [event.eventId],
@@ -281,6 +331,7 @@ export async function readLineStatus(
     eventId: event.eventId, seq: Number(row.tick_seq), servedUpTo: Number(row.served_up_to),
     ratePerMinute: Number(row.rate_per_minute), soldOut: row.sold_out,
     drawn: row.drawn_at !== null, atMs: row.last_tick_at?.getTime() ?? nowMs,
+    ...(row.supply === null ? {} : { supply: row.supply }),
   };
 }
 
@@ -353,7 +404,7 @@ export async function releaseShopperSlot(
   const params: unknown[] = [eventId, customerId];
   const now = sqlNow(params, nowMs);
   const { rowCount } = await db.query(
-    `UPDATE queue_admissions a SET released_at = ${now}
+    `UPDATE queue_admissions a SET released_at = ${now}, release_reason = 'order'
       WHERE a.event_id = $1 AND a.customer_id = $2 AND ${liveSlot('a', now)}`,
     params,
   );
@@ -388,12 +439,23 @@ export async function activeLines(db: Queryable, nowMs?: number): Promise<string
 export interface QueueStats {
   joined: number;
   preQueue: number;
+  /** In line: not admitted and not left. */
   waiting: number;
   servedUpTo: number;
   admitted: number;
   activeShoppers: number;
   ratePerMinute: number;
   soldOut: boolean;
+  /** When the line closed (nothing left to sell), or null while open. */
+  closedAt: string | null;
+  /** Fans who left the line on their own, and who moved to the waitlist. */
+  left: number;
+  movedToWaitlist: number;
+  /**
+   * Slots freed before their pass ran out, by why (order complete, given back, idle), and
+   * slots that lapsed by time (no hold within the claim grace, or the pass expired).
+   */
+  freed: { order: number; left: number; idle: number; lapsed: number };
 }
 
 /** The queue's figures for one event, in one round trip (database clock unless pinned). */
@@ -405,24 +467,42 @@ export async function queueStats(
   const { rows } = await db.query<{
     joined: number; pre_queue: number; served_up_to: number | null; admitted: number;
     active: number; rate_per_minute: number | null; sold_out: boolean | null;
+    closed_at: Date | null; left: number; waitlist: number; left_unadmitted: number;
+    by_order: number; by_left: number; by_idle: number; lapsed: number;
   }>(
-    `SELECT
-       (SELECT count(*) FROM queue_entries WHERE event_id = $1)::int AS joined,
-       (SELECT count(*) FROM queue_entries WHERE event_id = $1 AND number IS NULL)::int
-         AS pre_queue,
-       (SELECT count(*) FROM queue_admissions WHERE event_id = $1)::int AS admitted,
-       (SELECT count(*) FROM queue_admissions a
-         WHERE a.event_id = $1 AND ${liveSlot('a', now)})::int AS active,
-       s.served_up_to, s.rate_per_minute, s.sold_out
-       FROM (SELECT 1) AS one LEFT JOIN queue_state s ON s.event_id = $1`,
+    `SELECT e.*, a.*, s.served_up_to, s.rate_per_minute, s.sold_out, s.closed_at,
+       (SELECT count(*) FROM queue_entries x WHERE x.event_id = $1 AND x.left_at IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM queue_admissions y WHERE y.event_id = $1
+                              AND y.customer_id = x.customer_id))::int AS left_unadmitted
+       FROM (SELECT count(*)::int AS joined,
+                    count(*) FILTER (WHERE number IS NULL)::int AS pre_queue,
+                    count(*) FILTER (WHERE left_reason = 'left')::int AS left,
+                    count(*) FILTER (WHERE left_reason = 'waitlist')::int AS waitlist
+               FROM queue_entries WHERE event_id = $1) AS e,
+            (SELECT count(*)::int AS admitted,
+                    count(*) FILTER (WHERE ${liveSlot('q', now)})::int AS active,
+                    count(*) FILTER (WHERE release_reason = 'order')::int AS by_order,
+                    count(*) FILTER (WHERE release_reason = 'left')::int AS by_left,
+                    count(*) FILTER (WHERE release_reason = 'idle')::int AS by_idle,
+                    count(*) FILTER (WHERE released_at IS NULL
+                                       AND NOT (${liveSlot('q', now)}))::int AS lapsed
+               FROM queue_admissions q WHERE event_id = $1) AS a
+       LEFT JOIN queue_state s ON s.event_id = $1`,
     params,
   );
   const row = rows[0];
   const joined = row?.joined ?? 0;
   const admitted = row?.admitted ?? 0;
   return {
-    joined, preQueue: row?.pre_queue ?? 0, waiting: joined - admitted,
+    joined, preQueue: row?.pre_queue ?? 0,
+    waiting: joined - admitted - (row?.left_unadmitted ?? 0),
     servedUpTo: Number(row?.served_up_to ?? 0), admitted, activeShoppers: row?.active ?? 0,
     ratePerMinute: Number(row?.rate_per_minute ?? 0), soldOut: row?.sold_out ?? false,
+    closedAt: row?.closed_at?.toISOString() ?? null,
+    left: row?.left ?? 0, movedToWaitlist: row?.waitlist ?? 0,
+    freed: {
+      order: row?.by_order ?? 0, left: row?.by_left ?? 0, idle: row?.by_idle ?? 0,
+      lapsed: row?.lapsed ?? 0,
+    },
   };
 }

@@ -17,7 +17,9 @@ import { createRedisCoordinator, type Coordinator } from '../coord/index.js';
 import type { Db } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
 import { buildTestContext } from '../testing/context.js';
-import { buildEvent } from '../testing/factories.js';
+import { buildEvent, buildVenue } from '../testing/factories.js';
+import { buildApp } from '../http/app.js';
+import type { App } from '../http/types.js';
 import { serviceAvailable, testRedisUrl } from '../testing/services.js';
 import { releaseShopperSlot, tickLine } from './admission.js';
 import { AdmissionDuty } from './duty.js';
@@ -78,7 +80,10 @@ describe.skipIf(!enabled)('waiting room across nodes (PostgreSQL + Redis)', () =
   }
 
   async function queuedEvent(ctx: AppContext, queue: Partial<QueueSettings>): Promise<EventRecord> {
-    const details = await buildEvent(ctx, { queue: { enabled: true, ...queue } });
+    // A large floor: these tests are about leaders and caches, not about running out.
+    const details = await buildEvent(ctx, {
+      venue: await buildVenue(ctx, { standing: 10_000 }), queue: { enabled: true, ...queue },
+    });
     return await loadEvent(db, details.eventId);
   }
 
@@ -176,5 +181,80 @@ describe.skipIf(!enabled)('waiting room across nodes (PostgreSQL + Redis)', () =
     expect(rows.map((r) => r.customer_id)).toEqual(early.slice(0, 30));
     expect(await room.view(event, late[0] as string))
       .toMatchObject({ state: 'waiting', position: 11, servedUpTo: 30 });
+  });
+
+  /** Reads one SSE stream until it ends; resolves with every `queue` message's state. */
+  async function streamStates(url: string, token: string): Promise<{
+    opened: Promise<void>; states: Promise<string[]>;
+  }> {
+    let markOpen: () => void = () => undefined;
+    const opened = new Promise<void>((resolve) => { markOpen = resolve; });
+    const states = (async () => {
+      const response = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+      expect(response.status).toBe(200);
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      const decoder = new TextDecoder();
+      let text = '';
+      const seen: string[] = [];
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return seen;
+        text += decoder.decode(value, { stream: true });
+        let end = text.indexOf('\n\n');
+        while (end >= 0) {
+          const data = /^data: (.*)$/m.exec(text.slice(0, end))?.[1];
+          if (data !== undefined) {
+            seen.push((JSON.parse(data) as { state: string }).state);
+            markOpen();
+          }
+          text = text.slice(end + 2);
+          end = text.indexOf('\n\n');
+        }
+      }
+    })();
+    return { opened, states };
+  }
+
+  it('sold out reaches every waiting fan\'s stream on both nodes within seconds', async () => {
+    const [a, b] = [node('sold-a'), node('sold-b')];
+    const apps: App[] = [];
+    const urls: string[] = [];
+    for (const ctx of [a, b]) {
+      const app = await buildApp(ctx);
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      const address = app.server.address();
+      if (address === null || typeof address === 'string') throw new Error('no port');
+      apps.push(app);
+      urls.push(`http://127.0.0.1:${address.port}`);
+    }
+    const details = await buildEvent(a, {
+      venue: await buildVenue(a, { rows: 1, seatsPerRow: 2, standing: 2 }),
+      queue: { enabled: true, admitPerMinute: 6_000, maxActiveShoppers: 1 },
+    });
+    const event = await loadEvent(db, details.eventId);
+    const fans = Array.from({ length: 12 }, () => randomUUID());
+    for (const fan of fans) await waitingRoom(a).join(event, fan);
+    const duty = new AdmissionDuty(a, { holderId: 'sold-out' });
+    await duty.start();
+    try {
+      await until(async () => (await admissions(event.eventId)).length === 1, 5_000);
+      // Eleven fans wait, each watching on one node or the other.
+      const streams = await Promise.all(fans.slice(1).map((fan, i) => streamStates(
+        `${urls[i % 2]}/api/v1/events/${event.eventId}/queue/stream`, a.tokens.issue(fan),
+      )));
+      await Promise.all(streams.map((s) => s.opened));
+      const soldAt = Date.now();
+      await db.query('UPDATE tickets SET order_id = gen_random_uuid() WHERE event_id = $1',
+        [event.eventId]);
+      const finals = await Promise.all(streams.map(async (s) => {
+        const states = await s.states;
+        return { last: states.at(-1), ms: Date.now() - soldAt };
+      }));
+      expect(finals.map((f) => f.last)).toEqual(fans.slice(1).map(() => 'sold_out'));
+      expect(Math.max(...finals.map((f) => f.ms))).toBeLessThan(5_000);
+    } finally {
+      await duty.stop();
+      await Promise.all(apps.map((app) => app.close()));
+    }
   });
 });

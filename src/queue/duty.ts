@@ -19,6 +19,7 @@ import { randomToken } from '../core/ids.js';
 import { LeaderElector } from '../coord/index.js';
 import { activeLines, tickLine, type TickOutcome } from './admission.js';
 import type { SeedSource } from './line.js';
+import { supplyKnobs } from './supply.js';
 import { waitingRoom } from './room.js';
 
 /** The lease name of the admission duty. */
@@ -93,6 +94,7 @@ export class AdmissionDuty {
       nowMs: pinnedNowMs(ctx.clock), token,
       claimGraceSeconds: ctx.config.queue.claimGraceSeconds,
       tickMs: ctx.config.queue.tickMs, seeds: this.options.seeds,
+      idleSeconds: ctx.config.queue.idleSeconds, supply: supplyKnobs(ctx.config.queue),
     });
     if (outcome.kind === 'ticked') await waitingRoom(ctx).publish(outcome.status);
     if (outcome.kind === 'fenced') {

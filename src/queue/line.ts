@@ -144,13 +144,15 @@ export async function joinLine(
 export async function findEntry(
   db: Queryable, eventId: string, customerId: string,
 ): Promise<EntryRef | undefined> {
-  const { rows } = await db.query<{ number: number | null }>(
-    'SELECT number FROM queue_entries WHERE event_id = $1 AND customer_id = $2',
+  const { rows } = await db.query<{ number: number | null; left: boolean }>(
+    `SELECT number, left_at IS NOT NULL AS left FROM queue_entries
+      WHERE event_id = $1 AND customer_id = $2`,
     [eventId, customerId],
   );
   const row = rows[0];
   if (row === undefined) return undefined;
-  return { customerId, number: row.number === null ? null : Number(row.number) };
+  const number = row.number === null ? null : Number(row.number);
+  return row.left ? { customerId, number, left: true } : { customerId, number };
 }
 
 interface Waiter {

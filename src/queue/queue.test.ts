@@ -19,7 +19,7 @@ import { buildEvent } from '../testing/factories.js';
 import { createMemoryCoordinator } from '../coord/memory.js';
 import type { Coordinator } from '../coord/types.js';
 import type { Db } from '../storage/index.js';
-import { buildCustomer } from '../testing/factories.js';
+import { buildCustomer, buildVenue } from '../testing/factories.js';
 import {
   activeLines, queueStats, releaseShopperSlot, tickLine, type TickOutcome,
 } from './admission.js';
@@ -73,17 +73,24 @@ for (const backend of backends) {
     async function queuedEvent(
       queue: Partial<QueueSettings> = {}, onSaleInMs = -60_000,
     ): Promise<EventRecord> {
+      // A large floor: these tests are about pacing and order, not about running out.
       const details = await buildEvent(ctx, {
+        venue: await buildVenue(ctx, { standing: 10_000 }),
         onSaleAt: new Date(clock.nowMs() + onSaleInMs).toISOString(),
         queue: { enabled: true, admitPerMinute: 6_000, maxActiveShoppers: 1_000, ...queue },
       });
       return await loadEvent(db, details.eventId);
     }
 
-    /** One tick, broadcast as the admission duty does (it also refreshes the cache). */
-    async function tick(event: EventRecord, fence = token): Promise<TickOutcome> {
+    /**
+     * One tick, broadcast as the admission duty does (it also refreshes the cache). Shoppers
+     * here place no real holds, so the idle release waits an hour unless a test says so.
+     */
+    async function tick(
+      event: EventRecord, fence = token, idleSeconds = 3_600,
+    ): Promise<TickOutcome> {
       const outcome = await tickLine(db, event, {
-        nowMs: clock.nowMs(), token: fence, claimGraceSeconds: graceSeconds,
+        nowMs: clock.nowMs(), token: fence, claimGraceSeconds: graceSeconds, idleSeconds,
       });
       if (outcome.kind === 'ticked') await waitingRoom(ctx).publish(outcome.status);
       return outcome;
@@ -407,10 +414,13 @@ for (const backend of backends) {
         for (const fan of [line[0], line[4]] as string[]) {
           expect((await room.view(event, fan)).state).toBe('sold_out');
         }
+        // Four tickets come back: room for two shoppers at two tickets each, one of whom
+        // (line[1], admitted before) is already looking, so one more fan comes in.
         await db.query(
           `UPDATE tickets SET order_id = NULL
-            WHERE event_id = $1 AND ticket_no = (SELECT min(ticket_no) FROM tickets
-                                                  WHERE event_id = $1)`,
+            WHERE event_id = $1 AND ticket_no IN (SELECT ticket_no FROM tickets
+                                                   WHERE event_id = $1
+                                                   ORDER BY ticket_no LIMIT 4)`,
           [event.eventId],
         );
         clock.advance(1_000);

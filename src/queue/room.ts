@@ -19,9 +19,11 @@ import { pinnedNowMs } from '../core/clock.js';
 import { DomainError } from '../core/errors.js';
 import { findAdmission, readLineStatus } from './admission.js';
 import { LineFeed, ticksChannel } from './feed.js';
+import { leaveLine, type LeaveReason } from './leave.js';
 import { findEntry, JoinBatcher, type SeedSource } from './line.js';
 import { QueuePasses } from './pass.js';
 import { newSeed } from './shuffle.js';
+import { outlookFor } from './supply.js';
 import type { Admission, EntryRef, LineStatus, QueueView } from './types.js';
 
 const membersTtlMs = 24 * 3600 * 1000;
@@ -32,6 +34,8 @@ const eventCacheMs = 1_000;
 const eventCacheMax = 10_000;
 const statusTtlMs = 10 * 60 * 1000;
 const preQueueMark = 'p';
+// A fan who left: `l` then the number (or the pre-queue mark).
+const leftMark = 'l';
 
 /** The view of an event without a queue: everyone may shop. */
 const openView: QueueView = {
@@ -124,32 +128,75 @@ export class WaitingRoom {
 
   /**
    * The view for a known entry at a given status; reads PostgreSQL only once the fan's
-   * number has been reached (to fetch the admission, read-only).
+   * number has been reached (to fetch the admission, read-only). A waiting fan is told the
+   * tickets left and their outlook; a time is promised only when the outlook is open.
    */
   async viewAt(event: EventRecord, entry: EntryRef, status: LineStatus): Promise<QueueView> {
-    const { servedUpTo } = status;
-    const base = { number: entry.number, servedUpTo };
-    if (status.soldOut) return { ...base, state: 'sold_out', position: null, etaSeconds: null };
+    const { servedUpTo, supply } = status;
+    const tickets = supply === undefined
+      ? {} : { tickets: { available: supply.available, inCarts: supply.held } };
+    const base = { number: entry.number, servedUpTo, ...tickets };
+    if (entry.left === true) return { ...base, state: 'left', position: null, etaSeconds: null };
+    if (status.soldOut) {
+      return {
+        ...base, state: 'sold_out', position: null, etaSeconds: null, outlook: 'sold_out',
+        waitlistUrl: waitlistUrl(event.eventId),
+      };
+    }
     if (entry.number === null) {
       return { ...base, state: 'pre_queue', position: null, etaSeconds: null };
     }
     if (entry.number > servedUpTo) {
       const position = entry.number - servedUpTo;
-      const eta = etaSeconds(position, status.ratePerMinute);
-      return { ...base, state: 'waiting', position, etaSeconds: eta };
+      if (supply === undefined) {
+        return {
+          ...base, state: 'waiting', position,
+          etaSeconds: etaSeconds(position, status.ratePerMinute),
+        };
+      }
+      const outlook = outlookFor(supply, position, false);
+      const eta = outlook === 'open' ? etaSeconds(position, status.ratePerMinute) : null;
+      return {
+        ...base, state: 'waiting', position, etaSeconds: eta, outlook,
+        ...(outlook === 'open' ? {} : { waitlistUrl: waitlistUrl(event.eventId) }),
+      };
     }
     const admission = await findAdmission(
       this.ctx.db, event.eventId, entry.customerId, pinnedNowMs(this.ctx.clock),
     );
     if (admission === undefined) {
-      // servedUpTo came from a cache newer than our read; the admission is being committed.
+      // Passed over because they left (on another tab, say), or servedUpTo came from a
+      // cache newer than our read and the admission is being committed.
+      const fresh = await findEntry(this.ctx.db, event.eventId, entry.customerId);
+      if (fresh?.left === true) {
+        await this.remember(event.eventId, fresh);
+        return { ...base, state: 'left', position: null, etaSeconds: null };
+      }
       return { ...base, state: 'waiting', position: 1, etaSeconds: 0 };
     }
     return this.admittedView(event, admission, base);
   }
 
+  /**
+   * Takes the fan out of the line (DELETE …/queue/me), giving back a live pass, and returns
+   * their view afterwards (`left`).
+   */
+  async leave(
+    event: EventRecord, customerId: string, reason: LeaveReason = 'left',
+  ): Promise<QueueView> {
+    if (!event.queue.enabled) {
+      throw new DomainError('not_found', 'this event has no queue to leave');
+    }
+    const { entry } = await leaveLine(
+      this.ctx.db, event.eventId, customerId, reason, pinnedNowMs(this.ctx.clock),
+    );
+    await this.remember(event.eventId, entry);
+    return await this.viewAt(event, entry, await this.status(event));
+  }
+
   private admittedView(
-    event: EventRecord, admission: Admission, base: { number: number | null; servedUpTo: number },
+    event: EventRecord, admission: Admission,
+    base: Pick<QueueView, 'number' | 'servedUpTo' | 'tickets'>,
   ): QueueView {
     if (!admission.live) return { ...base, state: 'expired', position: 0, etaSeconds: null };
     const pass = this.passes.sign({
@@ -194,8 +241,10 @@ export class WaitingRoom {
   /** Remembers numbers in the members cache (after they are committed). */
   async remember(eventId: string, ...entries: EntryRef[]): Promise<void> {
     if (entries.length === 0) return;
-    const fields = Object.fromEntries(entries.map((entry) =>
-      [entry.customerId, entry.number === null ? preQueueMark : String(entry.number)]));
+    const fields = Object.fromEntries(entries.map((entry) => {
+      const mark = entry.number === null ? preQueueMark : String(entry.number);
+      return [entry.customerId, entry.left === true ? `${leftMark}${mark}` : mark];
+    }));
     const key = this.ctx.coord.keys.event(eventId, 'queue:members');
     await this.cacheWrite(() => this.ctx.coord.hashSet(key, fields, membersTtlMs));
   }
@@ -204,8 +253,10 @@ export class WaitingRoom {
   async entry(eventId: string, customerId: string): Promise<EntryRef | undefined> {
     const key = this.ctx.coord.keys.event(eventId, 'queue:members');
     const cached = await this.cacheRead(() => this.ctx.coord.hashGet(key, customerId));
-    if (cached === preQueueMark) return { customerId, number: null };
-    if (cached !== null && /^\d+$/.test(cached)) return { customerId, number: Number(cached) };
+    if (cached !== null) {
+      const parsed = parseMember(customerId, cached);
+      if (parsed !== undefined) return parsed;
+    }
     const entry = await findEntry(this.ctx.db, eventId, customerId);
     if (entry !== undefined) await this.remember(eventId, entry);
     return entry;
@@ -227,6 +278,22 @@ export class WaitingRoom {
       this.ctx.logger.warn({ err: error }, 'queue cache write failed; the database has it');
     }
   }
+}
+
+/** A members-cache value back to an entry: `p`, a number, or either after `l` (left). */
+function parseMember(customerId: string, value: string): EntryRef | undefined {
+  const left = value.startsWith(leftMark);
+  const mark = left ? value.slice(leftMark.length) : value;
+  let number: number | null;
+  if (mark === preQueueMark) number = null;
+  else if (/^\d+$/.test(mark)) number = Number(mark);
+  else return undefined;
+  return left ? { customerId, number, left } : { customerId, number };
+}
+
+/** Where a fan takes the waitlist in one step, leaving the line. */
+export function waitlistUrl(eventId: string): string {
+  return `/api/v1/events/${eventId}/queue/me/waitlist`;
 }
 
 function parseStatus(text: string): LineStatus | undefined {

@@ -3,7 +3,7 @@ import { Type, type Static } from 'typebox';
 
 export const QueueStateSchema = Type.Union([
   Type.Literal('pre_queue'), Type.Literal('waiting'), Type.Literal('admitted'),
-  Type.Literal('expired'), Type.Literal('sold_out'),
+  Type.Literal('expired'), Type.Literal('sold_out'), Type.Literal('left'),
 ]);
 
 const NullableInteger = Type.Union([Type.Integer(), Type.Null()]);
@@ -22,7 +22,28 @@ export const QueueViewSchema = Type.Object({
     description: 'Admitted, pass not used yet: place a first hold with it by then, or the ' +
       'slot goes to the next fan',
   })),
+  tickets: Type.Optional(Type.Object({
+    available: Type.Integer({ description: 'Free to hold now' }),
+    inCarts: Type.Integer({ description: 'In live holds; some may come back' }),
+  }, { description: 'Tickets left, as the last admission tick saw them' })),
+  outlook: Type.Optional(Type.Union([
+    Type.Literal('open'), Type.Literal('in_carts'), Type.Literal('unlikely'),
+    Type.Literal('sold_out'),
+  ], {
+    description: 'open: tickets left for the fans ahead (etaSeconds is set); in_carts: ' +
+      'everything left is in someone\'s cart, no time can be promised; unlikely: what is ' +
+      'left cannot serve the fans ahead; sold_out',
+  })),
+  waitlistUrl: Type.Optional(Type.String({
+    description: 'POST here to move from the line to the waitlist in one step',
+  })),
 });
+
+/** The optional body of leaving the line: nothing, or an empty object. */
+export const LeaveBody = Type.Union([
+  Type.Object({}, { additionalProperties: false }),
+  Type.Null(),
+]);
 
 /** The join body: optional, and then only the proof of work (base64 ALTCHA payload). */
 export const JoinBody = Type.Union([

@@ -1,10 +1,13 @@
+import type { Outlook, Supply } from './supply.js';
+
 /**
  * The waiting room's nouns: a line per event (QueueEntry numbers, servedUpTo), its status
  * as broadcast once per tick, and the view one fan gets of it.
  */
 
 /** What a fan sees: SPEC §4 `queue/me` states. */
-export type QueueState = 'pre_queue' | 'waiting' | 'admitted' | 'expired' | 'sold_out';
+export type QueueState =
+  | 'pre_queue' | 'waiting' | 'admitted' | 'expired' | 'sold_out' | 'left';
 
 /**
  * A line's progress, as of one tick: the one message that moves every fan. Each node
@@ -22,6 +25,8 @@ export interface LineStatus {
   drawn: boolean;
   /** When the tick ran (server clock, epoch ms). */
   atMs: number;
+  /** The tickets left and who is looking for them, as this tick saw it (supply.ts). */
+  supply?: Supply;
 }
 
 /** One fan's view of the line (`GET …/queue/me`, each SSE message, the join reply). */
@@ -31,7 +36,11 @@ export interface QueueView {
   number: number | null;
   /** number − servedUpTo while waiting; 0 once admitted; null when unknown. */
   position: number | null;
-  /** From the measured admission rate; null when it cannot be estimated yet. */
+  /**
+   * From the measured admission rate; null when it cannot be estimated yet, or when no time
+   * can honestly be promised (everything left is in carts, or too little for the fans
+   * ahead: see `outlook`).
+   */
   etaSeconds: number | null;
   servedUpTo: number;
   /** The signed pass, while admitted and live. */
@@ -42,12 +51,24 @@ export interface QueueView {
    * the slot goes to the next fan. Absent once claimed.
    */
   claimBy?: string;
+  /** Tickets left as the last tick saw them: free to hold now, and in someone's cart. */
+  tickets?: { available: number; inCarts: number };
+  /**
+   * The fan's chances: `open` (tickets left for the fans ahead), `in_carts` (everything
+   * left is in someone's cart; some may come back), `unlikely` (what is left cannot serve
+   * the fans ahead), `sold_out`.
+   */
+  outlook?: Outlook;
+  /** Sold out (or on the way): where to take the waitlist in one step, keeping your turn. */
+  waitlistUrl?: string;
 }
 
 /** A fan's entry as the line knows it: number null while in the pre-queue. */
 export interface EntryRef {
   customerId: string;
   number: number | null;
+  /** The fan left the line (or moved to the waitlist): nobody admits them any more. */
+  left?: boolean;
 }
 
 /** A customer's admission row, with whether its slot was live when it was read. */

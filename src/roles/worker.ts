@@ -5,6 +5,7 @@
  */
 import type { AppContext } from '../context.js';
 import { startBookingWorkers } from '../orders/workers.js';
+import { startNotifications, type Notifications } from '../notifications/index.js';
 import { OutboxRelay, type OutboxSink } from '../outbox/relay.js';
 import { AdmissionDuty } from '../queue/duty.js';
 import { liveFeedSink } from '../realtime/feed.js';
@@ -18,8 +19,8 @@ export interface Worker {
  * The consumers of committed outbox rows, in the order they run; the relay marks rows
  * published only after every one of them took them. Add a sink here to consume the outbox.
  */
-function outboxSinks(ctx: AppContext): OutboxSink[] {
-  return [liveFeedSink(ctx.coord)];
+function outboxSinks(ctx: AppContext, notifications: Notifications): OutboxSink[] {
+  return [liveFeedSink(ctx.coord), notifications.sink];
 }
 
 /** Starts the worker duties for this node. */
@@ -27,11 +28,13 @@ export async function startWorker(ctx: AppContext): Promise<Worker> {
   const admission = new AdmissionDuty(ctx);
   await admission.start();
   const booking = startBookingWorkers(ctx);
-  const relay = new OutboxRelay(ctx, { sinks: outboxSinks(ctx) });
+  const notifications = startNotifications(ctx);
+  const relay = new OutboxRelay(ctx, { sinks: outboxSinks(ctx, notifications) });
   await relay.start();
   return {
     async stop() {
       await relay.stop();
+      await notifications.stop();
       await booking.stop();
       await admission.stop();
     },

@@ -41,6 +41,10 @@ export interface OnSaleStats {
     activeShoppers: number;
     admissionsPerMinute: number;
     soldOut: boolean;
+    closedAt: string | null;
+    left: number;
+    movedToWaitlist: number;
+    freed: { order: number; left: number; idle: number; lapsed: number };
   };
   tickets: { capacity: number; available: number; held: number; sold: number };
   activeHolds: number;
@@ -195,7 +199,8 @@ export async function onSaleStats(
       enabled: event.queue.enabled, joined: queue.joined, preQueue: queue.preQueue,
       waiting: queue.waiting, servedUpTo: queue.servedUpTo, admitted: queue.admitted,
       activeShoppers: queue.activeShoppers, admissionsPerMinute: queue.ratePerMinute,
-      soldOut: queue.soldOut,
+      soldOut: queue.soldOut, closedAt: queue.closedAt, left: queue.left,
+      movedToWaitlist: queue.movedToWaitlist, freed: queue.freed,
     },
     tickets: { capacity: event.capacity, available: event.capacity - held - sold, held, sold },
     activeHolds: row?.active_holds ?? 0,

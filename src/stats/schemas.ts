@@ -10,6 +10,12 @@ export const OnSaleStatsSchema = Type.Object({
     enabled: Type.Boolean(), joined: Count, preQueue: Count, waiting: Count,
     servedUpTo: Count, admitted: Count, activeShoppers: Count,
     admissionsPerMinute: Type.Number(), soldOut: Type.Boolean(),
+    closedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    left: Count, movedToWaitlist: Count,
+    freed: Type.Object({ order: Count, left: Count, idle: Count, lapsed: Count }, {
+      description: 'Shopper slots freed before their pass ran out (order complete, given ' +
+        'back, idle) and slots that lapsed by time (claim grace or pass expiry)',
+    }),
   }),
   tickets: Type.Object({ capacity: Count, available: Count, held: Count, sold: Count }),
   activeHolds: Count,

@@ -41,3 +41,24 @@ export async function serviceAvailable(name: string, url: string): Promise<boole
   console.warn(`[tests] ${name} at ${url} unreachable: skipping its suites`);
   return false;
 }
+
+/**
+ * Deletes every key under `prefix` on the test Redis: a flush scoped to one test file,
+ * never a FLUSHALL of the shared server. Returns how many keys it deleted.
+ */
+export async function deleteRedisPrefix(prefix: string): Promise<number> {
+  const { Redis } = await import('ioredis');
+  const admin = new Redis(testRedisUrl);
+  let deleted = 0;
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
+      if (keys.length > 0) deleted += await admin.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    admin.disconnect();
+  }
+  return deleted;
+}

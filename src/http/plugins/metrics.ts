@@ -1,7 +1,8 @@
 /** Prometheus metrics: per-route request counts and latency, plus process defaults. */
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { passwordHashesInFlight } from '../../customers/passwords.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -23,6 +24,14 @@ export const metricsPlugin = fp(async (app: FastifyInstance) => {
     name: 'stampede_http_request_duration_seconds', help: 'HTTP request latency by route',
     labelNames, registers: [registry],
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  });
+  new Gauge({
+    name: 'stampede_password_hashes_in_flight',
+    help: 'Password hashes (scrypt) running now; bounded per process',
+    registers: [registry],
+    collect() {
+      this.set(passwordHashesInFlight());
+    },
   });
   app.decorate('metrics', registry);
   app.addHook('onResponse', async (request, reply) => {

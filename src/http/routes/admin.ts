@@ -1,5 +1,8 @@
 /** Organizer read models: live on-sale figures and finding orders for support. */
 import { Type } from 'typebox';
+import { VenueSummaryList } from '../../catalog/schemas.js';
+import { listVenues } from '../../catalog/venues.js';
+import { limits } from '../../config/limits.js';
 import type { AppContext } from '../../context.js';
 import { AdminOrderList, OrderSearchQuery } from '../../orders/schemas.js';
 import { searchOrders } from '../../orders/search.js';
@@ -12,7 +15,7 @@ import type { App } from '../types.js';
 
 const EventParams = Type.Object({ eventId: Type.String({ maxLength: 100 }) });
 
-/** GET /api/v1/admin/events/:eventId/stats and GET /api/v1/admin/orders. */
+/** Organizer reads under /api/v1/admin: stats, orders, venues. */
 export async function adminRoutes(app: App, ctx: AppContext): Promise<void> {
   app.get(
     '/api/v1/admin/events/:eventId/stats',
@@ -40,5 +43,17 @@ export async function adminRoutes(app: App, ctx: AppContext): Promise<void> {
       },
     },
     async (request) => ({ data: await searchOrders(ctx.db, request.query) }),
+  );
+  app.get(
+    '/api/v1/admin/venues',
+    {
+      onRequest: adminAuth(ctx),
+      schema: {
+        tags: ['admin'], summary: 'The newest venues (without layouts), for event forms',
+        security: bearerSecurity,
+        response: { 200: VenueSummaryList, ...problemResponses(401, 403) },
+      },
+    },
+    async () => ({ data: await listVenues(ctx.db, limits.venueListMax) }),
   );
 }

@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import {
   EventDetails, EventInput, SearchPage, SearchQuery, SeatMap, Venue, VenueInput,
 } from '../../catalog/schemas.js';
+import { cancelEvent } from '../../catalog/cancel.js';
 import { createEvent, getEvent } from '../../catalog/events.js';
 import { searchEvents } from '../../catalog/search.js';
 import { createVenue, getVenue } from '../../catalog/venues.js';
@@ -75,10 +76,28 @@ export async function catalogRoutes(app: App, ctx: AppContext): Promise<void> {
     async (request) =>
       await displayRead(ctx, (db) => getEvent(db, ctx.clock, request.params.eventId)),
   );
+  app.post(
+    '/api/v1/events/:eventId/cancel',
+    {
+      onRequest: admin,
+      schema: {
+        tags: ['catalog'], summary: 'Cancel an event (idempotent)', security: bearerSecurity,
+        description: 'Sales stop at once and live seat-map streams end with an `end` message. '
+          + 'Orders are refunded one by one through order cancellation.',
+        params: EventParams, response: { 200: EventDetails, ...problemResponses(401, 403, 404) },
+      },
+    },
+    async (request) => {
+      await cancelEvent(ctx.db, request.params.eventId);
+      return await getEvent(ctx.db, ctx.clock, request.params.eventId);
+    },
+  );
   // Snapshots from the standby when there is one; its `version` says which live deltas
   // apply on top, so a lagging snapshot is caught up by the stream like a cached one.
   const seatMaps = new SeatMapCache(ctx.readDb ?? ctx.db, ctx.clock);
-  const primarySeatMaps = ctx.readDb === undefined ? seatMaps : new SeatMapCache(ctx.db, ctx.clock);
+  const primarySeatMaps = ctx.readDb === undefined
+    ? seatMaps
+    : new SeatMapCache(ctx.db, ctx.clock);
   const seatMap = async (eventId: string) => {
     try {
       return await seatMaps.get(eventId);

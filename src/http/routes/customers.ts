@@ -1,4 +1,5 @@
-/** Registration and login. */
+/** Registration, login and logout. */
+import { Type } from 'typebox';
 import type { AppContext } from '../../context.js';
 import {
   authenticateCustomer, registerCustomer, registerCustomersInBulk,
@@ -6,8 +7,9 @@ import {
 import {
   BulkRegistered, BulkRegisterInput, LoginInput, RegisterInput, Session,
 } from '../../customers/schemas.js';
-import { adminAuth, bearerSecurity } from '../auth.js';
+import { adminAuth, bearerSecurity, customerAuth, tokenVersions } from '../auth.js';
 import { problemResponses } from '../problem.js';
+import { authRateLimit, loginAttemptLimit } from '../ratelimit.js';
 import type { App } from '../types.js';
 
 /** POST /api/v1/customers and POST /api/v1/sessions. */
@@ -15,10 +17,11 @@ export async function customerRoutes(app: App, ctx: AppContext): Promise<void> {
   app.post(
     '/api/v1/customers',
     {
+      preHandler: authRateLimit(ctx),
       schema: {
         tags: ['customers'], summary: 'Register a customer',
         body: RegisterInput,
-        response: { 201: Session, ...problemResponses(400, 409, 413, 429) },
+        response: { 201: Session, ...problemResponses(400, 409, 413, 429, 503) },
       },
     },
     async (request, reply) => {
@@ -29,15 +32,35 @@ export async function customerRoutes(app: App, ctx: AppContext): Promise<void> {
   app.post(
     '/api/v1/sessions',
     {
+      preHandler: [authRateLimit(ctx), loginAttemptLimit(ctx)],
       schema: {
         tags: ['customers'], summary: 'Log in',
         body: LoginInput,
-        response: { 200: Session, ...problemResponses(400, 401, 413, 429) },
+        description: 'At most a few attempts per e-mail address per quarter hour; then 429 '
+          + 'with Retry-After (other accounts are unaffected).',
+        response: { 200: Session, ...problemResponses(400, 401, 413, 429, 503) },
       },
     },
     async (request) => {
-      const customerId = await authenticateCustomer(ctx.db, request.body);
-      return { customerId, token: ctx.tokens.issue(customerId) };
+      const { customerId, tokenVersion } = await authenticateCustomer(ctx.db, request.body);
+      return { customerId, token: ctx.tokens.issue(customerId, tokenVersion) };
+    },
+  );
+  app.delete(
+    '/api/v1/sessions',
+    {
+      onRequest: customerAuth(ctx),
+      schema: {
+        tags: ['customers'], summary: 'Log out everywhere: revoke every token of the customer',
+        description: 'The token sent and every other token of this customer stop working at '
+          + 'once on this node and within a few seconds on every node; log in for a new one.',
+        security: bearerSecurity,
+        response: { 204: Type.Null(), ...problemResponses(401, 403) },
+      },
+    },
+    async (request, reply) => {
+      await tokenVersions(ctx).revokeAll(request.customerId);
+      return reply.status(204).send(null);
     },
   );
   app.post(

@@ -6,15 +6,20 @@ import type { EventRecord } from '../../catalog/events.js';
 import type { AppContext } from '../../context.js';
 import { DomainError } from '../../core/errors.js';
 import { isUuid } from '../../core/ids.js';
+import { moveToWaitlist } from '../../queue/handover.js';
 import { createJoinChallenge, proofProblemDetail, spendJoinProof } from '../../queue/pow.js';
 import { waitingRoom } from '../../queue/room.js';
-import { ChallengeSchema, JoinBody, QueueViewSchema } from '../../queue/schemas.js';
+import {
+  ChallengeSchema, JoinBody, LeaveBody, QueueViewSchema,
+} from '../../queue/schemas.js';
 import type { QueueView } from '../../queue/types.js';
+import { WaitlistEntry, WaitlistJoinInput } from '../../waitlist/schemas.js';
 import { QueueWatch } from '../../queue/watch.js';
 import { bearerSecurity, customerAuth } from '../auth.js';
 import { problemResponses } from '../problem.js';
 import { customerRateLimit, joinRateLimit, perMinute } from '../ratelimit.js';
 import { SseConnection } from '../sse.js';
+import { streamSlots } from '../streamSlots.js';
 import type { App } from '../types.js';
 
 const EventParams = Type.Object({ eventId: Type.String({ maxLength: 100 }) });
@@ -48,62 +53,6 @@ async function requireProof(
   }
 }
 
-/**
- * This node's queue streams: the open connections (ended when the app closes, so shutdown
- * is not held up) and the slots reserved per customer. A slot is reserved synchronously,
- * before the handler's first await, so a burst of requests cannot all pass the caps while
- * the first ones are still being set up.
- */
-class StreamSlots {
-  readonly open = new Set<SseConnection>();
-  private total = 0;
-  private readonly perCustomer = new Map<string, number>();
-
-  /**
-   * Takes a slot, returning its release (idempotent), or throws: 503 when the node is
-   * full, 429 when this customer already has `maxPerCustomer` streams here.
-   */
-  reserve(
-    customerId: string, maxTotal: number, maxPerCustomer: number, reply: FastifyReply,
-  ): () => void {
-    if (this.total >= maxTotal) {
-      reply.header('retry-after', String(retryAfterSeconds));
-      throw new DomainError('service_unavailable', 'this node has no room for another stream');
-    }
-    const mine = this.perCustomer.get(customerId) ?? 0;
-    if (mine >= maxPerCustomer) {
-      throw new DomainError('rate_limited',
-        `at most ${maxPerCustomer} open queue streams per customer; close one first`,
-        { retryAfterSeconds });
-    }
-    this.total += 1;
-    this.perCustomer.set(customerId, mine + 1);
-    let held = true;
-    return () => {
-      if (!held) return;
-      held = false;
-      this.total -= 1;
-      const left = (this.perCustomer.get(customerId) ?? 1) - 1;
-      if (left > 0) this.perCustomer.set(customerId, left);
-      else this.perCustomer.delete(customerId);
-    };
-  }
-}
-
-// Streams are refused only while others are open; a few seconds is a fair guess.
-const retryAfterSeconds = 5;
-
-const slotsByApp = new WeakMap<App, StreamSlots>();
-
-function streamSlots(app: App): StreamSlots {
-  let slots = slotsByApp.get(app);
-  if (slots === undefined) {
-    slots = new StreamSlots();
-    slotsByApp.set(app, slots);
-  }
-  return slots;
-}
-
 /** What the stream handler needs from the request. */
 interface StreamRequest {
   eventId: string;
@@ -113,13 +62,13 @@ interface StreamRequest {
 
 /** Nothing more will come on the stream: the fan's line is over for them. */
 function isFinal(view: QueueView): boolean {
-  return view.state === 'sold_out' || view.state === 'expired';
+  return view.state === 'sold_out' || view.state === 'expired' || view.state === 'left';
 }
 
 async function stream(
   ctx: AppContext, app: App, request: StreamRequest, reply: FastifyReply,
 ): Promise<void> {
-  const slots = streamSlots(app);
+  const slots = streamSlots(app, 'queue');
   const { sseMaxConnections, sseMaxPerCustomer, sseHeartbeatMs, sseMaxLifetimeSeconds } =
     ctx.config.queue;
   // Synchronous: no await between the checks and the reservation.
@@ -178,7 +127,7 @@ export async function queueRoutes(app: App, ctx: AppContext): Promise<void> {
   const auth = customerAuth(ctx);
   const room = waitingRoom(ctx);
   app.addHook('preClose', async () => {
-    for (const connection of streamSlots(app).open) connection.end();
+    for (const connection of streamSlots(app, 'queue').open) connection.end();
   });
   const { pollsPerCustomerPerMinute } = ctx.config.queue;
 
@@ -221,6 +170,56 @@ export async function queueRoutes(app: App, ctx: AppContext): Promise<void> {
     },
   );
 
+  app.delete(
+    '/api/v1/events/:eventId/queue/me',
+    {
+      onRequest: auth,
+      preHandler: customerRateLimit(ctx, 'queue-leave', perMinute(30)),
+      schema: {
+        tags, security: bearerSecurity, params: EventParams, body: LeaveBody,
+        summary: 'Leave the waiting room, or give back a pass',
+        description: 'Waiting: you leave the line (your number is passed over). Admitted: ' +
+          'your pass is given back and its slot goes to the next fan at the next tick. ' +
+          'Holds you already have are kept. Final for this event: a second call is 409 ' +
+          'already_left, and a re-join answers state "left".',
+        response: { 200: QueueViewSchema, ...problemResponses(400, 401, 404, 409, 429) },
+      },
+    },
+    async (request) => {
+      const event = await findEvent(ctx, request.params.eventId);
+      return await room.leave(event, request.customerId);
+    },
+  );
+
+  app.post(
+    '/api/v1/events/:eventId/queue/me/waitlist',
+    {
+      onRequest: auth,
+      preHandler: customerRateLimit(ctx, 'queue-leave', perMinute(30)),
+      schema: {
+        tags, security: bearerSecurity, params: EventParams, body: WaitlistJoinInput,
+        summary: 'Move from the waiting room to the waitlist in one step',
+        description: 'For a fan the line cannot serve (the view says sold_out, in_carts or ' +
+          'unlikely and carries waitlistUrl): joins the event\'s waitlist and leaves the ' +
+          'line (a live pass is given back). Fans who move from the line are offered ' +
+          'returned tickets in line order, whenever each of them moved. Refusals of the ' +
+          'waitlist (over the per-customer limit, an unknown zone) leave the fan in line.',
+        response: {
+          201: Type.Object({ queue: QueueViewSchema, waitlist: WaitlistEntry }),
+          ...problemResponses(400, 401, 403, 404, 409, 422, 429),
+        },
+      },
+    },
+    async (request, reply) => {
+      const event = await findEvent(ctx, request.params.eventId);
+      const moved = await moveToWaitlist(ctx, room, event, request.customerId, {
+        ...(request.body.zone === undefined ? {} : { zone: request.body.zone }),
+        quantity: request.body.quantity,
+      });
+      return reply.status(201).send(moved);
+    },
+  );
+
   app.get(
     '/api/v1/events/:eventId/queue/stream',
     {
@@ -232,7 +231,7 @@ export async function queueRoutes(app: App, ctx: AppContext): Promise<void> {
         summary: 'Server-Sent Events of my place in the waiting room (event "queue")',
         description: 'Each message is the same object as queue/me, with the tick sequence ' +
           'as its id; send Last-Event-ID when reconnecting. Heartbeats are comment lines. ' +
-          'The server ends the stream after a final sold_out or expired message, at once ' +
+          'The server ends the stream after a final sold_out, expired or left message, at once ' +
           'for an event without a queue, and after a maximum lifetime (reconnect then). ' +
           'A few streams per customer per node: more are refused with 429.',
         response: { 200: Type.String({ description: 'text/event-stream' }),

@@ -1,0 +1,415 @@
+/**
+ * The end of a sale, on both database backends: admission never outnumbers the tickets
+ * left (a property over random sales), ghosts give their slots back (leaving, idling),
+ * slots that free out of order skip nobody and admit nobody twice, fans are told the truth
+ * about the tickets left, and the line closes when nothing is left to sell.
+ */
+import { randomUUID } from 'node:crypto';
+
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { loadEvent, type EventRecord } from '../catalog/events.js';
+import type { QueueSettings } from '../catalog/schemas.js';
+import type { AppContext } from '../context.js';
+import { ManualClock } from '../core/clock.js';
+import { DomainError } from '../core/errors.js';
+import { createHold, releaseHold } from '../holds/holds.js';
+import type { Db } from '../storage/index.js';
+import { testBackends } from '../testing/backends.js';
+import { buildTestContext } from '../testing/context.js';
+import { buildEvent, buildVenue } from '../testing/factories.js';
+import { claimAdmission, releaseShopperSlot, tickLine, type TickOutcome } from './admission.js';
+import { joinWaitlist, listWaitlist } from '../waitlist/waitlist.js';
+import { moveToWaitlist } from './handover.js';
+import { leaveLine } from './leave.js';
+import { joinLine } from './line.js';
+import { waitingRoom } from './room.js';
+import { inventoryRoom, outlookFor, type Supply } from './supply.js';
+
+const backends = await testBackends();
+const graceSeconds = 60;
+const knobs = { heldReturnShare: 0.25, defaultTicketsPerShopper: 2 };
+
+describe('the inventory rule (pure)', () => {
+  it('room = ⌈(available + ⌊share × returnable⌋) / tickets per shopper⌉ − seekers', () => {
+    const supply: Supply = {
+      available: 7, held: 20, mayReturn: 8, seekers: 1, ticketsPerShopper: 2,
+    };
+    // 7 + ⌊0.25 × 8⌋ = 9 tickets → 5 shoppers, one of whom is already looking.
+    expect(inventoryRoom(supply, knobs)).toBe(4);
+    expect(inventoryRoom({ ...supply, seekers: 9 }, knobs)).toBe(0);
+    expect(inventoryRoom({ ...supply, available: 0, mayReturn: 0 }, knobs)).toBe(0);
+  });
+
+  it('tells a fan the truth: sold out, in carts, unlikely, or open', () => {
+    const supply: Supply = {
+      available: 4, held: 6, mayReturn: 6, seekers: 1, ticketsPerShopper: 2,
+    };
+    expect(outlookFor(supply, 1, true)).toBe('sold_out');
+    expect(outlookFor({ ...supply, available: 0 }, 1, false)).toBe('in_carts');
+    // One seeker and three fans ahead want 8 of the 10 left: still open for the 4th.
+    expect(outlookFor(supply, 4, false)).toBe('open');
+    // Four seekers-and-fans ahead at two each take all ten, carts included.
+    expect(outlookFor(supply, 5, false)).toBe('unlikely');
+  });
+});
+
+for (const backend of backends) {
+  describe.skipIf(!backend.available)(`the end of the sale on ${backend.name}`, () => {
+    let db: Db;
+    let clock: ManualClock;
+    let ctx: AppContext;
+
+    beforeAll(async () => {
+      db = await backend.open();
+      clock = new ManualClock(Date.UTC(2030, 0, 1, 10));
+      ctx = buildTestContext(db, {
+        clock, env: { QUEUE_CLAIM_GRACE_SECONDS: String(graceSeconds) },
+      });
+    });
+    afterAll(async () => db?.close());
+
+    async function queuedEvent(
+      queue: Partial<QueueSettings> = {}, standing = 10_000,
+    ): Promise<EventRecord> {
+      const details = await buildEvent(ctx, {
+        venue: await buildVenue(ctx, { rows: 1, seatsPerRow: 2, standing }),
+        // On sale by the manual clock (the tick) and by the database clock (the holds).
+        onSaleAt: new Date(Math.min(clock.nowMs(), Date.now()) - 60_000).toISOString(),
+        maxTicketsPerCustomer: 10,
+        queue: { enabled: true, admitPerMinute: 60_000, maxActiveShoppers: 1_000, ...queue },
+      });
+      return await loadEvent(db, details.eventId);
+    }
+
+    /** Customers as bare rows (holds reference them; no password hashing needed). */
+    async function customers(count: number): Promise<string[]> {
+      const ids = Array.from({ length: count }, () => randomUUID());
+      await db.query(
+        `INSERT INTO customers (customer_id, email, name, password_hash)
+         SELECT c, c::text || '@example.com', 'Fan', 'x' FROM unnest($1::uuid[]) AS x(c)`,
+        [ids],
+      );
+      return ids;
+    }
+
+    async function join(event: EventRecord, ids: readonly string[]): Promise<void> {
+      for (const id of ids) await joinLine(db, event, [id], clock.nowMs());
+    }
+
+    async function tick(event: EventRecord, idleSeconds = 3_600): Promise<TickOutcome> {
+      clock.advance(1_000);
+      const outcome = await tickLine(db, event, {
+        nowMs: clock.nowMs(), token: 1, claimGraceSeconds: graceSeconds, idleSeconds,
+        supply: knobs,
+      });
+      if (outcome.kind === 'ticked') await waitingRoom(ctx).publish(outcome.status);
+      return outcome;
+    }
+
+    function admittedIn(outcome: TickOutcome): string[] {
+      if (outcome.kind !== 'ticked') throw new Error(outcome.kind);
+      return outcome.admitted.map((a) => a.customerId);
+    }
+
+    async function admissions(event: EventRecord): Promise<{ customer: string; n: number }[]> {
+      const { rows } = await db.query<{ customer_id: string; number: number }>(
+        'SELECT customer_id, number FROM queue_admissions WHERE event_id = $1 ORDER BY number',
+        [event.eventId],
+      );
+      return rows.map((r) => ({ customer: r.customer_id, n: Number(r.number) }));
+    }
+
+    /** Claims a fan's pass and holds `quantity` floor tickets for them (as a hold would). */
+    async function holdFor(event: EventRecord, fan: string, quantity: number): Promise<string> {
+      await claimAdmission(db, event.eventId, fan, clock.nowMs());
+      const hold = await createHold(db, event, fan, { zone: 'floor', quantity });
+      return hold.holdId;
+    }
+
+    /** Ends a hold as a purchase: tickets sold, hold purchased, slot freed. */
+    async function buy(event: EventRecord, fan: string, holdId: string): Promise<void> {
+      await db.tx(async (tx) => {
+        await tx.query(
+          'UPDATE tickets SET order_id = gen_random_uuid() WHERE event_id = $1 AND hold_id = $2',
+          [event.eventId, holdId],
+        );
+        await tx.query(
+          "UPDATE holds SET state = 'purchased', ended_at = now() WHERE hold_id = $1",
+          [holdId],
+        );
+        await releaseShopperSlot(tx, event.eventId, fan, clock.nowMs());
+      });
+    }
+
+    /**
+     * Counted independently of supply.ts, straight from the rows: tickets available and
+     * held (with no payment under way), and live shoppers who hold nothing.
+     */
+    async function independentFigures(event: EventRecord): Promise<{
+      available: number; returnable: number; seekers: number; perShopper: number;
+    }> {
+      const { rows } = await db.query<{
+        available: number; returnable: number; seekers: number; holds: number; avg: number;
+      }>(
+        `SELECT
+           (SELECT count(*) FROM tickets WHERE event_id = $1 AND order_id IS NULL
+              AND (hold_id IS NULL OR hold_expires_at <= now()))::int AS available,
+           (SELECT count(*) FROM tickets WHERE event_id = $1 AND order_id IS NULL
+              AND hold_expires_at > now())::int AS returnable,
+           (SELECT count(*) FROM queue_admissions a WHERE a.event_id = $1
+              AND a.released_at IS NULL AND a.expires_at > $2
+              AND (a.claimed_at IS NOT NULL OR a.claim_by > $2)
+              AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.customer_id = a.customer_id
+                                AND h.event_id = $1 AND h.state = 'held'
+                                AND h.expires_at > now()))::int AS seekers,
+           (SELECT count(*) FROM holds WHERE event_id = $1)::int AS holds,
+           (SELECT coalesce(avg(quantity), 0) FROM holds WHERE event_id = $1)::float8 AS avg`,
+        [event.eventId, new Date(clock.nowMs())],
+      );
+      const row = rows[0] as NonNullable<(typeof rows)[0]>;
+      const perShopper = row.holds >= 20 ? Math.min(10, Math.max(1, row.avg)) : 2;
+      return { ...row, perShopper };
+    }
+
+    it('never admits more shoppers than the tickets left can serve (random sales)', async () => {
+      type Step =
+        | { kind: 'tick' } | { kind: 'hold'; pick: number; quantity: number }
+        | { kind: 'release'; pick: number } | { kind: 'buy'; pick: number }
+        | { kind: 'join'; count: number };
+      const step: fc.Arbitrary<Step> = fc.oneof(
+        fc.constant({ kind: 'tick' as const }),
+        fc.record({ kind: fc.constant('hold' as const), pick: fc.nat(), quantity: fc.integer({ min: 1, max: 4 }) }),
+        fc.record({ kind: fc.constant('release' as const), pick: fc.nat() }),
+        fc.record({ kind: fc.constant('buy' as const), pick: fc.nat() }),
+        fc.record({ kind: fc.constant('join' as const), count: fc.integer({ min: 1, max: 8 }) }),
+      );
+      await fc.assert(fc.asyncProperty(
+        fc.integer({ min: 3, max: 30 }), fc.array(step, { minLength: 5, maxLength: 25 }),
+        async (standing, steps) => {
+          const event = await queuedEvent({}, standing);
+          const pool = await customers(40);
+          let joined = 0;
+          const holds: { fan: string; holdId: string }[] = [];
+          let refused = 0;
+          await join(event, pool.slice(0, 10));
+          joined = 10;
+          for (const s of steps) {
+            const live = (await admissions(event)).map((a) => a.customer);
+            if (s.kind === 'join') {
+              const next = pool.slice(joined, joined + s.count);
+              await join(event, next);
+              joined += next.length;
+            } else if (s.kind === 'hold' && live.length > 0) {
+              const fan = live[s.pick % live.length] as string;
+              try {
+                holds.push({ fan, holdId: await holdFor(event, fan, s.quantity) });
+              } catch (error) {
+                if (!(error instanceof DomainError)) throw error;
+                // Only running out (or the per-customer limit) may refuse a hold here.
+                expect(['insufficient_inventory', 'limit_exceeded']).toContain(error.code);
+                refused += 1;
+              }
+            } else if (s.kind === 'release' && holds.length > 0) {
+              const [h] = holds.splice(s.pick % holds.length, 1);
+              if (h !== undefined) await releaseHold(db, h.fan, h.holdId);
+            } else if (s.kind === 'buy' && holds.length > 0) {
+              const [h] = holds.splice(s.pick % holds.length, 1);
+              if (h !== undefined) await buy(event, h.fan, h.holdId);
+            } else {
+              const outcome = await tick(event);
+              if (admittedIn(outcome).length === 0) continue;
+              // Whoever this tick let in, the store now holds no more shoppers looking
+              // than the tickets left can serve (rounding up: one shopper per last ticket).
+              const f = await independentFigures(event);
+              const tickets = f.available + Math.floor(knobs.heldReturnShare * f.returnable);
+              expect(f.seekers).toBeLessThanOrEqual(Math.ceil(tickets / f.perShopper));
+            }
+          }
+        },
+      ), { numRuns: 12 });
+    });
+
+    it('a fan who leaves frees the slot; the next in line is admitted on the next tick',
+      async () => {
+        const event = await queuedEvent({ maxActiveShoppers: 1 });
+        const [first, second, third] = await customers(3) as [string, string, string];
+        await join(event, [first, second, third]);
+        expect(admittedIn(await tick(event))).toEqual([first]);
+        expect(admittedIn(await tick(event))).toEqual([]);
+        const room = waitingRoom(ctx);
+        const left = await room.leave(event, first);
+        expect(left).toMatchObject({ state: 'left', position: null, etaSeconds: null });
+        expect(admittedIn(await tick(event))).toEqual([second]);
+        const { rows } = await db.query<{ release_reason: string }>(
+          'SELECT release_reason FROM queue_admissions WHERE event_id = $1 AND customer_id = $2',
+          [event.eventId, first],
+        );
+        expect(rows[0]?.release_reason).toBe('left');
+        // Leaving is final: again is refused and changes nothing; re-joining says "left".
+        await expect(leaveLine(db, event.eventId, first, 'left', clock.nowMs()))
+          .rejects.toMatchObject({ code: 'already_left' });
+        expect((await room.join(event, first)).view.state).toBe('left');
+        expect((await room.view(event, third)).position).toBe(1);
+      });
+
+    it('skips nobody and admits nobody twice when slots free out of order', async () => {
+      const event = await queuedEvent({ maxActiveShoppers: 3 });
+      const line = await customers(24);
+      await join(event, line);
+      const leftEarly = new Set([line[4], line[5], line[9], line[15], line[23]] as string[]);
+      for (const fan of leftEarly) await leaveLine(db, event.eventId, fan, 'left', clock.nowMs());
+      const seen = new Set<string>();
+      const order: string[] = [];
+      for (let round = 0; round < 60 && order.length < line.length - leftEarly.size; round++) {
+        for (const fan of admittedIn(await tick(event, 5))) {
+          expect(seen.has(fan)).toBe(false);
+          seen.add(fan);
+          order.push(fan);
+        }
+        // Free the live slots out of order (the latest admitted first), each a different way.
+        const { rows: untouched } = await db.query<{ customer_id: string }>(
+          `SELECT customer_id FROM queue_admissions
+            WHERE event_id = $1 AND released_at IS NULL AND claimed_at IS NULL
+            ORDER BY number DESC LIMIT 1`,
+          [event.eventId],
+        );
+        const fan = untouched[0]?.customer_id;
+        if (fan === undefined) continue;
+        const way = round % 3;
+        if (way === 0) await releaseShopperSlot(db, event.eventId, fan, clock.nowMs());
+        else if (way === 1) await leaveLine(db, event.eventId, fan, 'left', clock.nowMs())
+          .catch(() => undefined);
+        else await claimAdmission(db, event.eventId, fan, clock.nowMs()); // then idles out
+      }
+      expect(order).toEqual(line.filter((fan) => !leftEarly.has(fan)));
+      const rows = await admissions(event);
+      expect(rows.map((r) => r.customer)).toEqual(order);
+      expect(new Set(rows.map((r) => r.n)).size).toBe(rows.length);
+    });
+
+    it('a shopper who holds nothing gives the slot back after the idle time', async () => {
+      const event = await queuedEvent({ maxActiveShoppers: 2 });
+      const [idle, holder, next] = await customers(3) as [string, string, string];
+      await join(event, [idle, holder, next]);
+      expect(admittedIn(await tick(event, 20))).toEqual([idle, holder]);
+      await claimAdmission(db, event.eventId, idle, clock.nowMs());
+      await holdFor(event, holder, 2);
+      clock.advance(10_000);
+      expect(admittedIn(await tick(event, 20))).toEqual([]);
+      clock.advance(10_000);
+      // The idle shopper's slot frees; the one with tickets in the cart keeps theirs.
+      expect(admittedIn(await tick(event, 20))).toEqual([next]);
+      const { rows } = await db.query<{ customer_id: string; release_reason: string | null }>(
+        `SELECT customer_id, release_reason FROM queue_admissions
+          WHERE event_id = $1 ORDER BY number`,
+        [event.eventId],
+      );
+      expect(rows.map((r) => r.release_reason)).toEqual(['idle', null, null]);
+    });
+
+    it('tells waiting fans the tickets left; in carts, no time is promised', async () => {
+      const event = await queuedEvent({ maxActiveShoppers: 1 }, 6);
+      const line = await customers(6);
+      await join(event, line);
+      const [shopper] = admittedIn(await tick(event)) as [string];
+      const room = waitingRoom(ctx);
+      const open = await room.view(event, line[1] as string);
+      expect(open).toMatchObject({
+        state: 'waiting', position: 1, outlook: 'open', tickets: { available: 8, inCarts: 0 },
+      });
+      expect(open.etaSeconds).toEqual(expect.any(Number));
+      // Far back, the tickets left cannot serve the fans ahead.
+      const far = await room.view(event, line[5] as string);
+      expect(far).toMatchObject({ outlook: 'unlikely', etaSeconds: null });
+      expect(far.waitlistUrl).toMatch(/\/queue\/me\/waitlist$/);
+      // The shopper holds every floor ticket; the two seats go too.
+      await holdFor(event, shopper, 6);
+      await db.query(
+        `UPDATE tickets SET order_id = gen_random_uuid()
+          WHERE event_id = $1 AND zone_key = 'seats'`,
+        [event.eventId],
+      );
+      await tick(event);
+      expect(await room.view(event, line[1] as string)).toMatchObject({
+        state: 'waiting', outlook: 'in_carts', etaSeconds: null,
+        tickets: { available: 0, inCarts: 6 },
+      });
+    });
+
+    it('closes when nothing is available and nothing held may come back', async () => {
+      const event = await queuedEvent({ maxActiveShoppers: 1 }, 4);
+      const line = await customers(3);
+      await join(event, line);
+      const [shopper] = admittedIn(await tick(event)) as [string];
+      const holdId = await holdFor(event, shopper, 4);
+      await db.query(
+        `UPDATE tickets SET order_id = gen_random_uuid()
+          WHERE event_id = $1 AND zone_key = 'seats'`,
+        [event.eventId],
+      );
+      // Held, no payment under way: they may come back, so the line stays open.
+      let outcome = await tick(event);
+      expect(outcome.kind === 'ticked' && outcome.status.soldOut).toBe(false);
+      // The payment starts: nothing left may come back, so the line closes.
+      await db.query(
+        `INSERT INTO orders (order_id, event_id, customer_id, hold_id, status, quantity,
+                             total_cents, currency)
+         VALUES (gen_random_uuid(), $1, $2, $3, 'pending_payment', 4, 12000, 'EUR')`,
+        [event.eventId, shopper, holdId],
+      );
+      outcome = await tick(event);
+      expect(outcome.kind === 'ticked' && outcome.status.soldOut).toBe(true);
+      const view = await waitingRoom(ctx).view(event, line[2] as string);
+      expect(view).toMatchObject({ state: 'sold_out', outlook: 'sold_out' });
+      expect(view.waitlistUrl).toBe(`/api/v1/events/${event.eventId}/queue/me/waitlist`);
+      const { rows } = await db.query<{ closed_at: Date | null }>(
+        'SELECT closed_at FROM queue_state WHERE event_id = $1', [event.eventId],
+      );
+      expect(rows[0]?.closed_at).not.toBeNull();
+    });
+
+    it('moves fans to the waitlist in one step, in line order whenever they click', async () => {
+      const event = await queuedEvent({ maxActiveShoppers: 1 }, 2);
+      const line = await customers(6);
+      await join(event, line);
+      const [shopper] = admittedIn(await tick(event)) as [string];
+      await db.query('UPDATE tickets SET order_id = gen_random_uuid() WHERE event_id = $1',
+        [event.eventId]);
+      const closed = await tick(event);
+      expect(closed.kind === 'ticked' && closed.status.soldOut).toBe(true);
+      const room = waitingRoom(ctx);
+      // They click in a scrambled order; someone joins the waitlist directly in between.
+      const [direct] = await customers(1) as [string];
+      const clicks = [line[4], line[2], line[5], line[1]] as string[];
+      for (const [i, fan] of clicks.entries()) {
+        const moved = await moveToWaitlist(ctx, room, event, fan, { quantity: 2 });
+        expect(moved.queue.state).toBe('left');
+        expect(moved.waitlist.status).toBe('waiting');
+        if (i === 1) await joinWaitlist(ctx, { customerId: direct, eventId: event.eventId, quantity: 1 });
+      }
+      const position = async (fan: string): Promise<number | null | undefined> =>
+        (await listWaitlist(db, fan)).find((e) => e.eventId === event.eventId)?.position;
+      expect(await Promise.all([line[1], line[2], line[4], line[5], direct]
+        .map((fan) => position(fan as string)))).toEqual([1, 2, 3, 4, 5]);
+      // One step, once: the fan has left the line; refusals change nothing.
+      await expect(moveToWaitlist(ctx, room, event, line[1] as string, { quantity: 2 }))
+        .rejects.toMatchObject({ code: 'already_left' });
+      await expect(moveToWaitlist(ctx, room, event, line[3] as string, { quantity: 99 }))
+        .rejects.toBeInstanceOf(DomainError);
+      expect((await room.view(event, line[3] as string)).state).toBe('sold_out');
+      expect(await position(line[3] as string)).toBeUndefined();
+      // A ticket comes back while fans wait on the waitlist: it is theirs, the line stays shut.
+      await db.query(
+        `UPDATE tickets SET order_id = NULL WHERE event_id = $1 AND ticket_no =
+           (SELECT min(ticket_no) FROM tickets WHERE event_id = $1)`,
+        [event.eventId],
+      );
+      const after = await tick(event);
+      expect(after.kind === 'ticked' && after.status.soldOut).toBe(true);
+      expect(after.kind === 'ticked' && after.admitted).toEqual([]);
+      expect(shopper).toBe(line[0]);
+    });
+  });
+}

@@ -1,0 +1,163 @@
+/**
+ * Offers: when tickets come back (a release, an expiry, a cancellation, a failed payment),
+ * the earliest waiting fans they can serve get them as a hold made for them, in the same
+ * transaction that returned the tickets. Every return path calls `offerReturnedTickets`
+ * right after it has cleared the tickets, while it still holds their row locks, so no
+ * other buyer can slip in between the return and the offer.
+ *
+ * Rules (docs/WAITLIST.md): entries are served earliest first, each in full or not at all
+ * (first fit: an entry the returned tickets cannot serve in full keeps its place and a
+ * later, smaller one may be served); an offer's tickets come from one zone; a fan whose
+ * per-customer limit has no room for the whole quantity keeps their place. What nobody
+ * takes goes back to general sale.
+ *
+ * Nothing is offered twice: offers on one event serialize on a transaction-scoped lock,
+ * and an entry moves waiting → offered under a guarded UPDATE whose row count is checked.
+ * Lock order is fixed: ticket rows (taken by the return), then the event's waitlist lock,
+ * then the customer lock (the same one every hold takes), events in id order.
+ */
+import { loadEvent, type EventRecord } from '../catalog/events.js';
+import { limits } from '../config/limits.js';
+import { applyHold } from '../holds/apply.js';
+import { claimTickets, lockCustomerAndCount } from '../holds/claim.js';
+import { writeOutbox, type ReleaseReason } from '../outbox/write.js';
+import type { Queryable } from '../storage/index.js';
+
+/**
+ * Test-only switch. With `skipGuard` on, offers skip the event's waitlist lock and the
+ * entry's status guard, and pause `gapMs` between reading the line and writing the offer:
+ * the concurrency test flips it to show the race it exercises is real; production never does.
+ */
+export const offerTesting = { skipGuard: false, gapMs: 50 };
+
+/** A returned ticket, as every return path has it. */
+export interface ReturnedTicket {
+  ticket_no: number;
+  zone_key: string;
+}
+
+/** An offer made: the hold created for the fan. */
+export interface OfferMade {
+  customerId: string;
+  holdId: string;
+  quantity: number;
+  zone: string;
+}
+
+interface WaitingRow {
+  customer_id: string;
+  seq: string;
+  zone_key: string | null;
+  quantity: number;
+}
+
+/** Serializes offers of one event (transaction-scoped; released at commit or rollback). */
+async function lockEventWaitlist(tx: Queryable, eventId: string): Promise<void> {
+  await tx.query("SELECT pg_advisory_xact_lock(hashtextextended('waitlist:' || $1, 8))",
+    [eventId]);
+}
+
+/** The zone an entry can be served from in full, if any: its own, or the first that fits. */
+function zoneFor(
+  entry: WaitingRow, pool: ReadonlyMap<string, number[]>, event: EventRecord,
+): string | undefined {
+  const candidates = entry.zone_key === null ? event.zones.map((z) => z.key) : [entry.zone_key];
+  return candidates.find((zone) => (pool.get(zone)?.length ?? 0) >= entry.quantity);
+}
+
+/**
+ * Offers returned tickets of one event to its waitlist, in the caller's transaction (which
+ * must hold the tickets' row locks and have cleared them). Returns the offers made.
+ */
+export async function offerReturnedTickets(
+  tx: Queryable, eventId: string, tickets: readonly ReturnedTicket[], reason: ReleaseReason,
+): Promise<OfferMade[]> {
+  if (tickets.length === 0) return [];
+  // The common case, nobody waiting, costs one indexed probe.
+  const { rows: any } = await tx.query(
+    "SELECT 1 FROM waitlist_entries WHERE event_id = $1 AND status = 'waiting' LIMIT 1",
+    [eventId],
+  );
+  if (any.length === 0) return [];
+  const guarded = !offerTesting.skipGuard;
+  if (guarded) await lockEventWaitlist(tx, eventId);
+  const { rows: [state] } = await tx.query<{ open: boolean }>(
+    `SELECT cancelled_at IS NULL AND on_sale_at <= now() AND starts_at > now() AS open
+       FROM events WHERE event_id = $1`,
+    [eventId],
+  );
+  if (state?.open !== true) return [];
+  const event = await loadEvent(tx, eventId);
+  const { rows: waiting } = await tx.query<WaitingRow>(
+    `SELECT customer_id, seq::text AS seq, zone_key, quantity FROM waitlist_entries
+      WHERE event_id = $1 AND status = 'waiting' ORDER BY seq LIMIT $2`,
+    [eventId, limits.waitlistOfferScan],
+  );
+  if (!guarded) await new Promise((resolve) => setTimeout(resolve, offerTesting.gapMs));
+  const pool = new Map<string, number[]>();
+  for (const ticket of [...tickets].sort((a, b) => a.ticket_no - b.ticket_no)) {
+    pool.set(ticket.zone_key, [...(pool.get(ticket.zone_key) ?? []), ticket.ticket_no]);
+  }
+  const offers: OfferMade[] = [];
+  for (const entry of waiting) {
+    const zone = zoneFor(entry, pool, event);
+    if (zone === undefined) continue;
+    const made = await offerTo(tx, event, entry, zone, pool, reason, guarded);
+    if (made !== undefined) offers.push(made);
+    if ([...pool.values()].every((left) => left.length === 0)) break;
+  }
+  return offers;
+}
+
+/** Makes one offer if the fan's limit has room for all of it; takes its tickets from `pool`. */
+async function offerTo(
+  tx: Queryable, event: EventRecord, entry: WaitingRow, zone: string,
+  pool: Map<string, number[]>, reason: ReleaseReason, guarded: boolean,
+): Promise<OfferMade | undefined> {
+  const usage = await lockCustomerAndCount(tx, entry.customer_id, event.eventId,
+    event.holdSeconds);
+  if (usage.used + entry.quantity > event.maxTicketsPerCustomer) return undefined;
+  const available = pool.get(zone) ?? [];
+  const picked = available.slice(0, entry.quantity);
+  const hold = await applyHold(tx, event, entry.customer_id, entry.quantity,
+    (inner, holdId, expiresAt) => claimTickets(inner, event.eventId, holdId, picked, expiresAt),
+    async (inner, made) => {
+      await inner.query(
+        `INSERT INTO waitlist_offers (hold_id, event_id, customer_id, entry_seq, reason)
+         VALUES ($1, $2, $3, $4, $5)`,
+        [made.holdId, event.eventId, entry.customer_id, entry.seq, reason],
+      );
+      const moved = await inner.query(
+        `UPDATE waitlist_entries SET status = 'offered', offer_hold_id = $3, updated_at = now()
+          WHERE event_id = $1 AND customer_id = $2 ${guarded ? "AND status = 'waiting'" : ''}`,
+        [event.eventId, entry.customer_id, made.holdId],
+      );
+      if (moved.rowCount !== 1) throw new Error('assertion failed: locked entry changed state');
+      await writeOutbox(inner, event.eventId, 'waitlist.offered', {
+        customerId: entry.customer_id, holdId: made.holdId, quantity: entry.quantity,
+        zones: [zone], expiresAt: made.expiresAt, reason,
+      });
+    }, true);
+  pool.set(zone, available.slice(entry.quantity));
+  return { customerId: entry.customer_id, holdId: hold.holdId, quantity: entry.quantity, zone };
+}
+
+/** A returned ticket with its event, as multi-event return paths (the sweeper) have them. */
+export interface EventReturnedTicket extends ReturnedTicket {
+  event_id: string;
+}
+
+/** Offers tickets returned across events, one event at a time in id order (lock order). */
+export async function offerReturnedAcrossEvents(
+  tx: Queryable, tickets: readonly EventReturnedTicket[], reason: ReleaseReason,
+): Promise<OfferMade[]> {
+  const byEvent = new Map<string, EventReturnedTicket[]>();
+  for (const ticket of tickets) {
+    byEvent.set(ticket.event_id, [...(byEvent.get(ticket.event_id) ?? []), ticket]);
+  }
+  const offers: OfferMade[] = [];
+  for (const eventId of [...byEvent.keys()].sort()) {
+    offers.push(...await offerReturnedTickets(tx, eventId, byEvent.get(eventId) ?? [], reason));
+  }
+  return offers;
+}

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import {
+  appendSample, linePath, niceCeil, seedSamples, type Sample, type StatsLike,
+} from './chartData';
+
+function stats(over: { asOf: string; admitted?: number; sold?: number; revenue?: number;
+  points?: StatsLike['series']['points'] }): StatsLike {
+  return {
+    asOf: over.asOf,
+    queue: { preQueue: 10, waiting: 90, admitted: over.admitted ?? 0, admissionsPerMinute: 120 },
+    tickets: { held: 4, sold: over.sold ?? 0 },
+    activeHolds: 2,
+    revenueCents: over.revenue ?? 0,
+    holdLatency: { latencyMsP99: 42 },
+    series: { stepSeconds: 10, points: over.points ?? [] },
+  };
+}
+
+describe('dashboard chart data', () => {
+  it('derives per-second rates from successive polls, whatever their spacing', () => {
+    let samples: Sample[] = [];
+    samples = appendSample(samples, stats({ asOf: '2030-01-01T00:00:00.000Z', admitted: 100 }));
+    expect(samples[0]?.admissionsPerSecond).toBe(2); // the server's measured rate at first
+    expect(samples[0]?.queueLength).toBe(100);
+    samples = appendSample(samples, stats({ asOf: '2030-01-01T00:00:02.000Z', admitted: 130 }));
+    expect(samples[1]?.admissionsPerSecond).toBe(15);
+    // A late reply (older than the last sample) changes nothing.
+    samples = appendSample(samples, stats({ asOf: '2030-01-01T00:00:01.000Z', admitted: 500 }));
+    expect(samples).toHaveLength(2);
+  });
+
+  it('keeps a bounded number of samples', () => {
+    let samples: Sample[] = [];
+    for (let i = 0; i < 10; i += 1) {
+      samples = appendSample(samples, stats({ asOf: new Date(Date.UTC(2030, 0, 1, 0, 0, i))
+        .toISOString() }), 4);
+    }
+    expect(samples.map((s) => new Date(s.atMs).getUTCSeconds())).toEqual([6, 7, 8, 9]);
+  });
+
+  it('rebuilds history from the server series, ending at the current totals', () => {
+    const seeded = seedSamples(stats({
+      asOf: '2030-01-01T00:00:25.000Z', sold: 10, revenue: 1_000, admitted: 50,
+      points: [
+        { at: '2030-01-01T00:00:00.000Z', ticketsSold: 3, revenueCents: 300, admitted: 20,
+          holdLatencyMsP99: 12 },
+        { at: '2030-01-01T00:00:10.000Z', ticketsSold: 2, revenueCents: 200, admitted: 10,
+          holdLatencyMsP99: null },
+        { at: '2030-01-01T00:00:20.000Z', ticketsSold: 1, revenueCents: 100, admitted: 0,
+          holdLatencyMsP99: 30 },
+      ],
+    }));
+    // The window still running (ends at :30) is left to the live polls.
+    expect(seeded.map((s) => [new Date(s.atMs).getUTCSeconds(), s.sold, s.revenueCents,
+      s.admitted, s.admissionsPerSecond, s.holdLatencyMsP99])).toEqual([
+      [10, 7, 700, 40, 2, 12],
+      [20, 9, 900, 50, 1, null],
+    ]);
+  });
+
+  it('rounds axes up to 1, 2 or 5 times a power of ten', () => {
+    expect([0, 0.3, 1, 3, 7, 11, 240, 999].map(niceCeil))
+      .toEqual([1, 0.5, 1, 5, 10, 20, 500, 1000]);
+  });
+
+  it('draws a path through the points that have values', () => {
+    const base = { queueLength: 0, admitted: 0, admissionsPerSecond: 0, activeHolds: 0,
+      revenueCents: 0, holdLatencyMsP99: null };
+    const samples: Sample[] = [
+      { ...base, atMs: 0, sold: Number.NaN },
+      { ...base, atMs: 1_000, sold: 0 },
+      { ...base, atMs: 3_000, sold: 4 },
+    ];
+    const line = linePath(samples, 'sold', 100, 50);
+    expect(line).toEqual({ path: 'M0.0,50.0 L100.0,10.0', yMax: 5, latest: 4 });
+    expect(linePath(samples, 'holdLatencyMsP99', 100, 50)).toEqual({ path: '', yMax: 1,
+      latest: null });
+  });
+});

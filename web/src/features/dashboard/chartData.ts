@@ -1,0 +1,127 @@
+/**
+ * Shaping the on-sale figures into chart series: the dashboard polls the stats endpoint
+ * about once a second and appends one sample per reply; rates come from the difference
+ * between samples (so they are per second, whatever the polling jitter), and the server's
+ * short series fills the charts before the first polls arrive. Pure and bounded.
+ */
+
+/** The figures of one stats reply that the charts draw (see GET /admin/events/:id/stats). */
+export interface StatsLike {
+  asOf: string;
+  queue: { preQueue: number; waiting: number; admitted: number; admissionsPerMinute: number };
+  tickets: { held: number; sold: number };
+  activeHolds: number;
+  revenueCents: number;
+  holdLatency: { latencyMsP99: number | null };
+  series: { stepSeconds: number; points: readonly {
+    at: string; ticketsSold: number; revenueCents: number; admitted: number;
+    holdLatencyMsP99: number | null;
+  }[] };
+}
+
+/** One point of every chart. */
+export interface Sample {
+  atMs: number;
+  queueLength: number;
+  /** Admitted so far (cumulative); admissionsPerSecond is its rate. */
+  admitted: number;
+  admissionsPerSecond: number;
+  activeHolds: number;
+  sold: number;
+  revenueCents: number;
+  holdLatencyMsP99: number | null;
+}
+
+/** The charts keep this many samples (about five minutes at one poll a second). */
+export const maxSamples = 300;
+
+/** The metrics a chart can draw. */
+export type Metric = Exclude<keyof Sample, 'atMs'>;
+
+/** Appends a stats reply; ignores a reply not newer than the last sample (a late poll). */
+export function appendSample(samples: readonly Sample[], stats: StatsLike,
+  keep = maxSamples): Sample[] {
+  const atMs = Date.parse(stats.asOf);
+  const last = samples[samples.length - 1];
+  if (last !== undefined && atMs <= last.atMs) return [...samples];
+  const admitted = stats.queue.admitted;
+  const seconds = last === undefined ? 0 : (atMs - last.atMs) / 1000;
+  const admissionsPerSecond = last === undefined || seconds <= 0
+    ? stats.queue.admissionsPerMinute / 60
+    : Math.max(0, admitted - last.admitted) / seconds;
+  const next: Sample = {
+    atMs,
+    queueLength: stats.queue.preQueue + stats.queue.waiting,
+    admitted,
+    admissionsPerSecond,
+    activeHolds: stats.activeHolds,
+    sold: stats.tickets.sold,
+    revenueCents: stats.revenueCents,
+    holdLatencyMsP99: stats.holdLatency.latencyMsP99,
+  };
+  const all = [...samples, next];
+  return all.length > keep ? all.slice(all.length - keep) : all;
+}
+
+/**
+ * Samples rebuilt from the server's series, ending at the reply's totals: cumulative
+ * figures walk back by each window's count. Queue length and holds are not in the series
+ * (they are states, not events), so they carry the reply's current value only at the end.
+ */
+export function seedSamples(stats: StatsLike): Sample[] {
+  const points = stats.series.points;
+  const step = stats.series.stepSeconds;
+  let sold = stats.tickets.sold;
+  let revenue = stats.revenueCents;
+  let admitted = stats.queue.admitted;
+  const seeded: Sample[] = [];
+  for (let i = points.length - 1; i >= 0; i -= 1) {
+    const point = points[i];
+    if (point === undefined) continue;
+    seeded.unshift({
+      atMs: Date.parse(point.at) + step * 1000,
+      queueLength: Number.NaN,
+      admitted,
+      admissionsPerSecond: step > 0 ? point.admitted / step : 0,
+      activeHolds: Number.NaN,
+      sold,
+      revenueCents: revenue,
+      holdLatencyMsP99: point.holdLatencyMsP99,
+    });
+    sold = Math.max(0, sold - point.ticketsSold);
+    revenue = Math.max(0, revenue - point.revenueCents);
+    admitted = Math.max(0, admitted - point.admitted);
+  }
+  // Only windows that have ended are history; the live samples take over from here.
+  const asOfMs = Date.parse(stats.asOf);
+  return seeded.filter((sample) => sample.atMs <= asOfMs);
+}
+
+/** A round number at or above `value` (1, 2 or 5 times a power of ten), for a y axis. */
+export function niceCeil(value: number): number {
+  if (!(value > 0)) return 1;
+  const power = 10 ** Math.floor(Math.log10(value));
+  for (const step of [1, 2, 5, 10]) {
+    if (step * power >= value) return step * power;
+  }
+  return 10 * power;
+}
+
+/** Chart geometry: an SVG path through the samples that have a value, and the y maximum. */
+export function linePath(samples: readonly Sample[], metric: Metric, width: number,
+  height: number): { path: string; yMax: number; latest: number | null } {
+  const values = samples.map((s) => ({ atMs: s.atMs, value: s[metric] }))
+    .filter((p): p is { atMs: number; value: number } =>
+      typeof p.value === 'number' && Number.isFinite(p.value));
+  const latest = values[values.length - 1]?.value ?? null;
+  if (values.length === 0) return { path: '', yMax: 1, latest };
+  const yMax = niceCeil(Math.max(...values.map((p) => p.value)));
+  const first = values[0]?.atMs ?? 0;
+  const span = Math.max((values[values.length - 1]?.atMs ?? first) - first, 1);
+  const path = values.map((p, i) => {
+    const x = values.length === 1 ? width : ((p.atMs - first) / span) * width;
+    const y = height - (p.value / yMax) * height;
+    return `${i === 0 ? 'M' : 'L'}${x.toFixed(1)},${y.toFixed(1)}`;
+  }).join(' ');
+  return { path, yMax, latest };
+}

@@ -1,0 +1,1 @@
+export { MyOrdersPage, OrderPage } from './components/OrderPages';

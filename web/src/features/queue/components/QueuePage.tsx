@@ -1,0 +1,6 @@
+/** Placeholder until the page lands. */
+import { PageTitle } from '../../../components/PageTitle';
+
+export function QueuePage() {
+  return <section className="page"><PageTitle title="QueuePage" /></section>;
+}
