@@ -23,7 +23,8 @@ import type { Db, Queryable } from './index.js';
 export const eventKeyedTables = new Set([
   'events', 'zones', 'tickets', 'holds', 'hold_items', 'orders', 'payments', 'order_tickets',
   'outbox_events', 'event_feed', 'queue_numbering', 'queue_entries', 'queue_draws',
-  'queue_draw_keys', 'queue_state', 'queue_admissions',
+  'queue_draw_keys', 'queue_state', 'queue_admissions', 'waitlist_entries', 'waitlist_offers',
+  'notifications', 'checkin_tokens',
 ]);
 
 /**
