@@ -69,6 +69,9 @@ export interface Config {
     loginsPerEmailPerQuarterHour: number;
     /** Checkouts, extensions, releases and cancellations per customer per minute, each. */
     bookingWritesPerCustomerPerMinute: number;
+    /** Who may read /metrics: anyone, holders of `metricsToken`, or nobody (no route). */
+    metricsAccess: 'public' | 'token' | 'off';
+    metricsToken: string | undefined;
     /** Trust X-Forwarded-For from this many proxy hops (0: use the socket address). */
     trustProxy: number;
     /**
@@ -310,6 +313,9 @@ export function loadConfig(env: Env = process.env): Config {
   if (databaseReadUrl !== undefined && databaseUrl === undefined) {
     throw new ConfigError('DATABASE_READ_URL', 'needs DATABASE_URL (the primary) as well');
   }
+  if (text(env, 'METRICS_ACCESS') === 'token' && text(env, 'METRICS_TOKEN') === undefined) {
+    throw new ConfigError('METRICS_TOKEN', 'is required when METRICS_ACCESS=token');
+  }
   const publicHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   return {
     port,
@@ -352,6 +358,8 @@ export function loadConfig(env: Env = process.env): Config {
       trustProxy: integer(env, 'TRUST_PROXY_HOPS', 0, 0, 10),
       logRequests: oneOf(env, 'LOG_REQUESTS',
         text(env, 'NODE_ENV') === 'production' ? 'false' : 'true', ['true', 'false']) === 'true',
+      metricsAccess: oneOf(env, 'METRICS_ACCESS', 'public', ['public', 'token', 'off']),
+      metricsToken: secretValue(env, 'METRICS_TOKEN'),
     },
     seedDemo: oneOf(env, 'STAMPEDE_SEED_DEMO', 'true', ['true', 'false']) === 'true',
     queue: queueConfig(env),

@@ -105,7 +105,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     reply.header('x-request-id', request.id);
   });
   await registerDocs(app);
-  await app.register(metricsPlugin);
+  await app.register(metricsPlugin, { ctx });
   const domainMetrics = registerDomainMetrics(app.metrics, ctx);
   app.addHook('onResponse', async (request, reply) => {
     if (request.method !== 'POST' || request.routeOptions.url !== '/api/v1/events/:eventId/holds') {
