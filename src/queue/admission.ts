@@ -265,6 +265,7 @@ export async function tickLine(
       await writeOutbox(tx, event.eventId, 'queue.admitted',
         { customerIds: admitted.map((entry) => entry.customerId) });
     }
+    if (soldOut && state.closed_at === null) await noticeClosed(tx, event.eventId, servedUpTo);
     const firstAdmittedAt = state.first_admitted_at ?? (admitted.length > 0 ? now : null);
     const ratePerMinute = measuredRate(slots.lastMinute + admitted.length, firstAdmittedAt, now);
     const seq = Number(state.tick_seq) + 1;
@@ -284,6 +285,26 @@ export async function tickLine(
     };
     return { kind: 'ticked', status, admitted, drawn } as const;
   });
+}
+
+/**
+ * The line has just closed: an outbox row (or a few: `limits.queueClosedNoticeBatch` fans
+ * each) names the fans still waiting, in line order, so the notifier tells each of them
+ * wherever they are, not only those with the queue page open. At most
+ * `limits.notifyAudienceMax` fans are named.
+ */
+async function noticeClosed(tx: Queryable, eventId: string, servedUpTo: number): Promise<void> {
+  const { rows } = await tx.query<{ customer_id: string }>(
+    `SELECT customer_id FROM queue_entries
+      WHERE event_id = $1 AND left_at IS NULL AND (number IS NULL OR number > $2)
+      ORDER BY number NULLS LAST LIMIT $3`,
+    [eventId, servedUpTo, limits.notifyAudienceMax],
+  );
+  const ids = rows.map((row) => row.customer_id);
+  for (let start = 0; start < ids.length; start += limits.queueClosedNoticeBatch) {
+    await writeOutbox(tx, eventId, 'queue.closed',
+      { customerIds: ids.slice(start, start + limits.queueClosedNoticeBatch) });
+  }
 }
 
 /**

@@ -368,6 +368,13 @@ for (const backend of backends) {
         'SELECT closed_at FROM queue_state WHERE event_id = $1', [event.eventId],
       );
       expect(rows[0]?.closed_at).not.toBeNull();
+      // The notifier is told once who was still waiting, in line order.
+      await tick(event);
+      const notices = await db.query<{ payload: { customerIds: string[] } }>(
+        `SELECT payload FROM outbox_events WHERE event_id = $1 AND kind = 'queue.closed'`,
+        [event.eventId],
+      );
+      expect(notices.rows.map((row) => row.payload.customerIds)).toEqual([line.slice(1)]);
     });
 
     it('moves fans to the waitlist in one step, in line order whenever they click', async () => {
