@@ -143,10 +143,12 @@ export class CrowdEngine {
       await sleep(10);
     }
     this.abort.abort();
+    // Requests already sent (a move to the waitlist, say) finish and count before the rest
+    // are settled; everything that waits listens to the abort signal.
+    await Promise.allSettled(this.background);
     for (const customer of this.customers) {
       if (customer.phase !== 'done') this.finish(customer, this.soldOut ? 'sold_out' : 'timeout');
     }
-    await Promise.allSettled(this.background);
     await sampler;
     await this.sampleOnce();
     onTick(this);
