@@ -17,6 +17,7 @@ const sections: Record<string, () => Promise<Runner>> = {
   checkout: async () => (await import('./checkout.js')).run,
   queue: async () => (await import('./queue.js')).run,
   simulation: async () => (await import('./simulation.js')).run,
+  live: async () => (await import('./live.js')).run,
 };
 
 /** Sections that take minutes run only when named. */
@@ -81,8 +82,10 @@ async function main(argv: string[]): Promise<void> {
     writeFileSync(`${root}BENCHMARKS.md`, render(readLatest()));
     return;
   }
-  const wanted = argv.length > 0
-    ? argv
+  // `--name=value` arguments are options read by the sections themselves.
+  const named = argv.filter((arg) => !arg.startsWith('--'));
+  const wanted = named.length > 0
+    ? named
     : Object.keys(sections).filter((id) => !onlyWhenNamed.has(id));
   for (const id of wanted) {
     if (sections[id] === undefined) {

@@ -77,6 +77,13 @@ const checks: { name: string; detail: string; sql: string }[] = [
            WHERE i.event_id = $1 AND h.state = 'held' AND h.claim_expires_at > now()`,
   },
   {
+    name: 'no order paid twice',
+    detail: 'orders with more than one captured payment',
+    sql: `SELECT count(*)::int AS n FROM (
+            SELECT order_id FROM payments WHERE event_id = $1 AND status = 'captured'
+             GROUP BY order_id HAVING count(*) > 1) x`,
+  },
+  {
     name: 'every captured payment ends as one confirmed order or one refund',
     detail: 'captured payments with neither, or with both, a confirmed order and a refund',
     sql: `SELECT count(*)::int AS n FROM payments p JOIN orders o ON o.order_id = p.order_id

@@ -52,6 +52,8 @@ describe('loadConfig', () => {
     [{ STAMPEDE_SECRET: 'short' }, 'STAMPEDE_SECRET'],
     [{ STAMPEDE_ADMIN_TOKEN: 'short' }, 'STAMPEDE_ADMIN_TOKEN'],
     [{ PG_POOL_MAX: '0' }, 'PG_POOL_MAX'],
+    [{ METRICS_ACCESS: 'token' }, 'METRICS_TOKEN'],
+    [{ METRICS_ACCESS: 'sometimes' }, 'METRICS_ACCESS'],
     [{ REDIS_SENTINELS: 'sentinel-without-port' }, 'REDIS_SENTINELS'],
     [{ REDIS_SENTINELS: 'a:1', REDIS_URL: 'redis://cache' }, 'REDIS_SENTINELS'],
     [{ REDIS_CLUSTER_NODES: 'a:99999' }, 'REDIS_CLUSTER_NODES'],

@@ -64,6 +64,9 @@ export interface Config {
     loginsPerEmailPerQuarterHour: number;
     /** Checkouts, extensions, releases and cancellations per customer per minute, each. */
     bookingWritesPerCustomerPerMinute: number;
+    /** Who may read /metrics: anyone, holders of `metricsToken`, or nobody (no route). */
+    metricsAccess: 'public' | 'token' | 'off';
+    metricsToken: string | undefined;
     /** Trust X-Forwarded-For from this many proxy hops (0: use the socket address). */
     trustProxy: number;
   };
@@ -295,6 +298,9 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('STRIPE_WEBHOOK_SECRET', 'is required when PAYMENT_PROVIDER=stripe');
   }
   const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:']);
+  if (text(env, 'METRICS_ACCESS') === 'token' && text(env, 'METRICS_TOKEN') === undefined) {
+    throw new ConfigError('METRICS_TOKEN', 'is required when METRICS_ACCESS=token');
+  }
   const publicHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   return {
     port,
@@ -334,6 +340,8 @@ export function loadConfig(env: Env = process.env): Config {
       bookingWritesPerCustomerPerMinute: integer(env, 'RATE_LIMIT_BOOKING_WRITES_PER_CUSTOMER',
         120, 1, 1_000_000),
       trustProxy: integer(env, 'TRUST_PROXY_HOPS', 0, 0, 10),
+      metricsAccess: oneOf(env, 'METRICS_ACCESS', 'public', ['public', 'token', 'off']),
+      metricsToken: secretValue(env, 'METRICS_TOKEN'),
     },
     seedDemo: oneOf(env, 'STAMPEDE_SEED_DEMO', 'true', ['true', 'false']) === 'true',
     queue: queueConfig(env),

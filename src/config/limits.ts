@@ -84,6 +84,10 @@ export const limits = {
   idempotencyStaleSeconds: 300,
   /** Longest Retry-After for a retry whose key's first request is still 'running'. */
   idempotencyRetryAfterMaxSeconds: 30,
+  /** Webhook dedupe records and simulated gateway books are kept this long, then pruned. */
+  providerEventRetentionDays: 30,
+  /** Rows one retention pass deletes per table. */
+  retentionBatch: 5_000,
   /** Idempotency records are kept this long, then pruned. */
   idempotencyRetentionHours: 24,
   /**
@@ -102,6 +106,12 @@ export const limits = {
   holdSweepBatch: 500,
   /** Payments and refunds the reconciler looks at per pass. */
   reconcileBatch: 100,
+  /** A row's first retry waits this long; each later one twice as long as the one before. */
+  reconcileBackoffBaseSeconds: 30,
+  /** ...up to this. */
+  reconcileBackoffMaxSeconds: 3_600,
+  /** After this many attempts an unsettled row is logged as an error and counted as stuck. */
+  reconcileAlertAttempts: 8,
   /** Signed webhooks older or newer than this (by the server clock) are rejected. */
   webhookToleranceSeconds: 300,
   /** Webhook bodies are small; anything bigger is not from a provider. */

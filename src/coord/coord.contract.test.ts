@@ -432,19 +432,20 @@ for (const backend of [memoryBackend, redisBackend, clusterBackend]) {
       }));
 
       it('only the holder with its token can renew or release', run(async (env) => {
+        // TTLs of seconds: on a busy machine one round trip can take a good part of 300 ms.
         const coord = env.node();
         const name = uniq('relay');
-        const token = await coord.acquireLease(name, 'a', 300);
+        const token = await coord.acquireLease(name, 'a', 2_000);
         if (token === null) throw new Error('expected the lease');
-        expect(await coord.renewLease(name, 'b', token, 300)).toBe(false);
-        expect(await coord.renewLease(name, 'a', token - 1, 300)).toBe(false);
+        expect(await coord.renewLease(name, 'b', token, 2_000)).toBe(false);
+        expect(await coord.renewLease(name, 'a', token - 1, 2_000)).toBe(false);
         await coord.releaseLease(name, 'b', token);
-        expect(await coord.acquireLease(name, 'b', 300)).toBeNull();
+        expect(await coord.acquireLease(name, 'b', 2_000)).toBeNull();
 
-        await env.elapse(200);
-        expect(await coord.renewLease(name, 'a', token, 300)).toBe(true);
-        await env.elapse(200); // past the first ttl, inside the renewed one
-        expect(await coord.acquireLease(name, 'b', 300)).toBeNull();
+        await env.elapse(1_300);
+        expect(await coord.renewLease(name, 'a', token, 2_000)).toBe(true);
+        await env.elapse(1_300); // past the first ttl, inside the renewed one
+        expect(await coord.acquireLease(name, 'b', 2_000)).toBeNull();
       }));
 
       it('expiry lets another take over, and the old holder cannot touch it', run(

@@ -19,6 +19,8 @@ const backends = await testBackends();
 interface Reply {
   status: number;
   code?: string;
+  holdId?: string;
+  unavailable?: string[];
 }
 
 for (const backend of backends) {
@@ -52,8 +54,9 @@ for (const backend of backends) {
           // @ts-expect-error undici's fetch takes a dispatcher; Node's types omit it
           dispatcher: agent,
         });
-        const json = (await response.json()) as { code?: string };
-        return { status: response.status, code: json.code };
+        const json = (await response.json()) as Omit<Reply, 'status'>;
+        return { status: response.status, code: json.code, holdId: json.holdId,
+          unavailable: json.unavailable };
       }));
     }
 
@@ -120,17 +123,28 @@ for (const backend of backends) {
       expect(flat.every((r) => r.status === 201 || r.status === 409)).toBe(true);
       // The two seat sets overlap, so at most one of them wins. Whether one does depends on
       // arrival order (a best-available hold may take one of their seats first), so the
-      // test checks the reason instead: every refused set has a seat someone else holds.
+      // test checks each refusal's reason: the seats it names as unavailable are held now
+      // (nothing is released during the race) by a hold that is not the refused request's.
       const winners = flat.filter((r, i) => i % 3 !== 0 && r.status === 201);
       expect(winners.length).toBeLessThanOrEqual(1);
-      const { rows } = await db.query<{ seat_id: string }>(
-        `SELECT seat_id FROM tickets WHERE event_id = $1 AND seat_id = ANY($2::text[])
-            AND hold_id IS NOT NULL AND hold_expires_at > now()`,
+      const { rows } = await db.query<{ seat_id: string; hold_id: string }>(
+        `SELECT seat_id, hold_id::text FROM tickets WHERE event_id = $1
+            AND seat_id = ANY($2::text[]) AND hold_id IS NOT NULL AND hold_expires_at > now()`,
         [event.eventId, [...new Set([...setB, ...setC])]]);
-      const held = new Set(rows.map((row) => row.seat_id));
-      for (const set of [setB, setC]) {
-        const won = set.every((seatId) => held.has(seatId)) && winners.length === 1;
-        expect(won || set.some((seatId) => held.has(seatId))).toBe(true);
+      const holderOf = new Map(rows.map((row) => [row.seat_id, row.hold_id]));
+      for (const [i, reply] of flat.entries()) {
+        if (i % 3 === 0) continue;
+        const set = i % 3 === 1 ? setB : setC;
+        if (reply.status === 201) {
+          expect(set.map((seatId) => holderOf.get(seatId))).toEqual(set.map(() => reply.holdId));
+          continue;
+        }
+        expect(reply.code).toBe('seats_unavailable');
+        expect(reply.unavailable?.length).toBeGreaterThan(0);
+        for (const seatId of reply.unavailable ?? []) {
+          expect(set).toContain(seatId);
+          expect(holderOf.get(seatId), `${seatId} refused but not held`).toBeDefined();
+        }
       }
       expect(await auditBooking(db, event.eventId)).toEqual([]);
     });

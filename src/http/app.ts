@@ -103,7 +103,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     reply.header('x-request-id', request.id);
   });
   await registerDocs(app);
-  await app.register(metricsPlugin);
+  await app.register(metricsPlugin, { ctx });
   await app.register(holdLatencyPlugin(ctx));
   await registerRateLimit(app, ctx);
   // Before any route, so it can take over the upgrade of WebSocket routes.

@@ -128,7 +128,8 @@ class Extend extends Step {
   async run(_m: Model, real: Real): Promise<void> {
     const hold = pick(real.holds, this.index);
     if (hold === undefined) return;
-    await expecting(real, this.toString(), ['hold_expired', 'extension_used', 'hold_purchased'],
+    await expecting(real, this.toString(),
+      ['hold_expired', 'extension_used', 'hold_purchased', 'payment_pending'],
       () => extendHold(real.deps.db, hold.customerId, hold.holdId));
   }
   toString(): string {

@@ -5,10 +5,12 @@
  * like a webhook would. Only a definite answer from the provider settles a payment: "not
  * found" is never read as "declined". Past the payment window the reconciler asks the
  * provider to abandon the charge (cancel it if it was not charged), and settles with that
- * answer. Bounded batches; safe to run on any node, run by one (the leader).
+ * answer. Bounded batches; safe to run on any node, run by one (the leader). Each row backs
+ * off on its own (see dueSql), so rows that never settle cannot starve the others.
  */
 import { limits } from '../config/limits.js';
 import type { ChargeOutcome } from '../payments/types.js';
+import type { Queryable } from '../storage/index.js';
 import { executeRefund, settlePayment, type BookingDeps } from './settle.js';
 
 export interface ReconcileOptions {
@@ -18,20 +20,43 @@ export interface ReconcileOptions {
   refundAfterSeconds?: number;
 }
 
+/**
+ * Picks due rows and books the attempt in one statement (`FOR UPDATE SKIP LOCKED`, so two
+ * reconcilers never take the same row): oldest due first, and each attempt pushes the row's
+ * next try out exponentially. Rows that never settle back off; newer rows get their turn.
+ */
+const dueSql = (table: 'payments' | 'refunds', key: string, where: string) => `
+  WITH due AS (
+    SELECT ${key} FROM ${table} x WHERE ${where}
+       AND coalesce(x.next_attempt_at, x.created_at + make_interval(secs => $2)) <= now()
+     ORDER BY coalesce(x.next_attempt_at, x.created_at + make_interval(secs => $2))
+     LIMIT $3 FOR UPDATE SKIP LOCKED)
+  UPDATE ${table} t SET reconcile_attempts = t.reconcile_attempts + 1,
+         next_attempt_at = now() + make_interval(secs => least($4::float8,
+           $5::float8 * power(2, least(t.reconcile_attempts, 20))))
+    FROM due WHERE t.${key} = due.${key}
+  RETURNING t.${key}, t.reconcile_attempts, t.created_at`;
+
 /** One reconciliation pass; returns how many payments and refunds it touched. */
 export async function reconcilePayments(
   deps: BookingDeps, options: ReconcileOptions = {},
 ): Promise<{ payments: number; refunds: number }> {
+  const backoff = [limits.reconcileBackoffMaxSeconds, limits.reconcileBackoffBaseSeconds];
+  const { rows: dueRefunds } = await deps.db.query<{ refund_id: string;
+    reconcile_attempts: number; created_at: Date }>(
+    dueSql('refunds', 'refund_id', `x.status = 'requested' AND EXISTS (
+      SELECT 1 FROM payments p WHERE p.payment_id = x.payment_id AND p.provider = $1)`),
+    [deps.provider.name, options.refundAfterSeconds ?? 30, limits.reconcileBatch, ...backoff],
+  );
   const { rows: refunds } = await deps.db.query<{
     refund_id: string; payment_id: string; provider_ref: string | null; amount_cents: number;
     currency: string;
   }>(
     `SELECT r.refund_id, r.payment_id, p.provider_ref, r.amount_cents, p.currency
        FROM refunds r JOIN payments p ON p.payment_id = r.payment_id
-      WHERE r.status = 'requested' AND p.provider = $1
-        AND r.created_at <= now() - make_interval(secs => $2)
-      ORDER BY r.created_at LIMIT $3`,
-    [deps.provider.name, options.refundAfterSeconds ?? 30, limits.reconcileBatch],
+      WHERE r.refund_id = ANY($1::uuid[]) AND r.status = 'requested'
+      ORDER BY r.created_at`,
+    [dueRefunds.map((r) => r.refund_id)],
   );
   for (const refund of refunds) {
     await executeRefund(deps, {
@@ -39,17 +64,19 @@ export async function reconcilePayments(
       amountCents: Number(refund.amount_cents), currency: refund.currency,
     });
   }
+  const { rows: duePayments } = await deps.db.query<{ payment_id: string;
+    reconcile_attempts: number; created_at: Date }>(
+    dueSql('payments', 'payment_id', `x.status = 'pending' AND x.provider = $1`),
+    [deps.provider.name, options.pendingAfterSeconds ?? 60, limits.reconcileBatch, ...backoff],
+  );
   const { rows: payments } = await deps.db.query<{
     payment_id: string; provider_ref: string | null; method: string; past_window: boolean;
   }>(
     `SELECT payment_id, provider_ref, method,
-            created_at <= now() - make_interval(secs => $3) AS past_window
+            created_at <= now() - make_interval(secs => $2) AS past_window
        FROM payments
-      WHERE status = 'pending' AND provider = $1
-        AND created_at <= now() - make_interval(secs => $2)
-      ORDER BY created_at LIMIT $4`,
-    [deps.provider.name, options.pendingAfterSeconds ?? 60, deps.paymentWindowSeconds,
-      limits.reconcileBatch],
+      WHERE payment_id = ANY($1::uuid[]) AND status = 'pending' ORDER BY created_at`,
+    [duePayments.map((p) => p.payment_id), deps.paymentWindowSeconds],
   );
   for (const payment of payments) {
     try {
@@ -58,7 +85,29 @@ export async function reconcilePayments(
       deps.logger.warn({ err: error, paymentId: payment.payment_id }, 'reconcile lookup failed');
     }
   }
+  for (const row of [...dueRefunds, ...duePayments]) {
+    if (row.reconcile_attempts === limits.reconcileAlertAttempts) {
+      deps.logger.error({ row }, 'payment or refund still unsettled after many attempts');
+    }
+  }
   return { payments: payments.length, refunds: refunds.length };
+}
+
+/**
+ * Pending payments and requested refunds that have been tried at least
+ * `limits.reconcileAlertAttempts` times: an operator should look (the /metrics gauge
+ * `stampede_reconcile_stuck` alerts on it).
+ */
+export async function reconcileStuck(db: Queryable): Promise<{ payments: number;
+  refunds: number }> {
+  const { rows } = await db.query<{ payments: number; refunds: number }>(
+    `SELECT (SELECT count(*) FROM payments WHERE status = 'pending'
+              AND reconcile_attempts >= $1)::int AS payments,
+            (SELECT count(*) FROM refunds WHERE status = 'requested'
+              AND reconcile_attempts >= $1)::int AS refunds`,
+    [limits.reconcileAlertAttempts],
+  );
+  return rows[0] ?? { payments: 0, refunds: 0 };
 }
 
 type Final = Exclude<ChargeOutcome, { status: 'pending' }>;

@@ -1,6 +1,6 @@
 /**
  * Booking maintenance duties: the hold-expiry sweeper, payment reconciliation and
- * idempotency-record pruning. None of them decides anything a request depends on (expired
+ * retention (idempotency records, webhook dedupe records, simulated gateway books). None of them decides anything a request depends on (expired
  * holds are already free, settled payments ignore repeats), so running them twice is
  * harmless; they still run on one elected node at a time (SPEC §3) to avoid wasted work,
  * and move to another node within the lease time when the leader dies.
@@ -14,6 +14,7 @@ import { sweepExpiredHolds } from '../holds/sweeper.js';
 import { pruneIdempotencyKeys } from '../idempotency/store.js';
 import { paymentsFor } from '../payments/index.js';
 import { reconcilePayments } from './reconcile.js';
+import { pruneBookingRecords } from './retention.js';
 import type { BookingDeps } from './settle.js';
 
 /** The dependencies of order commands, from a context. */
@@ -83,6 +84,7 @@ export function startBookingWorkers(ctx: AppContext, options: BookingWorkerOptio
     'booking maintenance', async () => {
       await reconcilePayments(bookingDeps(ctx));
       await pruneIdempotencyKeys(ctx.db);
+      await pruneBookingRecords(ctx.db);
     });
   void elector.start();
   return {

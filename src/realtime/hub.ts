@@ -19,13 +19,13 @@ import { DomainError } from '../core/errors.js';
 import type { Unsubscribe } from '../coord/index.js';
 import { readSeatStates } from '../inventory/seatmap.js';
 import { feedChannel, parseFeedBatch, type FeedBatch } from './feed.js';
-import { encodeFrame, type LiveFrame } from './messages.js';
+import { batchOf, encodeFrame, type LiveBatch, type LiveFrame } from './messages.js';
 import { GapError, LiveEventState } from './state.js';
 
 /** One connected client, whatever its transport. */
 export interface LiveClient {
-  /** Writes a frame; the transport drops the client itself when it falls too far behind. */
-  send(frame: LiveFrame): void;
+  /** Writes frames; the transport drops the client itself when it falls too far behind. */
+  send(batch: LiveBatch): void;
   /** Ends the stream (after an `end` message, or when the node shuts down). */
   end(): void;
 }
@@ -33,7 +33,7 @@ export interface LiveClient {
 interface ReplayEntry {
   prevVersion: number;
   version: number;
-  frames: LiveFrame[];
+  batch: LiveBatch;
 }
 
 interface Channel {
@@ -44,7 +44,7 @@ interface Channel {
   loading: Promise<void> | undefined;
   pending: FeedBatch[];
   replay: ReplayEntry[];
-  snapshot: LiveFrame | undefined;
+  snapshot: { version: number; batch: LiveBatch } | undefined;
   subscribed: Promise<Unsubscribe>;
   /** Reserved joins not yet added as clients; keeps the channel from closing under them. */
   joining: number;
@@ -210,12 +210,13 @@ export class LiveHub {
     if (applied.availability !== undefined) {
       frames.push(encodeFrame('availability', applied.availability));
     }
-    if (applied.ended) frames.push(endFrame(state));
-    channel.replay.push({ prevVersion: applied.prevVersion, version: applied.version, frames });
+    const step = batchOf(frames);
+    channel.replay.push({ prevVersion: applied.prevVersion, version: applied.version,
+      batch: step });
     if (channel.replay.length > limits.liveReplayBatches) channel.replay.shift();
     for (const client of [...channel.clients]) {
-      for (const frame of frames) client.send(frame);
-      if (applied.ended) client.end();
+      client.send(step);
+      if (applied.ended) this.finish(channel, client, state);
     }
   }
 
@@ -251,20 +252,20 @@ export class LiveHub {
       this.greet(channel, client, this.snapshotOf(channel, state), state);
       return;
     }
-    for (const frame of missed) client.send(frame);
+    for (const batch of missed) client.send(batch);
     if (state.ended) this.finish(channel, client, state);
   }
 
   /** Sends a snapshot, then `end` when the feed is over. */
   private greet(
-    channel: Channel, client: LiveClient, snapshot: LiveFrame, state: LiveEventState,
+    channel: Channel, client: LiveClient, snapshot: LiveBatch, state: LiveEventState,
   ): void {
     client.send(snapshot);
     if (state.ended) this.finish(channel, client, state);
   }
 
   private finish(channel: Channel, client: LiveClient, state: LiveEventState): void {
-    client.send(endFrame(state));
+    client.send(batchOf([endFrame(state)]));
     channel.clients.delete(client);
     client.end();
   }
@@ -272,22 +273,22 @@ export class LiveHub {
   /** Frames a client at `lastVersion` missed, or undefined when it needs a snapshot. */
   private missedSince(
     channel: Channel, lastVersion: number | undefined, state: LiveEventState,
-  ): LiveFrame[] | undefined {
+  ): LiveBatch[] | undefined {
     if (lastVersion === undefined || lastVersion > state.version) return undefined;
     if (lastVersion === state.version) return [];
     const from = channel.replay.findIndex((entry) => entry.prevVersion === lastVersion);
     if (from < 0) return undefined;
-    return channel.replay.slice(from).flatMap((entry) =>
-      entry.frames.filter((frame) => frame.type !== 'end'));
+    return channel.replay.slice(from).map((entry) => entry.batch);
   }
 
   /** The snapshot at the state's version, encoded once per version on this node. */
-  private snapshotOf(channel: Channel, state: LiveEventState): LiveFrame {
+  private snapshotOf(channel: Channel, state: LiveEventState): LiveBatch {
     if (channel.snapshot?.version !== state.version) {
-      channel.snapshot = encodeFrame('snapshot', state.snapshot());
+      channel.snapshot = { version: state.version,
+        batch: batchOf([encodeFrame('snapshot', state.snapshot())]) };
       this.snapshotsBuilt += 1;
     }
-    return channel.snapshot;
+    return channel.snapshot.batch;
   }
 
   private async closeIfIdle(channel: Channel): Promise<void> {

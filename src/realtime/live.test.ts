@@ -434,10 +434,16 @@ for (const setup of setups) {
     it.skipIf(!setup.separateNodes)(
       'the relay leader dies mid-stream; the other node takes over and no version is lost',
       async () => {
-        const one = await startNode('k1');
-        await sleep(50);
-        const two = await startNode('k2');
-        expect(one.relay.elector.isLeader()).toBe(true);
+        const nodesUp = [await startNode('k1'), await startNode('k2')];
+        // Whichever node's relay leads is the one that dies; clients watch the other.
+        const deadline = Date.now() + 10_000;
+        while (!nodesUp.some((n) => n.relay.elector.isLeader()) && Date.now() < deadline) {
+          await sleep(50);
+        }
+        const leaderIndex = nodesUp.findIndex((n) => n.relay.elector.isLeader());
+        expect(leaderIndex).toBeGreaterThanOrEqual(0);
+        const one = nodesUp[leaderIndex] as Node;
+        const two = nodesUp[1 - leaderIndex] as Node;
         expect(two.relay.elector.isLeader()).toBe(false);
         const event = await buildEvent(one.ctx, {});
         const fans = await buildCustomers(one.ctx, 30);

@@ -78,3 +78,16 @@ export function encodeFrame(
     ws: Buffer.from(`{"type":"${type}",${json.slice(1)}`),
   };
 }
+
+/** Frames sent together (one step: `seats` then `availability`), joined once for SSE. */
+export interface LiveBatch {
+  frames: LiveFrame[];
+  /** Every frame's SSE text in one buffer: one write per client instead of one per frame. */
+  sse: Buffer;
+}
+
+/** Joins frames that always go out together. */
+export function batchOf(frames: LiveFrame[]): LiveBatch {
+  return { frames, sse: frames.length === 1 ? (frames[0] as LiveFrame).sse
+    : Buffer.concat(frames.map((frame) => frame.sse)) };
+}

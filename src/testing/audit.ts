@@ -113,6 +113,10 @@ export async function auditBooking(
               OR EXISTS (SELECT 1 FROM simulated_gateway_charges g
                           WHERE g.payment_id = p.payment_id::text AND g.status = 'captured'))
          AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = p.payment_id)`],
+    ['order paid more than once', `
+      SELECT order_id::text AS id FROM payments
+       WHERE event_id = $1 AND status = 'captured'
+       GROUP BY order_id HAVING count(*) > 1`],
     ['refund of a payment that was not captured', `
       SELECT r.refund_id::text AS id FROM refunds r JOIN payments p ON p.payment_id = r.payment_id
        WHERE p.event_id = $1 AND p.status <> 'captured'`],

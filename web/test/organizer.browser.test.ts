@@ -201,36 +201,62 @@ describe('organizer pages in Chromium', () => {
     await context.close();
   });
 
-  it('checks a ticket in at the door: first scan, already checked in, unknown', async () => {
-    const event = await (await fetch(`${server.url}/api/v1/events/${eventId}`)).json() as {
-      zones: { sections: string[] }[] };
-    const seated = event.zones[0]?.sections[1] ?? '';
-    const sale = await buyThroughApi(server.url, eventId, [`${seated}-2-3`]);
-    const { context, page, errors, failed } = await signedIn(browser, 'desktop');
-    await page.goto(`${server.url}/organizer/events/${eventId}/checkin`);
-    await page.getByRole('heading', { name: 'Door check-in' }).waitFor();
-    const code = page.getByLabel('Ticket code');
-    const result = page.getByTestId('scan-result');
-    await code.fill(sale.codes[0] ?? '');
-    await code.press('Enter');
-    await result.getByText('Welcome in: first scan').waitFor();
-    await result.getByText(`Section ${seated}, row 2, seat 3`, { exact: false }).waitFor();
-    await expectAccessible(page);
-    await screenshot(page, 'organizer-checkin-desktop');
-    await code.fill(sale.codes[0] ?? '');
-    await page.getByRole('button', { name: 'Check in' }).click();
-    await result.getByText('Already checked in').waitFor();
-    await result.getByText(/First scanned at/).waitFor();
-    await code.fill('no-such-ticket-code');
-    await code.press('Enter');
-    await result.getByText('Unknown ticket').waitFor();
-    await page.getByRole('heading', { name: 'Earlier scans' }).waitFor();
-    await expectAccessible(page);
-    expect(pageErrors(errors)).toEqual([]);
-    expect(failed).toEqual([`409 /api/v1/events/${eventId}/checkins`,
-      `404 /api/v1/events/${eventId}/checkins`]);
-    await context.close();
-  });
+  it('gives the door a link of its own: first scan, already checked in, unknown, revoked',
+    async () => {
+      const event = await (await fetch(`${server.url}/api/v1/events/${eventId}`)).json() as {
+        zones: { sections: string[] }[] };
+      const seated = event.zones[0]?.sections[1] ?? '';
+      const sale = await buyThroughApi(server.url, eventId, [`${seated}-2-3`, `${seated}-2-4`]);
+      const organizer = await signedIn(browser, 'desktop');
+      await organizer.page.goto(`${server.url}/organizer/events/${eventId}/checkin`);
+      await organizer.page.getByRole('heading', { name: 'Door staff' }).waitFor();
+      await organizer.page.getByLabel('Door or device').fill('North gate');
+      await organizer.page.getByRole('button', { name: 'Create door link' }).click();
+      const link = await organizer.page.getByTestId('door-link').getAttribute('href') ?? '';
+      expect(link).toMatch(/\/checkin#token=/);
+
+      // Door staff: no admin token in this browser, only the link.
+      const door = await newContext(browser, 'desktop');
+      const page = await door.newPage();
+      const errors = watchErrors(page);
+      const failed = watchFailedResponses(page);
+      await page.goto(link);
+      await page.getByRole('heading', { name: 'Door check-in' }).waitFor();
+      expect(page.url()).not.toContain('token=');
+      await page.getByTestId('door-tally').filter({ hasText: /0 of \d+ tickets/ }).waitFor();
+      const code = page.getByLabel('Ticket code');
+      const result = page.getByTestId('scan-result');
+      await code.fill(sale.codes[0] ?? '');
+      await code.press('Enter');
+      await result.getByText('Welcome in: first scan').waitFor();
+      await result.getByText(`Section ${seated}, row 2, seat 3`, { exact: false }).waitFor();
+      await page.getByTestId('door-tally').filter({ hasText: /^.* 1 of \d+ tickets/ }).waitFor();
+      await expectAccessible(page);
+      await screenshot(page, 'organizer-checkin-desktop');
+      await code.fill(sale.codes[0] ?? '');
+      await page.getByRole('button', { name: 'Check in' }).click();
+      await result.getByText('Already checked in').waitFor();
+      await result.getByText(/First scanned at/).waitFor();
+      await code.fill('no-such-ticket-code');
+      await code.press('Enter');
+      await result.getByText('Unknown ticket').waitFor();
+      await page.getByRole('heading', { name: 'Earlier scans' }).waitFor();
+      await expectAccessible(page);
+
+      // Revoked: the next scan is refused and the page stops trusting the link.
+      await organizer.page.getByRole('button', { name: 'Revoke North gate' }).click();
+      await organizer.page.getByRole('button', { name: 'Revoke North gate' })
+        .waitFor({ state: 'detached' });
+      await code.fill(sale.codes[1] ?? '');
+      await code.press('Enter');
+      await page.getByRole('heading', { name: 'Organizer sign-in' }).waitFor();
+      expect(pageErrors(errors)).toEqual([]);
+      const checkins = `/api/v1/events/${eventId}/checkins`;
+      expect(failed.slice(0, 2)).toEqual([`409 ${checkins}`, `404 ${checkins}`]);
+      expect(failed[2]).toMatch(new RegExp(`^40[13] ${checkins}$`));
+      await door.close();
+      await organizer.context.close();
+    });
 
   it('finds an order by e-mail and ticket code and refunds it', async () => {
     const event = await (await fetch(`${server.url}/api/v1/events/${eventId}`)).json() as {

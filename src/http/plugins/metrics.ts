@@ -2,7 +2,11 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { AppContext } from '../../context.js';
+import { DomainError } from '../../core/errors.js';
 import { passwordHashesInFlight } from '../../customers/passwords.js';
+import { secretsEqual } from '../../customers/tokens.js';
+import { reconcileStuck } from '../../orders/reconcile.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -11,8 +15,13 @@ declare module 'fastify' {
   }
 }
 
-/** Registers request metrics and GET /metrics. */
-export const metricsPlugin = fp(async (app: FastifyInstance) => {
+/** Options of the metrics plugin: the context its domain gauges read. */
+export interface MetricsOptions {
+  ctx: AppContext;
+}
+
+/** Registers request metrics and GET /metrics (exposed as METRICS_ACCESS says). */
+export const metricsPlugin = fp(async (app: FastifyInstance, { ctx }: MetricsOptions) => {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const labelNames = ['method', 'route', 'status'] as const;
@@ -33,6 +42,20 @@ export const metricsPlugin = fp(async (app: FastifyInstance) => {
       this.set(passwordHashesInFlight());
     },
   });
+  new Gauge({
+    name: 'stampede_reconcile_stuck',
+    help: 'Pending payments and requested refunds still unsettled after many attempts',
+    labelNames: ['kind'], registers: [registry],
+    async collect() {
+      try {
+        const stuck = await reconcileStuck(ctx.db);
+        this.set({ kind: 'payment' }, stuck.payments);
+        this.set({ kind: 'refund' }, stuck.refunds);
+      } catch {
+        // The database is down: readiness says so; this gauge keeps its last value.
+      }
+    },
+  });
   app.decorate('metrics', registry);
   app.addHook('onResponse', async (request, reply) => {
     // The route pattern, not the URL, keeps label cardinality bounded.
@@ -44,7 +67,15 @@ export const metricsPlugin = fp(async (app: FastifyInstance) => {
     requests.inc(labels);
     latency.observe(labels, reply.elapsedTime / 1000);
   });
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  const { metricsAccess, metricsToken } = ctx.config.http;
+  if (metricsAccess === 'off') return;
+  app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
+    if (metricsAccess === 'token') {
+      const given = /^Bearer (.{1,1000})$/.exec(request.headers.authorization ?? '')?.[1];
+      if (given === undefined || !secretsEqual(given, metricsToken ?? '')) {
+        throw new DomainError('unauthorized', 'the metrics token is required');
+      }
+    }
     reply.type(registry.contentType);
     return await registry.metrics();
   });

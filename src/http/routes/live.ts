@@ -120,7 +120,7 @@ function openSse(
     return;
   }
   const client: LiveClient = {
-    send: (frame) => connection.sendFrame(frame.sse),
+    send: (batch) => connection.sendFrame(batch.sse),
     end: () => connection.end(),
   };
   open.add(client);
@@ -139,9 +139,9 @@ function openWebSocket(
   const { heartbeatMs, maxLifetimeSeconds, maxBufferedBytes } = ctx.config.live;
   const hub = liveHub(ctx);
   const client: LiveClient = {
-    send: (frame) => {
+    send: (batch) => {
       if (socket.readyState !== socket.OPEN) return;
-      socket.send(frame.ws, { binary: false });
+      for (const frame of batch.frames) socket.send(frame.ws, { binary: false });
       // A reader this far behind is dropped; it reconnects and starts from a snapshot.
       if (socket.bufferedAmount > maxBufferedBytes) socket.terminate();
     },

@@ -230,6 +230,19 @@ export const copy = {
     cameraError: 'The camera could not be started. Type the code instead.',
     recent: 'Earlier scans',
     back: 'Back to the dashboard',
+    tally: (checkedIn: string, valid: string) => `${checkedIn} of ${valid} tickets checked in`,
+    staff: {
+      title: 'Door staff',
+      help: 'Give each door a link of its own: it checks tickets in at this event only, '
+        + 'and you can revoke it here at any time.',
+      label: 'Door or device',
+      defaultLabel: 'Main entrance',
+      hours: 'Valid for (hours)',
+      create: 'Create door link',
+      created: 'Send this link to the door; it is shown only once.',
+      until: (at: string) => `valid until ${at}`,
+      revoke: (label: string) => `Revoke ${label}`,
+    },
     result: {
       admitted: 'Welcome in: first scan',
       already: 'Already checked in',

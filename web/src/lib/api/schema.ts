@@ -3914,6 +3914,221 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/events/{eventId}/queue/me/waitlist": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Move from the waiting room to the waitlist in one step
+         * @description For a fan the line cannot serve (the view says sold_out, in_carts or unlikely and carries waitlistUrl): joins the event's waitlist and leaves the line (a live pass is given back). Fans who move from the line are offered returned tickets in line order, whenever each of them moved. Refusals of the waitlist (over the per-customer limit, an unknown zone) leave the fan in line.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    eventId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        zone?: string;
+                        quantity: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            queue: {
+                                state: "pre_queue" | "waiting" | "admitted" | "expired" | "sold_out" | "left";
+                                number: number | null;
+                                position: number | null;
+                                etaSeconds: number | null;
+                                servedUpTo: number;
+                                pass?: string;
+                                /** Format: date-time */
+                                passExpiresAt?: string;
+                                /**
+                                 * Format: date-time
+                                 * @description Admitted, pass not used yet: place a first hold with it by then, or the slot goes to the next fan
+                                 */
+                                claimBy?: string;
+                                /** @description Tickets left, as the last admission tick saw them */
+                                tickets?: {
+                                    /** @description Free to hold now */
+                                    available: number;
+                                    /** @description In live holds; some may come back */
+                                    inCarts: number;
+                                };
+                                /** @description open: tickets left for the fans ahead (etaSeconds is set); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead; sold_out */
+                                outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
+                                /** @description POST here to move from the line to the waitlist in one step */
+                                waitlistUrl?: string;
+                            };
+                            waitlist: {
+                                /** Format: uuid */
+                                eventId: string;
+                                zone: string | null;
+                                quantity: number;
+                                position: number | null;
+                                status: "waiting" | "offered" | "fulfilled" | "left";
+                                /** Format: uuid */
+                                holdId?: string;
+                                /** Format: date-time */
+                                offerExpiresAt?: string;
+                                /** Format: date-time */
+                                createdAt: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events/{eventId}/queue/stream": {
         parameters: {
             query?: never;

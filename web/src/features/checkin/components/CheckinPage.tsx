@@ -12,8 +12,11 @@ import { copy } from '../../../lib/copy';
 import { formatTime } from '../../../lib/format';
 import { organizerPaths } from '../../../lib/paths';
 import { useAsync } from '../../../lib/useAsync';
-import { getEvent } from '../../organizer';
-import { scanCode, type ScanResult } from '../api/checkins';
+import { ApiProblem } from '../../../lib/api/client';
+import { formatCount } from '../../../lib/format';
+import { doorTally, scanCode, type ScanResult } from '../api/checkins';
+import { clearDoorToken, useDoorToken } from '../api/doorSession';
+import { DoorStaffPanel } from './DoorStaffPanel';
 import { canScanWithCamera, useBarcodeScanner } from '../hooks/useBarcodeScanner';
 import { codeFromScan } from '../scanned';
 
@@ -51,7 +54,7 @@ function ResultPanel({ result }: { result: ScanResult }) {
 export function CheckinPage() {
   const text = copy.checkin;
   const { eventId = '' } = useParams<{ eventId: string }>();
-  const event = useAsync(async () => await getEvent(eventId), [eventId]);
+  const doorToken = useDoorToken(eventId);
   const [code, setCode] = useState('');
   const [history, setHistory] = useState<{ at: number; result: ScanResult }[]>([]);
   const [error, setError] = useState<unknown>();
@@ -60,22 +63,27 @@ export function CheckinPage() {
   const video = useRef<HTMLVideoElement>(null);
   const codeId = useId();
 
+  const tally = useAsync(async () => await doorTally(eventId, doorToken),
+    [eventId, doorToken, history.length]);
   const check = useCallback(async (raw: string) => {
     const value = codeFromScan(raw);
     if (value === '') return;
     setBusy(true);
     setError(undefined);
     try {
-      const result = await scanCode(eventId, value);
+      const result = await scanCode(eventId, value, doorToken);
       setHistory((previous) => [{ at: Date.now(), result }, ...previous].slice(0, historySize));
       setCode('');
     } catch (failure) {
+      // A revoked or expired door link: forget it, so the page asks to sign in again.
+      if (doorToken !== null && failure instanceof ApiProblem
+        && (failure.status === 401 || failure.status === 403)) clearDoorToken(eventId);
       setError(failure);
     } finally {
       setBusy(false);
       input.current?.focus();
     }
-  }, [eventId]);
+  }, [eventId, doorToken]);
   const camera = useBarcodeScanner(video, (scanned) => void check(scanned));
 
   const submit = (e: FormEvent) => {
@@ -86,7 +94,12 @@ export function CheckinPage() {
   return (
     <section className="page organizer checkin">
       <PageTitle title={text.title} />
-      {event.data && <p className="muted">{event.data.title} · {event.data.venueName}</p>}
+      {tally.data && (
+        <p className="muted" data-testid="door-tally">
+          {tally.data.title} · {text.tally(formatCount(tally.data.checkedIn),
+            formatCount(tally.data.valid))}
+        </p>
+      )}
       <form className="row checkin-form" onSubmit={submit}>
         <label htmlFor={codeId} className="grow">
           <span>{text.code}</span>
@@ -107,7 +120,7 @@ export function CheckinPage() {
           {camera.error && <p className="notice error" role="alert">{text.cameraError}</p>}
         </div>
       )}
-      <ProblemMessage error={error ?? event.error} />
+      <ProblemMessage error={error ?? tally.error} />
       <div aria-live="assertive" aria-atomic="true" data-testid="scan-result">
         {latest && <ResultPanel key={latest.at} result={latest.result} />}
       </div>
@@ -125,7 +138,12 @@ export function CheckinPage() {
           </ol>
         </>
       )}
-      <p><Link href={organizerPaths.dashboard(eventId)}>{text.back}</Link></p>
+      {doorToken === null && (
+        <>
+          <DoorStaffPanel eventId={eventId} />
+          <p><Link href={organizerPaths.dashboard(eventId)}>{text.back}</Link></p>
+        </>
+      )}
     </section>
   );
 }
