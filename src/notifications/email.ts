@@ -23,7 +23,11 @@ export class EmailNotifier implements Notifier {
   private readonly transport: Transporter;
 
   constructor(private readonly options: EmailOptions) {
-    this.transport = nodemailer.createTransport(options.smtpUrl);
+    // A pool of a few kept-open connections: an admission tick can mean thousands of
+    // messages, and a connection per message would be refused by most servers.
+    const url = new URL(options.smtpUrl);
+    if (!url.searchParams.has('pool')) url.searchParams.set('pool', 'true');
+    this.transport = nodemailer.createTransport(url.toString());
   }
 
   async deliver(deliveries: readonly Delivery[]): Promise<readonly number[]> {

@@ -194,3 +194,15 @@ export function watchErrors(page: Page): string[] {
   });
   return errors;
 }
+
+/** Signs a context in as a customer (the session the app keeps in localStorage). */
+export async function signIn(
+  context: BrowserContext, fan: { customerId: string; token: string; email: string },
+): Promise<void> {
+  const value = JSON.stringify({ customerId: fan.customerId, token: fan.token, email: fan.email });
+  await context.addInitScript((session: string) => {
+    if (window.localStorage.getItem('stampede.session') === null) {
+      window.localStorage.setItem('stampede.session', session);
+    }
+  }, value);
+}

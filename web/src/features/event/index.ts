@@ -1,3 +1,2 @@
 /** The event page: details, the live seat map and the ways to pick tickets. */
 export { EventPage } from './components/EventPage';
-export { loadEvent, type EventDetails, type Zone } from './api/event';

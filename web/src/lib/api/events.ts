@@ -1,5 +1,5 @@
 /** Event details (zones, prices, live counts, queue settings). */
-import { api, unwrap, type Reply } from '../../../lib/api/client';
+import { api, unwrap, type Reply } from './client';
 
 export type EventDetails = Reply<'/api/v1/events/{eventId}', 'get'>;
 export type Zone = EventDetails['zones'][number];

@@ -1,0 +1,3 @@
+/** The waitlist: join and leave per event, and offers (holds made for the fan). */
+export { WaitlistPanel } from './components/WaitlistPanel';
+export { myOffers, myWaitlist, type WaitlistEntry } from './api/waitlist';
