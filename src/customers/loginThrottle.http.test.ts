@@ -4,32 +4,15 @@
  * guesses cannot slip past the throttle, scrypt runs are bounded per process, and logins
  * and registrations have a per-address budget of their own.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Bulkhead } from '../core/bulkhead.js';
 import type { App } from '../http/types.js';
-import type { Db } from '../storage/index.js';
-import { testBackends } from '../testing/backends.js';
-import { buildTestApp } from '../testing/context.js';
+import { appsPerTest } from '../testing/apps.js';
 import { buildCustomer } from '../testing/factories.js';
 import { passwordHashesInFlight } from './passwords.js';
 
-const [pglite] = await testBackends();
-
 describe('login throttling', () => {
-  const open: { db: Db; app: App }[] = [];
-  afterEach(async () => {
-    for (const { db, app } of open.splice(0)) {
-      await app.close();
-      await db.close();
-    }
-  });
-
-  async function appWith(env: Record<string, string> = {}) {
-    const db = await (pglite as NonNullable<typeof pglite>).open();
-    const built = await buildTestApp(db, { env });
-    open.push({ db, app: built.app });
-    return built;
-  }
+  const appWith = appsPerTest();
 
   const login = (app: App, email: string, password: string) => app.inject({
     method: 'POST', url: '/api/v1/sessions', payload: { email, password } });

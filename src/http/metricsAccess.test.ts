@@ -1,26 +1,11 @@
 /** /metrics exposure is configurable: public, behind a token, or off. */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { Db } from '../storage/index.js';
-import { testBackends } from '../testing/backends.js';
-import { buildTestApp } from '../testing/context.js';
+import { describe, expect, it } from 'vitest';
+import { appsPerTest } from '../testing/apps.js';
 import type { App } from './types.js';
 
-const [pglite] = await testBackends();
-
 describe('metrics exposure', () => {
-  const open: { db: Db; app: App }[] = [];
-  afterEach(async () => {
-    for (const { db, app } of open.splice(0)) {
-      await app.close();
-      await db.close();
-    }
-  });
-  async function appWith(env: Record<string, string>): Promise<App> {
-    const db = await (pglite as NonNullable<typeof pglite>).open();
-    const { app } = await buildTestApp(db, { env });
-    open.push({ db, app });
-    return app;
-  }
+  const built = appsPerTest();
+  const appWith = async (env: Record<string, string>) => (await built(env)).app;
   const scrape = (app: App, token?: string) => app.inject({ method: 'GET', url: '/metrics',
     headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
 

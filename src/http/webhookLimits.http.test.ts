@@ -3,29 +3,13 @@
  * sends thousands from a few addresses, and a refused webhook may be dropped), and have a
  * budget of their own. Each test builds its own app with tiny limits.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { App } from './types.js';
-import type { Db } from '../storage/index.js';
-import { testBackends } from '../testing/backends.js';
-import { buildTestApp } from '../testing/context.js';
-
-const [pglite] = await testBackends();
+import { appsPerTest } from '../testing/apps.js';
 
 describe('webhook rate limits', () => {
-  const open: { db: Db; app: App }[] = [];
-  afterEach(async () => {
-    for (const { db, app } of open.splice(0)) {
-      await app.close();
-      await db.close();
-    }
-  });
-
-  async function appWith(env: Record<string, string>): Promise<App> {
-    const db = await (pglite as NonNullable<typeof pglite>).open();
-    const { app } = await buildTestApp(db, { env });
-    open.push({ db, app });
-    return app;
-  }
+  const built = appsPerTest();
+  const appWith = async (env: Record<string, string>) => (await built(env)).app;
 
   const webhook = (app: App) => app.inject({ method: 'POST',
     url: '/api/v1/payments/webhooks/simulated',
