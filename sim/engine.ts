@@ -487,7 +487,9 @@ export class CrowdEngine {
       return;
     }
     const declined = roll >= o.pay;
-    const method = declined ? 'sim_declined' : rng.chance(o.asyncPay) ? 'sim_async_ok' : 'sim_ok';
+    const method = declined
+      ? 'sim_declined'
+      : rng.chance(o.slowPay) ? 'sim_slow' : rng.chance(o.asyncPay) ? 'sim_async_ok' : 'sim_ok';
     const reply = await this.client.json('checkout', 'POST', `/api/v1/holds/${hold.holdId}/checkout`, {
       headers: { ...this.auth(customer), 'idempotency-key': `sim-${o.seed}-${customer.index}` },
       body: { paymentMethod: method },
