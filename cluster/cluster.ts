@@ -14,7 +14,7 @@ import pg from 'pg';
 
 import { startHaproxy, type Balancer } from './haproxy.js';
 import { startPatroni, type PatroniSet } from './postgres.js';
-import { freePorts, Supervisor, waitFor } from './procs.js';
+import { FatalWait, freePorts, Supervisor, waitFor } from './procs.js';
 import { startSentinelSet, type SentinelSet } from './redis.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -137,7 +137,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
     const waitNodeReady = async (name: string, timeoutMs = 90_000): Promise<number> => {
       const node = nodes.find((n) => n.name === name);
       if (!node) throw new Error(`no node ${name}`);
-      return await waitFor(`${name} ready`, () => ready(node.url), timeoutMs, 250);
+      const proc = sup.get(name);
+      return await waitFor(`${name} ready`, () => {
+        if (!proc.running()) throw new FatalWait(`${name} exited; see ${proc.logPath}`);
+        return ready(node.url);
+      }, timeoutMs, 250);
     };
     // The first node migrates and seeds alone; the others start on a ready schema.
     const [first, ...rest] = nodes;

@@ -14,9 +14,16 @@ export interface JsonReply {
   headers: Record<string, string | string[] | undefined>;
 }
 
+/**
+ * Sees every request's outcome (reply, or undefined when none came), e.g. so a fault
+ * matrix can list what the server acknowledged and check each one in the database.
+ */
+export type ReplyObserver = (method: string, path: string, reply: JsonReply | undefined) => void;
+
 /** A JSON client over a shared pool, recording each request's latency under a step name. */
 export class SimClient {
   readonly pool: Pool;
+  observer: ReplyObserver | undefined;
 
   constructor(readonly baseUrl: string, private readonly recorder: Recorder, connections = 256) {
     this.pool = new Pool(baseUrl, {
@@ -45,9 +52,11 @@ export class SimClient {
         headers: response.headers,
       };
       if (step !== null) this.recorder.latency(step, performance.now() - started, reply.status);
+      this.observer?.(method, path, reply);
       return reply;
     } catch (error) {
       if (step !== null) this.recorder.latency(step, performance.now() - started, 0);
+      this.observer?.(method, path, undefined);
       throw error;
     }
   }

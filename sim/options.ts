@@ -42,6 +42,8 @@ export interface SimOptions {
   cancel: number;
   /** Share of payers who pay with the asynchronous method (webhook confirmation). */
   asyncPay: number;
+  /** Share of payers whose payment the provider takes seconds to capture (`sim_slow`). */
+  slowPay: number;
   /** Share of fans done without buying who give their pass back (the rest just go). */
   leave: number;
   /** Share of fans told sold out who take the waitlist in one step. */
@@ -82,6 +84,7 @@ export const defaultOptions: SimOptions = {
   abandon: 0.1,
   cancel: 0.05,
   asyncPay: 0.1,
+  slowPay: 0,
   leave: 0.5,
   waitlist: 0.5,
   thinkMs: 300,
@@ -119,6 +122,7 @@ the invariants straight from the database and writes a report.
   --outcomes P,D,A          pay, decline, abandon shares (0.8,0.1,0.1)
   --cancel F                share of orders cancelled later (${defaultOptions.cancel})
   --async-pay F             share of payers confirmed by webhook (${defaultOptions.asyncPay})
+  --slow-pay F              share of payers the provider captures slowly (${defaultOptions.slowPay})
   --leave F                 share of fans done without buying who give the pass back;
                             the rest just go and their slot frees when idle (${defaultOptions.leave})
   --waitlist F              share of fans told sold out who take the waitlist (${defaultOptions.waitlist})
@@ -157,7 +161,8 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     'url', 'admin-token', 'audit-database-url', 'customers', 'seed', 'event', 'seats',
     'standing', 'admit-per-minute', 'max-active', 'pass-seconds', 'hold-seconds',
     'pre-onsale-seconds', 'early', 'burst-seconds', 'mix', 'skew', 'outcomes', 'cancel',
-    'async-pay', 'leave', 'waitlist', 'think-ms', 'max-seconds', 'observers', 'connections', 'report',
+    'async-pay', 'slow-pay', 'leave', 'waitlist', 'think-ms', 'max-seconds', 'observers',
+    'connections', 'report',
   ];
   const spec: Record<string, { type: 'string' | 'boolean' }> = {
     'no-queue': { type: 'boolean' }, 'no-progress': { type: 'boolean' },
@@ -202,6 +207,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     abandon: outcomes?.[2] ?? d.abandon,
     cancel: number(text('cancel'), 'cancel', 0, 1) ?? d.cancel,
     asyncPay: number(text('async-pay'), 'async-pay', 0, 1) ?? d.asyncPay,
+    slowPay: number(text('slow-pay'), 'slow-pay', 0, 1) ?? d.slowPay,
     leave: number(text('leave'), 'leave', 0, 1) ?? d.leave,
     waitlist: number(text('waitlist'), 'waitlist', 0, 1) ?? d.waitlist,
     thinkMs: number(text('think-ms'), 'think-ms', 0, 600_000) ?? d.thinkMs,

@@ -17,7 +17,7 @@ import { createPostgresDb } from '../src/storage/postgres.js';
 import type { Queryable } from '../src/storage/index.js';
 import { auditEvent, type AuditReport } from './audit.js';
 import { CrowdEngine, type Customer, type SimEvent } from './engine.js';
-import { SimClient } from './http.js';
+import { SimClient, type ReplyObserver } from './http.js';
 import { Recorder } from './metrics.js';
 import type { SimOptions } from './options.js';
 import { renderHtml, renderText, type EtaSample, type Fairness, type SimReport } from './report.js';
@@ -262,12 +262,22 @@ function etaAccuracy(customers: Customer[], onSaleAtMs: number): SimReport['eta'
     overTime: etaOverTime(told), points: points.filter((_, i) => i % stride === 0) };
 }
 
+/** Optional taps into a run (the fault matrix uses them). */
+export interface SimHooks {
+  /** Every request's outcome, as it happens. */
+  onReply?: ReplyObserver;
+  /** The event is created and described; the crowd starts next. */
+  onEvent?: (eventId: string) => void;
+}
+
 /** Runs a whole simulation; resolves with the report (audit included when possible). */
 export async function simulate(options: SimOptions, env: NodeJS.ProcessEnv = process.env,
-  log: (line: string) => void = (line) => process.stderr.write(`${line}\n`)): Promise<SimReport> {
+  log: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+  hooks: SimHooks = {}): Promise<SimReport> {
   const target = options.url === undefined ? await startLocalTarget(env) : await remoteTarget(options);
   const recorder = new Recorder();
   const client = new SimClient(target.url, recorder, options.connections);
+  client.observer = hooks.onReply;
   try {
     log(`simulate: target ${target.url}, ${options.customers} customers, seed ${options.seed}`);
     const arrivals = arrivalSchedule(options);
@@ -277,6 +287,7 @@ export async function simulate(options: SimOptions, env: NodeJS.ProcessEnv = pro
       await setUpEvent(client, target.adminToken, options, startedAtEpochMs);
     const event = await describeEvent(client, eventId);
     log(`simulate: event ${eventId}, ${event.capacity} tickets, queue ${event.queueEnabled ? 'on' : 'off'}`);
+    hooks.onEvent?.(eventId);
     const engine = new CrowdEngine(options, client, recorder, event, customers,
       target.adminToken);
     const onSaleAtRunMs = Math.max(0, event.onSaleAtMs - startedAtEpochMs);

@@ -10,6 +10,7 @@ import { systemClock, type Clock } from './core/clock.js';
 import { createCoordinator } from './coord/index.js';
 import { CustomerTokens } from './customers/tokens.js';
 import { migrate, openDb } from './storage/index.js';
+import { createPostgresDb } from './storage/postgres.js';
 
 export interface BootOptions {
   clock?: Clock;
@@ -28,14 +29,21 @@ export async function boot(config: Config, options: BootOptions = {}): Promise<A
     await db.close();
     throw error;
   }
+  // A smaller pool: display reads are short and the per-node caches absorb most of them.
+  const readDb = config.databaseReadUrl === undefined ? undefined : createPostgresDb({
+    url: config.databaseReadUrl, ...config.pg,
+    poolMax: Math.max(2, Math.ceil(config.pg.poolMax / 2)),
+    onError: (error) => logger.warn({ err: error }, 'read replica pool error'),
+  });
   const coord = createCoordinator({ redis: config.redis, logger });
   const secrets = resolveSecrets(config);
   const tokens = new CustomerTokens(secrets.secret, () => clock.nowMs());
-  return { config, db, coord, clock, secrets, tokens, logger };
+  return { config, db, readDb, coord, clock, secrets, tokens, logger };
 }
 
 /** Closes what boot opened. */
 export async function shutdown(ctx: AppContext): Promise<void> {
   await ctx.coord.close();
   await ctx.db.close();
+  await ctx.readDb?.close();
 }

@@ -13,6 +13,11 @@ import type { Db } from './storage/index.js';
 export interface AppContext {
   config: Config;
   db: Db;
+  /**
+   * A streaming standby for reads that decide nothing (DATABASE_READ_URL); unset: `db`.
+   * Use it through `displayRead` (storage/replica.ts), never for a decision.
+   */
+  readDb?: Db;
   coord: Coordinator;
   clock: Clock;
   secrets: Secrets;

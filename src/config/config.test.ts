@@ -25,6 +25,13 @@ describe('loadConfig', () => {
     expect(config.logLevel).toBe('warn');
   });
 
+  it('logs requests by default, except in production', () => {
+    expect(loadConfig({}).http.logRequests).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production' }).http.logRequests).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'production', LOG_REQUESTS: 'true' }).http.logRequests)
+      .toBe(true);
+  });
+
   it('reads Redis as one server, Sentinels or a cluster', () => {
     expect(loadConfig({ REDIS_URL: 'redis://cache:6379' }).redis)
       .toEqual({ kind: 'single', url: 'redis://cache:6379' });

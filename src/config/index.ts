@@ -17,6 +17,11 @@ export interface Config {
   host: string;
   /** PostgreSQL URL; undefined means the embedded PGlite database under dataDir. */
   databaseUrl: string | undefined;
+  /**
+   * PostgreSQL URL for reads that decide nothing (search, event pages, seat-map snapshots,
+   * stats), typically a streaming standby; undefined means the primary serves them too.
+   */
+  databaseReadUrl: string | undefined;
   /** Redis URL; undefined means in-process coordination (unless Sentinels or a cluster). */
   redisUrl: string | undefined;
   /** The Redis to coordinate through, from REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES. */
@@ -69,6 +74,12 @@ export interface Config {
     metricsToken: string | undefined;
     /** Trust X-Forwarded-For from this many proxy hops (0: use the socket address). */
     trustProxy: number;
+    /**
+     * Log every request and response at info level. Off by default in production, where a
+     * line per request at on-sale rates drowns what matters; errors are still logged with
+     * their request id, and every reply carries `x-request-id`.
+     */
+    logRequests: boolean;
   };
   /** Seed the demo venue and event when the database has no events. */
   seedDemo: boolean;
@@ -241,7 +252,7 @@ function queueConfig(env: Env): QueueConfig {
     tickMs: integer(env, 'QUEUE_TICK_MS', 1_000, 50, 60_000),
     leaderTtlMs: integer(env, 'QUEUE_LEADER_TTL_MS', 5_000, 300, 120_000),
     claimGraceSeconds: integer(env, 'QUEUE_CLAIM_GRACE_SECONDS', 120, 5, 3_600),
-    idleSeconds: integer(env, 'QUEUE_IDLE_SECONDS', 20, 1, 3_600),
+    idleSeconds: integer(env, 'QUEUE_IDLE_SECONDS', 30, 1, 3_600),
     heldReturnPercent: integer(env, 'QUEUE_HELD_RETURN_PERCENT', 25, 0, 100),
     ticketsPerShopper: integer(env, 'QUEUE_TICKETS_PER_SHOPPER', 2, 1, 50),
     sseHeartbeatMs: integer(env, 'QUEUE_SSE_HEARTBEAT_MS', 15_000, 100, 120_000),
@@ -298,6 +309,10 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('STRIPE_WEBHOOK_SECRET', 'is required when PAYMENT_PROVIDER=stripe');
   }
   const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:']);
+  const databaseReadUrl = url(env, 'DATABASE_READ_URL', ['postgres:', 'postgresql:']);
+  if (databaseReadUrl !== undefined && databaseUrl === undefined) {
+    throw new ConfigError('DATABASE_READ_URL', 'needs DATABASE_URL (the primary) as well');
+  }
   if (text(env, 'METRICS_ACCESS') === 'token' && text(env, 'METRICS_TOKEN') === undefined) {
     throw new ConfigError('METRICS_TOKEN', 'is required when METRICS_ACCESS=token');
   }
@@ -306,6 +321,7 @@ export function loadConfig(env: Env = process.env): Config {
     port,
     host,
     databaseUrl,
+    databaseReadUrl,
     redisUrl,
     redis: redisTarget(env, redisUrl),
     dataDir: path.resolve(text(env, 'STAMPEDE_DATA_DIR') ?? './data'),
@@ -340,6 +356,8 @@ export function loadConfig(env: Env = process.env): Config {
       bookingWritesPerCustomerPerMinute: integer(env, 'RATE_LIMIT_BOOKING_WRITES_PER_CUSTOMER',
         120, 1, 1_000_000),
       trustProxy: integer(env, 'TRUST_PROXY_HOPS', 0, 0, 10),
+      logRequests: oneOf(env, 'LOG_REQUESTS',
+        text(env, 'NODE_ENV') === 'production' ? 'false' : 'true', ['true', 'false']) === 'true',
       metricsAccess: oneOf(env, 'METRICS_ACCESS', 'public', ['public', 'token', 'off']),
       metricsToken: secretValue(env, 'METRICS_TOKEN'),
     },

@@ -9,11 +9,12 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { limits } from '../config/limits.js';
 import type { AppContext } from '../context.js';
 import { openRedis } from '../coord/connect.js';
 import { DomainError } from '../core/errors.js';
+import { registerDomainMetrics } from '../stats/metrics.js';
 import { errorsPlugin } from './plugins/errors.js';
 import { holdLatencyPlugin } from './plugins/holdLatency.js';
 import { metricsPlugin } from './plugins/metrics.js';
@@ -91,6 +92,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     requestIdHeader: 'x-request-id',
+    logController: new LogController({ disableRequestLogging: !ctx.config.http.logRequests }),
     genReqId: () => randomUUID(),
     return503OnClosing: true,
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -104,6 +106,13 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   });
   await registerDocs(app);
   await app.register(metricsPlugin, { ctx });
+  const domainMetrics = registerDomainMetrics(app.metrics, ctx);
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.method !== 'POST' || request.routeOptions.url !== '/api/v1/events/:eventId/holds') {
+      return;
+    }
+    domainMetrics.holdOutcome(reply.statusCode);
+  });
   await app.register(holdLatencyPlugin(ctx));
   await registerRateLimit(app, ctx);
   // Before any route, so it can take over the upgrade of WebSocket routes.

@@ -5,20 +5,33 @@
  * cannot all pass the caps while the first ones are still being set up.
  */
 import type { FastifyReply } from 'fastify';
-import { DomainError } from '../core/errors.js';
+import { DomainError, type ErrorCode } from '../core/errors.js';
 import type { SseConnection } from './sse.js';
 import type { App } from './types.js';
 
 // Streams are refused only while others are open; a few seconds is a fair guess.
 const retryAfterSeconds = 5;
 
-/** Open streams of one kind on this node, with per-node and per-customer caps. */
+/** The answers when a cap is hit, and what the per-owner cap counts (a customer, an address). */
+export interface SlotRefusals {
+  nodeFull: ErrorCode;
+  ownerOver: ErrorCode;
+  owner: string;
+}
+
+const customerRefusals: SlotRefusals = {
+  nodeFull: 'service_unavailable', ownerOver: 'rate_limited', owner: 'customer',
+};
+
+/** Open streams of one kind on this node, with per-node and per-owner caps. */
 export class StreamSlots {
   readonly open = new Set<SseConnection>();
   private total = 0;
   private readonly perCustomer = new Map<string, number>();
 
-  constructor(private readonly label: string) {}
+  constructor(
+    private readonly label: string, private readonly refusals: SlotRefusals = customerRefusals,
+  ) {}
 
   /**
    * Takes a slot, returning its release (idempotent), or throws: 503 when the node is
@@ -27,14 +40,17 @@ export class StreamSlots {
   reserve(
     customerId: string, maxTotal: number, maxPerCustomer: number, reply: FastifyReply,
   ): () => void {
+    const { nodeFull, ownerOver, owner } = this.refusals;
     if (this.total >= maxTotal) {
       reply.header('retry-after', String(retryAfterSeconds));
-      throw new DomainError('service_unavailable', 'this node has no room for another stream');
+      throw new DomainError(nodeFull, `this node has no room for another ${this.label} stream`,
+        { retryAfterSeconds });
     }
     const mine = this.perCustomer.get(customerId) ?? 0;
     if (mine >= maxPerCustomer) {
-      throw new DomainError('rate_limited',
-        `at most ${maxPerCustomer} open ${this.label} streams per customer; close one first`,
+      reply.header('retry-after', String(retryAfterSeconds));
+      throw new DomainError(ownerOver,
+        `at most ${maxPerCustomer} open ${this.label} streams per ${owner}; close one first`,
         { retryAfterSeconds });
     }
     this.total += 1;

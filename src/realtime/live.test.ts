@@ -7,7 +7,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { cancelEvent } from '../catalog/cancel.js';
@@ -26,7 +25,7 @@ import { buildCustomers, buildEvent, buildHold, buildVenue } from '../testing/fa
 import {
   RefusedUpgrade, SseTestClient, WsTestClient, type ReceivedMessage,
 } from '../testing/live.js';
-import { serviceAvailable, testRedisUrl } from '../testing/services.js';
+import { deleteRedisPrefix, serviceAvailable, testRedisUrl } from '../testing/services.js';
 import { buildApp } from '../http/app.js';
 import { feedChannel, liveFeedSink, type FeedBatch } from './feed.js';
 import { liveHub } from './hub.js';
@@ -66,18 +65,7 @@ const setups: Setup[] = [
 
 /** Deletes every Redis key under this file's prefix (never FLUSHALL). */
 async function flushPrefix(): Promise<void> {
-  if (!redisUp) return;
-  const admin = new Redis(testRedisUrl);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
-      if (keys.length > 0) await admin.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    admin.disconnect();
-  }
+  if (redisUp) await deleteRedisPrefix(prefix);
 }
 
 interface Node {

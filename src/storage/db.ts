@@ -35,6 +35,8 @@ export interface Db extends Queryable {
   tx<T>(work: (tx: Queryable) => Promise<T>, options?: TxOptions): Promise<T>;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /** Connection pool figures for metrics (PostgreSQL only). */
+  poolStats?(): { total: number; idle: number; waiting: number };
 }
 
 const retryableCodes = new Set(['40001', '40P01']);

@@ -56,6 +56,14 @@ export function createPostgresDb(options: PostgresOptions): Db {
   async function runOnce<T>(work: (tx: Queryable) => Promise<T>, opts: TxOptions): Promise<T> {
     const client = await pool.connect();
     let broken = false;
+    // While checked out, a client has no pool listener: a server that ends the session
+    // between two statements (a primary dying, an admin terminate) would otherwise raise
+    // an unhandled 'error' and take the whole node down. Mark it broken instead.
+    const onError = (error: Error): void => {
+      broken = true;
+      options.onError?.(error);
+    };
+    client.on('error', onError);
     try {
       await client.query(`BEGIN ISOLATION LEVEL ${(opts.isolation ?? 'read committed').toUpperCase()}`);
       const result = await work(wrap(client));
@@ -69,6 +77,7 @@ export function createPostgresDb(options: PostgresOptions): Db {
       }
       throw error;
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }
@@ -84,5 +93,8 @@ export function createPostgresDb(options: PostgresOptions): Db {
     async close() {
       await pool.end();
     },
+    poolStats: () => ({
+      total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount,
+    }),
   };
 }

@@ -7,6 +7,7 @@ import type { AppContext } from '../../context.js';
 import { AdminOrderList, OrderSearchQuery } from '../../orders/schemas.js';
 import { searchOrders } from '../../orders/search.js';
 import { onSaleStats } from '../../stats/onsale.js';
+import { displayRead } from '../../storage/replica.js';
 import { OnSaleStatsSchema } from '../../stats/schemas.js';
 import { adminAuth, bearerSecurity } from '../auth.js';
 import { problemResponses } from '../problem.js';
@@ -26,7 +27,8 @@ export async function adminRoutes(app: App, ctx: AppContext): Promise<void> {
         response: { 200: OnSaleStatsSchema, ...problemResponses(401, 403, 404) },
       },
     },
-    async (request) => await onSaleStats(ctx.db, ctx.coord, ctx.clock, request.params.eventId),
+    async (request) => await displayRead(ctx,
+      (db) => onSaleStats(db, ctx.coord, ctx.clock, request.params.eventId)),
   );
   app.get(
     '/api/v1/admin/orders',

@@ -9,6 +9,8 @@ import { searchEvents } from '../../catalog/search.js';
 import { createVenue, getVenue } from '../../catalog/venues.js';
 import type { AppContext } from '../../context.js';
 import { SeatMapCache } from '../../inventory/seatmap-cache.js';
+import { DomainError } from '../../core/errors.js';
+import { displayRead } from '../../storage/replica.js';
 import { adminAuth, bearerSecurity } from '../auth.js';
 import { problemResponses } from '../problem.js';
 import type { App } from '../types.js';
@@ -61,7 +63,7 @@ export async function catalogRoutes(app: App, ctx: AppContext): Promise<void> {
         response: { 200: SearchPage, ...problemResponses(400) },
       },
     },
-    async (request) => await searchEvents(ctx.db, ctx.clock, request.query),
+    async (request) => await displayRead(ctx, (db) => searchEvents(db, ctx.clock, request.query)),
   );
   app.get(
     '/api/v1/events/:eventId',
@@ -71,7 +73,8 @@ export async function catalogRoutes(app: App, ctx: AppContext): Promise<void> {
         response: { 200: EventDetails, ...problemResponses(404) },
       },
     },
-    async (request) => await getEvent(ctx.db, ctx.clock, request.params.eventId),
+    async (request) =>
+      await displayRead(ctx, (db) => getEvent(db, ctx.clock, request.params.eventId)),
   );
   app.post(
     '/api/v1/events/:eventId/cancel',
@@ -89,7 +92,21 @@ export async function catalogRoutes(app: App, ctx: AppContext): Promise<void> {
       return await getEvent(ctx.db, ctx.clock, request.params.eventId);
     },
   );
-  const seatMaps = new SeatMapCache(ctx.db, ctx.clock);
+  // Snapshots from the standby when there is one; its `version` says which live deltas
+  // apply on top, so a lagging snapshot is caught up by the stream like a cached one.
+  const seatMaps = new SeatMapCache(ctx.readDb ?? ctx.db, ctx.clock);
+  const primarySeatMaps = ctx.readDb === undefined
+    ? seatMaps
+    : new SeatMapCache(ctx.db, ctx.clock);
+  const seatMap = async (eventId: string) => {
+    try {
+      return await seatMaps.get(eventId);
+    } catch (error) {
+      if (seatMaps === primarySeatMaps) throw error;
+      if (error instanceof DomainError && error.code !== 'not_found') throw error;
+      return await primarySeatMaps.get(eventId);
+    }
+  };
   app.get(
     '/api/v1/events/:eventId/seatmap',
     {
@@ -103,7 +120,7 @@ export async function catalogRoutes(app: App, ctx: AppContext): Promise<void> {
       },
     },
     async (request, reply) => {
-      const map = await seatMaps.get(request.params.eventId);
+      const map = await seatMap(request.params.eventId);
       // Pre-serialized text is sent as-is (Fastify skips serializing strings and buffers);
       // the response schema still documents the shape.
       reply.header('content-type', 'application/json; charset=utf-8');

@@ -16,49 +16,11 @@ import { isUuid } from '../../core/ids.js';
 import { liveHub, type LiveClient } from '../../realtime/hub.js';
 import { problemResponses } from '../problem.js';
 import { SseConnection } from '../sse.js';
+import { StreamSlots } from '../streamSlots.js';
 import type { App } from '../types.js';
 
 const EventParams = Type.Object({ eventId: Type.String({ maxLength: 100 }) });
 const tags = ['live'];
-// Refused streams are refused only while others are open; a few seconds is a fair guess.
-const retryAfterSeconds = 5;
-
-/**
- * This node's live connections: the total and per client address. A slot is taken
- * synchronously, before the handler's first await, so a burst cannot slip past the caps.
- */
-class LiveSlots {
-  private total = 0;
-  private readonly perAddress = new Map<string, number>();
-
-  reserve(address: string, ctx: AppContext, reply: FastifyReply): () => void {
-    const { maxConnections, maxPerAddress } = ctx.config.live;
-    if (this.total >= maxConnections) {
-      reply.header('retry-after', String(retryAfterSeconds));
-      throw new DomainError('live_node_full',
-        `this node serves ${maxConnections} live streams already; retry shortly`,
-        { retryAfterSeconds });
-    }
-    const mine = this.perAddress.get(address) ?? 0;
-    if (mine >= maxPerAddress) {
-      reply.header('retry-after', String(retryAfterSeconds));
-      throw new DomainError('live_too_many_streams',
-        `at most ${maxPerAddress} live streams per address; close one first`,
-        { retryAfterSeconds });
-    }
-    this.total += 1;
-    this.perAddress.set(address, mine + 1);
-    let held = true;
-    return () => {
-      if (!held) return;
-      held = false;
-      this.total -= 1;
-      const left = (this.perAddress.get(address) ?? 1) - 1;
-      if (left > 0) this.perAddress.set(address, left);
-      else this.perAddress.delete(address);
-    };
-  }
-}
 
 /** The last version an SSE client saw, from Last-Event-ID; undefined when absent or bad. */
 function lastVersionOf(request: FastifyRequest): number | undefined {
@@ -82,10 +44,11 @@ interface Admitted {
  * back at once). The socket closing before the stream opens also gives everything back.
  */
 async function admit(
-  ctx: AppContext, slots: LiveSlots, request: FastifyRequest, reply: FastifyReply,
+  ctx: AppContext, slots: StreamSlots, request: FastifyRequest, reply: FastifyReply,
   eventId: string,
 ): Promise<Admitted> {
-  const release = slots.reserve(request.ip, ctx, reply);
+  const { maxConnections, maxPerAddress } = ctx.config.live;
+  const release = slots.reserve(request.ip, maxConnections, maxPerAddress, reply);
   let prepared: Prepared;
   try {
     if (!isUuid(eventId)) throw new DomainError('not_found', `no event ${eventId}`);
@@ -192,7 +155,10 @@ const messagesDescription = 'Messages: `snapshot` first (counts per zone and sec
 
 /** Live seat-map routes under /api/v1/events/:eventId. */
 export async function liveRoutes(app: App, ctx: AppContext): Promise<void> {
-  const slots = new LiveSlots();
+  // Anyone may watch, so the per-owner cap counts client addresses.
+  const slots = new StreamSlots('live', {
+    nodeFull: 'live_node_full', ownerOver: 'live_too_many_streams', owner: 'address',
+  });
   const open = new Set<LiveClient>();
   const admitted = new WeakMap<IncomingMessage, Admitted>();
   app.addHook('preClose', async () => {

@@ -1,0 +1,107 @@
+/**
+ * Domain metrics on /metrics: hold outcomes counted from real requests, the line of a
+ * ticking event, payments by state, the outbox backlog and (on PostgreSQL) the pool.
+ */
+import { readFileSync } from 'node:fs';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import type { EventDetails } from '../catalog/schemas.js';
+import type { AppContext } from '../context.js';
+import type { App } from '../http/types.js';
+import type { SimulatedGateway } from '../payments/simulated.js';
+import type { Db } from '../storage/index.js';
+import { testBackends } from '../testing/backends.js';
+import { buildTestApp } from '../testing/context.js';
+import { bearer, buildCustomer, buildEvent } from '../testing/factories.js';
+import { installTestGateway } from '../testing/payments.js';
+
+const backends = await testBackends();
+
+/** The value of one sample line, e.g. `stampede_holds_total{outcome="placed"}`. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+for (const backend of backends) {
+  describe.skipIf(!backend.available)(`domain metrics on ${backend.name}`, () => {
+    let db: Db;
+    let app: App;
+    let ctx: AppContext;
+    let gateway: SimulatedGateway;
+    let event: EventDetails;
+
+    beforeAll(async () => {
+      db = await backend.open();
+      ({ app, ctx } = await buildTestApp(db));
+      gateway = installTestGateway(app, ctx);
+      event = await buildEvent(ctx);
+    });
+    afterAll(async () => {
+      await gateway?.close();
+      await app?.close();
+      await db?.close();
+    });
+
+    const metrics = async (): Promise<string> => {
+      const response = await app.inject({ method: 'GET', url: '/metrics' });
+      expect(response.statusCode).toBe(200);
+      return response.body;
+    };
+
+    it('counts placed and conflicting holds, and payments by state', async () => {
+      const [a, b] = [await buildCustomer(ctx), await buildCustomer(ctx)];
+      const hold = (token: string) => app.inject({ method: 'POST',
+        url: `/api/v1/events/${event.eventId}/holds`, headers: bearer(token),
+        payload: { seats: ['A-1-1'] } });
+      const first = await hold(a.token);
+      expect(first.statusCode).toBe(201);
+      expect((await hold(b.token)).statusCode).toBe(409);
+      const order = await app.inject({ method: 'POST',
+        url: `/api/v1/holds/${first.json().holdId}/checkout`,
+        headers: { ...bearer(a.token), 'idempotency-key': 'metrics-1' },
+        payload: { paymentMethod: 'sim_ok' } });
+      expect(order.statusCode, order.body).toBe(201);
+
+      const text = await metrics();
+      expect(sample(text, 'stampede_holds_total{outcome="placed"}')).toBe(1);
+      expect(sample(text, 'stampede_holds_total{outcome="conflict"}')).toBe(1);
+      expect(sample(text, 'stampede_payments{status="captured"}')).toBe(1);
+      // The hold and the sale each wrote outbox rows; nothing relays them in this test.
+      expect(sample(text, 'stampede_outbox_unpublished')).toBeGreaterThan(0);
+      expect(sample(text, 'stampede_outbox_lag_seconds')).toBeGreaterThanOrEqual(0);
+      expect(sample(text, 'stampede_reconciler_backlog{kind="payments"}')).toBe(0);
+      expect(text).toMatch(/stampede_duty_leader\{duty="queue-admission"\} 0/);
+      if (backend.name === 'postgres') {
+        expect(sample(text, 'stampede_db_pool_connections{state="total"}')).toBeGreaterThan(0);
+      }
+    });
+
+    it('serves every metric the Grafana dashboard charts', async () => {
+      const dashboard = readFileSync(new URL('../../docs/grafana-dashboard.json', import.meta.url),
+        'utf8');
+      const charted = new Set([...dashboard.matchAll(/stampede_[a-z_]+/g)]
+        .map((m) => m[0].replace(/_(bucket|sum|count)$/, '')));
+      expect(charted.size).toBeGreaterThan(8);
+      const served = await metrics();
+      const missing = [...charted].filter((name) => !served.includes(`# HELP ${name} `));
+      expect(missing).toEqual([]);
+    });
+
+    it('shows the line of an event whose queue is ticking, and only while it ticks', async () => {
+      const queued = await buildEvent(ctx);
+      await db.query(
+        `INSERT INTO queue_state (event_id, served_up_to, last_tick_at, rate_per_minute)
+         VALUES ($1, 7, now(), 120)`, [queued.eventId]);
+      // The scrape cache is 2 s; wait it out so this test reads fresh figures.
+      await new Promise((resolve) => setTimeout(resolve, 2_100));
+      const series = `stampede_queue_served_up_to{event_id="${queued.eventId}"}`;
+      expect(sample(await metrics(), series)).toBe(7);
+      await db.query(`UPDATE queue_state SET last_tick_at = now() - interval '1 hour'
+                       WHERE event_id = $1`, [queued.eventId]);
+      await new Promise((resolve) => setTimeout(resolve, 2_100));
+      expect(sample(await metrics(), series)).toBeUndefined();
+    });
+  });
+}
