@@ -36,6 +36,8 @@ export class AckLog {
   readonly writes: AckedWrite[] = [];
   /** Times of requests that got no reply or a 5xx. */
   readonly errors: number[] = [];
+  /** When the crowd last sent anything (after it, the sale was over for the simulator). */
+  lastReplyAtMs = 0;
   private readonly startedAt = performance.now();
 
   now(): number {
@@ -45,6 +47,7 @@ export class AckLog {
   /** The SimClient observer. */
   readonly observe = (method: string, path: string, reply: JsonReply | undefined): void => {
     const atMs = this.now();
+    this.lastReplyAtMs = atMs;
     if (reply === undefined || reply.status >= 500) {
       this.errors.push(atMs);
       return;

@@ -37,7 +37,7 @@ interface Row {
   acks: AckCheck;
   /** From the end of the fault to the first acknowledged write after it. */
   resumedMs: number | null;
-  /** The sale sold out before the fault was over (so nothing was left to resume). */
+  /** The sale sold out, or its crowd finished, before the fault was over. */
   soldOutBefore: boolean;
   /**
    * Recovery time: the longest stretch without an acknowledged write from the fault until
@@ -161,7 +161,10 @@ async function runFault(cluster: LocalCluster, fault: Fault, options: ChaosOptio
     const audit = await auditEvent(db, report.eventId);
     const checked = await acks.check(db);
     const resumedMs = acks.firstWriteAfter(injectedAtMs);
-    const soldOutBefore = resumedMs === null && report.sold >= report.capacity;
+    // Nothing to resume when the tickets were gone or the crowd had finished before the
+    // fault was over (a long fault such as five webhook rounds can outlast a small sale).
+    const soldOutBefore = resumedMs === null
+      && (report.sold >= report.capacity || acks.lastReplyAtMs < injectedAtMs);
     const windowEndMs = Math.max(injectedAtMs, Math.min(healedAtMs, report.durationMs)) + 20_000;
     const row: Row = {
       fault: fault.name, fans: options.fans, sold: report.sold, capacity: report.capacity,
@@ -201,7 +204,7 @@ function renderTable(rows: Row[]): string {
         .join('; ')}`;
     lines.push(`| ${row.fault} | ${row.fans} | ${row.sold} / ${row.capacity} | ${audit} | ` +
       `${row.acks.holds} / ${row.acks.orders} / ${row.acks.confirmed} | ${lost} | ` +
-      `${row.soldOutBefore ? 'sold out' : seconds(row.resumedMs)} | ${seconds(row.pauseMs)} | ` +
+      `${row.soldOutBefore ? 'sale over' : seconds(row.resumedMs)} | ${seconds(row.pauseMs)} | ` +
       `${row.errorsInWindow} / ${row.errorsTotal} of ${row.requests} | ${row.notes.join('; ')} |`);
   }
   return lines.join('\n');

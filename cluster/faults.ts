@@ -63,6 +63,14 @@ async function primaryWritable(databaseUrl: string): Promise<boolean> {
   }
 }
 
+/** Waits for a writable primary behind HAProxy; says who it is and how long it took. */
+async function writableAgain(cluster: LocalCluster, what: string): Promise<FaultNotes> {
+  const tookMs = await waitFor('a writable primary through HAProxy',
+    () => primaryWritable(cluster.databaseUrl), 120_000, 250);
+  const now = await cluster.pg.leader();
+  return { notes: [`${what}; ${now ?? '?'} writable after ${(tookMs / 1000).toFixed(1)} s`] };
+}
+
 async function restartNode(cluster: LocalCluster, name: string): Promise<void> {
   cluster.startNode(name);
   await cluster.waitNodeReady(name);
@@ -189,11 +197,7 @@ export const faults: Fault[] = [
       const leader = await cluster.pg.leader();
       if (leader === undefined) throw new Error('no PostgreSQL leader to kill');
       await cluster.pg.crash(leader);
-      const tookMs = await waitFor('a writable primary through HAProxy',
-        () => primaryWritable(cluster.databaseUrl), 120_000, 250);
-      const now = await cluster.pg.leader();
-      const after = `${(tookMs / 1000).toFixed(1)} s`;
-      return { notes: [`${leader} killed; ${now ?? '?'} writable after ${after}`] };
+      return await writableAgain(cluster, `${leader} killed`);
     },
     async heal(cluster) {
       for (const member of cluster.pg.members) {
@@ -213,11 +217,7 @@ export const faults: Fault[] = [
       const { readFileSync } = await import('node:fs');
       const pid = Number(readFileSync(`${member.dataDir}/postmaster.pid`, 'utf8').split('\n')[0]);
       process.kill(pid, 'SIGKILL');
-      const tookMs = await waitFor('a writable primary through HAProxy',
-        () => primaryWritable(cluster.databaseUrl), 120_000, 250);
-      const now = await cluster.pg.leader();
-      return { notes: [`postmaster of ${member.name} killed; ${now ?? '?'} writable after ` +
-        `${(tookMs / 1000).toFixed(1)} s`] };
+      return await writableAgain(cluster, `postmaster of ${member.name} killed`);
     },
     async heal(cluster) {
       await cluster.pg.waitHealthy(180_000);

@@ -13,7 +13,7 @@ export interface EndOfSale {
   lastSaleSeconds: number | null;
   /** The last fan resolved (bought, declined, left, told sold out, on the waitlist). */
   lastResolvedSeconds: number | null;
-  /** lastResolved − lastSale: the target is at most 30 s. */
+  /** lastResolved − lastSale once every fan is resolved (else null); target ≤ 30 s. */
   lastSaleToLastResolvedSeconds: number | null;
   /** Fans still unresolved when the run stopped (timed out). */
   unresolved: number;
@@ -66,7 +66,9 @@ export function endOfSale(
   return {
     lastSaleSeconds: since(result.lastSaleAtMs),
     lastResolvedSeconds: since(lastResolvedMs),
-    lastSaleToLastResolvedSeconds: result.lastSaleAtMs === null || lastResolvedMs === null
+    // Only meaningful once everyone is resolved: otherwise the last fan is still waiting.
+    lastSaleToLastResolvedSeconds: result.lastSaleAtMs === null || lastResolvedMs === null ||
+      resolved.length < result.customers.length
       ? null : Math.max(0, lastResolvedMs - result.lastSaleAtMs) / 1000,
     unresolved: result.customers.length - resolved.length,
     toldSoldOut: result.customers.filter((c) => c.toldSoldOut === true).length,

@@ -23,7 +23,7 @@ export interface Customer {
   phase: 'pending' | 'joining' | 'pre_queue' | 'waiting' | 'shopping' | 'done';
   outcome?: 'bought' | 'declined' | 'abandoned' | 'sold_out' | 'gave_up' | 'left' | 'waitlist' |
     'error' | 'timeout';
-  /** When the fan's outcome was settled (ms after the run started). */
+  /** When the fan's outcome was settled or they were told sold out (ms after the start). */
   resolvedAtMs?: number;
   /** The fan was told sold out (then may have taken the waitlist). */
   toldSoldOut?: boolean;
@@ -143,10 +143,12 @@ export class CrowdEngine {
       await sleep(10);
     }
     this.abort.abort();
+    // Requests already sent (a move to the waitlist, say) finish and count before the rest
+    // are settled; everything that waits listens to the abort signal.
+    await Promise.allSettled(this.background);
     for (const customer of this.customers) {
       if (customer.phase !== 'done') this.finish(customer, this.soldOut ? 'sold_out' : 'timeout');
     }
-    await Promise.allSettled(this.background);
     await sampler;
     await this.sampleOnce();
     onTick(this);
@@ -190,7 +192,7 @@ export class CrowdEngine {
     if (customer.phase === 'done') return;
     customer.phase = 'done';
     customer.outcome = outcome;
-    customer.resolvedAtMs = this.now();
+    customer.resolvedAtMs ??= this.now();
     this.doneCount++;
     this.recorder.count(`outcome_${outcome}`);
   }
@@ -266,6 +268,8 @@ export class CrowdEngine {
   private soldOutFor(customer: Customer, view: Record<string, unknown>): void {
     if (customer.phase === 'done') return;
     customer.toldSoldOut = true;
+    // Told is resolved: the fan knows; taking the waitlist is their next step, not the line's.
+    customer.resolvedAtMs = this.now();
     this.recorder.count('told_sold_out');
     const url = typeof view.waitlistUrl === 'string' ? view.waitlistUrl : undefined;
     const rng = new Rng(this.options.seed * 104_729 + customer.index);

@@ -252,7 +252,7 @@ function queueConfig(env: Env): QueueConfig {
     tickMs: integer(env, 'QUEUE_TICK_MS', 1_000, 50, 60_000),
     leaderTtlMs: integer(env, 'QUEUE_LEADER_TTL_MS', 5_000, 300, 120_000),
     claimGraceSeconds: integer(env, 'QUEUE_CLAIM_GRACE_SECONDS', 120, 5, 3_600),
-    idleSeconds: integer(env, 'QUEUE_IDLE_SECONDS', 20, 1, 3_600),
+    idleSeconds: integer(env, 'QUEUE_IDLE_SECONDS', 30, 1, 3_600),
     heldReturnPercent: integer(env, 'QUEUE_HELD_RETURN_PERCENT', 25, 0, 100),
     ticketsPerShopper: integer(env, 'QUEUE_TICKETS_PER_SHOPPER', 2, 1, 50),
     sseHeartbeatMs: integer(env, 'QUEUE_SSE_HEARTBEAT_MS', 15_000, 100, 120_000),

@@ -46,6 +46,8 @@ export const limits = {
    * waitlist (beyond them, order among fans moving from the line is by click).
    */
   queueWaitlistSpare: 1_000_000,
+  /** Fans named per `queue.closed` outbox row when a line closes. */
+  queueClosedNoticeBatch: 1_000,
   /** Events one admission tick looks at. */
   queueEventsPerTick: 200,
   /** Pre-queue entries keyed or numbered per transaction by the on-sale draw. */

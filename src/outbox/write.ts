@@ -11,7 +11,7 @@ import type { Queryable } from '../storage/index.js';
  */
 export type OutboxKind = 'seats.held' | 'seats.released' | 'seats.sold'
   | 'waitlist.offered' | 'order.confirmed' | 'order.payment_failed' | 'order.refunded'
-  | 'event.cancelled' | 'queue.admitted';
+  | 'event.cancelled' | 'queue.admitted' | 'queue.closed';
 
 /** One ticket in an outbox payload; seatId is null for a standing unit. */
 export interface OutboxTicket {

@@ -48,13 +48,13 @@ export interface TickOptions {
   draw?: DrawBudget;
   /** The inventory-aware admission rule's knobs (supply.ts); the config's defaults if unset. */
   supply?: SupplyKnobs;
-  /** A claimed shopper who has held nothing for this long gives the slot back (20 s). */
+  /** A claimed shopper who has held nothing for this long gives the slot back (30 s). */
   idleSeconds?: number;
 }
 
 /** QUEUE_HELD_RETURN_PERCENT, QUEUE_TICKETS_PER_SHOPPER and QUEUE_IDLE_SECONDS defaults. */
 const defaultKnobs: SupplyKnobs = { heldReturnShare: 0.25, defaultTicketsPerShopper: 2 };
-const defaultIdleSeconds = 20;
+const defaultIdleSeconds = 30;
 
 /** What a tick did. */
 export type TickOutcome =
@@ -107,8 +107,8 @@ async function reconcileOrders(tx: Queryable, eventId: string, now: Date): Promi
 
 /**
  * Ghosts never hold a slot for long: a shopper who has shown up (claimed the pass) but
- * holds nothing, has no payment under way, and has neither placed nor ended a hold for
- * `idleSeconds` gives the slot back. Holds and orders go by the database clock (as every
+ * holds nothing, has no payment under way, and has neither tried a hold (the pass's last
+ * use, `claimed_at`), placed one nor ended one for `idleSeconds` gives the slot back. Holds and orders go by the database clock (as every
  * hold does), the slot by the tick's instant. Returns how many slots this freed.
  */
 async function releaseIdleSlots(
@@ -265,6 +265,7 @@ export async function tickLine(
       await writeOutbox(tx, event.eventId, 'queue.admitted',
         { customerIds: admitted.map((entry) => entry.customerId) });
     }
+    if (soldOut && state.closed_at === null) await noticeClosed(tx, event.eventId, servedUpTo);
     const firstAdmittedAt = state.first_admitted_at ?? (admitted.length > 0 ? now : null);
     const ratePerMinute = measuredRate(slots.lastMinute + admitted.length, firstAdmittedAt, now);
     const seq = Number(state.tick_seq) + 1;
@@ -284,6 +285,26 @@ export async function tickLine(
     };
     return { kind: 'ticked', status, admitted, drawn } as const;
   });
+}
+
+/**
+ * The line has just closed: an outbox row (or a few: `limits.queueClosedNoticeBatch` fans
+ * each) names the fans still waiting, in line order, so the notifier tells each of them
+ * wherever they are, not only those with the queue page open. At most
+ * `limits.notifyAudienceMax` fans are named.
+ */
+async function noticeClosed(tx: Queryable, eventId: string, servedUpTo: number): Promise<void> {
+  const { rows } = await tx.query<{ customer_id: string }>(
+    `SELECT customer_id FROM queue_entries
+      WHERE event_id = $1 AND left_at IS NULL AND (number IS NULL OR number > $2)
+      ORDER BY number NULLS LAST LIMIT $3`,
+    [eventId, servedUpTo, limits.notifyAudienceMax],
+  );
+  const ids = rows.map((row) => row.customer_id);
+  for (let start = 0; start < ids.length; start += limits.queueClosedNoticeBatch) {
+    await writeOutbox(tx, eventId, 'queue.closed',
+      { customerIds: ids.slice(start, start + limits.queueClosedNoticeBatch) });
+  }
 }
 
 /**
@@ -370,10 +391,11 @@ export async function findAdmission(
 }
 
 /**
- * Marks an admission claimed if it is still within its claim grace and not expired or
- * released: the shopper has shown up by placing a hold with the pass (the hold gate calls
- * this; reading the view never claims). Returns the admission as it stands afterwards.
- * Uses the database clock unless a test pins time with `nowMs`.
+ * Marks an admission claimed (or, once claimed, freshly used) if its slot is live: the
+ * shopper has shown up by placing a hold with the pass (the hold gate calls this on every
+ * hold; reading the view never claims). `claimed_at` is the latest such use, so a shopper
+ * who keeps trying is never taken for idle (releaseIdleSlots counts from it). Returns the
+ * admission as it stands afterwards. Database clock unless a test pins time with `nowMs`.
  */
 export async function claimAdmission(
   db: Queryable, eventId: string, customerId: string, nowMs?: number,
@@ -381,9 +403,8 @@ export async function claimAdmission(
   const params: unknown[] = [eventId, customerId];
   const now = sqlNow(params, nowMs);
   const { rows } = await db.query<AdmissionRow>(
-    `UPDATE queue_admissions SET claimed_at = ${now}
-      WHERE event_id = $1 AND customer_id = $2 AND claimed_at IS NULL
-        AND released_at IS NULL AND claim_by > ${now} AND expires_at > ${now}
+    `UPDATE queue_admissions a SET claimed_at = ${now}
+      WHERE a.event_id = $1 AND a.customer_id = $2 AND ${liveSlot('a', now)}
       RETURNING ${admissionColumns}, true AS live`,
     params,
   );

@@ -290,23 +290,27 @@ for (const backend of backends) {
     });
 
     it('a shopper who holds nothing gives the slot back after the idle time', async () => {
-      const event = await queuedEvent({ maxActiveShoppers: 2 });
-      const [idle, holder, next] = await customers(3) as [string, string, string];
-      await join(event, [idle, holder, next]);
-      expect(admittedIn(await tick(event, 20))).toEqual([idle, holder]);
+      const event = await queuedEvent({ maxActiveShoppers: 3 });
+      const [idle, holder, trier, next] = await customers(4) as [string, string, string, string];
+      await join(event, [idle, holder, trier, next]);
+      expect(admittedIn(await tick(event, 20))).toEqual([idle, holder, trier]);
       await claimAdmission(db, event.eventId, idle, clock.nowMs());
+      await claimAdmission(db, event.eventId, trier, clock.nowMs());
       await holdFor(event, holder, 2);
       clock.advance(10_000);
+      // The trier keeps trying (every hold attempt with the pass counts), unsuccessfully.
+      await claimAdmission(db, event.eventId, trier, clock.nowMs());
       expect(admittedIn(await tick(event, 20))).toEqual([]);
       clock.advance(10_000);
-      // The idle shopper's slot frees; the one with tickets in the cart keeps theirs.
+      // The idle shopper's slot frees; the one with tickets in the cart keeps theirs, and
+      // so does the one still trying.
       expect(admittedIn(await tick(event, 20))).toEqual([next]);
       const { rows } = await db.query<{ customer_id: string; release_reason: string | null }>(
         `SELECT customer_id, release_reason FROM queue_admissions
           WHERE event_id = $1 ORDER BY number`,
         [event.eventId],
       );
-      expect(rows.map((r) => r.release_reason)).toEqual(['idle', null, null]);
+      expect(rows.map((r) => r.release_reason)).toEqual(['idle', null, null, null]);
     });
 
     it('tells waiting fans the tickets left; in carts, no time is promised', async () => {
@@ -368,6 +372,13 @@ for (const backend of backends) {
         'SELECT closed_at FROM queue_state WHERE event_id = $1', [event.eventId],
       );
       expect(rows[0]?.closed_at).not.toBeNull();
+      // The notifier is told once who was still waiting, in line order.
+      await tick(event);
+      const notices = await db.query<{ payload: { customerIds: string[] } }>(
+        `SELECT payload FROM outbox_events WHERE event_id = $1 AND kind = 'queue.closed'`,
+        [event.eventId],
+      );
+      expect(notices.rows.map((row) => row.payload.customerIds)).toEqual([line.slice(1)]);
     });
 
     it('moves fans to the waitlist in one step, in line order whenever they click', async () => {
