@@ -294,11 +294,11 @@ for (const setup of setups) {
           if (version % 10 === 0) {
             const caughtUp = (m: ReceivedMessage): boolean =>
               m.type === 'seats' && m.data.version === version;
-            await Promise.all([fast.waitFor(caughtUp, 30_000), ws.waitFor(caughtUp, 30_000)]);
+            await Promise.all([fast.waitFor(caughtUp, 60_000), ws.waitFor(caughtUp, 60_000)]);
           }
         }
-        await fast.waitFor((m) => m.type === 'seats' && m.data.version === batches, 30_000);
-        await ws.waitFor((m) => m.type === 'seats' && m.data.version === batches, 30_000);
+        await fast.waitFor((m) => m.type === 'seats' && m.data.version === batches, 60_000);
+        await ws.waitFor((m) => m.type === 'seats' && m.data.version === batches, 60_000);
         expect([fast.gaps, ws.gaps]).toEqual([0, 0]);
         // The paused one was cut off long before: the node holds no backlog for it.
         expect(liveHub(node.ctx).stats().clients).toBe(2);
@@ -308,7 +308,7 @@ for (const setup of setups) {
         fast.close();
         ws.close();
       }
-    });
+    }, 240_000);
 
     it('caps live streams per address and per node with problem+json', async () => {
       const node = await startNode('caps', { LIVE_MAX_PER_ADDRESS: '2', LIVE_MAX_CONNECTIONS: '3' });

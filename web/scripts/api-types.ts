@@ -13,7 +13,8 @@ import { buildTestContext } from '../../src/testing/context.js';
 /** Where the generated types live. */
 export const schemaFile = fileURLToPath(new URL('../src/lib/api/schema.ts', import.meta.url));
 
-const header = `/* Generated from the server's /openapi.json by \`npm run api:types\`; do not edit. */\n`;
+const header = '/* Generated from the server\'s /openapi.json by `npm run api:types`; '
+  + 'do not edit. */\n';
 
 /** The OpenAPI document exactly as /openapi.json serves it. */
 export async function dumpOpenApi(): Promise<unknown> {

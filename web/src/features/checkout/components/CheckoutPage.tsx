@@ -190,7 +190,9 @@ function Checkout({ holdId }: { holdId: string }) {
           {event.data && <p className="muted">{event.data.title}</p>}
           <Items hold={current} />
           {current.items.length > 1 && current.items.every((i) => i.seatId !== null) && (
-            <p className="muted small">{current.adjacent ? copy.checkout.together : copy.checkout.apart}</p>
+            <p className="muted small">
+              {current.adjacent ? copy.checkout.together : copy.checkout.apart}
+            </p>
           )}
         </section>
       </div>

@@ -17,7 +17,9 @@ import { useSession } from '../../../lib/session';
 import { useAsync } from '../../../lib/useAsync';
 import { createHold, type HoldRequest } from '../../checkout';
 import { clearQueuePass, getQueuePass } from '../../queue';
-import { AVAILABLE, Legend, SeatList, SeatMap, useLiveSeatMap, type SeatStore } from '../../seatmap';
+import {
+  AVAILABLE, Legend, SeatList, SeatMap, useLiveSeatMap, type SeatStore,
+} from '../../seatmap';
 import { WaitlistPanel } from '../../waitlist';
 import { loadEvent, type EventDetails } from '../../../lib/api/events';
 import { TicketPicker } from './TicketPicker';
@@ -75,7 +77,9 @@ function SelectionBar({ store, selected, busy, canHold, onHold, onClear }: {
     <div className="selection-bar" aria-live="polite">
       <div>
         <strong>{copy.event.selectedCount(selected.size)}</strong>
-        {selected.size > 0 && <span> · {copy.event.selectionTotal(formatMoney(total, currency))}</span>}
+        {selected.size > 0 && (
+          <span> · {copy.event.selectionTotal(formatMoney(total, currency))}</span>
+        )}
       </div>
       <div className="row">
         {selected.size > 0 && (
@@ -172,7 +176,9 @@ export function EventPage() {
           <Link href={paths.queue(eventId)} className="button">{copy.event.joinQueue}</Link>
         </div>
       )}
-      {onSale && queued && pass !== undefined && <p className="notice ok">{copy.event.passActive}</p>}
+      {onSale && queued && pass !== undefined && (
+        <p className="notice ok">{copy.event.passActive}</p>
+      )}
       <ProblemMessage error={error} />
       {error instanceof ApiProblem && error.code === 'queue_pass_required' && (
         <Link href={paths.queue(eventId)} className="button">{copy.event.joinQueue}</Link>
@@ -189,7 +195,8 @@ export function EventPage() {
               onToggleSeat={toggleSeat}
               onPickSection={(key) => {
                 const section = live.store?.scene.sections.find((s) => s.key === key);
-                const zone = section === undefined ? undefined : live.store?.scene.zones[section.zone];
+                const zone = section === undefined ? undefined
+                  : live.store?.scene.zones[section.zone];
                 setZoneHint(zone?.key);
                 pickerRef.current?.querySelector('select')?.focus();
               }} />

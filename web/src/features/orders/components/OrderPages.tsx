@@ -45,7 +45,9 @@ function OrderDetails({ orderId }: { orderId: string }) {
       {o.status === 'pending_payment' && <p className="notice warn">{copy.orders.pending}</p>}
       {o.status === 'confirmed' && <p>{copy.orders.showAtDoor}</p>}
       <ul className="tickets">
-        {o.tickets.map((ticket, i) => <TicketCode key={ticket.ticketId} ticket={ticket} index={i} />)}
+        {o.tickets.map((ticket, i) => (
+          <TicketCode key={ticket.ticketId} ticket={ticket} index={i} />
+        ))}
       </ul>
     </div>
   );
@@ -86,13 +88,16 @@ function OrderRow({ order, onChanged }: { order: Order; onChanged(): void }) {
         </p>
         <p className="muted small">
           {copy.orders.placed(formatDateTime(order.createdAt))} ·{' '}
-          {copy.orders.tickets(order.tickets.length)} · {formatMoney(order.totalCents, order.currency)}
+          {copy.orders.tickets(order.tickets.length)} ·{' '}
+          {formatMoney(order.totalCents, order.currency)}
         </p>
         <ProblemMessage error={error} />
         {done && <p className="notice ok" role="status">{copy.orders.cancelled}</p>}
       </div>
       <div className="row">
-        <Link href={paths.order(order.orderId)} className="button secondary">{copy.orders.view}</Link>
+        <Link href={paths.order(order.orderId)} className="button secondary">
+          {copy.orders.view}
+        </Link>
         {order.status === 'confirmed' && (
           <button type="button" className="secondary" onClick={() => void cancel()}>
             {copy.orders.cancel}

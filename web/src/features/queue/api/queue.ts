@@ -16,7 +16,8 @@ async function solve(challenge: Challenge): Promise<string> {
   const worker = new Worker(new URL('../lib/pow.worker.ts', import.meta.url), { type: 'module' });
   try {
     const solution = await new Promise<{ number: number } | null>((resolve, reject) => {
-      worker.onmessage = (message: MessageEvent<{ number: number } | null>) => resolve(message.data);
+      worker.onmessage = (message: MessageEvent<{ number: number } | null>) =>
+        resolve(message.data);
       worker.onerror = () => reject(new Error('proof-of-work worker failed'));
       worker.postMessage({
         challenge: challenge.challenge, salt: challenge.salt, algorithm: challenge.algorithm,

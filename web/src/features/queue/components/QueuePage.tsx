@@ -90,7 +90,9 @@ function Line({ eventId }: { eventId: string }) {
           <div className="queue-position" aria-live="polite">
             <span className="muted">{copy.queue.position}</span>
             <strong data-testid="queue-position">{formatCount(position)}</strong>
-            <span className="muted">{copy.queue.ahead(formatCount(Math.max(0, position - 1)))}</span>
+            <span className="muted">
+              {copy.queue.ahead(formatCount(Math.max(0, position - 1)))}
+            </span>
           </div>
           <Progress value={1 - (position - 1) / start} />
           <p aria-live="polite">

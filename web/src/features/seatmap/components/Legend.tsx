@@ -29,7 +29,8 @@ export function Legend({ store }: { store: SeatStore }) {
           {copy.seatmap.sold}</li>
         <li><span className="swatch" style={{ background: colors.selected }} aria-hidden="true" />
           {copy.seatmap.selected}</li>
-        <li><span className="swatch ring" style={{ borderColor: colors.taken }} aria-hidden="true" />
+        <li>
+          <span className="swatch ring" style={{ borderColor: colors.taken }} aria-hidden="true" />
           {copy.seatmap.taken}</li>
       </ul>
     </div>

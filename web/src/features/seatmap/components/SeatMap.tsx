@@ -33,10 +33,14 @@ interface Hover {
   sy: number;
 }
 
+type Point = { x: number; y: number };
+
 const noHover: Hover = { seat: -1, section: -1, sx: 0, sy: 0 };
 const maxScale = 60;
 
-function setupCanvas(canvas: HTMLCanvasElement, width: number, height: number): CanvasRenderingContext2D {
+function setupCanvas(
+  canvas: HTMLCanvasElement, width: number, height: number,
+): CanvasRenderingContext2D {
   const dpr = window.devicePixelRatio || 1;
   canvas.width = Math.round(width * dpr);
   canvas.height = Math.round(height * dpr);
@@ -67,7 +71,8 @@ function Tooltip({ store, hover, selected }: {
       : copy.seatmap.status[statusNames[store.status[hover.seat] as number] ?? 'sold'] ?? '';
   } else {
     title = copy.seatmap.standingTitle(section.name);
-    detail = copy.seatmap.standingLeft(formatCount(store.sectionCounts[sectionIndex]?.available ?? 0));
+    const left = store.sectionCounts[sectionIndex]?.available ?? 0;
+    detail = copy.seatmap.standingLeft(formatCount(left));
   }
   return (
     <div className="seatmap-tooltip" style={{ left: hover.sx, top: hover.sy }} aria-hidden="true">
@@ -237,7 +242,7 @@ export function SeatMap({ store, selected, taken, onToggleSeat, onPickSection }:
     pointers.current.set(e.pointerId, local(e));
     if (pointers.current.size === 1) gesture.current = { moved: 0, pinch: 0 };
     if (pointers.current.size === 2) {
-      const [a, b] = [...pointers.current.values()] as [{ x: number; y: number }, { x: number; y: number }];
+      const [a, b] = [...pointers.current.values()] as [Point, Point];
       gesture.current.pinch = Math.hypot(a.x - b.x, a.y - b.y);
       gesture.current.moved = 99;
     }
@@ -251,7 +256,7 @@ export function SeatMap({ store, selected, taken, onToggleSeat, onPickSection }:
     }
     pointers.current.set(e.pointerId, p);
     if (pointers.current.size === 2) {
-      const [a, b] = [...pointers.current.values()] as [{ x: number; y: number }, { x: number; y: number }];
+      const [a, b] = [...pointers.current.values()] as [Point, Point];
       const distance = Math.hypot(a.x - b.x, a.y - b.y);
       if (gesture.current.pinch > 0) {
         zoomBy(distance / gesture.current.pinch, (a.x + b.x) / 2, (a.y + b.y) / 2);

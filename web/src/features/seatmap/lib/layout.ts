@@ -120,7 +120,8 @@ function bowls(sections: LayoutSection[]): LayoutSection[][] {
   const groups: LayoutSection[][] = [];
   for (const section of sections) {
     const last = groups.at(-1);
-    if (last !== undefined && prefix(last[0]?.key ?? '') === prefix(section.key)) last.push(section);
+    const same = last !== undefined && prefix(last[0]?.key ?? '') === prefix(section.key);
+    if (same) last.push(section);
     else groups.push([section]);
   }
   // Keys without shared prefixes (A, B, C…) would give one bowl per section: one bowl then.
@@ -191,7 +192,9 @@ function boundsOf(placed: PlacedSection[], stage: VenueLayout['stage']): VenueLa
     b.minY = Math.min(b.minY, y); b.maxY = Math.max(b.maxY, y);
   };
   for (const section of placed) {
-    for (let k = 0; k < 8; k += 2) add(section.outline[k] as number, section.outline[k + 1] as number);
+    for (let k = 0; k < 8; k += 2) {
+      add(section.outline[k] as number, section.outline[k + 1] as number);
+    }
   }
   if (stage) {
     add(stage.x, stage.y);

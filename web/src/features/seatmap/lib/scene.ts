@@ -13,7 +13,9 @@ export const HELD = 1;
 export const SOLD = 2;
 export type StatusCode = typeof AVAILABLE | typeof HELD | typeof SOLD;
 
-export const statusCodes: Record<string, StatusCode> = { available: AVAILABLE, held: HELD, sold: SOLD };
+export const statusCodes: Record<string, StatusCode> = {
+  available: AVAILABLE, held: HELD, sold: SOLD,
+};
 export const statusNames = ['available', 'held', 'sold'] as const;
 export type SeatStatusName = (typeof statusNames)[number];
 
@@ -147,7 +149,9 @@ export function buildScene(
 }
 
 /** Describes a seat for people: "Lower 103, row 5, seat 12". */
-export function seatLabel(scene: Scene, index: number): { section: string; row: string; seat: number } {
+export function seatLabel(
+  scene: Scene, index: number,
+): { section: string; row: string; seat: number } {
   const section = scene.sections[scene.sectionOf[index] as number];
   return {
     section: section?.name ?? '',

@@ -14,7 +14,8 @@ export interface SpatialGrid {
 
 /** Indexes points (xs[i], ys[i]). */
 export function buildGrid(
-  xs: Float32Array, ys: Float32Array, bounds: { minX: number; minY: number; maxX: number; maxY: number },
+  xs: Float32Array, ys: Float32Array,
+  bounds: { minX: number; minY: number; maxX: number; maxY: number },
   cellSize = 2,
 ): SpatialGrid {
   const columns = Math.max(1, Math.ceil((bounds.maxX - bounds.minX) / cellSize) + 1);
@@ -24,11 +25,14 @@ export function buildGrid(
   for (let i = 0; i < xs.length; i += 1) {
     const cx = Math.floor(((xs[i] as number) - bounds.minX) / cellSize);
     const cy = Math.floor(((ys[i] as number) - bounds.minY) / cellSize);
-    const cell = Math.min(rows - 1, Math.max(0, cy)) * columns + Math.min(columns - 1, Math.max(0, cx));
+    const cell = Math.min(rows - 1, Math.max(0, cy)) * columns
+      + Math.min(columns - 1, Math.max(0, cx));
     cellOf[i] = cell;
     counts[cell + 1] = (counts[cell + 1] as number) + 1;
   }
-  for (let c = 1; c < counts.length; c += 1) counts[c] = (counts[c] as number) + (counts[c - 1] as number);
+  for (let c = 1; c < counts.length; c += 1) {
+    counts[c] = (counts[c] as number) + (counts[c - 1] as number);
+  }
   const cellStart = counts.slice();
   const fill = counts.slice();
   const cellItems = new Int32Array(xs.length);
@@ -52,7 +56,8 @@ export function nearest(
   for (let gy = Math.max(0, cy - reach); gy <= Math.min(grid.rows - 1, cy + reach); gy += 1) {
     for (let gx = Math.max(0, cx - reach); gx <= Math.min(grid.columns - 1, cx + reach); gx += 1) {
       const cell = gy * grid.columns + gx;
-      for (let k = grid.cellStart[cell] as number; k < (grid.cellStart[cell + 1] as number); k += 1) {
+      const end = grid.cellStart[cell + 1] as number;
+      for (let k = grid.cellStart[cell] as number; k < end; k += 1) {
         const i = grid.cellItems[k] as number;
         const dx = (xs[i] as number) - x;
         const dy = (ys[i] as number) - y;
