@@ -38,6 +38,10 @@ export class AckLog {
   readonly errors: number[] = [];
   /** When the crowd last sent anything (after it, the sale was over for the simulator). */
   lastReplyAtMs = 0;
+  /** Times of hold and checkout requests the server decided (any status below 500). */
+  readonly answeredWrites: number[] = [];
+  /** When the crowd last asked for a hold or a checkout, answered or not. */
+  lastWriteTryAtMs = 0;
   private readonly startedAt = performance.now();
 
   now(): number {
@@ -48,6 +52,9 @@ export class AckLog {
   readonly observe = (method: string, path: string, reply: JsonReply | undefined): void => {
     const atMs = this.now();
     this.lastReplyAtMs = atMs;
+    const writeTry = method === 'POST' && (holdPath.test(path) || checkoutPath.test(path));
+    if (writeTry) this.lastWriteTryAtMs = atMs;
+    if (writeTry && reply !== undefined && reply.status < 500) this.answeredWrites.push(atMs);
     if (reply === undefined || reply.status >= 500) {
       this.errors.push(atMs);
       return;
@@ -73,6 +80,15 @@ export class AckLog {
       this.orders.set(order[1] as string, String(reply.body.status));
     }
   };
+
+  /**
+   * Milliseconds from `fromMs` to the first hold or checkout the server decided after it,
+   * a refusal included (null: none): the write path was serving again.
+   */
+  firstAnsweredWriteAfter(fromMs: number): number | null {
+    const next = this.answeredWrites.find((atMs) => atMs >= fromMs);
+    return next === undefined ? null : next - fromMs;
+  }
 
   /** Milliseconds from `fromMs` to the first acknowledged write after it (null: none). */
   firstWriteAfter(fromMs: number): number | null {

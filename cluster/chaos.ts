@@ -160,11 +160,16 @@ async function runFault(cluster: LocalCluster, fault: Fault, options: ChaosOptio
   try {
     const audit = await auditEvent(db, report.eventId);
     const checked = await acks.check(db);
-    const resumedMs = acks.firstWriteAfter(injectedAtMs);
-    // Nothing to resume when the tickets were gone or the crowd had finished before the
-    // fault was over (a long fault such as five webhook rounds can outlast a small sale).
+    // The write path serves again when a hold or checkout is decided after the fault: a
+    // confirmed write, or a refusal such as "seats taken" once few tickets are left.
+    const resumedMs = acks.firstWriteAfter(injectedAtMs)
+      ?? acks.firstAnsweredWriteAfter(injectedAtMs);
+    // Nothing to resume when the tickets were gone or the crowd had stopped buying before
+    // the fault was over (a fault that waits for duties to move, or five webhook rounds,
+    // can outlast a small sale).
     const soldOutBefore = resumedMs === null
-      && (report.sold >= report.capacity || acks.lastReplyAtMs < injectedAtMs);
+      && (report.sold >= report.capacity || acks.lastReplyAtMs < injectedAtMs
+        || acks.lastWriteTryAtMs < injectedAtMs);
     const windowEndMs = Math.max(injectedAtMs, Math.min(healedAtMs, report.durationMs)) + 20_000;
     const row: Row = {
       fault: fault.name, fans: options.fans, sold: report.sold, capacity: report.capacity,
