@@ -3513,8 +3513,10 @@ export interface paths {
                                 available: number;
                                 /** @description In live holds; some may come back */
                                 inCarts: number;
+                                /** @description Near the end of the sale: the most tickets one fan can still get together (seats side by side in a row, or standing), up to the per-customer limit; 1 means only single seats are left */
+                                together?: number;
                             };
-                            /** @description open: tickets left for the fans ahead (etaSeconds is set); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead; sold_out */
+                            /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
                             outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                             /** @description POST here to move from the line to the waitlist in one step */
                             waitlistUrl?: string;
@@ -3547,8 +3549,10 @@ export interface paths {
                                 available: number;
                                 /** @description In live holds; some may come back */
                                 inCarts: number;
+                                /** @description Near the end of the sale: the most tickets one fan can still get together (seats side by side in a row, or standing), up to the per-customer limit; 1 means only single seats are left */
+                                together?: number;
                             };
-                            /** @description open: tickets left for the fans ahead (etaSeconds is set); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead; sold_out */
+                            /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
                             outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                             /** @description POST here to move from the line to the waitlist in one step */
                             waitlistUrl?: string;
@@ -3698,8 +3702,10 @@ export interface paths {
                                 available: number;
                                 /** @description In live holds; some may come back */
                                 inCarts: number;
+                                /** @description Near the end of the sale: the most tickets one fan can still get together (seats side by side in a row, or standing), up to the per-customer limit; 1 means only single seats are left */
+                                together?: number;
                             };
-                            /** @description open: tickets left for the fans ahead (etaSeconds is set); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead; sold_out */
+                            /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
                             outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                             /** @description POST here to move from the line to the waitlist in one step */
                             waitlistUrl?: string;
@@ -3809,8 +3815,10 @@ export interface paths {
                                 available: number;
                                 /** @description In live holds; some may come back */
                                 inCarts: number;
+                                /** @description Near the end of the sale: the most tickets one fan can still get together (seats side by side in a row, or standing), up to the per-customer limit; 1 means only single seats are left */
+                                together?: number;
                             };
-                            /** @description open: tickets left for the fans ahead (etaSeconds is set); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead; sold_out */
+                            /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
                             outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                             /** @description POST here to move from the line to the waitlist in one step */
                             waitlistUrl?: string;
@@ -3972,8 +3980,10 @@ export interface paths {
                                     available: number;
                                     /** @description In live holds; some may come back */
                                     inCarts: number;
+                                    /** @description Near the end of the sale: the most tickets one fan can still get together (seats side by side in a row, or standing), up to the per-customer limit; 1 means only single seats are left */
+                                    together?: number;
                                 };
-                                /** @description open: tickets left for the fans ahead (etaSeconds is set); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead; sold_out */
+                                /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
                                 outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                                 /** @description POST here to move from the line to the waitlist in one step */
                                 waitlistUrl?: string;
