@@ -58,10 +58,13 @@ function linkFor(notice: Notice): { href: string; label: string } | undefined {
 function NoticeItem({ notice }: { notice: Notice }) {
   const link = linkFor(notice);
   const tone = copy.notices.tone[notice.kind] ?? '';
+  const event = useAsync(() => loadEvent(notice.eventId), [notice.eventId]);
+  // Our own words for the kinds we know (the server's text is for e-mail); its text else.
+  const [headline, sentence] = copy.notices.kinds[notice.kind] ?? [notice.title, notice.body];
   return (
     <div className={`notice ${tone}`} data-testid="notice" data-kind={notice.kind}>
       <p role="status">
-        <strong>{copy.notices.kinds[notice.kind] ?? notice.title}</strong> {notice.body}
+        <strong>{headline}</strong>{event.data && ` ${event.data.title}.`} {sentence}
       </p>
       <p className="row">
         {link && <Link href={link.href}>{link.label}</Link>}
@@ -86,8 +89,11 @@ export function NoticesLayer() {
   const offers = useAsync(async () => (signedIn ? await myOffers() : []),
     [signedIn, state.offers, location]);
   const shown = (offers.data ?? []).filter((o) => location !== paths.checkout(o.holdId));
-  // Offer notices are shown as banners, from the offers themselves.
-  const notices = state.notices.filter((n) => n.kind !== 'waitlist.offered');
+  // Offer notices are shown as banners, from the offers themselves; the waiting room and
+  // the event page already say what a queue notice says.
+  const notices = state.notices.filter((n) => n.kind !== 'waitlist.offered'
+    && !(n.kind.startsWith('queue.') && (location === paths.queue(n.eventId)
+      || location === paths.event(n.eventId))));
   if (!signedIn || (shown.length === 0 && notices.length === 0)) return null;
   return (
     <aside className="notices" aria-label={copy.notices.label}>

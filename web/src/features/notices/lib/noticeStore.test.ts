@@ -14,6 +14,14 @@ describe('notice store', () => {
     expect(dismissNotice(state, 6).notices.map((n) => n.id)).toEqual([7, 5, 4, 3]);
   });
 
+  it('drops an event\'s queue notices once an order for it settles', () => {
+    const admitted = { ...notice(1, 'queue.admitted'), eventId: 'e' };
+    const elsewhere = { ...notice(2, 'queue.admitted'), eventId: 'other' };
+    let state = addNotice(addNotice({ notices: [], offers: 0 }, admitted), elsewhere);
+    state = addNotice(state, notice(3, 'order.confirmed'));
+    expect(state.notices.map((n) => n.id)).toEqual([3, 2]);
+  });
+
   it('counts offers so the banner re-reads them', () => {
     const state = addNotice({ notices: [], offers: 0 }, notice(1, 'waitlist.offered'));
     expect(state.offers).toBe(1);

@@ -19,11 +19,17 @@ export interface NoticeState {
 /** At most this many notices are kept on screen; older ones drop off. */
 export const maxNotices = 5;
 
-/** Adds a message unless it was seen already (replays after a reconnect may repeat it). */
+/**
+ * Adds a message unless it was seen already (replays after a reconnect may repeat it). An
+ * order's outcome makes that event's queue notices old news, so they go.
+ */
 export function addNotice(state: NoticeState, notice: Notice): NoticeState {
   if (state.notices.some((n) => n.id === notice.id)) return state;
+  const settled = notice.kind.startsWith('order.');
+  const kept = state.notices.filter((n) => !(settled && n.eventId === notice.eventId
+    && n.kind.startsWith('queue.')));
   return {
-    notices: [notice, ...state.notices].slice(0, maxNotices),
+    notices: [notice, ...kept].slice(0, maxNotices),
     offers: state.offers + (notice.kind === 'waitlist.offered' ? 1 : 0),
   };
 }
