@@ -25,8 +25,7 @@ import { offerReturnedTickets } from '../waitlist/offers.js';
 import { applyHold, overLimit, type OnApplied } from './apply.js';
 import type { Db, Queryable } from '../storage/index.js';
 import {
-  claimAnyUnits, claimTesting, claimTickets, countAvailable, customerUsage,
-  naiveGap, unguardedPick, unguardedUnavailable, type TicketRow,
+  claimAnyUnits, claimTickets, countAvailable, customerUsage, type Guard, type TicketRow,
 } from './claim.js';
 import type { Hold, HoldInput, HoldItem } from './schemas.js';
 
@@ -100,11 +99,17 @@ export async function listHolds(db: Queryable, customerId: string): Promise<Hold
   return rows.map(toHold);
 }
 
-/** Creates a hold from named seats or a zone quantity; all or nothing. */
+/**
+ * Creates a hold from named seats or a zone quantity; all or nothing. `unguarded` is the
+ * test seam of claim.ts (`Guard`): production never passes it.
+ */
 export async function createHold(
   db: Db, event: EventRecord, customerId: string, input: HoldInput, onApplied?: OnApplied,
+  unguarded?: Guard,
 ): Promise<Hold> {
-  if ('seats' in input) return await holdSeats(db, event, customerId, input.seats, onApplied);
+  if ('seats' in input) {
+    return await holdSeats(db, event, customerId, input.seats, onApplied, unguarded);
+  }
   const zone = event.zones.find((candidate) => candidate.key === input.zone);
   if (zone === undefined) throw invalid('/zone', `event has no zone "${input.zone}"`);
   // Refuse a customer already at the limit before the zone read, the costly part; the
@@ -113,14 +118,16 @@ export async function createHold(
   if (used + input.quantity > event.maxTicketsPerCustomer) throw overLimit(event, used);
   const layout = await zoneLayout(db, event.eventId, zone.key);
   if (layout.seated) {
-    return await holdBestAvailable(db, event, customerId, zone.key, input.quantity, onApplied);
+    return await holdBestAvailable(db, event, customerId, zone.key, input.quantity, onApplied,
+      unguarded);
   }
-  return await holdUnits(db, event, customerId, zone.key, input.quantity, layout, onApplied);
+  return await holdUnits(db, event, customerId, zone.key, input.quantity, layout, onApplied,
+    unguarded);
 }
 
 async function holdSeats(
   db: Db, event: EventRecord, customerId: string, seatIds: readonly string[],
-  onApplied: OnApplied | undefined,
+  onApplied: OnApplied | undefined, unguarded: Guard | undefined,
 ): Promise<Hold> {
   // The event's layout, from this node's memory after its first hold: no query.
   const ticketOf = await seatIndex(db, event.eventId);
@@ -137,19 +144,14 @@ async function holdSeats(
     return new DomainError('seats_unavailable',
       `${ids.length} of the requested seats are not available`, { unavailable: ids });
   };
-  if (claimTesting.skipGuard) {
-    // The naive check-then-write, for the concurrency tests only (see claimTesting).
-    const taken = await unguardedUnavailable(db, event.eventId, ticketNos);
-    if (taken.length > 0) throw unavailable(taken);
-    await naiveGap(db);
-  }
   return await db.tx((tx) => applyHold(tx, event, customerId, ticketNos.length,
     async (inner, holdId, expiresAt) => {
-      const claimed = await claimTickets(inner, event.eventId, holdId, ticketNos, expiresAt);
+      const claimed = await claimTickets(inner, event.eventId, holdId, ticketNos, expiresAt,
+        unguarded);
       if (claimed.length === ticketNos.length) return claimed;
       const got = new Set(claimed.map((t) => t.ticket_no));
       throw unavailable(ticketNos.filter((no) => !got.has(no)));
-    }, onApplied));
+    }, onApplied, false, unguarded));
 }
 
 async function sleepJitter(attempt: number): Promise<void> {
@@ -205,16 +207,8 @@ function soldOut(zone: string, left: number): DomainError {
 /** Standing zones: any N free units, skipping rows other claims hold locked. */
 async function holdUnits(
   db: Db, event: EventRecord, customerId: string, zone: string, quantity: number,
-  layout: ZoneLayout, onApplied: OnApplied | undefined,
+  layout: ZoneLayout, onApplied: OnApplied | undefined, unguarded: Guard | undefined,
 ): Promise<Hold> {
-  if (claimTesting.skipGuard) {
-    const picked = await unguardedPick(db, event.eventId, zone, quantity);
-    if (picked.length < quantity) throw soldOut(zone, picked.length);
-    await naiveGap(db);
-    return await db.tx((tx) => applyHold(tx, event, customerId, quantity,
-      (inner, holdId, expiresAt) => claimTickets(inner, event.eventId, holdId, picked, expiresAt),
-      onApplied));
-  }
   return await withReplan(db, event.eventId, zone, quantity, () => db.tx((tx) =>
     applyHold(tx, event, customerId, quantity, async (inner, holdId, expiresAt) => {
       // A random start spreads concurrent buyers over the zone (not a seeded choice: which
@@ -222,14 +216,14 @@ async function holdUnits(
       const start = layout.firstTicketNo
         + Math.floor(Math.random() * (layout.lastTicketNo - layout.firstTicketNo + 1));
       const claimed = await claimAnyUnits(inner, event.eventId, zone, holdId, quantity,
-        expiresAt, start);
+        expiresAt, start, unguarded);
       if (claimed.length === quantity) return claimed;
       // Short: free units may be locked by claims still in flight. Decide "sold out" only
       // on committed state; otherwise roll back and try again once they have settled.
       const left = await countAvailable(inner, event.eventId, zone);
       if (left + claimed.length < quantity) throw soldOut(zone, left + claimed.length);
       throw new ClaimContended();
-    }, onApplied)));
+    }, onApplied, false, unguarded)));
 }
 
 /**
@@ -276,7 +270,7 @@ async function planBestAvailable(
 /** Seated zones: pick best available from a fresh read, claim exactly those seats. */
 async function holdBestAvailable(
   db: Db, event: EventRecord, customerId: string, zone: string, quantity: number,
-  onApplied: OnApplied | undefined,
+  onApplied: OnApplied | undefined, unguarded: Guard | undefined,
 ): Promise<Hold> {
   return await withReplan(db, event.eventId, zone, quantity, async (attempt, contenders) => {
     const spread = pickSpread(contenders, quantity, attempt);
@@ -287,10 +281,11 @@ async function holdBestAvailable(
       (firstTicket.get(`${seat.sectionPosition}/${seat.rowIndex}`) as number) + seat.seatNumber);
     return await db.tx((tx) => applyHold(tx, event, customerId, quantity,
       async (inner, holdId, expiresAt) => {
-        const claimed = await claimTickets(inner, event.eventId, holdId, ticketNos, expiresAt);
+        const claimed = await claimTickets(inner, event.eventId, holdId, ticketNos, expiresAt,
+          unguarded);
         if (claimed.length === quantity) return claimed;
         throw new ClaimContended();
-      }, onApplied));
+      }, onApplied, false, unguarded));
   });
 }
 

@@ -68,7 +68,8 @@ export async function holdRoutes(app: App, ctx: AppContext): Promise<void> {
         status: 201,
         body: await createHold(ctx.db, event, request.customerId, request.body,
           finish === undefined ? undefined
-            : async (tx, hold) => await finish(tx, { status: 201, body: hold })),
+            : async (tx, hold) => await finish(tx, { status: 201, body: hold }),
+          ctx.unguarded),
       }));
     },
   );
