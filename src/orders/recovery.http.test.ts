@@ -39,6 +39,7 @@ function faulty(gateway: SimulatedGateway, overrides: {
     prepare: (request) => gateway.prepare(request),
     charge: (request: PreparedCharge) => gateway.charge(request),
     refund: overrides.refund ?? ((request) => gateway.refund(request)),
+    refundStatus: (query) => gateway.refundStatus(query),
     lookup: overrides.lookup ?? ((query) => gateway.lookup(query)),
     abandon: overrides.abandon ?? ((query) => gateway.abandon(query)),
     verifyWebhook: (raw, headers, nowMs) => gateway.verifyWebhook(raw, headers, nowMs),

@@ -2157,12 +2157,18 @@ export interface paths {
                                 status: "pending" | "captured" | "declined";
                                 amountCents: number;
                                 declineReason: string | null;
+                                nextAction: {
+                                    type: "use_stripe_sdk" | "redirect_to_url";
+                                    clientSecret: string;
+                                    redirectUrl: string | null;
+                                } | null;
                                 refund: {
                                     /** Format: uuid */
                                     refundId: string;
-                                    status: "requested" | "succeeded";
+                                    status: "requested" | "succeeded" | "failed";
                                     reason: string;
                                     amountCents: number;
+                                    failureReason: string | null;
                                 } | null;
                             } | null;
                             tickets: {
@@ -2363,12 +2369,18 @@ export interface paths {
                                 status: "pending" | "captured" | "declined";
                                 amountCents: number;
                                 declineReason: string | null;
+                                nextAction: {
+                                    type: "use_stripe_sdk" | "redirect_to_url";
+                                    clientSecret: string;
+                                    redirectUrl: string | null;
+                                } | null;
                                 refund: {
                                     /** Format: uuid */
                                     refundId: string;
-                                    status: "requested" | "succeeded";
+                                    status: "requested" | "succeeded" | "failed";
                                     reason: string;
                                     amountCents: number;
+                                    failureReason: string | null;
                                 } | null;
                             } | null;
                             tickets: {
@@ -2498,12 +2510,18 @@ export interface paths {
                                     status: "pending" | "captured" | "declined";
                                     amountCents: number;
                                     declineReason: string | null;
+                                    nextAction: {
+                                        type: "use_stripe_sdk" | "redirect_to_url";
+                                        clientSecret: string;
+                                        redirectUrl: string | null;
+                                    } | null;
                                     refund: {
                                         /** Format: uuid */
                                         refundId: string;
-                                        status: "requested" | "succeeded";
+                                        status: "requested" | "succeeded" | "failed";
                                         reason: string;
                                         amountCents: number;
+                                        failureReason: string | null;
                                     } | null;
                                 } | null;
                                 tickets: {
@@ -2622,12 +2640,18 @@ export interface paths {
                                 status: "pending" | "captured" | "declined";
                                 amountCents: number;
                                 declineReason: string | null;
+                                nextAction: {
+                                    type: "use_stripe_sdk" | "redirect_to_url";
+                                    clientSecret: string;
+                                    redirectUrl: string | null;
+                                } | null;
                                 refund: {
                                     /** Format: uuid */
                                     refundId: string;
-                                    status: "requested" | "succeeded";
+                                    status: "requested" | "succeeded" | "failed";
                                     reason: string;
                                     amountCents: number;
+                                    failureReason: string | null;
                                 } | null;
                             } | null;
                             tickets: {
@@ -4695,13 +4719,14 @@ export interface paths {
         };
         /**
          * Find orders by order id, ticket code or customer e-mail
-         * @description q is taken as an order id when it is a UUID, as an e-mail when it has an @, else as a ticket code; without q, the newest orders. Newest first.
+         * @description q is taken as an order id when it is a UUID, as an e-mail when it has an @, else as a ticket code; without q, the newest orders. Newest first. refundStatus=failed lists orders whose refund the provider failed (pay back by hand).
          */
         get: {
             parameters: {
                 query?: {
                     q?: string;
                     eventId?: string;
+                    refundStatus?: "requested" | "succeeded" | "failed";
                     limit?: number;
                 };
                 header?: never;
@@ -4740,12 +4765,18 @@ export interface paths {
                                     status: "pending" | "captured" | "declined";
                                     amountCents: number;
                                     declineReason: string | null;
+                                    nextAction: {
+                                        type: "use_stripe_sdk" | "redirect_to_url";
+                                        clientSecret: string;
+                                        redirectUrl: string | null;
+                                    } | null;
                                     refund: {
                                         /** Format: uuid */
                                         refundId: string;
-                                        status: "requested" | "succeeded";
+                                        status: "requested" | "succeeded" | "failed";
                                         reason: string;
                                         amountCents: number;
+                                        failureReason: string | null;
                                     } | null;
                                 } | null;
                                 tickets: {
