@@ -85,6 +85,8 @@ export class CrowdEngine {
   private preQueueAskedAtMs = -Infinity;
   private doneCount = 0;
   private readonly observerStride: number;
+  /** Fans whose stream is open to watch the line. */
+  private readonly observing = new Set<Customer>();
   private activeShoppers = 0;
   private inFlightJoins = 0;
   private readonly abort = new AbortController();
@@ -310,31 +312,65 @@ export class CrowdEngine {
     this.soldOutAtMs ??= this.now();
   }
 
-  /** Keeps an observer's SSE stream open, feeding the line's progress to everyone. */
+  /**
+   * Keeps an observer's SSE stream open, feeding the line's progress to everyone. Once the
+   * observer is admitted (or done), their stream no longer follows the line, so another
+   * waiting fan takes over: the one furthest back, so that the line is watched to its end.
+   */
   private async observe(customer: Customer): Promise<void> {
-    for (let attempt = 0; attempt < 20 && !this.abort.signal.aborted; attempt++) {
-      try {
-        await readSse(this.client.pool, `/api/v1/events/${this.event.eventId}/queue/stream`,
-          this.auth(customer), this.abort.signal, (message) => {
-            if (message.data === '') return;
-            let view: Record<string, unknown>;
-            try {
-              view = JSON.parse(message.data) as Record<string, unknown>;
-            } catch {
-              return;
-            }
-            this.recorder.count('sse_messages');
-            if (typeof view.servedUpTo === 'number') this.advance(view.servedUpTo);
-            if (view.state === 'sold_out') this.markSoldOut();
-            if (view.state !== 'pre_queue') this.drawn = true;
-          });
-        if (this.abort.signal.aborted || this.soldOut) return;
-      } catch {
-        this.recorder.count('sse_reconnects');
-        if (this.abort.signal.aborted) return;
+    this.observing.add(customer);
+    const mine = new AbortController();
+    const signal = AbortSignal.any([this.abort.signal, mine.signal]);
+    let handedOver = false;
+    const handOver = (): void => {
+      if (handedOver) return;
+      handedOver = true;
+      mine.abort();
+      const next = this.tailWatcher();
+      if (next !== undefined) this.track(this.observe(next));
+    };
+    try {
+      for (let attempt = 0; attempt < 20 && !signal.aborted; attempt++) {
+        try {
+          await readSse(this.client.pool, `/api/v1/events/${this.event.eventId}/queue/stream`,
+            this.auth(customer), signal, (message) => {
+              if (message.data === '') return;
+              let view: Record<string, unknown>;
+              try {
+                view = JSON.parse(message.data) as Record<string, unknown>;
+              } catch {
+                return;
+              }
+              this.recorder.count('sse_messages');
+              if (typeof view.servedUpTo === 'number') this.advance(view.servedUpTo);
+              if (view.state === 'sold_out') this.markSoldOut();
+              if (view.state !== 'pre_queue') this.drawn = true;
+              if (view.state !== 'waiting' && view.state !== 'pre_queue' &&
+                  view.state !== 'sold_out') {
+                handOver();
+              }
+            });
+          if (signal.aborted || this.soldOut) return;
+        } catch {
+          if (signal.aborted) return;
+          this.recorder.count('sse_reconnects');
+        }
+        await sleep(200);
       }
-      await sleep(200);
+    } finally {
+      this.observing.delete(customer);
+      if (!this.abort.signal.aborted && !this.soldOut) handOver();
     }
+  }
+
+  /** The waiting fan furthest back who is not watching yet (undefined when none is). */
+  private tailWatcher(): Customer | undefined {
+    let best: Customer | undefined;
+    for (const customer of this.waiting.values()) {
+      if (this.observing.has(customer)) continue;
+      if (best === undefined || (customer.number ?? 0) > (best.number ?? 0)) best = customer;
+    }
+    return best;
   }
 
   /** Moves served customers to shopping; after the draw, learns pre-queue numbers. */
