@@ -3537,8 +3537,10 @@ export interface paths {
                                 available: number;
                                 /** @description In live holds; some may come back */
                                 inCarts: number;
+                                /** @description Near the end of the sale: the most tickets one fan can still get together (seats side by side in a row, or standing), up to the per-customer limit; 1 means only single seats are left */
+                                together?: number;
                             };
-                            /** @description open: tickets left for the fans ahead (etaSeconds is set); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead; sold_out */
+                            /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
                             outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                             /** @description POST here to move from the line to the waitlist in one step */
                             waitlistUrl?: string;
@@ -3571,8 +3573,10 @@ export interface paths {
                                 available: number;
                                 /** @description In live holds; some may come back */
                                 inCarts: number;
+                                /** @description Near the end of the sale: the most tickets one fan can still get together (seats side by side in a row, or standing), up to the per-customer limit; 1 means only single seats are left */
+                                together?: number;
                             };
-                            /** @description open: tickets left for the fans ahead (etaSeconds is set); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead; sold_out */
+                            /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
                             outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                             /** @description POST here to move from the line to the waitlist in one step */
                             waitlistUrl?: string;
@@ -3722,8 +3726,10 @@ export interface paths {
                                 available: number;
                                 /** @description In live holds; some may come back */
                                 inCarts: number;
+                                /** @description Near the end of the sale: the most tickets one fan can still get together (seats side by side in a row, or standing), up to the per-customer limit; 1 means only single seats are left */
+                                together?: number;
                             };
-                            /** @description open: tickets left for the fans ahead (etaSeconds is set); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead; sold_out */
+                            /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
                             outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                             /** @description POST here to move from the line to the waitlist in one step */
                             waitlistUrl?: string;
@@ -3833,8 +3839,10 @@ export interface paths {
                                 available: number;
                                 /** @description In live holds; some may come back */
                                 inCarts: number;
+                                /** @description Near the end of the sale: the most tickets one fan can still get together (seats side by side in a row, or standing), up to the per-customer limit; 1 means only single seats are left */
+                                together?: number;
                             };
-                            /** @description open: tickets left for the fans ahead (etaSeconds is set); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead; sold_out */
+                            /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
                             outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                             /** @description POST here to move from the line to the waitlist in one step */
                             waitlistUrl?: string;
@@ -3996,8 +4004,10 @@ export interface paths {
                                     available: number;
                                     /** @description In live holds; some may come back */
                                     inCarts: number;
+                                    /** @description Near the end of the sale: the most tickets one fan can still get together (seats side by side in a row, or standing), up to the per-customer limit; 1 means only single seats are left */
+                                    together?: number;
                                 };
-                                /** @description open: tickets left for the fans ahead (etaSeconds is set); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead; sold_out */
+                                /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
                                 outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                                 /** @description POST here to move from the line to the waitlist in one step */
                                 waitlistUrl?: string;
@@ -4585,6 +4595,7 @@ export interface paths {
                                 enabled: boolean;
                                 joined: number;
                                 preQueue: number;
+                                /** @description Everyone in line: joined, not admitted, not gone (the pre-queue included) */
                                 waiting: number;
                                 servedUpTo: number;
                                 admitted: number;
@@ -4628,7 +4639,7 @@ export interface paths {
                                 latencyMsP50: number | null;
                                 latencyMsP99: number | null;
                             };
-                            /** @description The last two minutes in windows of stepSeconds, oldest first: a dashboard starts its charts from it, then appends what it polls. */
+                            /** @description The last two minutes in windows of stepSeconds, oldest first (the last window is the current one, still open): a dashboard opened mid-sale starts its charts from it, then appends what it polls. Computed from the tables on each read; nothing extra is stored. */
                             series: {
                                 stepSeconds: number;
                                 points: {
@@ -4640,6 +4651,10 @@ export interface paths {
                                     revenueCents: number;
                                     joined: number;
                                     admitted: number;
+                                    /** @description Fans in line (pre-queue and waiting) at the window's end, walked back from queue.waiting by the later windows' joins, admissions and departures */
+                                    queueLength: number;
+                                    /** @description Holds live at the window's end, walked back from activeHolds by the later windows' holds made and ended */
+                                    activeHolds: number;
                                     holdLatencyMsP99: number | null;
                                 }[];
                             };
