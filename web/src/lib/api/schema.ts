@@ -4585,6 +4585,7 @@ export interface paths {
                                 enabled: boolean;
                                 joined: number;
                                 preQueue: number;
+                                /** @description Everyone in line: joined, not admitted, not gone (the pre-queue included) */
                                 waiting: number;
                                 servedUpTo: number;
                                 admitted: number;
@@ -4628,7 +4629,7 @@ export interface paths {
                                 latencyMsP50: number | null;
                                 latencyMsP99: number | null;
                             };
-                            /** @description The last two minutes in windows of stepSeconds, oldest first: a dashboard starts its charts from it, then appends what it polls. */
+                            /** @description The last two minutes in windows of stepSeconds, oldest first (the last window is the current one, still open): a dashboard opened mid-sale starts its charts from it, then appends what it polls. Computed from the tables on each read; nothing extra is stored. */
                             series: {
                                 stepSeconds: number;
                                 points: {
@@ -4640,6 +4641,10 @@ export interface paths {
                                     revenueCents: number;
                                     joined: number;
                                     admitted: number;
+                                    /** @description Fans in line (pre-queue and waiting) at the window's end, walked back from queue.waiting by the later windows' joins, admissions and departures */
+                                    queueLength: number;
+                                    /** @description Holds live at the window's end, walked back from activeHolds by the later windows' holds made and ended */
+                                    activeHolds: number;
                                     holdLatencyMsP99: number | null;
                                 }[];
                             };
