@@ -3537,8 +3537,10 @@ export interface paths {
                                 available: number;
                                 /** @description In live holds; some may come back */
                                 inCarts: number;
+                                /** @description Near the end of the sale: the most tickets one fan can still get together (seats side by side in a row, or standing), up to the per-customer limit; 1 means only single seats are left */
+                                together?: number;
                             };
-                            /** @description open: tickets left for the fans ahead (etaSeconds is set); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead; sold_out */
+                            /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
                             outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                             /** @description POST here to move from the line to the waitlist in one step */
                             waitlistUrl?: string;
@@ -3571,8 +3573,10 @@ export interface paths {
                                 available: number;
                                 /** @description In live holds; some may come back */
                                 inCarts: number;
+                                /** @description Near the end of the sale: the most tickets one fan can still get together (seats side by side in a row, or standing), up to the per-customer limit; 1 means only single seats are left */
+                                together?: number;
                             };
-                            /** @description open: tickets left for the fans ahead (etaSeconds is set); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead; sold_out */
+                            /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
                             outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                             /** @description POST here to move from the line to the waitlist in one step */
                             waitlistUrl?: string;
@@ -3722,8 +3726,10 @@ export interface paths {
                                 available: number;
                                 /** @description In live holds; some may come back */
                                 inCarts: number;
+                                /** @description Near the end of the sale: the most tickets one fan can still get together (seats side by side in a row, or standing), up to the per-customer limit; 1 means only single seats are left */
+                                together?: number;
                             };
-                            /** @description open: tickets left for the fans ahead (etaSeconds is set); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead; sold_out */
+                            /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
                             outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                             /** @description POST here to move from the line to the waitlist in one step */
                             waitlistUrl?: string;
@@ -3833,8 +3839,10 @@ export interface paths {
                                 available: number;
                                 /** @description In live holds; some may come back */
                                 inCarts: number;
+                                /** @description Near the end of the sale: the most tickets one fan can still get together (seats side by side in a row, or standing), up to the per-customer limit; 1 means only single seats are left */
+                                together?: number;
                             };
-                            /** @description open: tickets left for the fans ahead (etaSeconds is set); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead; sold_out */
+                            /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
                             outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                             /** @description POST here to move from the line to the waitlist in one step */
                             waitlistUrl?: string;
@@ -3996,8 +4004,10 @@ export interface paths {
                                     available: number;
                                     /** @description In live holds; some may come back */
                                     inCarts: number;
+                                    /** @description Near the end of the sale: the most tickets one fan can still get together (seats side by side in a row, or standing), up to the per-customer limit; 1 means only single seats are left */
+                                    together?: number;
                                 };
-                                /** @description open: tickets left for the fans ahead (etaSeconds is set); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead; sold_out */
+                                /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
                                 outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                                 /** @description POST here to move from the line to the waitlist in one step */
                                 waitlistUrl?: string;
