@@ -431,6 +431,17 @@ for (const backend of [memoryBackend, redisBackend, clusterBackend]) {
         expect(t3).toBeGreaterThan(t2 ?? Infinity);
       }));
 
+      it('a new token is at least the minimum asked (another store\'s fence)',
+        run(async (env) => {
+          const coord = env.node();
+          const name = uniq('fence');
+          const floor = Date.now() * 4; // far above this store's own clock-seeded counter
+          const t1 = await coord.acquireLease(name, 'a', 2_000, floor);
+          expect(t1).toBe(floor);
+          await coord.releaseLease(name, 'a', t1 ?? 0);
+          expect(await coord.acquireLease(name, 'b', 2_000)).toBe(floor + 1);
+        }));
+
       it('only the holder with its token can renew or release', run(async (env) => {
         // TTLs of seconds: on a busy machine one round trip can take a good part of 300 ms.
         const coord = env.node();
