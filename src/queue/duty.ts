@@ -47,7 +47,7 @@ export class AdmissionDuty {
   ) {
     const holderId = options.holderId ??
       `${hostname()}:${process.pid}:${randomToken(6)}`;
-    this.elector = new LeaderElector(ctx.coord, {
+    this.elector = new LeaderElector(ctx.leases ?? ctx.coord, {
       name: admissionLease, holderId, ttlMs: ctx.config.queue.leaderTtlMs, logger: ctx.logger,
     });
   }
