@@ -97,6 +97,11 @@ export const limits = {
    */
   holdClaimBudgetMs: 3_000,
   /**
+   * Hold requests of one event decided together in one statement (group commit). Bounds
+   * the statement's size and how long its locks are held; more wait for the next batch.
+   */
+  holdBatchMax: 64,
+  /**
    * The hold route refuses by this node's clock only when the sale opens further away than
    * this; nearer the boundary the hold transaction decides by the database clock, so nodes
    * with skewed clocks agree on the second the sale opens.

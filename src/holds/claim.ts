@@ -13,20 +13,12 @@ import { ticketState } from '../inventory/availability.js';
 import type { Db, Queryable } from '../storage/index.js';
 
 /**
- * Test-only switch. With `skipGuard` on, claims become the naive check-then-write: a plain
- * read decides availability and the write overwrites whatever it finds. The concurrency
- * tests flip it to show that the races they exercise are real; production never does.
+ * Test-only switch. With `skipGuard` on, claims overwrite whatever they find: the hold
+ * batch skips its availability check (holdBatchTesting.unguarded has 'claim') and
+ * claimTickets drops its guard. The concurrency tests flip it to show that the races they
+ * exercise are real; production never does.
  */
 export const claimTesting = { skipGuard: false };
-
-/**
- * The gap between the naive check and its write. Against PostgreSQL a network round trip
- * separates them; embedded PGlite answers within the same tick, so without a pause the
- * requests would simply run one after another and the race would stay hidden.
- */
-export async function naiveGap(db: Db): Promise<void> {
-  if (db.kind === 'pglite') await new Promise((resolve) => setTimeout(resolve, 10));
-}
 
 /** A ticket row as claims and releases return it. */
 export interface TicketRow {
@@ -120,31 +112,6 @@ export async function countAvailable(
     [eventId, zone],
   );
   return rows[0]?.n ?? 0;
-}
-
-/** The naive read half of check-then-write, used only while `claimTesting.skipGuard` is on. */
-export async function unguardedPick(
-  db: Queryable, eventId: string, zone: string, quantity: number,
-): Promise<number[]> {
-  const { rows } = await db.query<{ ticket_no: number }>(
-    `SELECT ticket_no FROM tickets
-      WHERE event_id = $1 AND zone_key = $2 AND ${ticketState.available}
-      ORDER BY ticket_no LIMIT $3`,
-    [eventId, zone, quantity],
-  );
-  return rows.map((row) => row.ticket_no);
-}
-
-/** The naive availability check for named tickets, used only with the guard skipped. */
-export async function unguardedUnavailable(
-  db: Queryable, eventId: string, ticketNos: readonly number[],
-): Promise<number[]> {
-  const { rows } = await db.query<{ ticket_no: number }>(
-    `SELECT ticket_no FROM tickets
-      WHERE event_id = $1 AND ticket_no = ANY($2::int[]) AND NOT (${ticketState.available})`,
-    [eventId, [...ticketNos]],
-  );
-  return rows.map((row) => row.ticket_no);
 }
 
 /**

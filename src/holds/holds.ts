@@ -1,10 +1,11 @@
 /**
  * The hold lifecycle: held → purchased | released | expired, each exactly once.
  *
- * Creating a hold plans outside the transaction (resolve seat ids, pick best available)
- * and applies inside one: serialize the customer, check the per-customer limit, claim all
- * tickets in one guarded statement, record the hold with locked prices and write the
- * outbox row. A short claim throws, which rolls everything back: all or nothing.
+ * Creating a hold plans outside the database (resolve seat ids from the node's seat index,
+ * pick best available from a fresh read) and is decided in the event's next hold batch
+ * (batch.ts, group commit): the sale window by the database clock, the per-customer limit
+ * under the customer lock, the claim, the hold with locked prices, the outbox row and the
+ * Idempotency-Key record, all in one statement, all or nothing per request.
  *
  * Every later transition is a guarded UPDATE on `state = 'held'` whose row count is
  * checked, and ticket rows are touched only `WHERE hold_id = <this hold>`: the hold id is
@@ -22,15 +23,16 @@ import { ticketState } from '../inventory/availability.js';
 import { seatIndex } from '../inventory/seatIndex.js';
 import { seatsPayload, writeOutbox, type ReleaseReason } from '../outbox/write.js';
 import { offerReturnedTickets } from '../waitlist/offers.js';
-import { applyHold, overLimit, type OnApplied } from './apply.js';
-import type { Db, Queryable } from '../storage/index.js';
+import { overLimit } from './apply.js';
 import {
-  claimAnyUnits, claimTesting, claimTickets, countAvailable, customerUsage,
-  naiveGap, unguardedPick, unguardedUnavailable, type TicketRow,
-} from './claim.js';
+  submitHold, type BatchClaim, type BatchOutcome, type SaleRefusal,
+} from './batch.js';
+import { IdempotencyFenced } from '../idempotency/store.js';
+import { newId } from '../core/ids.js';
+import type { Db, Queryable } from '../storage/index.js';
+import { countAvailable, customerUsage, type TicketRow } from './claim.js';
 import type { Hold, HoldInput, HoldItem } from './schemas.js';
 
-export type { OnApplied } from './apply.js';
 
 /** Thrown inside a claim transaction when a concurrent claim won: roll back, plan again. */
 class ClaimContended extends Error {
@@ -100,30 +102,105 @@ export async function listHolds(db: Queryable, customerId: string): Promise<Hold
   return rows.map(toHold);
 }
 
-/** Creates a hold from named seats or a zone quantity; all or nothing. */
+/**
+ * How a hold request is recorded under an Idempotency-Key: the record is written by the
+ * batch that decides the request, with its reply (see batch.ts and place.ts).
+ */
+export interface HoldIdempotency {
+  key: string;
+  fingerprint: string;
+  owner: string;
+  /** True when `owner` already holds the key's 'running' record (a takeover). */
+  owned: boolean;
+}
+
+/** The key was already recorded (a retry, or a duplicate in flight): replay or wait. */
+export const keySeen = Symbol('idempotency key seen');
+
+/**
+ * Creates a hold from named seats or a zone quantity; all or nothing. The decision is
+ * made in the event's next hold batch (group commit, batch.ts), with the per-customer
+ * limit, the sale window by the database clock and, with `idempotency`, the key's record.
+ */
 export async function createHold(
-  db: Db, event: EventRecord, customerId: string, input: HoldInput, onApplied?: OnApplied,
+  db: Db, event: EventRecord, customerId: string, input: HoldInput,
 ): Promise<Hold> {
-  if ('seats' in input) return await holdSeats(db, event, customerId, input.seats, onApplied);
+  const hold = await decideHold(db, event, customerId, input, undefined);
+  if (hold === keySeen) throw new Error('assertion failed: key seen without a key');
+  return hold;
+}
+
+/** createHold with an optional Idempotency-Key record; keySeen when the key exists. */
+export async function decideHold(
+  db: Db, event: EventRecord, customerId: string, input: HoldInput,
+  idempotency: HoldIdempotency | undefined,
+): Promise<Hold | typeof keySeen> {
+  const submit = new Submitter(db, event, customerId, idempotency);
+  if ('seats' in input) return await holdSeats(submit, input.seats);
   const zone = event.zones.find((candidate) => candidate.key === input.zone);
   if (zone === undefined) throw invalid('/zone', `event has no zone "${input.zone}"`);
-  // Refuse a customer already at the limit before the zone read, the costly part; the
-  // locked count in the claim transaction still decides.
-  const used = await customerUsage(db, customerId, event.eventId);
-  if (used + input.quantity > event.maxTicketsPerCustomer) throw overLimit(event, used);
   const layout = await zoneLayout(db, event.eventId, zone.key);
   if (layout.seated) {
-    return await holdBestAvailable(db, event, customerId, zone.key, input.quantity, onApplied);
+    // Refuse a customer already at the limit before the zone read, the costly part; the
+    // batch still decides.
+    const used = await customerUsage(db, customerId, event.eventId);
+    if (used + input.quantity > event.maxTicketsPerCustomer) throw overLimit(event, used);
+    return await holdBestAvailable(submit, zone.key, input.quantity);
   }
-  return await holdUnits(db, event, customerId, zone.key, input.quantity, layout, onApplied);
+  return await holdUnits(submit, zone.key, input.quantity, layout);
+}
+
+/** Sends one request's attempts to the batcher; the first attempt writes the key record. */
+class Submitter {
+  private attempts = 0;
+
+  constructor(
+    readonly db: Db, readonly event: EventRecord, readonly customerId: string,
+    private readonly idempotency: HoldIdempotency | undefined,
+  ) {}
+
+  /**
+   * One attempt. Held: the hold. Refusals that do not depend on the claim are thrown here;
+   * the claim's own refusals (unavailable, contended, sold out) are answered for the
+   * caller to decide.
+   */
+  async attempt(quantity: number, claim: BatchClaim):
+    Promise<Hold | typeof keySeen | Exclude<BatchOutcome, { outcome: 'held' }>> {
+    // The first attempt writes the key's record; a re-planned one already owns it.
+    const owned = this.attempts > 0;
+    this.attempts++;
+    const idempotency = this.idempotency;
+    const outcome = await submitHold(this.db, this.event, {
+      holdId: newId(), customerId: this.customerId, quantity, claim,
+      ...(idempotency === undefined ? {} : {
+        idempotency: { ...idempotency, owned: idempotency.owned || owned },
+      }),
+    });
+    switch (outcome.outcome) {
+      case 'held': return outcome.hold;
+      case 'idem_seen': return keySeen;
+      case 'fenced': throw new IdempotencyFenced();
+      case 'limit': throw overLimit(this.event, outcome.used);
+      case 'not_on_sale': throw notOnSale(this.event, outcome.reason);
+      default: return outcome;
+    }
+  }
+}
+
+function notOnSale(event: EventRecord, reason: SaleRefusal): DomainError {
+  if (reason === 'cancelled') return new DomainError('not_on_sale', 'the event was cancelled');
+  if (reason === 'not_started') {
+    return new DomainError('not_on_sale', 'the sale has not started',
+      { onSaleAt: new Date(event.onSaleAtMs).toISOString() });
+  }
+  return new DomainError('not_on_sale', 'the event has started');
 }
 
 async function holdSeats(
-  db: Db, event: EventRecord, customerId: string, seatIds: readonly string[],
-  onApplied: OnApplied | undefined,
-): Promise<Hold> {
+  submit: Submitter, seatIds: readonly string[],
+): Promise<Hold | typeof keySeen> {
   // The event's layout, from this node's memory after its first hold: no query.
-  const ticketOf = await seatIndex(db, event.eventId);
+  const ticketOf = await seatIndex(submit.db, submit.event.eventId);
   const unknown = seatIds.filter((id) => !ticketOf.has(id));
   if (unknown.length > 0) {
     throw new DomainError('validation_failed', `no such seats: ${unknown.join(', ')}`, {
@@ -132,24 +209,14 @@ async function holdSeats(
     });
   }
   const ticketNos = seatIds.map((id) => ticketOf.get(id) as number);
-  const unavailable = (taken: readonly number[]): DomainError => {
-    const ids = seatIds.filter((id) => taken.includes(ticketOf.get(id) as number)).sort();
-    return new DomainError('seats_unavailable',
-      `${ids.length} of the requested seats are not available`, { unavailable: ids });
-  };
-  if (claimTesting.skipGuard) {
-    // The naive check-then-write, for the concurrency tests only (see claimTesting).
-    const taken = await unguardedUnavailable(db, event.eventId, ticketNos);
-    if (taken.length > 0) throw unavailable(taken);
-    await naiveGap(db);
+  const outcome = await submit.attempt(ticketNos.length, { kind: 'seats', ticketNos });
+  if (outcome === keySeen || 'holdId' in outcome) return outcome;
+  if (outcome.outcome !== 'unavailable') {
+    throw new Error(`assertion failed: a seat claim answered ${outcome.outcome}`);
   }
-  return await db.tx((tx) => applyHold(tx, event, customerId, ticketNos.length,
-    async (inner, holdId, expiresAt) => {
-      const claimed = await claimTickets(inner, event.eventId, holdId, ticketNos, expiresAt);
-      if (claimed.length === ticketNos.length) return claimed;
-      const got = new Set(claimed.map((t) => t.ticket_no));
-      throw unavailable(ticketNos.filter((no) => !got.has(no)));
-    }, onApplied));
+  const ids = seatIds.filter((id) => outcome.tickets.includes(ticketOf.get(id) as number)).sort();
+  throw new DomainError('seats_unavailable',
+    `${ids.length} of the requested seats are not available`, { unavailable: ids });
 }
 
 async function sleepJitter(attempt: number): Promise<void> {
@@ -202,34 +269,23 @@ function soldOut(zone: string, left: number): DomainError {
     { available: left });
 }
 
-/** Standing zones: any N free units, skipping rows other claims hold locked. */
+/** Standing zones: any N free units, skipping units other claims hold locked. */
 async function holdUnits(
-  db: Db, event: EventRecord, customerId: string, zone: string, quantity: number,
-  layout: ZoneLayout, onApplied: OnApplied | undefined,
-): Promise<Hold> {
-  if (claimTesting.skipGuard) {
-    const picked = await unguardedPick(db, event.eventId, zone, quantity);
-    if (picked.length < quantity) throw soldOut(zone, picked.length);
-    await naiveGap(db);
-    return await db.tx((tx) => applyHold(tx, event, customerId, quantity,
-      (inner, holdId, expiresAt) => claimTickets(inner, event.eventId, holdId, picked, expiresAt),
-      onApplied));
-  }
-  return await withReplan(db, event.eventId, zone, quantity, () => db.tx((tx) =>
-    applyHold(tx, event, customerId, quantity, async (inner, holdId, expiresAt) => {
-      // A random start spreads concurrent buyers over the zone (not a seeded choice: which
-      // free units a buyer gets does not matter, only that buyers rarely collide).
-      const start = layout.firstTicketNo
-        + Math.floor(Math.random() * (layout.lastTicketNo - layout.firstTicketNo + 1));
-      const claimed = await claimAnyUnits(inner, event.eventId, zone, holdId, quantity,
-        expiresAt, start);
-      if (claimed.length === quantity) return claimed;
-      // Short: free units may be locked by claims still in flight. Decide "sold out" only
-      // on committed state; otherwise roll back and try again once they have settled.
-      const left = await countAvailable(inner, event.eventId, zone);
-      if (left + claimed.length < quantity) throw soldOut(zone, left + claimed.length);
-      throw new ClaimContended();
-    }, onApplied)));
+  submit: Submitter, zone: string, quantity: number, layout: ZoneLayout,
+): Promise<Hold | typeof keySeen> {
+  return await withReplan(submit.db, submit.event.eventId, zone, quantity, async () => {
+    // A random start spreads concurrent buyers over the zone (not a seeded choice: which
+    // free units a buyer gets does not matter, only that buyers rarely collide).
+    const start = layout.firstTicketNo
+      + Math.floor(Math.random() * (layout.lastTicketNo - layout.firstTicketNo + 1));
+    const outcome = await submit.attempt(quantity, { kind: 'units', zone, start });
+    if (outcome === keySeen || 'holdId' in outcome) return outcome;
+    // Sold out is decided on committed state; contended means free units were locked by
+    // claims still in flight: try again once they have settled.
+    if (outcome.outcome === 'sold_out') throw soldOut(zone, outcome.available);
+    if (outcome.outcome === 'contended') throw new ClaimContended();
+    throw new Error(`assertion failed: a unit claim answered ${outcome.outcome}`);
+  });
 }
 
 /**
@@ -275,9 +331,9 @@ async function planBestAvailable(
 
 /** Seated zones: pick best available from a fresh read, claim exactly those seats. */
 async function holdBestAvailable(
-  db: Db, event: EventRecord, customerId: string, zone: string, quantity: number,
-  onApplied: OnApplied | undefined,
-): Promise<Hold> {
+  submit: Submitter, zone: string, quantity: number,
+): Promise<Hold | typeof keySeen> {
+  const { db, event } = submit;
   return await withReplan(db, event.eventId, zone, quantity, async (attempt, contenders) => {
     const spread = pickSpread(contenders, quantity, attempt);
     const { pick, rows } = await planBestAvailable(db, event.eventId, zone, quantity, spread);
@@ -285,12 +341,10 @@ async function holdBestAvailable(
       [`${row.pick.sectionPosition}/${row.pick.rowIndex}`, row.firstTicketNo - row.firstSeat]));
     const ticketNos = pick.seats.map((seat) =>
       (firstTicket.get(`${seat.sectionPosition}/${seat.rowIndex}`) as number) + seat.seatNumber);
-    return await db.tx((tx) => applyHold(tx, event, customerId, quantity,
-      async (inner, holdId, expiresAt) => {
-        const claimed = await claimTickets(inner, event.eventId, holdId, ticketNos, expiresAt);
-        if (claimed.length === quantity) return claimed;
-        throw new ClaimContended();
-      }, onApplied));
+    const outcome = await submit.attempt(quantity, { kind: 'pick', ticketNos });
+    if (outcome === keySeen || 'holdId' in outcome) return outcome;
+    if (outcome.outcome === 'contended') throw new ClaimContended();
+    throw new Error(`assertion failed: a best-available claim answered ${outcome.outcome}`);
   });
 }
 
