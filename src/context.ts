@@ -7,6 +7,7 @@ import type { Config } from './config/index.js';
 import type { Secrets } from './config/secrets.js';
 import type { Clock } from './core/clock.js';
 import type { Coordinator } from './coord/types.js';
+import type { Guard } from './holds/claim.js';
 import type { CustomerTokens } from './customers/tokens.js';
 import type { Db } from './storage/index.js';
 
@@ -23,4 +24,10 @@ export interface AppContext {
   secrets: Secrets;
   tokens: CustomerTokens;
   logger: Logger;
+  /**
+   * Test seam: one production guard of hold creation removed (holds/claim.ts `Guard`), so
+   * a race test's control can show the violation the guard prevents. The composition root
+   * never sets it.
+   */
+  unguarded?: Guard;
 }

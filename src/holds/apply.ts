@@ -10,7 +10,7 @@ import { DomainError } from '../core/errors.js';
 import { newId } from '../core/ids.js';
 import { seatsPayload } from '../outbox/write.js';
 import type { Queryable } from '../storage/index.js';
-import { lockCustomerAndCount, type TicketRow } from './claim.js';
+import { lockCustomerAndCount, type Guard, type TicketRow } from './claim.js';
 import { assertSaleOpen } from './saleWindow.js';
 import type { Hold } from './schemas.js';
 
@@ -39,12 +39,14 @@ function areAdjacent(tickets: readonly TicketRow[]): boolean {
  * The apply half of every hold: limit check, one claim, the hold row with its items and
  * locked prices, and the outbox row, all in the caller's transaction (three statements).
  * `offer` only marks the reply: the waitlist records its offers in its own table.
+ * `unguarded` is the test seam of claim.ts (`Guard`); production never passes it.
  */
 export async function applyHold(
   tx: Queryable, event: EventRecord, customerId: string, quantity: number, claim: Claim,
-  onApplied: OnApplied | undefined, offer = false,
+  onApplied: OnApplied | undefined, offer = false, unguarded?: Guard,
 ): Promise<Hold> {
-  const usage = await lockCustomerAndCount(tx, customerId, event.eventId, event.holdSeconds);
+  const usage = await lockCustomerAndCount(tx, customerId, event.eventId, event.holdSeconds,
+    unguarded);
   assertSaleOpen(event, usage.createdAtMs); // by the database clock, inside the transaction
   if (usage.used + quantity > event.maxTicketsPerCustomer) throw overLimit(event, usage.used);
   const holdId = newId();

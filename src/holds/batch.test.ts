@@ -1,9 +1,11 @@
 /**
  * Conflicting requests inside one hold batch (group commit, batch.ts), over real HTTP on a
  * real port. The batchers are paused while the requests arrive, so they are decided by
- * one call of the batch function, in arrival order; each race is first run with the
- * batch's check switched off (holdBatchTesting.unguarded) to show the race is real and
- * the test sees it, then with the check on.
+ * one call of the batch function, in arrival order. Each race also runs as a control on a
+ * second app over the same database with exactly one production guard removed
+ * (`AppContext.unguarded`, see claim.ts Guard), to show the race is real and the test
+ * sees the violation the guard prevents. Inside one batch the requests overlap on both
+ * backends, so the controls run on PGlite too.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AppContext } from '../context.js';
@@ -14,6 +16,7 @@ import { testBackends } from '../testing/backends.js';
 import { buildTestApp } from '../testing/context.js';
 import { buildCustomers, buildEvent, buildVenue } from '../testing/factories.js';
 import { holdBatchTesting, queuedHoldRequests, resumeHoldBatches } from './batch.js';
+import type { Guard } from './claim.js';
 
 const backends = await testBackends();
 
@@ -34,21 +37,27 @@ for (const backend of backends) {
   describe.skipIf(!backend.available)(`one hold batch, conflicting requests, on ${
     backend.name}`, () => {
     let db: Db;
-    let app: App;
     let ctx: AppContext;
-    let base: string;
+    const apps: App[] = [];
+    const bases = new Map<'guarded' | Guard, string>();
 
     beforeAll(async () => {
       db = await backend.open({ poolMax: 10 });
-      ({ app, ctx } = await buildTestApp(db));
-      base = await app.listen({ port: 0, host: '127.0.0.1' });
+      const built = await buildTestApp(db);
+      ctx = built.ctx;
+      apps.push(built.app);
+      bases.set('guarded', await built.app.listen({ port: 0, host: '127.0.0.1' }));
+      for (const guard of ['tickets', 'customer-limit', 'idempotency-key'] as const) {
+        const { app } = await buildTestApp(db, { unguarded: guard });
+        apps.push(app);
+        bases.set(guard, await app.listen({ port: 0, host: '127.0.0.1' }));
+      }
     });
     afterEach(() => {
-      holdBatchTesting.unguarded.clear();
       resumeHoldBatches(db);
     });
     afterAll(async () => {
-      await app?.close();
+      for (const app of apps) await app.close();
       await db?.close();
     });
 
@@ -65,7 +74,10 @@ for (const backend of backends) {
      * Sends the shots while batches are paused, each once the one before it has queued (so
      * the batch order is the order here), then lets them go as one batch.
      */
-    async function oneBatch(eventId: string, shots: Shot[]): Promise<Reply[]> {
+    async function oneBatch(
+      eventId: string, shots: Shot[], via: 'guarded' | Guard = 'guarded',
+    ): Promise<Reply[]> {
+      const base = bases.get(via) as string;
       holdBatchTesting.paused = true;
       const replies: Promise<Reply>[] = [];
       for (const [i, shot] of shots.entries()) {
@@ -88,20 +100,21 @@ for (const backend of backends) {
       return await Promise.all(replies);
     }
 
-    async function seatTwice(): Promise<{ replies: Reply[]; eventId: string }> {
+    async function seatTwice(
+      via: 'guarded' | Guard = 'guarded',
+    ): Promise<{ replies: Reply[]; eventId: string }> {
       const event = await buildEvent(ctx);
       const [a, b, c] = await buildCustomers(ctx, 3);
       const replies = await oneBatch(event.eventId, [
         { token: a?.token ?? '', body: { seats: ['A-2-2'] } },
         { token: b?.token ?? '', body: { seats: ['A-2-3', 'A-2-2'] } },
         { token: c?.token ?? '', body: { seats: ['A-2-4'] } },
-      ]);
+      ], via);
       return { replies, eventId: event.eventId };
     }
 
     it('without the claim check, the same seat twice in one batch is sold twice', async () => {
-      holdBatchTesting.unguarded.add('claim');
-      const { replies, eventId } = await seatTwice();
+      const { replies, eventId } = await seatTwice('tickets');
       expect(replies.map((r) => r.status)).toEqual([201, 201, 201]);
       expect(await auditBooking(db, eventId)).not.toEqual([]);
     });
@@ -119,13 +132,15 @@ for (const backend of backends) {
         expect(await auditBooking(db, eventId)).toEqual([]);
       });
 
-    async function overLimit(): Promise<{ replies: Reply[]; eventId: string; held: number }> {
+    async function overLimit(
+      via: 'guarded' | Guard = 'guarded',
+    ): Promise<{ replies: Reply[]; eventId: string; held: number }> {
       const venue = await buildVenue(ctx, { standing: 100 });
       const event = await buildEvent(ctx, { venue, maxTicketsPerCustomer: 4 });
       const [fan] = await buildCustomers(ctx, 1);
       const token = fan?.token ?? '';
       const replies = await oneBatch(event.eventId, [1, 2, 3].map(() =>
-        ({ token, body: { zone: 'floor', quantity: 2 } })));
+        ({ token, body: { zone: 'floor', quantity: 2 } })), via);
       const { rows } = await db.query<{ n: number }>(
         `SELECT coalesce(sum(quantity), 0)::int AS n FROM holds
           WHERE event_id = $1 AND customer_id = $2 AND state = 'held'`,
@@ -134,8 +149,7 @@ for (const backend of backends) {
     }
 
     it('without the limit check, one customer goes over the limit within a batch', async () => {
-      holdBatchTesting.unguarded.add('limit');
-      const { replies, held } = await overLimit();
+      const { replies, held } = await overLimit('customer-limit');
       expect(replies.map((r) => r.status)).toEqual([201, 201, 201]);
       expect(held).toBe(6);
     });
@@ -148,13 +162,15 @@ for (const backend of backends) {
       expect(await auditBooking(db, eventId)).toEqual([]);
     });
 
-    async function keyTwice(): Promise<{ replies: Reply[]; eventId: string; holds: number }> {
+    async function keyTwice(
+      via: 'guarded' | Guard = 'guarded',
+    ): Promise<{ replies: Reply[]; eventId: string; holds: number }> {
       const venue = await buildVenue(ctx, { standing: 100 });
       const event = await buildEvent(ctx, { venue });
       const [fan] = await buildCustomers(ctx, 1);
       const shot = { token: fan?.token ?? '', body: { zone: 'floor', quantity: 1 },
         key: 'same-key' };
-      const replies = await oneBatch(event.eventId, [shot, shot]);
+      const replies = await oneBatch(event.eventId, [shot, shot], via);
       const { rows } = await db.query<{ n: number }>(
         'SELECT count(*)::int AS n FROM holds WHERE event_id = $1', [event.eventId]);
       return { replies, eventId: event.eventId, holds: rows[0]?.n ?? -1 };
@@ -162,8 +178,7 @@ for (const backend of backends) {
 
     it('without the key check, one Idempotency-Key twice in a batch makes two holds',
       async () => {
-        holdBatchTesting.unguarded.add('idempotency');
-        const { replies, holds } = await keyTwice();
+        const { replies, holds } = await keyTwice('idempotency-key');
         expect(replies.map((r) => r.status)).toEqual([201, 201]);
         expect(replies[0]?.holdId).not.toBe(replies[1]?.holdId);
         expect(holds).toBe(2);

@@ -1,10 +1,10 @@
 /**
- * Group commit for holds. Requests for one event are collected while the previous batch
- * of that event runs, then decided together by the database function `hold_batch`
- * (migration 011) in one statement: one round trip and one commit for the whole batch.
- * An idle event has no timer: the first request runs at once, alone; requests arriving
- * while it runs form the next batch (at most `limits.holdBatchMax`, the rest wait their
- * turn). The function decides first come first served in arrival order, all or nothing
+ * Group commit for holds. Requests for one event are collected while the event's batches
+ * in flight run, then decided together by the database function `hold_batch` (migration
+ * 011) in one statement: one round trip and one commit for the whole batch. An idle event
+ * has no timer: the first request runs at once, alone; requests arriving while batches run
+ * form the next batch (at most `limits.holdBatchMax`; at most
+ * `limits.holdBatchesInFlight` batches per event and node, one on PGlite). The function decides first come first served in arrival order, all or nothing
  * per request, and a refusal is a result, never an exception, so one request never
  * aborts the others. Locks are taken in a fixed order (customers by lock key, then tickets
  * by number), so batches on several nodes cannot deadlock each other; a deadlock with
@@ -14,7 +14,7 @@ import type { EventRecord } from '../catalog/events.js';
 import { limits } from '../config/limits.js';
 import { withRetry } from '../storage/db.js';
 import type { Db } from '../storage/index.js';
-import { claimTesting } from './claim.js';
+import type { Guard } from './claim.js';
 import type { Hold } from './schemas.js';
 
 /** Which tickets a request claims. */
@@ -57,18 +57,17 @@ export type BatchOutcome =
   | { outcome: 'idem_seen' }
   | { outcome: 'fenced' };
 
-/** A check the batch function can be told to skip. */
-export type BatchGuard = 'claim' | 'limit' | 'idempotency';
-
 /**
- * Test seams. `unguarded` switches checks off (production never does), so a race test can
- * first show that the race it runs is real. `paused` holds every batcher before its next
- * batch, so a test can gather conflicting requests into one batch: while it is set,
- * requests queue (see `queuedHoldRequests`), and clearing it with `resumeHoldBatches`
- * sends them as one batch per event.
+ * Test seam: `paused` holds every batcher before its next batch, so a test can gather
+ * conflicting requests into one batch: while it is set, requests queue (see
+ * `queuedHoldRequests`), and `resumeHoldBatches` clears it and sends them as one batch
+ * per event. Production never sets it.
  */
-export const holdBatchTesting: { unguarded: Set<BatchGuard>; paused: boolean } = {
-  unguarded: new Set(), paused: false,
+export const holdBatchTesting = { paused: false };
+
+/** The batch function's name for each removable guard (see claim.ts Guard). */
+const batchCheck: Record<Guard, string> = {
+  tickets: 'claim', 'customer-limit': 'limit', 'idempotency-key': 'idempotency',
 };
 
 interface Pending {
@@ -126,13 +125,12 @@ function decode(row: Row): BatchOutcome {
  * for tests and benchmarks; the batchers below are how requests normally get here.
  */
 export async function runHoldBatch(
-  db: Db, event: EventRecord, requests: readonly BatchRequest[],
+  db: Db, event: EventRecord, requests: readonly BatchRequest[], unguarded?: Guard,
 ): Promise<BatchOutcome[]> {
-  const unguarded = [...holdBatchTesting.unguarded];
-  if (claimTesting.skipGuard && !unguarded.includes('claim')) unguarded.push('claim');
+  const skip = unguarded === undefined ? [] : [batchCheck[unguarded]];
   const { rows } = await withRetry(() => db.query<Row>(
     'SELECT n, outcome, detail FROM hold_batch($1::uuid, $2::jsonb, $3::jsonb, $4::text[])',
-    [event.eventId, eventInfo(event), JSON.stringify(requests.map(encode)), unguarded],
+    [event.eventId, eventInfo(event), JSON.stringify(requests.map(encode)), skip],
   ), 5);
   const outcomes = new Array<BatchOutcome | undefined>(requests.length);
   for (const row of rows) outcomes[row.n] = decode(row);
@@ -142,12 +140,15 @@ export async function runHoldBatch(
   });
 }
 
-/** One event's queue of requests and whether a batch of it is in flight. */
+/** One event's queue of requests and its batches in flight. */
 class EventBatcher {
   private queue: Pending[] = [];
-  private running = false;
+  private running = 0;
 
-  constructor(private readonly db: Db, private readonly onIdle: () => void) {}
+  constructor(
+    private readonly db: Db, private readonly unguarded: Guard | undefined,
+    private readonly onIdle: () => void,
+  ) {}
 
   get queued(): number {
     return this.queue.length;
@@ -156,67 +157,84 @@ class EventBatcher {
   submit(event: EventRecord, request: BatchRequest): Promise<BatchOutcome> {
     return new Promise((resolve, reject) => {
       this.queue.push({ request, event, resolve, reject });
-      if (!this.running) void this.drain();
+      this.pump();
     });
   }
 
-  /** Sends batches while requests wait. */
-  async drain(): Promise<void> {
-    if (this.running || holdBatchTesting.paused) return;
-    this.running = true;
+  /**
+   * Starts batches while requests wait and fewer than the allowed batches are in flight:
+   * one on embedded PGlite (one connection), a few on PostgreSQL, so that requests arriving
+   * one by one on a lightly loaded node are not decided one batch after another.
+   */
+  pump(): void {
+    const inFlight = this.db.kind === 'pglite' ? 1 : limits.holdBatchesInFlight;
+    while (this.queue.length > 0 && this.running < inFlight && !holdBatchTesting.paused) {
+      const batch = this.queue.splice(0, limits.holdBatchMax);
+      this.running++;
+      void this.run(batch).finally(() => {
+        this.running--;
+        if (this.queue.length > 0) this.pump();
+        else if (this.running === 0) this.onIdle();
+      });
+    }
+  }
+
+  private async run(batch: Pending[]): Promise<void> {
+    // The latest arrival carries the freshest copy of the event (the route's cache).
+    const newest = (batch[batch.length - 1] as Pending).event;
     try {
-      while (this.queue.length > 0 && !holdBatchTesting.paused) {
-        const batch = this.queue.splice(0, limits.holdBatchMax);
-        // The latest arrival carries the freshest copy of the event (the route's cache).
-        const newest = (batch[batch.length - 1] as Pending).event;
-        try {
-          const outcomes = await runHoldBatch(this.db, newest, batch.map((p) => p.request));
-          batch.forEach((pending, i) => pending.resolve(outcomes[i] as BatchOutcome));
-        } catch (error) {
-          for (const pending of batch) pending.reject(error);
-        }
-      }
-    } finally {
-      this.running = false;
-      if (this.queue.length === 0) this.onIdle();
+      const outcomes = await runHoldBatch(this.db, newest, batch.map((p) => p.request),
+        this.unguarded);
+      batch.forEach((pending, i) => pending.resolve(outcomes[i] as BatchOutcome));
+    } catch (error) {
+      for (const pending of batch) pending.reject(error);
     }
   }
 }
 
+/** Batchers per database, per event (and per removed guard, for race tests' controls). */
 const batchers = new WeakMap<Db, Map<string, EventBatcher>>();
 
-function batcherFor(db: Db, eventId: string): EventBatcher {
+function batcherFor(db: Db, eventId: string, unguarded: Guard | undefined): EventBatcher {
   let byEvent = batchers.get(db);
   if (byEvent === undefined) {
     byEvent = new Map();
     batchers.set(db, byEvent);
   }
-  let batcher = byEvent.get(eventId);
+  const key = `${eventId}/${unguarded ?? ''}`;
+  let batcher = byEvent.get(key);
   if (batcher === undefined) {
     const events = byEvent;
-    batcher = new EventBatcher(db, () => {
+    batcher = new EventBatcher(db, unguarded, () => {
       // Idle batchers are dropped: nothing waits and nothing runs, so no state is lost.
-      if (events.get(eventId) === batcher) events.delete(eventId);
+      if (events.get(key) === batcher) events.delete(key);
     });
-    byEvent.set(eventId, batcher);
+    byEvent.set(key, batcher);
   }
   return batcher;
 }
 
-/** Queues a hold request for its event's next batch and answers its outcome. */
+/**
+ * Queues a hold request for its event's next batch and answers its outcome. `unguarded`
+ * is the race tests' seam (claim.ts Guard); production never passes it.
+ */
 export async function submitHold(
-  db: Db, event: EventRecord, request: BatchRequest,
+  db: Db, event: EventRecord, request: BatchRequest, unguarded?: Guard,
 ): Promise<BatchOutcome> {
-  return await batcherFor(db, event.eventId).submit(event, request);
+  return await batcherFor(db, event.eventId, unguarded).submit(event, request);
 }
 
 /** Requests queued for `eventId` on `db` (tests wait for this while batches are paused). */
 export function queuedHoldRequests(db: Db, eventId: string): number {
-  return batchers.get(db)?.get(eventId)?.queued ?? 0;
+  let n = 0;
+  for (const [key, batcher] of batchers.get(db) ?? []) {
+    if (key.startsWith(`${eventId}/`)) n += batcher.queued;
+  }
+  return n;
 }
 
 /** Clears `holdBatchTesting.paused` and sends what queued meanwhile. */
 export function resumeHoldBatches(db: Db): void {
   holdBatchTesting.paused = false;
-  for (const batcher of batchers.get(db)?.values() ?? []) void batcher.drain();
+  for (const batcher of batchers.get(db)?.values() ?? []) batcher.pump();
 }

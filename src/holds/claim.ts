@@ -10,15 +10,27 @@
  * locked in ticket_no order so concurrent multi-seat claims cannot deadlock.
  */
 import { ticketState } from '../inventory/availability.js';
-import type { Db, Queryable } from '../storage/index.js';
+import type { Queryable } from '../storage/index.js';
 
 /**
- * Test-only switch. With `skipGuard` on, claims overwrite whatever they find: the hold
- * batch skips its availability check (holdBatchTesting.unguarded has 'claim') and
- * claimTickets drops its guard. The concurrency tests flip it to show that the races they
- * exercise are real; production never does.
+ * A production guard a race test may remove, one at a time, to show that its race is real
+ * and that it sees the violation the guard prevents. Production code never passes one: it
+ * reaches the claims only from `AppContext.unguarded`, which the composition root leaves
+ * unset.
+ *
+ * - `tickets`: claims decide availability on the statement's snapshot instead of under the
+ *   row lock (no locking read, no re-check in the UPDATE). A claim that starts after a
+ *   rival committed still sees the ticket taken; only truly concurrent claims overlap.
+ * - `customer-limit`: the per-customer count runs without the customer lock, so it sees
+ *   only holds committed before it started; only truly concurrent holds exceed the limit.
+ * - `idempotency-key`: a hold batch neither writes nor checks the key's record, so two
+ *   requests with one key in flight at once both execute.
+ *
+ * In a hold batch (batch.ts) the first two are removed by deciding on a read of committed
+ * state before the request is queued (`takenOnSnapshot`, `customerUsage`), the batch then
+ * skipping its own check: requests queued together overlap, sequential ones do not.
  */
-export const claimTesting = { skipGuard: false };
+export type Guard = 'tickets' | 'customer-limit' | 'idempotency-key';
 
 /** A ticket row as claims and releases return it. */
 export interface TicketRow {
@@ -45,18 +57,20 @@ const availableT = ticketState.available
  */
 export async function claimTickets(
   tx: Queryable, eventId: string, holdId: string, ticketNos: readonly number[], expiresAt: string,
+  unguarded?: Guard,
 ): Promise<TicketRow[]> {
   const sorted = [...ticketNos].sort((a, b) => a - b);
-  const guard = claimTesting.skipGuard ? '' : `AND ${availableT}`;
+  const guarded = unguarded !== 'tickets';
   const { rows } = await tx.query<TicketRow>(
     `WITH target AS (
        SELECT ticket_no FROM tickets
         WHERE event_id = $1 AND ticket_no = ANY($2::int[])
+              ${guarded ? '' : `AND ${ticketState.available}`}
         ORDER BY ticket_no
-        FOR UPDATE)
+        ${guarded ? 'FOR UPDATE' : ''})
      UPDATE tickets t SET hold_id = $3, hold_expires_at = $4::timestamptz
        FROM target
-      WHERE t.event_id = $1 AND t.ticket_no = target.ticket_no ${guard}
+      WHERE t.event_id = $1 AND t.ticket_no = target.ticket_no ${guarded ? `AND ${availableT}` : ''}
      RETURNING ${returning}`,
     [eventId, sorted, holdId, expiresAt],
   );
@@ -76,26 +90,28 @@ export async function claimTickets(
  */
 export async function claimAnyUnits(
   tx: Queryable, eventId: string, zone: string, holdId: string, quantity: number,
-  expiresAt: string, startTicketNo = 0,
+  expiresAt: string, startTicketNo = 0, unguarded?: Guard,
 ): Promise<TicketRow[]> {
+  const lock = unguarded === 'tickets' ? '' : 'FOR UPDATE SKIP LOCKED';
   const { rows } = await tx.query<TicketRow>(
     `WITH above AS (
        SELECT ticket_no FROM tickets
         WHERE event_id = $1 AND zone_key = $2 AND ticket_no >= $6 AND ${ticketState.available}
         ORDER BY ticket_no
         LIMIT $3
-        FOR UPDATE SKIP LOCKED),
+        ${lock}),
      below AS (
        SELECT ticket_no FROM tickets
         WHERE event_id = $1 AND zone_key = $2 AND ticket_no < $6 AND ${ticketState.available}
         ORDER BY ticket_no
         LIMIT $3
-        FOR UPDATE SKIP LOCKED),
+        ${lock}),
      pick AS (
        (SELECT ticket_no FROM above) UNION ALL (SELECT ticket_no FROM below) LIMIT $3)
      UPDATE tickets t SET hold_id = $4, hold_expires_at = $5::timestamptz
        FROM pick
-      WHERE t.event_id = $1 AND t.ticket_no = pick.ticket_no AND ${availableT}
+      WHERE t.event_id = $1 AND t.ticket_no = pick.ticket_no
+            ${unguarded === 'tickets' ? '' : `AND ${availableT}`}
      RETURNING ${returning}`,
     [eventId, zone, quantity, holdId, expiresAt, startTicketNo],
   );
@@ -112,6 +128,34 @@ export async function countAvailable(
     [eventId, zone],
   );
   return rows[0]?.n ?? 0;
+}
+
+/**
+ * Of `ticketNos`, those not available by committed state, read without locks: the
+ * decision a claim makes with the `tickets` guard removed (see Guard).
+ */
+export async function takenOnSnapshot(
+  db: Queryable, eventId: string, ticketNos: readonly number[],
+): Promise<number[]> {
+  const { rows } = await db.query<{ ticket_no: number }>(
+    `SELECT ticket_no FROM tickets
+      WHERE event_id = $1 AND ticket_no = ANY($2::int[]) AND NOT (${ticketState.available})`,
+    [eventId, [...ticketNos]],
+  );
+  return rows.map((row) => row.ticket_no);
+}
+
+/** Up to `quantity` free units of a zone by committed state, from `start`, wrapping. */
+export async function freeUnitsOnSnapshot(
+  db: Queryable, eventId: string, zone: string, quantity: number, start: number,
+): Promise<number[]> {
+  const { rows } = await db.query<{ ticket_no: number }>(
+    `SELECT ticket_no FROM tickets
+      WHERE event_id = $1 AND zone_key = $2 AND ${ticketState.available}
+      ORDER BY ticket_no < $4, ticket_no LIMIT $3`,
+    [eventId, zone, quantity, start],
+  );
+  return rows.map((row) => row.ticket_no);
 }
 
 /**
@@ -153,13 +197,14 @@ export interface CustomerUsage {
  * customer queue on the lock, and the count sees every claim committed before it was granted.
  */
 export async function lockCustomerAndCount(
-  tx: Queryable, customerId: string, eventId: string, holdSeconds: number,
+  tx: Queryable, customerId: string, eventId: string, holdSeconds: number, unguarded?: Guard,
 ): Promise<CustomerUsage> {
   const { rows } = await tx.query<{
     used: number; expires_at: string; created_at: string; expires_ms: number; created_ms: number;
   }>(
-    `SELECT used, expires_at, created_at, expires_ms, created_ms
-       FROM hold_lock_and_count($1::text, $2::text, $3::int)`,
+    unguarded === 'customer-limit' ? countWithoutLock
+      : `SELECT used, expires_at, created_at, expires_ms, created_ms
+           FROM hold_lock_and_count($1::text, $2::text, $3::int)`,
     [customerId, eventId, holdSeconds],
   );
   const row = rows[0];
@@ -169,3 +214,16 @@ export async function lockCustomerAndCount(
     expiresAtMs: Math.floor(row.expires_ms), createdAtMs: Math.floor(row.created_ms),
   };
 }
+
+/** `hold_lock_and_count` without its lock, for the `customer-limit` guard removed. */
+const countWithoutLock = `
+  SELECT ((SELECT coalesce(sum(h.quantity), 0) FROM holds h
+            WHERE h.customer_id = $1::uuid AND h.event_id = $2::uuid
+              AND h.state = 'held' AND h.claim_expires_at > now())
+        + (SELECT coalesce(sum(o.quantity), 0) FROM orders o
+            WHERE o.customer_id = $1::uuid AND o.event_id = $2::uuid
+              AND o.status = 'confirmed'))::int AS used,
+         (now() + make_interval(secs => $3::int))::text AS expires_at,
+         now()::text AS created_at,
+         extract(epoch FROM now() + make_interval(secs => $3::int))::float8 * 1000 AS expires_ms,
+         extract(epoch FROM now())::float8 * 1000 AS created_ms`;

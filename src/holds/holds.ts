@@ -30,7 +30,10 @@ import {
 import { IdempotencyFenced } from '../idempotency/store.js';
 import { newId } from '../core/ids.js';
 import type { Db, Queryable } from '../storage/index.js';
-import { countAvailable, customerUsage, type TicketRow } from './claim.js';
+import {
+  countAvailable, customerUsage, freeUnitsOnSnapshot, takenOnSnapshot, type Guard,
+  type TicketRow,
+} from './claim.js';
 import type { Hold, HoldInput, HoldItem } from './schemas.js';
 
 
@@ -123,19 +126,22 @@ export const keySeen = Symbol('idempotency key seen');
  * limit, the sale window by the database clock and, with `idempotency`, the key's record.
  */
 export async function createHold(
-  db: Db, event: EventRecord, customerId: string, input: HoldInput,
+  db: Db, event: EventRecord, customerId: string, input: HoldInput, unguarded?: Guard,
 ): Promise<Hold> {
-  const hold = await decideHold(db, event, customerId, input, undefined);
+  const hold = await decideHold(db, event, customerId, input, undefined, unguarded);
   if (hold === keySeen) throw new Error('assertion failed: key seen without a key');
   return hold;
 }
 
-/** createHold with an optional Idempotency-Key record; keySeen when the key exists. */
+/**
+ * createHold with an optional Idempotency-Key record; keySeen when the key exists.
+ * `unguarded` is the race tests' seam (claim.ts Guard): production never passes it.
+ */
 export async function decideHold(
   db: Db, event: EventRecord, customerId: string, input: HoldInput,
-  idempotency: HoldIdempotency | undefined,
+  idempotency: HoldIdempotency | undefined, unguarded?: Guard,
 ): Promise<Hold | typeof keySeen> {
-  const submit = new Submitter(db, event, customerId, idempotency);
+  const submit = new Submitter(db, event, customerId, idempotency, unguarded);
   if ('seats' in input) return await holdSeats(submit, input.seats);
   const zone = event.zones.find((candidate) => candidate.key === input.zone);
   if (zone === undefined) throw invalid('/zone', `event has no zone "${input.zone}"`);
@@ -157,6 +163,7 @@ class Submitter {
   constructor(
     readonly db: Db, readonly event: EventRecord, readonly customerId: string,
     private readonly idempotency: HoldIdempotency | undefined,
+    readonly unguarded: Guard | undefined,
   ) {}
 
   /**
@@ -170,12 +177,17 @@ class Submitter {
     const owned = this.attempts > 0;
     this.attempts++;
     const idempotency = this.idempotency;
+    if (this.unguarded === 'customer-limit') {
+      // The control: the count on committed state, before the batch (which skips its own).
+      const used = await customerUsage(this.db, this.customerId, this.event.eventId);
+      if (used + quantity > this.event.maxTicketsPerCustomer) throw overLimit(this.event, used);
+    }
     const outcome = await submitHold(this.db, this.event, {
       holdId: newId(), customerId: this.customerId, quantity, claim,
       ...(idempotency === undefined ? {} : {
         idempotency: { ...idempotency, owned: idempotency.owned || owned },
       }),
-    });
+    }, this.unguarded);
     switch (outcome.outcome) {
       case 'held': return outcome.hold;
       case 'idem_seen': return keySeen;
@@ -209,14 +221,23 @@ async function holdSeats(
     });
   }
   const ticketNos = seatIds.map((id) => ticketOf.get(id) as number);
+  const unavailable = (taken: readonly number[]): DomainError => {
+    const ids = seatIds.filter((id) => taken.includes(ticketOf.get(id) as number)).sort();
+    return new DomainError('seats_unavailable',
+      `${ids.length} of the requested seats are not available`, { unavailable: ids });
+  };
+  if (submit.unguarded === 'tickets') {
+    // The control: availability decided on committed state before the batch, which then
+    // claims without its check (see claim.ts Guard).
+    const taken = await takenOnSnapshot(submit.db, submit.event.eventId, ticketNos);
+    if (taken.length > 0) throw unavailable(taken);
+  }
   const outcome = await submit.attempt(ticketNos.length, { kind: 'seats', ticketNos });
   if (outcome === keySeen || 'holdId' in outcome) return outcome;
   if (outcome.outcome !== 'unavailable') {
     throw new Error(`assertion failed: a seat claim answered ${outcome.outcome}`);
   }
-  const ids = seatIds.filter((id) => outcome.tickets.includes(ticketOf.get(id) as number)).sort();
-  throw new DomainError('seats_unavailable',
-    `${ids.length} of the requested seats are not available`, { unavailable: ids });
+  throw unavailable(outcome.tickets);
 }
 
 async function sleepJitter(attempt: number): Promise<void> {
@@ -278,7 +299,15 @@ async function holdUnits(
     // free units a buyer gets does not matter, only that buyers rarely collide).
     const start = layout.firstTicketNo
       + Math.floor(Math.random() * (layout.lastTicketNo - layout.firstTicketNo + 1));
-    const outcome = await submit.attempt(quantity, { kind: 'units', zone, start });
+    let claim: BatchClaim = { kind: 'units', zone, start };
+    if (submit.unguarded === 'tickets') {
+      // The control: units picked on committed state before the batch (see claim.ts Guard).
+      const ticketNos = await freeUnitsOnSnapshot(submit.db, submit.event.eventId, zone,
+        quantity, start);
+      if (ticketNos.length < quantity) throw soldOut(zone, ticketNos.length);
+      claim = { kind: 'pick', ticketNos };
+    }
+    const outcome = await submit.attempt(quantity, claim);
     if (outcome === keySeen || 'holdId' in outcome) return outcome;
     // Sold out is decided on committed state; contended means free units were locked by
     // claims still in flight: try again once they have settled.

@@ -48,14 +48,15 @@ export class HoldDesk {
     const { db } = this.ctx;
     const scope = request.idempotency;
     if (scope === undefined) {
-      return { hold: await createHold(db, event, request.customerId, request.input),
-        replayed: false };
+      return { hold: await createHold(db, event, request.customerId, request.input,
+        this.ctx.unguarded), replayed: false };
     }
     const owner = randomUUID();
     let decided: Hold | typeof keySeen;
     try {
       decided = await decideHold(db, event, request.customerId, request.input,
-        { key: scope.key, fingerprint: scope.fingerprint, owner, owned: false });
+        { key: scope.key, fingerprint: scope.fingerprint, owner, owned: false },
+        this.ctx.unguarded);
     } catch (error) {
       // Final refusals are stored against the key; 'not_owner': another request has it.
       await recordFailure(db, scope, owner, error);
@@ -67,7 +68,8 @@ export class HoldDesk {
     const result = await runIdempotent(db, scope, async (_finish, takenBy) => ({
       status: 201, stored: true,
       body: await decideHold(db, event, request.customerId, request.input,
-        { key: scope.key, fingerprint: scope.fingerprint, owner: takenBy, owned: true }),
+        { key: scope.key, fingerprint: scope.fingerprint, owner: takenBy, owned: true },
+        this.ctx.unguarded),
     }));
     if (result.body === keySeen) throw new Error('assertion failed: own key seen as foreign');
     return { hold: result.body as Hold, replayed: result.replayed };

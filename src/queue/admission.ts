@@ -50,6 +50,11 @@ export interface TickOptions {
   supply?: SupplyKnobs;
   /** A claimed shopper who has held nothing for this long gives the slot back (30 s). */
   idleSeconds?: number;
+  /**
+   * Test seam: skip the fencing check, so a race test's control can show what a deposed
+   * leader does without it. Production never sets it.
+   */
+  unfenced?: true;
 }
 
 /** QUEUE_HELD_RETURN_PERCENT, QUEUE_TICKETS_PER_SHOPPER and QUEUE_IDLE_SECONDS defaults. */
@@ -232,7 +237,9 @@ export async function tickLine(
     const state = rows[0];
     if (state === undefined) return { kind: 'idle' } as const;
     const newerToken = Number(state.leader_token);
-    if (newerToken > opts.token) return { kind: 'fenced', newerToken } as const;
+    if (newerToken > opts.token && opts.unfenced !== true) {
+      return { kind: 'fenced', newerToken } as const;
+    }
     // Read after the lock, so ticks of a line are in time order as well as serial.
     const nowMs = await databaseNowMs(tx, opts.nowMs);
     const now = new Date(nowMs);

@@ -8,6 +8,7 @@ import type { AppContext } from '../context.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { createMemoryCoordinator } from '../coord/memory.js';
 import type { Coordinator } from '../coord/types.js';
+import type { Guard } from '../holds/claim.js';
 import { CustomerTokens } from '../customers/tokens.js';
 import { buildApp } from '../http/app.js';
 import type { App } from '../http/types.js';
@@ -20,6 +21,8 @@ export interface TestContextOptions {
   clock?: Clock;
   coord?: Coordinator;
   env?: Record<string, string>;
+  /** Remove one production guard of hold creation (a race test's control only). */
+  unguarded?: Guard;
 }
 
 /** A context over `db` with test defaults (high rate limits, fixed secrets). */
@@ -41,6 +44,7 @@ export function buildTestContext(db: Db, options: TestContextOptions = {}): AppC
     secrets: { secret: testSecret, adminToken: testAdminToken, adminTokenGenerated: false },
     tokens: new CustomerTokens(testSecret, () => clock.nowMs()),
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    ...(options.unguarded === undefined ? {} : { unguarded: options.unguarded }),
   };
 }
 

@@ -5,7 +5,7 @@
 import type { Page } from 'playwright-core';
 import { buildScene, type SeatMapInput, type ZoneInput } from '../src/features/seatmap/lib/scene.js';
 import { colors, fitViewport } from '../src/features/seatmap/lib/draw.js';
-import type { LayoutHint } from '../src/features/seatmap/lib/layout.js';
+import type { LayoutHint } from '../src/lib/venueGeometry.js';
 
 /** The page-relative point where the map draws `seatId` at its initial (fitted) view. */
 export async function seatPoint(

@@ -20,8 +20,10 @@
 --       own = true: this owner already holds the 'running' record (a re-planned request).
 -- p_event_info: hold_seconds, max_per_customer, on_sale_at, starts_at, cancelled, currency,
 --   prices (zone key → price in cents).
--- p_unguarded: checks to skip, for tests that show a race is real ('claim', 'limit',
---   'idempotency'); empty in production.
+-- p_unguarded: checks to skip, for race tests' controls only ('claim': named tickets are
+--   claimed without the availability check; 'limit'; 'idempotency': no key record is
+--   written or checked); empty in production. The caller then decides on committed state
+--   before queueing the request (see holds/claim.ts Guard).
 --
 -- Result rows (n = index in the request array), outcome and detail:
 --   held         the hold as the API answers it (also stored as the key's reply)
@@ -35,7 +37,11 @@
 CREATE FUNCTION hold_batch(p_event uuid, p_event_info jsonb, p_requests jsonb,
                            p_unguarded text[] DEFAULT '{}')
 RETURNS TABLE (n int, outcome text, detail jsonb)
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql VOLATILE
+-- Every statement here is keyed by the event and ticket numbers, so one generic plan fits
+-- all calls: planned once per connection instead of afresh for its first five calls.
+SET plan_cache_mode = force_generic_plan
+AS $$
 DECLARE
   v_now timestamptz := now();
   v_expires timestamptz := now() + make_interval(secs => (p_event_info->>'hold_seconds')::int);
@@ -134,26 +140,20 @@ BEGIN
 
     -- Which tickets: named ones (locked above), or free units of a standing zone.
     IF v_req->>'k' = 'units' THEN
-      IF v_guard_claim THEN
-        WITH above AS (
-          SELECT ticket_no FROM tickets
-           WHERE event_id = p_event AND zone_key = v_req->>'z'
-             AND ticket_no >= (v_req->>'s')::int
-             AND order_id IS NULL AND (hold_id IS NULL OR hold_expires_at <= now())
-           ORDER BY ticket_no LIMIT v_q FOR UPDATE SKIP LOCKED),
-        below AS (
-          SELECT ticket_no FROM tickets
-           WHERE event_id = p_event AND zone_key = v_req->>'z'
-             AND ticket_no < (v_req->>'s')::int
-             AND order_id IS NULL AND (hold_id IS NULL OR hold_expires_at <= now())
-           ORDER BY ticket_no LIMIT v_q FOR UPDATE SKIP LOCKED),
-        pick AS ((SELECT ticket_no FROM above) UNION ALL (SELECT ticket_no FROM below) LIMIT v_q)
-        SELECT array_agg(ticket_no ORDER BY ticket_no) INTO v_nos FROM pick;
-      ELSE
-        SELECT array_agg(ticket_no ORDER BY ticket_no) INTO v_nos FROM (
-          SELECT ticket_no FROM tickets WHERE event_id = p_event AND zone_key = v_req->>'z'
-           ORDER BY ticket_no < (v_req->>'s')::int, ticket_no LIMIT v_q) first_units;
-      END IF;
+      WITH above AS (
+        SELECT ticket_no FROM tickets
+         WHERE event_id = p_event AND zone_key = v_req->>'z'
+           AND ticket_no >= (v_req->>'s')::int
+           AND order_id IS NULL AND (hold_id IS NULL OR hold_expires_at <= now())
+         ORDER BY ticket_no LIMIT v_q FOR UPDATE SKIP LOCKED),
+      below AS (
+        SELECT ticket_no FROM tickets
+         WHERE event_id = p_event AND zone_key = v_req->>'z'
+           AND ticket_no < (v_req->>'s')::int
+           AND order_id IS NULL AND (hold_id IS NULL OR hold_expires_at <= now())
+         ORDER BY ticket_no LIMIT v_q FOR UPDATE SKIP LOCKED),
+      pick AS ((SELECT ticket_no FROM above) UNION ALL (SELECT ticket_no FROM below) LIMIT v_q)
+      SELECT array_agg(ticket_no ORDER BY ticket_no) INTO v_nos FROM pick;
       IF coalesce(cardinality(v_nos), 0) < v_q THEN
         -- Short: decide "sold out" on committed state (others' uncommitted claims still
         -- count as free); otherwise free units were only locked by claims in flight.

@@ -1,10 +1,14 @@
 /**
  * Where a venue's seats and standing areas lie, from the sections' optional layout hints
- * (the `layout` of a venue section in the API; its schema documents the convention). Pure,
- * so the organizer's venue preview and the fans' seat map place seats identically.
+ * (the `layout` of a venue section in the API; its schema documents the convention). The
+ * one geometry module of the app: the organizer's venue preview and the fans' seat map
+ * both place seats with it, so they agree seat for seat. A section with hints is placed
+ * by them; `layoutVenue` arranges the others around a stage at the origin: standing areas
+ * in front of it, seated sections in concentric bowls facing it (one bowl per group of
+ * sections sharing a key prefix, e.g. L101…L108, U201…U206).
  *
  * The plane's unit is one seat pitch; the stage is toward negative y; y grows away from
- * it, as on a screen.
+ * it, as on a screen. Pure functions only.
  */
 
 /** A point in venue units. */
@@ -51,22 +55,46 @@ export function placePoint(local: Point, layout: LayoutHint): Point {
 }
 
 /**
- * Seat centres in the section's own frame, row by row (front row first), seat 1 first.
- * Straight rows are centred on x = 0 one unit apart; curved rows are concentric arcs about
- * (0, -r0), r0 = (seats in the first row - 1) / curve, seats one unit apart on each arc.
+ * Seat centres in the section's own frame as x, y pairs, row by row (front row first),
+ * seat 1 first: typed arrays keep a 50,000-seat map a few hundred kilobytes. Straight rows
+ * are centred on x = 0 one unit apart; curved rows are concentric arcs about (0, -r0),
+ * r0 = (seats in the first row - 1) / curve, seats one unit apart on each arc.
  */
+export function localSeatCoordinates(
+  rows: readonly { seats: number }[], curveDeg = 0,
+): Float64Array {
+  const total = rows.reduce((sum, row) => sum + row.seats, 0);
+  const out = new Float64Array(total * 2);
+  const curve = toRad(curveDeg);
+  const r0 = curve > 0 ? Math.max((rows[0]?.seats ?? 1) - 1, 1) / curve : 0;
+  let k = 0;
+  rows.forEach((row, i) => {
+    for (let j = 0; j < row.seats; j += 1, k += 2) {
+      const offset = j - (row.seats - 1) / 2;
+      if (curve <= 0) {
+        out[k] = offset;
+        out[k + 1] = i;
+        continue;
+      }
+      const radius = r0 + i;
+      const angle = offset / radius;
+      out[k] = radius * Math.sin(angle);
+      out[k + 1] = -r0 + radius * Math.cos(angle);
+    }
+  });
+  return out;
+}
+
+/** The same seat centres as points, grouped by row. */
 export function localSeatPositions(
   rows: readonly { seats: number }[], curveDeg = 0,
 ): Point[][] {
-  const curve = toRad(curveDeg);
-  const front = rows[0]?.seats ?? 1;
-  const r0 = curve > 0 ? Math.max(front - 1, 1) / curve : 0;
-  return rows.map((row, i) => Array.from({ length: row.seats }, (_, j) => {
-    const offset = j - (row.seats - 1) / 2;
-    if (curve <= 0) return { x: offset, y: i };
-    const radius = r0 + i;
-    const angle = offset / radius;
-    return { x: radius * Math.sin(angle), y: -r0 + radius * Math.cos(angle) };
+  const flat = localSeatCoordinates(rows, curveDeg);
+  let k = 0;
+  return rows.map((row) => Array.from({ length: row.seats }, () => {
+    const point = { x: flat[k] as number, y: flat[k + 1] as number };
+    k += 2;
+    return point;
   }));
 }
 
@@ -133,4 +161,172 @@ export function fitTransform(bounds: Bounds, width: number, height: number): {
     offsetX: (width - spanX * scale) / 2 - bounds.minX * scale,
     offsetY: (height - spanY * scale) / 2 - bounds.minY * scale,
   };
+}
+
+/** A section as `layoutVenue` needs it (a venue section from the API fits). */
+export type LayoutSection =
+  | { key: string; kind: 'seated'; rows: readonly { seats: number }[]; layout?: LayoutHint }
+  | { key: string; kind: 'standing'; capacity: number; layout?: LayoutHint };
+
+/** A placed section: seat centres (seated) or its area (standing), and its outline. */
+export interface PlacedSection {
+  key: string;
+  /** Seat centres as x, y pairs, row by row, seat 1 first; empty for standing areas. */
+  seats: Float64Array;
+  /** Four corners (x0,y0,…,x3,y3) of the section's outline (standing: its area). */
+  outline: [number, number, number, number, number, number, number, number];
+  /** Where its label goes. */
+  label: Point;
+}
+
+/** The whole plane: sections, the stage (automatic layouts only), and the bounds. */
+export interface VenueLayout {
+  sections: PlacedSection[];
+  stage: { x: number; y: number; width: number; height: number } | undefined;
+  bounds: Bounds;
+}
+
+const aisle = 4;
+const maxBowlRad = (250 * Math.PI) / 180;
+
+function flatOutline(points: readonly Point[]): PlacedSection['outline'] {
+  return points.flatMap((p) => [p.x, p.y]) as PlacedSection['outline'];
+}
+
+/** Places one section by its hint (the schema's definition of x, y, rotation and curve). */
+export function placeSection(section: LayoutSection, hint: LayoutHint): PlacedSection {
+  if (section.kind === 'standing') {
+    const corners = standingOutline(section.capacity, hint);
+    const { depth } = standingSize(section.capacity, hint);
+    return {
+      key: section.key, seats: new Float64Array(0), outline: flatOutline(corners),
+      label: placePoint({ x: 0, y: depth / 2 - 0.5 }, hint),
+    };
+  }
+  const local = localSeatCoordinates(section.rows, hint.curve ?? 0);
+  const seats = new Float64Array(local.length);
+  let minU = Infinity; let maxU = -Infinity; let minV = Infinity; let maxV = -Infinity;
+  for (let k = 0; k < local.length; k += 2) {
+    const u = local[k] as number;
+    const v = local[k + 1] as number;
+    minU = Math.min(minU, u); maxU = Math.max(maxU, u);
+    minV = Math.min(minV, v); maxV = Math.max(maxV, v);
+    const p = placePoint({ x: u, y: v }, hint);
+    seats[k] = p.x;
+    seats[k + 1] = p.y;
+  }
+  const pad = 0.8;
+  const corners = [{ x: minU - pad, y: minV - pad }, { x: maxU + pad, y: minV - pad },
+    { x: maxU + pad, y: maxV + pad }, { x: minU - pad, y: maxV + pad }];
+  return {
+    key: section.key, seats, outline: flatOutline(corners.map((c) => placePoint(c, hint))),
+    // Labels sit just in front of the first row, on the stage side.
+    label: placePoint({ x: (minU + maxU) / 2, y: minV - 2.2 }, hint),
+  };
+}
+
+/** Groups consecutive seated sections by key prefix (digits stripped); one bowl each. */
+function bowls(sections: LayoutSection[]): LayoutSection[][] {
+  const prefix = (key: string) => key.replace(/[0-9_]+$/, '');
+  const groups: LayoutSection[][] = [];
+  for (const section of sections) {
+    const last = groups.at(-1);
+    const same = last !== undefined && prefix(last[0]?.key ?? '') === prefix(section.key);
+    if (same) last.push(section);
+    else groups.push([section]);
+  }
+  // Keys without shared prefixes (A, B, C…) would give one bowl per section: one bowl then.
+  return groups.every((g) => g.length === 1) && groups.length > 1 ? [sections] : groups;
+}
+
+/** Angular width a seated section needs at radius r (its widest row decides). */
+function angularSpan(section: LayoutSection, r: number): number {
+  if (section.kind !== 'seated') return 0;
+  let span = 0;
+  section.rows.forEach((row, i) => {
+    span = Math.max(span, (row.seats + 1) / (r + i));
+  });
+  return span;
+}
+
+function depthOf(section: LayoutSection): number {
+  return section.kind === 'seated' ? section.rows.length
+    : standingSize(section.capacity, section.layout).depth;
+}
+
+function widthOf(section: LayoutSection): number {
+  return section.kind === 'seated' ? Math.max(...section.rows.map((row) => row.seats))
+    : standingSize(section.capacity, section.layout).width;
+}
+
+/** Computes hints for sections that have none: the floor, then the bowls. */
+function autoHints(sections: LayoutSection[], startRadius: number): Map<string, LayoutHint> {
+  const hints = new Map<string, LayoutHint>();
+  const floor = sections.filter((s) => s.kind === 'standing');
+  const floorWidth = floor.reduce((sum, s) => sum + widthOf(s), 0) + aisle * (floor.length - 1);
+  let x = -floorWidth / 2;
+  let floorDepth = 0;
+  for (const section of floor) {
+    const w = widthOf(section);
+    hints.set(section.key, { x: x + w / 2, y: 2 });
+    x += w + aisle;
+    floorDepth = Math.max(floorDepth, depthOf(section));
+  }
+  let radius = Math.max(startRadius, floorDepth + 2 + aisle, 10);
+  for (const bowl of bowls(sections.filter((s) => s.kind === 'seated'))) {
+    const arc = bowl.reduce((sum, s) => sum + widthOf(s) + aisle, 0);
+    radius = Math.max(radius, arc / maxBowlRad);
+    const gap = aisle / radius;
+    const spans = bowl.map((s) => angularSpan(s, radius));
+    const total = spans.reduce((sum, span) => sum + span, 0) + gap * (bowl.length - 1);
+    let angle = -total / 2;
+    bowl.forEach((section, i) => {
+      const span = spans[i] as number;
+      const theta = angle + span / 2;
+      const first = section.kind === 'seated' ? (section.rows[0]?.seats ?? 1) : 1;
+      const curve = first > 1 ? (((first - 1) / radius) * 180) / Math.PI : 0;
+      // Facing the stage: front-edge centre on the circle, turned by -theta.
+      hints.set(section.key, {
+        x: radius * Math.sin(theta), y: radius * Math.cos(theta),
+        rotationDeg: (-theta * 180) / Math.PI, curve,
+      });
+      angle += span + gap;
+    });
+    radius += Math.max(...bowl.map(depthOf)) + aisle;
+  }
+  return hints;
+}
+
+function outlinePoints(section: PlacedSection): Point[] {
+  const points: Point[] = [];
+  for (let k = 0; k < 8; k += 2) {
+    points.push({ x: section.outline[k] as number, y: section.outline[k + 1] as number });
+  }
+  return points;
+}
+
+/** Lays out a venue: hinted sections where they say, the rest around a stage. */
+export function layoutVenue(sections: LayoutSection[]): VenueLayout {
+  const hinted = sections.filter((s) => s.layout !== undefined);
+  const placedHinted = hinted.map((s) => placeSection(s, s.layout as LayoutHint));
+  const reach = Math.max(0,
+    ...placedHinted.flatMap(outlinePoints).map((p) => Math.hypot(p.x, p.y)));
+  const rest = sections.filter((s) => s.layout === undefined);
+  const hints = autoHints(rest, hinted.length > 0 ? reach + aisle : 0);
+  const placed = sections.map((s) => (s.layout !== undefined
+    ? placedHinted[hinted.indexOf(s)] as PlacedSection
+    : placeSection(s, hints.get(s.key) as LayoutHint)));
+  // A stage is drawn where the automatic layout put it (as wide as the floor, or a third
+  // of the first bowl's front row); hinted venues draw their own plan.
+  const standing = rest.filter((s) => s.kind === 'standing');
+  const floorWidth = standing.reduce((sum, s) => sum + widthOf(s), 0)
+    + aisle * Math.max(0, standing.length - 1);
+  const seated = rest.filter((s) => s.kind === 'seated');
+  const stageWidth = Math.max(8, floorWidth || seated.reduce((n, s) => n + widthOf(s), 0) / 3);
+  const stage = hinted.length === sections.length ? undefined
+    : { x: -stageWidth / 2, y: -4, width: stageWidth, height: 3 };
+  const corners = placed.flatMap(outlinePoints);
+  if (stage) corners.push(stage, { x: stage.x + stage.width, y: stage.y + stage.height });
+  const bounds = boundsOf(corners) ?? { minX: -10, minY: -10, maxX: 10, maxY: 10 };
+  return { sections: placed, stage, bounds };
 }

@@ -8,7 +8,7 @@
 import { useEffect, useState } from 'react';
 import { api, unwrap } from '../../../lib/api/client';
 import { openEventStream, type EventStream } from '../../../lib/eventStream';
-import type { LayoutHint } from '../lib/layout';
+import type { LayoutHint } from '../../../lib/venueGeometry';
 import { buildScene, type SeatMapInput, type ZoneInput } from '../lib/scene';
 import {
   SeatStore, type AvailabilityMessage, type SeatsMessage, type SnapshotMessage,

@@ -4,7 +4,7 @@
  * and the spatial index. Live status is not here: it changes, the scene does not (the
  * store keeps it), so the scene is built once per page.
  */
-import { layoutVenue, type LayoutHint, type LayoutSection } from './layout';
+import { layoutVenue, type LayoutHint, type LayoutSection } from '../../../lib/venueGeometry';
 import { buildGrid, type SpatialGrid } from './spatial';
 
 /** Seat status codes in the store's status array. */

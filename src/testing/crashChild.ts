@@ -1,0 +1,44 @@
+/**
+ * A node for the crash test (orders/crash.test.ts), run as its own process on a test
+ * database: `serve <databaseUrl>` runs the API with the simulated gateway (books in the
+ * database, as a real provider keeps its own) and, right after a charge has been taken,
+ * tells the parent and freezes so the parent can SIGKILL it before anything settles;
+ * `reconcile <databaseUrl>` is a fresh node running one reconciliation pass, then exits.
+ */
+import { checkoutTesting } from '../orders/checkout.js';
+import { reconcilePayments } from '../orders/reconcile.js';
+import { bookingDeps } from '../orders/workers.js';
+import { createPostgresDb } from '../storage/postgres.js';
+import { buildTestApp } from './context.js';
+import { installTestGateway } from './payments.js';
+
+const [mode, url] = process.argv.slice(2);
+if (url === undefined || (mode !== 'serve' && mode !== 'reconcile')) {
+  throw new Error('usage: crashChild serve|reconcile <databaseUrl>');
+}
+const send = (message: object): void => {
+  if (process.send === undefined) throw new Error('crashChild runs with an IPC channel');
+  process.send(message);
+};
+const db = createPostgresDb({
+  url, poolMax: 4, connectTimeoutMs: 5_000, statementTimeoutMs: 30_000, lockTimeoutMs: 10_000,
+  idleInTransactionTimeoutMs: 30_000,
+});
+const { app, ctx } = await buildTestApp(db, { env: { PAYMENT_WINDOW_SECONDS: '600' } });
+const gateway = installTestGateway(app, ctx);
+
+if (mode === 'serve') {
+  checkoutTesting.afterCharge = () => {
+    send({ charged: true });
+    // Freeze the whole process (no timer, no I/O, no settle) until the parent kills it.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 120_000);
+  };
+  const base = await app.listen({ port: 0, host: '127.0.0.1' });
+  send({ base });
+} else {
+  const touched = await reconcilePayments(bookingDeps(ctx), { pendingAfterSeconds: 0 });
+  send({ touched });
+  await gateway.close();
+  await app.close();
+  await db.close();
+}
