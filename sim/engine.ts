@@ -34,7 +34,10 @@ export interface Customer {
   admittedAtMs?: number;
   /** When the line's broadcast first showed this fan's number served (before the pass). */
   servedAtMs?: number;
-  /** ETA the server predicted when the customer started waiting (observers only). */
+  /**
+   * ETA the server predicted in the first view that showed the customer waiting (the join
+   * reply, or the first poll after the draw), and when that view arrived.
+   */
   predictedEtaSeconds?: number | null;
   predictedAtMs?: number;
   orderId?: string;
@@ -248,7 +251,9 @@ export class CrowdEngine {
     } else if (state === 'waiting' && customer.number !== null) {
       customer.phase = 'waiting';
       if (customer.number <= this.scannedUpTo) {
-        // Served already by what the observers heard; this view raced the tick. Ask again.
+        // Served already by what the observers heard; this view raced the tick (the fan's
+        // own stream would say so at once, so that is when they were served). Ask again.
+        customer.servedAtMs ??= this.now();
         this.track(sleep(250).then(() => this.refresh(customer)));
       } else {
         this.waiting.set(customer.number, customer);

@@ -43,6 +43,15 @@ export interface SimReport {
     medianRelativeError: number | null;
     /** Fans whose first view promised no time (in carts, or too little left ahead). */
     shownNoTime: number;
+    /**
+     * Fans promised a time who were never admitted (told sold out, left, or still waiting
+     * at the end): a promise that did not come true, outside the error figures.
+     */
+    shownTimeNeverAdmitted?: number;
+    /** The median actual wait of the fans measured, for scale. */
+    medianActualSeconds?: number | null;
+    /** Of them, fans served within one tick (1 s): a whole-second ETA cannot resolve those. */
+    withinOneTick?: number;
     overTime: EtaBucket[];
     points: EtaSample[];
   };
@@ -123,6 +132,9 @@ export function renderText(report: SimReport): string {
     `ETA         median |predicted − actual| ${f1(report.eta.medianErrorSeconds)} s, ` +
       `${pct(report.eta.medianRelativeError)} of the actual wait, over ${report.eta.samples} ` +
       `fans; ${report.eta.shownNoTime} were shown no time (in carts or too little left)`,
+    `            median actual wait ${f1(report.eta.medianActualSeconds ?? null)} s; ` +
+      `${report.eta.withinOneTick ?? 0} served within one tick; ` +
+      `${report.eta.shownTimeNeverAdmitted ?? 0} shown a time but never admitted`,
     ...report.eta.overTime.map((b) => `  told ${String(b.fromSeconds).padStart(4)}–` +
       `${String(b.fromSeconds + 10).padEnd(4)} s  ${String(b.samples).padStart(6)} fans  ` +
       `median error ${f1(b.medianErrorSeconds).padStart(6)} s  ${pct(b.medianRelativeError)}`),

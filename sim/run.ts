@@ -255,10 +255,16 @@ function etaAccuracy(customers: Customer[], onSaleAtMs: number): SimReport['eta'
   const median = errors.length === 0 ? null : (errors[Math.floor(errors.length / 2)] as number);
   // Fans shown no time at all (everything in carts, or too little left for the fans ahead).
   const noTime = customers.filter((c) => c.predictedEtaSeconds === null).length;
+  const neverAdmitted = customers.filter((c) => typeof c.predictedEtaSeconds === 'number' &&
+    c.admittedAtMs === undefined).length;
+  const actual = points.map((p) => p.actualSeconds);
   // Keep the chart light: at most 500 evenly spaced points.
   const stride = Math.max(1, Math.ceil(points.length / 500));
   return { samples: points.length, medianErrorSeconds: median,
     medianRelativeError: medianRelative(points), shownNoTime: noTime,
+    shownTimeNeverAdmitted: neverAdmitted,
+    medianActualSeconds: actual.length === 0 ? null : (actual[Math.floor(actual.length / 2)] as number),
+    withinOneTick: actual.filter((s) => s < 1).length,
     overTime: etaOverTime(told), points: points.filter((_, i) => i % stride === 0) };
 }
 

@@ -8,6 +8,7 @@ import { resolveSecrets } from './config/secrets.js';
 import type { AppContext } from './context.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { createCoordinator } from './coord/index.js';
+import { FailoverLeases } from './coord/pgLease.js';
 import { CustomerTokens } from './customers/tokens.js';
 import { migrate, openDb } from './storage/index.js';
 import { createPostgresDb } from './storage/postgres.js';
@@ -36,9 +37,12 @@ export async function boot(config: Config, options: BootOptions = {}): Promise<A
     onError: (error) => logger.warn({ err: error }, 'read replica pool error'),
   });
   const coord = createCoordinator({ redis: config.redis, logger });
+  const leases = config.databaseUrl !== undefined && coord.kind === 'redis'
+    ? new FailoverLeases({ coord, db, databaseUrl: config.databaseUrl, logger })
+    : undefined;
   const secrets = resolveSecrets(config);
   const tokens = new CustomerTokens(secrets.secret, () => clock.nowMs());
-  return { config, db, readDb, coord, clock, secrets, tokens, logger };
+  return { config, db, readDb, coord, leases, clock, secrets, tokens, logger };
 }
 
 /** Closes what boot opened. */

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config/index.js';
 import type { Secrets } from './config/secrets.js';
 import type { Clock } from './core/clock.js';
-import type { Coordinator } from './coord/types.js';
+import type { Coordinator, LeaseStore } from './coord/types.js';
 import type { Guard } from './holds/claim.js';
 import type { CustomerTokens } from './customers/tokens.js';
 import type { Db } from './storage/index.js';
@@ -20,6 +20,12 @@ export interface AppContext {
    */
   readDb?: Db;
   coord: Coordinator;
+  /**
+   * Where singleton duties take their leases; unset: `coord`. A server with Redis uses
+   * Redis with a PostgreSQL fallback (coord/pgLease.ts), so a Redis outage does not stop
+   * admissions, sweeps, reconciliation or the outbox relay.
+   */
+  leases?: LeaseStore;
   clock: Clock;
   secrets: Secrets;
   tokens: CustomerTokens;

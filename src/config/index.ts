@@ -35,6 +35,13 @@ export interface Config {
   stripeSecretKey: string | undefined;
   stripeWebhookSecret: string | undefined;
   /**
+   * How Stripe is called: the API base URL (unset: Stripe itself; set for stripe-mock or a
+   * proxy), the per-request timeout and how many times a request that got no answer is
+   * retried (same idempotency key). A buyer waits at most about
+   * timeout × (retries + 1) + 0.5 s × retries for a Stripe call at checkout.
+   */
+  stripe: { apiUrl: string | undefined; timeoutMs: number; maxNetworkRetries: number };
+  /**
    * How long a hold's tickets stay reserved once checkout has started, beyond the buyer's
    * timer, so a payment that succeeds late still finds its tickets.
    */
@@ -331,6 +338,11 @@ export function loadConfig(env: Env = process.env): Config {
     paymentProvider,
     stripeSecretKey,
     stripeWebhookSecret,
+    stripe: {
+      apiUrl: url(env, 'STRIPE_API_URL', ['http:', 'https:']),
+      timeoutMs: integer(env, 'STRIPE_TIMEOUT_MS', 8_000, 100, 80_000),
+      maxNetworkRetries: integer(env, 'STRIPE_MAX_NETWORK_RETRIES', 1, 0, 5),
+    },
     paymentWindowSeconds: integer(env, 'PAYMENT_WINDOW_SECONDS', 900, 1, 86_400),
     publicUrl: url(env, 'PUBLIC_URL', ['http:', 'https:']) ?? `http://${publicHost}:${port}`,
     smtpUrl: url(env, 'SMTP_URL', ['smtp:', 'smtps:']),

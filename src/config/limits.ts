@@ -39,6 +39,11 @@ export const limits = {
   queueJoinBatch: 500,
   /** Admissions one tick may grant per event, whatever the configured rate. */
   queueAdmitPerTickMax: 5_000,
+  /**
+   * The admission tick reads the shape of what is left (runs of adjacent free seats) only
+   * while at most this many tickets are available; above it, counts decide the outlook.
+   */
+  queueShapeScanMax: 20_000,
   /** Fans who left the line that one tick may pass over beyond those it admits. */
   queueLeaversPassedPerTick: 5_000,
   /**

@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict';
 
 import { consoleLogger } from './shared.js';
-import type { Coordinator, CoordLogger } from './types.js';
+import type { CoordLogger, LeaseStore } from './types.js';
 
 /** Why leadership ended. */
 export type LostReason = 'renew_rejected' | 'expired' | 'stopped';
@@ -61,7 +61,7 @@ export class LeaderElector {
   private inflight: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly coord: Coordinator,
+    private readonly coord: LeaseStore,
     opts: LeaderElectorOptions,
   ) {
     assert.ok(Number.isSafeInteger(opts.ttlMs) && opts.ttlMs > 0, 'ttlMs must be > 0');
@@ -88,14 +88,18 @@ export class LeaderElector {
     clearTimeout(this.tickTimer);
     await this.inflight;
     const held = this.leadership;
-    if (!held) return;
-    this.lose('stopped');
-    try {
-      await this.coord.releaseLease(this.name, this.holderId, held.token);
-    } catch (err) {
-      // The lease will expire on its own; nothing is unsafe, a follower just waits longer.
-      this.logger.warn({ err, lease: this.name }, 'lease release failed; it will expire');
+    if (held) {
+      this.lose('stopped');
+      try {
+        await this.coord.releaseLease(this.name, this.holderId, held.token);
+      } catch (err) {
+        // The lease will expire on its own; nothing is unsafe, a follower just waits longer.
+        this.logger.warn({ err, lease: this.name }, 'lease release failed; it will expire');
+      }
     }
+    await this.coord.forget?.(this.name, this.holderId).catch((err: unknown) => {
+      this.logger.warn({ err, lease: this.name }, 'lease store cleanup failed');
+    });
   }
 
   /** True only while the lease is certainly still ours. */

@@ -257,7 +257,7 @@ export function createMemoryCoordinator(opts: MemoryCoordinatorOptions = {}): Co
       return result;
     },
 
-    async acquireLease(name, holderId, ttlMs) {
+    async acquireLease(name, holderId, ttlMs, minToken = 0) {
       ensureOpen();
       assertTtl(ttlMs);
       const key = keys.lease(name, 'holder');
@@ -269,7 +269,8 @@ export function createMemoryCoordinator(opts: MemoryCoordinatorOptions = {}): Co
       }
       hub.wrote();
       const fenceKey = keys.lease(name, 'fence');
-      const token = Math.max((hub.fences.get(fenceKey) ?? 0) + 1, Math.floor(hub.clock()));
+      const token = Math.max((hub.fences.get(fenceKey) ?? 0) + 1, Math.floor(hub.clock()),
+        Math.floor(minToken));
       hub.fences.set(fenceKey, token);
       hub.leases.set(key, { holderId, token, expiresAtMs: hub.clock() + ttlMs });
       return token;

@@ -103,7 +103,7 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return {allowed, math.floor(tokens), retry}
 `;
 
-// KEYS: lease hash, fence counter. ARGV: holderId, ttlMs.
+// KEYS: lease hash, fence counter. ARGV: holderId, ttlMs, minToken.
 // The fence never expires and is seeded from the server clock, so tokens keep increasing
 // even after Redis restarts empty (a resource that remembers the highest token it saw
 // would otherwise refuse every new leader).
@@ -115,7 +115,7 @@ if holder then
   return tonumber(redis.call('HGET', KEYS[1], 'token'))
 end
 local last = tonumber(redis.call('GET', KEYS[2]) or '0')
-local token = math.max(last + 1, now_ms())
+local token = math.max(last + 1, now_ms(), tonumber(ARGV[3] or '0'))
 local text = string.format('%d', token)
 redis.call('SET', KEYS[2], text)
 redis.call('HSET', KEYS[1], 'holder', ARGV[1], 'token', text)
@@ -376,11 +376,12 @@ export function createRedisCoordinator(opts: RedisCoordinatorOptions): Coordinat
       return asBucketResult(await scripts.takeTokens.run(cmd, [bucket], args));
     },
 
-    async acquireLease(leaseName, holderId, ttlMs) {
+    async acquireLease(leaseName, holderId, ttlMs, minToken = 0) {
       ensureOpen();
       assertTtl(ttlMs);
       const leaseKeys = [keys.lease(leaseName, 'holder'), keys.lease(leaseName, 'fence')];
-      const reply = await scripts.acquireLease.run(cmd, leaseKeys, [holderId, ttlMs]);
+      const reply = await scripts.acquireLease.run(cmd, leaseKeys,
+        [holderId, ttlMs, Math.max(0, Math.floor(minToken))]);
       if (reply === null) return null;
       return asInteger(reply, 'acquireLease');
     },

@@ -84,9 +84,11 @@ export interface Coordinator {
    * Leader lease: acquire if free or already ours; returns a fencing token or null.
    * Tokens strictly increase per name across holders (seeded from the store's clock, so
    * they keep increasing even if Redis loses its data); pass the token to whatever the
-   * leader writes so a deposed leader's late writes can be refused.
+   * leader writes so a deposed leader's late writes can be refused. A new token is at least
+   * `minToken` (the highest token another lease store issued, see coord/pgLease.ts).
    */
-  acquireLease(name: string, holderId: string, ttlMs: number): Promise<number | null>;
+  acquireLease(name: string, holderId: string, ttlMs: number, minToken?: number):
+    Promise<number | null>;
   /** Renew only if still held by holderId with that token; false when lost. */
   renewLease(name: string, holderId: string, token: number, ttlMs: number): Promise<boolean>;
   /** Give the lease up early so another node need not wait for it to expire. */
@@ -96,3 +98,9 @@ export interface Coordinator {
   /** Drops connections and subscriptions; later calls reject. */
   close(): Promise<void>;
 }
+
+/** What a LeaderElector needs: the lease half of a coordinator (or a fallback around it). */
+export type LeaseStore = Pick<Coordinator, 'acquireLease' | 'renewLease' | 'releaseLease'> & {
+  /** Drops whatever the store keeps for a lease this holder no longer competes for. */
+  forget?(name: string, holderId: string): Promise<void>;
+};

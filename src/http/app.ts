@@ -15,7 +15,7 @@ import type { AppContext } from '../context.js';
 import { openRedis } from '../coord/connect.js';
 import { DomainError } from '../core/errors.js';
 import { registerDomainMetrics } from '../stats/metrics.js';
-import { errorsPlugin } from './plugins/errors.js';
+import { errorsPlugin, handleError } from './plugins/errors.js';
 import { holdLatencyPlugin } from './plugins/holdLatency.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { adminRoutes } from './routes/admin.js';
@@ -95,6 +95,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     logController: new LogController({ disableRequestLogging: !ctx.config.http.logRequests }),
     genReqId: () => randomUUID(),
     return503OnClosing: true,
+    frameworkErrors: handleError,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(createValidatorCompiler());
   app.decorateRequest('customerId', '');

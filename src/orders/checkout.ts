@@ -9,12 +9,15 @@
  *    (`prepare`), its reference is stored, and only then is the charge run, keyed by the
  *    payment id. A lost answer leaves a pending payment with a known reference.
  * 3. A final answer is applied at once (settle); a pending or lost one waits for the
- *    webhook or the reconciler, which settle only on the provider's definite answer.
+ *    webhook or the reconciler, which settle only on the provider's definite answer. A
+ *    pending answer that needs the buyer (3-D Secure) is stored and returned in the order's
+ *    `payment.nextAction`; the reconciler cancels it if the buyer never finishes.
  */
 import { DomainError, invalid } from '../core/errors.js';
 import { isUuid, newId } from '../core/ids.js';
 import { retimeHoldTickets } from '../holds/holds.js';
 import type { ChargeOutcome } from '../payments/types.js';
+import { recordPaymentAction } from './followup.js';
 import { getOrder } from './orders.js';
 import type { Order } from './schemas.js';
 import { settlePayment, type BookingDeps } from './settle.js';
@@ -145,6 +148,9 @@ export async function checkout(deps: BookingDeps, request: CheckoutRequest): Pro
   }
   if (outcome !== undefined && outcome.status !== 'pending') {
     await settlePayment(deps, started.paymentId, outcome);
+  } else if (outcome?.action !== undefined) {
+    // 3-D Secure: the buyer finishes in their browser; the reply carries what it needs.
+    await recordPaymentAction(deps.db, started.paymentId, outcome.action);
   }
   return await getOrder(deps.db, started.orderId, { customerId: request.customerId });
 }

@@ -23,8 +23,10 @@ export const orderColumns = `o.order_id, o.event_id, o.hold_id, o.status, o.tota
   (SELECT json_build_object(
       'paymentId', p.payment_id, 'provider', p.provider, 'method', p.method,
       'status', p.status, 'amountCents', p.amount_cents, 'declineReason', p.decline_reason,
+      'nextAction', CASE WHEN p.status = 'pending' THEN p.next_action END,
       'refund', (SELECT json_build_object('refundId', r.refund_id, 'status', r.status,
-                                          'reason', r.reason, 'amountCents', r.amount_cents)
+                                          'reason', r.reason, 'amountCents', r.amount_cents,
+                                          'failureReason', r.failure_reason)
                    FROM refunds r WHERE r.payment_id = p.payment_id))
      FROM payments p WHERE p.order_id = o.order_id
     ORDER BY p.created_at DESC LIMIT 1) AS payment,

@@ -1,6 +1,8 @@
 /**
  * Reconciliation: finishes what a crash, a lost webhook or a provider outage left open.
- * Refunds recorded but never confirmed are sent again (the refund id keeps that safe);
+ * Refunds recorded but never sent are sent again (the refund id keeps that safe); refunds
+ * the provider registered but has not finished are read back by their reference, so one
+ * that fails days later is noticed (recorded `failed`, alerted on);
  * payments still pending after a grace period are looked up at the provider and settled
  * like a webhook would. Only a definite answer from the provider settles a payment: "not
  * found" is never read as "declined". Past the payment window the reconciler asks the
@@ -11,6 +13,7 @@
 import { limits } from '../config/limits.js';
 import type { ChargeOutcome } from '../payments/types.js';
 import type { Queryable } from '../storage/index.js';
+import { recordRefundOutcome } from './followup.js';
 import { executeRefund, settlePayment, type BookingDeps } from './settle.js';
 
 export interface ReconcileOptions {
@@ -50,15 +53,22 @@ export async function reconcilePayments(
   );
   const { rows: refunds } = await deps.db.query<{
     refund_id: string; payment_id: string; provider_ref: string | null; amount_cents: number;
-    currency: string;
+    currency: string; refund_ref: string | null;
   }>(
-    `SELECT r.refund_id, r.payment_id, p.provider_ref, r.amount_cents, p.currency
+    `SELECT r.refund_id, r.payment_id, p.provider_ref, r.amount_cents, p.currency,
+            r.provider_ref AS refund_ref
        FROM refunds r JOIN payments p ON p.payment_id = r.payment_id
       WHERE r.refund_id = ANY($1::uuid[]) AND r.status = 'requested'
       ORDER BY r.created_at`,
     [dueRefunds.map((r) => r.refund_id)],
   );
   for (const refund of refunds) {
+    if (refund.refund_ref !== null) {
+      // The provider has it: read it back. Creating it again would only replay the first
+      // answer (same idempotency key) and never see it succeed or fail.
+      await readRefundBack(deps, refund.refund_id, refund.refund_ref);
+      continue;
+    }
     await executeRefund(deps, {
       refundId: refund.refund_id, paymentId: refund.payment_id, providerRef: refund.provider_ref,
       amountCents: Number(refund.amount_cents), currency: refund.currency,
@@ -108,6 +118,17 @@ export async function reconcileStuck(db: Queryable): Promise<{ payments: number;
     [limits.reconcileAlertAttempts],
   );
   return rows[0] ?? { payments: 0, refunds: 0 };
+}
+
+/** Reads a registered refund back from the provider and records how it stands. */
+async function readRefundBack(deps: BookingDeps, refundId: string, refundRef: string):
+  Promise<void> {
+  try {
+    const outcome = await deps.provider.refundStatus({ refundId, providerRef: refundRef });
+    if (outcome !== undefined) await recordRefundOutcome(deps.db, deps.logger, refundId, outcome);
+  } catch (error) {
+    deps.logger.warn({ err: error, refundId }, 'refund status lookup failed; will retry');
+  }
 }
 
 type Final = Exclude<ChargeOutcome, { status: 'pending' }>;

@@ -40,11 +40,25 @@ export const PaymentView = Type.Object({
   ]),
   amountCents: Type.Integer(),
   declineReason: Nullable(Type.String()),
+  /**
+   * While the payment is pending and the buyer must act (3-D Secure): finish it in the
+   * browser with stripe.js `handleNextAction({ clientSecret })` (or send the buyer to
+   * `redirectUrl`), then wait for the order to confirm. Null otherwise.
+   */
+  nextAction: Nullable(Type.Object({
+    type: Type.Union([Type.Literal('use_stripe_sdk'), Type.Literal('redirect_to_url')]),
+    clientSecret: Type.String(),
+    redirectUrl: Nullable(Type.String()),
+  })),
   refund: Nullable(Type.Object({
     refundId: Uuid,
-    status: Type.Union([Type.Literal('requested'), Type.Literal('succeeded')]),
+    /** `failed`: the provider could not return the money; an operator must act. */
+    status: Type.Union([Type.Literal('requested'), Type.Literal('succeeded'),
+      Type.Literal('failed')]),
     reason: Type.String(),
     amountCents: Type.Integer(),
+    /** The provider's reason when the refund failed. */
+    failureReason: Nullable(Type.String()),
   })),
 });
 export type PaymentView = Static<typeof PaymentView>;
@@ -93,6 +107,9 @@ export const OrderSearchQuery = Type.Object(
     /** An order id, a ticket code or a customer's e-mail; empty lists the newest orders. */
     q: Type.Optional(Type.String({ maxLength: limits.orderSearchQueryLength })),
     eventId: Type.Optional(Uuid),
+    /** Only orders whose refund is in this state (`failed`: refunds an operator must settle). */
+    refundStatus: Type.Optional(Type.Union([Type.Literal('requested'),
+      Type.Literal('succeeded'), Type.Literal('failed')])),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: limits.orderSearchMax,
       default: 20 })),
   },

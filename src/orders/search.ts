@@ -36,9 +36,11 @@ export async function searchOrders(db: Queryable, query: OrderSearchQuery):
     `SELECT ${orderColumns}, c.customer_id, c.email, c.name
        FROM orders o JOIN customers c ON c.customer_id = o.customer_id
       WHERE ${filters[kind]} AND ($2::uuid IS NULL OR o.event_id = $2::uuid)
+        AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM refunds r
+                                          WHERE r.order_id = o.order_id AND r.status = $4))
       ORDER BY o.created_at DESC, o.order_id
       LIMIT $3`,
-    [q, query.eventId ?? null, query.limit ?? 20],
+    [q, query.eventId ?? null, query.limit ?? 20, query.refundStatus ?? null],
   );
   return rows.map((row) => ({
     ...toOrder(row),

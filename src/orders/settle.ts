@@ -15,6 +15,7 @@ import { seatsPayload, writeOutbox } from '../outbox/write.js';
 import type { ChargeOutcome, PaymentProvider, ProviderEvent } from '../payments/types.js';
 import type { Db, Queryable } from '../storage/index.js';
 import { releaseShopperSlot } from '../queue/admission.js';
+import { failRefund, paymentEventMismatch, recordRefundOutcome } from './followup.js';
 
 /** What order commands need: the database, the provider, the payment window, a logger. */
 export interface BookingDeps {
@@ -260,13 +261,7 @@ export async function executeRefund(deps: BookingDeps, refund: RefundToRun): Pro
     deps.logger.warn({ err: error, refundId: refund.refundId }, 'refund failed; will retry');
     return;
   }
-  await deps.db.query(
-    `UPDATE refunds SET provider_ref = $2,
-            status = CASE WHEN $3 THEN 'succeeded' ELSE status END,
-            succeeded_at = CASE WHEN $3 THEN now() ELSE succeeded_at END
-      WHERE refund_id = $1 AND status = 'requested'`,
-    [refund.refundId, outcome.providerRef, outcome.status === 'succeeded'],
-  );
+  await recordRefundOutcome(deps.db, deps.logger, refund.refundId, outcome);
 }
 
 /** Settles a payment with a final outcome and sends any resulting refund. */
@@ -303,6 +298,18 @@ export async function applyProviderEvent(
     );
     if (fresh.rowCount === 0) return { duplicate: true, refund: undefined };
     if (!ours) return { duplicate: false, refund: undefined };
+    if (event.type === 'payment.captured' || event.type === 'payment.declined') {
+      const mismatch = await paymentEventMismatch(tx, event);
+      if (mismatch !== undefined) {
+        // Recorded (so a redelivery is a duplicate), alerted on, and settles nothing.
+        await tx.query(`UPDATE provider_events SET kind = 'payment.mismatch'
+                         WHERE provider = $1 AND provider_event_id = $2`,
+        [deps.provider.name, event.id]);
+        deps.logger.error({ eventId: event.id, paymentId: event.paymentId, mismatch },
+          'payment event does not match its payment; ignored');
+        return { duplicate: false, refund: undefined };
+      }
+    }
     switch (event.type) {
       case 'payment.captured':
         return { duplicate: false, refund: await settleInTx(tx, event.paymentId,
@@ -318,6 +325,9 @@ export async function applyProviderEvent(
             WHERE refund_id = $1 AND status = 'requested'`,
           [event.refundId, event.providerRef],
         );
+        return { duplicate: false, refund: undefined };
+      case 'refund.failed':
+        await failRefund(tx, deps.logger, event.refundId, event.providerRef, event.reason);
         return { duplicate: false, refund: undefined };
       default:
         // processing and ignored events: acknowledged, nothing to change.

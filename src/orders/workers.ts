@@ -64,7 +64,7 @@ function leaderLoop(
 export function startBookingWorkers(ctx: AppContext, options: BookingWorkerOptions = {}): {
   stop(): Promise<void>;
 } {
-  const elector = new LeaderElector(ctx.coord, {
+  const elector = new LeaderElector(ctx.leases ?? ctx.coord, {
     name: 'booking-maintenance',
     holderId: `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`,
     ttlMs: 10_000,

@@ -185,7 +185,7 @@ export class OutboxRelay {
   constructor(private readonly ctx: AppContext, options: RelayOptions) {
     this.sinks = [...options.sinks];
     this.pollMs = options.pollMs ?? ctx.config.live.relayPollMs;
-    this.elector = new LeaderElector(ctx.coord, {
+    this.elector = new LeaderElector(ctx.leases ?? ctx.coord, {
       name: relayLease,
       holderId: options.holderId ?? `${hostname()}:${process.pid}:${randomToken(6)}`,
       ttlMs: ctx.config.live.relayLeaderTtlMs,

@@ -23,6 +23,8 @@ function build(ctx: AppContext): PaymentProvider {
   if (config.paymentProvider === 'stripe') {
     return new StripeProvider({
       secretKey: config.stripeSecretKey ?? '', webhookSecret: config.stripeWebhookSecret ?? '',
+      apiUrl: config.stripe.apiUrl, timeoutMs: config.stripe.timeoutMs,
+      maxNetworkRetries: config.stripe.maxNetworkRetries,
     });
   }
   return new SimulatedGateway({

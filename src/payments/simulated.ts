@@ -25,7 +25,7 @@ import { signatureHeader, signPayload, verifySignature } from './signature.js';
 import {
   WebhookRejected, type ChargeOutcome, type ChargeRequest, type PaymentProvider,
   type PaymentQuery, type PreparedCharge, type ProviderEvent, type RefundOutcome,
-  type RefundRequest, type WebhookHeaders,
+  type RefundQuery, type RefundRequest, type WebhookHeaders,
 } from './types.js';
 
 /** Payment methods of the simulated gateway. */
@@ -202,6 +202,13 @@ export class SimulatedGateway implements PaymentProvider {
     const providerRef = `simre_${request.refundId}`;
     this.send([this.event('refund.succeeded', { refundId: request.refundId, providerRef })], 50);
     return { status: 'succeeded', providerRef };
+  }
+
+  /** The gateway's refunds always succeed, at once. */
+  async refundStatus(query: RefundQuery): Promise<RefundOutcome | undefined> {
+    return query.providerRef.startsWith('simre_')
+      ? { status: 'succeeded', providerRef: query.providerRef }
+      : undefined;
   }
 
   /** What the books say; a payment never charged is unknown (undefined), not declined. */

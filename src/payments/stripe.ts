@@ -5,24 +5,49 @@
  * So every intent that could take money is known by id before it can, and one whose
  * creation answer was lost is found again by our payment id (search on metadata) and
  * cancelled. Webhooks are verified with `stripe.webhooks.constructEvent` over the raw body
- * and translated to engine events.
+ * and translated to engine events, with the intent's amount and currency so the engine can
+ * check them against the stored payment.
+ *
+ * 3-D Secure: a confirm that answers `requires_action` stays pending and hands the client
+ * the intent's client secret and next action; the buyer's browser finishes it with stripe.js
+ * and the outcome arrives by webhook. An intent the buyer never finishes is cancelled by the
+ * reconciler when the payment window ends. Refunds are read back by id (a refund can stay
+ * pending and later fail); `failed` and `canceled` are terminal failures.
+ *
+ * Every call has a timeout and a bounded number of retries (same idempotency key), so a
+ * slow Stripe costs a buyer a bounded wait, never a hung checkout.
  */
 import Stripe from 'stripe';
 import { limits } from '../config/limits.js';
 import {
-  WebhookRejected, type ChargeOutcome, type ChargeRequest, type PaymentProvider,
-  type PaymentQuery, type PreparedCharge, type ProviderEvent, type RefundOutcome,
-  type RefundRequest, type WebhookHeaders,
+  WebhookRejected, type ChargeOutcome, type ChargeRequest, type PaymentAction,
+  type PaymentProvider, type PaymentQuery, type PreparedCharge, type ProviderEvent,
+  type RefundOutcome, type RefundQuery, type RefundRequest, type WebhookHeaders,
 } from './types.js';
 
 export interface StripeProviderOptions {
   secretKey: string;
   webhookSecret: string;
-  /** An SDK client to use instead of one built from the key (tests). */
-  client?: Stripe;
+  /** API base URL (stripe-mock, a proxy, a test server); unset: Stripe itself. */
+  apiUrl?: string | undefined;
+  /** Per-request timeout. */
+  timeoutMs?: number;
+  /** Retries of a request that got no answer (the SDK reuses the idempotency key). */
+  maxNetworkRetries?: number;
 }
 
 type Intent = Stripe.PaymentIntent;
+
+/** The client's next step for an intent that requires action, if it names one we support. */
+function actionOf(intent: Intent): PaymentAction | undefined {
+  if (intent.status !== 'requires_action' || intent.client_secret === null) return undefined;
+  const type = intent.next_action?.type;
+  if (type === 'redirect_to_url') {
+    return { type, clientSecret: intent.client_secret,
+      redirectUrl: intent.next_action?.redirect_to_url?.url ?? null };
+  }
+  return { type: 'use_stripe_sdk', clientSecret: intent.client_secret, redirectUrl: null };
+}
 
 function outcomeOf(intent: Intent): ChargeOutcome {
   if (intent.status === 'succeeded') return { status: 'captured', providerRef: intent.id };
@@ -30,7 +55,33 @@ function outcomeOf(intent: Intent): ChargeOutcome {
     const reason = intent.last_payment_error?.code ?? intent.status;
     return { status: 'declined', providerRef: intent.id, reason };
   }
-  return { status: 'pending', providerRef: intent.id };
+  const action = actionOf(intent);
+  return action === undefined ? { status: 'pending', providerRef: intent.id }
+    : { status: 'pending', providerRef: intent.id, action };
+}
+
+function refundOutcomeOf(refund: Stripe.Refund): RefundOutcome {
+  if (refund.status === 'succeeded') return { status: 'succeeded', providerRef: refund.id };
+  if (refund.status === 'failed' || refund.status === 'canceled') {
+    return { status: 'failed', providerRef: refund.id,
+      reason: refund.failure_reason ?? refund.status };
+  }
+  return { status: 'pending', providerRef: refund.id };
+}
+
+/** The SDK client: timeout and retry budget always set; host/port/protocol from apiUrl. */
+function client(options: StripeProviderOptions): Stripe {
+  const config: Stripe.StripeConfig = {
+    timeout: options.timeoutMs ?? 8_000,
+    maxNetworkRetries: options.maxNetworkRetries ?? 1,
+  };
+  if (options.apiUrl !== undefined) {
+    const url = new URL(options.apiUrl);
+    config.host = url.hostname;
+    config.protocol = url.protocol === 'http:' ? 'http' : 'https';
+    config.port = url.port === '' ? (url.protocol === 'http:' ? 80 : 443) : Number(url.port);
+  }
+  return new Stripe(options.secretKey, config);
 }
 
 /** Stripe as a payment provider. */
@@ -39,7 +90,7 @@ export class StripeProvider implements PaymentProvider {
   private readonly stripe: Stripe;
 
   constructor(private readonly options: StripeProviderOptions) {
-    this.stripe = options.client ?? new Stripe(options.secretKey, { maxNetworkRetries: 2 });
+    this.stripe = client(options);
   }
 
   acceptsMethod(method: string): boolean {
@@ -82,9 +133,12 @@ export class StripeProvider implements PaymentProvider {
       { payment_intent: request.providerRef, metadata: { refundId: request.refundId } },
       { idempotencyKey: `refund-${request.refundId}` },
     );
-    return refund.status === 'succeeded'
-      ? { status: 'succeeded', providerRef: refund.id }
-      : { status: 'pending', providerRef: refund.id };
+    return refundOutcomeOf(refund);
+  }
+
+  async refundStatus(query: RefundQuery): Promise<RefundOutcome | undefined> {
+    if (!/^re_[A-Za-z0-9_]{1,200}$/.test(query.providerRef)) return undefined;
+    return refundOutcomeOf(await this.stripe.refunds.retrieve(query.providerRef));
   }
 
   async lookup(payment: PaymentQuery): Promise<ChargeOutcome | undefined> {
@@ -146,27 +200,40 @@ export class StripeProvider implements PaymentProvider {
 /** Stripe event → engine event; anything the engine does not act on is 'ignored'. */
 function translate(event: Stripe.Event): ProviderEvent {
   const object = event.data.object as { id?: string; metadata?: Record<string, string> | null;
-    last_payment_error?: { code?: string } | null };
+    last_payment_error?: { code?: string } | null; amount?: number; currency?: string;
+    status?: string; failure_reason?: string | null };
   const paymentId = object.metadata?.paymentId;
   const providerRef = object.id ?? '';
+  const facts = {
+    ...(typeof object.amount === 'number' ? { amountCents: object.amount } : {}),
+    ...(typeof object.currency === 'string' ? { currency: object.currency.toUpperCase() } : {}),
+  };
   switch (event.type) {
     case 'payment_intent.succeeded':
       if (paymentId === undefined) break;
-      return { id: event.id, type: 'payment.captured', paymentId, providerRef };
+      return { id: event.id, type: 'payment.captured', paymentId, providerRef, ...facts };
     case 'payment_intent.payment_failed':
     case 'payment_intent.canceled':
       if (paymentId === undefined) break;
-      return { id: event.id, type: 'payment.declined', paymentId, providerRef,
+      return { id: event.id, type: 'payment.declined', paymentId, providerRef, ...facts,
         reason: object.last_payment_error?.code ?? event.type };
     case 'payment_intent.processing':
       if (paymentId === undefined) break;
       return { id: event.id, type: 'payment.processing', paymentId };
+    case 'refund.created':
     case 'refund.updated':
-    case 'refund.created': {
+    case 'refund.failed':
+    case 'charge.refund.updated': {
       const refundId = object.metadata?.refundId;
-      const status = (event.data.object as { status?: string }).status;
-      if (refundId === undefined || status !== 'succeeded') break;
-      return { id: event.id, type: 'refund.succeeded', refundId, providerRef };
+      if (refundId === undefined) break;
+      if (object.status === 'succeeded') {
+        return { id: event.id, type: 'refund.succeeded', refundId, providerRef };
+      }
+      if (object.status === 'failed' || object.status === 'canceled') {
+        return { id: event.id, type: 'refund.failed', refundId, providerRef,
+          reason: object.failure_reason ?? object.status };
+      }
+      break;
     }
     default:
       break;

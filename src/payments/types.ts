@@ -28,12 +28,24 @@ export interface PaymentQuery {
   method: string;
 }
 
+/**
+ * What the buyer's browser must do to finish a pending payment (Stripe: 3-D Secure, with
+ * stripe.js `handleNextAction({ clientSecret })`). The outcome still arrives by webhook.
+ */
+export interface PaymentAction {
+  type: 'use_stripe_sdk' | 'redirect_to_url';
+  clientSecret: string;
+  /** Where to send the buyer (redirect_to_url only). */
+  redirectUrl: string | null;
+}
+
 /** What a provider says about a charge: final now, or final later by webhook. */
 export type ChargeOutcome =
   | { status: 'captured'; providerRef: string }
   /** providerRef is null when the provider never registered the charge (nothing taken). */
   | { status: 'declined'; providerRef: string | null; reason: string }
-  | { status: 'pending'; providerRef: string };
+  /** Not decided yet; `action` when the buyer must act first (3-D Secure). */
+  | { status: 'pending'; providerRef: string; action?: PaymentAction };
 
 /** A full refund of a captured payment. `refundId` is the idempotency key. */
 export interface RefundRequest {
@@ -46,15 +58,38 @@ export interface RefundRequest {
 
 export type RefundOutcome =
   | { status: 'succeeded'; providerRef: string }
-  | { status: 'pending'; providerRef: string };
+  | { status: 'pending'; providerRef: string }
+  /** Terminal: the provider will not return the money (closed card account, canceled). */
+  | { status: 'failed'; providerRef: string; reason: string };
+
+/** A refund the provider has registered, to read back. */
+export interface RefundQuery {
+  refundId: string;
+  /** The provider's refund reference (not the charge's). */
+  providerRef: string;
+}
+
+/**
+ * What the provider says the charge was, checked against the stored payment before the
+ * event settles anything (a signed event about another charge that carries our payment id
+ * must not settle ours). Omitted by a provider whose events do not carry them.
+ */
+export interface PaymentFacts {
+  amountCents?: number;
+  /** ISO 4217, upper case. */
+  currency?: string;
+}
 
 /** A verified webhook, translated to the engine's vocabulary. */
 export type ProviderEvent =
   | { id: string; type: 'payment.captured'; paymentId: string; providerRef: string }
+    & PaymentFacts
   | { id: string; type: 'payment.declined'; paymentId: string; providerRef: string;
-      reason: string }
+      reason: string } & PaymentFacts
   | { id: string; type: 'payment.processing'; paymentId: string }
   | { id: string; type: 'refund.succeeded'; refundId: string; providerRef: string }
+  | { id: string; type: 'refund.failed'; refundId: string; providerRef: string;
+      reason: string }
   /** A provider event the engine does not act on (still acknowledged). */
   | { id: string; type: 'ignored'; providerType: string };
 
@@ -83,6 +118,11 @@ export interface PaymentProvider {
   /** Runs a prepared charge. Throwing means "unknown": the money may or may not have moved. */
   charge(request: PreparedCharge): Promise<ChargeOutcome>;
   refund(request: RefundRequest): Promise<RefundOutcome>;
+  /**
+   * Reads a registered refund back: a refund can stay pending for days and then fail, and
+   * re-sending the create call only replays its first answer. Undefined: unknown (ask later).
+   */
+  refundStatus(query: RefundQuery): Promise<RefundOutcome | undefined>;
   /**
    * The provider's current view of a charge, for reconciliation, found by our payment id
    * when there is no reference; undefined when the provider has no record of it (yet).

@@ -23,6 +23,7 @@ import type { Db, Queryable } from '../storage/index.js';
 import { databaseNowMs, sqlNow } from './dbclock.js';
 import { advanceDraw, type DrawBudget } from './draw.js';
 import { drawIfDue, type SeedSource } from './line.js';
+import { nextPace, type Pace } from './pace.js';
 import { newSeed } from './shuffle.js';
 import { liveSlot } from './slot.js';
 import { inventoryRoom, isClosed, readSupply, type Supply, type SupplyKnobs } from './supply.js';
@@ -50,6 +51,8 @@ export interface TickOptions {
   supply?: SupplyKnobs;
   /** A claimed shopper who has held nothing for this long gives the slot back (30 s). */
   idleSeconds?: number;
+  /** How long the previous tick's broadcast took to leave the leader, ms (for the ETA). */
+  publishLagMs?: number;
   /**
    * Test seam: skip the fencing check, so a race test's control can show what a deposed
    * leader does without it. Production never sets it.
@@ -81,6 +84,7 @@ interface StateRow {
   tick_seq: number;
   leader_token: number;
   closed_at: Date | null;
+  pace: Pace | null;
 }
 
 let ordersTableKnown = false;
@@ -180,7 +184,11 @@ function accrue(
 async function admitNext(
   tx: Queryable, event: EventRecord, servedUpTo: number, count: number,
   opts: TickOptions, nowMs: number,
-): Promise<{ admitted: { customerId: string; number: number }[]; servedUpTo: number }> {
+): Promise<{
+  admitted: { customerId: string; number: number }[]; servedUpTo: number;
+  /** Fewer fans were there to admit than the budget allowed. */
+  drained: boolean;
+}> {
   const { rows } = await tx.query<{ customer_id: string; number: number; left: boolean }>(
     `SELECT run.customer_id, run.number, run.left
        FROM (SELECT e.customer_id, e.number, e.left_at IS NOT NULL AS left,
@@ -201,7 +209,8 @@ async function admitNext(
     }
     served = Number(row.number);
   }
-  if (chosen.length === 0) return { admitted: [], servedUpTo: served };
+  const drained = chosen.length < count;
+  if (chosen.length === 0) return { admitted: [], servedUpTo: served, drained };
   const claimBy = new Date(nowMs + opts.claimGraceSeconds * 1000);
   const expires = new Date(nowMs + event.queue.passSeconds * 1000);
   const inserted = await tx.query<{ customer_id: string; number: number }>(
@@ -214,7 +223,7 @@ async function admitNext(
       new Date(nowMs), claimBy, expires, opts.token],
   );
   assert(inserted.rowCount === chosen.length, 'every chosen fan is admitted once');
-  return { admitted: chosen, servedUpTo: served };
+  return { admitted: chosen, servedUpTo: served, drained };
 }
 
 /**
@@ -230,7 +239,7 @@ export async function tickLine(
   return await db.tx(async (tx) => {
     const { rows } = await tx.query<StateRow>(
       `SELECT served_up_to, admit_credit, last_tick_at, first_admitted_at, tick_seq,
-              leader_token, closed_at
+              leader_token, closed_at, pace
          FROM queue_state WHERE event_id = $1 FOR UPDATE`,
       [event.eventId],
     );
@@ -252,19 +261,20 @@ export async function tickLine(
     const slots = await countSlots(tx, event.eventId, now);
     const credit = accrue(Number(state.admit_credit), state.last_tick_at?.getTime() ?? null,
       event.queue.admitPerMinute, nowMs, opts.tickMs ?? 1_000);
-    const budget = Math.min(
+    const byRate = Math.min(
       // Credit is a sum of fractions: 6 × (1/6) must count as 1, not 0.999….
       Math.floor(credit + 1e-9),
       event.queue.admitPerMinute - slots.lastMinute,
-      event.queue.maxActiveShoppers - slots.live,
       limits.queueAdmitPerTickMax,
-      inventoryRoom(supply, knobs),
     );
+    const bySlots = event.queue.maxActiveShoppers - slots.live;
+    const byInventory = inventoryRoom(supply, knobs);
+    const budget = Math.min(byRate, bySlots, byInventory);
     const servedBefore = Number(state.served_up_to);
     // With no budget the step still passes leavers at the head of the line.
     const step = onSale && !soldOut
       ? await admitNext(tx, event, servedBefore, Math.max(0, budget), opts, nowMs)
-      : { admitted: [], servedUpTo: servedBefore };
+      : { admitted: [], servedUpTo: servedBefore, drained: true };
     const { admitted, servedUpTo } = step;
     const shown: Supply = { ...supply, seekers: supply.seekers + admitted.length };
     // One outbox row per tick (at most the tick's size): the notifier tells each fan.
@@ -275,20 +285,28 @@ export async function tickLine(
     if (soldOut && state.closed_at === null) await noticeClosed(tx, event.eventId, servedUpTo);
     const firstAdmittedAt = state.first_admitted_at ?? (admitted.length > 0 ? now : null);
     const ratePerMinute = measuredRate(slots.lastMinute + admitted.length, firstAdmittedAt, now);
+    const pace = nextPace(state.pace ?? undefined, {
+      atMs: nowMs, tickMs: opts.tickMs ?? 1_000, admitPerMinute: event.queue.admitPerMinute,
+      maxActive: event.queue.maxActiveShoppers, passSeconds: event.queue.passSeconds,
+      liveBefore: slots.live, admitted: admitted.length,
+      byRate: Math.max(0, byRate), bySlots: Math.max(0, bySlots),
+      byInventory: Math.max(0, byInventory), drained: step.drained && admitted.length < budget,
+      ...(opts.publishLagMs === undefined ? {} : { lagMs: opts.publishLagMs }),
+    });
     const seq = Number(state.tick_seq) + 1;
     await tx.query(
       `UPDATE queue_state
           SET served_up_to = $2, admit_credit = $3, last_tick_at = $4, first_admitted_at = $5,
               rate_per_minute = $6, sold_out = $7, tick_seq = $8, leader_token = $9,
-              supply = $10::jsonb,
+              supply = $10::jsonb, pace = $11::jsonb,
               closed_at = CASE WHEN $7 THEN coalesce(closed_at, $4) END
         WHERE event_id = $1`,
       [event.eventId, servedUpTo, Math.max(0, credit - admitted.length), now, firstAdmittedAt,
-        ratePerMinute, soldOut, seq, opts.token, JSON.stringify(shown)],
+        ratePerMinute, soldOut, seq, opts.token, JSON.stringify(shown), JSON.stringify(pace)],
     );
     const status: LineStatus = {
       eventId: event.eventId, seq, servedUpTo, ratePerMinute, soldOut, drawn: onSale,
-      atMs: nowMs, supply: shown,
+      atMs: nowMs, supply: shown, pace,
     };
     return { kind: 'ticked', status, admitted, drawn } as const;
   });
@@ -340,10 +358,10 @@ export async function readLineStatus(
 ): Promise<LineStatus> {
   const { rows } = await db.query<{
     served_up_to: number; rate_per_minute: number; sold_out: boolean; tick_seq: number;
-    last_tick_at: Date | null; drawn_at: Date | null; supply: Supply | null;
+    last_tick_at: Date | null; drawn_at: Date | null; supply: Supply | null; pace: Pace | null;
   }>(
     `SELECT s.served_up_to, s.rate_per_minute, s.sold_out, s.tick_seq, s.last_tick_at,
-            n.drawn_at, s.supply
+            n.drawn_at, s.supply, s.pace
        FROM queue_state s LEFT JOIN queue_numbering n USING (event_id)
       WHERE s.event_id = $1`,
     [event.eventId],
@@ -360,6 +378,7 @@ export async function readLineStatus(
     ratePerMinute: Number(row.rate_per_minute), soldOut: row.sold_out,
     drawn: row.drawn_at !== null, atMs: row.last_tick_at?.getTime() ?? nowMs,
     ...(row.supply === null ? {} : { supply: row.supply }),
+    ...(row.pace === null ? {} : { pace: row.pace }),
   };
 }
 

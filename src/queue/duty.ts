@@ -14,6 +14,7 @@ import { hostname } from 'node:os';
 
 import { loadEvent } from '../catalog/events.js';
 import type { AppContext } from '../context.js';
+import { limits } from '../config/limits.js';
 import { pinnedNowMs } from '../core/clock.js';
 import { randomToken } from '../core/ids.js';
 import { LeaderElector } from '../coord/index.js';
@@ -37,6 +38,8 @@ export class AdmissionDuty {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private round: Promise<void> = Promise.resolve();
+  /** Per line, how long the last tick's broadcast took to leave this node (ms). */
+  private readonly publishLags = new Map<string, number>();
 
   constructor(
     private readonly ctx: AppContext,
@@ -44,7 +47,7 @@ export class AdmissionDuty {
   ) {
     const holderId = options.holderId ??
       `${hostname()}:${process.pid}:${randomToken(6)}`;
-    this.elector = new LeaderElector(ctx.coord, {
+    this.elector = new LeaderElector(ctx.leases ?? ctx.coord, {
       name: admissionLease, holderId, ttlMs: ctx.config.queue.leaderTtlMs, logger: ctx.logger,
     });
   }
@@ -90,13 +93,25 @@ export class AdmissionDuty {
   private async tickOne(eventId: string, token: number): Promise<TickOutcome> {
     const { ctx } = this;
     const event = await loadEvent(ctx.db, eventId);
+    const lag = this.publishLags.get(eventId);
     const outcome = await tickLine(ctx.db, event, {
       nowMs: pinnedNowMs(ctx.clock), token,
       claimGraceSeconds: ctx.config.queue.claimGraceSeconds,
       tickMs: ctx.config.queue.tickMs, seeds: this.options.seeds,
       idleSeconds: ctx.config.queue.idleSeconds, supply: supplyKnobs(ctx.config.queue),
+      ...(lag === undefined ? {} : { publishLagMs: lag }),
     });
-    if (outcome.kind === 'ticked') await waitingRoom(ctx).publish(outcome.status);
+    if (outcome.kind === 'ticked') {
+      await waitingRoom(ctx).publish(outcome.status);
+      // The tick's instant is the database clock; this node's clock is close enough for a
+      // figure that is bounded and smoothed (pace.ts), and only ever moves an ETA.
+      this.publishLags.delete(eventId);
+      this.publishLags.set(eventId, ctx.clock.nowMs() - outcome.status.atMs);
+      if (this.publishLags.size > limits.queueEventsPerTick) {
+        const oldest = this.publishLags.keys().next().value;
+        if (oldest !== undefined) this.publishLags.delete(oldest);
+      }
+    }
     if (outcome.kind === 'fenced') {
       ctx.logger.warn({ eventId, token, newerToken: outcome.newerToken },
         'admission tick refused: a newer leader has ticked this line');

@@ -25,7 +25,9 @@ import { moveToWaitlist } from './handover.js';
 import { leaveLine } from './leave.js';
 import { joinLine } from './line.js';
 import { waitingRoom } from './room.js';
-import { inventoryRoom, outlookFor, type Supply } from './supply.js';
+import {
+  afterFans, inventoryRoom, outlookFor, servableAhead, type Shape, type Supply,
+} from './supply.js';
 
 const backends = await testBackends();
 const graceSeconds = 60;
@@ -48,11 +50,101 @@ describe('the inventory rule (pure)', () => {
     };
     expect(outlookFor(supply, 1, true)).toBe('sold_out');
     expect(outlookFor({ ...supply, available: 0 }, 1, false)).toBe('in_carts');
-    // One seeker and three fans ahead want 8 of the 10 left: still open for the 4th.
-    expect(outlookFor(supply, 4, false)).toBe('open');
+    // One seeker ahead takes two of the four available: two left for the first in line.
+    expect(outlookFor(supply, 1, false)).toBe('open');
+    // The seeker and one fan ahead take the four available: the 2nd … 4th in line can only
+    // hope for carts to come back (six tickets: three more fans), so no time is promised.
+    expect(outlookFor(supply, 2, false)).toBe('in_carts');
+    expect(outlookFor(supply, 4, false)).toBe('in_carts');
     // Four seekers-and-fans ahead at two each take all ten, carts included.
     expect(outlookFor(supply, 5, false)).toBe('unlikely');
   });
+});
+
+describe('the shape of what is left (pure)', () => {
+  const empty = (cap: number): Shape => ({
+    cap, runs: new Array<number>(cap - 1).fill(0), pool: 0,
+    carts: new Array<number>(cap).fill(0), demand: new Array<number>(cap).fill(0), together: 0,
+  });
+
+  it('scattered single seats serve nobody who wants two together; counts would say open', () => {
+    const singles: Shape = { ...empty(4), runs: [6, 0, 0], together: 1 };
+    const supply: Supply = {
+      available: 6, held: 0, mayReturn: 0, seekers: 0, ticketsPerShopper: 2, shape: singles,
+    };
+    expect(servableAhead(singles, 2)).toBe(0);
+    expect(outlookFor(supply, 1, false)).toBe('unlikely');
+    // The control: the same tickets as counts serve three fans of two.
+    const { shape: _, ...counts } = supply;
+    expect(outlookFor(counts, 1, false)).toBe('open');
+    expect(outlookFor(counts, 3, false)).toBe('open');
+  });
+
+  it('pairs serve fans of two, one pair each; standing serves any group', () => {
+    const pairs: Shape = { ...empty(4), runs: [0, 5, 0] };
+    // Five pairs: fans with 0…4 fans ahead find one; the sixth does not.
+    expect(servableAhead(pairs, 2)).toBe(5);
+    const floor: Shape = { ...empty(4), pool: 10 };
+    // Ten standing at four each (20 holds measured): two fans, not two and a half.
+    const fours: Shape = { ...floor, demand: [0, 0, 0, 20] };
+    expect(servableAhead(fours)).toBe(2);
+    expect(afterFans(fours, [0, 0, 0, 1], 2).pool).toBeCloseTo(2);
+  });
+
+  it('counts carts as groups that may come back, and follows the measured demand', () => {
+    // Singles only, but two carts of two may come back: two fans of two.
+    const shape: Shape = { ...empty(4), runs: [3, 0, 0], carts: [0, 2, 0, 0] };
+    expect(servableAhead(shape, 2)).toBe(2);
+    // Only what comes back can serve them: no time is promised, but they are in with a chance.
+    const supply: Supply = {
+      available: 3, held: 4, mayReturn: 4, seekers: 0, ticketsPerShopper: 2, shape,
+    };
+    expect(outlookFor(supply, 1, false)).toBe('in_carts');
+    expect(outlookFor(supply, 3, false)).toBe('unlikely');
+    // Half the fans take one ticket: singles serve them, so more fans are still in with a
+    // chance (a fan of the mix finds a fit at least half the time).
+    const mixed: Shape = { ...shape, demand: [10, 10, 0, 0] };
+    expect(servableAhead(mixed)).toBeGreaterThan(2);
+  });
+
+  it('with everyone taking one ticket, serves exactly the tickets left (any shape)', () => {
+    fc.assert(fc.property(
+      fc.array(fc.nat({ max: 20 }), { minLength: 5, maxLength: 5 }),
+      fc.nat({ max: 50 }),
+      fc.array(fc.nat({ max: 5 }), { minLength: 6, maxLength: 6 }),
+      (runs, pool, carts) => {
+        const shape: Shape = {
+          cap: 6, runs, pool, carts, demand: [50, 0, 0, 0, 0, 0], together: 0,
+        };
+        const tickets = pool + runs.reduce((sum, n, i) => sum + n * (i + 1), 0) +
+          carts.reduce((sum, n, i) => sum + n * (i + 1), 0);
+        expect(servableAhead(shape)).toBe(tickets);
+      },
+    ), { numRuns: 200, seed: 13 });
+  });
+
+  it('serves no more fans than tickets allow, and none with only groups too small (property)',
+    () => {
+      fc.assert(fc.property(
+        fc.array(fc.nat({ max: 10 }), { minLength: 5, maxLength: 5 }),
+        fc.nat({ max: 30 }),
+        fc.array(fc.nat({ max: 20 }), { minLength: 6, maxLength: 6 }),
+        (runs, pool, demand) => {
+          fc.pre(demand.reduce((a, b) => a + b, 0) >= 20);
+          const shape: Shape = {
+            cap: 6, runs, pool, carts: [0, 0, 0, 0, 0, 0], demand, together: 0,
+          };
+          const tickets = pool + runs.reduce((sum, n, i) => sum + n * (i + 1), 0);
+          const smallest = demand.findIndex((n) => n > 0) + 1;
+          const served = servableAhead(shape);
+          // Fans are served while the next one more likely than not finds a fit.
+          expect(served).toBeLessThanOrEqual(Math.floor(tickets / smallest) + 1);
+          // Every run shorter than the smallest group wanted, no pool: nobody fits.
+          const tooSmall = runs.map((n, i) => (i + 1 < smallest ? n : 0));
+          expect(servableAhead({ ...shape, runs: tooSmall, pool: 0 })).toBe(0);
+        },
+      ), { numRuns: 300, seed: 13 });
+    });
 });
 
 for (const backend of backends) {
@@ -340,6 +432,45 @@ for (const backend of backends) {
         state: 'waiting', outlook: 'in_carts', etaSeconds: null,
         tickets: { available: 0, inCarts: 6 },
       });
+    });
+
+    it('tells waiting fans when only scattered single seats are left', async () => {
+      const details = await buildEvent(ctx, {
+        venue: await buildVenue(ctx, { rows: 2, seatsPerRow: 5, standing: 1 }),
+        onSaleAt: new Date(Math.min(clock.nowMs(), Date.now()) - 60_000).toISOString(),
+        maxTicketsPerCustomer: 4,
+        queue: { enabled: true, admitPerMinute: 60_000, maxActiveShoppers: 1 },
+      });
+      const event = await loadEvent(db, details.eventId);
+      // Sold: the standing unit and seats 2 and 4 of each row: six single seats are left.
+      await db.query(
+        `UPDATE tickets SET order_id = gen_random_uuid()
+          WHERE event_id = $1 AND (seat_number IS NULL OR seat_number IN (2, 4))`,
+        [event.eventId],
+      );
+      const line = await customers(3);
+      await join(event, line);
+      const outcome = await tick(event);
+      if (outcome.kind !== 'ticked') throw new Error(outcome.kind);
+      expect(outcome.status.supply?.shape).toMatchObject({ runs: [6, 0, 0], pool: 0, together: 1 });
+      const view = await waitingRoom(ctx).view(event, line[1] as string);
+      // By counts, six tickets serve the seeker and this fan at two each; not together.
+      expect(view).toMatchObject({
+        state: 'waiting', position: 1, outlook: 'unlikely', etaSeconds: null,
+        tickets: { available: 6, inCarts: 0, together: 1 },
+      });
+      expect(outlookFor({ ...(outcome.status.supply as Supply), shape: undefined }, 1, false))
+        .toBe('open');
+      // Seat 4 of each row comes back: two runs of three (3, 4, 5), a pair for the seeker
+      // and one for this fan.
+      await db.query(
+        'UPDATE tickets SET order_id = NULL WHERE event_id = $1 AND seat_number = 4',
+        [event.eventId],
+      );
+      await tick(event);
+      const open = await waitingRoom(ctx).view(event, line[1] as string);
+      expect(open).toMatchObject({ outlook: 'open', tickets: { available: 8, together: 3 } });
+      expect(open.etaSeconds).toEqual(expect.any(Number));
     });
 
     it('closes when nothing is available and nothing held may come back', async () => {

@@ -21,6 +21,7 @@ import { findAdmission, readLineStatus } from './admission.js';
 import { LineFeed, ticksChannel } from './feed.js';
 import { leaveLine, type LeaveReason } from './leave.js';
 import { findEntry, JoinBatcher, type SeedSource } from './line.js';
+import { etaFor } from './pace.js';
 import { QueuePasses } from './pass.js';
 import { newSeed } from './shuffle.js';
 import { outlookFor } from './supply.js';
@@ -133,8 +134,13 @@ export class WaitingRoom {
    */
   async viewAt(event: EventRecord, entry: EntryRef, status: LineStatus): Promise<QueueView> {
     const { servedUpTo, supply } = status;
-    const tickets = supply === undefined
-      ? {} : { tickets: { available: supply.available, inCarts: supply.held } };
+    const together = supply?.shape?.together;
+    const tickets = supply === undefined ? {} : {
+      tickets: {
+        available: supply.available, inCarts: supply.held,
+        ...(together === undefined ? {} : { together }),
+      },
+    };
     const base = { number: entry.number, servedUpTo, ...tickets };
     if (entry.left === true) return { ...base, state: 'left', position: null, etaSeconds: null };
     if (status.soldOut) {
@@ -148,16 +154,11 @@ export class WaitingRoom {
     }
     if (entry.number > servedUpTo) {
       const position = entry.number - servedUpTo;
-      if (supply === undefined) {
-        return {
-          ...base, state: 'waiting', position,
-          etaSeconds: etaSeconds(position, status.ratePerMinute),
-        };
-      }
+      const eta = this.eta(position, status);
+      if (supply === undefined) return { ...base, state: 'waiting', position, etaSeconds: eta };
       const outlook = outlookFor(supply, position, false);
-      const eta = outlook === 'open' ? etaSeconds(position, status.ratePerMinute) : null;
       return {
-        ...base, state: 'waiting', position, etaSeconds: eta, outlook,
+        ...base, state: 'waiting', position, etaSeconds: outlook === 'open' ? eta : null, outlook,
         ...(outlook === 'open' ? {} : { waitlistUrl: waitlistUrl(event.eventId) }),
       };
     }
@@ -175,6 +176,16 @@ export class WaitingRoom {
       return { ...base, state: 'waiting', position: 1, etaSeconds: 0 };
     }
     return this.admittedView(event, admission, base);
+  }
+
+  /**
+   * The fan's ETA: from the line's pace (pace.ts: the limit that binds now, smoothed
+   * throughput, admission on ticks) as of the time since that tick; lines ticked before
+   * the pace was kept fall back to the measured rate.
+   */
+  private eta(position: number, status: LineStatus): number | null {
+    if (status.pace === undefined) return etaSeconds(position, status.ratePerMinute);
+    return etaFor(position, status.pace, this.ctx.clock.nowMs() - status.atMs);
   }
 
   /**

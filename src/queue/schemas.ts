@@ -25,14 +25,20 @@ export const QueueViewSchema = Type.Object({
   tickets: Type.Optional(Type.Object({
     available: Type.Integer({ description: 'Free to hold now' }),
     inCarts: Type.Integer({ description: 'In live holds; some may come back' }),
+    together: Type.Optional(Type.Integer({
+      description: 'Near the end of the sale: the most tickets one fan can still get ' +
+        'together (seats side by side in a row, or standing), up to the per-customer limit; ' +
+        '1 means only single seats are left',
+    })),
   }, { description: 'Tickets left, as the last admission tick saw them' })),
   outlook: Type.Optional(Type.Union([
     Type.Literal('open'), Type.Literal('in_carts'), Type.Literal('unlikely'),
     Type.Literal('sold_out'),
   ], {
-    description: 'open: tickets left for the fans ahead (etaSeconds is set); in_carts: ' +
-      'everything left is in someone\'s cart, no time can be promised; unlikely: what is ' +
-      'left cannot serve the fans ahead; sold_out',
+    description: 'open: tickets left for the fans ahead (etaSeconds is set once the line ' +
+      'has a pace); in_carts: everything left is in someone\'s cart, no time can be ' +
+      'promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or ' +
+      'not enough together for the groups fans take); sold_out',
   })),
   waitlistUrl: Type.Optional(Type.String({
     description: 'POST here to move from the line to the waitlist in one step',

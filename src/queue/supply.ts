@@ -15,6 +15,7 @@
  */
 import type { EventRecord } from '../catalog/events.js';
 import type { QueueConfig } from '../config/index.js';
+import { limits } from '../config/limits.js';
 import { ticketState } from '../inventory/availability.js';
 import type { Queryable } from '../storage/index.js';
 import { liveSlot } from './slot.js';
@@ -36,6 +37,30 @@ export interface Supply {
   seekers: number;
   /** Tickets one shopper takes, as measured on this event (the knob's default before). */
   ticketsPerShopper: number;
+  /**
+   * The shape of what is left (readShape): absent when the tick did not look (more than
+   * `limits.queueShapeScanMax` tickets available, where counts are what matters).
+   */
+  shape?: Shape;
+}
+
+/**
+ * What is left, as groups: a fan who wants three seats together is not served by three
+ * single seats in three rows. Sizes are capped at the event's per-customer limit (`cap`):
+ * a larger group can serve any fan, so its tickets go to `pool`.
+ */
+export interface Shape {
+  cap: number;
+  /** runs[k − 1]: groups of exactly k free adjacent seats in one row, for k < cap. */
+  runs: number[];
+  /** Tickets any group up to `cap` can take: free standing units, seats in runs ≥ cap. */
+  pool: number;
+  /** carts[k − 1]: live holds of k tickets (k ≥ cap counted at cap); each may come back. */
+  carts: number[];
+  /** demand[k − 1]: the event's holds of k tickets so far: how many fans take together. */
+  demand: number[];
+  /** The most tickets one fan can get together now (seats side by side, or standing). */
+  together: number;
 }
 
 /** The knobs of the rule (QueueConfig). */
@@ -118,29 +143,202 @@ export async function readSupply(
   const held = row?.held ?? 0;
   const measured = (row?.holds ?? 0) >= demandSampleMin && row?.tickets != null
     ? Number(row.tickets) : knobs.defaultTicketsPerShopper;
+  const available = Math.max(0, capacity - held - (row?.sold ?? 0));
+  const shape = available <= limits.queueShapeScanMax
+    ? await readShape(db, event) : undefined;
   return {
-    available: Math.max(0, capacity - held - (row?.sold ?? 0)),
+    available,
     held,
     mayReturn: Math.max(0, held - (row?.kept ?? 0)),
     waitlistWaiting: row?.waitlist ?? 0,
     seekers: row?.seekers ?? 0,
     ticketsPerShopper: Math.min(event.maxTicketsPerCustomer, Math.max(1, measured)),
+    ...(shape === undefined ? {} : { shape }),
   };
+}
+
+/**
+ * The shape of what is left, in one round trip over the unsold tickets only (a partial
+ * index, `016`): runs of adjacent free seats per row (gaps and islands over seat numbers),
+ * free standing units, live holds by size, and the event's holds by size. The tick reads it
+ * only while few tickets are available (`limits.queueShapeScanMax`), which is when the
+ * shape decides who can still be served; before that the counts do.
+ */
+export async function readShape(db: Queryable, event: EventRecord): Promise<Shape> {
+  const cap = Math.max(1, event.maxTicketsPerCustomer);
+  const { rows } = await db.query<{ kind: string; size: number; n: number }>(
+    `WITH free AS (
+       SELECT section_key, row_index, seat_number FROM tickets t
+        WHERE t.event_id = $1 AND ${ticketState.available}
+     ), runs AS (
+       SELECT count(*)::int AS len FROM (
+         SELECT section_key, row_index,
+                seat_number - row_number() OVER (
+                  PARTITION BY section_key, row_index ORDER BY seat_number) AS grp
+           FROM free WHERE seat_number IS NOT NULL) AS s
+        GROUP BY section_key, row_index, grp
+     )
+     SELECT 'run' AS kind, len AS size, count(*)::int AS n FROM runs GROUP BY len
+     UNION ALL
+     SELECT 'standing', 0, count(*)::int FROM free WHERE seat_number IS NULL
+     UNION ALL
+     SELECT 'cart', quantity, count(*)::int FROM holds
+      WHERE event_id = $1 AND state = 'held' AND expires_at > now() GROUP BY quantity
+     UNION ALL
+     SELECT 'hold', quantity, count(*)::int FROM holds WHERE event_id = $1 GROUP BY quantity`,
+    [event.eventId],
+  );
+  const runs = new Array<number>(cap - 1).fill(0);
+  const carts = new Array<number>(cap).fill(0);
+  const demand = new Array<number>(cap).fill(0);
+  let pool = 0;
+  let standing = 0;
+  let longest = 0;
+  for (const row of rows) {
+    const size = Number(row.size);
+    const n = Number(row.n);
+    if (n === 0) continue;
+    const at = Math.min(cap, Math.max(1, size)) - 1;
+    if (row.kind === 'standing') {
+      standing = n;
+      pool += n;
+    } else if (row.kind === 'run') {
+      longest = Math.max(longest, size);
+      if (size >= cap) pool += size * n;
+      else runs[at] = (runs[at] ?? 0) + n;
+    } else if (row.kind === 'cart') {
+      carts[at] = (carts[at] ?? 0) + n;
+    } else {
+      demand[at] = (demand[at] ?? 0) + n;
+    }
+  }
+  return { cap, runs, pool, carts, demand, together: Math.min(cap, Math.max(longest, standing)) };
 }
 
 /** How a waiting fan's chances look, from the tickets left and the fans ahead. */
 export type Outlook = 'open' | 'in_carts' | 'unlikely' | 'sold_out';
 
 /**
- * The truth for a fan `position` places from the front: sold out; everything left is in
- * carts (nothing to promise a time for); what is left cannot serve the fans ahead (the
- * shoppers still looking and the position − 1 fans before this one, at the measured
- * tickets per shopper, even if every cart came back); or open.
+ * The truth for a fan `position` places from the front: sold out; what is left for this fan
+ * is in carts (nothing is available, or what is available goes to the shoppers still
+ * looking and the position − 1 fans before this one, so this fan's chance rests on carts
+ * coming back: no time can be promised); what is left cannot serve the fans ahead even if
+ * every cart came back (unlikely); or open. With the shape of what is left, "serve" means
+ * groups: fans take their tickets together, so scattered single seats serve only the fans
+ * who want one (servableAhead). Without it (plenty left), it means counts at the measured
+ * tickets per shopper.
  */
 export function outlookFor(supply: Supply, position: number, closed: boolean): Outlook {
   if (closed) return 'sold_out';
   if (supply.available === 0) return 'in_carts';
   const ahead = supply.seekers + Math.max(0, position - 1);
-  if (ahead * supply.ticketsPerShopper >= supply.available + supply.held) return 'unlikely';
-  return 'open';
+  if (supply.shape !== undefined) {
+    const size = supply.ticketsPerShopper;
+    if (ahead >= servableAhead(supply.shape, size)) return 'unlikely';
+    return ahead < servableAhead(withoutCarts(supply.shape), size) ? 'open' : 'in_carts';
+  }
+  const need = ahead * supply.ticketsPerShopper;
+  if (need >= supply.available + supply.held) return 'unlikely';
+  return need < supply.available ? 'open' : 'in_carts';
+}
+
+const cartless = new WeakMap<Shape, Shape>();
+
+/** The same shape with no carts coming back (cached, so its servableAhead is too). */
+function withoutCarts(shape: Shape): Shape {
+  let bare = cartless.get(shape);
+  if (bare === undefined) {
+    bare = { ...shape, carts: shape.carts.map(() => 0) };
+    cartless.set(shape, bare);
+  }
+  return bare;
+}
+
+/** The demand mix: shares of fans taking 1 … cap tickets (the default size before 20 holds). */
+export function demandMix(shape: Shape, defaultSize: number): number[] {
+  const total = shape.demand.reduce((sum, n) => sum + n, 0);
+  if (total < demandSampleMin) {
+    const size = Math.min(shape.cap, Math.max(1, Math.round(defaultSize)));
+    return shape.demand.map((_, i) => (i + 1 === size ? 1 : 0));
+  }
+  return shape.demand.map((n) => n / total);
+}
+
+/**
+ * What is left after `fans` fans (of the demand mix) have taken their groups, fans being a
+ * fluid: groups of each size, largest first, take the smallest run that fits (best fit; the
+ * remainder of a run stays free), then the pool. Fans for whom nothing fits take nothing.
+ * Returns the runs left (index k − 1, k ≤ cap; pool at cap) and the pool.
+ */
+export function afterFans(
+  shape: Shape, mix: readonly number[], fans: number,
+): { runs: number[]; pool: number } {
+  const cap = shape.cap;
+  // Runs of every size below cap, carts coming back as groups of their size.
+  const runs = new Array<number>(cap).fill(0);
+  for (let k = 1; k < cap; k++) runs[k - 1] = (shape.runs[k - 1] ?? 0) + (shape.carts[k - 1] ?? 0);
+  let pool = shape.pool + cap * (shape.carts[cap - 1] ?? 0);
+  for (let size = cap; size >= 1; size--) {
+    let wanting = fans * (mix[size - 1] ?? 0);
+    for (let len = size; len < cap && wanting > 1e-9; len++) {
+      const per = Math.floor(len / size);
+      const have = runs[len - 1] ?? 0;
+      const used = Math.min(have, wanting / per);
+      if (used <= 0) continue;
+      runs[len - 1] = have - used;
+      const rest = len - per * size;
+      if (rest > 0) runs[rest - 1] = (runs[rest - 1] ?? 0) + used;
+      wanting -= used * per;
+    }
+    if (wanting > 1e-9 && pool > 0) {
+      const served = Math.min(wanting, pool / size);
+      pool -= served * size;
+    }
+  }
+  return { runs, pool };
+}
+
+/** The chance that a fan of the mix finds a group that fits in what is left. */
+function fitChance(left: { runs: number[]; pool: number }, mix: readonly number[]): number {
+  let chance = 0;
+  for (let size = 1; size <= mix.length; size++) {
+    let groups = left.pool / size;
+    for (let len = size; len <= left.runs.length; len++) {
+      groups += (left.runs[len - 1] ?? 0) * Math.floor(len / size);
+    }
+    if (groups >= 1 - 1e-9) chance += mix[size - 1] ?? 0;
+  }
+  return chance;
+}
+
+const servable = new WeakMap<Shape, number>();
+
+/**
+ * How many fans (seekers included) may be ahead of a fan who can still expect a group that
+ * fits: the smallest number of fans ahead after whom a fan of the mix more likely than not
+ * finds nothing. Computed once per shape (a binary search over a fluid fill of at most
+ * cap² steps), so every fan's view on every tick costs a lookup.
+ */
+export function servableAhead(shape: Shape, defaultSize = 2): number {
+  const known = servable.get(shape);
+  if (known !== undefined) return known;
+  const mix = demandMix(shape, defaultSize);
+  const tickets = shape.pool + shape.runs.reduce((sum, n, i) => sum + n * (i + 1), 0) +
+    shape.carts.reduce((sum, n, i) => sum + n * (i + 1), 0);
+  const open = (ahead: number): boolean => fitChance(afterFans(shape, mix, ahead), mix) >= 0.5;
+  let result = 0;
+  if (open(0)) {
+    // The largest number of fans ahead that still leaves a fit, in [0, high].
+    let low = 0;
+    let high = 4 * (tickets + 1);
+    if (open(high)) low = high;
+    while (low < high) {
+      const mid = Math.ceil((low + high) / 2);
+      if (open(mid)) low = mid;
+      else high = mid - 1;
+    }
+    result = low + 1;
+  }
+  servable.set(shape, result);
+  return result;
 }

@@ -1,3 +1,4 @@
+import type { Pace } from './pace.js';
 import type { Outlook, Supply } from './supply.js';
 
 /**
@@ -27,6 +28,8 @@ export interface LineStatus {
   atMs: number;
   /** The tickets left and who is looking for them, as this tick saw it (supply.ts). */
   supply?: Supply;
+  /** How fast the line moves, for the ETA (pace.ts). */
+  pace?: Pace;
 }
 
 /** One fan's view of the line (`GET …/queue/me`, each SSE message, the join reply). */
@@ -51,8 +54,11 @@ export interface QueueView {
    * the slot goes to the next fan. Absent once claimed.
    */
   claimBy?: string;
-  /** Tickets left as the last tick saw them: free to hold now, and in someone's cart. */
-  tickets?: { available: number; inCarts: number };
+  /**
+   * Tickets left as the last tick saw them: free to hold now, in someone's cart, and (near
+   * the end, when the tick looked at the shape) the most one fan can still get together.
+   */
+  tickets?: { available: number; inCarts: number; together?: number };
   /**
    * The fan's chances: `open` (tickets left for the fans ahead), `in_carts` (everything
    * left is in someone's cart; some may come back), `unlikely` (what is left cannot serve

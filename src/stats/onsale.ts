@@ -25,6 +25,10 @@ export interface SeriesPoint {
   revenueCents: number;
   joined: number;
   admitted: number;
+  /** Fans in line (pre-queue and waiting) at the window's end. */
+  queueLength: number;
+  /** Holds live at the window's end. */
+  activeHolds: number;
   holdLatencyMsP99: number | null;
 }
 
@@ -57,8 +61,25 @@ export interface OnSaleStats {
   series: { stepSeconds: number; points: SeriesPoint[] };
 }
 
-type WindowCounts = Map<number, { holds: number; sold: number; orders: number;
-  revenue: number; joined: number; admitted: number }>;
+interface Counts {
+  holds: number; holdsEnded: number; sold: number; orders: number; revenue: number;
+  joined: number; admitted: number; leftUnadmitted: number;
+}
+type WindowCounts = Map<number, Counts>;
+
+const noCounts: Counts = {
+  holds: 0, holdsEnded: 0, sold: 0, orders: 0, revenue: 0, joined: 0, admitted: 0,
+  leftUnadmitted: 0,
+};
+
+/** Where each source row of the series query adds its count. */
+const addTo: Record<string, (entry: Counts, n: number) => void> = {
+  holds: (entry, n) => { entry.holds += n; },
+  holds_ended: (entry, n) => { entry.holdsEnded += n; },
+  joined: (entry, n) => { entry.joined += n; },
+  admitted: (entry, n) => { entry.admitted += n; },
+  left: (entry, n) => { entry.leftUnadmitted += n; },
+};
 
 /** Per-window counts of the last `seriesPoints` windows, keyed by window start (epoch ms). */
 async function seriesCounts(db: Queryable, eventId: string):
@@ -73,6 +94,10 @@ async function seriesCounts(db: Queryable, eventId: string):
               count(*)::int AS n, 0 AS k, 0::float8 AS revenue
          FROM holds, since WHERE event_id = $1 AND created_at >= since.t GROUP BY 1
        UNION ALL
+       SELECT floor(extract(epoch FROM ended_at) / $2)::bigint, 'holds_ended', count(*)::int,
+              0, 0
+         FROM holds, since WHERE event_id = $1 AND ended_at >= since.t GROUP BY 1
+       UNION ALL
        SELECT floor(extract(epoch FROM confirmed_at) / $2)::bigint, 'orders',
               sum(quantity)::int, count(*)::int, sum(total_cents)::float8
          FROM orders, since WHERE event_id = $1 AND status IN ('confirmed', 'cancelled')
@@ -84,6 +109,12 @@ async function seriesCounts(db: Queryable, eventId: string):
        SELECT floor(extract(epoch FROM admitted_at) / $2)::bigint, 'admitted', count(*)::int, 0, 0
          FROM queue_admissions, since WHERE event_id = $1 AND admitted_at >= since.t GROUP BY 1
        UNION ALL
+       SELECT floor(extract(epoch FROM left_at) / $2)::bigint, 'left', count(*)::int, 0, 0
+         FROM queue_entries x, since WHERE x.event_id = $1 AND x.left_at >= since.t
+          AND NOT EXISTS (SELECT 1 FROM queue_admissions y WHERE y.event_id = $1
+                             AND y.customer_id = x.customer_id)
+        GROUP BY 1
+       UNION ALL
        SELECT NULL, 'now', 0, 0, 0) AS figures`,
     [eventId, stepSeconds, seriesPoints],
   );
@@ -93,11 +124,8 @@ async function seriesCounts(db: Queryable, eventId: string):
     nowMs = Number(row.now_ms);
     if (row.w === null) continue;
     const startMs = Number(row.w) * latencyWindowMs;
-    const entry = byWindow.get(startMs)
-      ?? { holds: 0, sold: 0, orders: 0, revenue: 0, joined: 0, admitted: 0 };
-    if (row.source === 'holds') entry.holds += row.n;
-    if (row.source === 'joined') entry.joined += row.n;
-    if (row.source === 'admitted') entry.admitted += row.n;
+    const entry = byWindow.get(startMs) ?? { ...noCounts };
+    addTo[row.source]?.(entry, row.n);
     if (row.source === 'orders') {
       entry.sold += row.n;
       entry.orders += row.k;
@@ -118,26 +146,44 @@ async function latencyWindows(coord: Coordinator, eventId: string, nowMs: number
   }
 }
 
-/** The short series: sales counted by confirmation time (a later cancel does not erase it). */
-async function buildSeries(db: Queryable, coord: Coordinator, eventId: string) {
+/** The states a series walks back from: the line's length and the live holds, now. */
+interface Now {
+  queueLength: number;
+  activeHolds: number;
+}
+
+/**
+ * The short series: sales counted by confirmation time (a later cancel does not erase it).
+ * States (the line's length, live holds) have no rows per window, so they are walked back
+ * from their values now by each later window's changes (joined − admitted − left without
+ * an admission; holds made − holds ended): no extra storage, and bounded by the window.
+ */
+async function buildSeries(db: Queryable, coord: Coordinator, eventId: string, now: Now) {
   const { nowMs, byWindow } = await seriesCounts(db, eventId);
   const windows = await latencyWindows(coord, eventId, nowMs);
   const lastMinute = sumCounts(windows.slice(-6));
-  const points: SeriesPoint[] = windows.length === 0
-    ? []
-    : windows.map((window) => {
-      const counts = byWindow.get(window.startMs);
-      return {
-        at: new Date(window.startMs).toISOString(),
-        holds: counts?.holds ?? 0,
-        ticketsSold: counts?.sold ?? 0,
-        orders: counts?.orders ?? 0,
-        revenueCents: counts?.revenue ?? 0,
-        joined: counts?.joined ?? 0,
-        admitted: counts?.admitted ?? 0,
-        holdLatencyMsP99: quantileMs(window.counts, 0.99),
-      };
+  let queueLength = now.queueLength;
+  let activeHolds = now.activeHolds;
+  const points: SeriesPoint[] = [];
+  for (let i = windows.length - 1; i >= 0; i -= 1) {
+    const window = windows[i] as LatencyWindow;
+    const counts = byWindow.get(window.startMs) ?? noCounts;
+    points.unshift({
+      at: new Date(window.startMs).toISOString(),
+      holds: counts.holds,
+      ticketsSold: counts.sold,
+      orders: counts.orders,
+      revenueCents: counts.revenue,
+      joined: counts.joined,
+      admitted: counts.admitted,
+      queueLength,
+      activeHolds,
+      holdLatencyMsP99: quantileMs(window.counts, 0.99),
     });
+    queueLength = Math.max(0, queueLength - counts.joined + counts.admitted
+      + counts.leftUnadmitted);
+    activeHolds = Math.max(0, activeHolds - counts.holds + counts.holdsEnded);
+  }
   return {
     holdLatency: {
       samples: lastMinute.reduce((sum, count) => sum + count, 0),
@@ -153,7 +199,7 @@ export async function onSaleStats(
   db: Queryable, coord: Coordinator, clock: Clock, eventId: string,
 ): Promise<OnSaleStats> {
   const event = await loadEvent(db, eventId);
-  const [queue, counts, figures, series] = await Promise.all([
+  const [queue, counts, figures] = await Promise.all([
     queueStats(db, eventId),
     zoneCounts(db, [eventId]),
     db.query<{
@@ -182,7 +228,6 @@ export async function onSaleStats(
              AND confirmed_at > now() - interval '1 minute')::int AS orders_1m`,
       [eventId],
     ),
-    buildSeries(db, coord, eventId),
   ]);
   const byZone = counts.get(eventId);
   let held = 0;
@@ -192,6 +237,9 @@ export async function onSaleStats(
     sold += byZone?.get(zone.key)?.sold ?? 0;
   }
   const row = figures.rows[0];
+  const series = await buildSeries(db, coord, eventId, {
+    queueLength: queue.waiting, activeHolds: row?.active_holds ?? 0,
+  });
   return {
     eventId,
     asOf: new Date(clock.nowMs()).toISOString(),

@@ -7,7 +7,9 @@ export const OnSaleStatsSchema = Type.Object({
   eventId: Type.String(),
   asOf: Type.String({ format: 'date-time' }),
   queue: Type.Object({
-    enabled: Type.Boolean(), joined: Count, preQueue: Count, waiting: Count,
+    enabled: Type.Boolean(), joined: Count, preQueue: Count,
+    waiting: Type.Integer({ minimum: 0, description: 'Everyone in line: joined, not admitted, '
+      + 'not gone (the pre-queue included)' }),
     servedUpTo: Count, admitted: Count, activeShoppers: Count,
     admissionsPerMinute: Type.Number(), soldOut: Type.Boolean(),
     closedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
@@ -36,8 +38,15 @@ export const OnSaleStatsSchema = Type.Object({
       at: Type.String({ format: 'date-time' }),
       holds: Count, ticketsSold: Count, orders: Count, revenueCents: Count,
       joined: Count, admitted: Count,
+      queueLength: Type.Integer({ minimum: 0, description: 'Fans in line (pre-queue and '
+        + 'waiting) at the window\'s end, walked back from queue.waiting by the later '
+        + 'windows\' joins, admissions and departures' }),
+      activeHolds: Type.Integer({ minimum: 0, description: 'Holds live at the window\'s '
+        + 'end, walked back from activeHolds by the later windows\' holds made and ended' }),
       holdLatencyMsP99: Type.Union([Type.Number(), Type.Null()]),
     })),
-  }, { description: 'The last two minutes in windows of stepSeconds, oldest first: a '
-    + 'dashboard starts its charts from it, then appends what it polls.' }),
+  }, { description: 'The last two minutes in windows of stepSeconds, oldest first (the last '
+    + 'window is the current one, still open): a dashboard opened mid-sale starts its charts '
+    + 'from it, then appends what it polls. Computed from the tables on each read; nothing '
+    + 'extra is stored.' }),
 });

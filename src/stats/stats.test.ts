@@ -6,7 +6,7 @@ import type { SimulatedGateway } from '../payments/simulated.js';
 import type { Db } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
 import { adminHeaders, buildTestApp } from '../testing/context.js';
-import { bearer, buildCustomer, buildEvent } from '../testing/factories.js';
+import { bearer, buildCustomer, buildEvent, buildHold } from '../testing/factories.js';
 import { installTestGateway } from '../testing/payments.js';
 
 const backends = await testBackends();
@@ -120,5 +120,55 @@ for (const backend of backends) {
       expect(sum((p) => p.revenueCents)).toBe(5_000);
       expect(points.some((p) => p.holdLatencyMsP99 !== null)).toBe(true);
     });
+    it('walks the line and live holds back through the series, as the rows say they were',
+      async () => {
+        const event = await buildEvent(ctx, { queue: { enabled: true, admitPerMinute: 60,
+          maxActiveShoppers: 10 } });
+        const url = `/api/v1/admin/events/${event.eventId}/stats`;
+        const fans = await Promise.all([1, 2, 3, 4].map(async () => await buildCustomer(ctx)));
+        for (const fan of fans) {
+          const join = await app.inject({ method: 'POST', payload: {},
+            url: `/api/v1/events/${event.eventId}/queue`, headers: bearer(fan.token) });
+          expect(join.statusCode).toBeLessThan(300);
+        }
+        const leave = await app.inject({ method: 'DELETE',
+          url: `/api/v1/events/${event.eventId}/queue/me`, headers: bearer(fans[0]?.token ?? ''),
+          payload: {} });
+        expect(leave.statusCode).toBe(200);
+        await buildHold(ctx, event.eventId, fans[3]?.customerId ?? '', { seats: ['A-1-1'] });
+        // Spread the history over earlier windows: three joined 45 s ago, one left 25 s ago,
+        // the hold was made 15 s ago; the fourth fan joined now.
+        const ids = fans.slice(0, 3).map((f) => f.customerId);
+        await db.query(`UPDATE queue_entries SET joined_at = now() - interval '45 seconds'
+                          WHERE event_id = $1 AND customer_id = ANY($2::uuid[])`,
+        [event.eventId, ids]);
+        await db.query(`UPDATE queue_entries SET left_at = now() - interval '25 seconds'
+                          WHERE event_id = $1 AND left_at IS NOT NULL`, [event.eventId]);
+        await db.query(`UPDATE holds SET created_at = now() - interval '15 seconds'
+                          WHERE event_id = $1`, [event.eventId]);
+
+        const stats = (await app.inject({ url, headers: adminHeaders })).json();
+        const points = stats.series.points as { at: string; queueLength: number;
+          activeHolds: number }[];
+        expect(stats.queue.waiting).toBe(3);
+        expect(points.at(-1)).toMatchObject({ queueLength: 3, activeHolds: 1 });
+        // Counted straight from the rows at each finished window's end.
+        const ends = points.slice(0, -1).map((p) => new Date(Date.parse(p.at) + 10_000));
+        const { rows } = await db.query<{ line: number; holds: number }>(
+          `SELECT (SELECT count(*) FROM queue_entries WHERE event_id = $1 AND joined_at < e
+                     AND (left_at IS NULL OR left_at >= e))::int AS line,
+                  (SELECT count(*) FROM holds WHERE event_id = $1 AND created_at < e
+                     AND (ended_at IS NULL OR ended_at >= e))::int AS holds
+             FROM unnest($2::timestamptz[]) WITH ORDINALITY AS t(e, i) ORDER BY i`,
+          [event.eventId, ends],
+        );
+        expect(points.slice(0, -1).map((p) => [p.queueLength, p.activeHolds]))
+          .toEqual(rows.map((r) => [r.line, r.holds]));
+        // The history is not flat: the line was longer before one fan left, empty before.
+        const lengths = points.map((p) => p.queueLength);
+        expect(lengths[0]).toBe(0);
+        expect(Math.max(...lengths)).toBe(3);
+        expect(lengths).toContain(2);
+      });
   });
 }

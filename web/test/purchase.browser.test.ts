@@ -113,7 +113,6 @@ describe('buying tickets in Chromium', () => {
     await page.getByRole('link', { name: 'Join the queue' }).click();
     await page.getByRole('heading', { name: 'Waiting room' }).waitFor();
     await expectAccessible(page);
-    await screenshot(page, 'queue-desktop');
     // Admitted by the server's ticks: the page moves on by itself, with the pass.
     await page.waitForURL(new RegExp(`/events/${eventId}$`), { timeout: 60_000 });
     await page.getByText('You are in: choose your tickets').waitFor();
@@ -165,7 +164,7 @@ describe('buying tickets in Chromium', () => {
     }
     await page.getByRole('link', { name: 'My orders' }).click();
     await page.getByRole('heading', { name: 'My orders' }).waitFor();
-    await page.getByText('Confirmed').waitFor();
+    await page.getByText('Confirmed', { exact: true }).waitFor();
     await expectAccessible(page);
     await screenshot(page, 'my-orders-desktop');
     await watcher.close();

@@ -41,7 +41,14 @@ const frameworkCodes: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
 };
 
-function handle(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+/**
+ * Every error as problem+json. Also Fastify's `frameworkErrors` hook: a URL that cannot be
+ * decoded or a path parameter past the router's length cap is answered before any route
+ * runs, and would otherwise get Fastify's own JSON instead of a problem document.
+ */
+export function handleError(
+  error: FastifyError, request: FastifyRequest, reply: FastifyReply,
+): FastifyReply {
   if (error instanceof DomainError) {
     const retryAfter = error.extra.retryAfterSeconds;
     if (!reply.hasHeader('retry-after')
@@ -71,7 +78,7 @@ function handle(error: FastifyError, request: FastifyRequest, reply: FastifyRepl
 
 /** Registers the error and not-found handlers. */
 export const errorsPlugin = fp(async (app: FastifyInstance) => {
-  app.setErrorHandler(handle);
+  app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) =>
     send(reply, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
   );

@@ -6,6 +6,7 @@ import type { AppContext } from '../../context.js';
 import { DomainError } from '../../core/errors.js';
 import { passwordHashesInFlight } from '../../customers/passwords.js';
 import { secretsEqual } from '../../customers/tokens.js';
+import { failedRefunds, mismatchedPaymentEvents } from '../../orders/followup.js';
 import { reconcileStuck } from '../../orders/reconcile.js';
 
 declare module 'fastify' {
@@ -53,6 +54,31 @@ export const metricsPlugin = fp(async (app: FastifyInstance, { ctx }: MetricsOpt
         this.set({ kind: 'refund' }, stuck.refunds);
       } catch {
         // The database is down: readiness says so; this gauge keeps its last value.
+      }
+    },
+  });
+  new Gauge({
+    name: 'stampede_refunds_failed',
+    help: 'Refunds the payment provider failed or canceled: buyers not paid back (act on it)',
+    registers: [registry],
+    async collect() {
+      try {
+        this.set(await failedRefunds(ctx.db));
+      } catch {
+        // The database is down: readiness says so; this gauge keeps its last value.
+      }
+    },
+  });
+  new Gauge({
+    name: 'stampede_payment_event_mismatches',
+    help: 'Signed payment webhooks in the last day whose intent, amount or currency did not '
+      + 'match the stored payment (ignored; investigate)',
+    registers: [registry],
+    async collect() {
+      try {
+        this.set(await mismatchedPaymentEvents(ctx.db));
+      } catch {
+        // As above.
       }
     },
   });

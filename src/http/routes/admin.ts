@@ -37,7 +37,9 @@ export async function adminRoutes(app: App, ctx: AppContext): Promise<void> {
       schema: {
         tags: ['admin'], summary: 'Find orders by order id, ticket code or customer e-mail',
         description: 'q is taken as an order id when it is a UUID, as an e-mail when it has '
-          + 'an @, else as a ticket code; without q, the newest orders. Newest first.',
+          + 'an @, else as a ticket code; without q, the newest orders. Newest first. '
+          + 'refundStatus=failed lists orders whose refund the provider failed (pay back by '
+          + 'hand).',
         security: bearerSecurity, querystring: OrderSearchQuery,
         response: { 200: AdminOrderList, ...problemResponses(400, 401, 403) },
       },

@@ -7,6 +7,7 @@ import { Spinner } from '../components/Spinner';
 import { copy } from '../lib/copy';
 import { paths } from '../lib/paths';
 import { session, useSession } from '../lib/session';
+import { NoticesLayer } from '../features/notices';
 import { routes } from './routes';
 
 function Header() {
@@ -52,6 +53,7 @@ export function App() {
     <>
       <a href="#main" className="skip-link">{copy.app.skipToContent}</a>
       <Header />
+      <NoticesLayer />
       <main id="main" tabIndex={-1}>
         <ErrorBoundary>
           <Suspense fallback={<Spinner />}>

@@ -3,17 +3,16 @@ import { describe, expect, it } from 'vitest';
 import { errorCatalogue } from '@server/core/errors';
 import { copy, problemMessage, problemMessages } from './copy';
 
-// The codes a fan's pages can be answered with. Codes added later (or only machines and
-// organizers see, like webhook signatures) fall back to the server's detail.
-const fanFacing = ['validation_failed', 'unauthorized', 'invalid_credentials', 'forbidden',
-  'not_on_sale', 'queue_pass_required', 'proof_of_work_required', 'not_found', 'email_taken',
-  'seats_unavailable', 'insufficient_inventory', 'hold_expired', 'idempotency_conflict',
-  'extension_used', 'hold_purchased', 'payment_pending', 'not_cancellable', 'limit_exceeded',
-  'payload_too_large', 'rate_limited', 'internal_error', 'service_unavailable'];
+// Codes only machines, organizers or door staff meet (their pages show the server's detail
+// or their own copy). Every other catalogued code is one a fan can meet, so a code added to
+// the catalogue later fails this test until it has a message.
+const notFanFacing = ['invalid_signature', 'upgrade_required', 'unsupported_media_type',
+  'already_checked_in'];
 
 describe('problem messages', () => {
   it('cover every catalogued code a fan can meet', () => {
-    expect(fanFacing.filter((code) => !(code in errorCatalogue))).toEqual([]);
+    expect(notFanFacing.filter((code) => !(code in errorCatalogue))).toEqual([]);
+    const fanFacing = Object.keys(errorCatalogue).filter((code) => !notFanFacing.includes(code));
     expect(fanFacing.filter((code) => !(code in problemMessages))).toEqual([]);
   });
 

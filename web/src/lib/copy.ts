@@ -69,6 +69,8 @@ export const copy = {
       `${section} · Row ${row} · Seat ${seat}`,
     standingTitle: (section: string) => `${section} (standing)`,
     standingLeft: (count: string) => `${count} places left`,
+    /** On the canvas, under a standing area's name. */
+    areaLeft: (count: string) => `${count} left`,
     clickToSelect: 'Click to select',
     clickToRemove: 'Click to remove',
     listTitle: 'Choose seats from a list',
@@ -127,6 +129,36 @@ export const copy = {
     left: 'You left the waitlist.',
     offerBanner: (title: string) => `Tickets are waiting for you for ${title}.`,
   },
+  notices: {
+    label: 'Your notices',
+    anEvent: 'an event',
+    offerTitle: (title: string) => `Tickets came back for you: ${title}.`,
+    offerBody: (quantity: number) => `${quantity} ${quantity === 1 ? 'ticket is' : 'tickets are'}`
+      + ' held in your name until the timer runs out.',
+    offerTimer: (clock: string) => `${clock} left to buy your offered tickets`,
+    buyOffer: 'Buy them now',
+    seeOrder: 'See the order',
+    seeOrders: 'See my orders',
+    seeLine: 'See the waiting room',
+    dismiss: 'Dismiss',
+    dismissLabel: (title: string) => `Dismiss: ${title}`,
+    /** Headline and sentence per kind; the event's title is added by the page. */
+    kinds: {
+      'order.confirmed': ['Order confirmed.', 'Your tickets are in your order.'],
+      'order.payment_failed': ['Payment did not go through.',
+        'Any charge is refunded automatically; the order says why.'],
+      'order.refunded': ['Refunded.', 'The money goes back the way you paid.'],
+      'event.cancelled': ['Event cancelled.', 'Orders for it are refunded.'],
+      'queue.admitted': ['It is your turn in the waiting room.',
+        'Pick your tickets before your pass runs out.'],
+      'queue.closed': ['The event sold out while you were in line.',
+        'You can move to the waitlist from the waiting room, keeping your place.'],
+    } as Partial<Record<string, readonly [string, string]>>,
+    tone: {
+      'order.confirmed': 'ok', 'order.refunded': 'ok', 'queue.admitted': 'ok',
+      'order.payment_failed': 'error', 'event.cancelled': 'warn', 'queue.closed': 'warn',
+    } as Partial<Record<string, string>>,
+  },
   queue: {
     title: 'Waiting room',
     joining: 'Joining the queue…',
@@ -142,6 +174,25 @@ export const copy = {
     admitted: 'It is your turn! Taking you to the seats…',
     goToSeats: 'Choose your seats',
     soldOut: 'Sorry, this event has sold out.',
+    soldOutBody: 'Every ticket is sold or being paid for, so the line has closed. Tickets that '
+      + 'come back (a cancelled order, a failed payment) go to the waitlist first.',
+    ticketsLeft: (available: string, inCarts: string) =>
+      `Tickets left: ${available} free, ${inCarts} in other fans' carts.`,
+    inCarts: 'Everything left is in other fans\' carts right now. Tickets come back only if '
+      + 'those carts run out or their payments fail, so we cannot promise a time. Keep your '
+      + 'place, or move to the waitlist.',
+    unlikely: 'There are fewer tickets left than fans ahead of you, so a ticket from the line '
+      + 'is unlikely. Keep your place in case tickets come back, or move to the waitlist.',
+    etaNone: 'No wait time can be promised while tickets are this short.',
+    handOverTitle: 'Move to the waitlist',
+    handOverIntro: 'One step: you leave the line and join the waitlist in your line order, so '
+      + 'returned tickets go to fans who were ahead of you first, then to you, before anyone '
+      + 'behind you.',
+    handOver: 'Join the waitlist, keeping my place',
+    movedBody: 'When tickets come back they are held in your name, and a notice on this site '
+      + 'takes you to checkout.',
+    leave: 'Leave the line',
+    left: 'You left the line. Your place has gone to the fans behind you.',
     expired: 'Your turn passed without a purchase, so your place went to the next fan.',
     rejoin: 'Join again',
     noQueue: 'This event has no waiting room: you can choose seats right away.',
@@ -449,7 +500,12 @@ export const problemMessages: Partial<Record<ErrorCode | 'network_error', string
   tickets_available: 'Tickets are still on sale for that area: choose them on the map instead.',
   limit_exceeded: 'That would go over the ticket limit per customer for this event.',
   payload_too_large: 'That request is too large.',
+  already_left: 'You have already left the line for this event.',
   rate_limited: 'You are going a little fast. Please wait a moment and try again.',
+  live_too_many_streams: 'Too many live pages are open from this connection. Close a few '
+    + 'tabs; the page keeps updating every few seconds meanwhile.',
+  live_node_full: 'Live updates are very busy right now; the page keeps updating every few '
+    + 'seconds meanwhile.',
   internal_error: 'Something went wrong on our side. Please try again.',
   service_unavailable: 'Stampede is very busy right now. Please try again in a moment.',
   network_error: 'We could not reach Stampede. Check your connection and try again.',

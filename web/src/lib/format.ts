@@ -39,6 +39,15 @@ export function formatTime(iso: string | Date): string {
   return timeOnly.format(typeof iso === 'string' ? new Date(iso) : iso);
 }
 
+const clockTime = new Intl.DateTimeFormat(locale, {
+  hour: '2-digit', minute: '2-digit', second: '2-digit',
+});
+
+/** A time of day to the second, for chart axes, e.g. "20:15:30". */
+export function formatClockTime(at: number | Date): string {
+  return clockTime.format(at);
+}
+
 /** A count with grouping, e.g. "12,345". */
 export function formatCount(value: number): string {
   return numbers.format(value);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
-  appendSample, linePath, niceCeil, seedSamples, type Sample, type StatsLike,
+  appendSample, linePath, niceCeil, seedSamples, timeDomain, timeTicks, type Sample,
+  type StatsLike,
 } from './chartData';
 
 function stats(over: { asOf: string; admitted?: number; sold?: number; revenue?: number;
@@ -21,7 +22,8 @@ describe('dashboard chart data', () => {
     let samples: Sample[] = [];
     samples = appendSample(samples, stats({ asOf: '2030-01-01T00:00:00.000Z', admitted: 100 }));
     expect(samples[0]?.admissionsPerSecond).toBe(2); // the server's measured rate at first
-    expect(samples[0]?.queueLength).toBe(100);
+    // `waiting` already counts the pre-queue: the line is 90 long, not 100.
+    expect(samples[0]?.queueLength).toBe(90);
     samples = appendSample(samples, stats({ asOf: '2030-01-01T00:00:02.000Z', admitted: 130 }));
     expect(samples[1]?.admissionsPerSecond).toBe(15);
     // A late reply (older than the last sample) changes nothing.
@@ -43,11 +45,11 @@ describe('dashboard chart data', () => {
       asOf: '2030-01-01T00:00:25.000Z', sold: 10, revenue: 1_000, admitted: 50,
       points: [
         { at: '2030-01-01T00:00:00.000Z', ticketsSold: 3, revenueCents: 300, admitted: 20,
-          holdLatencyMsP99: 12 },
+          queueLength: 400, activeHolds: 7, holdLatencyMsP99: 12 },
         { at: '2030-01-01T00:00:10.000Z', ticketsSold: 2, revenueCents: 200, admitted: 10,
-          holdLatencyMsP99: null },
+          queueLength: 350, activeHolds: 5, holdLatencyMsP99: null },
         { at: '2030-01-01T00:00:20.000Z', ticketsSold: 1, revenueCents: 100, admitted: 0,
-          holdLatencyMsP99: 30 },
+          queueLength: 300, activeHolds: 2, holdLatencyMsP99: 30 },
       ],
     }));
     // The window still running (ends at :30) is left to the live polls.
@@ -56,6 +58,35 @@ describe('dashboard chart data', () => {
       [10, 7, 700, 40, 2, 12],
       [20, 9, 900, 50, 1, null],
     ]);
+    // The line and the live holds are the server's figures at each window's end.
+    expect(seeded.map((s) => [s.queueLength, s.activeHolds])).toEqual([[400, 7], [350, 5]]);
+  });
+
+  it('puts time ticks on round clock times across the shared domain', () => {
+    const fromMs = Date.UTC(2030, 0, 1, 0, 0, 5);
+    const domain = { fromMs, toMs: fromMs + 120_000 };
+    const ticks = timeTicks(domain);
+    expect(ticks.map((t) => new Date(t.atMs).toISOString().slice(11, 19)))
+      .toEqual(['00:00:30', '00:01:00', '00:01:30', '00:02:00']);
+    expect(ticks[0]?.at).toBeCloseTo(25 / 120);
+    expect(timeTicks({ fromMs, toMs: fromMs + 20_000 }).map((t) => t.atMs - fromMs))
+      .toEqual([5_000, 15_000]);
+  });
+
+  it('places every chart on the same time axis', () => {
+    const at = (s: number) => Date.UTC(2030, 0, 1, 0, 0, s);
+    const base = { queueLength: 0, admitted: 0, admissionsPerSecond: 0, activeHolds: 0,
+      sold: 0, revenueCents: 0 };
+    const samples: Sample[] = [
+      { ...base, atMs: at(0), holdLatencyMsP99: null },
+      { ...base, atMs: at(5), holdLatencyMsP99: 10 },
+      { ...base, atMs: at(10), holdLatencyMsP99: 20 },
+    ];
+    const domain = timeDomain(samples);
+    expect(domain).toEqual({ fromMs: at(0), toMs: at(10) });
+    // Latency starts later than the others: it starts mid-chart, not at the left edge.
+    expect(linePath(samples, 'holdLatencyMsP99', 100, 10, domain).path)
+      .toBe('M50.0,5.0 L100.0,0.0');
   });
 
   it('rounds axes up to 1, 2 or 5 times a power of ten', () => {

@@ -15,7 +15,7 @@ export interface StatsLike {
   holdLatency: { latencyMsP99: number | null };
   series: { stepSeconds: number; points: readonly {
     at: string; ticketsSold: number; revenueCents: number; admitted: number;
-    holdLatencyMsP99: number | null;
+    queueLength: number; activeHolds: number; holdLatencyMsP99: number | null;
   }[] };
 }
 
@@ -51,7 +51,8 @@ export function appendSample(samples: readonly Sample[], stats: StatsLike,
     : Math.max(0, admitted - last.admitted) / seconds;
   const next: Sample = {
     atMs,
-    queueLength: stats.queue.preQueue + stats.queue.waiting,
+    // `waiting` counts everyone in line, the pre-queue included.
+    queueLength: stats.queue.waiting,
     admitted,
     admissionsPerSecond,
     activeHolds: stats.activeHolds,
@@ -65,8 +66,8 @@ export function appendSample(samples: readonly Sample[], stats: StatsLike,
 
 /**
  * Samples rebuilt from the server's series, ending at the reply's totals: cumulative
- * figures walk back by each window's count. Queue length and holds are not in the series
- * (they are states, not events), so they carry the reply's current value only at the end.
+ * figures walk back by each window's count; the line's length and live holds are the
+ * server's figures at each window's end.
  */
 export function seedSamples(stats: StatsLike): Sample[] {
   const points = stats.series.points;
@@ -80,10 +81,10 @@ export function seedSamples(stats: StatsLike): Sample[] {
     if (point === undefined) continue;
     seeded.unshift({
       atMs: Date.parse(point.at) + step * 1000,
-      queueLength: Number.NaN,
+      queueLength: point.queueLength,
       admitted,
       admissionsPerSecond: step > 0 ? point.admitted / step : 0,
-      activeHolds: Number.NaN,
+      activeHolds: point.activeHolds,
       sold,
       revenueCents: revenue,
       holdLatencyMsP99: point.holdLatencyMsP99,
@@ -107,19 +108,52 @@ export function niceCeil(value: number): number {
   return 10 * power;
 }
 
-/** Chart geometry: an SVG path through the samples that have a value, and the y maximum. */
+/** The time span every chart shares: first to last sample. */
+export interface TimeDomain {
+  fromMs: number;
+  toMs: number;
+}
+
+export function timeDomain(samples: readonly Sample[]): TimeDomain | undefined {
+  const first = samples[0];
+  const last = samples[samples.length - 1];
+  return first && last ? { fromMs: first.atMs, toMs: Math.max(last.atMs, first.atMs + 1) }
+    : undefined;
+}
+
+const tickStepsMs = [10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 1_800_000];
+
+/**
+ * Time-axis ticks on round clock times (every 10 s … 30 min, at most `most` of them), each
+ * with its place across the chart (0 at the domain's start, 1 at its end).
+ */
+export function timeTicks(domain: TimeDomain, most = 4): { atMs: number; at: number }[] {
+  const span = domain.toMs - domain.fromMs;
+  const step = tickStepsMs.find((ms) => span / ms <= most) ?? tickStepsMs.at(-1) as number;
+  const ticks: { atMs: number; at: number }[] = [];
+  for (let t = Math.ceil(domain.fromMs / step) * step; t <= domain.toMs; t += step) {
+    ticks.push({ atMs: t, at: (t - domain.fromMs) / span });
+  }
+  return ticks;
+}
+
+/**
+ * Chart geometry: an SVG path through the samples that have a value, and the y maximum.
+ * x follows time over `domain` (shared by every chart), else over the metric's own points.
+ */
 export function linePath(samples: readonly Sample[], metric: Metric, width: number,
-  height: number): { path: string; yMax: number; latest: number | null } {
+  height: number, domain?: TimeDomain): { path: string; yMax: number; latest: number | null } {
   const values = samples.map((s) => ({ atMs: s.atMs, value: s[metric] }))
     .filter((p): p is { atMs: number; value: number } =>
       typeof p.value === 'number' && Number.isFinite(p.value));
   const latest = values[values.length - 1]?.value ?? null;
   if (values.length === 0) return { path: '', yMax: 1, latest };
   const yMax = niceCeil(Math.max(...values.map((p) => p.value)));
-  const first = values[0]?.atMs ?? 0;
-  const span = Math.max((values[values.length - 1]?.atMs ?? first) - first, 1);
+  const first = domain?.fromMs ?? values[0]?.atMs ?? 0;
+  const span = domain ? domain.toMs - domain.fromMs
+    : Math.max((values[values.length - 1]?.atMs ?? first) - first, 1);
   const path = values.map((p, i) => {
-    const x = values.length === 1 ? width : ((p.atMs - first) / span) * width;
+    const x = values.length === 1 && !domain ? width : ((p.atMs - first) / span) * width;
     const y = height - (p.value / yMax) * height;
     return `${i === 0 ? 'M' : 'L'}${x.toFixed(1)},${y.toFixed(1)}`;
   }).join(' ');

@@ -2157,12 +2157,18 @@ export interface paths {
                                 status: "pending" | "captured" | "declined";
                                 amountCents: number;
                                 declineReason: string | null;
+                                nextAction: {
+                                    type: "use_stripe_sdk" | "redirect_to_url";
+                                    clientSecret: string;
+                                    redirectUrl: string | null;
+                                } | null;
                                 refund: {
                                     /** Format: uuid */
                                     refundId: string;
-                                    status: "requested" | "succeeded";
+                                    status: "requested" | "succeeded" | "failed";
                                     reason: string;
                                     amountCents: number;
+                                    failureReason: string | null;
                                 } | null;
                             } | null;
                             tickets: {
@@ -2363,12 +2369,18 @@ export interface paths {
                                 status: "pending" | "captured" | "declined";
                                 amountCents: number;
                                 declineReason: string | null;
+                                nextAction: {
+                                    type: "use_stripe_sdk" | "redirect_to_url";
+                                    clientSecret: string;
+                                    redirectUrl: string | null;
+                                } | null;
                                 refund: {
                                     /** Format: uuid */
                                     refundId: string;
-                                    status: "requested" | "succeeded";
+                                    status: "requested" | "succeeded" | "failed";
                                     reason: string;
                                     amountCents: number;
+                                    failureReason: string | null;
                                 } | null;
                             } | null;
                             tickets: {
@@ -2498,12 +2510,18 @@ export interface paths {
                                     status: "pending" | "captured" | "declined";
                                     amountCents: number;
                                     declineReason: string | null;
+                                    nextAction: {
+                                        type: "use_stripe_sdk" | "redirect_to_url";
+                                        clientSecret: string;
+                                        redirectUrl: string | null;
+                                    } | null;
                                     refund: {
                                         /** Format: uuid */
                                         refundId: string;
-                                        status: "requested" | "succeeded";
+                                        status: "requested" | "succeeded" | "failed";
                                         reason: string;
                                         amountCents: number;
+                                        failureReason: string | null;
                                     } | null;
                                 } | null;
                                 tickets: {
@@ -2622,12 +2640,18 @@ export interface paths {
                                 status: "pending" | "captured" | "declined";
                                 amountCents: number;
                                 declineReason: string | null;
+                                nextAction: {
+                                    type: "use_stripe_sdk" | "redirect_to_url";
+                                    clientSecret: string;
+                                    redirectUrl: string | null;
+                                } | null;
                                 refund: {
                                     /** Format: uuid */
                                     refundId: string;
-                                    status: "requested" | "succeeded";
+                                    status: "requested" | "succeeded" | "failed";
                                     reason: string;
                                     amountCents: number;
+                                    failureReason: string | null;
                                 } | null;
                             } | null;
                             tickets: {
@@ -3513,8 +3537,10 @@ export interface paths {
                                 available: number;
                                 /** @description In live holds; some may come back */
                                 inCarts: number;
+                                /** @description Near the end of the sale: the most tickets one fan can still get together (seats side by side in a row, or standing), up to the per-customer limit; 1 means only single seats are left */
+                                together?: number;
                             };
-                            /** @description open: tickets left for the fans ahead (etaSeconds is set); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead; sold_out */
+                            /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
                             outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                             /** @description POST here to move from the line to the waitlist in one step */
                             waitlistUrl?: string;
@@ -3547,8 +3573,10 @@ export interface paths {
                                 available: number;
                                 /** @description In live holds; some may come back */
                                 inCarts: number;
+                                /** @description Near the end of the sale: the most tickets one fan can still get together (seats side by side in a row, or standing), up to the per-customer limit; 1 means only single seats are left */
+                                together?: number;
                             };
-                            /** @description open: tickets left for the fans ahead (etaSeconds is set); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead; sold_out */
+                            /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
                             outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                             /** @description POST here to move from the line to the waitlist in one step */
                             waitlistUrl?: string;
@@ -3698,8 +3726,10 @@ export interface paths {
                                 available: number;
                                 /** @description In live holds; some may come back */
                                 inCarts: number;
+                                /** @description Near the end of the sale: the most tickets one fan can still get together (seats side by side in a row, or standing), up to the per-customer limit; 1 means only single seats are left */
+                                together?: number;
                             };
-                            /** @description open: tickets left for the fans ahead (etaSeconds is set); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead; sold_out */
+                            /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
                             outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                             /** @description POST here to move from the line to the waitlist in one step */
                             waitlistUrl?: string;
@@ -3809,8 +3839,10 @@ export interface paths {
                                 available: number;
                                 /** @description In live holds; some may come back */
                                 inCarts: number;
+                                /** @description Near the end of the sale: the most tickets one fan can still get together (seats side by side in a row, or standing), up to the per-customer limit; 1 means only single seats are left */
+                                together?: number;
                             };
-                            /** @description open: tickets left for the fans ahead (etaSeconds is set); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead; sold_out */
+                            /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
                             outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                             /** @description POST here to move from the line to the waitlist in one step */
                             waitlistUrl?: string;
@@ -3972,8 +4004,10 @@ export interface paths {
                                     available: number;
                                     /** @description In live holds; some may come back */
                                     inCarts: number;
+                                    /** @description Near the end of the sale: the most tickets one fan can still get together (seats side by side in a row, or standing), up to the per-customer limit; 1 means only single seats are left */
+                                    together?: number;
                                 };
-                                /** @description open: tickets left for the fans ahead (etaSeconds is set); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead; sold_out */
+                                /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
                                 outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                                 /** @description POST here to move from the line to the waitlist in one step */
                                 waitlistUrl?: string;
@@ -4561,6 +4595,7 @@ export interface paths {
                                 enabled: boolean;
                                 joined: number;
                                 preQueue: number;
+                                /** @description Everyone in line: joined, not admitted, not gone (the pre-queue included) */
                                 waiting: number;
                                 servedUpTo: number;
                                 admitted: number;
@@ -4604,7 +4639,7 @@ export interface paths {
                                 latencyMsP50: number | null;
                                 latencyMsP99: number | null;
                             };
-                            /** @description The last two minutes in windows of stepSeconds, oldest first: a dashboard starts its charts from it, then appends what it polls. */
+                            /** @description The last two minutes in windows of stepSeconds, oldest first (the last window is the current one, still open): a dashboard opened mid-sale starts its charts from it, then appends what it polls. Computed from the tables on each read; nothing extra is stored. */
                             series: {
                                 stepSeconds: number;
                                 points: {
@@ -4616,6 +4651,10 @@ export interface paths {
                                     revenueCents: number;
                                     joined: number;
                                     admitted: number;
+                                    /** @description Fans in line (pre-queue and waiting) at the window's end, walked back from queue.waiting by the later windows' joins, admissions and departures */
+                                    queueLength: number;
+                                    /** @description Holds live at the window's end, walked back from activeHolds by the later windows' holds made and ended */
+                                    activeHolds: number;
                                     holdLatencyMsP99: number | null;
                                 }[];
                             };
@@ -4695,13 +4734,14 @@ export interface paths {
         };
         /**
          * Find orders by order id, ticket code or customer e-mail
-         * @description q is taken as an order id when it is a UUID, as an e-mail when it has an @, else as a ticket code; without q, the newest orders. Newest first.
+         * @description q is taken as an order id when it is a UUID, as an e-mail when it has an @, else as a ticket code; without q, the newest orders. Newest first. refundStatus=failed lists orders whose refund the provider failed (pay back by hand).
          */
         get: {
             parameters: {
                 query?: {
                     q?: string;
                     eventId?: string;
+                    refundStatus?: "requested" | "succeeded" | "failed";
                     limit?: number;
                 };
                 header?: never;
@@ -4740,12 +4780,18 @@ export interface paths {
                                     status: "pending" | "captured" | "declined";
                                     amountCents: number;
                                     declineReason: string | null;
+                                    nextAction: {
+                                        type: "use_stripe_sdk" | "redirect_to_url";
+                                        clientSecret: string;
+                                        redirectUrl: string | null;
+                                    } | null;
                                     refund: {
                                         /** Format: uuid */
                                         refundId: string;
-                                        status: "requested" | "succeeded";
+                                        status: "requested" | "succeeded" | "failed";
                                         reason: string;
                                         amountCents: number;
+                                        failureReason: string | null;
                                     } | null;
                                 } | null;
                                 tickets: {

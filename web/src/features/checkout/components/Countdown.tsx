@@ -2,23 +2,10 @@
  * The hold's countdown, against the server's clock (the offset measured when the hold was
  * read). Announces the last minute once to screen readers rather than every second.
  */
-import { useEffect, useState } from 'react';
 import { copy } from '../../../lib/copy';
 import { formatClock } from '../../../lib/format';
 
-export function useSecondsLeft(expiresAt: string, skewMs: number): number {
-  const deadline = Date.parse(expiresAt);
-  const compute = () => Math.max(0, Math.ceil((deadline - (Date.now() + skewMs)) / 1000));
-  const [left, setLeft] = useState(compute);
-  useEffect(() => {
-    setLeft(compute());
-    const timer = setInterval(() => setLeft(compute()), 250);
-    return () => clearInterval(timer);
-    // compute reads only deadline and skew.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [deadline, skewMs]);
-  return left;
-}
+export { useSecondsLeft } from '../../../lib/useSecondsLeft';
 
 export function Countdown({ secondsLeft }: { secondsLeft: number }) {
   const urgent = secondsLeft <= 60;

@@ -16,6 +16,7 @@ import type { Metric } from '../chartData';
 import { useLiveAvailability } from '../hooks/useLiveAvailability';
 import { useStats } from '../hooks/useStats';
 import { LineChart } from './LineChart';
+import { timeDomain } from '../chartData';
 
 const decimal = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
 
@@ -23,6 +24,7 @@ export function DashboardPage() {
   const text = copy.dashboard;
   const { eventId = '' } = useParams<{ eventId: string }>();
   const stats = useStats(eventId);
+  const domain = timeDomain(stats.samples);
   const live = useLiveAvailability(eventId);
   // Without the live feed, zone counts come from re-reading the event with each poll.
   const event = useAsync(async () => await getEvent(eventId),
@@ -83,7 +85,7 @@ export function DashboardPage() {
           </dl>
           <div className="charts">
             {charts.map((chart) => (
-              <LineChart key={chart.metric} samples={stats.samples} {...chart} />
+              <LineChart key={chart.metric} samples={stats.samples} domain={domain} {...chart} />
             ))}
           </div>
         </>

@@ -1,8 +1,32 @@
-/** The waiting room: join (with a proof of work when the event asks), my view, challenges. */
+/**
+ * The waiting room: join (with a proof of work when the event asks), leave, the one-step
+ * move to the waitlist, and challenges.
+ */
 import { api, ApiProblem, unwrap, type Reply } from '../../../lib/api/client';
 
 export type QueueView = Reply<'/api/v1/events/{eventId}/queue/me', 'get'>;
 type Challenge = Reply<'/api/v1/events/{eventId}/queue/challenge', 'get'>;
+export type HandOver = Reply<'/api/v1/events/{eventId}/queue/me/waitlist', 'post'>;
+
+/** Leaves the line for good (a live pass is given back). */
+export async function leaveQueue(eventId: string): Promise<QueueView> {
+  return await unwrap(api.DELETE('/api/v1/events/{eventId}/queue/me', {
+    params: { path: { eventId } }, body: {},
+  }));
+}
+
+/**
+ * Moves from the line to the waitlist in one step; the server keeps the fan's line order
+ * among everyone who moves.
+ */
+export async function moveToWaitlist(
+  eventId: string, zone: string | undefined, quantity: number,
+): Promise<HandOver> {
+  return await unwrap(api.POST('/api/v1/events/{eventId}/queue/me/waitlist', {
+    params: { path: { eventId } },
+    body: zone === undefined ? { quantity } : { zone, quantity },
+  }));
+}
 
 async function join(eventId: string, proofOfWork?: string): Promise<QueueView> {
   return await unwrap(api.POST('/api/v1/events/{eventId}/queue', {

@@ -3,7 +3,7 @@
  * keeping the latest view (the stream's tick sequence orders them). The page reads the
  * view; it never touches the stream.
  */
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { openEventStream } from '../../../lib/eventStream';
 import { joinQueue, type QueueView } from '../api/queue';
 
@@ -15,9 +15,11 @@ export interface QueueState {
   error: unknown;
 }
 
-const finalStates = new Set(['sold_out', 'expired']);
+const finalStates = new Set(['sold_out', 'expired', 'left']);
 
-export function useQueueStream(eventId: string, attempt: number): QueueState {
+/** The live view of the fan's place; `replace` shows a view the page got by its own call. */
+export function useQueueStream(eventId: string, attempt: number):
+QueueState & { replace(view: QueueView): void } {
   const [state, setState] = useState<QueueState>({
     view: undefined, startPosition: undefined, phase: 'joining', error: undefined,
   });
@@ -64,5 +66,8 @@ export function useQueueStream(eventId: string, attempt: number): QueueState {
       stream?.close();
     };
   }, [eventId, attempt]);
-  return state;
+  const replace = useCallback((view: QueueView) => {
+    setState((previous) => ({ ...previous, view, phase: 'done', error: undefined }));
+  }, []);
+  return { ...state, replace };
 }

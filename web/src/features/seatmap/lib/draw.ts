@@ -5,6 +5,8 @@
  * the viewport and snapped to whole pixels, so a single seat can later be repainted in
  * place (drawSeatPatch) when only its status changes.
  */
+import { copy } from '../../../lib/copy';
+import { formatCount } from '../../../lib/format';
 import { AVAILABLE, HELD, type Scene } from './scene';
 
 /** World → screen: screenX = worldX * scale + x (CSS pixels). */
@@ -76,7 +78,7 @@ function drawStage(ctx: CanvasRenderingContext2D, scene: Scene, v: Viewport): vo
   ctx.font = `600 ${Math.min(16, h * 0.6)}px system-ui, sans-serif`;
   ctx.textAlign = 'center';
   ctx.textBaseline = 'middle';
-  ctx.fillText('STAGE', x + w / 2, y + h / 2);
+  ctx.fillText(copy.seatmap.stage.toUpperCase(), x + w / 2, y + h / 2);
 }
 
 function drawSections(ctx: CanvasRenderingContext2D, paint: PaintScene, v: Viewport): void {
@@ -114,7 +116,8 @@ function drawLabels(ctx: CanvasRenderingContext2D, paint: PaintScene, v: Viewpor
       ctx.fillStyle = '#ffffff';
       ctx.fillText(section.name, x, y - fontPx * 0.6);
       ctx.font = `500 ${fontPx * 0.9}px system-ui, sans-serif`;
-      ctx.fillText(`${paint.available(s).toLocaleString()} left`, x, y + fontPx * 0.6);
+      ctx.fillText(copy.seatmap.areaLeft(formatCount(paint.available(s))), x,
+        y + fontPx * 0.6);
       ctx.font = `600 ${fontPx}px system-ui, sans-serif`;
       return;
     }

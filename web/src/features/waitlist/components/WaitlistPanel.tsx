@@ -9,6 +9,7 @@ import { ProblemMessage } from '../../../components/ProblemMessage';
 import { copy } from '../../../lib/copy';
 import { paths } from '../../../lib/paths';
 import { useAsync } from '../../../lib/useAsync';
+import { useOfferArrivals } from '../../notices';
 import { joinWaitlist, leaveWaitlist, myWaitlist, type WaitlistEntry } from '../api/waitlist';
 
 export interface WaitlistPanelProps {
@@ -35,7 +36,8 @@ function EntryState({ entry }: { entry: WaitlistEntry }) {
 }
 
 export function WaitlistPanel({ eventId, zones, maxQuantity }: WaitlistPanelProps) {
-  const entries = useAsync(myWaitlist, [eventId]);
+  // An offer arriving live changes the entry: read it again.
+  const entries = useAsync(myWaitlist, [eventId, useOfferArrivals()]);
   const [error, setError] = useState<unknown>();
   const zoneId = useId();
   const quantityId = useId();
