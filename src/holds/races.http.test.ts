@@ -82,15 +82,11 @@ describe.skipIf(postgres?.available !== true)('invariant races over HTTP on Post
     }
   }
 
-  /**
-   * A seat held by a first fan on a two-second hold, then expired by the database clock.
-   * The new winner's hold lasts as long, and every racer must be decided within it: past
-   * it the seat is legitimately free again, so the window is sized for a loaded machine.
-   */
+  /** A seat held by a first fan on a one-second hold, then expired by the database clock. */
   async function expiredHold(seat: string): Promise<{
     eventId: string; holder: { token: string; customerId: string }; holdId: string;
   }> {
-    const event = await buildEvent(ctx, { holdSeconds: 2 });
+    const event = await buildEvent(ctx, { holdSeconds: 1 });
     const [holder] = await buildCustomers(ctx, 1);
     if (holder === undefined) throw new Error('no customer');
     const held = await post(`/api/v1/events/${event.eventId}/holds`, holder.token,
