@@ -16,7 +16,7 @@ import type { Db } from '../src/storage/index.js';
 import { buildTestContext } from '../src/testing/context.js';
 import { buildCustomers } from '../src/testing/factories.js';
 import {
-  benchPostgres, load, loadHttp, postJson, startBenchServer, type BenchRow, type BenchSection,
+  benchPglite, benchPostgres, load, loadHttp, postJson, startBenchServer, type BenchRow, type BenchSection,
   type RequestSpec,
 } from './lib.js';
 
@@ -100,15 +100,24 @@ async function httpCases(db: Db): Promise<BenchRow[]> {
     const auth = (): Record<string, string> =>
       ({ authorization: `Bearer ${(fans[nextFan++ % fans.length] as { token: string }).token}` });
     const path = `/api/v1/events/${event.eventId}/holds`;
-    const specs = (bodies: object[]): RequestSpec[] => bodies.map((b) => postJson(path, b, auth()));
-    const run = async (name: string, bodies: object[], ok = [201], notes = '') => {
-      const row = await loadHttp(name, server.url, specs(bodies),
+    let nextKey = 0;
+    const specs = (bodies: object[], keyed: boolean): RequestSpec[] => bodies.map((b) =>
+      postJson(path, b, { ...auth(),
+        ...(keyed ? { 'idempotency-key': `bench-${nextKey++}` } : {}) }));
+    const run = async (name: string, bodies: object[], ok = [201], notes = '', keyed = false) => {
+      const row = await loadHttp(name, server.url, specs(bodies, keyed),
         { concurrency: httpConcurrency, maxMs: caseMs, warmup: 20, ok });
       const { statuses, ...rest } = row;
       return { ...rest, notes: `${notes}${notes ? '; ' : ''}statuses ${JSON.stringify(statuses)}` };
     };
     const rows: BenchRow[] = [];
-    rows.push(await run('HTTP: random single seats', seatsOf(1).map((id) => ({ seats: [id] }))));
+    // Zone z1's 12,500 seats, shuffled once: half for each single-seat case.
+    const singles = seatsOf(1);
+    rows.push(await run('HTTP: random single seats',
+      singles.slice(0, singles.length / 2).map((id) => ({ seats: [id] }))));
+    rows.push(await run('HTTP: random single seats, with Idempotency-Key',
+      singles.slice(singles.length / 2).map((id) => ({ seats: [id] })), [201],
+      'the key\'s record written by the same batch statement', true));
     rows.push(await run('HTTP: 4 adjacent seats', blocksOf(11).map((seats) => ({ seats }))));
     rows.push(await run('HTTP: best available ×2', Array.from({ length: 6_000 },
       () => ({ zone: 'z3', quantity: 2 }))));
@@ -256,8 +265,61 @@ async function naiveHold(
   });
 }
 
+/**
+ * Holds over HTTP on embedded PGlite (one connection, in the server's process): single
+ * random seats and standing ×2, each request a different customer.
+ */
+async function embeddedCases(): Promise<BenchRow[]> {
+  const db = await benchPglite();
+  const server = await startBenchServer(db, { connections: httpConcurrency });
+  try {
+    const venue = await createVenue(db, {
+      name: 'Embedded Hall', city: 'Benchtown',
+      sections: [
+        ...Array.from({ length: 10 }, (_, s) => ({
+          key: `S${s + 1}`, name: `Section ${s + 1}`, kind: 'seated' as const,
+          rows: Array.from({ length: 25 }, (_, r) => ({ label: String(r + 1), seats: 50 })),
+        })),
+        { key: 'FLOOR', name: 'Floor', kind: 'standing' as const, capacity: 40_000 },
+      ],
+    });
+    const created = await createEvent(db, systemClock, {
+      venueId: venue.venueId, title: 'Embedded On-Sale', maxTicketsPerCustomer: 50,
+      startsAt: new Date(Date.now() + 30 * dayMs).toISOString(),
+      onSaleAt: new Date(Date.now() - 1000).toISOString(), holdSeconds: 3600,
+      zones: [
+        { key: 'z1', name: 'Z1', priceCents: 9000, currency: 'EUR', sections: zoneSections(1) },
+        { key: 'floor', name: 'Floor', priceCents: 2000, currency: 'EUR', sections: ['FLOOR'] },
+      ],
+    });
+    const fans = await buildCustomers(server.ctx, 10_000);
+    await db.query('VACUUM ANALYZE');
+    let nextFan = 0;
+    const auth = (): Record<string, string> =>
+      ({ authorization: `Bearer ${(fans[nextFan++ % fans.length] as { token: string }).token}` });
+    const path = `/api/v1/events/${created.eventId}/holds`;
+    const run = async (name: string, bodies: object[]): Promise<BenchRow> => {
+      const row = await loadHttp(name, server.url,
+        bodies.map((body) => postJson(path, body, auth())),
+        { concurrency: httpConcurrency, maxMs: caseMs, warmup: 20 });
+      const { statuses, ...rest } = row;
+      return { ...rest, notes: `embedded PGlite; statuses ${JSON.stringify(statuses)}` };
+    };
+    return [
+      await run('embedded PGlite, HTTP: random single seats',
+        seatsOf(1).map((id) => ({ seats: [id] }))),
+      await run('embedded PGlite, HTTP: standing ×2',
+        Array.from({ length: 19_000 }, () => ({ zone: 'floor', quantity: 2 }))),
+    ];
+  } finally {
+    await server.close();
+    await db.close();
+  }
+}
+
 /** The holds section of BENCHMARKS.md. */
 export async function run(): Promise<BenchSection> {
+  const embedded = await embeddedCases();
   const db = await benchPostgres(20);
   try {
     const http = await httpCases(db);
@@ -265,13 +327,15 @@ export async function run(): Promise<BenchSection> {
     return {
       title: 'Holds',
       description: 'Hold creation on real PostgreSQL (pool of 20). HTTP cases: the full route ' +
-        `(auth, on-sale check, queue gate, per-customer limit, claim, hold row, outbox) with ${
+        '(auth, on-sale check, queue gate, then the group-committed batch: per-customer ' +
+        `limit, claim, hold row, outbox, key record) with ${
           httpConcurrency} keep-alive connections from a load thread; every request is a ` +
         'different customer. "no HTTP" runs the same domain command or the bare claim ' +
         `statement with ${dbConcurrency} in flight; "naive" is SELECT … FOR UPDATE per seat ` +
         'then UPDATE per seat in one transaction per request. Each case is capped at ' +
-        `${caseMs / 1000} s.`,
-      rows: [...http, ...direct],
+        `${caseMs / 1000} s. "embedded PGlite" runs the HTTP route on the in-process ` +
+        'database (one connection; 10,000 customers, maxTicketsPerCustomer 50).',
+      rows: [...http, ...direct, ...embedded],
     };
   } finally {
     await db.close();

@@ -74,7 +74,20 @@ function render(latest: Record<string, StoredSection>): string {
     }
     lines.push('');
   }
-  return `${lines.join('\n')}\n`;
+  return `${lines.join('\n')}\n${handWritten()}`;
+}
+
+/** Hand-written notes below this line of BENCHMARKS.md survive every re-render. */
+const notesMarker = '<!-- Hand-written notes below this line are kept by `npm run bench`. -->';
+
+function handWritten(): string {
+  try {
+    const current = readFileSync(`${root}BENCHMARKS.md`, 'utf8');
+    const at = current.indexOf(notesMarker);
+    return at < 0 ? '' : `\n${current.slice(at)}`;
+  } catch {
+    return '';
+  }
 }
 
 async function main(argv: string[]): Promise<void> {

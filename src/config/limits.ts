@@ -102,6 +102,17 @@ export const limits = {
    */
   holdClaimBudgetMs: 3_000,
   /**
+   * Hold requests of one event decided together in one statement (group commit). Bounds
+   * the statement's size and how long its locks are held; more wait for the next batch.
+   */
+  holdBatchMax: 64,
+  /**
+   * Hold batches of one event in flight at once on one node (PostgreSQL; PGlite runs one).
+   * More than one keeps a node that receives requests one by one from deciding them one
+   * batch after another; batches lock in the same order, so they only queue, never deadlock.
+   */
+  holdBatchesInFlight: 4,
+  /**
    * The hold route refuses by this node's clock only when the sale opens further away than
    * this; nearer the boundary the hold transaction decides by the database clock, so nodes
    * with skewed clocks agree on the second the sale opens.

@@ -23,8 +23,14 @@ import type { Queryable } from '../storage/index.js';
  *   rival committed still sees the ticket taken; only truly concurrent claims overlap.
  * - `customer-limit`: the per-customer count runs without the customer lock, so it sees
  *   only holds committed before it started; only truly concurrent holds exceed the limit.
+ * - `idempotency-key`: a hold batch neither writes nor checks the key's record, so two
+ *   requests with one key in flight at once both execute.
+ *
+ * In a hold batch (batch.ts) the first two are removed by deciding on a read of committed
+ * state before the request is queued (`takenOnSnapshot`, `customerUsage`), the batch then
+ * skipping its own check: requests queued together overlap, sequential ones do not.
  */
-export type Guard = 'tickets' | 'customer-limit';
+export type Guard = 'tickets' | 'customer-limit' | 'idempotency-key';
 
 /** A ticket row as claims and releases return it. */
 export interface TicketRow {
@@ -122,6 +128,34 @@ export async function countAvailable(
     [eventId, zone],
   );
   return rows[0]?.n ?? 0;
+}
+
+/**
+ * Of `ticketNos`, those not available by committed state, read without locks: the
+ * decision a claim makes with the `tickets` guard removed (see Guard).
+ */
+export async function takenOnSnapshot(
+  db: Queryable, eventId: string, ticketNos: readonly number[],
+): Promise<number[]> {
+  const { rows } = await db.query<{ ticket_no: number }>(
+    `SELECT ticket_no FROM tickets
+      WHERE event_id = $1 AND ticket_no = ANY($2::int[]) AND NOT (${ticketState.available})`,
+    [eventId, [...ticketNos]],
+  );
+  return rows.map((row) => row.ticket_no);
+}
+
+/** Up to `quantity` free units of a zone by committed state, from `start`, wrapping. */
+export async function freeUnitsOnSnapshot(
+  db: Queryable, eventId: string, zone: string, quantity: number, start: number,
+): Promise<number[]> {
+  const { rows } = await db.query<{ ticket_no: number }>(
+    `SELECT ticket_no FROM tickets
+      WHERE event_id = $1 AND zone_key = $2 AND ${ticketState.available}
+      ORDER BY ticket_no < $4, ticket_no LIMIT $3`,
+    [eventId, zone, quantity, start],
+  );
+  return rows.map((row) => row.ticket_no);
 }
 
 /**

@@ -1,10 +1,11 @@
 /**
  * The hold lifecycle: held → purchased | released | expired, each exactly once.
  *
- * Creating a hold plans outside the transaction (resolve seat ids, pick best available)
- * and applies inside one: serialize the customer, check the per-customer limit, claim all
- * tickets in one guarded statement, record the hold with locked prices and write the
- * outbox row. A short claim throws, which rolls everything back: all or nothing.
+ * Creating a hold plans outside the database (resolve seat ids from the node's seat index,
+ * pick best available from a fresh read) and is decided in the event's next hold batch
+ * (batch.ts, group commit): the sale window by the database clock, the per-customer limit
+ * under the customer lock, the claim, the hold with locked prices, the outbox row and the
+ * Idempotency-Key record, all in one statement, all or nothing per request.
  *
  * Every later transition is a guarded UPDATE on `state = 'held'` whose row count is
  * checked, and ticket rows are touched only `WHERE hold_id = <this hold>`: the hold id is
@@ -22,14 +23,19 @@ import { ticketState } from '../inventory/availability.js';
 import { seatIndex } from '../inventory/seatIndex.js';
 import { seatsPayload, writeOutbox, type ReleaseReason } from '../outbox/write.js';
 import { offerReturnedTickets } from '../waitlist/offers.js';
-import { applyHold, overLimit, type OnApplied } from './apply.js';
+import { overLimit } from './apply.js';
+import {
+  submitHold, type BatchClaim, type BatchOutcome, type SaleRefusal,
+} from './batch.js';
+import { IdempotencyFenced } from '../idempotency/store.js';
+import { newId } from '../core/ids.js';
 import type { Db, Queryable } from '../storage/index.js';
 import {
-  claimAnyUnits, claimTickets, countAvailable, customerUsage, type Guard, type TicketRow,
+  countAvailable, customerUsage, freeUnitsOnSnapshot, takenOnSnapshot, type Guard,
+  type TicketRow,
 } from './claim.js';
 import type { Hold, HoldInput, HoldItem } from './schemas.js';
 
-export type { OnApplied } from './apply.js';
 
 /** Thrown inside a claim transaction when a concurrent claim won: roll back, plan again. */
 class ClaimContended extends Error {
@@ -100,37 +106,113 @@ export async function listHolds(db: Queryable, customerId: string): Promise<Hold
 }
 
 /**
- * Creates a hold from named seats or a zone quantity; all or nothing. `unguarded` is the
- * test seam of claim.ts (`Guard`): production never passes it.
+ * How a hold request is recorded under an Idempotency-Key: the record is written by the
+ * batch that decides the request, with its reply (see batch.ts and place.ts).
+ */
+export interface HoldIdempotency {
+  key: string;
+  fingerprint: string;
+  owner: string;
+  /** True when `owner` already holds the key's 'running' record (a takeover). */
+  owned: boolean;
+}
+
+/** The key was already recorded (a retry, or a duplicate in flight): replay or wait. */
+export const keySeen = Symbol('idempotency key seen');
+
+/**
+ * Creates a hold from named seats or a zone quantity; all or nothing. The decision is
+ * made in the event's next hold batch (group commit, batch.ts), with the per-customer
+ * limit, the sale window by the database clock and, with `idempotency`, the key's record.
  */
 export async function createHold(
-  db: Db, event: EventRecord, customerId: string, input: HoldInput, onApplied?: OnApplied,
-  unguarded?: Guard,
+  db: Db, event: EventRecord, customerId: string, input: HoldInput, unguarded?: Guard,
 ): Promise<Hold> {
-  if ('seats' in input) {
-    return await holdSeats(db, event, customerId, input.seats, onApplied, unguarded);
-  }
+  const hold = await decideHold(db, event, customerId, input, undefined, unguarded);
+  if (hold === keySeen) throw new Error('assertion failed: key seen without a key');
+  return hold;
+}
+
+/**
+ * createHold with an optional Idempotency-Key record; keySeen when the key exists.
+ * `unguarded` is the race tests' seam (claim.ts Guard): production never passes it.
+ */
+export async function decideHold(
+  db: Db, event: EventRecord, customerId: string, input: HoldInput,
+  idempotency: HoldIdempotency | undefined, unguarded?: Guard,
+): Promise<Hold | typeof keySeen> {
+  const submit = new Submitter(db, event, customerId, idempotency, unguarded);
+  if ('seats' in input) return await holdSeats(submit, input.seats);
   const zone = event.zones.find((candidate) => candidate.key === input.zone);
   if (zone === undefined) throw invalid('/zone', `event has no zone "${input.zone}"`);
-  // Refuse a customer already at the limit before the zone read, the costly part; the
-  // locked count in the claim transaction still decides.
-  const used = await customerUsage(db, customerId, event.eventId);
-  if (used + input.quantity > event.maxTicketsPerCustomer) throw overLimit(event, used);
   const layout = await zoneLayout(db, event.eventId, zone.key);
   if (layout.seated) {
-    return await holdBestAvailable(db, event, customerId, zone.key, input.quantity, onApplied,
-      unguarded);
+    // Refuse a customer already at the limit before the zone read, the costly part; the
+    // batch still decides.
+    const used = await customerUsage(db, customerId, event.eventId);
+    if (used + input.quantity > event.maxTicketsPerCustomer) throw overLimit(event, used);
+    return await holdBestAvailable(submit, zone.key, input.quantity);
   }
-  return await holdUnits(db, event, customerId, zone.key, input.quantity, layout, onApplied,
-    unguarded);
+  return await holdUnits(submit, zone.key, input.quantity, layout);
+}
+
+/** Sends one request's attempts to the batcher; the first attempt writes the key record. */
+class Submitter {
+  private attempts = 0;
+
+  constructor(
+    readonly db: Db, readonly event: EventRecord, readonly customerId: string,
+    private readonly idempotency: HoldIdempotency | undefined,
+    readonly unguarded: Guard | undefined,
+  ) {}
+
+  /**
+   * One attempt. Held: the hold. Refusals that do not depend on the claim are thrown here;
+   * the claim's own refusals (unavailable, contended, sold out) are answered for the
+   * caller to decide.
+   */
+  async attempt(quantity: number, claim: BatchClaim):
+    Promise<Hold | typeof keySeen | Exclude<BatchOutcome, { outcome: 'held' }>> {
+    // The first attempt writes the key's record; a re-planned one already owns it.
+    const owned = this.attempts > 0;
+    this.attempts++;
+    const idempotency = this.idempotency;
+    if (this.unguarded === 'customer-limit') {
+      // The control: the count on committed state, before the batch (which skips its own).
+      const used = await customerUsage(this.db, this.customerId, this.event.eventId);
+      if (used + quantity > this.event.maxTicketsPerCustomer) throw overLimit(this.event, used);
+    }
+    const outcome = await submitHold(this.db, this.event, {
+      holdId: newId(), customerId: this.customerId, quantity, claim,
+      ...(idempotency === undefined ? {} : {
+        idempotency: { ...idempotency, owned: idempotency.owned || owned },
+      }),
+    }, this.unguarded);
+    switch (outcome.outcome) {
+      case 'held': return outcome.hold;
+      case 'idem_seen': return keySeen;
+      case 'fenced': throw new IdempotencyFenced();
+      case 'limit': throw overLimit(this.event, outcome.used);
+      case 'not_on_sale': throw notOnSale(this.event, outcome.reason);
+      default: return outcome;
+    }
+  }
+}
+
+function notOnSale(event: EventRecord, reason: SaleRefusal): DomainError {
+  if (reason === 'cancelled') return new DomainError('not_on_sale', 'the event was cancelled');
+  if (reason === 'not_started') {
+    return new DomainError('not_on_sale', 'the sale has not started',
+      { onSaleAt: new Date(event.onSaleAtMs).toISOString() });
+  }
+  return new DomainError('not_on_sale', 'the event has started');
 }
 
 async function holdSeats(
-  db: Db, event: EventRecord, customerId: string, seatIds: readonly string[],
-  onApplied: OnApplied | undefined, unguarded: Guard | undefined,
-): Promise<Hold> {
+  submit: Submitter, seatIds: readonly string[],
+): Promise<Hold | typeof keySeen> {
   // The event's layout, from this node's memory after its first hold: no query.
-  const ticketOf = await seatIndex(db, event.eventId);
+  const ticketOf = await seatIndex(submit.db, submit.event.eventId);
   const unknown = seatIds.filter((id) => !ticketOf.has(id));
   if (unknown.length > 0) {
     throw new DomainError('validation_failed', `no such seats: ${unknown.join(', ')}`, {
@@ -144,14 +226,18 @@ async function holdSeats(
     return new DomainError('seats_unavailable',
       `${ids.length} of the requested seats are not available`, { unavailable: ids });
   };
-  return await db.tx((tx) => applyHold(tx, event, customerId, ticketNos.length,
-    async (inner, holdId, expiresAt) => {
-      const claimed = await claimTickets(inner, event.eventId, holdId, ticketNos, expiresAt,
-        unguarded);
-      if (claimed.length === ticketNos.length) return claimed;
-      const got = new Set(claimed.map((t) => t.ticket_no));
-      throw unavailable(ticketNos.filter((no) => !got.has(no)));
-    }, onApplied, false, unguarded));
+  if (submit.unguarded === 'tickets') {
+    // The control: availability decided on committed state before the batch, which then
+    // claims without its check (see claim.ts Guard).
+    const taken = await takenOnSnapshot(submit.db, submit.event.eventId, ticketNos);
+    if (taken.length > 0) throw unavailable(taken);
+  }
+  const outcome = await submit.attempt(ticketNos.length, { kind: 'seats', ticketNos });
+  if (outcome === keySeen || 'holdId' in outcome) return outcome;
+  if (outcome.outcome !== 'unavailable') {
+    throw new Error(`assertion failed: a seat claim answered ${outcome.outcome}`);
+  }
+  throw unavailable(outcome.tickets);
 }
 
 async function sleepJitter(attempt: number): Promise<void> {
@@ -204,26 +290,31 @@ function soldOut(zone: string, left: number): DomainError {
     { available: left });
 }
 
-/** Standing zones: any N free units, skipping rows other claims hold locked. */
+/** Standing zones: any N free units, skipping units other claims hold locked. */
 async function holdUnits(
-  db: Db, event: EventRecord, customerId: string, zone: string, quantity: number,
-  layout: ZoneLayout, onApplied: OnApplied | undefined, unguarded: Guard | undefined,
-): Promise<Hold> {
-  return await withReplan(db, event.eventId, zone, quantity, () => db.tx((tx) =>
-    applyHold(tx, event, customerId, quantity, async (inner, holdId, expiresAt) => {
-      // A random start spreads concurrent buyers over the zone (not a seeded choice: which
-      // free units a buyer gets does not matter, only that buyers rarely collide).
-      const start = layout.firstTicketNo
-        + Math.floor(Math.random() * (layout.lastTicketNo - layout.firstTicketNo + 1));
-      const claimed = await claimAnyUnits(inner, event.eventId, zone, holdId, quantity,
-        expiresAt, start, unguarded);
-      if (claimed.length === quantity) return claimed;
-      // Short: free units may be locked by claims still in flight. Decide "sold out" only
-      // on committed state; otherwise roll back and try again once they have settled.
-      const left = await countAvailable(inner, event.eventId, zone);
-      if (left + claimed.length < quantity) throw soldOut(zone, left + claimed.length);
-      throw new ClaimContended();
-    }, onApplied, false, unguarded)));
+  submit: Submitter, zone: string, quantity: number, layout: ZoneLayout,
+): Promise<Hold | typeof keySeen> {
+  return await withReplan(submit.db, submit.event.eventId, zone, quantity, async () => {
+    // A random start spreads concurrent buyers over the zone (not a seeded choice: which
+    // free units a buyer gets does not matter, only that buyers rarely collide).
+    const start = layout.firstTicketNo
+      + Math.floor(Math.random() * (layout.lastTicketNo - layout.firstTicketNo + 1));
+    let claim: BatchClaim = { kind: 'units', zone, start };
+    if (submit.unguarded === 'tickets') {
+      // The control: units picked on committed state before the batch (see claim.ts Guard).
+      const ticketNos = await freeUnitsOnSnapshot(submit.db, submit.event.eventId, zone,
+        quantity, start);
+      if (ticketNos.length < quantity) throw soldOut(zone, ticketNos.length);
+      claim = { kind: 'pick', ticketNos };
+    }
+    const outcome = await submit.attempt(quantity, claim);
+    if (outcome === keySeen || 'holdId' in outcome) return outcome;
+    // Sold out is decided on committed state; contended means free units were locked by
+    // claims still in flight: try again once they have settled.
+    if (outcome.outcome === 'sold_out') throw soldOut(zone, outcome.available);
+    if (outcome.outcome === 'contended') throw new ClaimContended();
+    throw new Error(`assertion failed: a unit claim answered ${outcome.outcome}`);
+  });
 }
 
 /**
@@ -269,9 +360,9 @@ async function planBestAvailable(
 
 /** Seated zones: pick best available from a fresh read, claim exactly those seats. */
 async function holdBestAvailable(
-  db: Db, event: EventRecord, customerId: string, zone: string, quantity: number,
-  onApplied: OnApplied | undefined, unguarded: Guard | undefined,
-): Promise<Hold> {
+  submit: Submitter, zone: string, quantity: number,
+): Promise<Hold | typeof keySeen> {
+  const { db, event } = submit;
   return await withReplan(db, event.eventId, zone, quantity, async (attempt, contenders) => {
     const spread = pickSpread(contenders, quantity, attempt);
     const { pick, rows } = await planBestAvailable(db, event.eventId, zone, quantity, spread);
@@ -279,13 +370,10 @@ async function holdBestAvailable(
       [`${row.pick.sectionPosition}/${row.pick.rowIndex}`, row.firstTicketNo - row.firstSeat]));
     const ticketNos = pick.seats.map((seat) =>
       (firstTicket.get(`${seat.sectionPosition}/${seat.rowIndex}`) as number) + seat.seatNumber);
-    return await db.tx((tx) => applyHold(tx, event, customerId, quantity,
-      async (inner, holdId, expiresAt) => {
-        const claimed = await claimTickets(inner, event.eventId, holdId, ticketNos, expiresAt,
-          unguarded);
-        if (claimed.length === quantity) return claimed;
-        throw new ClaimContended();
-      }, onApplied, false, unguarded));
+    const outcome = await submit.attempt(quantity, { kind: 'pick', ticketNos });
+    if (outcome === keySeen || 'holdId' in outcome) return outcome;
+    if (outcome.outcome === 'contended') throw new ClaimContended();
+    throw new Error(`assertion failed: a best-available claim answered ${outcome.outcome}`);
   });
 }
 

@@ -8,7 +8,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { limits } from '../config/limits.js';
 import type { AppContext } from '../context.js';
-import { runIdempotent, type FinishInTx, type StoredReply } from '../idempotency/store.js';
+import {
+  runIdempotent, type FinishInTx, type IdempotencyScope, type StoredReply,
+} from '../idempotency/store.js';
 
 const keySchema = Type.String({
   minLength: 1, maxLength: limits.idempotencyKeyLength, pattern: '^[\\x21-\\x7e]+$',
@@ -40,6 +42,11 @@ function fingerprint(request: FastifyRequest): string {
     .digest('base64url');
 }
 
+/** The scope of a request's Idempotency-Key: the customer, the key, the fingerprint. */
+export function idempotencyScope(request: FastifyRequest, key: string): IdempotencyScope {
+  return { customerId: request.customerId, key, fingerprint: fingerprint(request) };
+}
+
 /**
  * Executes `execute` under the request's Idempotency-Key (when it has one) and sends the
  * reply; a replay carries `Idempotent-Replayed: true`. With a key, `execute` gets `finish`
@@ -55,9 +62,7 @@ export async function sendIdempotent(
     const result = await execute();
     return reply.status(result.status).send(result.body);
   }
-  const result = await runIdempotent(ctx.db, {
-    customerId: request.customerId, key, fingerprint: fingerprint(request),
-  }, execute);
+  const result = await runIdempotent(ctx.db, idempotencyScope(request, key), execute);
   if (result.replayed) reply.header('idempotent-replayed', 'true');
   return reply.status(result.status).send(result.body);
 }

@@ -17,6 +17,8 @@ import type { Queryable } from '../storage/index.js';
 export interface StoredReply {
   status: number;
   body: unknown;
+  /** Set by an `execute` that stored its reply itself, with its effect (see FinishInTx). */
+  stored?: boolean;
 }
 
 /** Identifies one request: who, which key, and a fingerprint of what was asked. */
@@ -59,7 +61,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  */
 export async function runIdempotent(
   db: Queryable, scope: IdempotencyScope,
-  execute: (finish: FinishInTx) => Promise<StoredReply>,
+  execute: (finish: FinishInTx, owner: string) => Promise<StoredReply>,
   waitMs: number = limits.idempotencyWaitMs,
 ): Promise<StoredReply & { replayed: boolean }> {
   const deadline = Date.now() + waitMs;
@@ -134,7 +136,7 @@ const finishSql = `UPDATE idempotency_keys
 
 async function executeAndStore(
   db: Queryable, scope: IdempotencyScope, owner: string,
-  execute: (finish: FinishInTx) => Promise<StoredReply>,
+  execute: (finish: FinishInTx, owner: string) => Promise<StoredReply>,
 ): Promise<StoredReply> {
   let finished = false;
   const finish: FinishInTx = async (tx, reply) => {
@@ -144,30 +146,54 @@ async function executeAndStore(
     if (done.rowCount !== 1) throw new IdempotencyFenced();
     finished = true;
   };
-  let stored: Stored;
-  let status: number;
+  let result: StoredReply;
   try {
-    const result = await execute(finish);
-    if (finished) return result;
-    stored = { kind: 'reply', body: result.body };
-    status = result.status;
+    result = await execute(finish, owner);
   } catch (error) {
-    // Unexpected failures, and expected ones a retry may turn around (not on sale yet, a
-    // payment still pending, a race lost), are not stored: the key stays usable.
-    if (!(error instanceof DomainError) || error.status >= 500 || error.retryable) {
-      await db.query(
-        `DELETE FROM idempotency_keys
-          WHERE customer_id = $1 AND idem_key = $2 AND owner = $3 AND state = 'running'`,
-        [scope.customerId, scope.key, owner]);
-      throw error;
-    }
-    stored = { kind: 'error', code: error.code, detail: error.message, extra: error.extra };
-    status = error.status;
+    // Fenced out by a takeover ('not_owner'): the error is still this request's answer.
+    await recordFailure(db, scope, owner, error);
+    throw error;
   }
+  if (finished || result.stored === true) return result;
+  const stored: Stored = { kind: 'reply', body: result.body };
   // Fenced by owner: a request that was taken over does not overwrite the new owner's work.
   await db.query(finishSql,
-    [scope.customerId, scope.key, owner, status, JSON.stringify(stored)]);
-  return replay(status, stored);
+    [scope.customerId, scope.key, owner, result.status, JSON.stringify(stored)]);
+  return replay(result.status, stored);
+}
+
+/**
+ * Records how the request owning (or about to own) the key's record failed, then throws
+ * the error. Expected, final domain errors are stored for replay: into the owner's
+ * 'running' record, or as a new record when the request failed before writing one.
+ * Unexpected failures and errors a retry may turn around (not on sale yet, a payment
+ * still pending, a race lost) are not stored: the owner's record is deleted and the key
+ * stays usable. Answers 'not_owner' instead of throwing when another request holds the
+ * key's record, so the caller can replay that request's outcome.
+ */
+export async function recordFailure(
+  db: Queryable, scope: IdempotencyScope, owner: string, error: unknown,
+): Promise<'not_owner'> {
+  if (!(error instanceof DomainError) || error.status >= 500 || error.retryable) {
+    await db.query(
+      `DELETE FROM idempotency_keys
+        WHERE customer_id = $1 AND idem_key = $2 AND owner = $3 AND state = 'running'`,
+      [scope.customerId, scope.key, owner]);
+    throw error;
+  }
+  const stored: Stored = { kind: 'error', code: error.code, detail: error.message,
+    extra: error.extra };
+  const written = await db.query(
+    `INSERT INTO idempotency_keys (customer_id, idem_key, fingerprint, state, owner,
+                                   response_status, response_body)
+     VALUES ($1, $2, $6, 'done', $3, $4, $5::jsonb)
+     ON CONFLICT (customer_id, idem_key) DO UPDATE
+        SET state = 'done', response_status = $4, response_body = $5::jsonb
+      WHERE idempotency_keys.owner = $3 AND idempotency_keys.state = 'running'`,
+    [scope.customerId, scope.key, owner, error.status, JSON.stringify(stored),
+      scope.fingerprint]);
+  if (written.rowCount !== 1) return 'not_owner';
+  throw error;
 }
 
 /** Deletes records older than the retention period, a bounded batch at a time. */

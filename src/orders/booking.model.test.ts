@@ -39,7 +39,7 @@ import { applyProviderEvent, type BookingDeps } from './settle.js';
 
 const backends = await testBackends();
 const seed = Number(process.env.FC_SEED ?? Math.floor(Math.random() * 2 ** 31));
-const numRuns = Number(process.env.FC_RUNS ?? 20);
+const numRuns = Number(process.env.FC_RUNS ?? 15);
 const limit = 4;
 
 // ---------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
  * checkouts of one hold racing. Each ends with exactly one confirmed order or exactly one
  * refund per captured payment, and a clean audit.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { EventDetails } from '../catalog/schemas.js';
 import type { AppContext } from '../context.js';
 import type { App } from '../http/types.js';
@@ -59,7 +59,11 @@ for (const backend of backends) {
     beforeAll(async () => {
       db = await backend.open();
       ({ app, ctx } = await buildTestApp(db, { env: { PAYMENT_WINDOW_SECONDS: '600' } }));
+    });
+    // Each test stands alone: its own event, so its own seats.
+    beforeEach(async () => {
       event = await buildEvent(ctx, { maxTicketsPerCustomer: 8 });
+      seat = 0;
     });
     afterEach(async () => {
       checkoutTesting.afterCharge = undefined;

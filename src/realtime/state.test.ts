@@ -95,12 +95,9 @@ describe('live event state', () => {
   it('encodes a 50,000-seat map in well under 100 KB gzipped', () => {
     // 20 sections x 50 rows x 50 seats, a third held or sold in scattered runs.
     const mixed = states(20, 50, 50, 2_000, (i) => (i % 7 < 2 ? 's' : i % 11 < 2 ? 'h' : 'a'));
-    const started = performance.now();
     const json = JSON.stringify(new LiveEventState(mixed).snapshot());
-    const builtMs = performance.now() - started;
     const gzipped = gzipSync(json).length;
     expect(json.length).toBeLessThan(150_000);
     expect(gzipped).toBeLessThan(100_000);
-    expect(builtMs).toBeLessThan(1_000);
   });
 });

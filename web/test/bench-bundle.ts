@@ -48,7 +48,7 @@ const pages: { name: string; url: string; ready: (page: Page) => Promise<unknown
   { name: 'order (QR tickets)', url: `/orders/${String(order.orderId)}`,
     ready: async (p) => p.getByRole('img', { name: /Ticket code/ }).first().waitFor() },
   { name: 'my orders', url: '/me/orders',
-    ready: async (p) => p.getByText('Bundle Night').first().waitFor() },
+    ready: async (p) => p.getByText('View tickets').first().waitFor() },
 ];
 
 function sizes(script: string): { raw: number; gzip: number } {

@@ -74,8 +74,12 @@ export function ensureWebBuild(): void {
   }
   try {
     if (fresh()) return;
+    // Vitest sets NODE_ENV=test, which would make Vite bundle React's development build
+    // (twice the size, and not what fans get): build exactly as `npm run build` does.
     const result = spawnSync('npx', ['vite', 'build', '--config', 'web/vite.config.ts',
-      '--logLevel', 'warn'], { cwd: repoRoot, stdio: 'inherit' });
+      '--logLevel', 'warn'], {
+      cwd: repoRoot, stdio: 'inherit', env: { ...process.env, NODE_ENV: 'production' },
+    });
     if (result.status !== 0) throw new Error('web build failed');
   } finally {
     rmdirSync(lock);

@@ -195,6 +195,15 @@ describe('organizer pages in Chromium', () => {
     expect(await page.getByTestId('tile-revenue').textContent()).toMatch(/91[.,]00/);
     await expectAccessible(page);
     await screenshot(page, 'organizer-dashboard-desktop');
+    // Opened again mid-sale, the dashboard starts from the server's last two minutes (a
+    // fresh page alone would have one point per poll), on a time axis with clock labels.
+    await page.reload();
+    await page.getByTestId('value-sold').filter({ hasText: /^2$/ }).waitFor();
+    const line = await page.locator('[data-metric="queueLength"] path.chart-line')
+      .getAttribute('d');
+    expect(line?.split('L').length ?? 0).toBeGreaterThan(5);
+    expect(await page.getByTestId('chart-time').first().locator('span').count())
+      .toBeGreaterThanOrEqual(2);
     expect(pageErrors(errors)).toEqual([]);
     // The one refusal is the wrong token this test typed.
     expect(failed).toEqual(['401 /api/v1/admin/venues']);

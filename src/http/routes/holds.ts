@@ -1,19 +1,15 @@
 /** Holds: create (seats or best available), read, list, release, extend, check out. */
 import { Type } from 'typebox';
-import { EventCache } from '../../catalog/eventCache.js';
-import type { EventRecord } from '../../catalog/events.js';
 import type { AppContext } from '../../context.js';
-import { DomainError } from '../../core/errors.js';
-import { createHold, extendHold, getHold, listHolds, releaseHold } from '../../holds/holds.js';
-import { assertSaleMayBeOpen } from '../../holds/saleWindow.js';
+import { extendHold, getHold, listHolds, releaseHold } from '../../holds/holds.js';
+import { HoldDesk } from '../../holds/place.js';
 import { Hold, HoldInput, HoldList } from '../../holds/schemas.js';
 import { checkout } from '../../orders/checkout.js';
 import { CheckoutInput, Order } from '../../orders/schemas.js';
 import { bookingDeps } from '../../orders/workers.js';
-import { assertMayHold } from '../../queue/gate.js';
 import { bearerSecurity, customerAuth } from '../auth.js';
 import {
-  OptionalIdempotencyHeaders, RequiredIdempotencyHeaders, sendIdempotent,
+  idempotencyScope, OptionalIdempotencyHeaders, RequiredIdempotencyHeaders, sendIdempotent,
 } from '../idempotency.js';
 import { problemResponses } from '../problem.js';
 import { bookingRateLimit, holdRateLimit } from '../ratelimit.js';
@@ -29,15 +25,7 @@ const HoldHeaders = Type.Object({
 /** Hold routes under /api/v1. */
 export async function holdRoutes(app: App, ctx: AppContext): Promise<void> {
   const customer = customerAuth(ctx);
-  // Per node, about a second: a cancellation reaches hold creation that late at most (its
-  // checkout re-checks in its own transaction). Refusals are decided on a fresh read.
-  const events = new EventCache(ctx.db, ctx.clock);
-  const passGates = async (
-    event: EventRecord, customerId: string, pass: string | undefined,
-  ): Promise<void> => {
-    assertSaleMayBeOpen(event, ctx.clock.nowMs());
-    await assertMayHold(ctx, event, customerId, pass);
-  };
+  const desk = new HoldDesk(ctx);
   app.post(
     '/api/v1/events/:eventId/holds',
     {
@@ -51,26 +39,14 @@ export async function holdRoutes(app: App, ctx: AppContext): Promise<void> {
       },
     },
     async (request, reply) => {
-      // Gates first, outside the idempotency record: their refusals are retryable (the
-      // sale opens, a pass arrives), so they must not be stored against the key.
-      const pass = request.headers['x-queue-pass'];
-      const found = await events.lookup(request.params.eventId);
-      let event = found.event;
-      try {
-        await passGates(event, request.customerId, pass);
-      } catch (error) {
-        if (!(error instanceof DomainError) || !found.cached) throw error;
-        // Never refuse on a cached record: the sale may have opened, the queue changed.
-        event = await events.refresh(request.params.eventId);
-        await passGates(event, request.customerId, pass);
-      }
-      return await sendIdempotent(ctx, request, reply, async (finish) => ({
-        status: 201,
-        body: await createHold(ctx.db, event, request.customerId, request.body,
-          finish === undefined ? undefined
-            : async (tx, hold) => await finish(tx, { status: 201, body: hold }),
-          ctx.unguarded),
-      }));
+      const key = request.headers['idempotency-key'];
+      const placed = await desk.place({
+        eventId: request.params.eventId, customerId: request.customerId,
+        pass: request.headers['x-queue-pass'], input: request.body,
+        ...(key === undefined ? {} : { idempotency: idempotencyScope(request, key) }),
+      });
+      if (placed.replayed) reply.header('idempotent-replayed', 'true');
+      return reply.status(201).send(placed.hold);
     },
   );
   app.get(

@@ -9,6 +9,12 @@ import { linePath, timeTicks } from '../chartData';
 const width = 300;
 const height = 90;
 
+/** Labels near an edge lean inward, so none spills out of the card on a narrow screen. */
+function labelShift(at: number): string {
+  if (at < 0.15) return 'none';
+  return at > 0.85 ? 'translateX(-100%)' : 'translateX(-50%)';
+}
+
 export function LineChart({ samples, metric, title, format, domain }: {
   samples: readonly Sample[]; metric: Metric; title: string; format: (value: number) => string;
   domain: TimeDomain | undefined;
@@ -34,7 +40,8 @@ export function LineChart({ samples, metric, title, format, domain }: {
       </svg>
       <div className="chart-time muted small" aria-hidden="true" data-testid="chart-time">
         {ticks.map((tick) => (
-          <span key={tick.atMs} style={{ left: `${(tick.at * 100).toFixed(2)}%` }}>
+          <span key={tick.atMs} style={{ left: `${(tick.at * 100).toFixed(2)}%`,
+            transform: labelShift(tick.at) }}>
             {formatClockTime(tick.atMs)}
           </span>
         ))}

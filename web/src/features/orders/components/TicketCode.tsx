@@ -1,5 +1,8 @@
-/** One ticket's code as a QR image (drawn locally by the qrcode package) and as text. */
-import { toString as qrSvg } from 'qrcode';
+/**
+ * One ticket's code as a QR image (drawn locally by the qrcode package) and as text. The
+ * encoder is imported on first use, so only pages that draw a ticket download it: pages
+ * that merely share the order helpers (checkout, the event page) stay without it.
+ */
 import { useEffect, useState } from 'react';
 import { copy } from '../../../lib/copy';
 import type { Ticket } from '../api/orders';
@@ -8,8 +11,10 @@ export function TicketCode({ ticket, index }: { ticket: Ticket; index: number })
   const [svg, setSvg] = useState<string>();
   useEffect(() => {
     let current = true;
-    void qrSvg(ticket.code, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }).then(
-      (markup) => current && setSvg(markup));
+    void import('qrcode')
+      .then(async ({ toString: qrSvg }) => await qrSvg(ticket.code,
+        { type: 'svg', errorCorrectionLevel: 'M', margin: 2 }))
+      .then((markup) => current && setSvg(markup));
     return () => {
       current = false;
     };

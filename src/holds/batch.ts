@@ -1,0 +1,240 @@
+/**
+ * Group commit for holds. Requests for one event are collected while the event's batches
+ * in flight run, then decided together by the database function `hold_batch` (migration
+ * 011) in one statement: one round trip and one commit for the whole batch. An idle event
+ * has no timer: the first request runs at once, alone; requests arriving while batches run
+ * form the next batch (at most `limits.holdBatchMax`; at most
+ * `limits.holdBatchesInFlight` batches per event and node, one on PGlite). The function decides first come first served in arrival order, all or nothing
+ * per request, and a refusal is a result, never an exception, so one request never
+ * aborts the others. Locks are taken in a fixed order (customers by lock key, then tickets
+ * by number), so batches on several nodes cannot deadlock each other; a deadlock with
+ * another kind of transaction aborts the statement and the whole batch runs again.
+ */
+import type { EventRecord } from '../catalog/events.js';
+import { limits } from '../config/limits.js';
+import { withRetry } from '../storage/db.js';
+import type { Db } from '../storage/index.js';
+import type { Guard } from './claim.js';
+import type { Hold } from './schemas.js';
+
+/** Which tickets a request claims. */
+export type BatchClaim =
+  /** Named seats: a taken one refuses the request (unavailable). */
+  | { kind: 'seats'; ticketNos: readonly number[] }
+  /** Seats planned by best available: a taken one sends the request back to re-plan. */
+  | { kind: 'pick'; ticketNos: readonly number[] }
+  /** Any free units of a standing zone, scanning from `start` and wrapping around. */
+  | { kind: 'units'; zone: string; start: number };
+
+/** The Idempotency-Key record a request writes with its decision. */
+export interface BatchIdempotency {
+  key: string;
+  fingerprint: string;
+  /** Owner token of the record (see idempotency/store.ts). */
+  owner: string;
+  /** True when this owner already holds the 'running' record (a re-planned request). */
+  owned: boolean;
+}
+
+export interface BatchRequest {
+  holdId: string;
+  customerId: string;
+  quantity: number;
+  claim: BatchClaim;
+  idempotency?: BatchIdempotency;
+}
+
+/** Why the sale window refused a batch. */
+export type SaleRefusal = 'cancelled' | 'not_started' | 'started';
+
+export type BatchOutcome =
+  | { outcome: 'held'; hold: Hold }
+  | { outcome: 'not_on_sale'; reason: SaleRefusal }
+  | { outcome: 'limit'; used: number }
+  | { outcome: 'unavailable'; tickets: number[] }
+  | { outcome: 'contended' }
+  | { outcome: 'sold_out'; available: number }
+  | { outcome: 'idem_seen' }
+  | { outcome: 'fenced' };
+
+/**
+ * Test seam: `paused` holds every batcher before its next batch, so a test can gather
+ * conflicting requests into one batch: while it is set, requests queue (see
+ * `queuedHoldRequests`), and `resumeHoldBatches` clears it and sends them as one batch
+ * per event. Production never sets it.
+ */
+export const holdBatchTesting = { paused: false };
+
+/** The batch function's name for each removable guard (see claim.ts Guard). */
+const batchCheck: Record<Guard, string> = {
+  tickets: 'claim', 'customer-limit': 'limit', 'idempotency-key': 'idempotency',
+};
+
+interface Pending {
+  request: BatchRequest;
+  event: EventRecord;
+  resolve: (outcome: BatchOutcome) => void;
+  reject: (error: unknown) => void;
+}
+
+interface Row { n: number; outcome: string; detail: Record<string, unknown> }
+
+/** The event facts the batch function decides with. */
+function eventInfo(event: EventRecord): string {
+  return JSON.stringify({
+    hold_seconds: event.holdSeconds,
+    max_per_customer: event.maxTicketsPerCustomer,
+    on_sale_at: new Date(event.onSaleAtMs).toISOString(),
+    starts_at: new Date(event.startsAtMs).toISOString(),
+    cancelled: event.cancelled,
+    currency: event.zones[0]?.currency ?? 'EUR',
+    prices: Object.fromEntries(event.zones.map((zone) => [zone.key, zone.priceCents])),
+  });
+}
+
+function encode(request: BatchRequest): Record<string, unknown> {
+  const { claim, idempotency } = request;
+  return {
+    i: request.holdId, c: request.customerId, q: request.quantity, k: claim.kind,
+    ...(claim.kind === 'units' ? { z: claim.zone, s: claim.start } : { t: claim.ticketNos }),
+    ...(idempotency === undefined ? {} : {
+      key: idempotency.key, fp: idempotency.fingerprint, owner: idempotency.owner,
+      own: idempotency.owned,
+    }),
+  };
+}
+
+function decode(row: Row): BatchOutcome {
+  const d = row.detail;
+  switch (row.outcome) {
+    case 'held': return { outcome: 'held', hold: d as unknown as Hold };
+    case 'not_on_sale':
+      return { outcome: 'not_on_sale', reason: d.reason as SaleRefusal };
+    case 'limit': return { outcome: 'limit', used: Number(d.used) };
+    case 'unavailable': return { outcome: 'unavailable', tickets: d.tickets as number[] };
+    case 'contended': return { outcome: 'contended' };
+    case 'sold_out': return { outcome: 'sold_out', available: Number(d.available) };
+    case 'idem_seen': return { outcome: 'idem_seen' };
+    case 'fenced': return { outcome: 'fenced' };
+    default: throw new Error(`assertion failed: hold batch answered "${row.outcome}"`);
+  }
+}
+
+/**
+ * Decides one batch in one statement (autocommit: one round trip, one commit). Exported
+ * for tests and benchmarks; the batchers below are how requests normally get here.
+ */
+export async function runHoldBatch(
+  db: Db, event: EventRecord, requests: readonly BatchRequest[], unguarded?: Guard,
+): Promise<BatchOutcome[]> {
+  const skip = unguarded === undefined ? [] : [batchCheck[unguarded]];
+  const { rows } = await withRetry(() => db.query<Row>(
+    'SELECT n, outcome, detail FROM hold_batch($1::uuid, $2::jsonb, $3::jsonb, $4::text[])',
+    [event.eventId, eventInfo(event), JSON.stringify(requests.map(encode)), skip],
+  ), 5);
+  const outcomes = new Array<BatchOutcome | undefined>(requests.length);
+  for (const row of rows) outcomes[row.n] = decode(row);
+  return outcomes.map((outcome, i) => {
+    if (outcome === undefined) throw new Error(`assertion failed: no outcome for request ${i}`);
+    return outcome;
+  });
+}
+
+/** One event's queue of requests and its batches in flight. */
+class EventBatcher {
+  private queue: Pending[] = [];
+  private running = 0;
+
+  constructor(
+    private readonly db: Db, private readonly unguarded: Guard | undefined,
+    private readonly onIdle: () => void,
+  ) {}
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  submit(event: EventRecord, request: BatchRequest): Promise<BatchOutcome> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ request, event, resolve, reject });
+      this.pump();
+    });
+  }
+
+  /**
+   * Starts batches while requests wait and fewer than the allowed batches are in flight:
+   * one on embedded PGlite (one connection), a few on PostgreSQL, so that requests arriving
+   * one by one on a lightly loaded node are not decided one batch after another.
+   */
+  pump(): void {
+    const inFlight = this.db.kind === 'pglite' ? 1 : limits.holdBatchesInFlight;
+    while (this.queue.length > 0 && this.running < inFlight && !holdBatchTesting.paused) {
+      const batch = this.queue.splice(0, limits.holdBatchMax);
+      this.running++;
+      void this.run(batch).finally(() => {
+        this.running--;
+        if (this.queue.length > 0) this.pump();
+        else if (this.running === 0) this.onIdle();
+      });
+    }
+  }
+
+  private async run(batch: Pending[]): Promise<void> {
+    // The latest arrival carries the freshest copy of the event (the route's cache).
+    const newest = (batch[batch.length - 1] as Pending).event;
+    try {
+      const outcomes = await runHoldBatch(this.db, newest, batch.map((p) => p.request),
+        this.unguarded);
+      batch.forEach((pending, i) => pending.resolve(outcomes[i] as BatchOutcome));
+    } catch (error) {
+      for (const pending of batch) pending.reject(error);
+    }
+  }
+}
+
+/** Batchers per database, per event (and per removed guard, for race tests' controls). */
+const batchers = new WeakMap<Db, Map<string, EventBatcher>>();
+
+function batcherFor(db: Db, eventId: string, unguarded: Guard | undefined): EventBatcher {
+  let byEvent = batchers.get(db);
+  if (byEvent === undefined) {
+    byEvent = new Map();
+    batchers.set(db, byEvent);
+  }
+  const key = `${eventId}/${unguarded ?? ''}`;
+  let batcher = byEvent.get(key);
+  if (batcher === undefined) {
+    const events = byEvent;
+    batcher = new EventBatcher(db, unguarded, () => {
+      // Idle batchers are dropped: nothing waits and nothing runs, so no state is lost.
+      if (events.get(key) === batcher) events.delete(key);
+    });
+    byEvent.set(key, batcher);
+  }
+  return batcher;
+}
+
+/**
+ * Queues a hold request for its event's next batch and answers its outcome. `unguarded`
+ * is the race tests' seam (claim.ts Guard); production never passes it.
+ */
+export async function submitHold(
+  db: Db, event: EventRecord, request: BatchRequest, unguarded?: Guard,
+): Promise<BatchOutcome> {
+  return await batcherFor(db, event.eventId, unguarded).submit(event, request);
+}
+
+/** Requests queued for `eventId` on `db` (tests wait for this while batches are paused). */
+export function queuedHoldRequests(db: Db, eventId: string): number {
+  let n = 0;
+  for (const [key, batcher] of batchers.get(db) ?? []) {
+    if (key.startsWith(`${eventId}/`)) n += batcher.queued;
+  }
+  return n;
+}
+
+/** Clears `holdBatchTesting.paused` and sends what queued meanwhile. */
+export function resumeHoldBatches(db: Db): void {
+  holdBatchTesting.paused = false;
+  for (const batcher of batchers.get(db)?.values() ?? []) batcher.pump();
+}
