@@ -66,6 +66,13 @@ export interface Config {
     /** Writes allowed per client address per minute (bursts included). */
     writesPerIpPerMinute: number;
     /**
+     * Public catalog reads (event page, search) per client address per minute: generous,
+     * since a whole venue's fans may share one NAT address.
+     */
+    readsPerIpPerMinute: number;
+    /** Age of the per-node cache of event pages and search results; 0 turns it off. */
+    publicReadCacheMs: number;
+    /**
      * Payment webhooks per sending address per minute: their own budget, apart from the
      * write limit (they are signature-gated, and a big sale sends many from few addresses).
      */
@@ -361,6 +368,8 @@ export function loadConfig(env: Env = process.env): Config {
     http: {
       requestTimeoutMs: integer(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 1_000, 600_000),
       writesPerIpPerMinute: integer(env, 'RATE_LIMIT_WRITES_PER_IP', 6_000, 1, 10_000_000),
+      readsPerIpPerMinute: integer(env, 'RATE_LIMIT_READS_PER_IP', 12_000, 1, 10_000_000),
+      publicReadCacheMs: integer(env, 'PUBLIC_READ_CACHE_MS', 1_000, 0, 60_000),
       webhooksPerIpPerMinute: integer(env, 'RATE_LIMIT_WEBHOOKS_PER_IP', 120_000, 1,
         100_000_000),
       authPerIpPerMinute: integer(env, 'RATE_LIMIT_AUTH_PER_IP', 600, 1, 10_000_000),

@@ -138,6 +138,8 @@ export const limits = {
   venueListMax: 200,
   /** Orders one organizer order search answers with at most. */
   orderSearchMax: 50,
+  /** Per-node cache of public reads: entries of each kind (events, search pages). */
+  publicReadCacheEntries: 2_000,
   /** Length of an organizer order search (an order id, a ticket code or an e-mail). */
   orderSearchQueryLength: 254,
   /** How long a node trusts its cached copy of a customer's token version. */

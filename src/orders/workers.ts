@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { AppContext } from '../context.js';
 import { limits } from '../config/limits.js';
 import { LeaderElector } from '../coord/leader.js';
+import { refundCancelledEvents } from './eventRefunds.js';
 import { sweepExpiredHolds } from '../holds/sweeper.js';
 import { pruneIdempotencyKeys } from '../idempotency/store.js';
 import { paymentsFor } from '../payments/index.js';
@@ -83,6 +84,7 @@ export function startBookingWorkers(ctx: AppContext, options: BookingWorkerOptio
   const stopMaintenance = leaderLoop(ctx, elector, options.maintainEveryMs ?? 15_000,
     'booking maintenance', async () => {
       await reconcilePayments(bookingDeps(ctx));
+      await refundCancelledEvents(bookingDeps(ctx));
       await pruneIdempotencyKeys(ctx.db);
       await pruneBookingRecords(ctx.db);
     });

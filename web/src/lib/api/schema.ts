@@ -841,7 +841,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Search events */
+        /**
+         * Search events
+         * @description Served from a per-node cache up to PUBLIC_READ_CACHE_MS (1 s) old. Limited per address (RATE_LIMIT_READS_PER_IP, shared with the event page).
+         */
         get: {
             parameters: {
                 query?: {
@@ -899,6 +902,24 @@ export interface paths {
                 };
                 /** @description Default Response */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -1102,7 +1123,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Event details with live availability */
+        /**
+         * Event details with live availability
+         * @description Served from a per-node cache up to PUBLIC_READ_CACHE_MS (1 s) old, so availability may lag that much; the node that cancels an event drops its entry at once. Limited per address (RATE_LIMIT_READS_PER_IP, shared with search).
+         */
         get: {
             parameters: {
                 query?: never;
@@ -1178,6 +1202,24 @@ export interface paths {
                         };
                     };
                 };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
             };
         };
         put?: never;
@@ -1199,7 +1241,7 @@ export interface paths {
         put?: never;
         /**
          * Cancel an event (idempotent)
-         * @description Sales stop at once and live seat-map streams end with an `end` message. Orders are refunded one by one through order cancellation.
+         * @description Sales stop at once and live seat-map streams end with an `end` message. Every confirmed order is cancelled and refunded: a first batch before this answers, the rest by the maintenance leader within seconds (resumable, idempotent). Ticket holders and the waitlist get an `event.cancelled` notice.
          */
         post: {
             parameters: {
