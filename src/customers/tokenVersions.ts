@@ -1,11 +1,14 @@
 /**
  * Customer token versions: "log out everywhere" bumps the customer's version, and every
- * token issued before carries an older one and is refused. Versions are cached per node for
- * a few seconds (the hold route checks a token on every request), so another node honours a
- * revocation within `limits.tokenVersionCacheMs`; the node that revoked, at once.
+ * token issued before carries an older one and is refused. Versions are cached per node
+ * (bounded, oldest read dropped first, for `limits.tokenVersionCacheMs` at most) so
+ * an authenticated request costs no query. A revocation updates the revoking node's cache
+ * at once and is published on the coordination channel, so every other node updates its
+ * own as soon as the message arrives; a lost message is bounded by the cache's lifetime.
  */
 import { limits } from '../config/limits.js';
 import type { Clock } from '../core/clock.js';
+import type { Coordinator, CoordLogger, Unsubscribe } from '../coord/index.js';
 import type { Queryable } from '../storage/index.js';
 
 interface Entry {
@@ -13,11 +16,58 @@ interface Entry {
   readAtMs: number;
 }
 
+interface Revocation {
+  customerId: string;
+  version: number;
+}
+
+/** The coordination channel revocations travel on between nodes. */
+export function revocationChannel(coord: Coordinator): string {
+  return coord.keys.global('token-revoked');
+}
+
+function parseRevocation(raw: string): Revocation | undefined {
+  try {
+    const value = JSON.parse(raw) as Partial<Revocation> | null;
+    if (typeof value?.customerId !== 'string' || !Number.isSafeInteger(value.version)) {
+      return undefined;
+    }
+    return { customerId: value.customerId, version: value.version as number };
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a TokenVersions tells its peers with, and where it reports trouble. */
+export interface TokenVersionPeers {
+  coord: Coordinator;
+  logger: CoordLogger;
+}
+
 /** A bounded, short-lived cache of customers' token versions over the database. */
 export class TokenVersions {
   private readonly entries = new Map<string, Entry>();
+  private readonly subscribed: Promise<Unsubscribe | undefined>;
 
-  constructor(private readonly db: Queryable, private readonly clock: Clock) {}
+  constructor(
+    private readonly db: Queryable,
+    private readonly clock: Clock,
+    private readonly peers?: TokenVersionPeers,
+  ) {
+    this.subscribed = peers === undefined
+      ? Promise.resolve(undefined)
+      : peers.coord.subscribe(revocationChannel(peers.coord), (raw) => this.heard(raw))
+        .catch((error: unknown) => {
+          // Without the channel, other nodes' revocations reach us when the entry ages out.
+          peers.logger.warn({ err: error }, 'token revocation channel unavailable');
+          return undefined;
+        });
+  }
+
+  /** Resolves once this node hears other nodes' revocations (or gave up trying). */
+  async listening(): Promise<void> {
+    await this.subscribed;
+  }
 
   /** The customer's current version (0 for an unknown customer: nothing to revoke). */
   async current(customerId: string): Promise<number> {
@@ -28,29 +78,55 @@ export class TokenVersions {
     }
     const { rows } = await this.db.query<{ token_version: number }>(
       'SELECT token_version FROM customers WHERE customer_id = $1', [customerId]);
-    const version = rows[0]?.token_version ?? 0;
-    this.remember(customerId, version, nowMs);
-    return version;
+    return this.remember(customerId, rows[0]?.token_version ?? 0, nowMs);
   }
 
-  /** Revokes every token the customer holds; returns the new version. */
+  /** Revokes every token the customer holds, on every node; returns the new version. */
   async revokeAll(customerId: string): Promise<number> {
     const { rows } = await this.db.query<{ token_version: number }>(
       `UPDATE customers SET token_version = token_version + 1 WHERE customer_id = $1
        RETURNING token_version`, [customerId]);
-    const version = rows[0]?.token_version ?? 0;
-    this.remember(customerId, version, this.clock.nowMs());
+    const version = this.remember(customerId, rows[0]?.token_version ?? 0, this.clock.nowMs());
+    if (this.peers !== undefined) {
+      const message = JSON.stringify({ customerId, version } satisfies Revocation);
+      try {
+        await this.peers.coord.publish(revocationChannel(this.peers.coord), message);
+      } catch (error) {
+        // The revocation is committed; other nodes honour it once their entry ages out.
+        this.peers.logger.warn({ err: error }, 'token revocation not published');
+      }
+    }
     return version;
   }
 
-  private remember(customerId: string, version: number, nowMs: number): void {
+  /** Stops listening to other nodes. */
+  async close(): Promise<void> {
+    const unsubscribe = await this.subscribed;
+    await unsubscribe?.();
+  }
+
+  private heard(raw: string): void {
+    const revocation = parseRevocation(raw);
+    if (revocation === undefined) return;
+    // Recorded even when not cached: a read in flight may otherwise store the old version.
+    this.remember(revocation.customerId, revocation.version, this.clock.nowMs());
+  }
+
+  /**
+   * Stores the version and returns the one now cached. Versions only grow, so a read that
+   * started before a revocation arrived never lowers what the revocation stored.
+   */
+  private remember(customerId: string, version: number, nowMs: number): number {
+    const known = this.entries.get(customerId);
+    const kept = Math.max(version, known?.version ?? version);
     this.entries.delete(customerId);
-    this.entries.set(customerId, { version, readAtMs: nowMs });
+    this.entries.set(customerId, { version: kept, readAtMs: nowMs });
     // Insertion order: the first key is the entry read longest ago.
     while (this.entries.size > limits.tokenVersionCacheEntries) {
       const oldest = this.entries.keys().next();
       if (oldest.done === true) break;
       this.entries.delete(oldest.value);
     }
+    return kept;
   }
 }

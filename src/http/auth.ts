@@ -30,11 +30,11 @@ type Hook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 const versionCaches = new WeakMap<AppContext, TokenVersions>();
 const doorSigners = new WeakMap<AppContext, CheckinTokenSigner>();
 
-/** The context's customer token versions (revocation), cached per node. */
+/** The context's customer token versions (revocation), cached per node, told of revocations. */
 export function tokenVersions(ctx: AppContext): TokenVersions {
   let versions = versionCaches.get(ctx);
   if (versions === undefined) {
-    versions = new TokenVersions(ctx.db, ctx.clock);
+    versions = new TokenVersions(ctx.db, ctx.clock, { coord: ctx.coord, logger: ctx.logger });
     versionCaches.set(ctx, versions);
   }
   return versions;

@@ -14,6 +14,10 @@ import type { App } from '../types.js';
 
 /** POST /api/v1/customers and POST /api/v1/sessions. */
 export async function customerRoutes(app: App, ctx: AppContext): Promise<void> {
+  // The node's token-version cache listens for other nodes' revocations until it closes.
+  app.addHook('onClose', async () => {
+    await tokenVersions(ctx).close();
+  });
   app.post(
     '/api/v1/customers',
     {
