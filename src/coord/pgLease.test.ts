@@ -219,6 +219,8 @@ describe.skipIf(!enabled)('leases through a Redis outage (PostgreSQL + a Redis w
           'admitting through Redis');
         await redis.kill();
         await until(async () => !duty.elector.isLeader(), 5_000, 'leadership lapses');
+        // A round that began while the lease was held may still commit its tick.
+        await duty.roundSettled();
 
         const frozenAt = (await admissions(event.eventId)).length;
         await sleep(3 * 900); // three lease TTLs: a fallback would have taken over by now

@@ -68,6 +68,11 @@ export class AdmissionDuty {
     await this.elector.stop();
   }
 
+  /** Resolves once the round in flight, if any, has finished (its last tick committed). */
+  async roundSettled(): Promise<void> {
+    await this.round;
+  }
+
   /**
    * One round over the active lines, if this node leads; returns the outcomes of the lines
    * that ticked without error (tests call this directly instead of waiting for the timer).
