@@ -36,8 +36,8 @@ export const QueueViewSchema = Type.Object({
     Type.Literal('sold_out'),
   ], {
     description: 'open: tickets left for the fans ahead (etaSeconds is set once the line ' +
-      'has a pace); in_carts: everything left is in someone\'s cart, no time can be ' +
-      'promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or ' +
+      'has a pace); in_carts: what is left for this fan is in someone\'s cart (any free ' +
+      'tickets go to the fans ahead), no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or ' +
       'not enough together for the groups fans take); sold_out',
   })),
   waitlistUrl: Type.Optional(Type.String({

@@ -178,11 +178,13 @@ export const copy = {
       + 'come back (a cancelled order, a failed payment) go to the waitlist first.',
     ticketsLeft: (available: string, inCarts: string) =>
       `Tickets left: ${available} free, ${inCarts} in other fans' carts.`,
-    inCarts: 'Everything left is in other fans\' carts right now. Tickets come back only if '
-      + 'those carts run out or their payments fail, so we cannot promise a time. Keep your '
-      + 'place, or move to the waitlist.',
-    unlikely: 'There are fewer tickets left than fans ahead of you, so a ticket from the line '
-      + 'is unlikely. Keep your place in case tickets come back, or move to the waitlist.',
+    inCarts: 'What is left for you is in other fans\' carts right now (any free tickets go to '
+      + 'the fans ahead of you). Tickets come back only if those carts run out or their '
+      + 'payments fail, so we cannot promise a time. Keep your place, or move to the waitlist.',
+    unlikely: 'What is left cannot serve the fans ahead of you (too few tickets, or not enough '
+      + 'seats side by side), so a ticket from the line is unlikely. Keep your place in case '
+      + 'tickets come back, or move to the waitlist.',
+    together: (count: string) => `At most ${count} tickets together are left for one fan.`,
     etaNone: 'No wait time can be promised while tickets are this short.',
     handOverTitle: 'Move to the waitlist',
     handOverIntro: 'One step: you leave the line and join the waitlist in your line order, so '

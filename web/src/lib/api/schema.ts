@@ -3582,7 +3582,7 @@ export interface paths {
                                 /** @description Near the end of the sale: the most tickets one fan can still get together (seats side by side in a row, or standing), up to the per-customer limit; 1 means only single seats are left */
                                 together?: number;
                             };
-                            /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
+                            /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: what is left for this fan is in someone's cart (any free tickets go to the fans ahead), no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
                             outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                             /** @description POST here to move from the line to the waitlist in one step */
                             waitlistUrl?: string;
@@ -3618,7 +3618,7 @@ export interface paths {
                                 /** @description Near the end of the sale: the most tickets one fan can still get together (seats side by side in a row, or standing), up to the per-customer limit; 1 means only single seats are left */
                                 together?: number;
                             };
-                            /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
+                            /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: what is left for this fan is in someone's cart (any free tickets go to the fans ahead), no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
                             outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                             /** @description POST here to move from the line to the waitlist in one step */
                             waitlistUrl?: string;
@@ -3771,7 +3771,7 @@ export interface paths {
                                 /** @description Near the end of the sale: the most tickets one fan can still get together (seats side by side in a row, or standing), up to the per-customer limit; 1 means only single seats are left */
                                 together?: number;
                             };
-                            /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
+                            /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: what is left for this fan is in someone's cart (any free tickets go to the fans ahead), no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
                             outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                             /** @description POST here to move from the line to the waitlist in one step */
                             waitlistUrl?: string;
@@ -3884,7 +3884,7 @@ export interface paths {
                                 /** @description Near the end of the sale: the most tickets one fan can still get together (seats side by side in a row, or standing), up to the per-customer limit; 1 means only single seats are left */
                                 together?: number;
                             };
-                            /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
+                            /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: what is left for this fan is in someone's cart (any free tickets go to the fans ahead), no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
                             outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                             /** @description POST here to move from the line to the waitlist in one step */
                             waitlistUrl?: string;
@@ -4049,7 +4049,7 @@ export interface paths {
                                     /** @description Near the end of the sale: the most tickets one fan can still get together (seats side by side in a row, or standing), up to the per-customer limit; 1 means only single seats are left */
                                     together?: number;
                                 };
-                                /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: everything left is in someone's cart, no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
+                                /** @description open: tickets left for the fans ahead (etaSeconds is set once the line has a pace); in_carts: what is left for this fan is in someone's cart (any free tickets go to the fans ahead), no time can be promised; unlikely: what is left cannot serve the fans ahead (too few tickets, or not enough together for the groups fans take); sold_out */
                                 outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                                 /** @description POST here to move from the line to the waitlist in one step */
                                 waitlistUrl?: string;

@@ -48,6 +48,9 @@ function Outlook({ view }: { view: QueueView }) {
       {view.outlook === 'unlikely' && (
         <p className="notice warn" data-testid="queue-outlook">{copy.queue.unlikely}</p>
       )}
+      {tickets?.together !== undefined && view.state !== 'sold_out' && (
+        <p data-testid="queue-together">{copy.queue.together(formatCount(tickets.together))}</p>
+      )}
     </>
   );
 }
