@@ -18,6 +18,7 @@ import type { Db } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
 import { buildTestApp } from '../testing/context.js';
 import { bearer, buildCustomer, buildEvent } from '../testing/factories.js';
+import { streamSlots } from './streamSlots.js';
 import type { App } from './types.js';
 
 const backends = await testBackends();
@@ -531,8 +532,13 @@ describe(`waiting room over HTTP (${backend.name})`, () => {
       const close = async (): Promise<void> => {
         controller.abort();
         await Promise.all(responses.map((r) => r.body?.cancel().catch(() => undefined)));
-        // Wait for the server to see the sockets go (the streams' slots are then free).
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        // Wait for the server to see the sockets go and free the streams' slots.
+        const slots = streamSlots(small, 'queue');
+        const deadline = performance.now() + 10_000;
+        while (slots.taken > 0) {
+          if (performance.now() > deadline) throw new Error('stream slots were never freed');
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
       };
       return { statuses: responses.map((r) => r.status), responses, close };
     }

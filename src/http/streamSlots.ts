@@ -33,6 +33,11 @@ export class StreamSlots {
     private readonly label: string, private readonly refusals: SlotRefusals = customerRefusals,
   ) {}
 
+  /** How many slots are taken on this node right now. */
+  get taken(): number {
+    return this.total;
+  }
+
   /**
    * Takes a slot, returning its release (idempotent), or throws: 503 when the node is
    * full, 429 when this customer already has `maxPerCustomer` streams here.
@@ -67,14 +72,16 @@ export class StreamSlots {
   }
 }
 
-const slotsByApp = new WeakMap<App, Map<string, StreamSlots>>();
+// Keyed by the node's HTTP server, which the root app and every encapsulated plugin
+// context share: route modules and their callers see the same slots.
+const slotsByServer = new WeakMap<App['server'], Map<string, StreamSlots>>();
 
 /** The app's slots for streams of one kind. */
 export function streamSlots(app: App, label: string): StreamSlots {
-  let byLabel = slotsByApp.get(app);
+  let byLabel = slotsByServer.get(app.server);
   if (byLabel === undefined) {
     byLabel = new Map();
-    slotsByApp.set(app, byLabel);
+    slotsByServer.set(app.server, byLabel);
   }
   let slots = byLabel.get(label);
   if (slots === undefined) {
