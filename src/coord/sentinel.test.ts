@@ -58,9 +58,17 @@ describe.skipIf(!enabled)('coordinator through Redis Sentinel', () => {
       expect(await coord.incr(key)).toBe(1);
       const before = await set!.currentPrimaryPort();
 
-      await redisCli(set!.sentinelPorts[0]!, 'SENTINEL', 'FAILOVER', set!.masterName);
-      await waitFor('Sentinels to name a new primary', async () =>
-        (await set!.currentPrimaryPort()) !== before, 30_000);
+      // A Sentinel refuses FAILOVER while it judges no replica fit yet (NOGOODSLAVE, or a
+      // failover already in progress): ask again every few seconds until one happens.
+      let askedAt = 0;
+      await waitFor('Sentinels to name a new primary', async () => {
+        if ((await set!.currentPrimaryPort()) !== before) return true;
+        if (performance.now() - askedAt > 5_000) {
+          askedAt = performance.now();
+          await redisCli(set!.sentinelPorts[0]!, 'SENTINEL', 'FAILOVER', set!.masterName);
+        }
+        return false;
+      }, 45_000);
       const after = await set!.currentPrimaryPort();
       // The control: the old primary now refuses writes, so a client that did not follow
       // the failover would fail here.
