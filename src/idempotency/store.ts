@@ -174,7 +174,10 @@ async function executeAndStore(
 export async function recordFailure(
   db: Queryable, scope: IdempotencyScope, owner: string, error: unknown,
 ): Promise<'not_owner'> {
-  if (!(error instanceof DomainError) || error.status >= 500 || error.retryable) {
+  // Bad input is not stored either (it changes nothing, as every 4xx for bad input): the
+  // same key with a corrected body is then a new request, not a conflicting reuse.
+  if (!(error instanceof DomainError) || error.status >= 500 || error.retryable ||
+      error.code === 'validation_failed') {
     await db.query(
       `DELETE FROM idempotency_keys
         WHERE customer_id = $1 AND idem_key = $2 AND owner = $3 AND state = 'running'`,

@@ -272,10 +272,16 @@ class HoldZone implements Command {
           tickets: hold.items.map((i) => i.ticketNo) };
       }),
       steps: [claimStep(customer, (m, seen) => {
-        if (usage(m, customer) + this.quantity > limit) return 'limit_exceeded';
         const held = holders(m, real.layout);
         const free = zone.filter((t) => held[t] === 'free');
-        if (free.length < this.quantity) return 'insufficient_inventory';
+        const over = usage(m, customer) + this.quantity > limit;
+        const short = free.length < this.quantity;
+        // When both refusals apply, either is a true answer: the engine picks its seats
+        // before it counts the customer's holds, so a rival's commit between the two can
+        // make it see the shortage first.
+        if (over && short && seen.outcome === 'insufficient_inventory') return seen.outcome;
+        if (over) return 'limit_exceeded';
+        if (short) return 'insufficient_inventory';
         // Which free tickets is the engine's choice; they must be free, in the zone, enough.
         const got = seen.tickets ?? [];
         if (got.length !== this.quantity || got.some((t) => !free.includes(t))) {
@@ -684,6 +690,6 @@ for (const backend of backends) {
       expect(concurrent).toBeGreaterThan(0);
       expect(tally.get('checkout: ok:confirmed') ?? 0).toBeGreaterThan(0);
       expect(tally.get('cancel: ok') ?? 0).toBeGreaterThan(0);
-    });
+    }, 180_000); // a run that fails shrinks for a while; its length varies with the seed
   });
 }
