@@ -61,6 +61,21 @@ export const limits = {
   queueDrawChunksPerTick: 40,
   /** Wall time after which a tick starts no further draw chunk for an event. */
   queueDrawTickBudgetMs: 1_000,
+  /**
+   * How long a node answers a line's status (servedUpTo, pace, supply) from its memory
+   * after reading it, when no fresh tick has reached it: at most one read per line per node
+   * per this period, and the longest a poll can lag a tick it missed.
+   */
+  queueStatusMemoMs: 1_000,
+  /**
+   * A tick heard this long ago no longer vouches for the line on its own (a lost pub/sub
+   * message, or a line that stopped ticking): the node reads the status again.
+   */
+  queueStatusFeedStaleMs: 5_000,
+  /** Lines one node follows (a tick subscription on behalf of polls and joins). */
+  queueFollowedLinesMax: 1_000,
+  /** A followed line nobody polled on this node for this long is unsubscribed. */
+  queueFollowIdleMs: 60_000,
   /** Tickets in one hold (the event's per-customer limit usually binds first). */
   seatsPerHold: 50,
   /** Tickets one waitlist entry may ask for (the event's per-customer limit binds too). */

@@ -11,6 +11,8 @@ type Listener = (status: LineStatus) => void;
 
 interface Channel {
   listeners: Set<Listener>;
+  /** Holders that keep the subscription for `latest` only (polls), not counted as streams. */
+  followers: number;
   /** The subscription, in flight or done; listeners added meanwhile wait for it. */
   subscribed: Promise<Unsubscribe>;
   latest: LineStatus | undefined;
@@ -55,18 +57,7 @@ export class LineFeed {
 
   /** Calls `listener` on every tick of the event until the returned function is called. */
   async listen(eventId: string, listener: Listener): Promise<() => Promise<void>> {
-    let channel = this.channels.get(eventId);
-    if (channel === undefined) {
-      const fresh: Channel = {
-        listeners: new Set(),
-        latest: undefined,
-        subscribed: this.coord.subscribe(ticksChannel(this.coord, eventId), (message) =>
-          this.deliver(fresh, message)),
-      };
-      channel = fresh;
-      this.channels.set(eventId, channel);
-    }
-    const joined = channel;
+    const joined = this.channel(eventId);
     joined.listeners.add(listener);
     try {
       await joined.subscribed;
@@ -80,6 +71,44 @@ export class LineFeed {
       active = false;
       await this.leave(eventId, joined, listener);
     };
+  }
+
+  /**
+   * Keeps the event's subscription so `latest` follows its ticks, without a listener (the
+   * waiting room does this for polls); not counted in `listenerCount`. Resolves once
+   * subscribed; the returned function lets go.
+   */
+  async follow(eventId: string): Promise<() => Promise<void>> {
+    const joined = this.channel(eventId);
+    joined.followers += 1;
+    let active = true;
+    const stop = async (): Promise<void> => {
+      if (!active) return;
+      active = false;
+      joined.followers -= 1;
+      await this.release(eventId, joined);
+    };
+    try {
+      await joined.subscribed;
+    } catch (error) {
+      await stop();
+      throw error;
+    }
+    return stop;
+  }
+
+  private channel(eventId: string): Channel {
+    const known = this.channels.get(eventId);
+    if (known !== undefined) return known;
+    const fresh: Channel = {
+      listeners: new Set(),
+      followers: 0,
+      latest: undefined,
+      subscribed: this.coord.subscribe(ticksChannel(this.coord, eventId), (message) =>
+        this.deliver(fresh, message)),
+    };
+    this.channels.set(eventId, fresh);
+    return fresh;
   }
 
   private deliver(channel: Channel, message: string): void {
@@ -102,7 +131,13 @@ export class LineFeed {
 
   private async leave(eventId: string, channel: Channel, listener: Listener): Promise<void> {
     channel.listeners.delete(listener);
-    if (channel.listeners.size > 0 || this.channels.get(eventId) !== channel) return;
+    await this.release(eventId, channel);
+  }
+
+  /** Unsubscribes once nobody listens to or follows the channel any more. */
+  private async release(eventId: string, channel: Channel): Promise<void> {
+    if (channel.listeners.size > 0 || channel.followers > 0) return;
+    if (this.channels.get(eventId) !== channel) return;
     this.channels.delete(eventId);
     try {
       const unsubscribe = await channel.subscribed;

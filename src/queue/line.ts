@@ -50,14 +50,34 @@ async function ensureLineRows(tx: Queryable, eventId: string): Promise<void> {
 }
 
 async function lockNumbering(tx: Queryable, eventId: string): Promise<NumberingRow> {
+  const row = await tryLockNumbering(tx, eventId);
+  assert(row !== undefined, `numbering row of ${eventId} exists`);
+  return row;
+}
+
+async function tryLockNumbering(
+  tx: Queryable, eventId: string,
+): Promise<NumberingRow | undefined> {
   const { rows } = await tx.query<NumberingRow>(
     `SELECT last_number, drawn_at, clock_timestamp() AS now
        FROM queue_numbering WHERE event_id = $1 FOR UPDATE`,
     [eventId],
   );
   const row = rows[0];
-  assert(row !== undefined, `numbering row of ${eventId} exists`);
+  if (row === undefined) return undefined;
   return { last_number: Number(row.last_number), drawn_at: row.drawn_at, now: row.now };
+}
+
+/**
+ * Locks the line's numbering row, creating the line's rows first if this is its first join.
+ * Both rows are created together, so a numbering row found means the line exists: a batch
+ * pays the two inserts only once per line, not once per batch.
+ */
+async function lockLine(tx: Queryable, eventId: string): Promise<NumberingRow> {
+  const found = await tryLockNumbering(tx, eventId);
+  if (found !== undefined) return found;
+  await ensureLineRows(tx, eventId);
+  return await lockNumbering(tx, eventId);
 }
 
 /**
@@ -81,7 +101,8 @@ export async function drawIfDue(
 }
 
 /**
- * Puts customers in the line in one transaction; those already in it keep their entry.
+ * Puts customers in the line in one transaction; those already in it keep their entry, and
+ * get it back as it stands (left or not), so a join is also the lookup of a known customer.
  * Before on-sale newcomers enter the pre-queue (no number); from on-sale on, the pre-queue's
  * numbers are reserved first (if nobody has yet; the tick assigns them later), then
  * newcomers get the next numbers in the order of `customerIds`. Duplicates in `customerIds`
@@ -96,17 +117,19 @@ export async function joinLine(
   assert(unique.length <= limits.queueJoinBatch, 'join batch within limits');
   return await db.tx(async (tx) => {
     const outcomes = new Map<string, JoinOutcome>();
-    await ensureLineRows(tx, event.eventId);
-    const numbering = await lockNumbering(tx, event.eventId);
+    const numbering = await lockLine(tx, event.eventId);
     const nowMs = pinnedMs ?? numbering.now.getTime();
-    const existing = await tx.query<{ customer_id: string; number: number | null }>(
-      `SELECT customer_id, number FROM queue_entries
+    const existing = await tx.query<{
+      customer_id: string; number: number | null; left: boolean;
+    }>(
+      `SELECT customer_id, number, left_at IS NOT NULL AS left FROM queue_entries
         WHERE event_id = $1 AND customer_id = ANY($2::uuid[])`,
       [event.eventId, unique],
     );
     for (const row of existing.rows) {
       const number = row.number === null ? null : Number(row.number);
-      outcomes.set(row.customer_id, { customerId: row.customer_id, number, created: false });
+      const known = { customerId: row.customer_id, number, created: false };
+      outcomes.set(row.customer_id, row.left ? { ...known, left: true } : known);
     }
     const fresh = unique.filter((id) => !outcomes.has(id));
     if (fresh.length === 0) return outcomes;

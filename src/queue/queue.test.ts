@@ -649,7 +649,12 @@ for (const backend of backends) {
             WHERE event_id = $1`, [event.eventId],
         );
         expect(Math.abs(rows[0]?.lag ?? Infinity)).toBeLessThan(60);
-        const view = await waitingRoom(honest).view(event, fan);
+        // The honest node hears the tick over pub/sub (its polls answer from memory).
+        let view = await waitingRoom(honest).view(event, fan);
+        while (view.state === 'waiting') {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          view = await waitingRoom(honest).view(event, fan);
+        }
         expect(view.state).toBe('admitted');
         await assertMayHold(honest, event, fan, view.pass);
         expect((await queueStats(db, event.eventId)).activeShoppers).toBe(1);

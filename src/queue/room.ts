@@ -16,6 +16,7 @@
 import { loadEvent, type EventRecord } from '../catalog/events.js';
 import type { AppContext } from '../context.js';
 import { pinnedNowMs } from '../core/clock.js';
+import { limits } from '../config/limits.js';
 import { DomainError } from '../core/errors.js';
 import { findAdmission, readLineStatus } from './admission.js';
 import { LineFeed, ticksChannel } from './feed.js';
@@ -38,6 +39,33 @@ const preQueueMark = 'p';
 // A fan who left: `l` then the number (or the pre-queue mark).
 const leftMark = 'l';
 
+/** A status read from the cache or PostgreSQL, shared by the polls that asked meanwhile. */
+interface StatusMemo {
+  readAtMs: number;
+  status: Promise<LineStatus>;
+  settled?: LineStatus;
+}
+
+/** A line this node follows for its polls: its tick subscription, and when last asked. */
+interface FollowedLine {
+  usedAtMs: number;
+  unlisten: Promise<(() => Promise<void>) | undefined>;
+}
+
+/** The later of two statuses of one line (by tick sequence). */
+function newest(a: LineStatus, b: LineStatus | undefined): LineStatus {
+  return b !== undefined && b.seq > a.seq ? b : a;
+}
+
+/** Drops a map's first-inserted entries until it holds at most `max`. */
+function dropOldest<V>(map: Map<string, V>, max: number): void {
+  while (map.size > max) {
+    const oldest = map.keys().next().value;
+    if (oldest === undefined) return;
+    map.delete(oldest);
+  }
+}
+
 /** The view of an event without a queue: everyone may shop. */
 const openView: QueueView = {
   state: 'admitted', number: null, position: 0, etaSeconds: 0, servedUpTo: 0,
@@ -56,6 +84,9 @@ export class WaitingRoom {
   readonly feed: LineFeed;
   private readonly batcher: JoinBatcher;
   private readonly events = new Map<string, { atMs: number; record: Promise<EventRecord> }>();
+  private readonly statuses = new Map<string, StatusMemo>();
+  private readonly followed = new Map<string, FollowedLine>();
+  private sweptAtMs = 0;
 
   /** The database, for watchers that refresh an entry after the draw. */
   readonly db: AppContext['db'];
@@ -99,10 +130,13 @@ export class WaitingRoom {
   ): Promise<{ view: QueueView; created: boolean }> {
     assertJoinable(event, this.ctx.clock.nowMs());
     if (!event.queue.enabled) return { view: openView, created: false };
-    const known = await this.entry(event.eventId, customerId);
+    const known = await this.cachedEntry(event.eventId, customerId);
     if (known !== undefined) {
       return { view: await this.view(event, customerId, known), created: false };
     }
+    // Not in the cache: a newcomer, or a known fan whose entry the cache lost. Either way
+    // the group-committed batch answers (it returns an existing entry as it stands), so a
+    // miss costs a share of one batch, not a lookup of its own before it.
     const outcome = await this.batcher.join(event, customerId);
     await this.remember(event.eventId, outcome);
     return { view: await this.view(event, customerId, outcome), created: outcome.created };
@@ -222,10 +256,84 @@ export class WaitingRoom {
     };
   }
 
-  /** The line's latest status: this node's feed, else the cache, else PostgreSQL. */
+  /**
+   * The line's latest status, from this node's memory when it can: the last tick heard on
+   * the line's channel (which this node follows once anyone polls it), while that tick is
+   * recent; else a copy read at most `limits.queueStatusMemoMs` ago; else the cache, else
+   * PostgreSQL (concurrent readers share one read). Never older than what the node has
+   * already shown: the newest of what it holds wins.
+   */
   async status(event: EventRecord): Promise<LineStatus> {
-    const fromFeed = this.feed.latest(event.eventId);
-    if (fromFeed !== undefined) return fromFeed;
+    const { eventId } = event;
+    const nowMs = this.ctx.clock.nowMs();
+    this.follow(eventId, nowMs);
+    const fromFeed = this.feed.latest(eventId);
+    const memo = this.statuses.get(eventId);
+    if (fromFeed !== undefined && nowMs - fromFeed.atMs <= limits.queueStatusFeedStaleMs) {
+      return memo?.settled === undefined ? fromFeed : newest(fromFeed, memo.settled);
+    }
+    if (memo !== undefined && nowMs >= memo.readAtMs &&
+        nowMs - memo.readAtMs < limits.queueStatusMemoMs) {
+      return newest(await memo.status, this.feed.latest(eventId));
+    }
+    const fresh: StatusMemo = { readAtMs: nowMs, status: this.readStatus(event) };
+    this.statuses.delete(eventId);
+    this.statuses.set(eventId, fresh);
+    dropOldest(this.statuses, limits.queueFollowedLinesMax);
+    fresh.status.then((status) => { fresh.settled = status; }, () => {
+      if (this.statuses.get(eventId) === fresh) this.statuses.delete(eventId);
+    });
+    return newest(await fresh.status, this.feed.latest(eventId));
+  }
+
+  /**
+   * Subscribes this node to the line's ticks on behalf of polls and joins (one subscription
+   * per line per node, as the stream's), so each tick lands in memory and a poll reads
+   * nothing. Lines nobody asked about for `limits.queueFollowIdleMs` are let go.
+   */
+  private follow(eventId: string, nowMs: number): void {
+    const known = this.followed.get(eventId);
+    if (known !== undefined) {
+      known.usedAtMs = nowMs;
+      return;
+    }
+    const unlisten = this.feed.follow(eventId).catch((error: unknown) => {
+      this.ctx.logger.warn({ err: error, eventId }, 'queue ticks unavailable; polls read them');
+      if (this.followed.get(eventId)?.unlisten === unlisten) this.followed.delete(eventId);
+      return undefined;
+    });
+    this.followed.set(eventId, { usedAtMs: nowMs, unlisten });
+    if (this.followed.size > limits.queueFollowedLinesMax ||
+        nowMs - this.sweptAtMs > limits.queueFollowIdleMs) {
+      this.sweptAtMs = nowMs;
+      this.sweep(nowMs);
+    }
+  }
+
+  private sweep(nowMs: number): void {
+    const idle = [...this.followed].filter(([, line]) =>
+      nowMs - line.usedAtMs > limits.queueFollowIdleMs || nowMs < line.usedAtMs);
+    const over = this.followed.size - idle.length - limits.queueFollowedLinesMax;
+    const oldest = over > 0
+      ? [...this.followed].filter((entry) => !idle.includes(entry))
+        .sort(([, a], [, b]) => a.usedAtMs - b.usedAtMs).slice(0, over)
+      : [];
+    for (const [eventId, line] of [...idle, ...oldest]) {
+      this.followed.delete(eventId);
+      void line.unlisten.then((stop) => stop?.());
+    }
+  }
+
+  /** Stops following lines (the app is closing); streams hold their own subscriptions. */
+  async stopFollowing(): Promise<void> {
+    const lines = [...this.followed.values()];
+    this.followed.clear();
+    this.statuses.clear();
+    await Promise.all(lines.map(async (line) => (await line.unlisten)?.()));
+  }
+
+  /** The status from the cache, else PostgreSQL (and then cached if still absent). */
+  private async readStatus(event: EventRecord): Promise<LineStatus> {
     const key = this.ctx.coord.keys.event(event.eventId, 'queue:status');
     const cached = await this.cacheRead(() => this.ctx.coord.get(key));
     if (cached) {
@@ -246,6 +354,12 @@ export class WaitingRoom {
     const message = JSON.stringify(status);
     const key = coord.keys.event(status.eventId, 'queue:status');
     await this.cacheWrite(() => coord.set(key, message, { ttlMs: statusTtlMs }));
+    // This node's polls see the tick at once; other nodes when the message reaches them.
+    this.statuses.delete(status.eventId);
+    this.statuses.set(status.eventId, {
+      readAtMs: this.ctx.clock.nowMs(), status: Promise.resolve(status), settled: status,
+    });
+    dropOldest(this.statuses, limits.queueFollowedLinesMax);
     await coord.publish(ticksChannel(coord, status.eventId), message);
   }
 
@@ -260,14 +374,17 @@ export class WaitingRoom {
     await this.cacheWrite(() => this.ctx.coord.hashSet(key, fields, membersTtlMs));
   }
 
-  /** The customer's entry: cache first, PostgreSQL on a miss (and then cached). */
-  async entry(eventId: string, customerId: string): Promise<EntryRef | undefined> {
+  /** The customer's entry from the members cache only (undefined on a miss). */
+  private async cachedEntry(eventId: string, customerId: string): Promise<EntryRef | undefined> {
     const key = this.ctx.coord.keys.event(eventId, 'queue:members');
     const cached = await this.cacheRead(() => this.ctx.coord.hashGet(key, customerId));
-    if (cached !== null) {
-      const parsed = parseMember(customerId, cached);
-      if (parsed !== undefined) return parsed;
-    }
+    return cached === null ? undefined : parseMember(customerId, cached);
+  }
+
+  /** The customer's entry: cache first, PostgreSQL on a miss (and then cached). */
+  async entry(eventId: string, customerId: string): Promise<EntryRef | undefined> {
+    const cached = await this.cachedEntry(eventId, customerId);
+    if (cached !== undefined) return cached;
     const entry = await findEntry(this.ctx.db, eventId, customerId);
     if (entry !== undefined) await this.remember(eventId, entry);
     return entry;

@@ -129,6 +129,9 @@ export async function queueRoutes(app: App, ctx: AppContext): Promise<void> {
   app.addHook('preClose', async () => {
     for (const connection of streamSlots(app, 'queue').open) connection.end();
   });
+  app.addHook('onClose', async () => {
+    await room.stopFollowing();
+  });
   const { pollsPerCustomerPerMinute } = ctx.config.queue;
 
   app.post(

@@ -1,0 +1,215 @@
+/**
+ * The waiting room answers from memory: a known fan's re-join, a waiting fan's poll and an
+ * admitted fan's pass are served without a PostgreSQL round trip (counted on the storage
+ * port, not timed); a flushed cache falls back to PostgreSQL and refills; two nodes agree
+ * after a tick; and a cached pass never reaches another customer. On every backend, with
+ * the in-process coordinator and with Redis (keys under a random prefix, deleted after).
+ */
+import { randomUUID } from 'node:crypto';
+
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { loadEvent, type EventRecord } from '../catalog/events.js';
+import type { QueueSettings } from '../catalog/schemas.js';
+import type { AppContext } from '../context.js';
+import { createMemoryCoordinator, createMemoryHub } from '../coord/memory.js';
+import { createRedisCoordinator, type Coordinator } from '../coord/index.js';
+import type { Db, Queryable } from '../storage/index.js';
+import { testBackends } from '../testing/backends.js';
+import { buildTestContext } from '../testing/context.js';
+import { buildEvent } from '../testing/factories.js';
+import { deleteRedisPrefix, serviceAvailable, testRedisUrl } from '../testing/services.js';
+import { AdmissionDuty } from './duty.js';
+import { WaitingRoom } from './room.js';
+import type { LineStatus } from './types.js';
+
+const backends = await testBackends();
+const redisUp = await serviceAvailable('Redis', testRedisUrl);
+const prefixes: string[] = [];
+
+afterAll(async () => {
+  if (redisUp) for (const prefix of prefixes) await deleteRedisPrefix(prefix);
+});
+
+/** Wraps a database so every statement sent to it is counted (transactions included). */
+function counted(db: Db): { db: Db; statements: () => number; reset: () => void } {
+  let count = 0;
+  const wrap = (q: Queryable): Queryable => ({
+    query: (sql, params) => {
+      count += 1;
+      return q.query(sql, params);
+    },
+    exec: (sql) => {
+      count += 1;
+      return q.exec(sql);
+    },
+  });
+  const outer = wrap(db);
+  const wrapped: Db = {
+    ...db, ...outer,
+    tx: (work, options) => db.tx((tx) => work(wrap(tx)), options),
+  };
+  return { db: wrapped, statements: () => count, reset: () => { count = 0; } };
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+type CoordKind = 'memory' | 'redis';
+
+for (const backend of backends) {
+  for (const kind of ['memory', 'redis'] as CoordKind[]) {
+    const enabled = backend.available && (kind === 'memory' || redisUp);
+    describe.skipIf(!enabled)(`the waiting room from memory (${backend.name}, ${kind})`, () => {
+      /** Coordinators of one cluster: a shared hub in process, or one Redis prefix. */
+      function cluster(): () => Coordinator {
+        if (kind === 'memory') {
+          const hub = createMemoryHub();
+          return () => createMemoryCoordinator({ hub });
+        }
+        const prefix = `test:qmem:${randomUUID().slice(0, 8)}:`;
+        prefixes.push(prefix);
+        return () => createRedisCoordinator({
+          url: testRedisUrl, prefix, name: 'test-qmem', logger: { warn: () => undefined },
+        });
+      }
+
+      async function setup(queue: Partial<QueueSettings> = {}): Promise<{
+        db: Db; ctx: AppContext; room: WaitingRoom; event: EventRecord;
+        count: ReturnType<typeof counted>; coordFor: () => Coordinator;
+        close: () => Promise<void>;
+      }> {
+        const raw = await backend.open();
+        const count = counted(raw);
+        const coordFor = cluster();
+        const coord = coordFor();
+        const ctx = buildTestContext(count.db, { coord });
+        const details = await buildEvent(ctx, {
+          queue: {
+            enabled: true, admitPerMinute: 60_000, maxActiveShoppers: 2, passSeconds: 600,
+            ...queue,
+          },
+        });
+        const event = await loadEvent(raw, details.eventId);
+        const room = new WaitingRoom(ctx);
+        return {
+          db: raw, ctx, room, event, count, coordFor,
+          async close() {
+            await room.stopFollowing();
+            await coord.close();
+            await raw.close();
+          },
+        };
+      }
+
+      it('a known fan re-joins and polls without a PostgreSQL round trip', async () => {
+        const { room, event, count, close } = await setup();
+        try {
+          const [a, b] = [randomUUID(), randomUUID()];
+          await room.join(event, a);
+          await room.join(event, b);
+          await room.view(event, b);
+          count.reset();
+          const again = await room.join(event, b);
+          const polled = await room.view(event, b);
+          expect(again).toMatchObject({ created: false, view: { state: 'waiting', number: 2 } });
+          expect(polled).toMatchObject({ state: 'waiting', number: 2, position: 2 });
+          expect(count.statements()).toBe(0);
+        } finally {
+          await close();
+        }
+      });
+
+      it('a newcomer\'s join is one group-committed batch, no lookup of its own', async () => {
+        const { room, event, count, close } = await setup();
+        try {
+          await room.join(event, randomUUID());
+          let outside = 0;
+          const plain = count.db.query.bind(count.db);
+          count.db.query = (sql, params) => {
+            outside += 1;
+            return plain(sql, params);
+          };
+          const joined = await room.join(event, randomUUID());
+          expect(joined).toMatchObject({ created: true, view: { number: 2 } });
+          expect(outside).toBe(0);
+        } finally {
+          await close();
+        }
+      });
+
+      it('a flushed cache falls back to PostgreSQL, keeps who left, and refills', async () => {
+        const { ctx, room, event, count, close } = await setup();
+        try {
+          const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+          for (const fan of [a, b, c]) await room.join(event, fan);
+          await room.leave(event, b);
+          // What a Redis flush or restart does to the cache of this line.
+          for (const name of ['queue:members', 'queue:status', 'queue:admits']) {
+            await ctx.coord.del(ctx.coord.keys.event(event.eventId, name));
+          }
+          const fresh = new WaitingRoom(ctx);
+          try {
+            expect(await fresh.view(event, c)).toMatchObject({ state: 'waiting', number: 3 });
+            expect((await fresh.join(event, b)).view).toMatchObject({ state: 'left', number: 2 });
+            expect(await fresh.join(event, a)).toMatchObject({
+              created: false, view: { state: 'waiting', number: 1 },
+            });
+            count.reset();
+            expect(await fresh.view(event, c)).toMatchObject({ state: 'waiting', number: 3 });
+            expect(count.statements()).toBe(0);
+          } finally {
+            await fresh.stopFollowing();
+          }
+        } finally {
+          await close();
+        }
+      });
+
+      it('two nodes agree after a tick, without reading the line from PostgreSQL', async () => {
+        const { db, ctx, room, event, count, coordFor, close } = await setup();
+        const otherCoord = coordFor();
+        const other = buildTestContext(count.db, { coord: otherCoord });
+        const second = new WaitingRoom(other);
+        try {
+          const fans = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+          for (const fan of fans) await room.join(event, fan);
+          const last = fans[3] as string;
+          await room.view(event, last);
+          await second.view(event, last);
+          const duty = new AdmissionDuty(ctx);
+          await duty.start();
+          let status: LineStatus | undefined;
+          try {
+            await until(async () => {
+              const outcome = (await duty.tickOnce()).get(event.eventId);
+              if (outcome?.kind === 'ticked') status = outcome.status;
+              return status !== undefined;
+            });
+          } finally {
+            await duty.stop();
+          }
+          const served = (status as LineStatus).servedUpTo;
+          expect(served).toBe(2);
+          // The other node hears the tick on the line's channel.
+          await until(async () => (await second.view(event, last)).servedUpTo === served);
+          count.reset();
+          const [here, there] = [await room.view(event, last), await second.view(event, last)];
+          expect(here).toEqual(there);
+          expect(here).toMatchObject({ state: 'waiting', position: 2, servedUpTo: 2 });
+          expect(count.statements()).toBe(0);
+          void db;
+        } finally {
+          await second.stopFollowing();
+          await otherCoord.close();
+          await close();
+        }
+      });
+    });
+  }
+}
