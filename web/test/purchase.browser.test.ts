@@ -232,6 +232,30 @@ describe('buying tickets in Chromium', () => {
     await context.close();
   });
 
+  it('counts the hold down on the server clock, not on a device clock that runs fast',
+    async () => {
+      const context = await newContext(browser);
+      // This device's clock is five minutes fast: read alone, it would show a 10-minute
+      // hold with five minutes left.
+      await context.clock.install({ time: Date.now() + 5 * 60_000 });
+      const fan = await buildCustomer(server.ctx);
+      await signIn(context, fan);
+      const held = await server.app.inject({
+        method: 'POST', url: `/api/v1/events/${open.eventId}/holds`,
+        headers: { authorization: `Bearer ${fan.token}` }, payload: { zone: 'floor', quantity: 1 },
+      });
+      expect(held.statusCode).toBe(201);
+      const page = await context.newPage();
+      await page.goto(`${server.url}/holds/${String(held.json().holdId)}`);
+      const timer = page.getByRole('timer');
+      await timer.waitFor();
+      const [minutes, seconds] = (await timer.textContent() ?? '').split(':').map(Number);
+      const left = (minutes ?? 0) * 60 + (seconds ?? 0);
+      expect(left).toBeGreaterThan(540);
+      expect(left).toBeLessThanOrEqual(600);
+      await context.close();
+    });
+
   it('marks seats someone else took, whether the map heard first or the server said so',
     async () => {
       const contested = await buildEvent(server.ctx, {
