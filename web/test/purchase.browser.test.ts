@@ -10,7 +10,7 @@ import { adminHeaders } from '../../src/testing/context.js';
 import { buildCustomer, buildEvent, buildVenue } from '../../src/testing/factories.js';
 import {
   launchBrowser, newContext, screenshot, seriousAxeViolations, signIn, startTestServer,
-  type TestServer,
+  type TestServer, viewports,
 } from './harness.js';
 import { paintedStatus, seatPoint } from './seatmap.js';
 
@@ -253,6 +253,29 @@ describe('buying tickets in Chromium', () => {
       const left = (minutes ?? 0) * 60 + (seconds ?? 0);
       expect(left).toBeGreaterThan(540);
       expect(left).toBeLessThanOrEqual(600);
+      await context.close();
+    });
+
+  it('refits the seat map when the screen changes size, so a turned phone still shows it',
+    async () => {
+      const resized = await buildEvent(server.ctx, {
+        venue: await buildVenue(server.ctx, { rows: 5, seatsPerRow: 10, standing: 20 }),
+        title: 'Turned Phone Night',
+      });
+      const rival = await buildCustomer(server.ctx);
+      const held = await server.app.inject({
+        method: 'POST', url: `/api/v1/events/${resized.eventId}/holds`,
+        headers: { authorization: `Bearer ${rival.token}` }, payload: { seats: ['A-1-1'] },
+      });
+      expect(held.statusCode).toBe(201);
+      const { page, context } = await fanOnEvent(resized.eventId);
+      const wide = await seatPoint(page, server.url, resized.eventId, 'A-1-1');
+      await until(async () => (await paintedStatus(page, wide)) === 'held' || undefined,
+        'the held seat painted on the wide map');
+      await page.setViewportSize(viewports.phone);
+      const narrow = await seatPoint(page, server.url, resized.eventId, 'A-1-1');
+      await until(async () => (await paintedStatus(page, narrow)) === 'held' || undefined,
+        'the held seat painted where the refitted map puts it');
       await context.close();
     });
 
