@@ -76,6 +76,13 @@ export const limits = {
   queueFollowedLinesMax: 1_000,
   /** A followed line nobody polled on this node for this long is unsubscribed. */
   queueFollowIdleMs: 60_000,
+  /**
+   * How long a cached admission (a fan's pass) may answer a poll after it was read from
+   * PostgreSQL: the longest a freed slot is still shown as admitted (queue/admits.ts).
+   */
+  queueAdmissionCacheMs: 5_000,
+  /** A cached pass this close to its expiry or claim deadline is read from PostgreSQL. */
+  queueAdmissionMarginMs: 2_000,
   /** Tickets in one hold (the event's per-customer limit usually binds first). */
   seatsPerHold: 50,
   /** Tickets one waitlist entry may ask for (the event's per-customer limit binds too). */

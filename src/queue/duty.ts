@@ -107,7 +107,9 @@ export class AdmissionDuty {
       ...(lag === undefined ? {} : { publishLagMs: lag }),
     });
     if (outcome.kind === 'ticked') {
-      await waitingRoom(ctx).publish(outcome.status);
+      const room = waitingRoom(ctx);
+      await room.rememberAdmitted(eventId, outcome.admitted.map((fan) => fan.customerId));
+      await room.publish(outcome.status);
       // The tick's instant is the database clock; this node's clock is close enough for a
       // figure that is bounded and smoothed (pace.ts), and only ever moves an ETA.
       this.publishLags.delete(eventId);

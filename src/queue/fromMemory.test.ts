@@ -11,16 +11,21 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { loadEvent, type EventRecord } from '../catalog/events.js';
 import type { QueueSettings } from '../catalog/schemas.js';
+import { limits } from '../config/limits.js';
 import type { AppContext } from '../context.js';
 import { createMemoryCoordinator, createMemoryHub } from '../coord/memory.js';
 import { createRedisCoordinator, type Coordinator } from '../coord/index.js';
+import { ManualClock, type Clock } from '../core/clock.js';
 import type { Db, Queryable } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
 import { buildTestContext } from '../testing/context.js';
 import { buildEvent } from '../testing/factories.js';
 import { deleteRedisPrefix, serviceAvailable, testRedisUrl } from '../testing/services.js';
+import { releaseShopperSlot } from './admission.js';
+import { usableAdmission } from './admits.js';
 import { AdmissionDuty } from './duty.js';
-import { WaitingRoom } from './room.js';
+import { assertMayHold } from './gate.js';
+import { WaitingRoom, waitingRoom } from './room.js';
 import type { LineStatus } from './types.js';
 
 const backends = await testBackends();
@@ -79,7 +84,7 @@ for (const backend of backends) {
         });
       }
 
-      async function setup(queue: Partial<QueueSettings> = {}): Promise<{
+      async function setup(queue: Partial<QueueSettings> = {}, clock?: Clock): Promise<{
         db: Db; ctx: AppContext; room: WaitingRoom; event: EventRecord;
         count: ReturnType<typeof counted>; coordFor: () => Coordinator;
         close: () => Promise<void>;
@@ -88,7 +93,7 @@ for (const backend of backends) {
         const count = counted(raw);
         const coordFor = cluster();
         const coord = coordFor();
-        const ctx = buildTestContext(count.db, { coord });
+        const ctx = buildTestContext(count.db, { coord, ...(clock ? { clock } : {}) });
         const details = await buildEvent(ctx, {
           queue: {
             enabled: true, admitPerMinute: 60_000, maxActiveShoppers: 2, passSeconds: 600,
@@ -207,6 +212,116 @@ for (const backend of backends) {
         } finally {
           await second.stopFollowing();
           await otherCoord.close();
+          await close();
+        }
+      });
+
+      /** Joins `count` fans and runs one admission tick; returns them in line order. */
+      async function admitFirst(
+        ctx: AppContext, event: EventRecord, count: number,
+      ): Promise<string[]> {
+        const fans = Array.from({ length: count }, () => randomUUID());
+        for (const fan of fans) await waitingRoom(ctx).join(event, fan);
+        const duty = new AdmissionDuty(ctx);
+        await duty.start();
+        try {
+          await until(async () =>
+            (await duty.tickOnce()).get(event.eventId)?.kind === 'ticked');
+        } finally {
+          await duty.stop();
+        }
+        return fans;
+      }
+
+      it('an admitted fan gets the pass from memory, and sees the claim at once', async () => {
+        const { ctx, event, count, close } = await setup();
+        const room = waitingRoom(ctx);
+        try {
+          const [first, , third] = await admitFirst(ctx, event, 3) as [string, string, string];
+          count.reset();
+          const view = await room.view(event, first);
+          expect(view).toMatchObject({ state: 'admitted', position: 0 });
+          expect(view.claimBy).toBeDefined();
+          expect(await room.view(event, third)).toMatchObject({ state: 'waiting', position: 1 });
+          expect(count.statements()).toBe(0);
+          const check = room.passes.verify(view.pass as string, {
+            eventId: event.eventId, customerId: first, nowMs: ctx.clock.nowMs(),
+          });
+          expect(check.ok).toBe(true);
+          // The hold gate decides on the row (a round trip) and tells the cache.
+          await assertMayHold(ctx, event, first, view.pass);
+          count.reset();
+          const claimed = await room.view(event, first);
+          expect(claimed).toMatchObject({ state: 'admitted', pass: view.pass });
+          expect(claimed.claimBy).toBeUndefined();
+          expect(count.statements()).toBe(0);
+        } finally {
+          await close();
+        }
+      });
+
+      it('a stale or misfiled entry never shows one customer another\'s pass', async () => {
+        const { ctx, event, close } = await setup();
+        const room = waitingRoom(ctx);
+        try {
+          const [first, second, third] =
+            await admitFirst(ctx, event, 3) as [string, string, string];
+          const key = ctx.coord.keys.event(event.eventId, 'queue:admits');
+          const firstEntry = await ctx.coord.hashGet(key, first);
+          expect(firstEntry).not.toBeNull();
+          // Control: the entry is a real, usable pass, for its own customer.
+          const nowMs = ctx.clock.nowMs();
+          expect(usableAdmission(firstEntry as string, event.eventId, first, nowMs))
+            .toMatchObject({ customerId: first, live: true });
+          // Filed under the second fan (admitted) and the third (still waiting).
+          await ctx.coord.hashSet(key, { [second]: firstEntry as string, [third]: firstEntry as string });
+          const own = (await room.view(event, first)).pass as string;
+          const secondView = await room.view(event, second);
+          expect(secondView.state).toBe('admitted');
+          expect(secondView.pass).not.toBe(own);
+          const claims = room.passes.verify(secondView.pass as string, {
+            eventId: event.eventId, customerId: second, nowMs,
+          });
+          expect(claims.ok).toBe(true);
+          const thirdView = await room.view(event, third);
+          expect(thirdView).toMatchObject({ state: 'waiting' });
+          expect(thirdView.pass).toBeUndefined();
+        } finally {
+          await close();
+        }
+      });
+
+      it('a lost admissions cache reads PostgreSQL and refills', async () => {
+        const { ctx, event, count, close } = await setup();
+        const room = waitingRoom(ctx);
+        try {
+          const [first] = await admitFirst(ctx, event, 1) as [string];
+          const before = await room.view(event, first);
+          await ctx.coord.del(ctx.coord.keys.event(event.eventId, 'queue:admits'));
+          count.reset();
+          expect(await room.view(event, first)).toEqual(before);
+          expect(count.statements()).toBeGreaterThan(0);
+          count.reset();
+          expect(await room.view(event, first)).toEqual(before);
+          expect(count.statements()).toBe(0);
+        } finally {
+          await close();
+        }
+      });
+
+      it('a slot freed elsewhere shows as admitted for at most the cache\'s bound', async () => {
+        const clock = new ManualClock(Date.now());
+        const { ctx, db, event, close } = await setup({}, clock);
+        const room = waitingRoom(ctx);
+        try {
+          const [first] = await admitFirst(ctx, event, 1) as [string];
+          expect((await room.view(event, first)).state).toBe('admitted');
+          // The order completes on another node: PostgreSQL frees the slot.
+          expect(await releaseShopperSlot(db, event.eventId, first, clock.nowMs())).toBe(true);
+          expect((await room.view(event, first)).state).toBe('admitted');
+          clock.advance(limits.queueAdmissionCacheMs + 1);
+          expect((await room.view(event, first)).state).toBe('expired');
+        } finally {
           await close();
         }
       });

@@ -38,9 +38,12 @@ export async function assertMayHold(
   if (!check.ok) throw refuse(passProblemDetail[check.problem]);
   // The signature check above uses this node's clock and is only a cheap first filter; the
   // row decides, by the database clock.
+  const room = waitingRoom(ctx);
   const admission = await claimAdmission(
     ctx.db, event.eventId, customerId, pinnedNowMs(ctx.clock),
   );
+  // The fan's view shows the claim (or the lapse) at once, on every node.
+  if (admission !== undefined) await room.admits.put(event.eventId, [admission], nowMs);
   if (admission === undefined || admission.passId !== check.claims.passId) {
     throw refuse('the queue pass is not this customer\'s current admission');
   }

@@ -19,6 +19,7 @@ import { pinnedNowMs } from '../core/clock.js';
 import { limits } from '../config/limits.js';
 import { DomainError } from '../core/errors.js';
 import { findAdmission, readLineStatus } from './admission.js';
+import { AdmissionCache, findAdmissions } from './admits.js';
 import { LineFeed, ticksChannel } from './feed.js';
 import { leaveLine, type LeaveReason } from './leave.js';
 import { findEntry, JoinBatcher, type SeedSource } from './line.js';
@@ -82,6 +83,8 @@ export function etaSeconds(position: number, ratePerMinute: number): number | nu
 export class WaitingRoom {
   readonly passes: QueuePasses;
   readonly feed: LineFeed;
+  /** Admitted fans' admissions, so a poll or a stream shows the pass without a round trip. */
+  readonly admits: AdmissionCache;
   private readonly batcher: JoinBatcher;
   private readonly events = new Map<string, { atMs: number; record: Promise<EventRecord> }>();
   private readonly statuses = new Map<string, StatusMemo>();
@@ -95,6 +98,7 @@ export class WaitingRoom {
     this.db = ctx.db;
     this.passes = new QueuePasses(ctx.secrets.secret);
     this.feed = new LineFeed(ctx.coord, ctx.logger);
+    this.admits = new AdmissionCache(ctx.coord, ctx.logger);
     this.batcher = new JoinBatcher(ctx.db, ctx.clock, seeds);
   }
 
@@ -196,9 +200,7 @@ export class WaitingRoom {
         ...(outlook === 'open' ? {} : { waitlistUrl: waitlistUrl(event.eventId) }),
       };
     }
-    const admission = await findAdmission(
-      this.ctx.db, event.eventId, entry.customerId, pinnedNowMs(this.ctx.clock),
-    );
+    const admission = await this.admission(event.eventId, entry.customerId);
     if (admission === undefined) {
       // Passed over because they left (on another tab, say), or servedUpTo came from a
       // cache newer than our read and the admission is being committed.
@@ -210,6 +212,39 @@ export class WaitingRoom {
       return { ...base, state: 'waiting', position: 1, etaSeconds: 0 };
     }
     return this.admittedView(event, admission, base);
+  }
+
+  /**
+   * The fan's admission: from the admissions cache when it may answer (admits.ts), else
+   * read from PostgreSQL (by its clock) and cached.
+   */
+  private async admission(eventId: string, customerId: string): Promise<Admission | undefined> {
+    const readAtMs = this.ctx.clock.nowMs();
+    const cached = await this.admits.get(eventId, customerId, readAtMs);
+    if (cached !== undefined) return cached;
+    const found = await findAdmission(
+      this.ctx.db, eventId, customerId, pinnedNowMs(this.ctx.clock),
+    );
+    if (found !== undefined) await this.admits.put(eventId, [found], readAtMs);
+    return found;
+  }
+
+  /**
+   * Caches the passes a tick has just committed, before its broadcast moves their fans, so
+   * each of them finds the pass without a round trip: one read for the whole tick, on the
+   * node that ran it. A failure only means their first poll reads PostgreSQL.
+   */
+  async rememberAdmitted(eventId: string, customerIds: readonly string[]): Promise<void> {
+    if (customerIds.length === 0) return;
+    const readAtMs = this.ctx.clock.nowMs();
+    try {
+      const rows = await findAdmissions(
+        this.ctx.db, eventId, customerIds, pinnedNowMs(this.ctx.clock),
+      );
+      await this.admits.put(eventId, rows, readAtMs);
+    } catch (error) {
+      this.ctx.logger.warn({ err: error, eventId }, 'admitted passes not cached; polls read them');
+    }
   }
 
   /**
@@ -236,6 +271,7 @@ export class WaitingRoom {
       this.ctx.db, event.eventId, customerId, reason, pinnedNowMs(this.ctx.clock),
     );
     await this.remember(event.eventId, entry);
+    await this.admits.forget(event.eventId, [customerId]);
     return await this.viewAt(event, entry, await this.status(event));
   }
 
