@@ -353,6 +353,8 @@ describe(`waiting room over HTTP (${backend.name})`, () => {
       // The first fan's order completes: their view is expired, and the stream says so once.
       await ctx.db.query('UPDATE queue_admissions SET released_at = now() WHERE customer_id = $1',
         [first.customerId]);
+      // The next tick forgets the freed slot's cached pass.
+      await duty.tickOnce();
       const done = await open(eventId, first.token);
       const doneFrames = await new SseReader(done.response.body as ReadableStream<Uint8Array>)
         .toEnd();

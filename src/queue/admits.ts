@@ -12,7 +12,8 @@
  *   while its deadlines (expiry, and the claim grace while unclaimed) are more than
  *   `limits.queueAdmissionMarginMs` away by this node's clock; near or past a deadline
  *   PostgreSQL (by its own clock) decides. A slot freed meanwhile (an order completed, an
- *   idle shopper) is shown as still admitted for at most that long;
+ *   idle shopper) is forgotten by the next tick's node (releasedSince), and is shown as
+ *   still admitted for at most the cache's bound should that fail;
  * - an entry that was no longer live is final (a slot never comes back) and kept;
  * - an entry names its event and customer and is used only for exactly those, so a
  *   misfiled entry cannot hand one customer's pass to another.
@@ -165,4 +166,20 @@ export async function findAdmissions(
     expiresAtMs: row.expires_at.getTime(), claimedAtMs: row.claimed_at?.getTime() ?? null,
     releasedAtMs: row.released_at?.getTime() ?? null, live: row.live,
   }));
+}
+
+/**
+ * Customers whose slot was freed at or after `sinceMs` (database clock): an order completed,
+ * the idle rule, a reconcile. The tick's node forgets their cached passes, so a slot freed
+ * anywhere shows within about a tick, not only when the cached entry ages out.
+ */
+export async function releasedSince(
+  db: Queryable, eventId: string, sinceMs: number,
+): Promise<string[]> {
+  const { rows } = await db.query<{ customer_id: string }>(
+    `SELECT customer_id FROM queue_admissions
+      WHERE event_id = $1 AND released_at >= $2`,
+    [eventId, new Date(sinceMs)],
+  );
+  return rows.map((row) => row.customer_id);
 }

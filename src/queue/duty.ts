@@ -23,6 +23,9 @@ import type { SeedSource } from './line.js';
 import { supplyKnobs } from './supply.js';
 import { waitingRoom } from './room.js';
 
+/** How far back each tick looks for freed slots beyond the previous tick (see tickOne). */
+const releaseOverlapMs = 2_000;
+
 /** The lease name of the admission duty. */
 export const admissionLease = 'queue-admission';
 
@@ -40,6 +43,8 @@ export class AdmissionDuty {
   private round: Promise<void> = Promise.resolve();
   /** Per line, how long the last tick's broadcast took to leave this node (ms). */
   private readonly publishLags = new Map<string, number>();
+  /** Per line, the instant of this node's last tick (database clock, ms). */
+  private readonly lastTickAtMs = new Map<string, number>();
 
   constructor(
     private readonly ctx: AppContext,
@@ -109,6 +114,17 @@ export class AdmissionDuty {
     if (outcome.kind === 'ticked') {
       const room = waitingRoom(ctx);
       await room.rememberAdmitted(eventId, outcome.admitted.map((fan) => fan.customerId));
+      // Slots freed since the last tick (less a margin for transactions that began before
+      // it and committed after): their cached passes go, before the broadcast.
+      const since = this.lastTickAtMs.get(eventId) ??
+        outcome.status.atMs - limits.queueAdmissionCacheMs;
+      await room.forgetReleased(eventId, since - releaseOverlapMs);
+      this.lastTickAtMs.delete(eventId);
+      this.lastTickAtMs.set(eventId, outcome.status.atMs);
+      if (this.lastTickAtMs.size > limits.queueEventsPerTick) {
+        const oldest = this.lastTickAtMs.keys().next().value;
+        if (oldest !== undefined) this.lastTickAtMs.delete(oldest);
+      }
       await room.publish(outcome.status);
       // The tick's instant is the database clock; this node's clock is close enough for a
       // figure that is bounded and smoothed (pace.ts), and only ever moves an ETA.

@@ -274,7 +274,8 @@ for (const backend of backends) {
           expect(usableAdmission(firstEntry as string, event.eventId, first, nowMs))
             .toMatchObject({ customerId: first, live: true });
           // Filed under the second fan (admitted) and the third (still waiting).
-          await ctx.coord.hashSet(key, { [second]: firstEntry as string, [third]: firstEntry as string });
+          const misfiled = firstEntry as string;
+          await ctx.coord.hashSet(key, { [second]: misfiled, [third]: misfiled });
           const own = (await room.view(event, first)).pass as string;
           const secondView = await room.view(event, second);
           expect(secondView.state).toBe('admitted');

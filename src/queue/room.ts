@@ -19,7 +19,7 @@ import { pinnedNowMs } from '../core/clock.js';
 import { limits } from '../config/limits.js';
 import { DomainError } from '../core/errors.js';
 import { findAdmission, readLineStatus } from './admission.js';
-import { AdmissionCache, findAdmissions } from './admits.js';
+import { AdmissionCache, findAdmissions, releasedSince } from './admits.js';
 import { LineFeed, ticksChannel } from './feed.js';
 import { leaveLine, type LeaveReason } from './leave.js';
 import { findEntry, JoinBatcher, type SeedSource } from './line.js';
@@ -244,6 +244,19 @@ export class WaitingRoom {
       await this.admits.put(eventId, rows, readAtMs);
     } catch (error) {
       this.ctx.logger.warn({ err: error, eventId }, 'admitted passes not cached; polls read them');
+    }
+  }
+
+  /**
+   * After a tick: forgets the cached passes of slots freed since `sinceMs` (database clock)
+   * wherever they were freed, so their fans see it at the next poll. Best effort: the
+   * cache's own bound still applies when this fails.
+   */
+  async forgetReleased(eventId: string, sinceMs: number): Promise<void> {
+    try {
+      await this.admits.forget(eventId, await releasedSince(this.ctx.db, eventId, sinceMs));
+    } catch (error) {
+      this.ctx.logger.warn({ err: error, eventId }, 'freed passes not forgotten; they age out');
     }
   }
 
