@@ -310,6 +310,31 @@ for (const backend of backends) {
         }
       });
 
+      it('the next tick forgets the pass of a slot freed elsewhere', async () => {
+        const { ctx, db, event, close } = await setup();
+        const room = waitingRoom(ctx);
+        try {
+          const [first, , third] = await admitFirst(ctx, event, 3) as [string, string, string];
+          expect((await room.view(event, first)).state).toBe('admitted');
+          // An order completes (the booking engine's call, by the database clock).
+          expect(await releaseShopperSlot(db, event.eventId, first)).toBe(true);
+          // Control: until a tick, the cached pass still answers (the bounded staleness).
+          expect((await room.view(event, first)).state).toBe('admitted');
+          const duty = new AdmissionDuty(ctx);
+          await duty.start();
+          try {
+            await until(async () =>
+              (await duty.tickOnce()).get(event.eventId)?.kind === 'ticked');
+          } finally {
+            await duty.stop();
+          }
+          expect((await room.view(event, first)).state).toBe('expired');
+          expect((await room.view(event, third)).state).toBe('admitted');
+        } finally {
+          await close();
+        }
+      });
+
       it('a slot freed elsewhere shows as admitted for at most the cache\'s bound', async () => {
         const clock = new ManualClock(Date.now());
         const { ctx, db, event, close } = await setup({}, clock);
