@@ -17,6 +17,7 @@ import { Redis } from 'ioredis';
 import { loadEvent, type EventRecord } from '../src/catalog/events.js';
 import type { AppContext } from '../src/context.js';
 import { createRedisCoordinator } from '../src/coord/index.js';
+import { AdmissionDuty } from '../src/queue/duty.js';
 import { joinLine, JoinBatcher } from '../src/queue/line.js';
 import { waitingRoom } from '../src/queue/room.js';
 import type { Db } from '../src/storage/index.js';
@@ -25,6 +26,7 @@ import { buildEvent } from '../src/testing/factories.js';
 import { testRedisUrl } from '../src/testing/services.js';
 import {
   benchPostgres, load, loadHttp, postJson, startBenchServer, type BenchRow, type BenchSection,
+  type RequestSpec,
 } from './lib.js';
 
 const prefix = `bench:queue:${randomUUID().slice(0, 8)}:`;
@@ -52,7 +54,11 @@ async function bareRoute(): Promise<BenchRow> {
 
 async function joinsOverHttp(db: Db): Promise<BenchRow[]> {
   const server = await startBenchServer(db, {
-    env: { RATE_LIMIT_JOINS_PER_IP: '10000000', QUEUE_SSE_MAX_CONNECTIONS: '20000' },
+    env: {
+      RATE_LIMIT_JOINS_PER_IP: '10000000', QUEUE_SSE_MAX_CONNECTIONS: '20000',
+      // A few admitted fans poll many times here; each stands for many fans.
+      RATE_LIMIT_QUEUE_POLLS_PER_CUSTOMER: '1000000',
+    },
   });
   try {
     const event = await queuedEvent(server.ctx);
@@ -70,13 +76,61 @@ async function joinsOverHttp(db: Db): Promise<BenchRow[]> {
     const again = specs.slice(0, Math.min(20_000, row.ops));
     const rejoin = await loadHttp('queue re-join over HTTP (answered from the cache)',
       server.url, again, { concurrency: 64, maxMs: 6_000, warmup: 100, ok: [200] });
+    const polls = (fans: RequestSpec[]): RequestSpec[] =>
+      Array.from({ length: 20_000 }, (_, i) => {
+        const fan = fans[i % fans.length] as RequestSpec;
+        return { method: 'GET', path: `${path}/me`, headers: fan.headers ?? {} };
+      });
+    const waiting = await loadHttp('queue/me over HTTP, waiting fans', server.url, polls(again),
+      { concurrency: 64, maxMs: 6_000, warmup: 100, ok: [200] });
+    const admittedFans = await admitSome(server.ctx, event, again);
+    const admitted = await loadHttp('queue/me over HTTP, admitted fans (pass in the view)',
+      server.url, polls(admittedFans), { concurrency: 64, maxMs: 6_000, warmup: 100, ok: [200] });
     return [
       { ...row, notes: `auth + rate limits + group-committed numbering; ${rows[0]?.n} entries, ` +
         `numbers dense: ${rows[0]?.dense}` },
       { ...rejoin, notes: 'idempotent: member cache hit, no database' },
+      { ...waiting, notes: 'status from node memory, number from the member cache: no database' },
+      { ...admitted, notes: `${admittedFans.length} fans admitted by one tick, polled in turn; ` +
+        'pass from the admissions cache (a read per fan per 5 s at most), signed per reply' },
     ];
   } finally {
     await server.close();
+  }
+}
+
+/** Runs admission ticks until some of `fans` are admitted; returns their join requests. */
+async function admitSome(
+  ctx: AppContext, event: EventRecord, fans: RequestSpec[],
+): Promise<RequestSpec[]> {
+  const duty = new AdmissionDuty(ctx);
+  await duty.start();
+  const admitted = new Set<string>();
+  try {
+    for (let round = 0; round < 50 && admitted.size === 0; round += 1) {
+      const outcome = (await duty.tickOnce()).get(event.eventId);
+      if (outcome?.kind === 'ticked') {
+        for (const fan of outcome.admitted) admitted.add(fan.customerId);
+      }
+      if (admitted.size === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } finally {
+    await duty.stop();
+  }
+  return fans.filter((spec) => admitted.has(customerOf(spec)));
+}
+
+/** The customer a request's bearer token names (the bench issued it). */
+function customerOf(spec: RequestSpec): string {
+  const token = (spec.headers?.authorization ?? '').replace(/^Bearer /, '');
+  const payload = token.split('.')[1] ?? '';
+  try {
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as {
+      sub?: unknown;
+    };
+    return typeof claims.sub === 'string' ? claims.sub : '';
+  } catch {
+    return '';
   }
 }
 
@@ -264,9 +318,9 @@ export async function run(): Promise<BenchSection> {
   }
   return {
     title: 'Waiting room',
-    description: 'Joining the queue over HTTP next to a bare route, the numbering designs ' +
-      'considered, what a waiting fan costs in Redis and PostgreSQL, and live position ' +
-      'updates over SSE.',
+    description: 'Joining the queue over HTTP next to a bare route, polling it (`queue/me`) ' +
+      'as a waiting and as an admitted fan, the numbering designs considered, what a ' +
+      'waiting fan costs in Redis and PostgreSQL, and live position updates over SSE.',
     rows,
   };
 }
