@@ -112,6 +112,10 @@ export const limits = {
    * batch after another; batches lock in the same order, so they only queue, never deadlock.
    */
   holdBatchesInFlight: 4,
+  /** Payment outcomes settled in one settle batch (orders/settleBatch.ts). */
+  settleBatchMax: 64,
+  /** Settle batches in flight per node (PostgreSQL; PGlite runs one at a time). */
+  settleBatchesInFlight: 4,
   /**
    * The hold route refuses by this node's clock only when the sale opens further away than
    * this; nearer the boundary the hold transaction decides by the database clock, so nodes
