@@ -44,6 +44,18 @@ interface Leadership {
   validUntil: number;
 }
 
+/** The electors of this process by lease store and duty name, for metrics to ask. */
+const electors = new WeakMap<LeaseStore, Map<string, LeaderElector>>();
+
+/**
+ * The elector this process runs for duty `name` on `store`, if any. Metrics ask it rather
+ * than the store: when Redis is down the leases live in PostgreSQL (coord/pgLease.ts), and
+ * only the elector knows whether its lease is still certainly held.
+ */
+export function electorFor(store: LeaseStore, name: string): LeaderElector | undefined {
+  return electors.get(store)?.get(name);
+}
+
 /** Competes for a lease and keeps it renewed; tells listeners when leadership changes. */
 export class LeaderElector {
   private readonly name: string;
@@ -73,6 +85,9 @@ export class LeaderElector {
     this.marginMs = Math.ceil(this.ttlMs * 0.02) + 5;
     this.clock = opts.clock ?? (() => performance.now());
     this.logger = opts.logger ?? consoleLogger;
+    const byName = electors.get(coord) ?? new Map<string, LeaderElector>();
+    byName.set(this.name, this);
+    electors.set(coord, byName);
   }
 
   /** Starts competing; resolves after the first attempt, whatever its outcome. */

@@ -1,14 +1,17 @@
 /**
  * Group commit for holds. Requests for one event are collected while the event's batches
  * in flight run, then decided together by the database function `hold_batch` (migration
- * 011) in one statement: one round trip and one commit for the whole batch. An idle event
- * has no timer: the first request runs at once, alone; requests arriving while batches run
- * form the next batch (at most `limits.holdBatchMax`; at most
- * `limits.holdBatchesInFlight` batches per event and node, one on PGlite). The function decides first come first served in arrival order, all or nothing
- * per request, and a refusal is a result, never an exception, so one request never
- * aborts the others. Locks are taken in a fixed order (customers by lock key, then tickets
- * by number), so batches on several nodes cannot deadlock each other; a deadlock with
- * another kind of transaction aborts the statement and the whole batch runs again.
+ * 011, revised in 023) in one statement: one round trip and one commit for the whole
+ * batch. An idle event has no timer: the first request runs at once, alone; requests
+ * arriving while batches run form the next batch (at most `limits.holdBatchMax`; at most
+ * `limits.holdBatchesInFlight` batches per event and node, one on PGlite). The function
+ * decides first come first served in arrival order, all or nothing per request, and a
+ * refusal is a result, never an exception, so one request never aborts the others. Locks
+ * are taken in a fixed order (customers by lock key, then the named tickets that are free,
+ * by number), so batches on several nodes cannot deadlock each other; a ticket already
+ * taken is refused without a lock, so batches naming the same taken seats never wait for
+ * each other. A deadlock with another kind of transaction aborts the statement and the
+ * whole batch runs again.
  */
 import type { EventRecord } from '../catalog/events.js';
 import { limits } from '../config/limits.js';

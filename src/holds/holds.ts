@@ -146,13 +146,9 @@ export async function decideHold(
   const zone = event.zones.find((candidate) => candidate.key === input.zone);
   if (zone === undefined) throw invalid('/zone', `event has no zone "${input.zone}"`);
   const layout = await zoneLayout(db, event.eventId, zone.key);
-  if (layout.seated) {
-    // Refuse a customer already at the limit before the zone read, the costly part; the
-    // batch still decides.
-    const used = await customerUsage(db, customerId, event.eventId);
-    if (used + input.quantity > event.maxTicketsPerCustomer) throw overLimit(event, used);
-    return await holdBestAvailable(submit, zone.key, input.quantity);
-  }
+  // The per-customer limit is decided in the batch only: a separate early count cost every
+  // best-available request a round trip to save one for customers already at the limit.
+  if (layout.seated) return await holdBestAvailable(submit, zone.key, input.quantity);
   return await holdUnits(submit, zone.key, input.quantity, layout);
 }
 

@@ -405,6 +405,35 @@ for (const backend of backends) {
       expect(rows.map((r) => r.release_reason)).toEqual(['idle', null, null, null]);
     });
 
+    it('a shopper whose cart lapsed unpaid gives the slot back at once', async () => {
+      const event = await queuedEvent({ maxActiveShoppers: 3 });
+      const [lapsed, released, holder, next] =
+        await customers(4) as [string, string, string, string];
+      await join(event, [lapsed, released, holder, next]);
+      expect(admittedIn(await tick(event))).toEqual([lapsed, released, holder]);
+      const lapsedHold = await holdFor(event, lapsed, 2);
+      await releaseHold(db, released, await holdFor(event, released, 2));
+      await holdFor(event, holder, 2);
+      // The lapsed fan's cart runs out its timer (by the database clock, as every hold).
+      await db.query(
+        `UPDATE holds SET expires_at = now() - interval '1 second' WHERE hold_id = $1`,
+        [lapsedHold],
+      );
+      await db.query(
+        `UPDATE tickets SET hold_expires_at = now() - interval '1 second' WHERE hold_id = $1`,
+        [lapsedHold],
+      );
+      // Idle time is an hour: only the lapsed cart frees a slot. The fan who released their
+      // cart is still shopping (choosing again), and so is the one with tickets in the cart.
+      expect(admittedIn(await tick(event))).toEqual([next]);
+      const { rows } = await db.query<{ customer_id: string; release_reason: string | null }>(
+        `SELECT customer_id, release_reason FROM queue_admissions
+          WHERE event_id = $1 ORDER BY number`,
+        [event.eventId],
+      );
+      expect(rows.map((r) => r.release_reason)).toEqual(['idle', null, null, null]);
+    });
+
     it('tells waiting fans the tickets left; in carts, no time is promised', async () => {
       const event = await queuedEvent({ maxActiveShoppers: 1 }, 6);
       const line = await customers(6);

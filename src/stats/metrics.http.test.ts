@@ -2,12 +2,14 @@
  * Domain metrics on /metrics: hold outcomes counted from real requests, the line of a
  * ticking event, payments by state, the outbox backlog and (on PostgreSQL) the pool.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { EventDetails } from '../catalog/schemas.js';
 import type { AppContext } from '../context.js';
+import { createMemoryCoordinator, LeaderElector } from '../coord/index.js';
 import type { App } from '../http/types.js';
 import type { SimulatedGateway } from '../payments/simulated.js';
 import type { Db } from '../storage/index.js';
@@ -75,6 +77,30 @@ for (const backend of backends) {
       expect(text).toMatch(/stampede_duty_leader\{duty="queue-admission"\} 0/);
       if (backend.name === 'postgres') {
         expect(sample(text, 'stampede_db_pool_connections{state="total"}')).toBeGreaterThan(0);
+      }
+    });
+
+    it('reports a duty led here exactly while this node holds its lease, wherever the lease '
+      + 'lives', async () => {
+      // A server keeps leases apart from the coordinator (Redis with a PostgreSQL fallback):
+      // the gauge must follow the lease store the duties use, not the coordinator's keys.
+      const leases = createMemoryCoordinator({});
+      ctx.leases = leases;
+      const elector = new LeaderElector(leases, {
+        name: 'outbox-relay', holderId: `metrics-${randomUUID()}`, ttlMs: 60_000,
+      });
+      try {
+        expect(sample(await metrics(), 'stampede_duty_leader{duty="outbox-relay"}')).toBe(0);
+        await elector.start();
+        expect(elector.isLeader()).toBe(true);
+        expect(sample(await metrics(), 'stampede_duty_leader{duty="outbox-relay"}')).toBe(1);
+        expect(sample(await metrics(), 'stampede_duty_leader{duty="queue-admission"}')).toBe(0);
+        await elector.stop();
+        expect(sample(await metrics(), 'stampede_duty_leader{duty="outbox-relay"}')).toBe(0);
+      } finally {
+        await elector.stop();
+        delete ctx.leases;
+        await leases.close();
       }
     });
 

@@ -8,11 +8,9 @@
  * scrapers (or a dashboard refreshing) cost one query. Events are labelled only while
  * their line is ticking, and at most `maxEvents` of them, so label cardinality is bounded.
  */
-import { hostname } from 'node:os';
-
 import { Counter, Gauge, type Registry } from 'prom-client';
-
 import type { AppContext } from '../context.js';
+import { electorFor } from '../coord/leader.js';
 
 /** Duties run under a lease, by lease name. */
 export const leasedDuties = ['queue-admission', 'booking-maintenance', 'outbox-relay'] as const;
@@ -58,14 +56,6 @@ async function readSnapshot(ctx: AppContext): Promise<Snapshot> {
      ) AS snapshot`,
   );
   return rows[0]?.snapshot as Snapshot;
-}
-
-/** True when a lease holder id names this process (`<host>-<pid>-…` or `<host>:<pid>:…`). */
-function heldHere(holder: string | null): boolean {
-  if (holder === null) return false;
-  const host = hostname();
-  return holder.startsWith(`${host}-${process.pid}-`)
-    || holder.startsWith(`${host}:${process.pid}:`);
 }
 
 /** Registers the domain metrics on an app's registry; hold outcomes come from the HTTP layer. */
@@ -155,11 +145,9 @@ export function registerDomainMetrics(registry: Registry, ctx: AppContext): {
   new Gauge({
     name: 'stampede_duty_leader', registers, labelNames: ['duty'] as const,
     help: '1 when this node holds the duty\'s lease (the sum over nodes is 1 per duty)',
-    async collect() {
+    collect() {
       for (const duty of leasedDuties) {
-        const holder = await ctx.coord.hashGet(ctx.coord.keys.lease(duty, 'holder'), 'holder')
-          .catch(() => null);
-        this.set({ duty }, heldHere(holder) ? 1 : 0);
+        this.set({ duty }, electorFor(ctx.leases ?? ctx.coord, duty)?.isLeader() === true ? 1 : 0);
       }
     },
   });

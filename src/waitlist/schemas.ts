@@ -18,6 +18,8 @@ export const WaitlistStatus = Type.Union([
   Type.Literal('offered'),
   Type.Literal('fulfilled'),
   Type.Literal('left'),
+  /** The event was cancelled or has started: nothing more will be offered. */
+  Type.Literal('closed'),
 ]);
 export type WaitlistStatus = Static<typeof WaitlistStatus>;
 

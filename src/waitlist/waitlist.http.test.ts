@@ -14,7 +14,7 @@ import type { SimulatedGateway } from '../payments/simulated.js';
 import type { Db } from '../storage/index.js';
 import { auditBooking } from '../testing/audit.js';
 import { testBackends } from '../testing/backends.js';
-import { buildTestApp } from '../testing/context.js';
+import { adminHeaders, buildTestApp } from '../testing/context.js';
 import { bearer, buildCustomer, buildEvent, buildVenue } from '../testing/factories.js';
 import { installTestGateway } from '../testing/payments.js';
 import {
@@ -220,6 +220,32 @@ for (const backend of backends) {
         .toEqual(['A-1-2', 'A-1-3', 'A-1-4']);
       expect(await auditBooking(db, event.eventId)).toEqual([]);
     });
+
+    it('closes waiting and offered entries when the event is cancelled; no offer follows',
+      async () => {
+        const event = await smallEvent();
+        const sold = await sellOut(event.eventId);
+        const [offered, waiting] = await fans(2) as [Fan, Fan];
+        expect((await join(offered, event.eventId, { zone: 'floor', quantity: 2 })).statusCode)
+          .toBe(201);
+        expect((await join(waiting, event.eventId, { quantity: 3 })).statusCode).toBe(201);
+        await release(sold.floorHolder, sold.floor);
+        expect(await entryOf(offered, event.eventId)).toMatchObject({ status: 'offered' });
+        expect(await entryOf(waiting, event.eventId)).toMatchObject({ status: 'waiting' });
+
+        const cancelled = await app.inject({ method: 'POST',
+          url: `/api/v1/events/${event.eventId}/cancel`, headers: adminHeaders });
+        expect(cancelled.statusCode, cancelled.body).toBe(200);
+        expect(await entryOf(offered, event.eventId))
+          .toMatchObject({ status: 'closed', position: null });
+        expect(await entryOf(waiting, event.eventId))
+          .toMatchObject({ status: 'closed', position: null });
+        expect((await entryOf(offered, event.eventId))?.holdId).toBeUndefined();
+        // Tickets coming back now go to nobody: the list is closed with the event.
+        await release(sold.seatHolder, sold.triple);
+        expect(await myHolds(waiting)).toEqual([]);
+        expect(await auditBooking(db, event.eventId)).toEqual([]);
+      });
 
     it('offers the tickets of a payment that failed after its hold lapsed', async () => {
       const event = await smallEvent();

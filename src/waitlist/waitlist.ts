@@ -5,6 +5,8 @@
  * An entry's recorded status is waiting, offered or left; whether an offer was bought or
  * lapsed is read from its hold (purchased: fulfilled; ended or timed out otherwise: left),
  * never counted down, so an offer that lapses ends the entry the instant its hold expires.
+ * An entry still waiting (or offered) when its event is cancelled or starts is closed: no
+ * ticket can come to it any more, so the fan is not left waiting on the list.
  */
 import { loadEvent, type EventRecord } from '../catalog/events.js';
 import { DomainError, invalid } from '../core/errors.js';
@@ -46,7 +48,7 @@ interface EntryRow {
   event_id: string; customer_id: string; zone_key: string | null; quantity: number;
   status: 'waiting' | 'offered' | 'left'; offer_hold_id: string | null; created_at: Date;
   hold_state: string | null; hold_live: boolean | null; hold_expires_at: Date | null;
-  position: number | null;
+  position: number | null; event_over: boolean;
 }
 
 const entrySelect = `SELECT w.event_id, w.customer_id, w.zone_key, w.quantity, w.status,
@@ -55,13 +57,17 @@ const entrySelect = `SELECT w.event_id, w.customer_id, w.zone_key, w.quantity, w
     CASE WHEN w.status = 'waiting' THEN
       (SELECT count(*) FROM waitlist_entries o
         WHERE o.event_id = w.event_id AND o.status = 'waiting' AND o.seq <= w.seq)::int
-    END AS position
-  FROM waitlist_entries w LEFT JOIN holds h ON h.hold_id = w.offer_hold_id`;
+    END AS position,
+    (e.cancelled_at IS NOT NULL OR e.starts_at <= now()) AS event_over
+  FROM waitlist_entries w LEFT JOIN holds h ON h.hold_id = w.offer_hold_id
+  JOIN events e ON e.event_id = w.event_id`;
 
 /** The status a fan sees: an offer's outcome is its hold's. */
 function statusOf(row: EntryRow): WaitlistStatus {
-  if (row.status !== 'offered') return row.status;
-  if (row.hold_state === 'purchased') return 'fulfilled';
+  if (row.status === 'left') return 'left';
+  if (row.status === 'offered' && row.hold_state === 'purchased') return 'fulfilled';
+  if (row.event_over) return 'closed';
+  if (row.status === 'waiting') return 'waiting';
   if (row.hold_state === 'held' && row.hold_live === true) return 'offered';
   return 'left';
 }

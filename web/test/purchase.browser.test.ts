@@ -10,7 +10,7 @@ import { adminHeaders } from '../../src/testing/context.js';
 import { buildCustomer, buildEvent, buildVenue } from '../../src/testing/factories.js';
 import {
   launchBrowser, newContext, screenshot, seriousAxeViolations, signIn, startTestServer,
-  type TestServer,
+  type TestServer, viewports,
 } from './harness.js';
 import { paintedStatus, seatPoint } from './seatmap.js';
 
@@ -231,6 +231,53 @@ describe('buying tickets in Chromium', () => {
     await screenshot(page, 'checkout-expired-desktop');
     await context.close();
   });
+
+  it('counts the hold down on the server clock, not on a device clock that runs fast',
+    async () => {
+      const context = await newContext(browser);
+      // This device's clock is five minutes fast: read alone, it would show a 10-minute
+      // hold with five minutes left.
+      await context.clock.install({ time: Date.now() + 5 * 60_000 });
+      const fan = await buildCustomer(server.ctx);
+      await signIn(context, fan);
+      const held = await server.app.inject({
+        method: 'POST', url: `/api/v1/events/${open.eventId}/holds`,
+        headers: { authorization: `Bearer ${fan.token}` }, payload: { zone: 'floor', quantity: 1 },
+      });
+      expect(held.statusCode).toBe(201);
+      const page = await context.newPage();
+      await page.goto(`${server.url}/holds/${String(held.json().holdId)}`);
+      const timer = page.getByRole('timer');
+      await timer.waitFor();
+      const [minutes, seconds] = (await timer.textContent() ?? '').split(':').map(Number);
+      const left = (minutes ?? 0) * 60 + (seconds ?? 0);
+      expect(left).toBeGreaterThan(540);
+      expect(left).toBeLessThanOrEqual(600);
+      await context.close();
+    });
+
+  it('refits the seat map when the screen changes size, so a turned phone still shows it',
+    async () => {
+      const resized = await buildEvent(server.ctx, {
+        venue: await buildVenue(server.ctx, { rows: 5, seatsPerRow: 10, standing: 20 }),
+        title: 'Turned Phone Night',
+      });
+      const rival = await buildCustomer(server.ctx);
+      const held = await server.app.inject({
+        method: 'POST', url: `/api/v1/events/${resized.eventId}/holds`,
+        headers: { authorization: `Bearer ${rival.token}` }, payload: { seats: ['A-1-1'] },
+      });
+      expect(held.statusCode).toBe(201);
+      const { page, context } = await fanOnEvent(resized.eventId);
+      const wide = await seatPoint(page, server.url, resized.eventId, 'A-1-1');
+      await until(async () => (await paintedStatus(page, wide)) === 'held' || undefined,
+        'the held seat painted on the wide map');
+      await page.setViewportSize(viewports.phone);
+      const narrow = await seatPoint(page, server.url, resized.eventId, 'A-1-1');
+      await until(async () => (await paintedStatus(page, narrow)) === 'held' || undefined,
+        'the held seat painted where the refitted map puts it');
+      await context.close();
+    });
 
   it('marks seats someone else took, whether the map heard first or the server said so',
     async () => {

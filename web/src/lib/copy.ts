@@ -127,6 +127,7 @@ export const copy = {
     buyOffer: 'Buy your offered tickets',
     fulfilled: 'You bought tickets from the waitlist.',
     left: 'You left the waitlist.',
+    closed: 'The waitlist is closed: this event was cancelled or has started.',
     offerBanner: (title: string) => `Tickets are waiting for you for ${title}.`,
   },
   notices: {

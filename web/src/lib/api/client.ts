@@ -5,6 +5,7 @@
  * copy in one place (lib/copy.ts) instead of reading statuses.
  */
 import createClient, { type Middleware } from 'openapi-fetch';
+import { serverClockMiddleware } from '../serverClock';
 import { session } from '../session';
 import type { paths } from './schema';
 
@@ -62,7 +63,7 @@ const authMiddleware: Middleware = {
 export const api = createClient<paths>({
   baseUrl: typeof window === 'undefined' ? 'http://localhost' : window.location.origin,
 });
-api.use(authMiddleware);
+api.use(authMiddleware, serverClockMiddleware);
 
 /** Unwraps an openapi-fetch result: the data, or throws the problem. */
 export async function unwrap<T>(

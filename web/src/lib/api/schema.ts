@@ -4060,7 +4060,7 @@ export interface paths {
                                 zone: string | null;
                                 quantity: number;
                                 position: number | null;
-                                status: "waiting" | "offered" | "fulfilled" | "left";
+                                status: "waiting" | "offered" | "fulfilled" | "left" | "closed";
                                 /** Format: uuid */
                                 holdId?: string;
                                 /** Format: date-time */
@@ -5048,7 +5048,7 @@ export interface paths {
                             zone: string | null;
                             quantity: number;
                             position: number | null;
-                            status: "waiting" | "offered" | "fulfilled" | "left";
+                            status: "waiting" | "offered" | "fulfilled" | "left" | "closed";
                             /** Format: uuid */
                             holdId?: string;
                             /** Format: date-time */
@@ -5070,7 +5070,7 @@ export interface paths {
                             zone: string | null;
                             quantity: number;
                             position: number | null;
-                            status: "waiting" | "offered" | "fulfilled" | "left";
+                            status: "waiting" | "offered" | "fulfilled" | "left" | "closed";
                             /** Format: uuid */
                             holdId?: string;
                             /** Format: date-time */
@@ -5372,7 +5372,7 @@ export interface paths {
                                 zone: string | null;
                                 quantity: number;
                                 position: number | null;
-                                status: "waiting" | "offered" | "fulfilled" | "left";
+                                status: "waiting" | "offered" | "fulfilled" | "left" | "closed";
                                 /** Format: uuid */
                                 holdId?: string;
                                 /** Format: date-time */

@@ -18,17 +18,9 @@ export async function createHold(
   }));
 }
 
-/** The hold and the server's clock offset (server minus this device, in ms). */
-export async function loadHold(holdId: string): Promise<{ hold: Hold; skewMs: number }> {
-  const sentAt = Date.now();
-  const result = api.GET('/api/v1/holds/{holdId}', { params: { path: { holdId } } });
-  const { response } = await result;
-  const hold = await unwrap(result);
-  const serverDate = Date.parse(response.headers.get('date') ?? '');
-  const midpoint = (sentAt + Date.now()) / 2;
-  // The Date header has one-second resolution; only a larger skew is worth correcting.
-  const skew = Number.isFinite(serverDate) ? serverDate - midpoint : 0;
-  return { hold, skewMs: Math.abs(skew) > 1_500 ? skew : 0 };
+/** The hold (its reply also sets the page's server clock offset, lib/serverClock). */
+export async function loadHold(holdId: string): Promise<Hold> {
+  return await unwrap(api.GET('/api/v1/holds/{holdId}', { params: { path: { holdId } } }));
 }
 
 export async function extendHold(holdId: string): Promise<Hold> {

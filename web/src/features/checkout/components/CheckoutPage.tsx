@@ -76,13 +76,12 @@ function Checkout({ holdId }: { holdId: string }) {
     stop.current.stopped = true;
   }, []);
   useEffect(() => {
-    if (loaded.data) setHold(loaded.data.hold);
+    if (loaded.data) setHold(loaded.data);
   }, [loaded.data]);
-  const current = hold ?? loaded.data?.hold;
+  const current = hold ?? loaded.data;
   const event = useAsync(async () => (current ? await loadEvent(current.eventId) : undefined),
     [current?.eventId]);
-  const secondsLeft = useSecondsLeft(current?.expiresAt ?? new Date(0).toISOString(),
-    loaded.data?.skewMs ?? 0);
+  const secondsLeft = useSecondsLeft(current?.expiresAt ?? new Date(0).toISOString());
 
   if (current === undefined) {
     return loaded.loading ? <Spinner /> : <ProblemMessage error={loaded.error} />;

@@ -2,6 +2,8 @@
  * The fan's queue pass per event, kept for this tab (sessionStorage) between the waiting
  * room and the seat map; holds on a queued event send it as X-Queue-Pass.
  */
+import { serverNowMs } from '../../../lib/serverClock';
+
 interface StoredPass {
   pass: string;
   expiresAt: string | undefined;
@@ -23,7 +25,7 @@ export function getQueuePass(eventId: string): string | undefined {
     const raw = sessionStorage.getItem(key(eventId));
     if (raw === null) return undefined;
     const stored = JSON.parse(raw) as StoredPass;
-    if (stored.expiresAt !== undefined && Date.parse(stored.expiresAt) < Date.now()) {
+    if (stored.expiresAt !== undefined && Date.parse(stored.expiresAt) < serverNowMs()) {
       return undefined;
     }
     return stored.pass;

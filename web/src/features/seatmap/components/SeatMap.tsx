@@ -11,8 +11,8 @@ import {
 import { copy } from '../../../lib/copy';
 import { formatCount, formatMoney } from '../../../lib/format';
 import {
-  drawOverlay, drawSeatPatch, drawSeats, fitViewport, toWorld, zoomAt, type PaintScene,
-  type Viewport,
+  drawOverlay, drawSeatPatch, drawSeats, fitViewport, resizeViewport, toWorld, zoomAt,
+  type PaintScene, type Viewport,
 } from '../lib/draw';
 import { AVAILABLE, insideOutline, seatLabel, statusNames } from '../lib/scene';
 import type { SeatStore } from '../lib/seatStore';
@@ -88,6 +88,8 @@ export function SeatMap({ store, selected, taken, onToggleSeat, onPickSection }:
   const staticRef = useRef<HTMLCanvasElement>(null);
   const overlayRef = useRef<HTMLCanvasElement>(null);
   const view = useRef<Viewport | undefined>(undefined);
+  /** True while the view is the fitted one (nobody zoomed or panned since). */
+  const fitted = useRef(true);
   const needs = useRef({ full: true, overlay: true });
   const frame = useRef(0);
   const hoverRef = useRef<Hover>(noHover);
@@ -153,9 +155,12 @@ export function SeatMap({ store, selected, taken, onToggleSeat, onPickSection }:
       if (staticRef.current === null || overlayRef.current === null) return;
       contexts.current.base = setupCanvas(staticRef.current, width, height);
       contexts.current.top = setupCanvas(overlayRef.current, width, height);
+      // Until the fan zooms or pans, the whole venue stays fitted to the new size; after,
+      // their place stays centred.
       const previous = view.current;
-      view.current = previous === undefined ? fitViewport(store.scene, width, height)
-        : { ...previous, width, height };
+      view.current = previous === undefined || fitted.current
+        ? fitViewport(store.scene, width, height)
+        : resizeViewport(previous, width, height);
       needs.current.full = true;
       schedule.current();
     };
@@ -178,7 +183,8 @@ export function SeatMap({ store, selected, taken, onToggleSeat, onPickSection }:
     const fit = fitViewport(store.scene, wrap?.clientWidth ?? 400, wrap?.clientHeight ?? 400);
     return fit.scale * 0.8;
   };
-  const setView = (next: Viewport) => {
+  const setView = (next: Viewport, fits = false) => {
+    fitted.current = fits;
     view.current = next;
     needs.current.full = true;
     schedule.current();
@@ -194,7 +200,7 @@ export function SeatMap({ store, selected, taken, onToggleSeat, onPickSection }:
   };
   const fit = () => {
     const v = view.current;
-    if (v !== undefined) setView(fitViewport(store.scene, v.width, v.height));
+    if (v !== undefined) setView(fitViewport(store.scene, v.width, v.height), true);
   };
 
   const hitTest = (sx: number, sy: number): Hover => {

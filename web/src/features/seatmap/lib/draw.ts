@@ -252,6 +252,14 @@ export function fitViewport(scene: Scene, width: number, height: number): Viewpo
   };
 }
 
+/**
+ * The view after the canvas changes size (a phone turned, a window resized): the world
+ * point at the centre stays at the centre, at the same zoom, so the fan keeps their place.
+ */
+export function resizeViewport(v: Viewport, width: number, height: number): Viewport {
+  return { ...v, width, height, x: v.x + (width - v.width) / 2, y: v.y + (height - v.height) / 2 };
+}
+
 /** Zooms by `factor` keeping the world point under (sx, sy) in place. */
 export function zoomAt(v: Viewport, factor: number, sx: number, sy: number, min: number,
   max: number): Viewport {

@@ -32,6 +32,7 @@ function EntryState({ entry }: { entry: WaitlistEntry }) {
       </div>
     );
   }
+  if (entry.status === 'closed') return <p>{copy.waitlist.closed}</p>;
   return <p>{entry.status === 'fulfilled' ? copy.waitlist.fulfilled : copy.waitlist.left}</p>;
 }
 

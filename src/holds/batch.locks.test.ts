@@ -1,0 +1,105 @@
+/**
+ * A hold batch naming a free seat that another transaction is claiming right now (a batch
+ * on another node, or another batch of this node in flight): the batch waits for that
+ * claim, checks the seat again once it commits, and refuses it, while the batch's other
+ * requests go through. The control runs the same batch with the claim check removed
+ * (`tickets` guard, see claim.ts Guard) and sells the seat twice: the batch really did
+ * overlap the claim. PostgreSQL only: it needs two transactions at once (PGlite has one
+ * connection).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadEvent } from '../catalog/events.js';
+import type { AppContext } from '../context.js';
+import { newId } from '../core/ids.js';
+import type { Db } from '../storage/index.js';
+import { auditBooking } from '../testing/audit.js';
+import { testBackends } from '../testing/backends.js';
+import { buildTestContext } from '../testing/context.js';
+import { buildCustomers, buildEvent } from '../testing/factories.js';
+import { runHoldBatch, type BatchOutcome } from './batch.js';
+import type { Guard } from './claim.js';
+
+const postgres = (await testBackends()).find((backend) => backend.name === 'postgres');
+
+describe.skipIf(postgres === undefined || !postgres.available)(
+  'a hold batch against a claim in flight on PostgreSQL', () => {
+    let db: Db;
+    let ctx: AppContext;
+
+    beforeAll(async () => {
+      db = await (postgres as NonNullable<typeof postgres>).open({ poolMax: 6 });
+      ctx = buildTestContext(db);
+    });
+    afterAll(async () => {
+      await db?.close();
+    });
+
+    /** Waits on the condition (a hold batch is waiting for a row lock), not on time. */
+    async function batchWaitsForLock(): Promise<void> {
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const { rows } = await db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock'
+              AND query LIKE '%FROM hold_batch(%'`);
+        if ((rows[0]?.n ?? 0) > 0) return;
+        if (Date.now() > deadline) throw new Error('the batch never waited for the claim');
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    }
+
+    async function race(unguarded?: Guard): Promise<{ outcomes: BatchOutcome[]; eventId: string }> {
+      const created = await buildEvent(ctx);
+      const event = await loadEvent(db, created.eventId);
+      const [first, second, third] = await buildCustomers(ctx, 3);
+      const { rows } = await db.query<{ seat_id: string; ticket_no: number }>(
+        `SELECT seat_id, ticket_no FROM tickets
+          WHERE event_id = $1 AND seat_id IN ('A-1-1', 'A-1-2')`, [event.eventId]);
+      const ticket = new Map(rows.map((row) => [row.seat_id, row.ticket_no]));
+      const contested = ticket.get('A-1-1') as number;
+      const other = ticket.get('A-1-2') as number;
+      // The rival claim: a batch of its own in a transaction the test keeps open.
+      let release = (): void => undefined;
+      const gate = new Promise<void>((resolve) => { release = resolve; });
+      let claimed = (): void => undefined;
+      const claimMade = new Promise<void>((resolve) => { claimed = resolve; });
+      const rival = db.tx(async (tx) => {
+        const info = {
+          hold_seconds: 600, max_per_customer: 8, cancelled: false, currency: 'EUR',
+          on_sale_at: new Date(event.onSaleAtMs).toISOString(),
+          starts_at: new Date(event.startsAtMs).toISOString(),
+          prices: Object.fromEntries(event.zones.map((zone) => [zone.key, zone.priceCents])),
+        };
+        const { rows: decided } = await tx.query<{ outcome: string }>(
+          `SELECT outcome FROM hold_batch($1::uuid, $2::jsonb, $3::jsonb, '{}')`,
+          [event.eventId, JSON.stringify(info), JSON.stringify([{
+            i: newId(), c: first?.customerId, q: 1, k: 'seats', t: [contested] }])]);
+        claimed();
+        await gate;
+        return decided.map((row) => row.outcome);
+      }, { maxAttempts: 1 });
+      await claimMade;
+      const batch = runHoldBatch(db, event, [
+        { holdId: newId(), customerId: second?.customerId as string, quantity: 1,
+          claim: { kind: 'seats', ticketNos: [contested] } },
+        { holdId: newId(), customerId: third?.customerId as string, quantity: 1,
+          claim: { kind: 'seats', ticketNos: [other] } },
+      ], unguarded);
+      await batchWaitsForLock();
+      release();
+      expect(await rival).toEqual(['held']);
+      return { outcomes: await batch, eventId: event.eventId };
+    }
+
+    it('without the claim check, the batch takes the seat the rival just held', async () => {
+      const { outcomes, eventId } = await race('tickets');
+      expect(outcomes.map((o) => o.outcome)).toEqual(['held', 'held']);
+      expect(await auditBooking(db, eventId)).not.toEqual([]);
+    });
+
+    it('the batch waits for the rival, refuses its seat and holds the other', async () => {
+      const { outcomes, eventId } = await race();
+      expect(outcomes.map((o) => o.outcome)).toEqual(['unavailable', 'held']);
+      expect(await auditBooking(db, eventId)).toEqual([]);
+    });
+  });
