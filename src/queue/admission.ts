@@ -60,8 +60,13 @@ export interface TickOptions {
   unfenced?: true;
 }
 
-/** QUEUE_HELD_RETURN_PERCENT, QUEUE_TICKETS_PER_SHOPPER and QUEUE_IDLE_SECONDS defaults. */
-const defaultKnobs: SupplyKnobs = { heldReturnShare: 0.25, defaultTicketsPerShopper: 2 };
+/**
+ * QUEUE_HELD_RETURN_PERCENT, QUEUE_TICKETS_PER_SHOPPER, QUEUE_SEEKER_SECONDS and
+ * QUEUE_IDLE_SECONDS defaults.
+ */
+const defaultKnobs: SupplyKnobs = {
+  heldReturnShare: 0.25, defaultTicketsPerShopper: 2, seekerSeconds: 20,
+};
 const defaultIdleSeconds = 30;
 
 /** What a tick did. */
