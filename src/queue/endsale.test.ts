@@ -565,10 +565,13 @@ for (const backend of backends) {
       const view = await waitingRoom(ctx).view(event, line[2] as string);
       expect(view).toMatchObject({ state: 'sold_out', outlook: 'sold_out' });
       expect(view.waitlistUrl).toBe(`/api/v1/events/${event.eventId}/queue/me/waitlist`);
-      const { rows } = await db.query<{ closed_at: Date | null }>(
-        'SELECT closed_at FROM queue_state WHERE event_id = $1', [event.eventId],
+      const { rows } = await db.query<{ closed_at: Date | null; base: number | null }>(
+        'SELECT closed_at, waitlist_seq_base AS base FROM queue_state WHERE event_id = $1',
+        [event.eventId],
       );
       expect(rows[0]?.closed_at).not.toBeNull();
+      // The closing tick reserved the waitlist block, so fans moving in a herd only read it.
+      expect(rows[0]?.base).not.toBeNull();
       // The notifier is told once who was still waiting, in line order.
       await tick(event);
       const notices = await db.query<{ payload: { customerIds: string[] } }>(
