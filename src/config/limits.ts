@@ -150,6 +150,8 @@ export const limits = {
   tokenVersionCacheMs: 5_000,
   /** Customers whose token version one node keeps cached. */
   tokenVersionCacheEntries: 100_000,
+  /** Customers whose token versions one statement reads (misses are read together). */
+  tokenVersionReadBatch: 500,
   /** Longest life of a door staff check-in token. */
   checkinTokenHoursMax: 720,
   /** Ticket codes scanned at the door are this long at most. */
@@ -162,6 +164,16 @@ export const limits = {
   outboxPruneBatch: 20_000,
   /** The relay prunes every this many rounds. */
   outboxPruneEveryRounds: 10,
+  /**
+   * Embedded PGlite has no autovacuum (single-user mode); storage/maintenance.ts checks the
+   * tables this often and analyzes or vacuums the ones past autovacuum's default thresholds:
+   * analyze after base + scale × rows changed, vacuum after base + scale × rows dead.
+   */
+  embeddedMaintenanceMs: 5_000,
+  embeddedAnalyzeBaseRows: 50,
+  embeddedAnalyzeScale: 0.1,
+  embeddedVacuumBaseRows: 50,
+  embeddedVacuumScale: 0.2,
   /** Recent delta batches each node keeps per event for Last-Event-ID resumes. */
   liveReplayBatches: 512,
   /** Events one node follows at once (each with its seat states in memory). */
