@@ -404,13 +404,16 @@ export class CrowdEngine {
   }
 
   /**
-   * A fan who is done without buying: some say so (give the pass back, freeing the slot at
-   * once), the rest just close the tab (the slot frees when they have idled).
+   * A fan who is done without buying. One who gave up because nothing fitted says so: the
+   * store tells them nothing fits and offers to leave or take the waitlist, so the pass goes
+   * back at once. Of those whose payment failed, some give the pass back (`--leave`), the
+   * rest just close the tab (the slot frees when they have idled).
    */
   private async walkAway(
     customer: Customer, rng: Rng, outcome: 'gave_up' | 'declined',
   ): Promise<void> {
-    if (this.event.queueEnabled && rng.chance(this.options.leave)) {
+    const says = outcome === 'gave_up' || rng.chance(this.options.leave);
+    if (this.event.queueEnabled && says) {
       const reply = await this.client.json('leave the line', 'DELETE',
         `/api/v1/events/${this.event.eventId}/queue/me`, { headers: this.auth(customer) });
       this.recorder.count(reply.status === 200 ? 'gave_pass_back' : `leave_status_${reply.status}`);

@@ -44,7 +44,10 @@ export interface SimOptions {
   asyncPay: number;
   /** Share of payers whose payment the provider takes seconds to capture (`sim_slow`). */
   slowPay: number;
-  /** Share of fans done without buying who give their pass back (the rest just go). */
+  /**
+   * Share of fans whose payment was declined who give their pass back (the rest just go).
+   * Fans who gave up because nothing fitted always give it back.
+   */
   leave: number;
   /** Share of fans told sold out who take the waitlist in one step. */
   waitlist: number;
@@ -123,7 +126,7 @@ the invariants straight from the database and writes a report.
   --cancel F                share of orders cancelled later (${defaultOptions.cancel})
   --async-pay F             share of payers confirmed by webhook (${defaultOptions.asyncPay})
   --slow-pay F              share of payers the provider captures slowly (${defaultOptions.slowPay})
-  --leave F                 share of fans done without buying who give the pass back;
+  --leave F                 share of fans whose payment failed who give the pass back;
                             the rest just go and their slot frees when idle (${defaultOptions.leave})
   --waitlist F              share of fans told sold out who take the waitlist (${defaultOptions.waitlist})
   --think-ms N              mean think time (${defaultOptions.thinkMs})

@@ -158,6 +158,16 @@ export const limits = {
   outboxPruneBatch: 20_000,
   /** The relay prunes every this many rounds. */
   outboxPruneEveryRounds: 10,
+  /**
+   * Embedded PGlite has no autovacuum (single-user mode); storage/maintenance.ts checks the
+   * tables this often and analyzes or vacuums the ones past autovacuum's default thresholds:
+   * analyze after base + scale × rows changed, vacuum after base + scale × rows dead.
+   */
+  embeddedMaintenanceMs: 5_000,
+  embeddedAnalyzeBaseRows: 50,
+  embeddedAnalyzeScale: 0.1,
+  embeddedVacuumBaseRows: 50,
+  embeddedVacuumScale: 0.2,
   /** Recent delta batches each node keeps per event for Last-Event-ID resumes. */
   liveReplayBatches: 512,
   /** Events one node follows at once (each with its seat states in memory). */

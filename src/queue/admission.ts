@@ -26,6 +26,7 @@ import { drawIfDue, type SeedSource } from './line.js';
 import { nextPace, type Pace } from './pace.js';
 import { newSeed } from './shuffle.js';
 import { liveSlot } from './slot.js';
+import { reserveWaitlistBase } from './waitblock.js';
 import { inventoryRoom, isClosed, readSupply, type Supply, type SupplyKnobs } from './supply.js';
 import type { Admission, EntryRef, LineStatus } from './types.js';
 
@@ -60,8 +61,13 @@ export interface TickOptions {
   unfenced?: true;
 }
 
-/** QUEUE_HELD_RETURN_PERCENT, QUEUE_TICKETS_PER_SHOPPER and QUEUE_IDLE_SECONDS defaults. */
-const defaultKnobs: SupplyKnobs = { heldReturnShare: 0.25, defaultTicketsPerShopper: 2 };
+/**
+ * QUEUE_HELD_RETURN_PERCENT, QUEUE_TICKETS_PER_SHOPPER, QUEUE_SEEKER_SECONDS and
+ * QUEUE_IDLE_SECONDS defaults.
+ */
+const defaultKnobs: SupplyKnobs = {
+  heldReturnShare: 0.25, defaultTicketsPerShopper: 2, seekerSeconds: 20,
+};
 const defaultIdleSeconds = 30;
 
 /** What a tick did. */
@@ -115,26 +121,44 @@ async function reconcileOrders(tx: Queryable, eventId: string, now: Date): Promi
 }
 
 /**
- * Ghosts never hold a slot for long: a shopper who has shown up (claimed the pass) but
- * holds nothing, has no payment under way, and has neither tried a hold (the pass's last
- * use, `claimed_at`), placed one nor ended one for `idleSeconds` gives the slot back. Holds and orders go by the database clock (as every
- * hold does), the slot by the tick's instant. Returns how many slots this freed.
+ * Ghosts never hold a slot for long. A shopper who has shown up (claimed the pass) but holds
+ * nothing and has no payment under way gives the slot back when either
+ *  - their cart lapsed: their latest hold ran out its timer unpaid (a fan whose time is up
+ *    is sent out of the store, as on every ticketing site; a fan who walked away from a
+ *    cart is a ghost from that moment, and counting them as a seeker for `idleSeconds`
+ *    more would keep a fan in line out of the last tickets), or
+ *  - they have neither tried a hold (the pass's last use, `claimed_at`), placed one nor
+ *    ended one for `idleSeconds`.
+ * Holds and orders go by the database clock (as every hold does), the slot by the tick's
+ * instant. Only a cart that lapsed within the pass's lifetime counts (an older one is from
+ * before this shopping trip). Returns how many slots this freed.
  */
 async function releaseIdleSlots(
-  tx: Queryable, eventId: string, now: Date, idleSeconds: number,
+  tx: Queryable, event: EventRecord, now: Date, idleSeconds: number,
 ): Promise<number> {
   const { rowCount } = await tx.query(
     `UPDATE queue_admissions a SET released_at = $2, release_reason = 'idle'
-      WHERE a.event_id = $1 AND ${liveSlot('a', '$2')} AND a.claimed_at <= $3
+      WHERE a.event_id = $1 AND ${liveSlot('a', '$2')} AND a.claimed_at IS NOT NULL
         AND NOT EXISTS (
           SELECT 1 FROM holds h WHERE h.event_id = a.event_id AND h.customer_id = a.customer_id
-             AND (h.created_at > now() - $4 * interval '1 second'
-                  OR (h.state = 'held' AND h.expires_at > now() - $4 * interval '1 second')
-                  OR h.ended_at > now() - $4 * interval '1 second'))
+             AND h.state = 'held' AND h.expires_at > now())
         AND NOT EXISTS (
           SELECT 1 FROM orders o WHERE o.event_id = a.event_id
-             AND o.customer_id = a.customer_id AND o.status = 'pending_payment')`,
-    [eventId, now, new Date(now.getTime() - idleSeconds * 1000), idleSeconds],
+             AND o.customer_id = a.customer_id AND o.status = 'pending_payment')
+        AND (
+          (SELECT h.state IN ('held', 'expired')
+                  AND h.expires_at > now() - $5 * interval '1 second'
+             FROM holds h WHERE h.event_id = a.event_id AND h.customer_id = a.customer_id
+            ORDER BY h.created_at DESC LIMIT 1)
+          OR (a.claimed_at <= $3 AND NOT EXISTS (
+            SELECT 1 FROM holds h WHERE h.event_id = a.event_id
+               AND h.customer_id = a.customer_id
+               AND (h.created_at > now() - $4 * interval '1 second'
+                    OR h.ended_at > now() - $4 * interval '1 second'
+                    OR (h.state = 'held' AND h.expires_at > now() - $4 * interval '1 second'))))
+        )`,
+    [event.eventId, now, new Date(now.getTime() - idleSeconds * 1000), idleSeconds,
+      event.queue.passSeconds],
   );
   return rowCount;
 }
@@ -254,7 +278,7 @@ export async function tickLine(
     const now = new Date(nowMs);
     const onSale = nowMs >= event.onSaleAtMs;
     await reconcileOrders(tx, event.eventId, now);
-    await releaseIdleSlots(tx, event.eventId, now, opts.idleSeconds ?? defaultIdleSeconds);
+    await releaseIdleSlots(tx, event, now, opts.idleSeconds ?? defaultIdleSeconds);
     const knobs = opts.supply ?? defaultKnobs;
     const supply = await readSupply(tx, event, now, knobs);
     const soldOut = onSale && isClosed(supply, state.closed_at !== null);
@@ -282,7 +306,12 @@ export async function tickLine(
       await writeOutbox(tx, event.eventId, 'queue.admitted',
         { customerIds: admitted.map((entry) => entry.customerId) });
     }
-    if (soldOut && state.closed_at === null) await noticeClosed(tx, event.eventId, servedUpTo);
+    if (soldOut && state.closed_at === null) {
+      await noticeClosed(tx, event.eventId, servedUpTo);
+      // The waitlist block now, under the lock this tick holds: the fans told "sold out"
+      // move to the waitlist in a herd, and each then only reads it.
+      await reserveWaitlistBase(tx, event.eventId);
+    }
     const firstAdmittedAt = state.first_admitted_at ?? (admitted.length > 0 ? now : null);
     const ratePerMinute = measuredRate(slots.lastMinute + admitted.length, firstAdmittedAt, now);
     const pace = nextPace(state.pace ?? undefined, {
