@@ -83,9 +83,14 @@ BEGIN
 
   -- Every ticket must still be the hold's (a live hold's tickets can only have been lost to
   -- a bug or an operator); checked before anything is written, so a refusal writes nothing.
+  -- A hold's tickets are found through hold_items (tickets.hold_id is not indexed, so that
+  -- claims are HOT updates, migration 024), tickets.hold_id still checked.
   SELECT count(*)::int INTO v_mine FROM (
-    SELECT 1 FROM tickets WHERE event_id = v_event AND hold_id = p_hold AND order_id IS NULL
-     ORDER BY ticket_no FOR UPDATE) mine;
+    SELECT 1 FROM hold_items i
+      JOIN tickets t ON t.event_id = i.event_id AND t.ticket_no = i.ticket_no
+     WHERE i.hold_id = p_hold AND t.event_id = v_event AND t.hold_id = p_hold
+       AND t.order_id IS NULL
+     ORDER BY t.ticket_no FOR UPDATE OF t) mine;
   IF v_mine <> v_quantity THEN
     RETURN QUERY SELECT 'hold_expired'::text, '{}'::jsonb; RETURN;
   END IF;
@@ -101,8 +106,10 @@ BEGIN
                                                now() + make_interval(secs => p_window_seconds))
    WHERE hold_id = p_hold
   RETURNING claim_expires_at INTO v_claim;
-  UPDATE tickets SET hold_expires_at = v_claim
-   WHERE event_id = v_event AND hold_id = p_hold AND order_id IS NULL;
+  UPDATE tickets t SET hold_expires_at = v_claim
+    FROM hold_items i
+   WHERE i.hold_id = p_hold AND t.event_id = i.event_id AND t.ticket_no = i.ticket_no
+     AND t.event_id = v_event AND t.hold_id = p_hold AND t.order_id IS NULL;
 
   RETURN QUERY SELECT 'started'::text, jsonb_build_object('eventId', v_event,
     'amountCents', v_total, 'currency', v_currency, 'quantity', v_quantity);

@@ -103,10 +103,14 @@ BEGIN
    WHERE h.hold_id IN (SELECT o.hold_id FROM payments p JOIN orders o ON o.order_id = p.order_id
                         WHERE p.payment_id = ANY(v_ids))
    ORDER BY h.hold_id FOR UPDATE;
-  PERFORM 1 FROM tickets t
-   WHERE t.hold_id IN (SELECT o.hold_id FROM payments p JOIN orders o ON o.order_id = p.order_id
+  -- A hold's tickets are found through hold_items (tickets.hold_id is not indexed, so that
+  -- claims are HOT updates, migration 024); tickets.hold_id is still checked everywhere.
+  PERFORM 1 FROM hold_items i
+    JOIN tickets t ON t.event_id = i.event_id AND t.ticket_no = i.ticket_no
+   WHERE i.hold_id IN (SELECT o.hold_id FROM payments p JOIN orders o ON o.order_id = p.order_id
                         WHERE p.payment_id = ANY(v_ids))
-   ORDER BY t.event_id, t.ticket_no FOR UPDATE;
+     AND t.hold_id = i.hold_id
+   ORDER BY t.event_id, t.ticket_no FOR UPDATE OF t;
 
   FOR v_item IN SELECT i FROM jsonb_array_elements(p_items) AS i LOOP
     v_i := v_i + 1;
@@ -168,9 +172,10 @@ BEGIN
     ELSIF v_rec.order_status <> 'pending_payment' THEN
       v_path := 'slow';
     ELSE
-      SELECT count(*)::int INTO v_live FROM tickets
-       WHERE event_id = v_rec.event_id AND hold_id = v_rec.hold_id AND order_id IS NULL
-         AND hold_expires_at > now();
+      SELECT count(*)::int INTO v_live FROM hold_items i
+        JOIN tickets t ON t.event_id = i.event_id AND t.ticket_no = i.ticket_no
+       WHERE i.hold_id = v_rec.hold_id AND t.event_id = v_rec.event_id
+         AND t.hold_id = v_rec.hold_id AND t.order_id IS NULL AND t.hold_expires_at > now();
       v_path := CASE
         WHEN NOT v_guard_live THEN 'confirm'
         WHEN v_rec.hold_state = 'held' AND v_rec.hold_live AND v_live = v_rec.quantity
@@ -217,8 +222,11 @@ BEGIN
        WHERE hold_id = v_rec.hold_id AND state = 'held'
       RETURNING claim_expires_at INTO v_claim;
       IF FOUND THEN
-        UPDATE tickets SET hold_expires_at = v_claim
-         WHERE event_id = v_rec.event_id AND hold_id = v_rec.hold_id AND order_id IS NULL;
+        UPDATE tickets t SET hold_expires_at = v_claim
+          FROM hold_items i
+         WHERE i.hold_id = v_rec.hold_id AND t.event_id = i.event_id
+           AND t.ticket_no = i.ticket_no AND t.event_id = v_rec.event_id
+           AND t.hold_id = v_rec.hold_id AND t.order_id IS NULL;
       END IF;
     ELSIF v_path = 'confirm' THEN
       UPDATE payments SET status = 'captured', settled_at = now(),
@@ -228,7 +236,10 @@ BEGIN
        WHERE hold_id = v_rec.hold_id AND state = 'held';
       WITH sold AS (
         UPDATE tickets t SET order_id = v_rec.order_id, hold_id = NULL, hold_expires_at = NULL
-         WHERE t.event_id = v_rec.event_id AND t.hold_id = v_rec.hold_id AND t.order_id IS NULL
+          FROM hold_items hi
+         WHERE hi.hold_id = v_rec.hold_id AND t.event_id = hi.event_id
+           AND t.ticket_no = hi.ticket_no AND t.event_id = v_rec.event_id
+           AND t.hold_id = v_rec.hold_id AND t.order_id IS NULL
            AND (t.hold_expires_at > now() OR NOT v_guard_live)
         RETURNING t.ticket_no, t.seat_id, t.zone_key),
       numbered AS (
