@@ -146,6 +146,8 @@ export const limits = {
   tokenVersionCacheMs: 5_000,
   /** Customers whose token version one node keeps cached. */
   tokenVersionCacheEntries: 100_000,
+  /** Customers whose token versions one statement reads (misses are read together). */
+  tokenVersionReadBatch: 500,
   /** Longest life of a door staff check-in token. */
   checkinTokenHoursMax: 720,
   /** Ticket codes scanned at the door are this long at most. */
