@@ -10,7 +10,7 @@
  * their answer.
  */
 import { isUuid, newId, randomToken } from '../core/ids.js';
-import { clearHoldTickets, retimeTickets } from '../holds/holds.js';
+import { clearHoldTickets, holdTicketsLocked, retimeTickets } from '../holds/holds.js';
 import { seatsPayload, writeOutbox } from '../outbox/write.js';
 import type { ChargeOutcome, PaymentProvider, ProviderEvent } from '../payments/types.js';
 import type { Db, Queryable } from '../storage/index.js';
@@ -100,10 +100,7 @@ async function confirmOrder(tx: Queryable, p: LockedPayment): Promise<boolean> {
   if (held.rowCount !== 1) return false;
   const { rows: sold } = await tx.query<{ ticket_no: number; seat_id: string | null;
     zone_key: string }>(
-    `WITH target AS (
-       SELECT ticket_no FROM tickets
-        WHERE event_id = $1 AND hold_id = $2 AND order_id IS NULL AND hold_expires_at > now()
-        ORDER BY ticket_no FOR UPDATE)
+    `WITH target AS (${holdTicketsLocked('t.order_id IS NULL AND t.hold_expires_at > now()')})
      UPDATE tickets t SET order_id = $3, hold_id = NULL, hold_expires_at = NULL
        FROM target
       WHERE t.event_id = $1 AND t.ticket_no = target.ticket_no AND t.hold_id = $2
