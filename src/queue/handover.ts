@@ -15,7 +15,7 @@ import type { EventRecord } from '../catalog/events.js';
 import type { AppContext } from '../context.js';
 import { DomainError } from '../core/errors.js';
 import type { WaitlistEntry } from '../waitlist/schemas.js';
-import { joinWaitlist, listWaitlist } from '../waitlist/waitlist.js';
+import { joinWaitlist } from '../waitlist/waitlist.js';
 import { findEntry } from './line.js';
 import type { WaitingRoom } from './room.js';
 import type { QueueView } from './types.js';
@@ -52,18 +52,11 @@ export async function moveToWaitlist(
   // closing tick reserved it, so a herd told "sold out" only reads it: no line lock per move.
   const base = await readWaitlistBase(ctx.db, event.eventId) ??
     await ctx.db.tx((tx) => reserveWaitlistBase(tx, event.eventId));
-  await joinWaitlist(ctx, { customerId, eventId: event.eventId, ...input });
-  if (entry.number !== null) {
-    // An earlier place (on the waitlist before the line's block) is kept.
-    await ctx.db.query(
-      `UPDATE waitlist_entries SET seq = LEAST(seq, $3::bigint)
-        WHERE event_id = $1 AND customer_id = $2 AND status = 'waiting'`,
-      [event.eventId, customerId, base + entry.number],
-    );
-  }
+  // The place from the block is taken in the join itself (an earlier place is kept), so the
+  // entry it returns is final: one position count per move, not one per statement.
+  const { entry: waitlist } = await joinWaitlist(ctx,
+    { customerId, eventId: event.eventId, ...input },
+    entry.number === null ? {} : { seq: base + entry.number });
   const queue = await room.leave(event, customerId, 'waitlist');
-  const entries = await listWaitlist(ctx.db, customerId);
-  const waitlist = entries.find((candidate) => candidate.eventId === event.eventId);
-  if (waitlist === undefined) throw new Error('assertion failed: the waitlist entry exists');
   return { queue, waitlist };
 }
