@@ -514,6 +514,9 @@ export class CrowdEngine {
         continue;
       }
       if (code === 'limit_exceeded') await this.walkAway(customer, rng, 'gave_up');
+      // The pass is gone (their cart lapsed, or they never showed up in the grace): the
+      // store sends them out, as it would a fan whose time is up.
+      else if (code === 'queue_pass_required') this.finish(customer, 'gave_up');
       else this.finish(customer, 'error');
       return undefined;
     }
@@ -539,8 +542,11 @@ export class CrowdEngine {
       body: { paymentMethod: method },
     });
     if (reply.status !== 201 && reply.status !== 200) {
-      this.recorder.count(`checkout_${String(reply.body.code ?? reply.status)}`);
-      this.finish(customer, 'error');
+      const code = String(reply.body.code ?? reply.status);
+      this.recorder.count(`checkout_${code}`);
+      // Paid too late: the cart's timer ran out first (a slow machine, a slow fan). The fan
+      // is told so and goes; anything else is an error.
+      this.finish(customer, code === 'hold_expired' ? 'gave_up' : 'error');
       return;
     }
     const orderId = String(reply.body.orderId);

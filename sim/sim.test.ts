@@ -17,9 +17,11 @@ describe('flash-sale simulation (embedded smoke run)', () => {
   it('sells through the queue with a clean audit', async () => {
     const options = {
       ...defaultOptions,
-      customers: 2_000, seats: 300, standing: 100, seed: 20261123,
+      // Three fans per ticket; the pre-queue opens 5 s ahead so that on a loaded machine
+      // (joins taking seconds) it still fills.
+      customers: 1_200, seats: 300, standing: 100, seed: 20261123,
       admitPerMinute: 30_000, maxActiveShoppers: 300, holdSeconds: 10, thinkMs: 50,
-      preOnSaleSeconds: 2, burstSeconds: 2, maxSeconds: 150, progress: false,
+      preOnSaleSeconds: 5, burstSeconds: 2, maxSeconds: 180, progress: false,
       reportDir,
     };
     // Embedded backends only, whatever the environment says.
@@ -30,11 +32,11 @@ describe('flash-sale simulation (embedded smoke run)', () => {
     expect(report.audit, text).not.toBeNull();
     for (const check of report.audit?.checks ?? []) expect(check.ok, check.name).toBe(true);
     expect(report.steps.every((step) => step.errors === 0), text).toBe(true);
-    expect(report.counters.joined).toBe(2_000);
-    // The sale goes through: all but a few seats sold. The stop reason is not asserted: when
-    // only scattered single seats are left, the embedded line can still run to the time
-    // limit (a known gap of the end of the sale: such a line is neither closed nor handed
-    // to the waitlist yet; BENCHMARKS.md, "The owed runs on a quiet machine").
+    expect(report.counters.joined).toBe(1_200);
+    // The sale ends, not the clock: it sells out (or every fan is done) before the time limit,
+    // and every fan is resolved (bought, declined, left, told sold out, on the waitlist).
+    expect(report.stoppedBy, text).not.toBe('time_limit');
+    expect(report.endOfSale.unresolved, text).toBe(0);
     expect(report.sold, text).toBeGreaterThanOrEqual(390);
     expect(report.counters.client_errors ?? 0).toBe(0);
     // Later joiners are numbered in arrival order; the pre-queue draw is not.
@@ -43,7 +45,7 @@ describe('flash-sale simulation (embedded smoke run)', () => {
     const html = readFileSync(path.join(reportDir, 'report.html'), 'utf8');
     expect(html).toContain('<svg');
     expect(html).toContain('Invariant audit');
-  }, 240_000);
+  }, 300_000);
 });
 
 describe('simulator options', () => {

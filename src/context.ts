@@ -8,6 +8,8 @@ import type { Secrets } from './config/secrets.js';
 import type { Clock } from './core/clock.js';
 import type { Coordinator, LeaseStore } from './coord/types.js';
 import type { Guard } from './holds/claim.js';
+import type { CheckoutSeams } from './orders/settle.js';
+import type { SettleGuard } from './orders/settleBatch.js';
 import type { CustomerTokens } from './customers/tokens.js';
 import type { Db } from './storage/index.js';
 
@@ -31,9 +33,11 @@ export interface AppContext {
   tokens: CustomerTokens;
   logger: Logger;
   /**
-   * Test seam: one production guard of hold creation removed (holds/claim.ts `Guard`), so
-   * a race test's control can show the violation the guard prevents. The composition root
-   * never sets it.
+   * Test seam: one production guard removed, of hold creation (holds/claim.ts `Guard`) or of
+   * the settle batch (orders/settleBatch.ts `SettleGuard`), so a race test's control can show
+   * the violation the guard prevents. The composition root never sets it.
    */
-  unguarded?: Guard;
+  unguarded?: Guard | SettleGuard;
+  /** Test seams of checkout (a crash right after the charge). Never set in production. */
+  seams?: CheckoutSeams;
 }

@@ -8,6 +8,7 @@ import { isUuid, newId } from '../core/ids.js';
 import { zoneCounts, type ZoneCounts } from '../inventory/availability.js';
 import { insertTickets, layoutTickets, sectionCapacity } from '../inventory/tickets.js';
 import type { Queryable, Db } from '../storage/index.js';
+import { analyzeAfterLoad } from '../storage/maintenance.js';
 import type {
   EventDetails, EventInput, EventStatus, EventSummary, QueueSettings, SectionInput,
   Venue, ZoneAvailability,
@@ -130,6 +131,7 @@ export async function createEvent(db: Db, clock: Clock, input: EventInput): Prom
     }
     await insertTickets(tx, eventId, columns);
   });
+  await analyzeAfterLoad(db, ['tickets']);
   return await getEvent(db, clock, eventId);
 }
 

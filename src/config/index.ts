@@ -135,6 +135,11 @@ export interface QueueConfig {
   heldReturnPercent: number;
   /** Tickets one shopper takes, until the event has enough holds to measure it. */
   ticketsPerShopper: number;
+  /**
+   * A shopper holding nothing counts against the inventory room only while they have shown
+   * a sign of life (admitted, tried a hold, ended one) within this many seconds.
+   */
+  seekerSeconds: number;
   /** SSE comment lines keep idle proxies from closing the stream. */
   sseHeartbeatMs: number;
   /** Open queue streams per node; more are refused with 503 and Retry-After. */
@@ -269,6 +274,7 @@ function queueConfig(env: Env): QueueConfig {
     idleSeconds: integer(env, 'QUEUE_IDLE_SECONDS', 30, 1, 3_600),
     heldReturnPercent: integer(env, 'QUEUE_HELD_RETURN_PERCENT', 25, 0, 100),
     ticketsPerShopper: integer(env, 'QUEUE_TICKETS_PER_SHOPPER', 2, 1, 50),
+    seekerSeconds: integer(env, 'QUEUE_SEEKER_SECONDS', 20, 1, 3_600),
     sseHeartbeatMs: integer(env, 'QUEUE_SSE_HEARTBEAT_MS', 15_000, 100, 120_000),
     sseMaxConnections: integer(env, 'QUEUE_SSE_MAX_CONNECTIONS', 20_000, 1, 1_000_000),
     sseMaxPerCustomer: integer(env, 'QUEUE_SSE_MAX_PER_CUSTOMER', 3, 1, 100),

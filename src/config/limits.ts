@@ -134,6 +134,10 @@ export const limits = {
    * batch after another; batches lock in the same order, so they only queue, never deadlock.
    */
   holdBatchesInFlight: 4,
+  /** Payment outcomes settled in one settle batch (orders/settleBatch.ts). */
+  settleBatchMax: 64,
+  /** Settle batches in flight per node (PostgreSQL; PGlite runs one at a time). */
+  settleBatchesInFlight: 4,
   /**
    * The hold route refuses by this node's clock only when the sale opens further away than
    * this; nearer the boundary the hold transaction decides by the database clock, so nodes
@@ -168,6 +172,8 @@ export const limits = {
   tokenVersionCacheMs: 5_000,
   /** Customers whose token version one node keeps cached. */
   tokenVersionCacheEntries: 100_000,
+  /** Customers whose token versions one statement reads (misses are read together). */
+  tokenVersionReadBatch: 500,
   /** Longest life of a door staff check-in token. */
   checkinTokenHoursMax: 720,
   /** Ticket codes scanned at the door are this long at most. */
@@ -180,6 +186,16 @@ export const limits = {
   outboxPruneBatch: 20_000,
   /** The relay prunes every this many rounds. */
   outboxPruneEveryRounds: 10,
+  /**
+   * Embedded PGlite has no autovacuum (single-user mode); storage/maintenance.ts checks the
+   * tables this often and analyzes or vacuums the ones past autovacuum's default thresholds:
+   * analyze after base + scale × rows changed, vacuum after base + scale × rows dead.
+   */
+  embeddedMaintenanceMs: 5_000,
+  embeddedAnalyzeBaseRows: 50,
+  embeddedAnalyzeScale: 0.1,
+  embeddedVacuumBaseRows: 50,
+  embeddedVacuumScale: 0.2,
   /** Recent delta batches each node keeps per event for Last-Event-ID resumes. */
   liveReplayBatches: 512,
   /** Events one node follows at once (each with its seat states in memory). */

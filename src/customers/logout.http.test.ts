@@ -33,7 +33,7 @@ const shapes = [
   { name: 'PostgreSQL + Redis', backend: 'postgres', redis: true },
 ] as const;
 
-const versionQuery = /SELECT token_version FROM customers/;
+const versionQuery = /SELECT customer_id, token_version FROM customers/;
 
 for (const shape of shapes) {
   const backend = backends.find((candidate) => candidate.name === shape.backend);

@@ -5,6 +5,10 @@
  * an authenticated request costs no query. A revocation updates the revoking node's cache
  * at once and is published on the coordination channel, so every other node updates its
  * own as soon as the message arrives; a lost message is bounded by the cache's lifetime.
+ * Misses are read together: while one read is in flight, the customers missed meanwhile
+ * wait for the next, which reads them all in one statement (at most
+ * `limits.tokenVersionReadBatch`), so a burst of new customers costs a few queries, not one
+ * each (on embedded PGlite every query takes the one connection and the event loop).
  */
 import { limits } from '../config/limits.js';
 import type { Clock } from '../core/clock.js';
@@ -44,9 +48,17 @@ export interface TokenVersionPeers {
   logger: CoordLogger;
 }
 
+interface Waiting {
+  resolve: (version: number) => void;
+  reject: (error: unknown) => void;
+}
+
 /** A bounded, short-lived cache of customers' token versions over the database. */
 export class TokenVersions {
   private readonly entries = new Map<string, Entry>();
+  /** Customers missed and not yet read, with everyone waiting for each. */
+  private missed = new Map<string, Waiting[]>();
+  private reading = false;
   private readonly subscribed: Promise<Unsubscribe | undefined>;
 
   constructor(
@@ -76,9 +88,40 @@ export class TokenVersions {
     if (entry !== undefined && nowMs - entry.readAtMs < limits.tokenVersionCacheMs) {
       return entry.version;
     }
-    const { rows } = await this.db.query<{ token_version: number }>(
-      'SELECT token_version FROM customers WHERE customer_id = $1', [customerId]);
-    return this.remember(customerId, rows[0]?.token_version ?? 0, nowMs);
+    return await new Promise<number>((resolve, reject) => {
+      const waiting = this.missed.get(customerId);
+      if (waiting === undefined) this.missed.set(customerId, [{ resolve, reject }]);
+      else waiting.push({ resolve, reject });
+      this.readMissed();
+    });
+  }
+
+  /** Reads the missed customers' versions in one statement, unless a read is in flight. */
+  private readMissed(): void {
+    if (this.reading || this.missed.size === 0) return;
+    this.reading = true;
+    const batch = new Map<string, Waiting[]>();
+    for (const [customerId, waiting] of this.missed) {
+      if (batch.size >= limits.tokenVersionReadBatch) break;
+      batch.set(customerId, waiting);
+    }
+    for (const customerId of batch.keys()) this.missed.delete(customerId);
+    const readAtMs = this.clock.nowMs();
+    this.db.query<{ customer_id: string; token_version: number }>(
+      'SELECT customer_id, token_version FROM customers WHERE customer_id = ANY($1::uuid[])',
+      [[...batch.keys()]],
+    ).then(({ rows }) => {
+      const found = new Map(rows.map((row) => [row.customer_id, row.token_version]));
+      for (const [customerId, waiting] of batch) {
+        const version = this.remember(customerId, found.get(customerId) ?? 0, readAtMs);
+        for (const w of waiting) w.resolve(version);
+      }
+    }, (error: unknown) => {
+      for (const waiting of batch.values()) for (const w of waiting) w.reject(error);
+    }).finally(() => {
+      this.reading = false;
+      this.readMissed();
+    });
   }
 
   /** Revokes every token the customer holds, on every node; returns the new version. */

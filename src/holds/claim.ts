@@ -32,6 +32,11 @@ import type { Queryable } from '../storage/index.js';
  */
 export type Guard = 'tickets' | 'customer-limit' | 'idempotency-key';
 
+/** True for a hold guard (AppContext.unguarded may name a guard of another flow). */
+export function isHoldGuard(guard: string | undefined): guard is Guard {
+  return guard === 'tickets' || guard === 'customer-limit' || guard === 'idempotency-key';
+}
+
 /** A ticket row as claims and releases return it. */
 export interface TicketRow {
   ticket_no: number;

@@ -446,6 +446,19 @@ async function zoneLayout(db: Queryable, eventId: string, zone: string): Promise
 }
 
 /**
+ * The tickets of hold `$2` at event `$1` that still carry its id (the fencing token) and
+ * match `where`, locked in ticket order; selects `ticket_no`. Found through hold_items (its
+ * key starts with the hold id): tickets.hold_id is not indexed, so claims, releases and
+ * expiries are HOT updates (migration 024).
+ */
+export function holdTicketsLocked(where: string): string {
+  return `SELECT t.ticket_no FROM hold_items i
+            JOIN tickets t ON t.event_id = i.event_id AND t.ticket_no = i.ticket_no
+           WHERE i.hold_id = $2 AND t.event_id = $1 AND t.hold_id = $2 AND ${where}
+           ORDER BY t.ticket_no FOR UPDATE OF t`;
+}
+
+/**
  * Takes a hold's tickets back to the pool (only those still carrying its id and unsold),
  * writes the outbox row and offers them to the waitlist. Returns the tickets released.
  */
@@ -453,10 +466,7 @@ export async function clearHoldTickets(
   tx: Queryable, eventId: string, holdId: string, customerId: string, reason: ReleaseReason,
 ): Promise<TicketRow[]> {
   const { rows } = await tx.query<TicketRow>(
-    `WITH target AS (
-       SELECT ticket_no FROM tickets
-        WHERE event_id = $1 AND hold_id = $2 AND order_id IS NULL
-        ORDER BY ticket_no FOR UPDATE)
+    `WITH target AS (${holdTicketsLocked('t.order_id IS NULL')})
      UPDATE tickets t SET hold_id = NULL, hold_expires_at = NULL
        FROM target
       WHERE t.event_id = $1 AND t.ticket_no = target.ticket_no AND t.hold_id = $2
@@ -567,10 +577,7 @@ export async function retimeTickets(
   tx: Queryable, eventId: string, holdId: string, claimExpiresAt: string,
 ): Promise<number> {
   const { rowCount } = await tx.query(
-    `WITH target AS (
-       SELECT ticket_no FROM tickets
-        WHERE event_id = $1 AND hold_id = $2 AND order_id IS NULL
-        ORDER BY ticket_no FOR UPDATE)
+    `WITH target AS (${holdTicketsLocked('t.order_id IS NULL')})
      UPDATE tickets t SET hold_expires_at = $3::timestamptz
        FROM target
       WHERE t.event_id = $1 AND t.ticket_no = target.ticket_no AND t.hold_id = $2

@@ -13,6 +13,7 @@ import type { AppContext } from '../context.js';
 import { DomainError } from '../core/errors.js';
 import { recordFailure, runIdempotent, type IdempotencyScope } from '../idempotency/store.js';
 import { assertMayHold } from '../queue/gate.js';
+import { isHoldGuard, type Guard } from './claim.js';
 import { createHold, decideHold, keySeen } from './holds.js';
 import { assertSaleMayBeOpen } from './saleWindow.js';
 import type { Hold, HoldInput } from './schemas.js';
@@ -39,8 +40,12 @@ export class HoldDesk {
   // checkout re-checks in its own transaction). Refusals are decided on a fresh read.
   private readonly events: EventCache;
 
+  /** The hold guard a race test removed, if any (AppContext.unguarded). */
+  private readonly guard: Guard | undefined;
+
   constructor(private readonly ctx: AppContext) {
     this.events = new EventCache(ctx.db, ctx.clock);
+    this.guard = isHoldGuard(ctx.unguarded) ? ctx.unguarded : undefined;
   }
 
   async place(request: PlaceHold): Promise<PlacedHold> {
@@ -49,14 +54,14 @@ export class HoldDesk {
     const scope = request.idempotency;
     if (scope === undefined) {
       return { hold: await createHold(db, event, request.customerId, request.input,
-        this.ctx.unguarded), replayed: false };
+        this.guard), replayed: false };
     }
     const owner = randomUUID();
     let decided: Hold | typeof keySeen;
     try {
       decided = await decideHold(db, event, request.customerId, request.input,
         { key: scope.key, fingerprint: scope.fingerprint, owner, owned: false },
-        this.ctx.unguarded);
+        this.guard);
     } catch (error) {
       // Final refusals are stored against the key; 'not_owner': another request has it.
       await recordFailure(db, scope, owner, error);
@@ -69,7 +74,7 @@ export class HoldDesk {
       status: 201, stored: true,
       body: await decideHold(db, event, request.customerId, request.input,
         { key: scope.key, fingerprint: scope.fingerprint, owner: takenBy, owned: true },
-        this.ctx.unguarded),
+        this.guard),
     }));
     if (result.body === keySeen) throw new Error('assertion failed: own key seen as foreign');
     return { hold: result.body as Hold, replayed: result.replayed };

@@ -46,9 +46,10 @@ export async function sweepExpiredHolds(
       zone_key: string;
     }>(
       `WITH target AS (
-         SELECT event_id, ticket_no, hold_id FROM tickets
-          WHERE hold_id = ANY($1::uuid[]) AND order_id IS NULL
-          ORDER BY event_id, ticket_no FOR UPDATE)
+         SELECT t.event_id, t.ticket_no, t.hold_id FROM hold_items i
+           JOIN tickets t ON t.event_id = i.event_id AND t.ticket_no = i.ticket_no
+          WHERE i.hold_id = ANY($1::uuid[]) AND t.hold_id = i.hold_id AND t.order_id IS NULL
+          ORDER BY t.event_id, t.ticket_no FOR UPDATE OF t)
        UPDATE tickets t SET hold_id = NULL, hold_expires_at = NULL
          FROM target
         WHERE t.event_id = target.event_id AND t.ticket_no = target.ticket_no

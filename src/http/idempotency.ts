@@ -4,13 +4,10 @@
  * body (keys sorted), so "the same request" means the same thing whatever the JSON order.
  */
 import { createHash } from 'node:crypto';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { limits } from '../config/limits.js';
-import type { AppContext } from '../context.js';
-import {
-  runIdempotent, type FinishInTx, type IdempotencyScope, type StoredReply,
-} from '../idempotency/store.js';
+import type { IdempotencyScope } from '../idempotency/store.js';
 
 const keySchema = Type.String({
   minLength: 1, maxLength: limits.idempotencyKeyLength, pattern: '^[\\x21-\\x7e]+$',
@@ -45,24 +42,4 @@ function fingerprint(request: FastifyRequest): string {
 /** The scope of a request's Idempotency-Key: the customer, the key, the fingerprint. */
 export function idempotencyScope(request: FastifyRequest, key: string): IdempotencyScope {
   return { customerId: request.customerId, key, fingerprint: fingerprint(request) };
-}
-
-/**
- * Executes `execute` under the request's Idempotency-Key (when it has one) and sends the
- * reply; a replay carries `Idempotent-Replayed: true`. With a key, `execute` gets `finish`
- * to store its reply inside its own transaction (see FinishInTx); without one, undefined.
- */
-export async function sendIdempotent(
-  ctx: AppContext, request: FastifyRequest, reply: FastifyReply,
-  execute: (finish?: FinishInTx) => Promise<StoredReply>,
-): Promise<FastifyReply> {
-  const header = request.headers['idempotency-key'];
-  const key = typeof header === 'string' ? header : undefined;
-  if (key === undefined) {
-    const result = await execute();
-    return reply.status(result.status).send(result.body);
-  }
-  const result = await runIdempotent(ctx.db, idempotencyScope(request, key), execute);
-  if (result.replayed) reply.header('idempotent-replayed', 'true');
-  return reply.status(result.status).send(result.body);
 }

@@ -375,7 +375,7 @@ class Checkout implements Command {
     return {
       run: (r, db) => answer(async () => {
         const customerId = r.deps.customerOf(holdId);
-        const order = await checkout({ ...r.deps, db }, {
+        const { order } = await checkout({ ...r.deps, db }, {
           customerId, holdId, paymentMethod: this.method });
         return { outcome: `ok:${order.status}`, orderId: order.orderId, customerId };
       }),

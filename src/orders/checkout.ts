@@ -1,117 +1,144 @@
 /**
- * Checkout: hold → order → payment → confirmation.
+ * Checkout: hold → order → payment → confirmation, in at most three commits on the request
+ * path, whatever else runs at the same time.
  *
- * 1. One transaction locks the hold, checks it is the buyer's and live on the buyer's
- *    timer, records the order (pending_payment) and the payment (pending), and stretches
- *    the tickets' reservation to the payment window so a payment that succeeds late still
- *    finds them.
+ * 1. One statement (`checkout_begin`, migration 017) writes the Idempotency-Key record,
+ *    checks the hold (the buyer's, live on the buyer's timer, no payment in flight, event
+ *    not cancelled), records the order (pending_payment) and the payment (pending), and
+ *    stretches the tickets' reservation to the payment window so a payment that succeeds
+ *    late still finds them. A refusal is an answer, not an exception.
  * 2. Outside any transaction: the provider registers the charge without moving money
- *    (`prepare`), its reference is stored, and only then is the charge run, keyed by the
- *    payment id. A lost answer leaves a pending payment with a known reference.
- * 3. A final answer is applied at once (settle); a pending or lost one waits for the
- *    webhook or the reconciler, which settle only on the provider's definite answer. A
- *    pending answer that needs the buyer (3-D Secure) is stored and returned in the order's
- *    `payment.nextAction`; the reconciler cancels it if the buyer never finishes.
+ *    (`prepare`), its reference is stored (one statement), and only then is the charge run,
+ *    keyed by the payment id. A lost answer leaves a pending payment with a known reference.
+ * 3. A final answer is settled in the next settle batch (settleBatch.ts), shared with
+ *    concurrent checkouts and webhooks: the order confirmed or failed, tickets and codes,
+ *    outbox rows, and the key's reply, which is the order built in that same statement.
+ *    A pending or lost answer waits for the webhook or the reconciler, which settle only on
+ *    the provider's definite answer; the key's reply is then the pending order, stored with
+ *    any action the buyer must take (3-D Secure) in `payment.nextAction`.
  */
-import { DomainError, invalid } from '../core/errors.js';
+import { randomUUID } from 'node:crypto';
+import { DomainError, invalid, type ErrorCode } from '../core/errors.js';
 import { isUuid, newId } from '../core/ids.js';
-import { retimeHoldTickets } from '../holds/holds.js';
+import {
+  IdempotencyFenced, recordFailure, runIdempotent, type IdempotencyScope,
+} from '../idempotency/store.js';
 import type { ChargeOutcome } from '../payments/types.js';
 import { recordPaymentAction } from './followup.js';
-import { getOrder } from './orders.js';
 import type { Order } from './schemas.js';
-import { settlePayment, type BookingDeps } from './settle.js';
+import { settleOutcome, type BookingDeps } from './settle.js';
 
 /** A checkout request of an authenticated customer. */
 export interface CheckoutRequest {
   customerId: string;
   holdId: string;
   paymentMethod: string;
+  /** The request's Idempotency-Key, scoped to the customer and fingerprinted. */
+  idempotency?: IdempotencyScope;
 }
 
-interface StartedCheckout {
+/** What a checkout answers: the order, and whether it is the replay of an earlier reply. */
+export interface CheckedOut {
+  order: Order;
+  replayed: boolean;
+}
+
+/** The key's record as one checkout attempt writes it. */
+interface KeyRecord {
+  scope: IdempotencyScope;
+  owner: string;
+  /** True when this owner already holds the 'running' record (a takeover). */
+  owned: boolean;
+}
+
+const keySeen = Symbol('idempotency key seen');
+
+const refusals: Record<string, [ErrorCode, string]> = {
+  not_found: ['not_found', 'no such hold'],
+  hold_purchased: ['hold_purchased', 'the hold was already paid for'],
+  hold_expired: ['hold_expired', 'the hold has ended; make a new one'],
+  payment_pending: ['payment_pending', 'a payment for this hold is being processed'],
+  not_on_sale: ['not_on_sale', 'the event was cancelled'],
+};
+
+interface Started {
   orderId: string;
   paymentId: string;
+  eventId: string;
   amountCents: number;
   currency: string;
+  quantity: number;
 }
 
-async function startCheckout(deps: BookingDeps, request: CheckoutRequest):
-  Promise<StartedCheckout> {
-  return await deps.db.tx(async (tx) => {
-    // Lock first, read second: under READ COMMITTED a statement's subqueries see the
-    // snapshot taken before it waited for the lock, so a single locking SELECT would miss
-    // the order a concurrent checkout of the same hold committed while we waited.
-    await tx.query('SELECT 1 FROM holds WHERE hold_id = $1 AND customer_id = $2 FOR UPDATE',
-      [request.holdId, request.customerId]);
-    const { rows } = await tx.query<{
-      event_id: string; state: string; buyer_live: boolean; quantity: number;
-      total_cents: number; currency: string; pending: boolean; event_cancelled: boolean;
-    }>(
-      `SELECT h.event_id, h.state, h.expires_at > now() AND h.claim_expires_at > now()
-                AS buyer_live,
-              h.quantity, h.total_cents, h.currency,
-              EXISTS (SELECT 1 FROM orders o WHERE o.hold_id = h.hold_id
-                                             AND o.status = 'pending_payment') AS pending,
-              EXISTS (SELECT 1 FROM events e WHERE e.event_id = h.event_id
-                                             AND e.cancelled_at IS NOT NULL) AS event_cancelled
-         FROM holds h WHERE h.hold_id = $1 AND h.customer_id = $2`,
-      [request.holdId, request.customerId],
-    );
-    const hold = rows[0];
-    if (hold === undefined) throw new DomainError('not_found', `no hold ${request.holdId}`);
-    if (hold.state === 'purchased') throw new DomainError('hold_purchased');
-    if (hold.state !== 'held' || !hold.buyer_live) {
-      throw new DomainError('hold_expired', 'the hold has ended; make a new one');
-    }
-    if (hold.pending) {
-      throw new DomainError('payment_pending', 'a payment for this hold is being processed');
-    }
-    // The database decides, inside the money-taking transaction: hold creation reads events
-    // through a per-node cache, so a hold may be granted up to a second after a cancellation.
-    if (hold.event_cancelled) throw new DomainError('not_on_sale', 'the event was cancelled');
-    const orderId = newId();
-    const paymentId = newId();
-    const amountCents = Number(hold.total_cents);
-    await tx.query(
-      `INSERT INTO orders (order_id, event_id, customer_id, hold_id, status, quantity,
-                           total_cents, currency)
-       VALUES ($1, $2, $3, $4, 'pending_payment', $5, $6, $7)`,
-      [orderId, hold.event_id, request.customerId, request.holdId, hold.quantity, amountCents,
-        hold.currency],
-    );
-    await tx.query(
-      `INSERT INTO payments (payment_id, order_id, event_id, provider, method, amount_cents,
-                             currency, status)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending')`,
-      [paymentId, orderId, hold.event_id, deps.provider.name, request.paymentMethod,
-        amountCents, hold.currency],
-    );
-    const { rows: [claim] } = await tx.query<{ claim: string }>(
-      `UPDATE holds
-          SET claim_expires_at = greatest(claim_expires_at,
-                                          now() + make_interval(secs => $2))
-        WHERE hold_id = $1 AND state = 'held'
-       RETURNING claim_expires_at::text AS claim`,
-      [request.holdId, deps.paymentWindowSeconds],
-    );
-    if (claim === undefined) throw new Error('assertion failed: locked hold changed state');
-    await retimeHoldTickets(tx, hold.event_id, request.holdId, hold.quantity, claim.claim);
-    return { orderId, paymentId, amountCents, currency: hold.currency };
+/** Step 1: the key's record, the hold check, the order and the payment, in one statement. */
+async function begin(
+  deps: BookingDeps, request: CheckoutRequest, key: KeyRecord | undefined,
+): Promise<Started | typeof keySeen> {
+  const orderId = newId();
+  const paymentId = newId();
+  const idem = key === undefined ? null : JSON.stringify({
+    key: key.scope.key, fp: key.scope.fingerprint, owner: key.owner, own: key.owned,
   });
+  const { rows } = await deps.db.query<{ outcome: string; detail: Record<string, unknown> }>(
+    'SELECT outcome, detail FROM checkout_begin($1, $2, $3, $4, $5, $6, $7, $8::jsonb)',
+    [request.holdId, request.customerId, orderId, paymentId, deps.provider.name,
+      request.paymentMethod, deps.paymentWindowSeconds, idem],
+  );
+  const row = rows[0];
+  if (row === undefined) throw new Error('assertion failed: checkout_begin answered nothing');
+  if (row.outcome === 'idem_seen') return keySeen;
+  if (row.outcome === 'fenced') throw new IdempotencyFenced();
+  const refusal = refusals[row.outcome];
+  if (refusal !== undefined) {
+    throw new DomainError(refusal[0], refusal[0] === 'not_found'
+      ? `no hold ${request.holdId}` : refusal[1]);
+  }
+  if (row.outcome !== 'started') {
+    throw new Error(`assertion failed: checkout_begin answered "${row.outcome}"`);
+  }
+  const d = row.detail;
+  return { orderId, paymentId, eventId: String(d.eventId), amountCents: Number(d.amountCents),
+    currency: String(d.currency), quantity: Number(d.quantity) };
 }
 
-/** Test-only hooks into checkout, to simulate a crash at a chosen point. */
-export const checkoutTesting: { afterCharge?: () => void } = {};
-
-/** Checks out a hold; answers the order as it stands after the provider's first answer. */
-export async function checkout(deps: BookingDeps, request: CheckoutRequest): Promise<Order> {
-  if (!deps.provider.acceptsMethod(request.paymentMethod)) {
-    throw invalid('/paymentMethod',
-      `payment method "${request.paymentMethod}" is not accepted by ${deps.provider.name}`);
+/**
+ * The order as it stands, as the key's reply when there is a key (one statement: the reply
+ * is stored and answered from what was written).
+ */
+async function finishPending(
+  deps: BookingDeps, request: CheckoutRequest, orderId: string, key: KeyRecord | undefined,
+): Promise<Order> {
+  if (key === undefined) {
+    const { rows } = await deps.db.query<{ order: Order }>(
+      'SELECT order_json($1) AS order', [orderId]);
+    if (rows[0] === undefined) throw new Error('assertion failed: new order lost its row');
+    return rows[0].order;
   }
-  if (!isUuid(request.holdId)) throw new DomainError('not_found', `no hold ${request.holdId}`);
-  const started = await startCheckout(deps, request);
+  const { rows } = await deps.db.query<{ order: Order }>(
+    `UPDATE idempotency_keys
+        SET state = 'done', response_status = 201,
+            response_body = jsonb_build_object('kind', 'reply', 'body', order_json($4))
+      WHERE customer_id = $1 AND idem_key = $2 AND owner = $3 AND state = 'running'
+     RETURNING response_body->'body' AS order`,
+    [request.customerId, key.scope.key, key.owner, orderId],
+  );
+  if (rows[0] === undefined) throw new IdempotencyFenced();
+  return rows[0].order;
+}
+
+/** One checkout attempt under `key` (or without one). */
+async function attempt(
+  deps: BookingDeps, request: CheckoutRequest, key: KeyRecord | undefined,
+): Promise<Order | typeof keySeen> {
+  const started = await begin(deps, request, key);
+  if (started === keySeen) return keySeen;
+  const settle = async (outcome: Exclude<ChargeOutcome, { status: 'pending' }>):
+    Promise<Order> => await settleOutcome(deps, {
+    paymentId: started.paymentId, outcome, quantity: started.quantity, reply: true,
+    ...(key === undefined ? {} : {
+      idempotency: { customerId: request.customerId, key: key.scope.key, owner: key.owner },
+    }),
+  }, { orderId: started.orderId, customerId: request.customerId });
   const charge = {
     paymentId: started.paymentId, amountCents: started.amountCents, currency: started.currency,
     method: request.paymentMethod, description: `Stampede order ${started.orderId}`,
@@ -123,9 +150,7 @@ export async function checkout(deps: BookingDeps, request: CheckoutRequest): Pro
     // prepare never moves money, and only a stored reference is ever charged: nothing can
     // be in flight, so this is a definite "not charged" and the buyer may try again.
     deps.logger.warn({ err: error, paymentId: started.paymentId }, 'charge could not start');
-    await settlePayment(deps, started.paymentId,
-      { status: 'declined', providerRef: null, reason: 'provider_unavailable' });
-    return await getOrder(deps.db, started.orderId, { customerId: request.customerId });
+    return await settle({ status: 'declined', providerRef: null, reason: 'provider_unavailable' });
   }
   // The reference is stored before the charge can be in flight, so whatever happens next
   // (a lost answer, a crash) the reconciler can ask the provider about this exact charge.
@@ -139,18 +164,58 @@ export async function checkout(deps: BookingDeps, request: CheckoutRequest): Pro
   let outcome: ChargeOutcome | undefined;
   try {
     outcome = await deps.provider.charge({ ...charge, providerRef });
-    checkoutTesting.afterCharge?.();
+    deps.seams?.afterCharge?.();
   } catch (error) {
     // The charge's fate is unknown: the order stays pending and the webhook or the
     // reconciler settles it from the provider's own answer (never by guessing).
     deps.logger.warn({ err: error, paymentId: started.paymentId }, 'charge failed to answer');
     outcome = undefined;
   }
-  if (outcome !== undefined && outcome.status !== 'pending') {
-    await settlePayment(deps, started.paymentId, outcome);
-  } else if (outcome?.action !== undefined) {
+  if (outcome !== undefined && outcome.status !== 'pending') return await settle(outcome);
+  if (outcome?.action !== undefined) {
     // 3-D Secure: the buyer finishes in their browser; the reply carries what it needs.
     await recordPaymentAction(deps.db, started.paymentId, outcome.action);
   }
-  return await getOrder(deps.db, started.orderId, { customerId: request.customerId });
+  return await finishPending(deps, request, started.orderId, key);
+}
+
+function validate(deps: BookingDeps, request: CheckoutRequest): void {
+  if (!deps.provider.acceptsMethod(request.paymentMethod)) {
+    throw invalid('/paymentMethod',
+      `payment method "${request.paymentMethod}" is not accepted by ${deps.provider.name}`);
+  }
+  if (!isUuid(request.holdId)) throw new DomainError('not_found', `no hold ${request.holdId}`);
+}
+
+/**
+ * Checks out a hold; answers the order as it stands after the provider's first answer. With
+ * an Idempotency-Key, a retry answers the first reply (or its refusal); the same key with
+ * another request is idempotency_conflict.
+ */
+export async function checkout(deps: BookingDeps, request: CheckoutRequest):
+  Promise<CheckedOut> {
+  validate(deps, request);
+  const scope = request.idempotency;
+  if (scope === undefined) {
+    const order = await attempt(deps, request, undefined);
+    if (order === keySeen) throw new Error('assertion failed: no key, yet seen');
+    return { order, replayed: false };
+  }
+  const owner = randomUUID();
+  let decided: Order | typeof keySeen;
+  try {
+    decided = await attempt(deps, request, { scope, owner, owned: false });
+  } catch (error) {
+    // Final refusals are stored against the key; 'not_owner': another request has it.
+    await recordFailure(deps.db, scope, owner, error);
+    decided = keySeen;
+  }
+  if (decided !== keySeen) return { order: decided, replayed: false };
+  // The key has a record: replay it, wait for it, or take over a stale one.
+  const result = await runIdempotent(deps.db, scope, async (_finish, takenBy) => {
+    const order = await attempt(deps, request, { scope, owner: takenBy, owned: true });
+    if (order === keySeen) throw new Error('assertion failed: own key seen as foreign');
+    return { status: 201, stored: true, body: order };
+  });
+  return { order: result.body as Order, replayed: result.replayed };
 }

@@ -19,7 +19,7 @@ import { testBackends } from '../testing/backends.js';
 import { buildTestApp } from '../testing/context.js';
 import { bearer, buildCustomer, buildEvent } from '../testing/factories.js';
 import { installTestGateway, postWebhook } from '../testing/payments.js';
-import { checkoutTesting } from './checkout.js';
+import type { CheckoutSeams } from './settle.js';
 import { reconcilePayments } from './reconcile.js';
 import { bookingDeps } from './workers.js';
 
@@ -52,13 +52,15 @@ for (const backend of backends) {
     let db: Db;
     let app: App;
     let ctx: AppContext;
+    // The checkout seam of this file's context: a crash right after the charge.
+    const seams: CheckoutSeams = {};
     let gateway: SimulatedGateway;
     let event: EventDetails;
     let seat = 0;
 
     beforeAll(async () => {
       db = await backend.open();
-      ({ app, ctx } = await buildTestApp(db, { env: { PAYMENT_WINDOW_SECONDS: '600' } }));
+      ({ app, ctx } = await buildTestApp(db, { env: { PAYMENT_WINDOW_SECONDS: '600' }, seams }));
     });
     // Each test stands alone: its own event, so its own seats.
     beforeEach(async () => {
@@ -66,7 +68,7 @@ for (const backend of backends) {
       seat = 0;
     });
     afterEach(async () => {
-      checkoutTesting.afterCharge = undefined;
+      seams.afterCharge = undefined;
       await gateway?.close();
     });
     afterAll(async () => {
@@ -123,7 +125,7 @@ for (const backend of backends) {
     it('a lost charge answer is settled from the provider within the window', async () => {
       gateway = installTestGateway(app, ctx);
       const { fan, holdId } = await holdFor();
-      checkoutTesting.afterCharge = () => {
+      seams.afterCharge = () => {
         throw new Error('crash between charge and settle');
       };
       const pending = (await checkout(fan, holdId, 'sim_ok', 'lost-1')).json();
@@ -143,11 +145,11 @@ for (const backend of backends) {
         // The provider's search cannot find the charge (its index lags): lookup is unknown.
         installPayments(ctx, faulty(gateway, { lookup: async () => undefined }));
         const { fan, holdId, seatId } = await holdFor();
-        checkoutTesting.afterCharge = () => {
+        seams.afterCharge = () => {
           throw new Error('connection reset after the charge went through');
         };
         const pending = (await checkout(fan, holdId, 'sim_ok', 'lost-2')).json();
-        checkoutTesting.afterCharge = undefined;
+        seams.afterCharge = undefined;
         const late = gateway.pending().filter((d) => d.body.includes('payment.captured'));
         expect(late.length).toBeGreaterThan(0);
         dropWebhooks();
@@ -176,11 +178,11 @@ for (const backend of backends) {
         });
         installPayments(ctx, liar);
         const { fan, holdId, seatId } = await holdFor();
-        checkoutTesting.afterCharge = () => {
+        seams.afterCharge = () => {
           throw new Error('answer lost');
         };
         const pending = (await checkout(fan, holdId, 'sim_ok', 'lie-1')).json();
-        checkoutTesting.afterCharge = undefined;
+        seams.afterCharge = undefined;
         const late = dropWebhooks().filter((d) => d.body.includes('payment.captured'));
         installPayments(ctx, faulty(gateway, { lookup: liar.lookup, abandon: liar.abandon }));
         await pastTheWindow(holdId, seatId);

@@ -10,12 +10,24 @@
  * their answer.
  */
 import { isUuid, newId, randomToken } from '../core/ids.js';
-import { clearHoldTickets, retimeTickets } from '../holds/holds.js';
+import { clearHoldTickets, holdTicketsLocked, retimeTickets } from '../holds/holds.js';
+import { IdempotencyFenced } from '../idempotency/store.js';
 import { seatsPayload, writeOutbox } from '../outbox/write.js';
-import type { ChargeOutcome, PaymentProvider, ProviderEvent } from '../payments/types.js';
+import type { PaymentProvider, ProviderEvent } from '../payments/types.js';
 import type { Db, Queryable } from '../storage/index.js';
 import { releaseShopperSlot } from '../queue/admission.js';
 import { failRefund, paymentEventMismatch, recordRefundOutcome } from './followup.js';
+import { getOrder } from './orders.js';
+import type { Order } from './schemas.js';
+import {
+  settleBatchersFor, type FinalOutcome, type SettleGuard, type SettleItem, type SettleResult,
+} from './settleBatch.js';
+
+/** Test seams of checkout, set on the context by tests only (AppContext.seams). */
+export interface CheckoutSeams {
+  /** Runs right after the provider answered a charge (a crash test exits the process here). */
+  afterCharge?: () => void;
+}
 
 /** What order commands need: the database, the provider, the payment window, a logger. */
 export interface BookingDeps {
@@ -24,6 +36,10 @@ export interface BookingDeps {
   /** Tickets stay reserved this long after checkout starts (PAYMENT_WINDOW_SECONDS). */
   paymentWindowSeconds: number;
   logger: { warn(obj: object, msg?: string): void; error(obj: object, msg?: string): void };
+  /** Test seam: one guard of the settle batch removed (a race test's control only). */
+  unguarded?: SettleGuard;
+  /** Test seams (AppContext.seams); production never sets them. */
+  seams?: CheckoutSeams;
 }
 
 /** A refund recorded in the database, to be sent to the provider after commit. */
@@ -100,10 +116,7 @@ async function confirmOrder(tx: Queryable, p: LockedPayment): Promise<boolean> {
   if (held.rowCount !== 1) return false;
   const { rows: sold } = await tx.query<{ ticket_no: number; seat_id: string | null;
     zone_key: string }>(
-    `WITH target AS (
-       SELECT ticket_no FROM tickets
-        WHERE event_id = $1 AND hold_id = $2 AND order_id IS NULL AND hold_expires_at > now()
-        ORDER BY ticket_no FOR UPDATE)
+    `WITH target AS (${holdTicketsLocked('t.order_id IS NULL AND t.hold_expires_at > now()')})
      UPDATE tickets t SET order_id = $3, hold_id = NULL, hold_expires_at = NULL
        FROM target
       WHERE t.event_id = $1 AND t.ticket_no = target.ticket_no AND t.hold_id = $2
@@ -161,7 +174,7 @@ async function failOrder(tx: Queryable, p: LockedPayment, reason: string): Promi
  * refund to send after commit when captured money cannot become an order.
  */
 export async function settleInTx(
-  tx: Queryable, paymentId: string, outcome: Exclude<ChargeOutcome, { status: 'pending' }>,
+  tx: Queryable, paymentId: string, outcome: FinalOutcome,
   forceFail: boolean,
 ): Promise<RefundToRun | undefined> {
   const { rows } = await tx.query<LockedPayment>(
@@ -264,13 +277,73 @@ export async function executeRefund(deps: BookingDeps, refund: RefundToRun): Pro
   await recordRefundOutcome(deps.db, deps.logger, refund.refundId, outcome);
 }
 
+/** Submits an item to the settle batch of the deps' database and provider. */
+async function submitSettle(deps: BookingDeps, item: SettleItem): Promise<SettleResult> {
+  return await settleBatchersFor(deps.db).submit(deps.provider.name, item, deps.unguarded);
+}
+
 /** Settles a payment with a final outcome and sends any resulting refund. */
 export async function settlePayment(
-  deps: BookingDeps, paymentId: string, outcome: Exclude<ChargeOutcome, { status: 'pending' }>,
+  deps: BookingDeps, paymentId: string, outcome: FinalOutcome,
 ): Promise<void> {
-  const refund = await runSettling(deps.db, (tx, forceFail) =>
-    settleInTx(tx, paymentId, outcome, forceFail));
+  const result = await submitSettle(deps, { paymentId, outcome });
+  if (result.kind === 'slow') await settleAlone(deps, paymentId, outcome);
+}
+
+/**
+ * Settles in a transaction of its own what the batch leaves to it (a capture whose tickets
+ * are gone, a capture after a recorded decline): refunds, returned tickets offered to the
+ * waitlist. With `reply`, answers the order and stores it as the key's reply in the same
+ * transaction (IdempotencyFenced rolls it back when the key was taken over).
+ */
+async function settleAlone(
+  deps: BookingDeps, paymentId: string, outcome: FinalOutcome,
+  reply?: { orderId: string; customerId: string; key?: { key: string; owner: string } },
+): Promise<Order | undefined> {
+  const { order, refund } = await runSettling(deps.db, async (tx, forceFail) => {
+    const refundToRun = await settleInTx(tx, paymentId, outcome, forceFail);
+    if (reply === undefined) return { order: undefined, refund: refundToRun };
+    const answer = await getOrder(tx, reply.orderId, { customerId: reply.customerId });
+    if (reply.key !== undefined) {
+      const done = await tx.query(
+        `UPDATE idempotency_keys
+            SET state = 'done', response_status = 201, response_body = $4::jsonb
+          WHERE customer_id = $1 AND idem_key = $2 AND owner = $3 AND state = 'running'`,
+        [reply.customerId, reply.key.key, reply.key.owner,
+          JSON.stringify({ kind: 'reply', body: answer })]);
+      if (done.rowCount !== 1) throw new IdempotencyFenced();
+    }
+    return { order: answer, refund: refundToRun };
+  });
   if (refund !== undefined) await executeRefund(deps, refund);
+  return order;
+}
+
+/**
+ * Settles a checkout's own charge outcome in the next settle batch and answers the order as
+ * written there (also stored as the key's reply when the item carries the key).
+ */
+export async function settleOutcome(
+  deps: BookingDeps, item: SettleItem, about: { orderId: string; customerId: string },
+): Promise<Order> {
+  const result = await submitSettle(deps, item);
+  switch (result.kind) {
+    case 'settled':
+      if (result.order === undefined) throw new Error('assertion failed: settled without reply');
+      return result.order;
+    case 'fenced':
+      throw new IdempotencyFenced();
+    case 'slow': {
+      const key = item.idempotency;
+      const order = await settleAlone(deps, item.paymentId, item.outcome, {
+        ...about, ...(key === undefined ? {} : { key: { key: key.key, owner: key.owner } }),
+      });
+      if (order === undefined) throw new Error('assertion failed: no order after settling');
+      return order;
+    }
+    default:
+      throw new Error(`assertion failed: own payment settled as ${result.kind}`);
+  }
 }
 
 /** What applying a webhook did. */
@@ -279,11 +352,47 @@ export interface WebhookResult {
 }
 
 /**
- * Applies one verified provider event exactly once: the event id is recorded in the same
- * transaction as its effect, so concurrent identical deliveries serialize on that row
- * and all but one find it already there.
+ * Applies one verified provider event exactly once. Payment outcomes go through the settle
+ * batch, which records the event id with its effect (a redelivery, or a second copy in the
+ * same batch, is a duplicate) and makes news about a payment already settled the same way
+ * a no-op; the batch's slow cases and every other event run in a transaction of their own.
  */
 export async function applyProviderEvent(
+  deps: BookingDeps, event: ProviderEvent,
+): Promise<WebhookResult> {
+  if ((event.type !== 'payment.captured' && event.type !== 'payment.declined')
+    || !isUuid(event.paymentId)) {
+    return await applyProviderEventAlone(deps, event);
+  }
+  const outcome: FinalOutcome = event.type === 'payment.captured'
+    ? { status: 'captured', providerRef: event.providerRef }
+    : { status: 'declined', providerRef: event.providerRef, reason: event.reason };
+  const result = await submitSettle(deps, {
+    paymentId: event.paymentId, outcome,
+    providerEvent: { id: event.id, kind: event.type,
+      ...(event.amountCents === undefined ? {} : { amountCents: event.amountCents }),
+      ...(event.currency === undefined ? {} : { currency: event.currency }) },
+  });
+  switch (result.kind) {
+    case 'duplicate':
+      return { duplicate: true };
+    case 'mismatch':
+      deps.logger.error({ eventId: event.id, paymentId: event.paymentId,
+        mismatch: result.mismatch }, 'payment event does not match its payment; ignored');
+      return { duplicate: false };
+    case 'slow':
+      return await applyProviderEventAlone(deps, event);
+    default:
+      return { duplicate: false };
+  }
+}
+
+/**
+ * Applies one verified provider event in a transaction of its own: the event id is
+ * recorded in the same transaction as its effect, so concurrent identical deliveries
+ * serialize on that row and all but one find it already there.
+ */
+async function applyProviderEventAlone(
   deps: BookingDeps, event: ProviderEvent,
 ): Promise<WebhookResult> {
   const { duplicate, refund } = await runSettling(deps.db, async (tx, forceFail) => {

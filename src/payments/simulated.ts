@@ -71,12 +71,20 @@ export function databaseLedger(db: Queryable): SimulatedLedger {
   };
   return {
     async record(paymentId, method, status) {
-      await db.query(
-        `INSERT INTO simulated_gateway_charges (payment_id, method, status) VALUES ($1, $2, $3)
-         ON CONFLICT (payment_id) DO NOTHING`,
+      // One round trip: the new row's status, or the one already there. A row inserted by a
+      // concurrent call after this statement's snapshot is not seen by its second half; then
+      // it is read again (only a charge racing an abandon gets there).
+      const { rows } = await db.query<{ status: SimulatedStatus }>(
+        `WITH written AS (
+           INSERT INTO simulated_gateway_charges (payment_id, method, status)
+           VALUES ($1, $2, $3) ON CONFLICT (payment_id) DO NOTHING RETURNING status)
+         SELECT status FROM written
+         UNION ALL
+         SELECT status FROM simulated_gateway_charges
+          WHERE payment_id = $1 AND NOT EXISTS (SELECT 1 FROM written)`,
         [paymentId, method, status],
       );
-      const stands = await read(paymentId);
+      const stands = rows[0]?.status ?? await read(paymentId);
       if (stands === undefined) throw new Error('assertion failed: ledger row vanished');
       return stands;
     },

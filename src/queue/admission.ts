@@ -26,6 +26,7 @@ import { drawIfDue, type SeedSource } from './line.js';
 import { nextPace, type Pace } from './pace.js';
 import { newSeed } from './shuffle.js';
 import { liveSlot } from './slot.js';
+import { reserveWaitlistBase } from './waitblock.js';
 import { inventoryRoom, isClosed, readSupply, type Supply, type SupplyKnobs } from './supply.js';
 import type { Admission, EntryRef, LineStatus } from './types.js';
 
@@ -60,8 +61,13 @@ export interface TickOptions {
   unfenced?: true;
 }
 
-/** QUEUE_HELD_RETURN_PERCENT, QUEUE_TICKETS_PER_SHOPPER and QUEUE_IDLE_SECONDS defaults. */
-const defaultKnobs: SupplyKnobs = { heldReturnShare: 0.25, defaultTicketsPerShopper: 2 };
+/**
+ * QUEUE_HELD_RETURN_PERCENT, QUEUE_TICKETS_PER_SHOPPER, QUEUE_SEEKER_SECONDS and
+ * QUEUE_IDLE_SECONDS defaults.
+ */
+const defaultKnobs: SupplyKnobs = {
+  heldReturnShare: 0.25, defaultTicketsPerShopper: 2, seekerSeconds: 20,
+};
 const defaultIdleSeconds = 30;
 
 /** What a tick did. */
@@ -300,7 +306,12 @@ export async function tickLine(
       await writeOutbox(tx, event.eventId, 'queue.admitted',
         { customerIds: admitted.map((entry) => entry.customerId) });
     }
-    if (soldOut && state.closed_at === null) await noticeClosed(tx, event.eventId, servedUpTo);
+    if (soldOut && state.closed_at === null) {
+      await noticeClosed(tx, event.eventId, servedUpTo);
+      // The waitlist block now, under the lock this tick holds: the fans told "sold out"
+      // move to the waitlist in a herd, and each then only reads it.
+      await reserveWaitlistBase(tx, event.eventId);
+    }
     const firstAdmittedAt = state.first_admitted_at ?? (admitted.length > 0 ? now : null);
     const ratePerMinute = measuredRate(slots.lastMinute + admitted.length, firstAdmittedAt, now);
     const pace = nextPace(state.pace ?? undefined, {

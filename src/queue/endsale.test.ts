@@ -31,7 +31,7 @@ import {
 
 const backends = await testBackends();
 const graceSeconds = 60;
-const knobs = { heldReturnShare: 0.25, defaultTicketsPerShopper: 2 };
+const knobs = { heldReturnShare: 0.25, defaultTicketsPerShopper: 2, seekerSeconds: 5 };
 
 describe('the inventory rule (pure)', () => {
   it('room = ⌈(available + ⌊share × returnable⌋) / tickets per shopper⌉ − seekers', () => {
@@ -237,7 +237,8 @@ for (const backend of backends) {
 
     /**
      * Counted independently of supply.ts, straight from the rows: tickets available and
-     * held (with no payment under way), and live shoppers who hold nothing.
+     * held (with no payment under way), and live shoppers who hold nothing and were
+     * admitted, tried a hold or ended one within the seeker window.
      */
     async function independentFigures(event: EventRecord): Promise<{
       available: number; returnable: number; seekers: number; perShopper: number;
@@ -255,10 +256,16 @@ for (const backend of backends) {
               AND (a.claimed_at IS NOT NULL OR a.claim_by > $2)
               AND NOT EXISTS (SELECT 1 FROM holds h WHERE h.customer_id = a.customer_id
                                 AND h.event_id = $1 AND h.state = 'held'
-                                AND h.expires_at > now()))::int AS seekers,
+                                AND h.expires_at > now())
+              AND (greatest(a.admitted_at, a.claimed_at) > $3
+                   OR EXISTS (SELECT 1 FROM holds h WHERE h.customer_id = a.customer_id
+                                AND h.event_id = $1
+                                AND h.ended_at > now() - $4 * interval '1 second')))::int
+              AS seekers,
            (SELECT count(*) FROM holds WHERE event_id = $1)::int AS holds,
            (SELECT coalesce(avg(quantity), 0) FROM holds WHERE event_id = $1)::float8 AS avg`,
-        [event.eventId, new Date(clock.nowMs())],
+        [event.eventId, new Date(clock.nowMs()),
+          new Date(clock.nowMs() - knobs.seekerSeconds * 1000), knobs.seekerSeconds],
       );
       const row = rows[0] as NonNullable<(typeof rows)[0]>;
       const perShopper = row.holds >= 20 ? Math.min(10, Math.max(1, row.avg)) : 2;
@@ -405,6 +412,36 @@ for (const backend of backends) {
       expect(rows.map((r) => r.release_reason)).toEqual(['idle', null, null, null]);
     });
 
+    it('a seeker with no sign of life stops counting against the room; the slot stands',
+      async () => {
+        // Four tickets (two seats, two standing) at two per shopper: room for two seekers.
+        const event = await queuedEvent({}, 2);
+        const [first, second, third] = await customers(3) as [string, string, string];
+        await join(event, [first, second, third]);
+        expect(admittedIn(await tick(event))).toEqual([first, second]);
+        expect(admittedIn(await tick(event))).toEqual([]);
+        clock.advance(knobs.seekerSeconds * 1000);
+        // Control: with a window longer than the silence, both still count; nobody is let in.
+        const patient = await tickLine(db, event, {
+          nowMs: clock.nowMs(), token: 1, claimGraceSeconds: graceSeconds,
+          idleSeconds: 3_600, supply: { ...knobs, seekerSeconds: 3_600 },
+        });
+        expect(admittedIn(patient)).toEqual([]);
+        // Neither has shown up for the window: the next fan is admitted, and their slots
+        // stand (the claim grace decides those, as before).
+        expect(admittedIn(await tick(event))).toEqual([third]);
+        const { rows } = await db.query<{ released_at: Date | null }>(
+          'SELECT released_at FROM queue_admissions WHERE event_id = $1 ORDER BY number',
+          [event.eventId],
+        );
+        expect(rows.map((r) => r.released_at)).toEqual([null, null, null]);
+        // A sign of life (a hold tried) makes a seeker count again at once.
+        await claimAdmission(db, event.eventId, first, clock.nowMs());
+        const outcome = await tick(event);
+        if (outcome.kind !== 'ticked') throw new Error(outcome.kind);
+        expect(outcome.status.supply?.seekers).toBe(2);
+      });
+
     it('a shopper whose cart lapsed unpaid gives the slot back at once', async () => {
       const event = await queuedEvent({ maxActiveShoppers: 3 });
       const [lapsed, released, holder, next] =
@@ -528,10 +565,13 @@ for (const backend of backends) {
       const view = await waitingRoom(ctx).view(event, line[2] as string);
       expect(view).toMatchObject({ state: 'sold_out', outlook: 'sold_out' });
       expect(view.waitlistUrl).toBe(`/api/v1/events/${event.eventId}/queue/me/waitlist`);
-      const { rows } = await db.query<{ closed_at: Date | null }>(
-        'SELECT closed_at FROM queue_state WHERE event_id = $1', [event.eventId],
+      const { rows } = await db.query<{ closed_at: Date | null; base: number | null }>(
+        'SELECT closed_at, waitlist_seq_base AS base FROM queue_state WHERE event_id = $1',
+        [event.eventId],
       );
       expect(rows[0]?.closed_at).not.toBeNull();
+      // The closing tick reserved the waitlist block, so fans moving in a herd only read it.
+      expect(rows[0]?.base).not.toBeNull();
       // The notifier is told once who was still waiting, in line order.
       await tick(event);
       const notices = await db.query<{ payload: { customerIds: string[] } }>(

@@ -4,8 +4,9 @@
  * keeping their place order: among fans who moved from the line, the waitlist offers in
  * line-number order, whenever each of them clicked.
  *
- * How the order is kept: the first hand-over of an event reserves a block of the
- * waitlist's sequence (`queue_state.waitlist_seq_base`, under the line's lock), and a fan
+ * How the order is kept: the tick that closes the line (or the first hand-over, if one
+ * comes before) reserves a block of the waitlist's sequence (`queue_state.waitlist_seq_base`,
+ * under the line's lock; waitblock.ts), and a fan
  * who moves takes `base + their number` (or their earlier place, if they were on the
  * waitlist already). Fans who join the waitlist directly later draw from beyond the block,
  * so they come after everyone who moved from the line.
@@ -13,14 +14,12 @@
 import type { EventRecord } from '../catalog/events.js';
 import type { AppContext } from '../context.js';
 import { DomainError } from '../core/errors.js';
-import { limits } from '../config/limits.js';
-import type { Queryable } from '../storage/index.js';
 import type { WaitlistEntry } from '../waitlist/schemas.js';
-import { joinWaitlist, listWaitlist } from '../waitlist/waitlist.js';
-import { leaveLine } from './leave.js';
+import { joinWaitlist } from '../waitlist/waitlist.js';
 import { findEntry } from './line.js';
 import type { WaitingRoom } from './room.js';
 import type { QueueView } from './types.js';
+import { readWaitlistBase, reserveWaitlistBase } from './waitblock.js';
 
 /** What the fan asks the waitlist for. */
 export interface HandOverInput {
@@ -32,30 +31,6 @@ export interface HandOverInput {
 export interface HandOverOutcome {
   queue: QueueView;
   waitlist: WaitlistEntry;
-}
-
-/**
- * The start of the event's reserved block of waitlist positions, reserving it on first use:
- * room for every number handed out so far plus `limits.queueWaitlistSpare` later joiners.
- */
-async function waitlistBase(tx: Queryable, eventId: string): Promise<number> {
-  const { rows } = await tx.query<{ base: number | null; last: number }>(
-    `SELECT s.waitlist_seq_base AS base, n.last_number AS last
-       FROM queue_state s JOIN queue_numbering n USING (event_id)
-      WHERE s.event_id = $1 FOR UPDATE OF s`,
-    [eventId],
-  );
-  const row = rows[0];
-  if (row === undefined) throw new DomainError('not_found', 'this event has no line');
-  if (row.base !== null) return Number(row.base);
-  const reserved = await tx.query<{ base: number }>(
-    `SELECT setval('waitlist_seq', nextval('waitlist_seq') + $1::bigint) - $1::bigint AS base`,
-    [Number(row.last) + limits.queueWaitlistSpare],
-  );
-  const base = Number(reserved.rows[0]?.base);
-  await tx.query('UPDATE queue_state SET waitlist_seq_base = $2 WHERE event_id = $1',
-    [eventId, base]);
-  return base;
 }
 
 /**
@@ -73,20 +48,15 @@ export async function moveToWaitlist(
     throw new DomainError('not_found', 'you are not in this event\'s queue');
   }
   if (entry.left === true) throw new DomainError('already_left', 'you left this queue already');
-  // The block first, so a place from it is always earlier than a fresh waitlist join.
-  const base = await ctx.db.tx((tx) => waitlistBase(tx, event.eventId));
-  await joinWaitlist(ctx, { customerId, eventId: event.eventId, ...input });
-  if (entry.number !== null) {
-    // An earlier place (on the waitlist before the line's block) is kept.
-    await ctx.db.query(
-      `UPDATE waitlist_entries SET seq = LEAST(seq, $3::bigint)
-        WHERE event_id = $1 AND customer_id = $2 AND status = 'waiting'`,
-      [event.eventId, customerId, base + entry.number],
-    );
-  }
+  // The block first, so a place from it is always earlier than a fresh waitlist join. The
+  // closing tick reserved it, so a herd told "sold out" only reads it: no line lock per move.
+  const base = await readWaitlistBase(ctx.db, event.eventId) ??
+    await ctx.db.tx((tx) => reserveWaitlistBase(tx, event.eventId));
+  // The place from the block is taken in the join itself (an earlier place is kept), so the
+  // entry it returns is final: one position count per move, not one per statement.
+  const { entry: waitlist } = await joinWaitlist(ctx,
+    { customerId, eventId: event.eventId, ...input },
+    entry.number === null ? {} : { seq: base + entry.number });
   const queue = await room.leave(event, customerId, 'waitlist');
-  const entries = await listWaitlist(ctx.db, customerId);
-  const waitlist = entries.find((candidate) => candidate.eventId === event.eventId);
-  if (waitlist === undefined) throw new Error('assertion failed: the waitlist entry exists');
   return { queue, waitlist };
 }

@@ -7,7 +7,8 @@
  * The rule (docs/WAITING_ROOM.md, "Inventory-aware admission"):
  *   supply  = available + ⌊heldReturnShare × held that may come back⌋
  *   room    = ⌈supply / ticketsPerShopper⌉ − seekers
- * where seekers are live shoppers who hold nothing (they are looking for tickets now),
+ * where seekers are live shoppers who hold nothing and have shown a sign of life lately
+ * (admitted, tried a hold or ended one within `seekerSeconds`: they are looking now),
  * "held that may come back" excludes tickets whose payment is already under way, and
  * ticketsPerShopper is the event's measured demand (mean tickets per hold), clamped to
  * 1 … maxTicketsPerCustomer. The line is closed when nothing is available and nothing
@@ -33,7 +34,10 @@ export interface Supply {
   mayReturn: number;
   /** Fans waiting on the event's waitlist: returned tickets go to them first. */
   waitlistWaiting?: number;
-  /** Live shoppers who hold nothing: they are looking for tickets now. */
+  /**
+   * Live shoppers who hold nothing and have shown a sign of life within the knob's
+   * `seekerSeconds`: they are looking for tickets now.
+   */
   seekers: number;
   /** Tickets one shopper takes, as measured on this event (the knob's default before). */
   ticketsPerShopper: number;
@@ -69,6 +73,11 @@ export interface SupplyKnobs {
   heldReturnShare: number;
   /** Tickets per shopper before the event has enough holds to measure it. */
   defaultTicketsPerShopper: number;
+  /**
+   * A shopper holding nothing is a seeker while they have shown a sign of life within this
+   * many seconds: admitted (and not yet shown up), tried a hold, or ended one.
+   */
+  seekerSeconds: number;
 }
 
 /** The rule's knobs from the configuration. */
@@ -76,6 +85,7 @@ export function supplyKnobs(config: QueueConfig): SupplyKnobs {
   return {
     heldReturnShare: config.heldReturnPercent / 100,
     defaultTicketsPerShopper: config.ticketsPerShopper,
+    seekerSeconds: config.seekerSeconds,
   };
 }
 
@@ -133,10 +143,16 @@ export async function readSupply(
          WHERE a.event_id = $1 AND ${liveSlot('a', '$2')}
            AND NOT EXISTS (SELECT 1 FROM holds h
                             WHERE h.event_id = a.event_id AND h.customer_id = a.customer_id
-                              AND h.state = 'held' AND h.expires_at > now()))::int AS seekers,
+                              AND h.state = 'held' AND h.expires_at > now())
+           AND (coalesce(a.claimed_at, a.admitted_at) > $3
+                OR EXISTS (SELECT 1 FROM holds h
+                            WHERE h.event_id = a.event_id AND h.customer_id = a.customer_id
+                              AND h.ended_at > now() - $4 * interval '1 second')))::int
+         AS seekers,
        (SELECT count(*) FROM holds WHERE event_id = $1)::int AS holds,
        (SELECT avg(quantity) FROM holds WHERE event_id = $1)::float8 AS tickets`,
-    [event.eventId, now],
+    [event.eventId, now, new Date(now.getTime() - knobs.seekerSeconds * 1000),
+      knobs.seekerSeconds],
   );
   const row = rows[0];
   const capacity = event.zones.reduce((sum, zone) => sum + zone.capacity, 0);

@@ -9,6 +9,7 @@ import { startNotifications, type Notifications } from '../notifications/index.j
 import { OutboxRelay, type OutboxSink } from '../outbox/relay.js';
 import { AdmissionDuty } from '../queue/duty.js';
 import { liveFeedSink } from '../realtime/feed.js';
+import { startEmbeddedMaintenance } from '../storage/maintenance.js';
 
 /** A started worker; stop it before closing the context. */
 export interface Worker {
@@ -31,8 +32,11 @@ export async function startWorker(ctx: AppContext): Promise<Worker> {
   const notifications = startNotifications(ctx);
   const relay = new OutboxRelay(ctx, { sinks: outboxSinks(ctx, notifications) });
   await relay.start();
+  // Embedded PGlite has no autovacuum; on PostgreSQL this is a no-op.
+  const stopMaintenance = startEmbeddedMaintenance(ctx.db, ctx.logger);
   return {
     async stop() {
+      await stopMaintenance();
       await relay.stop();
       await notifications.stop();
       await booking.stop();

@@ -9,6 +9,8 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { createMemoryCoordinator } from '../coord/memory.js';
 import type { Coordinator } from '../coord/types.js';
 import type { Guard } from '../holds/claim.js';
+import type { CheckoutSeams } from '../orders/settle.js';
+import type { SettleGuard } from '../orders/settleBatch.js';
 import { CustomerTokens } from '../customers/tokens.js';
 import { buildApp } from '../http/app.js';
 import type { App } from '../http/types.js';
@@ -21,8 +23,10 @@ export interface TestContextOptions {
   clock?: Clock;
   coord?: Coordinator;
   env?: Record<string, string>;
-  /** Remove one production guard of hold creation (a race test's control only). */
-  unguarded?: Guard;
+  /** Remove one production guard (a race test's control only). */
+  unguarded?: Guard | SettleGuard;
+  /** Test seams of checkout. */
+  seams?: CheckoutSeams;
 }
 
 /** A context over `db` with test defaults (high rate limits, fixed secrets). */
@@ -45,6 +49,7 @@ export function buildTestContext(db: Db, options: TestContextOptions = {}): AppC
     tokens: new CustomerTokens(testSecret, () => clock.nowMs()),
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     ...(options.unguarded === undefined ? {} : { unguarded: options.unguarded }),
+    ...(options.seams === undefined ? {} : { seams: options.seams }),
   };
 }
 

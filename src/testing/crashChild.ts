@@ -5,7 +5,7 @@
  * tells the parent and freezes so the parent can SIGKILL it before anything settles;
  * `reconcile <databaseUrl>` is a fresh node running one reconciliation pass, then exits.
  */
-import { checkoutTesting } from '../orders/checkout.js';
+import type { CheckoutSeams } from '../orders/settle.js';
 import { reconcilePayments } from '../orders/reconcile.js';
 import { bookingDeps } from '../orders/workers.js';
 import { createPostgresDb } from '../storage/postgres.js';
@@ -24,11 +24,12 @@ const db = createPostgresDb({
   url, poolMax: 4, connectTimeoutMs: 5_000, statementTimeoutMs: 30_000, lockTimeoutMs: 10_000,
   idleInTransactionTimeoutMs: 30_000,
 });
-const { app, ctx } = await buildTestApp(db, { env: { PAYMENT_WINDOW_SECONDS: '600' } });
+const seams: CheckoutSeams = {};
+const { app, ctx } = await buildTestApp(db, { env: { PAYMENT_WINDOW_SECONDS: '600' }, seams });
 const gateway = installTestGateway(app, ctx);
 
 if (mode === 'serve') {
-  checkoutTesting.afterCharge = () => {
+  seams.afterCharge = () => {
     send({ charged: true });
     // Freeze the whole process (no timer, no I/O, no settle) until the parent kills it.
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 120_000);

@@ -42,6 +42,11 @@ export interface JoinWaitlistOptions {
    * serve, does not.
    */
   requireSoldOut?: boolean;
+  /**
+   * The place to take (the line's block: queue/waitblock.ts), instead of the next in the
+   * sequence; an earlier place the customer holds on the waitlist already is kept.
+   */
+  seq?: number;
 }
 
 interface EntryRow {
@@ -153,7 +158,19 @@ export async function joinWaitlist(
     const usage = await lockCustomerAndCount(tx, input.customerId, event.eventId,
       event.holdSeconds);
     const existing = await readEntry(tx, event.eventId, input.customerId, true);
-    if (isActive(existing)) return { entry: toEntry(existing), created: false };
+    if (isActive(existing)) {
+      if (options.seq === undefined || existing.status !== 'waiting') {
+        return { entry: toEntry(existing), created: false };
+      }
+      await tx.query(
+        `UPDATE waitlist_entries SET seq = LEAST(seq, $3::bigint)
+          WHERE event_id = $1 AND customer_id = $2 AND status = 'waiting'`,
+        [event.eventId, input.customerId, options.seq],
+      );
+      const kept = await readEntry(tx, event.eventId, input.customerId);
+      if (kept === undefined) throw new Error('assertion failed: kept entry not found');
+      return { entry: toEntry(kept), created: false };
+    }
     if (usage.used + input.quantity > event.maxTicketsPerCustomer) {
       throw overLimit(event, usage.used);
     }
@@ -161,12 +178,14 @@ export async function joinWaitlist(
       await assertSoldOut(tx, event, input.zone, input.quantity);
     }
     await tx.query(
-      `INSERT INTO waitlist_entries (event_id, customer_id, zone_key, quantity, status)
-       VALUES ($1, $2, $3, $4, 'waiting')
+      `INSERT INTO waitlist_entries (event_id, customer_id, zone_key, quantity, status, seq)
+       VALUES ($1, $2, $3, $4, 'waiting', coalesce($5::bigint, nextval('waitlist_seq')))
        ON CONFLICT (event_id, customer_id) DO UPDATE
-         SET seq = nextval('waitlist_seq'), zone_key = $3, quantity = $4, status = 'waiting',
-             offer_hold_id = NULL, created_at = now(), updated_at = now()`,
-      [event.eventId, input.customerId, input.zone ?? null, input.quantity],
+         SET seq = coalesce($5::bigint, nextval('waitlist_seq')), zone_key = $3,
+             quantity = $4, status = 'waiting', offer_hold_id = NULL, created_at = now(),
+             updated_at = now()`,
+      [event.eventId, input.customerId, input.zone ?? null, input.quantity,
+        options.seq ?? null],
     );
     const row = await readEntry(tx, event.eventId, input.customerId);
     if (row === undefined) throw new Error('assertion failed: joined entry not found');

@@ -9,7 +9,7 @@ import { CheckoutInput, Order } from '../../orders/schemas.js';
 import { bookingDeps } from '../../orders/workers.js';
 import { bearerSecurity, customerAuth } from '../auth.js';
 import {
-  idempotencyScope, OptionalIdempotencyHeaders, RequiredIdempotencyHeaders, sendIdempotent,
+  idempotencyScope, OptionalIdempotencyHeaders, RequiredIdempotencyHeaders,
 } from '../idempotency.js';
 import { problemResponses } from '../problem.js';
 import { bookingRateLimit, holdRateLimit } from '../ratelimit.js';
@@ -113,12 +113,14 @@ export async function holdRoutes(app: App, ctx: AppContext): Promise<void> {
         response: { 201: Order, ...problemResponses(400, 401, 403, 404, 409, 413, 429) },
       },
     },
-    async (request, reply) => await sendIdempotent(ctx, request, reply, async () => ({
-      status: 201,
-      body: await checkout(bookingDeps(ctx), {
+    async (request, reply) => {
+      const done = await checkout(bookingDeps(ctx), {
         customerId: request.customerId, holdId: request.params.holdId,
         paymentMethod: request.body.paymentMethod,
-      }),
-    })),
+        idempotency: idempotencyScope(request, request.headers['idempotency-key']),
+      });
+      if (done.replayed) reply.header('idempotent-replayed', 'true');
+      return reply.status(201).send(done.order);
+    },
   );
 }

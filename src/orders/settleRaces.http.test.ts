@@ -1,0 +1,192 @@
+/**
+ * Races that meet in one settle batch (settleBatch.ts): batches are held back with the
+ * batchers' pause seam until every conflicting item is queued, then sent as one. Invariant 4
+ * (one confirmed order or one refund per captured payment, never charged twice) and the
+ * rest of the audit must hold; the control removes the settle batch's live-hold guard and
+ * shows the audit catching what it prevents.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { EventDetails } from '../catalog/schemas.js';
+import type { AppContext } from '../context.js';
+import type { App } from '../http/types.js';
+import type { SimulatedGateway } from '../payments/simulated.js';
+import type { Db } from '../storage/index.js';
+import { auditBooking } from '../testing/audit.js';
+import { testBackends } from '../testing/backends.js';
+import { buildTestApp } from '../testing/context.js';
+import { bearer, buildCustomer, buildEvent } from '../testing/factories.js';
+import { installTestGateway, postWebhook } from '../testing/payments.js';
+import { settleBatchersFor } from './settleBatch.js';
+
+const backends = await testBackends();
+
+type Fan = { customerId: string; token: string };
+
+/** Waits until `check` holds, asking again on the next turn of the event loop. */
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 20_000; i++) {
+    if (check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error(`never happened: ${what}`);
+}
+
+for (const backend of backends) {
+  describe.skipIf(!backend.available)(`settle batch races on ${backend.name}`, () => {
+    let db: Db;
+    let app: App;
+    let ctx: AppContext;
+    let gateway: SimulatedGateway;
+    let event: EventDetails;
+    let seat = 0;
+
+    beforeAll(async () => {
+      db = await backend.open();
+      ({ app, ctx } = await buildTestApp(db, { env: { PAYMENT_WINDOW_SECONDS: '600' } }));
+    });
+    beforeEach(async () => {
+      gateway = installTestGateway(app, ctx);
+      event = await buildEvent(ctx, { maxTicketsPerCustomer: 8 });
+      seat = 0;
+    });
+    afterEach(async () => {
+      settleBatchersFor(db).resume();
+      await gateway.close();
+    });
+    afterAll(async () => {
+      await app?.close();
+      await db?.close();
+    });
+
+    async function holdFor(on: App = app): Promise<{ fan: Fan; holdId: string;
+      seatId: string }> {
+      const fan = await buildCustomer(ctx);
+      seat += 1;
+      const seatId = `A-${Math.ceil(seat / 10)}-${((seat - 1) % 10) + 1}`;
+      const response = await on.inject({ method: 'POST',
+        url: `/api/v1/events/${event.eventId}/holds`, headers: bearer(fan.token),
+        payload: { seats: [seatId] } });
+      expect(response.statusCode, response.body).toBe(201);
+      return { fan, holdId: response.json().holdId, seatId };
+    }
+
+    const checkout = (fan: Fan, holdId: string, method: string, key: string, on: App = app) =>
+      on.inject({
+        method: 'POST', url: `/api/v1/holds/${holdId}/checkout`,
+        headers: { ...bearer(fan.token), 'idempotency-key': key },
+        payload: { paymentMethod: method },
+      });
+
+    const orderOf = async (fan: Fan, orderId: string) => (await app.inject({ method: 'GET',
+      url: `/api/v1/orders/${orderId}`, headers: bearer(fan.token) })).json();
+
+    /** Lets the hold's time run out and gives its seat to someone else. */
+    async function loseTheSeat(holdId: string, seatId: string, on: App = app): Promise<void> {
+      await db.query(`UPDATE holds SET expires_at = now() - interval '2 s',
+                             claim_expires_at = now() - interval '1 s' WHERE hold_id = $1`,
+      [holdId]);
+      await db.query(`UPDATE tickets SET hold_expires_at = now() - interval '1 s'
+                       WHERE hold_id = $1`, [holdId]);
+      const rival = await buildCustomer(ctx);
+      const taken = await on.inject({ method: 'POST',
+        url: `/api/v1/events/${event.eventId}/holds`, headers: bearer(rival.token),
+        payload: { seats: [seatId] } });
+      expect(taken.statusCode, taken.body).toBe(201);
+    }
+
+    it('the same hold twice, with the same key and another: one order, one charge',
+      async () => {
+        const { fan, holdId } = await holdFor();
+        const batchers = settleBatchersFor(db);
+        batchers.pause();
+        const first = checkout(fan, holdId, 'sim_ok', 'twin-1');
+        await until(() => batchers.queued() === 1, 'the first checkout waits to settle');
+        // While its settle waits: the same key again (waits for the first reply), and
+        // another key (the hold has a payment in flight).
+        const sameKey = checkout(fan, holdId, 'sim_ok', 'twin-1');
+        const otherKey = await checkout(fan, holdId, 'sim_ok', 'twin-2');
+        expect(otherKey.statusCode).toBe(409);
+        expect(otherKey.json().code).toBe('payment_pending');
+        batchers.resume();
+        const [a, b] = await Promise.all([first, sameKey]);
+        expect(a.statusCode).toBe(201);
+        expect(a.json().status).toBe('confirmed');
+        expect(b.statusCode).toBe(201);
+        expect(b.headers['idempotent-replayed']).toBe('true');
+        expect(b.json()).toEqual(a.json());
+        const { rows } = await db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM payments p JOIN orders o ON o.order_id = p.order_id
+            WHERE o.hold_id = $1`, [holdId]);
+        expect(rows[0]?.n).toBe(1);
+        expect(await auditBooking(db, event.eventId)).toEqual([]);
+      });
+
+    it('webhooks racing their own checkout in one batch: confirmed once, the rest no-ops',
+      async () => {
+        const { fan, holdId } = await holdFor();
+        const batchers = settleBatchersFor(db);
+        batchers.pause();
+        const paid = checkout(fan, holdId, 'sim_ok', 'race-1');
+        await until(() => batchers.queued() === 1, 'the checkout waits to settle');
+        // The gateway's two copies of "captured" arrive while the checkout's item waits.
+        const deliveries = gateway.pending();
+        expect(deliveries).toHaveLength(2);
+        const hooks = deliveries.map((delivery) => app.inject({ method: 'POST',
+          url: '/api/v1/payments/webhooks/simulated', headers: delivery.headers,
+          payload: delivery.body }));
+        await until(() => batchers.queued() === 3, 'both webhooks wait in the same batch');
+        batchers.resume();
+        const [order, ...replies] = await Promise.all([paid, ...hooks]);
+        expect(order?.json().status).toBe('confirmed');
+        expect(replies.map((r) => r.statusCode)).toEqual([200, 200]);
+        expect(replies.map((r) => r.json().duplicate).sort()).toEqual([false, true]);
+        expect(order?.json()).toEqual(await orderOf(fan, order?.json().orderId));
+        const { rows } = await db.query('SELECT 1 FROM provider_events');
+        expect(rows).toHaveLength(1);
+        expect(await auditBooking(db, event.eventId)).toEqual([]);
+      });
+
+    it('a hold that lapsed during payment is refunded without failing its batch', async () => {
+      const late = await holdFor();
+      const onTime = await holdFor();
+      const lateOrder = (await checkout(late.fan, late.holdId, 'sim_async_ok', 'lapse-1')).json();
+      const onTimeOrder = (await checkout(onTime.fan, onTime.holdId, 'sim_async_ok', 'lapse-2'))
+        .json();
+      await loseTheSeat(late.holdId, late.seatId);
+      const batchers = settleBatchersFor(db);
+      batchers.pause();
+      const captures = gateway.pending().filter((d) => d.body.includes('payment.captured'));
+      expect(captures).toHaveLength(4);
+      const delivered = Promise.all(captures.map((d) => postWebhook(app, d)));
+      await until(() => batchers.queued() === 4, 'both captures wait in one batch');
+      batchers.resume();
+      expect(await delivered).toEqual([200, 200, 200, 200]);
+      await gateway.flush(); // the rest, and the refund's webhook
+      expect((await orderOf(onTime.fan, onTimeOrder.orderId)).status).toBe('confirmed');
+      const refunded = await orderOf(late.fan, lateOrder.orderId);
+      expect(refunded.status).toBe('payment_failed');
+      expect(refunded.payment.refund).toMatchObject({ status: 'succeeded' });
+      expect(await auditBooking(db, event.eventId)).toEqual([]);
+    });
+
+    it('control: without the live-hold guard the lapsed hold is confirmed without its seat',
+      async () => {
+        const unguarded = await buildTestApp(db, { env: { PAYMENT_WINDOW_SECONDS: '600' },
+          unguarded: 'settle-hold-live' });
+        const rogue = installTestGateway(unguarded.app, unguarded.ctx);
+        try {
+          const late = await holdFor(unguarded.app);
+          const order = (await checkout(late.fan, late.holdId, 'sim_async_ok', 'ctl-1',
+            unguarded.app)).json();
+          await loseTheSeat(late.holdId, late.seatId, unguarded.app);
+          await rogue.flush();
+          expect((await orderOf(late.fan, order.orderId)).status).toBe('confirmed');
+          expect((await auditBooking(db, event.eventId)).join('\n'))
+            .toMatch(/confirmed order/);
+        } finally {
+          await rogue.close();
+          await unguarded.app.close();
+        }
+      });
+  });
+}
