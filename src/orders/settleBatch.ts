@@ -160,7 +160,21 @@ class KeyBatcher {
         batch.map((p) => p.item), this.unguarded);
       batch.forEach((pending, i) => pending.resolve(results[i] as SettleResult));
     } catch (error) {
-      for (const pending of batch) pending.reject(error);
+      if (batch.length === 1) {
+        (batch[0] as Pending).reject(error);
+        return;
+      }
+      // Expected outcomes are results, never exceptions; an unexpected error (a bug, a
+      // constraint) must not fail the other items with it: each is settled alone.
+      await Promise.all(batch.map(async (pending) => {
+        try {
+          const [result] = await runSettleBatch(this.owner.db, this.provider, [pending.item],
+            this.unguarded);
+          pending.resolve(result as SettleResult);
+        } catch (alone) {
+          pending.reject(alone);
+        }
+      }));
     }
   }
 }

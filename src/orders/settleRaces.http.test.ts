@@ -169,6 +169,33 @@ for (const backend of backends) {
       expect(await auditBooking(db, event.eventId)).toEqual([]);
     });
 
+    it('an item that fails unexpectedly does not fail the others of its batch', async () => {
+      const bad = await holdFor();
+      const good = await holdFor();
+      const badOrder = (await checkout(bad.fan, bad.holdId, 'sim_async_ok', 'poison-1')).json();
+      const goodOrder = (await checkout(good.fan, good.holdId, 'sim_async_ok', 'poison-2'))
+        .json();
+      const batchers = settleBatchersFor(db);
+      batchers.pause();
+      const settle = (order: { payment: { paymentId: string } }, quantity: number) =>
+        batchers.submit('simulated', { paymentId: order.payment.paymentId, quantity, outcome:
+          { status: 'captured', providerRef: `simpay_${order.payment.paymentId}` } });
+      // No ticket codes for the first item: its ticket insert breaks a NOT NULL constraint,
+      // an exception no guard expects.
+      const results = [settle(badOrder, 0), settle(goodOrder, 1)].map((p) => p.then(
+        (result) => result.kind, (error: unknown) => `error: ${String(error)}`));
+      await until(() => batchers.queued() === 2, 'both items wait in one batch');
+      batchers.resume();
+      const [badResult, goodResult] = await Promise.all(results);
+      expect(badResult).toMatch(/^error: .*null value/);
+      expect(goodResult).toBe('settled');
+      expect((await orderOf(good.fan, goodOrder.orderId)).status).toBe('confirmed');
+      expect((await orderOf(bad.fan, badOrder.orderId)).status).toBe('pending_payment');
+      await gateway.flush(); // the first payment's own webhook settles it
+      expect((await orderOf(bad.fan, badOrder.orderId)).status).toBe('confirmed');
+      expect(await auditBooking(db, event.eventId)).toEqual([]);
+    });
+
     it('control: without the live-hold guard the lapsed hold is confirmed without its seat',
       async () => {
         const unguarded = await buildTestApp(db, { env: { PAYMENT_WINDOW_SECONDS: '600' },
