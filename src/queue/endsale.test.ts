@@ -44,6 +44,22 @@ describe('the inventory rule (pure)', () => {
     expect(inventoryRoom({ ...supply, available: 0, mayReturn: 0 }, knobs)).toBe(0);
   });
 
+  it('fans who left lately hold back the room the carts make, never the room on sale now',
+    () => {
+      // Nothing on sale, 40 tickets in carts: the carts' share makes room for 5 shoppers.
+      const carts: Supply = {
+        available: 0, held: 40, mayReturn: 40, seekers: 0, ticketsPerShopper: 2,
+      };
+      expect(inventoryRoom(carts, knobs)).toBe(5);
+      // Three came in on that bet and left with nothing: room for two more, not five.
+      expect(inventoryRoom({ ...carts, leftLately: 3 }, knobs)).toBe(2);
+      expect(inventoryRoom({ ...carts, leftLately: 9 }, knobs)).toBe(0);
+      // Six tickets on sale make room for three shoppers whoever left before.
+      expect(inventoryRoom({ ...carts, available: 6, leftLately: 9 }, knobs)).toBe(3);
+      expect(inventoryRoom({ ...carts, available: 6, leftLately: 9, seekers: 1 }, knobs))
+        .toBe(2);
+    });
+
   it('tells a fan the truth: sold out, in carts, unlikely, or open', () => {
     const supply: Supply = {
       available: 4, held: 6, mayReturn: 6, seekers: 1, ticketsPerShopper: 2,
@@ -441,6 +457,49 @@ for (const backend of backends) {
         if (outcome.kind !== 'ticked') throw new Error(outcome.kind);
         expect(outcome.status.supply?.seekers).toBe(2);
       });
+
+    it('fans who leave empty-handed while all is in carts hold the carts\' room for the '
+      + 'seeker window; tickets on sale never wait for it', async () => {
+      // Ten standing units in one cart, both seats sold: the carts' share (⌊0.25 × 10⌋ = 2
+      // tickets) makes room for one shopper at two each.
+      const event = await queuedEvent({}, 10);
+      const [holder, first, second, third, fourth] =
+        await customers(5) as [string, string, string, string, string];
+      await join(event, [holder]);
+      expect(admittedIn(await tick(event))).toEqual([holder]);
+      await holdFor(event, holder, 10);
+      await db.query(
+        `UPDATE tickets SET order_id = gen_random_uuid()
+          WHERE event_id = $1 AND seat_number IS NOT NULL`, [event.eventId]);
+      await join(event, [first, second, third, fourth]);
+      expect(admittedIn(await tick(event))).toEqual([first]);
+      // The first finds nothing and gives the pass back: nobody follows on the same bet...
+      await claimAdmission(db, event.eventId, first, clock.nowMs());
+      await leaveLine(db, event.eventId, first, 'left', clock.nowMs());
+      expect(admittedIn(await tick(event))).toEqual([]);
+      // ...until the seeker window has passed.
+      clock.advance(knobs.seekerSeconds * 1000);
+      expect(admittedIn(await tick(event))).toEqual([second]);
+      await claimAdmission(db, event.eventId, second, clock.nowMs());
+      await leaveLine(db, event.eventId, second, 'left', clock.nowMs());
+      expect(admittedIn(await tick(event))).toEqual([]);
+      // Control: not counting those who left, the next fan comes in on the same bet at once.
+      const forgetful = await tickLine(db, event, {
+        nowMs: clock.nowMs(), token: 1, claimGraceSeconds: graceSeconds,
+        idleSeconds: 3_600, supply: { ...knobs, seekerSeconds: 0.001 },
+      });
+      expect(admittedIn(forgetful)).toEqual([third]);
+      await leaveLine(db, event.eventId, third, 'left', clock.nowMs());
+      // Two tickets back on sale (by their timers) make room at once, whoever left lately.
+      await db.query(
+        `UPDATE tickets SET hold_expires_at = now() - interval '1 second'
+          WHERE ctid IN (SELECT ctid FROM tickets WHERE event_id = $1 AND seat_number IS NULL
+                           LIMIT 2)`, [event.eventId]);
+      const outcome = await tick(event);
+      expect(admittedIn(outcome)).toEqual([fourth]);
+      if (outcome.kind !== 'ticked') throw new Error(outcome.kind);
+      expect(outcome.status.supply?.leftLately).toBeGreaterThanOrEqual(2);
+    });
 
     it('a shopper whose cart lapsed unpaid gives the slot back at once', async () => {
       const event = await queuedEvent({ maxActiveShoppers: 3 });

@@ -6,12 +6,17 @@
  *
  * The rule (docs/WAITING_ROOM.md, "Inventory-aware admission"):
  *   supply  = available + ⌊heldReturnShare × held that may come back⌋
- *   room    = ⌈supply / ticketsPerShopper⌉ − seekers
+ *   room    = max(⌈available / ticketsPerShopper⌉ − seekers,
+ *                 ⌈supply / ticketsPerShopper⌉ − seekers − left lately)
  * where seekers are live shoppers who hold nothing and have shown a sign of life lately
  * (admitted, tried a hold or ended one within `seekerSeconds`: they are looking now),
  * "held that may come back" excludes tickets whose payment is already under way, and
  * ticketsPerShopper is the event's measured demand (mean tickets per hold), clamped to
- * 1 … maxTicketsPerCustomer. The line is closed when nothing is available and nothing
+ * 1 … maxTicketsPerCustomer. "Left lately" are shoppers who gave their pass back within
+ * `seekerSeconds`: admitted on the bet that carts come back, they found nothing and left;
+ * until that window passes, letting the next fans in on the same bet only turns them away
+ * too (the share of carts is a level, not a flow). They never hold back the room that the
+ * tickets available now make. The line is closed when nothing is available and nothing
  * held may come back: every ticket is sold or being paid for.
  */
 import type { EventRecord } from '../catalog/events.js';
@@ -39,6 +44,8 @@ export interface Supply {
    * `seekerSeconds`: they are looking for tickets now.
    */
   seekers: number;
+  /** Shoppers who gave their pass back within `seekerSeconds` (0 when not read). */
+  leftLately?: number;
   /** Tickets one shopper takes, as measured on this event (the knob's default before). */
   ticketsPerShopper: number;
   /**
@@ -94,14 +101,17 @@ export const demandSampleMin = 20;
 
 /**
  * How many more shoppers may be admitted without outnumbering the tickets they could buy:
- * ⌈supply / ticketsPerShopper⌉ − seekers, never negative. Pure, so the property test can
- * check every tick against it.
+ * ⌈supply / ticketsPerShopper⌉ − seekers, less those who left lately on the carts' bet,
+ * never below what the available tickets alone make room for, never negative. Pure, so
+ * the property test can check every tick against it.
  */
 export function inventoryRoom(supply: Supply, knobs: SupplyKnobs): number {
   const share = Math.min(1, Math.max(0, knobs.heldReturnShare));
+  const perShopper = Math.max(1, supply.ticketsPerShopper);
+  const now = Math.ceil(supply.available / perShopper) - supply.seekers;
   const tickets = supply.available + Math.floor(share * supply.mayReturn);
-  const shoppers = Math.ceil(tickets / Math.max(1, supply.ticketsPerShopper));
-  return Math.max(0, shoppers - supply.seekers);
+  const bet = Math.ceil(tickets / perShopper) - supply.seekers - (supply.leftLately ?? 0);
+  return Math.max(0, now, bet);
 }
 
 /**
@@ -124,7 +134,7 @@ export async function readSupply(
 ): Promise<Supply> {
   const { rows } = await db.query<{
     held: number; sold: number; kept: number; seekers: number; holds: number;
-    tickets: number | null; waitlist: number;
+    tickets: number | null; waitlist: number; left_lately: number;
   }>(
     `SELECT
        (SELECT count(*) FROM tickets t WHERE t.event_id = $1 AND ${ticketState.held})::int
@@ -149,6 +159,9 @@ export async function readSupply(
                             WHERE h.event_id = a.event_id AND h.customer_id = a.customer_id
                               AND h.ended_at > now() - $4 * interval '1 second')))::int
          AS seekers,
+       (SELECT count(*) FROM queue_admissions a
+         WHERE a.event_id = $1 AND a.release_reason = 'left' AND a.released_at > $3)::int
+         AS left_lately,
        (SELECT count(*) FROM holds WHERE event_id = $1)::int AS holds,
        (SELECT avg(quantity) FROM holds WHERE event_id = $1)::float8 AS tickets`,
     [event.eventId, now, new Date(now.getTime() - knobs.seekerSeconds * 1000),
@@ -168,6 +181,7 @@ export async function readSupply(
     mayReturn: Math.max(0, held - (row?.kept ?? 0)),
     waitlistWaiting: row?.waitlist ?? 0,
     seekers: row?.seekers ?? 0,
+    leftLately: row?.left_lately ?? 0,
     ticketsPerShopper: Math.min(event.maxTicketsPerCustomer, Math.max(1, measured)),
     ...(shape === undefined ? {} : { shape }),
   };
