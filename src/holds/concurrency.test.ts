@@ -101,11 +101,28 @@ for (const backend of backends) {
       return { replies, eventId: event.eventId };
     }
 
+    /**
+     * A control shows the race is real when the requests' batches overlap; on a busy
+     * machine one round of requests can arrive slowly enough that they do not, so a
+     * control gets up to three rounds (each on a fresh event) and must oversell in one.
+     */
+    async function oversellsInSomeRound(
+      race: (guard: 'off') => Promise<{ replies: Reply[]; eventId: string }>,
+    ): Promise<{ replies: Reply[]; problems: unknown[] }> {
+      let last: { replies: Reply[]; problems: unknown[] } = { replies: [], problems: [] };
+      for (let round = 0; round < 3; round++) {
+        const { replies, eventId } = await race('off');
+        last = { replies, problems: await auditBooking(db, eventId) };
+        if (last.problems.length > 0) return last;
+      }
+      return last;
+    }
+
     it.skipIf(!raceable)('control: without the guard, 200 holds on one seat oversell it',
       async () => {
-        const { replies, eventId } = await seatRace('off');
+        const { replies, problems } = await oversellsInSomeRound(seatRace);
         expect(replies.filter((r) => r.status === 201).length).toBeGreaterThan(1);
-        expect(await auditBooking(db, eventId)).not.toEqual([]);
+        expect(problems).not.toEqual([]);
       });
 
     it('with the guard, 200 concurrent holds on one seat: exactly one 201', async () => {
@@ -118,8 +135,8 @@ for (const backend of backends) {
 
     it.skipIf(!raceable)('control: without the guard, 150 × 3 on 300 standing units oversells',
       async () => {
-        const { eventId } = await standingRace('off');
-        expect(await auditBooking(db, eventId)).not.toEqual([]);
+        const { problems } = await oversellsInSomeRound(standingRace);
+        expect(problems).not.toEqual([]);
       });
 
     it('with the guard, 150 × 3 on 300 standing units: exactly 100 holds', async () => {
@@ -136,8 +153,8 @@ for (const backend of backends) {
 
     it.skipIf(!raceable)('control: without the guard, best available on 50 seats oversells',
       async () => {
-        const { eventId } = await scarceBestAvailable('off');
-        expect(await auditBooking(db, eventId)).not.toEqual([]);
+        const { problems } = await oversellsInSomeRound(scarceBestAvailable);
+        expect(problems).not.toEqual([]);
       });
 
     it('with the guard, 60 × 2 best available on 50 seats: exactly 25 holds', async () => {
