@@ -7,6 +7,7 @@ import type { Config } from './config/index.js';
 import type { Secrets } from './config/secrets.js';
 import type { Clock } from './core/clock.js';
 import type { Coordinator, LeaseStore } from './coord/types.js';
+import type { HoldBatchGate } from './holds/batch.js';
 import type { Guard } from './holds/claim.js';
 import type { CheckoutSeams } from './orders/settle.js';
 import type { SettleGuard } from './orders/settleBatch.js';
@@ -38,6 +39,12 @@ export interface AppContext {
    * the violation the guard prevents. The composition root never sets it.
    */
   unguarded?: Guard | SettleGuard;
-  /** Test seams of checkout (a crash right after the charge). Never set in production. */
-  seams?: CheckoutSeams;
+  /** Test seams, each of its own flow. Never set in production. */
+  seams?: TestSeams;
+}
+
+/** The test seams a context may carry. */
+export interface TestSeams extends CheckoutSeams {
+  /** Holds hold batches back until a race's contenders have queued (holds/batch.ts). */
+  holdBatches?: HoldBatchGate;
 }

@@ -25,7 +25,7 @@ import { seatsPayload, writeOutbox, type ReleaseReason } from '../outbox/write.j
 import { offerReturnedTickets } from '../waitlist/offers.js';
 import { overLimit } from './apply.js';
 import {
-  submitHold, type BatchClaim, type BatchOutcome, type SaleRefusal,
+  submitHold, type BatchClaim, type BatchOutcome, type HoldSeams, type SaleRefusal,
 } from './batch.js';
 import { IdempotencyFenced } from '../idempotency/store.js';
 import { newId } from '../core/ids.js';
@@ -126,22 +126,22 @@ export const keySeen = Symbol('idempotency key seen');
  * limit, the sale window by the database clock and, with `idempotency`, the key's record.
  */
 export async function createHold(
-  db: Db, event: EventRecord, customerId: string, input: HoldInput, unguarded?: Guard,
+  db: Db, event: EventRecord, customerId: string, input: HoldInput, seams?: HoldSeams,
 ): Promise<Hold> {
-  const hold = await decideHold(db, event, customerId, input, undefined, unguarded);
+  const hold = await decideHold(db, event, customerId, input, undefined, seams);
   if (hold === keySeen) throw new Error('assertion failed: key seen without a key');
   return hold;
 }
 
 /**
  * createHold with an optional Idempotency-Key record; keySeen when the key exists.
- * `unguarded` is the race tests' seam (claim.ts Guard): production never passes it.
+ * `seams` are the race tests' (batch.ts HoldSeams): production never passes them.
  */
 export async function decideHold(
   db: Db, event: EventRecord, customerId: string, input: HoldInput,
-  idempotency: HoldIdempotency | undefined, unguarded?: Guard,
+  idempotency: HoldIdempotency | undefined, seams?: HoldSeams,
 ): Promise<Hold | typeof keySeen> {
-  const submit = new Submitter(db, event, customerId, idempotency, unguarded);
+  const submit = new Submitter(db, event, customerId, idempotency, seams);
   if ('seats' in input) return await holdSeats(submit, input.seats);
   const zone = event.zones.find((candidate) => candidate.key === input.zone);
   if (zone === undefined) throw invalid('/zone', `event has no zone "${input.zone}"`);
@@ -159,8 +159,13 @@ class Submitter {
   constructor(
     readonly db: Db, readonly event: EventRecord, readonly customerId: string,
     private readonly idempotency: HoldIdempotency | undefined,
-    readonly unguarded: Guard | undefined,
+    private readonly seams: HoldSeams | undefined,
   ) {}
+
+  /** The guard a race test's control removed, if any. */
+  get unguarded(): Guard | undefined {
+    return this.seams?.unguarded;
+  }
 
   /**
    * One attempt. Held: the hold. Refusals that do not depend on the claim are thrown here;
@@ -183,7 +188,7 @@ class Submitter {
       ...(idempotency === undefined ? {} : {
         idempotency: { ...idempotency, owned: idempotency.owned || owned },
       }),
-    }, this.unguarded);
+    }, this.seams);
     switch (outcome.outcome) {
       case 'held': return outcome.hold;
       case 'idem_seen': return keySeen;
