@@ -22,7 +22,7 @@ import {
 import { ticketState } from '../inventory/availability.js';
 import { seatIndex } from '../inventory/seatIndex.js';
 import { seatsPayload, writeOutbox, type ReleaseReason } from '../outbox/write.js';
-import { offerReturnedTickets } from '../waitlist/offers.js';
+import { offerReturnedTickets, type UnguardedOffers } from '../waitlist/offers.js';
 import { overLimit } from './apply.js';
 import {
   submitHold, type BatchClaim, type BatchOutcome, type HoldSeams, type SaleRefusal,
@@ -466,9 +466,11 @@ export function holdTicketsLocked(where: string): string {
 /**
  * Takes a hold's tickets back to the pool (only those still carrying its id and unsold),
  * writes the outbox row and offers them to the waitlist. Returns the tickets released.
+ * `unguardedOffers` is a race test's control only (waitlist/offers.ts).
  */
 export async function clearHoldTickets(
   tx: Queryable, eventId: string, holdId: string, customerId: string, reason: ReleaseReason,
+  unguardedOffers?: UnguardedOffers,
 ): Promise<TicketRow[]> {
   const { rows } = await tx.query<TicketRow>(
     `WITH target AS (${holdTicketsLocked('t.order_id IS NULL')})
@@ -485,7 +487,7 @@ export async function clearHoldTickets(
       { holdId, customerId, reason },
     ));
     // Returned tickets go to the waitlist first, in this same transaction.
-    await offerReturnedTickets(tx, eventId, rows, reason);
+    await offerReturnedTickets(tx, eventId, rows, reason, unguardedOffers);
   }
   return rows;
 }
@@ -519,8 +521,11 @@ async function lockHold(tx: Queryable, customerId: string, holdId: string): Prom
 /**
  * Releases a hold now. Idempotent: releasing a released or expired hold succeeds and
  * changes nothing. A purchased hold, or one with a payment in flight, is refused.
+ * `unguardedOffers` is a race test's control only (waitlist/offers.ts).
  */
-export async function releaseHold(db: Db, customerId: string, holdId: string): Promise<void> {
+export async function releaseHold(
+  db: Db, customerId: string, holdId: string, unguardedOffers?: UnguardedOffers,
+): Promise<void> {
   await db.tx(async (tx) => {
     const hold = await lockHold(tx, customerId, holdId);
     if (hold.state === 'purchased') {
@@ -537,7 +542,7 @@ export async function releaseHold(db: Db, customerId: string, holdId: string): P
       [holdId, ended],
     );
     if (updated.rowCount !== 1) throw new Error('assertion failed: locked hold changed state');
-    await clearHoldTickets(tx, hold.event_id, holdId, customerId, ended);
+    await clearHoldTickets(tx, hold.event_id, holdId, customerId, ended, unguardedOffers);
   });
 }
 

@@ -10,6 +10,7 @@ import { createMemoryCoordinator } from '../coord/memory.js';
 import type { Coordinator } from '../coord/types.js';
 import type { Guard } from '../holds/claim.js';
 import type { SettleGuard } from '../orders/settleBatch.js';
+import type { OfferGuard } from '../waitlist/offers.js';
 import { CustomerTokens } from '../customers/tokens.js';
 import { buildApp } from '../http/app.js';
 import type { App } from '../http/types.js';
@@ -23,7 +24,7 @@ export interface TestContextOptions {
   coord?: Coordinator;
   env?: Record<string, string>;
   /** Remove one production guard (a race test's control only). */
-  unguarded?: Guard | SettleGuard;
+  unguarded?: Guard | SettleGuard | OfferGuard;
   /** Test seams (checkout, hold batches). */
   seams?: TestSeams;
 }
