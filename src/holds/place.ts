@@ -14,7 +14,8 @@ import { DomainError } from '../core/errors.js';
 import { tokenVersions, TokenRevoked, type TokenVersions } from '../customers/tokenVersions.js';
 import { recordFailure, runIdempotent, type IdempotencyScope } from '../idempotency/store.js';
 import { assertMayHold } from '../queue/gate.js';
-import { isHoldGuard, type Guard } from './claim.js';
+import type { HoldSeams } from './batch.js';
+import { isHoldGuard } from './claim.js';
 import { decideHold, keySeen, type TokenCheck } from './holds.js';
 import { assertSaleMayBeOpen } from './saleWindow.js';
 import type { Hold, HoldInput } from './schemas.js';
@@ -47,16 +48,24 @@ export class HoldDesk {
   // checkout re-checks in its own transaction). Refusals are decided on a fresh read.
   private readonly events: EventCache;
 
-  /** The hold guard a race test removed, if any (AppContext.unguarded). */
-  private readonly guard: Guard | undefined;
+  /**
+   * A race test's seams (AppContext.unguarded, AppContext.seams.holdBatches), if any: one
+   * object for the app's life, since the batchers are kept per set of seams.
+   */
+  private readonly seams: HoldSeams | undefined;
 
   /** Token versions: what a batch learns of them is kept for the next request. */
   private readonly versions: TokenVersions;
 
   constructor(private readonly ctx: AppContext) {
     this.events = new EventCache(ctx.db, ctx.clock);
-    this.guard = isHoldGuard(ctx.unguarded) ? ctx.unguarded : undefined;
     this.versions = tokenVersions(ctx);
+    const unguarded = isHoldGuard(ctx.unguarded) ? ctx.unguarded : undefined;
+    const gate = ctx.seams?.holdBatches;
+    this.seams = unguarded === undefined && gate === undefined ? undefined : {
+      ...(unguarded === undefined ? {} : { unguarded }),
+      ...(gate === undefined ? {} : { gate }),
+    };
   }
 
   async place(request: PlaceHold): Promise<PlacedHold> {
@@ -96,7 +105,7 @@ export class HoldDesk {
     const scope = request.idempotency;
     const decideWith = async (idempotency: Parameters<typeof decideHold>[4]) =>
       await decideHold(db, event, request.customerId, request.input, idempotency,
-        this.guard, token);
+        this.seams, token);
     if (scope === undefined) {
       const hold = await decideWith(undefined);
       if (hold === keySeen) throw new Error('assertion failed: key seen without a key');
