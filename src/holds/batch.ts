@@ -1,7 +1,7 @@
 /**
  * Group commit for holds. Requests for one event are collected while the event's batches
  * in flight run, then decided together by the database function `hold_batch` (migration
- * 011, revised in 023) in one statement: one round trip and one commit for the whole
+ * 011, revised in 023 and 028) in one statement: one round trip and one commit for the whole
  * batch. An idle event has no timer: the first request runs at once, alone; requests
  * arriving while batches run form the next batch (at most `limits.holdBatchMax`; at most
  * `limits.holdBatchesInFlight` batches per event and node, one on PGlite). The function
@@ -45,6 +45,12 @@ export interface BatchRequest {
   quantity: number;
   claim: BatchClaim;
   idempotency?: BatchIdempotency;
+  /**
+   * The version of the requester's token when the auth hook left its check to the batch
+   * (the node had no fresh copy of the customer's version): the batch refuses the request
+   * as 'revoked' when the customer's current version is newer (migration 028).
+   */
+  tokenVersion?: number;
 }
 
 /** Why the sale window refused a batch. */
@@ -58,15 +64,29 @@ export type BatchOutcome =
   | { outcome: 'contended' }
   | { outcome: 'sold_out'; available: number }
   | { outcome: 'idem_seen' }
-  | { outcome: 'fenced' };
+  | { outcome: 'fenced' }
+  /** The token was revoked; `version` is the customer's current token version. */
+  | { outcome: 'revoked'; version: number };
 
 /**
- * Test seam: `paused` holds every batcher before its next batch, so a test can gather
- * conflicting requests into one batch: while it is set, requests queue (see
- * `queuedHoldRequests`), and `resumeHoldBatches` clears it and sends them as one batch
- * per event. Production never sets it.
+ * Test seam (AppContext.seams.holdBatches): a race test holds an event's batches back until
+ * all its contenders have queued, so that they overlap by construction, not by luck. Asked
+ * on every arrival. Production passes none.
  */
-export const holdBatchTesting = { paused: false };
+export interface HoldBatchGate {
+  /**
+   * True while the `queued` requests waiting for `eventId` must not start a batch; a gate
+   * that lets them go other than on an arrival (a timeout) calls `wake`.
+   */
+  holds(eventId: string, queued: number, wake: () => void): boolean;
+}
+
+/** The race tests' seams of hold creation; production passes none. */
+export interface HoldSeams {
+  /** The one production guard removed (claim.ts Guard), for a control. */
+  unguarded?: Guard;
+  gate?: HoldBatchGate;
+}
 
 /** The batch function's name for each removable guard (see claim.ts Guard). */
 const batchCheck: Record<Guard, string> = {
@@ -104,6 +124,7 @@ function encode(request: BatchRequest): Record<string, unknown> {
       key: idempotency.key, fp: idempotency.fingerprint, owner: idempotency.owner,
       own: idempotency.owned,
     }),
+    ...(request.tokenVersion === undefined ? {} : { v: request.tokenVersion }),
   };
 }
 
@@ -119,6 +140,7 @@ function decode(row: Row): BatchOutcome {
     case 'sold_out': return { outcome: 'sold_out', available: Number(d.available) };
     case 'idem_seen': return { outcome: 'idem_seen' };
     case 'fenced': return { outcome: 'fenced' };
+    case 'revoked': return { outcome: 'revoked', version: Number(d.version) };
     default: throw new Error(`assertion failed: hold batch answered "${row.outcome}"`);
   }
 }
@@ -149,13 +171,9 @@ class EventBatcher {
   private running = 0;
 
   constructor(
-    private readonly db: Db, private readonly unguarded: Guard | undefined,
-    private readonly onIdle: () => void,
+    private readonly db: Db, private readonly eventId: string,
+    private readonly seams: HoldSeams, private readonly onIdle: () => void,
   ) {}
-
-  get queued(): number {
-    return this.queue.length;
-  }
 
   submit(event: EventRecord, request: BatchRequest): Promise<BatchOutcome> {
     return new Promise((resolve, reject) => {
@@ -171,7 +189,9 @@ class EventBatcher {
    */
   pump(): void {
     const inFlight = this.db.kind === 'pglite' ? 1 : limits.holdBatchesInFlight;
-    while (this.queue.length > 0 && this.running < inFlight && !holdBatchTesting.paused) {
+    const gate = this.seams.gate;
+    if (gate?.holds(this.eventId, this.queue.length, () => this.pump()) === true) return;
+    while (this.queue.length > 0 && this.running < inFlight) {
       const batch = this.queue.splice(0, limits.holdBatchMax);
       this.running++;
       void this.run(batch).finally(() => {
@@ -187,7 +207,7 @@ class EventBatcher {
     const newest = (batch[batch.length - 1] as Pending).event;
     try {
       const outcomes = await runHoldBatch(this.db, newest, batch.map((p) => p.request),
-        this.unguarded);
+        this.seams.unguarded);
       batch.forEach((pending, i) => pending.resolve(outcomes[i] as BatchOutcome));
     } catch (error) {
       for (const pending of batch) pending.reject(error);
@@ -195,20 +215,29 @@ class EventBatcher {
   }
 }
 
-/** Batchers per database, per event (and per removed guard, for race tests' controls). */
-const batchers = new WeakMap<Db, Map<string, EventBatcher>>();
+/**
+ * Batchers per database, per set of seams (a race test's apps share a database), per event
+ * and removed guard. Production has one set of seams: none.
+ */
+const batchers = new WeakMap<Db, WeakMap<HoldSeams, Map<string, EventBatcher>>>();
+const noSeams: HoldSeams = {};
 
-function batcherFor(db: Db, eventId: string, unguarded: Guard | undefined): EventBatcher {
-  let byEvent = batchers.get(db);
+function batcherFor(db: Db, eventId: string, seams: HoldSeams): EventBatcher {
+  let bySeams = batchers.get(db);
+  if (bySeams === undefined) {
+    bySeams = new WeakMap();
+    batchers.set(db, bySeams);
+  }
+  let byEvent = bySeams.get(seams);
   if (byEvent === undefined) {
     byEvent = new Map();
-    batchers.set(db, byEvent);
+    bySeams.set(seams, byEvent);
   }
-  const key = `${eventId}/${unguarded ?? ''}`;
+  const key = `${eventId}/${seams.unguarded ?? ''}`;
   let batcher = byEvent.get(key);
   if (batcher === undefined) {
     const events = byEvent;
-    batcher = new EventBatcher(db, unguarded, () => {
+    batcher = new EventBatcher(db, eventId, seams, () => {
       // Idle batchers are dropped: nothing waits and nothing runs, so no state is lost.
       if (events.get(key) === batcher) events.delete(key);
     });
@@ -218,26 +247,11 @@ function batcherFor(db: Db, eventId: string, unguarded: Guard | undefined): Even
 }
 
 /**
- * Queues a hold request for its event's next batch and answers its outcome. `unguarded`
- * is the race tests' seam (claim.ts Guard); production never passes it.
+ * Queues a hold request for its event's next batch and answers its outcome. `seams` are
+ * the race tests' (HoldSeams); production passes none.
  */
 export async function submitHold(
-  db: Db, event: EventRecord, request: BatchRequest, unguarded?: Guard,
+  db: Db, event: EventRecord, request: BatchRequest, seams: HoldSeams = noSeams,
 ): Promise<BatchOutcome> {
-  return await batcherFor(db, event.eventId, unguarded).submit(event, request);
-}
-
-/** Requests queued for `eventId` on `db` (tests wait for this while batches are paused). */
-export function queuedHoldRequests(db: Db, eventId: string): number {
-  let n = 0;
-  for (const [key, batcher] of batchers.get(db) ?? []) {
-    if (key.startsWith(`${eventId}/`)) n += batcher.queued;
-  }
-  return n;
-}
-
-/** Clears `holdBatchTesting.paused` and sends what queued meanwhile. */
-export function resumeHoldBatches(db: Db): void {
-  holdBatchTesting.paused = false;
-  for (const batcher of batchers.get(db)?.values() ?? []) batcher.pump();
+  return await batcherFor(db, event.eventId, seams).submit(event, request);
 }

@@ -7,6 +7,7 @@ import { Hold, HoldInput, HoldList } from '../../holds/schemas.js';
 import { checkout } from '../../orders/checkout.js';
 import { CheckoutInput, Order } from '../../orders/schemas.js';
 import { bookingDeps } from '../../orders/workers.js';
+import { unguardedOffers } from '../../waitlist/offers.js';
 import { bearerSecurity, customerAuth } from '../auth.js';
 import {
   idempotencyScope, OptionalIdempotencyHeaders, RequiredIdempotencyHeaders,
@@ -25,11 +26,14 @@ const HoldHeaders = Type.Object({
 /** Hold routes under /api/v1. */
 export async function holdRoutes(app: App, ctx: AppContext): Promise<void> {
   const customer = customerAuth(ctx);
+  // A new fan's token version is compared in the hold batch, not read before it.
+  const holdCustomer = customerAuth(ctx, { deferVersion: true });
   const desk = new HoldDesk(ctx);
+  const offersControl = unguardedOffers(ctx);
   app.post(
     '/api/v1/events/:eventId/holds',
     {
-      onRequest: customer,
+      onRequest: holdCustomer,
       preHandler: holdRateLimit(ctx),
       schema: {
         tags: ['holds'], summary: 'Hold seats, or N tickets of a zone (best available)',
@@ -44,6 +48,8 @@ export async function holdRoutes(app: App, ctx: AppContext): Promise<void> {
         eventId: request.params.eventId, customerId: request.customerId,
         pass: request.headers['x-queue-pass'], input: request.body,
         ...(key === undefined ? {} : { idempotency: idempotencyScope(request, key) }),
+        ...(request.uncheckedTokenVersion === undefined ? {}
+          : { tokenVersion: request.uncheckedTokenVersion }),
       });
       if (placed.replayed) reply.header('idempotent-replayed', 'true');
       return reply.status(201).send(placed.hold);
@@ -83,7 +89,7 @@ export async function holdRoutes(app: App, ctx: AppContext): Promise<void> {
       },
     },
     async (request, reply) => {
-      await releaseHold(ctx.db, request.customerId, request.params.holdId);
+      await releaseHold(ctx.db, request.customerId, request.params.holdId, offersControl);
       return reply.status(204).send(null);
     },
   );
