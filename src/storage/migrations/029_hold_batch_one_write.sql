@@ -1,5 +1,5 @@
--- Hold batches write once per batch (replaces hold_batch of migration 023; same signature,
--- requests and results, see 011).
+-- Hold batches write once per batch (replaces hold_batch of migration 028, which is 023
+-- plus the token-version check; same signature, requests and results, see 011 and 028).
 --
 -- 023 decided a batch request by request and wrote each granted request with its own
 -- statement (claim the tickets, insert the hold, its items and its outbox row, build the
@@ -41,6 +41,7 @@ DECLARE
   v_used int;
   v_key bigint;
   v_free int;
+  v_versions jsonb;
   v_usage jsonb;
   v_grant_hold uuid[] := '{}';
   v_grant_customer uuid[] := '{}';
@@ -75,6 +76,13 @@ BEGIN
   LOOP
     PERFORM pg_advisory_xact_lock(v_key);
   END LOOP;
+
+  -- Current token versions of the customers whose requests carry their token's version.
+  -- (= ANY of an array: one primary-key probe per customer, whatever the table's size.)
+  SELECT coalesce(jsonb_object_agg(c.customer_id, c.token_version), '{}') INTO v_versions
+    FROM customers c
+   WHERE c.customer_id = ANY (ARRAY(
+           SELECT (r->>'c')::uuid FROM jsonb_array_elements(p_requests) AS r WHERE r ? 'v'));
 
   -- Every customer's tickets on this event, once, under their locks: live holds and
   -- confirmed orders. Kept up to date below as the batch grants.
@@ -112,6 +120,14 @@ BEGIN
     v_hold := (v_req->>'i')::uuid;
     v_customer := (v_req->>'c')::uuid;
     v_q := (v_req->>'q')::int;
+
+    -- A revoked token: refused before anything is written for it.
+    IF v_req ? 'v'
+       AND coalesce((v_versions->>(v_req->>'c'))::int, 0) > (v_req->>'v')::int THEN
+      n := v_i; outcome := 'revoked';
+      detail := jsonb_build_object('version', (v_versions->>(v_req->>'c'))::int);
+      RETURN NEXT; CONTINUE;
+    END IF;
 
     -- Idempotency: the record is created with the request's decision, in this statement.
     IF v_guard_idem AND v_req ? 'key' THEN
