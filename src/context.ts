@@ -7,9 +7,11 @@ import type { Config } from './config/index.js';
 import type { Secrets } from './config/secrets.js';
 import type { Clock } from './core/clock.js';
 import type { Coordinator, LeaseStore } from './coord/types.js';
+import type { HoldBatchGate } from './holds/batch.js';
 import type { Guard } from './holds/claim.js';
 import type { CheckoutSeams } from './orders/settle.js';
 import type { SettleGuard } from './orders/settleBatch.js';
+import type { OfferGuard } from './waitlist/offers.js';
 import type { CustomerTokens } from './customers/tokens.js';
 import type { Db } from './storage/index.js';
 
@@ -33,11 +35,20 @@ export interface AppContext {
   tokens: CustomerTokens;
   logger: Logger;
   /**
-   * Test seam: one production guard removed, of hold creation (holds/claim.ts `Guard`) or of
-   * the settle batch (orders/settleBatch.ts `SettleGuard`), so a race test's control can show
-   * the violation the guard prevents. The composition root never sets it.
+   * Test seam: one production guard removed, of hold creation (holds/claim.ts `Guard`), of
+   * the settle batch (orders/settleBatch.ts `SettleGuard`) or of waitlist offers
+   * (waitlist/offers.ts `OfferGuard`), so a race test's control can show the violation the
+   * guard prevents. The composition root never sets it.
    */
-  unguarded?: Guard | SettleGuard;
-  /** Test seams of checkout (a crash right after the charge). Never set in production. */
-  seams?: CheckoutSeams;
+  unguarded?: Guard | SettleGuard | OfferGuard;
+  /** Test seams, each of its own flow. Never set in production. */
+  seams?: TestSeams;
+}
+
+/** The test seams a context may carry. */
+export interface TestSeams extends CheckoutSeams {
+  /** Holds hold batches back until a race's contenders have queued (holds/batch.ts). */
+  holdBatches?: HoldBatchGate;
+  /** Awaited by unguarded offers between reading the line and offering (waitlist/offers.ts). */
+  offerLineRead?: () => Promise<void>;
 }

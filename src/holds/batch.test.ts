@@ -1,13 +1,14 @@
 /**
  * Conflicting requests inside one hold batch (group commit, batch.ts), over real HTTP on a
- * real port. The batchers are paused while the requests arrive, so they are decided by
- * one call of the batch function, in arrival order. Each race also runs as a control on a
+ * real port. The batchers are held back while the requests arrive (a GatherGate, the
+ * apps' `seams.holdBatches`), so they are decided by one call of the batch function, in
+ * arrival order. Each race also runs as a control on a
  * second app over the same database with exactly one production guard removed
  * (`AppContext.unguarded`, see claim.ts Guard), to show the race is real and the test
  * sees the violation the guard prevents. Inside one batch the requests overlap on both
  * backends, so the controls run on PGlite too.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppContext } from '../context.js';
 import type { App } from '../http/types.js';
 import type { Db } from '../storage/index.js';
@@ -15,7 +16,7 @@ import { auditBooking } from '../testing/audit.js';
 import { testBackends } from '../testing/backends.js';
 import { buildTestApp } from '../testing/context.js';
 import { buildCustomers, buildEvent, buildVenue } from '../testing/factories.js';
-import { holdBatchTesting, queuedHoldRequests, resumeHoldBatches } from './batch.js';
+import { GatherGate } from '../testing/holdGate.js';
 import type { Guard } from './claim.js';
 
 const backends = await testBackends();
@@ -40,45 +41,36 @@ for (const backend of backends) {
     let ctx: AppContext;
     const apps: App[] = [];
     const bases = new Map<'guarded' | Guard, string>();
+    const gate = new GatherGate();
+    const seams = { holdBatches: gate };
 
     beforeAll(async () => {
       db = await backend.open({ poolMax: 10 });
-      const built = await buildTestApp(db);
+      const built = await buildTestApp(db, { seams });
       ctx = built.ctx;
       apps.push(built.app);
       bases.set('guarded', await built.app.listen({ port: 0, host: '127.0.0.1' }));
       for (const guard of ['tickets', 'customer-limit', 'idempotency-key'] as const) {
-        const { app } = await buildTestApp(db, { unguarded: guard });
+        const { app } = await buildTestApp(db, { unguarded: guard, seams });
         apps.push(app);
         bases.set(guard, await app.listen({ port: 0, host: '127.0.0.1' }));
       }
-    });
-    afterEach(() => {
-      resumeHoldBatches(db);
     });
     afterAll(async () => {
       for (const app of apps) await app.close();
       await db?.close();
     });
 
-    /** Waits on the condition (the batcher has `n` requests queued), not on time. */
-    async function queued(eventId: string, n: number): Promise<void> {
-      const deadline = Date.now() + 20_000;
-      while (queuedHoldRequests(db, eventId) < n) {
-        if (Date.now() > deadline) throw new Error('requests did not reach the batcher');
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-    }
-
     /**
-     * Sends the shots while batches are paused, each once the one before it has queued (so
-     * the batch order is the order here), then lets them go as one batch.
+     * Sends the shots while the event's batches are held back, each once the one before it
+     * has queued (so the batch order is the order here); the last one lets them go as one
+     * batch.
      */
     async function oneBatch(
       eventId: string, shots: Shot[], via: 'guarded' | Guard = 'guarded',
     ): Promise<Reply[]> {
       const base = bases.get(via) as string;
-      holdBatchTesting.paused = true;
+      const released = gate.gather(eventId, shots.length);
       const replies: Promise<Reply>[] = [];
       for (const [i, shot] of shots.entries()) {
         replies.push((async () => {
@@ -93,10 +85,9 @@ for (const backend of backends) {
           return { status: response.status, code: json.code, holdId: json.holdId,
             replayed: response.headers.get('idempotent-replayed') === 'true' };
         })());
-        await queued(eventId, i + 1);
+        if (i + 1 < shots.length) await gate.queued(eventId, i + 1);
       }
-      expect(queuedHoldRequests(db, eventId)).toBe(shots.length);
-      resumeHoldBatches(db);
+      await released;
       return await Promise.all(replies);
     }
 

@@ -61,12 +61,24 @@ export type BatchOutcome =
   | { outcome: 'fenced' };
 
 /**
- * Test seam: `paused` holds every batcher before its next batch, so a test can gather
- * conflicting requests into one batch: while it is set, requests queue (see
- * `queuedHoldRequests`), and `resumeHoldBatches` clears it and sends them as one batch
- * per event. Production never sets it.
+ * Test seam (AppContext.seams.holdBatches): a race test holds an event's batches back until
+ * all its contenders have queued, so that they overlap by construction, not by luck. Asked
+ * on every arrival. Production passes none.
  */
-export const holdBatchTesting = { paused: false };
+export interface HoldBatchGate {
+  /**
+   * True while the `queued` requests waiting for `eventId` must not start a batch; a gate
+   * that lets them go other than on an arrival (a timeout) calls `wake`.
+   */
+  holds(eventId: string, queued: number, wake: () => void): boolean;
+}
+
+/** The race tests' seams of hold creation; production passes none. */
+export interface HoldSeams {
+  /** The one production guard removed (claim.ts Guard), for a control. */
+  unguarded?: Guard;
+  gate?: HoldBatchGate;
+}
 
 /** The batch function's name for each removable guard (see claim.ts Guard). */
 const batchCheck: Record<Guard, string> = {
@@ -149,13 +161,9 @@ class EventBatcher {
   private running = 0;
 
   constructor(
-    private readonly db: Db, private readonly unguarded: Guard | undefined,
-    private readonly onIdle: () => void,
+    private readonly db: Db, private readonly eventId: string,
+    private readonly seams: HoldSeams, private readonly onIdle: () => void,
   ) {}
-
-  get queued(): number {
-    return this.queue.length;
-  }
 
   submit(event: EventRecord, request: BatchRequest): Promise<BatchOutcome> {
     return new Promise((resolve, reject) => {
@@ -171,7 +179,9 @@ class EventBatcher {
    */
   pump(): void {
     const inFlight = this.db.kind === 'pglite' ? 1 : limits.holdBatchesInFlight;
-    while (this.queue.length > 0 && this.running < inFlight && !holdBatchTesting.paused) {
+    const gate = this.seams.gate;
+    if (gate?.holds(this.eventId, this.queue.length, () => this.pump()) === true) return;
+    while (this.queue.length > 0 && this.running < inFlight) {
       const batch = this.queue.splice(0, limits.holdBatchMax);
       this.running++;
       void this.run(batch).finally(() => {
@@ -187,7 +197,7 @@ class EventBatcher {
     const newest = (batch[batch.length - 1] as Pending).event;
     try {
       const outcomes = await runHoldBatch(this.db, newest, batch.map((p) => p.request),
-        this.unguarded);
+        this.seams.unguarded);
       batch.forEach((pending, i) => pending.resolve(outcomes[i] as BatchOutcome));
     } catch (error) {
       for (const pending of batch) pending.reject(error);
@@ -195,20 +205,29 @@ class EventBatcher {
   }
 }
 
-/** Batchers per database, per event (and per removed guard, for race tests' controls). */
-const batchers = new WeakMap<Db, Map<string, EventBatcher>>();
+/**
+ * Batchers per database, per set of seams (a race test's apps share a database), per event
+ * and removed guard. Production has one set of seams: none.
+ */
+const batchers = new WeakMap<Db, WeakMap<HoldSeams, Map<string, EventBatcher>>>();
+const noSeams: HoldSeams = {};
 
-function batcherFor(db: Db, eventId: string, unguarded: Guard | undefined): EventBatcher {
-  let byEvent = batchers.get(db);
+function batcherFor(db: Db, eventId: string, seams: HoldSeams): EventBatcher {
+  let bySeams = batchers.get(db);
+  if (bySeams === undefined) {
+    bySeams = new WeakMap();
+    batchers.set(db, bySeams);
+  }
+  let byEvent = bySeams.get(seams);
   if (byEvent === undefined) {
     byEvent = new Map();
-    batchers.set(db, byEvent);
+    bySeams.set(seams, byEvent);
   }
-  const key = `${eventId}/${unguarded ?? ''}`;
+  const key = `${eventId}/${seams.unguarded ?? ''}`;
   let batcher = byEvent.get(key);
   if (batcher === undefined) {
     const events = byEvent;
-    batcher = new EventBatcher(db, unguarded, () => {
+    batcher = new EventBatcher(db, eventId, seams, () => {
       // Idle batchers are dropped: nothing waits and nothing runs, so no state is lost.
       if (events.get(key) === batcher) events.delete(key);
     });
@@ -218,26 +237,11 @@ function batcherFor(db: Db, eventId: string, unguarded: Guard | undefined): Even
 }
 
 /**
- * Queues a hold request for its event's next batch and answers its outcome. `unguarded`
- * is the race tests' seam (claim.ts Guard); production never passes it.
+ * Queues a hold request for its event's next batch and answers its outcome. `seams` are
+ * the race tests' (HoldSeams); production passes none.
  */
 export async function submitHold(
-  db: Db, event: EventRecord, request: BatchRequest, unguarded?: Guard,
+  db: Db, event: EventRecord, request: BatchRequest, seams: HoldSeams = noSeams,
 ): Promise<BatchOutcome> {
-  return await batcherFor(db, event.eventId, unguarded).submit(event, request);
-}
-
-/** Requests queued for `eventId` on `db` (tests wait for this while batches are paused). */
-export function queuedHoldRequests(db: Db, eventId: string): number {
-  let n = 0;
-  for (const [key, batcher] of batchers.get(db) ?? []) {
-    if (key.startsWith(`${eventId}/`)) n += batcher.queued;
-  }
-  return n;
-}
-
-/** Clears `holdBatchTesting.paused` and sends what queued meanwhile. */
-export function resumeHoldBatches(db: Db): void {
-  holdBatchTesting.paused = false;
-  for (const batcher of batchers.get(db)?.values() ?? []) batcher.pump();
+  return await batcherFor(db, event.eventId, seams).submit(event, request);
 }

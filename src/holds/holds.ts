@@ -22,10 +22,10 @@ import {
 import { ticketState } from '../inventory/availability.js';
 import { seatIndex } from '../inventory/seatIndex.js';
 import { seatsPayload, writeOutbox, type ReleaseReason } from '../outbox/write.js';
-import { offerReturnedTickets } from '../waitlist/offers.js';
+import { offerReturnedTickets, type UnguardedOffers } from '../waitlist/offers.js';
 import { overLimit } from './apply.js';
 import {
-  submitHold, type BatchClaim, type BatchOutcome, type SaleRefusal,
+  submitHold, type BatchClaim, type BatchOutcome, type HoldSeams, type SaleRefusal,
 } from './batch.js';
 import { IdempotencyFenced } from '../idempotency/store.js';
 import { newId } from '../core/ids.js';
@@ -126,22 +126,22 @@ export const keySeen = Symbol('idempotency key seen');
  * limit, the sale window by the database clock and, with `idempotency`, the key's record.
  */
 export async function createHold(
-  db: Db, event: EventRecord, customerId: string, input: HoldInput, unguarded?: Guard,
+  db: Db, event: EventRecord, customerId: string, input: HoldInput, seams?: HoldSeams,
 ): Promise<Hold> {
-  const hold = await decideHold(db, event, customerId, input, undefined, unguarded);
+  const hold = await decideHold(db, event, customerId, input, undefined, seams);
   if (hold === keySeen) throw new Error('assertion failed: key seen without a key');
   return hold;
 }
 
 /**
  * createHold with an optional Idempotency-Key record; keySeen when the key exists.
- * `unguarded` is the race tests' seam (claim.ts Guard): production never passes it.
+ * `seams` are the race tests' (batch.ts HoldSeams): production never passes them.
  */
 export async function decideHold(
   db: Db, event: EventRecord, customerId: string, input: HoldInput,
-  idempotency: HoldIdempotency | undefined, unguarded?: Guard,
+  idempotency: HoldIdempotency | undefined, seams?: HoldSeams,
 ): Promise<Hold | typeof keySeen> {
-  const submit = new Submitter(db, event, customerId, idempotency, unguarded);
+  const submit = new Submitter(db, event, customerId, idempotency, seams);
   if ('seats' in input) return await holdSeats(submit, input.seats);
   const zone = event.zones.find((candidate) => candidate.key === input.zone);
   if (zone === undefined) throw invalid('/zone', `event has no zone "${input.zone}"`);
@@ -159,8 +159,13 @@ class Submitter {
   constructor(
     readonly db: Db, readonly event: EventRecord, readonly customerId: string,
     private readonly idempotency: HoldIdempotency | undefined,
-    readonly unguarded: Guard | undefined,
+    private readonly seams: HoldSeams | undefined,
   ) {}
+
+  /** The guard a race test's control removed, if any. */
+  get unguarded(): Guard | undefined {
+    return this.seams?.unguarded;
+  }
 
   /**
    * One attempt. Held: the hold. Refusals that do not depend on the claim are thrown here;
@@ -183,7 +188,7 @@ class Submitter {
       ...(idempotency === undefined ? {} : {
         idempotency: { ...idempotency, owned: idempotency.owned || owned },
       }),
-    }, this.unguarded);
+    }, this.seams);
     switch (outcome.outcome) {
       case 'held': return outcome.hold;
       case 'idem_seen': return keySeen;
@@ -461,9 +466,11 @@ export function holdTicketsLocked(where: string): string {
 /**
  * Takes a hold's tickets back to the pool (only those still carrying its id and unsold),
  * writes the outbox row and offers them to the waitlist. Returns the tickets released.
+ * `unguardedOffers` is a race test's control only (waitlist/offers.ts).
  */
 export async function clearHoldTickets(
   tx: Queryable, eventId: string, holdId: string, customerId: string, reason: ReleaseReason,
+  unguardedOffers?: UnguardedOffers,
 ): Promise<TicketRow[]> {
   const { rows } = await tx.query<TicketRow>(
     `WITH target AS (${holdTicketsLocked('t.order_id IS NULL')})
@@ -480,7 +487,7 @@ export async function clearHoldTickets(
       { holdId, customerId, reason },
     ));
     // Returned tickets go to the waitlist first, in this same transaction.
-    await offerReturnedTickets(tx, eventId, rows, reason);
+    await offerReturnedTickets(tx, eventId, rows, reason, unguardedOffers);
   }
   return rows;
 }
@@ -514,8 +521,11 @@ async function lockHold(tx: Queryable, customerId: string, holdId: string): Prom
 /**
  * Releases a hold now. Idempotent: releasing a released or expired hold succeeds and
  * changes nothing. A purchased hold, or one with a payment in flight, is refused.
+ * `unguardedOffers` is a race test's control only (waitlist/offers.ts).
  */
-export async function releaseHold(db: Db, customerId: string, holdId: string): Promise<void> {
+export async function releaseHold(
+  db: Db, customerId: string, holdId: string, unguardedOffers?: UnguardedOffers,
+): Promise<void> {
   await db.tx(async (tx) => {
     const hold = await lockHold(tx, customerId, holdId);
     if (hold.state === 'purchased') {
@@ -532,7 +542,7 @@ export async function releaseHold(db: Db, customerId: string, holdId: string): P
       [holdId, ended],
     );
     if (updated.rowCount !== 1) throw new Error('assertion failed: locked hold changed state');
-    await clearHoldTickets(tx, hold.event_id, holdId, customerId, ended);
+    await clearHoldTickets(tx, hold.event_id, holdId, customerId, ended, unguardedOffers);
   });
 }
 

@@ -13,7 +13,8 @@ import type { AppContext } from '../context.js';
 import { DomainError } from '../core/errors.js';
 import { recordFailure, runIdempotent, type IdempotencyScope } from '../idempotency/store.js';
 import { assertMayHold } from '../queue/gate.js';
-import { isHoldGuard, type Guard } from './claim.js';
+import type { HoldSeams } from './batch.js';
+import { isHoldGuard } from './claim.js';
 import { createHold, decideHold, keySeen } from './holds.js';
 import { assertSaleMayBeOpen } from './saleWindow.js';
 import type { Hold, HoldInput } from './schemas.js';
@@ -40,12 +41,20 @@ export class HoldDesk {
   // checkout re-checks in its own transaction). Refusals are decided on a fresh read.
   private readonly events: EventCache;
 
-  /** The hold guard a race test removed, if any (AppContext.unguarded). */
-  private readonly guard: Guard | undefined;
+  /**
+   * A race test's seams (AppContext.unguarded, AppContext.seams.holdBatches), if any: one
+   * object for the app's life, since the batchers are kept per set of seams.
+   */
+  private readonly seams: HoldSeams | undefined;
 
   constructor(private readonly ctx: AppContext) {
     this.events = new EventCache(ctx.db, ctx.clock);
-    this.guard = isHoldGuard(ctx.unguarded) ? ctx.unguarded : undefined;
+    const unguarded = isHoldGuard(ctx.unguarded) ? ctx.unguarded : undefined;
+    const gate = ctx.seams?.holdBatches;
+    this.seams = unguarded === undefined && gate === undefined ? undefined : {
+      ...(unguarded === undefined ? {} : { unguarded }),
+      ...(gate === undefined ? {} : { gate }),
+    };
   }
 
   async place(request: PlaceHold): Promise<PlacedHold> {
@@ -54,14 +63,14 @@ export class HoldDesk {
     const scope = request.idempotency;
     if (scope === undefined) {
       return { hold: await createHold(db, event, request.customerId, request.input,
-        this.guard), replayed: false };
+        this.seams), replayed: false };
     }
     const owner = randomUUID();
     let decided: Hold | typeof keySeen;
     try {
       decided = await decideHold(db, event, request.customerId, request.input,
         { key: scope.key, fingerprint: scope.fingerprint, owner, owned: false },
-        this.guard);
+        this.seams);
     } catch (error) {
       // Final refusals are stored against the key; 'not_owner': another request has it.
       await recordFailure(db, scope, owner, error);
@@ -74,7 +83,7 @@ export class HoldDesk {
       status: 201, stored: true,
       body: await decideHold(db, event, request.customerId, request.input,
         { key: scope.key, fingerprint: scope.fingerprint, owner: takenBy, owned: true },
-        this.guard),
+        this.seams),
     }));
     if (result.body === keySeen) throw new Error('assertion failed: own key seen as foreign');
     return { hold: result.body as Hold, replayed: result.replayed };

@@ -7,7 +7,10 @@
  * one production guard removed (`AppContext.unguarded`, see holds/claim.ts). Without the
  * guard, sequential requests still get the right answers (the unguarded claim still reads
  * availability, the unguarded count still counts), so a control that breaks the invariant
- * proves that the requests truly overlapped: the race is real, and the audit sees it.
+ * proves that the requests truly overlapped: the race is real, and the audit sees it. The
+ * controls make the overlap rather than hope for it: their hold batches are held back until
+ * every contender has reached the batcher (a GatherGate, the apps' `seams.holdBatches`),
+ * then let go at once.
  */
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +23,7 @@ import { auditBooking } from '../testing/audit.js';
 import { testBackends } from '../testing/backends.js';
 import { buildTestApp } from '../testing/context.js';
 import { buildCustomers, buildEvent, buildVenue } from '../testing/factories.js';
+import { GatherGate } from '../testing/holdGate.js';
 import { installTestGateway } from '../testing/payments.js';
 
 const postgres = (await testBackends()).find((b) => b.name === 'postgres');
@@ -35,17 +39,20 @@ describe.skipIf(postgres?.available !== true)('invariant races over HTTP on Post
   let gateway: SimulatedGateway;
   const apps: App[] = [];
   const bases = new Map<'guarded' | Guard, string>();
-  const agent = new Agent({ connections: 128, pipelining: 1 });
+  // A gathered race keeps all its requests open at once: one connection each.
+  const agent = new Agent({ connections: 256, pipelining: 1 });
+  const gate = new GatherGate();
+  const seams = { holdBatches: gate };
 
   beforeAll(async () => {
     db = await (postgres as NonNullable<typeof postgres>).open({ poolMax: 20 });
-    const built = await buildTestApp(db);
+    const built = await buildTestApp(db, { seams });
     ctx = built.ctx;
     gateway = installTestGateway(built.app, ctx);
     apps.push(built.app);
     bases.set('guarded', await built.app.listen({ port: 0, host: '127.0.0.1' }));
     for (const guard of ['tickets', 'customer-limit'] as const) {
-      const { app } = await buildTestApp(db, { unguarded: guard });
+      const { app } = await buildTestApp(db, { unguarded: guard, seams });
       apps.push(app);
       bases.set(guard, await app.listen({ port: 0, host: '127.0.0.1' }));
     }
@@ -124,13 +131,27 @@ describe.skipIf(postgres?.available !== true)('invariant races over HTTP on Post
     });
   }
 
+  /**
+   * Runs `requests` with the event's hold batches held back until `n` hold requests have
+   * queued: they all overlap, by construction.
+   */
+  async function gathered<T>(eventId: string, n: number, requests: () => Promise<T>):
+    Promise<T> {
+    const released = gate.gather(eventId, n);
+    const replies = requests();
+    await released;
+    return await replies;
+  }
+
+  /** 100 buyers on a just-expired seat, gathered. */
   async function buyersOnExpiredSeat(via: 'guarded' | Guard): Promise<{
     eventId: string; replies: Reply[];
   }> {
     const { eventId } = await expiredHold('A-2-7');
     const buyers = await buildCustomers(ctx, 100);
-    const replies = await Promise.all(buyers.map((buyer) =>
-      post(`/api/v1/events/${eventId}/holds`, buyer.token, { seats: ['A-2-7'] }, via)));
+    const replies = await gathered(eventId, buyers.length, async () => await Promise.all(
+      buyers.map((buyer) =>
+        post(`/api/v1/events/${eventId}/holds`, buyer.token, { seats: ['A-2-7'] }, via))));
     return { eventId, replies };
   }
 
@@ -144,21 +165,10 @@ describe.skipIf(postgres?.available !== true)('invariant races over HTTP on Post
     expect(await auditBooking(db, eventId)).toEqual([]);
   });
 
-  /**
-   * A control shows the race is real when the requests overlap; on a busy machine one
-   * round can arrive slowly enough that they do not, so a control gets up to three rounds
-   * (each on a fresh event) and must find what the guard prevents in one of them.
-   */
-  async function foundInSomeRound<T>(round: () => Promise<T[]>): Promise<T[]> {
-    let found: T[] = [];
-    for (let i = 0; i < 3 && found.length === 0; i++) found = await round();
-    return found;
-  }
-
   it('control: without the ticket guard, buyers on a just-expired hold oversell it',
     async () => {
-      expect(await foundInSomeRound(async () =>
-        await overlaps((await buyersOnExpiredSeat('tickets')).eventId, 'A-2-7'))).not.toEqual([]);
+      const { eventId } = await buyersOnExpiredSeat('tickets');
+      expect(await overlaps(eventId, 'A-2-7')).not.toEqual([]);
     });
 
   async function staleCheckoutRace(via: 'guarded' | Guard): Promise<{
@@ -166,12 +176,15 @@ describe.skipIf(postgres?.available !== true)('invariant races over HTTP on Post
   }> {
     const { eventId, holder, holdId } = await expiredHold('A-4-4');
     const rivals = await buildCustomers(ctx, 60);
-    // The holder retries its checkout (three keys) while the rivals claim the seat.
+    const claims = async (): Promise<Reply[]> => await Promise.all(rivals.map((rival) =>
+      post(`/api/v1/events/${eventId}/holds`, rival.token, { seats: ['A-4-4'] }, via)));
+    // The holder retries its checkout (three keys) while the rivals claim the seat. Guarded,
+    // the rivals come as they come, so that their claims meet the checkouts; the control
+    // gathers them (it shows the rivals overlap).
     const [checkouts, rivalReplies] = await Promise.all([
       Promise.all(['k1', 'k2', 'k3'].map((key) => post(`/api/v1/holds/${holdId}/checkout`,
         holder.token, { paymentMethod: 'sim_ok' }, 'guarded', `${holdId}-${key}`))),
-      Promise.all(rivals.map((rival) =>
-        post(`/api/v1/events/${eventId}/holds`, rival.token, { seats: ['A-4-4'] }, via))),
+      via === 'guarded' ? claims() : gathered(eventId, rivals.length, claims),
     ]);
     return { eventId, checkouts, rivals: rivalReplies, holdId };
   }
@@ -196,8 +209,8 @@ describe.skipIf(postgres?.available !== true)('invariant races over HTTP on Post
 
   it('control: without the ticket guard, the rivals of a stale checkout oversell its seat',
     async () => {
-      expect(await foundInSomeRound(async () =>
-        await overlaps((await staleCheckoutRace('tickets')).eventId, 'A-4-4'))).not.toEqual([]);
+      const { eventId } = await staleCheckoutRace('tickets');
+      expect(await overlaps(eventId, 'A-4-4')).not.toEqual([]);
     });
 
   /**
@@ -217,11 +230,16 @@ describe.skipIf(postgres?.available !== true)('invariant races over HTTP on Post
     const bodies = Array.from({ length: 50 }, (_, i) => (i % 2 === 0
       ? { seats: [`A-${2 + Math.floor(i / 10)}-${(i % 10) + 1}`] }
       : { zone: 'floor', quantity: 1 }));
+    const burst = async (): Promise<Reply[]> => await Promise.all(bodies.map((body) =>
+      post(`/api/v1/events/${event.eventId}/holds`, fan.token, body, via)));
+    // Guarded, the holds come as they come and fill several batches, each taking the
+    // customer lock against the others and the checkout; gathered they would be decided in
+    // one batch. The control gathers them: each counted the customer's tickets before any
+    // of them was decided.
     const [checkout, holds] = await Promise.all([
       post(`/api/v1/holds/${first.body.holdId as string}/checkout`, fan.token,
         { paymentMethod: 'sim_ok' }, 'guarded', `checkout-${first.body.holdId as string}`),
-      Promise.all(bodies.map((body) =>
-        post(`/api/v1/events/${event.eventId}/holds`, fan.token, body, via))),
+      via === 'guarded' ? burst() : gathered(event.eventId, bodies.length, burst),
     ]);
     return { eventId: event.eventId, customerId: fan.customerId, checkout, holds };
   }

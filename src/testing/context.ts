@@ -4,13 +4,13 @@
  */
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../config/index.js';
-import type { AppContext } from '../context.js';
+import type { AppContext, TestSeams } from '../context.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import { createMemoryCoordinator } from '../coord/memory.js';
 import type { Coordinator } from '../coord/types.js';
 import type { Guard } from '../holds/claim.js';
-import type { CheckoutSeams } from '../orders/settle.js';
 import type { SettleGuard } from '../orders/settleBatch.js';
+import type { OfferGuard } from '../waitlist/offers.js';
 import { CustomerTokens } from '../customers/tokens.js';
 import { buildApp } from '../http/app.js';
 import type { App } from '../http/types.js';
@@ -24,9 +24,9 @@ export interface TestContextOptions {
   coord?: Coordinator;
   env?: Record<string, string>;
   /** Remove one production guard (a race test's control only). */
-  unguarded?: Guard | SettleGuard;
-  /** Test seams of checkout. */
-  seams?: CheckoutSeams;
+  unguarded?: Guard | SettleGuard | OfferGuard;
+  /** Test seams (checkout, hold batches). */
+  seams?: TestSeams;
 }
 
 /** A context over `db` with test defaults (high rate limits, fixed secrets). */

@@ -24,11 +24,28 @@ import { writeOutbox, type ReleaseReason } from '../outbox/write.js';
 import type { Queryable } from '../storage/index.js';
 
 /**
- * Test-only switch. With `skipGuard` on, offers skip the event's waitlist lock and the
- * entry's status guard, and pause `gapMs` between reading the line and writing the offer:
- * the concurrency test flips it to show the race it exercises is real; production never does.
+ * The offers' guard a race test's control may remove (AppContext.unguarded): the event's
+ * waitlist lock and the entry's status guard. Production never removes it.
  */
-export const offerTesting = { skipGuard: false, gapMs: 50 };
+export type OfferGuard = 'waitlist-offer';
+
+/**
+ * A race test's control of offers: the guard removed, and `lineRead` awaited between
+ * reading the line and writing the offers, where the control gathers its rival returns so
+ * that they all read the line before any offers. Production passes none.
+ */
+export interface UnguardedOffers {
+  lineRead?: () => Promise<void>;
+}
+
+/** The control a test context asks for, if any (AppContext.unguarded, seams.offerLineRead). */
+export function unguardedOffers(ctx: {
+  unguarded?: string; seams?: { offerLineRead?: () => Promise<void> };
+}): UnguardedOffers | undefined {
+  if (ctx.unguarded !== 'waitlist-offer') return undefined;
+  const lineRead = ctx.seams?.offerLineRead;
+  return lineRead === undefined ? {} : { lineRead };
+}
 
 /** A returned ticket, as every return path has it. */
 export interface ReturnedTicket {
@@ -68,9 +85,11 @@ function zoneFor(
 /**
  * Offers returned tickets of one event to its waitlist, in the caller's transaction (which
  * must hold the tickets' row locks and have cleared them). Returns the offers made.
+ * `unguarded` is a race test's control only.
  */
 export async function offerReturnedTickets(
   tx: Queryable, eventId: string, tickets: readonly ReturnedTicket[], reason: ReleaseReason,
+  unguarded?: UnguardedOffers,
 ): Promise<OfferMade[]> {
   if (tickets.length === 0) return [];
   // The common case, nobody waiting, costs one indexed probe.
@@ -79,7 +98,7 @@ export async function offerReturnedTickets(
     [eventId],
   );
   if (any.length === 0) return [];
-  const guarded = !offerTesting.skipGuard;
+  const guarded = unguarded === undefined;
   if (guarded) await lockEventWaitlist(tx, eventId);
   const { rows: [state] } = await tx.query<{ open: boolean }>(
     `SELECT cancelled_at IS NULL AND on_sale_at <= now() AND starts_at > now() AS open
@@ -93,7 +112,7 @@ export async function offerReturnedTickets(
       WHERE event_id = $1 AND status = 'waiting' ORDER BY seq LIMIT $2`,
     [eventId, limits.waitlistOfferScan],
   );
-  if (!guarded) await new Promise((resolve) => setTimeout(resolve, offerTesting.gapMs));
+  await unguarded?.lineRead?.();
   const pool = new Map<string, number[]>();
   for (const ticket of [...tickets].sort((a, b) => a.ticket_no - b.ticket_no)) {
     pool.set(ticket.zone_key, [...(pool.get(ticket.zone_key) ?? []), ticket.ticket_no]);

@@ -7,6 +7,7 @@ import { Hold, HoldInput, HoldList } from '../../holds/schemas.js';
 import { checkout } from '../../orders/checkout.js';
 import { CheckoutInput, Order } from '../../orders/schemas.js';
 import { bookingDeps } from '../../orders/workers.js';
+import { unguardedOffers } from '../../waitlist/offers.js';
 import { bearerSecurity, customerAuth } from '../auth.js';
 import {
   idempotencyScope, OptionalIdempotencyHeaders, RequiredIdempotencyHeaders,
@@ -26,6 +27,7 @@ const HoldHeaders = Type.Object({
 export async function holdRoutes(app: App, ctx: AppContext): Promise<void> {
   const customer = customerAuth(ctx);
   const desk = new HoldDesk(ctx);
+  const offersControl = unguardedOffers(ctx);
   app.post(
     '/api/v1/events/:eventId/holds',
     {
@@ -83,7 +85,7 @@ export async function holdRoutes(app: App, ctx: AppContext): Promise<void> {
       },
     },
     async (request, reply) => {
-      await releaseHold(ctx.db, request.customerId, request.params.holdId);
+      await releaseHold(ctx.db, request.customerId, request.params.holdId, offersControl);
       return reply.status(204).send(null);
     },
   );
