@@ -28,8 +28,23 @@ export interface StepSummary {
   statuses: Record<string, number>;
 }
 
+/**
+ * Replies by the second their request was sent (from the recorder's start): how many, the
+ * median and the slowest, and which step the slowest was. A stall shows as the seconds
+ * whose requests all came back late.
+ */
+export interface LatencySecond {
+  second: number;
+  count: number;
+  p50Ms: number;
+  maxMs: number;
+  slowestStep: string;
+}
+
 /** Collects measurements; cheap enough to call on every request. */
 export class Recorder {
+  private readonly startedMs = performance.now();
+  private readonly bySecond = new Map<number, { values: number[]; max: number; maxStep: string }>();
   private readonly latencies = new Map<string, number[]>();
   private readonly statuses = new Map<string, Map<number, number>>();
   readonly counters = new Map<string, number>();
@@ -43,6 +58,17 @@ export class Recorder {
       this.statuses.set(step, new Map());
     }
     list.push(ms);
+    const second = Math.max(0, Math.floor((performance.now() - ms - this.startedMs) / 1000));
+    let bucket = this.bySecond.get(second);
+    if (bucket === undefined) {
+      bucket = { values: [], max: -1, maxStep: step };
+      this.bySecond.set(second, bucket);
+    }
+    if (ms > bucket.max) {
+      bucket.max = ms;
+      bucket.maxStep = step;
+    }
+    bucket.values.push(ms);
     const byStatus = this.statuses.get(step) as Map<number, number>;
     byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
   }
@@ -60,6 +86,17 @@ export class Recorder {
     const list = this.latencies.get(step);
     if (list === undefined || list.length === 0) return Number.NaN;
     return percentile([...list].sort((a, b) => a - b), 99);
+  }
+
+  /** Latency by the second requests were sent, in time order. */
+  latencyOverTime(): LatencySecond[] {
+    return [...this.bySecond.entries()].sort(([a], [b]) => a - b).map(([second, bucket]) => {
+      const sorted = [...bucket.values].sort((a, b) => a - b);
+      return {
+        second, count: sorted.length, p50Ms: percentile(sorted, 50),
+        maxMs: sorted[sorted.length - 1] ?? Number.NaN, slowestStep: bucket.maxStep,
+      };
+    });
   }
 
   steps(): StepSummary[] {

@@ -4,7 +4,7 @@
  */
 import type { AuditReport } from './audit.js';
 import type { EndOfSale, EtaBucket, Refusals } from './endsale.js';
-import type { StepSummary, TimelinePoint } from './metrics.js';
+import type { LatencySecond, StepSummary, TimelinePoint } from './metrics.js';
 import type { SimOptions } from './options.js';
 
 export interface Fairness {
@@ -35,6 +35,8 @@ export interface SimReport {
   onSaleAtMs: number;
   counters: Record<string, number>;
   steps: StepSummary[];
+  /** Replies by the second their request was sent (run time, seconds). */
+  latencyOverTime?: LatencySecond[];
   timeline: TimelinePoint[];
   fairness: Fairness;
   eta: {
@@ -63,6 +65,15 @@ export interface SimReport {
   /** slots.csv rows (not in report.json): one per shopper slot, its life and why it ended. */
   slots?: string[];
   auditSkipped?: string;
+}
+
+/** The three seconds whose requests came back slowest (a stall shows here). */
+function slowestSeconds(seconds: readonly LatencySecond[]): string[] {
+  const worst = [...seconds].sort((a, b) => b.maxMs - a.maxMs).slice(0, 3)
+    .sort((a, b) => a.second - b.second);
+  if (worst.length === 0) return [];
+  return [`slowest     ${worst.map((s) => `sent at ${s.second} s: ${s.count} requests, ` +
+    `p50 ${f1(s.p50Ms)} ms, max ${f1(s.maxMs)} ms (${s.slowestStep})`).join('; ')}`];
 }
 
 const f1 = (value: number | null): string =>
@@ -128,6 +139,7 @@ export function renderText(report: SimReport): string {
       `${s.step.padEnd(24)} ${String(s.count).padStart(8)} ${String(s.errors).padStart(5)} ` +
       `${f1(s.p50Ms).padStart(9)} ${f1(s.p95Ms).padStart(9)} ${f1(s.p99Ms).padStart(9)} ` +
       `${f1(s.maxMs).padStart(9)}`),
+    ...slowestSeconds(report.latencyOverTime ?? []),
     '',
     `fairness    join order vs line number (after on-sale): tau ${f3(report.fairness.joinVsNumberTau)}` +
       ` over ${report.fairness.postOnSaleJoiners} fans`,

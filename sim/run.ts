@@ -325,7 +325,7 @@ export async function simulate(options: SimOptions, env: NodeJS.ProcessEnv = pro
       startedAt: new Date(startedAtEpochMs).toISOString(), durationMs: result.durationMs,
       stoppedBy: result.stoppedBy, sold: result.finalSold, held: result.finalHeld,
       soldOutAtMs: result.soldOutAtMs, onSaleAtMs: onSaleAtRunMs,
-      counters, steps: recorder.steps(),
+      counters, steps: recorder.steps(), latencyOverTime: recorder.latencyOverTime(),
       timeline: recorder.timeline, fairness: fairness(customers),
       eta: etaAccuracy(customers, onSaleAtRunMs),
       endOfSale: endOfSale(result, onSaleAtRunMs, counters), refusals: refusals(counters),

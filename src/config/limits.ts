@@ -160,6 +160,11 @@ export const limits = {
   webhookToleranceSeconds: 300,
   /** Webhook bodies are small; anything bigger is not from a provider. */
   webhookBodyBytes: 64 * 1024,
+  /**
+   * Keep-alive connections the simulated gateway posts its webhooks over (per node); more
+   * deliveries at once wait for one of them.
+   */
+  simulatedWebhookConnections: 16,
   /** Orders per page of /me/orders. */
   ordersPageMax: 100,
   /** Venues the organizer's venue list shows. */

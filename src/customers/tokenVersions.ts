@@ -9,9 +9,15 @@
  * wait for the next, which reads them all in one statement (at most
  * `limits.tokenVersionReadBatch`), so a burst of new customers costs a few queries, not one
  * each (on embedded PGlite every query takes the one connection and the event loop).
+ *
+ * A route whose domain decision reads the database anyway may leave the check of a missed
+ * customer to that decision (hold requests: the hold batch compares the token's version,
+ * migration 028) and tell the cache what it found (`learn`).
  */
 import { limits } from '../config/limits.js';
+import type { AppContext } from '../context.js';
 import type { Clock } from '../core/clock.js';
+import { DomainError } from '../core/errors.js';
 import type { Coordinator, CoordLogger, Unsubscribe } from '../coord/index.js';
 import type { Queryable } from '../storage/index.js';
 
@@ -40,6 +46,27 @@ function parseRevocation(raw: string): Revocation | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** A customer token older than the customer's current version: 401, log in again. */
+export class TokenRevoked extends DomainError {
+  /** `currentVersion`: the customer's version, when the refusal read it. */
+  constructor(readonly currentVersion?: number) {
+    super('unauthorized', 'this token was revoked; log in again');
+  }
+}
+
+/** Per-context singletons: one token-version cache per app. */
+const versionCaches = new WeakMap<AppContext, TokenVersions>();
+
+/** The context's customer token versions, cached per node, told of revocations. */
+export function tokenVersions(ctx: AppContext): TokenVersions {
+  let versions = versionCaches.get(ctx);
+  if (versions === undefined) {
+    versions = new TokenVersions(ctx.db, ctx.clock, { coord: ctx.coord, logger: ctx.logger });
+    versionCaches.set(ctx, versions);
+  }
+  return versions;
 }
 
 /** What a TokenVersions tells its peers with, and where it reports trouble. */
@@ -79,6 +106,29 @@ export class TokenVersions {
   /** Resolves once this node hears other nodes' revocations (or gave up trying). */
   async listening(): Promise<void> {
     await this.subscribed;
+  }
+
+  /** The customer's version from this node's memory, when read less than a lifetime ago. */
+  cached(customerId: string): number | undefined {
+    const entry = this.entries.get(customerId);
+    if (entry === undefined || this.clock.nowMs() - entry.readAtMs >= limits.tokenVersionCacheMs) {
+      return undefined;
+    }
+    return entry.version;
+  }
+
+  /**
+   * Records a version read elsewhere (a hold batch) at `readAtMs` or later: the customer's
+   * current one then, so a revocation heard meanwhile is never lowered (versions only grow).
+   */
+  learn(customerId: string, version: number, readAtMs: number): void {
+    this.remember(customerId, version, readAtMs);
+  }
+
+  /** Throws TokenRevoked unless `version` is the customer's current one (cache first). */
+  async assertCurrent(customerId: string, version: number): Promise<void> {
+    const current = await this.current(customerId);
+    if (version < current) throw new TokenRevoked();
   }
 
   /** The customer's current version (0 for an unknown customer: nothing to revoke). */

@@ -182,5 +182,87 @@ for (const backend of backends) {
       expect(holds).toBe(1);
       expect(await auditBooking(db, eventId)).toEqual([]);
     });
+
+    /**
+     * Fan R (never seen by this node, so the auth hook leaves the version check to the
+     * batch) names seat A-2-2 first in the batch, with an Idempotency-Key; fan B names the
+     * same seat after. With `revoke`, R's tokens were revoked behind this node's back (as
+     * another node does; nothing tells this node's cache).
+     */
+    async function revokedFirst(revoke: boolean): Promise<{
+      replies: Reply[]; eventId: string; rHolds: number; rKeys: number; rToken: string;
+    }> {
+      const event = await buildEvent(ctx);
+      const [r, b] = await buildCustomers(ctx, 2);
+      if (revoke) {
+        await db.query(
+          'UPDATE customers SET token_version = token_version + 1 WHERE customer_id = $1',
+          [r?.customerId]);
+      }
+      const replies = await oneBatch(event.eventId, [
+        { token: r?.token ?? '', body: { seats: ['A-2-2'] }, key: 'r-key' },
+        { token: b?.token ?? '', body: { seats: ['A-2-2'] } },
+      ]);
+      const { rows } = await db.query<{ holds: number; keys: number }>(
+        `SELECT (SELECT count(*)::int FROM holds WHERE customer_id = $1) AS holds,
+                (SELECT count(*)::int FROM idempotency_keys WHERE customer_id = $1) AS keys`,
+        [r?.customerId]);
+      return { replies, eventId: event.eventId, rHolds: rows[0]?.holds ?? -1,
+        rKeys: rows[0]?.keys ?? -1, rToken: r?.token ?? '' };
+    }
+
+    it('control: the same batch with a current token gives the first requester the seat',
+      async () => {
+        const { replies, rHolds, rKeys } = await revokedFirst(false);
+        expect(replies.map((r) => [r.status, r.code])).toEqual(
+          [[201, undefined], [409, 'seats_unavailable']]);
+        expect([rHolds, rKeys]).toEqual([1, 1]);
+      });
+
+    it('a revoked token in a batch is refused before it writes anything; the others go on',
+      async () => {
+        const { replies, rHolds, rKeys, rToken, eventId } = await revokedFirst(true);
+        expect(replies.map((r) => [r.status, r.code])).toEqual(
+          [[401, 'unauthorized'], [201, undefined]]);
+        // No hold, no claim and no Idempotency-Key record for the revoked token.
+        expect([rHolds, rKeys]).toEqual([0, 0]);
+        expect(await auditBooking(db, eventId)).toEqual([]);
+        // The node learned the version from the batch: the next request is refused by the
+        // auth hook and runs no statement at all.
+        const original = db.query;
+        const query = db.query.bind(db);
+        let statements = 0;
+        db.query = async (sql, params) => {
+          statements += 1;
+          return await query(sql, params);
+        };
+        try {
+          const again = await fetch(`${bases.get('guarded') as string}/api/v1/events/${
+            eventId}/holds`, { method: 'POST', body: JSON.stringify({ seats: ['A-2-4'] }),
+            headers: { authorization: `Bearer ${rToken}`, 'content-type': 'application/json' } });
+          expect(again.status).toBe(401);
+        } finally {
+          db.query = original;
+        }
+        expect(statements).toBe(0);
+      });
+
+    it('a revoked token refused before any batch (unknown seat) is told it is revoked',
+      async () => {
+        const event = await buildEvent(ctx);
+        const [r] = await buildCustomers(ctx, 1);
+        await db.query(
+          'UPDATE customers SET token_version = token_version + 1 WHERE customer_id = $1',
+          [r?.customerId]);
+        const response = await fetch(`${bases.get('guarded') as string}/api/v1/events/${
+          event.eventId}/holds`, { method: 'POST', body: JSON.stringify({ seats: ['Z-9-9'] }),
+          headers: { authorization: `Bearer ${r?.token ?? ''}`,
+            'content-type': 'application/json', 'idempotency-key': 'bad-seat' } });
+        expect(response.status).toBe(401);
+        const { rows } = await db.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM idempotency_keys WHERE customer_id = $1',
+          [r?.customerId]);
+        expect(rows[0]?.n).toBe(0);
+      });
   });
 }

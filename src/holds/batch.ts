@@ -1,7 +1,7 @@
 /**
  * Group commit for holds. Requests for one event are collected while the event's batches
  * in flight run, then decided together by the database function `hold_batch` (migration
- * 011, revised in 023) in one statement: one round trip and one commit for the whole
+ * 011, revised in 023 and 028) in one statement: one round trip and one commit for the whole
  * batch. An idle event has no timer: the first request runs at once, alone; requests
  * arriving while batches run form the next batch (at most `limits.holdBatchMax`; at most
  * `limits.holdBatchesInFlight` batches per event and node, one on PGlite). The function
@@ -45,6 +45,12 @@ export interface BatchRequest {
   quantity: number;
   claim: BatchClaim;
   idempotency?: BatchIdempotency;
+  /**
+   * The version of the requester's token when the auth hook left its check to the batch
+   * (the node had no fresh copy of the customer's version): the batch refuses the request
+   * as 'revoked' when the customer's current version is newer (migration 028).
+   */
+  tokenVersion?: number;
 }
 
 /** Why the sale window refused a batch. */
@@ -58,7 +64,9 @@ export type BatchOutcome =
   | { outcome: 'contended' }
   | { outcome: 'sold_out'; available: number }
   | { outcome: 'idem_seen' }
-  | { outcome: 'fenced' };
+  | { outcome: 'fenced' }
+  /** The token was revoked; `version` is the customer's current token version. */
+  | { outcome: 'revoked'; version: number };
 
 /**
  * Test seam (AppContext.seams.holdBatches): a race test holds an event's batches back until
@@ -116,6 +124,7 @@ function encode(request: BatchRequest): Record<string, unknown> {
       key: idempotency.key, fp: idempotency.fingerprint, owner: idempotency.owner,
       own: idempotency.owned,
     }),
+    ...(request.tokenVersion === undefined ? {} : { v: request.tokenVersion }),
   };
 }
 
@@ -131,6 +140,7 @@ function decode(row: Row): BatchOutcome {
     case 'sold_out': return { outcome: 'sold_out', available: Number(d.available) };
     case 'idem_seen': return { outcome: 'idem_seen' };
     case 'fenced': return { outcome: 'fenced' };
+    case 'revoked': return { outcome: 'revoked', version: Number(d.version) };
     default: throw new Error(`assertion failed: hold batch answered "${row.outcome}"`);
   }
 }

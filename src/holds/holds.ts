@@ -27,6 +27,7 @@ import { overLimit } from './apply.js';
 import {
   submitHold, type BatchClaim, type BatchOutcome, type HoldSeams, type SaleRefusal,
 } from './batch.js';
+import { TokenRevoked } from '../customers/tokenVersions.js';
 import { IdempotencyFenced } from '../idempotency/store.js';
 import { newId } from '../core/ids.js';
 import type { Db, Queryable } from '../storage/index.js';
@@ -117,6 +118,16 @@ export interface HoldIdempotency {
   owned: boolean;
 }
 
+/**
+ * A requester's token version the auth hook left unchecked: the batch compares it with the
+ * customer's current version and sets `checked` once it has (a revoked token is refused
+ * there as TokenRevoked). A refusal made before any batch compared it leaves it unset.
+ */
+export interface TokenCheck {
+  version: number;
+  checked: boolean;
+}
+
 /** The key was already recorded (a retry, or a duplicate in flight): replay or wait. */
 export const keySeen = Symbol('idempotency key seen');
 
@@ -136,12 +147,14 @@ export async function createHold(
 /**
  * createHold with an optional Idempotency-Key record; keySeen when the key exists.
  * `seams` are the race tests' (batch.ts HoldSeams): production never passes them.
+ * `token`: the requester's token version, still to be checked against the customer's
+ * current one; the batch refuses a revoked token (TokenRevoked) before it writes anything.
  */
 export async function decideHold(
   db: Db, event: EventRecord, customerId: string, input: HoldInput,
-  idempotency: HoldIdempotency | undefined, seams?: HoldSeams,
+  idempotency: HoldIdempotency | undefined, seams?: HoldSeams, token?: TokenCheck,
 ): Promise<Hold | typeof keySeen> {
-  const submit = new Submitter(db, event, customerId, idempotency, seams);
+  const submit = new Submitter(db, event, customerId, idempotency, seams, token);
   if ('seats' in input) return await holdSeats(submit, input.seats);
   const zone = event.zones.find((candidate) => candidate.key === input.zone);
   if (zone === undefined) throw invalid('/zone', `event has no zone "${input.zone}"`);
@@ -160,6 +173,7 @@ class Submitter {
     readonly db: Db, readonly event: EventRecord, readonly customerId: string,
     private readonly idempotency: HoldIdempotency | undefined,
     private readonly seams: HoldSeams | undefined,
+    private readonly token: TokenCheck | undefined,
   ) {}
 
   /** The guard a race test's control removed, if any. */
@@ -188,11 +202,16 @@ class Submitter {
       ...(idempotency === undefined ? {} : {
         idempotency: { ...idempotency, owned: idempotency.owned || owned },
       }),
+      ...(this.token === undefined || this.token.checked ? {}
+        : { tokenVersion: this.token.version }),
     }, this.seams);
+    // Every outcome but the sale window's comes after the batch compared the version.
+    if (this.token !== undefined && outcome.outcome !== 'not_on_sale') this.token.checked = true;
     switch (outcome.outcome) {
       case 'held': return outcome.hold;
       case 'idem_seen': return keySeen;
       case 'fenced': throw new IdempotencyFenced();
+      case 'revoked': throw new TokenRevoked(outcome.version);
       case 'limit': throw overLimit(this.event, outcome.used);
       case 'not_on_sale': throw notOnSale(this.event, outcome.reason);
       default: return outcome;

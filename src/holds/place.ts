@@ -11,11 +11,12 @@ import { EventCache } from '../catalog/eventCache.js';
 import type { EventRecord } from '../catalog/events.js';
 import type { AppContext } from '../context.js';
 import { DomainError } from '../core/errors.js';
+import { tokenVersions, TokenRevoked, type TokenVersions } from '../customers/tokenVersions.js';
 import { recordFailure, runIdempotent, type IdempotencyScope } from '../idempotency/store.js';
 import { assertMayHold } from '../queue/gate.js';
 import type { HoldSeams } from './batch.js';
 import { isHoldGuard } from './claim.js';
-import { createHold, decideHold, keySeen } from './holds.js';
+import { decideHold, keySeen, type TokenCheck } from './holds.js';
 import { assertSaleMayBeOpen } from './saleWindow.js';
 import type { Hold, HoldInput } from './schemas.js';
 
@@ -27,6 +28,12 @@ export interface PlaceHold {
   input: HoldInput;
   /** The request's Idempotency-Key, scoped to the customer and fingerprinted. */
   idempotency?: IdempotencyScope;
+  /**
+   * The version of the requester's token when authentication left its revocation check
+   * to this flow (the node had no fresh copy of the customer's version). It is compared
+   * in the hold batch, or before anything else changes; a revoked token is 401.
+   */
+  tokenVersion?: number;
 }
 
 export interface PlacedHold {
@@ -47,8 +54,12 @@ export class HoldDesk {
    */
   private readonly seams: HoldSeams | undefined;
 
+  /** Token versions: what a batch learns of them is kept for the next request. */
+  private readonly versions: TokenVersions;
+
   constructor(private readonly ctx: AppContext) {
     this.events = new EventCache(ctx.db, ctx.clock);
+    this.versions = tokenVersions(ctx);
     const unguarded = isHoldGuard(ctx.unguarded) ? ctx.unguarded : undefined;
     const gate = ctx.seams?.holdBatches;
     this.seams = unguarded === undefined && gate === undefined ? undefined : {
@@ -58,32 +69,70 @@ export class HoldDesk {
   }
 
   async place(request: PlaceHold): Promise<PlacedHold> {
-    const event = await this.passGates(request);
+    const token: TokenCheck | undefined = request.tokenVersion === undefined ? undefined
+      : { version: request.tokenVersion, checked: false };
+    const startedAtMs = this.ctx.clock.nowMs();
+    try {
+      const placed = await this.decide(request, token);
+      // The batch found the token current: its version is the customer's version.
+      if (token !== undefined) this.versions.learn(request.customerId, token.version, startedAtMs);
+      return placed;
+    } catch (error) {
+      if (error instanceof TokenRevoked) {
+        if (error.currentVersion !== undefined) {
+          this.versions.learn(request.customerId, error.currentVersion, startedAtMs);
+        }
+        throw error;
+      }
+      // Refused before a batch compared the version (bad input, the sale window): a
+      // revoked token hears that it is revoked, not why the hold would have been refused.
+      await this.checkToken(request.customerId, token);
+      throw error;
+    }
+  }
+
+  /** Compares a still unchecked token version now (cache first, else one read). */
+  private async checkToken(customerId: string, token: TokenCheck | undefined): Promise<void> {
+    if (token === undefined || token.checked) return;
+    await this.versions.assertCurrent(customerId, token.version);
+    token.checked = true;
+  }
+
+  private async decide(request: PlaceHold, token: TokenCheck | undefined):
+    Promise<PlacedHold> {
+    const event = await this.passGates(request, token);
     const { db } = this.ctx;
     const scope = request.idempotency;
+    const decideWith = async (idempotency: Parameters<typeof decideHold>[4]) =>
+      await decideHold(db, event, request.customerId, request.input, idempotency,
+        this.seams, token);
     if (scope === undefined) {
-      return { hold: await createHold(db, event, request.customerId, request.input,
-        this.seams), replayed: false };
+      const hold = await decideWith(undefined);
+      if (hold === keySeen) throw new Error('assertion failed: key seen without a key');
+      return { hold, replayed: false };
     }
     const owner = randomUUID();
     let decided: Hold | typeof keySeen;
     try {
-      decided = await decideHold(db, event, request.customerId, request.input,
-        { key: scope.key, fingerprint: scope.fingerprint, owner, owned: false },
-        this.seams);
+      decided = await decideWith(
+        { key: scope.key, fingerprint: scope.fingerprint, owner, owned: false });
     } catch (error) {
+      // A revoked token stores nothing against the key.
+      if (error instanceof TokenRevoked) throw error;
+      await this.checkToken(request.customerId, token);
       // Final refusals are stored against the key; 'not_owner': another request has it.
       await recordFailure(db, scope, owner, error);
       decided = keySeen;
     }
     if (decided !== keySeen) return { hold: decided, replayed: false };
+    // Nothing is replayed to a revoked token.
+    await this.checkToken(request.customerId, token);
     // The key has a record: replay it, wait for it, or take over a stale one (then the
     // hold is decided in a batch that finishes the taken-over record with its reply).
     const result = await runIdempotent(db, scope, async (_finish, takenBy) => ({
       status: 201, stored: true,
-      body: await decideHold(db, event, request.customerId, request.input,
-        { key: scope.key, fingerprint: scope.fingerprint, owner: takenBy, owned: true },
-        this.seams),
+      body: await decideWith(
+        { key: scope.key, fingerprint: scope.fingerprint, owner: takenBy, owned: true }),
     }));
     if (result.body === keySeen) throw new Error('assertion failed: own key seen as foreign');
     return { hold: result.body as Hold, replayed: result.replayed };
@@ -93,22 +142,27 @@ export class HoldDesk {
    * Gates first, outside the idempotency record: their refusals are retryable (the sale
    * opens, a pass arrives), so they must not be stored against the key.
    */
-  private async passGates(request: PlaceHold): Promise<EventRecord> {
+  private async passGates(request: PlaceHold, token: TokenCheck | undefined):
+    Promise<EventRecord> {
     const found = await this.events.lookup(request.eventId);
     try {
-      await this.gates(found.event, request);
+      await this.gates(found.event, request, token);
       return found.event;
     } catch (error) {
       if (!(error instanceof DomainError) || !found.cached) throw error;
       // Never refuse on a cached record: the sale may have opened, the queue changed.
       const fresh = await this.events.refresh(request.eventId);
-      await this.gates(fresh, request);
+      await this.gates(fresh, request, token);
       return fresh;
     }
   }
 
-  private async gates(event: EventRecord, request: PlaceHold): Promise<void> {
+  private async gates(
+    event: EventRecord, request: PlaceHold, token: TokenCheck | undefined,
+  ): Promise<void> {
     assertSaleMayBeOpen(event, this.ctx.clock.nowMs());
+    // The queue gate claims the pass: a revoked token must not get that far.
+    if (event.queue.enabled) await this.checkToken(request.customerId, token);
     await assertMayHold(this.ctx, event, request.customerId, request.pass);
   }
 }

@@ -6,7 +6,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.js';
 import { DomainError } from '../core/errors.js';
-import { TokenVersions } from '../customers/tokenVersions.js';
+import { tokenVersions, TokenRevoked } from '../customers/tokenVersions.js';
 import { secretsEqual } from '../customers/tokens.js';
 import { checkCheckinToken, CheckinTokenSigner } from '../orders/checkinTokens.js';
 
@@ -14,6 +14,12 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The authenticated customer, set by the customer hook. */
     customerId: string;
+    /**
+     * Set only by a customer hook that left the revocation check to the route's domain
+     * decision (`deferVersion`): the token's version, still to be compared with the
+     * customer's current one before anything changes.
+     */
+    uncheckedTokenVersion?: number;
   }
 }
 
@@ -26,19 +32,10 @@ function bearerToken(request: FastifyRequest): string | undefined {
 
 type Hook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
-/** Per-context singletons: one token-version cache and one door-token signer per app. */
-const versionCaches = new WeakMap<AppContext, TokenVersions>();
+/** Per-context singleton: one door-token signer per app. */
 const doorSigners = new WeakMap<AppContext, CheckinTokenSigner>();
 
-/** The context's customer token versions (revocation), cached per node, told of revocations. */
-export function tokenVersions(ctx: AppContext): TokenVersions {
-  let versions = versionCaches.get(ctx);
-  if (versions === undefined) {
-    versions = new TokenVersions(ctx.db, ctx.clock, { coord: ctx.coord, logger: ctx.logger });
-    versionCaches.set(ctx, versions);
-  }
-  return versions;
-}
+export { tokenVersions };
 
 /** The context's signer of door staff check-in tokens. */
 export function checkinSigner(ctx: AppContext): CheckinTokenSigner {
@@ -62,16 +59,27 @@ function notACustomer(ctx: AppContext, token: string): DomainError {
 /**
  * onRequest hook: requires a valid customer token, not revoked (its version is the
  * customer's current one), and sets request.customerId.
+ *
+ * With `deferVersion`, a customer whose version this node has not cached is let through
+ * with `request.uncheckedTokenVersion` set instead of waiting for a read: the route's
+ * domain decision must compare it before changing anything (the hold batch does, in the
+ * statement that decides the hold). A cached version is still checked here.
  */
-export function customerAuth(ctx: AppContext): Hook {
+export function customerAuth(ctx: AppContext, options: { deferVersion?: boolean } = {}): Hook {
   const versions = tokenVersions(ctx);
   return async (request) => {
     const token = bearerToken(request);
     if (token === undefined) throw new DomainError('unauthorized', 'a customer token is required');
     const claims = ctx.tokens.verifyClaims(token);
     if (claims === undefined) throw notACustomer(ctx, token);
-    if (claims.version < (await versions.current(claims.customerId))) {
-      throw new DomainError('unauthorized', 'this token was revoked; log in again');
+    const cached = versions.cached(claims.customerId);
+    if (cached === undefined && options.deferVersion === true) {
+      request.customerId = claims.customerId;
+      request.uncheckedTokenVersion = claims.version;
+      return;
+    }
+    if (claims.version < (cached ?? await versions.current(claims.customerId))) {
+      throw new TokenRevoked();
     }
     request.customerId = claims.customerId;
   };

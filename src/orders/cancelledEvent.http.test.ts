@@ -3,17 +3,16 @@
  * may reach it that late; checkout decides in its own transaction and never takes money
  * for a cancelled event, however stale the hold route's cache is.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AppContext } from '../context.js';
 import { ManualClock } from '../core/clock.js';
 import type { App } from '../http/types.js';
 import type { SimulatedGateway } from '../payments/simulated.js';
 import type { Db } from '../storage/index.js';
 import { auditBooking } from '../testing/audit.js';
+import { appPerSuite } from '../testing/apps.js';
 import { testBackends } from '../testing/backends.js';
-import { buildTestApp } from '../testing/context.js';
 import { bearer, buildCustomer, buildEvent } from '../testing/factories.js';
-import { installTestGateway } from '../testing/payments.js';
 
 const backends = await testBackends();
 
@@ -25,16 +24,7 @@ for (const backend of backends) {
     let gateway: SimulatedGateway;
     const clock = new ManualClock(Date.now());
 
-    beforeAll(async () => {
-      db = await backend.open();
-      ({ app, ctx } = await buildTestApp(db, { clock }));
-      gateway = installTestGateway(app, ctx);
-    });
-    afterAll(async () => {
-      await gateway?.close();
-      await app?.close();
-      await db?.close();
-    });
+    appPerSuite(backend, (suite) => ({ db, app, ctx, gateway } = suite), { clock });
 
     const hold = (eventId: string, token: string, seat: string) => app.inject({
       method: 'POST', url: `/api/v1/events/${eventId}/holds`, headers: bearer(token),

@@ -2,15 +2,15 @@
  * Door staff credentials: a check-in token created by the organizer checks tickets in at
  * its own event's door and can do nothing else; revoking it takes effect at once.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AppContext } from '../context.js';
 import type { App } from '../http/types.js';
 import type { SimulatedGateway } from '../payments/simulated.js';
 import type { Db } from '../storage/index.js';
+import { appPerSuite } from '../testing/apps.js';
 import { testBackends } from '../testing/backends.js';
-import { adminHeaders, buildTestApp } from '../testing/context.js';
+import { adminHeaders } from '../testing/context.js';
 import { bearer, buildCustomer, buildEvent } from '../testing/factories.js';
-import { installTestGateway } from '../testing/payments.js';
 
 const backends = await testBackends();
 
@@ -21,16 +21,7 @@ for (const backend of backends) {
     let ctx: AppContext;
     let gateway: SimulatedGateway;
 
-    beforeAll(async () => {
-      db = await backend.open();
-      ({ app, ctx } = await buildTestApp(db));
-      gateway = installTestGateway(app, ctx);
-    });
-    afterAll(async () => {
-      await gateway?.close();
-      await app?.close();
-      await db?.close();
-    });
+    appPerSuite(backend, (suite) => ({ db, app, ctx, gateway } = suite));
 
     /** A fresh event with one sold ticket; returns its code, order and buyer. */
     async function soldTicket() {

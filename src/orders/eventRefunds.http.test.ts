@@ -3,7 +3,7 @@
  * by the maintenance pass when the node died right after committing the cancellation
  * (resumable, idempotent, safe to run twice at once).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cancelEvent } from '../catalog/cancel.js';
 import type { EventDetails } from '../catalog/schemas.js';
 import type { AppContext } from '../context.js';
@@ -11,10 +11,10 @@ import type { App } from '../http/types.js';
 import type { SimulatedGateway } from '../payments/simulated.js';
 import type { Db } from '../storage/index.js';
 import { auditBooking } from '../testing/audit.js';
+import { appPerSuite } from '../testing/apps.js';
 import { testBackends } from '../testing/backends.js';
-import { adminHeaders, buildTestApp } from '../testing/context.js';
+import { adminHeaders } from '../testing/context.js';
 import { bearer, buildCustomer, buildEvent } from '../testing/factories.js';
-import { installTestGateway } from '../testing/payments.js';
 import { refundCancelledEvents } from './eventRefunds.js';
 import { bookingDeps } from './workers.js';
 
@@ -27,16 +27,7 @@ for (const backend of backends) {
     let ctx: AppContext;
     let gateway: SimulatedGateway;
 
-    beforeAll(async () => {
-      db = await backend.open();
-      ({ app, ctx } = await buildTestApp(db));
-      gateway = installTestGateway(app, ctx);
-    });
-    afterAll(async () => {
-      await gateway?.close();
-      await app?.close();
-      await db?.close();
-    });
+    appPerSuite(backend, (suite) => ({ db, app, ctx, gateway } = suite));
 
     /** `count` fans each buy one seat; returns the event. */
     async function soldEvent(count: number): Promise<EventDetails> {

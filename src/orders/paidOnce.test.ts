@@ -3,16 +3,15 @@
  * one checkout): the schema refuses a second one, and the audit names the order should the
  * constraint ever be missing.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AppContext } from '../context.js';
 import type { App } from '../http/types.js';
 import type { SimulatedGateway } from '../payments/simulated.js';
 import { sqlState, type Db } from '../storage/index.js';
 import { auditBooking } from '../testing/audit.js';
+import { appPerSuite } from '../testing/apps.js';
 import { testBackends } from '../testing/backends.js';
-import { buildTestApp } from '../testing/context.js';
 import { bearer, buildCustomer, buildEvent } from '../testing/factories.js';
-import { installTestGateway } from '../testing/payments.js';
 
 const backends = await testBackends();
 
@@ -22,16 +21,7 @@ for (const backend of backends) {
     let app: App;
     let ctx: AppContext;
     let gateway: SimulatedGateway;
-    beforeAll(async () => {
-      db = await backend.open();
-      ({ app, ctx } = await buildTestApp(db));
-      gateway = installTestGateway(app, ctx);
-    });
-    afterAll(async () => {
-      await gateway?.close();
-      await app?.close();
-      await db?.close();
-    });
+    appPerSuite(backend, (suite) => ({ db, app, ctx, gateway } = suite));
 
     const secondCapture = (orderId: string) => db.query(
       `INSERT INTO payments (payment_id, order_id, event_id, provider, method, amount_cents,

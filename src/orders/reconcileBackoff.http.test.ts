@@ -3,16 +3,15 @@
  * every batch, so a newer payment behind more than a batch of them still settles; rows
  * tried many times show up in the `stampede_reconcile_stuck` gauge.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { limits } from '../config/limits.js';
 import type { AppContext } from '../context.js';
 import type { App } from '../http/types.js';
 import type { SimulatedGateway } from '../payments/simulated.js';
 import type { Db } from '../storage/index.js';
+import { appPerSuite } from '../testing/apps.js';
 import { testBackends } from '../testing/backends.js';
-import { buildTestApp } from '../testing/context.js';
 import { bearer, buildCustomer, buildEvent } from '../testing/factories.js';
-import { installTestGateway } from '../testing/payments.js';
 import { reconcilePayments } from './reconcile.js';
 import { bookingDeps } from './workers.js';
 
@@ -25,16 +24,7 @@ for (const backend of backends) {
     let ctx: AppContext;
     let gateway: SimulatedGateway;
 
-    beforeAll(async () => {
-      db = await backend.open();
-      ({ app, ctx } = await buildTestApp(db));
-      gateway = installTestGateway(app, ctx);
-    });
-    afterAll(async () => {
-      await gateway?.close();
-      await app?.close();
-      await db?.close();
-    });
+    appPerSuite(backend, (suite) => ({ db, app, ctx, gateway } = suite));
 
     /** A real checkout left pending (its webhook never delivered). */
     async function pendingOrder(seat: string) {

@@ -3,15 +3,15 @@
  * e-mail (any case), within one event or across events, admins only, bad input refused;
  * then the organizer refunds the order it found.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AppContext } from '../context.js';
 import type { App } from '../http/types.js';
 import type { SimulatedGateway } from '../payments/simulated.js';
 import type { Db } from '../storage/index.js';
+import { appPerSuite } from '../testing/apps.js';
 import { testBackends } from '../testing/backends.js';
-import { adminHeaders, buildTestApp } from '../testing/context.js';
+import { adminHeaders } from '../testing/context.js';
 import { bearer, buildCustomer, buildEvent } from '../testing/factories.js';
-import { installTestGateway } from '../testing/payments.js';
 import { orderQueryKind } from './search.js';
 
 const backends = await testBackends();
@@ -32,16 +32,7 @@ for (const backend of backends) {
     let ctx: AppContext;
     let gateway: SimulatedGateway;
 
-    beforeAll(async () => {
-      db = await backend.open();
-      ({ app, ctx } = await buildTestApp(db));
-      gateway = installTestGateway(app, ctx);
-    });
-    afterAll(async () => {
-      await gateway?.close();
-      await app?.close();
-      await db?.close();
-    });
+    appPerSuite(backend, (suite) => ({ db, app, ctx, gateway } = suite));
 
     async function buy(eventId: string, token: string, seats: string[], key: string) {
       const hold = await app.inject({

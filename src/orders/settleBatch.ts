@@ -6,7 +6,7 @@
  * event (a batch may span events; with PostgreSQL sharded by event it is a multi-shard
  * transaction). Items are collected while the previous batches run (no timer when idle; at most
  * `limits.settleBatchMax` per batch, `limits.settleBatchesInFlight` batches per database, one
- * on PGlite) and decided by the database function `settle_batch` (migration 021) in one
+ * on PGlite) and decided by the database function `settle_batch` (migrations 021, 027) in one
  * statement: one round trip and one commit for the whole batch. Duplicate news about a
  * payment becomes a no-op inside the batch, so a webhook racing its own checkout costs one
  * item, not a pooled connection parked on the checkout's locks. The rare outcomes the

@@ -1,8 +1,10 @@
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
 import { signPayload, verifySignature } from './signature.js';
-import { SimulatedGateway, type WebhookDelivery } from './simulated.js';
+import { httpDeliver, SimulatedGateway, type WebhookDelivery } from './simulated.js';
 import { StripeProvider } from './stripe.js';
 import { WebhookRejected } from './types.js';
 
@@ -65,6 +67,63 @@ describe('simulated gateway', () => {
     expect(events.filter((e) => e.type === 'payment.processing')).toHaveLength(2);
     expect(gateway.acceptsMethod('sim_ok')).toBe(true);
     expect(gateway.acceptsMethod('pm_card_visa')).toBe(false);
+  });
+});
+
+describe('simulated gateway webhook delivery over HTTP', () => {
+  /** A receiver answering the given statuses in turn; records what arrived. */
+  async function receiver(statuses: number[]) {
+    const seen: { url: string; body: string; signature: unknown; socket: unknown }[] = [];
+    const server = createServer((request: IncomingMessage, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => { body += chunk.toString(); });
+      request.on('end', () => {
+        seen.push({ url: request.url ?? '', body, socket: request.socket,
+          signature: request.headers['stampede-signature'] });
+        response.statusCode = statuses[Math.min(seen.length, statuses.length) - 1] ?? 200;
+        response.end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    return { seen, base: `http://127.0.0.1:${port}/shop/`,
+      close: () => new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }) };
+  }
+  const delivery = { body: '{"id":"evt_1"}',
+    headers: { 'content-type': 'application/json', 'stampede-signature': 't=1,v1=ab' } };
+
+  it('posts to the public URL on kept-alive connections, and retries a 5xx', async () => {
+    const target = await receiver([503, 200]);
+    try {
+      const deliver = httpDeliver(target.base);
+      await deliver(delivery);
+      expect(target.seen).toHaveLength(2);
+      for (let i = 0; i < 8; i++) await deliver(delivery);
+      expect(target.seen).toHaveLength(10);
+      for (const arrived of target.seen) {
+        expect(arrived).toMatchObject({ url: '/shop/api/v1/payments/webhooks/simulated',
+          body: delivery.body, signature: 't=1,v1=ab' });
+      }
+      // Kept alive: eight deliveries one after another take a connection or two (the pool
+      // may open a second while the first finishes its reply), not one each.
+      const later = new Set(target.seen.slice(2).map((arrived) => arrived.socket));
+      expect(later.size).toBeLessThan(4);
+    } finally {
+      await target.close();
+    }
+  });
+
+  it('takes a 4xx refusal as final (no retry)', async () => {
+    const target = await receiver([400, 200]);
+    try {
+      await httpDeliver(target.base)(delivery);
+      expect(target.seen).toHaveLength(1);
+    } finally {
+      await target.close();
+    }
   });
 });
 

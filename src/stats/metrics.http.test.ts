@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 import type { EventDetails } from '../catalog/schemas.js';
 import type { AppContext } from '../context.js';
@@ -13,10 +13,9 @@ import { createMemoryCoordinator, LeaderElector } from '../coord/index.js';
 import type { App } from '../http/types.js';
 import type { SimulatedGateway } from '../payments/simulated.js';
 import type { Db } from '../storage/index.js';
+import { appPerSuite } from '../testing/apps.js';
 import { testBackends } from '../testing/backends.js';
-import { buildTestApp } from '../testing/context.js';
 import { bearer, buildCustomer, buildEvent } from '../testing/factories.js';
-import { installTestGateway } from '../testing/payments.js';
 
 const backends = await testBackends();
 
@@ -34,16 +33,9 @@ for (const backend of backends) {
     let gateway: SimulatedGateway;
     let event: EventDetails;
 
+    appPerSuite(backend, (suite) => ({ db, app, ctx, gateway } = suite));
     beforeAll(async () => {
-      db = await backend.open();
-      ({ app, ctx } = await buildTestApp(db));
-      gateway = installTestGateway(app, ctx);
       event = await buildEvent(ctx);
-    });
-    afterAll(async () => {
-      await gateway?.close();
-      await app?.close();
-      await db?.close();
     });
 
     const metrics = async (): Promise<string> => {

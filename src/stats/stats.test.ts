@@ -1,13 +1,13 @@
 /** Live on-sale figures, on both backends, over HTTP. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AppContext } from '../context.js';
 import type { App } from '../http/types.js';
 import type { SimulatedGateway } from '../payments/simulated.js';
 import type { Db } from '../storage/index.js';
+import { appPerSuite } from '../testing/apps.js';
 import { testBackends } from '../testing/backends.js';
-import { adminHeaders, buildTestApp } from '../testing/context.js';
+import { adminHeaders } from '../testing/context.js';
 import { bearer, buildCustomer, buildEvent, buildHold } from '../testing/factories.js';
-import { installTestGateway } from '../testing/payments.js';
 
 const backends = await testBackends();
 
@@ -18,16 +18,7 @@ for (const backend of backends) {
     let ctx: AppContext;
     let gateway: SimulatedGateway;
 
-    beforeAll(async () => {
-      db = await backend.open();
-      ({ app, ctx } = await buildTestApp(db));
-      gateway = installTestGateway(app, ctx);
-    });
-    afterAll(async () => {
-      await gateway?.close();
-      await app?.close();
-      await db?.close();
-    });
+    appPerSuite(backend, (suite) => ({ db, app, ctx, gateway } = suite));
 
     it('counts holds, sales and revenue as they happen, for admins only', async () => {
       const event = await buildEvent(ctx);

@@ -26,12 +26,14 @@ const HoldHeaders = Type.Object({
 /** Hold routes under /api/v1. */
 export async function holdRoutes(app: App, ctx: AppContext): Promise<void> {
   const customer = customerAuth(ctx);
+  // A new fan's token version is compared in the hold batch, not read before it.
+  const holdCustomer = customerAuth(ctx, { deferVersion: true });
   const desk = new HoldDesk(ctx);
   const offersControl = unguardedOffers(ctx);
   app.post(
     '/api/v1/events/:eventId/holds',
     {
-      onRequest: customer,
+      onRequest: holdCustomer,
       preHandler: holdRateLimit(ctx),
       schema: {
         tags: ['holds'], summary: 'Hold seats, or N tickets of a zone (best available)',
@@ -46,6 +48,8 @@ export async function holdRoutes(app: App, ctx: AppContext): Promise<void> {
         eventId: request.params.eventId, customerId: request.customerId,
         pass: request.headers['x-queue-pass'], input: request.body,
         ...(key === undefined ? {} : { idempotency: idempotencyScope(request, key) }),
+        ...(request.uncheckedTokenVersion === undefined ? {}
+          : { tokenVersion: request.uncheckedTokenVersion }),
       });
       if (placed.replayed) reply.header('idempotent-replayed', 'true');
       return reply.status(201).send(placed.hold);

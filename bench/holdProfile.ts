@@ -1,0 +1,174 @@
+/**
+ * Where a hold request's time goes under load: runs single random seats over HTTP on
+ * PostgreSQL (as the holds section does) while timing every statement from Node's side
+ * (pool wait included), sampling the event loop's delay and PostgreSQL's sessions
+ * (pg_stat_activity), and stamping each request at the route's stages. Run with
+ * `npx tsx bench/holdProfile.ts [connections] [seconds]`; add `--cpu-prof` to node
+ * (NODE_OPTIONS) for a CPU profile of the server thread.
+ */
+import diagnostics from 'node:diagnostics_channel';
+import type { IncomingMessage } from 'node:http';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { createEvent, loadEvent } from '../src/catalog/events.js';
+import { createVenue } from '../src/catalog/venues.js';
+import { systemClock } from '../src/core/clock.js';
+import type { Db, Queryable } from '../src/storage/index.js';
+import { buildCustomers } from '../src/testing/factories.js';
+import { benchPostgres, loadHttp, postJson, startBenchServer } from './lib.js';
+
+const connections = Number(process.argv[2] ?? 64);
+const seconds = Number(process.argv[3] ?? 6);
+
+
+interface Stat { n: number; ms: number; max: number }
+const stats = new Map<string, Stat>();
+let measuring = false;
+
+function label(sql: string): string {
+  const s = sql.replace(/\s+/g, ' ').trim();
+  const m = /hold_batch|FROM customers WHERE customer_id = ANY|admission|idempotency/i.exec(s);
+  return m ? m[0] : s.slice(0, 60);
+}
+
+function timed(q: Queryable): Queryable {
+  return new Proxy(q, {
+    get(target, prop, receiver) {
+      if (prop === 'query') {
+        return async (sql: string, params?: unknown[]) => {
+          const t0 = performance.now();
+          try {
+            return await (target as Queryable).query(sql, params as unknown[]);
+          } finally {
+            if (measuring) {
+              const ms = performance.now() - t0;
+              const key = label(sql);
+              const s = stats.get(key) ?? { n: 0, ms: 0, max: 0 };
+              s.n++; s.ms += ms; s.max = Math.max(s.max, ms);
+              stats.set(key, s);
+            }
+          }
+        };
+      }
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  }) as Queryable;
+}
+
+const dayMs = 24 * 3600 * 1000;
+const raw = await benchPostgres(20);
+const db = timed(raw) as Db;
+const server = await startBenchServer(db, { connections });
+const venue = await createVenue(db, {
+  name: 'Profile Arena', city: 'Benchtown',
+  sections: Array.from({ length: 10 }, (_, s) => ({
+    key: `S${s + 1}`, name: `Section ${s + 1}`, kind: 'seated' as const,
+    rows: Array.from({ length: 25 }, (_, r) => ({ label: String(r + 1), seats: 50 })),
+  })),
+});
+const created = await createEvent(db, systemClock, {
+  venueId: venue.venueId, title: 'Profile On-Sale',
+  startsAt: new Date(Date.now() + 30 * dayMs).toISOString(),
+  onSaleAt: new Date(Date.now() - 1000).toISOString(), maxTicketsPerCustomer: 50,
+  holdSeconds: 3600,
+  zones: [{ key: 'z1', name: 'Z1', priceCents: 9000, currency: 'EUR',
+    sections: Array.from({ length: 10 }, (_, i) => `S${i + 1}`) }],
+});
+const event = await loadEvent(db, created.eventId);
+const fans = await buildCustomers(server.ctx, 12_500);
+await db.query('VACUUM ANALYZE');
+const seats: string[] = [];
+for (let s = 1; s <= 10; s++) for (let r = 1; r <= 25; r++) for (let n = 1; n <= 50; n++) {
+  seats.push(`S${s}-${r}-${n}`);
+}
+seats.sort(() => Math.random() - 0.5);
+const path = `/api/v1/events/${event.eventId}/holds`;
+const specs = seats.map((id, i) => postJson(path, { seats: [id] },
+  { authorization: `Bearer ${(fans[i % fans.length] as { token: string }).token}` }));
+
+// pg_stat_activity sampled from its own connection.
+const { rows: [dbRow] } = await db.query<{ d: string }>('SELECT current_database() AS d');
+const sampler = new pg.Client({ host: '127.0.0.1', port: 5432,
+  user: process.env.PGUSER ?? 'postgres', database: (dbRow as { d: string }).d });
+await sampler.connect();
+const states = new Map<string, number>();
+let samples = 0;
+const sampling = setInterval(() => {
+  void sampler.query<{ k: string; n: number }>(
+    `SELECT coalesce(state,'') || ' ' || coalesce(wait_event_type,'-') || ':' ||
+            coalesce(wait_event,'-') AS k, count(*)::int AS n
+       FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+      GROUP BY 1`).then(({ rows }) => {
+    samples++;
+    for (const row of rows) states.set(row.k, (states.get(row.k) ?? 0) + row.n);
+  });
+}, 20);
+
+// Per-request stage stamps: socket parsed (http.server.request.start), handler start and
+// end (Fastify's tracing channel: after onRequest auth and preHandler rate limit), finish.
+interface Stamps { start: number; handler?: number; handled?: number }
+const stamps = new WeakMap<IncomingMessage, Stamps>();
+const stage = { n: 0, pre: 0, handler: 0, post: 0, total: 0 };
+diagnostics.subscribe('http.server.request.start', (message) => {
+  const { request } = message as { request: IncomingMessage };
+  stamps.set(request, { start: performance.now() });
+});
+const handlerChannel = diagnostics.tracingChannel('fastify.request.handler');
+const rawOf = (m: unknown): IncomingMessage =>
+  (m as { request: { raw: IncomingMessage } }).request.raw;
+handlerChannel.subscribe({
+  start(m) {
+    const s = stamps.get(rawOf(m));
+    if (s) s.handler = performance.now();
+  },
+  asyncStart(m) {
+    const s = stamps.get(rawOf(m));
+    if (s) s.handled = performance.now();
+  },
+  end() {}, asyncEnd() {}, error() {},
+});
+diagnostics.subscribe('http.server.response.finish', (message) => {
+  const { request } = message as { request: IncomingMessage };
+  const s = stamps.get(request);
+  if (!measuring || s?.handler === undefined || s.handled === undefined) return;
+  const now = performance.now();
+  stage.n++; stage.pre += s.handler - s.start; stage.handler += s.handled - s.handler;
+  stage.post += now - s.handled; stage.total += now - s.start;
+});
+
+const loop = monitorEventLoopDelay({ resolution: 5 });
+measuring = true;
+loop.enable();
+const cpu0 = process.cpuUsage();
+const t0 = performance.now();
+const row = await loadHttp('profile: single seats', server.url, specs,
+  { concurrency: connections, maxMs: seconds * 1000, warmup: 20 });
+const wall = performance.now() - t0;
+const cpu = process.cpuUsage(cpu0);
+loop.disable();
+measuring = false;
+clearInterval(sampling);
+await sampler.end();
+console.log(JSON.stringify({ ...row, connections }, null, 1));
+const ms = (ns: number): string => (ns / 1e6).toFixed(1);
+const mean = (total: number): string => (total / stage.n).toFixed(2);
+console.log(`process CPU (server + load thread): ${
+  ((cpu.user + cpu.system) / 1000 / wall * 100).toFixed(0)} % of one core over ${
+  wall.toFixed(0)} ms`);
+console.log(`event loop delay: p50 ${ms(loop.percentile(50))} ms, p99 ${
+  ms(loop.percentile(99))} ms, max ${ms(loop.max)} ms`);
+console.log(`server-side stages (mean over ${stage.n}): parse→handler (auth, rate limit, ` +
+  `validation) ${mean(stage.pre)} ms, handler ${mean(stage.handler)} ms, reply ${
+    mean(stage.post)} ms, total ${mean(stage.total)} ms`);
+console.log('statements (Node side, pool wait included):');
+for (const [k, s] of [...stats].sort((a, b) => b[1].ms - a[1].ms)) {
+  console.log(`  ${String(s.n).padStart(6)} × mean ${(s.ms / s.n).toFixed(2).padStart(7)} ms ` +
+    `max ${s.max.toFixed(1).padStart(7)}  ${k}`);
+}
+console.log(`pg_stat_activity, mean sessions per sample over ${samples} samples:`);
+for (const [k, n] of [...states].sort((a, b) => b[1] - a[1])) {
+  console.log(`  ${(n / samples).toFixed(2).padStart(6)}  ${k}`);
+}
+await server.close();
+await raw.close();
