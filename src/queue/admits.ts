@@ -11,9 +11,11 @@
  * - a live entry answers for `limits.queueAdmissionCacheMs` after it was read, and only
  *   while its deadlines (expiry, and the claim grace while unclaimed) are more than
  *   `limits.queueAdmissionMarginMs` away by this node's clock; near or past a deadline
- *   PostgreSQL (by its own clock) decides. A slot freed meanwhile (an order completed, an
- *   idle shopper) is forgotten by the next tick's node (releasedSince), and is shown as
- *   still admitted for at most the cache's bound should that fail;
+ *   PostgreSQL (by its own clock) decides. A slot freed by a confirmed order is forgotten
+ *   once the relay hands over its `order.confirmed` row (ordersSink.ts); any slot freed
+ *   meanwhile (an order, an idle shopper) is forgotten by the next tick's node
+ *   (releasedSince), and is shown as still admitted for at most the cache's bound should
+ *   both fail;
  * - an entry that was no longer live is final (a slot never comes back) and kept;
  * - an entry names its event and customer and is used only for exactly those, so a
  *   misfiled entry cannot hand one customer's pass to another.

@@ -19,11 +19,15 @@ import { ManualClock, type Clock } from '../core/clock.js';
 import type { Db, Queryable } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
 import { buildTestContext } from '../testing/context.js';
-import { buildEvent } from '../testing/factories.js';
+import { bookingDeps } from '../orders/workers.js';
+import { checkout } from '../orders/checkout.js';
+import { OutboxRelay } from '../outbox/relay.js';
+import { buildCustomers, buildEvent, buildHold } from '../testing/factories.js';
 import { deleteRedisPrefix, serviceAvailable, testRedisUrl } from '../testing/services.js';
 import { releaseShopperSlot } from './admission.js';
 import { usableAdmission } from './admits.js';
 import { AdmissionDuty } from './duty.js';
+import { confirmedOrdersSink } from './ordersSink.js';
 import { assertMayHold } from './gate.js';
 import { WaitingRoom, waitingRoom } from './room.js';
 import type { LineStatus } from './types.js';
@@ -334,6 +338,52 @@ for (const backend of backends) {
           await close();
         }
       });
+
+      it('a completed order forgets the buyer\'s pass on every node, before any tick',
+        async () => {
+          const { ctx, event, count, coordFor, close } = await setup();
+          const room = waitingRoom(ctx);
+          const otherCoord = coordFor();
+          const other = new WaitingRoom(buildTestContext(count.db, { coord: otherCoord }));
+          const relay = new OutboxRelay(ctx, {
+            sinks: [confirmedOrdersSink(ctx)], holderId: 'test-orders-sink', pollMs: 1e9,
+          });
+          try {
+            const fans = await buildCustomers(ctx, 3);
+            const [buyer, , third] = fans.map((fan) => fan.customerId) as [string, string, string];
+            for (const fan of fans) await room.join(event, fan.customerId);
+            const duty = new AdmissionDuty(ctx);
+            await duty.start();
+            try {
+              await until(async () =>
+                (await duty.tickOnce()).get(event.eventId)?.kind === 'ticked');
+            } finally {
+              await duty.stop();
+            }
+            expect((await room.view(event, buyer)).state).toBe('admitted');
+            expect((await other.view(event, buyer)).state).toBe('admitted');
+            // The buyer checks out: the confirming transaction frees the slot in PostgreSQL.
+            const hold = await buildHold(ctx, event.eventId, buyer, { seats: ['A-1-1'] });
+            const { order } = await checkout(bookingDeps(ctx), {
+              customerId: buyer, holdId: hold.holdId, paymentMethod: 'sim_ok',
+            });
+            expect(order.status).toBe('confirmed');
+            // Control: until the order's news reaches the cache, both nodes answer from it.
+            expect((await room.view(event, buyer)).state).toBe('admitted');
+            expect((await other.view(event, buyer)).state).toBe('admitted');
+            await relay.start();
+            await until(async () => (await relay.runOnce()).published > 0);
+            expect((await room.view(event, buyer)).state).toBe('expired');
+            expect((await other.view(event, buyer)).state).toBe('expired');
+            // No tick ran since: the freed slot is not handed on yet, the sink only forgot.
+            expect((await room.view(event, third)).state).toBe('waiting');
+          } finally {
+            await relay.stop();
+            await other.stopFollowing();
+            await otherCoord.close();
+            await close();
+          }
+        });
 
       it('a slot freed elsewhere shows as admitted for at most the cache\'s bound', async () => {
         const clock = new ManualClock(Date.now());

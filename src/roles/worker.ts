@@ -8,6 +8,7 @@ import { startBookingWorkers } from '../orders/workers.js';
 import { startNotifications, type Notifications } from '../notifications/index.js';
 import { OutboxRelay, type OutboxSink } from '../outbox/relay.js';
 import { AdmissionDuty } from '../queue/duty.js';
+import { confirmedOrdersSink } from '../queue/ordersSink.js';
 import { liveFeedSink } from '../realtime/feed.js';
 import { startEmbeddedMaintenance } from '../storage/maintenance.js';
 
@@ -21,7 +22,7 @@ export interface Worker {
  * published only after every one of them took them. Add a sink here to consume the outbox.
  */
 function outboxSinks(ctx: AppContext, notifications: Notifications): OutboxSink[] {
-  return [liveFeedSink(ctx.coord), notifications.sink];
+  return [liveFeedSink(ctx.coord), notifications.sink, confirmedOrdersSink(ctx)];
 }
 
 /** Starts the worker duties for this node. */
