@@ -60,6 +60,10 @@ export interface SimReport {
   endOfSale: EndOfSale;
   refusals: Refusals;
   audit: AuditReport | null;
+  /** fans.csv rows (not in report.json): one per fan, what they were told and when served. */
+  fans?: string[];
+  /** slots.csv rows (not in report.json): one per shopper slot, its life and why it ended. */
+  slots?: string[];
   auditSkipped?: string;
 }
 

@@ -330,6 +330,8 @@ export async function simulate(options: SimOptions, env: NodeJS.ProcessEnv = pro
       eta: etaAccuracy(customers, onSaleAtRunMs),
       endOfSale: endOfSale(result, onSaleAtRunMs, counters), refusals: refusals(counters),
       audit, ...(auditSkipped === undefined ? {} : { auditSkipped }),
+      fans: fanRows(customers, onSaleAtRunMs),
+      ...(target.db === undefined ? {} : { slots: await slotRows(target.db, eventId) }),
     };
   } finally {
     await client.close();
@@ -337,12 +339,57 @@ export async function simulate(options: SimOptions, env: NodeJS.ProcessEnv = pro
   }
 }
 
-/** Writes report.txt, report.html and report.json; returns the text summary. */
+/**
+ * One row per fan, seconds after on-sale (empty when it did not happen): what they were
+ * told first and when their number came up, to see where an ETA error comes from.
+ */
+function fanRows(customers: Customer[], onSaleAtMs: number): string[] {
+  const at = (ms: number | undefined): string =>
+    ms === undefined ? '' : ((ms - onSaleAtMs) / 1000).toFixed(3);
+  return customers.map((c) => [
+    c.index, c.number ?? '', c.preQueued === true ? 1 : 0, at(c.joinedAtMs),
+    at(c.predictedAtMs), c.predictedEtaSeconds ?? '', at(c.servedAtMs), at(c.admittedAtMs),
+    c.outcome ?? '', at(c.resolvedAtMs),
+  ].join(','));
+}
+const fanHeader = 'index,number,pre_queued,joined_s,told_s,predicted_eta_s,served_s,' +
+  'admitted_s,outcome,resolved_s';
+
+/** One row per shopper slot from the database: how long each stayed and why it ended. */
+async function slotRows(db: Queryable, eventId: string): Promise<string[]> {
+  const { rows } = await db.query<{
+    number: string; admitted_s: number; claimed_s: number | null; ended_s: number;
+    reason: string | null;
+  }>(
+    `SELECT number,
+            extract(epoch FROM admitted_at)::float8 AS admitted_s,
+            extract(epoch FROM claimed_at)::float8 AS claimed_s,
+            extract(epoch FROM least(coalesce(released_at, expires_at), expires_at,
+              CASE WHEN claimed_at IS NULL THEN claim_by END))::float8 AS ended_s,
+            CASE WHEN released_at IS NOT NULL AND released_at <= expires_at
+                 THEN release_reason
+                 WHEN claimed_at IS NULL THEN 'unclaimed' ELSE 'expired' END AS reason
+       FROM queue_admissions WHERE event_id = $1 ORDER BY number`,
+    [eventId],
+  );
+  return rows.map((r) => [r.number, r.admitted_s.toFixed(3),
+    r.claimed_s === null ? '' : r.claimed_s.toFixed(3), r.ended_s.toFixed(3),
+    r.reason ?? ''].join(','));
+}
+const slotHeader = 'number,admitted_epoch_s,claimed_epoch_s,ended_epoch_s,reason';
+
+/**
+ * Writes report.txt, report.html and report.json, and fans.csv (and slots.csv when the
+ * database was reachable) for a closer look; returns the text summary.
+ */
 export function writeReport(report: SimReport, dir: string): string {
   mkdirSync(dir, { recursive: true });
+  const { fans, slots, ...summary } = report;
   const text = renderText(report);
   writeFileSync(path.join(dir, 'report.txt'), text);
   writeFileSync(path.join(dir, 'report.html'), renderHtml(report));
-  writeFileSync(path.join(dir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(path.join(dir, 'report.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  if (fans !== undefined) writeFileSync(path.join(dir, 'fans.csv'), `${[fanHeader, ...fans].join('\n')}\n`);
+  if (slots !== undefined) writeFileSync(path.join(dir, 'slots.csv'), `${[slotHeader, ...slots].join('\n')}\n`);
   return text;
 }

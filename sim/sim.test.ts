@@ -45,6 +45,15 @@ describe('flash-sale simulation (embedded smoke run)', () => {
     const html = readFileSync(path.join(reportDir, 'report.html'), 'utf8');
     expect(html).toContain('<svg');
     expect(html).toContain('Invariant audit');
+    // One row per fan, and one per shopper slot, each ending no sooner than it began.
+    const fans = readFileSync(path.join(reportDir, 'fans.csv'), 'utf8').trim().split('\n');
+    expect(fans).toHaveLength(1_201);
+    const slots = readFileSync(path.join(reportDir, 'slots.csv'), 'utf8').trim().split('\n');
+    expect(slots.length).toBeGreaterThan(100);
+    for (const row of slots.slice(1)) {
+      const [, admitted, , ended] = row.split(',').map(Number);
+      expect(ended).toBeGreaterThanOrEqual(admitted as number);
+    }
   }, 300_000);
 });
 

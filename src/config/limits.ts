@@ -37,6 +37,8 @@ export const limits = {
   ticketInsertBatch: 10_000,
   /** Queue joins numbered together in one transaction (group commit per event and node). */
   queueJoinBatch: 500,
+  /** Moves from the line to the waitlist decided together in one transaction. */
+  queueMoveBatch: 200,
   /** Admissions one tick may grant per event, whatever the configured rate. */
   queueAdmitPerTickMax: 5_000,
   /**

@@ -153,6 +153,25 @@ for (const backend of backends) {
       expect(await auditBooking(db, eventId)).toEqual([]);
     });
 
+    it('standing requests of one batch get different units; the one left short is refused',
+      async () => {
+        // The batch writes its grants after deciding them all: each standing request must
+        // skip the units the earlier ones chose, and count them as gone.
+        const venue = await buildVenue(ctx, { standing: 5 });
+        const event = await buildEvent(ctx, { venue, maxTicketsPerCustomer: 4 });
+        const fans = await buildCustomers(ctx, 3);
+        const replies = await oneBatch(event.eventId, fans.map((fan) =>
+          ({ token: fan.token, body: { zone: 'floor', quantity: 2 } })));
+        expect(replies.map((r) => [r.status, r.code])).toEqual(
+          [[201, undefined], [201, undefined], [409, 'insufficient_inventory']]);
+        const { rows } = await db.query<{ n: number }>(
+          `SELECT count(DISTINCT i.ticket_no)::int AS n FROM hold_items i
+             JOIN holds h ON h.hold_id = i.hold_id
+            WHERE h.event_id = $1 AND h.state = 'held'`, [event.eventId]);
+        expect(rows[0]?.n).toBe(4);
+        expect(await auditBooking(db, event.eventId)).toEqual([]);
+      });
+
     async function keyTwice(
       via: 'guarded' | Guard = 'guarded',
     ): Promise<{ replies: Reply[]; eventId: string; holds: number }> {

@@ -196,6 +196,59 @@ for (const backend of backends) {
       expect(await auditBooking(db, event.eventId)).toEqual([]);
     });
 
+    it('one batch spanning two events settles each order on its own event', async () => {
+      // The batchers are per provider, not per event: one batch may carry both events.
+      const other = await buildEvent(ctx, { maxTicketsPerCustomer: 8 });
+      const here = await holdFor();
+      const fan = await buildCustomer(ctx);
+      const there = await app.inject({ method: 'POST',
+        url: `/api/v1/events/${other.eventId}/holds`, headers: bearer(fan.token),
+        payload: { seats: ['A-2-3', 'A-2-4'] } });
+      expect(there.statusCode, there.body).toBe(201);
+      const hereOrder = (await checkout(here.fan, here.holdId, 'sim_async_ok', 'span-1')).json();
+      const thereOrder = (await checkout(fan, there.json().holdId, 'sim_async_ok', 'span-2'))
+        .json();
+      const batchers = settleBatchersFor(db);
+      batchers.pause();
+      const settle = (order: { payment: { paymentId: string } }, quantity: number) =>
+        batchers.submit('simulated', { paymentId: order.payment.paymentId, quantity, outcome:
+          { status: 'captured', providerRef: `simpay_${order.payment.paymentId}` } });
+      const results = [settle(hereOrder, 1), settle(thereOrder, 2)];
+      await until(() => batchers.queued() === 2, 'both items wait in one batch');
+      batchers.resume();
+      expect((await Promise.all(results)).map((r) => r.kind)).toEqual(['settled', 'settled']);
+      expect((await orderOf(here.fan, hereOrder.orderId)).status).toBe('confirmed');
+      expect((await orderOf(fan, thereOrder.orderId)).status).toBe('confirmed');
+      // Each order's tickets, seats and news are on its own event, none on the other.
+      const { rows } = await db.query<{ order_id: string; event_id: string; seats: string[];
+        sold: number; news: number }>(
+        `SELECT o.order_id::text, o.event_id::text,
+                array_agg(t.seat_id ORDER BY t.seat_id) AS seats,
+                count(*) FILTER (WHERE t.order_id = o.order_id)::int AS sold,
+                (SELECT count(*) FROM outbox_events x WHERE x.event_id = o.event_id
+                    AND x.kind = 'order.confirmed'
+                    AND x.payload->>'orderId' = o.order_id::text)::int AS news
+           FROM orders o JOIN order_tickets ot ON ot.order_id = o.order_id
+           JOIN tickets t ON t.event_id = ot.event_id AND t.ticket_no = ot.ticket_no
+          WHERE o.order_id = ANY($1::uuid[]) AND ot.event_id = o.event_id
+          GROUP BY o.order_id, o.event_id ORDER BY o.event_id = $2 DESC`,
+        [[hereOrder.orderId, thereOrder.orderId], event.eventId]);
+      expect(rows).toEqual([
+        { order_id: hereOrder.orderId, event_id: event.eventId, seats: [here.seatId], sold: 1,
+          news: 1 },
+        { order_id: thereOrder.orderId, event_id: other.eventId, seats: ['A-2-3', 'A-2-4'],
+          sold: 2, news: 1 },
+      ]);
+      const { rows: [stray] } = await db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM order_tickets
+          WHERE order_id = ANY($1::uuid[]) AND event_id <> ALL($2::uuid[])`,
+        [[hereOrder.orderId, thereOrder.orderId], [event.eventId, other.eventId]]);
+      expect(stray?.n).toBe(0);
+      await gateway.flush(); // the captures' own webhooks: news about settled payments
+      expect(await auditBooking(db, event.eventId)).toEqual([]);
+      expect(await auditBooking(db, other.eventId)).toEqual([]);
+    });
+
     it('control: without the live-hold guard the lapsed hold is confirmed without its seat',
       async () => {
         const unguarded = await buildTestApp(db, { env: { PAYMENT_WINDOW_SECONDS: '600' },

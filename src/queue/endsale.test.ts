@@ -24,7 +24,7 @@ import { joinWaitlist, listWaitlist } from '../waitlist/waitlist.js';
 import { moveToWaitlist } from './handover.js';
 import { leaveLine } from './leave.js';
 import { joinLine } from './line.js';
-import { waitingRoom } from './room.js';
+import { WaitingRoom, waitingRoom } from './room.js';
 import {
   afterFans, inventoryRoom, outlookFor, servableAhead, type Shape, type Supply,
 } from './supply.js';
@@ -681,5 +681,70 @@ for (const backend of backends) {
       expect(after.kind === 'ticked' && after.admitted).toEqual([]);
       expect(shopper).toBe(line[0]);
     });
+
+    it('moves a herd told sold out together: place order kept, one entry each, leavers stay out',
+      async () => {
+        const event = await queuedEvent({ maxActiveShoppers: 1 }, 2);
+        const line = await customers(40);
+        await join(event, line);
+        admittedIn(await tick(event));
+        await db.query('UPDATE tickets SET order_id = gen_random_uuid() WHERE event_id = $1',
+          [event.eventId]);
+        const closed = await tick(event);
+        expect(closed.kind === 'ticked' && closed.status.soldOut).toBe(true);
+        // A room of its own whose database counts transactions (the batcher is per room).
+        let transactions = 0;
+        const tx = ctx.db.tx.bind(ctx.db);
+        const spied = { ...ctx, db: Object.assign(Object.create(ctx.db) as typeof ctx.db, {
+          tx: <T>(work: Parameters<typeof tx<T>>[0]) => { transactions++; return tx(work); },
+        }) };
+        const room = new WaitingRoom(spied);
+        const leaver = line[7] as string;
+        const greedy = line[11] as string;
+        await room.leave(event, leaver);
+        // Everyone at once, in a scrambled order; three fans click twice; one asks too much;
+        // the fan who left asks too; so does a stranger.
+        const [stranger] = await customers(1) as [string];
+        const waiting = line.slice(1);
+        const clicks = [...waiting].sort((a, b) => (a < b ? -1 : 1));
+        clicks.push(line[3] as string, line[20] as string, line[39] as string, stranger);
+        transactions = 0;
+        const results = await Promise.allSettled(clicks.map((fan) => moveToWaitlist(
+          spied, room, event, fan, { quantity: fan === greedy ? 99 : 2 })));
+        const byFan = new Map<string, PromiseSettledResult<unknown>[]>();
+        clicks.forEach((fan, i) => byFan.set(fan, [...(byFan.get(fan) ?? []), results[i]!]));
+        const movers = waiting.filter((fan) => fan !== leaver && fan !== greedy);
+        for (const fan of movers) {
+          const [first, ...again] = byFan.get(fan) ?? [];
+          expect(first?.status, fan).toBe('fulfilled');
+          // A second click finds the fan moved already, and changes nothing.
+          for (const r of again) {
+            expect(r).toMatchObject({ status: 'rejected', reason: { code: 'already_left' } });
+          }
+        }
+        expect(byFan.get(leaver)?.[0]).toMatchObject({ status: 'rejected',
+          reason: { code: 'already_left' } });
+        expect(byFan.get(stranger)?.[0]).toMatchObject({ status: 'rejected',
+          reason: { code: 'not_found' } });
+        expect(byFan.get(greedy)?.[0]?.status).toBe('rejected');
+        // Group commit: far fewer transactions than moves (one alone would take one each).
+        expect(transactions).toBeGreaterThan(0);
+        expect(transactions).toBeLessThan(movers.length / 2);
+        // On the waitlist: exactly the movers, once each, offered in line order.
+        const { rows } = await db.query<{ customer_id: string }>(
+          `SELECT customer_id FROM waitlist_entries WHERE event_id = $1 AND status = 'waiting'
+            ORDER BY seq`,
+          [event.eventId],
+        );
+        expect(rows.map((r) => r.customer_id)).toEqual(movers);
+        const positions = await Promise.all(movers.map(async (fan) =>
+          (await listWaitlist(db, fan)).find((e) => e.eventId === event.eventId)?.position));
+        expect(positions).toEqual(movers.map((_, i) => i + 1));
+        // The refused fan is still in line, told sold out; the leaver stays left.
+        expect((await room.view(event, greedy)).state).toBe('sold_out');
+        expect((await room.view(event, leaver)).state).toBe('left');
+        const moved = (await room.view(event, movers[0] as string));
+        expect(moved.state).toBe('left');
+      });
   });
 }

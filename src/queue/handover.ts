@@ -10,15 +10,26 @@
  * who moves takes `base + their number` (or their earlier place, if they were on the
  * waitlist already). Fans who join the waitlist directly later draw from beyond the block,
  * so they come after everyone who moved from the line.
+ *
+ * The herd: at sold out every waiting fan is offered the move at once. Moves are group
+ * committed (MoveBatcher): per event and node, one batch transaction in flight; moves
+ * arriving meanwhile go together in the next (up to `limits.queueMoveBatch` fans), in a
+ * fixed number of statements whatever its size, so the herd costs a commit per batch, not
+ * two per fan. One fan's refusal (over the limit, an unknown zone, left already) is that
+ * fan's answer and changes nothing for them; the others move.
  */
 import type { EventRecord } from '../catalog/events.js';
+import { limits } from '../config/limits.js';
 import type { AppContext } from '../context.js';
 import { DomainError } from '../core/errors.js';
+import { withRetry } from '../storage/db.js';
+import type { Db } from '../storage/index.js';
 import type { WaitlistEntry } from '../waitlist/schemas.js';
-import { joinWaitlist } from '../waitlist/waitlist.js';
-import { findEntry } from './line.js';
+import { joinWaitlistMany, type WaitlistPlace } from '../waitlist/waitlist.js';
+import { pinnedNowMs } from '../core/clock.js';
+import { alreadyLeft, leaveLineMany, lockEntries } from './leave.js';
 import type { WaitingRoom } from './room.js';
-import type { QueueView } from './types.js';
+import type { EntryRef, QueueView } from './types.js';
 import { readWaitlistBase, reserveWaitlistBase } from './waitblock.js';
 
 /** What the fan asks the waitlist for. */
@@ -33,6 +44,9 @@ export interface HandOverOutcome {
   waitlist: WaitlistEntry;
 }
 
+/** One move as the batch decided it. */
+type Moved = { entry: EntryRef; waitlist: WaitlistEntry } | DomainError;
+
 /**
  * Moves the customer from the line to the waitlist: not_found when not in the line,
  * already_left when they left it before; the waitlist's own refusals (over the limit, an
@@ -43,20 +57,153 @@ export async function moveToWaitlist(
   input: HandOverInput,
 ): Promise<HandOverOutcome> {
   if (!event.queue.enabled) throw new DomainError('not_found', 'this event has no queue');
-  const entry = await findEntry(ctx.db, event.eventId, customerId);
-  if (entry === undefined) {
-    throw new DomainError('not_found', 'you are not in this event\'s queue');
+  let batcher = batchers.get(room);
+  if (batcher === undefined) {
+    batcher = new MoveBatcher(ctx.db, () => pinnedNowMs(ctx.clock));
+    batchers.set(room, batcher);
   }
-  if (entry.left === true) throw new DomainError('already_left', 'you left this queue already');
-  // The block first, so a place from it is always earlier than a fresh waitlist join. The
-  // closing tick reserved it, so a herd told "sold out" only reads it: no line lock per move.
-  const base = await readWaitlistBase(ctx.db, event.eventId) ??
-    await ctx.db.tx((tx) => reserveWaitlistBase(tx, event.eventId));
-  // The place from the block is taken in the join itself (an earlier place is kept), so the
-  // entry it returns is final: one position count per move, not one per statement.
-  const { entry: waitlist } = await joinWaitlist(ctx,
-    { customerId, eventId: event.eventId, ...input },
-    entry.number === null ? {} : { seq: base + entry.number });
-  const queue = await room.leave(event, customerId, 'waitlist');
-  return { queue, waitlist };
+  const moved = await batcher.move(event, customerId, input);
+  if (moved instanceof DomainError) throw moved;
+  const queue = await room.afterLeaving(event, moved.entry);
+  return { queue, waitlist: moved.waitlist };
+}
+
+/** One batcher per waiting room (per node). */
+const batchers = new WeakMap<WaitingRoom, MoveBatcher>();
+
+interface Waiter {
+  customerId: string;
+  input: HandOverInput;
+  resolve: (moved: Moved) => void;
+  reject: (error: unknown) => void;
+}
+
+interface PendingLine {
+  event: EventRecord;
+  waiters: Waiter[];
+  running: boolean;
+}
+
+/**
+ * Group commit for moves, per event: at low load each move is its own transaction (no
+ * added latency); while one runs, the moves arriving wait and go together in the next.
+ */
+export class MoveBatcher {
+  private readonly lines = new Map<string, PendingLine>();
+
+  constructor(private readonly db: Db, private readonly nowMs: () => number | undefined) {}
+
+  /** Moves one customer; resolves with the move or the refusal once decided. */
+  move(event: EventRecord, customerId: string, input: HandOverInput): Promise<Moved> {
+    return new Promise((resolve, reject) => {
+      let line = this.lines.get(event.eventId);
+      if (line === undefined) {
+        line = { event, waiters: [], running: false };
+        this.lines.set(event.eventId, line);
+      }
+      line.event = event;
+      line.waiters.push({ customerId, input, resolve, reject });
+      if (!line.running) void this.drain(event.eventId, line);
+    });
+  }
+
+  private async drain(eventId: string, line: PendingLine): Promise<void> {
+    line.running = true;
+    try {
+      while (line.waiters.length > 0) {
+        const batch = takeBatch(line);
+        try {
+          const outcomes = await withRetry(() => moveBatch(this.db, line.event,
+            batch.map((w) => ({ customerId: w.customerId, ...w.input })), this.nowMs()), 3);
+          for (const waiter of batch) {
+            const outcome = outcomes.get(waiter.customerId);
+            if (outcome === undefined) {
+              waiter.reject(new Error(`assertion failed: move of ${waiter.customerId} decided`));
+            } else {
+              waiter.resolve(outcome);
+            }
+          }
+        } catch (error) {
+          for (const waiter of batch) waiter.reject(error);
+        }
+      }
+    } finally {
+      line.running = false;
+      if (this.lines.get(eventId) === line && line.waiters.length === 0) {
+        this.lines.delete(eventId);
+      }
+    }
+  }
+}
+
+/**
+ * Up to the batch limit of distinct customers, in arrival order; a second move of a
+ * customer already in the batch waits for the next one (and finds them moved).
+ */
+function takeBatch(line: PendingLine): Waiter[] {
+  const seen = new Set<string>();
+  const batch: Waiter[] = [];
+  const rest: Waiter[] = [];
+  for (const waiter of line.waiters) {
+    if (seen.has(waiter.customerId) || seen.size === limits.queueMoveBatch) {
+      rest.push(waiter);
+    } else {
+      seen.add(waiter.customerId);
+      batch.push(waiter);
+    }
+  }
+  line.waiters = rest;
+  return batch;
+}
+
+/**
+ * Moves distinct customers of one event in one transaction: the block's base, the line
+ * entries locked, the waitlist joins (`joinWaitlistMany`), then the movers out of the line.
+ * Database clock unless a test pins `nowMs`.
+ */
+export async function moveBatch(
+  db: Db, event: EventRecord, places: readonly WaitlistPlace[], nowMs?: number,
+): Promise<Map<string, Moved>> {
+  return await db.tx(async (tx) => {
+    const outcomes = new Map<string, Moved>();
+    const ids = places.map((place) => place.customerId);
+    // The block first, so a place from it is always earlier than a fresh waitlist join. The
+    // closing tick reserved it, so a herd told "sold out" only reads it.
+    const base = await readWaitlistBase(tx, event.eventId) ??
+      await reserveWaitlistBase(tx, event.eventId);
+    const entries = await lockEntries(tx, event.eventId, ids);
+    const candidates: WaitlistPlace[] = [];
+    for (const place of places) {
+      const entry = entries.get(place.customerId);
+      if (entry === undefined) {
+        outcomes.set(place.customerId,
+          new DomainError('not_found', 'you are not in this event\'s queue'));
+      } else if (entry.leftReason !== null) {
+        outcomes.set(place.customerId, alreadyLeft(entry.leftReason));
+      } else {
+        candidates.push({ ...place, ...(entry.number === null ? {} : { seq: base + entry.number }) });
+      }
+    }
+    // The sale window is checked by the database clock, as a direct join checks it.
+    const { rows: [clock] } = await tx.query<{ ms: number }>(
+      'SELECT extract(epoch FROM now())::float8 * 1000 AS ms',
+    );
+    const joined = await joinWaitlistMany(tx, event, candidates, clock?.ms ?? 0);
+    const movers: string[] = [];
+    for (const place of candidates) {
+      const outcome = joined.get(place.customerId);
+      if (outcome === undefined) throw new Error('assertion failed: waitlist join decided');
+      if (outcome instanceof DomainError) {
+        outcomes.set(place.customerId, outcome);
+        continue;
+      }
+      movers.push(place.customerId);
+      const number = entries.get(place.customerId)?.number ?? null;
+      outcomes.set(place.customerId, {
+        entry: { customerId: place.customerId, number, left: true }, waitlist: outcome.entry,
+      });
+    }
+    await leaveLineMany(tx, event.eventId, movers, 'waitlist', nowMs);
+    return outcomes;
+  });
 }

@@ -24,6 +24,19 @@ interface Model {
 
 interface Told {
   fan: number; atMs: number; eta: number | null; legacy: number | null; naive: number | null;
+  /** The previous estimate (for a control): turnover over a full store, pass-expiry floor. */
+  passFloor: number | null;
+}
+
+/** The estimate before the room's sizing was the prior (kept for the control). */
+function passFloorEta(position: number, pace: Pace, elapsedMs: number): number | null {
+  const constrained = pace.regime === 'slots' || pace.constrainedPerSecond !== null;
+  if (constrained || pace.regime === 'inventory') return etaFor(position, pace, elapsedMs);
+  const turnover = pace.live > 0 ? (pace.freedPerSecond * pace.maxActive) / pace.live : 0;
+  const floor = pace.maxActive / pace.passSeconds;
+  // Feed that throughput in as if measured: etaFor then goes at it past the headroom.
+  const sustained = Math.min(pace.ratePerSecond, Math.max(floor, turnover));
+  return etaFor(position, { ...pace, constrainedPerSecond: sustained }, elapsedMs);
 }
 
 /**
@@ -59,6 +72,7 @@ function runModel(model: Model): { told: Told[]; admittedAtMs: Map<number, numbe
         eta: pace === undefined ? null : etaFor(position, pace, nowMs - lastTickMs),
         legacy: etaSeconds(position, legacyRatePerMinute),
         naive: etaSeconds(position, model.ratePerMinute),
+        passFloor: pace === undefined ? null : passFloorEta(position, pace, nowMs - lastTickMs),
       });
     }
     if (nowMs % tickMs !== 0 || nowMs === 0) continue;
@@ -164,10 +178,55 @@ describe('the ETA estimator', () => {
     expect(sustainedPerSecond({ ...slots, constrainedPerSecond: 0, maxActive: 600 })).toBe(1);
   });
 
-  it('before any constrained tick, scales the slot turnover to a full store', () => {
-    const ramp: Pace = { ...basePace, headroom: 0, freedPerSecond: 2, live: 100, maxActive: 400 };
-    // 2/s freed by 100 live shoppers → 8/s once all 400 slots are taken.
-    expect(sustainedPerSecond(ramp)).toBe(8);
+  it('before the store has ever been full, goes at the rate: the room\'s sizing is the prior', () => {
+    // 100 shoppers in, 2 finished a second so far: the quick ones. Little's law over a full
+    // store would say 8/s, but nothing shows that shoppers stay longer than 400 / 100 = 4 s.
+    const ramp: Pace = {
+      ...basePace, headroom: 300, freedPerSecond: 2, live: 100, maxActive: 400, passSeconds: 120,
+    };
+    expect(sustainedPerSecond(ramp)).toBe(100);
+    // So the fan 1,000 places back is 10 ticks away, not 300 at the rate then 700 at
+    // 400 / 120 s a second (the pass-expiry floor).
+    expect(etaFor(1_000, ramp, 0)).toBe(10);
+    // Once a tick was held back by the slots, the measured rate replaces the prior.
+    const full: Pace = { ...ramp, regime: 'slots', headroom: 0, constrainedPerSecond: 20 };
+    expect(sustainedPerSecond(full)).toBe(20);
+    expect(etaFor(1_000, full, 0)).toBe(50);
+  });
+
+  it('keeps the throughput within what the limits allow, and later fans never sooner', () => {
+    fc.assert(fc.property(
+      fc.record({
+        regime: fc.constantFrom<Pace['regime']>('rate', 'slots', 'inventory', 'drained'),
+        ratePerSecond: fc.double({ min: 0.1, max: 500, noNaN: true }),
+        headroom: fc.integer({ min: 0, max: 5_000 }),
+        constrainedPerSecond: fc.option(fc.double({ min: 0, max: 1_000, noNaN: true })),
+        maxActive: fc.integer({ min: 1, max: 10_000 }),
+        passSeconds: fc.integer({ min: 30, max: 7_200 }),
+        tickMs: fc.integer({ min: 50, max: 5_000 }),
+        position: fc.integer({ min: 1, max: 50_000 }),
+      }),
+      (p) => {
+        const pace: Pace = { ...basePace, ...p, freedPerSecond: 0, live: 0, atMs: 0 };
+        const sustained = sustainedPerSecond(pace);
+        // Never faster than the rate admits.
+        expect(sustained).toBeLessThanOrEqual(pace.ratePerSecond + 1e-9);
+        if (pace.regime !== 'inventory' && pace.constrainedPerSecond !== null) {
+          // A full store turns over at least as every pass ends (or the rate, if lower).
+          expect(sustained).toBeGreaterThanOrEqual(
+            Math.min(pace.ratePerSecond, pace.maxActive / pace.passSeconds) - 1e-9);
+        }
+        const here = etaFor(p.position, pace, 0);
+        const behind = etaFor(p.position + 1, pace, 0);
+        if (here !== null && behind !== null) expect(behind).toBeGreaterThanOrEqual(here);
+        // Nobody waits less than the ticks the rate alone takes to reach them.
+        if (here !== null) {
+          const ticks = Math.ceil(p.position / pace.ratePerSecond / (pace.tickMs / 1000) - 1e-9);
+          expect(here).toBeGreaterThanOrEqual(
+            Math.max(1, Math.round(ticks * pace.tickMs / 1000)) - 1);
+        }
+      },
+    ), { numRuns: 300, seed: 5 });
   });
 
   it('measures the regime and smooths the constrained throughput', () => {
@@ -201,6 +260,33 @@ describe('the ETA estimator', () => {
     expect(medianError(run, (t) => t.eta, 10)).toBeLessThanOrEqual(0.2);
     // The control: the configured rate alone promises the opening burst's pace for good.
     expect(medianError(run, (t) => t.naive, 10)).toBeGreaterThan(0.2);
+  });
+
+  it('tells fans who join before anyone has finished shopping the line they get', () => {
+    // The opening burst: 2,500 fans in the first 2.5 s, before the first shopper can be
+    // done. 50/s into 1,000 slots, shoppers stay 5–15 s: at most ~500 are in at once, the
+    // store never fills, and the line goes at the rate all along (fan n in at ≈ n / 50 s).
+    const run = runModel({
+      ratePerMinute: 3_000, maxActive: 1_000, shopSeconds: 10, arrivalsPerSecond: 1_000,
+      arrivalSeconds: 2.5, seconds: 80, passSeconds: 120,
+    });
+    expect(medianError(run, (t) => t.eta)).toBeLessThanOrEqual(0.2);
+    // The fans past the first free slots were the ones told wrong before; so they are here.
+    expect(medianError(run, (t) => (t.fan > 1_250 ? t.eta : null))).toBeLessThanOrEqual(0.2);
+    // The control: the previous estimate, turnover scaled to a full store and never below
+    // maxActive / passSeconds, tells those fans 2–3× their wait.
+    expect(medianError(run, (t) => (t.fan > 1_250 ? t.passFloor : null))).toBeGreaterThan(0.5);
+  });
+
+  it('once the store fills (shoppers stay longer than the room was sized for), follows it', () => {
+    // 50/s into 200 slots, shoppers stay ~20 s: full after 4 s, then 10/s. Fans told before
+    // it fills were promised the rate (nothing could show otherwise yet); fans told from
+    // the time the first shoppers' trips ran their course are told the line they get.
+    const run = runModel({
+      ratePerMinute: 3_000, maxActive: 200, shopSeconds: 20, arrivalsPerSecond: 30,
+      arrivalSeconds: 60, seconds: 240, passSeconds: 120,
+    });
+    expect(medianError(run, (t) => t.eta, 25)).toBeLessThanOrEqual(0.2);
   });
 
   it('is within 20 % (median) over random lines that queue, once they run steadily', () => {

@@ -17,12 +17,12 @@
  *   ETA = ⌈t / tick⌉ × tick + lag − (time since that tick)
  *
  * where headroom′ grows by what frees up while it is being admitted (headroom × rate /
- * (rate − sustained)), and `sustained` is the measured constrained throughput, or before
- * any constrained tick, the slot turnover scaled to a full store (Little's law: freed/s ×
- * maxActive / live), never below maxActive / passSeconds (every pass ends by then; not
+ * (rate − sustained)), and `sustained` is the measured constrained throughput once the
+ * store has been full, never below maxActive / passSeconds (every pass ends by then; not
  * while inventory binds, when only what comes back moves the line) and never above the
- * rate. Admission happens on ticks, so the time is rounded up to the tick
- * the fan's number is reached on.
+ * rate; before the store has ever been full it is the rate (the room's sizing is the prior
+ * for how long shoppers stay; `sustainedPerSecond`). Admission happens on ticks, so the
+ * time is rounded up to the tick the fan's number is reached on.
  */
 
 /** Which limit held admission back on the last tick. */
@@ -137,18 +137,32 @@ function lag(
 }
 
 /**
- * The throughput once the headroom is used: the measured constrained rate, or the slot
- * turnover scaled to a full store; at least what pass expiry guarantees, at most the rate.
+ * The throughput once the headroom is used. Little's law: a store of maxActive slots whose
+ * shoppers stay R seconds on average lets maxActive / R fans in per second once it is full,
+ * and the line moves at min(rate, maxActive / R).
+ *
+ * - Inventory binds: what comes back is all there is (the measured constrained rate; no
+ *   floor from passes expiring).
+ * - The store has been full (a tick held back by slots): the measured constrained rate,
+ *   at least what pass expiry guarantees (maxActive / passSeconds), at most the rate.
+ * - The store has never been full: nothing measured yet can tell R (every slot is younger
+ *   than the time since the first admission, so any lower bound on R from the slots' ages
+ *   stays below maxActive / rate until the store fills, and the first finishers are the
+ *   quick ones). The prior is the room's own sizing: maxActive slots at `rate` admissions
+ *   per second stay unfilled while shoppers stay less than maxActive / rate, so the line
+ *   goes at the rate. Turnover measured while the store fills is not used: it counts only
+ *   the shoppers quick enough to be done already, and a fuller store of them would
+ *   promise a slower line than the one fans get. If shoppers do stay longer, the store
+ *   fills, and from that tick on the measured rate replaces the prior.
  */
 export function sustainedPerSecond(pace: Pace): number {
   if (pace.regime === 'inventory') {
     // What comes back is all there is: no floor from passes expiring.
     return Math.min(pace.ratePerSecond, pace.constrainedPerSecond ?? 0);
   }
+  if (pace.constrainedPerSecond === null) return pace.ratePerSecond;
   const floor = pace.passSeconds > 0 ? pace.maxActive / pace.passSeconds : 0;
-  const turnover = pace.live > 0 ? (pace.freedPerSecond * pace.maxActive) / pace.live : 0;
-  const measured = pace.constrainedPerSecond ?? turnover;
-  return Math.min(pace.ratePerSecond, Math.max(floor, measured));
+  return Math.min(pace.ratePerSecond, Math.max(floor, pace.constrainedPerSecond));
 }
 
 /**

@@ -310,8 +310,16 @@ export class WaitingRoom {
     const { entry } = await leaveLine(
       this.ctx.db, event.eventId, customerId, reason, pinnedNowMs(this.ctx.clock),
     );
+    return await this.afterLeaving(event, entry);
+  }
+
+  /**
+   * Once a fan's leaving is committed (here, or by a batch of moves to the waitlist): the
+   * node's cache forgets their place and pass, and their view (`left`) is returned.
+   */
+  async afterLeaving(event: EventRecord, entry: EntryRef): Promise<QueueView> {
     await this.remember(event.eventId, entry);
-    await this.admits.forget(event.eventId, [customerId]);
+    await this.admits.forget(event.eventId, [entry.customerId]);
     return await this.viewAt(event, entry, await this.status(event));
   }
 
