@@ -141,6 +141,11 @@ export const limits = {
   /** Settle batches in flight per node (PostgreSQL; PGlite runs one at a time). */
   settleBatchesInFlight: 4,
   /**
+   * While a settle batch runs, another starts beside it only once this many items wait;
+   * fewer wait for the running one and go together in the next (group commit).
+   */
+  settleBatchParallelMin: 16,
+  /**
    * The hold route refuses by this node's clock only when the sale opens further away than
    * this; nearer the boundary the hold transaction decides by the database clock, so nodes
    * with skewed clocks agree on the second the sale opens.

@@ -6,7 +6,8 @@
  * event (a batch may span events; with PostgreSQL sharded by event it is a multi-shard
  * transaction). Items are collected while the previous batches run (no timer when idle; at most
  * `limits.settleBatchMax` per batch, `limits.settleBatchesInFlight` batches per database, one
- * on PGlite) and decided by the database function `settle_batch` (migrations 021, 027) in one
+ * on PGlite, another beside a running one only once `limits.settleBatchParallelMin` wait)
+ * and decided by the database function `settle_batch` (migrations 021, 027) in one
  * statement: one round trip and one commit for the whole batch. Duplicate news about a
  * payment becomes a no-op inside the batch, so a webhook racing its own checkout costs one
  * item, not a pooled connection parked on the checkout's locks. The rare outcomes the
@@ -144,6 +145,9 @@ class KeyBatcher {
   pump(): void {
     const inFlight = this.owner.db.kind === 'pglite' ? 1 : limits.settleBatchesInFlight;
     while (this.queue.length > 0 && this.running < inFlight && !this.owner.paused) {
+      // Group commit: a short queue waits for the batch in flight and goes whole in the
+      // next; only a long one is worth another batch (and its commit) beside it.
+      if (this.running > 0 && this.queue.length < limits.settleBatchParallelMin) break;
       const batch = this.queue.splice(0, limits.settleBatchMax);
       this.running++;
       void this.run(batch).finally(() => {
