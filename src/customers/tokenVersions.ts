@@ -56,6 +56,17 @@ export class TokenRevoked extends DomainError {
   }
 }
 
+/**
+ * A requester's token version the auth hook left unchecked (`customerAuth` with
+ * `deferVersion`): the domain decision compares it with the customer's current version in
+ * the statement that decides (the hold batch, the queue's join batch) and sets `checked`;
+ * a refusal decided before that compares it first (`checkPending`).
+ */
+export interface TokenCheck {
+  version: number;
+  checked: boolean;
+}
+
 /** Per-context singletons: one token-version cache per app. */
 const versionCaches = new WeakMap<AppContext, TokenVersions>();
 
@@ -129,6 +140,13 @@ export class TokenVersions {
   async assertCurrent(customerId: string, version: number): Promise<void> {
     const current = await this.current(customerId);
     if (version < current) throw new TokenRevoked();
+  }
+
+  /** Compares a still unchecked token now (cache first, else one read); TokenRevoked. */
+  async checkPending(customerId: string, token: TokenCheck | undefined): Promise<void> {
+    if (token === undefined || token.checked) return;
+    await this.assertCurrent(customerId, token.version);
+    token.checked = true;
   }
 
   /** The customer's current version (0 for an unknown customer: nothing to revoke). */

@@ -27,7 +27,7 @@ import { overLimit } from './apply.js';
 import {
   submitHold, type BatchClaim, type BatchOutcome, type HoldSeams, type SaleRefusal,
 } from './batch.js';
-import { TokenRevoked } from '../customers/tokenVersions.js';
+import { TokenRevoked, type TokenCheck } from '../customers/tokenVersions.js';
 import { IdempotencyFenced } from '../idempotency/store.js';
 import { newId } from '../core/ids.js';
 import type { Db, Queryable } from '../storage/index.js';
@@ -116,16 +116,6 @@ export interface HoldIdempotency {
   owner: string;
   /** True when `owner` already holds the key's 'running' record (a takeover). */
   owned: boolean;
-}
-
-/**
- * A requester's token version the auth hook left unchecked: the batch compares it with the
- * customer's current version and sets `checked` once it has (a revoked token is refused
- * there as TokenRevoked). A refusal made before any batch compared it leaves it unset.
- */
-export interface TokenCheck {
-  version: number;
-  checked: boolean;
 }
 
 /** The key was already recorded (a retry, or a duplicate in flight): replay or wait. */

@@ -11,12 +11,14 @@ import { EventCache } from '../catalog/eventCache.js';
 import type { EventRecord } from '../catalog/events.js';
 import type { AppContext } from '../context.js';
 import { DomainError } from '../core/errors.js';
-import { tokenVersions, TokenRevoked, type TokenVersions } from '../customers/tokenVersions.js';
+import {
+  tokenVersions, TokenRevoked, type TokenCheck, type TokenVersions,
+} from '../customers/tokenVersions.js';
 import { recordFailure, runIdempotent, type IdempotencyScope } from '../idempotency/store.js';
 import { assertMayHold } from '../queue/gate.js';
 import type { HoldSeams } from './batch.js';
 import { isHoldGuard } from './claim.js';
-import { decideHold, keySeen, type TokenCheck } from './holds.js';
+import { decideHold, keySeen } from './holds.js';
 import { assertSaleMayBeOpen } from './saleWindow.js';
 import type { Hold, HoldInput } from './schemas.js';
 
@@ -93,9 +95,7 @@ export class HoldDesk {
 
   /** Compares a still unchecked token version now (cache first, else one read). */
   private async checkToken(customerId: string, token: TokenCheck | undefined): Promise<void> {
-    if (token === undefined || token.checked) return;
-    await this.versions.assertCurrent(customerId, token.version);
-    token.checked = true;
+    await this.versions.checkPending(customerId, token);
   }
 
   private async decide(request: PlaceHold, token: TokenCheck | undefined):

@@ -148,6 +148,25 @@ describe(`waiting room over HTTP (${backend.name})`, () => {
     return reply.json<QueueView>();
   }
 
+  it('a revoked token joins nothing: refused by the join batch, then by the hook', async () => {
+    const eventId = await queuedEvent();
+    const [fan, other] = [await buildCustomer(ctx), await buildCustomer(ctx)];
+    // Revoked behind this node's back (as another node does): its cache knows nothing.
+    await db.query(
+      'UPDATE customers SET token_version = token_version + 1 WHERE customer_id = ANY($1)',
+      [[fan.customerId, other.customerId]]);
+    const refused = await join(eventId, fan.token);
+    expect([refused.statusCode, refused.json().code]).toEqual([401, 'unauthorized']);
+    const { rows } = await db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM queue_entries WHERE customer_id = $1', [fan.customerId]);
+    expect(rows[0]?.n).toBe(0);
+    // The node learned the version from the batch: the hook refuses the next request.
+    expect((await join(eventId, fan.token)).statusCode).toBe(401);
+    // An event without a queue answers without a batch: the version is read first.
+    const open = await buildEvent(ctx);
+    expect((await join(open.eventId, other.token)).statusCode).toBe(401);
+  });
+
   it('joins once, reports the place, admits on a tick, and the pass opens holds', async () => {
     const eventId = await queuedEvent();
     const [a, b, c] = await Promise.all([1, 2, 3].map(() => buildCustomer(ctx)));

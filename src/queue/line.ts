@@ -16,6 +16,7 @@ import type { EventRecord } from '../catalog/events.js';
 import { limits } from '../config/limits.js';
 import { pinnedNowMs, type Clock } from '../core/clock.js';
 import { assert } from '../core/errors.js';
+import { TokenRevoked } from '../customers/tokenVersions.js';
 import type { Db, Queryable } from '../storage/index.js';
 import { reserveDraw } from './draw.js';
 import { newSeed } from './shuffle.js';
@@ -111,7 +112,7 @@ export async function drawIfDue(
  */
 export async function joinLine(
   db: Db, event: EventRecord, customerIds: readonly string[], pinnedMs: number | undefined,
-  seeds: SeedSource = newSeed,
+  seeds: SeedSource = newSeed, tokens?: JoinTokens,
 ): Promise<Map<string, JoinOutcome>> {
   const unique = [...new Set(customerIds)];
   assert(unique.length <= limits.queueJoinBatch, 'join batch within limits');
@@ -119,19 +120,33 @@ export async function joinLine(
     const outcomes = new Map<string, JoinOutcome>();
     const numbering = await lockLine(tx, event.eventId);
     const nowMs = pinnedMs ?? numbering.now.getTime();
+    // The entries, and in the same statement the current token versions to compare.
     const existing = await tx.query<{
-      customer_id: string; number: number | null; left: boolean;
+      customer_id: string; number: number | null; left: boolean; token_version: number | null;
     }>(
-      `SELECT customer_id, number, left_at IS NOT NULL AS left FROM queue_entries
-        WHERE event_id = $1 AND customer_id = ANY($2::uuid[])`,
-      [event.eventId, unique],
+      `SELECT customer_id, number, left_at IS NOT NULL AS left, NULL::int AS token_version
+         FROM queue_entries WHERE event_id = $1 AND customer_id = ANY($2::uuid[])
+       UNION ALL
+       SELECT customer_id, NULL, NULL, token_version FROM customers
+        WHERE customer_id = ANY($3::uuid[])`,
+      [event.eventId, unique, [...(tokens?.versions.keys() ?? [])]],
     );
+    const revoked = new Set<string>();
     for (const row of existing.rows) {
+      if (row.token_version === null) continue;
+      tokens?.current.set(row.customer_id, row.token_version);
+      if ((tokens?.versions.get(row.customer_id) ?? 0) < row.token_version) {
+        revoked.add(row.customer_id);
+      }
+    }
+    for (const row of existing.rows) {
+      if (row.token_version !== null || revoked.has(row.customer_id)) continue;
       const number = row.number === null ? null : Number(row.number);
       const known = { customerId: row.customer_id, number, created: false };
       outcomes.set(row.customer_id, row.left ? { ...known, left: true } : known);
     }
-    const fresh = unique.filter((id) => !outcomes.has(id));
+    // A revoked token joins nobody: no entry, no outcome (the caller refuses it).
+    const fresh = unique.filter((id) => !outcomes.has(id) && !revoked.has(id));
     if (fresh.length === 0) return outcomes;
     const joinedAt = new Date(nowMs);
     if (numbering.drawn_at === null && nowMs < event.onSaleAtMs) {
@@ -163,6 +178,17 @@ export async function joinLine(
   });
 }
 
+/**
+ * Token versions a join batch compares (the auth hook left them unchecked): `versions`
+ * holds, per customer, the newest token version among their waiting requests; a customer
+ * whose current version is newer than that is not joined. `current` receives the current
+ * version of each customer named, so every request compares its own token.
+ */
+export interface JoinTokens {
+  versions: ReadonlyMap<string, number>;
+  current: Map<string, number>;
+}
+
 /** A customer's entry, or undefined when they have not joined. */
 export async function findEntry(
   db: Queryable, eventId: string, customerId: string,
@@ -180,6 +206,8 @@ export async function findEntry(
 
 interface Waiter {
   customerId: string;
+  /** The request's token version, when the batch is to compare it. */
+  tokenVersion?: number;
   resolve: (outcome: JoinOutcome) => void;
   reject: (error: unknown) => void;
 }
@@ -205,8 +233,12 @@ export class JoinBatcher {
     private readonly seeds: SeedSource = newSeed,
   ) {}
 
-  /** Joins one customer; resolves once their entry is committed. */
-  join(event: EventRecord, customerId: string): Promise<JoinOutcome> {
+  /**
+   * Joins one customer; resolves once their entry is committed. With `tokenVersion`, the
+   * batch compares it with the customer's current version: a revoked token rejects with
+   * TokenRevoked and joins nothing.
+   */
+  join(event: EventRecord, customerId: string, tokenVersion?: number): Promise<JoinOutcome> {
     return new Promise((resolve, reject) => {
       let line = this.lines.get(event.eventId);
       if (line === undefined) {
@@ -214,7 +246,8 @@ export class JoinBatcher {
         this.lines.set(event.eventId, line);
       }
       line.event = event;
-      line.waiters.push({ customerId, resolve, reject });
+      line.waiters.push({ customerId, resolve, reject,
+        ...(tokenVersion === undefined ? {} : { tokenVersion }) });
       if (!line.running) void this.drain(event.eventId, line);
     });
   }
@@ -226,10 +259,19 @@ export class JoinBatcher {
         const batch = this.takeBatch(line);
         try {
           const ids = batch.map((w) => w.customerId);
+          const tokens = joinTokens(batch);
           const outcomes = await joinLine(
-            this.db, line.event, ids, pinnedNowMs(this.clock), this.seeds,
+            this.db, line.event, ids, pinnedNowMs(this.clock), this.seeds, tokens,
           );
-          for (const waiter of batch) settle(waiter, outcomes.get(waiter.customerId));
+          for (const waiter of batch) {
+            const current = tokens.current.get(waiter.customerId);
+            if (waiter.tokenVersion !== undefined && current !== undefined
+              && waiter.tokenVersion < current) {
+              waiter.reject(new TokenRevoked(current));
+            } else {
+              settle(waiter, outcomes.get(waiter.customerId));
+            }
+          }
         } catch (error) {
           for (const waiter of batch) waiter.reject(error);
         }
@@ -255,6 +297,24 @@ export class JoinBatcher {
     }
     return line.waiters.splice(0, count);
   }
+}
+
+/**
+ * The newest token version to compare per customer of a batch (see JoinTokens). A request
+ * whose token the auth hook already checked counts as current (Infinity): its customer is
+ * joined, and only the requests carrying an older version are refused.
+ */
+function joinTokens(batch: readonly Waiter[]): JoinTokens {
+  const versions = new Map<string, number>();
+  for (const { customerId, tokenVersion } of batch) {
+    if (tokenVersion !== undefined) versions.set(customerId, -1);
+  }
+  for (const { customerId, tokenVersion } of batch) {
+    const newest = versions.get(customerId);
+    if (newest === undefined) continue;
+    versions.set(customerId, Math.max(newest, tokenVersion ?? Number.POSITIVE_INFINITY));
+  }
+  return { versions, current: new Map() };
 }
 
 function settle(waiter: Waiter, outcome: JoinOutcome | undefined): void {

@@ -20,7 +20,8 @@ import { buildEvent } from '../testing/factories.js';
 import { createMemoryCoordinator } from '../coord/memory.js';
 import type { Coordinator } from '../coord/types.js';
 import type { Db } from '../storage/index.js';
-import { buildCustomer, buildVenue } from '../testing/factories.js';
+import { buildCustomer, buildCustomers, buildVenue } from '../testing/factories.js';
+import { TokenRevoked } from '../customers/tokenVersions.js';
 import {
   activeLines, queueStats, releaseShopperSlot, tickLine, type TickOutcome,
 } from './admission.js';
@@ -109,6 +110,56 @@ for (const backend of backends) {
     async function joinAll(event: EventRecord, ids: readonly string[]): Promise<void> {
       for (const id of ids) await joinLine(db, event, [id], clock.nowMs());
     }
+
+    describe('token versions compared in the join batch', () => {
+      /** Two customers, R and B; with `revoke`, R's tokens of version 0 are revoked. */
+      async function joinPair(revoke: boolean) {
+        const event = await queuedEvent();
+        const [r, b] = (await buildCustomers(ctx, 2)).map((c) => c.customerId) as [
+          string, string];
+        if (revoke) {
+          await db.query('UPDATE customers SET token_version = 1 WHERE customer_id = $1', [r]);
+        }
+        const current = new Map<string, number>();
+        const outcomes = await joinLine(db, event, [r, b], clock.nowMs(), undefined,
+          { versions: new Map([[r, 0], [b, 0]]), current });
+        const { rows } = await db.query<{ customer_id: string; number: number }>(
+          'SELECT customer_id, number FROM queue_entries WHERE event_id = $1 ORDER BY number',
+          [event.eventId]);
+        return { r, b, outcomes, current, entries: rows.map((row) => row.customer_id) };
+      }
+
+      it('control: with current tokens, both fans of the batch are numbered', async () => {
+        const { r, b, outcomes, entries } = await joinPair(false);
+        expect([outcomes.get(r)?.number, outcomes.get(b)?.number]).toEqual([1, 2]);
+        expect(entries).toEqual([r, b]);
+      });
+
+      it('a revoked token joins nothing; the batch numbers the others as if it never came',
+        async () => {
+          const { r, b, outcomes, current, entries } = await joinPair(true);
+          expect(outcomes.has(r)).toBe(false);
+          expect(outcomes.get(b)?.number).toBe(1);
+          expect(current.get(r)).toBe(1);
+          expect(entries).toEqual([b]);
+        });
+
+      it('one customer twice in a batch: the revoked token is refused, the current joins',
+        async () => {
+          const event = await queuedEvent();
+          const [first, r] = (await buildCustomers(ctx, 2)).map((c) => c.customerId) as [
+            string, string];
+          await db.query('UPDATE customers SET token_version = 1 WHERE customer_id = $1', [r]);
+          const batcher = new JoinBatcher(db, clock);
+          // The first join runs alone; the two of R wait for it and go as one batch.
+          const settled = await Promise.allSettled([batcher.join(event, first, 0),
+            batcher.join(event, r, 0), batcher.join(event, r, 1)]);
+          expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+          expect((settled[1] as PromiseRejectedResult).reason).toBeInstanceOf(TokenRevoked);
+          expect((settled[2] as PromiseFulfilledResult<{ number: number | null }>).value.number)
+            .toBe(2);
+        });
+    });
 
     describe('joining and numbering', () => {
       it('numbers 300 concurrent joins densely and uniquely; re-joins change nothing', async () => {

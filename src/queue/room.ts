@@ -18,6 +18,7 @@ import type { AppContext } from '../context.js';
 import { pinnedNowMs } from '../core/clock.js';
 import { limits } from '../config/limits.js';
 import { DomainError } from '../core/errors.js';
+import { tokenVersions, TokenRevoked, type TokenCheck } from '../customers/tokenVersions.js';
 import { findAdmission, readLineStatus } from './admission.js';
 import { AdmissionCache, findAdmissions, releasedSince } from './admits.js';
 import { LineFeed, ticksChannel } from './feed.js';
@@ -128,20 +129,46 @@ export class WaitingRoom {
     return (await this.entry(eventId, customerId)) !== undefined;
   }
 
-  /** Joins the line (idempotent) and returns the fan's view and whether they are new. */
+  /**
+   * Joins the line (idempotent) and returns the fan's view and whether they are new. With
+   * an unchecked `token` (customerAuth deferVersion), a newcomer's token version is compared
+   * in the join batch's transaction (TokenRevoked: nothing joined); every other answer
+   * compares it first.
+   */
   async join(
-    event: EventRecord, customerId: string,
+    event: EventRecord, customerId: string, token?: TokenCheck,
   ): Promise<{ view: QueueView; created: boolean }> {
     assertJoinable(event, this.ctx.clock.nowMs());
-    if (!event.queue.enabled) return { view: openView, created: false };
+    const versions = tokenVersions(this.ctx);
+    if (!event.queue.enabled) {
+      await versions.checkPending(customerId, token);
+      return { view: openView, created: false };
+    }
     const known = await this.cachedEntry(event.eventId, customerId);
     if (known !== undefined) {
+      await versions.checkPending(customerId, token);
       return { view: await this.view(event, customerId, known), created: false };
     }
     // Not in the cache: a newcomer, or a known fan whose entry the cache lost. Either way
     // the group-committed batch answers (it returns an existing entry as it stands), so a
-    // miss costs a share of one batch, not a lookup of its own before it.
-    const outcome = await this.batcher.join(event, customerId);
+    // miss costs a share of one batch, not a lookup of its own before it; the batch also
+    // compares an unchecked token version (no read of its own either).
+    const pending = token === undefined || token.checked ? undefined : token;
+    const startedAtMs = this.ctx.clock.nowMs();
+    let outcome;
+    try {
+      outcome = await this.batcher.join(event, customerId, pending?.version);
+    } catch (error) {
+      if (error instanceof TokenRevoked && error.currentVersion !== undefined) {
+        versions.learn(customerId, error.currentVersion, startedAtMs);
+      }
+      throw error;
+    }
+    if (pending !== undefined) {
+      // The batch found the token current: its version is the customer's version.
+      pending.checked = true;
+      versions.learn(customerId, pending.version, startedAtMs);
+    }
     await this.remember(event.eventId, outcome);
     return { view: await this.view(event, customerId, outcome), created: outcome.created };
   }

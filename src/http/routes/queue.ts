@@ -6,6 +6,7 @@ import type { EventRecord } from '../../catalog/events.js';
 import type { AppContext } from '../../context.js';
 import { DomainError } from '../../core/errors.js';
 import { isUuid } from '../../core/ids.js';
+import { tokenVersions, TokenRevoked } from '../../customers/tokenVersions.js';
 import { moveToWaitlist } from '../../queue/handover.js';
 import { createJoinChallenge, proofProblemDetail, spendJoinProof } from '../../queue/pow.js';
 import { waitingRoom } from '../../queue/room.js';
@@ -125,6 +126,9 @@ async function stream(
 /** Waiting-room routes under /api/v1/events/:eventId/queue. */
 export async function queueRoutes(app: App, ctx: AppContext): Promise<void> {
   const auth = customerAuth(ctx);
+  // A new fan's token version is compared in the join batch, not read before it.
+  const joinAuth = customerAuth(ctx, { deferVersion: true });
+  const versions = tokenVersions(ctx);
   const room = waitingRoom(ctx);
   app.addHook('preClose', async () => {
     for (const connection of streamSlots(app, 'queue').open) connection.end();
@@ -137,7 +141,7 @@ export async function queueRoutes(app: App, ctx: AppContext): Promise<void> {
   app.post(
     '/api/v1/events/:eventId/queue',
     {
-      onRequest: auth,
+      onRequest: joinAuth,
       preHandler: joinRateLimit(ctx),
       schema: {
         tags, summary: 'Join the waiting room (idempotent per customer)', security: bearerSecurity,
@@ -149,10 +153,22 @@ export async function queueRoutes(app: App, ctx: AppContext): Promise<void> {
       },
     },
     async (request, reply) => {
-      const event = await findEvent(ctx, request.params.eventId);
-      await requireProof(ctx, event, request.customerId, request.body?.proofOfWork);
-      const { view, created } = await room.join(event, request.customerId);
-      return reply.status(created ? 201 : 200).send(view);
+      const version = request.uncheckedTokenVersion;
+      const token = version === undefined ? undefined : { version, checked: false };
+      try {
+        const event = await findEvent(ctx, request.params.eventId);
+        // A proof is spent when checked: a revoked token must not get that far.
+        if (event.queue.proofOfWork) await versions.checkPending(request.customerId, token);
+        await requireProof(ctx, event, request.customerId, request.body?.proofOfWork);
+        const { view, created } = await room.join(event, request.customerId, token);
+        return reply.status(created ? 201 : 200).send(view);
+      } catch (error) {
+        // Refused before the version was compared: a revoked token is told so instead.
+        if (!(error instanceof TokenRevoked)) {
+          await versions.checkPending(request.customerId, token);
+        }
+        throw error;
+      }
     },
   );
 
