@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   appendSample, linePath, niceCeil, seedSamples, timeDomain, timeTicks, type Sample,
@@ -71,6 +72,26 @@ describe('dashboard chart data', () => {
     expect(ticks[0]?.at).toBeCloseTo(25 / 120);
     expect(timeTicks({ fromMs, toMs: fromMs + 20_000 }).map((t) => t.atMs - fromMs))
       .toEqual([5_000, 15_000]);
+  });
+
+  it('labels any span from 2 s to 90 min with two to three round clock times', () => {
+    // A chart opened seconds after the server started has a short history: a 6.5 s span
+    // once got a single label at 5 s steps. Every span gets at least two, on round times.
+    fc.assert(fc.property(
+      fc.integer({ min: 0, max: 2_000_000_000 }), fc.integer({ min: 2_000, max: 5_400_000 }),
+      (fromMs, spanMs) => {
+        const ticks = timeTicks({ fromMs, toMs: fromMs + spanMs }, 3);
+        expect(ticks.length).toBeGreaterThanOrEqual(2);
+        expect(ticks.length).toBeLessThanOrEqual(3);
+        const step = (ticks[1]?.atMs ?? 0) - (ticks[0]?.atMs ?? 0);
+        for (const tick of ticks) {
+          expect(tick.atMs % step).toBe(0);
+          expect(tick.at).toBeGreaterThanOrEqual(0);
+          expect(tick.at).toBeLessThanOrEqual(1);
+        }
+      }), { numRuns: 2_000 });
+    // Beyond 90 min the widest step (30 min) is kept, with more labels than asked.
+    expect(timeTicks({ fromMs: 0, toMs: 3 * 3_600_000 }, 3)).toHaveLength(7);
   });
 
   it('places every chart on the same time axis', () => {

@@ -121,20 +121,34 @@ export function timeDomain(samples: readonly Sample[]): TimeDomain | undefined {
     : undefined;
 }
 
-const tickStepsMs = [10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 1_800_000];
+/** Round clock steps, close enough together that any span of 2 s or more gets two labels. */
+const tickStepsMs = [1, 2, 3, 5, 10, 15, 20, 30, 60, 90, 120, 180, 240, 300, 600, 900, 1_200,
+  1_800].map((seconds) => seconds * 1_000);
 
-/**
- * Time-axis ticks on round clock times (every 10 s … 30 min, at most `most` of them), each
- * with its place across the chart (0 at the domain's start, 1 at its end).
- */
-export function timeTicks(domain: TimeDomain, most = 4): { atMs: number; at: number }[] {
+function ticksEvery(domain: TimeDomain, stepMs: number): { atMs: number; at: number }[] {
   const span = domain.toMs - domain.fromMs;
-  const step = tickStepsMs.find((ms) => span / ms <= most) ?? tickStepsMs.at(-1) as number;
   const ticks: { atMs: number; at: number }[] = [];
-  for (let t = Math.ceil(domain.fromMs / step) * step; t <= domain.toMs; t += step) {
+  for (let t = Math.ceil(domain.fromMs / stepMs) * stepMs; t <= domain.toMs; t += stepMs) {
     ticks.push({ atMs: t, at: (t - domain.fromMs) / span });
   }
   return ticks;
+}
+
+/**
+ * Time-axis ticks on round clock times (every second … 30 min), each with its place across
+ * the chart (0 at the domain's start, 1 at its end): the step that puts the most labels on
+ * the axis without passing `most` (the larger step on a tie). Which step that is depends on
+ * where the round times fall, not only on the span: a 15 s span may hold one label at 10 s
+ * steps and three at 5 s steps.
+ */
+export function timeTicks(domain: TimeDomain, most = 4): { atMs: number; at: number }[] {
+  let best: { atMs: number; at: number }[] | undefined;
+  for (const stepMs of tickStepsMs) {
+    const ticks = ticksEvery(domain, stepMs);
+    if (ticks.length <= most && ticks.length >= (best?.length ?? 0)) best = ticks;
+  }
+  // Longer than most × 30 min: the widest step, with more labels than asked.
+  return best ?? ticksEvery(domain, tickStepsMs.at(-1) as number);
 }
 
 /**
