@@ -1,6 +1,7 @@
 /**
  * The admission duty: on the one node elected for it, tick every active line on a fixed
- * cadence and broadcast each line's new status.
+ * cadence (rounds start every `QUEUE_TICK_MS`, however long the last one took, down to a
+ * tenth of a period between rounds) and broadcast each line's new status.
  *
  * Election is a LeaderElector lease on the coordinator; the lease's fencing token travels
  * into every tick, where PostgreSQL refuses it once a newer leader has ticked. A node that
@@ -142,16 +143,31 @@ export class AdmissionDuty {
     return outcome;
   }
 
-  private schedule(): void {
+  private schedule(startedAtMs?: number): void {
     if (!this.running) return;
+    const delayMs = startedAtMs === undefined ? this.ctx.config.queue.tickMs
+      : nextRoundDelayMs(this.ctx.config.queue.tickMs, performance.now() - startedAtMs);
     this.timer = setTimeout(() => {
+      const started = performance.now();
       this.round = this.tickOnce()
         .then(() => undefined)
         .catch((error: unknown) => {
           this.ctx.logger.warn({ err: error }, 'admission round failed; retrying next tick');
         })
-        .finally(() => this.schedule());
-    }, this.ctx.config.queue.tickMs);
+        .finally(() => this.schedule(started));
+    }, delayMs);
     this.timer.unref();
   }
+}
+
+/**
+ * How long to wait before the next round, given how long the last one took: rounds start
+ * on a fixed cadence (every `tickMs` from the last start), not `tickMs` after the last one
+ * ended, so a busy database does not stretch the line's period and every ETA with it. A
+ * round that overran its period is followed after a tenth of a period, never at once, so
+ * the node's other work gets a turn between rounds.
+ */
+export function nextRoundDelayMs(tickMs: number, lastRoundMs: number): number {
+  const floor = Math.ceil(tickMs / 10);
+  return Math.max(floor, Math.round(tickMs - Math.max(0, lastRoundMs)));
 }
