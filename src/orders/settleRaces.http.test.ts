@@ -31,6 +31,13 @@ async function until(check: () => boolean, what: string): Promise<void> {
   throw new Error(`never happened: ${what}`);
 }
 
+/** Hands one captured payment of `order` to the settle batchers, as the gateway's news. */
+function submitCaptured(batchers: ReturnType<typeof settleBatchersFor>,
+  order: { payment: { paymentId: string } }, quantity: number) {
+  return batchers.submit('simulated', { paymentId: order.payment.paymentId, quantity, outcome:
+    { status: 'captured', providerRef: `simpay_${order.payment.paymentId}` } });
+}
+
 for (const backend of backends) {
   describe.skipIf(!backend.available)(`settle batch races on ${backend.name}`, () => {
     let db: Db;
@@ -178,8 +185,7 @@ for (const backend of backends) {
       const batchers = settleBatchersFor(db);
       batchers.pause();
       const settle = (order: { payment: { paymentId: string } }, quantity: number) =>
-        batchers.submit('simulated', { paymentId: order.payment.paymentId, quantity, outcome:
-          { status: 'captured', providerRef: `simpay_${order.payment.paymentId}` } });
+        submitCaptured(batchers, order, quantity);
       // No ticket codes for the first item: its ticket insert breaks a NOT NULL constraint,
       // an exception no guard expects.
       const results = [settle(badOrder, 0), settle(goodOrder, 1)].map((p) => p.then(
@@ -211,8 +217,7 @@ for (const backend of backends) {
       const batchers = settleBatchersFor(db);
       batchers.pause();
       const settle = (order: { payment: { paymentId: string } }, quantity: number) =>
-        batchers.submit('simulated', { paymentId: order.payment.paymentId, quantity, outcome:
-          { status: 'captured', providerRef: `simpay_${order.payment.paymentId}` } });
+        submitCaptured(batchers, order, quantity);
       const results = [settle(hereOrder, 1), settle(thereOrder, 2)];
       await until(() => batchers.queued() === 2, 'both items wait in one batch');
       batchers.resume();

@@ -69,6 +69,17 @@ async function until(check: () => Promise<boolean>, timeoutMs = 5_000): Promise<
   }
 }
 
+/** Leads the admission duty until one tick of the line has run, then hands the lease back. */
+async function tickLineOnce(ctx: AppContext, eventId: string): Promise<void> {
+  const duty = new AdmissionDuty(ctx);
+  await duty.start();
+  try {
+    await until(async () => (await duty.tickOnce()).get(eventId)?.kind === 'ticked');
+  } finally {
+    await duty.stop();
+  }
+}
+
 type CoordKind = 'memory' | 'redis';
 
 for (const backend of backends) {
@@ -226,14 +237,7 @@ for (const backend of backends) {
       ): Promise<string[]> {
         const fans = Array.from({ length: count }, () => randomUUID());
         for (const fan of fans) await waitingRoom(ctx).join(event, fan);
-        const duty = new AdmissionDuty(ctx);
-        await duty.start();
-        try {
-          await until(async () =>
-            (await duty.tickOnce()).get(event.eventId)?.kind === 'ticked');
-        } finally {
-          await duty.stop();
-        }
+        await tickLineOnce(ctx, event.eventId);
         return fans;
       }
 
@@ -324,14 +328,7 @@ for (const backend of backends) {
           expect(await releaseShopperSlot(db, event.eventId, first)).toBe(true);
           // Control: until a tick, the cached pass still answers (the bounded staleness).
           expect((await room.view(event, first)).state).toBe('admitted');
-          const duty = new AdmissionDuty(ctx);
-          await duty.start();
-          try {
-            await until(async () =>
-              (await duty.tickOnce()).get(event.eventId)?.kind === 'ticked');
-          } finally {
-            await duty.stop();
-          }
+          await tickLineOnce(ctx, event.eventId);
           expect((await room.view(event, first)).state).toBe('expired');
           expect((await room.view(event, third)).state).toBe('admitted');
         } finally {
@@ -352,14 +349,7 @@ for (const backend of backends) {
             const fans = await buildCustomers(ctx, 3);
             const [buyer, , third] = fans.map((fan) => fan.customerId) as [string, string, string];
             for (const fan of fans) await room.join(event, fan.customerId);
-            const duty = new AdmissionDuty(ctx);
-            await duty.start();
-            try {
-              await until(async () =>
-                (await duty.tickOnce()).get(event.eventId)?.kind === 'ticked');
-            } finally {
-              await duty.stop();
-            }
+            await tickLineOnce(ctx, event.eventId);
             expect((await room.view(event, buyer)).state).toBe('admitted');
             expect((await other.view(event, buyer)).state).toBe('admitted');
             // The buyer checks out: the confirming transaction frees the slot in PostgreSQL.
