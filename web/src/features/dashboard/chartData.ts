@@ -121,7 +121,10 @@ export function timeDomain(samples: readonly Sample[]): TimeDomain | undefined {
     : undefined;
 }
 
-/** Round clock steps, close enough together that any span of 2 s or more gets two labels. */
+/**
+ * Round clock steps, close enough together that any span from 2 s up to (not including)
+ * 90 min gets two labels.
+ */
 const tickStepsMs = [1, 2, 3, 5, 10, 15, 20, 30, 60, 90, 120, 180, 240, 300, 600, 900, 1_200,
   1_800].map((seconds) => seconds * 1_000);
 
