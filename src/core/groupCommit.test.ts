@@ -187,6 +187,24 @@ describe('group commit', () => {
     expect(batcher.activeKeys).toBe(0);
   });
 
+  it('tells a batch the key\'s latest arrival, in the batch or still waiting', async () => {
+    const seen: string[] = [];
+    let finish = (): void => undefined;
+    const batcher = new GroupCommit<string, string>({ maxBatch: 1, inFlight: 1,
+      run: (_key, items, latest) => new Promise((resolve) => {
+        seen.push(`${items.join()}<${latest()}`);
+        finish = () => resolve(items);
+      }) });
+    void batcher.submit('e1', 'a');
+    void batcher.submit('e1', 'b');
+    void batcher.submit('e1', 'c');
+    for (let i = 0; i < 3; i++) {
+      finish();
+      await settled();
+    }
+    expect(seen).toEqual(['a<a', 'b<c', 'c<c']);
+  });
+
   it('counts distinct names: a repeat rides along or waits for the next batch', async () => {
     const byName: Distinct<string>['by'] = (item) => item.slice(0, 1);
     const ride = harness({ maxBatch: 2, inFlight: 1, distinct: { by: byName, repeat: 'ride' } });

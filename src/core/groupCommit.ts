@@ -17,8 +17,10 @@
  *   join of a customer rides along in the batch (one entry answers both); a second move
  *   waits for the next batch, where it finds the first one's result.
  * - `gate`: race tests hold a key's batches back until their contenders have queued.
- * The in-flight limit is the caller's: one on embedded PGlite (one connection), one per event
- * for joins and moves (the numbering and the waitlist block are locked per event anyway).
+ * - `run`'s `latest`: joins and moves decide with the event copy of the key's latest arrival
+ *   (which may still be waiting); holds take their batch's newest.
+ * The in-flight limit is the caller's: holds and settles run a few per key (one on embedded
+ * PGlite, which has one connection); joins and moves one per event.
  */
 import { assert } from './errors.js';
 
@@ -54,9 +56,12 @@ export interface Distinct<T> {
 export interface GroupCommitOptions<T, R> {
   /**
    * Decides one batch of one key: one answer per item, in the items' order. Throwing rejects
-   * every member of this batch with the error.
+   * every member of this batch with the error. `latest` answers the key's most recent
+   * arrival so far, in this batch or waiting for a later one (the freshest copy of what the
+   * requests share, such as their event).
    */
-  run: (key: string, items: readonly T[]) => Promise<readonly (R | MemberFailure)[]>;
+  run: (key: string, items: readonly T[], latest: () => T) =>
+    Promise<readonly (R | MemberFailure)[]>;
   /** Most members (or distinct names, see `distinct`) per batch. */
   maxBatch: number;
   /** Most batches of one key running at once. */
@@ -73,10 +78,11 @@ interface Member<T, R> {
   reject: (error: unknown) => void;
 }
 
-/** One key's waiting members and its number of batches running. */
+/** One key's waiting members, its number of batches running, and its latest arrival. */
 interface KeyQueue<T, R> {
   waiting: Member<T, R>[];
   running: number;
+  latest: T;
 }
 
 /** Keyed group commit (see the module comment). */
@@ -92,9 +98,10 @@ export class GroupCommit<T, R> {
     return new Promise((resolve, reject) => {
       let queue = this.keys.get(key);
       if (queue === undefined) {
-        queue = { waiting: [], running: 0 };
+        queue = { waiting: [], running: 0, latest: item };
         this.keys.set(key, queue);
       }
+      queue.latest = item;
       queue.waiting.push({ item, resolve, reject });
       this.pump(key, queue);
     });
@@ -114,7 +121,7 @@ export class GroupCommit<T, R> {
       if (queue.running > 0 && queue.waiting.length < parallelMin) break;
       const batch = this.take(queue);
       queue.running++;
-      void this.run(key, batch).finally(() => {
+      void this.run(key, queue, batch).finally(() => {
         queue.running--;
         if (queue.waiting.length > 0) this.pump(key, queue);
         else if (queue.running === 0 && this.keys.get(key) === queue) this.keys.delete(key);
@@ -154,10 +161,13 @@ export class GroupCommit<T, R> {
     return batch;
   }
 
-  private async run(key: string, batch: readonly Member<T, R>[]): Promise<void> {
+  private async run(
+    key: string, queue: KeyQueue<T, R>, batch: readonly Member<T, R>[],
+  ): Promise<void> {
     let results: readonly (R | MemberFailure)[];
     try {
-      results = await this.options.run(key, batch.map((member) => member.item));
+      results = await this.options.run(key, batch.map((member) => member.item),
+        () => queue.latest);
       assert(results.length === batch.length, 'one answer per member of a batch');
     } catch (error) {
       for (const member of batch) member.reject(error);

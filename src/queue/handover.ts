@@ -22,6 +22,7 @@ import type { EventRecord } from '../catalog/events.js';
 import { limits } from '../config/limits.js';
 import type { AppContext } from '../context.js';
 import { DomainError } from '../core/errors.js';
+import { GroupCommit, MemberFailure } from '../core/groupCommit.js';
 import { withRetry } from '../storage/db.js';
 import type { Db } from '../storage/index.js';
 import type { WaitlistEntry } from '../waitlist/schemas.js';
@@ -71,89 +72,45 @@ export async function moveToWaitlist(
 /** One batcher per waiting room (per node). */
 const batchers = new WeakMap<WaitingRoom, MoveBatcher>();
 
+/** One customer's move, with the copy of its event it was routed with. */
 interface Waiter {
+  event: EventRecord;
   customerId: string;
   input: HandOverInput;
-  resolve: (moved: Moved) => void;
-  reject: (error: unknown) => void;
-}
-
-interface PendingLine {
-  event: EventRecord;
-  waiters: Waiter[];
-  running: boolean;
 }
 
 /**
- * Group commit for moves, per event: at low load each move is its own transaction (no
- * added latency); while one runs, the moves arriving wait and go together in the next.
+ * Group commit for moves, per event (core/groupCommit.ts): at low load each move is its own
+ * transaction (no added latency); while one runs, the moves arriving wait and go together in
+ * the next, up to `limits.queueMoveBatch` distinct customers in arrival order; a second move
+ * of a customer already in the batch waits for the next one (and finds them moved).
  */
 export class MoveBatcher {
-  private readonly lines = new Map<string, PendingLine>();
+  private readonly batcher: GroupCommit<Waiter, Moved>;
 
-  constructor(private readonly db: Db, private readonly nowMs: () => number | undefined) {}
-
-  /** Moves one customer; resolves with the move or the refusal once decided. */
-  move(event: EventRecord, customerId: string, input: HandOverInput): Promise<Moved> {
-    return new Promise((resolve, reject) => {
-      let line = this.lines.get(event.eventId);
-      if (line === undefined) {
-        line = { event, waiters: [], running: false };
-        this.lines.set(event.eventId, line);
-      }
-      line.event = event;
-      line.waiters.push({ customerId, input, resolve, reject });
-      if (!line.running) void this.drain(event.eventId, line);
+  constructor(private readonly db: Db, private readonly nowMs: () => number | undefined) {
+    this.batcher = new GroupCommit<Waiter, Moved>({
+      maxBatch: limits.queueMoveBatch,
+      inFlight: 1,
+      distinct: { by: (waiter) => waiter.customerId, repeat: 'wait' },
+      run: (_eventId, batch, latest) => this.moveBatch(batch, latest),
     });
   }
 
-  private async drain(eventId: string, line: PendingLine): Promise<void> {
-    line.running = true;
-    try {
-      while (line.waiters.length > 0) {
-        const batch = takeBatch(line);
-        try {
-          const outcomes = await withRetry(() => moveBatch(this.db, line.event,
-            batch.map((w) => ({ customerId: w.customerId, ...w.input })), this.nowMs()), 3);
-          for (const waiter of batch) {
-            const outcome = outcomes.get(waiter.customerId);
-            if (outcome === undefined) {
-              waiter.reject(new Error(`assertion failed: move of ${waiter.customerId} decided`));
-            } else {
-              waiter.resolve(outcome);
-            }
-          }
-        } catch (error) {
-          for (const waiter of batch) waiter.reject(error);
-        }
-      }
-    } finally {
-      line.running = false;
-      if (this.lines.get(eventId) === line && line.waiters.length === 0) {
-        this.lines.delete(eventId);
-      }
-    }
+  /** Moves one customer; resolves with the move or the refusal once decided. */
+  move(event: EventRecord, customerId: string, input: HandOverInput): Promise<Moved> {
+    return this.batcher.submit(event.eventId, { event, customerId, input });
   }
-}
 
-/**
- * Up to the batch limit of distinct customers, in arrival order; a second move of a
- * customer already in the batch waits for the next one (and finds them moved).
- */
-function takeBatch(line: PendingLine): Waiter[] {
-  const seen = new Set<string>();
-  const batch: Waiter[] = [];
-  const rest: Waiter[] = [];
-  for (const waiter of line.waiters) {
-    if (seen.has(waiter.customerId) || seen.size === limits.queueMoveBatch) {
-      rest.push(waiter);
-    } else {
-      seen.add(waiter.customerId);
-      batch.push(waiter);
-    }
+  private async moveBatch(
+    batch: readonly Waiter[], latest: () => Waiter,
+  ): Promise<(Moved | MemberFailure)[]> {
+    // The latest arrival carries the freshest copy of the event (the route's cache).
+    const outcomes = await withRetry(() => moveBatch(this.db, latest().event,
+      batch.map((w) => ({ customerId: w.customerId, ...w.input })), this.nowMs()), 3);
+    return batch.map((waiter) => outcomes.get(waiter.customerId) ?? new MemberFailure(
+      new Error(`assertion failed: move of ${waiter.customerId} decided`)));
   }
-  line.waiters = rest;
-  return batch;
 }
 
 /**

@@ -16,6 +16,7 @@ import type { EventRecord } from '../catalog/events.js';
 import { limits } from '../config/limits.js';
 import { pinnedNowMs, type Clock } from '../core/clock.js';
 import { assert } from '../core/errors.js';
+import { GroupCommit, MemberFailure } from '../core/groupCommit.js';
 import { TokenRevoked } from '../customers/tokenVersions.js';
 import type { Db, Queryable } from '../storage/index.js';
 import { reserveDraw } from './draw.js';
@@ -204,34 +205,37 @@ export async function findEntry(
   return row.left ? { customerId, number, left: true } : { customerId, number };
 }
 
+/** One customer's join, with the copy of its event it was routed with. */
 interface Waiter {
+  event: EventRecord;
   customerId: string;
   /** The request's token version, when the batch is to compare it. */
   tokenVersion?: number;
-  resolve: (outcome: JoinOutcome) => void;
-  reject: (error: unknown) => void;
-}
-
-interface PendingLine {
-  event: EventRecord;
-  waiters: Waiter[];
-  running: boolean;
 }
 
 /**
- * Group commit for joins: per event, one numbering transaction in flight per node; joins
- * arriving meanwhile wait and go together in the next one (up to `limits.queueJoinBatch`).
- * At low load every join is its own transaction (no added latency); under a burst the
- * batch grows to absorb it, so the numbering row is locked once per batch, not per fan.
+ * Group commit for joins (core/groupCommit.ts): per event, one numbering transaction in
+ * flight per node; joins arriving meanwhile wait and go together in the next one (up to
+ * `limits.queueJoinBatch` distinct customers; a customer's second join rides along, since
+ * one entry answers both). At low load every join is its own transaction (no added
+ * latency); under a burst the batch grows to absorb it, so the numbering row is locked once
+ * per batch, not per fan.
  */
 export class JoinBatcher {
-  private readonly lines = new Map<string, PendingLine>();
+  private readonly batcher: GroupCommit<Waiter, JoinOutcome>;
 
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
     private readonly seeds: SeedSource = newSeed,
-  ) {}
+  ) {
+    this.batcher = new GroupCommit<Waiter, JoinOutcome>({
+      maxBatch: limits.queueJoinBatch,
+      inFlight: 1,
+      distinct: { by: (waiter) => waiter.customerId, repeat: 'ride' },
+      run: (_eventId, batch, latest) => this.joinBatch(batch, latest),
+    });
+  }
 
   /**
    * Joins one customer; resolves once their entry is committed. With `tokenVersion`, the
@@ -239,63 +243,28 @@ export class JoinBatcher {
    * TokenRevoked and joins nothing.
    */
   join(event: EventRecord, customerId: string, tokenVersion?: number): Promise<JoinOutcome> {
-    return new Promise((resolve, reject) => {
-      let line = this.lines.get(event.eventId);
-      if (line === undefined) {
-        line = { event, waiters: [], running: false };
-        this.lines.set(event.eventId, line);
+    return this.batcher.submit(event.eventId, { event, customerId,
+      ...(tokenVersion === undefined ? {} : { tokenVersion }) });
+  }
+
+  private async joinBatch(
+    batch: readonly Waiter[], latest: () => Waiter,
+  ): Promise<(JoinOutcome | MemberFailure)[]> {
+    // The latest arrival carries the freshest copy of the event (the route's cache).
+    const { event } = latest();
+    const ids = batch.map((w) => w.customerId);
+    const tokens = joinTokens(batch);
+    const outcomes = await joinLine(
+      this.db, event, ids, pinnedNowMs(this.clock), this.seeds, tokens,
+    );
+    return batch.map((waiter) => {
+      const current = tokens.current.get(waiter.customerId);
+      if (waiter.tokenVersion !== undefined && current !== undefined
+        && waiter.tokenVersion < current) {
+        return new MemberFailure(new TokenRevoked(current));
       }
-      line.event = event;
-      line.waiters.push({ customerId, resolve, reject,
-        ...(tokenVersion === undefined ? {} : { tokenVersion }) });
-      if (!line.running) void this.drain(event.eventId, line);
+      return answer(waiter, outcomes.get(waiter.customerId));
     });
-  }
-
-  private async drain(eventId: string, line: PendingLine): Promise<void> {
-    line.running = true;
-    try {
-      while (line.waiters.length > 0) {
-        const batch = this.takeBatch(line);
-        try {
-          const ids = batch.map((w) => w.customerId);
-          const tokens = joinTokens(batch);
-          const outcomes = await joinLine(
-            this.db, line.event, ids, pinnedNowMs(this.clock), this.seeds, tokens,
-          );
-          for (const waiter of batch) {
-            const current = tokens.current.get(waiter.customerId);
-            if (waiter.tokenVersion !== undefined && current !== undefined
-              && waiter.tokenVersion < current) {
-              waiter.reject(new TokenRevoked(current));
-            } else {
-              settle(waiter, outcomes.get(waiter.customerId));
-            }
-          }
-        } catch (error) {
-          for (const waiter of batch) waiter.reject(error);
-        }
-      }
-    } finally {
-      line.running = false;
-      if (this.lines.get(eventId) === line && line.waiters.length === 0) {
-        this.lines.delete(eventId);
-      }
-    }
-  }
-
-  /** Up to the batch limit of distinct customers (a duplicate rides along for free). */
-  private takeBatch(line: PendingLine): Waiter[] {
-    const seen = new Set<string>();
-    let count = 0;
-    for (const waiter of line.waiters) {
-      if (!seen.has(waiter.customerId)) {
-        if (seen.size === limits.queueJoinBatch) break;
-        seen.add(waiter.customerId);
-      }
-      count += 1;
-    }
-    return line.waiters.splice(0, count);
   }
 }
 
@@ -317,12 +286,14 @@ function joinTokens(batch: readonly Waiter[]): JoinTokens {
   return { versions, current: new Map() };
 }
 
-function settle(waiter: Waiter, outcome: JoinOutcome | undefined): void {
+/** A waiter's answer from its batch's outcomes. */
+function answer(waiter: Waiter, outcome: JoinOutcome | undefined): JoinOutcome | MemberFailure {
   if (outcome === undefined) {
-    waiter.reject(new Error(`assertion failed: join of ${waiter.customerId} has an outcome`));
-    return;
+    return new MemberFailure(
+      new Error(`assertion failed: join of ${waiter.customerId} has an outcome`));
   }
   // Two requests of one customer in one batch: only the first reports the creation.
-  waiter.resolve({ ...outcome });
+  const reply = { ...outcome };
   outcome.created = false;
+  return reply;
 }
