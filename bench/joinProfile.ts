@@ -322,39 +322,70 @@ console.log(`pg_stat_activity, mean sessions per sample over ${samples} samples:
 for (const [k, n] of [...states].sort((a, b) => b[1] - a[1])) {
   console.log(`  ${(n / Math.max(1, samples)).toFixed(2).padStart(6)}  ${k}`);
 }
-if (profile !== undefined) await summarize(profile);
+if (profile !== undefined) await summarize(profile as CpuProfile);
 
 interface ProfileNode {
   id: number; hitCount?: number; children?: number[];
   callFrame: { functionName: string; url: string; lineNumber: number };
 }
 
-/** Self time of the profile's heaviest functions and by where their code lives. */
-async function summarize(p: { nodes: ProfileNode[] }): Promise<void> {
+interface CpuProfile { nodes: ProfileNode[]; samples?: number[] }
+
+/** Where a profile node's code lives: a package, a folder of ours, or a built-in. */
+function placeOf(url: string, functionName: string): string {
+  if (url === '') return functionName;
+  return /node_modules\/(@[^/]+\/[^/]+|[^/]+)/.exec(url)?.[1]
+    ?? (/\/(src|bench)\/([^/]+)/.exec(url)?.slice(1, 3).join('/') ?? url.replace(/^.*\//, ''));
+}
+
+/** Self time by place and function, and total (inclusive) time of the heaviest functions. */
+async function summarize(p: CpuProfile): Promise<void> {
   const file = `/tmp/join-profile-${Date.now()}.cpuprofile`;
   await writeFile(file, JSON.stringify(p));
-  const total = p.nodes.reduce((a, n) => a + (n.hitCount ?? 0), 0);
-  const byFunction = new Map<string, number>();
-  const byPlace = new Map<string, number>();
-  for (const node of p.nodes) {
-    const hits = node.hitCount ?? 0;
-    if (hits === 0) continue;
+  const byId = new Map(p.nodes.map((node) => [node.id, node]));
+  const parent = new Map<number, number>();
+  for (const node of p.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const key = (node: ProfileNode): string => {
     const { functionName, url, lineNumber } = node.callFrame;
     const where = url.replace(/^.*node_modules\//, '').replace(/^file:\/\/\/work\/[^/]+\//, '');
-    const fn = `${functionName || '(anonymous)'} ${where}:${lineNumber + 1}`;
-    byFunction.set(fn, (byFunction.get(fn) ?? 0) + hits);
-    const place = url === '' ? functionName
-      : /node_modules\/(@[^/]+\/[^/]+|[^/]+)/.exec(url)?.[1]
-        ?? (/\/(src|bench)\/([^/]+)/.exec(url)?.slice(1, 3).join('/') ?? url.replace(/^.*\//, ''));
-    byPlace.set(place, (byPlace.get(place) ?? 0) + hits);
+    return `${functionName || '(anonymous)'} ${where}:${lineNumber + 1}`;
+  };
+  const self = new Map<string, number>();
+  const total = new Map<string, number>();
+  const byPlace = new Map<string, number>();
+  let busySamples = 0;
+  const samples = p.samples ?? [];
+  for (const id of samples) {
+    const leaf = byId.get(id);
+    if (leaf === undefined || leaf.callFrame.functionName === '(idle)') continue;
+    busySamples += 1;
+    self.set(key(leaf), (self.get(key(leaf)) ?? 0) + 1);
+    const place = placeOf(leaf.callFrame.url, leaf.callFrame.functionName);
+    byPlace.set(place, (byPlace.get(place) ?? 0) + 1);
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const node = byId.get(at);
+      if (node === undefined) break;
+      const k = key(node);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      total.set(k, (total.get(k) ?? 0) + 1);
+    }
   }
-  const pct = (n: number): string => `${fmt((n / total) * 100).padStart(5)} %`;
-  console.log(`CPU profile of the server thread during the joins (${file}), self time:`);
+  const pct = (n: number): string => `${fmt((n / Math.max(1, busySamples)) * 100).padStart(5)} %`;
+  const idle = samples.length - busySamples;
+  console.log(`CPU profile of the server thread during the joins (${file}): ${
+    fmt((idle / Math.max(1, samples.length)) * 100)} % idle; shares below are of busy time`);
+  console.log('self time by place:');
   for (const [k, n] of [...byPlace].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
     console.log(`  ${pct(n)}  ${k}`);
   }
-  console.log('heaviest functions:');
-  for (const [k, n] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 30)) {
+  console.log('self time by function:');
+  for (const [k, n] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
+    console.log(`  ${pct(n)}  ${k}`);
+  }
+  console.log('total time (with callees) by function:');
+  for (const [k, n] of [...total].sort((a, b) => b[1] - a[1]).slice(0, 60)) {
     console.log(`  ${pct(n)}  ${k}`);
   }
 }
