@@ -25,6 +25,11 @@ import {
 
 /** Test seams of checkout, set on the context by tests only (AppContext.seams). */
 export interface CheckoutSeams {
+  /**
+   * Runs once the payment and its reference are written, right before the charge is sent
+   * (a crash test exits the process here).
+   */
+  beforeCharge?: () => void;
   /** Runs right after the provider answered a charge (a crash test exits the process here). */
   afterCharge?: () => void;
 }
