@@ -10,7 +10,8 @@
  * transactions at once (PGlite has one connection and runs one statement at a time).
  *
  * Many joiners in one batch, on both backends: a fan already in line, one who left, a
- * duplicate, a revoked token and newcomers decided together, each by their own rule.
+ * duplicate, a revoked token and newcomers decided together, each by their own rule; and
+ * the waiting room writes the batch's members cache once, not once per fan.
  */
 import { randomUUID } from 'node:crypto';
 
@@ -23,8 +24,11 @@ import type { Db } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
 import { buildTestContext } from '../testing/context.js';
 import { buildCustomers, buildEvent } from '../testing/factories.js';
+import { createMemoryCoordinator } from '../coord/memory.js';
+import type { Coordinator } from '../coord/types.js';
 import { leaveLine } from './leave.js';
 import { joinLine, JoinBatcher, type JoinGuard, type JoinOutcome } from './line.js';
+import { WaitingRoom } from './room.js';
 
 const backends = await testBackends();
 const postgres = backends.find((backend) => backend.name === 'postgres');
@@ -163,5 +167,30 @@ for (const backend of backends) {
         ]);
         expect((await entries(db, event.eventId)).map((e) => e.n)).toEqual([1, 2, 3, 4, 5, 6]);
       });
+
+    it('a batch of joins writes the members cache once, every fan in it', async () => {
+      const coord = createMemoryCoordinator({});
+      let writes = 0;
+      const counting: Coordinator = { ...coord, hashSet: async (key, fields, ttlMs) => {
+        writes += 1;
+        await coord.hashSet(key, fields, ttlMs);
+      } };
+      const roomCtx = buildTestContext(db, { coord: counting });
+      const event = await queuedEvent(roomCtx, db);
+      const room = new WaitingRoom(roomCtx);
+      try {
+        const ids = Array.from({ length: 50 }, () => randomUUID());
+        // The first join runs alone; the 49 after it wait and go as one batch.
+        const joined = await Promise.all(ids.map((id) => room.join(event, id)));
+        expect(joined.map((j) => j.view.number)).toEqual(ids.map((_, i) => i + 1));
+        expect(writes).toBeLessThanOrEqual(2);
+        const key = coord.keys.event(event.eventId, 'queue:members');
+        const cached = await Promise.all(ids.map((id) => coord.hashGet(key, id)));
+        expect(cached).toEqual(ids.map((_, i) => String(i + 1)));
+      } finally {
+        await room.stopFollowing();
+        await coord.close();
+      }
+    });
   });
 }
