@@ -381,9 +381,14 @@ async function holdBestAvailable(
   const reserve = submit.unguarded !== 'tickets';
   return await withReplan(db, event.eventId, view.zone, quantity, async (attempt, contenders) => {
     const spread = pickSpread(contenders, quantity, attempt);
+    const seen = view.readsStarted;
     let pick = view.plan(quantity, spread, reserve);
-    if (pick === undefined) {
-      const free = await view.fresh(view.readsStarted);
+    // Short, or only a split: the view may be missing seats freed since it was read (a
+    // release, an expired hold), so committed state decides before the buyer hears "not
+    // enough" or gets seats apart.
+    if (pick === undefined || !pick.adjacent) {
+      if (pick !== undefined) view.settle(pick, { granted: false });
+      const free = await view.fresh(seen);
       if (free < quantity) throw soldOut(view.zone, free);
       pick = view.plan(quantity, spread, reserve);
       // Enough seats on committed state, but this node's claims in flight hold them.
