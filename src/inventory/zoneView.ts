@@ -92,10 +92,8 @@ export interface PlannedPick {
   adjacent: boolean;
 }
 
-/** Rows read first for best available: enough for `spread` blocks (a row has dozens). */
-function bestRowsToScan(spread: number): number {
-  return Math.max(16, Math.ceil(spread / 8));
-}
+/** Best rows picked from first: at least this many, and room for twice `spread` blocks. */
+const minRowsToScan = 4;
 
 interface Read {
   seq: number;
@@ -269,19 +267,25 @@ export class ZoneView {
    * read may then say the zone is short.
    */
   plan(quantity: number, spread: number, reserve = true): PlannedPick | undefined {
-    const limit = bestRowsToScan(spread);
-    // First the best rows that could hold N adjacent seats, as bestAvailable.ts allows;
-    // the whole zone only when they cannot decide.
-    const best: ViewRow[] = [];
-    for (const row of this.rows) {
-      if (row.free < quantity) continue;
-      best.push(row);
-      if (best.length > limit) break;
+    // First the best rows that could hold N adjacent seats, as bestAvailable.ts allows:
+    // enough of them for the spread's blocks (each free seat starts at most one block;
+    // twice as many, as some blocks would strand a seat), twice as many rows again while
+    // they cannot decide, and the whole zone only for a split.
+    const fuller = this.rows.filter((row) => row.free >= quantity);
+    let take = 0;
+    for (let room = 0; take < fuller.length; take++) {
+      if (take >= minRowsToScan && room >= 2 * spread) break;
+      room += (fuller[take] as ViewRow).free - quantity + 1;
     }
-    const head = best.slice(0, limit);
-    let from = head;
-    let pick = pickFromBestRows(head.map((row) => this.pickRow(row)), quantity,
-      best.length <= limit, { spread });
+    let from: ViewRow[] = [];
+    let pick: ReturnType<typeof pickBestAvailable>;
+    for (;; take *= 2) {
+      from = fuller.slice(0, take);
+      const complete = take >= fuller.length;
+      pick = pickFromBestRows(from.map((row) => this.pickRow(row)), quantity, complete,
+        { spread });
+      if (pick !== undefined || complete) break;
+    }
     if (pick === undefined) {
       from = this.rows.filter((row) => row.free > 0);
       pick = pickBestAvailable(from.map((row) => this.pickRow(row)), quantity, { spread });
