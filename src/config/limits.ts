@@ -199,9 +199,10 @@ export const limits = {
   /** The relay prunes every this many rounds. */
   outboxPruneEveryRounds: 10,
   /**
-   * Embedded PGlite has no autovacuum (single-user mode); storage/maintenance.ts checks the
-   * tables this often and analyzes or vacuums the ones past autovacuum's default thresholds:
-   * analyze after base + scale × rows changed, vacuum after base + scale × rows dead.
+   * Embedded PGlite has no autovacuum (single-user mode), and a PostgreSQL server may have it
+   * off; storage/maintenance.ts checks the tables this often and analyzes (PGlite: or
+   * vacuums) the ones past autovacuum's default thresholds: analyze after base + scale ×
+   * rows changed, vacuum after base + scale × rows dead.
    */
   embeddedMaintenanceMs: 5_000,
   embeddedAnalyzeBaseRows: 50,

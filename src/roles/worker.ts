@@ -10,7 +10,7 @@ import { OutboxRelay, type OutboxSink } from '../outbox/relay.js';
 import { AdmissionDuty } from '../queue/duty.js';
 import { confirmedOrdersSink } from '../queue/ordersSink.js';
 import { liveFeedSink } from '../realtime/feed.js';
-import { startEmbeddedMaintenance } from '../storage/maintenance.js';
+import { startTableMaintenance } from '../storage/maintenance.js';
 
 /** A started worker; stop it before closing the context. */
 export interface Worker {
@@ -33,8 +33,8 @@ export async function startWorker(ctx: AppContext): Promise<Worker> {
   const notifications = startNotifications(ctx);
   const relay = new OutboxRelay(ctx, { sinks: outboxSinks(ctx, notifications) });
   await relay.start();
-  // Embedded PGlite has no autovacuum; on PostgreSQL this is a no-op.
-  const stopMaintenance = startEmbeddedMaintenance(ctx.db, ctx.logger);
+  // Embedded PGlite has no autovacuum; on PostgreSQL this runs only when autovacuum is off.
+  const stopMaintenance = startTableMaintenance(ctx.db, ctx.logger);
   return {
     async stop() {
       await stopMaintenance();

@@ -2,9 +2,13 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
 import { testBackends } from '../testing/backends.js';
 import type { Db } from './index.js';
-import { maintainTables, startEmbeddedMaintenance } from './maintenance.js';
+import {
+  autovacuumOff, maintainServerTables, maintenancePassLockKey, maintainTables, startTableMaintenance,
+} from './maintenance.js';
 
-const pglite = (await testBackends()).find((backend) => backend.name === 'pglite');
+const backends = await testBackends();
+const pglite = backends.find((backend) => backend.name === 'pglite');
+const postgres = backends.find((backend) => backend.name === 'postgres' && backend.available);
 
 interface Stats { n_mod_since_analyze: number; n_dead_tup: number; last_analyze: Date | null }
 
@@ -64,9 +68,71 @@ describe('embedded table maintenance (PGlite has no autovacuum)', () => {
   it('runs on its own on PGlite and stops cleanly', async () => {
     await db.query('UPDATE maint_probe SET v = v + 1');
     await settled(db, 'maint_probe', (s) => s.n_mod_since_analyze >= 400);
-    const stop = startEmbeddedMaintenance(db, pino({ level: 'silent' }), 20);
+    const stop = startTableMaintenance(db, pino({ level: 'silent' }), 20);
     try {
       await settled(db, 'maint_probe', (s) => s.n_mod_since_analyze === 0);
+    } finally {
+      await stop();
+    }
+  });
+});
+
+describe.skipIf(postgres === undefined)('PostgreSQL with autovacuum off: analyze-only stand-in', () => {
+  let db: Db;
+  beforeAll(async () => {
+    const backend = postgres as NonNullable<typeof postgres>;
+    db = await backend.open();
+    await db.exec('CREATE TABLE maint_probe (k int PRIMARY KEY, v int NOT NULL)');
+    // Autovacuum would analyze the probe behind the test's back on a server that runs it.
+    await db.exec('ALTER TABLE maint_probe SET (autovacuum_enabled = false)');
+  });
+  afterAll(async () => db?.close());
+
+  it('analyzes past the threshold and never vacuums', async () => {
+    await db.query('INSERT INTO maint_probe SELECT g, 0 FROM generate_series(1, 1000) g');
+    await db.query('DELETE FROM maint_probe WHERE k <= 600');
+    await settled(db, 'maint_probe', (s) => s.n_mod_since_analyze >= 1600 && s.n_dead_tup >= 600);
+    const pass = await maintainServerTables(db);
+    expect(pass.analyzed).toContain('maint_probe');
+    expect(pass.vacuumed).toEqual([]);
+    await settled(db, 'maint_probe', (s) => s.n_mod_since_analyze === 0);
+    expect((await stats(db, 'maint_probe')).n_dead_tup).toBeGreaterThanOrEqual(600);
+  });
+
+  it('skips the pass while another node\'s pass holds the lock (control: then runs)', async () => {
+    await db.query('UPDATE maint_probe SET v = v + 1');
+    await settled(db, 'maint_probe', (s) => s.n_mod_since_analyze >= 400);
+    let release = (): void => {};
+    const held = new Promise<void>((resolve) => { release = resolve; });
+    let locked = (): void => {};
+    const hasLock = new Promise<void>((resolve) => { locked = resolve; });
+    // Another node's pass, stood in for by a transaction holding the pass lock.
+    const blocker = db.tx(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [maintenancePassLockKey]);
+      locked();
+      await held;
+    });
+    await hasLock;
+    try {
+      expect((await maintainServerTables(db)).analyzed).toEqual([]);
+    } finally {
+      release();
+      await blocker;
+    }
+    expect((await maintainServerTables(db)).analyzed).toContain('maint_probe');
+  });
+
+  it('runs by itself only where autovacuum is off', async () => {
+    await db.query('UPDATE maint_probe SET v = v + 1');
+    await settled(db, 'maint_probe', (s) => s.n_mod_since_analyze >= 400);
+    const stop = startTableMaintenance(db, pino({ level: 'silent' }), 20);
+    try {
+      if (await autovacuumOff(db)) {
+        await settled(db, 'maint_probe', (s) => s.n_mod_since_analyze === 0);
+      } else {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        expect((await stats(db, 'maint_probe')).n_mod_since_analyze).toBeGreaterThanOrEqual(400);
+      }
     } finally {
       await stop();
     }
