@@ -5,8 +5,15 @@
  * batch size, each statement's time and buffers, summed over a few calls after a warm-up.
  * `npx tsx bench/holdBatchExplain.ts [--sizes=1,8,64] [--calls=5] [--variant=030]
  * [--verbose]`; `--variant` replaces hold_batch with that migration's text first.
+ *
+ * `--compare=030,033 [--rounds=5]` instead times the variants without auto_explain, in
+ * turn in one session (each round replaces the function with each variant's text, a
+ * migration number or an SQL file): per call the wall time seen from Node and the CPU time
+ * of the session's backend (/proc/<pid>/schedstat), whose minimum and median resist a
+ * loaded machine better than throughput does.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -22,6 +29,8 @@ const option = (name: string): string | undefined =>
 const sizes = (option('sizes') ?? '1,8,64').split(',').map(Number);
 const calls = Number(option('calls') ?? 5);
 const variant = option('variant');
+const compare = option('compare')?.split(',');
+const rounds = Number(option('rounds') ?? 5);
 const verbose = argv.includes('--verbose');
 
 const db = await benchPostgres(2);
@@ -47,16 +56,22 @@ await db.query(
      FROM generate_series(1, 5000) AS n`);
 const { rows: fanRows } = await db.query<{ id: string }>('SELECT customer_id AS id FROM customers');
 const fans = fanRows.map((row) => row.id);
-if (variant !== undefined) {
+async function useVariant(name: string): Promise<void> {
+  if (name.includes('/')) {
+    await db.query(readFileSync(name, 'utf8'));
+    return;
+  }
   const dir = fileURLToPath(new URL('../src/storage/migrations/', import.meta.url));
-  const file = readdirSync(dir).find((name) => name.startsWith(`${variant}_`));
-  if (file === undefined) throw new Error(`no migration ${variant}`);
+  const file = readdirSync(dir).find((entry) => entry.startsWith(`${name}_`));
+  if (file === undefined) throw new Error(`no migration ${name}`);
   await db.query(readFileSync(join(dir, file), 'utf8'));
 }
+if (variant !== undefined) await useVariant(variant);
 await db.query('VACUUM ANALYZE');
 
 const info = JSON.stringify({
-  hold_seconds: 3600, max_per_customer: 50,
+  // Compared variants reuse seats: held 1 s, a seat is free again long before that.
+  hold_seconds: compare === undefined ? 3600 : 1, max_per_customer: 50,
   on_sale_at: new Date(event.onSaleAtMs).toISOString(),
   starts_at: new Date(event.startsAtMs).toISOString(), cancelled: false, currency: 'EUR',
   prices: { z1: 9000 },
@@ -66,11 +81,48 @@ let nextSeat = 0;
 let nextFan = 0;
 const batch = (size: number): string => JSON.stringify(Array.from({ length: size }, () => ({
   i: crypto.randomUUID(), c: fans[nextFan++ % fans.length], q: 1, k: 'seats',
-  t: [seats[nextSeat++]],
+  t: [seats[nextSeat++ % seats.length]],
 })));
 
 const client = new pg.Client({ connectionString: url.toString() });
 await client.connect();
+const sql = 'SELECT n, outcome FROM hold_batch($1::uuid, $2::jsonb, $3::jsonb, $4::text[])';
+if (compare !== undefined) {
+  const { rows: [backend] } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  const cpuNs = (): number => Number(
+    readFileSync(`/proc/${(backend as { pid: number }).pid}/schedstat`, 'utf8').split(' ')[0]);
+  const samples = new Map<string, { wall: number[]; cpu: number[] }>();
+  for (let round = 1; round <= rounds; round++) {
+    for (const name of compare) {
+      await useVariant(name);
+      for (const size of sizes) {
+        for (let i = 0; i < 2; i++) await client.query(sql, [event.eventId, info, batch(size), []]);
+        const key = `${name} n=${size}`;
+        const sample = samples.get(key) ?? { wall: [], cpu: [] };
+        samples.set(key, sample);
+        for (let i = 0; i < calls; i++) {
+          const requests = batch(size);
+          const cpu0 = cpuNs();
+          const t0 = performance.now();
+          await client.query(sql, [event.eventId, info, requests, []]);
+          sample.wall.push((performance.now() - t0) / size);
+          sample.cpu.push((cpuNs() - cpu0) / 1e6 / size);
+        }
+      }
+    }
+    process.stdout.write(`round ${round} done (load ${loadavg()[0]?.toFixed(1)})\n`);
+  }
+  const at = (xs: number[], p: number): string =>
+    (xs.sort((a, b) => a - b)[Math.floor((xs.length - 1) * p)] as number).toFixed(3);
+  process.stdout.write('per hold, ms: backend CPU min / median, wall min / median\n');
+  for (const [key, sample] of samples) {
+    process.stdout.write(`${key.padEnd(28)} CPU ${at(sample.cpu, 0)} / ${at(sample.cpu, 0.5)}` +
+      `   wall ${at(sample.wall, 0)} / ${at(sample.wall, 0.5)}\n`);
+  }
+  await client.end();
+  await db.close();
+  process.exit(0);
+}
 interface Cost { n: number; ms: number; hit: number; dirtied: number; walBytes: number }
 let costs = new Map<string, Cost>();
 client.on('notice', (notice) => {
@@ -96,7 +148,6 @@ await client.query(`SET auto_explain.log_min_duration = 0; SET auto_explain.log_
   SET auto_explain.log_buffers = on; SET auto_explain.log_wal = on;
   SET auto_explain.log_nested_statements = on; SET auto_explain.log_level = notice;
   SET auto_explain.log_timing = on; SET client_min_messages = notice`);
-const sql = 'SELECT n, outcome FROM hold_batch($1::uuid, $2::jsonb, $3::jsonb, $4::text[])';
 for (const size of sizes) {
   for (let i = 0; i < 3; i++) await client.query(sql, [event.eventId, info, batch(size), []]);
   costs = new Map();
