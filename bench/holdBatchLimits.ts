@@ -6,6 +6,7 @@
  * only a benchmark does. `npx tsx bench/holdBatchLimits.ts [--configs=64x4,64x1,64x2]
  * [--connections=32,64] [--rounds=2] [--seconds=4]`.
  */
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { createEvent } from '../src/catalog/events.js';
 import { createVenue } from '../src/catalog/venues.js';
@@ -72,6 +73,19 @@ const path = `/api/v1/events/${event.eventId}/holds`;
 const specs = (count: number) => Array.from({ length: count }, () => postJson(path,
   { seats: [seats[nextSeat++ % seats.length]] },
   { authorization: `Bearer ${(fans[nextFan++ % fans.length] as { token: string }).token}` }));
+/** CPU nanoseconds so far of this database's PostgreSQL backends (the server's pool). */
+const { rows: [named] } = await raw.query<{ d: string }>('SELECT current_database() AS d');
+async function backendCpuNs(): Promise<Map<number, number>> {
+  const { rows } = await raw.query<{ pid: number }>(
+    'SELECT pid FROM pg_stat_activity WHERE datname = $1', [(named as { d: string }).d]);
+  const out = new Map<number, number>();
+  for (const { pid } of rows) {
+    try {
+      out.set(pid, Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]));
+    } catch { /* gone */ }
+  }
+  return out;
+}
 const load = (): string => loadavg().map((l) => l.toFixed(1)).join(' ');
 
 try {
@@ -85,13 +99,24 @@ try {
         tunable.holdBatchMax = config.max;
         tunable.holdBatchesInFlight = config.inFlight;
         Object.assign(batches, { calls: 0, requests: 0, weighted: 0 });
+        const pg0 = await backendCpuNs();
+        const node0 = process.cpuUsage();
         const row = await loadHttp(config.name, server.url, specs(40_000),
           { concurrency: connections, maxMs: caseMs, warmup: 20, ok: [201] });
+        const node = process.cpuUsage(node0);
+        const pg1 = await backendCpuNs();
+        let pgNs = 0;
+        for (const [pid, ns] of pg1) pgNs += ns - (pg0.get(pid) ?? 0);
+        const held = row.ops + 20;
+        const cpu = `CPU per hold: node (server + load thread) ${
+          ((node.user + node.system) / 1000 / held).toFixed(3)} ms, PostgreSQL ${
+          (pgNs / 1e6 / held).toFixed(3)} ms`;
         process.stdout.write(`  ${connections} conns, max ${config.max} × ${config.inFlight} in ` +
           `flight: ${fmt(row.opsPerSec)}/s = ${(row.opsPerSec / health.opsPerSec * 100)
             .toFixed(1)} % of /healthz, p50 ${fmt(row.p50Ms, 1)} ms, p99 ${fmt(row.p99Ms, 1)} ` +
           `ms, ${row.errors} errors; batches: mean ${fmt(batches.requests / batches.calls)}, ` +
-          `as a request sees it ${fmt(batches.weighted / batches.requests)} (load ${load()})\n`);
+          `as a request sees it ${fmt(batches.weighted / batches.requests)}; ${cpu} ` +
+          `(load ${load()})\n`);
       }
     }
   }

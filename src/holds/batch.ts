@@ -184,8 +184,7 @@ class EventBatcher {
 
   /**
    * Starts batches while requests wait and fewer than the allowed batches are in flight:
-   * one on embedded PGlite (one connection), a few on PostgreSQL, so that requests arriving
-   * one by one on a lightly loaded node are not decided one batch after another.
+   * one on embedded PGlite (one connection), `limits.holdBatchesInFlight` on PostgreSQL.
    */
   pump(): void {
     const inFlight = this.db.kind === 'pglite' ? 1 : limits.holdBatchesInFlight;
