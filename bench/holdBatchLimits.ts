@@ -2,9 +2,10 @@
  * A/B of hold batch formation over HTTP: single random seats on PostgreSQL with several
  * (holdBatchMax × holdBatchesInFlight) settings, interleaved in one session at 32 and 64
  * connections, with `/healthz` and the load average beside every round. The settings are
- * changed in this process between cases (the batcher reads the limits at each batch), which
- * only a benchmark does. `npx tsx bench/holdBatchLimits.ts [--configs=64x4,64x1,64x2]
- * [--connections=32,64] [--rounds=2] [--seconds=4]`.
+ * changed in this process between cases, which only a benchmark does: each case starts its
+ * own server over a fresh handle on the same database, so its batcher is built with them.
+ * `npx tsx bench/holdBatchLimits.ts [--configs=64x4,64x1,64x2] [--connections=32,64]
+ * [--rounds=2] [--seconds=4]`.
  */
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -33,7 +34,8 @@ const tunable = limits as unknown as { holdBatchMax: number; holdBatchesInFlight
 /** Batch sizes seen: calls, requests, and requests weighted by their own batch's size. */
 const batches = { calls: 0, requests: 0, weighted: 0 };
 const raw = await benchPostgres(20);
-const db = new Proxy(raw, {
+/** A new handle on the database that counts hold batches (a new handle, a new batcher). */
+const counted = (): Db => new Proxy(raw, {
   get(target, prop, receiver) {
     if (prop !== 'query') {
       const value = Reflect.get(target, prop, receiver) as unknown;
@@ -48,7 +50,8 @@ const db = new Proxy(raw, {
     };
   },
 }) as Db;
-const server = await startBenchServer(db, { connections: 64 });
+const db = raw;
+const setupServer = await startBenchServer(db, { connections: 64 });
 const sections = Array.from({ length: 80 }, (_, s) => ({
   key: `S${s + 1}`, name: `Section ${s + 1}`, kind: 'seated' as const,
   rows: Array.from({ length: 25 }, (_, r) => ({ label: String(r + 1), seats: 50 })),
@@ -62,7 +65,8 @@ const event = await createEvent(db, systemClock, {
   zones: [{ key: 'z1', name: 'Z1', priceCents: 9000, currency: 'EUR',
     sections: sections.map((section) => section.key) }],
 });
-const fans = await buildCustomers(server.ctx, 40_000);
+const fans = await buildCustomers(setupServer.ctx, 40_000);
+await setupServer.close();
 await db.query('VACUUM ANALYZE');
 const seats = sections.flatMap((section) => section.rows.flatMap((row) =>
   Array.from({ length: row.seats }, (_, n) => `${section.key}-${row.label}-${n + 1}`)))
@@ -90,21 +94,25 @@ const load = (): string => loadavg().map((l) => l.toFixed(1)).join(' ');
 
 try {
   for (let round = 1; round <= rounds; round++) {
-    const health = await loadHttp('/healthz', server.url,
+    const healthServer = await startBenchServer(counted(), { connections: 64 });
+    const health = await loadHttp('/healthz', healthServer.url,
       Array.from({ length: 100_000 }, () => ({ method: 'GET' as const, path: '/healthz' })),
       { concurrency: 64, maxMs: caseMs, warmup: 200 });
+    await healthServer.close();
     process.stdout.write(`round ${round}: /healthz ${fmt(health.opsPerSec)}/s (load ${load()})\n`);
     for (const connections of connectionCounts) {
       for (const config of configs) {
         tunable.holdBatchMax = config.max;
         tunable.holdBatchesInFlight = config.inFlight;
         Object.assign(batches, { calls: 0, requests: 0, weighted: 0 });
+        const server = await startBenchServer(counted(), { connections: 64 });
         const pg0 = await backendCpuNs();
         const node0 = process.cpuUsage();
         const row = await loadHttp(config.name, server.url, specs(40_000),
           { concurrency: connections, maxMs: caseMs, warmup: 20, ok: [201] });
         const node = process.cpuUsage(node0);
         const pg1 = await backendCpuNs();
+        await server.close();
         let pgNs = 0;
         for (const [pid, ns] of pg1) pgNs += ns - (pg0.get(pid) ?? 0);
         const held = row.ops + 20;
@@ -121,6 +129,5 @@ try {
     }
   }
 } finally {
-  await server.close();
   await raw.close();
 }
