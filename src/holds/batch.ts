@@ -11,10 +11,11 @@
  * by number), so batches on several nodes cannot deadlock each other; a ticket already
  * taken is refused without a lock, so batches naming the same taken seats never wait for
  * each other. A deadlock with another kind of transaction aborts the statement and the
- * whole batch runs again.
+ * whole batch runs again. The queueing is core/groupCommit.ts's, keyed by event.
  */
 import type { EventRecord } from '../catalog/events.js';
 import { limits } from '../config/limits.js';
+import { GroupCommit, type BatchGate } from '../core/groupCommit.js';
 import { withRetry } from '../storage/db.js';
 import type { Db } from '../storage/index.js';
 import type { Guard } from './claim.js';
@@ -70,16 +71,10 @@ export type BatchOutcome =
 
 /**
  * Test seam (AppContext.seams.holdBatches): a race test holds an event's batches back until
- * all its contenders have queued, so that they overlap by construction, not by luck. Asked
- * on every arrival. Production passes none.
+ * all its contenders have queued, so that they overlap by construction, not by luck. Its key
+ * is the event id. Production passes none.
  */
-export interface HoldBatchGate {
-  /**
-   * True while the `queued` requests waiting for `eventId` must not start a batch; a gate
-   * that lets them go other than on an arrival (a timeout) calls `wake`.
-   */
-  holds(eventId: string, queued: number, wake: () => void): boolean;
-}
+export type HoldBatchGate = BatchGate;
 
 /** The race tests' seams of hold creation; production passes none. */
 export interface HoldSeams {
@@ -92,13 +87,6 @@ export interface HoldSeams {
 const batchCheck: Record<Guard, string> = {
   tickets: 'claim', 'customer-limit': 'limit', 'idempotency-key': 'idempotency',
 };
-
-interface Pending {
-  request: BatchRequest;
-  event: EventRecord;
-  resolve: (outcome: BatchOutcome) => void;
-  reject: (error: unknown) => void;
-}
 
 interface Row { n: number; outcome: string; detail: Record<string, unknown> }
 
@@ -165,82 +153,44 @@ export async function runHoldBatch(
   });
 }
 
-/** One event's queue of requests and its batches in flight. */
-class EventBatcher {
-  private queue: Pending[] = [];
-  private running = 0;
+/** A request and the copy of its event it was routed with. */
+interface Pending {
+  request: BatchRequest;
+  event: EventRecord;
+}
 
-  constructor(
-    private readonly db: Db, private readonly eventId: string,
-    private readonly seams: HoldSeams, private readonly onIdle: () => void,
-  ) {}
-
-  submit(event: EventRecord, request: BatchRequest): Promise<BatchOutcome> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ request, event, resolve, reject });
-      this.pump();
-    });
-  }
-
-  /**
-   * Starts batches while requests wait and fewer than the allowed batches are in flight:
-   * one on embedded PGlite (one connection), `limits.holdBatchesInFlight` on PostgreSQL.
-   */
-  pump(): void {
-    const inFlight = this.db.kind === 'pglite' ? 1 : limits.holdBatchesInFlight;
-    const gate = this.seams.gate;
-    if (gate?.holds(this.eventId, this.queue.length, () => this.pump()) === true) return;
-    while (this.queue.length > 0 && this.running < inFlight) {
-      const batch = this.queue.splice(0, limits.holdBatchMax);
-      this.running++;
-      void this.run(batch).finally(() => {
-        this.running--;
-        if (this.queue.length > 0) this.pump();
-        else if (this.running === 0) this.onIdle();
-      });
-    }
-  }
-
-  private async run(batch: Pending[]): Promise<void> {
-    // The latest arrival carries the freshest copy of the event (the route's cache).
-    const newest = (batch[batch.length - 1] as Pending).event;
-    try {
-      const outcomes = await runHoldBatch(this.db, newest, batch.map((p) => p.request),
-        this.seams.unguarded);
-      batch.forEach((pending, i) => pending.resolve(outcomes[i] as BatchOutcome));
-    } catch (error) {
-      for (const pending of batch) pending.reject(error);
-    }
-  }
+/** The batcher of one database and set of seams: one key per event. */
+function eventBatcher(db: Db, seams: HoldSeams): GroupCommit<Pending, BatchOutcome> {
+  return new GroupCommit<Pending, BatchOutcome>({
+    // One on embedded PGlite (one connection); on PostgreSQL see limits.holdBatchesInFlight.
+    inFlight: db.kind === 'pglite' ? 1 : limits.holdBatchesInFlight,
+    maxBatch: limits.holdBatchMax,
+    ...(seams.gate === undefined ? {} : { gate: seams.gate }),
+    run: async (_eventId, batch) => {
+      // The latest arrival carries the freshest copy of the event (the route's cache).
+      const newest = (batch[batch.length - 1] as Pending).event;
+      return await runHoldBatch(db, newest, batch.map((p) => p.request), seams.unguarded);
+    },
+  });
 }
 
 /**
- * Batchers per database, per set of seams (a race test's apps share a database), per event
- * and removed guard. Production has one set of seams: none.
+ * Batchers per database and per set of seams (a race test's apps share a database; a set of
+ * seams names its removed guard, if any). Production has one set of seams: none.
  */
-const batchers = new WeakMap<Db, WeakMap<HoldSeams, Map<string, EventBatcher>>>();
+const batchers = new WeakMap<Db, WeakMap<HoldSeams, GroupCommit<Pending, BatchOutcome>>>();
 const noSeams: HoldSeams = {};
 
-function batcherFor(db: Db, eventId: string, seams: HoldSeams): EventBatcher {
+function batcherFor(db: Db, seams: HoldSeams): GroupCommit<Pending, BatchOutcome> {
   let bySeams = batchers.get(db);
   if (bySeams === undefined) {
     bySeams = new WeakMap();
     batchers.set(db, bySeams);
   }
-  let byEvent = bySeams.get(seams);
-  if (byEvent === undefined) {
-    byEvent = new Map();
-    bySeams.set(seams, byEvent);
-  }
-  const key = `${eventId}/${seams.unguarded ?? ''}`;
-  let batcher = byEvent.get(key);
+  let batcher = bySeams.get(seams);
   if (batcher === undefined) {
-    const events = byEvent;
-    batcher = new EventBatcher(db, eventId, seams, () => {
-      // Idle batchers are dropped: nothing waits and nothing runs, so no state is lost.
-      if (events.get(key) === batcher) events.delete(key);
-    });
-    byEvent.set(key, batcher);
+    batcher = eventBatcher(db, seams);
+    bySeams.set(seams, batcher);
   }
   return batcher;
 }
@@ -252,5 +202,5 @@ function batcherFor(db: Db, eventId: string, seams: HoldSeams): EventBatcher {
 export async function submitHold(
   db: Db, event: EventRecord, request: BatchRequest, seams: HoldSeams = noSeams,
 ): Promise<BatchOutcome> {
-  return await batcherFor(db, event.eventId, seams).submit(event, request);
+  return await batcherFor(db, seams).submit(event.eventId, { request, event });
 }

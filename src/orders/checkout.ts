@@ -1,15 +1,18 @@
 /**
- * Checkout: hold → order → payment → confirmation, in at most three commits on the request
- * path, whatever else runs at the same time.
+ * Checkout: hold → order → payment → confirmation, in two commits of ours on the request
+ * path (three with a provider that assigns its references), whatever else runs at the same
+ * time.
  *
- * 1. One statement (`checkout_begin`, migration 017) writes the Idempotency-Key record,
+ * 1. One statement (`checkout_begin`, migrations 017, 032) writes the Idempotency-Key record,
  *    checks the hold (the buyer's, live on the buyer's timer, no payment in flight, event
  *    not cancelled), records the order (pending_payment) and the payment (pending), and
  *    stretches the tickets' reservation to the payment window so a payment that succeeds
- *    late still finds them. A refusal is an answer, not an exception.
- * 2. Outside any transaction: the provider registers the charge without moving money
- *    (`prepare`), its reference is stored (one statement), and only then is the charge run,
- *    keyed by the payment id. A lost answer leaves a pending payment with a known reference.
+ *    late still finds them. A refusal is an answer, not an exception. When the provider
+ *    names the charge's reference up front (`referenceFor`), it is stored with the payment.
+ * 2. Outside any transaction: the charge is run, keyed by the payment id, only once its
+ *    reference is stored. A provider that assigns references (Stripe) first registers the
+ *    charge without moving money (`prepare`) and its reference is stored (one statement).
+ *    A lost answer leaves a pending payment with a known reference.
  * 3. A final answer is settled in the next settle batch (settleBatch.ts), shared with
  *    concurrent checkouts and webhooks: the order confirmed or failed, tickets and codes,
  *    outbox rows, and the key's reply, which is the order built in that same statement.
@@ -23,7 +26,7 @@ import { isUuid, newId } from '../core/ids.js';
 import {
   IdempotencyFenced, recordFailure, runIdempotent, type IdempotencyScope,
 } from '../idempotency/store.js';
-import type { ChargeOutcome } from '../payments/types.js';
+import type { ChargeOutcome, ChargeRequest } from '../payments/types.js';
 import { recordPaymentAction } from './followup.js';
 import type { Order } from './schemas.js';
 import { settleOutcome, type BookingDeps } from './settle.js';
@@ -64,6 +67,8 @@ const refusals: Record<string, [ErrorCode, string]> = {
 interface Started {
   orderId: string;
   paymentId: string;
+  /** The provider's reference, stored with the payment; null until `prepare` answers. */
+  providerRef: string | null;
   eventId: string;
   amountCents: number;
   currency: string;
@@ -76,13 +81,14 @@ async function begin(
 ): Promise<Started | typeof keySeen> {
   const orderId = newId();
   const paymentId = newId();
+  const providerRef = deps.provider.referenceFor?.(paymentId) ?? null;
   const idem = key === undefined ? null : JSON.stringify({
     key: key.scope.key, fp: key.scope.fingerprint, owner: key.owner, own: key.owned,
   });
   const { rows } = await deps.db.query<{ outcome: string; detail: Record<string, unknown> }>(
-    'SELECT outcome, detail FROM checkout_begin($1, $2, $3, $4, $5, $6, $7, $8::jsonb)',
+    'SELECT outcome, detail FROM checkout_begin($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)',
     [request.holdId, request.customerId, orderId, paymentId, deps.provider.name,
-      request.paymentMethod, deps.paymentWindowSeconds, idem],
+      request.paymentMethod, deps.paymentWindowSeconds, idem, providerRef],
   );
   const row = rows[0];
   if (row === undefined) throw new Error('assertion failed: checkout_begin answered nothing');
@@ -97,8 +103,9 @@ async function begin(
     throw new Error(`assertion failed: checkout_begin answered "${row.outcome}"`);
   }
   const d = row.detail;
-  return { orderId, paymentId, eventId: String(d.eventId), amountCents: Number(d.amountCents),
-    currency: String(d.currency), quantity: Number(d.quantity) };
+  return { orderId, paymentId, providerRef, eventId: String(d.eventId),
+    amountCents: Number(d.amountCents), currency: String(d.currency),
+    quantity: Number(d.quantity) };
 }
 
 /**
@@ -126,6 +133,32 @@ async function finishPending(
   return rows[0].order;
 }
 
+/**
+ * For a provider that assigns references: registers the charge (no money moves) and stores
+ * its reference before the charge can be in flight, so whatever happens next (a lost
+ * answer, a crash) the reconciler can ask the provider about this exact charge. Undefined
+ * when the provider could not register it. If the write fails, the charge is never started
+ * and the reconciler cancels it.
+ */
+async function prepareCharge(
+  deps: BookingDeps, charge: ChargeRequest,
+): Promise<string | undefined> {
+  let providerRef: string;
+  try {
+    providerRef = await deps.provider.prepare(charge);
+  } catch (error) {
+    deps.logger.warn({ err: error, paymentId: charge.paymentId }, 'charge could not start');
+    return undefined;
+  }
+  const stored = await deps.db.query(
+    `UPDATE payments SET provider_ref = $2
+      WHERE payment_id = $1 AND (provider_ref IS NULL OR provider_ref = $2)`,
+    [charge.paymentId, providerRef],
+  );
+  if (stored.rowCount !== 1) throw new Error('assertion failed: new payment lost its row');
+  return providerRef;
+}
+
 /** One checkout attempt under `key` (or without one). */
 async function attempt(
   deps: BookingDeps, request: CheckoutRequest, key: KeyRecord | undefined,
@@ -143,24 +176,13 @@ async function attempt(
     paymentId: started.paymentId, amountCents: started.amountCents, currency: started.currency,
     method: request.paymentMethod, description: `Stampede order ${started.orderId}`,
   };
-  let providerRef: string;
-  try {
-    providerRef = await deps.provider.prepare(charge);
-  } catch (error) {
+  const providerRef = started.providerRef ?? await prepareCharge(deps, charge);
+  if (providerRef === undefined) {
     // prepare never moves money, and only a stored reference is ever charged: nothing can
     // be in flight, so this is a definite "not charged" and the buyer may try again.
-    deps.logger.warn({ err: error, paymentId: started.paymentId }, 'charge could not start');
     return await settle({ status: 'declined', providerRef: null, reason: 'provider_unavailable' });
   }
-  // The reference is stored before the charge can be in flight, so whatever happens next
-  // (a lost answer, a crash) the reconciler can ask the provider about this exact charge.
-  // If this write fails, the charge is never started and the reconciler cancels it.
-  const stored = await deps.db.query(
-    `UPDATE payments SET provider_ref = $2
-      WHERE payment_id = $1 AND (provider_ref IS NULL OR provider_ref = $2)`,
-    [started.paymentId, providerRef],
-  );
-  if (stored.rowCount !== 1) throw new Error('assertion failed: new payment lost its row');
+  deps.seams?.beforeCharge?.();
   let outcome: ChargeOutcome | undefined;
   try {
     outcome = await deps.provider.charge({ ...charge, providerRef });

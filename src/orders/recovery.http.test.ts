@@ -27,7 +27,11 @@ const backends = await testBackends();
 
 type Fan = { customerId: string; token: string };
 
-/** The gateway with some answers replaced: a provider having a bad day. */
+/**
+ * The gateway with some answers replaced: a provider having a bad day. It names no
+ * reference up front (no `referenceFor`), so checkouts through it register the charge with
+ * `prepare` and store its reference before charging, as with Stripe.
+ */
 function faulty(gateway: SimulatedGateway, overrides: {
   lookup?: (q: PaymentQuery) => Promise<ChargeOutcome | undefined>;
   abandon?: (q: PaymentQuery) => Promise<ChargeOutcome | undefined>;

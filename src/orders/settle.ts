@@ -9,6 +9,7 @@
  * after commit, keyed by the refund id, and the reconciler retries refunds that never got
  * their answer.
  */
+import type { BatchGate } from '../core/groupCommit.js';
 import { isUuid, newId, randomToken } from '../core/ids.js';
 import { clearHoldTickets, holdTicketsLocked, retimeTickets } from '../holds/holds.js';
 import { IdempotencyFenced } from '../idempotency/store.js';
@@ -25,8 +26,15 @@ import {
 
 /** Test seams of checkout, set on the context by tests only (AppContext.seams). */
 export interface CheckoutSeams {
+  /**
+   * Runs once the payment and its reference are written, right before the charge is sent
+   * (a crash test exits the process here).
+   */
+  beforeCharge?: () => void;
   /** Runs right after the provider answered a charge (a crash test exits the process here). */
   afterCharge?: () => void;
+  /** Holds settle batches back until a race's items have queued (settleBatch.ts). */
+  settleBatches?: BatchGate;
 }
 
 /** What order commands need: the database, the provider, the payment window, a logger. */
@@ -279,7 +287,8 @@ export async function executeRefund(deps: BookingDeps, refund: RefundToRun): Pro
 
 /** Submits an item to the settle batch of the deps' database and provider. */
 async function submitSettle(deps: BookingDeps, item: SettleItem): Promise<SettleResult> {
-  return await settleBatchersFor(deps.db).submit(deps.provider.name, item, deps.unguarded);
+  return await settleBatchersFor(deps.db, deps.seams?.settleBatches)
+    .submit(deps.provider.name, item, deps.unguarded);
 }
 
 /** Settles a payment with a final outcome and sends any resulting refund. */

@@ -11,10 +11,12 @@
  * statement: one round trip and one commit for the whole batch. Duplicate news about a
  * payment becomes a no-op inside the batch, so a webhook racing its own checkout costs one
  * item, not a pooled connection parked on the checkout's locks. The rare outcomes the
- * function leaves to a transaction of its own ('slow') are settled by `settleAlone`.
+ * function leaves to a transaction of its own ('slow') are settled by `settleAlone`. The
+ * queueing is core/groupCommit.ts's, keyed by provider.
  */
 import { randomBytes } from 'node:crypto';
 import { limits } from '../config/limits.js';
+import { GroupCommit, MemberFailure, type BatchGate } from '../core/groupCommit.js';
 import { withRetry } from '../storage/db.js';
 import type { Db } from '../storage/index.js';
 import type { ChargeOutcome } from '../payments/types.js';
@@ -51,12 +53,6 @@ export type SettleResult =
   | { kind: 'mismatch'; mismatch: string }
   | { kind: 'fenced' }
   | { kind: 'slow' };
-
-interface Pending {
-  item: SettleItem;
-  resolve: (result: SettleResult) => void;
-  reject: (error: unknown) => void;
-}
 
 interface Row { n: number; outcome: string; detail: Record<string, unknown> }
 
@@ -121,117 +117,78 @@ export async function runSettleBatch(
   });
 }
 
-/** One key's queue of items and its batches in flight. */
-class KeyBatcher {
-  private queue: Pending[] = [];
-  private running = 0;
-
-  constructor(
-    private readonly owner: SettleBatchers, private readonly provider: string,
-    private readonly unguarded: SettleGuard | undefined, private readonly onIdle: () => void,
-  ) {}
-
-  get queued(): number {
-    return this.queue.length;
+/**
+ * Decides one batch; an unexpected error (a bug, a constraint) must not fail the other items
+ * with it, so when a batch of several throws, each item is settled alone and only the one
+ * that fails again is rejected. Expected outcomes are results, never exceptions.
+ */
+async function settleItems(
+  db: Db, provider: string, items: readonly SettleItem[], unguarded?: SettleGuard,
+): Promise<(SettleResult | MemberFailure)[]> {
+  try {
+    return await runSettleBatch(db, provider, items, unguarded);
+  } catch (error) {
+    if (items.length === 1) throw error;
+    return await Promise.all(items.map(async (item) => {
+      try {
+        const [result] = await runSettleBatch(db, provider, [item], unguarded);
+        return result as SettleResult;
+      } catch (alone) {
+        return new MemberFailure(alone);
+      }
+    }));
   }
+}
 
-  submit(item: SettleItem): Promise<SettleResult> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
-      this.pump();
+/** An item and where it settles. */
+interface Pending {
+  item: SettleItem;
+  provider: string;
+  unguarded: SettleGuard | undefined;
+}
+
+/** The settle batchers of one database (and test gate), one key per provider and guard. */
+export class SettleBatchers {
+  private readonly batcher: GroupCommit<Pending, SettleResult>;
+
+  constructor(readonly db: Db, gate?: BatchGate) {
+    this.batcher = new GroupCommit<Pending, SettleResult>({
+      inFlight: db.kind === 'pglite' ? 1 : limits.settleBatchesInFlight,
+      maxBatch: limits.settleBatchMax,
+      // Group commit: a short queue waits for the batch in flight and goes whole in the
+      // next; only a long one is worth another batch (and its commit) beside it.
+      parallelMin: limits.settleBatchParallelMin,
+      ...(gate === undefined ? {} : { gate }),
+      run: async (_key, batch) => {
+        const { provider, unguarded } = batch[0] as Pending;
+        return await settleItems(db, provider, batch.map((p) => p.item), unguarded);
+      },
     });
   }
 
-  pump(): void {
-    const inFlight = this.owner.db.kind === 'pglite' ? 1 : limits.settleBatchesInFlight;
-    while (this.queue.length > 0 && this.running < inFlight && !this.owner.paused) {
-      // Group commit: a short queue waits for the batch in flight and goes whole in the
-      // next; only a long one is worth another batch (and its commit) beside it.
-      if (this.running > 0 && this.queue.length < limits.settleBatchParallelMin) break;
-      const batch = this.queue.splice(0, limits.settleBatchMax);
-      this.running++;
-      void this.run(batch).finally(() => {
-        this.running--;
-        if (this.queue.length > 0) this.pump();
-        else if (this.running === 0) this.onIdle();
-      });
-    }
-  }
-
-  private async run(batch: Pending[]): Promise<void> {
-    try {
-      const results = await runSettleBatch(this.owner.db, this.provider,
-        batch.map((p) => p.item), this.unguarded);
-      batch.forEach((pending, i) => pending.resolve(results[i] as SettleResult));
-    } catch (error) {
-      if (batch.length === 1) {
-        (batch[0] as Pending).reject(error);
-        return;
-      }
-      // Expected outcomes are results, never exceptions; an unexpected error (a bug, a
-      // constraint) must not fail the other items with it: each is settled alone.
-      await Promise.all(batch.map(async (pending) => {
-        try {
-          const [result] = await runSettleBatch(this.owner.db, this.provider, [pending.item],
-            this.unguarded);
-          pending.resolve(result as SettleResult);
-        } catch (alone) {
-          pending.reject(alone);
-        }
-      }));
-    }
-  }
-}
-
-/** The settle batchers of one database. */
-export class SettleBatchers {
-  /** Test seam: while paused, items queue (see `queued`) until `resume()`. */
-  paused = false;
-  private readonly byKey = new Map<string, KeyBatcher>();
-
-  constructor(readonly db: Db) {}
-
   /** Queues an item for its key's next batch and answers its result. */
   submit(provider: string, item: SettleItem, unguarded?: SettleGuard): Promise<SettleResult> {
-    const key = `${provider}/${unguarded ?? ''}`;
-    let batcher = this.byKey.get(key);
-    if (batcher === undefined) {
-      const created: KeyBatcher = new KeyBatcher(this, provider, unguarded, () => {
-        // Idle batchers are dropped: nothing waits and nothing runs, so no state is lost.
-        if (this.byKey.get(key) === created) this.byKey.delete(key);
-      });
-      batcher = created;
-      this.byKey.set(key, batcher);
-    }
-    return batcher.submit(item);
-  }
-
-  /** Items waiting for a batch (tests wait for this while paused). */
-  queued(): number {
-    let n = 0;
-    for (const batcher of this.byKey.values()) n += batcher.queued;
-    return n;
-  }
-
-  /** Test seam: holds every batch back until `resume()`, so conflicting items share one. */
-  pause(): void {
-    this.paused = true;
-  }
-
-  resume(): void {
-    this.paused = false;
-    for (const batcher of this.byKey.values()) batcher.pump();
+    return this.batcher.submit(`${provider}/${unguarded ?? ''}`, { item, provider, unguarded });
   }
 }
 
-const batchers = new WeakMap<Db, SettleBatchers>();
+const batchers = new WeakMap<Db, WeakMap<BatchGate, SettleBatchers>>();
+const noGate: BatchGate = { holds: () => false };
 
-/** The settle batchers of `db` (one set per database handle). */
-export function settleBatchersFor(db: Db): SettleBatchers {
-  let found = batchers.get(db);
+/**
+ * The settle batchers of `db` (one set per database handle) and test gate
+ * (AppContext.seams.settleBatches, a race test's only; production passes none).
+ */
+export function settleBatchersFor(db: Db, gate?: BatchGate): SettleBatchers {
+  let byGate = batchers.get(db);
+  if (byGate === undefined) {
+    byGate = new WeakMap();
+    batchers.set(db, byGate);
+  }
+  let found = byGate.get(gate ?? noGate);
   if (found === undefined) {
-    found = new SettleBatchers(db);
-    batchers.set(db, found);
+    found = new SettleBatchers(db, gate);
+    byGate.set(gate ?? noGate, found);
   }
   return found;
 }

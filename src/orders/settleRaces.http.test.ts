@@ -1,9 +1,9 @@
 /**
- * Races that meet in one settle batch (settleBatch.ts): batches are held back with the
- * batchers' pause seam until every conflicting item is queued, then sent as one. Invariant 4
- * (one confirmed order or one refund per captured payment, never charged twice) and the
- * rest of the audit must hold; the control removes the settle batch's live-hold guard and
- * shows the audit catching what it prevents.
+ * Races that meet in one settle batch (settleBatch.ts): batches are held back by a pause
+ * gate (the app's `seams.settleBatches`) until every conflicting item is queued, then sent as
+ * one. Invariant 4 (one confirmed order or one refund per captured payment, never charged
+ * twice) and the rest of the audit must hold; the control removes the settle batch's
+ * live-hold guard and shows the audit catching what it prevents.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { EventDetails } from '../catalog/schemas.js';
@@ -16,6 +16,7 @@ import { testBackends } from '../testing/backends.js';
 import { buildTestApp } from '../testing/context.js';
 import { bearer, buildCustomer, buildEvent } from '../testing/factories.js';
 import { installTestGateway, postWebhook } from '../testing/payments.js';
+import { PauseGate } from '../testing/pauseGate.js';
 import { settleBatchersFor } from './settleBatch.js';
 
 const backends = await testBackends();
@@ -46,10 +47,12 @@ for (const backend of backends) {
     let gateway: SimulatedGateway;
     let event: EventDetails;
     let seat = 0;
+    const gate = new PauseGate();
 
     beforeAll(async () => {
       db = await backend.open();
-      ({ app, ctx } = await buildTestApp(db, { env: { PAYMENT_WINDOW_SECONDS: '600' } }));
+      ({ app, ctx } = await buildTestApp(db, { env: { PAYMENT_WINDOW_SECONDS: '600' },
+        seams: { settleBatches: gate } }));
     });
     beforeEach(async () => {
       gateway = installTestGateway(app, ctx);
@@ -57,7 +60,7 @@ for (const backend of backends) {
       seat = 0;
     });
     afterEach(async () => {
-      settleBatchersFor(db).resume();
+      gate.resume();
       await gateway.close();
     });
     afterAll(async () => {
@@ -104,17 +107,16 @@ for (const backend of backends) {
     it('the same hold twice, with the same key and another: one order, one charge',
       async () => {
         const { fan, holdId } = await holdFor();
-        const batchers = settleBatchersFor(db);
-        batchers.pause();
+        gate.pause();
         const first = checkout(fan, holdId, 'sim_ok', 'twin-1');
-        await until(() => batchers.queued() === 1, 'the first checkout waits to settle');
+        await until(() => gate.queued() === 1, 'the first checkout waits to settle');
         // While its settle waits: the same key again (waits for the first reply), and
         // another key (the hold has a payment in flight).
         const sameKey = checkout(fan, holdId, 'sim_ok', 'twin-1');
         const otherKey = await checkout(fan, holdId, 'sim_ok', 'twin-2');
         expect(otherKey.statusCode).toBe(409);
         expect(otherKey.json().code).toBe('payment_pending');
-        batchers.resume();
+        gate.resume();
         const [a, b] = await Promise.all([first, sameKey]);
         expect(a.statusCode).toBe(201);
         expect(a.json().status).toBe('confirmed');
@@ -131,18 +133,17 @@ for (const backend of backends) {
     it('webhooks racing their own checkout in one batch: confirmed once, the rest no-ops',
       async () => {
         const { fan, holdId } = await holdFor();
-        const batchers = settleBatchersFor(db);
-        batchers.pause();
+        gate.pause();
         const paid = checkout(fan, holdId, 'sim_ok', 'race-1');
-        await until(() => batchers.queued() === 1, 'the checkout waits to settle');
+        await until(() => gate.queued() === 1, 'the checkout waits to settle');
         // The gateway's two copies of "captured" arrive while the checkout's item waits.
         const deliveries = gateway.pending();
         expect(deliveries).toHaveLength(2);
         const hooks = deliveries.map((delivery) => app.inject({ method: 'POST',
           url: '/api/v1/payments/webhooks/simulated', headers: delivery.headers,
           payload: delivery.body }));
-        await until(() => batchers.queued() === 3, 'both webhooks wait in the same batch');
-        batchers.resume();
+        await until(() => gate.queued() === 3, 'both webhooks wait in the same batch');
+        gate.resume();
         const [order, ...replies] = await Promise.all([paid, ...hooks]);
         expect(order?.json().status).toBe('confirmed');
         expect(replies.map((r) => r.statusCode)).toEqual([200, 200]);
@@ -160,13 +161,12 @@ for (const backend of backends) {
       const onTimeOrder = (await checkout(onTime.fan, onTime.holdId, 'sim_async_ok', 'lapse-2'))
         .json();
       await loseTheSeat(late.holdId, late.seatId);
-      const batchers = settleBatchersFor(db);
-      batchers.pause();
+      gate.pause();
       const captures = gateway.pending().filter((d) => d.body.includes('payment.captured'));
       expect(captures).toHaveLength(4);
       const delivered = Promise.all(captures.map((d) => postWebhook(app, d)));
-      await until(() => batchers.queued() === 4, 'both captures wait in one batch');
-      batchers.resume();
+      await until(() => gate.queued() === 4, 'both captures wait in one batch');
+      gate.resume();
       expect(await delivered).toEqual([200, 200, 200, 200]);
       await gateway.flush(); // the rest, and the refund's webhook
       expect((await orderOf(onTime.fan, onTimeOrder.orderId)).status).toBe('confirmed');
@@ -182,16 +182,16 @@ for (const backend of backends) {
       const badOrder = (await checkout(bad.fan, bad.holdId, 'sim_async_ok', 'poison-1')).json();
       const goodOrder = (await checkout(good.fan, good.holdId, 'sim_async_ok', 'poison-2'))
         .json();
-      const batchers = settleBatchersFor(db);
-      batchers.pause();
+      const batchers = settleBatchersFor(db, gate);
+      gate.pause();
       const settle = (order: { payment: { paymentId: string } }, quantity: number) =>
         submitCaptured(batchers, order, quantity);
       // No ticket codes for the first item: its ticket insert breaks a NOT NULL constraint,
       // an exception no guard expects.
       const results = [settle(badOrder, 0), settle(goodOrder, 1)].map((p) => p.then(
         (result) => result.kind, (error: unknown) => `error: ${String(error)}`));
-      await until(() => batchers.queued() === 2, 'both items wait in one batch');
-      batchers.resume();
+      await until(() => gate.queued() === 2, 'both items wait in one batch');
+      gate.resume();
       const [badResult, goodResult] = await Promise.all(results);
       expect(badResult).toMatch(/^error: .*null value/);
       expect(goodResult).toBe('settled');
@@ -214,13 +214,13 @@ for (const backend of backends) {
       const hereOrder = (await checkout(here.fan, here.holdId, 'sim_async_ok', 'span-1')).json();
       const thereOrder = (await checkout(fan, there.json().holdId, 'sim_async_ok', 'span-2'))
         .json();
-      const batchers = settleBatchersFor(db);
-      batchers.pause();
+      const batchers = settleBatchersFor(db, gate);
+      gate.pause();
       const settle = (order: { payment: { paymentId: string } }, quantity: number) =>
         submitCaptured(batchers, order, quantity);
       const results = [settle(hereOrder, 1), settle(thereOrder, 2)];
-      await until(() => batchers.queued() === 2, 'both items wait in one batch');
-      batchers.resume();
+      await until(() => gate.queued() === 2, 'both items wait in one batch');
+      gate.resume();
       expect((await Promise.all(results)).map((r) => r.kind)).toEqual(['settled', 'settled']);
       expect((await orderOf(here.fan, hereOrder.orderId)).status).toBe('confirmed');
       expect((await orderOf(fan, thereOrder.orderId)).status).toBe('confirmed');

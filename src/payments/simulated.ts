@@ -200,8 +200,13 @@ export class SimulatedGateway implements PaymentProvider {
   }
 
   /** The reference is derived from the payment id, so it is known before any charge. */
+  referenceFor(paymentId: string): string {
+    return `simpay_${paymentId}`;
+  }
+
+  /** Registers nothing: the reference is `referenceFor`'s (kept for callers of the interface). */
   async prepare(request: ChargeRequest): Promise<string> {
-    return `simpay_${request.paymentId}`;
+    return this.referenceFor(request.paymentId);
   }
 
   async charge(request: PreparedCharge): Promise<ChargeOutcome> {
@@ -239,14 +244,14 @@ export class SimulatedGateway implements PaymentProvider {
     const stands = await this.ledger.read(payment.paymentId);
     if (stands === undefined) return undefined;
     return SimulatedGateway.outcomeOf(stands,
-      payment.providerRef ?? `simpay_${payment.paymentId}`);
+      payment.providerRef ?? this.referenceFor(payment.paymentId));
   }
 
   /** Cancels a payment not yet charged; a charged one keeps its outcome. */
   async abandon(payment: PaymentQuery): Promise<ChargeOutcome | undefined> {
     const stands = await this.ledger.record(payment.paymentId, payment.method, 'cancelled');
     return SimulatedGateway.outcomeOf(stands,
-      payment.providerRef ?? `simpay_${payment.paymentId}`);
+      payment.providerRef ?? this.referenceFor(payment.paymentId));
   }
 
   verifyWebhook(rawBody: Buffer, headers: WebhookHeaders, nowMs: number): ProviderEvent {

@@ -15,7 +15,10 @@ export interface ChargeRequest {
   description: string;
 }
 
-/** A charge to run, with the reference `prepare` gave it (already stored with the payment). */
+/**
+ * A charge to run, with the reference `prepare` (or `referenceFor`) gave it, already stored
+ * with the payment.
+ */
 export interface PreparedCharge extends ChargeRequest {
   providerRef: string;
 }
@@ -23,7 +26,10 @@ export interface PreparedCharge extends ChargeRequest {
 /** What the engine knows about a payment when it asks the provider about it. */
 export interface PaymentQuery {
   paymentId: string;
-  /** Null when `prepare` never answered: the charge was then never started. */
+  /**
+   * Null when `prepare` never answered: the charge was then never started. Never null for a
+   * provider with `referenceFor` (stored with the payment, whether or not it was charged).
+   */
   providerRef: string | null;
   method: string;
 }
@@ -111,8 +117,16 @@ export interface PaymentProvider {
   /** Whether the provider accepts this payment method string (validated before ordering). */
   acceptsMethod(method: string): boolean;
   /**
+   * The reference a payment's charge will have, for a provider that derives it from our
+   * payment id (no call, nothing registered, no money moved). The engine then stores it in
+   * the checkout's first write, with the payment, and charges without `prepare`. Omitted by
+   * a provider that assigns the reference when it registers the charge (Stripe).
+   */
+  referenceFor?(paymentId: string): string;
+  /**
    * Registers a charge without moving money and returns its provider reference, so the
    * engine can store it before the charge can be in flight. Idempotent per payment id.
+   * Not called for a provider that has `referenceFor`.
    */
   prepare(request: ChargeRequest): Promise<string>;
   /** Runs a prepared charge. Throwing means "unknown": the money may or may not have moved. */

@@ -1,9 +1,11 @@
 /**
  * A node for the crash test (orders/crash.test.ts), run as its own process on a test
- * database: `serve <databaseUrl>` runs the API with the simulated gateway (books in the
- * database, as a real provider keeps its own) and, right after a charge has been taken,
- * tells the parent and freezes so the parent can SIGKILL it before anything settles;
- * `reconcile <databaseUrl>` is a fresh node running one reconciliation pass, then exits.
+ * database: `serve <databaseUrl> [after|before]` runs the API with the simulated gateway
+ * (books in the database, as a real provider keeps its own) and, right after a charge has
+ * been taken (`after`, the default) or right before it is sent, once the payment and its
+ * reference are written (`before`), tells the parent and freezes so the parent can SIGKILL
+ * it there; `reconcile <databaseUrl>` is a fresh node running one reconciliation pass, then
+ * exits.
  */
 import type { CheckoutSeams } from '../orders/settle.js';
 import { reconcilePayments } from '../orders/reconcile.js';
@@ -12,9 +14,10 @@ import { createPostgresDb } from '../storage/postgres.js';
 import { buildTestApp } from './context.js';
 import { installTestGateway } from './payments.js';
 
-const [mode, url] = process.argv.slice(2);
-if (url === undefined || (mode !== 'serve' && mode !== 'reconcile')) {
-  throw new Error('usage: crashChild serve|reconcile <databaseUrl>');
+const [mode, url, point = 'after'] = process.argv.slice(2);
+if (url === undefined || (mode !== 'serve' && mode !== 'reconcile')
+  || (point !== 'after' && point !== 'before')) {
+  throw new Error('usage: crashChild serve|reconcile <databaseUrl> [after|before]');
 }
 const send = (message: object): void => {
   if (process.send === undefined) throw new Error('crashChild runs with an IPC channel');
@@ -29,11 +32,13 @@ const { app, ctx } = await buildTestApp(db, { env: { PAYMENT_WINDOW_SECONDS: '60
 const gateway = installTestGateway(app, ctx);
 
 if (mode === 'serve') {
-  seams.afterCharge = () => {
-    send({ charged: true });
+  const freeze = (): void => {
+    send(point === 'after' ? { charged: true } : { charging: true });
     // Freeze the whole process (no timer, no I/O, no settle) until the parent kills it.
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 120_000);
   };
+  if (point === 'after') seams.afterCharge = freeze;
+  else seams.beforeCharge = freeze;
   const base = await app.listen({ port: 0, host: '127.0.0.1' });
   send({ base });
 } else {

@@ -1,0 +1,172 @@
+/**
+ * Group commit: requests for one key (an event, a payment provider) are collected while that
+ * key's batches run, then decided together, one round trip and one commit per batch. An idle
+ * key has no timer: the first request starts a batch at once, alone; requests arriving while
+ * batches run wait and form the next batch, first come first served, at most `maxBatch`
+ * members each and at most `inFlight` batches per key at a time. A key with nothing waiting
+ * and nothing running is dropped, so an idle batcher holds no state.
+ *
+ * A batch that throws fails every member of that batch and no other; a batch may also fail
+ * one member alone by answering `MemberFailure` in its place (a revoked token, an item that
+ * failed when retried alone), while the others get their results.
+ *
+ * Where its users differ, an option says so:
+ * - `parallelMin`: settling payments starts a batch beside a running one only once that many
+ *   wait (a short queue goes whole in the next batch; its commit is not worth another).
+ * - `distinct`: joins and moves count customers, not requests, toward `maxBatch`. A second
+ *   join of a customer rides along in the batch (one entry answers both); a second move
+ *   waits for the next batch, where it finds the first one's result.
+ * - `gate`: race tests hold a key's batches back until their contenders have queued.
+ * The in-flight limit is the caller's: one on embedded PGlite (one connection), one per event
+ * for joins and moves (the numbering and the waitlist block are locked per event anyway).
+ */
+import { assert } from './errors.js';
+
+/**
+ * Test seam: holds a key's batches back, so that a race's contenders overlap by construction,
+ * not by luck. Asked whenever a batch could start (an arrival, a batch ending with requests
+ * waiting). Production passes none.
+ */
+export interface BatchGate {
+  /**
+   * True while the `queued` requests waiting for `key` must not start a batch; a gate that
+   * lets them go other than on an arrival (a timeout, a resume) calls `wake`.
+   */
+  holds(key: string, queued: number, wake: () => void): boolean;
+}
+
+/** One member's own failure in a batch that otherwise succeeded: only it is rejected. */
+export class MemberFailure {
+  constructor(readonly error: unknown) {}
+}
+
+/** How members count toward `maxBatch` when several may name the same thing. */
+export interface Distinct<T> {
+  /** What a member names (a customer): members naming one thing count once. */
+  by: (item: T) => string;
+  /**
+   * A later member naming something already in the batch: `'ride'` takes it along in the
+   * same batch; `'wait'` leaves it for the next batch, ahead of later arrivals.
+   */
+  repeat: 'ride' | 'wait';
+}
+
+export interface GroupCommitOptions<T, R> {
+  /**
+   * Decides one batch of one key: one answer per item, in the items' order. Throwing rejects
+   * every member of this batch with the error.
+   */
+  run: (key: string, items: readonly T[]) => Promise<readonly (R | MemberFailure)[]>;
+  /** Most members (or distinct names, see `distinct`) per batch. */
+  maxBatch: number;
+  /** Most batches of one key running at once. */
+  inFlight: number;
+  /** A batch starts beside a running one only once this many wait (default 1). */
+  parallelMin?: number;
+  distinct?: Distinct<T>;
+  gate?: BatchGate;
+}
+
+interface Member<T, R> {
+  item: T;
+  resolve: (result: R) => void;
+  reject: (error: unknown) => void;
+}
+
+/** One key's waiting members and its number of batches running. */
+interface KeyQueue<T, R> {
+  waiting: Member<T, R>[];
+  running: number;
+}
+
+/** Keyed group commit (see the module comment). */
+export class GroupCommit<T, R> {
+  private readonly keys = new Map<string, KeyQueue<T, R>>();
+
+  constructor(private readonly options: GroupCommitOptions<T, R>) {
+    assert(options.maxBatch >= 1 && options.inFlight >= 1, 'group commit limits positive');
+  }
+
+  /** Queues `item` for `key`'s next batch; resolves with its answer once decided. */
+  submit(key: string, item: T): Promise<R> {
+    return new Promise((resolve, reject) => {
+      let queue = this.keys.get(key);
+      if (queue === undefined) {
+        queue = { waiting: [], running: 0 };
+        this.keys.set(key, queue);
+      }
+      queue.waiting.push({ item, resolve, reject });
+      this.pump(key, queue);
+    });
+  }
+
+  /** Keys with requests waiting or batches running (idle keys are dropped). */
+  get activeKeys(): number {
+    return this.keys.size;
+  }
+
+  /** Starts batches while requests wait and the key may run another. */
+  private pump(key: string, queue: KeyQueue<T, R>): void {
+    if (queue.waiting.length === 0) return;
+    const { gate, inFlight, parallelMin = 1 } = this.options;
+    if (gate?.holds(key, queue.waiting.length, () => this.pump(key, queue)) === true) return;
+    while (queue.waiting.length > 0 && queue.running < inFlight) {
+      if (queue.running > 0 && queue.waiting.length < parallelMin) break;
+      const batch = this.take(queue);
+      queue.running++;
+      void this.run(key, batch).finally(() => {
+        queue.running--;
+        if (queue.waiting.length > 0) this.pump(key, queue);
+        else if (queue.running === 0 && this.keys.get(key) === queue) this.keys.delete(key);
+      });
+    }
+  }
+
+  /** The next batch, in arrival order. */
+  private take(queue: KeyQueue<T, R>): Member<T, R>[] {
+    const { maxBatch, distinct } = this.options;
+    if (distinct === undefined) return queue.waiting.splice(0, maxBatch);
+    const seen = new Set<string>();
+    if (distinct.repeat === 'ride') {
+      let count = 0;
+      for (const member of queue.waiting) {
+        const name = distinct.by(member.item);
+        if (!seen.has(name)) {
+          if (seen.size === maxBatch) break;
+          seen.add(name);
+        }
+        count += 1;
+      }
+      return queue.waiting.splice(0, count);
+    }
+    const batch: Member<T, R>[] = [];
+    const rest: Member<T, R>[] = [];
+    for (const member of queue.waiting) {
+      const name = distinct.by(member.item);
+      if (seen.has(name) || seen.size === maxBatch) {
+        rest.push(member);
+      } else {
+        seen.add(name);
+        batch.push(member);
+      }
+    }
+    queue.waiting = rest;
+    return batch;
+  }
+
+  private async run(key: string, batch: readonly Member<T, R>[]): Promise<void> {
+    let results: readonly (R | MemberFailure)[];
+    try {
+      results = await this.options.run(key, batch.map((member) => member.item));
+      assert(results.length === batch.length, 'one answer per member of a batch');
+    } catch (error) {
+      for (const member of batch) member.reject(error);
+      return;
+    }
+    batch.forEach((member, i) => {
+      const result = results[i] as R | MemberFailure;
+      if (result instanceof MemberFailure) member.reject(result.error);
+      else member.resolve(result);
+    });
+  }
+}
