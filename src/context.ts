@@ -9,6 +9,7 @@ import type { Clock } from './core/clock.js';
 import type { Coordinator, LeaseStore } from './coord/types.js';
 import type { HoldBatchGate } from './holds/batch.js';
 import type { Guard } from './holds/claim.js';
+import type { ZoneViewSeam } from './inventory/zoneView.js';
 import type { CheckoutSeams } from './orders/settle.js';
 import type { SettleGuard } from './orders/settleBatch.js';
 import type { OfferGuard } from './waitlist/offers.js';
@@ -49,6 +50,8 @@ export interface AppContext {
 export interface TestSeams extends CheckoutSeams {
   /** Holds hold batches back until a race's contenders have queued (holds/batch.ts). */
   holdBatches?: HoldBatchGate;
+  /** How best available's zone views age, and what their picks lost (inventory/zoneView.ts). */
+  zoneViews?: ZoneViewSeam;
   /** Awaited by unguarded offers between reading the line and offering (waitlist/offers.ts). */
   offerLineRead?: () => Promise<void>;
 }

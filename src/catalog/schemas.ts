@@ -2,7 +2,7 @@
  * TypeBox schemas for the catalog: request bodies are validated against them and the
  * OpenAPI document is generated from them. Types for domain code come from the same source.
  */
-import { Type, type Static } from 'typebox';
+import { Type, type Static, type TSchema, type TUnsafe } from 'typebox';
 import { limits } from '../config/limits.js';
 
 /** Section keys and row labels end up inside seat ids (`A-1-7`), so they exclude '-'. */
@@ -12,9 +12,19 @@ export const ZoneKey = Type.String({ pattern: '^[A-Za-z0-9_]{1,40}$', maxLength:
 const Name = Type.String({ minLength: 1, maxLength: limits.nameLength });
 export const Uuid = Type.String({ format: 'uuid', maxLength: 36 });
 
-/** A schema that also admits null (TypeBox has no shorthand for it). */
-export const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
-  Type.Union([schema, Type.Null()]);
+/**
+ * A schema that also admits null (TypeBox has no shorthand for it). A schema of one plain
+ * type becomes `type: [T, 'null']` (JSON Schema, OpenAPI 3.1), which the reply serializer
+ * (fast-json-stringify) compiles to a typeof test; as `anyOf` it checked the value with Ajv
+ * on every reply, ~0.3 ms per order. Unions and constants stay `anyOf` with null.
+ */
+export const Nullable = <T extends TSchema>(schema: T): TUnsafe<Static<T> | null> => {
+  const plain = schema as { type?: unknown; const?: unknown; enum?: unknown };
+  if (typeof plain.type === 'string' && plain.const === undefined && plain.enum === undefined) {
+    return Type.Unsafe<Static<T> | null>({ ...schema, type: [plain.type, 'null'] });
+  }
+  return Type.Unsafe<Static<T> | null>(Type.Union([schema, Type.Null()]));
+};
 export const DateTime = Type.String({ format: 'date-time', maxLength: 40 });
 
 const Coordinate = Type.Number({ minimum: -limits.layoutExtent, maximum: limits.layoutExtent });

@@ -126,6 +126,15 @@ export const limits = {
    */
   holdClaimBudgetMs: 3_000,
   /**
+   * A node's view of a seated zone's free seats (inventory/zoneView.ts) is read again from
+   * committed state in the background once it is this old, so other nodes' holds and
+   * expired holds reach its picks within about this long (a stale view costs a re-plan,
+   * never a double sale: the hold batch decides).
+   */
+  zoneViewRefreshMs: 1_000,
+  /** A view older than this (a zone nobody asked for lately) is read before it is used. */
+  zoneViewMaxAgeMs: 5_000,
+  /**
    * Hold requests of one event decided together in one statement (group commit). Bounds
    * the statement's size and how long its locks are held; more wait for the next batch.
    */

@@ -1,12 +1,13 @@
 /**
  * Group commit for holds. Requests for one event are collected while the event's batches
  * in flight run, then decided together by the database function `hold_batch` (migration
- * 011, revised in 023, 028, 030 and 033) in one statement: one round trip and one commit for
- * the whole batch. An idle event has no timer: the first request runs at once, alone; requests
- * arriving while batches run form the next batch (at most `limits.holdBatchMax`; at most
- * `limits.holdBatchesInFlight` batches per event and node, one on PGlite). The function
- * decides first come first served in arrival order, all or nothing per request, and a
- * refusal is a result, never an exception, so one request never aborts the others. Locks
+ * 011, revised in 023, 028, 030, 031 and 033) in one statement: one round trip and one
+ * commit for the whole batch. An idle event has no timer: the first request runs at once,
+ * alone; requests arriving while batches run form the next batch (at most
+ * `limits.holdBatchMax`; at most `limits.holdBatchesInFlight` batches per event and node,
+ * one on PGlite). The function decides first come first served in arrival order, all or
+ * nothing per request, and a refusal is a result, never an exception, so one request never
+ * aborts the others. Locks
  * are taken in a fixed order (customers by lock key, then the named tickets that are free,
  * by number), so batches on several nodes cannot deadlock each other; a ticket already
  * taken is refused without a lock, so batches naming the same taken seats never wait for
@@ -62,7 +63,8 @@ export type BatchOutcome =
   | { outcome: 'not_on_sale'; reason: SaleRefusal }
   | { outcome: 'limit'; used: number }
   | { outcome: 'unavailable'; tickets: number[] }
-  | { outcome: 'contended' }
+  /** A pick named taken seats (`tickets`); a unit claim found free units locked. */
+  | { outcome: 'contended'; tickets?: number[] }
   | { outcome: 'sold_out'; available: number }
   | { outcome: 'idem_seen' }
   | { outcome: 'fenced' }
@@ -124,7 +126,9 @@ function decode(row: Row): BatchOutcome {
       return { outcome: 'not_on_sale', reason: d.reason as SaleRefusal };
     case 'limit': return { outcome: 'limit', used: Number(d.used) };
     case 'unavailable': return { outcome: 'unavailable', tickets: d.tickets as number[] };
-    case 'contended': return { outcome: 'contended' };
+    case 'contended':
+      return Array.isArray(d.tickets) ? { outcome: 'contended', tickets: d.tickets as number[] }
+        : { outcome: 'contended' };
     case 'sold_out': return { outcome: 'sold_out', available: Number(d.available) };
     case 'idem_seen': return { outcome: 'idem_seen' };
     case 'fenced': return { outcome: 'fenced' };

@@ -2,7 +2,8 @@
  * The hold lifecycle: held → purchased | released | expired, each exactly once.
  *
  * Creating a hold plans outside the database (resolve seat ids from the node's seat index,
- * pick best available from a fresh read) and is decided in the event's next hold batch
+ * pick best available from the node's view of the zone's free seats) and is decided in the
+ * event's next hold batch
  * (batch.ts, group commit): the sale window by the database clock, the per-customer limit
  * under the customer lock, the claim, the hold with locked prices, the outbox row and the
  * Idempotency-Key record, all in one statement, all or nothing per request.
@@ -16,11 +17,8 @@ import type { EventRecord } from '../catalog/events.js';
 import { limits } from '../config/limits.js';
 import { DomainError, invalid } from '../core/errors.js';
 import { isUuid } from '../core/ids.js';
-import {
-  pickBestAvailable, pickFromBestRows, type Pick, type PickRow,
-} from '../inventory/bestAvailable.js';
-import { ticketState } from '../inventory/availability.js';
 import { seatIndex } from '../inventory/seatIndex.js';
+import { ZoneViews, type PlannedPick, type ZoneView } from '../inventory/zoneView.js';
 import { seatsPayload, writeOutbox, type ReleaseReason } from '../outbox/write.js';
 import { offerReturnedTickets, type UnguardedOffers } from '../waitlist/offers.js';
 import { overLimit } from './apply.js';
@@ -129,7 +127,8 @@ export const keySeen = Symbol('idempotency key seen');
 export async function createHold(
   db: Db, event: EventRecord, customerId: string, input: HoldInput, seams?: HoldSeams,
 ): Promise<Hold> {
-  const hold = await decideHold(db, event, customerId, input, undefined, seams);
+  const hold = await decideHold(db, event, customerId, input, undefined, seams, undefined,
+    defaultViews(db));
   if (hold === keySeen) throw new Error('assertion failed: key seen without a key');
   return hold;
 }
@@ -139,20 +138,41 @@ export async function createHold(
  * `seams` are the race tests' (batch.ts HoldSeams): production never passes them.
  * `token`: the requester's token version, still to be checked against the customer's
  * current one; the batch refuses a revoked token (TokenRevoked) before it writes anything.
+ * `views`: this node's views of zones' free seats (inventory/zoneView.ts), which best
+ * available picks from and this node's grants update.
  */
 export async function decideHold(
   db: Db, event: EventRecord, customerId: string, input: HoldInput,
-  idempotency: HoldIdempotency | undefined, seams?: HoldSeams, token?: TokenCheck,
+  idempotency: HoldIdempotency | undefined, seams: HoldSeams | undefined,
+  token: TokenCheck | undefined, views: ZoneViews,
 ): Promise<Hold | typeof keySeen> {
   const submit = new Submitter(db, event, customerId, idempotency, seams, token);
-  if ('seats' in input) return await holdSeats(submit, input.seats);
+  if ('seats' in input) return await holdSeats(submit, input.seats, views);
   const zone = event.zones.find((candidate) => candidate.key === input.zone);
   if (zone === undefined) throw invalid('/zone', `event has no zone "${input.zone}"`);
   const layout = await zoneLayout(db, event.eventId, zone.key);
   // The per-customer limit is decided in the batch only: a separate early count cost every
   // best-available request a round trip to save one for customers already at the limit.
-  if (layout.seated) return await holdBestAvailable(submit, zone.key, input.quantity);
+  if (layout.seated) {
+    return await holdBestAvailable(submit, await views.view(event.eventId, zone.key),
+      input.quantity);
+  }
   return await holdUnits(submit, zone.key, input.quantity, layout);
+}
+
+/**
+ * Zone views of callers that are not a node's hold desk (scripts, benchmarks, tests calling
+ * createHold): one set per database. A node's desk keeps its own (place.ts).
+ */
+const viewsByDb = new WeakMap<Db, ZoneViews>();
+
+function defaultViews(db: Db): ZoneViews {
+  let views = viewsByDb.get(db);
+  if (views === undefined) {
+    views = new ZoneViews(db);
+    viewsByDb.set(db, views);
+  }
+  return views;
 }
 
 /** Sends one request's attempts to the batcher; the first attempt writes the key record. */
@@ -219,7 +239,7 @@ function notOnSale(event: EventRecord, reason: SaleRefusal): DomainError {
 }
 
 async function holdSeats(
-  submit: Submitter, seatIds: readonly string[],
+  submit: Submitter, seatIds: readonly string[], views: ZoneViews,
 ): Promise<Hold | typeof keySeen> {
   // The event's layout, from this node's memory after its first hold: no query.
   const ticketOf = await seatIndex(submit.db, submit.event.eventId);
@@ -243,7 +263,14 @@ async function holdSeats(
     if (taken.length > 0) throw unavailable(taken);
   }
   const outcome = await submit.attempt(ticketNos.length, { kind: 'seats', ticketNos });
-  if (outcome === keySeen || 'holdId' in outcome) return outcome;
+  if (outcome === keySeen) return outcome;
+  if ('holdId' in outcome) {
+    // Best available on this node stops offering these seats at once.
+    for (const item of outcome.items) {
+      views.granted(submit.event.eventId, item.zone, [item.ticketNo]);
+    }
+    return outcome;
+  }
   if (outcome.outcome !== 'unavailable') {
     throw new Error(`assertion failed: a seat claim answered ${outcome.outcome}`);
   }
@@ -338,96 +365,67 @@ export function pickSpread(contenders: number, quantity: number, attempt: number
   return Math.min(base * 4 ** attempt, 100_000);
 }
 
-/** Rows read first for best available: enough for `spread` blocks (a row has dozens). */
-function bestRowsToRead(spread: number): number {
-  return Math.max(16, Math.ceil(spread / 8));
-}
-
 /**
- * Picks for best available from fresh reads: first only the best rows that could hold N
- * adjacent seats (few rows, and the index serves them in order, so the read stops early);
- * the whole zone only when those rows cannot decide (a split, or a block leaving an orphan
- * while other rows are unread). Returns the pick with the rows it came from, or throws
- * the final insufficient_inventory when the zone has fewer than N free seats.
+ * Seated zones: pick best available from this node's view of the zone's free seats, claim
+ * exactly those seats in the batch. A stale view costs a re-plan, never a double sale: the
+ * batch refuses a pick naming a taken seat and says which, and the view drops them. A view
+ * that cannot find N seats is read again first: "not enough" only from committed state.
  */
-async function planBestAvailable(
-  db: Queryable, eventId: string, zone: string, quantity: number, spread: number,
-): Promise<{ pick: Pick; rows: SeatRowRead[] }> {
-  const limit = bestRowsToRead(spread);
-  const best = await freeSeatRows(db, eventId, zone, { minFree: quantity, limit: limit + 1 });
-  const head = best.slice(0, limit);
-  const quick = pickFromBestRows(head.map((row) => row.pick), quantity, best.length <= limit,
-    { spread });
-  if (quick !== undefined) return { pick: quick, rows: head };
-  const rows = await freeSeatRows(db, eventId, zone);
-  const pick = pickBestAvailable(rows.map((row) => row.pick), quantity, { spread });
-  if (pick === undefined) {
-    // The read is fresh (committed state): fewer than N free is a real "not enough".
-    throw soldOut(zone, rows.reduce((sum, row) => sum + row.pick.available.length, 0));
-  }
-  return { pick, rows };
-}
-
-/** Seated zones: pick best available from a fresh read, claim exactly those seats. */
 async function holdBestAvailable(
-  submit: Submitter, zone: string, quantity: number,
+  submit: Submitter, view: ZoneView, quantity: number,
 ): Promise<Hold | typeof keySeen> {
   const { db, event } = submit;
-  return await withReplan(db, event.eventId, zone, quantity, async (attempt, contenders) => {
+  // The control (claim.ts Guard 'tickets'): picks do not reserve their seats in the view,
+  // so this node's racers pick as independently as racers on different nodes do, and the
+  // batch claims without its check.
+  const reserve = submit.unguarded !== 'tickets';
+  return await withReplan(db, event.eventId, view.zone, quantity, async (attempt, contenders) => {
     const spread = pickSpread(contenders, quantity, attempt);
-    const { pick, rows } = await planBestAvailable(db, event.eventId, zone, quantity, spread);
-    const firstTicket = new Map(rows.map((row) =>
-      [`${row.pick.sectionPosition}/${row.pick.rowIndex}`, row.firstTicketNo - row.firstSeat]));
-    const ticketNos = pick.seats.map((seat) =>
-      (firstTicket.get(`${seat.sectionPosition}/${seat.rowIndex}`) as number) + seat.seatNumber);
-    const outcome = await submit.attempt(quantity, { kind: 'pick', ticketNos });
-    if (outcome === keySeen || 'holdId' in outcome) return outcome;
-    if (outcome.outcome === 'contended') throw new ClaimContended();
-    throw new Error(`assertion failed: a best-available claim answered ${outcome.outcome}`);
+    const seen = view.readsStarted;
+    let pick = view.plan(quantity, spread, reserve);
+    // Short, or only a split: the view may be missing seats freed since it was read (a
+    // release, an expired hold), so committed state decides before the buyer hears "not
+    // enough" or gets seats apart.
+    if (pick === undefined || !pick.adjacent) {
+      if (pick !== undefined) view.settle(pick, { granted: false });
+      const free = await view.fresh(seen);
+      if (free < quantity) throw soldOut(view.zone, free);
+      pick = view.plan(quantity, spread, reserve);
+      // Enough seats on committed state, but this node's claims in flight hold them.
+      if (pick === undefined) throw new ClaimContended();
+    }
+    return await claimPick(submit, view, pick);
   });
 }
 
-interface SeatRowRead {
-  pick: PickRow;
-  firstTicketNo: number;
-  firstSeat: number;
-}
-
-/**
- * A seated zone's rows that have free seats, one result row per seat row, in row order.
- * With `minFree` and `limit`: only the first `limit` rows having at least `minFree` free
- * seats; the aggregate then streams over the picking index and stops there.
- */
-async function freeSeatRows(
-  db: Queryable, eventId: string, zone: string,
-  only: { minFree: number; limit: number } = { minFree: 1, limit: 1_000_000 },
-): Promise<SeatRowRead[]> {
-  const { rows } = await db.query<{
-    section_position: number; row_index: number; seat_count: number; first_ticket_no: number;
-    first_seat: number; available: number[];
-  }>(
-    `SELECT section_position, row_index, count(*)::int AS seat_count,
-            min(ticket_no)::int AS first_ticket_no, min(seat_number)::int AS first_seat,
-            array_agg(seat_number ORDER BY seat_number)
-              FILTER (WHERE ${ticketState.available}) AS available
-       FROM tickets
-      WHERE event_id = $1 AND zone_key = $2 AND seat_id IS NOT NULL
-      GROUP BY section_position, row_index
-     HAVING count(*) FILTER (WHERE ${ticketState.available}) >= $3
-      ORDER BY section_position, row_index
-      LIMIT $4`,
-    [eventId, zone, only.minFree, only.limit],
-  );
-  // Seats of a row are numbered 1..n and their ticket numbers are consecutive in the same
-  // order (layout order), so a seat's ticket is firstTicketNo + (number - firstSeat).
-  return rows.map((row) => ({
-    pick: {
-      sectionPosition: row.section_position, rowIndex: row.row_index,
-      seatCount: row.seat_count, available: row.available,
-    },
-    firstTicketNo: row.first_ticket_no,
-    firstSeat: row.first_seat,
-  }));
+/** Submits a planned pick and tells the view the batch's answer. */
+async function claimPick(
+  submit: Submitter, view: ZoneView, pick: PlannedPick,
+): Promise<Hold | typeof keySeen> {
+  let outcome: Awaited<ReturnType<Submitter['attempt']>>;
+  try {
+    outcome = await submit.attempt(pick.ticketNos.length,
+      { kind: 'pick', ticketNos: pick.ticketNos });
+  } catch (error) {
+    view.settle(pick, { granted: false });
+    throw error;
+  }
+  if (outcome === keySeen) {
+    view.settle(pick, { granted: false });
+    return outcome;
+  }
+  if ('holdId' in outcome) {
+    view.settle(pick, { granted: true });
+    return outcome;
+  }
+  if (outcome.outcome === 'contended') {
+    // Without the list (never from hold_batch 031), every seat of the pick counts as taken
+    // until the view's next read.
+    view.settle(pick, { granted: false, taken: outcome.tickets ?? pick.ticketNos });
+    throw new ClaimContended();
+  }
+  view.settle(pick, { granted: false });
+  throw new Error(`assertion failed: a best-available claim answered ${outcome.outcome}`);
 }
 
 /** What a zone's tickets look like; fixed when the event is created. */

@@ -15,6 +15,7 @@ import {
   tokenVersions, TokenRevoked, type TokenCheck, type TokenVersions,
 } from '../customers/tokenVersions.js';
 import { recordFailure, runIdempotent, type IdempotencyScope } from '../idempotency/store.js';
+import { ZoneViews } from '../inventory/zoneView.js';
 import { assertMayHold } from '../queue/gate.js';
 import type { HoldSeams } from './batch.js';
 import { isHoldGuard } from './claim.js';
@@ -59,9 +60,13 @@ export class HoldDesk {
   /** Token versions: what a batch learns of them is kept for the next request. */
   private readonly versions: TokenVersions;
 
+  /** This node's views of seated zones' free seats, which best available picks from. */
+  private readonly views: ZoneViews;
+
   constructor(private readonly ctx: AppContext) {
     this.events = new EventCache(ctx.db, ctx.clock);
     this.versions = tokenVersions(ctx);
+    this.views = new ZoneViews(ctx.db, ctx.seams?.zoneViews);
     const unguarded = isHoldGuard(ctx.unguarded) ? ctx.unguarded : undefined;
     const gate = ctx.seams?.holdBatches;
     this.seams = unguarded === undefined && gate === undefined ? undefined : {
@@ -105,7 +110,7 @@ export class HoldDesk {
     const scope = request.idempotency;
     const decideWith = async (idempotency: Parameters<typeof decideHold>[4]) =>
       await decideHold(db, event, request.customerId, request.input, idempotency,
-        this.seams, token);
+        this.seams, token, this.views);
     if (scope === undefined) {
       const hold = await decideWith(undefined);
       if (hold === keySeen) throw new Error('assertion failed: key seen without a key');

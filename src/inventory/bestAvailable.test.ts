@@ -135,6 +135,33 @@ describe('best available under contention (spread)', () => {
   });
 });
 
+describe('best available under contention: the candidates', () => {
+  it('are exactly the `spread` best blocks of the best tier', () => {
+    // Ranking as the picker ranks: orphan-free first, then row order, centre, seat number.
+    const rank = (b: ReturnType<typeof blocks>[number], quantity: number): number[] => [
+      Number(b.orphan), b.row.sectionPosition, b.row.rowIndex,
+      Math.abs(b.first + (quantity - 1) / 2 - (b.row.seatCount + 1) / 2), b.first];
+    const less = (a: number[], b: number[]): number =>
+      a.reduce((order, x, i) => order || x - (b[i] as number), 0);
+    fc.assert(fc.property(zone, fc.integer({ min: 1, max: 6 }), fc.integer({ min: 2, max: 64 }),
+      (rows, quantity, spread) => {
+        const all = blocks(rows, quantity)
+          .sort((a, b) => less(rank(a, quantity), rank(b, quantity)));
+        if (all.length === 0) return true;
+        const tier = all.filter((b) => b.orphan === (all[0] as (typeof all)[number]).orphan);
+        const expected = new Set(tier.slice(0, spread).map((b) => `${key(b.row)}/${b.first}`));
+        const seen = new Set<string>();
+        for (let i = 0; i < Math.min(spread, tier.length) * 4; i++) {
+          const pick = pickBestAvailable(rows, quantity,
+            { spread, random: () => (i + 0.5) / (Math.min(spread, tier.length) * 4) });
+          const first = Math.min(...(pick?.seats ?? []).map((seat) => seat.seatNumber));
+          seen.add(`${key(pick?.seats[0] ?? { sectionPosition: -1, rowIndex: -1 })}/${first}`);
+        }
+        return seen.size === expected.size && [...seen].every((id) => expected.has(id));
+      }), params);
+  });
+});
+
 describe('picking from the best rows first', () => {
   /** The first `limit` rows in row order having at least `quantity` free seats. */
   const bestRows = (rows: readonly PickRow[], quantity: number, limit: number): PickRow[] =>

@@ -100,9 +100,28 @@ function bestBlock(
   // Spread: one of the `spread` best blocks of the best tier, so buyers who lost a race for
   // the very best block do not all stampede to the same next one.
   const tier = all.filter((block) => block.orphan === (best as Block).orphan);
-  // Under heavy contention the spread covers the whole tier: skip the sort.
-  const candidates = spread >= tier.length ? tier : tier.sort(compareBlocks).slice(0, spread);
+  const candidates = spread >= tier.length ? tier : bestOfTier(tier, spread);
   return candidates[Math.floor(random() * candidates.length)] ?? best;
+}
+
+/**
+ * The `spread` best blocks of one tier, as a set. Within a tier blocks rank by row first,
+ * and `tier` holds them row by row in row order, so they are every block of the first rows
+ * and the best few of the row where the count runs out: only that row is sorted (sorting
+ * the whole tier cost ~1 ms per pick under contention, when the spread is hundreds).
+ */
+function bestOfTier(tier: readonly Block[], spread: number): Block[] {
+  const chosen: Block[] = [];
+  for (let start = 0; start < tier.length && chosen.length < spread;) {
+    const row = (tier[start] as Block).row;
+    let end = start;
+    while (end < tier.length && (tier[end] as Block).row === row) end++;
+    const blocks = tier.slice(start, end);
+    if (chosen.length + blocks.length <= spread) chosen.push(...blocks);
+    else chosen.push(...blocks.sort(compareBlocks).slice(0, spread - chosen.length));
+    start = end;
+  }
+  return chosen;
 }
 
 function seatsOf(row: PickRow, numbers: readonly number[]): PickedSeat[] {

@@ -1,8 +1,8 @@
--- Hold batches with fewer statements per call (replaces hold_batch of migration 030: same
--- signature, requests, results and decisions; see 011, 028 and 030).
+-- Hold batches with fewer statements per call (replaces hold_batch of migration 031, from
+-- its text: same signature, requests, results and decisions; see 011, 028, 030 and 031).
 --
 -- Every SQL statement a PL/pgSQL function runs starts and ends an executor; an expression
--- on variables alone (x = ANY(arr), a <@ b, a cast) is evaluated without one. In 030 a
+-- on variables alone (x = ANY(arr), a <@ b, a cast) is evaluated without one. In 031 a
 -- batch of N single-seat requests ran 3N + 6 statements before its write: a lock call per
 -- customer, and two per request (its tickets from jsonb, then which of them are taken).
 -- Now the customers are locked by one statement, a request's tickets are read from its
@@ -201,7 +201,8 @@ BEGIN
         IF v_taken IS NOT NULL THEN
           n := v_i;
           IF v_req->>'k' = 'pick' THEN
-            outcome := 'contended'; detail := '{}';
+            -- Which seats were taken: the picker's view drops them (holds/holds.ts).
+            outcome := 'contended'; detail := jsonb_build_object('tickets', to_jsonb(v_taken));
           ELSE
             outcome := 'unavailable'; detail := jsonb_build_object('tickets', to_jsonb(v_taken));
           END IF;

@@ -2189,7 +2189,9 @@ export interface paths {
                             failureReason: string | null;
                             /** Format: date-time */
                             createdAt: string;
+                            /** Format: date-time */
                             confirmedAt: string | null;
+                            /** Format: date-time */
                             cancelledAt: string | null;
                             payment: {
                                 /** Format: uuid */
@@ -2224,6 +2226,7 @@ export interface paths {
                                 priceCents: number;
                                 code: string;
                                 status: "valid" | "cancelled";
+                                /** Format: date-time */
                                 checkedInAt: string | null;
                             }[];
                         };
@@ -2401,7 +2404,9 @@ export interface paths {
                             failureReason: string | null;
                             /** Format: date-time */
                             createdAt: string;
+                            /** Format: date-time */
                             confirmedAt: string | null;
+                            /** Format: date-time */
                             cancelledAt: string | null;
                             payment: {
                                 /** Format: uuid */
@@ -2436,6 +2441,7 @@ export interface paths {
                                 priceCents: number;
                                 code: string;
                                 status: "valid" | "cancelled";
+                                /** Format: date-time */
                                 checkedInAt: string | null;
                             }[];
                         };
@@ -2542,7 +2548,9 @@ export interface paths {
                                 failureReason: string | null;
                                 /** Format: date-time */
                                 createdAt: string;
+                                /** Format: date-time */
                                 confirmedAt: string | null;
+                                /** Format: date-time */
                                 cancelledAt: string | null;
                                 payment: {
                                     /** Format: uuid */
@@ -2577,6 +2585,7 @@ export interface paths {
                                     priceCents: number;
                                     code: string;
                                     status: "valid" | "cancelled";
+                                    /** Format: date-time */
                                     checkedInAt: string | null;
                                 }[];
                             }[];
@@ -2672,7 +2681,9 @@ export interface paths {
                             failureReason: string | null;
                             /** Format: date-time */
                             createdAt: string;
+                            /** Format: date-time */
                             confirmedAt: string | null;
+                            /** Format: date-time */
                             cancelledAt: string | null;
                             payment: {
                                 /** Format: uuid */
@@ -2707,6 +2718,7 @@ export interface paths {
                                 priceCents: number;
                                 code: string;
                                 status: "valid" | "cancelled";
+                                /** Format: date-time */
                                 checkedInAt: string | null;
                             }[];
                         };
@@ -3118,6 +3130,7 @@ export interface paths {
                                 createdAt: string;
                                 /** Format: date-time */
                                 expiresAt: string;
+                                /** Format: date-time */
                                 revokedAt: string | null;
                             }[];
                         };
@@ -3219,6 +3232,7 @@ export interface paths {
                             createdAt: string;
                             /** Format: date-time */
                             expiresAt: string;
+                            /** Format: date-time */
                             revokedAt: string | null;
                             token: string;
                         };
@@ -4812,7 +4826,9 @@ export interface paths {
                                 failureReason: string | null;
                                 /** Format: date-time */
                                 createdAt: string;
+                                /** Format: date-time */
                                 confirmedAt: string | null;
+                                /** Format: date-time */
                                 cancelledAt: string | null;
                                 payment: {
                                     /** Format: uuid */
@@ -4847,6 +4863,7 @@ export interface paths {
                                     priceCents: number;
                                     code: string;
                                     status: "valid" | "cancelled";
+                                    /** Format: date-time */
                                     checkedInAt: string | null;
                                 }[];
                                 customer: {
