@@ -11,6 +11,8 @@
  * out numbers twice. The lock's cost is paid once per batch, not per fan: a node groups the
  * joins that arrive while its previous batch is committing into one transaction (group
  * commit, see JoinBatcher), so throughput grows with load instead of queueing on the row.
+ * That transaction is one call of `queue_join_batch` (migration 034): one round trip per
+ * batch, since one batch per line and node is in flight and its round trips set the pace.
  */
 import type { EventRecord } from '../catalog/events.js';
 import { limits } from '../config/limits.js';
@@ -38,47 +40,16 @@ interface NumberingRow {
   now: Date;
 }
 
-/** Creates the line's rows on first use; later calls find them and change nothing. */
-async function ensureLineRows(tx: Queryable, eventId: string): Promise<void> {
-  await tx.query(
-    'INSERT INTO queue_numbering (event_id) VALUES ($1) ON CONFLICT (event_id) DO NOTHING',
-    [eventId],
-  );
-  await tx.query(
-    'INSERT INTO queue_state (event_id) VALUES ($1) ON CONFLICT (event_id) DO NOTHING',
-    [eventId],
-  );
-}
-
+/** Locks the line's numbering row (the line exists: its first join created it). */
 async function lockNumbering(tx: Queryable, eventId: string): Promise<NumberingRow> {
-  const row = await tryLockNumbering(tx, eventId);
-  assert(row !== undefined, `numbering row of ${eventId} exists`);
-  return row;
-}
-
-async function tryLockNumbering(
-  tx: Queryable, eventId: string,
-): Promise<NumberingRow | undefined> {
   const { rows } = await tx.query<NumberingRow>(
     `SELECT last_number, drawn_at, clock_timestamp() AS now
        FROM queue_numbering WHERE event_id = $1 FOR UPDATE`,
     [eventId],
   );
   const row = rows[0];
-  if (row === undefined) return undefined;
+  assert(row !== undefined, `numbering row of ${eventId} exists`);
   return { last_number: Number(row.last_number), drawn_at: row.drawn_at, now: row.now };
-}
-
-/**
- * Locks the line's numbering row, creating the line's rows first if this is its first join.
- * Both rows are created together, so a numbering row found means the line exists: a batch
- * pays the two inserts only once per line, not once per batch.
- */
-async function lockLine(tx: Queryable, eventId: string): Promise<NumberingRow> {
-  const found = await tryLockNumbering(tx, eventId);
-  if (found !== undefined) return found;
-  await ensureLineRows(tx, eventId);
-  return await lockNumbering(tx, eventId);
 }
 
 /**
@@ -102,79 +73,94 @@ export async function drawIfDue(
 }
 
 /**
- * Puts customers in the line in one transaction; those already in it keep their entry, and
- * get it back as it stands (left or not), so a join is also the lookup of a known customer.
- * Before on-sale newcomers enter the pre-queue (no number); from on-sale on, the pre-queue's
- * numbers are reserved first (if nobody has yet; the tick assigns them later), then
- * newcomers get the next numbers in the order of `customerIds`. Duplicates in `customerIds`
- * are joined once. The on-sale boundary is judged by the database clock, read under the
- * numbering lock, unless a test pins time with `pinnedMs`.
+ * Puts customers in the line; those already in it keep their entry, and get it back as it
+ * stands (left or not), so a join is also the lookup of a known customer. Before on-sale
+ * newcomers enter the pre-queue (no number); from on-sale on, the pre-queue's numbers are
+ * reserved first (if nobody has yet; the tick assigns them later), then newcomers get the
+ * next numbers in the order of `customerIds`. Duplicates in `customerIds` are joined once.
+ * The on-sale boundary is judged by the database clock, read under the numbering lock,
+ * unless a test pins time with `pinnedMs`.
+ *
+ * One round trip (`queue_join_batch`, migration 034) decides and writes the whole batch;
+ * only the batch that finds the pre-queue's numbers due takes the transaction that
+ * reserves them (once per line). `unguarded` is a race test's control only.
  */
 export async function joinLine(
   db: Db, event: EventRecord, customerIds: readonly string[], pinnedMs: number | undefined,
-  seeds: SeedSource = newSeed, tokens?: JoinTokens,
+  seeds: SeedSource = newSeed, tokens?: JoinTokens, unguarded?: JoinGuard,
 ): Promise<Map<string, JoinOutcome>> {
   const unique = [...new Set(customerIds)];
   assert(unique.length <= limits.queueJoinBatch, 'join batch within limits');
-  return await db.tx(async (tx) => {
-    const outcomes = new Map<string, JoinOutcome>();
-    const numbering = await lockLine(tx, event.eventId);
-    const nowMs = pinnedMs ?? numbering.now.getTime();
-    // The entries, and in the same statement the current token versions to compare.
-    const existing = await tx.query<{
-      customer_id: string; number: number | null; left: boolean; token_version: number | null;
-    }>(
-      `SELECT customer_id, number, left_at IS NOT NULL AS left, NULL::int AS token_version
-         FROM queue_entries WHERE event_id = $1 AND customer_id = ANY($2::uuid[])
-       UNION ALL
-       SELECT customer_id, NULL, NULL, token_version FROM customers
-        WHERE customer_id = ANY($3::uuid[])`,
-      [event.eventId, unique, [...(tokens?.versions.keys() ?? [])]],
-    );
-    const revoked = new Set<string>();
-    for (const row of existing.rows) {
-      if (row.token_version === null) continue;
-      tokens?.current.set(row.customer_id, row.token_version);
-      if ((tokens?.versions.get(row.customer_id) ?? 0) < row.token_version) {
-        revoked.add(row.customer_id);
-      }
-    }
-    for (const row of existing.rows) {
-      if (row.token_version !== null || revoked.has(row.customer_id)) continue;
-      const number = row.number === null ? null : Number(row.number);
-      const known = { customerId: row.customer_id, number, created: false };
-      outcomes.set(row.customer_id, row.left ? { ...known, left: true } : known);
-    }
-    // A revoked token joins nobody: no entry, no outcome (the caller refuses it).
-    const fresh = unique.filter((id) => !outcomes.has(id) && !revoked.has(id));
-    if (fresh.length === 0) return outcomes;
-    const joinedAt = new Date(nowMs);
-    if (numbering.drawn_at === null && nowMs < event.onSaleAtMs) {
-      await tx.query(
-        `INSERT INTO queue_entries (event_id, customer_id, number, pre_queue, joined_at)
-         SELECT $1, c, NULL, true, $3 FROM unnest($2::uuid[]) AS x(c)`,
-        [event.eventId, fresh, joinedAt],
-      );
-      for (const id of fresh) outcomes.set(id, { customerId: id, number: null, created: true });
-      return outcomes;
-    }
-    let last = numbering.last_number;
-    if (numbering.drawn_at === null) {
-      last = await reserveDraw(tx, event.eventId, last, nowMs, seeds());
-    }
-    const numbers = fresh.map((_, i) => last + 1 + i);
-    await tx.query(
-      `INSERT INTO queue_entries (event_id, customer_id, number, pre_queue, joined_at)
-       SELECT $1, c, n, false, $4 FROM unnest($2::uuid[], $3::bigint[]) AS x(c, n)`,
-      [event.eventId, fresh, numbers, joinedAt],
-    );
-    await tx.query('UPDATE queue_numbering SET last_number = $2 WHERE event_id = $1', [
-      event.eventId, last + fresh.length,
-    ]);
-    fresh.forEach((id, i) => {
-      outcomes.set(id, { customerId: id, number: numbers[i] ?? null, created: true });
-    });
-    return outcomes;
+  return await decideJoins(db, event, unique, pinnedMs, seeds, tokens, unguarded, false);
+}
+
+async function decideJoins(
+  db: Db, event: EventRecord, unique: readonly string[], pinnedMs: number | undefined,
+  seeds: SeedSource, tokens: JoinTokens | undefined, unguarded: JoinGuard | undefined,
+  afterDraw: boolean,
+): Promise<Map<string, JoinOutcome>> {
+  const { rows } = await db.query<JoinRow>(
+    `SELECT customer, outcome, entry_number, has_left, current_version
+       FROM queue_join_batch($1::uuid, $2::uuid[], $3::int[], $4::timestamptz,
+                             $5::timestamptz, $6::text[])`,
+    [event.eventId, unique, unique.map((id) => comparedVersion(tokens, id)),
+      new Date(event.onSaleAtMs), pinnedMs === undefined ? null : new Date(pinnedMs),
+      unguarded === undefined ? [] : [unguarded]],
+  );
+  if (rows[0]?.outcome === 'draw_due') {
+    // Once per line: the reservation commits, then the batch is decided as any other.
+    assert(!afterDraw, 'a join batch finds the draw reserved after reserving it');
+    await reserveDue(db, event, pinnedMs, seeds);
+    return await decideJoins(db, event, unique, pinnedMs, seeds, tokens, unguarded, true);
+  }
+  const outcomes = new Map<string, JoinOutcome>();
+  for (const row of rows) {
+    if (row.current_version !== null) tokens?.current.set(row.customer, row.current_version);
+    if (row.outcome === 'revoked') continue;
+    assert(row.outcome === 'joined' || row.outcome === 'known',
+      `join of ${row.customer} decided (${row.outcome})`);
+    const number = row.entry_number === null ? null : Number(row.entry_number);
+    const created = row.outcome === 'joined';
+    const entry = { customerId: row.customer, number, created };
+    outcomes.set(row.customer, row.has_left ? { ...entry, left: true } : entry);
+  }
+  return outcomes;
+}
+
+/** A guard a race test's control may remove: the numbering row's lock. */
+export type JoinGuard = 'numbering';
+
+/** One customer's row of `queue_join_batch`. */
+interface JoinRow {
+  customer: string;
+  outcome: 'joined' | 'known' | 'revoked' | 'missing' | 'draw_due';
+  entry_number: string | number | null;
+  has_left: boolean;
+  current_version: number | null;
+}
+
+/** The token version the batch compares for a customer: null for none (see JoinTokens). */
+function comparedVersion(tokens: JoinTokens | undefined, customerId: string): number | null {
+  const version = tokens?.versions.get(customerId);
+  if (version === undefined) return null;
+  // A checked token counts as current: compare with the largest version there is.
+  return Math.min(version, maxTokenVersion);
+}
+
+const maxTokenVersion = 2_147_483_647;
+
+/**
+ * Reserves the pre-queue's numbers for a batch that found them due (see drawIfDue; this
+ * one judges on-sale by the database clock under the lock, as the batch did).
+ */
+async function reserveDue(
+  db: Db, event: EventRecord, pinnedMs: number | undefined, seeds: SeedSource,
+): Promise<void> {
+  await db.tx(async (tx) => {
+    const locked = await lockNumbering(tx, event.eventId);
+    const nowMs = pinnedMs ?? locked.now.getTime();
+    if (locked.drawn_at !== null || nowMs < event.onSaleAtMs) return;
+    await reserveDraw(tx, event.eventId, locked.last_number, nowMs, seeds());
   });
 }
 

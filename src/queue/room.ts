@@ -90,6 +90,10 @@ export class WaitingRoom {
   private readonly events = new Map<string, { atMs: number; record: Promise<EventRecord> }>();
   private readonly statuses = new Map<string, StatusMemo>();
   private readonly followed = new Map<string, FollowedLine>();
+  /** Members-cache writes gathered in this turn of the event loop, per cache key. */
+  private readonly memberWrites = new Map<string, {
+    fields: Record<string, string>; written: Promise<void>;
+  }>();
   private sweptAtMs = 0;
 
   /** The database, for watchers that refresh an entry after the draw. */
@@ -447,15 +451,34 @@ export class WaitingRoom {
     await coord.publish(ticksChannel(coord, status.eventId), message);
   }
 
-  /** Remembers numbers in the members cache (after they are committed). */
+  /**
+   * Remembers numbers in the members cache (after they are committed). Writes asked for in
+   * the same turn of the event loop go together as one write per line: a join batch's fans
+   * all resume in one turn, so the batch costs one cache write, not one per fan. Fields are
+   * applied in the order asked (a later entry of a customer wins), and a write asked for
+   * after one has been sent goes in the next, sent after it on the same connection.
+   */
   async remember(eventId: string, ...entries: EntryRef[]): Promise<void> {
     if (entries.length === 0) return;
-    const fields = Object.fromEntries(entries.map((entry) => {
-      const mark = entry.number === null ? preQueueMark : String(entry.number);
-      return [entry.customerId, entry.left === true ? `${leftMark}${mark}` : mark];
-    }));
     const key = this.ctx.coord.keys.event(eventId, 'queue:members');
-    await this.cacheWrite(() => this.ctx.coord.hashSet(key, fields, membersTtlMs));
+    let pending = this.memberWrites.get(key);
+    if (pending === undefined) {
+      const fields: Record<string, string> = {};
+      const written = new Promise<void>((resolve) => {
+        setImmediate(() => {
+          this.memberWrites.delete(key);
+          void this.cacheWrite(() => this.ctx.coord.hashSet(key, fields, membersTtlMs))
+            .then(resolve);
+        });
+      });
+      pending = { fields, written };
+      this.memberWrites.set(key, pending);
+    }
+    for (const entry of entries) {
+      const mark = entry.number === null ? preQueueMark : String(entry.number);
+      pending.fields[entry.customerId] = entry.left === true ? `${leftMark}${mark}` : mark;
+    }
+    await pending.written;
   }
 
   /** The customer's entry from the members cache only (undefined on a miss). */

@@ -1,0 +1,391 @@
+/**
+ * Where a queue join's time goes under load: new fans join one queued event over HTTP on
+ * PostgreSQL (as the waiting-room section does), next to a bare Fastify POST in the same
+ * process, then the same fans re-join and poll `queue/me`. For each it reports the server
+ * thread's busy time per request (event-loop utilization, so the load thread is not
+ * counted), and for the joins: every PostgreSQL statement timed from Node (at the client,
+ * BEGIN and COMMIT included), round trips per join, the batch sizes formed, coordinator
+ * (Redis) calls per join by kind, the request's stages, and PostgreSQL's sessions
+ * (pg_stat_activity). Run with
+ * `npx tsx bench/joinProfile.ts [connections] [seconds] [memory|redis] [--cpu]`:
+ * `redis` coordinates through Redis (REDIS_URL for the app's global limit too, as a server
+ * node does), `--cpu` takes a CPU profile of the server thread over the join window and
+ * prints its heaviest functions (the profile is written to /tmp).
+ */
+import { randomUUID } from 'node:crypto';
+import diagnostics from 'node:diagnostics_channel';
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+
+import Fastify from 'fastify';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+
+import { createMemoryCoordinator, createRedisCoordinator } from '../src/coord/index.js';
+import type { Coordinator } from '../src/coord/index.js';
+import { buildEvent } from '../src/testing/factories.js';
+import { testRedisUrl } from '../src/testing/services.js';
+import { buildTestContext } from '../src/testing/context.js';
+import { benchPostgres, loadHttp, postJson, startBenchServer, type RequestSpec } from './lib.js';
+
+const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const connections = Number(args[0] ?? 64);
+const seconds = Number(args[1] ?? 6);
+const coordKind = args[2] === 'redis' ? 'redis' : 'memory';
+const cpuProfile = process.argv.includes('--cpu');
+
+// ---- PostgreSQL statements, timed at the client (BEGIN/COMMIT included) ----
+interface Stat { n: number; ms: number; max: number }
+const statements = new Map<string, Stat>();
+const batchSizes: number[] = [];
+let measuring = false;
+
+function label(sql: string): string {
+  const s = sql.replace(/\s+/g, ' ').trim();
+  const m = new RegExp([
+    'queue_join_batch', 'FROM queue_numbering WHERE event_id = \\$1 FOR UPDATE',
+    'FROM queue_entries WHERE event_id = \\$1 AND customer_id = ANY',
+    'INSERT INTO queue_entries', 'UPDATE queue_numbering',
+  ].join('|'), 'i').exec(s);
+  return m ? m[0] : s.slice(0, 60);
+}
+
+type ClientQuery = (this: pg.Client, ...rest: unknown[]) => unknown;
+const proto = pg.Client.prototype as unknown as { query: ClientQuery };
+const original = proto.query;
+proto.query = function timedQuery(this: pg.Client, ...rest: unknown[]): unknown {
+  const [first, params] = rest;
+  const sql = typeof first === 'string' ? first : (first as { text?: string } | null)?.text;
+  if (!measuring || sql === undefined || this === sampler) return original.apply(this, rest);
+  const key = label(sql);
+  if (/queue_join_batch|customer_id = ANY/.test(key)) {
+    const ids = Array.isArray(params) ? params[1] : undefined;
+    if (Array.isArray(ids)) batchSizes.push(ids.length);
+  }
+  const t0 = performance.now();
+  const done = (): void => {
+    const ms = performance.now() - t0;
+    const s = statements.get(key) ?? { n: 0, ms: 0, max: 0 };
+    s.n++; s.ms += ms; s.max = Math.max(s.max, ms);
+    statements.set(key, s);
+  };
+  // The pool's own queries pass a callback; transactions await a promise.
+  const callback = rest[rest.length - 1];
+  if (typeof callback === 'function') {
+    rest[rest.length - 1] = (...results: unknown[]): unknown => {
+      done();
+      return (callback as (...r: unknown[]) => unknown)(...results);
+    };
+    return original.apply(this, rest);
+  }
+  const result = original.apply(this, rest);
+  if (result instanceof Promise) result.then(done, done);
+  return result;
+};
+
+// ---- coordinator calls, counted by kind ----
+const coordCalls = new Map<string, number>();
+// The pg_stat_activity sampler's client: not the app's, so not timed.
+let sampler: pg.Client | undefined;
+function counted(coord: Coordinator): Coordinator {
+  return new Proxy(coord, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...rest: unknown[]) => {
+        if (measuring) coordCalls.set(String(prop), (coordCalls.get(String(prop)) ?? 0) + 1);
+        return (value as (...a: unknown[]) => unknown).apply(target, rest);
+      };
+    },
+  });
+}
+
+// ---- the server thread's time over a run, from its first request to the end ----
+// CPU from /proc (the main thread's task: its id is the process id), so time the thread
+// spent waiting for a core on a loaded box is not counted; event-loop utilization beside it.
+function threadCpuMs(): number {
+  const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime (fields 14 and 15 of stat), in clock ticks of 10 ms.
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+let onFirstRequest: (() => void) | undefined;
+diagnostics.subscribe('http.server.request.start', () => {
+  const first = onFirstRequest;
+  onFirstRequest = undefined;
+  first?.();
+});
+async function busy<T>(work: () => Promise<T>): Promise<{
+  result: T; busyMs: number; cpuMs: number;
+}> {
+  let before = performance.eventLoopUtilization();
+  let cpu0 = threadCpuMs();
+  onFirstRequest = () => {
+    before = performance.eventLoopUtilization();
+    cpu0 = threadCpuMs();
+  };
+  const result = await work();
+  const elu = performance.eventLoopUtilization(before);
+  return { result, busyMs: elu.active, cpuMs: threadCpuMs() - cpu0 };
+}
+
+const fmt = (n: number, digits = 1): string => n.toFixed(digits);
+
+// ---- the bare route, same process, same load thread ----
+const bare = Fastify({ logger: false });
+bare.post('/join', async () => ({ state: 'waiting', number: 1, position: 1 }));
+const bareUrl = await bare.listen({ port: 0, host: '127.0.0.1' });
+const bareRun = await busy(() => loadHttp('bare Fastify POST', bareUrl,
+  Array.from({ length: 80_000 }, () => postJson('/join', {})),
+  { concurrency: connections, maxMs: seconds * 1000, warmup: 200 }));
+await bare.close();
+
+// ---- the app ----
+const prefix = `bench:joinprofile:${randomUUID().slice(0, 8)}:`;
+const inner = coordKind === 'redis'
+  ? createRedisCoordinator({ url: testRedisUrl, prefix, name: 'join-profile' })
+  : createMemoryCoordinator({});
+const db = await benchPostgres(20);
+const server = await startBenchServer(db, {
+  connections, coord: counted(inner),
+  env: {
+    RATE_LIMIT_JOINS_PER_IP: '10000000', RATE_LIMIT_QUEUE_POLLS_PER_CUSTOMER: '1000000',
+    ...(coordKind === 'redis' ? { REDIS_URL: testRedisUrl } : {}),
+  },
+});
+const details = await buildEvent(buildTestContext(db), {
+  queue: { enabled: true, admitPerMinute: 1_000, maxActiveShoppers: 1_000 },
+});
+const path = `/api/v1/events/${details.eventId}/queue`;
+const specs: RequestSpec[] = Array.from({ length: 40_000 }, () => postJson(path, {}, {
+  authorization: `Bearer ${server.ctx.tokens.issue(randomUUID())}`,
+}));
+
+// pg_stat_activity sampled from its own connection.
+const { rows: [dbRow] } = await db.query<{ d: string }>('SELECT current_database() AS d');
+sampler = new pg.Client({ host: '127.0.0.1', port: 5432,
+  user: process.env.PGUSER ?? 'postgres', database: (dbRow as { d: string }).d });
+await sampler.connect();
+const states = new Map<string, number>();
+let samples = 0;
+let sampleInFlight = false;
+const sampling = setInterval(() => {
+  if (!measuring || sampleInFlight || sampler === undefined) return;
+  sampleInFlight = true;
+  void sampler.query<{ k: string; n: number }>(
+    `SELECT coalesce(state,'') || ' ' || coalesce(wait_event_type,'-') || ':' ||
+            coalesce(wait_event,'-') AS k, count(*)::int AS n
+       FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+      GROUP BY 1`).then(({ rows }) => {
+    samples++;
+    for (const row of rows) states.set(row.k, (states.get(row.k) ?? 0) + row.n);
+  }, () => undefined).finally(() => { sampleInFlight = false; });
+}, 20);
+
+// Per-request stage stamps: socket parsed, handler start and end (Fastify's tracing
+// channel: after onRequest auth and the preHandler rate limits), response finished.
+interface Stamps { start: number; handler?: number; handled?: number }
+const stamps = new WeakMap<IncomingMessage, Stamps>();
+const stage = { n: 0, pre: 0, handler: 0, post: 0, total: 0 };
+diagnostics.subscribe('http.server.request.start', (message) => {
+  const { request } = message as { request: IncomingMessage };
+  stamps.set(request, { start: performance.now() });
+});
+const handlerChannel = diagnostics.tracingChannel('fastify.request.handler');
+const rawOf = (m: unknown): IncomingMessage =>
+  (m as { request: { raw: IncomingMessage } }).request.raw;
+handlerChannel.subscribe({
+  start(m) {
+    const s = stamps.get(rawOf(m));
+    if (s) s.handler = performance.now();
+  },
+  asyncStart(m) {
+    const s = stamps.get(rawOf(m));
+    if (s) s.handled = performance.now();
+  },
+  end() {}, asyncEnd() {}, error() {},
+});
+diagnostics.subscribe('http.server.response.finish', (message) => {
+  const { request } = message as { request: IncomingMessage };
+  const s = stamps.get(request);
+  if (!measuring || s?.handler === undefined || s.handled === undefined) return;
+  const now = performance.now();
+  stage.n++; stage.pre += s.handler - s.start; stage.handler += s.handled - s.handler;
+  stage.post += now - s.handled; stage.total += now - s.start;
+});
+
+// Redis commands of the whole server (the app's global limit has its own connection).
+const admin = coordKind === 'redis' ? new Redis(testRedisUrl) : undefined;
+const commandStats = async (): Promise<Map<string, number>> => {
+  const stats = new Map<string, number>();
+  if (admin === undefined) return stats;
+  for (const m of (await admin.info('commandstats')).matchAll(/cmdstat_(\S+?):calls=(\d+)/g)) {
+    stats.set(m[1] as string, Number(m[2]));
+  }
+  return stats;
+};
+
+const session = new Session();
+if (cpuProfile) {
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+}
+const loop = monitorEventLoopDelay({ resolution: 5 });
+const redisBefore = await commandStats();
+loop.enable();
+measuring = true;
+if (cpuProfile) await session.post('Profiler.start');
+const joinRun = await busy(() => loadHttp('join, new fans', server.url, specs,
+  { concurrency: connections, maxMs: seconds * 1000, warmup: 0 }));
+const profile = cpuProfile ? (await session.post('Profiler.stop')).profile : undefined;
+measuring = false;
+loop.disable();
+const redisAfter = await commandStats();
+clearInterval(sampling);
+
+// The same fans again: re-joins (the member cache answers) and polls (memory answers).
+const joined = specs.slice(0, joinRun.result.ops);
+const rejoinRun = await busy(() => loadHttp('re-join', server.url, joined.slice(0, 100_000),
+  { concurrency: connections, maxMs: seconds * 1000, warmup: 100, ok: [200] }));
+const polls = joined.slice(0, 100_000).map((spec): RequestSpec => ({
+  method: 'GET', path: `${path}/me`, headers: spec.headers ?? {},
+}));
+const pollRun = await busy(() => loadHttp('queue/me, waiting fans', server.url, polls,
+  { concurrency: connections, maxMs: seconds * 1000, warmup: 100, ok: [200] }));
+const { rows: [check] } = await db.query<{ n: number; dense: boolean }>(
+  `SELECT count(*)::int AS n, max(number) = count(*) AS dense FROM queue_entries
+    WHERE event_id = $1`, [details.eventId]);
+
+await sampler.end();
+admin?.disconnect();
+await server.close();
+await db.close();
+if (coordKind === 'redis') await inner.close();
+
+// ---- report ----
+const perRequestUs = (ms: number, ops: number): string =>
+  fmt((ms * 1000) / Math.max(1, ops), 0);
+const line = (run: typeof bareRun): string => `${fmt(run.result.opsPerSec, 0)}/s, p50 ${
+  fmt(run.result.p50Ms)} ms, p99 ${fmt(run.result.p99Ms)} ms, server thread CPU ${
+  perRequestUs(run.cpuMs, run.result.ops)} µs/request (busy ${
+  perRequestUs(run.busyMs, run.result.ops)}), errors ${run.result.errors}`;
+const joins = joinRun.result.ops;
+const ratio = (run: typeof bareRun): string =>
+  `${fmt((run.result.opsPerSec / bareRun.result.opsPerSec) * 100)} % of bare`;
+console.log(`connections ${connections}, ${seconds} s per run, coordination: ${coordKind}`);
+console.log(`bare POST:           ${line(bareRun)}`);
+console.log(`join, new fans:      ${line(joinRun)} (${ratio(joinRun)})`);
+console.log(`re-join:             ${line(rejoinRun)} (${ratio(rejoinRun)})`);
+console.log(`queue/me, waiting:   ${line(pollRun)} (${ratio(pollRun)})`);
+console.log(`entries ${check?.n}, numbers dense: ${check?.dense}`);
+const ms = (ns: number): string => fmt(ns / 1e6);
+console.log(`event loop delay during joins: p50 ${ms(loop.percentile(50))} ms, p99 ${
+  ms(loop.percentile(99))} ms, max ${ms(loop.max)} ms`);
+const mean = (total: number): string => (total / Math.max(1, stage.n)).toFixed(2);
+console.log(`join stages (mean over ${stage.n}): parse→handler (auth, rate limits, ` +
+  `validation) ${mean(stage.pre)} ms, handler ${mean(stage.handler)} ms, reply ${
+    mean(stage.post)} ms, total ${mean(stage.total)} ms`);
+batchSizes.sort((a, b) => a - b);
+const batches = batchSizes.length;
+const sum = batchSizes.reduce((a, b) => a + b, 0);
+const at = (p: number): number => batchSizes[Math.min(batches - 1, Math.floor(p * batches))] ?? 0;
+const riding = batchSizes.reduce((a, b) => a + b * b, 0) / Math.max(1, sum);
+console.log(`batches: ${batches}, mean ${fmt(sum / Math.max(1, batches))} joins, p50 ${at(0.5)}, ` +
+  `p90 ${at(0.9)}, max ${at(1 - 1e-9)}; the batch a join rode in: mean ${fmt(riding)}`);
+let trips = 0;
+let pgMs = 0;
+console.log('PostgreSQL statements (timed at the client, BEGIN/COMMIT included):');
+for (const [k, s] of [...statements].sort((a, b) => b[1].ms - a[1].ms)) {
+  trips += s.n; pgMs += s.ms;
+  console.log(`  ${String(s.n).padStart(7)} × mean ${fmt(s.ms / s.n, 2).padStart(7)} ms ` +
+    `max ${fmt(s.max).padStart(7)}  ${k}`);
+}
+console.log(`  round trips per join ${fmt(trips / Math.max(1, joins), 3)}, per batch ${
+  fmt(trips / Math.max(1, batches), 2)}; statement time per batch ${
+  fmt(pgMs / Math.max(1, batches), 2)} ms`);
+console.log('coordinator calls per join:');
+for (const [k, n] of [...coordCalls].sort((a, b) => b[1] - a[1])) {
+  console.log(`  ${fmt(n / Math.max(1, joins), 3).padStart(7)}  ${k}`);
+}
+if (admin !== undefined) {
+  console.log('Redis commands per join (INFO commandstats, whole server: others count too):');
+  for (const [k, n] of redisAfter) {
+    const d = n - (redisBefore.get(k) ?? 0);
+    if (d > 0) console.log(`  ${fmt(d / Math.max(1, joins), 3).padStart(7)}  ${k}`);
+  }
+}
+console.log(`pg_stat_activity, mean sessions per sample over ${samples} samples:`);
+for (const [k, n] of [...states].sort((a, b) => b[1] - a[1])) {
+  console.log(`  ${(n / Math.max(1, samples)).toFixed(2).padStart(6)}  ${k}`);
+}
+if (profile !== undefined) await summarize(profile as CpuProfile);
+
+interface ProfileNode {
+  id: number; hitCount?: number; children?: number[];
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+
+interface CpuProfile { nodes: ProfileNode[]; samples?: number[] }
+
+/** Where a profile node's code lives: a package, a folder of ours, or a built-in. */
+function placeOf(url: string, functionName: string): string {
+  if (url === '') return functionName;
+  return /node_modules\/(@[^/]+\/[^/]+|[^/]+)/.exec(url)?.[1]
+    ?? (/\/(src|bench)\/([^/]+)/.exec(url)?.slice(1, 3).join('/') ?? url.replace(/^.*\//, ''));
+}
+
+/** Self time by place and function, and total (inclusive) time of the heaviest functions. */
+async function summarize(p: CpuProfile): Promise<void> {
+  const file = `/tmp/join-profile-${Date.now()}.cpuprofile`;
+  await writeFile(file, JSON.stringify(p));
+  const byId = new Map(p.nodes.map((node) => [node.id, node]));
+  const parent = new Map<number, number>();
+  for (const node of p.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const key = (node: ProfileNode): string => {
+    const { functionName, url, lineNumber } = node.callFrame;
+    const where = url.replace(/^.*node_modules\//, '').replace(/^file:\/\/\/work\/[^/]+\//, '');
+    return `${functionName || '(anonymous)'} ${where}:${lineNumber + 1}`;
+  };
+  const self = new Map<string, number>();
+  const total = new Map<string, number>();
+  const byPlace = new Map<string, number>();
+  let busySamples = 0;
+  const samples = p.samples ?? [];
+  for (const id of samples) {
+    const leaf = byId.get(id);
+    if (leaf === undefined || leaf.callFrame.functionName === '(idle)') continue;
+    busySamples += 1;
+    self.set(key(leaf), (self.get(key(leaf)) ?? 0) + 1);
+    const place = placeOf(leaf.callFrame.url, leaf.callFrame.functionName);
+    byPlace.set(place, (byPlace.get(place) ?? 0) + 1);
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const node = byId.get(at);
+      if (node === undefined) break;
+      const k = key(node);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      total.set(k, (total.get(k) ?? 0) + 1);
+    }
+  }
+  const pct = (n: number): string => `${fmt((n / Math.max(1, busySamples)) * 100).padStart(5)} %`;
+  const idle = samples.length - busySamples;
+  console.log(`CPU profile of the server thread during the joins (${file}): ${
+    fmt((idle / Math.max(1, samples.length)) * 100)} % idle; shares below are of busy time`);
+  console.log('self time by place:');
+  for (const [k, n] of [...byPlace].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
+    console.log(`  ${pct(n)}  ${k}`);
+  }
+  console.log('self time by function:');
+  for (const [k, n] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
+    console.log(`  ${pct(n)}  ${k}`);
+  }
+  console.log('total time (with callees) by function:');
+  for (const [k, n] of [...total].sort((a, b) => b[1] - a[1]).slice(0, 60)) {
+    console.log(`  ${pct(n)}  ${k}`);
+  }
+}

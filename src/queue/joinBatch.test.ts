@@ -1,0 +1,196 @@
+/**
+ * The join batch (`queue_join_batch`, one round trip) under conflicting requests.
+ *
+ * Two nodes, one customer: node 1's batch for X and Y is in flight (its transaction is
+ * kept open) while node 2's batch for X and Z arrives. Node 2 waits for the numbering lock,
+ * then sees X's committed entry: X keeps the number node 1 gave and Z is numbered after
+ * Y. The control runs node 2's batch with the lock removed (guard 'numbering'): it reads
+ * the line before node 1 commits and numbers X a second time, and only the unique indexes
+ * stop it, so the lock is what serializes the two nodes. PostgreSQL only: it needs two
+ * transactions at once (PGlite has one connection and runs one statement at a time).
+ *
+ * Many joiners in one batch, on both backends: a fan already in line, one who left, a
+ * duplicate, a revoked token and newcomers decided together, each by their own rule; and
+ * the waiting room writes the batch's members cache once, not once per fan.
+ */
+import { randomUUID } from 'node:crypto';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { loadEvent, type EventRecord } from '../catalog/events.js';
+import type { AppContext } from '../context.js';
+import { TokenRevoked } from '../customers/tokenVersions.js';
+import type { Db } from '../storage/index.js';
+import { testBackends } from '../testing/backends.js';
+import { buildTestContext } from '../testing/context.js';
+import { buildCustomers, buildEvent } from '../testing/factories.js';
+import { createMemoryCoordinator } from '../coord/memory.js';
+import type { Coordinator } from '../coord/types.js';
+import { leaveLine } from './leave.js';
+import { joinLine, JoinBatcher, type JoinGuard, type JoinOutcome } from './line.js';
+import { WaitingRoom } from './room.js';
+
+const backends = await testBackends();
+const postgres = backends.find((backend) => backend.name === 'postgres');
+
+async function queuedEvent(ctx: AppContext, db: Db): Promise<EventRecord> {
+  const details = await buildEvent(ctx, {
+    queue: { enabled: true, admitPerMinute: 60, maxActiveShoppers: 10 },
+  });
+  return await loadEvent(db, details.eventId);
+}
+
+async function entries(db: Db, eventId: string): Promise<{ id: string; n: number }[]> {
+  const { rows } = await db.query<{ customer_id: string; number: string }>(
+    'SELECT customer_id, number FROM queue_entries WHERE event_id = $1 ORDER BY number',
+    [eventId]);
+  return rows.map((row) => ({ id: row.customer_id, n: Number(row.number) }));
+}
+
+describe.skipIf(postgres === undefined || !postgres.available)(
+  'one customer joining from two nodes at once (PostgreSQL)', () => {
+    let db: Db;
+    let ctx: AppContext;
+
+    beforeAll(async () => {
+      db = await (postgres as NonNullable<typeof postgres>).open({ poolMax: 6 });
+      ctx = buildTestContext(db);
+    });
+    afterAll(async () => {
+      await db?.close();
+    });
+
+    /** Waits on the condition (node 2's batch is waiting for a lock), not on time. */
+    async function batchWaitsForLock(): Promise<void> {
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const { rows } = await db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock'
+              AND query LIKE '%FROM queue_join_batch(%'`);
+        if ((rows[0]?.n ?? 0) > 0) return;
+        if (Date.now() > deadline) throw new Error('node 2 never waited for node 1');
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    }
+
+    async function race(unguarded?: JoinGuard) {
+      const event = await queuedEvent(ctx, db);
+      const [first, x, y, z] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+      // The line exists and its (empty) pre-queue is drawn: both nodes take the one-call path.
+      await joinLine(db, event, [first], undefined);
+      let release = (): void => undefined;
+      const gate = new Promise<void>((resolve) => { release = resolve; });
+      let decided = (): void => undefined;
+      const inFlight = new Promise<void>((resolve) => { decided = resolve; });
+      const node1 = db.tx(async (tx) => {
+        const { rows } = await tx.query<{ customer: string; entry_number: string }>(
+          `SELECT customer, entry_number FROM queue_join_batch($1::uuid, $2::uuid[],
+             $3::int[], $4::timestamptz)`,
+          [event.eventId, [x, y], [null, null], new Date(event.onSaleAtMs)]);
+        decided();
+        await gate;
+        return rows.map((row) => Number(row.entry_number));
+      }, { maxAttempts: 1 });
+      await inFlight;
+      const node2 = joinLine(db, event, [x, z], undefined, undefined, undefined, unguarded)
+        .then((outcomes) => ({ outcomes }), (error: unknown) => ({ error }));
+      await batchWaitsForLock();
+      release();
+      expect(await node1).toEqual([2, 3]);
+      return { ...(await node2), line: await entries(db, event.eventId), first, x, y, z };
+    }
+
+    it('control: without the numbering lock, node 2 numbers X again (unique index stops it)',
+      async () => {
+        const { error, outcomes } = await race('numbering') as {
+          error?: { code?: string }; outcomes?: Map<string, JoinOutcome>;
+        };
+        expect(outcomes).toBeUndefined();
+        expect(error?.code).toBe('23505');
+      });
+
+    it('node 2 waits, finds X in line with node 1\'s number and numbers Z next', async () => {
+      const { outcomes, line, first, x, y, z } = await race() as {
+        outcomes: Map<string, JoinOutcome>; line: { id: string; n: number }[];
+        first: string; x: string; y: string; z: string;
+      };
+      expect(outcomes.get(x)).toEqual({ customerId: x, number: 2, created: false });
+      expect(outcomes.get(z)).toEqual({ customerId: z, number: 4, created: true });
+      expect(line).toEqual([{ id: first, n: 1 }, { id: x, n: 2 }, { id: y, n: 3 },
+        { id: z, n: 4 }]);
+    });
+  });
+
+for (const backend of backends) {
+  describe.skipIf(!backend.available)(`many joiners in one batch (${backend.name})`, () => {
+    let db: Db;
+    let ctx: AppContext;
+
+    beforeAll(async () => {
+      db = await backend.open();
+      ctx = buildTestContext(db);
+    });
+    afterAll(async () => {
+      await db?.close();
+    });
+
+    it('each fan of a mixed batch is decided by their own rule, newcomers in arrival order',
+      async () => {
+        const event = await queuedEvent(ctx, db);
+        const [inLine, gone, revoked] = (await buildCustomers(ctx, 3)).map((c) => c.customerId);
+        const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+        await joinLine(db, event, [inLine as string, gone as string], undefined);
+        await leaveLine(db, event.eventId, gone as string, 'left', undefined);
+        await db.query('UPDATE customers SET token_version = 1 WHERE customer_id = $1',
+          [revoked]);
+        const batcher = new JoinBatcher(db, ctx.clock);
+        // The first join runs alone; everything after it waits and goes as one batch.
+        const blocker = randomUUID();
+        const settled = await Promise.allSettled([
+          batcher.join(event, blocker),
+          batcher.join(event, a), batcher.join(event, inLine as string, 0),
+          batcher.join(event, b), batcher.join(event, revoked as string, 0),
+          batcher.join(event, gone as string), batcher.join(event, a),
+          batcher.join(event, c),
+        ]);
+        const values = settled.map((s) => (s.status === 'fulfilled' ? s.value : s.reason));
+        expect(values).toEqual([
+          { customerId: blocker, number: 3, created: true },
+          { customerId: a, number: 4, created: true },
+          { customerId: inLine, number: 1, created: false },
+          { customerId: b, number: 5, created: true },
+          expect.any(TokenRevoked),
+          { customerId: gone, number: 2, created: false, left: true },
+          { customerId: a, number: 4, created: false },
+          { customerId: c, number: 6, created: true },
+        ]);
+        expect((await entries(db, event.eventId)).map((e) => e.n)).toEqual([1, 2, 3, 4, 5, 6]);
+      });
+
+    it('a batch of joins writes the members cache once, every fan in it', async () => {
+      const coord = createMemoryCoordinator({});
+      let writes = 0;
+      const counting: Coordinator = { ...coord, hashSet: async (key, fields, ttlMs) => {
+        writes += 1;
+        await coord.hashSet(key, fields, ttlMs);
+      } };
+      const roomCtx = buildTestContext(db, { coord: counting });
+      const event = await queuedEvent(roomCtx, db);
+      const room = new WaitingRoom(roomCtx);
+      try {
+        const ids = Array.from({ length: 50 }, () => randomUUID());
+        // The first join runs alone; the 49 after it wait and go as one batch.
+        const joined = await Promise.all(ids.map((id) => room.join(event, id)));
+        expect(joined.map((j) => j.view.number)).toEqual(ids.map((_, i) => i + 1));
+        expect(writes).toBeLessThanOrEqual(2);
+        const key = coord.keys.event(event.eventId, 'queue:members');
+        const cached = await Promise.all(ids.map((id) => coord.hashGet(key, id)));
+        expect(cached).toEqual(ids.map((_, i) => String(i + 1)));
+      } finally {
+        await room.stopFollowing();
+        await coord.close();
+      }
+    });
+  });
+}
