@@ -1,12 +1,13 @@
 /**
  * Group commit for holds. Requests for one event are collected while the event's batches
  * in flight run, then decided together by the database function `hold_batch` (migration
- * 011, revised in 023, 028, 030 and 031) in one statement: one round trip and one commit
- * for the whole batch. An idle event has no timer: the first request runs at once, alone;
- * requests arriving while batches run form the next batch (at most `limits.holdBatchMax`; at most
- * `limits.holdBatchesInFlight` batches per event and node, one on PGlite). The function
- * decides first come first served in arrival order, all or nothing per request, and a
- * refusal is a result, never an exception, so one request never aborts the others. Locks
+ * 011, revised in 023, 028, 030, 031 and 033) in one statement: one round trip and one
+ * commit for the whole batch. An idle event has no timer: the first request runs at once,
+ * alone; requests arriving while batches run form the next batch (at most
+ * `limits.holdBatchMax`; at most `limits.holdBatchesInFlight` batches per event and node,
+ * one on PGlite). The function decides first come first served in arrival order, all or
+ * nothing per request, and a refusal is a result, never an exception, so one request never
+ * aborts the others. Locks
  * are taken in a fixed order (customers by lock key, then the named tickets that are free,
  * by number), so batches on several nodes cannot deadlock each other; a ticket already
  * taken is refused without a lock, so batches naming the same taken seats never wait for
@@ -165,8 +166,7 @@ interface Pending {
 /** The batcher of one database and set of seams: one key per event. */
 function eventBatcher(db: Db, seams: HoldSeams): GroupCommit<Pending, BatchOutcome> {
   return new GroupCommit<Pending, BatchOutcome>({
-    // One on embedded PGlite (one connection), a few on PostgreSQL, so that requests
-    // arriving one by one on a lightly loaded node are not decided one batch after another.
+    // One on embedded PGlite (one connection); on PostgreSQL see limits.holdBatchesInFlight.
     inFlight: db.kind === 'pglite' ? 1 : limits.holdBatchesInFlight,
     maxBatch: limits.holdBatchMax,
     ...(seams.gate === undefined ? {} : { gate: seams.gate }),
