@@ -332,7 +332,7 @@ export class CrowdEngine {
     try {
       for (let attempt = 0; attempt < 20 && !signal.aborted; attempt++) {
         try {
-          await readSse(this.client.pool, `/api/v1/events/${this.event.eventId}/queue/stream`,
+          await readSse(this.client.streams, `/api/v1/events/${this.event.eventId}/queue/stream`,
             this.auth(customer), signal, (message) => {
               if (message.data === '') return;
               let view: Record<string, unknown>;

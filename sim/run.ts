@@ -282,7 +282,8 @@ export async function simulate(options: SimOptions, env: NodeJS.ProcessEnv = pro
   hooks: SimHooks = {}): Promise<SimReport> {
   const target = options.url === undefined ? await startLocalTarget(env) : await remoteTarget(options);
   const recorder = new Recorder();
-  const client = new SimClient(target.url, recorder, options.connections);
+  // Observers' streams get connections of their own (one each, and a few for reconnects).
+  const client = new SimClient(target.url, recorder, options.connections, options.observers + 8);
   client.observer = hooks.onReply;
   try {
     log(`simulate: target ${target.url}, ${options.customers} customers, seed ${options.seed}`);
