@@ -6,8 +6,6 @@
  * `npx tsx bench/holdProfile.ts [connections] [seconds]`; add `--cpu-prof` to node
  * (NODE_OPTIONS) for a CPU profile of the server thread.
  */
-import diagnostics from 'node:diagnostics_channel';
-import type { IncomingMessage } from 'node:http';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { createEvent, loadEvent } from '../src/catalog/events.js';
@@ -15,6 +13,7 @@ import { createVenue } from '../src/catalog/venues.js';
 import { systemClock } from '../src/core/clock.js';
 import type { Db, Queryable } from '../src/storage/index.js';
 import { buildCustomers } from '../src/testing/factories.js';
+import { watchRequestStages } from './requestStages.js';
 import { benchPostgres, loadHttp, postJson, startBenchServer } from './lib.js';
 
 const connections = Number(process.argv[2] ?? 64);
@@ -105,37 +104,7 @@ const sampling = setInterval(() => {
   });
 }, 20);
 
-// Per-request stage stamps: socket parsed (http.server.request.start), handler start and
-// end (Fastify's tracing channel: after onRequest auth and preHandler rate limit), finish.
-interface Stamps { start: number; handler?: number; handled?: number }
-const stamps = new WeakMap<IncomingMessage, Stamps>();
-const stage = { n: 0, pre: 0, handler: 0, post: 0, total: 0 };
-diagnostics.subscribe('http.server.request.start', (message) => {
-  const { request } = message as { request: IncomingMessage };
-  stamps.set(request, { start: performance.now() });
-});
-const handlerChannel = diagnostics.tracingChannel('fastify.request.handler');
-const rawOf = (m: unknown): IncomingMessage =>
-  (m as { request: { raw: IncomingMessage } }).request.raw;
-handlerChannel.subscribe({
-  start(m) {
-    const s = stamps.get(rawOf(m));
-    if (s) s.handler = performance.now();
-  },
-  asyncStart(m) {
-    const s = stamps.get(rawOf(m));
-    if (s) s.handled = performance.now();
-  },
-  end() {}, asyncEnd() {}, error() {},
-});
-diagnostics.subscribe('http.server.response.finish', (message) => {
-  const { request } = message as { request: IncomingMessage };
-  const s = stamps.get(request);
-  if (!measuring || s?.handler === undefined || s.handled === undefined) return;
-  const now = performance.now();
-  stage.n++; stage.pre += s.handler - s.start; stage.handler += s.handled - s.handler;
-  stage.post += now - s.handled; stage.total += now - s.start;
-});
+const stage = watchRequestStages(() => measuring);
 
 const loop = monitorEventLoopDelay({ resolution: 5 });
 measuring = true;

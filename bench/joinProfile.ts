@@ -16,7 +16,6 @@ import { randomUUID } from 'node:crypto';
 import diagnostics from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import type { IncomingMessage } from 'node:http';
 import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 
@@ -29,6 +28,7 @@ import type { Coordinator } from '../src/coord/index.js';
 import { buildEvent } from '../src/testing/factories.js';
 import { testRedisUrl } from '../src/testing/services.js';
 import { buildTestContext } from '../src/testing/context.js';
+import { watchRequestStages } from './requestStages.js';
 import { benchPostgres, loadHttp, postJson, startBenchServer, type RequestSpec } from './lib.js';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -185,37 +185,7 @@ const sampling = setInterval(() => {
   }, () => undefined).finally(() => { sampleInFlight = false; });
 }, 20);
 
-// Per-request stage stamps: socket parsed, handler start and end (Fastify's tracing
-// channel: after onRequest auth and the preHandler rate limits), response finished.
-interface Stamps { start: number; handler?: number; handled?: number }
-const stamps = new WeakMap<IncomingMessage, Stamps>();
-const stage = { n: 0, pre: 0, handler: 0, post: 0, total: 0 };
-diagnostics.subscribe('http.server.request.start', (message) => {
-  const { request } = message as { request: IncomingMessage };
-  stamps.set(request, { start: performance.now() });
-});
-const handlerChannel = diagnostics.tracingChannel('fastify.request.handler');
-const rawOf = (m: unknown): IncomingMessage =>
-  (m as { request: { raw: IncomingMessage } }).request.raw;
-handlerChannel.subscribe({
-  start(m) {
-    const s = stamps.get(rawOf(m));
-    if (s) s.handler = performance.now();
-  },
-  asyncStart(m) {
-    const s = stamps.get(rawOf(m));
-    if (s) s.handled = performance.now();
-  },
-  end() {}, asyncEnd() {}, error() {},
-});
-diagnostics.subscribe('http.server.response.finish', (message) => {
-  const { request } = message as { request: IncomingMessage };
-  const s = stamps.get(request);
-  if (!measuring || s?.handler === undefined || s.handled === undefined) return;
-  const now = performance.now();
-  stage.n++; stage.pre += s.handler - s.start; stage.handler += s.handled - s.handler;
-  stage.post += now - s.handled; stage.total += now - s.start;
-});
+const stage = watchRequestStages(() => measuring);
 
 // Redis commands of the whole server (the app's global limit has its own connection).
 const admin = coordKind === 'redis' ? new Redis(testRedisUrl) : undefined;
