@@ -1,7 +1,7 @@
 /**
  * Group commit for holds. Requests for one event are collected while the event's batches
  * in flight run, then decided together by the database function `hold_batch` (migration
- * 011, revised in 023, 028, 030, 031 and 033) in one statement: one round trip and one
+ * 011, revised in 023, 028, 030, 031, 033 and 035) in one statement: one round trip and one
  * commit for the whole batch. An idle event has no timer: the first request runs at once,
  * alone; requests arriving while batches run form the next batch (at most
  * `limits.holdBatchMax`; at most `limits.holdBatchesInFlight` batches per event and node,
@@ -19,6 +19,7 @@ import { limits } from '../config/limits.js';
 import { GroupCommit, type BatchGate } from '../core/groupCommit.js';
 import { withRetry } from '../storage/db.js';
 import type { Db } from '../storage/index.js';
+import type { PassRowRefusal } from '../queue/gate.js';
 import type { Guard } from './claim.js';
 import type { Hold } from './schemas.js';
 
@@ -48,6 +49,12 @@ export interface BatchRequest {
   claim: BatchClaim;
   idempotency?: BatchIdempotency;
   /**
+   * The id of the request's queue pass, on an event with a waiting room (checked on the node
+   * for signature, binding and expiry): the batch claims the admission it names, or refuses
+   * the request as 'pass' (migration 035).
+   */
+  pass?: string;
+  /**
    * The version of the requester's token when the auth hook left its check to the batch
    * (the node had no fresh copy of the customer's version): the batch refuses the request
    * as 'revoked' when the customer's current version is newer (migration 028).
@@ -61,6 +68,8 @@ export type SaleRefusal = 'cancelled' | 'not_started' | 'started';
 export type BatchOutcome =
   | { outcome: 'held'; hold: Hold }
   | { outcome: 'not_on_sale'; reason: SaleRefusal }
+  /** The admission row refused the queue pass (queue/gate.ts PassRowRefusal). */
+  | { outcome: 'pass'; reason: PassRowRefusal }
   | { outcome: 'limit'; used: number }
   | { outcome: 'unavailable'; tickets: number[] }
   /** A pick named taken seats (`tickets`); a unit claim found free units locked. */
@@ -88,6 +97,7 @@ export interface HoldSeams {
 /** The batch function's name for each removable guard (see claim.ts Guard). */
 const batchCheck: Record<Guard, string> = {
   tickets: 'claim', 'customer-limit': 'limit', 'idempotency-key': 'idempotency',
+  'queue-pass': 'pass',
 };
 
 interface Row { n: number; outcome: string; detail: Record<string, unknown> }
@@ -115,6 +125,7 @@ function encode(request: BatchRequest): Record<string, unknown> {
       own: idempotency.owned,
     }),
     ...(request.tokenVersion === undefined ? {} : { v: request.tokenVersion }),
+    ...(request.pass === undefined ? {} : { p: request.pass }),
   };
 }
 
@@ -124,6 +135,7 @@ function decode(row: Row): BatchOutcome {
     case 'held': return { outcome: 'held', hold: d as unknown as Hold };
     case 'not_on_sale':
       return { outcome: 'not_on_sale', reason: d.reason as SaleRefusal };
+    case 'pass': return { outcome: 'pass', reason: d.reason as PassRowRefusal };
     case 'limit': return { outcome: 'limit', used: Number(d.used) };
     case 'unavailable': return { outcome: 'unavailable', tickets: d.tickets as number[] };
     case 'contended':

@@ -25,16 +25,21 @@ import type { Queryable } from '../storage/index.js';
  *   only holds committed before it started; only truly concurrent holds exceed the limit.
  * - `idempotency-key`: a hold batch neither writes nor checks the key's record, so two
  *   requests with one key in flight at once both execute.
+ * - `queue-pass`: the queue pass is claimed on its own before the request is queued
+ *   (queue/gate.ts assertMayHold, the claim as it was before migration 035) and the batch
+ *   neither claims nor checks it, so a pass released or expired while the request waits
+ *   for its batch is still used.
  *
  * In a hold batch (batch.ts) the first two are removed by deciding on a read of committed
  * state before the request is queued (`takenOnSnapshot`, `customerUsage`), the batch then
  * skipping its own check: requests queued together overlap, sequential ones do not.
  */
-export type Guard = 'tickets' | 'customer-limit' | 'idempotency-key';
+export type Guard = 'tickets' | 'customer-limit' | 'idempotency-key' | 'queue-pass';
 
 /** True for a hold guard (AppContext.unguarded may name a guard of another flow). */
 export function isHoldGuard(guard: string | undefined): guard is Guard {
-  return guard === 'tickets' || guard === 'customer-limit' || guard === 'idempotency-key';
+  return guard === 'tickets' || guard === 'customer-limit' || guard === 'idempotency-key'
+    || guard === 'queue-pass';
 }
 
 /** A ticket row as claims and releases return it. */

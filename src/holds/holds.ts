@@ -20,6 +20,7 @@ import { isUuid } from '../core/ids.js';
 import { seatIndex } from '../inventory/seatIndex.js';
 import { ZoneViews, type PlannedPick, type ZoneView } from '../inventory/zoneView.js';
 import { seatsPayload, writeOutbox, type ReleaseReason } from '../outbox/write.js';
+import { passRowRefused } from '../queue/gate.js';
 import { offerReturnedTickets, type UnguardedOffers } from '../waitlist/offers.js';
 import { overLimit } from './apply.js';
 import {
@@ -140,13 +141,43 @@ export async function createHold(
  * current one; the batch refuses a revoked token (TokenRevoked) before it writes anything.
  * `views`: this node's views of zones' free seats (inventory/zoneView.ts), which best
  * available picks from and this node's grants update.
+ * `pass`: on an event with a waiting room, the requester's queue pass (checked on the node:
+ * queue/gate.ts checkPass); the batch claims it or refuses the request.
  */
 export async function decideHold(
   db: Db, event: EventRecord, customerId: string, input: HoldInput,
   idempotency: HoldIdempotency | undefined, seams: HoldSeams | undefined,
-  token: TokenCheck | undefined, views: ZoneViews,
+  token: TokenCheck | undefined, views: ZoneViews, pass?: PassClaim,
 ): Promise<Hold | typeof keySeen> {
-  const submit = new Submitter(db, event, customerId, idempotency, seams, token);
+  const submit = new Submitter(db, event, customerId, idempotency, seams, token, pass);
+  try {
+    return await decideSubmitted(submit, input, views);
+  } catch (error) {
+    // Refused before a batch saw the pass (sold out on the view, an unknown seat, the sale
+    // window): the pass is claimed, or refused, all the same, and a refusal comes first.
+    if (pass !== undefined && !pass.decided && !(error instanceof TokenRevoked)) {
+      await pass.claimAlone();
+    }
+    throw error;
+  }
+}
+
+/**
+ * A hold's queue pass (queue/gate.ts): its id, claimed by the request's batch; `decided`
+ * once a batch has claimed or refused it; `claimAlone` claims it in a statement of its own
+ * (queue/gate.ts claimPassAlone, after any pending token check) for a request that failed
+ * before a batch decided the pass.
+ */
+export interface PassClaim {
+  id: string;
+  decided: boolean;
+  claimAlone: () => Promise<void>;
+}
+
+async function decideSubmitted(
+  submit: Submitter, input: HoldInput, views: ZoneViews,
+): Promise<Hold | typeof keySeen> {
+  const { db, event } = submit;
   if ('seats' in input) return await holdSeats(submit, input.seats, views);
   const zone = event.zones.find((candidate) => candidate.key === input.zone);
   if (zone === undefined) throw invalid('/zone', `event has no zone "${input.zone}"`);
@@ -184,6 +215,7 @@ class Submitter {
     private readonly idempotency: HoldIdempotency | undefined,
     private readonly seams: HoldSeams | undefined,
     private readonly token: TokenCheck | undefined,
+    private readonly pass: PassClaim | undefined,
   ) {}
 
   /** The guard a race test's control removed, if any. */
@@ -214,7 +246,11 @@ class Submitter {
       }),
       ...(this.token === undefined || this.token.checked ? {}
         : { tokenVersion: this.token.version }),
+      ...(this.pass === undefined ? {} : { pass: this.pass.id }),
     }, this.seams);
+    // The batch claimed or refused the pass unless the sale window refused it whole, or
+    // the token was revoked (then it claims nothing, and nothing should).
+    if (this.pass !== undefined && outcome.outcome !== 'not_on_sale') this.pass.decided = true;
     // Every outcome but the sale window's comes after the batch compared the version.
     if (this.token !== undefined && outcome.outcome !== 'not_on_sale') this.token.checked = true;
     switch (outcome.outcome) {
@@ -224,6 +260,7 @@ class Submitter {
       case 'revoked': throw new TokenRevoked(outcome.version);
       case 'limit': throw overLimit(this.event, outcome.used);
       case 'not_on_sale': throw notOnSale(this.event, outcome.reason);
+      case 'pass': throw passRowRefused(outcome.reason);
       default: return outcome;
     }
   }

@@ -1,9 +1,10 @@
 /**
  * Placing a hold, the whole flow behind `POST /events/:id/holds`: the event (from a
  * per-node cache), the on-sale check by this node's clock when the answer cannot be close,
- * the waiting room's gate, then the decision in the event's next hold batch, which also
- * decides the sale window by the database clock, the per-customer limit and, with an
- * Idempotency-Key, writes the key's record with the reply (one round trip, one commit).
+ * the waiting room's pass checked on the node, then the decision in the event's next hold
+ * batch, which also claims the pass against its admission row, decides the sale window by
+ * the database clock, the per-customer limit and, with an Idempotency-Key, writes the
+ * key's record with the reply (one round trip, one commit).
  * The route is an adapter: it passes the request in and sends the answer out.
  */
 import { randomUUID } from 'node:crypto';
@@ -16,10 +17,11 @@ import {
 } from '../customers/tokenVersions.js';
 import { recordFailure, runIdempotent, type IdempotencyScope } from '../idempotency/store.js';
 import { ZoneViews } from '../inventory/zoneView.js';
-import { assertMayHold } from '../queue/gate.js';
+import { assertMayHold, checkPass, claimPassAlone } from '../queue/gate.js';
+import { waitingRoom } from '../queue/room.js';
 import type { HoldSeams } from './batch.js';
 import { isHoldGuard } from './claim.js';
-import { decideHold, keySeen } from './holds.js';
+import { decideHold, keySeen, type PassClaim } from './holds.js';
 import { assertSaleMayBeOpen } from './saleWindow.js';
 import type { Hold, HoldInput } from './schemas.js';
 
@@ -105,12 +107,35 @@ export class HoldDesk {
 
   private async decide(request: PlaceHold, token: TokenCheck | undefined):
     Promise<PlacedHold> {
-    const event = await this.passGates(request, token);
+    const { event, passId } = await this.passGates(request, token);
+    try {
+      return await this.decideGated(request, token, event, passId);
+    } finally {
+      // The batch claimed the pass (or found it refused): the fan's next view reads the
+      // row. Not awaited: the reply does not depend on it, and the write never throws.
+      if (passId !== undefined) {
+        void waitingRoom(this.ctx).admits.forget(event.eventId, [request.customerId]);
+      }
+    }
+  }
+
+  private async decideGated(
+    request: PlaceHold, token: TokenCheck | undefined, event: EventRecord,
+    passId: string | undefined,
+  ): Promise<PlacedHold> {
     const { db } = this.ctx;
     const scope = request.idempotency;
+    const pass: PassClaim | undefined = passId === undefined ? undefined : {
+      id: passId, decided: false,
+      claimAlone: async () => {
+        // A revoked token must not claim: compare a still unchecked version first.
+        await this.checkToken(request.customerId, token);
+        await claimPassAlone(this.ctx, event, request.customerId, passId);
+      },
+    };
     const decideWith = async (idempotency: Parameters<typeof decideHold>[4]) =>
       await decideHold(db, event, request.customerId, request.input, idempotency,
-        this.seams, token, this.views);
+        this.seams, token, this.views, pass);
     if (scope === undefined) {
       const hold = await decideWith(undefined);
       if (hold === keySeen) throw new Error('assertion failed: key seen without a key');
@@ -145,29 +170,34 @@ export class HoldDesk {
 
   /**
    * Gates first, outside the idempotency record: their refusals are retryable (the sale
-   * opens, a pass arrives), so they must not be stored against the key.
+   * opens, a pass arrives), so they must not be stored against the key. Returns the event
+   * and, on an event with a queue, the id of the pass the batch is to claim.
    */
   private async passGates(request: PlaceHold, token: TokenCheck | undefined):
-    Promise<EventRecord> {
+    Promise<{ event: EventRecord; passId: string | undefined }> {
     const found = await this.events.lookup(request.eventId);
     try {
-      await this.gates(found.event, request, token);
-      return found.event;
+      return { event: found.event, passId: await this.gates(found.event, request, token) };
     } catch (error) {
       if (!(error instanceof DomainError) || !found.cached) throw error;
       // Never refuse on a cached record: the sale may have opened, the queue changed.
       const fresh = await this.events.refresh(request.eventId);
-      await this.gates(fresh, request, token);
-      return fresh;
+      return { event: fresh, passId: await this.gates(fresh, request, token) };
     }
   }
 
   private async gates(
     event: EventRecord, request: PlaceHold, token: TokenCheck | undefined,
-  ): Promise<void> {
+  ): Promise<string | undefined> {
     assertSaleMayBeOpen(event, this.ctx.clock.nowMs());
-    // The queue gate claims the pass: a revoked token must not get that far.
-    if (event.queue.enabled) await this.checkToken(request.customerId, token);
-    await assertMayHold(this.ctx, event, request.customerId, request.pass);
+    if (this.seams?.unguarded === 'queue-pass') {
+      // The control (holds/claim.ts Guard): the pass claimed in a statement of its own
+      // before the batch, which then skips its check. A revoked token must not get that far.
+      if (event.queue.enabled) await this.checkToken(request.customerId, token);
+      await assertMayHold(this.ctx, event, request.customerId, request.pass);
+      return undefined;
+    }
+    // The row is claimed by the batch, after it has compared a still unchecked token.
+    return checkPass(this.ctx, event, request.customerId, request.pass);
   }
 }
