@@ -20,6 +20,7 @@ import type { EventRecord } from '../catalog/events.js';
 import type { AppContext } from '../context.js';
 import { pinnedNowMs } from '../core/clock.js';
 import { DomainError } from '../core/errors.js';
+import { isUuid } from '../core/ids.js';
 import { claimAdmission } from './admission.js';
 import { passProblemDetail } from './pass.js';
 import { waitingRoom } from './room.js';
@@ -64,6 +65,8 @@ export function checkPass(
     eventId: event.eventId, customerId, nowMs: ctx.clock.nowMs(),
   });
   if (!check.ok) throw refuse(passProblemDetail[check.problem]);
+  // Only our own passes get here; a pass id that is not a uuid would fail its whole batch.
+  if (!isUuid(check.claims.passId)) throw refuse(passProblemDetail.malformed);
   return check.claims.passId;
 }
 
