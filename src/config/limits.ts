@@ -196,6 +196,8 @@ export const limits = {
   tokenVersionCacheMs: 5_000,
   /** Customers whose token version one node keeps cached. */
   tokenVersionCacheEntries: 100_000,
+  /** Customer tokens one node remembers as verified (MAC checked once per token). */
+  verifiedTokenCacheEntries: 100_000,
   /** Customers whose token versions one statement reads (misses are read together). */
   tokenVersionReadBatch: 500,
   /** Longest life of a door staff check-in token. */
