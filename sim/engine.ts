@@ -126,10 +126,23 @@ export class CrowdEngine {
     let next = 0;
     let lastTick = 0;
     while (this.now() < deadlineMs) {
-      // Launch arrivals that are due, keeping the number of joins in flight bounded.
-      while (next < this.customers.length && this.inFlightJoins < this.options.connections &&
+      // Launch arrivals that are due, keeping the number of joins in flight bounded. Once the
+      // line has closed, a fan who arrives (or whose join the bound held back) sees the sale
+      // is over and joins nothing: otherwise the run would push every remaining fan's join
+      // through the bound after sold out (617,000 of them in the 1,000,000-fan rehearsal,
+      // at the join rate) before it could end.
+      while (next < this.customers.length &&
              (this.customers[next] as Customer).arriveAtMs <= this.now()) {
-        this.track(this.arrive(this.customers[next++] as Customer));
+        const customer = this.customers[next] as Customer;
+        if (this.soldOut) {
+          next++;
+          this.recorder.count('arrived_after_close');
+          this.finish(customer, 'sold_out');
+          continue;
+        }
+        if (this.inFlightJoins >= this.options.connections) break;
+        next++;
+        this.track(this.arrive(customer));
       }
       this.admitServed();
       if (this.now() - lastTick >= 1000) {
