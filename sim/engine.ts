@@ -8,7 +8,7 @@
 import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SimClient, readSse, type JsonReply } from './http.js';
+import { SimClient, readSse, type JsonReply, type Lane } from './http.js';
 import type { Recorder } from './metrics.js';
 import type { SimOptions } from './options.js';
 import { Rng } from './rng.js';
@@ -400,7 +400,9 @@ export class CrowdEngine {
     // most once a second rather than on every loop.
     if (this.drawn && this.preQueue.length > 0 && this.now() - this.preQueueAskedAtMs >= 1000) {
       this.preQueueAskedAtMs = this.now();
-      for (const customer of this.preQueue.splice(0)) this.track(this.refresh(customer));
+      for (const customer of this.preQueue.splice(0)) {
+        this.track(this.refresh(customer, 'crowd'));
+      }
     }
     while (this.scannedUpTo < this.servedUpTo) {
       this.scannedUpTo++;
@@ -428,16 +430,20 @@ export class CrowdEngine {
     const says = outcome === 'gave_up' || rng.chance(this.options.leave);
     if (this.event.queueEnabled && says) {
       const reply = await this.client.json('leave the line', 'DELETE',
-        `/api/v1/events/${this.event.eventId}/queue/me`, { headers: this.auth(customer) });
+        `/api/v1/events/${this.event.eventId}/queue/me`,
+        { headers: this.auth(customer), lane: 'shop' });
       this.recorder.count(reply.status === 200 ? 'gave_pass_back' : `leave_status_${reply.status}`);
     }
     this.finish(customer, outcome);
   }
 
-  /** Asks the server for this customer's view (their pass once admitted). */
-  private async refresh(customer: Customer): Promise<void> {
+  /**
+   * Asks the server for this customer's view (their pass once admitted). A fan served by the
+   * line asks on the shoppers' lane: the page that shows their pass is the store's door.
+   */
+  private async refresh(customer: Customer, lane: Lane = 'shop'): Promise<void> {
     const reply = await this.client.json('queue me', 'GET',
-      `/api/v1/events/${this.event.eventId}/queue/me`, { headers: this.auth(customer) });
+      `/api/v1/events/${this.event.eventId}/queue/me`, { headers: this.auth(customer), lane });
     if (reply.status !== 200) {
       this.finish(customer, 'error');
       return;
@@ -514,7 +520,7 @@ export class CrowdEngine {
       }
       const step = 'seats' in body ? 'hold seats' : 'hold best available';
       const reply = await this.client.json(step, 'POST', `/api/v1/events/${this.event.eventId}/holds`,
-        { headers, body });
+        { headers, body, lane: 'shop' });
       if (reply.status === 201) {
         this.recorder.count('holds_ok');
         const items = reply.body.items;
@@ -552,7 +558,7 @@ export class CrowdEngine {
       : rng.chance(o.slowPay) ? 'sim_slow' : rng.chance(o.asyncPay) ? 'sim_async_ok' : 'sim_ok';
     const reply = await this.client.json('checkout', 'POST', `/api/v1/holds/${hold.holdId}/checkout`, {
       headers: { ...this.auth(customer), 'idempotency-key': `sim-${o.seed}-${customer.index}` },
-      body: { paymentMethod: method },
+      body: { paymentMethod: method }, lane: 'shop',
     });
     if (reply.status !== 201 && reply.status !== 200) {
       const code = String(reply.body.code ?? reply.status);
@@ -567,13 +573,13 @@ export class CrowdEngine {
     for (let i = 0; status === 'pending_payment' && i < 100 && !this.abort.signal.aborted; i++) {
       await sleep(100);
       const order = await this.client.json('order poll', 'GET', `/api/v1/orders/${orderId}`,
-        { headers: this.auth(customer) });
+        { headers: this.auth(customer), lane: 'shop' });
       status = String(order.body.status);
     }
     if (status !== 'confirmed') {
       this.recorder.count(`order_${status}`);
       await this.client.json('release', 'DELETE', `/api/v1/holds/${hold.holdId}`,
-        { headers: this.auth(customer) });
+        { headers: this.auth(customer), lane: 'shop' });
       await this.walkAway(customer, rng, 'declined');
       return;
     }
@@ -585,7 +591,7 @@ export class CrowdEngine {
     if (rng.chance(o.cancel)) {
       await sleep(rng.exponential(o.thinkMs * 2));
       const cancelled = await this.client.json('cancel', 'POST', `/api/v1/orders/${orderId}/cancel`,
-        { headers: this.auth(customer), body: {} });
+        { headers: this.auth(customer), body: {}, lane: 'shop' });
       this.recorder.count(cancelled.status === 200 ? 'cancelled' : 'cancel_failed');
     }
   }
@@ -605,7 +611,7 @@ export class CrowdEngine {
     try {
       const reply = await this.client.json(null, 'GET',
         `/api/v1/admin/events/${this.event.eventId}/stats`,
-        { headers: { authorization: `Bearer ${this.adminToken}` } });
+        { headers: { authorization: `Bearer ${this.adminToken}` }, lane: 'shop' });
       const tickets = reply.body.tickets as { sold: number; held: number; available: number };
       const queue = reply.body.queue as { waiting: number; admitted: number };
       this.finalQueue = reply.body.queue as Record<string, unknown>;
@@ -622,7 +628,9 @@ export class CrowdEngine {
       if (!this.event.queueEnabled && tickets.available === 0 && tickets.held === 0) {
         this.markSoldOut();
       }
-      const page = await this.client.json(null, 'GET', `/api/v1/events/${this.event.eventId}`);
+      // The map a fan in the store looks at: on the shoppers' lane, as the dashboard above.
+      const page = await this.client.json(null, 'GET', `/api/v1/events/${this.event.eventId}`,
+        { lane: 'shop' });
       for (const zone of (page.body.zones ?? []) as { key: string; available: number }[]) {
         this.zonesAvailable.set(zone.key, zone.available);
       }

@@ -55,6 +55,7 @@ export interface SimOptions {
   maxSeconds: number;
   /** Customers whose SSE stream is kept open to watch the line (and measure ETA). */
   observers: number;
+  /** HTTP connections per lane: the crowd's, and the shoppers' (sim/http.ts). */
   connections: number;
   reportDir: string;
   progress: boolean;
@@ -132,7 +133,8 @@ the invariants straight from the database and writes a report.
   --think-ms N              mean think time (${defaultOptions.thinkMs})
   --max-seconds N           stop after this long (${defaultOptions.maxSeconds})
   --observers N             SSE streams kept open to watch the line (${defaultOptions.observers})
-  --connections N           HTTP connections to the server (${defaultOptions.connections})
+  --connections N           HTTP connections to the server, per lane: the crowd's (joins,
+                            waitlist) and the shoppers' (fans with a pass) (${defaultOptions.connections})
   --report DIR              where report.txt, report.html, report.json go (${defaultOptions.reportDir})
   --no-progress             no live progress line`;
 

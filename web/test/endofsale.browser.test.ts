@@ -164,6 +164,12 @@ describe('the end of a sale in Chromium', () => {
     // Plenty left: the live place and a wait estimate, no warning.
     await page.getByTestId('queue-tickets').waitFor();
     expect(await page.getByTestId('queue-outlook').count()).toBe(0);
+    // At the front the page says the fan is next and what the wait is for, rather than
+    // "0 ahead of you" beside a wait of minutes (the one slot is a shopper's).
+    expect(await page.getByTestId('queue-ahead').textContent()).toBe(
+      'Nobody ahead of you: you are next');
+    await page.getByTestId('queue-eta').filter({ hasText: 'as soon as a place in the store' })
+      .waitFor();
     await expectAccessible(page);
     await screenshot(page, 'queue-desktop');
     await page.setViewportSize(viewports.phone);

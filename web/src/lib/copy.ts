@@ -169,7 +169,11 @@ export const copy = {
     waiting: 'You are in line. Keep this page open: it moves on by itself when it is your turn.',
     position: 'Your place in line',
     ahead: (count: string) => `${count} ahead of you`,
+    next: 'Nobody ahead of you: you are next',
     eta: (when: string) => `Estimated wait: your turn comes ${when}.`,
+    // At the front, the wait is for a shopper to finish (the store has room for so many).
+    etaNext: (when: string) => 'You go in as soon as a place in the store frees up: '
+      + `${when}, by our estimate.`,
     etaUnknown: 'Estimating your wait…',
     progress: 'Progress through the line',
     admitted: 'It is your turn! Taking you to the seats…',

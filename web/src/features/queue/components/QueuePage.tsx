@@ -139,7 +139,9 @@ function Moved({ eventId, moved }: { eventId: string; moved: HandOver }) {
 /** An ETA only when one can honestly be given (tickets left for the fans ahead). */
 function etaText(view: QueueView): string {
   if (view.outlook === 'in_carts' || view.outlook === 'unlikely') return copy.queue.etaNone;
-  return view.etaSeconds === null || view.etaSeconds === undefined ? copy.queue.etaUnknown
+  if (view.etaSeconds === null || view.etaSeconds === undefined) return copy.queue.etaUnknown;
+  // "Place 1, 0 ahead, your turn comes in 15 minutes" reads as a contradiction: say why.
+  return (view.position ?? 0) <= 1 ? copy.queue.etaNext(formatEta(view.etaSeconds))
     : copy.queue.eta(formatEta(view.etaSeconds));
 }
 
@@ -228,8 +230,9 @@ function Line({ eventId }: { eventId: string }) {
             <div className="queue-position" aria-live="polite">
               <span className="muted">{copy.queue.position}</span>
               <strong data-testid="queue-position">{formatCount(position)}</strong>
-              <span className="muted">
-                {copy.queue.ahead(formatCount(Math.max(0, position - 1)))}
+              <span className="muted" data-testid="queue-ahead">
+                {position <= 1 ? copy.queue.next
+                  : copy.queue.ahead(formatCount(position - 1))}
               </span>
             </div>
             <Progress value={1 - (position - 1) / start} />

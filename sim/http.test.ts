@@ -1,0 +1,91 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SimClient } from './http.js';
+import { Recorder } from './metrics.js';
+
+/**
+ * A server whose `/slow` requests wait until released: it stands for a server busy with the
+ * crowd. It counts what reached it, so a test can tell a request that waited in the
+ * client's pool from one the server was holding.
+ */
+function stallingServer() {
+  const stalled: ServerResponse[] = [];
+  const seen: string[] = [];
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    seen.push(req.url ?? '');
+    req.resume();
+    if (req.url === '/slow') {
+      stalled.push(res);
+      return;
+    }
+    res.setHeader('content-type', 'application/json');
+    res.end('{"ok":true}');
+  });
+  return {
+    server, stalled, seen,
+    release(): void {
+      for (const res of stalled.splice(0)) res.end('{}');
+    },
+  };
+}
+
+/** Resolves once `check` holds, polling the event loop (no fixed sleeps). */
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((resolve) => setTimeout(resolve, 1));
+}
+
+describe('SimClient lanes', () => {
+  let stall: ReturnType<typeof stallingServer>;
+  let client: SimClient;
+
+  beforeEach(async () => {
+    stall = stallingServer();
+    stall.server.listen(0, '127.0.0.1');
+    await once(stall.server, 'listening');
+    const { port } = stall.server.address() as AddressInfo;
+    // Two connections per lane: two stalled crowd requests fill the crowd's pool.
+    client = new SimClient(`http://127.0.0.1:${port}`, new Recorder(), 2, 1);
+  });
+
+  afterEach(async () => {
+    stall.release();
+    await client.close();
+    stall.server.closeAllConnections();
+    stall.server.close();
+  });
+
+  /** Fills the crowd's pool with stalled requests and queues one more behind them. */
+  async function crowdTheClient(): Promise<Promise<unknown>[]> {
+    const crowd = [1, 2, 3].map(() => client.json('queue join', 'GET', '/slow'));
+    await until(() => stall.stalled.length === 2);
+    return crowd;
+  }
+
+  it('answers a shopper while the crowd fills its own pool', async () => {
+    const crowd = await crowdTheClient();
+    // Answered although both crowd connections are stalled (the test times out otherwise).
+    const reply = await client.json('hold', 'GET', '/fast', { lane: 'shop' });
+    expect(reply.body).toEqual({ ok: true });
+    // The third crowd request is still waiting in the client's pool, never sent.
+    expect(stall.seen.filter((url) => url === '/slow')).toHaveLength(2);
+    stall.release();
+    await until(() => stall.stalled.length === 1);
+    stall.release();
+    await Promise.all(crowd);
+  });
+
+  it('control: on the crowd\'s lane the same request waits behind the crowd', async () => {
+    const crowd = await crowdTheClient();
+    const fast = client.json('hold', 'GET', '/fast', { lane: 'crowd' });
+    // Nothing can send it while the crowd holds both connections, however long it waits.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(stall.seen).not.toContain('/fast');
+    stall.release();
+    await until(() => stall.stalled.length === 1);
+    stall.release();
+    expect((await fast).body).toEqual({ ok: true });
+    await Promise.all(crowd);
+  });
+});
