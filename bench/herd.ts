@@ -9,8 +9,10 @@
  *
  * `npx tsx bench/herd.ts [fans] [connections] [ahead] [--cpu]` (default 20,000 fans, 128
  * connections, nobody ahead; `ahead` puts that many fans on the waitlist before the herd,
- * as the last moves of a large herd find it); `--cpu` writes a CPU profile of the server thread over the herd to /tmp and
- * prints its heaviest functions. As a section: `npm run bench -- herd`.
+ * as the last moves of a large herd find it); `--cpu` writes a CPU profile of the server
+ * thread over the herd to /tmp and prints its heaviest functions; HERD_EXPLAIN=1 prints the
+ * plans of statements over 150 ms, those inside functions included. As a section: `npm run
+ * bench -- herd`.
  */
 import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -199,7 +201,8 @@ async function printProfile(session: Session): Promise<void> {
     const n = byId.get(id);
     if (n === undefined) return;
     const f = n.callFrame;
-    const key = `${f.functionName || '(anon)'} ${f.url.split('/').slice(-2).join('/')}:${f.lineNumber}`;
+    const where = f.url.split('/').slice(-2).join('/');
+    const key = `${f.functionName || '(anon)'} ${where}:${f.lineNumber}`;
     self.set(key, (self.get(key) ?? 0) + (dt[i] ?? 0) / 1000);
   });
   const total = [...self.values()].reduce((a, b) => a + b, 0);

@@ -814,7 +814,8 @@ for (const backend of backends) {
         const [shopper] = admittedIn(await tick(event)) as [string];
         const holdId = await holdFor(event, shopper, 2);
         await db.query(
-          "UPDATE tickets SET order_id = gen_random_uuid() WHERE event_id = $1 AND zone_key = 'seats'",
+          `UPDATE tickets SET order_id = gen_random_uuid()
+            WHERE event_id = $1 AND zone_key = 'seats'`,
           [event.eventId],
         );
         const room = waitingRoom(ctx);
