@@ -570,8 +570,16 @@ export class CrowdEngine {
     }
     const orderId = String(reply.body.orderId);
     let status = String(reply.body.status);
-    for (let i = 0; status === 'pending_payment' && i < 100 && !this.abort.signal.aborted; i++) {
-      await sleep(100);
+    // A pending payment is polled as a checkout page would: soon, then less and less often
+    // (250 ms doubling to 2 s), for the same 10 s of waiting in all as before (8 polls at
+    // most, not 100).
+    const patienceMs = 10_000;
+    let waitedMs = 0;
+    for (let delayMs = 250; status === 'pending_payment' && waitedMs < patienceMs
+      && !this.abort.signal.aborted; delayMs = Math.min(delayMs * 2, 2_000)) {
+      const waitMs = Math.min(delayMs, patienceMs - waitedMs);
+      await sleep(waitMs);
+      waitedMs += waitMs;
       const order = await this.client.json('order poll', 'GET', `/api/v1/orders/${orderId}`,
         { headers: this.auth(customer), lane: 'shop' });
       status = String(order.body.status);

@@ -4,11 +4,23 @@ import Stripe from 'stripe';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../core/clock.js';
 import { signPayload, verifySignature } from './signature.js';
-import { httpDeliver, SimulatedGateway, type WebhookDelivery } from './simulated.js';
+import { limits } from '../config/limits.js';
+import {
+  DeliveryFailed, httpDeliver, SimulatedGateway, type WebhookDelivery,
+} from './simulated.js';
 import { StripeProvider } from './stripe.js';
 import { WebhookRejected } from './types.js';
 
 const secret = 'whsec_test_0123456789abcdef';
+
+/** Waits until `check` holds, asking again every few milliseconds. */
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 2_000; i++) {
+    if (check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error(`never happened: ${what}`);
+}
 
 describe('webhook signatures', () => {
   const body = Buffer.from('{"id":"evt_1","type":"payment.captured"}');
@@ -95,26 +107,28 @@ describe('simulated gateway webhook delivery over HTTP', () => {
   const delivery = { body: '{"id":"evt_1"}',
     headers: { 'content-type': 'application/json', 'stampede-signature': 't=1,v1=ab' } };
 
-  it('posts to the public URL on kept-alive connections, and retries a 5xx', async () => {
-    const target = await receiver([503, 200]);
-    try {
-      const deliver = httpDeliver(target.base);
-      await deliver(delivery);
-      expect(target.seen).toHaveLength(2);
-      for (let i = 0; i < 8; i++) await deliver(delivery);
-      expect(target.seen).toHaveLength(10);
-      for (const arrived of target.seen) {
-        expect(arrived).toMatchObject({ url: '/shop/api/v1/payments/webhooks/simulated',
-          body: delivery.body, signature: 't=1,v1=ab' });
+  it('posts one attempt to the public URL on kept-alive connections; 5xx and 429 throw',
+    async () => {
+      const target = await receiver([503, 429, 200]);
+      try {
+        const deliver = httpDeliver(target.base);
+        // No retry here: the gateway retries, signing the next attempt anew.
+        await expect(deliver(delivery)).rejects.toThrow(DeliveryFailed);
+        await expect(deliver(delivery)).rejects.toThrow(DeliveryFailed);
+        for (let i = 0; i < 8; i++) await deliver(delivery);
+        expect(target.seen).toHaveLength(10);
+        for (const arrived of target.seen) {
+          expect(arrived).toMatchObject({ url: '/shop/api/v1/payments/webhooks/simulated',
+            body: delivery.body, signature: 't=1,v1=ab' });
+        }
+        // Kept alive: eight deliveries one after another take a connection or two (the pool
+        // may open a second while the first finishes its reply), not one each.
+        const later = new Set(target.seen.slice(2).map((arrived) => arrived.socket));
+        expect(later.size).toBeLessThan(4);
+      } finally {
+        await target.close();
       }
-      // Kept alive: eight deliveries one after another take a connection or two (the pool
-      // may open a second while the first finishes its reply), not one each.
-      const later = new Set(target.seen.slice(2).map((arrived) => arrived.socket));
-      expect(later.size).toBeLessThan(4);
-    } finally {
-      await target.close();
-    }
-  });
+    });
 
   it('takes a 4xx refusal as final (no retry)', async () => {
     const target = await receiver([400, 200]);
@@ -123,6 +137,74 @@ describe('simulated gateway webhook delivery over HTTP', () => {
       expect(target.seen).toHaveLength(1);
     } finally {
       await target.close();
+    }
+  });
+
+  it('retries a failed delivery with a new signature, however long the first one took',
+    async () => {
+      const clock = new ManualClock(Date.UTC(2030, 0, 1));
+      const target = await receiver([503, 200]);
+      const post = httpDeliver(target.base);
+      const gateway = new SimulatedGateway({ secret, clock, duplicates: false,
+        deliver: async (d) => {
+          const first = target.seen.length === 0;
+          try {
+            await post(d);
+          } finally {
+            // The receiver took longer than the signature tolerance to answer its 503.
+            if (first) clock.advance((limits.webhookToleranceSeconds + 60) * 1_000);
+          }
+        } });
+      try {
+        const paymentId = '00000000-0000-4000-8000-00000000000c';
+        await gateway.charge({ paymentId, amountCents: 100, currency: 'EUR', method: 'sim_ok',
+          description: 'test', providerRef: `simpay_${paymentId}` });
+        await until(() => target.seen.length === 2, 'the retry arrives');
+        const [first, retry] = target.seen;
+        expect(retry?.body).toBe(first?.body);
+        expect(retry?.signature).not.toBe(first?.signature);
+        expect(() => verifySignature(secret, Buffer.from(retry?.body ?? ''),
+          String(retry?.signature), clock.nowMs())).not.toThrow();
+      } finally {
+        await gateway.close();
+        await target.close();
+      }
+    });
+});
+
+describe('simulated gateway delivery queue', () => {
+  it('sends a few deliveries at once and signs each one as it leaves the queue', async () => {
+    const clock = new ManualClock(Date.UTC(2030, 0, 1));
+    const started: WebhookDelivery[] = [];
+    const answers: (() => void)[] = [];
+    const gateway = new SimulatedGateway({ secret, clock, asyncDelayMs: 0,
+      deliveriesInFlight: 2,
+      deliver: async (d) => {
+        started.push(d);
+        await new Promise<void>((resolve) => answers.push(resolve));
+      } });
+    try {
+      for (const n of [1, 2, 3]) {
+        const paymentId = `00000000-0000-4000-8000-00000000010${n}`;
+        await gateway.charge({ paymentId, amountCents: 100, currency: 'EUR', method: 'sim_ok',
+          description: 'test', providerRef: `simpay_${paymentId}` });
+      }
+      await until(() => started.length === 2, 'two deliveries start');
+      // A receiver slower than the signature tolerance: the four waiting deliveries are
+      // signed when they get a slot, with the time they are sent.
+      clock.advance((limits.webhookToleranceSeconds + 60) * 1_000);
+      for (let sent = 2; sent < 6; sent++) {
+        expect(answers).toHaveLength(2); // never more than two at once
+        answers.shift()?.();
+        await until(() => started.length === sent + 1, 'the next delivery starts');
+      }
+      for (const d of started.slice(2)) {
+        expect(() => verifySignature(secret, Buffer.from(d.body),
+          d.headers['stampede-signature'], clock.nowMs())).not.toThrow();
+      }
+    } finally {
+      for (const answer of answers) answer();
+      await gateway.close();
     }
   });
 });

@@ -9,7 +9,11 @@
  *  - every outcome is also sent as a webhook, each delivery may be duplicated, and the
  *    deliveries of one payment are shuffled (a "processing" event can arrive after the
  *    "captured" one), as real providers do;
- *  - refunds succeed and are confirmed by webhook too.
+ *  - refunds succeed and are confirmed by webhook too;
+ *  - like Stripe, each delivery attempt is signed when it is sent, not when its event was
+ *    decided: deliveries wait in the gateway's own queue for one of a few connections
+ *    (a slow receiver builds a backlog), and a failed attempt is retried with backoff, so
+ *    a signature never ages in a queue past the receiver's timestamp tolerance.
  *
  * The outcome of a charge is decided by its payment method, but what the gateway actually
  * did is kept in a ledger (its own books): `lookup` answers from it, so a payment that was
@@ -100,8 +104,16 @@ export interface WebhookDelivery {
   headers: Record<string, string>;
 }
 
-/** How the gateway sends webhooks; default is an HTTP POST to the webhook URL. */
+/**
+ * How the gateway sends one delivery attempt, signed just before the call; default is an
+ * HTTP POST to the webhook URL. Returning means done (accepted, or refused for good);
+ * throwing means "try again later" (no answer, 5xx, 429), with a new signature.
+ */
 export type Deliver = (delivery: WebhookDelivery) => Promise<void>;
+
+/** Attempts per delivery, and the wait before the first retry (doubling after each). */
+const deliveryAttempts = 4;
+const retryBaseMs = 500;
 
 export interface SimulatedGatewayOptions {
   /** Webhook signing secret. */
@@ -116,6 +128,11 @@ export interface SimulatedGatewayOptions {
   slowMs?: number;
   /** Send every webhook twice (default true). */
   duplicates?: boolean;
+  /**
+   * Delivery attempts in flight at once (default limits.simulatedWebhookConnections, the
+   * connections of httpDeliver's pool); the rest wait in the gateway's queue, unsigned.
+   */
+  deliveriesInFlight?: number;
   /** Seed for shuffling deliveries, so a run can be replayed. */
   seed?: number;
   /** The gateway's books (default: in memory). */
@@ -129,11 +146,19 @@ interface SimEventBody {
   data: { paymentId?: string; refundId?: string; providerRef?: string; reason?: string };
 }
 
+/** A delivery attempt that should be made again later (no answer, 5xx, 429). */
+export class DeliveryFailed extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'DeliveryFailed';
+  }
+}
+
 /**
  * Builds a webhook poster for a base URL (used outside tests): keep-alive connections from
  * an undici pool. The global fetch cost about 1.5 ms of CPU per delivery (web streams, abort
  * signals, transferables), more than the webhook's own handling; every sim_ok checkout sends
- * two.
+ * two. One attempt per call: the gateway retries, signing each attempt anew.
  */
 export function httpDeliver(baseUrl: string): Deliver {
   const url = new URL(`${baseUrl.replace(/\/$/, '')}/api/v1/payments/webhooks/simulated`);
@@ -148,20 +173,18 @@ export function httpDeliver(baseUrl: string): Deliver {
     return response.statusCode;
   };
   return async (delivery) => {
-    // Real gateways retry failed deliveries with backoff; so does this one, a little.
-    for (let attempt = 0; attempt < 4; attempt++) {
-      try {
-        const status = await post(delivery);
-        // A refusal is final, except "too many requests": that one is retried, as real
-        // providers do.
-        if ((status >= 200 && status < 300) || (status >= 400 && status < 500 && status !== 429)) {
-          return;
-        }
-      } catch {
-        // fall through to the retry
-      }
-      await new Promise((resolve) => setTimeout(resolve, 500 * 2 ** attempt).unref());
+    let status: number;
+    try {
+      status = await post(delivery);
+    } catch (error) {
+      throw new DeliveryFailed(`no answer: ${String(error)}`);
     }
+    // A refusal is final, except "too many requests": that one is retried, as real
+    // providers do.
+    if ((status >= 200 && status < 300) || (status >= 400 && status < 500 && status !== 429)) {
+      return;
+    }
+    throw new DeliveryFailed(`answered ${status}`);
   };
 }
 
@@ -181,10 +204,20 @@ function isSimMethod(method: string): method is SimulatedMethod {
   return (simulatedMethods as readonly string[]).includes(method);
 }
 
+/** An event body waiting to be sent, and how many attempts it has had. */
+interface Outgoing {
+  body: string;
+  attempts: number;
+}
+
 /** The simulated gateway. */
 export class SimulatedGateway implements PaymentProvider {
   readonly name = 'simulated';
-  private readonly queue: WebhookDelivery[] = [];
+  /** Manual mode: event bodies not yet delivered (signed when read or flushed). */
+  private readonly queue: string[] = [];
+  /** Deliveries due now, waiting for a free slot; signed when they get one. */
+  private readonly outgoing: Outgoing[] = [];
+  private inFlight = 0;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly random: () => number;
   private readonly ledger: SimulatedLedger;
@@ -297,16 +330,19 @@ export class SimulatedGateway implements PaymentProvider {
     };
   }
 
-  /** Webhooks queued in manual mode, not yet delivered. */
+  /** Webhooks queued in manual mode, not yet delivered, signed now. */
   pending(): readonly WebhookDelivery[] {
-    return [...this.queue];
+    return this.queue.map((body) => this.sign(body));
   }
 
-  /** Delivers every queued webhook (manual mode), in queue order, one at a time. */
+  /**
+   * Delivers every queued webhook (manual mode), in queue order, one at a time, each signed
+   * as it is sent.
+   */
   async flush(): Promise<number> {
     let count = 0;
     for (let next = this.queue.shift(); next !== undefined; next = this.queue.shift()) {
-      await this.options.deliver(next);
+      await this.options.deliver(this.sign(next));
       count++;
     }
     return count;
@@ -316,6 +352,7 @@ export class SimulatedGateway implements PaymentProvider {
     this.closed = true;
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+    this.outgoing.length = 0;
   }
 
   private static decide(method: SimulatedMethod): SimulatedStatus {
@@ -354,20 +391,48 @@ export class SimulatedGateway implements PaymentProvider {
       const j = Math.floor(this.random() * (i + 1));
       [copies[i], copies[j]] = [copies[j] as string, copies[i] as string];
     }
-    const deliveries = copies.map((body) => this.sign(body));
     if (this.options.manual === true) {
-      this.queue.push(...deliveries);
+      this.queue.push(...copies);
       return;
     }
-    deliveries.forEach((delivery, i) => {
-      if (this.closed) return;
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        void this.options.deliver(delivery).catch(() => undefined);
-      }, delayMs + i * 20);
-      timer.unref();
-      this.timers.add(timer);
-    });
+    copies.forEach((body, i) => this.later({ body, attempts: 0 }, delayMs + i * 20));
+  }
+
+  /** Puts a delivery in the outgoing queue after `delayMs`. */
+  private later(delivery: Outgoing, delayMs: number): void {
+    if (this.closed) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      this.outgoing.push(delivery);
+      this.pump();
+    }, delayMs);
+    timer.unref();
+    this.timers.add(timer);
+  }
+
+  /** Starts queued deliveries while slots are free; each is signed as it starts. */
+  private pump(): void {
+    const slots = this.options.deliveriesInFlight ?? limits.simulatedWebhookConnections;
+    while (!this.closed && this.inFlight < slots) {
+      const next = this.outgoing.shift();
+      if (next === undefined) return;
+      this.inFlight++;
+      void this.attempt(next).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+    }
+  }
+
+  /** One attempt; a failed one is queued again with backoff, up to `deliveryAttempts`. */
+  private async attempt(delivery: Outgoing): Promise<void> {
+    try {
+      await this.options.deliver(this.sign(delivery.body));
+    } catch {
+      const attempts = delivery.attempts + 1;
+      if (attempts >= deliveryAttempts) return;
+      this.later({ body: delivery.body, attempts }, retryBaseMs * 2 ** (attempts - 1));
+    }
   }
 
   private async sleep(ms: number): Promise<void> {
