@@ -83,6 +83,14 @@ export const limits = {
    * PostgreSQL: the longest a freed slot is still shown as admitted (queue/admits.ts).
    */
   queueAdmissionCacheMs: 5_000,
+  /**
+   * How long a node answers a fan's place (number, or that they left) from its own memory
+   * before asking the members cache again: the longest a fan who left through another node
+   * is still shown in line here (never admitted: admission is read elsewhere).
+   */
+  queueMemberMemoMs: 5_000,
+  /** Fans' places one node keeps in memory (earliest remembered dropped first). */
+  queueMemberMemoEntries: 100_000,
   /** A cached pass this close to its expiry or claim deadline is read from PostgreSQL. */
   queueAdmissionMarginMs: 2_000,
   /** Tickets in one hold (the event's per-customer limit usually binds first). */
@@ -196,6 +204,8 @@ export const limits = {
   tokenVersionCacheMs: 5_000,
   /** Customers whose token version one node keeps cached. */
   tokenVersionCacheEntries: 100_000,
+  /** Customer tokens one node remembers as verified (MAC checked once per token). */
+  verifiedTokenCacheEntries: 100_000,
   /** Customers whose token versions one statement reads (misses are read together). */
   tokenVersionReadBatch: 500,
   /** Longest life of a door staff check-in token. */

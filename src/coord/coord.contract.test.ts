@@ -393,6 +393,27 @@ for (const backend of [memoryBackend, redisBackend, clusterBackend]) {
         expect((await coord.consume(bucket, limit)).allowed).toBe(false);
       }));
 
+      it('takes back a refused request\'s token, never above capacity', run(async (env) => {
+        const coord = env.node();
+        const bucket = coord.keys.global(uniq('rl:back'));
+        const limit = { capacity: 2, refillPerSecond: 0.01 };
+        expect((await coord.consume(bucket, limit)).allowed).toBe(true);
+        expect((await coord.consume(bucket, limit)).allowed).toBe(true);
+        expect((await coord.consume(bucket, limit)).allowed).toBe(false);
+        await coord.giveBack(bucket, limit);
+        expect(await coord.consume(bucket, limit)).toMatchObject({ allowed: true, remaining: 0 });
+        // Capped: giving back to a full bucket leaves it at capacity.
+        const full = coord.keys.global(uniq('rl:full'));
+        await coord.consume(full, limit);
+        await coord.giveBack(full, limit);
+        await coord.giveBack(full, limit);
+        expect(await coord.consume(full, limit)).toMatchObject({ allowed: true, remaining: 1 });
+        // An absent bucket is full already: nothing is created.
+        const absent = coord.keys.global(uniq('rl:absent'));
+        await coord.giveBack(absent, limit);
+        expect(await coord.consume(absent, limit)).toMatchObject({ allowed: true, remaining: 1 });
+      }));
+
       it('is atomic: 40 parallel takes from two nodes admit exactly capacity', run(
         async (env) => {
           const [a, b] = [env.node(), env.node()];

@@ -18,6 +18,7 @@ import {
   bucketIdleTtlMs,
   consoleLogger,
   deliver,
+  returnTokens,
   takeTokens,
   type BucketState,
 } from './shared.js';
@@ -255,6 +256,16 @@ export function createMemoryCoordinator(opts: MemoryCoordinatorOptions = {}): Co
       const { state, result } = takeTokens(hub.live(hub.buckets, bucket), now, limit, cost);
       hub.buckets.set(bucket, { ...state, expiresAtMs: now + bucketIdleTtlMs(limit) });
       return result;
+    },
+
+    async giveBack(bucket, limit, cost = 1) {
+      checkKey(bucket);
+      assertBucket(limit, cost);
+      const now = hub.clock();
+      const state = returnTokens(hub.live(hub.buckets, bucket), now, limit, cost);
+      if (state === undefined) return;
+      hub.wrote();
+      hub.buckets.set(bucket, { ...state, expiresAtMs: now + bucketIdleTtlMs(limit) });
     },
 
     async acquireLease(name, holderId, ttlMs, minToken = 0) {

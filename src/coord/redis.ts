@@ -103,6 +103,24 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return {allowed, math.floor(tokens), retry}
 `;
 
+// KEYS: bucket hash. ARGV: capacity, refillPerSecond, cost, idleTtlMs.
+// Mirrors returnTokens() in shared.ts: an absent bucket is full, nothing to give back.
+const RETURN_TOKENS = `${NOW_MS}
+local capacity = tonumber(ARGV[1])
+local per_second = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local now = now_ms()
+local saved = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(saved[1])
+local at = tonumber(saved[2])
+if tokens == nil or at == nil then return 0 end
+tokens = math.min(capacity, tokens + math.max(0, now - at) * per_second / 1000 + cost)
+at = math.max(at, now)
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'at', string.format('%d', at))
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+`;
+
 // KEYS: lease hash, fence counter. ARGV: holderId, ttlMs, minToken.
 // The fence never expires and is seeded from the server clock, so tokens keep increasing
 // even after Redis restarts empty (a resource that remembers the highest token it saw
@@ -161,6 +179,7 @@ class LuaScript {
 const scripts = {
   incrWithTtl: new LuaScript(INCR_WITH_TTL),
   takeTokens: new LuaScript(TAKE_TOKENS),
+  returnTokens: new LuaScript(RETURN_TOKENS),
   acquireLease: new LuaScript(ACQUIRE_LEASE),
   renewLease: new LuaScript(RENEW_LEASE),
   releaseLease: new LuaScript(RELEASE_LEASE),
@@ -374,6 +393,13 @@ export function createRedisCoordinator(opts: RedisCoordinatorOptions): Coordinat
       assertBucket(limit, cost);
       const args = [limit.capacity, limit.refillPerSecond, cost, bucketIdleTtlMs(limit)];
       return asBucketResult(await scripts.takeTokens.run(cmd, [bucket], args));
+    },
+
+    async giveBack(bucket, limit, cost = 1) {
+      checkKey(bucket);
+      assertBucket(limit, cost);
+      const args = [limit.capacity, limit.refillPerSecond, cost, bucketIdleTtlMs(limit)];
+      await scripts.returnTokens.run(cmd, [bucket], args);
     },
 
     async acquireLease(leaseName, holderId, ttlMs, minToken = 0) {

@@ -71,6 +71,23 @@ export function takeTokens(
   };
 }
 
+/**
+ * Refills then gives `cost` tokens back (never above capacity): undoes a take whose request
+ * was refused elsewhere. Mirrors the Lua script in redis.ts; an absent bucket is full, so
+ * there is nothing to give back to it (undefined).
+ */
+export function returnTokens(
+  state: BucketState | undefined,
+  nowMs: number,
+  limit: BucketLimit,
+  cost: number,
+): BucketState | undefined {
+  if (state === undefined) return undefined;
+  const elapsedMs = Math.max(0, nowMs - state.atMs);
+  const refilled = state.tokens + (elapsedMs * limit.refillPerSecond) / 1000;
+  return { tokens: Math.min(limit.capacity, refilled + cost), atMs: Math.max(state.atMs, nowMs) };
+}
+
 /** How long an idle bucket must be kept: after this it is full, the same as absent. */
 export function bucketIdleTtlMs(limit: BucketLimit): number {
   return Math.ceil((limit.capacity * 1000) / limit.refillPerSecond) + 1000;

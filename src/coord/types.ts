@@ -81,6 +81,11 @@ export interface Coordinator {
    */
   consume(bucket: string, limit: BucketLimit, cost?: number): Promise<BucketResult>;
   /**
+   * Gives `cost` tokens back to a bucket (capped at its capacity): a take that counted for a
+   * request another bucket refused. A bucket that has expired meanwhile is full already.
+   */
+  giveBack(bucket: string, limit: BucketLimit, cost?: number): Promise<void>;
+  /**
    * Leader lease: acquire if free or already ours; returns a fencing token or null.
    * Tokens strictly increase per name across holders (seeded from the store's clock, so
    * they keep increasing even if Redis loses its data); pass the token to whatever the

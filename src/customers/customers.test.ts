@@ -42,6 +42,33 @@ describe('customer tokens', () => {
     expect(tokens.verify(token)).toBeUndefined();
   });
 
+  it('remembers a verified token, still honouring its expiry', () => {
+    let clockMs = Date.UTC(2030, 0, 1);
+    const node = new CustomerTokens(secret, () => clockMs, 2);
+    const token = node.issue('cust-1', 3);
+    expect(node.verifyClaims(token)).toMatchObject({ customerId: 'cust-1', version: 3 });
+    expect(node.rememberedCount).toBe(1);
+    // Answered from memory, and still the same claims.
+    expect(node.verifyClaims(token)).toMatchObject({ customerId: 'cust-1', version: 3 });
+    // A tampered copy of a remembered token is checked on its own and refused.
+    const [prefix, payload, mac] = token.split('.') as [string, string, string];
+    const forged = Buffer.from(JSON.stringify({ sub: 'cust-2', exp: 4_000_000_000, ver: 3 }))
+      .toString('base64url');
+    expect(node.verifyClaims(`${prefix}.${forged}.${mac}`)).toBeUndefined();
+    expect(node.verifyClaims(`${prefix}.${payload}.${mac.slice(0, -2)}`)).toBeUndefined();
+    expect(node.rememberedCount).toBe(1); // refused tokens are never remembered
+    // Bounded: the earliest verified is dropped first.
+    node.verifyClaims(node.issue('cust-2'));
+    node.verifyClaims(node.issue('cust-3'));
+    expect(node.rememberedCount).toBe(2);
+    // A remembered token past its expiry is refused and forgotten.
+    const late = node.issue('cust-4');
+    expect(node.verifyClaims(late)?.customerId).toBe('cust-4');
+    clockMs += 31 * 24 * 3600 * 1000;
+    expect(node.verifyClaims(late)).toBeUndefined();
+    expect(node.rememberedCount).toBe(1);
+  });
+
   it('compares secrets of any length', () => {
     expect(secretsEqual('abc', 'abc')).toBe(true);
     expect(secretsEqual('abc', 'abcd')).toBe(false);

@@ -4,8 +4,16 @@
  * only (other signed things use other derived keys). The signature is checked without I/O;
  * `ver` is the customer's token version when it was issued, and a token older than the
  * current version is revoked (see tokenVersions.ts; a token without `ver` is version 0).
+ *
+ * A fan sends the same token with every join, poll and hold, so each node remembers the
+ * tokens it has verified (bounded, the earliest verified dropped first): a token's MAC is
+ * checked once per node, not once per request. What a token says cannot change, so the
+ * memory cannot be stale; its expiry is still compared on every use, and revocation is
+ * the version check's (tokenVersions.ts), which runs on every request as before.
  */
 import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+
+import { limits } from '../config/limits.js';
 
 export const customerTokenSeconds = 30 * 24 * 3600;
 
@@ -18,12 +26,34 @@ function mac(key: Buffer, data: string): Buffer {
   return createHmac('sha256', key).update(data).digest();
 }
 
+/** What a valid token says: whose it is and its version. */
+export interface TokenClaims {
+  readonly customerId: string;
+  readonly version: number;
+}
+
+/** A token this node has verified, with its expiry. */
+interface Verified extends TokenClaims {
+  readonly expiresAtMs: number;
+}
+
 /** Issues and verifies customer tokens. */
 export class CustomerTokens {
   private readonly key: Buffer;
+  /** Tokens whose MAC this node has checked, in the order they were first verified. */
+  private readonly verified = new Map<string, Verified>();
 
-  constructor(secret: string, private readonly nowMs: () => number) {
+  constructor(
+    secret: string,
+    private readonly nowMs: () => number,
+    private readonly maxVerified: number = limits.verifiedTokenCacheEntries,
+  ) {
     this.key = deriveKey(secret, 'customer-token');
+  }
+
+  /** How many verified tokens this node remembers (bounded by `maxVerified`). */
+  get rememberedCount(): number {
+    return this.verified.size;
   }
 
   issue(customerId: string, version = 0): string {
@@ -38,8 +68,19 @@ export class CustomerTokens {
     return this.verifyClaims(token)?.customerId;
   }
 
-  /** The customer and token version of a valid, unexpired token; undefined otherwise. */
-  verifyClaims(token: string): { customerId: string; version: number } | undefined {
+  /**
+   * The customer and token version of a valid, unexpired token; undefined otherwise. A token
+   * verified before is answered from memory (its expiry compared again).
+   */
+  verifyClaims(token: string): TokenClaims | undefined {
+    const known = this.verified.get(token);
+    if (known === undefined) return this.verifyAndRemember(token);
+    if (known.expiresAtMs > this.nowMs()) return known;
+    this.verified.delete(token);
+    return undefined;
+  }
+
+  private verifyAndRemember(token: string): TokenClaims | undefined {
     const parts = token.split('.');
     if (parts.length !== 3 || parts[0] !== 'c1') return undefined;
     const [, payload = '', signature = ''] = parts;
@@ -56,7 +97,13 @@ export class CustomerTokens {
     if (typeof sub !== 'string' || typeof exp !== 'number') return undefined;
     if (ver !== undefined && (typeof ver !== 'number' || !Number.isInteger(ver))) return undefined;
     if (exp * 1000 <= this.nowMs()) return undefined;
-    return { customerId: sub, version: ver ?? 0 };
+    const verified: Verified = { customerId: sub, version: ver ?? 0, expiresAtMs: exp * 1000 };
+    this.verified.set(token, verified);
+    if (this.verified.size > this.maxVerified) {
+      const earliest = this.verified.keys().next();
+      if (earliest.done !== true) this.verified.delete(earliest.value);
+    }
+    return verified;
   }
 }
 

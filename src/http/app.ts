@@ -18,6 +18,7 @@ import { registerDomainMetrics } from '../stats/metrics.js';
 import { errorsPlugin, handleError } from './plugins/errors.js';
 import { holdLatencyPlugin } from './plugins/holdLatency.js';
 import { metricsPlugin } from './plugins/metrics.js';
+import { appWriteLimit } from './ratelimit.js';
 import { adminRoutes } from './routes/admin.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { customerRoutes } from './routes/customers.js';
@@ -53,9 +54,34 @@ async function registerDocs(app: App): Promise<void> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 }
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * How a write route takes the app-wide per-address write budget: unset, in a hook of its
+     * own before the route's other hooks run (after its onRequest ones); `'own'`, in the
+     * route's own rate-limit hook together with its other buckets (ratelimit.ts
+     * `writeRateLimit`); `'exempt'`, not at all (a route with a budget of its own).
+     */
+    writeLimit?: 'own' | 'exempt';
+  }
+}
+
+/**
+ * Rate limits: the app-wide per-address write budget on the coordinator's buckets
+ * (ratelimit.ts), added to every write route; `@fastify/rate-limit` for the routes that
+ * ask for a budget of their own (public reads, payment webhooks).
+ */
 async function registerRateLimit(app: App, ctx: AppContext): Promise<void> {
-  // Fans share addresses (venue Wi-Fi, carrier NAT), so the per-address budget is large;
-  // per-customer limits on the hot routes live with those routes.
+  const writes = appWriteLimit(ctx);
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (methods.every((method) => readMethods.has(method))) return;
+    if (route.config?.writeLimit !== undefined) return;
+    // After the route's own onRequest hooks (auth), as the write limit always ran.
+    const hooks = route.onRequest;
+    route.onRequest = hooks === undefined ? [writes]
+      : Array.isArray(hooks) ? [...hooks, writes] : [hooks, writes];
+  });
   const redis = ctx.config.redis === undefined
     ? undefined
     : openRedis(ctx.config.redis, {
@@ -68,10 +94,9 @@ async function registerRateLimit(app: App, ctx: AppContext): Promise<void> {
     });
   }
   await app.register(rateLimit, {
-    global: true,
+    global: false,
     max: ctx.config.http.writesPerIpPerMinute,
     timeWindow: 60_000,
-    allowList: (request) => readMethods.has(request.method),
     ...(redis === undefined ? {} : { redis, nameSpace: 'stampede:rl:' }),
     // A down Redis must not turn into refused purchases: limits fail open.
     skipOnError: true,

@@ -1,10 +1,20 @@
 /**
- * Per-customer and per-address rate limits for write routes (queue joins, holds, checkout,
- * extend, release, cancel), on
- * the coordinator's token buckets: shared by every node through Redis when REDIS_URL is
- * set, in-process otherwise. A bucket holds a minute's allowance and refills continuously,
- * so a fan may burst a little and then is paced; a refusal is 429 `rate_limited` with
- * `Retry-After`.
+ * Rate limits on the coordinator's token buckets: shared by every node through Redis when
+ * REDIS_URL is set, in-process otherwise. A bucket holds a minute's allowance and refills
+ * continuously, so a client may burst a little and then is paced; a refusal is 429
+ * `rate_limited` with `Retry-After`.
+ *
+ * - The app-wide per-address budget on writes (`appWriteLimit`): every POST, PUT, PATCH
+ *   and DELETE route takes it first, unless the route says `config.writeLimit`: `'own'`
+ *   (the route's own hook takes it, with its other buckets, in the same round trip) or
+ *   `'exempt'` (payment webhooks, which have a budget of their own).
+ * - Per-customer and per-address buckets of the hot writes (queue joins, holds) and the
+ *   per-customer buckets of booking writes (checkout, extend, release, cancel).
+ *
+ * Several buckets of one request are taken together (all in flight at once) and count only
+ * when all allow: a request one bucket refuses gets its tokens back from the others, so a
+ * fan behind a busy shared address keeps their own allowance, and one fan's refused
+ * retries do not spend their neighbours' address budget.
  *
  * Limits fail open: if the coordinator is unreachable the request goes through (logged).
  * They protect capacity; refusing every fan because Redis blinked would be the outage.
@@ -23,6 +33,20 @@ export function perMinute(count: number): BucketLimit {
   return { capacity: count, refillPerSecond: count / 60 };
 }
 
+/** One bucket a request takes a token from. */
+interface Take {
+  bucket: string;
+  limit: BucketLimit;
+}
+
+function rateLimited(retryAfterMs: number): DomainError {
+  const retryAfterSeconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  return new DomainError('rate_limited', `too many requests; retry in ${retryAfterSeconds} s`, {
+    retryAfterSeconds,
+  });
+}
+
+/** Takes a token from one bucket: `rate_limited` when refused, through when unreachable. */
 async function take(ctx: AppContext, bucket: string, limit: BucketLimit): Promise<void> {
   let result;
   try {
@@ -31,11 +55,60 @@ async function take(ctx: AppContext, bucket: string, limit: BucketLimit): Promis
     ctx.logger.warn({ err: error, bucket }, 'rate limit unavailable; request allowed');
     return;
   }
-  if (result.allowed) return;
-  const retryAfterSeconds = Math.max(1, Math.ceil(result.retryAfterMs / 1000));
-  throw new DomainError('rate_limited', `too many requests; retry in ${retryAfterSeconds} s`, {
-    retryAfterSeconds,
-  });
+  if (!result.allowed) throw rateLimited(result.retryAfterMs);
+}
+
+/**
+ * Takes a token from every bucket, all in flight together (one round trip), or from none:
+ * when one refuses, the tokens the others granted are given back before the refusal is
+ * thrown, with the longest wait among the refusals. A bucket that cannot be reached counts
+ * as allowing (fail open).
+ */
+export async function takeAll(ctx: AppContext, takes: readonly Take[]): Promise<void> {
+  const results = await Promise.all(takes.map(async ({ bucket, limit }) => {
+    try {
+      return await ctx.coord.consume(bucket, limit);
+    } catch (error) {
+      ctx.logger.warn({ err: error, bucket }, 'rate limit unavailable; request allowed');
+      return undefined;
+    }
+  }));
+  let refusedForMs: number | undefined;
+  for (const result of results) {
+    if (result === undefined || result.allowed) continue;
+    refusedForMs = Math.max(refusedForMs ?? 0, result.retryAfterMs);
+  }
+  if (refusedForMs === undefined) return;
+  await Promise.all(takes.map(async ({ bucket, limit }, i) => {
+    if (results[i]?.allowed !== true) return;
+    try {
+      await ctx.coord.giveBack(bucket, limit);
+    } catch (error) {
+      // The token is spent until the bucket refills: a little less allowance, nothing worse.
+      ctx.logger.warn({ err: error, bucket }, 'rate limit token not given back');
+    }
+  }));
+  throw rateLimited(refusedForMs);
+}
+
+/** The app-wide per-address bucket on writes. */
+function addressWrites(ctx: AppContext, request: FastifyRequest): Take {
+  return {
+    bucket: ctx.coord.keys.global(`rl:writes:ip:${request.ip}`),
+    limit: perMinute(ctx.config.http.writesPerIpPerMinute),
+  };
+}
+
+/**
+ * The app-wide per-address budget on writes, as an onRequest hook (app.ts adds it to every
+ * write route whose `config.writeLimit` is unset): fans share addresses (venue Wi-Fi,
+ * carrier NAT), so the budget is large; per-customer limits live with the routes.
+ */
+export function appWriteLimit(ctx: AppContext): Hook {
+  return async (request) => {
+    const { bucket, limit } = addressWrites(ctx, request);
+    await take(ctx, bucket, limit);
+  };
 }
 
 /**
@@ -57,23 +130,26 @@ export function ipRateLimit(ctx: AppContext, name: string, limit: BucketLimit): 
 }
 
 /**
- * Both limits in one hook and one round trip: the address's bucket and the fan's are taken
- * at once (with Redis, two scripts in flight together instead of one after the other), so
- * a request refused by one still counts against the other, as an attempt. A refusal by the
- * address is reported first (cheapest to be wrong about), then the fan's.
+ * A hot write's limits in one hook and one round trip: the app-wide address budget on
+ * writes, the route's per-address bucket and the fan's bucket, taken together, all or
+ * none (`takeAll`). Routes using it declare `config: { writeLimit: 'own' }` so the
+ * app-wide budget is not taken a second time in a hook of its own.
  */
 export function writeRateLimit(
   ctx: AppContext, name: string, limits: { perCustomer: BucketLimit; perIp: BucketLimit },
 ): Hook {
   return async (request) => {
-    const byIp = take(ctx, ctx.coord.keys.global(`rl:${name}:ip:${request.ip}`), limits.perIp);
-    const byCustomer = request.customerId === ''
-      ? Promise.resolve()
-      : take(ctx, ctx.coord.keys.global(`rl:${name}:c:${request.customerId}`),
-        limits.perCustomer);
-    const [ip, customer] = await Promise.allSettled([byIp, byCustomer]);
-    if (ip.status === 'rejected') throw ip.reason;
-    if (customer.status === 'rejected') throw customer.reason;
+    const takes: Take[] = [
+      addressWrites(ctx, request),
+      { bucket: ctx.coord.keys.global(`rl:${name}:ip:${request.ip}`), limit: limits.perIp },
+    ];
+    if (request.customerId !== '') {
+      takes.push({
+        bucket: ctx.coord.keys.global(`rl:${name}:c:${request.customerId}`),
+        limit: limits.perCustomer,
+      });
+    }
+    await takeAll(ctx, takes);
   };
 }
 
@@ -95,7 +171,7 @@ export function holdRateLimit(ctx: AppContext): Hook {
 
 /**
  * The per-customer limit on one booking write (`checkout`, `extend`, `release`, `cancel`),
- * each its own bucket; the per-address limit on all writes is app-wide (app.ts). Organizer
+ * each its own bucket; the per-address limit on all writes is app-wide. Organizer
  * requests carry no customer and are not limited here.
  */
 export function bookingRateLimit(

@@ -371,6 +371,72 @@ for (const backend of backends) {
           }
         });
 
+      it('a poll is answered from the node\'s memory; the members cache is asked once it ages',
+        async () => {
+          const clock = new ManualClock(Date.now());
+          const { ctx, room, event, count, close } = await setup({}, clock);
+          const hashGet = ctx.coord.hashGet.bind(ctx.coord);
+          let cacheReads = 0;
+          ctx.coord.hashGet = async (key, field) => {
+            cacheReads += 1;
+            return await hashGet(key, field);
+          };
+          try {
+            const [a, b] = [randomUUID(), randomUUID()];
+            await room.join(event, a);
+            await room.join(event, b);
+            await room.view(event, b);
+            count.reset();
+            cacheReads = 0;
+            for (let i = 0; i < 3; i += 1) {
+              expect(await room.view(event, b)).toMatchObject({ state: 'waiting', number: 2 });
+            }
+            expect([cacheReads, count.statements()]).toEqual([0, 0]);
+            // Control: once the memory ages, the poll asks the members cache (once).
+            clock.advance(limits.queueMemberMemoMs);
+            expect(await room.view(event, b)).toMatchObject({ state: 'waiting', number: 2 });
+            expect(await room.view(event, b)).toMatchObject({ state: 'waiting', number: 2 });
+            expect(cacheReads).toBe(1);
+          } finally {
+            await close();
+          }
+        });
+
+      it('a fan who left through another node is shown in line here for at most the memory\'s '
+        + 'bound; a re-join says left at once', async () => {
+        const clock = new ManualClock(Date.now());
+        const { ctx, room, event, count, coordFor, close } = await setup({}, clock);
+        const otherCoord = coordFor();
+        const second = new WaitingRoom(buildTestContext(count.db, { coord: otherCoord, clock }));
+        try {
+          const [a, b] = [randomUUID(), randomUUID()];
+          await room.join(event, a);
+          await room.join(event, b);
+          expect(await second.view(event, b)).toMatchObject({ state: 'waiting', number: 2 });
+          await room.leave(event, b);
+          expect(await room.view(event, b)).toMatchObject({ state: 'left' });
+          // The other node still shows the place it remembers...
+          expect(await second.view(event, b)).toMatchObject({ state: 'waiting', number: 2 });
+          clock.advance(limits.queueMemberMemoMs);
+          // ...until its memory ages (a re-join asks the members cache at once).
+          expect(await second.view(event, b)).toMatchObject({ state: 'left', number: 2 });
+          const other = new WaitingRoom(buildTestContext(count.db, { coord: otherCoord, clock }));
+          try {
+            expect(await other.view(event, a)).toMatchObject({ state: 'waiting', number: 1 });
+            await room.leave(event, a);
+            expect((await other.join(event, a)).view).toMatchObject({ state: 'left' });
+            expect(await other.view(event, a)).toMatchObject({ state: 'left' });
+          } finally {
+            await other.stopFollowing();
+          }
+          void ctx;
+        } finally {
+          await second.stopFollowing();
+          await otherCoord.close();
+          await close();
+        }
+      });
+
       it('a slot freed elsewhere shows as admitted for at most the cache\'s bound', async () => {
         const clock = new ManualClock(Date.now());
         const { ctx, db, event, close } = await setup({}, clock);

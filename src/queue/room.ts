@@ -6,6 +6,11 @@
  * - `queue:members` (hash customer → number, or `p` while in the pre-queue): lets a
  *   re-join or a poll answer without PostgreSQL. A miss reads the entry from PostgreSQL
  *   and writes it back.
+ * - Each node also keeps the places it has written or read (`limits.queueMemberMemoMs`,
+ *   bounded), so a fan polling that node is answered from memory. A number never changes
+ *   once given; what can is a fan leaving through another node, shown here at most that
+ *   long after (their admission is never read from this memory, so nobody is admitted by
+ *   it). A re-join still asks the members cache, so it answers `left` at once.
  * - `queue:status` (the last tick's LineStatus): every poll needs servedUpTo. A miss reads
  *   `queue_state` and writes it back only if still absent, so it cannot overwrite a newer
  *   tick. The admission tick rewrites it every tick anyway.
@@ -94,6 +99,8 @@ export class WaitingRoom {
   private readonly memberWrites = new Map<string, {
     fields: Record<string, string>; written: Promise<void>;
   }>();
+  /** Places this node wrote or read lately, by `<eventId> <customerId>`. */
+  private readonly places = new Map<string, { entry: EntryRef; atMs: number }>();
   private sweptAtMs = 0;
 
   /** The database, for watchers that refresh an entry after the draw. */
@@ -150,6 +157,7 @@ export class WaitingRoom {
     }
     const known = await this.cachedEntry(event.eventId, customerId);
     if (known !== undefined) {
+      this.keepPlace(event.eventId, known);
       await versions.checkPending(customerId, token);
       return { view: await this.view(event, customerId, known), created: false };
     }
@@ -474,6 +482,7 @@ export class WaitingRoom {
    */
   async remember(eventId: string, ...entries: EntryRef[]): Promise<void> {
     if (entries.length === 0) return;
+    for (const entry of entries) this.keepPlace(eventId, entry);
     const key = this.ctx.coord.keys.event(eventId, 'queue:members');
     let pending = this.memberWrites.get(key);
     if (pending === undefined) {
@@ -502,10 +511,34 @@ export class WaitingRoom {
     return cached === null ? undefined : parseMember(customerId, cached);
   }
 
-  /** The customer's entry: cache first, PostgreSQL on a miss (and then cached). */
+  /** Remembers a committed place in this node's memory (bounded, earliest dropped first). */
+  private keepPlace(eventId: string, entry: EntryRef): void {
+    const key = `${eventId} ${entry.customerId}`;
+    this.places.delete(key);
+    this.places.set(key, { entry, atMs: this.ctx.clock.nowMs() });
+    dropOldest(this.places, limits.queueMemberMemoEntries);
+  }
+
+  /** The place from this node's memory, while it is recent enough to answer a poll. */
+  private keptPlace(eventId: string, customerId: string): EntryRef | undefined {
+    const kept = this.places.get(`${eventId} ${customerId}`);
+    if (kept === undefined) return undefined;
+    const ageMs = this.ctx.clock.nowMs() - kept.atMs;
+    return ageMs >= 0 && ageMs < limits.queueMemberMemoMs ? kept.entry : undefined;
+  }
+
+  /**
+   * The customer's entry: this node's memory first, then the members cache, then PostgreSQL
+   * on a miss (and then cached).
+   */
   async entry(eventId: string, customerId: string): Promise<EntryRef | undefined> {
+    const kept = this.keptPlace(eventId, customerId);
+    if (kept !== undefined) return kept;
     const cached = await this.cachedEntry(eventId, customerId);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) {
+      this.keepPlace(eventId, cached);
+      return cached;
+    }
     const entry = await findEntry(this.ctx.db, eventId, customerId);
     if (entry !== undefined) await this.remember(eventId, entry);
     return entry;

@@ -34,7 +34,9 @@ export async function holdRoutes(app: App, ctx: AppContext): Promise<void> {
     '/api/v1/events/:eventId/holds',
     {
       onRequest: holdCustomer,
+      // The app-wide address budget is taken here too, with the hold's own buckets.
       preHandler: holdRateLimit(ctx),
+      config: { writeLimit: 'own' },
       schema: {
         tags: ['holds'], summary: 'Hold seats, or N tickets of a zone (best available)',
         description: 'All or nothing. On an event with a queue, send the X-Queue-Pass header.',

@@ -31,6 +31,7 @@ export async function paymentRoutes(app: App, ctx: AppContext): Promise<void> {
         // Signature-gated, and a big sale sends thousands from a few provider addresses:
         // exempt from the per-address write limit, with a generous budget of its own.
         config: {
+          writeLimit: 'exempt',
           rateLimit: {
             max: ctx.config.http.webhooksPerIpPerMinute, timeWindow: 60_000, groupId: 'webhooks',
           },

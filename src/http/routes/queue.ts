@@ -142,7 +142,9 @@ export async function queueRoutes(app: App, ctx: AppContext): Promise<void> {
     '/api/v1/events/:eventId/queue',
     {
       onRequest: joinAuth,
+      // The app-wide address budget is taken here too, with the join's own buckets.
       preHandler: joinRateLimit(ctx),
+      config: { writeLimit: 'own' },
       schema: {
         tags, summary: 'Join the waiting room (idempotent per customer)', security: bearerSecurity,
         params: EventParams, body: JoinBody,
