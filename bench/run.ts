@@ -16,12 +16,13 @@ const sections: Record<string, () => Promise<Runner>> = {
   holds: async () => (await import('./holds.js')).run,
   checkout: async () => (await import('./checkout.js')).run,
   queue: async () => (await import('./queue.js')).run,
+  herd: async () => (await import('./herd.js')).run,
   simulation: async () => (await import('./simulation.js')).run,
   live: async () => (await import('./live.js')).run,
 };
 
 /** Sections that take minutes run only when named. */
-const onlyWhenNamed = new Set(['simulation']);
+const onlyWhenNamed = new Set(['simulation', 'herd']);
 
 interface StoredSection extends BenchSection {
   id: string;

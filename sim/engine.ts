@@ -76,6 +76,8 @@ export class CrowdEngine {
   private startedAtMs = 0;
   private servedUpTo = 0;
   private soldOut = false;
+  /** When this client learned the line had closed (a fan arriving later joins nothing). */
+  private closedAtMs: number | undefined;
   private drawn = false;
   private soldOutAtMs: number | null = null;
   /** Waiting customers by line number; numbers are dense, so a cursor walks them. */
@@ -126,10 +128,22 @@ export class CrowdEngine {
     let next = 0;
     let lastTick = 0;
     while (this.now() < deadlineMs) {
-      // Launch arrivals that are due, keeping the number of joins in flight bounded.
-      while (next < this.customers.length && this.inFlightJoins < this.options.connections &&
+      // Launch arrivals that are due, keeping the number of joins in flight bounded. A fan
+      // who arrives after the line has closed sees the sale is over and joins nothing. A fan
+      // who arrived before, but whose join the bound held back, still joins: they pressed
+      // "join" while the line was open, and the server must answer every such fan.
+      while (next < this.customers.length &&
              (this.customers[next] as Customer).arriveAtMs <= this.now()) {
-        this.track(this.arrive(this.customers[next++] as Customer));
+        const customer = this.customers[next] as Customer;
+        if (this.closedAtMs !== undefined && customer.arriveAtMs > this.closedAtMs) {
+          next++;
+          this.recorder.count('arrived_after_close');
+          this.finish(customer, 'sold_out');
+          continue;
+        }
+        if (this.inFlightJoins >= this.options.connections) break;
+        next++;
+        this.track(this.arrive(customer));
       }
       this.admitServed();
       if (this.now() - lastTick >= 1000) {
@@ -309,6 +323,7 @@ export class CrowdEngine {
   private markSoldOut(): void {
     if (this.soldOut) return;
     this.soldOut = true;
+    this.closedAtMs = this.now();
     this.soldOutAtMs ??= this.now();
   }
 

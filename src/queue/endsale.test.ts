@@ -236,6 +236,30 @@ for (const backend of backends) {
       return hold.holdId;
     }
 
+    /** The waitlist's bucket counts (migration 037) against a recount of the entries. */
+    async function expectCountsExact(event: EventRecord): Promise<void> {
+      const { rows } = await db.query(
+        `SELECT bucket, c.waiting AS kept, r.n AS counted
+           FROM (SELECT bucket, waiting FROM waitlist_counts
+                  WHERE event_id = $1 AND waiting <> 0) AS c
+           FULL JOIN (SELECT waitlist_bucket(seq) AS bucket, count(*)::int AS n
+                        FROM waitlist_entries WHERE event_id = $1 AND status = 'waiting'
+                       GROUP BY 1) AS r USING (bucket)
+          WHERE c.waiting IS DISTINCT FROM r.n`,
+        [event.eventId],
+      );
+      expect(rows).toEqual([]);
+    }
+
+    /** The event's waitlist in offer order: customer, status and place. */
+    async function waitlistOf(event: EventRecord): Promise<{ c: string; status: string }[]> {
+      const { rows } = await db.query<{ customer_id: string; status: string }>(
+        'SELECT customer_id, status FROM waitlist_entries WHERE event_id = $1 ORDER BY seq',
+        [event.eventId],
+      );
+      return rows.map((row) => ({ c: row.customer_id, status: row.status }));
+    }
+
     /** Ends a hold as a purchase: tickets sold, hold purchased, slot freed. */
     async function buy(event: EventRecord, fan: string, holdId: string): Promise<void> {
       await db.tx(async (tx) => {
@@ -692,11 +716,15 @@ for (const backend of backends) {
           [event.eventId]);
         const closed = await tick(event);
         expect(closed.kind === 'ticked' && closed.status.soldOut).toBe(true);
-        // A room of its own whose database counts transactions (the batcher is per room).
-        let transactions = 0;
-        const tx = ctx.db.tx.bind(ctx.db);
+        // A room of its own whose database counts move batches (the batcher is per room);
+        // each batch is one round trip, its own transaction.
+        let batches = 0;
+        const query = ctx.db.query.bind(ctx.db);
         const spied = { ...ctx, db: Object.assign(Object.create(ctx.db) as typeof ctx.db, {
-          tx: <T>(work: Parameters<typeof tx<T>>[0]) => { transactions++; return tx(work); },
+          query: ((sql: string, params?: unknown[]) => {
+            if (sql.includes('waitlist_move_batch')) batches++;
+            return query(sql, params);
+          }) as typeof ctx.db.query,
         }) };
         const room = new WaitingRoom(spied);
         const leaver = line[7] as string;
@@ -708,7 +736,7 @@ for (const backend of backends) {
         const waiting = line.slice(1);
         const clicks = [...waiting].sort((a, b) => (a < b ? -1 : 1));
         clicks.push(line[3] as string, line[20] as string, line[39] as string, stranger);
-        transactions = 0;
+        batches = 0;
         const results = await Promise.allSettled(clicks.map((fan) => moveToWaitlist(
           spied, room, event, fan, { quantity: fan === greedy ? 99 : 2 })));
         const byFan = new Map<string, PromiseSettledResult<unknown>[]>();
@@ -727,9 +755,9 @@ for (const backend of backends) {
         expect(byFan.get(stranger)?.[0]).toMatchObject({ status: 'rejected',
           reason: { code: 'not_found' } });
         expect(byFan.get(greedy)?.[0]?.status).toBe('rejected');
-        // Group commit: far fewer transactions than moves (one alone would take one each).
-        expect(transactions).toBeGreaterThan(0);
-        expect(transactions).toBeLessThan(movers.length / 2);
+        // Group commit: far fewer batches than moves (one alone would take one each).
+        expect(batches).toBeGreaterThan(0);
+        expect(batches).toBeLessThan(movers.length / 2);
         // On the waitlist: exactly the movers, once each, offered in line order.
         const { rows } = await db.query<{ customer_id: string }>(
           `SELECT customer_id FROM waitlist_entries WHERE event_id = $1 AND status = 'waiting'
@@ -745,6 +773,72 @@ for (const backend of backends) {
         expect((await room.view(event, leaver)).state).toBe('left');
         const moved = (await room.view(event, movers[0] as string));
         expect(moved.state).toBe('left');
+        await expectCountsExact(event);
+      });
+
+    it('moves racing the close of the line: one block, line order kept', async () => {
+      const event = await queuedEvent({ maxActiveShoppers: 1 }, 2);
+      const line = await customers(20);
+      await join(event, line);
+      admittedIn(await tick(event));
+      await db.query('UPDATE tickets SET order_id = gen_random_uuid() WHERE event_id = $1',
+        [event.eventId]);
+      // The closing tick and the moves race for the line's block of waitlist places: the
+      // first move finds none reserved and reserves it, unless the tick got there first.
+      const movers = line.slice(1);
+      const clicks = [...movers].sort((a, b) => (a < b ? -1 : 1));
+      const [closed, ...moves] = await Promise.allSettled([
+        tick(event), ...clicks.map((fan) => moveToWaitlist(ctx, waitingRoom(ctx), event, fan,
+          { quantity: 2 })),
+      ]);
+      expect(closed?.status).toBe('fulfilled');
+      for (const move of moves) expect(move.status).toBe('fulfilled');
+      // One block: every mover took base + their number, so offers go in line order.
+      const { rows } = await db.query<{ customer_id: string; place: string }>(
+        `SELECT w.customer_id, (w.seq - s.waitlist_seq_base - q.number)::text AS place
+           FROM waitlist_entries w JOIN queue_state s USING (event_id)
+           JOIN queue_entries q USING (event_id, customer_id)
+          WHERE w.event_id = $1 ORDER BY w.seq`,
+        [event.eventId],
+      );
+      expect(rows.map((row) => row.customer_id)).toEqual(movers);
+      expect(new Set(rows.map((row) => row.place))).toEqual(new Set(['0']));
+      await expectCountsExact(event);
+    });
+
+    it('moves racing a return that offers tickets: each fan once, the earliest offered',
+      async () => {
+        const event = await queuedEvent({ maxActiveShoppers: 1 }, 2);
+        const line = await customers(25);
+        await join(event, line);
+        const [shopper] = admittedIn(await tick(event)) as [string];
+        const holdId = await holdFor(event, shopper, 2);
+        await db.query(
+          `UPDATE tickets SET order_id = gen_random_uuid()
+            WHERE event_id = $1 AND zone_key = 'seats'`,
+          [event.eventId],
+        );
+        const room = waitingRoom(ctx);
+        // The first three are on the waitlist before the race, so the return is theirs.
+        for (const fan of line.slice(1, 4)) {
+          await moveToWaitlist(ctx, room, event, fan, { quantity: 2 });
+        }
+        const herd = line.slice(4);
+        const results = await Promise.allSettled([
+          releaseHold(db, shopper, holdId),
+          ...[...herd].reverse().map((fan) => moveToWaitlist(ctx, room, event, fan,
+            { quantity: 2 })),
+        ]);
+        for (const result of results) expect(result.status).toBe('fulfilled');
+        // Everyone once, in line order; the earliest took the offer, the rest wait.
+        const list = await waitlistOf(event);
+        expect(list.map((entry) => entry.c)).toEqual(line.slice(1));
+        expect(list.map((entry) => entry.status))
+          .toEqual(['offered', ...line.slice(2).map(() => 'waiting')]);
+        const positions = await Promise.all(line.slice(2).map(async (fan) =>
+          (await listWaitlist(db, fan)).find((e) => e.eventId === event.eventId)?.position));
+        expect(positions).toEqual(line.slice(2).map((_, i) => i + 1));
+        await expectCountsExact(event);
       });
   });
 }

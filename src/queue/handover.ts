@@ -21,17 +21,20 @@
 import type { EventRecord } from '../catalog/events.js';
 import { limits } from '../config/limits.js';
 import type { AppContext } from '../context.js';
-import { DomainError } from '../core/errors.js';
+import { assert, DomainError } from '../core/errors.js';
 import { GroupCommit, MemberFailure } from '../core/groupCommit.js';
+import { overLimit } from '../holds/apply.js';
 import { withRetry } from '../storage/db.js';
 import type { Db } from '../storage/index.js';
 import type { WaitlistEntry } from '../waitlist/schemas.js';
-import { joinWaitlistMany, type WaitlistPlace } from '../waitlist/waitlist.js';
+import {
+  checkJoin, toEntry, type EntryRow, type WaitlistPlace,
+} from '../waitlist/waitlist.js';
 import { pinnedNowMs } from '../core/clock.js';
-import { alreadyLeft, leaveLineMany, lockEntries } from './leave.js';
+import { alreadyLeft } from './leave.js';
 import type { WaitingRoom } from './room.js';
 import type { EntryRef, QueueView } from './types.js';
-import { readWaitlistBase, reserveWaitlistBase } from './waitblock.js';
+import { reserveWaitlistBase } from './waitblock.js';
 
 /** What the fan asks the waitlist for. */
 export interface HandOverInput {
@@ -60,12 +63,13 @@ export async function moveToWaitlist(
   if (!event.queue.enabled) throw new DomainError('not_found', 'this event has no queue');
   let batcher = batchers.get(room);
   if (batcher === undefined) {
-    batcher = new MoveBatcher(ctx.db, () => pinnedNowMs(ctx.clock));
+    batcher = new MoveBatcher(ctx.db, () => pinnedNowMs(ctx.clock), room);
     batchers.set(room, batcher);
   }
   const moved = await batcher.move(event, customerId, input);
   if (moved instanceof DomainError) throw moved;
-  const queue = await room.afterLeaving(event, moved.entry);
+  // The batch forgot the movers' cached places and passes already, all in one write.
+  const queue = await room.leftView(event, moved.entry);
   return { queue, waitlist: moved.waitlist };
 }
 
@@ -88,7 +92,10 @@ interface Waiter {
 export class MoveBatcher {
   private readonly batcher: GroupCommit<Waiter, Moved>;
 
-  constructor(private readonly db: Db, private readonly nowMs: () => number | undefined) {
+  constructor(
+    private readonly db: Db, private readonly nowMs: () => number | undefined,
+    private readonly room?: Pick<WaitingRoom, 'forgetLeavers'>,
+  ) {
     this.batcher = new GroupCommit<Waiter, Moved>({
       maxBatch: limits.queueMoveBatch,
       inFlight: 1,
@@ -106,61 +113,104 @@ export class MoveBatcher {
     batch: readonly Waiter[], latest: () => Waiter,
   ): Promise<(Moved | MemberFailure)[]> {
     // The latest arrival carries the freshest copy of the event (the route's cache).
-    const outcomes = await withRetry(() => moveBatch(this.db, latest().event,
+    const event = latest().event;
+    const outcomes = await withRetry(() => moveBatch(this.db, event,
       batch.map((w) => ({ customerId: w.customerId, ...w.input })), this.nowMs()), 3);
+    const movers = [...outcomes.values()].flatMap((moved) =>
+      moved instanceof DomainError ? [] : [moved.entry]);
+    await this.room?.forgetLeavers(event, movers);
     return batch.map((waiter) => outcomes.get(waiter.customerId) ?? new MemberFailure(
       new Error(`assertion failed: move of ${waiter.customerId} decided`)));
   }
 }
 
+/** One fan's row of `waitlist_move_batch` (migration 038). */
+interface MoveRow extends Omit<EntryRow, 'event_id' | 'customer_id' | 'position'> {
+  customer: string | null;
+  outcome: 'joined' | 'known' | 'not_found' | 'already_left' | 'refused' | 'over_limit' |
+    'base_due' | 'no_line';
+  entry_number: string | number | null;
+  left_reason: string | null;
+  used: number | null;
+  now_ms: number;
+  entry_position: number | null;
+}
+
 /**
- * Moves distinct customers of one event in one transaction: the block's base, the line
- * entries locked, the waitlist joins (`joinWaitlistMany`), then the movers out of the line.
- * Database clock unless a test pins `nowMs`.
+ * Moves distinct customers of one event in one round trip (`waitlist_move_batch`, migration
+ * 038): the line entries locked, the waitlist joins at their block places, the movers out of
+ * the line, their entries and positions read back. Only the batch that finds the line's
+ * block not reserved yet takes a transaction of its own to reserve it (once per line).
+ * Database clock unless a test pins `nowMs` (the time the movers leave the line).
  */
 export async function moveBatch(
   db: Db, event: EventRecord, places: readonly WaitlistPlace[], nowMs?: number,
 ): Promise<Map<string, Moved>> {
-  return await db.tx(async (tx) => {
-    const outcomes = new Map<string, Moved>();
-    const ids = places.map((place) => place.customerId);
-    // The block first, so a place from it is always earlier than a fresh waitlist join. The
-    // closing tick reserved it, so a herd told "sold out" only reads it.
-    const base = await readWaitlistBase(tx, event.eventId) ??
-      await reserveWaitlistBase(tx, event.eventId);
-    const entries = await lockEntries(tx, event.eventId, ids);
-    const candidates: WaitlistPlace[] = [];
-    for (const place of places) {
-      const entry = entries.get(place.customerId);
-      if (entry === undefined) {
-        outcomes.set(place.customerId,
-          new DomainError('not_found', 'you are not in this event\'s queue'));
-      } else if (entry.leftReason !== null) {
-        outcomes.set(place.customerId, alreadyLeft(entry.leftReason));
-      } else {
-        candidates.push({ ...place, ...(entry.number === null ? {} : { seq: base + entry.number }) });
-      }
+  // The caller's own checks, by a clock that cannot matter for them (zone and quantity);
+  // the sale window is the database's, inside the function.
+  const valid = places.map((place) => {
+    try {
+      checkJoin(event, { ...place, eventId: event.eventId }, event.onSaleAtMs);
+      return true;
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      return false;
     }
-    // The sale window is checked by the database clock, as a direct join checks it.
-    const { rows: [clock] } = await tx.query<{ ms: number }>(
-      'SELECT extract(epoch FROM now())::float8 * 1000 AS ms',
-    );
-    const joined = await joinWaitlistMany(tx, event, candidates, clock?.ms ?? 0);
-    const movers: string[] = [];
-    for (const place of candidates) {
-      const outcome = joined.get(place.customerId);
-      if (outcome === undefined) throw new Error('assertion failed: waitlist join decided');
-      if (outcome instanceof DomainError) {
-        outcomes.set(place.customerId, outcome);
-        continue;
-      }
-      movers.push(place.customerId);
-      const number = entries.get(place.customerId)?.number ?? null;
-      outcomes.set(place.customerId, {
-        entry: { customerId: place.customerId, number, left: true }, waitlist: outcome.entry,
-      });
-    }
-    await leaveLineMany(tx, event.eventId, movers, 'waitlist', nowMs);
-    return outcomes;
   });
+  const call = async (): Promise<MoveRow[]> => (await db.query<MoveRow>(
+    `SELECT * FROM waitlist_move_batch($1::uuid, $2::uuid[], $3::text[], $4::int[],
+                                       $5::boolean[], $6::int, $7::timestamptz)`,
+    [event.eventId, places.map((p) => p.customerId), places.map((p) => p.zone ?? null),
+      places.map((p) => p.quantity), valid, event.maxTicketsPerCustomer,
+      nowMs === undefined ? null : new Date(nowMs)],
+  )).rows;
+  let rows = await call();
+  if (rows[0]?.outcome === 'no_line') throw new DomainError('not_found', 'this event has no line');
+  if (rows[0]?.outcome === 'base_due') {
+    await db.tx((tx) => reserveWaitlistBase(tx, event.eventId));
+    rows = await call();
+    assert(rows[0]?.outcome !== 'base_due', 'the waitlist block is reserved');
+  }
+  const outcomes = new Map<string, Moved>();
+  for (const row of rows) {
+    assert(row.customer !== null, 'a move row names its customer');
+    outcomes.set(row.customer, decided(event, row, places));
+  }
+  return outcomes;
+}
+
+/** One fan's answer from their row. */
+function decided(event: EventRecord, row: MoveRow, places: readonly WaitlistPlace[]): Moved {
+  const customerId = row.customer as string;
+  switch (row.outcome) {
+    case 'not_found':
+      return new DomainError('not_found', 'you are not in this event\'s queue');
+    case 'already_left':
+      return alreadyLeft(row.left_reason ?? 'left');
+    case 'over_limit':
+      return overLimit(event, row.used ?? 0);
+    case 'refused': {
+      const place = places.find((p) => p.customerId === customerId);
+      assert(place !== undefined, 'a refused move was asked for');
+      try {
+        checkJoin(event, { ...place, eventId: event.eventId }, row.now_ms);
+      } catch (error) {
+        if (error instanceof DomainError) return error;
+        throw error;
+      }
+      // This node's copy of the event is older than the database's: the sale has closed.
+      return new DomainError('not_on_sale', 'the sale of this event is over');
+    }
+    case 'joined':
+    case 'known': {
+      const number = row.entry_number === null ? null : Number(row.entry_number);
+      const waitlist = toEntry({
+        ...row, event_id: event.eventId, customer_id: customerId,
+        position: row.entry_position,
+      });
+      return { entry: { customerId, number, left: true }, waitlist };
+    }
+    default:
+      throw new Error(`assertion failed: move outcome ${row.outcome}`);
+  }
 }

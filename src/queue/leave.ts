@@ -59,63 +59,9 @@ export async function leaveLine(
   });
 }
 
-/** A line entry as a batch locked it: its number and whether (and why) it left. */
-export interface LockedEntry {
-  number: number | null;
-  leftReason: string | null;
-}
-
-/**
- * Locks the entries of many customers in one statement (in customer order, so batches on
- * several nodes cannot wait in a cycle) and returns what each is; absent: never joined.
- */
-export async function lockEntries(
-  tx: Queryable, eventId: string, customerIds: readonly string[],
-): Promise<Map<string, LockedEntry>> {
-  const { rows } = await tx.query<{
-    customer_id: string; number: number | null; left_reason: string | null;
-  }>(
-    `SELECT customer_id, number, left_reason FROM queue_entries
-      WHERE event_id = $1 AND customer_id = ANY($2::uuid[]) ORDER BY customer_id FOR UPDATE`,
-    [eventId, customerIds],
-  );
-  return new Map(rows.map((row) => [row.customer_id, {
-    number: row.number === null ? null : Number(row.number), leftReason: row.left_reason,
-  }]));
-}
-
 /** The refusal for a fan who left already (as `leaveLine` words it). */
 export function alreadyLeft(leftReason: string): DomainError {
   return new DomainError('already_left', leftReason === 'waitlist'
     ? 'you moved from this queue to the waitlist already'
     : 'you left this queue already');
-}
-
-/**
- * Takes many customers out of the line inside the caller's transaction, their entries
- * locked (`lockEntries`) and still in line: marks them left and gives back live passes,
- * in two statements whatever the count. Database clock unless a test pins `nowMs`.
- */
-export async function leaveLineMany(
-  tx: Queryable, eventId: string, customerIds: readonly string[], reason: LeaveReason,
-  nowMs?: number,
-): Promise<void> {
-  if (customerIds.length === 0) return;
-  const entryParams: unknown[] = [eventId, customerIds, reason];
-  const entryNow = sqlNow(entryParams, nowMs);
-  const updated = await tx.query(
-    `UPDATE queue_entries SET left_at = ${entryNow}, left_reason = $3
-      WHERE event_id = $1 AND customer_id = ANY($2::uuid[]) AND left_at IS NULL`,
-    entryParams,
-  );
-  if (updated.rowCount !== customerIds.length) {
-    throw new Error('assertion failed: locked entries changed');
-  }
-  const slotParams: unknown[] = [eventId, customerIds];
-  const now = sqlNow(slotParams, nowMs);
-  await tx.query(
-    `UPDATE queue_admissions a SET released_at = ${now}, release_reason = 'left'
-      WHERE a.event_id = $1 AND a.customer_id = ANY($2::uuid[]) AND ${liveSlot('a', now)}`,
-    slotParams,
-  );
 }

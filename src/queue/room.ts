@@ -330,8 +330,22 @@ export class WaitingRoom {
    * node's cache forgets their place and pass, and their view (`left`) is returned.
    */
   async afterLeaving(event: EventRecord, entry: EntryRef): Promise<QueueView> {
-    await this.remember(event.eventId, entry);
-    await this.admits.forget(event.eventId, [entry.customerId]);
+    await this.forgetLeavers(event, [entry]);
+    return await this.leftView(event, entry);
+  }
+
+  /**
+   * The cache part of `afterLeaving` for a whole batch of leavers (moves to the waitlist):
+   * one write of their places and one of their passes, not one per fan.
+   */
+  async forgetLeavers(event: EventRecord, entries: readonly EntryRef[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.remember(event.eventId, ...entries);
+    await this.admits.forget(event.eventId, entries.map((entry) => entry.customerId));
+  }
+
+  /** The view of a fan whose leaving is committed and forgotten (`left`). */
+  async leftView(event: EventRecord, entry: EntryRef): Promise<QueueView> {
     return await this.viewAt(event, entry, await this.status(event));
   }
 

@@ -147,8 +147,9 @@ export async function readSupply(
                          WHERE o.hold_id = t.hold_id AND o.status = 'pending_payment')
                 OR EXISTS (SELECT 1 FROM waitlist_offers w WHERE w.hold_id = t.hold_id)))::int
          AS kept,
-       (SELECT count(*) FROM waitlist_entries
-         WHERE event_id = $1 AND status = 'waiting')::int AS waitlist,
+       -- The bucket counts (migration 037), not a walk over a waitlist the herd grows.
+       (SELECT coalesce(sum(c.waiting), 0) FROM waitlist_counts c
+         WHERE c.event_id = $1)::int AS waitlist,
        (SELECT count(*) FROM queue_admissions a
          WHERE a.event_id = $1 AND ${liveSlot('a', '$2')}
            AND NOT EXISTS (SELECT 1 FROM holds h

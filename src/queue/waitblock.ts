@@ -10,7 +10,8 @@ import type { Queryable } from '../storage/index.js';
  * The start of the event's reserved block of waitlist positions, reserving it if the line
  * has none yet: room for every number handed out so far plus `limits.queueWaitlistSpare`
  * later joiners. Takes the line's row lock; the closing tick (which holds it already) calls
- * this, so the herd of fans told "sold out" only ever reads the base (`readWaitlistBase`).
+ * this, so the herd of fans told "sold out" only ever reads the base (the move batch,
+ * migration 038).
  */
 export async function reserveWaitlistBase(tx: Queryable, eventId: string): Promise<number> {
   const { rows } = await tx.query<{ base: number | null; last: number | null }>(
@@ -30,15 +31,4 @@ export async function reserveWaitlistBase(tx: Queryable, eventId: string): Promi
   await tx.query('UPDATE queue_state SET waitlist_seq_base = $2 WHERE event_id = $1',
     [eventId, base]);
   return base;
-}
-
-/** The event's block base if it is reserved (a plain read, no lock), else null. */
-export async function readWaitlistBase(db: Queryable, eventId: string): Promise<number | null> {
-  const { rows } = await db.query<{ base: number | null }>(
-    'SELECT waitlist_seq_base AS base FROM queue_state WHERE event_id = $1',
-    [eventId],
-  );
-  const row = rows[0];
-  if (row === undefined) throw new DomainError('not_found', 'this event has no line');
-  return row.base === null ? null : Number(row.base);
 }

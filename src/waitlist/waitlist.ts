@@ -49,7 +49,8 @@ export interface JoinWaitlistOptions {
   seq?: number;
 }
 
-interface EntryRow {
+/** A waitlist entry as read with its offer's hold and its position. */
+export interface EntryRow {
   event_id: string; customer_id: string; zone_key: string | null; quantity: number;
   status: 'waiting' | 'offered' | 'left'; offer_hold_id: string | null; created_at: Date;
   hold_state: string | null; hold_live: boolean | null; hold_expires_at: Date | null;
@@ -67,8 +68,19 @@ function entrySelectWith(position: string, join = ''): string {
   JOIN events e ON e.event_id = w.event_id`;
 }
 
-const entrySelect = entrySelectWith(`(SELECT count(*) FROM waitlist_entries o
-  WHERE o.event_id = w.event_id AND o.status = 'waiting' AND o.seq <= w.seq)::int`);
+/**
+ * A waiting entry's position: the waiting entries of the buckets before its own (kept by
+ * triggers, migration 037) plus those at most its seq inside its bucket (at most 64 index
+ * entries), never a count of everyone ahead.
+ */
+const positionOf = (alias: string): string => `((SELECT coalesce(sum(c.waiting), 0)
+    FROM waitlist_counts c
+   WHERE c.event_id = ${alias}.event_id AND c.bucket < waitlist_bucket(${alias}.seq))
+  + (SELECT count(*) FROM waitlist_entries o
+      WHERE o.event_id = ${alias}.event_id AND o.status = 'waiting'
+        AND o.seq >= waitlist_bucket(${alias}.seq) << 6 AND o.seq <= ${alias}.seq))::int`;
+
+const entrySelect = entrySelectWith(positionOf('w'));
 
 /** The status a fan sees: an offer's outcome is its hold's. */
 function statusOf(row: EntryRow): WaitlistStatus {
@@ -80,7 +92,8 @@ function statusOf(row: EntryRow): WaitlistStatus {
   return 'left';
 }
 
-function toEntry(row: EntryRow): WaitlistEntry {
+/** The entry a fan sees, from its row. */
+export function toEntry(row: EntryRow): WaitlistEntry {
   const status = statusOf(row);
   const entry: WaitlistEntry = {
     eventId: row.event_id, zone: row.zone_key, quantity: row.quantity,
@@ -117,7 +130,7 @@ function isActive(row: EntryRow | undefined): row is EntryRow {
 }
 
 /** Refuses a join the event cannot take: unknown zone, over the limit, not on sale. */
-function checkJoin(event: EventRecord, input: JoinWaitlistInput, nowMs: number): void {
+export function checkJoin(event: EventRecord, input: JoinWaitlistInput, nowMs: number): void {
   assertSaleOpen(event, nowMs);
   if (input.zone !== undefined && !event.zones.some((zone) => zone.key === input.zone)) {
     throw invalid('/zone', `event has no zone "${input.zone}"`);
@@ -196,129 +209,11 @@ export async function joinWaitlist(
   });
 }
 
-/** One fan's place in a batch of joins (the line's hand-over, queue/handover.ts). */
+/** What one fan of a batch of moves from the line asks for (queue/handover.ts). */
 export interface WaitlistPlace {
   customerId: string;
   zone?: string;
   quantity: number;
-  /** The place from the line's block (an earlier place on the waitlist is kept). */
-  seq?: number;
-}
-
-/**
- * Joins many fans of one event to its waitlist inside the caller's transaction, as
- * `joinWaitlist` would one by one (without the "sold out" check, which the line decided),
- * in a fixed number of statements whatever the batch size: the customers' hold locks in
- * lock-key order (the order `hold_batch` takes them), then what each holds and owns, then
- * their entries locked, then one insert and one update, then the entries read back with
- * their positions in one pass. Returns, per customer, the entry (created or kept) or the
- * refusal; a refused fan's entry is unchanged. Customers must be distinct.
- */
-export async function joinWaitlistMany(
-  tx: Queryable, event: EventRecord, places: readonly WaitlistPlace[], nowMs: number,
-): Promise<Map<string, { entry: WaitlistEntry; created: boolean } | DomainError>> {
-  const outcomes = new Map<string, { entry: WaitlistEntry; created: boolean } | DomainError>();
-  const checked: WaitlistPlace[] = [];
-  for (const place of places) {
-    try {
-      checkJoin(event, { ...place, eventId: event.eventId }, nowMs);
-      checked.push(place);
-    } catch (error) {
-      if (!(error instanceof DomainError)) throw error;
-      outcomes.set(place.customerId, error);
-    }
-  }
-  if (checked.length === 0) return outcomes;
-  const ids = checked.map((place) => place.customerId);
-  // Each customer's hold lock, in lock-key order, so no batch and no hold waits in a cycle.
-  await tx.query(
-    `SELECT pg_advisory_xact_lock(k)
-       FROM (SELECT DISTINCT hashtextextended(c || $2::text, 7) AS k
-               FROM unnest($1::text[]) AS c ORDER BY 1) AS keys`,
-    [ids, event.eventId],
-  );
-  // A fresh statement after the locks: it sees every hold committed before they were granted.
-  const usage = await tx.query<{ customer_id: string; used: number }>(
-    `SELECT c.customer_id,
-            ((SELECT coalesce(sum(h.quantity), 0) FROM holds h
-               WHERE h.customer_id = c.customer_id AND h.event_id = $2
-                 AND h.state = 'held' AND h.claim_expires_at > now())
-           + (SELECT coalesce(sum(o.quantity), 0) FROM orders o
-               WHERE o.customer_id = c.customer_id AND o.event_id = $2
-                 AND o.status = 'confirmed'))::int AS used
-       FROM unnest($1::uuid[]) AS c(customer_id)`,
-    [ids, event.eventId],
-  );
-  const used = new Map(usage.rows.map((row) => [row.customer_id, Number(row.used)]));
-  await tx.query(
-    `SELECT 1 FROM waitlist_entries WHERE event_id = $1 AND customer_id = ANY($2::uuid[])
-      ORDER BY customer_id FOR UPDATE`,
-    [event.eventId, ids],
-  );
-  const existing = new Map((await tx.query<EntryRow>(
-    `${entrySelectWith('NULL::int')}
-      WHERE w.event_id = $1 AND w.customer_id = ANY($2::uuid[])`,
-    [event.eventId, ids],
-  )).rows.map((row) => [row.customer_id, row]));
-  const fresh: WaitlistPlace[] = [];
-  const kept: WaitlistPlace[] = [];
-  const done: { customerId: string; created: boolean }[] = [];
-  for (const place of checked) {
-    const row = existing.get(place.customerId);
-    if (isActive(row)) {
-      if (place.seq !== undefined && row.status === 'waiting') kept.push(place);
-      done.push({ customerId: place.customerId, created: false });
-      continue;
-    }
-    const already = used.get(place.customerId) ?? 0;
-    if (already + place.quantity > event.maxTicketsPerCustomer) {
-      outcomes.set(place.customerId, overLimit(event, already));
-      continue;
-    }
-    fresh.push(place);
-    done.push({ customerId: place.customerId, created: true });
-  }
-  if (fresh.length > 0) {
-    await tx.query(
-      `INSERT INTO waitlist_entries (event_id, customer_id, zone_key, quantity, status, seq)
-       SELECT $1, f.customer_id, f.zone_key, f.quantity, 'waiting',
-              coalesce(f.seq, nextval('waitlist_seq'))
-         FROM unnest($2::uuid[], $3::text[], $4::int[], $5::bigint[])
-                AS f(customer_id, zone_key, quantity, seq)
-       ON CONFLICT (event_id, customer_id) DO UPDATE
-         SET seq = coalesce(excluded.seq, nextval('waitlist_seq')), zone_key = excluded.zone_key,
-             quantity = excluded.quantity, status = 'waiting', offer_hold_id = NULL,
-             created_at = now(), updated_at = now()`,
-      [event.eventId, fresh.map((f) => f.customerId), fresh.map((f) => f.zone ?? null),
-        fresh.map((f) => f.quantity), fresh.map((f) => f.seq ?? null)],
-    );
-  }
-  if (kept.length > 0) {
-    await tx.query(
-      `UPDATE waitlist_entries w SET seq = LEAST(w.seq, k.seq)
-         FROM unnest($2::uuid[], $3::bigint[]) AS k(customer_id, seq)
-        WHERE w.event_id = $1 AND w.customer_id = k.customer_id AND w.status = 'waiting'`,
-      [event.eventId, kept.map((k) => k.customerId), kept.map((k) => k.seq)],
-    );
-  }
-  if (done.length === 0) return outcomes;
-  // Positions in one pass over the event's waiting entries, not one count per fan.
-  const { rows } = await tx.query<EntryRow>(
-    `WITH ranked AS (
-       SELECT customer_id, count(*) OVER (ORDER BY seq)::int AS position
-         FROM waitlist_entries WHERE event_id = $1 AND status = 'waiting'
-     )
-     ${entrySelectWith('r.position', 'LEFT JOIN ranked r ON r.customer_id = w.customer_id')}
-      WHERE w.event_id = $1 AND w.customer_id = ANY($2::uuid[])`,
-    [event.eventId, done.map((d) => d.customerId)],
-  );
-  const read = new Map(rows.map((row) => [row.customer_id, row]));
-  for (const { customerId, created } of done) {
-    const row = read.get(customerId);
-    if (row === undefined) throw new Error('assertion failed: joined entry not found');
-    outcomes.set(customerId, { entry: toEntry(row), created });
-  }
-  return outcomes;
 }
 
 /**
