@@ -13,10 +13,6 @@
  * prints its heaviest functions (the profile is written to /tmp).
  */
 import { randomUUID } from 'node:crypto';
-import diagnostics from 'node:diagnostics_channel';
-import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 
 import Fastify from 'fastify';
@@ -28,6 +24,7 @@ import type { Coordinator } from '../src/coord/index.js';
 import { buildEvent } from '../src/testing/factories.js';
 import { testRedisUrl } from '../src/testing/services.js';
 import { buildTestContext } from '../src/testing/context.js';
+import { busy, Profiler, summarize } from './cpuProfile.js';
 import { watchRequestStages } from './requestStages.js';
 import { benchPostgres, loadHttp, postJson, startBenchServer, type RequestSpec } from './lib.js';
 
@@ -103,35 +100,6 @@ function counted(coord: Coordinator): Coordinator {
   });
 }
 
-// ---- the server thread's time over a run, from its first request to the end ----
-// CPU from /proc (the main thread's task: its id is the process id), so time the thread
-// spent waiting for a core on a loaded box is not counted; event-loop utilization beside it.
-function threadCpuMs(): number {
-  const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime and stime (fields 14 and 15 of stat), in clock ticks of 10 ms.
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-let onFirstRequest: (() => void) | undefined;
-diagnostics.subscribe('http.server.request.start', () => {
-  const first = onFirstRequest;
-  onFirstRequest = undefined;
-  first?.();
-});
-async function busy<T>(work: () => Promise<T>): Promise<{
-  result: T; busyMs: number; cpuMs: number;
-}> {
-  let before = performance.eventLoopUtilization();
-  let cpu0 = threadCpuMs();
-  onFirstRequest = () => {
-    before = performance.eventLoopUtilization();
-    cpu0 = threadCpuMs();
-  };
-  const result = await work();
-  const elu = performance.eventLoopUtilization(before);
-  return { result, busyMs: elu.active, cpuMs: threadCpuMs() - cpu0 };
-}
-
 const fmt = (n: number, digits = 1): string => n.toFixed(digits);
 
 // ---- the bare route, same process, same load thread ----
@@ -198,20 +166,15 @@ const commandStats = async (): Promise<Map<string, number>> => {
   return stats;
 };
 
-const session = new Session();
-if (cpuProfile) {
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.setSamplingInterval', { interval: 200 });
-}
+const profiler = cpuProfile ? new Profiler() : undefined;
 const loop = monitorEventLoopDelay({ resolution: 5 });
 const redisBefore = await commandStats();
 loop.enable();
 measuring = true;
-if (cpuProfile) await session.post('Profiler.start');
+await profiler?.start();
 const joinRun = await busy(() => loadHttp('join, new fans', server.url, specs,
   { concurrency: connections, maxMs: seconds * 1000, warmup: 0 }));
-const profile = cpuProfile ? (await session.post('Profiler.stop')).profile : undefined;
+const profile = await profiler?.stop();
 measuring = false;
 loop.disable();
 const redisAfter = await commandStats();
@@ -292,70 +255,4 @@ console.log(`pg_stat_activity, mean sessions per sample over ${samples} samples:
 for (const [k, n] of [...states].sort((a, b) => b[1] - a[1])) {
   console.log(`  ${(n / Math.max(1, samples)).toFixed(2).padStart(6)}  ${k}`);
 }
-if (profile !== undefined) await summarize(profile as CpuProfile);
-
-interface ProfileNode {
-  id: number; hitCount?: number; children?: number[];
-  callFrame: { functionName: string; url: string; lineNumber: number };
-}
-
-interface CpuProfile { nodes: ProfileNode[]; samples?: number[] }
-
-/** Where a profile node's code lives: a package, a folder of ours, or a built-in. */
-function placeOf(url: string, functionName: string): string {
-  if (url === '') return functionName;
-  return /node_modules\/(@[^/]+\/[^/]+|[^/]+)/.exec(url)?.[1]
-    ?? (/\/(src|bench)\/([^/]+)/.exec(url)?.slice(1, 3).join('/') ?? url.replace(/^.*\//, ''));
-}
-
-/** Self time by place and function, and total (inclusive) time of the heaviest functions. */
-async function summarize(p: CpuProfile): Promise<void> {
-  const file = `/tmp/join-profile-${Date.now()}.cpuprofile`;
-  await writeFile(file, JSON.stringify(p));
-  const byId = new Map(p.nodes.map((node) => [node.id, node]));
-  const parent = new Map<number, number>();
-  for (const node of p.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
-  const key = (node: ProfileNode): string => {
-    const { functionName, url, lineNumber } = node.callFrame;
-    const where = url.replace(/^.*node_modules\//, '').replace(/^file:\/\/\/work\/[^/]+\//, '');
-    return `${functionName || '(anonymous)'} ${where}:${lineNumber + 1}`;
-  };
-  const self = new Map<string, number>();
-  const total = new Map<string, number>();
-  const byPlace = new Map<string, number>();
-  let busySamples = 0;
-  const samples = p.samples ?? [];
-  for (const id of samples) {
-    const leaf = byId.get(id);
-    if (leaf === undefined || leaf.callFrame.functionName === '(idle)') continue;
-    busySamples += 1;
-    self.set(key(leaf), (self.get(key(leaf)) ?? 0) + 1);
-    const place = placeOf(leaf.callFrame.url, leaf.callFrame.functionName);
-    byPlace.set(place, (byPlace.get(place) ?? 0) + 1);
-    const seen = new Set<string>();
-    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
-      const node = byId.get(at);
-      if (node === undefined) break;
-      const k = key(node);
-      if (seen.has(k)) continue;
-      seen.add(k);
-      total.set(k, (total.get(k) ?? 0) + 1);
-    }
-  }
-  const pct = (n: number): string => `${fmt((n / Math.max(1, busySamples)) * 100).padStart(5)} %`;
-  const idle = samples.length - busySamples;
-  console.log(`CPU profile of the server thread during the joins (${file}): ${
-    fmt((idle / Math.max(1, samples.length)) * 100)} % idle; shares below are of busy time`);
-  console.log('self time by place:');
-  for (const [k, n] of [...byPlace].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
-    console.log(`  ${pct(n)}  ${k}`);
-  }
-  console.log('self time by function:');
-  for (const [k, n] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
-    console.log(`  ${pct(n)}  ${k}`);
-  }
-  console.log('total time (with callees) by function:');
-  for (const [k, n] of [...total].sort((a, b) => b[1] - a[1]).slice(0, 60)) {
-    console.log(`  ${pct(n)}  ${k}`);
-  }
-}
+if (profile !== undefined) await summarize(profile, 'the joins');

@@ -99,6 +99,35 @@ async function joinsOverHttp(db: Db): Promise<BenchRow[]> {
   }
 }
 
+/**
+ * The join's own floor on this box: a bare Fastify POST route (no plugins, no auth, no rate
+ * limits, no validation, no members cache) whose handler does only what a durable join must,
+ * a group-committed numbering (the same JoinBatcher and batch statement as the app, with the
+ * token version compared in the batch), and answers the number. Same client, connections
+ * and duration as the app's join row: the app's join can approach this, not pass it.
+ */
+async function joinFloor(db: Db): Promise<BenchRow> {
+  const ctx = buildTestContext(db);
+  const event = await queuedEvent(ctx);
+  const batcher = new JoinBatcher(db, ctx.clock);
+  const app = Fastify({ logger: false });
+  app.post('/join', async (_request, reply) => {
+    const outcome = await batcher.join(event, randomUUID(), 0);
+    return reply.status(outcome.created ? 201 : 200)
+      .send({ state: 'waiting', number: outcome.number });
+  });
+  const address = await app.listen({ port: 0, host: '127.0.0.1' });
+  try {
+    const specs = Array.from({ length: 30_000 }, () => postJson('/join', {}));
+    const row = await loadHttp('queue join floor: bare POST + group-committed numbering only',
+      address, specs, { concurrency: 64, maxMs: 10_000, warmup: 100 });
+    return { ...row, notes: 'no auth, limits, validation or cache: what the durable join ' +
+      'itself allows here; the app\'s join row reads against this' };
+  } finally {
+    await app.close();
+  }
+}
+
 /** Runs admission ticks until some of `fans` are admitted; returns their join requests. */
 async function admitSome(
   ctx: AppContext, event: EventRecord, fans: RequestSpec[],
@@ -305,6 +334,7 @@ export async function run(): Promise<BenchSection> {
   const db = await benchPostgres(20);
   try {
     rows.push(...await joinsOverHttp(db));
+    rows.splice(2, 0, await joinFloor(db));
     rows.push(...await numbering(db));
     rows.push(...await sse(db, 10_000));
   } finally {
