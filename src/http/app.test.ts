@@ -63,6 +63,41 @@ describe('HTTP application', () => {
     expect(metrics).toContain('process_cpu_user_seconds_total');
   });
 
+  it('counts every request once, by route pattern, method and status', async () => {
+    // Its own app: the counts below are exact.
+    const { app } = await buildTestApp(db);
+    const eventId = '00000000-0000-4000-8000-000000000000';
+    for (let i = 0; i < 3; i++) await app.inject({ url: `/api/v1/events/${eventId}` });
+    await app.inject({ method: 'HEAD', url: '/healthz' });
+    await app.inject({ url: '/healthz' });
+    // Not a route (GETs of unknown paths meet the web app's fallback route instead).
+    await app.inject({ method: 'POST', url: '/api/v1/no/such/route', payload: {} });
+    await app.inject({ method: 'POST', url: `/api/v1/events/${eventId}/queue`, payload: {} });
+    const text = (await app.inject({ url: '/metrics' })).body;
+    const sample = (series: string): number | undefined => {
+      const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+      return line === undefined ? undefined : Number(line.slice(series.length + 1));
+    };
+    const expected: [string, string, number, number][] = [
+      ['GET', '/api/v1/events/:eventId', 404, 3],
+      ['HEAD', '/healthz', 200, 1],
+      ['GET', '/healthz', 200, 1],
+      ['POST', 'unmatched', 404, 1],
+      ['POST', '/api/v1/events/:eventId/queue', 401, 1],
+    ];
+    for (const [method, route, status, count] of expected) {
+      const labels = `{method="${method}",route="${route}",status="${status}"}`;
+      expect(sample(`stampede_http_requests_total${labels}`), labels).toBe(count);
+      expect(sample(`stampede_http_request_duration_seconds_count${labels}`), labels)
+        .toBe(count);
+    }
+    const total = (name: string): number => text.split('\n')
+      .filter((l) => l.startsWith(`${name}{`)).reduce((sum, l) => sum + Number(l.split(' ')[1]), 0);
+    expect(total('stampede_http_requests_total')).toBe(7);
+    expect(total('stampede_http_request_duration_seconds_count')).toBe(7);
+    await app.close();
+  });
+
   it('compresses large seat maps when the client accepts gzip', async () => {
     const ctx = buildTestContext(db);
     const { buildEvent } = await import('../testing/factories.js');
@@ -86,6 +121,14 @@ describe('HTTP application', () => {
     expect(response.headers['x-request-id']).toBe('abc-123');
     const generated = await app.inject({ url: '/healthz' });
     expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    // On refusals too: not found, a problem from a route's hook, a URL the router refused.
+    for (const request of [{ url: '/api/v1/no/such/route' }, { url: '/api/v1/me/orders' },
+      { url: '/api/v1/%E0%A4%A' }]) {
+      const refused = await app.inject({ ...request, headers: { 'x-request-id': 'def-456' } });
+      expect(refused.statusCode, request.url).toBeGreaterThanOrEqual(400);
+      expect(refused.headers['content-type'], request.url).toContain('application/problem+json');
+      expect(refused.headers['x-request-id'], request.url).toBe('def-456');
+    }
   });
 });
 
@@ -130,6 +173,44 @@ describe('HTTP failure modes', () => {
     expect(response.body).not.toContain('at ');
     expect(response.json()).toMatchObject({ status: 500, code: 'internal_error' });
     expect(lines.join('')).toContain('secret_table');
+    await app.close();
+  });
+
+  it('logs each request with its request id when request logging is on', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const base = buildTestContext(db, { env: { LOG_REQUESTS: 'true' } });
+    const app = await buildApp({ ...base, logger: pino({ level: 'info' }, sink) });
+    await app.ready();
+    await app.inject({ url: '/healthz', headers: { 'x-request-id': 'log-me-1' } });
+    await app.inject({ url: '/api/v1/no/such/route', headers: { 'x-request-id': 'log-me-2' } });
+    const records = lines.map((line) => JSON.parse(line) as { reqId?: string; msg?: string });
+    for (const reqId of ['log-me-1', 'log-me-2']) {
+      const mine = records.filter((record) => record.reqId === reqId).map((record) => record.msg);
+      expect(mine, reqId).toEqual(expect.arrayContaining(['incoming request',
+        'request completed']));
+    }
+    await app.close();
+  });
+
+  it('writes no per-request lines when request logging is off', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const base = buildTestContext(db, { env: { LOG_REQUESTS: 'false' } });
+    const app = await buildApp({ ...base, logger: pino({ level: 'info' }, sink) });
+    await app.ready();
+    await app.inject({ url: '/healthz' });
+    expect(lines.filter((line) => line.includes('"reqId"'))).toEqual([]);
     await app.close();
   });
 

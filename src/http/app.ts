@@ -9,16 +9,20 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+import Fastify, {
+  LogController, type FastifyBaseLogger, type onResponseHookHandler,
+} from 'fastify';
 import { limits } from '../config/limits.js';
 import type { AppContext } from '../context.js';
 import { openRedis } from '../coord/connect.js';
 import { DomainError } from '../core/errors.js';
 import { registerDomainMetrics } from '../stats/metrics.js';
 import { errorsPlugin, handleError } from './plugins/errors.js';
-import { holdLatencyPlugin } from './plugins/holdLatency.js';
+import { appendHook } from './hooks.js';
+import { holdLatencyPlugin, holdRoute } from './plugins/holdLatency.js';
 import { metricsPlugin } from './plugins/metrics.js';
 import { appWriteLimit } from './ratelimit.js';
+import { requestLogger } from './requestLogger.js';
 import { adminRoutes } from './routes/admin.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { customerRoutes } from './routes/customers.js';
@@ -119,25 +123,30 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     requestIdHeader: 'x-request-id',
     logController: new LogController({ disableRequestLogging: !ctx.config.http.logRequests }),
     genReqId: () => randomUUID(),
+    // Binds the request id like Fastify's default, making the pino child only when needed.
+    childLoggerFactory: requestLogger,
     return503OnClosing: true,
     frameworkErrors: handleError,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(createValidatorCompiler());
   app.decorateRequest('customerId', '');
   await app.register(errorsPlugin);
-  // Opt-in per route (large JSON such as seat maps); streams like SSE must never be buffered.
-  await app.register(compress, { global: false, encodings: ['gzip', 'deflate'], threshold: 2048 });
-  app.addHook('onSend', async (request, reply) => {
+  // A callback hook, not an async one: every reply passes here, and a promise each is waste.
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
+    done(null, payload);
   });
-  await registerDocs(app);
+  // Before the routes (docs included): its per-route hooks are added as routes are.
   await app.register(metricsPlugin, { ctx });
+  await registerDocs(app);
   const domainMetrics = registerDomainMetrics(app.metrics, ctx);
-  app.addHook('onResponse', async (request, reply) => {
-    if (request.method !== 'POST' || request.routeOptions.url !== '/api/v1/events/:eventId/holds') {
-      return;
-    }
+  const holdOutcome: onResponseHookHandler = (_request, reply, done) => {
     domainMetrics.holdOutcome(reply.statusCode);
+    done();
+  };
+  app.addHook('onRoute', (route) => {
+    if (route.method !== 'POST' || route.url !== holdRoute) return;
+    route.onResponse = appendHook(route.onResponse, holdOutcome);
   });
   await app.register(holdLatencyPlugin(ctx));
   await registerRateLimit(app, ctx);
@@ -146,7 +155,13 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   await app.register(async (scope) => {
     await opsRoutes(scope, ctx);
     await customerRoutes(scope, ctx);
-    await catalogRoutes(scope, ctx);
+    await scope.register(async (compressed) => {
+      // Only here: the plugin adds a hook to every route in its scope, and only catalog
+      // routes (large JSON such as seat maps) opt in; streams like SSE must never be buffered.
+      await compressed.register(compress,
+        { global: false, encodings: ['gzip', 'deflate'], threshold: 2048 });
+      await catalogRoutes(compressed, ctx);
+    });
     await holdRoutes(scope, ctx);
     await orderRoutes(scope, ctx);
     await paymentRoutes(scope, ctx);

@@ -61,6 +61,10 @@ for (const backend of backends) {
       const text = await metrics();
       expect(sample(text, 'stampede_holds_total{outcome="placed"}')).toBe(1);
       expect(sample(text, 'stampede_holds_total{outcome="conflict"}')).toBe(1);
+      // The hold route's own hooks (outcome, latency) and the per-route request count agree.
+      const holds = '{method="POST",route="/api/v1/events/:eventId/holds",status=';
+      expect(sample(text, `stampede_http_requests_total${holds}"201"}`)).toBe(1);
+      expect(sample(text, `stampede_http_requests_total${holds}"409"}`)).toBe(1);
       expect(sample(text, 'stampede_payments{status="captured"}')).toBe(1);
       // The hold and the sale each wrote outbox rows; nothing relays them in this test.
       expect(sample(text, 'stampede_outbox_unpublished')).toBeGreaterThan(0);

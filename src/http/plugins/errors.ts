@@ -49,6 +49,8 @@ const frameworkCodes: Record<string, ErrorCode> = {
 export function handleError(
   error: FastifyError, request: FastifyRequest, reply: FastifyReply,
 ): FastifyReply {
+  // A framework error is answered before any hook runs, the app's x-request-id one included.
+  if (!reply.hasHeader('x-request-id')) reply.header('x-request-id', request.id);
   if (error instanceof DomainError) {
     const retryAfter = error.extra.retryAfterSeconds;
     if (!reply.hasHeader('retry-after')

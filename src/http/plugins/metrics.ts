@@ -1,5 +1,7 @@
 /** Prometheus metrics: per-route request counts and latency, plus process defaults. */
-import type { FastifyInstance } from 'fastify';
+import type {
+  FastifyInstance, FastifyReply, FastifyRequest, onResponseHookHandler,
+} from 'fastify';
 import fp from 'fastify-plugin';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AppContext } from '../../context.js';
@@ -8,6 +10,7 @@ import { passwordHashesInFlight } from '../../customers/passwords.js';
 import { secretsEqual } from '../../customers/tokens.js';
 import { failedRefunds, mismatchedPaymentEvents } from '../../orders/followup.js';
 import { reconcileStuck } from '../../orders/reconcile.js';
+import { appendHook } from '../hooks.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -26,14 +29,24 @@ export const metricsPlugin = fp(async (app: FastifyInstance, { ctx }: MetricsOpt
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const labelNames = ['method', 'route', 'status'] as const;
-  const requests = new Counter({
-    name: 'stampede_http_requests_total', help: 'HTTP requests by route and status',
-    labelNames, registers: [registry],
-  });
   const latency = new Histogram({
     name: 'stampede_http_request_duration_seconds', help: 'HTTP request latency by route',
     labelNames, registers: [registry],
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  });
+  // Every request is one observation of the histogram, so the request count per route and
+  // status is its `_count`: read from it at scrape time instead of a second labelled update
+  // (and label hash) on every request.
+  new Counter({
+    name: 'stampede_http_requests_total', help: 'HTTP requests by route and status',
+    labelNames, registers: [registry],
+    async collect() {
+      const { values } = await latency.get();
+      this.reset();
+      for (const { metricName, labels, value } of values) {
+        if (metricName === 'stampede_http_request_duration_seconds_count') this.inc(labels, value);
+      }
+    },
   });
   new Gauge({
     name: 'stampede_password_hashes_in_flight',
@@ -83,15 +96,27 @@ export const metricsPlugin = fp(async (app: FastifyInstance, { ctx }: MetricsOpt
     },
   });
   app.decorate('metrics', registry);
-  app.addHook('onResponse', async (request, reply) => {
-    // The route pattern, not the URL, keeps label cardinality bounded.
-    const labels = {
-      method: request.method,
-      route: request.routeOptions.url ?? 'unmatched',
-      status: String(reply.statusCode),
+  const observe = (route: string, request: FastifyRequest, reply: FastifyReply): void => {
+    latency.observe(
+      { method: request.method, route, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  };
+  // The route pattern, not the URL, keeps label cardinality bounded. Each route gets its own
+  // onResponse hook with its pattern bound (no per-request `routeOptions` object); routes
+  // are added after this plugin, so every one of them passes here.
+  app.addHook('onRoute', (route) => {
+    const pattern = route.url;
+    const record: onResponseHookHandler = (request, reply, done) => {
+      observe(pattern, request, reply);
+      done();
     };
-    requests.inc(labels);
-    latency.observe(labels, reply.elapsedTime / 1000);
+    route.onResponse = appendHook(route.onResponse, record);
+  });
+  // Not-found answers (and URLs the router refused) run no route's hooks, only the app's.
+  app.addHook('onResponse', (request, reply, done) => {
+    if (request.is404) observe('unmatched', request, reply);
+    done();
   });
   const { metricsAccess, metricsToken } = ctx.config.http;
   if (metricsAccess === 'off') return;
