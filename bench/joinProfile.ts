@@ -1,7 +1,8 @@
 /**
  * Where a queue join's time goes under load: new fans join one queued event over HTTP on
  * PostgreSQL (as the waiting-room section does), next to a bare Fastify POST in the same
- * process, then the same fans re-join and poll `queue/me`. For each it reports the server
+ * process and the join's floor (a bare route doing only the group-committed numbering),
+ * then the same fans re-join and poll `queue/me`. For each it reports the server
  * thread's busy time per request (event-loop utilization, so the load thread is not
  * counted), and for the joins: every PostgreSQL statement timed from Node (at the client,
  * BEGIN and COMMIT included), round trips per join, the batch sizes formed, coordinator
@@ -19,8 +20,11 @@ import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 
+import { loadEvent } from '../src/catalog/events.js';
+import { systemClock } from '../src/core/clock.js';
 import { createMemoryCoordinator, createRedisCoordinator } from '../src/coord/index.js';
 import type { Coordinator } from '../src/coord/index.js';
+import { JoinBatcher } from '../src/queue/line.js';
 import { buildEvent } from '../src/testing/factories.js';
 import { testRedisUrl } from '../src/testing/services.js';
 import { buildTestContext } from '../src/testing/context.js';
@@ -111,12 +115,28 @@ const bareRun = await busy(() => loadHttp('bare Fastify POST', bareUrl,
   { concurrency: connections, maxMs: seconds * 1000, warmup: 200 }));
 await bare.close();
 
+// ---- the join's floor: a bare route doing only the group-committed numbering ----
+const db = await benchPostgres(20);
+const floorEvent = await loadEvent(db, (await buildEvent(buildTestContext(db), {
+  queue: { enabled: true, admitPerMinute: 1_000, maxActiveShoppers: 1_000 },
+})).eventId);
+const floorBatcher = new JoinBatcher(db, systemClock);
+const floor = Fastify({ logger: false });
+floor.post('/join', async (_request, reply) => {
+  const outcome = await floorBatcher.join(floorEvent, randomUUID(), 0);
+  return reply.status(201).send({ state: 'waiting', number: outcome.number });
+});
+const floorUrl = await floor.listen({ port: 0, host: '127.0.0.1' });
+const floorRun = await busy(() => loadHttp('join floor', floorUrl,
+  Array.from({ length: 40_000 }, () => postJson('/join', {})),
+  { concurrency: connections, maxMs: seconds * 1000, warmup: 0 }));
+await floor.close();
+
 // ---- the app ----
 const prefix = `bench:joinprofile:${randomUUID().slice(0, 8)}:`;
 const inner = coordKind === 'redis'
   ? createRedisCoordinator({ url: testRedisUrl, prefix, name: 'join-profile' })
   : createMemoryCoordinator({});
-const db = await benchPostgres(20);
 const server = await startBenchServer(db, {
   connections, coord: counted(inner),
   env: {
@@ -211,6 +231,7 @@ const ratio = (run: typeof bareRun): string =>
   `${fmt((run.result.opsPerSec / bareRun.result.opsPerSec) * 100)} % of bare`;
 console.log(`connections ${connections}, ${seconds} s per run, coordination: ${coordKind}`);
 console.log(`bare POST:           ${line(bareRun)}`);
+console.log(`join floor:          ${line(floorRun)} (${ratio(floorRun)}; numbering only)`);
 console.log(`join, new fans:      ${line(joinRun)} (${ratio(joinRun)})`);
 console.log(`re-join:             ${line(rejoinRun)} (${ratio(rejoinRun)})`);
 console.log(`queue/me, waiting:   ${line(pollRun)} (${ratio(pollRun)})`);

@@ -6,7 +6,7 @@
  * nothing. Every line a request does log carries `reqId` exactly as before.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import type { Bindings, ChildLoggerOptions, LogFn } from 'pino';
+import type { Bindings, ChildLoggerOptions, LogFn, Logger } from 'pino';
 
 type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -25,6 +25,13 @@ class RequestLogger {
     return this.made;
   }
 
+  /** False when a line at `level` would be dropped (asked of pino when no child exists). */
+  enabled(level: Level): boolean {
+    if (this.made !== undefined || this.options.level !== undefined) return true;
+    const parent = this.parent as Partial<Pick<Logger, 'isLevelEnabled'>>;
+    return parent.isLevelEnabled?.(level) ?? true;
+  }
+
   get level(): string {
     return this.made?.level ?? this.options.level ?? this.parent.level;
   }
@@ -38,9 +45,14 @@ class RequestLogger {
   }
 }
 
-/** A log method that forwards to the request's pino child. */
+/**
+ * A log method that forwards to the request's pino child. A line the logger would drop
+ * anyway (below its level, as Fastify's per-request lines are under a quiet logger) makes
+ * no child: the child would inherit the same level.
+ */
 function forward(level: Level): LogFn {
   return function log(this: RequestLogger, ...args: unknown[]): void {
+    if (!this.enabled(level)) return;
     const target = this.logger();
     Reflect.apply(target[level], target, args);
   };
