@@ -121,7 +121,11 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     requestIdHeader: 'x-request-id',
-    logController: new LogController({ disableRequestLogging: !ctx.config.http.logRequests }),
+    // Per-request lines only when asked for and when the logger would write them at all (a
+    // quieter level drops them after Fastify has built them, twice per request).
+    logController: new LogController({
+      disableRequestLogging: !ctx.config.http.logRequests || !ctx.logger.isLevelEnabled('info'),
+    }),
     genReqId: () => randomUUID(),
     // Binds the request id like Fastify's default, making the pino child only when needed.
     childLoggerFactory: requestLogger,
