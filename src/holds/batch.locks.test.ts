@@ -16,6 +16,7 @@ import { auditBooking } from '../testing/audit.js';
 import { testBackends } from '../testing/backends.js';
 import { buildTestContext } from '../testing/context.js';
 import { buildCustomers, buildEvent } from '../testing/factories.js';
+import { waitForLockWait } from '../testing/lockWait.js';
 import { runHoldBatch, type BatchOutcome } from './batch.js';
 import type { Guard } from './claim.js';
 
@@ -33,20 +34,6 @@ describe.skipIf(postgres === undefined || !postgres.available)(
     afterAll(async () => {
       await db?.close();
     });
-
-    /** Waits on the condition (a hold batch is waiting for a row lock), not on time. */
-    async function batchWaitsForLock(): Promise<void> {
-      const deadline = Date.now() + 20_000;
-      for (;;) {
-        const { rows } = await db.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM pg_stat_activity
-            WHERE datname = current_database() AND wait_event_type = 'Lock'
-              AND query LIKE '%FROM hold_batch(%'`);
-        if ((rows[0]?.n ?? 0) > 0) return;
-        if (Date.now() > deadline) throw new Error('the batch never waited for the claim');
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-    }
 
     async function race(unguarded?: Guard): Promise<{ outcomes: BatchOutcome[]; eventId: string }> {
       const created = await buildEvent(ctx);
@@ -85,7 +72,7 @@ describe.skipIf(postgres === undefined || !postgres.available)(
         { holdId: newId(), customerId: third?.customerId as string, quantity: 1,
           claim: { kind: 'seats', ticketNos: [other] } },
       ], unguarded);
-      await batchWaitsForLock();
+      await waitForLockWait(db, 'FROM hold_batch(', 'the batch');
       release();
       expect(await rival).toEqual(['held']);
       return { outcomes: await batch, eventId: event.eventId };
