@@ -180,7 +180,12 @@ const crowd = await register(Math.ceil(joinsPerSec * (seconds + 10)), 'fan');
   await Promise.all(Array.from({ length: 64 }, async () => {
     while (next < shoppers.length) {
       const s = shoppers[next++] as { token: string };
-      const joined = await call('POST', `/api/v1/events/${eventId}/queue`, s.token, {});
+      let joined = await call('POST', `/api/v1/events/${eventId}/queue`, s.token, {});
+      // A node shedding load (SHED_EVENT_LOOP_DELAY_MS) asks a join to come back later.
+      for (let tries = 1; joined.status === 429 && tries < 30; tries++) {
+        await sleep(1_000 * Number(joined.body.retryAfterSeconds ?? 1));
+        joined = await call('POST', `/api/v1/events/${eventId}/queue`, s.token, {});
+      }
       if (joined.status >= 300) throw new Error(`join: ${joined.status}`);
     }
   }));
