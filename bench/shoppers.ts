@@ -61,9 +61,10 @@ const server = spawn(process.execPath,
   ['--import', './bench/serverStages.mjs', `${dist}/src/cli/main.js`, 'serve'], {
     env: {
       ...process.env, DATABASE_URL: dbUrl.toString(),
-      // A Redis database of its own: the duties' leases are named per deployment, and a
-      // server of another run on the shared Redis would otherwise hold the admission lease.
+      // A Redis database and key prefix of its own: each run is a deployment of its own (a
+      // fresh database), refused on a prefix another deployment's claim still holds.
       REDIS_URL: `${process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'}/${redisDb}`,
+      REDIS_KEY_PREFIX: `bench-shoppers-${randomBytes(4).toString('hex')}:`,
       PG_POOL_MAX: '40',
       PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, STAMPEDE_DATA_DIR: dataDir,
       STAMPEDE_ADMIN_TOKEN: adminToken, STAMPEDE_SEED_DEMO: 'false',

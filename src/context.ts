@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config/index.js';
 import type { Secrets } from './config/secrets.js';
 import type { Clock } from './core/clock.js';
+import type { KeyspaceClaim } from './coord/keyspaceClaim.js';
 import type { LoadSignal } from './core/pressure.js';
 import type { Coordinator, LeaseStore } from './coord/types.js';
 import type { HoldBatchGate } from './holds/batch.js';
@@ -26,6 +27,8 @@ export interface AppContext {
    */
   readDb?: Db;
   coord: Coordinator;
+  /** This deployment's claim on its Redis key prefix (coord/keyspaceClaim.ts); Redis only. */
+  keyspaceClaim?: KeyspaceClaim;
   /**
    * Where singleton duties take their leases; unset: `coord`. A server with Redis uses
    * Redis with a PostgreSQL fallback (coord/pgLease.ts), so a Redis outage does not stop

@@ -5,6 +5,7 @@
 import path from 'node:path';
 
 import { parseHostPorts, type RedisTarget } from '../coord/connect.js';
+import { DEFAULT_PREFIX, isKeyPrefix } from '../coord/keys.js';
 
 export type Role = 'api' | 'worker' | 'realtime';
 export const allRoles: readonly Role[] = ['api', 'worker', 'realtime'];
@@ -26,6 +27,12 @@ export interface Config {
   redisUrl: string | undefined;
   /** The Redis to coordinate through, from REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES. */
   redis: RedisTarget | undefined;
+  /**
+   * Prefix of every Redis key and channel of this deployment. Two deployments sharing one
+   * Redis need different prefixes: a node refuses to start on a prefix another deployment
+   * (another database) holds.
+   */
+  redisKeyPrefix: string;
   dataDir: string;
   /** The built web app to serve at `/`; undefined means the build beside the server. */
   webDir: string | undefined;
@@ -243,6 +250,16 @@ function hostPorts(env: Env, name: string): ReturnType<typeof parseHostPorts> | 
   }
 }
 
+/** REDIS_KEY_PREFIX: letters, digits and `_.:-` only (it must survive SCAN MATCH and hash tags). */
+function keyPrefix(env: Env): string {
+  const prefix = text(env, 'REDIS_KEY_PREFIX') ?? DEFAULT_PREFIX;
+  if (!isKeyPrefix(prefix) || prefix.length > 64) {
+    throw new ConfigError('REDIS_KEY_PREFIX',
+      `must be 1-64 letters, digits or _.:- characters, got "${prefix}"`);
+  }
+  return prefix;
+}
+
 /** One of REDIS_URL, REDIS_SENTINELS (+ REDIS_SENTINEL_MASTER) or REDIS_CLUSTER_NODES. */
 function redisTarget(env: Env, redisUrl: string | undefined): RedisTarget | undefined {
   const sentinels = hostPorts(env, 'REDIS_SENTINELS');
@@ -354,6 +371,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseReadUrl,
     redisUrl,
     redis: redisTarget(env, redisUrl),
+    redisKeyPrefix: keyPrefix(env),
     dataDir: path.resolve(text(env, 'STAMPEDE_DATA_DIR') ?? './data'),
     webDir: optionalPath(text(env, 'STAMPEDE_WEB_DIR')),
     adminToken: secretValue(env, 'STAMPEDE_ADMIN_TOKEN'),

@@ -19,6 +19,7 @@ import { auditBooking } from '../testing/audit.js';
 import { testBackends } from '../testing/backends.js';
 import { buildTestContext } from '../testing/context.js';
 import { buildCustomers, buildEvent } from '../testing/factories.js';
+import { waitForLockWait } from '../testing/lockWait.js';
 import { runHoldBatch, type BatchOutcome } from './batch.js';
 import type { Guard } from './claim.js';
 
@@ -36,20 +37,6 @@ describe.skipIf(postgres === undefined || !postgres.available)(
     afterAll(async () => {
       await db?.close();
     });
-
-    /** Waits on the condition (a hold batch is waiting for a row lock), not on time. */
-    async function batchWaitsForLock(): Promise<void> {
-      const deadline = Date.now() + 20_000;
-      for (;;) {
-        const { rows } = await db.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM pg_stat_activity
-            WHERE datname = current_database() AND wait_event_type = 'Lock'
-              AND query LIKE '%FROM hold_batch(%'`);
-        if ((rows[0]?.n ?? 0) > 0) return;
-        if (Date.now() > deadline) throw new Error('the batch never waited for the claim');
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-    }
 
     async function race(unguarded?: Guard): Promise<{ outcomes: BatchOutcome[]; eventId: string }> {
       const created = await buildEvent(ctx);
@@ -88,24 +75,10 @@ describe.skipIf(postgres === undefined || !postgres.available)(
         { holdId: newId(), customerId: third?.customerId as string, quantity: 1,
           claim: { kind: 'seats', ticketNos: [other] } },
       ], unguarded);
-      await batchWaitsForLock();
+      await waitForLockWait(db, 'FROM hold_batch(', 'the batch');
       release();
       expect(await rival).toEqual(['held']);
       return { outcomes: await batch, eventId: event.eventId };
-    }
-
-    /** Waits until `n` hold batches wait for a row lock at once. */
-    async function batchesWaitForLock(n: number): Promise<void> {
-      const deadline = Date.now() + 20_000;
-      for (;;) {
-        const { rows } = await db.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM pg_stat_activity
-            WHERE datname = current_database() AND wait_event_type = 'Lock'
-              AND query LIKE '%FROM hold_batch(%'`);
-        if ((rows[0]?.n ?? 0) >= n) return;
-        if (Date.now() > deadline) throw new Error(`${n} batches never waited together`);
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
     }
 
     /**
@@ -139,7 +112,7 @@ describe.skipIf(postgres === undefined || !postgres.available)(
       });
       const first = runHoldBatch(db, event, [seats(a, [x, y])], unguarded);
       const second = runHoldBatch(db, event, [seats(b, [y, x]), seats(c, [x])], unguarded);
-      await batchesWaitForLock(2);
+      await waitForLockWait(db, 'FROM hold_batch(', 'two hold batches', 2);
       release();
       await blocker;
       const outcomes = [...await first, ...await second].map((o) => o.outcome);
