@@ -7,6 +7,7 @@ import type { Config } from './config/index.js';
 import type { Secrets } from './config/secrets.js';
 import type { Clock } from './core/clock.js';
 import type { KeyspaceClaim } from './coord/keyspaceClaim.js';
+import type { LoadSignal } from './core/pressure.js';
 import type { Coordinator, LeaseStore } from './coord/types.js';
 import type { HoldBatchGate } from './holds/batch.js';
 import type { Guard } from './holds/claim.js';
@@ -57,4 +58,6 @@ export interface TestSeams extends CheckoutSeams {
   zoneViews?: ZoneViewSeam;
   /** Awaited by unguarded offers between reading the line and offering (waitlist/offers.ts). */
   offerLineRead?: () => Promise<void>;
+  /** Says when the node is overloaded, in place of the event loop's delay (http/shed.ts). */
+  pressure?: LoadSignal;
 }

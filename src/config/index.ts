@@ -165,6 +165,14 @@ export interface QueueConfig {
   holdsPerIpPerMinute: number;
   /** `queue/me` polls per customer per minute. */
   pollsPerCustomerPerMinute: number;
+  /**
+   * Shoppers first: while this node's event loop runs later than this on average (ms),
+   * new joins and waiting fans' polls are refused with 429 and Retry-After (http/shed.ts),
+   * so admitted shoppers' holds and checkouts get the CPU. 0 turns shedding off.
+   */
+  shedEventLoopDelayMs: number;
+  /** The Retry-After of a shed join or poll. */
+  shedRetryAfterSeconds: number;
 }
 
 /** Thrown for a bad environment variable; the message names it. */
@@ -304,6 +312,8 @@ function queueConfig(env: Env): QueueConfig {
     holdsPerIpPerMinute: integer(env, 'RATE_LIMIT_HOLDS_PER_IP', 6_000, 1, 10_000_000),
     pollsPerCustomerPerMinute: integer(env, 'RATE_LIMIT_QUEUE_POLLS_PER_CUSTOMER', 120, 1,
       1_000_000),
+    shedEventLoopDelayMs: integer(env, 'SHED_EVENT_LOOP_DELAY_MS', 0, 0, 60_000),
+    shedRetryAfterSeconds: integer(env, 'SHED_RETRY_AFTER_SECONDS', 2, 1, 60),
   };
 }
 
