@@ -2,7 +2,9 @@
 // a steady rate (open loop, at most `connections` in flight; a join that finds them all busy
 // is counted as dropped, not queued, so the offered rate stays what was asked), and fans
 // already in line polling `queue/me` at a steady rate. Plain JavaScript: no TypeScript
-// loader in a worker. Stops on a 'stop' message and posts what it saw.
+// loader in a worker. A join refused with Retry-After (a node shedding load) is sent again
+// when asked, spread by up to half again, as a fan's page would. Stops on a 'stop' message
+// and posts what it saw.
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
@@ -15,6 +17,7 @@ const seen = { join: { n: 0, ms: 0, statuses: {} }, poll: { n: 0, ms: 0, statuse
 let inFlight = 0;
 let dropped = 0;
 let joined = 0;
+let retried = 0;
 let stopped = false;
 
 async function send(kind, method, path, token) {
@@ -25,6 +28,7 @@ async function send(kind, method, path, token) {
   inFlight++;
   const t0 = performance.now();
   let status = 0;
+  let retryAfterS;
   try {
     const response = await pool.request({
       method, path,
@@ -33,6 +37,7 @@ async function send(kind, method, path, token) {
     });
     await response.body.arrayBuffer();
     status = response.statusCode;
+    retryAfterS = Number(response.headers['retry-after']);
   } catch {
     status = 0;
   } finally {
@@ -42,6 +47,12 @@ async function send(kind, method, path, token) {
   s.n++;
   s.ms += performance.now() - t0;
   s.statuses[status] = (s.statuses[status] ?? 0) + 1;
+  if (kind === 'join' && (status === 429 || status === 503) && retryAfterS >= 0 && !stopped) {
+    retried++;
+    setTimeout(() => {
+      if (!stopped) void send('join', method, path, token);
+    }, retryAfterS * 1000 * (1 + Math.random() / 2));
+  }
 }
 
 // Ticks of 10 ms, each sending what the rate owes since the start (no drift, no bursts).
@@ -66,5 +77,5 @@ parentPort.on('message', async (message) => {
   const elapsedMs = performance.now() - started;
   while (inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 20));
   await pool.close();
-  parentPort.postMessage({ seen, dropped, joined, elapsedMs });
+  parentPort.postMessage({ seen, dropped, joined, retried, elapsedMs });
 });

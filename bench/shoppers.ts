@@ -17,7 +17,8 @@
  * `npx tsx bench/shoppers.ts [seconds=60] [joinsPerSec=800] [shoppers=3000]
  *   [pollsPerSec=300]`; build first (`npm run build:server`): the server is dist/.
  * SHOPPERS_SERVER_ENV='A=1,B=2' adds environment to the server (A/B of knobs);
- * SHOPPERS_DIST=<dir> runs the server from another build's dist/ (A/B of code).
+ * SHOPPERS_DIST=<dir> runs the server from another build's dist/ (A/B of code);
+ * SHOPPERS_REDIS_DB=<n> picks its Redis database (else a random one of 1-15).
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -49,7 +50,9 @@ const dbName = (dbRow as { d: string }).d;
 const dbUrl = new URL(process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test');
 dbUrl.pathname = `/${dbName}`;
 const port = await freePort();
-const redisDb = 1 + Math.floor(Math.random() * 15);
+// SHOPPERS_REDIS_DB pins the Redis database (a shared box hands each bench run its own).
+const redisDb = process.env.SHOPPERS_REDIS_DB === undefined
+  ? 1 + Math.floor(Math.random() * 15) : Number(process.env.SHOPPERS_REDIS_DB);
 const url = `http://127.0.0.1:${port}`;
 const adminToken = randomBytes(24).toString('hex');
 const dataDir = mkdtempSync(path.join(tmpdir(), 'stampede-bench-shoppers-'));
@@ -58,9 +61,10 @@ const server = spawn(process.execPath,
   ['--import', './bench/serverStages.mjs', `${dist}/src/cli/main.js`, 'serve'], {
     env: {
       ...process.env, DATABASE_URL: dbUrl.toString(),
-      // A Redis database of its own: the duties' leases are named per deployment, and a
-      // server of another run on the shared Redis would otherwise hold the admission lease.
+      // A Redis database and key prefix of its own: each run is a deployment of its own (a
+      // fresh database), refused on a prefix another deployment's claim still holds.
       REDIS_URL: `${process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'}/${redisDb}`,
+      REDIS_KEY_PREFIX: `bench-shoppers-${randomBytes(4).toString('hex')}:`,
       PG_POOL_MAX: '40',
       PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url, STAMPEDE_DATA_DIR: dataDir,
       STAMPEDE_ADMIN_TOKEN: adminToken, STAMPEDE_SEED_DEMO: 'false',
@@ -177,7 +181,12 @@ const crowd = await register(Math.ceil(joinsPerSec * (seconds + 10)), 'fan');
   await Promise.all(Array.from({ length: 64 }, async () => {
     while (next < shoppers.length) {
       const s = shoppers[next++] as { token: string };
-      const joined = await call('POST', `/api/v1/events/${eventId}/queue`, s.token, {});
+      let joined = await call('POST', `/api/v1/events/${eventId}/queue`, s.token, {});
+      // A node shedding load (SHED_EVENT_LOOP_DELAY_MS) asks a join to come back later.
+      for (let tries = 1; joined.status === 429 && tries < 30; tries++) {
+        await sleep(1_000 * Number(joined.body.retryAfterSeconds ?? 1));
+        joined = await call('POST', `/api/v1/events/${eventId}/queue`, s.token, {});
+      }
       if (joined.status >= 300) throw new Error(`join: ${joined.status}`);
     }
   }));

@@ -42,6 +42,9 @@ async function startServerProcess(env: NodeJS.ProcessEnv): Promise<ServerProcess
     env: {
       ...env, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url,
       STAMPEDE_DATA_DIR: dataDir, STAMPEDE_ADMIN_TOKEN: adminToken, STAMPEDE_SEED_DEMO: 'false',
+      // Each run is a deployment of its own (a fresh database) on the shared Redis: it takes
+      // a key prefix of its own, or it would be refused while the last run's claim lapses.
+      REDIS_KEY_PREFIX: `bench-sim-${randomBytes(4).toString('hex')}:`,
       PAYMENT_PROVIDER: 'simulated', STAMPEDE_SECRET: randomBytes(32).toString('hex'),
       LOG_LEVEL: 'error',
       // One simulator address stands for the whole crowd: lift the per-address caps (the

@@ -8,10 +8,13 @@
 import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SimClient, readSse, type JsonReply, type Lane } from './http.js';
+import { SimClient, readSse, retryAfterMs, type JsonReply, type Lane } from './http.js';
 import type { Recorder } from './metrics.js';
 import type { SimOptions } from './options.js';
 import { Rng } from './rng.js';
+
+/** Tries of one join or poll that a node refused with Retry-After, before it counts as failed. */
+const retryAttemptsMax = 30;
 
 /** One simulated fan. */
 export interface Customer {
@@ -224,13 +227,17 @@ export class CrowdEngine {
       return;
     }
     customer.phase = 'joining';
-    this.inFlightJoins++;
     let reply: JsonReply;
-    try {
-      reply = await this.client.json('queue join', 'POST', `/api/v1/events/${this.event.eventId}/queue`,
-        { headers: this.auth(customer), body: {} });
-    } finally {
-      this.inFlightJoins--;
+    for (let attempt = 1; ; attempt++) {
+      this.inFlightJoins++;
+      try {
+        reply = await this.client.json('queue join', 'POST',
+          `/api/v1/events/${this.event.eventId}/queue`, { headers: this.auth(customer), body: {} });
+      } finally {
+        this.inFlightJoins--;
+      }
+      // A node shedding load (or a rate limit) says when to come back; a join is idempotent.
+      if (!(await this.waitToRetry(customer, reply, attempt, 'join'))) break;
     }
     customer.joinedAtMs = this.now();
     if (reply.status !== 200 && reply.status !== 201) {
@@ -444,14 +451,38 @@ export class CrowdEngine {
    * line asks on the shoppers' lane: the page that shows their pass is the store's door.
    */
   private async refresh(customer: Customer, lane: Lane = 'shop'): Promise<void> {
-    const reply = await this.client.json('queue me', 'GET',
-      `/api/v1/events/${this.event.eventId}/queue/me`, { headers: this.auth(customer), lane });
+    let reply: JsonReply;
+    for (let attempt = 1; ; attempt++) {
+      reply = await this.client.json('queue me', 'GET',
+        `/api/v1/events/${this.event.eventId}/queue/me`, { headers: this.auth(customer), lane });
+      if (!(await this.waitToRetry(customer, reply, attempt, 'poll'))) break;
+    }
     if (reply.status !== 200) {
       this.finish(customer, 'error');
       return;
     }
     customer.phase = 'joining';
     this.place(customer, reply.body);
+  }
+
+  /**
+   * A join or poll refused with Retry-After (429, or 503 from a node shedding load): waits
+   * as asked, spread by up to half again per fan so the retries do not come back together,
+   * and answers true to send it again; false when the reply stands (any other reply, the
+   * run is over, or `retryAttemptsMax` tries were refused).
+   */
+  private async waitToRetry(
+    customer: Customer, reply: JsonReply, attempt: number, what: 'join' | 'poll',
+  ): Promise<boolean> {
+    const waitMs = retryAfterMs(reply);
+    if (waitMs === undefined || attempt >= retryAttemptsMax || this.abort.signal.aborted) {
+      return false;
+    }
+    this.recorder.count(`${what}_retried_after`);
+    const spreadMs = waitMs * ((customer.index % 101) / 200);
+    await sleep(waitMs + spreadMs, undefined, { signal: this.abort.signal })
+      .catch(() => undefined);
+    return !this.abort.signal.aborted;
   }
 
   // ---- shopping ----------------------------------------------------------------------

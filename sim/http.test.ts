@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SimClient } from './http.js';
+import { SimClient, retryAfterMs } from './http.js';
 import { Recorder } from './metrics.js';
 
 /**
@@ -87,5 +87,23 @@ describe('SimClient lanes', () => {
     stall.release();
     expect((await fast).body).toEqual({ ok: true });
     await Promise.all(crowd);
+  });
+});
+
+describe('retryAfterMs', () => {
+  const reply = (status: number, retryAfter?: string | string[]) => ({
+    status, body: {}, headers: retryAfter === undefined ? {} : { 'retry-after': retryAfter },
+  });
+
+  it('reads the wait a 429 or a 503 asks for', () => {
+    expect(retryAfterMs(reply(429, '2'))).toBe(2_000);
+    expect(retryAfterMs(reply(503, ['5']))).toBe(5_000);
+  });
+
+  it('answers nothing for other replies, a missing header or a date it cannot read', () => {
+    expect(retryAfterMs(reply(200, '2'))).toBeUndefined();
+    expect(retryAfterMs(reply(409, '2'))).toBeUndefined();
+    expect(retryAfterMs(reply(429))).toBeUndefined();
+    expect(retryAfterMs(reply(429, 'Wed, 21 Oct 2015 07:28:00 GMT'))).toBeUndefined();
   });
 });

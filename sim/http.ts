@@ -26,6 +26,18 @@ export interface JsonReply {
  */
 export type ReplyObserver = (method: string, path: string, reply: JsonReply | undefined) => void;
 
+/**
+ * How long a refused request asks the client to wait before trying again: the Retry-After
+ * (seconds) of a 429 or a 503, in ms; undefined for any other reply or without the header.
+ */
+export function retryAfterMs(reply: JsonReply): number | undefined {
+  if (reply.status !== 429 && reply.status !== 503) return undefined;
+  const raw = reply.headers['retry-after'];
+  const seconds = Number(Array.isArray(raw) ? raw[0] : raw);
+  return raw !== undefined && Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000
+    : undefined;
+}
+
 /** Which pool a request goes through: the crowd's, or the shoppers' (see the file comment). */
 export type Lane = 'crowd' | 'shop';
 

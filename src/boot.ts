@@ -8,9 +8,10 @@ import { resolveSecrets } from './config/secrets.js';
 import type { AppContext } from './context.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { createCoordinator } from './coord/index.js';
+import { claimKeyspace, type KeyspaceClaim } from './coord/keyspaceClaim.js';
 import { FailoverLeases } from './coord/pgLease.js';
 import { CustomerTokens } from './customers/tokens.js';
-import { migrate, openDb } from './storage/index.js';
+import { migrate, openDb, type Db } from './storage/index.js';
 import { createPostgresDb } from './storage/postgres.js';
 
 export interface BootOptions {
@@ -36,17 +37,38 @@ export async function boot(config: Config, options: BootOptions = {}): Promise<A
     poolMax: Math.max(2, Math.ceil(config.pg.poolMax / 2)),
     onError: (error) => logger.warn({ err: error }, 'read replica pool error'),
   });
-  const coord = createCoordinator({ redis: config.redis, logger });
+  const coord = createCoordinator({ redis: config.redis, prefix: config.redisKeyPrefix, logger });
+  let keyspaceClaim: KeyspaceClaim | undefined;
+  if (coord.kind === 'redis') {
+    try {
+      keyspaceClaim = await claimKeyspace(coord, await deploymentId(db), logger);
+    } catch (error) {
+      await coord.close();
+      await readDb?.close();
+      await db.close();
+      throw error;
+    }
+  }
   const leases = config.databaseUrl !== undefined && coord.kind === 'redis'
     ? new FailoverLeases({ coord, db, databaseUrl: config.databaseUrl, logger })
     : undefined;
   const secrets = resolveSecrets(config);
   const tokens = new CustomerTokens(secrets.secret, () => clock.nowMs());
-  return { config, db, readDb, coord, leases, clock, secrets, tokens, logger };
+  return { config, db, readDb, coord, keyspaceClaim, leases, clock, secrets, tokens, logger };
+}
+
+/** This deployment's identity: the one row every node sharing the database reads. */
+async function deploymentId(db: Db): Promise<string> {
+  const { rows } = await db.query<{ deployment_id: string }>(
+    'SELECT deployment_id FROM deployment');
+  const id = rows[0]?.deployment_id;
+  if (id === undefined) throw new Error('assertion failed: the deployment row is missing');
+  return id;
 }
 
 /** Closes what boot opened. */
 export async function shutdown(ctx: AppContext): Promise<void> {
+  ctx.keyspaceClaim?.stop();
   await ctx.coord.close();
   await ctx.db.close();
   await ctx.readDb?.close();

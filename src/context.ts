@@ -6,6 +6,8 @@ import type { Logger } from 'pino';
 import type { Config } from './config/index.js';
 import type { Secrets } from './config/secrets.js';
 import type { Clock } from './core/clock.js';
+import type { KeyspaceClaim } from './coord/keyspaceClaim.js';
+import type { LoadSignal } from './core/pressure.js';
 import type { Coordinator, LeaseStore } from './coord/types.js';
 import type { HoldBatchGate } from './holds/batch.js';
 import type { Guard } from './holds/claim.js';
@@ -25,6 +27,8 @@ export interface AppContext {
    */
   readDb?: Db;
   coord: Coordinator;
+  /** This deployment's claim on its Redis key prefix (coord/keyspaceClaim.ts); Redis only. */
+  keyspaceClaim?: KeyspaceClaim;
   /**
    * Where singleton duties take their leases; unset: `coord`. A server with Redis uses
    * Redis with a PostgreSQL fallback (coord/pgLease.ts), so a Redis outage does not stop
@@ -54,4 +58,6 @@ export interface TestSeams extends CheckoutSeams {
   zoneViews?: ZoneViewSeam;
   /** Awaited by unguarded offers between reading the line and offering (waitlist/offers.ts). */
   offerLineRead?: () => Promise<void>;
+  /** Says when the node is overloaded, in place of the event loop's delay (http/shed.ts). */
+  pressure?: LoadSignal;
 }

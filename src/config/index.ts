@@ -5,6 +5,7 @@
 import path from 'node:path';
 
 import { parseHostPorts, type RedisTarget } from '../coord/connect.js';
+import { DEFAULT_PREFIX, isKeyPrefix } from '../coord/keys.js';
 
 export type Role = 'api' | 'worker' | 'realtime';
 export const allRoles: readonly Role[] = ['api', 'worker', 'realtime'];
@@ -26,6 +27,12 @@ export interface Config {
   redisUrl: string | undefined;
   /** The Redis to coordinate through, from REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES. */
   redis: RedisTarget | undefined;
+  /**
+   * Prefix of every Redis key and channel of this deployment. Two deployments sharing one
+   * Redis need different prefixes: a node refuses to start on a prefix another deployment
+   * (another database) holds.
+   */
+  redisKeyPrefix: string;
   dataDir: string;
   /** The built web app to serve at `/`; undefined means the build beside the server. */
   webDir: string | undefined;
@@ -158,6 +165,14 @@ export interface QueueConfig {
   holdsPerIpPerMinute: number;
   /** `queue/me` polls per customer per minute. */
   pollsPerCustomerPerMinute: number;
+  /**
+   * Shoppers first: while this node's event loop runs later than this on average (ms),
+   * new joins and waiting fans' polls are refused with 429 and Retry-After (http/shed.ts),
+   * so admitted shoppers' holds and checkouts get the CPU. 0 turns shedding off.
+   */
+  shedEventLoopDelayMs: number;
+  /** The Retry-After of a shed join or poll. */
+  shedRetryAfterSeconds: number;
 }
 
 /** Thrown for a bad environment variable; the message names it. */
@@ -235,6 +250,16 @@ function hostPorts(env: Env, name: string): ReturnType<typeof parseHostPorts> | 
   }
 }
 
+/** REDIS_KEY_PREFIX: letters, digits and `_.:-` only (it must survive SCAN MATCH and hash tags). */
+function keyPrefix(env: Env): string {
+  const prefix = text(env, 'REDIS_KEY_PREFIX') ?? DEFAULT_PREFIX;
+  if (!isKeyPrefix(prefix) || prefix.length > 64) {
+    throw new ConfigError('REDIS_KEY_PREFIX',
+      `must be 1-64 letters, digits or _.:- characters, got "${prefix}"`);
+  }
+  return prefix;
+}
+
 /** One of REDIS_URL, REDIS_SENTINELS (+ REDIS_SENTINEL_MASTER) or REDIS_CLUSTER_NODES. */
 function redisTarget(env: Env, redisUrl: string | undefined): RedisTarget | undefined {
   const sentinels = hostPorts(env, 'REDIS_SENTINELS');
@@ -287,6 +312,8 @@ function queueConfig(env: Env): QueueConfig {
     holdsPerIpPerMinute: integer(env, 'RATE_LIMIT_HOLDS_PER_IP', 6_000, 1, 10_000_000),
     pollsPerCustomerPerMinute: integer(env, 'RATE_LIMIT_QUEUE_POLLS_PER_CUSTOMER', 120, 1,
       1_000_000),
+    shedEventLoopDelayMs: integer(env, 'SHED_EVENT_LOOP_DELAY_MS', 0, 0, 60_000),
+    shedRetryAfterSeconds: integer(env, 'SHED_RETRY_AFTER_SECONDS', 2, 1, 60),
   };
 }
 
@@ -344,6 +371,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseReadUrl,
     redisUrl,
     redis: redisTarget(env, redisUrl),
+    redisKeyPrefix: keyPrefix(env),
     dataDir: path.resolve(text(env, 'STAMPEDE_DATA_DIR') ?? './data'),
     webDir: optionalPath(text(env, 'STAMPEDE_WEB_DIR')),
     adminToken: secretValue(env, 'STAMPEDE_ADMIN_TOKEN'),

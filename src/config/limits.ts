@@ -156,6 +156,11 @@ export const limits = {
    * order, so they only queue, never deadlock.
    */
   holdBatchesInFlight: 1,
+  /**
+   * Load shedding reads the event loop's mean delay over windows this long (core/pressure.ts):
+   * short enough to follow a burst, long enough to hold many samples of 10 ms.
+   */
+  shedWindowMs: 500,
   /** Payment outcomes settled in one settle batch (orders/settleBatch.ts). */
   settleBatchMax: 64,
   /** Settle batches in flight per node (PostgreSQL; PGlite runs one at a time). */

@@ -28,8 +28,13 @@ export interface Keyspace {
   owns(name: string): boolean;
 }
 
+/** True when `prefix` can prefix every key and channel (configuration validates with it). */
+export function isKeyPrefix(prefix: string): boolean {
+  return PREFIX_PATTERN.test(prefix);
+}
+
 function assertPrefix(prefix: string): void {
-  assert.ok(PREFIX_PATTERN.test(prefix), `invalid coordination key prefix: ${prefix}`);
+  assert.ok(isKeyPrefix(prefix), `invalid coordination key prefix: ${prefix}`);
 }
 
 function assertTagPart(what: string, value: string): void {

@@ -4,8 +4,11 @@
  * claim, checks the seat again once it commits, and refuses it, while the batch's other
  * requests go through. The control runs the same batch with the claim check removed
  * (`tickets` guard, see claim.ts Guard) and sells the seat twice: the batch really did
- * overlap the claim. PostgreSQL only: it needs two transactions at once (PGlite has one
- * connection).
+ * overlap the claim. And two batches of one node in flight at once whose requests name the
+ * same seats in opposite orders: one batch wins them, the other's requests are refused, and
+ * neither deadlocks (tickets are locked in number order); the control without the claim
+ * check sells a seat twice. PostgreSQL only: it needs two transactions at once (PGlite has
+ * one connection).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEvent } from '../catalog/events.js';
@@ -16,6 +19,7 @@ import { auditBooking } from '../testing/audit.js';
 import { testBackends } from '../testing/backends.js';
 import { buildTestContext } from '../testing/context.js';
 import { buildCustomers, buildEvent } from '../testing/factories.js';
+import { waitForLockWait } from '../testing/lockWait.js';
 import { runHoldBatch, type BatchOutcome } from './batch.js';
 import type { Guard } from './claim.js';
 
@@ -33,20 +37,6 @@ describe.skipIf(postgres === undefined || !postgres.available)(
     afterAll(async () => {
       await db?.close();
     });
-
-    /** Waits on the condition (a hold batch is waiting for a row lock), not on time. */
-    async function batchWaitsForLock(): Promise<void> {
-      const deadline = Date.now() + 20_000;
-      for (;;) {
-        const { rows } = await db.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM pg_stat_activity
-            WHERE datname = current_database() AND wait_event_type = 'Lock'
-              AND query LIKE '%FROM hold_batch(%'`);
-        if ((rows[0]?.n ?? 0) > 0) return;
-        if (Date.now() > deadline) throw new Error('the batch never waited for the claim');
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-    }
 
     async function race(unguarded?: Guard): Promise<{ outcomes: BatchOutcome[]; eventId: string }> {
       const created = await buildEvent(ctx);
@@ -85,11 +75,62 @@ describe.skipIf(postgres === undefined || !postgres.available)(
         { holdId: newId(), customerId: third?.customerId as string, quantity: 1,
           claim: { kind: 'seats', ticketNos: [other] } },
       ], unguarded);
-      await batchWaitsForLock();
+      await waitForLockWait(db, 'FROM hold_batch(', 'the batch');
       release();
       expect(await rival).toEqual(['held']);
       return { outcomes: await batch, eventId: event.eventId };
     }
+
+    /**
+     * Two batches of one node in flight at once (limits.holdBatchesInFlight), whose
+     * requests name the same free seats in opposite orders. A transaction of the test locks
+     * the first seat until both batches wait on it, so they overlap by construction; then
+     * it ends without a change and the batches go on together.
+     */
+    async function twoBatches(unguarded?: Guard): Promise<{ outcomes: string[]; eventId: string }> {
+      const created = await buildEvent(ctx);
+      const event = await loadEvent(db, created.eventId);
+      const [a, b, c] = await buildCustomers(ctx, 3);
+      const { rows } = await db.query<{ ticket_no: number }>(
+        `SELECT ticket_no FROM tickets WHERE event_id = $1 AND seat_id IN ('A-1-1', 'A-1-2')
+          ORDER BY ticket_no`, [event.eventId]);
+      const [x, y] = rows.map((row) => row.ticket_no) as [number, number];
+      let release = (): void => undefined;
+      const gate = new Promise<void>((resolve) => { release = resolve; });
+      let locked = (): void => undefined;
+      const lockTaken = new Promise<void>((resolve) => { locked = resolve; });
+      const blocker = db.tx(async (tx) => {
+        await tx.query('SELECT 1 FROM tickets WHERE event_id = $1 AND ticket_no = $2 FOR UPDATE',
+          [event.eventId, x]);
+        locked();
+        await gate;
+      }, { maxAttempts: 1 });
+      await lockTaken;
+      const seats = (customer: typeof a, nos: number[]) => ({
+        holdId: newId(), customerId: customer?.customerId as string, quantity: nos.length,
+        claim: { kind: 'seats' as const, ticketNos: nos },
+      });
+      const first = runHoldBatch(db, event, [seats(a, [x, y])], unguarded);
+      const second = runHoldBatch(db, event, [seats(b, [y, x]), seats(c, [x])], unguarded);
+      await waitForLockWait(db, 'FROM hold_batch(', 'two hold batches', 2);
+      release();
+      await blocker;
+      const outcomes = [...await first, ...await second].map((o) => o.outcome);
+      return { outcomes, eventId: event.eventId };
+    }
+
+    it('control: two batches in flight without the claim check sell a seat twice', async () => {
+      const { outcomes, eventId } = await twoBatches('tickets');
+      expect(outcomes.filter((o) => o === 'held').length).toBeGreaterThan(1);
+      expect(await auditBooking(db, eventId)).not.toEqual([]);
+    });
+
+    it('two batches in flight naming the same seats: one wins them, none deadlocks', async () => {
+      const { outcomes, eventId } = await twoBatches();
+      expect(outcomes.filter((o) => o === 'held')).toHaveLength(1);
+      expect(outcomes.filter((o) => o === 'unavailable')).toHaveLength(2);
+      expect(await auditBooking(db, eventId)).toEqual([]);
+    });
 
     it('without the claim check, the batch takes the seat the rival just held', async () => {
       const { outcomes, eventId } = await race('tickets');

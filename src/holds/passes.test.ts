@@ -23,6 +23,7 @@ import { testBackends } from '../testing/backends.js';
 import { buildTestApp } from '../testing/context.js';
 import { buildCustomers, buildEvent } from '../testing/factories.js';
 import { GatherGate } from '../testing/holdGate.js';
+import { waitForLockWait } from '../testing/lockWait.js';
 
 const backends = await testBackends();
 
@@ -263,15 +264,7 @@ for (const backend of backends) {
               WHERE event_id = $1 AND customer_id = $2`, [eventId, fan.customerId]);
           reply = hold(eventId, fan, { seats: ['A-1-1'] }, 'guarded');
           // Until the batch is waiting for that row lock (a condition, not a sleep).
-          for (let waited = 0; ; waited += 25) {
-            const { rows } = await db.query<{ n: number }>(
-              `SELECT count(*)::int AS n FROM pg_stat_activity
-                WHERE datname = current_database() AND wait_event_type = 'Lock'
-                  AND query LIKE '%hold_batch%'`);
-            if ((rows[0]?.n ?? 0) > 0) break;
-            if (waited > 20_000) throw new Error('the batch never waited for the admission');
-            await new Promise((resolve) => setTimeout(resolve, 25));
-          }
+          await waitForLockWait(db, 'hold_batch', 'the batch');
         });
         const answered = await (reply as Promise<Reply>);
         expect([answered.status, answered.code]).toEqual([403, 'queue_pass_required']);

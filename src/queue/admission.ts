@@ -27,7 +27,9 @@ import { nextPace, type Pace } from './pace.js';
 import { newSeed } from './shuffle.js';
 import { liveSlot } from './slot.js';
 import { reserveWaitlistBase } from './waitblock.js';
-import { inventoryRoom, isClosed, readSupply, type Supply, type SupplyKnobs } from './supply.js';
+import {
+  inventoryRoom, isClosed, readTickFigures, type Supply, type SupplyKnobs,
+} from './supply.js';
 import type { Admission, EntryRef, LineStatus } from './types.js';
 
 export { liveSlot } from './slot.js';
@@ -163,20 +165,6 @@ async function releaseIdleSlots(
   return rowCount;
 }
 
-async function countSlots(
-  tx: Queryable, eventId: string, now: Date,
-): Promise<{ live: number; lastMinute: number }> {
-  const { rows } = await tx.query<{ live: number; last_minute: number }>(
-    `SELECT
-       (SELECT count(*) FROM queue_admissions a
-         WHERE a.event_id = $1 AND ${liveSlot('a', '$2')})::int AS live,
-       (SELECT count(*) FROM queue_admissions
-         WHERE event_id = $1 AND admitted_at > $3)::int AS last_minute`,
-    [eventId, now, new Date(now.getTime() - minuteMs)],
-  );
-  return { live: rows[0]?.live ?? 0, lastMinute: rows[0]?.last_minute ?? 0 };
-}
-
 /**
  * Admissions earned since the last tick, smoothed: credit accrues at admitPerMinute/60 per
  * second. It is capped at the time actually elapsed since the last tick (at least 5 s'
@@ -280,9 +268,9 @@ export async function tickLine(
     await reconcileOrders(tx, event.eventId, now);
     await releaseIdleSlots(tx, event, now, opts.idleSeconds ?? defaultIdleSeconds);
     const knobs = opts.supply ?? defaultKnobs;
-    const supply = await readSupply(tx, event, now, knobs);
+    // Tickets, holds and slots in one round trip (the tick's largest read).
+    const { supply, slots } = await readTickFigures(tx, event, now, knobs);
     const soldOut = onSale && isClosed(supply, state.closed_at !== null);
-    const slots = await countSlots(tx, event.eventId, now);
     const credit = accrue(Number(state.admit_credit), state.last_tick_at?.getTime() ?? null,
       event.queue.admitPerMinute, nowMs, opts.tickMs ?? 1_000);
     const byRate = Math.min(

@@ -358,6 +358,14 @@ for (const backend of backends) {
               if (h !== undefined) await buy(event, h.fan, h.holdId);
             } else {
               const outcome = await tick(event);
+              if (outcome.kind !== 'ticked') throw new Error(outcome.kind);
+              // The tick's one-pass read (unsold tickets only) agrees with a recount of
+              // every ticket row, whatever the mix of sold, held and lapsed tickets.
+              const before = await independentFigures(event);
+              expect(outcome.status.supply).toMatchObject({
+                available: before.available, held: before.returnable,
+                mayReturn: before.returnable,
+              });
               if (admittedIn(outcome).length === 0) continue;
               // Whoever this tick let in, the store now holds no more shoppers looking
               // than the tickets left can serve (rounding up: one shopper per last ticket).

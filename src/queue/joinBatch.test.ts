@@ -24,6 +24,7 @@ import type { Db } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
 import { buildTestContext } from '../testing/context.js';
 import { buildCustomers, buildEvent } from '../testing/factories.js';
+import { waitForLockWait } from '../testing/lockWait.js';
 import { createMemoryCoordinator } from '../coord/memory.js';
 import type { Coordinator } from '../coord/types.js';
 import { leaveLine } from './leave.js';
@@ -60,20 +61,6 @@ describe.skipIf(postgres === undefined || !postgres.available)(
       await db?.close();
     });
 
-    /** Waits on the condition (node 2's batch is waiting for a lock), not on time. */
-    async function batchWaitsForLock(): Promise<void> {
-      const deadline = Date.now() + 20_000;
-      for (;;) {
-        const { rows } = await db.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM pg_stat_activity
-            WHERE datname = current_database() AND wait_event_type = 'Lock'
-              AND query LIKE '%FROM queue_join_batch(%'`);
-        if ((rows[0]?.n ?? 0) > 0) return;
-        if (Date.now() > deadline) throw new Error('node 2 never waited for node 1');
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-    }
-
     async function race(unguarded?: JoinGuard) {
       const event = await queuedEvent(ctx, db);
       const [first, x, y, z] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
@@ -95,7 +82,7 @@ describe.skipIf(postgres === undefined || !postgres.available)(
       await inFlight;
       const node2 = joinLine(db, event, [x, z], undefined, undefined, undefined, unguarded)
         .then((outcomes) => ({ outcomes }), (error: unknown) => ({ error }));
-      await batchWaitsForLock();
+      await waitForLockWait(db, 'FROM queue_join_batch(', "node 2's batch");
       release();
       expect(await node1).toEqual([2, 3]);
       return { ...(await node2), line: await entries(db, event.eventId), first, x, y, z };

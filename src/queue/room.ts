@@ -186,6 +186,32 @@ export class WaitingRoom {
   }
 
   /**
+   * True only when this node's memory alone says the fan is still waiting: a place it
+   * holds, beyond the served-up-to of the latest line status it holds (or in the pre-queue
+   * before the draw). No round trip. Anything unknown or no longer fresh, a fan
+   * the line has reached, a fan who left or a sold-out line answers false, so load
+   * shedding (http/shed.ts) never turns away an admitted fan's poll by this.
+   */
+  waitingInMemory(eventId: string, customerId: string): boolean {
+    const entry = this.keptPlace(eventId, customerId);
+    if (entry === undefined || entry.left === true) return false;
+    // Only a status a poll itself would answer from (status()'s freshness rules): a stale
+    // served-up-to could show an admitted fan as waiting.
+    const nowMs = this.ctx.clock.nowMs();
+    const memo = this.statuses.get(eventId);
+    const settled = memo !== undefined && nowMs >= memo.readAtMs &&
+      nowMs - memo.readAtMs < limits.queueStatusMemoMs ? memo.settled : undefined;
+    const heard = this.feed.latest(eventId);
+    const fromFeed = heard !== undefined && nowMs - heard.atMs <= limits.queueStatusFeedStaleMs
+      ? heard : undefined;
+    const status = settled === undefined ? fromFeed
+      : fromFeed === undefined ? settled : newest(settled, fromFeed);
+    if (status === undefined || status.soldOut) return false;
+    if (entry.number === null) return !status.drawn;
+    return entry.number > status.servedUpTo;
+  }
+
+  /**
    * The fan's view now. Reading it changes nothing: an open tab is not a shopper. An
    * admitted fan claims the slot by placing a first hold with the pass (the hold gate),
    * within the claim grace, or the slot goes to the next fan.

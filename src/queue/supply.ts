@@ -125,28 +125,44 @@ export function isClosed(supply: Supply, wasClosed: boolean): boolean {
   return wasClosed && (supply.waitlistWaiting ?? 0) > 0;
 }
 
+/** Shoppers' slots as the tick counts them: live now, and admitted in the last minute. */
+export interface SlotCounts {
+  live: number;
+  lastMinute: number;
+}
+
 /**
- * Reads the supply of one event: ticket states by the database clock (as every ticket
- * query), shoppers' slots by `now` (the tick's instant). One round trip.
+ * Reads the supply of one event and its shoppers' slots, in one round trip: ticket states
+ * by the database clock (as every ticket query), shoppers' slots by `now` (the tick's
+ * instant). The tickets are read in one pass over the unsold ones only (the partial index
+ * of `016`): held, available and kept are counts over the same rows, so a sold-out event's
+ * sold tickets are never walked per tick, and the event's holds in one pass for both their
+ * count and their mean size.
  */
-export async function readSupply(
+export async function readTickFigures(
   db: Queryable, event: EventRecord, now: Date, knobs: SupplyKnobs,
-): Promise<Supply> {
+): Promise<{ supply: Supply; slots: SlotCounts }> {
   const { rows } = await db.query<{
-    held: number; sold: number; kept: number; seekers: number; holds: number;
-    tickets: number | null; waitlist: number; left_lately: number;
+    held: number; available: number; kept: number; seekers: number; holds: number;
+    tickets: number | null; waitlist: number; left_lately: number; live: number;
+    last_minute: number;
   }>(
-    `SELECT
-       (SELECT count(*) FROM tickets t WHERE t.event_id = $1 AND ${ticketState.held})::int
-         AS held,
-       (SELECT count(*) FROM tickets t WHERE t.event_id = $1 AND ${ticketState.sold})::int
-         AS sold,
-       (SELECT count(*) FROM tickets t
-         WHERE t.event_id = $1 AND t.order_id IS NULL AND t.hold_expires_at > now()
-           AND (EXISTS (SELECT 1 FROM orders o
+    `WITH t AS (
+       SELECT count(*) FILTER (WHERE ${ticketState.held})::int AS held,
+              count(*) FILTER (WHERE ${ticketState.available})::int AS available,
+              -- In a cart whose payment is under way, or offered to the waitlist. CASE, so
+              -- the lookups run for live holds only (AND goes on past a NULL expiry).
+              count(*) FILTER (WHERE CASE WHEN t.hold_expires_at > now() THEN
+                EXISTS (SELECT 1 FROM orders o
                          WHERE o.hold_id = t.hold_id AND o.status = 'pending_payment')
-                OR EXISTS (SELECT 1 FROM waitlist_offers w WHERE w.hold_id = t.hold_id)))::int
-         AS kept,
+                OR EXISTS (SELECT 1 FROM waitlist_offers w WHERE w.hold_id = t.hold_id)
+                ELSE false END)::int AS kept
+         FROM tickets t WHERE t.event_id = $1 AND t.order_id IS NULL
+     ), h AS (
+       SELECT count(*)::int AS holds, avg(quantity)::float8 AS tickets
+         FROM holds WHERE event_id = $1
+     )
+     SELECT t.held, t.available, t.kept, h.holds, h.tickets,
        -- The bucket counts (migration 037), not a walk over a waitlist the herd grows.
        (SELECT coalesce(sum(c.waiting), 0) FROM waitlist_counts c
          WHERE c.event_id = $1)::int AS waitlist,
@@ -163,20 +179,22 @@ export async function readSupply(
        (SELECT count(*) FROM queue_admissions a
          WHERE a.event_id = $1 AND a.release_reason = 'left' AND a.released_at > $3)::int
          AS left_lately,
-       (SELECT count(*) FROM holds WHERE event_id = $1)::int AS holds,
-       (SELECT avg(quantity) FROM holds WHERE event_id = $1)::float8 AS tickets`,
+       (SELECT count(*) FROM queue_admissions a
+         WHERE a.event_id = $1 AND ${liveSlot('a', '$2')})::int AS live,
+       (SELECT count(*) FROM queue_admissions
+         WHERE event_id = $1 AND admitted_at > $5)::int AS last_minute
+       FROM t, h`,
     [event.eventId, now, new Date(now.getTime() - knobs.seekerSeconds * 1000),
-      knobs.seekerSeconds],
+      knobs.seekerSeconds, new Date(now.getTime() - 60_000)],
   );
   const row = rows[0];
-  const capacity = event.zones.reduce((sum, zone) => sum + zone.capacity, 0);
   const held = row?.held ?? 0;
   const measured = (row?.holds ?? 0) >= demandSampleMin && row?.tickets != null
     ? Number(row.tickets) : knobs.defaultTicketsPerShopper;
-  const available = Math.max(0, capacity - held - (row?.sold ?? 0));
+  const available = row?.available ?? 0;
   const shape = available <= limits.queueShapeScanMax
     ? await readShape(db, event) : undefined;
-  return {
+  const supply: Supply = {
     available,
     held,
     mayReturn: Math.max(0, held - (row?.kept ?? 0)),
@@ -186,6 +204,7 @@ export async function readSupply(
     ticketsPerShopper: Math.min(event.maxTicketsPerCustomer, Math.max(1, measured)),
     ...(shape === undefined ? {} : { shape }),
   };
+  return { supply, slots: { live: row?.live ?? 0, lastMinute: row?.last_minute ?? 0 } };
 }
 
 /**

@@ -19,6 +19,7 @@ import { QueueWatch } from '../../queue/watch.js';
 import { bearerSecurity, customerAuth } from '../auth.js';
 import { problemResponses } from '../problem.js';
 import { customerRateLimit, joinRateLimit, perMinute } from '../ratelimit.js';
+import { overloadSignal, shedJoins, shedWaitingPolls } from '../shed.js';
 import { SseConnection } from '../sse.js';
 import { streamSlots } from '../streamSlots.js';
 import type { App } from '../types.js';
@@ -137,11 +138,13 @@ export async function queueRoutes(app: App, ctx: AppContext): Promise<void> {
     await room.stopFollowing();
   });
   const { pollsPerCustomerPerMinute } = ctx.config.queue;
+  // Shoppers first: under overload, joins and waiting fans' polls are shed (../shed.ts).
+  const overload = overloadSignal(app, ctx);
 
   app.post(
     '/api/v1/events/:eventId/queue',
     {
-      onRequest: joinAuth,
+      onRequest: [joinAuth, shedJoins(ctx, overload)],
       // The app-wide address budget is taken here too, with the join's own buckets.
       preHandler: joinRateLimit(ctx),
       config: { writeLimit: 'own' },
@@ -177,7 +180,7 @@ export async function queueRoutes(app: App, ctx: AppContext): Promise<void> {
   app.get(
     '/api/v1/events/:eventId/queue/me',
     {
-      onRequest: [auth,
+      onRequest: [auth, shedWaitingPolls(ctx, overload),
         customerRateLimit(ctx, 'queue-me', perMinute(pollsPerCustomerPerMinute))],
       schema: {
         tags, summary: 'My place in the waiting room', security: bearerSecurity,
