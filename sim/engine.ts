@@ -639,11 +639,14 @@ export class CrowdEngine {
 
   // ---- sampling ----------------------------------------------------------------------
 
-  /** Samples the sale's live figures (admin stats) every 500 ms for the timeline. */
+  /**
+   * Samples the sale's live figures (admin stats) every second for the timeline: as often as
+   * the server computes them (STATS_CACHE_MS, 1 s, per node).
+   */
   private async sample(): Promise<void> {
     while (!this.abort.signal.aborted) {
       await this.sampleOnce();
-      await sleep(500, undefined, { signal: this.abort.signal }).catch(() => undefined);
+      await sleep(1_000, undefined, { signal: this.abort.signal }).catch(() => undefined);
     }
   }
 

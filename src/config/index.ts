@@ -80,6 +80,12 @@ export interface Config {
     /** Age of the per-node cache of event pages and search results; 0 turns it off. */
     publicReadCacheMs: number;
     /**
+     * Age of the per-node cache of the organizer's live on-sale figures; 0 turns it off.
+     * Bounds what dashboards cost: one computation per event, node and period, however
+     * many organizers watch.
+     */
+    statsCacheMs: number;
+    /**
      * Payment webhooks per sending address per minute: their own budget, apart from the
      * write limit (they are signature-gated, and a big sale sends many from few addresses).
      */
@@ -404,6 +410,7 @@ export function loadConfig(env: Env = process.env): Config {
       writesPerIpPerMinute: integer(env, 'RATE_LIMIT_WRITES_PER_IP', 6_000, 1, 10_000_000),
       readsPerIpPerMinute: integer(env, 'RATE_LIMIT_READS_PER_IP', 12_000, 1, 10_000_000),
       publicReadCacheMs: integer(env, 'PUBLIC_READ_CACHE_MS', 1_000, 0, 60_000),
+      statsCacheMs: integer(env, 'STATS_CACHE_MS', 1_000, 0, 60_000),
       webhooksPerIpPerMinute: integer(env, 'RATE_LIMIT_WEBHOOKS_PER_IP', 120_000, 1,
         100_000_000),
       authPerIpPerMinute: integer(env, 'RATE_LIMIT_AUTH_PER_IP', 600, 1, 10_000_000),

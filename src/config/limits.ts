@@ -203,6 +203,8 @@ export const limits = {
   orderSearchMax: 50,
   /** Per-node cache of public reads: entries of each kind (events, search pages). */
   publicReadCacheEntries: 2_000,
+  /** Per-node cache of the organizer's live figures: events kept. */
+  statsCacheEntries: 200,
   /** Length of an organizer order search (an order id, a ticket code or an e-mail). */
   orderSearchQueryLength: 254,
   /** How long a node trusts its cached copy of a customer's token version. */

@@ -7,6 +7,7 @@ import type { AppContext } from '../../context.js';
 import { AdminOrderList, OrderSearchQuery } from '../../orders/schemas.js';
 import { searchOrders } from '../../orders/search.js';
 import { onSaleStats } from '../../stats/onsale.js';
+import { OnSaleStatsCache } from '../../stats/statsCache.js';
 import { displayRead } from '../../storage/replica.js';
 import { OnSaleStatsSchema } from '../../stats/schemas.js';
 import { adminAuth, bearerSecurity } from '../auth.js';
@@ -17,18 +18,26 @@ const EventParams = Type.Object({ eventId: Type.String({ maxLength: 100 }) });
 
 /** Organizer reads under /api/v1/admin: stats, orders, venues. */
 export async function adminRoutes(app: App, ctx: AppContext): Promise<void> {
+  const statsCache = new OnSaleStatsCache({
+    ttlMs: ctx.config.http.statsCacheMs, maxEntries: limits.statsCacheEntries,
+  });
   app.get(
     '/api/v1/admin/events/:eventId/stats',
     {
       onRequest: adminAuth(ctx),
       schema: {
         tags: ['admin'], summary: 'Live on-sale figures', security: bearerSecurity,
+        description: 'Served from a per-node cache up to STATS_CACHE_MS (1 s) old; asOf '
+          + 'says when the figures were computed.',
         params: EventParams,
         response: { 200: OnSaleStatsSchema, ...problemResponses(401, 403, 404) },
       },
     },
-    async (request) => await displayRead(ctx,
-      (db) => onSaleStats(db, ctx.coord, ctx.clock, request.params.eventId)),
+    async (request) => {
+      const { eventId } = request.params;
+      return await statsCache.get(eventId,
+        () => displayRead(ctx, (db) => onSaleStats(db, ctx.coord, ctx.clock, eventId)));
+    },
   );
   app.get(
     '/api/v1/admin/orders',
