@@ -4625,7 +4625,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Live on-sale figures */
+        /**
+         * Live on-sale figures
+         * @description Served from a per-node cache up to STATS_CACHE_MS (1 s) old; asOf says when the figures were computed.
+         */
         get: {
             parameters: {
                 query?: never;
