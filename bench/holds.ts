@@ -6,6 +6,7 @@
  * UPDATE, one transaction per request). Every case is bounded in requests and seconds.
  */
 import { randomUUID } from 'node:crypto';
+import Fastify from 'fastify';
 import { createEvent, loadEvent, type EventRecord } from '../src/catalog/events.js';
 import type { VenueInput } from '../src/catalog/schemas.js';
 import { createVenue } from '../src/catalog/venues.js';
@@ -125,6 +126,8 @@ async function httpCases(db: Db): Promise<BenchRow[]> {
       () => ({ zone: 'z3', quantity: 2 }))));
     rows.push(await run('HTTP: standing ×2', Array.from({ length: 20_000 },
       () => ({ zone: 'floor', quantity: 2 }))));
+    rows.push(await naiveOverHttp(db, event.eventId,
+      fans.map((fan) => fan.customerId)));
     const hot = Array.from({ length: 10 }, (_, i) => `S31-1-${i + 1}`);
     rows.push(await run('HTTP: all clients on the same 10 seats',
       Array.from({ length: 8_000 }, (_, i) => ({ seats: [hot[i % 10]] })), [201, 409],
@@ -132,6 +135,38 @@ async function httpCases(db: Db): Promise<BenchRow[]> {
     return rows;
   } finally {
     await server.close();
+  }
+}
+
+/**
+ * The naive design over HTTP, as issue 12 compares it: a bare Fastify route (no plugins,
+ * auth or validation, so the comparison favours it) running the naive transaction per
+ * request, single random seats of sections S32–S40 (zone z4 but for the hot seats of S31),
+ * with the same client, connections and duration as the HTTP rows above.
+ */
+async function naiveOverHttp(db: Db, eventId: string, customers: string[]): Promise<BenchRow> {
+  const { rows: tickets } = await db.query<{ seat_id: string; ticket_no: number }>(
+    `SELECT seat_id, ticket_no FROM tickets WHERE event_id = $1 AND seat_id IS NOT NULL`,
+    [eventId]);
+  const ticketOf = new Map(tickets.map((t) => [t.seat_id, t.ticket_no]));
+  const app = Fastify({ logger: false });
+  let next = 0;
+  app.post<{ Body: { seat: string } }>('/naive', async (request, reply) => {
+    const customer = customers[next++ % customers.length] as string;
+    const held = await naiveHold(db, eventId, customer, [request.body.seat], ticketOf);
+    return reply.status(held ? 201 : 409).send({ held });
+  });
+  const address = await app.listen({ port: 0, host: '127.0.0.1' });
+  try {
+    const seats = seatsOf(31).filter((id) => !id.startsWith('S31-'));
+    const row = await loadHttp('naive over HTTP: FOR UPDATE per seat, then UPDATE, single seat',
+      address, seats.map((seat) => postJson('/naive', { seat })),
+      { concurrency: httpConcurrency, maxMs: caseMs, warmup: 20 });
+    const { statuses, ...rest } = row;
+    return { ...rest, notes: 'a bare Fastify route (no auth, validation or plugins) running the '
+      + `naive transaction; statuses ${JSON.stringify(statuses)}` };
+  } finally {
+    await app.close();
   }
 }
 
@@ -403,7 +438,9 @@ export async function run(): Promise<BenchSection> {
           httpConcurrency} keep-alive connections from a load thread; every request is a ` +
         'different customer. "no HTTP" runs the same domain command or the bare claim ' +
         `statement with ${dbConcurrency} in flight; "naive" is SELECT … FOR UPDATE per seat ` +
-        'then UPDATE per seat in one transaction per request. Each case is capped at ' +
+        'then UPDATE per seat in one transaction per request ("naive over HTTP": the same ' +
+        'transaction behind a bare Fastify route, with the HTTP rows\' client). Each case is ' +
+        'capped at ' +
         `${caseMs / 1000} s. "embedded PGlite" runs the HTTP route on the in-process ` +
         'database (one connection; 10,000 customers, maxTicketsPerCustomer 50); its ' +
         '"ceiling" rows, from the same run, are what that database allows without HTTP: a ' +
