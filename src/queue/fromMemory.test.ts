@@ -212,8 +212,9 @@ for (const backend of backends) {
           }
           const served = (status as LineStatus).servedUpTo;
           expect(served).toBe(2);
-          // Both nodes hear the tick on the line's channel, the ticking one too: it learns
-          // of its own tick as every node does, so it may hear it after the other one.
+          // Both rooms hear the tick on the line's channel: `room` is not the instance the
+          // duty publishes through (that one knows at once), so it may hear it after the
+          // other node does.
           await until(async () => (await second.view(event, last)).servedUpTo === served
             && (await room.view(event, last)).servedUpTo === served);
           count.reset();
