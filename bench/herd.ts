@@ -35,8 +35,7 @@ import { testRedisUrl } from '../src/testing/services.js';
 import {
   benchPostgres, fmt, loadHttp, postJson, startBenchServer, type BenchRow, type BenchSection,
 } from './lib.js';
-
-interface Stat { n: number; ms: number; max: number }
+import { timedCall, type Stat } from './pgTrace.js';
 
 /** HERD_EXPLAIN=1: plans of the statements over 150 ms, nested ones included (auto_explain). */
 const explainSlow = process.env.HERD_EXPLAIN === '1';
@@ -65,24 +64,7 @@ function timeStatements(on: () => boolean): { stats: Map<string, Stat>; batches:
       .test(key) && Array.isArray(params) && Array.isArray(params[1])) {
       batches.push(params[1].length);
     }
-    const t0 = performance.now();
-    const done = (): void => {
-      const ms = performance.now() - t0;
-      const s = stats.get(key) ?? { n: 0, ms: 0, max: 0 };
-      s.n += 1; s.ms += ms; s.max = Math.max(s.max, ms);
-      stats.set(key, s);
-    };
-    const callback = rest[rest.length - 1];
-    if (typeof callback === 'function') {
-      rest[rest.length - 1] = (...results: unknown[]): unknown => {
-        done();
-        return (callback as (...r: unknown[]) => unknown)(...results);
-      };
-      return original.apply(this, rest);
-    }
-    const result = original.apply(this, rest);
-    if (result instanceof Promise) result.then(done, done);
-    return result;
+    return timedCall(original, this, rest, stats, key);
   };
   return { stats, batches };
 }

@@ -14,7 +14,7 @@
  * prints its heaviest functions (the profile is written to /tmp).
  */
 import { randomUUID } from 'node:crypto';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
@@ -31,6 +31,7 @@ import { buildTestContext } from '../src/testing/context.js';
 import { busy, Profiler, summarize } from './cpuProfile.js';
 import { watchRequestStages } from './requestStages.js';
 import { benchPostgres, loadHttp, postJson, startBenchServer, type RequestSpec } from './lib.js';
+import { timedCall, type Stat } from './pgTrace.js';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const connections = Number(args[0] ?? 64);
@@ -39,7 +40,6 @@ const coordKind = args[2] === 'redis' ? 'redis' : 'memory';
 const cpuProfile = process.argv.includes('--cpu');
 
 // ---- PostgreSQL statements, timed at the client (BEGIN/COMMIT included) ----
-interface Stat { n: number; ms: number; max: number }
 const statements = new Map<string, Stat>();
 const batchSizes: number[] = [];
 let measuring = false;
@@ -66,25 +66,7 @@ proto.query = function timedQuery(this: pg.Client, ...rest: unknown[]): unknown 
     const ids = Array.isArray(params) ? params[1] : undefined;
     if (Array.isArray(ids)) batchSizes.push(ids.length);
   }
-  const t0 = performance.now();
-  const done = (): void => {
-    const ms = performance.now() - t0;
-    const s = statements.get(key) ?? { n: 0, ms: 0, max: 0 };
-    s.n++; s.ms += ms; s.max = Math.max(s.max, ms);
-    statements.set(key, s);
-  };
-  // The pool's own queries pass a callback; transactions await a promise.
-  const callback = rest[rest.length - 1];
-  if (typeof callback === 'function') {
-    rest[rest.length - 1] = (...results: unknown[]): unknown => {
-      done();
-      return (callback as (...r: unknown[]) => unknown)(...results);
-    };
-    return original.apply(this, rest);
-  }
-  const result = original.apply(this, rest);
-  if (result instanceof Promise) result.then(done, done);
-  return result;
+  return timedCall(original, this, rest, statements, key);
 };
 
 // ---- coordinator calls, counted by kind ----
