@@ -20,7 +20,7 @@ import { limits } from '../config/limits.js';
 import { assert } from '../core/errors.js';
 import { writeOutbox } from '../outbox/write.js';
 import type { Db, Queryable } from '../storage/index.js';
-import { databaseNowMs, sqlNow } from './dbclock.js';
+import { sqlNow } from './dbclock.js';
 import { advanceDraw, type DrawBudget } from './draw.js';
 import { drawIfDue, type SeedSource } from './line.js';
 import { nextPace, type Pace } from './pace.js';
@@ -28,7 +28,8 @@ import { newSeed } from './shuffle.js';
 import { liveSlot } from './slot.js';
 import { reserveWaitlistBase } from './waitblock.js';
 import {
-  inventoryRoom, isClosed, readTickFigures, type Supply, type SupplyKnobs,
+  inventoryRoom, isClosed, tickSupply, type ShapeRow, type Supply, type SupplyKnobs,
+  type TickFigures,
 } from './supply.js';
 import type { Admission, EntryRef, LineStatus } from './types.js';
 
@@ -61,6 +62,13 @@ export interface TickOptions {
    * leader does without it. Production never sets it.
    */
   unfenced?: true;
+  /**
+   * Test seam: apply the tick's plan even if another tick committed since it was read (the
+   * tick_seq check), so a race test's control can show what that check prevents.
+   */
+  unsequenced?: true;
+  /** Test seam: runs between the tick's read and its apply (race tests hold it there). */
+  beforeApply?: () => Promise<void>;
 }
 
 /**
@@ -84,7 +92,10 @@ export type TickOutcome =
   /** A newer leader has ticked this line; this one must stop. */
   | { kind: 'fenced'; newerToken: number };
 
-interface StateRow {
+/** What the tick's first round trip returns (`queue_tick_begin`, migration 045). */
+interface BeginRow extends TickFigures {
+  outcome: 'fenced' | 'draw' | 'ready';
+  now: Date | null;
   served_up_to: number;
   admit_credit: number;
   last_tick_at: Date | null;
@@ -93,76 +104,237 @@ interface StateRow {
   leader_token: number;
   closed_at: Date | null;
   pace: Pace | null;
+  run_customers: string[] | null;
+  run_numbers: (string | number)[] | null;
+  run_left: boolean[] | null;
+  shape: ShapeRow[] | null;
 }
 
-let ordersTableKnown = false;
+/**
+ * Where a tick spends its round trips, for a test that counts them: `begin` and `apply`
+ * are the two of an ordinary tick; the draw and the closing notice add their own.
+ */
+const beginSql = `SELECT * FROM queue_tick_begin($1::uuid, $2::bigint, $3::timestamptz,
+  $4::boolean, $5::timestamptz, $6::float8, $7::float8, $8::float8, $9::int, $10::int,
+  $11::int, $12::int, $13::int, $14::text[])`;
+
+const applySql = `SELECT outcome, leader_token, tick_seq
+  FROM queue_tick_apply($1::uuid, $2::bigint, $3::bigint, $4::uuid[], $5::bigint[],
+    $6::timestamptz, $7::timestamptz, $8::timestamptz, $9::bigint, $10::float8,
+    $11::timestamptz, $12::float8, $13::boolean, $14::jsonb, $15::jsonb, $16::text[])`;
+
+/** Guards a race test's control may remove (TickOptions.unfenced / unsequenced). */
+function unguarded(opts: TickOptions): string[] {
+  return [
+    ...(opts.unfenced === true ? ['fence'] : []),
+    ...(opts.unsequenced === true ? ['sequence'] : []),
+  ];
+}
 
 /**
- * Belt and braces for slot release: the booking engine calls releaseShopperSlot when an
- * order confirms, but if that call is ever missed, a confirmed order still frees the slot
- * at the next tick. The orders table belongs to another module; look it up by name.
+ * Ticks run serially: a tick's plan applies only if no other tick committed since it read
+ * the line (queue_tick_apply refuses it otherwise), and a refused plan is made again from
+ * the state as it now stands. Only two leaders at once (one deposed) ever race.
  */
-async function reconcileOrders(tx: Queryable, eventId: string, now: Date): Promise<void> {
-  if (!ordersTableKnown) {
-    const { rows } = await tx.query<{ t: string | null }>(
-      "SELECT to_regclass('orders')::text AS t",
-    );
-    if (rows[0]?.t == null) return;
-    ordersTableKnown = true;
+const tickAttemptsMax = 5;
+
+/**
+ * The line's first round trip: fencing, the database clock, slots freed (completed orders,
+ * idle shoppers), the state, the figures and the run of fans this tick could admit at most.
+ * Runs the pre-queue draw first when it has work (its own round trips, on those ticks only).
+ */
+async function beginTick(
+  db: Db, event: EventRecord, opts: TickOptions, knobs: SupplyKnobs,
+): Promise<{ row: BeginRow | undefined; drawn: EntryRef[] }> {
+  let drawn: EntryRef[] = [];
+  for (const checkDraw of [true, false]) {
+    const { rows } = await db.query<BeginRow>(beginSql, [
+      event.eventId, opts.token, opts.nowMs === undefined ? null : new Date(opts.nowMs),
+      checkDraw, new Date(event.onSaleAtMs), opts.idleSeconds ?? defaultIdleSeconds,
+      event.queue.passSeconds, knobs.seekerSeconds, limits.queueAdmitPerTickMax,
+      event.queue.admitPerMinute, event.queue.maxActiveShoppers,
+      limits.queueLeaversPassedPerTick, limits.queueShapeScanMax, unguarded(opts),
+    ]);
+    const row = rows[0];
+    if (row?.outcome !== 'draw') return { row, drawn };
+    assert(row.now !== null, 'the tick read the clock');
+    drawn = await drawStep(db, event, opts, row.now.getTime());
   }
-  // Only orders confirmed since the admission: an order from before it (bought while the
-  // event had no queue, say) says nothing about this shopping trip.
-  await tx.query(
-    `UPDATE queue_admissions a SET released_at = $2, release_reason = 'order'
-      WHERE a.event_id = $1 AND ${liveSlot('a', '$2')}
-        AND EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = a.customer_id
-                       AND o.event_id = a.event_id AND o.status = 'confirmed'
-                       AND o.confirmed_at >= a.admitted_at)`,
-    [eventId, now],
-  );
+  assert(false, 'a tick asks for the draw once');
 }
 
 /**
- * Ghosts never hold a slot for long. A shopper who has shown up (claimed the pass) but holds
- * nothing and has no payment under way gives the slot back when either
- *  - their cart lapsed: their latest hold ran out its timer unpaid (a fan whose time is up
- *    is sent out of the store, as on every ticketing site; a fan who walked away from a
- *    cart is a ghost from that moment, and counting them as a seeker for `idleSeconds`
- *    more would keep a fan in line out of the last tickets), or
- *  - they have neither tried a hold (the pass's last use, `claimed_at`), placed one nor
- *    ended one for `idleSeconds`.
- * Holds and orders go by the database clock (as every hold does), the slot by the tick's
- * instant. Only a cart that lapsed within the pass's lifetime counts (an older one is from
- * before this shopping trip). Returns how many slots this freed.
+ * The walk over the run after servedUpTo (pure): admits the next `count` fans in number
+ * order, passing over fans who left the line (they keep their number, so nobody moves up
+ * out of turn) and stopping at the first number that does not exist: a pre-queue number
+ * reserved but not assigned yet by the draw is waited for, never passed over (the run
+ * queue_tick_begin returns ends there). At most `limits.queueLeaversPassedPerTick` numbers
+ * past the count are looked at. Returns the admitted fans and the new servedUpTo (past any
+ * leavers right behind them).
  */
-async function releaseIdleSlots(
-  tx: Queryable, event: EventRecord, now: Date, idleSeconds: number,
-): Promise<number> {
-  const { rowCount } = await tx.query(
-    `UPDATE queue_admissions a SET released_at = $2, release_reason = 'idle'
-      WHERE a.event_id = $1 AND ${liveSlot('a', '$2')} AND a.claimed_at IS NOT NULL
-        AND NOT EXISTS (
-          SELECT 1 FROM holds h WHERE h.event_id = a.event_id AND h.customer_id = a.customer_id
-             AND h.state = 'held' AND h.expires_at > now())
-        AND NOT EXISTS (
-          SELECT 1 FROM orders o WHERE o.event_id = a.event_id
-             AND o.customer_id = a.customer_id AND o.status = 'pending_payment')
-        AND (
-          (SELECT h.state IN ('held', 'expired')
-                  AND h.expires_at > now() - $5 * interval '1 second'
-             FROM holds h WHERE h.event_id = a.event_id AND h.customer_id = a.customer_id
-            ORDER BY h.created_at DESC LIMIT 1)
-          OR (a.claimed_at <= $3 AND NOT EXISTS (
-            SELECT 1 FROM holds h WHERE h.event_id = a.event_id
-               AND h.customer_id = a.customer_id
-               AND (h.created_at > now() - $4 * interval '1 second'
-                    OR h.ended_at > now() - $4 * interval '1 second'
-                    OR (h.state = 'held' AND h.expires_at > now() - $4 * interval '1 second'))))
-        )`,
-    [event.eventId, now, new Date(now.getTime() - idleSeconds * 1000), idleSeconds,
-      event.queue.passSeconds],
+export function pickRun(
+  run: readonly { customerId: string; number: number; left: boolean }[],
+  servedUpTo: number, count: number,
+): {
+  admitted: { customerId: string; number: number }[]; servedUpTo: number;
+  /** Fewer fans were there to admit than the budget allowed. */
+  drained: boolean;
+} {
+  const chosen: { customerId: string; number: number }[] = [];
+  let served = servedUpTo;
+  const last = servedUpTo + count + limits.queueLeaversPassedPerTick;
+  for (const entry of run) {
+    if (entry.number > last) break;
+    if (!entry.left) {
+      if (chosen.length === count) break;
+      chosen.push({ customerId: entry.customerId, number: entry.number });
+    }
+    served = entry.number;
+  }
+  return { admitted: chosen, servedUpTo: served, drained: chosen.length < count };
+}
+
+function runOf(row: BeginRow): { customerId: string; number: number; left: boolean }[] {
+  const customers = row.run_customers ?? [];
+  const numbers = row.run_numbers ?? [];
+  const left = row.run_left ?? [];
+  return customers.map((customerId, i) => ({
+    customerId, number: Number(numbers[i]), left: left[i] === true,
+  }));
+}
+
+/**
+ * Advances one line: draws the pre-queue when due, frees slots of completed orders and of
+ * idle shoppers, checks for sold out, then admits the next numbers within the rate
+ * (admitPerMinute, smoothed and never more than that in any 60 s window), the live-shopper
+ * cap (maxActiveShoppers) and the inventory rule (supply.ts).
+ *
+ * Two round trips on an ordinary tick (migration 045): `queue_tick_begin` reads and frees,
+ * this function decides, `queue_tick_apply` admits and writes the state under the line's
+ * row lock, refusing a deposed leader and a plan another tick overtook. The draw and the
+ * closing notice add their own round trips on the ticks that run them.
+ */
+export async function tickLine(
+  db: Db, event: EventRecord, opts: TickOptions,
+): Promise<TickOutcome> {
+  assert(Number.isSafeInteger(opts.token) && opts.token > 0, 'fencing token is positive');
+  const knobs = opts.supply ?? defaultKnobs;
+  let drawn: EntryRef[] = [];
+  for (let attempt = 1; attempt <= tickAttemptsMax; attempt++) {
+    const begun = await beginTick(db, event, opts, knobs);
+    drawn = [...drawn, ...begun.drawn];
+    const state = begun.row;
+    if (state === undefined) return { kind: 'idle' };
+    if (state.outcome === 'fenced') {
+      return { kind: 'fenced', newerToken: Number(state.leader_token) };
+    }
+    const planned = planTick(state, event, opts, knobs);
+    await opts.beforeApply?.();
+    const applied = await applyTick(db, event, opts, planned);
+    if (applied.outcome === 'fenced') {
+      return { kind: 'fenced', newerToken: Number(applied.leader_token) };
+    }
+    if (applied.outcome === 'raced') continue;
+    const status: LineStatus = { ...planned.status, seq: Number(applied.tick_seq) };
+    return { kind: 'ticked', status, admitted: planned.admitted, drawn };
+  }
+  assert(false, `a tick of ${event.eventId} applied within ${tickAttemptsMax} attempts`);
+}
+
+/** What a tick will write, decided from what its first round trip read (pure). */
+interface TickPlan {
+  seq: number;
+  admitted: { customerId: string; number: number }[];
+  credit: number;
+  firstAdmittedAt: Date | null;
+  /** The line closes at this tick: tell the fans still waiting, reserve the waitlist block. */
+  closing: boolean;
+  status: LineStatus;
+}
+
+function planTick(
+  state: BeginRow, event: EventRecord, opts: TickOptions, knobs: SupplyKnobs,
+): TickPlan {
+  assert(state.now !== null, 'the tick read the clock');
+  const now = state.now;
+  const nowMs = now.getTime();
+  const onSale = nowMs >= event.onSaleAtMs;
+  const { supply, slots } = tickSupply(state, event, knobs, state.shape);
+  const soldOut = onSale && isClosed(supply, state.closed_at !== null);
+  const credit = accrue(Number(state.admit_credit), state.last_tick_at?.getTime() ?? null,
+    event.queue.admitPerMinute, nowMs, opts.tickMs ?? 1_000);
+  const byRate = Math.min(
+    // Credit is a sum of fractions: 6 × (1/6) must count as 1, not 0.999….
+    Math.floor(credit + 1e-9),
+    event.queue.admitPerMinute - slots.lastMinute,
+    limits.queueAdmitPerTickMax,
   );
-  return rowCount;
+  const bySlots = event.queue.maxActiveShoppers - slots.live;
+  const byInventory = inventoryRoom(supply, knobs);
+  const budget = Math.min(byRate, bySlots, byInventory);
+  const servedBefore = Number(state.served_up_to);
+  // With no budget the step still passes leavers at the head of the line.
+  const step = onSale && !soldOut
+    ? pickRun(runOf(state), servedBefore, Math.max(0, budget))
+    : { admitted: [], servedUpTo: servedBefore, drained: true };
+  const { admitted, servedUpTo } = step;
+  const shown: Supply = { ...supply, seekers: supply.seekers + admitted.length };
+  const firstAdmittedAt = state.first_admitted_at ?? (admitted.length > 0 ? now : null);
+  const ratePerMinute = measuredRate(slots.lastMinute + admitted.length, firstAdmittedAt, now);
+  const pace = nextPace(state.pace ?? undefined, {
+    atMs: nowMs, tickMs: opts.tickMs ?? 1_000, admitPerMinute: event.queue.admitPerMinute,
+    maxActive: event.queue.maxActiveShoppers, passSeconds: event.queue.passSeconds,
+    liveBefore: slots.live, admitted: admitted.length,
+    byRate: Math.max(0, byRate), bySlots: Math.max(0, bySlots),
+    byInventory: Math.max(0, byInventory), drained: step.drained && admitted.length < budget,
+    ...(opts.publishLagMs === undefined ? {} : { lagMs: opts.publishLagMs }),
+  });
+  const seq = Number(state.tick_seq);
+  return {
+    seq, admitted, credit: Math.max(0, credit - admitted.length), firstAdmittedAt,
+    closing: soldOut && state.closed_at === null,
+    status: {
+      eventId: event.eventId, seq: seq + 1, servedUpTo, ratePerMinute, soldOut, drawn: onSale,
+      atMs: nowMs, supply: shown, pace,
+    },
+  };
+}
+
+/**
+ * The tick's last round trip: admissions, outbox row and state in one statement under the
+ * line's row lock. A closing tick also names the fans still waiting and reserves the
+ * waitlist block, in the same transaction (its own round trips, once per sale).
+ */
+async function applyTick(
+  db: Db, event: EventRecord, opts: TickOptions, plan: TickPlan,
+): Promise<{ outcome: 'ticked' | 'fenced' | 'raced'; leader_token: number; tick_seq: number }> {
+  const nowMs = plan.status.atMs;
+  const params = [
+    event.eventId, opts.token, plan.seq, plan.admitted.map((fan) => fan.customerId),
+    plan.admitted.map((fan) => fan.number), new Date(nowMs),
+    new Date(nowMs + Math.min(opts.claimGraceSeconds, event.queue.passSeconds) * 1000),
+    new Date(nowMs + event.queue.passSeconds * 1000), plan.status.servedUpTo, plan.credit,
+    plan.firstAdmittedAt, plan.status.ratePerMinute, plan.status.soldOut,
+    JSON.stringify(plan.status.supply), JSON.stringify(plan.status.pace), unguarded(opts),
+  ];
+  type Applied = { outcome: 'ticked' | 'fenced' | 'raced'; leader_token: number;
+    tick_seq: number };
+  if (!plan.closing) {
+    const { rows } = await db.query<Applied>(applySql, params);
+    assert(rows[0] !== undefined, 'queue_tick_apply answers');
+    return rows[0];
+  }
+  return await db.tx(async (tx) => {
+    const { rows } = await tx.query<Applied>(applySql, params);
+    const applied = rows[0];
+    assert(applied !== undefined, 'queue_tick_apply answers');
+    if (applied.outcome !== 'ticked') return applied;
+    await noticeClosed(tx, event.eventId, plan.status.servedUpTo);
+    // The waitlist block now, under the lock this tick holds: the fans told "sold out"
+    // move to the waitlist in a herd, and each then only reads it.
+    await reserveWaitlistBase(tx, event.eventId);
+    return applied;
+  });
 }
 
 /**
@@ -186,150 +358,6 @@ function accrue(
 }
 
 /**
- * Admits the next `count` fans after servedUpTo, in number order, passing over fans who
- * left the line (they keep their number, so nobody moves up out of turn) and stopping at
- * the first number that does not exist: a pre-queue number reserved but not assigned yet
- * by the draw is waited for, never passed over. (Numbers after on-sale are dense and commit
- * in order, so only the draw can leave such a gap, and only until its chunks catch up.)
- * Returns the admitted fans and the new servedUpTo (past any leavers right behind them).
- */
-async function admitNext(
-  tx: Queryable, event: EventRecord, servedUpTo: number, count: number,
-  opts: TickOptions, nowMs: number,
-): Promise<{
-  admitted: { customerId: string; number: number }[]; servedUpTo: number;
-  /** Fewer fans were there to admit than the budget allowed. */
-  drained: boolean;
-}> {
-  const { rows } = await tx.query<{ customer_id: string; number: number; left: boolean }>(
-    `SELECT run.customer_id, run.number, run.left
-       FROM (SELECT e.customer_id, e.number, e.left_at IS NOT NULL AS left,
-                    e.number - row_number() OVER (ORDER BY e.number) AS gap
-               FROM queue_entries e
-              WHERE e.event_id = $1 AND e.number > $2 AND e.number <= $2::bigint + $3
-            ) AS run
-      WHERE run.gap = $2
-      ORDER BY run.number`,
-    [event.eventId, servedUpTo, count + limits.queueLeaversPassedPerTick],
-  );
-  const chosen: { customerId: string; number: number }[] = [];
-  let served = servedUpTo;
-  for (const row of rows) {
-    if (!row.left) {
-      if (chosen.length === count) break;
-      chosen.push({ customerId: row.customer_id, number: Number(row.number) });
-    }
-    served = Number(row.number);
-  }
-  const drained = chosen.length < count;
-  if (chosen.length === 0) return { admitted: [], servedUpTo: served, drained };
-  const claimBy = new Date(nowMs + opts.claimGraceSeconds * 1000);
-  const expires = new Date(nowMs + event.queue.passSeconds * 1000);
-  const inserted = await tx.query<{ customer_id: string; number: number }>(
-    `INSERT INTO queue_admissions (event_id, customer_id, number, pass_id, admitted_at,
-                                   claim_by, expires_at, leader_token)
-     SELECT $1, c, n, gen_random_uuid(), $4, LEAST($5::timestamptz, $6::timestamptz), $6, $7
-       FROM unnest($2::uuid[], $3::bigint[]) AS x(c, n)
-     RETURNING customer_id, number`,
-    [event.eventId, chosen.map((c) => c.customerId), chosen.map((c) => c.number),
-      new Date(nowMs), claimBy, expires, opts.token],
-  );
-  assert(inserted.rowCount === chosen.length, 'every chosen fan is admitted once');
-  return { admitted: chosen, servedUpTo: served, drained };
-}
-
-/**
- * Advances one line: draws the pre-queue when due, frees slots of completed orders, checks
- * for sold out, then admits the next numbers within the rate (admitPerMinute, smoothed and
- * never more than that in any 60 s window) and the live-shopper cap (maxActiveShoppers).
- */
-export async function tickLine(
-  db: Db, event: EventRecord, opts: TickOptions,
-): Promise<TickOutcome> {
-  assert(Number.isSafeInteger(opts.token) && opts.token > 0, 'fencing token is positive');
-  const drawn = await drawStep(db, event, opts);
-  return await db.tx(async (tx) => {
-    const { rows } = await tx.query<StateRow>(
-      `SELECT served_up_to, admit_credit, last_tick_at, first_admitted_at, tick_seq,
-              leader_token, closed_at, pace
-         FROM queue_state WHERE event_id = $1 FOR UPDATE`,
-      [event.eventId],
-    );
-    const state = rows[0];
-    if (state === undefined) return { kind: 'idle' } as const;
-    const newerToken = Number(state.leader_token);
-    if (newerToken > opts.token && opts.unfenced !== true) {
-      return { kind: 'fenced', newerToken } as const;
-    }
-    // Read after the lock, so ticks of a line are in time order as well as serial.
-    const nowMs = await databaseNowMs(tx, opts.nowMs);
-    const now = new Date(nowMs);
-    const onSale = nowMs >= event.onSaleAtMs;
-    await reconcileOrders(tx, event.eventId, now);
-    await releaseIdleSlots(tx, event, now, opts.idleSeconds ?? defaultIdleSeconds);
-    const knobs = opts.supply ?? defaultKnobs;
-    // Tickets, holds and slots in one round trip (the tick's largest read).
-    const { supply, slots } = await readTickFigures(tx, event, now, knobs);
-    const soldOut = onSale && isClosed(supply, state.closed_at !== null);
-    const credit = accrue(Number(state.admit_credit), state.last_tick_at?.getTime() ?? null,
-      event.queue.admitPerMinute, nowMs, opts.tickMs ?? 1_000);
-    const byRate = Math.min(
-      // Credit is a sum of fractions: 6 × (1/6) must count as 1, not 0.999….
-      Math.floor(credit + 1e-9),
-      event.queue.admitPerMinute - slots.lastMinute,
-      limits.queueAdmitPerTickMax,
-    );
-    const bySlots = event.queue.maxActiveShoppers - slots.live;
-    const byInventory = inventoryRoom(supply, knobs);
-    const budget = Math.min(byRate, bySlots, byInventory);
-    const servedBefore = Number(state.served_up_to);
-    // With no budget the step still passes leavers at the head of the line.
-    const step = onSale && !soldOut
-      ? await admitNext(tx, event, servedBefore, Math.max(0, budget), opts, nowMs)
-      : { admitted: [], servedUpTo: servedBefore, drained: true };
-    const { admitted, servedUpTo } = step;
-    const shown: Supply = { ...supply, seekers: supply.seekers + admitted.length };
-    // One outbox row per tick (at most the tick's size): the notifier tells each fan.
-    if (admitted.length > 0) {
-      await writeOutbox(tx, event.eventId, 'queue.admitted',
-        { customerIds: admitted.map((entry) => entry.customerId) });
-    }
-    if (soldOut && state.closed_at === null) {
-      await noticeClosed(tx, event.eventId, servedUpTo);
-      // The waitlist block now, under the lock this tick holds: the fans told "sold out"
-      // move to the waitlist in a herd, and each then only reads it.
-      await reserveWaitlistBase(tx, event.eventId);
-    }
-    const firstAdmittedAt = state.first_admitted_at ?? (admitted.length > 0 ? now : null);
-    const ratePerMinute = measuredRate(slots.lastMinute + admitted.length, firstAdmittedAt, now);
-    const pace = nextPace(state.pace ?? undefined, {
-      atMs: nowMs, tickMs: opts.tickMs ?? 1_000, admitPerMinute: event.queue.admitPerMinute,
-      maxActive: event.queue.maxActiveShoppers, passSeconds: event.queue.passSeconds,
-      liveBefore: slots.live, admitted: admitted.length,
-      byRate: Math.max(0, byRate), bySlots: Math.max(0, bySlots),
-      byInventory: Math.max(0, byInventory), drained: step.drained && admitted.length < budget,
-      ...(opts.publishLagMs === undefined ? {} : { lagMs: opts.publishLagMs }),
-    });
-    const seq = Number(state.tick_seq) + 1;
-    await tx.query(
-      `UPDATE queue_state
-          SET served_up_to = $2, admit_credit = $3, last_tick_at = $4, first_admitted_at = $5,
-              rate_per_minute = $6, sold_out = $7, tick_seq = $8, leader_token = $9,
-              supply = $10::jsonb, pace = $11::jsonb,
-              closed_at = CASE WHEN $7 THEN coalesce(closed_at, $4) END
-        WHERE event_id = $1`,
-      [event.eventId, servedUpTo, Math.max(0, credit - admitted.length), now, firstAdmittedAt,
-        ratePerMinute, soldOut, seq, opts.token, JSON.stringify(shown), JSON.stringify(pace)],
-    );
-    const status: LineStatus = {
-      eventId: event.eventId, seq, servedUpTo, ratePerMinute, soldOut, drawn: onSale,
-      atMs: nowMs, supply: shown, pace,
-    };
-    return { kind: 'ticked', status, admitted, drawn } as const;
-  });
-}
-
-/**
  * The line has just closed: an outbox row (or a few: `limits.queueClosedNoticeBatch` fans
  * each) names the fans still waiting, in line order, so the notifier tells each of them
  * wherever they are, not only those with the queue page open. At most
@@ -350,13 +378,15 @@ async function noticeClosed(tx: Queryable, eventId: string, servedUpTo: number):
 }
 
 /**
- * The tick's share of the pre-queue draw, before its admission transaction and each chunk in
- * a transaction of its own: reserve the numbers at on-sale if no join has yet, then assign
- * reserved numbers in bounded chunks. No chunk holds the numbering lock, so joins go on.
- * A deposed leader running a chunk is harmless: chunks are serial and idempotent.
+ * The tick's share of the pre-queue draw, on the ticks whose first round trip found it has
+ * work, each chunk in a transaction of its own: reserve the numbers at on-sale if no join
+ * has yet, then assign reserved numbers in bounded chunks. No chunk holds the numbering
+ * lock, so joins go on. A deposed leader running a chunk is harmless: chunks are serial
+ * and idempotent.
  */
-async function drawStep(db: Db, event: EventRecord, opts: TickOptions): Promise<EntryRef[]> {
-  const nowMs = await databaseNowMs(db, opts.nowMs);
+async function drawStep(
+  db: Db, event: EventRecord, opts: TickOptions, nowMs: number,
+): Promise<EntryRef[]> {
   if (nowMs < event.onSaleAtMs) return [];
   await db.tx((tx) => drawIfDue(tx, event, nowMs, opts.seeds ?? newSeed));
   return (await advanceDraw(db, event.eventId, opts.draw)).numbered;

@@ -21,10 +21,7 @@
  */
 import type { EventRecord } from '../catalog/events.js';
 import type { QueueConfig } from '../config/index.js';
-import { limits } from '../config/limits.js';
-import { ticketState } from '../inventory/availability.js';
 import type { Queryable } from '../storage/index.js';
-import { liveSlot } from './slot.js';
 
 /** What the last tick knew about the tickets left (broadcast with it). */
 export interface Supply {
@@ -132,131 +129,81 @@ export interface SlotCounts {
 }
 
 /**
- * Reads the supply of one event and its shoppers' slots, in one round trip: ticket states
- * by the database clock (as every ticket query), shoppers' slots by `now` (the tick's
- * instant). The tickets are read in one pass over the unsold ones only (the partial index
- * of `016`): held, available and kept are counts over the same rows, so a sold-out event's
- * sold tickets are never walked per tick, and the event's holds in one pass for both their
- * count and their mean size.
+ * The tick's figures as read in its first round trip (`queue_tick_figures`, migration 045):
+ * ticket states by the database clock (as every ticket query), shoppers' slots by the
+ * tick's instant. The tickets are read in one pass over the unsold ones only (the partial
+ * index of `016`): held, available and kept are counts over the same rows, so a sold-out
+ * event's sold tickets are never walked per tick, and the event's holds in one pass for
+ * both their count and their mean size.
  */
-export async function readTickFigures(
-  db: Queryable, event: EventRecord, now: Date, knobs: SupplyKnobs,
-): Promise<{ supply: Supply; slots: SlotCounts }> {
-  const { rows } = await db.query<{
-    held: number; available: number; kept: number; seekers: number; holds: number;
-    tickets: number | null; waitlist: number; left_lately: number; live: number;
-    last_minute: number;
-  }>(
-    `WITH t AS (
-       SELECT count(*) FILTER (WHERE ${ticketState.held})::int AS held,
-              count(*) FILTER (WHERE ${ticketState.available})::int AS available,
-              -- In a cart whose payment is under way, or offered to the waitlist. CASE, so
-              -- the lookups run for live holds only (AND goes on past a NULL expiry).
-              count(*) FILTER (WHERE CASE WHEN t.hold_expires_at > now() THEN
-                EXISTS (SELECT 1 FROM orders o
-                         WHERE o.hold_id = t.hold_id AND o.status = 'pending_payment')
-                OR EXISTS (SELECT 1 FROM waitlist_offers w WHERE w.hold_id = t.hold_id)
-                ELSE false END)::int AS kept
-         FROM tickets t WHERE t.event_id = $1 AND t.order_id IS NULL
-     ), h AS (
-       SELECT count(*)::int AS holds, avg(quantity)::float8 AS tickets
-         FROM holds WHERE event_id = $1
-     )
-     SELECT t.held, t.available, t.kept, h.holds, h.tickets,
-       -- The bucket counts (migration 037), not a walk over a waitlist the herd grows.
-       (SELECT coalesce(sum(c.waiting), 0) FROM waitlist_counts c
-         WHERE c.event_id = $1)::int AS waitlist,
-       (SELECT count(*) FROM queue_admissions a
-         WHERE a.event_id = $1 AND ${liveSlot('a', '$2')}
-           AND NOT EXISTS (SELECT 1 FROM holds h
-                            WHERE h.event_id = a.event_id AND h.customer_id = a.customer_id
-                              AND h.state = 'held' AND h.expires_at > now())
-           AND (coalesce(a.claimed_at, a.admitted_at) > $3
-                OR EXISTS (SELECT 1 FROM holds h
-                            WHERE h.event_id = a.event_id AND h.customer_id = a.customer_id
-                              AND h.ended_at > now() - $4 * interval '1 second')))::int
-         AS seekers,
-       (SELECT count(*) FROM queue_admissions a
-         WHERE a.event_id = $1 AND a.release_reason = 'left' AND a.released_at > $3)::int
-         AS left_lately,
-       (SELECT count(*) FROM queue_admissions a
-         WHERE a.event_id = $1 AND ${liveSlot('a', '$2')})::int AS live,
-       (SELECT count(*) FROM queue_admissions
-         WHERE event_id = $1 AND admitted_at > $5)::int AS last_minute
-       FROM t, h`,
-    [event.eventId, now, new Date(now.getTime() - knobs.seekerSeconds * 1000),
-      knobs.seekerSeconds, new Date(now.getTime() - 60_000)],
-  );
-  const row = rows[0];
-  const held = row?.held ?? 0;
-  const measured = (row?.holds ?? 0) >= demandSampleMin && row?.tickets != null
-    ? Number(row.tickets) : knobs.defaultTicketsPerShopper;
-  const available = row?.available ?? 0;
-  const shape = available <= limits.queueShapeScanMax
-    ? await readShape(db, event) : undefined;
+export interface TickFigures {
+  held: number; available: number; kept: number; holds: number; tickets: number | null;
+  waitlist: number; seekers: number; left_lately: number; live: number; last_minute: number;
+}
+
+/** One row of `queue_shape` (migration 045): a kind of group, its size and count. */
+export type ShapeRow = [kind: string, size: number, n: number];
+
+/**
+ * The supply and slots from the tick's figures (and the shape rows, read while few tickets
+ * are available: `limits.queueShapeScanMax`).
+ */
+export function tickSupply(
+  figures: TickFigures, event: EventRecord, knobs: SupplyKnobs,
+  shapeRows: readonly ShapeRow[] | null,
+): { supply: Supply; slots: SlotCounts } {
+  const held = figures.held;
+  const measured = figures.holds >= demandSampleMin && figures.tickets != null
+    ? Number(figures.tickets) : knobs.defaultTicketsPerShopper;
   const supply: Supply = {
-    available,
+    available: figures.available,
     held,
-    mayReturn: Math.max(0, held - (row?.kept ?? 0)),
-    waitlistWaiting: row?.waitlist ?? 0,
-    seekers: row?.seekers ?? 0,
-    leftLately: row?.left_lately ?? 0,
+    mayReturn: Math.max(0, held - figures.kept),
+    waitlistWaiting: figures.waitlist,
+    seekers: figures.seekers,
+    leftLately: figures.left_lately,
     ticketsPerShopper: Math.min(event.maxTicketsPerCustomer, Math.max(1, measured)),
-    ...(shape === undefined ? {} : { shape }),
+    ...(shapeRows === null ? {} : { shape: toShape(shapeRows, event) }),
   };
-  return { supply, slots: { live: row?.live ?? 0, lastMinute: row?.last_minute ?? 0 } };
+  return { supply, slots: { live: figures.live, lastMinute: figures.last_minute } };
 }
 
 /**
  * The shape of what is left, in one round trip over the unsold tickets only (a partial
  * index, `016`): runs of adjacent free seats per row (gaps and islands over seat numbers),
- * free standing units, live holds by size, and the event's holds by size. The tick reads it
- * only while few tickets are available (`limits.queueShapeScanMax`), which is when the
- * shape decides who can still be served; before that the counts do.
+ * free standing units, live holds by size, and the event's holds by size (`queue_shape`,
+ * migration 045). The tick reads it only while few tickets are available
+ * (`limits.queueShapeScanMax`), which is when the shape decides who can still be served;
+ * before that the counts do.
  */
 export async function readShape(db: Queryable, event: EventRecord): Promise<Shape> {
-  const cap = Math.max(1, event.maxTicketsPerCustomer);
   const { rows } = await db.query<{ kind: string; size: number; n: number }>(
-    `WITH free AS (
-       SELECT section_key, row_index, seat_number FROM tickets t
-        WHERE t.event_id = $1 AND ${ticketState.available}
-     ), runs AS (
-       SELECT count(*)::int AS len FROM (
-         SELECT section_key, row_index,
-                seat_number - row_number() OVER (
-                  PARTITION BY section_key, row_index ORDER BY seat_number) AS grp
-           FROM free WHERE seat_number IS NOT NULL) AS s
-        GROUP BY section_key, row_index, grp
-     )
-     SELECT 'run' AS kind, len AS size, count(*)::int AS n FROM runs GROUP BY len
-     UNION ALL
-     SELECT 'standing', 0, count(*)::int FROM free WHERE seat_number IS NULL
-     UNION ALL
-     SELECT 'cart', quantity, count(*)::int FROM holds
-      WHERE event_id = $1 AND state = 'held' AND expires_at > now() GROUP BY quantity
-     UNION ALL
-     SELECT 'hold', quantity, count(*)::int FROM holds WHERE event_id = $1 GROUP BY quantity`,
-    [event.eventId],
+    'SELECT kind, size, n FROM queue_shape($1)', [event.eventId],
   );
+  return toShape(rows.map((row) => [row.kind, row.size, row.n]), event);
+}
+
+function toShape(rows: readonly ShapeRow[], event: EventRecord): Shape {
+  const cap = Math.max(1, event.maxTicketsPerCustomer);
   const runs = new Array<number>(cap - 1).fill(0);
   const carts = new Array<number>(cap).fill(0);
   const demand = new Array<number>(cap).fill(0);
   let pool = 0;
   let standing = 0;
   let longest = 0;
-  for (const row of rows) {
-    const size = Number(row.size);
-    const n = Number(row.n);
+  for (const [kind, rawSize, rawN] of rows) {
+    const size = Number(rawSize);
+    const n = Number(rawN);
     if (n === 0) continue;
     const at = Math.min(cap, Math.max(1, size)) - 1;
-    if (row.kind === 'standing') {
+    if (kind === 'standing') {
       standing = n;
       pool += n;
-    } else if (row.kind === 'run') {
+    } else if (kind === 'run') {
       longest = Math.max(longest, size);
       if (size >= cap) pool += size * n;
       else runs[at] = (runs[at] ?? 0) + n;
-    } else if (row.kind === 'cart') {
+    } else if (kind === 'cart') {
       carts[at] = (carts[at] ?? 0) + n;
     } else {
       demand[at] = (demand[at] ?? 0) + n;
