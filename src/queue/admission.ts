@@ -67,6 +67,11 @@ export interface TickOptions {
    * tick_seq check), so a race test's control can show what that check prevents.
    */
   unsequenced?: true;
+  /**
+   * Test seam: free slots locking their rows in reverse customer order, against the order
+   * hold_batch claims passes in, so a race test's control can show the deadlock it avoids.
+   */
+  reverseSlotLocks?: true;
   /** Test seam: runs between the tick's read and its apply (race tests hold it there). */
   beforeApply?: () => Promise<void>;
 }
@@ -123,20 +128,22 @@ const applySql = `SELECT outcome, leader_token, tick_seq
     $6::timestamptz, $7::timestamptz, $8::timestamptz, $9::bigint, $10::float8,
     $11::timestamptz, $12::float8, $13::boolean, $14::jsonb, $15::jsonb, $16::text[])`;
 
-/** Guards a race test's control may remove (TickOptions.unfenced / unsequenced). */
+/** Guards a race test's control may remove (the test seams of TickOptions). */
 function unguarded(opts: TickOptions): string[] {
   return [
     ...(opts.unfenced === true ? ['fence'] : []),
     ...(opts.unsequenced === true ? ['sequence'] : []),
+    ...(opts.reverseSlotLocks === true ? ['slot_order'] : []),
   ];
 }
 
 /**
  * Ticks run serially: a tick's plan applies only if no other tick committed since it read
  * the line (queue_tick_apply refuses it otherwise), and a refused plan is made again from
- * the state as it now stands. Only two leaders at once (one deposed) ever race.
+ * the state as it now stands. Only two leaders at once (one deposed) ever race; after this
+ * many plans overtaken, the tick waits for the line's lock instead, so it cannot starve.
  */
-const tickAttemptsMax = 5;
+const tickAttemptsUnlocked = 2;
 
 /**
  * The line's first round trip: fencing, the database clock, slots freed (completed orders,
@@ -144,11 +151,12 @@ const tickAttemptsMax = 5;
  * Runs the pre-queue draw first when it has work (its own round trips, on those ticks only).
  */
 async function beginTick(
-  db: Db, event: EventRecord, opts: TickOptions, knobs: SupplyKnobs,
+  db: Db, q: Queryable, event: EventRecord, opts: TickOptions, knobs: SupplyKnobs,
+  drawChecked: boolean,
 ): Promise<{ row: BeginRow | undefined; drawn: EntryRef[] }> {
   let drawn: EntryRef[] = [];
-  for (const checkDraw of [true, false]) {
-    const { rows } = await db.query<BeginRow>(beginSql, [
+  for (const checkDraw of drawChecked ? [false] : [true, false]) {
+    const { rows } = await q.query<BeginRow>(beginSql, [
       event.eventId, opts.token, opts.nowMs === undefined ? null : new Date(opts.nowMs),
       checkDraw, new Date(event.onSaleAtMs), opts.idleSeconds ?? defaultIdleSeconds,
       event.queue.passSeconds, knobs.seekerSeconds, limits.queueAdmitPerTickMax,
@@ -220,25 +228,47 @@ export async function tickLine(
   assert(Number.isSafeInteger(opts.token) && opts.token > 0, 'fencing token is positive');
   const knobs = opts.supply ?? defaultKnobs;
   let drawn: EntryRef[] = [];
-  for (let attempt = 1; attempt <= tickAttemptsMax; attempt++) {
-    const begun = await beginTick(db, event, opts, knobs);
-    drawn = [...drawn, ...begun.drawn];
-    const state = begun.row;
-    if (state === undefined) return { kind: 'idle' };
-    if (state.outcome === 'fenced') {
-      return { kind: 'fenced', newerToken: Number(state.leader_token) };
-    }
-    const planned = planTick(state, event, opts, knobs);
-    await opts.beforeApply?.();
-    const applied = await applyTick(db, event, opts, planned);
-    if (applied.outcome === 'fenced') {
-      return { kind: 'fenced', newerToken: Number(applied.leader_token) };
-    }
-    if (applied.outcome === 'raced') continue;
-    const status: LineStatus = { ...planned.status, seq: Number(applied.tick_seq) };
-    return { kind: 'ticked', status, admitted: planned.admitted, drawn };
+  for (let attempt = 1; attempt <= tickAttemptsUnlocked; attempt++) {
+    const done = await attemptTick(db, db, event, opts, knobs, attempt > 1, false);
+    drawn = [...drawn, ...done.drawn];
+    if (done.outcome !== 'raced') return withDrawn(done.outcome, drawn);
   }
-  assert(false, `a tick of ${event.eventId} applied within ${tickAttemptsMax} attempts`);
+  // Overtaken again and again (ticks of two leaders at once): wait for the line's lock and
+  // tick under it, as every tick once did. The draw had its turn in the attempts before.
+  const locked = await db.tx(async (tx) => {
+    await tx.query('SELECT 1 FROM queue_state WHERE event_id = $1 FOR UPDATE',
+      [event.eventId]);
+    return await attemptTick(db, tx, event, opts, knobs, true, true);
+  });
+  assert(locked.outcome !== 'raced', 'a tick under the line\'s lock is not overtaken');
+  return withDrawn(locked.outcome, [...drawn, ...locked.drawn]);
+}
+
+function withDrawn(outcome: TickOutcome, drawn: EntryRef[]): TickOutcome {
+  return outcome.kind === 'ticked' ? { ...outcome, drawn } : outcome;
+}
+
+/** One read, plan and apply of a tick; 'raced' when another tick applied in between. */
+async function attemptTick(
+  db: Db, q: Queryable, event: EventRecord, opts: TickOptions, knobs: SupplyKnobs,
+  drawChecked: boolean, inTx: boolean,
+): Promise<{ outcome: TickOutcome | 'raced'; drawn: EntryRef[] }> {
+  const begun = await beginTick(db, q, event, opts, knobs, drawChecked);
+  const { drawn } = begun;
+  const state = begun.row;
+  if (state === undefined) return { outcome: { kind: 'idle' }, drawn };
+  if (state.outcome === 'fenced') {
+    return { outcome: { kind: 'fenced', newerToken: Number(state.leader_token) }, drawn };
+  }
+  const planned = planTick(state, event, opts, knobs);
+  await opts.beforeApply?.();
+  const applied = await applyTick(db, q, inTx, event, opts, planned);
+  if (applied.outcome === 'fenced') {
+    return { outcome: { kind: 'fenced', newerToken: Number(applied.leader_token) }, drawn };
+  }
+  if (applied.outcome === 'raced') return { outcome: 'raced', drawn };
+  const status: LineStatus = { ...planned.status, seq: Number(applied.tick_seq) };
+  return { outcome: { kind: 'ticked', status, admitted: planned.admitted, drawn }, drawn };
 }
 
 /** What a tick will write, decided from what its first round trip read (pure). */
@@ -306,7 +336,7 @@ function planTick(
  * waitlist block, in the same transaction (its own round trips, once per sale).
  */
 async function applyTick(
-  db: Db, event: EventRecord, opts: TickOptions, plan: TickPlan,
+  db: Db, q: Queryable, inTx: boolean, event: EventRecord, opts: TickOptions, plan: TickPlan,
 ): Promise<{ outcome: 'ticked' | 'fenced' | 'raced'; leader_token: number; tick_seq: number }> {
   const nowMs = plan.status.atMs;
   const params = [
@@ -320,11 +350,11 @@ async function applyTick(
   type Applied = { outcome: 'ticked' | 'fenced' | 'raced'; leader_token: number;
     tick_seq: number };
   if (!plan.closing) {
-    const { rows } = await db.query<Applied>(applySql, params);
+    const { rows } = await q.query<Applied>(applySql, params);
     assert(rows[0] !== undefined, 'queue_tick_apply answers');
     return rows[0];
   }
-  return await db.tx(async (tx) => {
+  const closeLine = async (tx: Queryable) => {
     const { rows } = await tx.query<Applied>(applySql, params);
     const applied = rows[0];
     assert(applied !== undefined, 'queue_tick_apply answers');
@@ -334,7 +364,8 @@ async function applyTick(
     // move to the waitlist in a herd, and each then only reads it.
     await reserveWaitlistBase(tx, event.eventId);
     return applied;
-  });
+  };
+  return inTx ? await closeLine(q) : await db.tx(closeLine);
 }
 
 /**

@@ -144,9 +144,20 @@ for (const backend of backends) {
         expect(outcome.kind).toBe('ticked');
         // Few tickets left, so the tick reads the shape of what is left too (supply.ts).
         expect(outcome.kind === 'ticked' && outcome.status.supply?.shape).toBeTruthy();
+        // The tick's statements are its two functions (migration 045); the first runs the
+        // figures and the shape, SQL functions inlined where they are called, so their
+        // plans are read with this tick's arguments.
+        expect(sent.map(({ sql }) => /FROM queue_tick_(begin|apply)\(/.exec(sql)?.[1]))
+          .toEqual(['begin', 'apply']);
+        expect(await scansOf(db, sent, 'tickets')).toBe(0);
+        const inside: Sent[] = [
+          { sql: 'SELECT * FROM queue_tick_figures($1::uuid, $2::timestamptz, $3::float8)',
+            params: [event.eventId, new Date(clock.nowMs()), 20] },
+          { sql: 'SELECT * FROM queue_shape($1::uuid)', params: [event.eventId] },
+        ];
         // The figures were three walks (held, sold, kept); now one walk of the unsold
         // tickets, plus the shape's.
-        expect(await scansOf(db, sent, 'tickets')).toBe(2);
+        expect(await scansOf(db, inside, 'tickets')).toBe(2);
       });
 
     it('the dashboard walks the line twice, not four times: leavers come from their index',

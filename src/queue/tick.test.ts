@@ -25,6 +25,7 @@ import { sqlState } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
 import { buildTestContext } from '../testing/context.js';
 import { buildEvent, buildVenue } from '../testing/factories.js';
+import { waitForLockWait } from '../testing/lockWait.js';
 import { claimAdmission, tickLine, type TickOutcome } from './admission.js';
 import { joinLine } from './line.js';
 
@@ -206,3 +207,94 @@ for (const backend of backends) {
       });
   });
 }
+
+/**
+ * A hold batch claiming passes and a tick freeing slots, in opposite roles: the batch
+ * claims fans a and c (it locks their admissions in customer order, migration 035) while
+ * the tick frees a, b and c (idle). A third transaction holds b until both wait, so they
+ * overlap by construction. Freeing in customer order, the tick waits at b holding a or
+ * nothing the batch needs first; both finish. The control frees them in reverse order: the
+ * tick holds c and wants a, the batch holds a and wants c, and PostgreSQL reports the
+ * deadlock. PostgreSQL only: it needs three transactions at once.
+ */
+const postgres = backends.find((backend) => backend.name === 'postgres');
+
+describe.skipIf(postgres === undefined || !postgres.available)(
+  'the tick\'s slot release against a hold batch\'s pass claim on PostgreSQL', () => {
+    let db: Db;
+    let ctx: AppContext;
+
+    beforeAll(async () => {
+      db = await (postgres as NonNullable<typeof postgres>).open({ poolMax: 6 });
+      ctx = buildTestContext(db);
+    });
+    afterAll(async () => db?.close());
+
+    async function opposite(reverseSlotLocks: boolean) {
+      const details = await buildEvent(ctx, {
+        onSaleAt: new Date(Date.now() - 60_000).toISOString(),
+        queue: { enabled: true, admitPerMinute: 6_000, maxActiveShoppers: 10 },
+      });
+      const event = await loadEvent(db, details.eventId);
+      const [a, b, c] = (await addFans(db, 3)).sort();
+      await joinLine(db, event, [a, b, c] as string[], undefined);
+      const first = await tickLine(db, event, { token: 1, claimGraceSeconds: 60 });
+      expect(first.kind === 'ticked' && first.admitted.length).toBe(3);
+      for (const fan of [a, b, c]) await claimAdmission(db, event.eventId, fan as string);
+      const { rows: passes } = await db.query<{ customer_id: string; pass_id: string }>(
+        'SELECT customer_id, pass_id FROM queue_admissions WHERE event_id = $1',
+        [event.eventId]);
+      const pass = new Map(passes.map((row) => [row.customer_id, row.pass_id]));
+      const { rows: seats } = await db.query<{ ticket_no: number }>(
+        `SELECT ticket_no FROM tickets WHERE event_id = $1 AND seat_id IN ('A-1-1', 'A-1-2')
+          ORDER BY ticket_no`, [event.eventId]);
+
+      let release = (): void => undefined;
+      const gate = new Promise<void>((resolve) => { release = resolve; });
+      let locked = (): void => undefined;
+      const lockTaken = new Promise<void>((resolve) => { locked = resolve; });
+      const blocker = db.tx(async (tx) => {
+        await tx.query(
+          'SELECT 1 FROM queue_admissions WHERE event_id = $1 AND customer_id = $2 FOR UPDATE',
+          [event.eventId, b]);
+        locked();
+        await gate;
+      }, { maxAttempts: 1 });
+      await lockTaken;
+      const settle = <T>(work: Promise<T>) =>
+        work.then((value) => ({ value }), (error: unknown) => ({ error }));
+      const tick = settle(tickLine(db, event, {
+        token: 1, claimGraceSeconds: 60, idleSeconds: 0,
+        ...(reverseSlotLocks ? { reverseSlotLocks: true as const } : {}),
+      }));
+      await waitForLockWait(db, 'queue_tick_begin', 'the tick');
+      const info = {
+        hold_seconds: 600, max_per_customer: 8, cancelled: false, currency: 'EUR',
+        on_sale_at: new Date(event.onSaleAtMs).toISOString(),
+        starts_at: new Date(event.startsAtMs).toISOString(),
+        prices: Object.fromEntries(event.zones.map((zone) => [zone.key, zone.priceCents])),
+      };
+      const batch = settle(db.query<{ outcome: string }>(
+        'SELECT outcome FROM hold_batch($1::uuid, $2::jsonb, $3::jsonb, \'{}\')',
+        [event.eventId, JSON.stringify(info), JSON.stringify([a, c].map((fan, i) => ({
+          i: randomUUID(), c: fan, q: 1, k: 'seats', t: [seats[i]?.ticket_no],
+          p: pass.get(fan as string),
+        })))]));
+      await waitForLockWait(db, 'FROM hold_batch(', 'the hold batch');
+      release();
+      await blocker;
+      return { tick: await tick, batch: await batch };
+    }
+
+    it('the tick frees slots in customer order: both finish, no deadlock', async () => {
+      const { tick, batch } = await opposite(false);
+      expect('value' in tick && tick.value.kind).toBe('ticked');
+      expect('value' in batch && batch.value.rows.length).toBe(2);
+    });
+
+    it('control: freeing them in reverse order deadlocks with the hold batch', async () => {
+      const { tick, batch } = await opposite(true);
+      const codes = [tick, batch].map((r) => ('error' in r ? sqlState(r.error) : 'ok'));
+      expect(codes).toContain('40P01');
+    });
+  });

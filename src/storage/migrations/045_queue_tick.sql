@@ -25,8 +25,9 @@
 -- hold_batch's pass claim does (migration 035): the two can wait for each other but never
 -- deadlock, and the tick holds no other lock while it releases.
 --
--- `p_unguarded` (race tests' controls only) may name 'fence' (no fencing check) and
--- 'sequence' (no tick_seq check: a stale plan is applied).
+-- `p_unguarded` (race tests' controls only) may name 'fence' (no fencing check),
+-- 'sequence' (no tick_seq check: a stale plan is applied) and 'slot_order' (slots freed in
+-- reverse customer order, against hold_batch's).
 
 -- The tick's figures in one read (supply.ts): one pass over the event's unsold tickets,
 -- the event's holds once, the waitlist's bucket counts, and the shoppers' slots by the
@@ -197,7 +198,9 @@ BEGIN
                              AND h.expires_at > now() - p_idle_seconds * interval '1 second'))))
            ))
        )
-     ORDER BY a.customer_id
+     -- ('slot_order' unguarded: the reverse order, a race test's control only.)
+     ORDER BY CASE WHEN 'slot_order' = ANY (p_unguarded) THEN NULL ELSE a.customer_id END,
+              a.customer_id DESC
        FOR UPDATE OF a),
   freed AS (
     UPDATE queue_admissions a
