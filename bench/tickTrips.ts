@@ -1,9 +1,10 @@
 /**
- * `npx tsx bench/tickTrips.ts [fans] [ticks] [maxActiveShoppers] [tickets]`: the admission tick on PostgreSQL, one line
- * mid-sale: round trips and commits per tick (BEGIN and COMMIT of a transaction counted)
- * and the tick's time per call, by the database clock as in production. Ticks run back to
- * back, so each admits the few fans its credit earned since the previous one, and the
- * line's figures (tickets, holds, slots) are read every time, as on a live on-sale.
+ * `npx tsx bench/tickTrips.ts [fans] [ticks] [maxActiveShoppers] [tickets] [admitPerMinute]`:
+ * the admission tick on PostgreSQL, one line mid-sale: round trips and commits per tick
+ * (BEGIN and COMMIT of a transaction counted) and the tick's time per call, by the
+ * database clock as in production. Ticks run back to back, so each admits the few fans
+ * its credit earned since the previous one, and the line's figures (tickets, holds,
+ * slots) are read every time, as on a live on-sale.
  */
 import { randomUUID } from 'node:crypto';
 
@@ -13,8 +14,7 @@ import { systemClock } from '../src/core/clock.js';
 import { tickLine } from '../src/queue/admission.js';
 import { joinLine } from '../src/queue/line.js';
 import type { Db, Queryable } from '../src/storage/index.js';
-import { percentile } from './lib.js';
-import { benchPostgres } from './lib.js';
+import { benchPostgres, percentile } from './lib.js';
 
 interface Tally { statements: number; commits: number }
 
@@ -45,6 +45,7 @@ const fans = Number(process.argv[2] ?? 20_000);
 const ticks = Number(process.argv[3] ?? 300);
 const maxActive = Number(process.argv[4] ?? 100_000);
 const capacity = Number(process.argv[5] ?? 5_000);
+const admitPerMinute = Number(process.argv[6] ?? 60_000);
 const raw = await benchPostgres(4);
 const tally: Tally = { statements: 0, commits: 0 };
 const db = counted(raw, tally);
@@ -55,8 +56,10 @@ try {
     venueId: venue.venueId, title: 'Ticks', holdSeconds: 600,
     startsAt: new Date(Date.now() + 86_400_000).toISOString(),
     onSaleAt: new Date(Date.now() - 1000).toISOString(),
-    zones: [{ key: 'floor', name: 'Floor', priceCents: 4000, currency: 'EUR', sections: ['FLOOR'] }],
-    queue: { enabled: true, admitPerMinute: 60_000, maxActiveShoppers: maxActive, passSeconds: 900 },
+    zones: [{ key: 'floor', name: 'Floor', priceCents: 4000, currency: 'EUR',
+      sections: ['FLOOR'] }],
+    queue: { enabled: true, admitPerMinute, maxActiveShoppers: maxActive,
+      passSeconds: 900 },
   });
   const event = await loadEvent(raw, created.eventId);
   const ids = Array.from({ length: fans }, () => randomUUID());

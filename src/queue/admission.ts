@@ -2,17 +2,20 @@
  * Admission: the tick that moves a line, the slot accounting behind it, and the commands
  * the rest of the system calls on a shopper's slot.
  *
- * A tick runs in one transaction holding the line's `queue_state` row lock, so ticks of one
- * event are serial whoever runs them; the fencing token stored on that row refuses a tick
- * from a leader that has been replaced (a node that stalled past its lease and woke up).
- * Admissions are unique per customer and per number, so even a fencing bug could not admit
- * anyone twice. Pass liveness is computed from timestamps at read time (never counted
- * down), so a slot frees the moment a pass expires or times out, with no job involved.
+ * A tick is two round trips (migration 045): one reads the line and frees slots, the node
+ * decides, one admits and writes the line's state under its `queue_state` row lock. The
+ * apply refuses a plan if another tick committed since the plan's read (`tick_seq`), so
+ * ticks of one event are serial whoever runs them; the fencing token stored on that row
+ * refuses a tick from a leader that has been replaced (a node that stalled past its lease
+ * and woke up). Admissions are unique per customer and per number, so even a fencing bug
+ * could not admit anyone twice. Pass liveness is computed from timestamps at read time
+ * (never counted down), so a slot frees the moment a pass expires or times out, with no
+ * job involved.
  *
  * Time is the database clock, so the tick (on the leader), the hold gate and the order
  * confirmation (on any node) agree on when a slot lapses however skewed the nodes' clocks
  * are. Statements compare against now(); the tick reads the database clock once, after it
- * has taken the line's lock, and uses that instant for every row it writes. Tests that pin
+ * has read the line's state, and uses that instant for every row it writes. Tests that pin
  * time with a manual clock pass `nowMs`, which then stands in for the database clock.
  */
 import type { EventRecord } from '../catalog/events.js';
@@ -498,7 +501,7 @@ export async function findAdmission(
  * Marks an admission claimed (or, once claimed, freshly used) if its slot is live: the
  * shopper has shown up by placing a hold with the pass (the hold gate calls this on every
  * hold; reading the view never claims). `claimed_at` is the latest such use, so a shopper
- * who keeps trying is never taken for idle (releaseIdleSlots counts from it). Returns the
+ * who keeps trying is never taken for idle (the tick's idle release counts from it). Returns the
  * admission as it stands afterwards. Database clock unless a test pins time with `nowMs`.
  */
 export async function claimAdmission(

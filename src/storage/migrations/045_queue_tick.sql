@@ -159,10 +159,19 @@ BEGIN
   END IF;
 
   -- Free the slots of shoppers whose order completed since their admission (the booking
-  -- engine frees them itself; this is the belt and braces), and of idle shoppers
-  -- (admission.ts, "Ghosts never hold a slot for long"). Holds and orders by the database
-  -- clock, slots by the tick's instant. One statement, rows locked in customer order (as
-  -- hold_batch locks them); a row another transaction changed meanwhile is checked again.
+  -- engine frees them itself; this is the belt and braces; an order from before the
+  -- admission says nothing about this shopping trip), and of ghosts: a shopper who has
+  -- shown up (claimed the pass) but holds nothing and has no payment under way gives the
+  -- slot back when either
+  --  - their cart lapsed: their latest hold ran out its timer unpaid, within the pass's
+  --    lifetime (a fan whose time is up is sent out of the store; counting them as a
+  --    seeker for the idle time more would keep a fan in line out of the last tickets), or
+  --  - they have neither tried a hold (the pass's last use, `claimed_at`), placed one nor
+  --    ended one for `p_idle_seconds`.
+  -- Holds and orders by the database clock, slots by the tick's instant. One statement,
+  -- rows locked in customer order (as hold_batch locks them); a row another transaction
+  -- changed meanwhile is checked again (READ COMMITTED re-check), so a pass a hold batch
+  -- has just used is not taken for idle.
   WITH due AS (
     SELECT a.customer_id,
            EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = a.customer_id
