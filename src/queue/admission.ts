@@ -124,7 +124,7 @@ interface BeginRow extends TickFigures {
  */
 const beginSql = `SELECT * FROM queue_tick_begin($1::uuid, $2::bigint, $3::timestamptz,
   $4::boolean, $5::timestamptz, $6::float8, $7::float8, $8::float8, $9::int, $10::int,
-  $11::int, $12::int, $13::int, $14::text[])`;
+  $11::int, $12::int, $13::int, $14::float8, $15::text[])`;
 
 const applySql = `SELECT outcome, leader_token, tick_seq
   FROM queue_tick_apply($1::uuid, $2::bigint, $3::bigint, $4::uuid[], $5::bigint[],
@@ -162,9 +162,12 @@ async function beginTick(
     const { rows } = await q.query<BeginRow>(beginSql, [
       event.eventId, opts.token, opts.nowMs === undefined ? null : new Date(opts.nowMs),
       checkDraw, new Date(event.onSaleAtMs), opts.idleSeconds ?? defaultIdleSeconds,
-      event.queue.passSeconds, knobs.seekerSeconds, limits.queueAdmitPerTickMax,
+      event.queue.passSeconds, knobs.seekerSeconds,
+      Math.min(limits.queueAdmitPerTickMax,
+        creditCeiling(event.queue.admitPerMinute, opts.tickMs ?? 1_000)),
       event.queue.admitPerMinute, event.queue.maxActiveShoppers,
-      limits.queueLeaversPassedPerTick, limits.queueShapeScanMax, unguarded(opts),
+      limits.queueLeaversPassedPerTick, limits.queueShapeScanMax, opts.tickMs ?? 1_000,
+      unguarded(opts),
     ]);
     const row = rows[0];
     if (row?.outcome !== 'draw') return { row, drawn };
@@ -389,6 +392,12 @@ function accrue(
   );
   const capped = Math.max(1, perMs * windowMs);
   return Math.min(capped, credit + sinceMs * perMs);
+}
+
+/** The most credit accrue() can return, whatever the line's state: a bound on the budget. */
+function creditCeiling(admitPerMinute: number, tickMs: number): number {
+  const perMs = admitPerMinute / minuteMs;
+  return Math.ceil(Math.max(1, perMs * 2 * Math.max(tickMs, minCreditWindowMs)));
 }
 
 /**

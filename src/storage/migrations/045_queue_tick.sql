@@ -117,15 +117,16 @@ $$;
 -- pre-queue's draw has work to do before admission: the caller runs it, then calls again
 -- with p_check_draw false; nothing was done) or 'ready'.
 -- `p_now` pins the tick's instant (tests with a manual clock); NULL reads the database
--- clock. `p_admit_cap` bounds the run returned: at most that many fans who have not left
--- (the caller passes the per-tick, per-minute and live-shopper caps' smallest bound), and
+-- clock. The run returned holds at most as many fans who have not left as the tick could
+-- admit (`p_admit_cap`, the per-minute and live-shopper caps, the credit), and
 -- the leavers among and right behind them, up to `p_leavers` more numbers. The run stops
 -- at the first number not assigned yet (a pre-queue number the draw has not reached).
 CREATE OR REPLACE FUNCTION queue_tick_begin(
   p_event uuid, p_token bigint, p_now timestamptz, p_check_draw boolean,
   p_on_sale_at timestamptz, p_idle_seconds double precision, p_pass_seconds double precision,
   p_seeker_seconds double precision, p_admit_cap int, p_admit_per_minute int,
-  p_max_active int, p_leavers int, p_shape_max int, p_unguarded text[] DEFAULT '{}')
+  p_max_active int, p_leavers int, p_shape_max int, p_tick_ms double precision,
+  p_unguarded text[] DEFAULT '{}')
 RETURNS TABLE (
   outcome text, now timestamptz, served_up_to bigint, admit_credit double precision,
   last_tick_at timestamptz, first_admitted_at timestamptz, tick_seq bigint,
@@ -141,6 +142,7 @@ DECLARE
   v_state queue_state%ROWTYPE;
   v_now timestamptz;
   v_cap int;
+  v_left int;
 BEGIN
   SELECT * INTO v_state FROM queue_state s WHERE s.event_id = p_event;
   IF NOT FOUND THEN RETURN; END IF;
@@ -233,9 +235,22 @@ BEGIN
 
   -- The run after servedUpTo, for the caller's walk (admission.ts pickRun): at most v_cap
   -- fans who have not left, with the leavers before and among them.
+  -- The credit is at most what it was plus what it earned since the last tick (the
+  -- caller's accrue() caps it further; 2 to spare for rounding): back-to-back ticks read a
+  -- handful of fans, not the caps' worth.
   v_cap := greatest(0, least(p_admit_cap, p_admit_per_minute - last_minute,
-                             p_max_active - live));
+    p_max_active - live,
+    ceil(v_state.admit_credit + p_admit_per_minute / 60000.0 * CASE
+      WHEN v_state.last_tick_at IS NULL THEN p_tick_ms
+      ELSE greatest(0, extract(epoch FROM v_now - v_state.last_tick_at) * 1000) END)::int
+      + 2));
   IF v_now >= p_on_sale_at THEN
+    -- Only as far as the run can reach: v_cap numbers plus the leavers among the next
+    -- v_cap + p_leavers (few, usually none), not p_leavers numbers more on every tick.
+    SELECT count(*) INTO v_left FROM queue_entries e
+     WHERE e.event_id = p_event AND e.left_at IS NOT NULL
+       AND e.number > v_state.served_up_to
+       AND e.number <= v_state.served_up_to + v_cap + p_leavers;
     SELECT coalesce(array_agg(r.customer_id ORDER BY r.number), '{}'),
            coalesce(array_agg(r.number ORDER BY r.number), '{}'),
            coalesce(array_agg(r.has_left ORDER BY r.number), '{}')
@@ -247,7 +262,7 @@ BEGIN
                            e.number - row_number() OVER (ORDER BY e.number) AS gap
                       FROM queue_entries e
                      WHERE e.event_id = p_event AND e.number > v_state.served_up_to
-                       AND e.number <= v_state.served_up_to + v_cap + p_leavers) AS run
+                       AND e.number <= v_state.served_up_to + v_cap + v_left) AS run
              WHERE run.gap = v_state.served_up_to) AS r
      WHERE r.staying <= v_cap;
   ELSE
