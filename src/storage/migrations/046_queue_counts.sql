@@ -1,0 +1,256 @@
+-- The organizer's queue figures kept where the rows are written (src/queue/counts.ts).
+--
+-- Every refresh of /admin/events/:id/stats counted the line: count(*) with FILTERs over all
+-- of the event's queue_entries, the fans who left without an admission (a second walk),
+-- and a walk of every queue_admissions row for the slots freed by reason. In a 1,000,000-fan
+-- sale that is a million rows read per refresh, on every node, once a second.
+--
+-- Now statement triggers on queue_entries and queue_admissions keep the counts in
+-- queue_counts, in the statement (and so the transaction) that wrote the rows, whichever
+-- command wrote them: the join batch, the pre-queue draw, a leave, a move to the waitlist,
+-- an admission tick, a slot released by an order, by idleness or by the fan. No path can
+-- forget them. A statement changes its counts once, so a join batch, a draw chunk or a tick
+-- is one counts write however many rows it wrote.
+--
+-- The counts of one event are spread over rows by writer: each database backend adds to its
+-- own row (shard = pg_backend_pid(), 0 for the backfill below), and a reader sums the rows.
+-- Two transactions in flight are on two backends, so no writer ever waits for another on a
+-- counts row, and none can deadlock on one (a settle batch frees slots order by order while
+-- holding ticket locks; a shared row taken in its middle could close a cycle with another
+-- batch). An event has as many rows as backends have written to it (a pool's connections).
+--
+-- One figure crosses the tables: fans who left the line and were never admitted. A leave
+-- counts the fan when it sees no admission; an admission uncounts a fan it sees left. So
+-- that the two cannot miss each other (a leave and an admission of the same fan in flight
+-- together), an admission first takes a share lock on its fans' line entries: a leave
+-- committed before it is then seen, and a leave after it waits for it and sees the
+-- admission. Admitted fans have numbers, so the draw (which numbers unnumbered entries)
+-- never meets that lock; joins insert and lock nothing existing.
+--
+-- Time-dependent figures (live slots, slots that lapsed) are not counted: they are read
+-- from the live admissions through queue_admissions_open_idx at read time.
+
+-- fillfactor: the rows are updated in place all through a sale and nothing may vacuum them
+-- (PGlite, or a server with autovacuum off), so leave room for HOT updates.
+CREATE TABLE queue_counts (
+  event_id uuid NOT NULL,
+  -- The writing backend's pid; 0 for counts written by this migration.
+  shard integer NOT NULL,
+  joined bigint NOT NULL DEFAULT 0,
+  -- Entries without a number (before the draw reaches them).
+  pre_queue bigint NOT NULL DEFAULT 0,
+  -- Entries that left the line, by left_reason ('left', 'waitlist').
+  left_line bigint NOT NULL DEFAULT 0,
+  waitlist bigint NOT NULL DEFAULT 0,
+  -- Entries that left with no admission.
+  left_unadmitted bigint NOT NULL DEFAULT 0,
+  admitted bigint NOT NULL DEFAULT 0,
+  -- Admissions with released_at set, and by release_reason.
+  released bigint NOT NULL DEFAULT 0,
+  freed_order bigint NOT NULL DEFAULT 0,
+  freed_left bigint NOT NULL DEFAULT 0,
+  freed_idle bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY (event_id, shard)
+) WITH (fillfactor = 50);
+
+-- Adds a statement's deltas (one row per event, in event order) to this backend's rows.
+CREATE FUNCTION queue_counts_add(p_deltas jsonb) RETURNS void
+LANGUAGE sql VOLATILE
+AS $$
+  INSERT INTO queue_counts AS c (event_id, shard, joined, pre_queue, left_line, waitlist,
+                                 left_unadmitted, admitted, released, freed_order,
+                                 freed_left, freed_idle)
+  SELECT d.event_id, pg_backend_pid(), d.joined, d.pre_queue, d.left_line, d.waitlist,
+         d.left_unadmitted, d.admitted, d.released, d.freed_order, d.freed_left, d.freed_idle
+    FROM jsonb_to_recordset(p_deltas) AS d(event_id uuid, joined bigint, pre_queue bigint,
+           left_line bigint, waitlist bigint, left_unadmitted bigint, admitted bigint,
+           released bigint, freed_order bigint, freed_left bigint, freed_idle bigint)
+   ORDER BY d.event_id
+  ON CONFLICT (event_id, shard) DO UPDATE
+    SET joined = c.joined + excluded.joined, pre_queue = c.pre_queue + excluded.pre_queue,
+        left_line = c.left_line + excluded.left_line,
+        waitlist = c.waitlist + excluded.waitlist,
+        left_unadmitted = c.left_unadmitted + excluded.left_unadmitted,
+        admitted = c.admitted + excluded.admitted, released = c.released + excluded.released,
+        freed_order = c.freed_order + excluded.freed_order,
+        freed_left = c.freed_left + excluded.freed_left,
+        freed_idle = c.freed_idle + excluded.freed_idle
+$$;
+
+-- A line entry's share of the counts (sign +1 for a row as written, -1 for a row as it
+-- was). `admitted` says whether the fan has an admission.
+CREATE FUNCTION queue_counts_entry(p_sign int, p_number bigint, p_left_reason text,
+                                   p_admitted boolean)
+RETURNS TABLE (joined int, pre_queue int, left_line int, waitlist int, left_unadmitted int)
+LANGUAGE sql IMMUTABLE
+AS $$
+  SELECT p_sign, p_sign * (p_number IS NULL)::int,
+         p_sign * (p_left_reason IS NOT DISTINCT FROM 'left')::int,
+         p_sign * (p_left_reason IS NOT DISTINCT FROM 'waitlist')::int,
+         p_sign * (p_left_reason IS NOT NULL AND NOT p_admitted)::int
+$$;
+
+CREATE FUNCTION queue_counts_entries() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_deltas jsonb;
+BEGIN
+  -- Both images of an updated row are judged in one statement (one snapshot), so a row
+  -- whose leaving did not change nets to zero whatever the admissions say.
+  IF TG_OP = 'INSERT' THEN
+    SELECT jsonb_agg(d) INTO v_deltas FROM (
+      SELECT n.event_id, sum(x.joined) AS joined, sum(x.pre_queue) AS pre_queue,
+             sum(x.left_line) AS left_line, sum(x.waitlist) AS waitlist,
+             sum(x.left_unadmitted) AS left_unadmitted, 0 AS admitted, 0 AS released,
+             0 AS freed_order, 0 AS freed_left, 0 AS freed_idle
+        FROM new_rows n,
+             queue_counts_entry(1, n.number, n.left_reason, n.left_reason IS NOT NULL
+               AND EXISTS (SELECT 1 FROM queue_admissions a WHERE a.event_id = n.event_id
+                             AND a.customer_id = n.customer_id)) AS x
+       GROUP BY n.event_id) AS d;
+  ELSIF TG_OP = 'UPDATE' THEN
+    SELECT jsonb_agg(d) INTO v_deltas FROM (
+      SELECT r.event_id, sum(x.joined) AS joined, sum(x.pre_queue) AS pre_queue,
+             sum(x.left_line) AS left_line, sum(x.waitlist) AS waitlist,
+             sum(x.left_unadmitted) AS left_unadmitted, 0 AS admitted, 0 AS released,
+             0 AS freed_order, 0 AS freed_left, 0 AS freed_idle
+        FROM (SELECT 1 AS sign, n.event_id, n.customer_id, n.number, n.left_reason
+                FROM new_rows n
+              UNION ALL
+              SELECT -1, o.event_id, o.customer_id, o.number, o.left_reason
+                FROM old_rows o) AS r,
+             queue_counts_entry(r.sign, r.number, r.left_reason, r.left_reason IS NOT NULL
+               AND EXISTS (SELECT 1 FROM queue_admissions a WHERE a.event_id = r.event_id
+                             AND a.customer_id = r.customer_id)) AS x
+       GROUP BY r.event_id
+      HAVING sum(x.pre_queue) <> 0 OR sum(x.left_line) <> 0 OR sum(x.waitlist) <> 0
+          OR sum(x.left_unadmitted) <> 0 OR sum(x.joined) <> 0) AS d;
+  ELSE
+    SELECT jsonb_agg(d) INTO v_deltas FROM (
+      SELECT o.event_id, sum(x.joined) AS joined, sum(x.pre_queue) AS pre_queue,
+             sum(x.left_line) AS left_line, sum(x.waitlist) AS waitlist,
+             sum(x.left_unadmitted) AS left_unadmitted, 0 AS admitted, 0 AS released,
+             0 AS freed_order, 0 AS freed_left, 0 AS freed_idle
+        FROM old_rows o,
+             queue_counts_entry(-1, o.number, o.left_reason, o.left_reason IS NOT NULL
+               AND EXISTS (SELECT 1 FROM queue_admissions a WHERE a.event_id = o.event_id
+                             AND a.customer_id = o.customer_id)) AS x
+       GROUP BY o.event_id) AS d;
+  END IF;
+  IF v_deltas IS NOT NULL THEN PERFORM queue_counts_add(v_deltas); END IF;
+  RETURN NULL;
+END
+$$;
+
+-- An admission's share of the counts; `entry_left` says whether the fan's line entry left.
+CREATE FUNCTION queue_counts_admission(p_sign int, p_released_at timestamptz,
+                                       p_reason text, p_entry_left boolean)
+RETURNS TABLE (admitted int, released int, freed_order int, freed_left int, freed_idle int,
+               left_unadmitted int)
+LANGUAGE sql IMMUTABLE
+AS $$
+  SELECT p_sign, p_sign * (p_released_at IS NOT NULL)::int,
+         p_sign * (p_reason IS NOT DISTINCT FROM 'order')::int,
+         p_sign * (p_reason IS NOT DISTINCT FROM 'left')::int,
+         p_sign * (p_reason IS NOT DISTINCT FROM 'idle')::int,
+         -p_sign * coalesce(p_entry_left, false)::int
+$$;
+
+CREATE FUNCTION queue_counts_admissions() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  v_deltas jsonb;
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    -- The share lock that orders this admission with a leave of the same fan (see above);
+    -- the count below is a statement of its own, so it sees a leave committed meanwhile.
+    -- (A race test's control turns the lock off with stampede.queue_counts_unguarded.)
+    IF coalesce(current_setting('stampede.queue_counts_unguarded', true), '') <> 'lock' THEN
+      PERFORM 1 FROM queue_entries e
+        WHERE (e.event_id, e.customer_id) IN (SELECT n.event_id, n.customer_id FROM new_rows n)
+        ORDER BY e.event_id, e.customer_id FOR SHARE OF e;
+    END IF;
+    SELECT jsonb_agg(d) INTO v_deltas FROM (
+      SELECT n.event_id, 0 AS joined, 0 AS pre_queue, 0 AS left_line, 0 AS waitlist,
+             sum(x.left_unadmitted) AS left_unadmitted, sum(x.admitted) AS admitted,
+             sum(x.released) AS released, sum(x.freed_order) AS freed_order,
+             sum(x.freed_left) AS freed_left, sum(x.freed_idle) AS freed_idle
+        FROM new_rows n
+        LEFT JOIN queue_entries e ON e.event_id = n.event_id AND e.customer_id = n.customer_id,
+             queue_counts_admission(1, n.released_at, n.release_reason,
+                                    e.left_at IS NOT NULL) AS x
+       GROUP BY n.event_id) AS d;
+  ELSIF TG_OP = 'UPDATE' THEN
+    -- Most updates are a pass's claim (claimed_at), which changes no count: nothing written.
+    SELECT jsonb_agg(d) INTO v_deltas FROM (
+      SELECT r.event_id, 0 AS joined, 0 AS pre_queue, 0 AS left_line, 0 AS waitlist,
+             0 AS left_unadmitted, 0 AS admitted, sum(x.released) AS released,
+             sum(x.freed_order) AS freed_order, sum(x.freed_left) AS freed_left,
+             sum(x.freed_idle) AS freed_idle
+        FROM (SELECT 1 AS sign, n.event_id, n.released_at, n.release_reason FROM new_rows n
+              UNION ALL
+              SELECT -1, o.event_id, o.released_at, o.release_reason FROM old_rows o) AS r,
+             queue_counts_admission(r.sign, r.released_at, r.release_reason, false) AS x
+       GROUP BY r.event_id
+      HAVING sum(x.released) <> 0 OR sum(x.freed_order) <> 0 OR sum(x.freed_left) <> 0
+          OR sum(x.freed_idle) <> 0) AS d;
+  ELSE
+    SELECT jsonb_agg(d) INTO v_deltas FROM (
+      SELECT o.event_id, 0 AS joined, 0 AS pre_queue, 0 AS left_line, 0 AS waitlist,
+             sum(x.left_unadmitted) AS left_unadmitted, sum(x.admitted) AS admitted,
+             sum(x.released) AS released, sum(x.freed_order) AS freed_order,
+             sum(x.freed_left) AS freed_left, sum(x.freed_idle) AS freed_idle
+        FROM old_rows o
+        LEFT JOIN queue_entries e ON e.event_id = o.event_id AND e.customer_id = o.customer_id,
+             queue_counts_admission(-1, o.released_at, o.release_reason,
+                                    e.left_at IS NOT NULL) AS x
+       GROUP BY o.event_id) AS d;
+  END IF;
+  IF v_deltas IS NOT NULL THEN PERFORM queue_counts_add(v_deltas); END IF;
+  RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER queue_counts_entries_insert AFTER INSERT ON queue_entries
+  REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION queue_counts_entries();
+CREATE TRIGGER queue_counts_entries_update AFTER UPDATE ON queue_entries
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION queue_counts_entries();
+CREATE TRIGGER queue_counts_entries_delete AFTER DELETE ON queue_entries
+  REFERENCING OLD TABLE AS old_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION queue_counts_entries();
+CREATE TRIGGER queue_counts_admissions_insert AFTER INSERT ON queue_admissions
+  REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION queue_counts_admissions();
+CREATE TRIGGER queue_counts_admissions_update AFTER UPDATE ON queue_admissions
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION queue_counts_admissions();
+CREATE TRIGGER queue_counts_admissions_delete AFTER DELETE ON queue_admissions
+  REFERENCING OLD TABLE AS old_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION queue_counts_admissions();
+
+-- The counts of the lines that exist already, as the dashboard counted them (shard 0).
+INSERT INTO queue_counts (event_id, shard, joined, pre_queue, left_line, waitlist,
+                          left_unadmitted, admitted, released, freed_order, freed_left,
+                          freed_idle)
+SELECT coalesce(e.event_id, a.event_id), 0, coalesce(e.joined, 0), coalesce(e.pre_queue, 0),
+       coalesce(e.left_line, 0), coalesce(e.waitlist, 0), coalesce(e.left_unadmitted, 0),
+       coalesce(a.admitted, 0), coalesce(a.released, 0), coalesce(a.freed_order, 0),
+       coalesce(a.freed_left, 0), coalesce(a.freed_idle, 0)
+  FROM (SELECT x.event_id, count(*) AS joined,
+               count(*) FILTER (WHERE x.number IS NULL) AS pre_queue,
+               count(*) FILTER (WHERE x.left_reason = 'left') AS left_line,
+               count(*) FILTER (WHERE x.left_reason = 'waitlist') AS waitlist,
+               count(*) FILTER (WHERE x.left_at IS NOT NULL AND NOT EXISTS (
+                 SELECT 1 FROM queue_admissions y WHERE y.event_id = x.event_id
+                    AND y.customer_id = x.customer_id)) AS left_unadmitted
+          FROM queue_entries x GROUP BY x.event_id) AS e
+  FULL JOIN (SELECT q.event_id, count(*) AS admitted,
+                    count(*) FILTER (WHERE q.released_at IS NOT NULL) AS released,
+                    count(*) FILTER (WHERE q.release_reason = 'order') AS freed_order,
+                    count(*) FILTER (WHERE q.release_reason = 'left') AS freed_left,
+                    count(*) FILTER (WHERE q.release_reason = 'idle') AS freed_idle
+               FROM queue_admissions q GROUP BY q.event_id) AS a USING (event_id);
