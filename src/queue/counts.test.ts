@@ -45,7 +45,10 @@ type Step =
 
 const pick = fc.nat({ max: 1_000 });
 const step: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 4, arbitrary: fc.integer({ min: 1, max: 6 }).map((count) => ({ kind: 'join', count }) as const) },
+  {
+    weight: 4,
+    arbitrary: fc.integer({ min: 1, max: 6 }).map((count) => ({ kind: 'join', count }) as const),
+  },
   { weight: 1, arbitrary: pick.map((p) => ({ kind: 'rejoin', pick: p }) as const) },
   {
     weight: 4,

@@ -53,115 +53,88 @@ CREATE TABLE queue_counts (
   PRIMARY KEY (event_id, shard)
 ) WITH (fillfactor = 50);
 
--- Adds a statement's deltas (one row per event, in event order) to this backend's rows.
-CREATE FUNCTION queue_counts_add(p_deltas jsonb) RETURNS void
-LANGUAGE sql VOLATILE
+-- Each branch adds its statement's changes (one row per event, in event order) to this
+-- backend's row with one upsert; columns a branch does not name add their default, 0.
+-- Plain aggregates over the transition table, no function per row: a join batch of 500
+-- rows pays for the trigger about what one more index on queue_entries would cost.
+CREATE FUNCTION queue_counts_entries() RETURNS trigger
+LANGUAGE plpgsql
 AS $$
-  INSERT INTO queue_counts AS c (event_id, shard, joined, pre_queue, left_line, waitlist,
-                                 left_unadmitted, admitted, released, freed_order,
-                                 freed_left, freed_idle)
-  SELECT d.event_id, pg_backend_pid(), d.joined, d.pre_queue, d.left_line, d.waitlist,
-         d.left_unadmitted, d.admitted, d.released, d.freed_order, d.freed_left, d.freed_idle
-    FROM jsonb_to_recordset(p_deltas) AS d(event_id uuid, joined bigint, pre_queue bigint,
-           left_line bigint, waitlist bigint, left_unadmitted bigint, admitted bigint,
-           released bigint, freed_order bigint, freed_left bigint, freed_idle bigint)
-   ORDER BY d.event_id
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    INSERT INTO queue_counts AS c (event_id, shard, joined, pre_queue, left_line, waitlist,
+                                   left_unadmitted)
+    SELECT n.event_id, pg_backend_pid(), count(*), count(*) FILTER (WHERE n.number IS NULL),
+           count(*) FILTER (WHERE n.left_reason = 'left'),
+           count(*) FILTER (WHERE n.left_reason = 'waitlist'),
+           count(*) FILTER (WHERE n.left_reason IS NOT NULL AND NOT EXISTS (
+             SELECT 1 FROM queue_admissions a WHERE a.event_id = n.event_id
+                AND a.customer_id = n.customer_id))
+      FROM new_rows n GROUP BY n.event_id ORDER BY n.event_id
   ON CONFLICT (event_id, shard) DO UPDATE
     SET joined = c.joined + excluded.joined, pre_queue = c.pre_queue + excluded.pre_queue,
-        left_line = c.left_line + excluded.left_line,
-        waitlist = c.waitlist + excluded.waitlist,
+        left_line = c.left_line + excluded.left_line, waitlist = c.waitlist + excluded.waitlist,
         left_unadmitted = c.left_unadmitted + excluded.left_unadmitted,
         admitted = c.admitted + excluded.admitted, released = c.released + excluded.released,
         freed_order = c.freed_order + excluded.freed_order,
         freed_left = c.freed_left + excluded.freed_left,
-        freed_idle = c.freed_idle + excluded.freed_idle
-$$;
-
--- A line entry's share of the counts (sign +1 for a row as written, -1 for a row as it
--- was). `admitted` says whether the fan has an admission.
-CREATE FUNCTION queue_counts_entry(p_sign int, p_number bigint, p_left_reason text,
-                                   p_admitted boolean)
-RETURNS TABLE (joined int, pre_queue int, left_line int, waitlist int, left_unadmitted int)
-LANGUAGE sql IMMUTABLE
-AS $$
-  SELECT p_sign, p_sign * (p_number IS NULL)::int,
-         p_sign * (p_left_reason IS NOT DISTINCT FROM 'left')::int,
-         p_sign * (p_left_reason IS NOT DISTINCT FROM 'waitlist')::int,
-         p_sign * (p_left_reason IS NOT NULL AND NOT p_admitted)::int
-$$;
-
-CREATE FUNCTION queue_counts_entries() RETURNS trigger
-LANGUAGE plpgsql
-AS $$
-DECLARE
-  v_deltas jsonb;
-BEGIN
-  -- Both images of an updated row are judged in one statement (one snapshot), so a row
-  -- whose leaving did not change nets to zero whatever the admissions say.
-  IF TG_OP = 'INSERT' THEN
-    SELECT jsonb_agg(d) INTO v_deltas FROM (
-      SELECT n.event_id, sum(x.joined) AS joined, sum(x.pre_queue) AS pre_queue,
-             sum(x.left_line) AS left_line, sum(x.waitlist) AS waitlist,
-             sum(x.left_unadmitted) AS left_unadmitted, 0 AS admitted, 0 AS released,
-             0 AS freed_order, 0 AS freed_left, 0 AS freed_idle
-        FROM new_rows n,
-             queue_counts_entry(1, n.number, n.left_reason, n.left_reason IS NOT NULL
-               AND EXISTS (SELECT 1 FROM queue_admissions a WHERE a.event_id = n.event_id
-                             AND a.customer_id = n.customer_id)) AS x
-       GROUP BY n.event_id) AS d;
+        freed_idle = c.freed_idle + excluded.freed_idle;
   ELSIF TG_OP = 'UPDATE' THEN
-    SELECT jsonb_agg(d) INTO v_deltas FROM (
-      SELECT r.event_id, sum(x.joined) AS joined, sum(x.pre_queue) AS pre_queue,
-             sum(x.left_line) AS left_line, sum(x.waitlist) AS waitlist,
-             sum(x.left_unadmitted) AS left_unadmitted, 0 AS admitted, 0 AS released,
-             0 AS freed_order, 0 AS freed_left, 0 AS freed_idle
-        FROM (SELECT 1 AS sign, n.event_id, n.customer_id, n.number, n.left_reason
-                FROM new_rows n
-              UNION ALL
-              SELECT -1, o.event_id, o.customer_id, o.number, o.left_reason
-                FROM old_rows o) AS r,
-             queue_counts_entry(r.sign, r.number, r.left_reason, r.left_reason IS NOT NULL
-               AND EXISTS (SELECT 1 FROM queue_admissions a WHERE a.event_id = r.event_id
-                             AND a.customer_id = r.customer_id)) AS x
-       GROUP BY r.event_id
-      HAVING sum(x.pre_queue) <> 0 OR sum(x.left_line) <> 0 OR sum(x.waitlist) <> 0
-          OR sum(x.left_unadmitted) <> 0 OR sum(x.joined) <> 0) AS d;
+    -- Both images of a row are judged in one statement (one snapshot), so a row whose
+    -- leaving did not change nets to zero whatever the admissions say.
+    INSERT INTO queue_counts AS c (event_id, shard, pre_queue, left_line, waitlist,
+                                   left_unadmitted)
+    SELECT d.event_id, pg_backend_pid(), d.pre_queue, d.left_line, d.waitlist,
+           d.left_unadmitted
+      FROM (SELECT r.event_id, sum(r.sign * (r.number IS NULL)::int) AS pre_queue,
+                   sum(r.sign * (r.left_reason IS NOT DISTINCT FROM 'left')::int) AS left_line,
+                   sum(r.sign * (r.left_reason IS NOT DISTINCT FROM 'waitlist')::int)
+                     AS waitlist,
+                   coalesce(sum(r.sign) FILTER (WHERE r.left_reason IS NOT NULL AND NOT EXISTS (
+                     SELECT 1 FROM queue_admissions a WHERE a.event_id = r.event_id
+                        AND a.customer_id = r.customer_id)), 0) AS left_unadmitted
+              FROM (SELECT 1 AS sign, n.event_id, n.customer_id, n.number, n.left_reason
+                      FROM new_rows n
+                    UNION ALL
+                    SELECT -1, o.event_id, o.customer_id, o.number, o.left_reason
+                      FROM old_rows o) AS r
+             GROUP BY r.event_id) AS d
+     WHERE d.pre_queue <> 0 OR d.left_line <> 0 OR d.waitlist <> 0 OR d.left_unadmitted <> 0
+     ORDER BY d.event_id
+  ON CONFLICT (event_id, shard) DO UPDATE
+    SET joined = c.joined + excluded.joined, pre_queue = c.pre_queue + excluded.pre_queue,
+        left_line = c.left_line + excluded.left_line, waitlist = c.waitlist + excluded.waitlist,
+        left_unadmitted = c.left_unadmitted + excluded.left_unadmitted,
+        admitted = c.admitted + excluded.admitted, released = c.released + excluded.released,
+        freed_order = c.freed_order + excluded.freed_order,
+        freed_left = c.freed_left + excluded.freed_left,
+        freed_idle = c.freed_idle + excluded.freed_idle;
   ELSE
-    SELECT jsonb_agg(d) INTO v_deltas FROM (
-      SELECT o.event_id, sum(x.joined) AS joined, sum(x.pre_queue) AS pre_queue,
-             sum(x.left_line) AS left_line, sum(x.waitlist) AS waitlist,
-             sum(x.left_unadmitted) AS left_unadmitted, 0 AS admitted, 0 AS released,
-             0 AS freed_order, 0 AS freed_left, 0 AS freed_idle
-        FROM old_rows o,
-             queue_counts_entry(-1, o.number, o.left_reason, o.left_reason IS NOT NULL
-               AND EXISTS (SELECT 1 FROM queue_admissions a WHERE a.event_id = o.event_id
-                             AND a.customer_id = o.customer_id)) AS x
-       GROUP BY o.event_id) AS d;
+    INSERT INTO queue_counts AS c (event_id, shard, joined, pre_queue, left_line, waitlist,
+                                   left_unadmitted)
+    SELECT o.event_id, pg_backend_pid(), -count(*), -count(*) FILTER (WHERE o.number IS NULL),
+           -count(*) FILTER (WHERE o.left_reason = 'left'),
+           -count(*) FILTER (WHERE o.left_reason = 'waitlist'),
+           -count(*) FILTER (WHERE o.left_reason IS NOT NULL AND NOT EXISTS (
+             SELECT 1 FROM queue_admissions a WHERE a.event_id = o.event_id
+                AND a.customer_id = o.customer_id))
+      FROM old_rows o GROUP BY o.event_id ORDER BY o.event_id
+  ON CONFLICT (event_id, shard) DO UPDATE
+    SET joined = c.joined + excluded.joined, pre_queue = c.pre_queue + excluded.pre_queue,
+        left_line = c.left_line + excluded.left_line, waitlist = c.waitlist + excluded.waitlist,
+        left_unadmitted = c.left_unadmitted + excluded.left_unadmitted,
+        admitted = c.admitted + excluded.admitted, released = c.released + excluded.released,
+        freed_order = c.freed_order + excluded.freed_order,
+        freed_left = c.freed_left + excluded.freed_left,
+        freed_idle = c.freed_idle + excluded.freed_idle;
   END IF;
-  IF v_deltas IS NOT NULL THEN PERFORM queue_counts_add(v_deltas); END IF;
   RETURN NULL;
 END
-$$;
-
--- An admission's share of the counts; `entry_left` says whether the fan's line entry left.
-CREATE FUNCTION queue_counts_admission(p_sign int, p_released_at timestamptz,
-                                       p_reason text, p_entry_left boolean)
-RETURNS TABLE (admitted int, released int, freed_order int, freed_left int, freed_idle int,
-               left_unadmitted int)
-LANGUAGE sql IMMUTABLE
-AS $$
-  SELECT p_sign, p_sign * (p_released_at IS NOT NULL)::int,
-         p_sign * (p_reason IS NOT DISTINCT FROM 'order')::int,
-         p_sign * (p_reason IS NOT DISTINCT FROM 'left')::int,
-         p_sign * (p_reason IS NOT DISTINCT FROM 'idle')::int,
-         -p_sign * coalesce(p_entry_left, false)::int
 $$;
 
 CREATE FUNCTION queue_counts_admissions() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
-DECLARE
-  v_deltas jsonb;
 BEGIN
   IF TG_OP = 'INSERT' THEN
     -- The share lock that orders this admission with a leave of the same fan (see above);
@@ -172,43 +145,72 @@ BEGIN
         WHERE (e.event_id, e.customer_id) IN (SELECT n.event_id, n.customer_id FROM new_rows n)
         ORDER BY e.event_id, e.customer_id FOR SHARE OF e;
     END IF;
-    SELECT jsonb_agg(d) INTO v_deltas FROM (
-      SELECT n.event_id, 0 AS joined, 0 AS pre_queue, 0 AS left_line, 0 AS waitlist,
-             sum(x.left_unadmitted) AS left_unadmitted, sum(x.admitted) AS admitted,
-             sum(x.released) AS released, sum(x.freed_order) AS freed_order,
-             sum(x.freed_left) AS freed_left, sum(x.freed_idle) AS freed_idle
-        FROM new_rows n
-        LEFT JOIN queue_entries e ON e.event_id = n.event_id AND e.customer_id = n.customer_id,
-             queue_counts_admission(1, n.released_at, n.release_reason,
-                                    e.left_at IS NOT NULL) AS x
-       GROUP BY n.event_id) AS d;
+    INSERT INTO queue_counts AS c (event_id, shard, left_unadmitted, admitted, released,
+                                   freed_order, freed_left, freed_idle)
+    SELECT n.event_id, pg_backend_pid(), -count(*) FILTER (WHERE e.left_at IS NOT NULL),
+           count(*), count(*) FILTER (WHERE n.released_at IS NOT NULL),
+           count(*) FILTER (WHERE n.release_reason = 'order'),
+           count(*) FILTER (WHERE n.release_reason = 'left'),
+           count(*) FILTER (WHERE n.release_reason = 'idle')
+      FROM new_rows n
+      LEFT JOIN queue_entries e ON e.event_id = n.event_id AND e.customer_id = n.customer_id
+     GROUP BY n.event_id ORDER BY n.event_id
+  ON CONFLICT (event_id, shard) DO UPDATE
+    SET joined = c.joined + excluded.joined, pre_queue = c.pre_queue + excluded.pre_queue,
+        left_line = c.left_line + excluded.left_line, waitlist = c.waitlist + excluded.waitlist,
+        left_unadmitted = c.left_unadmitted + excluded.left_unadmitted,
+        admitted = c.admitted + excluded.admitted, released = c.released + excluded.released,
+        freed_order = c.freed_order + excluded.freed_order,
+        freed_left = c.freed_left + excluded.freed_left,
+        freed_idle = c.freed_idle + excluded.freed_idle;
   ELSIF TG_OP = 'UPDATE' THEN
     -- Most updates are a pass's claim (claimed_at), which changes no count: nothing written.
-    SELECT jsonb_agg(d) INTO v_deltas FROM (
-      SELECT r.event_id, 0 AS joined, 0 AS pre_queue, 0 AS left_line, 0 AS waitlist,
-             0 AS left_unadmitted, 0 AS admitted, sum(x.released) AS released,
-             sum(x.freed_order) AS freed_order, sum(x.freed_left) AS freed_left,
-             sum(x.freed_idle) AS freed_idle
-        FROM (SELECT 1 AS sign, n.event_id, n.released_at, n.release_reason FROM new_rows n
-              UNION ALL
-              SELECT -1, o.event_id, o.released_at, o.release_reason FROM old_rows o) AS r,
-             queue_counts_admission(r.sign, r.released_at, r.release_reason, false) AS x
-       GROUP BY r.event_id
-      HAVING sum(x.released) <> 0 OR sum(x.freed_order) <> 0 OR sum(x.freed_left) <> 0
-          OR sum(x.freed_idle) <> 0) AS d;
+    INSERT INTO queue_counts AS c (event_id, shard, released, freed_order, freed_left,
+                                   freed_idle)
+    SELECT r.event_id, pg_backend_pid(), sum(r.sign * (r.released_at IS NOT NULL)::int),
+           sum(r.sign * (r.release_reason = 'order')::int),
+           sum(r.sign * (r.release_reason = 'left')::int),
+           sum(r.sign * (r.release_reason = 'idle')::int)
+      FROM (SELECT 1 AS sign, n.event_id, n.released_at, coalesce(n.release_reason, '')
+                     AS release_reason
+              FROM new_rows n
+            UNION ALL
+            SELECT -1, o.event_id, o.released_at, coalesce(o.release_reason, '')
+              FROM old_rows o) AS r
+     GROUP BY r.event_id
+    HAVING sum(r.sign * (r.released_at IS NOT NULL)::int) <> 0
+        OR sum(r.sign * (r.release_reason = 'order')::int) <> 0
+        OR sum(r.sign * (r.release_reason = 'left')::int) <> 0
+        OR sum(r.sign * (r.release_reason = 'idle')::int) <> 0
+     ORDER BY r.event_id
+  ON CONFLICT (event_id, shard) DO UPDATE
+    SET joined = c.joined + excluded.joined, pre_queue = c.pre_queue + excluded.pre_queue,
+        left_line = c.left_line + excluded.left_line, waitlist = c.waitlist + excluded.waitlist,
+        left_unadmitted = c.left_unadmitted + excluded.left_unadmitted,
+        admitted = c.admitted + excluded.admitted, released = c.released + excluded.released,
+        freed_order = c.freed_order + excluded.freed_order,
+        freed_left = c.freed_left + excluded.freed_left,
+        freed_idle = c.freed_idle + excluded.freed_idle;
   ELSE
-    SELECT jsonb_agg(d) INTO v_deltas FROM (
-      SELECT o.event_id, 0 AS joined, 0 AS pre_queue, 0 AS left_line, 0 AS waitlist,
-             sum(x.left_unadmitted) AS left_unadmitted, sum(x.admitted) AS admitted,
-             sum(x.released) AS released, sum(x.freed_order) AS freed_order,
-             sum(x.freed_left) AS freed_left, sum(x.freed_idle) AS freed_idle
-        FROM old_rows o
-        LEFT JOIN queue_entries e ON e.event_id = o.event_id AND e.customer_id = o.customer_id,
-             queue_counts_admission(-1, o.released_at, o.release_reason,
-                                    e.left_at IS NOT NULL) AS x
-       GROUP BY o.event_id) AS d;
+    INSERT INTO queue_counts AS c (event_id, shard, left_unadmitted, admitted, released,
+                                   freed_order, freed_left, freed_idle)
+    SELECT o.event_id, pg_backend_pid(), count(*) FILTER (WHERE e.left_at IS NOT NULL),
+           -count(*), -count(*) FILTER (WHERE o.released_at IS NOT NULL),
+           -count(*) FILTER (WHERE o.release_reason = 'order'),
+           -count(*) FILTER (WHERE o.release_reason = 'left'),
+           -count(*) FILTER (WHERE o.release_reason = 'idle')
+      FROM old_rows o
+      LEFT JOIN queue_entries e ON e.event_id = o.event_id AND e.customer_id = o.customer_id
+     GROUP BY o.event_id ORDER BY o.event_id
+  ON CONFLICT (event_id, shard) DO UPDATE
+    SET joined = c.joined + excluded.joined, pre_queue = c.pre_queue + excluded.pre_queue,
+        left_line = c.left_line + excluded.left_line, waitlist = c.waitlist + excluded.waitlist,
+        left_unadmitted = c.left_unadmitted + excluded.left_unadmitted,
+        admitted = c.admitted + excluded.admitted, released = c.released + excluded.released,
+        freed_order = c.freed_order + excluded.freed_order,
+        freed_left = c.freed_left + excluded.freed_left,
+        freed_idle = c.freed_idle + excluded.freed_idle;
   END IF;
-  IF v_deltas IS NOT NULL THEN PERFORM queue_counts_add(v_deltas); END IF;
   RETURN NULL;
 END
 $$;
