@@ -122,6 +122,18 @@ for (const backend of backends) {
     async function expectKeptExact(event: EventRecord): Promise<void> {
       expect(await readQueueCounts(db, event.eventId))
         .toEqual(await recountQueueCounts(db, event.eventId));
+      // Joins per second (the dashboard's series) against the entries' joined_at.
+      const seconds = await db.query(
+        `SELECT second, k.joined AS kept, r.n AS counted
+           FROM (SELECT second, sum(joined)::int AS joined FROM queue_join_seconds
+                  WHERE event_id = $1 GROUP BY second HAVING sum(joined) <> 0) AS k
+           FULL JOIN (SELECT floor(extract(epoch FROM joined_at))::bigint AS second,
+                             count(*)::int AS n
+                        FROM queue_entries WHERE event_id = $1 GROUP BY 1) AS r USING (second)
+          WHERE k.joined IS DISTINCT FROM r.n`,
+        [event.eventId],
+      );
+      expect(seconds.rows).toEqual([]);
       const stats = await queueStats(db, event.eventId, clock.nowMs());
       const { rows } = await db.query<{ live: number; lapsed: number; waiting: number }>(
         `SELECT count(*) FILTER (WHERE released_at IS NULL AND expires_at > $2

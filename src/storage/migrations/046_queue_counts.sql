@@ -10,22 +10,25 @@
 -- command wrote them: the join batch, the pre-queue draw, a leave, a move to the waitlist,
 -- an admission tick, a slot released by an order, by idleness or by the fan. No path can
 -- forget them. A statement changes its counts once, so a join batch, a draw chunk or a tick
--- is one counts write however many rows it wrote.
+-- is one counts write however many rows it wrote (a settle batch frees slots with one
+-- statement per order, all on its own backend's row).
 --
 -- The counts of one event are spread over rows by writer: each database backend adds to its
 -- own row (shard = pg_backend_pid(), 0 for the backfill below), and a reader sums the rows.
 -- Two transactions in flight are on two backends, so no writer ever waits for another on a
 -- counts row, and none can deadlock on one (a settle batch frees slots order by order while
 -- holding ticket locks; a shared row taken in its middle could close a cycle with another
--- batch). An event has as many rows as backends have written to it (a pool's connections).
+-- batch). An event has as many rows as backends have written to it: the pools' connections,
+-- plus one per connection that was replaced (a new backend has a new pid).
 --
 -- One figure crosses the tables: fans who left the line and were never admitted. A leave
 -- counts the fan when it sees no admission; an admission uncounts a fan it sees left. So
 -- that the two cannot miss each other (a leave and an admission of the same fan in flight
--- together), an admission first takes a share lock on its fans' line entries: a leave
--- committed before it is then seen, and a leave after it waits for it and sees the
--- admission. Admitted fans have numbers, so the draw (which numbers unnumbered entries)
--- never meets that lock; joins insert and lock nothing existing.
+-- together), an admission first takes a share lock on its fans' line entries: a leave in
+-- flight makes it wait until the leave commits, and it then sees the leave; a leave that
+-- comes after waits for the admission to commit, and then sees it. Admitted fans have
+-- numbers, so the draw (which numbers unnumbered entries) never meets that lock; joins
+-- insert and lock nothing existing.
 --
 -- Time-dependent figures (live slots, slots that lapsed) are not counted: they are read
 -- from the live admissions through queue_admissions_open_idx at read time.
@@ -51,6 +54,18 @@ CREATE TABLE queue_counts (
   freed_left bigint NOT NULL DEFAULT 0,
   freed_idle bigint NOT NULL DEFAULT 0,
   PRIMARY KEY (event_id, shard)
+) WITH (fillfactor = 50);
+
+-- Joins per second of joined_at, for the dashboard's two-minute series (stats/onsale.ts),
+-- which counted the last two minutes' joins by walking the line (there is no index on
+-- joined_at, and one would cost every join an index write). Kept by the same triggers, one
+-- row per event, second and writing backend.
+CREATE TABLE queue_join_seconds (
+  event_id uuid NOT NULL,
+  second bigint NOT NULL,
+  shard integer NOT NULL,
+  joined integer NOT NULL,
+  PRIMARY KEY (event_id, second, shard)
 ) WITH (fillfactor = 50);
 
 -- Each branch adds its statement's changes (one row per event, in event order) to this
@@ -79,6 +94,11 @@ BEGIN
         freed_order = c.freed_order + excluded.freed_order,
         freed_left = c.freed_left + excluded.freed_left,
         freed_idle = c.freed_idle + excluded.freed_idle;
+    INSERT INTO queue_join_seconds AS j (event_id, second, shard, joined)
+    SELECT n.event_id, floor(extract(epoch FROM n.joined_at))::bigint, pg_backend_pid(),
+           count(*)
+      FROM new_rows n GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (event_id, second, shard) DO UPDATE SET joined = j.joined + excluded.joined;
   ELSIF TG_OP = 'UPDATE' THEN
     -- Both images of a row are judged in one statement (one snapshot), so a row whose
     -- leaving did not change nets to zero whatever the admissions say.
@@ -109,6 +129,16 @@ BEGIN
         freed_order = c.freed_order + excluded.freed_order,
         freed_left = c.freed_left + excluded.freed_left,
         freed_idle = c.freed_idle + excluded.freed_idle;
+    -- joined_at does not change in the product; a row whose does moves its second.
+    INSERT INTO queue_join_seconds AS j (event_id, second, shard, joined)
+    SELECT x.event_id, x.second, pg_backend_pid(), sum(x.d)
+      FROM (SELECT n.event_id, floor(extract(epoch FROM n.joined_at))::bigint AS second, 1 AS d
+              FROM new_rows n
+            UNION ALL
+            SELECT o.event_id, floor(extract(epoch FROM o.joined_at))::bigint, -1
+              FROM old_rows o) AS x
+     GROUP BY 1, 2 HAVING sum(x.d) <> 0 ORDER BY 1, 2
+    ON CONFLICT (event_id, second, shard) DO UPDATE SET joined = j.joined + excluded.joined;
   ELSE
     INSERT INTO queue_counts AS c (event_id, shard, joined, pre_queue, left_line, waitlist,
                                    left_unadmitted)
@@ -127,6 +157,11 @@ BEGIN
         freed_order = c.freed_order + excluded.freed_order,
         freed_left = c.freed_left + excluded.freed_left,
         freed_idle = c.freed_idle + excluded.freed_idle;
+    INSERT INTO queue_join_seconds AS j (event_id, second, shard, joined)
+    SELECT o.event_id, floor(extract(epoch FROM o.joined_at))::bigint, pg_backend_pid(),
+           -count(*)
+      FROM old_rows o GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (event_id, second, shard) DO UPDATE SET joined = j.joined + excluded.joined;
   END IF;
   RETURN NULL;
 END
@@ -256,3 +291,7 @@ SELECT coalesce(e.event_id, a.event_id), 0, coalesce(e.joined, 0), coalesce(e.pr
                     count(*) FILTER (WHERE q.release_reason = 'left') AS freed_left,
                     count(*) FILTER (WHERE q.release_reason = 'idle') AS freed_idle
                FROM queue_admissions q GROUP BY q.event_id) AS a USING (event_id);
+
+INSERT INTO queue_join_seconds (event_id, second, shard, joined)
+SELECT event_id, floor(extract(epoch FROM joined_at))::bigint, 0, count(*)
+  FROM queue_entries GROUP BY 1, 2;
