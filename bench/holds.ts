@@ -165,9 +165,11 @@ const hotBlock = { rows: 2, seatsPerRow: 50, seatsPerRequest: 4, requests: 16_00
  * per request from a hot block of `hotBlock.rows` rows, where requests meet on seats and
  * the naive design's row locks wait (its losers queue on the winner's lock, then refuse).
  * Both designs get the same request sequence; each contended row is audited from the
- * database and throws if a seat went to two holds.
+ * database and throws if a seat went to two holds. Exported so the rows can be run alone.
  */
-export async function againstNaiveCases(db: Db, url: string, fans: readonly Fan[]): Promise<BenchRow[]> {
+export async function againstNaiveCases(
+  db: Db, url: string, fans: readonly Fan[],
+): Promise<BenchRow[]> {
   const venue = await createVenue(db, {
     name: 'Bench Hall', city: 'Benchtown',
     sections: [

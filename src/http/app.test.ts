@@ -121,7 +121,8 @@ describe('HTTP application', () => {
       expect(response.statusCode).toBe(400);
     }
     const text = (await app.inject({ url: '/metrics' })).body;
-    const series = text.split('\n').filter((line) => line.startsWith('stampede_http_requests_total{'));
+    const series = text.split('\n')
+      .filter((line) => line.startsWith('stampede_http_requests_total{'));
     const count = (labels: string): number | undefined => {
       const line = series.find((l) => l.startsWith(`stampede_http_requests_total${labels} `));
       return line === undefined ? undefined : Number(line.split(' ')[1]);

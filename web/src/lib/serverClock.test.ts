@@ -63,7 +63,9 @@ describe('the server clock as the page sees it', () => {
     async () => {
       await fc.assert(neverBehind(async (seen) => {
         const clock = await freshClock();
-        for (const reply of seen) clock.noteServerDate(reply.header, reply.sentAtMs, reply.receivedAtMs);
+        for (const reply of seen) {
+          clock.noteServerDate(reply.header, reply.sentAtMs, reply.receivedAtMs);
+        }
         return clock.serverSkewMs();
       }));
     });

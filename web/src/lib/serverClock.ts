@@ -33,7 +33,9 @@ export function serverNowMs(): number {
  * `Date` came from a cache), and then that reply's top alone. The error is at most the
  * round trip plus a second, always on the side of less time left.
  */
-export function noteServerDate(header: string | null, sentAtMs: number, receivedAtMs: number): void {
+export function noteServerDate(
+  header: string | null, sentAtMs: number, receivedAtMs: number,
+): void {
   const headerMs = Date.parse(header ?? '');
   if (!Number.isFinite(headerMs) || receivedAtMs < sentAtMs) return;
   const lowestMs = headerMs - receivedAtMs;
