@@ -16,8 +16,12 @@ async function send(spec) {
   return response.statusCode;
 }
 
+// Warmup replies are not timed, but their statuses are kept: a bench that audits the
+// database afterwards must know every request that changed it.
+const warmupStatuses = {};
 for (let i = 0; i < warmup && i < requests.length; i++) {
-  await send(requests[i]).catch(() => 0);
+  const status = await send(requests[i]).catch(() => 0);
+  warmupStatuses[status] = (warmupStatuses[status] ?? 0) + 1;
 }
 const latencies = [];
 const statuses = {};
@@ -41,4 +45,4 @@ async function loop() {
 await Promise.all(Array.from({ length: concurrency }, loop));
 const elapsedMs = performance.now() - started;
 await pool.close();
-parentPort.postMessage({ latencies, statuses, elapsedMs });
+parentPort.postMessage({ latencies, statuses, warmupStatuses, elapsedMs });

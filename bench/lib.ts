@@ -206,7 +206,9 @@ export function postJson(path: string, body: unknown, headers: Record<string, st
 export async function loadHttp(
   name: string, url: string, requests: RequestSpec[],
   options: { concurrency: number; maxMs?: number; warmup?: number; ok?: number[] },
-): Promise<BenchRow & { statuses: Record<string, number> }> {
+): Promise<BenchRow & {
+  statuses: Record<string, number>; warmupStatuses: Record<string, number>;
+}> {
   const { Worker } = await import('node:worker_threads');
   const worker = new Worker(new URL('./http-load-worker.mjs', import.meta.url), {
     workerData: {
@@ -215,7 +217,8 @@ export async function loadHttp(
     },
   });
   const result = await new Promise<{
-    latencies: number[]; statuses: Record<string, number>; elapsedMs: number;
+    latencies: number[]; statuses: Record<string, number>;
+    warmupStatuses: Record<string, number>; elapsedMs: number;
   }>((resolve, reject) => {
     worker.once('message', resolve);
     worker.once('error', reject);
@@ -234,5 +237,6 @@ export async function loadHttp(
     ops: latencies.length,
     errors,
     statuses: result.statuses,
+    warmupStatuses: result.warmupStatuses,
   };
 }

@@ -5,9 +5,13 @@
  * `npm run bench -- simulation`. SIM_CUSTOMERS / SIM_SEATS / SIM_STANDING /
  * SIM_ADMIT_PER_MINUTE / SIM_MAX_ACTIVE / SIM_MAX_SECONDS override the sizes.
  *
- * The server is the built `stampede serve` in a process of its own, as an operator runs it,
- * so the crowd (a million records and their timers) and the server each have an event loop;
- * SIM_SERVER=inprocess runs both in this process instead, as `stampede simulate` does.
+ * The server is the built `stampede serve` in processes of their own, as an operator runs it,
+ * so the crowd (a million records and their timers) and the server each have an event loop.
+ * SIM_LAYOUT=split (the default) runs three nodes of one deployment: the waiting room's, the
+ * store's and a worker for the singleton duties (see `layoutNodes`); SIM_LAYOUT=single runs
+ * one node for everything; SIM_SERVER=inprocess runs the server in this process instead, as
+ * `stampede simulate` does. Each node's /metrics is scraped every 30 s, so the report gives
+ * the server-side latency of holds, checkouts, polls and joins beside the simulator's.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -19,6 +23,9 @@ import { freePort } from '../src/core/ports.js';
 import { defaultOptions, type SimOptions } from '../sim/options.js';
 import { simulate, writeReport } from '../sim/run.js';
 import { benchPostgres, type BenchRow, type BenchSection } from './lib.js';
+import {
+  between, quantileBoundMs, routeBuckets, shareWithin, total, type Buckets,
+} from './serverLatency.js';
 
 const number = (name: string, fallback: number): number => {
   const raw = process.env[name];
@@ -27,25 +34,57 @@ const number = (name: string, fallback: number): number => {
 
 /** A `stampede serve` child process and what the simulator needs to target it. */
 interface ServerProcess {
+  name: string;
   url: string;
-  adminToken: string;
   stop(): Promise<void>;
 }
 
+/** What every node of one deployment shares: an operator sets these alike on each node. */
+interface Deployment {
+  env: NodeJS.ProcessEnv;
+  adminToken: string;
+  secret: string;
+  redisKeyPrefix: string;
+}
+
+/** One node of the deployment: what it is for, which duties it runs, its pool. */
+interface NodeSpec {
+  name: string;
+  roles: string;
+  poolMax: number;
+}
+
+/**
+ * The nodes of the rehearsal. `split` (the default) is the cluster shape an operator runs
+ * for an on-sale: the waiting room's traffic on one node, the store's on another (a
+ * balancer routes by path or host), and the singleton duties (admission ticks, sweeps, the
+ * outbox relay, notifications) on a worker node, so that a shopper's hold never waits in an
+ * event loop behind a million joins. `single`: one node does everything.
+ */
+function layoutNodes(layout: string): NodeSpec[] {
+  if (layout === 'single') return [{ name: 'server', roles: 'api,worker,realtime', poolMax: 40 }];
+  if (layout !== 'split') throw new Error(`SIM_LAYOUT must be split or single, not ${layout}`);
+  return [
+    { name: 'waiting room', roles: 'api,realtime', poolMax: 24 },
+    { name: 'store', roles: 'api,realtime', poolMax: 32 },
+    { name: 'worker', roles: 'worker', poolMax: 12 },
+  ];
+}
+
 /** Starts the built server on a free port and waits until it answers /readyz. */
-async function startServerProcess(env: NodeJS.ProcessEnv): Promise<ServerProcess> {
+async function startServerProcess(deployment: Deployment, node: NodeSpec): Promise<ServerProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const adminToken = randomBytes(24).toString('hex');
   const dataDir = mkdtempSync(path.join(tmpdir(), 'stampede-bench-sim-'));
   const child: ChildProcess = spawn(process.execPath, ['dist/src/cli/main.js', 'serve'], {
     env: {
-      ...env, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url,
-      STAMPEDE_DATA_DIR: dataDir, STAMPEDE_ADMIN_TOKEN: adminToken, STAMPEDE_SEED_DEMO: 'false',
+      ...deployment.env, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url,
+      STAMPEDE_DATA_DIR: dataDir, STAMPEDE_ADMIN_TOKEN: deployment.adminToken,
+      STAMPEDE_SEED_DEMO: 'false', ROLES: node.roles, PG_POOL_MAX: String(node.poolMax),
       // Each run is a deployment of its own (a fresh database) on the shared Redis: it takes
       // a key prefix of its own, or it would be refused while the last run's claim lapses.
-      REDIS_KEY_PREFIX: `bench-sim-${randomBytes(4).toString('hex')}:`,
-      PAYMENT_PROVIDER: 'simulated', STAMPEDE_SECRET: randomBytes(32).toString('hex'),
+      REDIS_KEY_PREFIX: deployment.redisKeyPrefix,
+      PAYMENT_PROVIDER: 'simulated', STAMPEDE_SECRET: deployment.secret,
       LOG_LEVEL: 'error',
       // One simulator address stands for the whole crowd: lift the per-address caps (the
       // per-customer limits stay as configured), as the in-process target does.
@@ -64,11 +103,114 @@ async function startServerProcess(env: NodeJS.ProcessEnv): Promise<ServerProcess
   for (let waitedMs = 0; waitedMs < 60_000; waitedMs += 250) {
     if (child.exitCode !== null) break;
     const ready = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
-    if (ready) return { url, adminToken, stop };
+    if (ready) return { name: node.name, url, stop };
     await sleep(250);
   }
   await stop();
-  throw new Error('the server process did not become ready within 60 s (run npm run build)');
+  throw new Error(`the ${node.name} node did not become ready within 60 s (run npm run build)`);
+}
+
+/** Starts the nodes one after another (the first runs the migrations alone). */
+async function startNodes(deployment: Deployment, specs: NodeSpec[]): Promise<ServerProcess[]> {
+  const nodes: ServerProcess[] = [];
+  try {
+    for (const spec of specs) nodes.push(await startServerProcess(deployment, spec));
+  } catch (error) {
+    await Promise.all(nodes.map((node) => node.stop()));
+    throw error;
+  }
+  return nodes;
+}
+
+/** A route whose server-side latency the run reports (summed over the nodes). */
+interface WatchedRoute {
+  label: string;
+  method: string;
+  route: string;
+}
+
+const watchedRoutes: WatchedRoute[] = [
+  { label: 'hold', method: 'POST', route: '/api/v1/events/:eventId/holds' },
+  { label: 'checkout', method: 'POST', route: '/api/v1/holds/:holdId/checkout' },
+  { label: 'queue poll', method: 'GET', route: '/api/v1/events/:eventId/queue/me' },
+  { label: 'queue join', method: 'POST', route: '/api/v1/events/:eventId/queue' },
+];
+
+/** Scrapes every node's /metrics each interval, so the report can give each minute. */
+class MetricsSampler {
+  readonly samples: { atMs: number; texts: string[] }[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly nodes: ServerProcess[], private readonly everyMs: number) {}
+
+  async start(): Promise<void> {
+    await this.sample();
+    this.timer = setInterval(() => void this.sample(), this.everyMs);
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.sample();
+  }
+
+  private async sample(): Promise<void> {
+    const atMs = Date.now();
+    const texts = await Promise.all(this.nodes.map((node) =>
+      fetch(`${node.url}/metrics`).then((r) => r.text(), () => '')));
+    // A node that did not answer leaves a gap rather than a false zero.
+    if (texts.every((text) => text !== '')) this.samples.push({ atMs, texts });
+  }
+
+  /** A route's buckets summed over the nodes, at sample i. */
+  buckets(i: number, watched: WatchedRoute): Buckets {
+    const sum: Buckets = new Map();
+    for (const text of this.samples[i]?.texts ?? []) {
+      for (const [bound, count] of routeBuckets(text, watched.method, watched.route)) {
+        sum.set(bound, (sum.get(bound) ?? 0) + count);
+      }
+    }
+    return sum;
+  }
+
+  /**
+   * One row per watched route: the whole run's server-side p50/p99 (bucket bounds), and in
+   * the notes the share within 100 ms and the worst interval with at least 100 requests.
+   */
+  rows(): BenchRow[] {
+    const last = this.samples.length - 1;
+    if (last < 1) return [];
+    const seconds = ((this.samples[last]?.atMs ?? 0) - (this.samples[0]?.atMs ?? 0)) / 1000;
+    return watchedRoutes.map((watched) => {
+      const whole = between(this.buckets(0, watched), this.buckets(last, watched));
+      let worst = { p99Ms: 0, count: 0, atS: 0 };
+      for (let i = 1; i <= last; i += 1) {
+        const interval = between(this.buckets(i - 1, watched), this.buckets(i, watched));
+        const p99Ms = quantileBoundMs(interval, 0.99);
+        if (total(interval) >= 100 && p99Ms > worst.p99Ms) {
+          const atS = ((this.samples[i]?.atMs ?? 0) - (this.samples[0]?.atMs ?? 0)) / 1000;
+          worst = { p99Ms, count: total(interval), atS };
+        }
+      }
+      const within = (shareWithin(whole, 0.1) * 100).toFixed(2);
+      return {
+        name: `server side: ${watched.label}`,
+        opsPerSec: total(whole) / seconds,
+        p50Ms: quantileBoundMs(whole, 0.5), p99Ms: quantileBoundMs(whole, 0.99),
+        ops: total(whole), errors: 0,
+        notes: `bucket bounds (p99 ≤ the figure); ${within} % within 100 ms; worst ` +
+          `${this.everyMs / 1000} s interval p99 ≤ ${worst.p99Ms} ms (${worst.count} ` +
+          `requests, ending ${worst.atS.toFixed(0)} s into the run)`,
+      };
+    });
+  }
+}
+
+/** How the run's server was shaped, for the section's description. */
+function serverShape(layout: string, nodes: ServerProcess[]): string {
+  if (nodes.length === 0) return 'in the simulator\'s process';
+  if (layout === 'single') return 'one node in its own process';
+  return `${nodes.length} nodes in processes of their own (${nodes.map((n) => n.name).join(', ')}; ` +
+    'the simulator sends the waiting room\'s requests to the first, the store\'s to the second)';
 }
 
 /** Runs the simulation against a fresh PostgreSQL database and the local Redis. */
@@ -104,20 +246,37 @@ export async function run(): Promise<BenchSection> {
     progress: process.stderr.isTTY === true,
     reportDir: 'sim-report-bench',
   };
-  const env = {
-    ...process.env, DATABASE_URL: url.toString(),
-    REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
-    SIM_LOG_LEVEL: 'error', PG_POOL_MAX: '40',
-  };
-  const server = process.env.SIM_SERVER === 'inprocess' ? undefined
-    : await startServerProcess(env);
-  if (server !== undefined) {
-    options.url = server.url;
-    options.adminToken = server.adminToken;
-    options.auditDatabaseUrl = url.toString();
+  const layout = process.env.SIM_LAYOUT ?? 'split';
+  if (layout === 'split') {
+    // The shoppers' lane sized to the slots, so a fan with a pass never waits for a socket
+    // in the simulator (with 256 a shopper's poll waited 8.8 s at p50 at the client).
+    options.shopConnections = Math.min(options.maxActiveShoppers, 4_096);
   }
+  const deployment: Deployment = {
+    env: {
+      ...process.env, DATABASE_URL: url.toString(),
+      REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+      SIM_LOG_LEVEL: 'error', PG_POOL_MAX: '40',
+    },
+    adminToken: randomBytes(24).toString('hex'),
+    secret: randomBytes(32).toString('hex'),
+    redisKeyPrefix: `bench-sim-${randomBytes(4).toString('hex')}:`,
+  };
+  const env = deployment.env;
+  const nodes = process.env.SIM_SERVER === 'inprocess' ? []
+    : await startNodes(deployment, layoutNodes(layout));
+  const [crowdNode, storeNode] = nodes;
+  if (crowdNode !== undefined) {
+    options.url = crowdNode.url;
+    options.adminToken = deployment.adminToken;
+    options.auditDatabaseUrl = url.toString();
+    if (layout === 'split') options.shopUrl = storeNode?.url;
+  }
+  const sampler = new MetricsSampler(nodes, 30_000);
+  if (nodes.length > 0) await sampler.start();
   try {
     const report = await simulate(options, env);
+    await sampler.stop();
     process.stderr.write(writeReport(report, options.reportDir));
     const rowsOut: BenchRow[] = report.steps.map((step) => ({
       name: `simulation step: ${step.step}`,
@@ -125,6 +284,7 @@ export async function run(): Promise<BenchSection> {
       p50Ms: step.p50Ms, p99Ms: step.p99Ms, ops: step.count, errors: step.errors,
       notes: JSON.stringify(step.statuses),
     }));
+    rowsOut.push(...sampler.rows());
     const sellOut = report.soldOutAtMs === null ? 'not sold out'
       : `sold out ${((report.soldOutAtMs - report.onSaleAtMs) / 1000).toFixed(1)} s after on-sale`;
     const audit = report.audit === null ? 'audit not run'
@@ -134,7 +294,7 @@ export async function run(): Promise<BenchSection> {
         `${report.capacity.toLocaleString('en-US')} tickets (PostgreSQL + Redis)`,
       description: `stampede simulate, seed ${options.seed}, admission ${options.admitPerMinute}` +
         `/min, at most ${options.maxActiveShoppers} shoppers, server ` +
-        `${server === undefined ? 'in the simulator\'s process' : 'in its own process'}` +
+        `${serverShape(layout, nodes)}` +
         `. ${report.sold} sold, ${sellOut}, ` +
         `run ${(report.durationMs / 1000).toFixed(0)} s (${report.stoppedBy}), ${audit}. ` +
         `Fairness tau ${report.fairness.joinVsNumberTau?.toFixed(4) ?? '–'} (after on-sale), ` +
@@ -143,7 +303,7 @@ export async function run(): Promise<BenchSection> {
       rows: rowsOut,
     };
   } finally {
-    await server?.stop();
+    await Promise.all(nodes.map((node) => node.stop()));
     await db.close();
   }
 }

@@ -5,6 +5,7 @@
  * (issued tickets vs ticket rows, hold items vs ticket claims), so a bookkeeping bug in one
  * place shows up as a disagreement.
  */
+import { readQueueCounts, recountQueueCounts, type QueueCounts } from '../src/queue/counts.js';
 import type { Queryable } from '../src/storage/index.js';
 
 export interface AuditCheck {
@@ -147,6 +148,26 @@ const checks: { name: string; detail: string; sql: string }[] = [
   },
 ];
 
+/** Every count of a line, flat, for comparing two of them field by field. */
+function flatCounts(counts: QueueCounts): number[] {
+  const { freed, ...rest } = counts;
+  return [...Object.values(rest), freed.order, freed.left, freed.idle];
+}
+
+/**
+ * The dashboard's line counts, kept by triggers as rows are written (migration 046), against
+ * a recount of the rows: each count that differs is a violation.
+ */
+async function queueCountsCheck(db: Queryable, eventId: string): Promise<AuditCheck> {
+  const kept = flatCounts(await readQueueCounts(db, eventId));
+  const counted = flatCounts(await recountQueueCounts(db, eventId));
+  const violations = kept.filter((n, i) => n !== counted[i]).length;
+  return {
+    name: 'queue counts kept exactly', ok: violations === 0, violations,
+    detail: 'line counts (joined, pre-queue, left, admitted, freed…) that differ from a recount',
+  };
+}
+
 /** Runs every check for one event. */
 export async function auditEvent(db: Queryable, eventId: string): Promise<AuditReport> {
   const results: AuditCheck[] = [];
@@ -154,6 +175,7 @@ export async function auditEvent(db: Queryable, eventId: string): Promise<AuditR
     const violations = await count(db, check.sql, [eventId]);
     results.push({ name: check.name, ok: violations === 0, violations, detail: check.detail });
   }
+  results.push(await queueCountsCheck(db, eventId));
   const { rows } = await db.query<{
     zone: string; capacity: number; tickets: number; sold: number; held: number; overlap: number;
   }>(

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SimClient, retryAfterMs } from './http.js';
@@ -87,6 +87,38 @@ describe('SimClient lanes', () => {
     stall.release();
     expect((await fast).body).toEqual({ ok: true });
     await Promise.all(crowd);
+  });
+});
+
+describe('SimClient shop origin', () => {
+  /** A server that answers every request with its own name. */
+  async function named(name: string): Promise<{ url: string; server: Server }> {
+    const server = createServer((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ name }));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+  }
+
+  it('sends the shoppers\' lane to its own node and the crowd to the main one', async () => {
+    const [crowd, store] = await Promise.all([named('crowd'), named('store')]);
+    const client = new SimClient(crowd.url, new Recorder(), 2, 1, 2, store.url);
+    try {
+      expect((await client.json(null, 'GET', '/a', { lane: 'shop' })).body).toEqual({ name: 'store' });
+      expect((await client.json(null, 'GET', '/a', { lane: 'crowd' })).body).toEqual({ name: 'crowd' });
+      // Without a shop origin both lanes reach the main node (the control).
+      const single = new SimClient(crowd.url, new Recorder(), 2, 1);
+      expect((await single.json(null, 'GET', '/a', { lane: 'shop' })).body).toEqual({ name: 'crowd' });
+      await single.close();
+    } finally {
+      await client.close();
+      for (const { server } of [crowd, store]) {
+        server.closeAllConnections();
+        server.close();
+      }
+    }
   });
 });
 

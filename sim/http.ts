@@ -7,7 +7,9 @@
  * with a pass does). Every real fan has a connection of their own, so a shopper's request
  * never waits behind a million joins on the fan's side of the wire; with one shared pool
  * it did (a hold took 5.7 s at the client against 0.6 s in the server), and the simulator,
- * not the server, set the sale's pace. The server decides who waits.
+ * not the server, set the sale's pace. The server decides who waits. The shoppers' lane may
+ * go to another node of the deployment, as a balancer that routes the store apart from the
+ * waiting room sends it (`--shop-url`).
  */
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
@@ -56,12 +58,14 @@ export class SimClient {
   constructor(
     readonly baseUrl: string, private readonly recorder: Recorder, connections = 256,
     streamConnections = 64, shopConnections = connections,
+    /** Where the shoppers' lane goes: another node of the deployment, or the same one. */
+    readonly shopUrl = baseUrl,
   ) {
     this.pool = new Pool(baseUrl, {
       connections, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 60_000,
       bodyTimeout: 60_000,
     });
-    this.shop = new Pool(baseUrl, {
+    this.shop = new Pool(shopUrl, {
       connections: shopConnections, pipelining: 1, keepAliveTimeout: 30_000,
       headersTimeout: 60_000, bodyTimeout: 60_000,
     });

@@ -7,6 +7,12 @@ import { parseArgs } from 'node:util';
 export interface SimOptions {
   /** A running server to target; unset: the simulator starts one itself. */
   url: string | undefined;
+  /**
+   * Another node of the same deployment for the shoppers' lane (holds, checkout, admitted
+   * fans' polls), as a balancer that routes the store apart from the waiting room would;
+   * unset: the shoppers' lane goes to `url` too. Only with `url`.
+   */
+  shopUrl: string | undefined;
   adminToken: string | undefined;
   /** PostgreSQL of the target, for the invariant audit when targeting --url. */
   auditDatabaseUrl: string | undefined;
@@ -57,12 +63,15 @@ export interface SimOptions {
   observers: number;
   /** HTTP connections per lane: the crowd's, and the shoppers' (sim/http.ts). */
   connections: number;
+  /** Connections of the shoppers' lane when it needs more than the crowd's; unset: same. */
+  shopConnections: number | undefined;
   reportDir: string;
   progress: boolean;
 }
 
 export const defaultOptions: SimOptions = {
   url: undefined,
+  shopUrl: undefined,
   adminToken: undefined,
   auditDatabaseUrl: undefined,
   customers: 2_000,
@@ -95,6 +104,7 @@ export const defaultOptions: SimOptions = {
   maxSeconds: 300,
   observers: 50,
   connections: 128,
+  shopConnections: undefined,
   reportDir: 'sim-report',
   progress: true,
 };
@@ -107,6 +117,8 @@ the invariants straight from the database and writes a report.
 
   --url URL                 target a running server (default: start one here; it uses
                             DATABASE_URL / REDIS_URL when set, else embedded)
+  --shop-url URL            send the shoppers' requests (holds, checkout, polls of fans with
+                            a pass) to this node of the same deployment (default: --url)
   --admin-token TOKEN       admin token of the target (default STAMPEDE_ADMIN_TOKEN)
   --audit-database-url URL  the target's PostgreSQL, for the audit with --url
   --customers N             crowd size (${defaultOptions.customers})
@@ -135,6 +147,7 @@ the invariants straight from the database and writes a report.
   --observers N             SSE streams kept open to watch the line (${defaultOptions.observers})
   --connections N           HTTP connections to the server, per lane: the crowd's (joins,
                             waitlist) and the shoppers' (fans with a pass) (${defaultOptions.connections})
+  --shop-connections N      connections of the shoppers' lane (default: --connections)
   --report DIR              where report.txt, report.html, report.json go (${defaultOptions.reportDir})
   --no-progress             no live progress line`;
 
@@ -167,7 +180,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     'standing', 'admit-per-minute', 'max-active', 'pass-seconds', 'hold-seconds',
     'pre-onsale-seconds', 'early', 'burst-seconds', 'mix', 'skew', 'outcomes', 'cancel',
     'async-pay', 'slow-pay', 'leave', 'waitlist', 'think-ms', 'max-seconds', 'observers',
-    'connections', 'report',
+    'connections', 'report', 'shop-url', 'shop-connections',
   ];
   const spec: Record<string, { type: 'string' | 'boolean' }> = {
     'no-queue': { type: 'boolean' }, 'no-progress': { type: 'boolean' },
@@ -182,8 +195,13 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
   const d = defaultOptions;
   const mix = triple(text('mix'), 'mix');
   const outcomes = triple(text('outcomes'), 'outcomes');
+  const url = text('url');
+  const shopUrl = text('shop-url');
+  if (shopUrl !== undefined && url === undefined) {
+    throw new OptionError('--shop-url needs --url: it names another node of that deployment');
+  }
   return {
-    url: text('url'),
+    url, shopUrl,
     adminToken: text('admin-token') ?? env.STAMPEDE_ADMIN_TOKEN,
     auditDatabaseUrl: text('audit-database-url'),
     customers: number(text('customers'), 'customers', 1, 10_000_000) ?? d.customers,
@@ -219,6 +237,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     maxSeconds: number(text('max-seconds'), 'max-seconds', 1, 86_400) ?? d.maxSeconds,
     observers: number(text('observers'), 'observers', 1, 100_000) ?? d.observers,
     connections: number(text('connections'), 'connections', 1, 10_000) ?? d.connections,
+    shopConnections: number(text('shop-connections'), 'shop-connections', 1, 20_000),
     reportDir: text('report') ?? d.reportDir,
     progress: values['no-progress'] !== true && env.CI !== 'true',
   };

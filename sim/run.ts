@@ -283,10 +283,13 @@ export async function simulate(options: SimOptions, env: NodeJS.ProcessEnv = pro
   const target = options.url === undefined ? await startLocalTarget(env) : await remoteTarget(options);
   const recorder = new Recorder();
   // Observers' streams get connections of their own (one each, and a few for reconnects).
-  const client = new SimClient(target.url, recorder, options.connections, options.observers + 8);
+  const client = new SimClient(target.url, recorder, options.connections, options.observers + 8,
+    options.shopConnections ?? options.connections, options.shopUrl ?? target.url);
   client.observer = hooks.onReply;
   try {
-    log(`simulate: target ${target.url}, ${options.customers} customers, seed ${options.seed}`);
+    const shop = options.shopUrl === undefined ? '' : ` (shoppers: ${options.shopUrl})`;
+    log(`simulate: target ${target.url}${shop}, ${options.customers} customers, ` +
+      `seed ${options.seed}`);
     const arrivals = arrivalSchedule(options);
     const customers = await createCrowd(client, target.adminToken, options, arrivals);
     const startedAtEpochMs = Date.now();
@@ -322,7 +325,9 @@ export async function simulate(options: SimOptions, env: NodeJS.ProcessEnv = pro
     else audit = await auditEvent(target.db, eventId);
     const counters = Object.fromEntries(recorder.counters);
     return {
-      options, target: target.url, eventId, capacity: event.capacity,
+      options, eventId,
+      target: options.shopUrl === undefined ? target.url
+        : `${target.url} (shoppers: ${options.shopUrl})`, capacity: event.capacity,
       startedAt: new Date(startedAtEpochMs).toISOString(), durationMs: result.durationMs,
       stoppedBy: result.stoppedBy, sold: result.finalSold, held: result.finalHeld,
       soldOutAtMs: result.soldOutAtMs, onSaleAtMs: onSaleAtRunMs,

@@ -66,5 +66,10 @@ describe('simulator options', () => {
     expect(() => parseOptions(['--customers', '-5'], {})).toThrow('--customers');
     expect(() => parseOptions(['--mix', '1,2'], {})).toThrow('--mix');
     expect(() => parseOptions(['--bogus'], {})).toThrow();
+    // A shoppers' node belongs to a deployment named by --url.
+    expect(() => parseOptions(['--shop-url', 'http://127.0.0.1:1'], {})).toThrow('--shop-url');
+    const split = parseOptions(['--url', 'http://127.0.0.1:1', '--shop-url', 'http://127.0.0.1:2',
+      '--shop-connections', '2048'], {});
+    expect([split.shopUrl, split.shopConnections]).toEqual(['http://127.0.0.1:2', 2048]);
   });
 });

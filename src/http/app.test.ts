@@ -1,7 +1,9 @@
 /** The HTTP shell: docs, ops endpoints, metrics, error shapes, auth and rate limits. */
+import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { limits } from '../config/limits.js';
 import { createMemoryCoordinator } from '../coord/memory.js';
 import type { Coordinator } from '../coord/types.js';
 import type { Db } from '../storage/index.js';
@@ -95,6 +97,45 @@ describe('HTTP application', () => {
       .filter((l) => l.startsWith(`${name}{`)).reduce((sum, l) => sum + Number(l.split(' ')[1]), 0);
     expect(total('stampede_http_requests_total')).toBe(7);
     expect(total('stampede_http_request_duration_seconds_count')).toBe(7);
+    await app.close();
+  });
+
+  it('counts requests no route answered under one label, never their URL', async () => {
+    // Its own app: the counts below are exact.
+    const { app } = await buildTestApp(db);
+    const tokens = Array.from({ length: 5 }, () => randomUUID());
+    // Not found: a write to random paths (GETs meet the web app's fallback route instead).
+    for (const token of tokens) {
+      const response = await app.inject({ method: 'POST', url: `/api/v1/${token}/x?q=${token}` });
+      expect(response.statusCode).toBe(404);
+    }
+    // Too large, refused by the body parser before the handler runs.
+    const tooLarge = await app.inject({
+      method: 'POST', url: '/api/v1/customers', headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ email: 'a'.repeat(limits.bodyBytes) }),
+    });
+    expect(tooLarge.statusCode).toBe(413);
+    // A URL the router cannot decode: answered before routing, by no hook at all.
+    for (const token of tokens.slice(0, 2)) {
+      const response = await app.inject({ url: `/api/v1/events/${token}%zz` });
+      expect(response.statusCode).toBe(400);
+    }
+    const text = (await app.inject({ url: '/metrics' })).body;
+    const series = text.split('\n')
+      .filter((line) => line.startsWith('stampede_http_requests_total{'));
+    const count = (labels: string): number | undefined => {
+      const line = series.find((l) => l.startsWith(`stampede_http_requests_total${labels} `));
+      return line === undefined ? undefined : Number(line.split(' ')[1]);
+    };
+    expect(count('{method="POST",route="unmatched",status="404"}')).toBe(5);
+    expect(count('{method="POST",route="/api/v1/customers",status="413"}')).toBe(1);
+    expect(count('{method="GET",route="unmatched",status="400"}')).toBe(2);
+    // Bounded: one series per method, route pattern and status, and no URL in any label.
+    expect(series).toHaveLength(3);
+    for (const token of tokens) expect(text).not.toContain(token);
+    const durations = text.split('\n').filter((line) =>
+      line.startsWith('stampede_http_request_duration_seconds_count{'));
+    expect(durations).toHaveLength(3);
     await app.close();
   });
 

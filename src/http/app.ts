@@ -130,7 +130,11 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     // Binds the request id like Fastify's default, making the pino child only when needed.
     childLoggerFactory: requestLogger,
     return503OnClosing: true,
-    frameworkErrors: handleError,
+    // Answered before routing, so no hook counts it: the metrics plugin does, once sent.
+    frameworkErrors: (error, request, reply) => {
+      request.server.countUnrouted(request, reply);
+      return handleError(error, request, reply);
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(createValidatorCompiler());
   app.decorateRequest('customerId', '');

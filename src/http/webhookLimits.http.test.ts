@@ -37,5 +37,9 @@ describe('webhook rate limits', () => {
     const limited = await webhook(app);
     expect(limited.json().code).toBe('rate_limited');
     expect(limited.headers['retry-after']).toBeDefined();
+    // The rate limiter refuses in its own hook, before the handler: still counted, by route.
+    const metrics = (await app.inject({ url: '/metrics' })).body;
+    expect(metrics).toContain('stampede_http_requests_total{method="POST",'
+      + 'route="/api/v1/payments/webhooks/:provider",status="429"} 2\n');
   });
 });

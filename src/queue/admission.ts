@@ -23,6 +23,7 @@ import { limits } from '../config/limits.js';
 import { assert } from '../core/errors.js';
 import { writeOutbox } from '../outbox/write.js';
 import type { Db, Queryable } from '../storage/index.js';
+import { keptCountsSql } from './counts.js';
 import { sqlNow } from './dbclock.js';
 import { advanceDraw, type DrawBudget } from './draw.js';
 import { drawIfDue, type SeedSource } from './line.js';
@@ -595,51 +596,46 @@ export interface QueueStats {
   freed: { order: number; left: number; idle: number; lapsed: number };
 }
 
-/** The queue's figures for one event, in one round trip (database clock unless pinned). */
+/**
+ * The queue's figures for one event, in one round trip (database clock unless pinned). The
+ * counts come from `queue_counts` (a few rows, kept by triggers: queue/counts.ts); only the
+ * live slots are counted from rows, the unreleased unexpired admissions through
+ * queue_admissions_open_idx, never the whole line or every admission.
+ */
 export async function queueStats(
   db: Queryable, eventId: string, nowMs?: number,
 ): Promise<QueueStats> {
   const params: unknown[] = [eventId];
   const now = sqlNow(params, nowMs);
   const { rows } = await db.query<{
-    joined: number; pre_queue: number; served_up_to: number | null; admitted: number;
-    active: number; rate_per_minute: number | null; sold_out: boolean | null;
-    closed_at: Date | null; left: number; waitlist: number; left_unadmitted: number;
-    by_order: number; by_left: number; by_idle: number; lapsed: number;
+    joined: number; pre_queue: number; left_line: number; waitlist: number;
+    left_unadmitted: number; admitted: number; released: number; freed_order: number;
+    freed_left: number; freed_idle: number; active: number; served_up_to: number | null;
+    rate_per_minute: number | null; sold_out: boolean | null; closed_at: Date | null;
   }>(
-    `SELECT e.*, a.*, s.served_up_to, s.rate_per_minute, s.sold_out, s.closed_at,
-       (SELECT count(*) FROM queue_entries x WHERE x.event_id = $1 AND x.left_at IS NOT NULL
-           AND NOT EXISTS (SELECT 1 FROM queue_admissions y WHERE y.event_id = $1
-                              AND y.customer_id = x.customer_id))::int AS left_unadmitted
-       FROM (SELECT count(*)::int AS joined,
-                    count(*) FILTER (WHERE number IS NULL)::int AS pre_queue,
-                    count(*) FILTER (WHERE left_reason = 'left')::int AS left,
-                    count(*) FILTER (WHERE left_reason = 'waitlist')::int AS waitlist
-               FROM queue_entries WHERE event_id = $1) AS e,
-            (SELECT count(*)::int AS admitted,
-                    count(*) FILTER (WHERE ${liveSlot('q', now)})::int AS active,
-                    count(*) FILTER (WHERE release_reason = 'order')::int AS by_order,
-                    count(*) FILTER (WHERE release_reason = 'left')::int AS by_left,
-                    count(*) FILTER (WHERE release_reason = 'idle')::int AS by_idle,
-                    count(*) FILTER (WHERE released_at IS NULL
-                                       AND NOT (${liveSlot('q', now)}))::int AS lapsed
-               FROM queue_admissions q WHERE event_id = $1) AS a
+    `SELECT c.*, s.served_up_to, s.rate_per_minute, s.sold_out, s.closed_at,
+       (SELECT count(*) FROM queue_admissions q
+         WHERE q.event_id = $1 AND ${liveSlot('q', now)})::int AS active
+       FROM (${keptCountsSql}) AS c
        LEFT JOIN queue_state s ON s.event_id = $1`,
     params,
   );
   const row = rows[0];
-  const joined = row?.joined ?? 0;
-  const admitted = row?.admitted ?? 0;
+  const joined = Number(row?.joined ?? 0);
+  const admitted = Number(row?.admitted ?? 0);
+  const active = Number(row?.active ?? 0);
   return {
-    joined, preQueue: row?.pre_queue ?? 0,
-    waiting: joined - admitted - (row?.left_unadmitted ?? 0),
-    servedUpTo: Number(row?.served_up_to ?? 0), admitted, activeShoppers: row?.active ?? 0,
+    joined, preQueue: Number(row?.pre_queue ?? 0),
+    waiting: joined - admitted - Number(row?.left_unadmitted ?? 0),
+    servedUpTo: Number(row?.served_up_to ?? 0), admitted, activeShoppers: active,
     ratePerMinute: Number(row?.rate_per_minute ?? 0), soldOut: row?.sold_out ?? false,
     closedAt: row?.closed_at?.toISOString() ?? null,
-    left: row?.left ?? 0, movedToWaitlist: row?.waitlist ?? 0,
+    left: Number(row?.left_line ?? 0), movedToWaitlist: Number(row?.waitlist ?? 0),
     freed: {
-      order: row?.by_order ?? 0, left: row?.by_left ?? 0, idle: row?.by_idle ?? 0,
-      lapsed: row?.lapsed ?? 0,
+      order: Number(row?.freed_order ?? 0), left: Number(row?.freed_left ?? 0),
+      idle: Number(row?.freed_idle ?? 0),
+      // Unreleased and not live: lapsed by time (claim grace or pass expiry).
+      lapsed: admitted - Number(row?.released ?? 0) - active,
     },
   };
 }

@@ -103,8 +103,9 @@ async function seriesCounts(db: Queryable, eventId: string):
          FROM orders, since WHERE event_id = $1 AND status IN ('confirmed', 'cancelled')
           AND confirmed_at >= since.t GROUP BY 1
        UNION ALL
-       SELECT floor(extract(epoch FROM joined_at) / $2)::bigint, 'joined', count(*)::int, 0, 0
-         FROM queue_entries, since WHERE event_id = $1 AND joined_at >= since.t GROUP BY 1
+       SELECT floor(j.second::float8 / $2)::bigint, 'joined', sum(j.joined)::int, 0, 0
+         FROM queue_join_seconds j, since
+        WHERE j.event_id = $1 AND j.second >= extract(epoch FROM since.t) GROUP BY 1
        UNION ALL
        SELECT floor(extract(epoch FROM admitted_at) / $2)::bigint, 'admitted', count(*)::int, 0, 0
          FROM queue_admissions, since WHERE event_id = $1 AND admitted_at >= since.t GROUP BY 1

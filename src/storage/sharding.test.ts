@@ -24,7 +24,8 @@ export const eventKeyedTables = new Set([
   'events', 'zones', 'tickets', 'holds', 'hold_items', 'orders', 'payments', 'order_tickets',
   'outbox_events', 'event_feed', 'queue_numbering', 'queue_entries', 'queue_draws',
   'queue_draw_keys', 'queue_state', 'queue_admissions', 'waitlist_entries', 'waitlist_offers',
-  'waitlist_counts', 'notifications', 'checkin_tokens',
+  'waitlist_counts', 'queue_counts', 'queue_join_seconds', 'notifications',
+  'checkin_tokens',
 ]);
 
 /**

@@ -16,8 +16,17 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** This app's metrics registry (one per app, so tests can build several). */
     metrics: Registry;
+    /**
+     * Counts a reply given before routing (Fastify's `frameworkErrors`: a URL that cannot
+     * be decoded, a path parameter past the router's cap), which runs no hook at all, under
+     * route "unmatched" once it is sent.
+     */
+    countUnrouted(request: FastifyRequest, reply: FastifyReply): void;
   }
 }
+
+/** The route label of every request no route answered: one series, never the raw URL. */
+export const unmatchedRoute = 'unmatched';
 
 /** Options of the metrics plugin: the context its domain gauges read. */
 export interface MetricsOptions {
@@ -96,12 +105,19 @@ export const metricsPlugin = fp(async (app: FastifyInstance, { ctx }: MetricsOpt
     },
   });
   app.decorate('metrics', registry);
-  const observe = (route: string, request: FastifyRequest, reply: FastifyReply): void => {
+  const observe = (
+    route: string, request: FastifyRequest, reply: FastifyReply, elapsedMs = reply.elapsedTime,
+  ): void => {
     latency.observe(
-      { method: request.method, route, status: String(reply.statusCode) },
-      reply.elapsedTime / 1000,
+      { method: request.method, route, status: String(reply.statusCode) }, elapsedMs / 1000,
     );
   };
+  app.decorate('countUnrouted', (request: FastifyRequest, reply: FastifyReply): void => {
+    // Such a reply has no start time of Fastify's (its elapsedTime reads 0): time it here.
+    const startedMs = performance.now();
+    reply.raw.once('finish', () =>
+      observe(unmatchedRoute, request, reply, performance.now() - startedMs));
+  });
   // The route pattern, not the URL, keeps label cardinality bounded. Each route gets its own
   // onResponse hook with its pattern bound (no per-request `routeOptions` object); routes
   // are added after this plugin, so every one of them passes here.
@@ -113,9 +129,10 @@ export const metricsPlugin = fp(async (app: FastifyInstance, { ctx }: MetricsOpt
     };
     route.onResponse = appendHook(route.onResponse, record);
   });
-  // Not-found answers (and URLs the router refused) run no route's hooks, only the app's.
+  // Not-found answers (any method on any path no route has) run no route's hooks, only the
+  // app's. Replies given before routing run neither: `countUnrouted` counts those.
   app.addHook('onResponse', (request, reply, done) => {
-    if (request.is404) observe('unmatched', request, reply);
+    if (request.is404) observe(unmatchedRoute, request, reply);
     done();
   });
   const { metricsAccess, metricsToken } = ctx.config.http;

@@ -5,31 +5,42 @@
  */
 import type { Middleware } from 'openapi-fetch';
 
-/** The `Date` header has one-second resolution: a smaller offset is noise, not skew. */
-const noiseMs = 1_500;
+/** The `Date` header names the second the server wrote it in, not the millisecond. */
+const headerResolutionMs = 1_000;
 
-let skewMs = 0;
+/** Undefined until the first reply: then the device's clock is all there is. */
+let skewMs: number | undefined;
 const sentAt = new Map<string, number>();
 
-/** Server clock minus this device's clock, in ms (0 when within the header's resolution). */
+/** Server clock minus this device's clock, in ms: never less than the true offset. */
 export function serverSkewMs(): number {
-  return skewMs;
+  return skewMs ?? 0;
 }
 
-/** The server's time now, as a millisecond timestamp. */
+/** The server's time now, as a millisecond timestamp (never behind the server's clock). */
 export function serverNowMs(): number {
-  return Date.now() + skewMs;
+  return Date.now() + serverSkewMs();
 }
 
 /**
  * Takes one reply's `Date` header, read between `sentAtMs` and `receivedAtMs` on this
- * device: the server wrote it somewhere in between, so the midpoint is the best guess.
+ * device. The server wrote it at some device time in that window, when its own clock read
+ * between the header's second and the next, so the offset lies in
+ * [header − received, header + 1 s − sent]. A countdown must never show more time than the
+ * server gives, so the page takes the top of that range: the smallest top any reply has
+ * given, as each is a bound on the same offset, unless a reply's bottom lies above the kept
+ * value, which proves the kept value stale (the device clock was set back, or an earlier
+ * `Date` came from a cache), and then that reply's top alone. The error is at most the
+ * round trip plus a second, always on the side of less time left.
  */
-export function noteServerDate(header: string | null, sentAtMs: number, receivedAtMs: number): void {
-  const serverMs = Date.parse(header ?? '');
-  if (!Number.isFinite(serverMs) || receivedAtMs < sentAtMs) return;
-  const measured = serverMs - (sentAtMs + receivedAtMs) / 2;
-  skewMs = Math.abs(measured) > noiseMs ? measured : 0;
+export function noteServerDate(
+  header: string | null, sentAtMs: number, receivedAtMs: number,
+): void {
+  const headerMs = Date.parse(header ?? '');
+  if (!Number.isFinite(headerMs) || receivedAtMs < sentAtMs) return;
+  const lowestMs = headerMs - receivedAtMs;
+  const highestMs = headerMs + headerResolutionMs - sentAtMs;
+  skewMs = skewMs === undefined || lowestMs > skewMs ? highestMs : Math.min(skewMs, highestMs);
 }
 
 /** Measures the offset on every reply of the typed client. */

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { between, quantileBoundMs, routeBuckets, shareWithin, total } from './serverLatency.js';
+
+const route = '/api/v1/events/:eventId/holds';
+const line = (status: string, le: string, count: number, method = 'POST', r = route): string =>
+  `stampede_http_request_duration_seconds_bucket{method="${method}",route="${r}",` +
+  `status="${status}",le="${le}"} ${count}`;
+
+describe('server-side route latency from /metrics', () => {
+  const first = [
+    '# HELP stampede_http_request_duration_seconds HTTP request latency by route',
+    line('201', '0.05', 90), line('201', '0.1', 95), line('201', '+Inf', 100),
+    line('409', '0.05', 10), line('409', '0.1', 10), line('409', '+Inf', 10),
+    // Another route and another method must not count.
+    line('201', '0.05', 1000, 'POST', '/api/v1/events/:eventId/queue'),
+    line('200', '0.05', 1000, 'GET'),
+    `stampede_http_request_duration_seconds_count{method="POST",route="${route}"} 110`,
+  ].join('\n');
+
+  it('sums a route\'s buckets over its statuses and nothing else', () => {
+    const buckets = routeBuckets(first, 'POST', route);
+    expect([...buckets]).toEqual([[0.05, 100], [0.1, 105], [Infinity, 110]]);
+    expect(total(buckets)).toBe(110);
+  });
+
+  it('reads quantiles and shares of the requests between two scrapes', () => {
+    const second = [line('201', '0.05', 190), line('201', '0.1', 290),
+      line('201', '+Inf', 310), line('409', '0.05', 10), line('409', '0.1', 10),
+      line('409', '+Inf', 10)].join('\n');
+    const interval = between(routeBuckets(first, 'POST', route), routeBuckets(second, 'POST', route));
+    expect(total(interval)).toBe(210);
+    // 100 of 210 within 50 ms, 195 within 100 ms: p50 ≤ 100 ms, p99 past the last bucket.
+    expect(quantileBoundMs(interval, 0.5)).toBe(100);
+    expect(quantileBoundMs(interval, 0.9)).toBe(100);
+    expect(quantileBoundMs(interval, 0.99)).toBe(Infinity);
+    expect(shareWithin(interval, 0.1)).toBeCloseTo(195 / 210);
+    expect(Number.isNaN(quantileBoundMs(new Map(), 0.99))).toBe(true);
+  });
+});

@@ -1,0 +1,61 @@
+/**
+ * Server-side latency of a route, read from the request histogram a node exposes at
+ * `/metrics` (`stampede_http_request_duration_seconds`): what the server took, apart from
+ * any wait in the client's connection pool. Two scrapes give the requests between them, so
+ * a run can report each minute as well as the whole.
+ */
+
+const histogram = 'stampede_http_request_duration_seconds_bucket';
+
+/** Cumulative request counts by bucket upper bound (seconds; Infinity for +Inf). */
+export type Buckets = Map<number, number>;
+
+/** Reads one route's buckets from a /metrics text, summed over every status it answered. */
+export function routeBuckets(metricsText: string, method: string, route: string): Buckets {
+  const buckets: Buckets = new Map();
+  const wanted = [`method="${method}"`, `route="${route}"`];
+  for (const line of metricsText.split('\n')) {
+    if (!line.startsWith(`${histogram}{`)) continue;
+    const close = line.lastIndexOf('}');
+    const labels = line.slice(histogram.length + 1, close).split(',');
+    if (!wanted.every((label) => labels.includes(label))) continue;
+    const le = labels.find((label) => label.startsWith('le='))?.slice(4, -1);
+    if (le === undefined) continue;
+    const bound = le === '+Inf' ? Infinity : Number(le);
+    const count = Number(line.slice(close + 1).trim());
+    buckets.set(bound, (buckets.get(bound) ?? 0) + count);
+  }
+  return buckets;
+}
+
+/** The requests between two scrapes: `after − before`, bucket by bucket. */
+export function between(before: Buckets, after: Buckets): Buckets {
+  const out: Buckets = new Map();
+  for (const [bound, count] of after) out.set(bound, count - (before.get(bound) ?? 0));
+  return out;
+}
+
+/** How many requests the buckets hold (the +Inf bucket). */
+export function total(buckets: Buckets): number {
+  return buckets.get(Infinity) ?? 0;
+}
+
+/**
+ * The upper bound, in ms, of the bucket that holds the q-quantile: "p99 ≤ this". NaN when
+ * there were no requests; Infinity when the quantile is past the largest finite bucket.
+ */
+export function quantileBoundMs(buckets: Buckets, q: number): number {
+  const count = total(buckets);
+  if (count === 0) return Number.NaN;
+  const bounds = [...buckets.keys()].sort((a, b) => a - b);
+  for (const bound of bounds) {
+    if ((buckets.get(bound) ?? 0) >= q * count) return bound * 1000;
+  }
+  return Infinity;
+}
+
+/** The share of requests answered within `seconds` (a bucket bound), 0–1; NaN if none. */
+export function shareWithin(buckets: Buckets, seconds: number): number {
+  const count = total(buckets);
+  return count === 0 ? Number.NaN : (buckets.get(seconds) ?? 0) / count;
+}
