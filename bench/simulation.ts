@@ -192,13 +192,17 @@ class MetricsSampler {
         }
       }
       const within = (shareWithin(whole, 0.1) * 100).toFixed(2);
+      // Past the histogram's last finite bound (10 s) a quantile has no figure: say so.
+      const beyond = [['p50', quantileBoundMs(whole, 0.5)], ['p99', quantileBoundMs(whole, 0.99)]]
+        .filter(([, ms]) => ms === Infinity).map(([name]) => `${name} beyond 10 s; `).join('');
       return {
         name: `server side: ${watched.label}`,
         opsPerSec: total(whole) / seconds,
         p50Ms: quantileBoundMs(whole, 0.5), p99Ms: quantileBoundMs(whole, 0.99),
         ops: total(whole), errors: 0,
-        notes: `bucket bounds (p99 ≤ the figure); ${within} % within 100 ms; worst ` +
-          `${this.everyMs / 1000} s interval p99 ≤ ${worst.p99Ms} ms (${worst.count} ` +
+        notes: `${beyond}bucket bounds (p99 ≤ the figure); ${within} % within 100 ms; worst ` +
+          `${this.everyMs / 1000} s interval p99 ` +
+          `${worst.p99Ms === Infinity ? 'beyond 10 s' : `≤ ${worst.p99Ms} ms`} (${worst.count} ` +
           `requests, ending ${worst.atS.toFixed(0)} s into the run)`,
       };
     });
