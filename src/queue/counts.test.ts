@@ -19,7 +19,7 @@ import { ManualClock } from '../core/clock.js';
 import type { Db, Queryable } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
 import { buildTestContext } from '../testing/context.js';
-import { buildEvent, buildVenue } from '../testing/factories.js';
+import { buildEvent, buildVenue, insertCustomerRows } from '../testing/factories.js';
 import { waitForLockWait } from '../testing/lockWait.js';
 import { unguardAdmissionLock, withoutKeptCounts } from '../testing/queueCounts.js';
 import {
@@ -109,13 +109,7 @@ for (const backend of backends) {
     }
 
     async function newFans(count: number): Promise<string[]> {
-      const ids = Array.from({ length: count }, () => randomUUID());
-      await db.query(
-        `INSERT INTO customers (customer_id, email, name, password_hash)
-         SELECT c, c::text || '@example.com', 'Fan', 'x' FROM unnest($1::uuid[]) AS x(c)`,
-        [ids],
-      );
-      return ids;
+      return await insertCustomerRows(db, count);
     }
 
     /** The kept counts equal the recount, and the time-dependent figures a direct count. */

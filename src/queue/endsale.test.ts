@@ -4,7 +4,6 @@
  * slots that free out of order skip nobody and admit nobody twice, fans are told the truth
  * about the tickets left, and the line closes when nothing is left to sell.
  */
-import { randomUUID } from 'node:crypto';
 
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,7 +17,7 @@ import { createHold, releaseHold } from '../holds/holds.js';
 import type { Db } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
 import { buildTestContext } from '../testing/context.js';
-import { buildEvent, buildVenue } from '../testing/factories.js';
+import { buildEvent, buildVenue, insertCustomerRows } from '../testing/factories.js';
 import { claimAdmission, releaseShopperSlot, tickLine, type TickOutcome } from './admission.js';
 import { joinWaitlist, listWaitlist } from '../waitlist/waitlist.js';
 import { moveToWaitlist } from './handover.js';
@@ -193,13 +192,7 @@ for (const backend of backends) {
 
     /** Customers as bare rows (holds reference them; no password hashing needed). */
     async function customers(count: number): Promise<string[]> {
-      const ids = Array.from({ length: count }, () => randomUUID());
-      await db.query(
-        `INSERT INTO customers (customer_id, email, name, password_hash)
-         SELECT c, c::text || '@example.com', 'Fan', 'x' FROM unnest($1::uuid[]) AS x(c)`,
-        [ids],
-      );
-      return ids;
+      return await insertCustomerRows(db, count);
     }
 
     async function join(event: EventRecord, ids: readonly string[]): Promise<void> {

@@ -5,7 +5,6 @@
  * once per tick or per dashboard refresh (BENCHMARKS.md, "Inside the crowd"), so these
  * counts are the contract; timings are left to the benchmarks.
  */
-import { randomUUID } from 'node:crypto';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -17,7 +16,7 @@ import { onSaleStats } from '../stats/onsale.js';
 import type { Db, Queryable, QueryResult } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
 import { buildTestContext } from '../testing/context.js';
-import { buildEvent, buildVenue } from '../testing/factories.js';
+import { buildEvent, buildVenue, insertCustomerRows } from '../testing/factories.js';
 import { claimAdmission, tickLine } from './admission.js';
 import { leaveLine } from './leave.js';
 import { joinLine } from './line.js';
@@ -112,12 +111,7 @@ for (const backend of backends) {
         queue: { enabled: true, admitPerMinute: 60_000, maxActiveShoppers: 5 },
       });
       const event = await loadEvent(db, details.eventId);
-      const fans = Array.from({ length: 12 }, () => randomUUID());
-      await db.query(
-        `INSERT INTO customers (customer_id, email, name, password_hash)
-         SELECT c, c::text || '@example.com', 'Fan', 'x' FROM unnest($1::uuid[]) AS x(c)`,
-        [fans],
-      );
+      const fans = await insertCustomerRows(db, 12);
       for (const fan of fans) await joinLine(db, event, [fan], clock.nowMs());
       clock.advance(1_000);
       const first = await tickLine(db, event, {

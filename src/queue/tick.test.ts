@@ -24,7 +24,7 @@ import type { Db, Queryable, QueryResult } from '../storage/index.js';
 import { sqlState } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
 import { buildTestContext } from '../testing/context.js';
-import { buildEvent, buildVenue } from '../testing/factories.js';
+import { buildEvent, buildVenue, insertCustomerRows } from '../testing/factories.js';
 import { waitForLockWait } from '../testing/lockWait.js';
 import { claimAdmission, tickLine, type TickOutcome } from './admission.js';
 import { joinLine } from './line.js';
@@ -58,13 +58,7 @@ function counting(db: Db): { db: Db; trips: () => number; reset: () => void } {
 }
 
 async function addFans(db: Db, n: number): Promise<string[]> {
-  const fans = Array.from({ length: n }, () => randomUUID());
-  await db.query(
-    `INSERT INTO customers (customer_id, email, name, password_hash)
-     SELECT c, c::text || '@example.com', 'Fan', 'x' FROM unnest($1::uuid[]) AS x(c)`,
-    [fans],
-  );
-  return fans;
+  return await insertCustomerRows(db, n);
 }
 
 async function admissions(db: Db, eventId: string) {

@@ -10,6 +10,7 @@ import { createVenue } from '../catalog/venues.js';
 import { registerCustomer } from '../customers/accounts.js';
 import { createHold } from '../holds/holds.js';
 import type { Hold, HoldInput } from '../holds/schemas.js';
+import type { Queryable } from '../storage/index.js';
 
 const hourMs = 3600 * 1000;
 
@@ -85,19 +86,28 @@ export function bearer(token: string): { authorization: string } {
 }
 
 /**
- * Registers `count` customers in one statement (no password hashing: they never log in)
- * and returns their ids and tokens; for load and concurrency tests.
+ * Inserts `count` bare customer rows in one statement (no password hashing: they never log
+ * in) and returns their ids; for tests that need only someone to own a row.
  */
-export async function buildCustomers(
-  ctx: AppContext, count: number,
-): Promise<{ customerId: string; token: string }[]> {
+export async function insertCustomerRows(db: Queryable, count: number): Promise<string[]> {
   const ids = Array.from({ length: count }, () => randomUUID());
-  await ctx.db.query(
+  await db.query(
     `INSERT INTO customers (customer_id, email, name, password_hash)
      SELECT id, 'bulk-' || id || '@example.com', 'Bulk Fan', 'none'
        FROM unnest($1::uuid[]) AS id`,
     [ids],
   );
+  return ids;
+}
+
+/**
+ * Registers `count` customers in one statement (see insertCustomerRows) and returns their
+ * ids and tokens; for load and concurrency tests.
+ */
+export async function buildCustomers(
+  ctx: AppContext, count: number,
+): Promise<{ customerId: string; token: string }[]> {
+  const ids = await insertCustomerRows(ctx.db, count);
   return ids.map((customerId) => ({ customerId, token: ctx.tokens.issue(customerId) }));
 }
 

@@ -68,24 +68,13 @@ CREATE TABLE queue_join_seconds (
   PRIMARY KEY (event_id, second, shard)
 ) WITH (fillfactor = 50);
 
--- Each branch adds its statement's changes (one row per event, in event order) to this
--- backend's row with one upsert; columns a branch does not name add their default, 0.
--- Plain aggregates over the transition table, no function per row: a join batch of 500
--- rows pays for the trigger about what one more index on queue_entries would cost.
-CREATE FUNCTION queue_counts_entries() RETURNS trigger
-LANGUAGE plpgsql
+-- Adds a statement's changes (one row per event: this backend's shard and the deltas) to
+-- the counts, with one upsert. The triggers below build the rows; the sum is written here
+-- once.
+CREATE FUNCTION queue_counts_add(p_rows queue_counts[]) RETURNS void
+LANGUAGE sql
 AS $$
-BEGIN
-  IF TG_OP = 'INSERT' THEN
-    INSERT INTO queue_counts AS c (event_id, shard, joined, pre_queue, left_line, waitlist,
-                                   left_unadmitted)
-    SELECT n.event_id, pg_backend_pid(), count(*), count(*) FILTER (WHERE n.number IS NULL),
-           count(*) FILTER (WHERE n.left_reason = 'left'),
-           count(*) FILTER (WHERE n.left_reason = 'waitlist'),
-           count(*) FILTER (WHERE n.left_reason IS NOT NULL AND NOT EXISTS (
-             SELECT 1 FROM queue_admissions a WHERE a.event_id = n.event_id
-                AND a.customer_id = n.customer_id))
-      FROM new_rows n GROUP BY n.event_id ORDER BY n.event_id
+  INSERT INTO queue_counts AS c SELECT * FROM unnest(p_rows)
   ON CONFLICT (event_id, shard) DO UPDATE
     SET joined = c.joined + excluded.joined, pre_queue = c.pre_queue + excluded.pre_queue,
         left_line = c.left_line + excluded.left_line, waitlist = c.waitlist + excluded.waitlist,
@@ -94,6 +83,27 @@ BEGIN
         freed_order = c.freed_order + excluded.freed_order,
         freed_left = c.freed_left + excluded.freed_left,
         freed_idle = c.freed_idle + excluded.freed_idle;
+$$;
+
+-- Each branch adds its statement's changes (one row per event, in event order) to this
+-- backend's row through queue_counts_add; a branch gives 0 for the columns it never changes.
+-- Plain aggregates over the transition table, no function per row: a join batch of 500
+-- rows pays for the trigger about what one more index on queue_entries would cost.
+CREATE FUNCTION queue_counts_entries() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    PERFORM queue_counts_add(ARRAY(
+      SELECT ROW(n.event_id, pg_backend_pid(), count(*),
+                 count(*) FILTER (WHERE n.number IS NULL),
+                 count(*) FILTER (WHERE n.left_reason = 'left'),
+                 count(*) FILTER (WHERE n.left_reason = 'waitlist'),
+                 count(*) FILTER (WHERE n.left_reason IS NOT NULL AND NOT EXISTS (
+                   SELECT 1 FROM queue_admissions a WHERE a.event_id = n.event_id
+                      AND a.customer_id = n.customer_id)),
+                 0, 0, 0, 0, 0)::queue_counts
+        FROM new_rows n GROUP BY n.event_id ORDER BY n.event_id));
     INSERT INTO queue_join_seconds AS j (event_id, second, shard, joined)
     SELECT n.event_id, floor(extract(epoch FROM n.joined_at))::bigint, pg_backend_pid(),
            count(*)
@@ -102,10 +112,9 @@ BEGIN
   ELSIF TG_OP = 'UPDATE' THEN
     -- Both images of a row are judged in one statement (one snapshot), so a row whose
     -- leaving did not change nets to zero whatever the admissions say.
-    INSERT INTO queue_counts AS c (event_id, shard, pre_queue, left_line, waitlist,
-                                   left_unadmitted)
-    SELECT d.event_id, pg_backend_pid(), d.pre_queue, d.left_line, d.waitlist,
-           d.left_unadmitted
+    PERFORM queue_counts_add(ARRAY(
+    SELECT ROW(d.event_id, pg_backend_pid(), 0, d.pre_queue, d.left_line, d.waitlist,
+               d.left_unadmitted, 0, 0, 0, 0, 0)::queue_counts
       FROM (SELECT r.event_id, sum(r.sign * (r.number IS NULL)::int) AS pre_queue,
                    sum(r.sign * (r.left_reason IS NOT DISTINCT FROM 'left')::int) AS left_line,
                    sum(r.sign * (r.left_reason IS NOT DISTINCT FROM 'waitlist')::int)
@@ -120,15 +129,7 @@ BEGIN
                       FROM old_rows o) AS r
              GROUP BY r.event_id) AS d
      WHERE d.pre_queue <> 0 OR d.left_line <> 0 OR d.waitlist <> 0 OR d.left_unadmitted <> 0
-     ORDER BY d.event_id
-  ON CONFLICT (event_id, shard) DO UPDATE
-    SET joined = c.joined + excluded.joined, pre_queue = c.pre_queue + excluded.pre_queue,
-        left_line = c.left_line + excluded.left_line, waitlist = c.waitlist + excluded.waitlist,
-        left_unadmitted = c.left_unadmitted + excluded.left_unadmitted,
-        admitted = c.admitted + excluded.admitted, released = c.released + excluded.released,
-        freed_order = c.freed_order + excluded.freed_order,
-        freed_left = c.freed_left + excluded.freed_left,
-        freed_idle = c.freed_idle + excluded.freed_idle;
+     ORDER BY d.event_id));
     -- joined_at does not change in the product; a row whose does moves its second.
     INSERT INTO queue_join_seconds AS j (event_id, second, shard, joined)
     SELECT x.event_id, x.second, pg_backend_pid(), sum(x.d)
@@ -140,23 +141,16 @@ BEGIN
      GROUP BY 1, 2 HAVING sum(x.d) <> 0 ORDER BY 1, 2
     ON CONFLICT (event_id, second, shard) DO UPDATE SET joined = j.joined + excluded.joined;
   ELSE
-    INSERT INTO queue_counts AS c (event_id, shard, joined, pre_queue, left_line, waitlist,
-                                   left_unadmitted)
-    SELECT o.event_id, pg_backend_pid(), -count(*), -count(*) FILTER (WHERE o.number IS NULL),
-           -count(*) FILTER (WHERE o.left_reason = 'left'),
-           -count(*) FILTER (WHERE o.left_reason = 'waitlist'),
-           -count(*) FILTER (WHERE o.left_reason IS NOT NULL AND NOT EXISTS (
-             SELECT 1 FROM queue_admissions a WHERE a.event_id = o.event_id
-                AND a.customer_id = o.customer_id))
-      FROM old_rows o GROUP BY o.event_id ORDER BY o.event_id
-  ON CONFLICT (event_id, shard) DO UPDATE
-    SET joined = c.joined + excluded.joined, pre_queue = c.pre_queue + excluded.pre_queue,
-        left_line = c.left_line + excluded.left_line, waitlist = c.waitlist + excluded.waitlist,
-        left_unadmitted = c.left_unadmitted + excluded.left_unadmitted,
-        admitted = c.admitted + excluded.admitted, released = c.released + excluded.released,
-        freed_order = c.freed_order + excluded.freed_order,
-        freed_left = c.freed_left + excluded.freed_left,
-        freed_idle = c.freed_idle + excluded.freed_idle;
+    PERFORM queue_counts_add(ARRAY(
+      SELECT ROW(o.event_id, pg_backend_pid(), -count(*),
+                 -count(*) FILTER (WHERE o.number IS NULL),
+                 -count(*) FILTER (WHERE o.left_reason = 'left'),
+                 -count(*) FILTER (WHERE o.left_reason = 'waitlist'),
+                 -count(*) FILTER (WHERE o.left_reason IS NOT NULL AND NOT EXISTS (
+                   SELECT 1 FROM queue_admissions a WHERE a.event_id = o.event_id
+                      AND a.customer_id = o.customer_id)),
+                 0, 0, 0, 0, 0)::queue_counts
+        FROM old_rows o GROUP BY o.event_id ORDER BY o.event_id));
     INSERT INTO queue_join_seconds AS j (event_id, second, shard, joined)
     SELECT o.event_id, floor(extract(epoch FROM o.joined_at))::bigint, pg_backend_pid(),
            -count(*)
@@ -180,32 +174,24 @@ BEGIN
         WHERE (e.event_id, e.customer_id) IN (SELECT n.event_id, n.customer_id FROM new_rows n)
         ORDER BY e.event_id, e.customer_id FOR SHARE OF e;
     END IF;
-    INSERT INTO queue_counts AS c (event_id, shard, left_unadmitted, admitted, released,
-                                   freed_order, freed_left, freed_idle)
-    SELECT n.event_id, pg_backend_pid(), -count(*) FILTER (WHERE e.left_at IS NOT NULL),
-           count(*), count(*) FILTER (WHERE n.released_at IS NOT NULL),
-           count(*) FILTER (WHERE n.release_reason = 'order'),
-           count(*) FILTER (WHERE n.release_reason = 'left'),
-           count(*) FILTER (WHERE n.release_reason = 'idle')
-      FROM new_rows n
-      LEFT JOIN queue_entries e ON e.event_id = n.event_id AND e.customer_id = n.customer_id
-     GROUP BY n.event_id ORDER BY n.event_id
-  ON CONFLICT (event_id, shard) DO UPDATE
-    SET joined = c.joined + excluded.joined, pre_queue = c.pre_queue + excluded.pre_queue,
-        left_line = c.left_line + excluded.left_line, waitlist = c.waitlist + excluded.waitlist,
-        left_unadmitted = c.left_unadmitted + excluded.left_unadmitted,
-        admitted = c.admitted + excluded.admitted, released = c.released + excluded.released,
-        freed_order = c.freed_order + excluded.freed_order,
-        freed_left = c.freed_left + excluded.freed_left,
-        freed_idle = c.freed_idle + excluded.freed_idle;
+    PERFORM queue_counts_add(ARRAY(
+      SELECT ROW(n.event_id, pg_backend_pid(), 0, 0, 0, 0,
+                 -count(*) FILTER (WHERE e.left_at IS NOT NULL),
+                 count(*), count(*) FILTER (WHERE n.released_at IS NOT NULL),
+                 count(*) FILTER (WHERE n.release_reason = 'order'),
+                 count(*) FILTER (WHERE n.release_reason = 'left'),
+                 count(*) FILTER (WHERE n.release_reason = 'idle'))::queue_counts
+        FROM new_rows n
+        LEFT JOIN queue_entries e ON e.event_id = n.event_id AND e.customer_id = n.customer_id
+       GROUP BY n.event_id ORDER BY n.event_id));
   ELSIF TG_OP = 'UPDATE' THEN
     -- Most updates are a pass's claim (claimed_at), which changes no count: nothing written.
-    INSERT INTO queue_counts AS c (event_id, shard, released, freed_order, freed_left,
-                                   freed_idle)
-    SELECT r.event_id, pg_backend_pid(), sum(r.sign * (r.released_at IS NOT NULL)::int),
-           sum(r.sign * (r.release_reason = 'order')::int),
-           sum(r.sign * (r.release_reason = 'left')::int),
-           sum(r.sign * (r.release_reason = 'idle')::int)
+    PERFORM queue_counts_add(ARRAY(
+    SELECT ROW(r.event_id, pg_backend_pid(), 0, 0, 0, 0, 0, 0,
+               sum(r.sign * (r.released_at IS NOT NULL)::int),
+               sum(r.sign * (r.release_reason = 'order')::int),
+               sum(r.sign * (r.release_reason = 'left')::int),
+               sum(r.sign * (r.release_reason = 'idle')::int))::queue_counts
       FROM (SELECT 1 AS sign, n.event_id, n.released_at, coalesce(n.release_reason, '')
                      AS release_reason
               FROM new_rows n
@@ -217,34 +203,18 @@ BEGIN
         OR sum(r.sign * (r.release_reason = 'order')::int) <> 0
         OR sum(r.sign * (r.release_reason = 'left')::int) <> 0
         OR sum(r.sign * (r.release_reason = 'idle')::int) <> 0
-     ORDER BY r.event_id
-  ON CONFLICT (event_id, shard) DO UPDATE
-    SET joined = c.joined + excluded.joined, pre_queue = c.pre_queue + excluded.pre_queue,
-        left_line = c.left_line + excluded.left_line, waitlist = c.waitlist + excluded.waitlist,
-        left_unadmitted = c.left_unadmitted + excluded.left_unadmitted,
-        admitted = c.admitted + excluded.admitted, released = c.released + excluded.released,
-        freed_order = c.freed_order + excluded.freed_order,
-        freed_left = c.freed_left + excluded.freed_left,
-        freed_idle = c.freed_idle + excluded.freed_idle;
+     ORDER BY r.event_id));
   ELSE
-    INSERT INTO queue_counts AS c (event_id, shard, left_unadmitted, admitted, released,
-                                   freed_order, freed_left, freed_idle)
-    SELECT o.event_id, pg_backend_pid(), count(*) FILTER (WHERE e.left_at IS NOT NULL),
-           -count(*), -count(*) FILTER (WHERE o.released_at IS NOT NULL),
-           -count(*) FILTER (WHERE o.release_reason = 'order'),
-           -count(*) FILTER (WHERE o.release_reason = 'left'),
-           -count(*) FILTER (WHERE o.release_reason = 'idle')
-      FROM old_rows o
-      LEFT JOIN queue_entries e ON e.event_id = o.event_id AND e.customer_id = o.customer_id
-     GROUP BY o.event_id ORDER BY o.event_id
-  ON CONFLICT (event_id, shard) DO UPDATE
-    SET joined = c.joined + excluded.joined, pre_queue = c.pre_queue + excluded.pre_queue,
-        left_line = c.left_line + excluded.left_line, waitlist = c.waitlist + excluded.waitlist,
-        left_unadmitted = c.left_unadmitted + excluded.left_unadmitted,
-        admitted = c.admitted + excluded.admitted, released = c.released + excluded.released,
-        freed_order = c.freed_order + excluded.freed_order,
-        freed_left = c.freed_left + excluded.freed_left,
-        freed_idle = c.freed_idle + excluded.freed_idle;
+    PERFORM queue_counts_add(ARRAY(
+      SELECT ROW(o.event_id, pg_backend_pid(), 0, 0, 0, 0,
+                 count(*) FILTER (WHERE e.left_at IS NOT NULL),
+                 -count(*), -count(*) FILTER (WHERE o.released_at IS NOT NULL),
+                 -count(*) FILTER (WHERE o.release_reason = 'order'),
+                 -count(*) FILTER (WHERE o.release_reason = 'left'),
+                 -count(*) FILTER (WHERE o.release_reason = 'idle'))::queue_counts
+        FROM old_rows o
+        LEFT JOIN queue_entries e ON e.event_id = o.event_id AND e.customer_id = o.customer_id
+       GROUP BY o.event_id ORDER BY o.event_id));
   END IF;
   RETURN NULL;
 END
