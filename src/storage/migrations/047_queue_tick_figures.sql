@@ -167,14 +167,19 @@ AS $$
     SELECT h.hold_id, h.customer_id, h.expires_at FROM holds h
      WHERE h.event_id = p_event AND h.state = 'held' AND h.claim_expires_at > now()
   ), t AS (
-    SELECT count(*)::int AS held,
-           count(*) FILTER (WHERE
+    -- Each live hold's tickets through tickets_hold_idx (a LATERAL count: never a pass over
+    -- the event's tickets), each judged by its own columns; a hold's payment or waitlist
+    -- offer looked up once per hold.
+    SELECT coalesce(sum(n.held), 0)::int AS held,
+           coalesce(sum(n.held) FILTER (WHERE n.held > 0 AND (
              EXISTS (SELECT 1 FROM orders o
-                      WHERE o.hold_id = t.hold_id AND o.status = 'pending_payment')
-             OR EXISTS (SELECT 1 FROM waitlist_offers w WHERE w.hold_id = t.hold_id))::int
+                      WHERE o.hold_id = lh.hold_id AND o.status = 'pending_payment')
+             OR EXISTS (SELECT 1 FROM waitlist_offers w WHERE w.hold_id = lh.hold_id))), 0)::int
              AS kept
-      FROM live_holds lh JOIN tickets t ON t.hold_id = lh.hold_id
-     WHERE t.event_id = p_event AND t.order_id IS NULL AND t.hold_expires_at > now()
+      FROM live_holds lh,
+           LATERAL (SELECT count(*) AS held FROM tickets t
+                     WHERE t.hold_id = lh.hold_id AND t.event_id = p_event
+                       AND t.order_id IS NULL AND t.hold_expires_at > now()) AS n
   ), c AS (
     SELECT coalesce(sum(c.tickets - c.sold), 0)::int AS unsold FROM ticket_counts c
      WHERE c.event_id = p_event
