@@ -84,11 +84,14 @@ async function seedSale(db: Db, eventId: string): Promise<void> {
                            total_cents, currency)
        SELECT gen_random_uuid(), $1, c, hold_id, 'pending_payment', q, 4000 * q, 'EUR'
          FROM placed WHERE pay IS NOT NULL RETURNING 1
+     ), items AS (
+       SELECT placed.*, $3 + first + g AS ticket_no FROM placed, generate_series(1, q) AS g
+     ), items_in AS (
+       INSERT INTO hold_items (hold_id, event_id, ticket_no, zone_key, price_cents)
+       SELECT hold_id, $1, ticket_no, 'floor', 4000 FROM items RETURNING 1
      )
      UPDATE tickets t SET hold_id = p.hold_id, hold_expires_at = coalesce(p.pay, p.exp)
-       FROM (SELECT placed.*, $3 + first + g AS ticket_no
-               FROM placed, generate_series(1, q) AS g) AS p
-      WHERE t.event_id = $1 AND t.ticket_no = p.ticket_no`,
+       FROM items p WHERE t.event_id = $1 AND t.ticket_no = p.ticket_no`,
     [eventId, ids.slice(0, liveHolds), sold]);
   await db.query('ANALYZE');
 }

@@ -9,12 +9,18 @@
 --    the statement that sells (settle), cancels or creates tickets, whichever path it is.
 --    Unsold = tickets - sold; it does not depend on the clock.
 --  - held and kept: from the live holds only, through holds_live_idx (event_id,
---    claim_expires_at) WHERE state = 'held': a hold's tickets carry its claim_expires_at
---    (hold_batch, checkout_begin and an extension set both), so every ticket that counts as
---    held (hold_expires_at > now()) belongs to a hold in this range. Each ticket is still
---    judged by its own columns, as before: availability stays computed, a lapsed hold
---    simply stops counting at now() whether or not the sweeper has been by. The range spans
---    live holds and lapsed ones not swept yet. available = unsold - held.
+--    claim_expires_at) WHERE state = 'held' INCLUDE (quantity, ...). This rests on what
+--    every path that writes a hold keeps true in its transaction: a hold in state 'held'
+--    has exactly `quantity` unsold tickets (hold_items), and they carry its
+--    claim_expires_at as hold_expires_at (hold_batch sets both to the hold's expiry;
+--    checkout_begin, an extension and a failed payment move both; a sale, release, sweep
+--    or cancel ends the hold and clears its tickets together). So the tickets held now
+--    (hold_expires_at > now()) are the quantities of the holds whose claim_expires_at >
+--    now(): availability stays computed by the clock, a lapsed hold stops counting at
+--    now() whether or not the sweeper has been by. The range spans live holds and lapsed
+--    ones not swept yet. Reading each hold's tickets instead (hold_items, then tickets by
+--    key) was measured at three times the buffers of the old pass; the property test holds
+--    these figures to the ticket-by-ticket recount. available = unsold - held.
 --  - holds and mean tickets per hold: kept per event and size by triggers on holds
 --    (hold_sizes); queue_shape's holds by size read the same rows.
 --  - live shoppers and seekers: one pass over the live admissions (queue_admissions_open_idx)
@@ -164,22 +170,19 @@ RETURNS TABLE (held int, available int, kept int, holds int, tickets double prec
 LANGUAGE sql STABLE
 AS $$
   WITH live_holds AS MATERIALIZED (
-    SELECT h.hold_id, h.customer_id, h.expires_at FROM holds h
+    SELECT h.hold_id, h.customer_id, h.expires_at, h.quantity FROM holds h
      WHERE h.event_id = p_event AND h.state = 'held' AND h.claim_expires_at > now()
   ), t AS (
-    -- Each live hold's tickets through tickets_hold_idx (a LATERAL count: never a pass over
-    -- the event's tickets), each judged by its own columns; a hold's payment or waitlist
-    -- offer looked up once per hold.
-    SELECT coalesce(sum(n.held), 0)::int AS held,
-           coalesce(sum(n.held) FILTER (WHERE n.held > 0 AND (
+    -- A held hold's tickets are its quantity, and carry its claim_expires_at (see the
+    -- header), so the held tickets are the live holds' quantities: an index-only range.
+    -- A hold's payment or waitlist offer is looked up once per live hold.
+    SELECT coalesce(sum(lh.quantity), 0)::int AS held,
+           coalesce(sum(lh.quantity) FILTER (WHERE
              EXISTS (SELECT 1 FROM orders o
                       WHERE o.hold_id = lh.hold_id AND o.status = 'pending_payment')
-             OR EXISTS (SELECT 1 FROM waitlist_offers w WHERE w.hold_id = lh.hold_id))), 0)::int
+             OR EXISTS (SELECT 1 FROM waitlist_offers w WHERE w.hold_id = lh.hold_id)), 0)::int
              AS kept
-      FROM live_holds lh,
-           LATERAL (SELECT count(*) AS held FROM tickets t
-                     WHERE t.hold_id = lh.hold_id AND t.event_id = p_event
-                       AND t.order_id IS NULL AND t.hold_expires_at > now()) AS n
+      FROM live_holds lh
   ), c AS (
     SELECT coalesce(sum(c.tickets - c.sold), 0)::int AS unsold FROM ticket_counts c
      WHERE c.event_id = p_event
