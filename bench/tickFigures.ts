@@ -9,6 +9,8 @@
  * (queue_tick_figures_kept, when the migration is there), with EXPLAIN's buffers.
  * The rows are written with SQL, not through the product's commands, to set up in seconds.
  */
+import { readFile } from 'node:fs/promises';
+
 import { createEvent, loadEvent } from '../src/catalog/events.js';
 import { createVenue } from '../src/catalog/venues.js';
 import { systemClock } from '../src/core/clock.js';
@@ -156,6 +158,16 @@ try {
     console.log(`  EXPLAIN: ${top.trim()}; ${exec}`);
     if (process.env.PLANS === '1') console.log(lines.join('\n'));
   }
+  // The slot release at the top of queue_tick_begin (045), as a read: its `due` set, the
+  // walk over every live admission with its lookups into orders and holds.
+  const begin = await readFile(new URL(
+    '../src/storage/migrations/045_queue_tick.sql', import.meta.url), 'utf8');
+  const due = begin.slice(begin.indexOf('WITH due AS (') + 'WITH due AS ('.length,
+    begin.indexOf('ORDER BY CASE WHEN \'slot_order\'')).replace(/p_event/g, '$1')
+    .replace(/v_now/g, 'now()').replace(/p_pass_seconds/g, '900')
+    .replace(/p_idle_seconds/g, '3600');
+  console.log(`slot release's due set: ${summary(await timeQuery(db,
+    `SELECT count(*) FROM (${due}) AS d`, [event.eventId]))}`);
 } finally {
   await db.close();
 }

@@ -1,4 +1,4 @@
--- The admission tick's figures kept where the rows are written (issue 12, seat scale).
+-- The admission tick's figures kept where the rows are written (speed at seed scale).
 --
 -- queue_tick_figures (045) walked, on every tick, all of the event's unsold tickets (50,000
 -- in a seed-scale sale, with an EXISTS on orders and waitlist_offers per live hold), every
@@ -34,8 +34,7 @@
 -- batch stays one statement: its tickets UPDATE runs one statement trigger over its own
 -- transition rows, which writes nothing unless a ticket's order_id changed (a hold never
 -- changes it), and its holds INSERT adds to this backend's hold_sizes rows (one upsert).
--- Citus has no transition tables: as for 046, these triggers need a single-node or
--- coordinator-only schema (docs/ARCHITECTURE.md).
+-- Citus has no transition tables on distributed tables: as for 046, see docs/SCALING.md.
 --
 -- queue_tick_figures stays as it was: the full recount, which the tests hold the kept
 -- figures to (src/queue/tickFigures.test.ts).
