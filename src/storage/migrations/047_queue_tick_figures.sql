@@ -44,7 +44,12 @@
 -- queue_join_seconds' per-backend rows of seconds more than a minute old into shard 0,
 -- at most 64 rows of each per tick. Rows are taken FOR UPDATE SKIP LOCKED and shard 0
 -- likewise, so the tick never waits on a writer (which could hold a slot row the tick has
--- locked) and a busy row is merged on a later tick. The sums never change.
+-- locked) and a busy row is merged on a later tick; only a second tick of the same line
+-- (a deposed leader) can make it wait on a shard 0 row, and that tick, past its own slot
+-- release, waits for no lock the first one holds. The sums never change.
+--
+-- Not changed here: the slot release at the top of queue_tick_begin still walks every live
+-- admission with its lookups into orders and holds (bench/tickFigures.ts times it).
 
 -- Live holds of an event by the end of their claim (what their tickets carry). Partial: a
 -- hold leaves it when it ends; hold_batch writes one more index entry per hold.
