@@ -130,6 +130,37 @@ try {
   const kept = (await db.query<{ n: number }>(
     "SELECT count(*)::int AS n FROM pg_proc WHERE proname = 'queue_tick_figures_kept'",
   )).rows[0]?.n === 1;
+  // The slot release at the top of queue_tick_begin, as a read: its `due` set as 045 and
+  // 047 walked it (every live admission with its lookups into orders and holds), and as 048
+  // matches the live admissions against sets built once, if that migration is there. The
+  // two must name the same slots with the same reasons.
+  const release = async (file: string, from: string): Promise<string | undefined> => {
+    const text = await readFile(new URL(`../src/storage/migrations/${file}`, import.meta.url),
+      'utf8').catch(() => undefined);
+    if (text === undefined) return undefined;
+    const body = text.slice(text.indexOf(from),
+      text.indexOf('ORDER BY CASE WHEN \'slot_order\'')).replace(/p_event/g, '$1')
+      .replace(/v_now/g, 'now()').replace(/p_pass_seconds/g, '900')
+      .replace(/p_idle_seconds/g, '$2::float8');
+    return from === 'WITH due AS (' ? `WITH due AS (${body.slice(from.length)}) `
+      : `${body}) `;
+  };
+  const walked = await release('045_queue_tick.sql', 'WITH due AS (');
+  const matched = await release('048_queue_tick_slot_release.sql', 'WITH ordered AS');
+  // Compared with the bench's idle time and with a minute's (which frees idle shoppers).
+  const sameRelease = async (when: string): Promise<void> => {
+    if (walked === undefined || matched === undefined) return;
+    for (const idle of [3_600, 60]) {
+      const rows = async (due: string) => (await db.query<{ customer_id: string; o: boolean }>(
+        `${due} SELECT customer_id, ordered AS o FROM due ORDER BY customer_id`,
+        [event.eventId, idle])).rows.map((r) => `${r.customer_id}/${r.o}`).join(',');
+      const [a, b] = [await rows(walked), await rows(matched)];
+      if (a !== b) throw new Error(`the two slot releases disagree (${when}, idle ${idle} s)`);
+      console.log(`slot release ${when}, idle ${idle} s: both name the same ` +
+        `${a === '' ? 0 : a.split(',').length} slots, with the same reasons`);
+    }
+  };
+  await sameRelease('before the ticks');
   const tickOptions = { token: 1, claimGraceSeconds: 60, idleSeconds: 3_600 };
   // Warm-up: the first ticks free the lapsed carts' slots; plans get cached.
   for (let i = 0; i < 5; i++) await tickLine(db, event, tickOptions);
@@ -158,16 +189,20 @@ try {
     console.log(`  EXPLAIN: ${top.trim()}; ${exec}`);
     if (process.env.PLANS === '1') console.log(lines.join('\n'));
   }
-  // The slot release at the top of queue_tick_begin (045), as a read: its `due` set, the
-  // walk over every live admission with its lookups into orders and holds.
-  const begin = await readFile(new URL(
-    '../src/storage/migrations/045_queue_tick.sql', import.meta.url), 'utf8');
-  const due = begin.slice(begin.indexOf('WITH due AS (') + 'WITH due AS ('.length,
-    begin.indexOf('ORDER BY CASE WHEN \'slot_order\'')).replace(/p_event/g, '$1')
-    .replace(/v_now/g, 'now()').replace(/p_pass_seconds/g, '900')
-    .replace(/p_idle_seconds/g, '3600');
-  console.log(`slot release's due set: ${summary(await timeQuery(db,
-    `SELECT count(*) FROM (${due}) AS d`, [event.eventId]))}`);
+  for (const [name, due] of [['walked (045)', walked], ['matched (048)', matched]]) {
+    if (due === undefined) continue;
+    const sql = `${due} SELECT count(*) FROM due`;
+    console.log(`slot release's due set, ${name}: ${summary(await timeQuery(db, sql,
+      [event.eventId, 3_600]))}`);
+    const plan = await db.query<{ 'QUERY PLAN': string }>(
+      `EXPLAIN (ANALYZE, BUFFERS, FORMAT TEXT) ${sql}`, [event.eventId, 3_600]);
+    const lines = plan.rows.map((r) => r['QUERY PLAN']);
+    const top = lines.find((l) => l.includes('Buffers')) ?? '';
+    const exec = lines.find((l) => l.startsWith('Execution Time')) ?? '';
+    console.log(`  EXPLAIN: ${top.trim()}; ${exec}`);
+    if (process.env.PLANS === '1') console.log(lines.join('\n'));
+  }
+  await sameRelease('after the ticks');
 } finally {
   await db.close();
 }
