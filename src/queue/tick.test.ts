@@ -292,3 +292,108 @@ describe.skipIf(postgres === undefined || !postgres.available)(
       expect(codes).toContain('40P01');
     });
   });
+
+/**
+ * A hold batch using a pass between the tick's snapshot and its lock (migration 048): the
+ * batch's transaction claims an idle shopper's pass (claimed_at moves to its now()) and
+ * places a hold, and stays open; the tick, whose snapshot sees neither, picks the slot as
+ * idle and waits for the row. When the batch commits, the READ COMMITTED re-check evaluates
+ * the slot again on the row's newest version: the pass was just used, so it is not idle,
+ * and the slot stays. The control shows the race is real: the same interleaving for a
+ * shopper whose latest hold (in the tick's snapshot) had lapsed, which the re-check cannot
+ * see past (holds are read as the snapshot shows them, by the old lookups as by the sets):
+ * the slot is freed although the batch's hold is live. PostgreSQL only (two transactions).
+ */
+describe.skipIf(postgres === undefined || !postgres.available)(
+  'the tick\'s slot release against a hold batch using the pass meanwhile on PostgreSQL',
+  () => {
+    let db: Db;
+    let ctx: AppContext;
+
+    beforeAll(async () => {
+      db = await (postgres as NonNullable<typeof postgres>).open({ poolMax: 6 });
+      ctx = buildTestContext(db);
+    });
+    afterAll(async () => db?.close());
+
+    async function heldAcrossBatch(lapsedCart: boolean) {
+      const details = await buildEvent(ctx, {
+        onSaleAt: new Date(Date.now() - 60_000).toISOString(),
+        queue: { enabled: true, admitPerMinute: 6_000, maxActiveShoppers: 10 },
+      });
+      const event = await loadEvent(db, details.eventId);
+      const [fan] = await addFans(db, 1) as [string];
+      await joinLine(db, event, [fan], undefined);
+      const first = await tickLine(db, event, { token: 1, claimGraceSeconds: 60 });
+      expect(first.kind === 'ticked' && first.admitted.length).toBe(1);
+      await claimAdmission(db, event.eventId, fan);
+      // Idle for ten minutes by the tick's rule (60 s here).
+      const { rows: passes } = await db.query<{ pass_id: string }>(
+        `UPDATE queue_admissions SET claimed_at = now() - interval '10 min'
+          WHERE event_id = $1 AND customer_id = $2 RETURNING pass_id`,
+        [event.eventId, fan]);
+      if (lapsedCart) {
+        // A cart that ran out its timer a minute ago, unpaid (no tickets left on it).
+        await db.query(
+          `INSERT INTO holds (hold_id, event_id, customer_id, state, quantity, adjacent,
+                              currency, total_cents, expires_at, claim_expires_at,
+                              created_at, ended_at)
+           VALUES ($1, $2, $3, 'expired', 1, true, 'EUR', 1000, now() - interval '1 min',
+                   now() - interval '1 min', now() - interval '11 min',
+                   now() - interval '1 min')`, [randomUUID(), event.eventId, fan]);
+      }
+      const { rows: seats } = await db.query<{ ticket_no: number }>(
+        `SELECT ticket_no FROM tickets WHERE event_id = $1 AND seat_id = 'A-1-1'`,
+        [event.eventId]);
+      const info = {
+        hold_seconds: 600, max_per_customer: 8, cancelled: false, currency: 'EUR',
+        on_sale_at: new Date(event.onSaleAtMs).toISOString(),
+        starts_at: new Date(event.startsAtMs).toISOString(),
+        prices: Object.fromEntries(event.zones.map((zone) => [zone.key, zone.priceCents])),
+      };
+
+      let commit = (): void => undefined;
+      const gate = new Promise<void>((resolve) => { commit = resolve; });
+      let used = (): void => undefined;
+      const passUsed = new Promise<void>((resolve) => { used = resolve; });
+      const batch = db.tx(async (tx) => {
+        const { rows } = await tx.query<{ outcome: string }>(
+          'SELECT outcome FROM hold_batch($1::uuid, $2::jsonb, $3::jsonb, \'{}\')',
+          [event.eventId, JSON.stringify(info), JSON.stringify([{
+            i: randomUUID(), c: fan, q: 1, k: 'seats', t: [seats[0]?.ticket_no],
+            p: passes[0]?.pass_id,
+          }])]);
+        used();
+        await gate;
+        return rows.map((row) => row.outcome);
+      }, { maxAttempts: 1 });
+      await passUsed;
+      const tick = tickLine(db, event, { token: 1, claimGraceSeconds: 60, idleSeconds: 60 });
+      await waitForLockWait(db, 'queue_tick_begin', 'the tick');
+      commit();
+      const outcomes = await batch;
+      const ticked = await tick;
+      const { rows } = await db.query<{ release_reason: string | null; holds: number }>(
+        `SELECT a.release_reason,
+                (SELECT count(*)::int FROM holds h WHERE h.event_id = a.event_id
+                    AND h.customer_id = a.customer_id AND h.state = 'held') AS holds
+           FROM queue_admissions a WHERE a.event_id = $1 AND a.customer_id = $2`,
+        [event.eventId, fan]);
+      return { outcomes, ticked: ticked.kind, ...rows[0] };
+    }
+
+    it('a pass used after the tick\'s snapshot is checked again: the slot stays', async () => {
+      const result = await heldAcrossBatch(false);
+      expect(result).toEqual({
+        outcomes: ['held'], ticked: 'ticked', release_reason: null, holds: 1,
+      });
+    });
+
+    it('control: a lapsed cart in the tick\'s snapshot frees the slot though the batch holds',
+      async () => {
+        const result = await heldAcrossBatch(true);
+        expect(result).toEqual({
+          outcomes: ['held'], ticked: 'ticked', release_reason: 'idle', holds: 1,
+        });
+      });
+  });
