@@ -18,7 +18,7 @@
 --    every such customer's latest hold lies; DISTINCT ON picks it. Ties of created_at are
 --    broken arbitrarily, as ORDER BY created_at DESC LIMIT 1 did.
 --  - recent: customers who created, ended, or held an unexpired hold within the idle window
---    (three index ranges).
+--    (one pass over the holds of three index ranges).
 -- Every range adds only a bound its rows already meet (claim_expires_at >= expires_at and
 -- state = 'held' <=> ended_at IS NULL are CHECKs of holds; admitted_at is never updated), so
 -- each set names exactly the customers the old lookup answered true for.
@@ -145,19 +145,16 @@ BEGIN
      WHERE l.state IN ('held', 'expired')
        AND l.expires_at > now() - p_pass_seconds * interval '1 second'
   ), recent AS MATERIALIZED (
-    -- Created, ended or held-and-unexpired within the idle window: three index ranges
-    -- (a held hold's claim_expires_at >= expires_at, a CHECK).
-    SELECT h.customer_id FROM holds h
+    -- Created, ended or held-and-unexpired within the idle window: one pass over the
+    -- holds those three index ranges name (a held hold's claim_expires_at >= expires_at, a
+    -- CHECK, so the third is holds_live_idx's range).
+    SELECT DISTINCT h.customer_id FROM holds h
      WHERE h.event_id = p_event
-       AND h.created_at > now() - p_idle_seconds * interval '1 second'
-    UNION
-    SELECT h.customer_id FROM holds h
-     WHERE h.event_id = p_event AND h.ended_at > now() - p_idle_seconds * interval '1 second'
-    UNION
-    SELECT h.customer_id FROM holds h
-     WHERE h.event_id = p_event AND h.state = 'held'
-       AND h.claim_expires_at > now() - p_idle_seconds * interval '1 second'
-       AND h.expires_at > now() - p_idle_seconds * interval '1 second'
+       AND (h.created_at > now() - p_idle_seconds * interval '1 second'
+         OR h.ended_at > now() - p_idle_seconds * interval '1 second'
+         OR (h.state = 'held'
+           AND h.claim_expires_at > now() - p_idle_seconds * interval '1 second'
+           AND h.expires_at > now() - p_idle_seconds * interval '1 second'))
   ), due AS (
     SELECT a.customer_id,
            coalesce(od.confirmed_at >= a.admitted_at, false) AS ordered
