@@ -7,6 +7,8 @@
  * database clock), and each of the figures' two forms on their own: the full recount
  * (queue_tick_figures, what every tick ran before migration 047) and the kept figures
  * (queue_tick_figures_kept, when the migration is there), with EXPLAIN's buffers.
+ * The slot release's selection is timed as 045 walked it and as 048 matches it, and the two
+ * are checked to free the same slots with the same reasons.
  * The rows are written with SQL, not through the product's commands, to set up in seconds.
  */
 import { readFile } from 'node:fs/promises';
