@@ -19,7 +19,8 @@ import { recordFailure, runIdempotent, type IdempotencyScope } from '../idempote
 import { ZoneViews } from '../inventory/zoneView.js';
 import { assertMayHold, checkPass, claimPassAlone } from '../queue/gate.js';
 import { waitingRoom } from '../queue/room.js';
-import type { HoldSeams } from './batch.js';
+import { holdBatchShape, holdQueueLoad, type HoldSeams } from './batch.js';
+import { StoreBusy } from './busy.js';
 import { isHoldGuard } from './claim.js';
 import { decideHold, keySeen, type PassClaim } from './holds.js';
 import { assertSaleMayBeOpen } from './saleWindow.js';
@@ -65,6 +66,9 @@ export class HoldDesk {
   /** This node's views of seated zones' free seats, which best available picks from. */
   private readonly views: ZoneViews;
 
+  /** The bound on each event's hold queue, and the store signal admission paces by. */
+  readonly busy: StoreBusy;
+
   constructor(private readonly ctx: AppContext) {
     this.events = new EventCache(ctx.db, ctx.clock);
     this.versions = tokenVersions(ctx);
@@ -75,6 +79,10 @@ export class HoldDesk {
       ...(unguarded === undefined ? {} : { unguarded }),
       ...(gate === undefined ? {} : { gate }),
     };
+    const seams = this.seams;
+    this.busy = new StoreBusy(ctx,
+      ctx.seams?.holdQueueLoad ?? ((eventId) => holdQueueLoad(ctx.db, eventId, seams)),
+      holdBatchShape(ctx.db));
   }
 
   async place(request: PlaceHold): Promise<PlacedHold> {
@@ -108,6 +116,9 @@ export class HoldDesk {
   private async decide(request: PlaceHold, token: TokenCheck | undefined):
     Promise<PlacedHold> {
     const { event, passId } = await this.passGates(request, token);
+    // A store too busy to answer in time says so now (busy.ts), after the checks that need
+    // no database and before the queue; the fan's slot is kept by admission meanwhile.
+    this.busy.admit(event.eventId);
     try {
       return await this.decideGated(request, token, event, passId);
     } finally {
