@@ -84,6 +84,11 @@ export interface TickOptions {
    * hold_batch claims passes in, so a race test's control can show the deadlock it avoids.
    */
   reverseSlotLocks?: true;
+  /**
+   * Test seam: a refusing store neither stretches claim grace nor suspends the idle release,
+   * so a test's control can show the slot a busy store would cost a fan without them.
+   */
+  unprotectedSlots?: true;
   /** Test seam: runs between the tick's read and its apply (race tests hold it there). */
   beforeApply?: () => Promise<void>;
 }
@@ -157,13 +162,18 @@ function unguarded(opts: TickOptions): string[] {
  */
 const tickAttemptsUnlocked = 2;
 
+/** A store node refuses holds as busy: this tick keeps refused fans' slots. */
+function protectsSlots(opts: TickOptions): boolean {
+  return opts.store?.signal?.refusing === true && opts.unprotectedSlots !== true;
+}
+
 /**
  * The idle rule's time for this tick. While a store node refuses holds as busy, a shopper
  * whose holds are being refused would look idle through no fault of their own: no slot is
  * freed as idle then (the pass's own expiry still ends it).
  */
 function idleSecondsOf(event: EventRecord, opts: TickOptions): number {
-  if (opts.store?.signal?.refusing === true) {
+  if (protectsSlots(opts)) {
     return Math.max(event.queue.passSeconds, opts.idleSeconds ?? defaultIdleSeconds);
   }
   return opts.idleSeconds ?? defaultIdleSeconds;
@@ -279,7 +289,7 @@ export async function tickLine(
 ): Promise<TickOutcome> {
   assert(Number.isSafeInteger(opts.token) && opts.token > 0, 'fencing token is positive');
   const knobs = opts.supply ?? defaultKnobs;
-  if (opts.store?.signal?.refusing === true) {
+  if (protectsSlots(opts)) {
     await stretchClaimGrace(db, event, opts.claimGraceSeconds, opts.nowMs);
   }
   let drawn: EntryRef[] = [];
@@ -656,6 +666,8 @@ export interface QueueStats {
    * slots that lapsed by time (no hold within the claim grace, or the pass expired).
    */
   freed: { order: number; left: number; idle: number; lapsed: number };
+  /** Store pacing as of the last tick (storePace.ts); null before any tick paced. */
+  storePace: StorePace | null;
 }
 
 /**
@@ -674,8 +686,10 @@ export async function queueStats(
     left_unadmitted: number; admitted: number; released: number; freed_order: number;
     freed_left: number; freed_idle: number; active: number; served_up_to: number | null;
     rate_per_minute: number | null; sold_out: boolean | null; closed_at: Date | null;
+    store: StorePace | null;
   }>(
     `SELECT c.*, s.served_up_to, s.rate_per_minute, s.sold_out, s.closed_at,
+       s.pace->'store' AS store,
        (SELECT count(*) FROM queue_admissions q
          WHERE q.event_id = $1 AND ${liveSlot('q', now)})::int AS active
        FROM (${keptCountsSql}) AS c
@@ -699,5 +713,6 @@ export async function queueStats(
       // Unreleased and not live: lapsed by time (claim grace or pass expiry).
       lapsed: admitted - Number(row?.released ?? 0) - active,
     },
+    storePace: row?.store ?? null,
   };
 }
