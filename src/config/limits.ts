@@ -167,6 +167,11 @@ export const limits = {
    * stops slowing admissions within this long. A missing signal means healthy.
    */
   storeSignalTtlMs: 5_000,
+  /**
+   * The web app retries a hold the store refused as busy (503) after its Retry-After at
+   * most this many times before it shows the refusal (about a minute at the default 2 s).
+   */
+  webHoldBusyRetriesMax: 30,
   /** A store node publishes an event's busy signal at most this often. */
   storeSignalPublishMs: 500,
   /**

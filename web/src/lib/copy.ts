@@ -103,6 +103,8 @@ export const copy = {
     clearSelection: 'Clear',
     holdSeats: 'Hold these seats',
     holding: 'Holding…',
+    storeBusy: (seconds: number) => 'Lots of fans are choosing tickets right now. Your place '
+      + `is kept: we will try again for you in ${seconds} s…`,
     bestTitle: 'Best available',
     bestHint: 'We pick the best seats left, next to each other where possible.',
     standingTitle: 'Standing',
