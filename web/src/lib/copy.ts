@@ -431,6 +431,10 @@ export const copy = {
     ofCapacity: (sold: string, capacity: string) => `${sold} / ${capacity}`,
     noQueue: 'No queue',
     ms: (value: string) => `${value} ms`,
+    storePaced: (percent: number, wait: string | undefined, refusing: boolean) =>
+      `Admissions paced by the store: ${percent} % of the configured rate`
+      + (wait === undefined ? ' (recovering)' : ` (hold queue wait ${wait})`)
+      + (refusing ? '; holds are being refused as busy and retried, slots kept.' : '.'),
     charts: {
       queueLength: 'Queue length', admissionsPerSecond: 'Admissions per second',
       activeHolds: 'Active holds', sold: 'Tickets sold', revenue: 'Revenue',
