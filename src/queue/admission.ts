@@ -185,20 +185,27 @@ function idleSecondsOf(event: EventRecord, opts: TickOptions): number {
  * deadline is moved to a full grace from now (never past its pass's expiry), so the store's
  * busy time never costs a fan the slot. Only live slots are stretched, never a lapsed one
  * revived, so the live count the tick reads next never grows past the cap it admitted to.
+ * Bounded work: a row is rewritten only when its deadline is within the margin below.
  * A deposed leader doing this too is harmless: it only moves deadlines later, within the
  * pass. One statement, on ticks that read a refusing store only.
  */
 export async function stretchClaimGrace(
-  db: Queryable, event: EventRecord, claimGraceSeconds: number, nowMs?: number,
+  db: Queryable, event: EventRecord, claimGraceSeconds: number, tickMs: number,
+  nowMs?: number,
 ): Promise<number> {
   const graceSeconds = Math.min(claimGraceSeconds, event.queue.passSeconds);
-  const params: unknown[] = [event.eventId, graceSeconds];
+  // Only deadlines closer than this are moved, so a row is written about once per half
+  // grace while the store stays busy, not on every tick; a few ticks' margin keeps every
+  // deadline clear of the next tick.
+  const marginSeconds = Math.min(graceSeconds,
+    Math.max(graceSeconds / 2, (3 * tickMs) / 1000));
+  const params: unknown[] = [event.eventId, graceSeconds, marginSeconds];
   const now = sqlNow(params, nowMs);
   const { rowCount } = await db.query(
     `UPDATE queue_admissions a
         SET claim_by = LEAST(a.expires_at, ${now} + $2 * interval '1 second')
       WHERE a.event_id = $1 AND a.claimed_at IS NULL AND ${liveSlot('a', now)}
-        AND a.claim_by < LEAST(a.expires_at, ${now} + $2 * interval '1 second')`,
+        AND a.claim_by < LEAST(a.expires_at, ${now} + $3 * interval '1 second')`,
     params,
   );
   return rowCount;
@@ -290,7 +297,8 @@ export async function tickLine(
   assert(Number.isSafeInteger(opts.token) && opts.token > 0, 'fencing token is positive');
   const knobs = opts.supply ?? defaultKnobs;
   if (protectsSlots(opts)) {
-    await stretchClaimGrace(db, event, opts.claimGraceSeconds, opts.nowMs);
+    await stretchClaimGrace(db, event, opts.claimGraceSeconds, opts.tickMs ?? 1_000,
+      opts.nowMs);
   }
   let drawn: EntryRef[] = [];
   for (let attempt = 1; attempt <= tickAttemptsUnlocked; attempt++) {

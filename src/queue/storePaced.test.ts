@@ -3,6 +3,7 @@
  * coordination, slows the admission leader's ticks; its absence (deleted, or lapsed by its
  * TTL) lets them recover to the organizer's rate. Admission order never changes. On both
  * databases and both coordinators, with a manual clock (the duty ticks by hand, no sleeps).
+ * And a refusing store keeps idle shoppers' slots (a control without it frees them).
  */
 import { randomUUID } from 'node:crypto';
 
@@ -19,8 +20,8 @@ import { testBackends } from '../testing/backends.js';
 import { buildTestContext } from '../testing/context.js';
 import { buildEvent, buildVenue, insertCustomerRows } from '../testing/factories.js';
 import { deleteRedisPrefix, serviceAvailable, testRedisUrl } from '../testing/services.js';
-import { queueStats } from './admission.js';
-import { AdmissionDuty } from './duty.js';
+import { claimAdmission, queueStats, tickLine } from './admission.js';
+import { AdmissionDuty, storePaceKnobs } from './duty.js';
 import { joinLine } from './line.js';
 import { publishStoreSignal, storeSignalKey } from './storePace.js';
 
@@ -58,8 +59,10 @@ for (const backend of backends) {
       async function setup() {
         const clock = new ManualClock(Date.now());
         const coord = coordinator(clock);
-        const ctx = buildTestContext(db, { clock, coord, env: { QUEUE_TICK_MS: '1000' } });
-        // The lease on the wall clock: the manual one jumps whole seconds between renewals.
+        // A long lease on the wall clock: the manual clock jumps whole seconds between
+        // renewals, and an embedded database busy in this process can delay a renewal.
+        const ctx = buildTestContext(db, { clock, coord,
+          env: { QUEUE_TICK_MS: '1000', QUEUE_LEADER_TTL_MS: '120000' } });
         const leases = createMemoryCoordinator({});
         ctx.leases = leases;
         // Room for every fan's tickets: the inventory rule must not bind here.
@@ -72,7 +75,9 @@ for (const backend of backends) {
         const fans = await insertCustomerRows(db, 400);
         await joinLine(db, event, fans, undefined);
         const duty = new AdmissionDuty(ctx, { holderId: `pace-${kind}` });
-        await duty.start();
+        // Elected, but never timer-driven: a round of its own between two of the test's
+        // would take their credit.
+        await duty.elector.start();
         /** Admitted on each of `n` ticks a second apart. */
         const ticks = async (n: number): Promise<number[]> => {
           const admitted: number[] = [];
@@ -95,7 +100,7 @@ for (const backend of backends) {
           clock, coord, event, ticks, inOrder,
           stats: async () => (await queueStats(db, event.eventId, clock.nowMs())).storePace,
           async close() {
-            await duty.stop();
+            await duty.elector.stop();
             await coord.close();
             await leases.close();
           },
@@ -151,4 +156,57 @@ for (const backend of backends) {
       });
     });
   }
+}
+
+/**
+ * The idle release while a store refuses holds: a shopper who claimed the pass and holds
+ * nothing would be freed as idle; while the store refuses their holds as busy, that is the
+ * store's fault, not theirs, so the tick keeps the slot. Control: the same tick without the
+ * protection frees it.
+ */
+for (const backend of backends) {
+  describe.skipIf(!backend.available)(`idle shoppers and a refusing store (${backend.name})`,
+    () => {
+      let db: Db;
+      beforeAll(async () => {
+        db = await backend.open();
+      });
+      afterAll(async () => db?.close());
+
+      async function idleShopper(unprotectedSlots: boolean): Promise<string | null> {
+        const clock = new ManualClock(Date.now());
+        const ctx = buildTestContext(db, { clock });
+        const details = await buildEvent(ctx, {
+          queue: { enabled: true, admitPerMinute: 600, maxActiveShoppers: 5, passSeconds: 600 },
+        });
+        const event = await loadEvent(db, details.eventId);
+        const [fan] = await insertCustomerRows(db, 1);
+        await joinLine(db, event, [fan as string], undefined);
+        const refusing = { waitMs: 9_000, refusing: true };
+        const tick = async (signal: typeof refusing | null) => await tickLine(db, event, {
+          token: 1, claimGraceSeconds: 60, idleSeconds: 30, nowMs: clock.nowMs(),
+          store: { signal, knobs: storePaceKnobs(ctx) },
+          ...(unprotectedSlots ? { unprotectedSlots: true as const } : {}),
+        });
+        expect((await tick(null)).kind).toBe('ticked');
+        await claimAdmission(db, event.eventId, fan as string, clock.nowMs());
+        // Forty seconds of busy refusals: past the idle time, well within the pass.
+        for (let i = 0; i < 4; i++) {
+          clock.advance(10_000);
+          await tick(refusing);
+        }
+        const { rows } = await db.query<{ release_reason: string | null }>(
+          `SELECT release_reason FROM queue_admissions
+            WHERE event_id = $1 AND customer_id = $2`, [event.eventId, fan]);
+        return rows[0]?.release_reason ?? null;
+      }
+
+      it('control: without the protection, the shopper is freed as idle', async () => {
+        expect(await idleShopper(true)).toBe('idle');
+      });
+
+      it('the shopper keeps the slot while the store refuses', async () => {
+        expect(await idleShopper(false)).toBeNull();
+      });
+    });
 }
