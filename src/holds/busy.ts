@@ -41,6 +41,12 @@ export function estimatedWaitMs(
   return Math.max(load.oldestWaitMs, rounds * load.batchMs);
 }
 
+/** True for the busy refusal `StoreBusy.admit` throws. */
+export function isStoreBusy(error: unknown): boolean {
+  return error instanceof DomainError && error.code === 'service_unavailable'
+    && error.extra.reason === 'store_busy';
+}
+
 /** Per event, when this node last published, what it said, and whether it refused since. */
 interface Published {
   atMs: number;

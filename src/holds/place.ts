@@ -21,7 +21,7 @@ import { ZoneViews } from '../inventory/zoneView.js';
 import { assertMayHold, checkPass, claimPassAlone } from '../queue/gate.js';
 import { waitingRoom } from '../queue/room.js';
 import { holdBatchShape, holdQueueLoad, type HoldSeams } from './batch.js';
-import { StoreBusy } from './busy.js';
+import { isStoreBusy, StoreBusy } from './busy.js';
 import { isHoldGuard } from './claim.js';
 import { decideHold, keySeen, type PassClaim } from './holds.js';
 import { assertSaleMayBeOpen } from './saleWindow.js';
@@ -105,6 +105,8 @@ export class HoldDesk {
         }
         throw error;
       }
+      // A busy store decided nothing and reads nothing: a revoked token hears so on a retry.
+      if (isStoreBusy(error)) throw error;
       // Refused before a batch compared the version (bad input, the sale window): a
       // revoked token hears that it is revoked, not why the hold would have been refused.
       await this.checkToken(request.customerId, token);
