@@ -55,7 +55,7 @@ for (const backend of backends) {
         });
       }
 
-      /** A line of 400 fans (a venue of 2,050 tickets) at 10 a second and a leader that ticks when told. */
+      /** 400 fans (2,050 tickets) at 10 a second, and a leader that ticks when told. */
       async function setup() {
         const clock = new ManualClock(Date.now());
         const coord = coordinator(clock);
