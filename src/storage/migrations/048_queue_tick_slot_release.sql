@@ -10,7 +10,7 @@
 --  - ordered: per customer, the latest confirmation of a confirmed order no earlier than the
 --    earliest live admission's admitted_at (orders_event_confirmed_idx range); a slot is
 --    freed for an order when that is >= its own admitted_at, which is the old EXISTS.
---  - busy: customers with a live hold (holds_live_idx range) or an order in
+--  - busy: customers with a live hold (a range of live holds by claim end) or an order in
 --    pending_payment (orders_pending_idx, new here: the event's orders in that state only).
 --  - lapsed: customers whose latest hold is held or expired with expires_at within the
 --    pass's lifetime: the earliest creation among such holds (holds_lapsed_idx, new here)
@@ -37,8 +37,9 @@
 --  - holds and orders committed after the snapshot (the batch's new hold, a confirmation)
 --    are not seen, before or now: a customer whose latest hold (in the snapshot) lapsed
 --    within the pass's lifetime is freed even if a hold batch placed a new hold in between
---    (the tick's control in tick.test.ts shows it); freeing an order's slot late is the
---    booking engine's job anyway. Neither was changed here.
+--    (the tick's control in tick.test.ts shows it), and a confirmation committed meanwhile
+--    frees its slot on the next tick (the booking engine frees it itself). Neither was
+--    changed here.
 -- The sets are read without locks; the only rows locked are the admissions freed, in
 -- customer order in one statement (ORDER BY ... FOR UPDATE OF a), as hold_batch's pass
 -- claim locks them (035): the two can wait for each other but never deadlock, and the tick
@@ -47,6 +48,10 @@
 -- Two indexes more (partial): holds_lapsed_idx takes an entry per new hold (as 047's
 -- holds_live_idx does) and one when it expires; orders_pending_idx one per order placed
 -- pending. queue_tick_figures and queue_tick_figures_kept are unchanged.
+--
+-- Measured (bench/tickFigures.ts, seed scale, which also checks that this selection and
+-- 045's free the same slots with the same reasons): the selection from ~32,000 buffers to
+-- ~820, a whole tick from a mean of ~96 ms to ~62 ms on the same machine (BENCHMARKS.md).
 
 -- Holds whose timer may make a lapsed cart, by expiry (the lapsed set's bound).
 CREATE INDEX IF NOT EXISTS holds_lapsed_idx ON holds (event_id, expires_at)
