@@ -51,7 +51,8 @@
 --
 -- Measured (bench/tickFigures.ts, seed scale, which also checks that this selection and
 -- 045's free the same slots with the same reasons): the selection from ~32,000 buffers to
--- ~820, a whole tick from a mean of ~96 ms to ~62 ms on the same machine (BENCHMARKS.md).
+-- ~1,220, a whole tick from a mean of 96–125 ms to 61–73 ms on the same machine
+-- (BENCHMARKS.md).
 
 -- Holds whose timer may make a lapsed cart, by expiry (the lapsed set's bound).
 CREATE INDEX IF NOT EXISTS holds_lapsed_idx ON holds (event_id, expires_at)
@@ -120,7 +121,9 @@ BEGIN
     SELECT o.customer_id, max(o.confirmed_at) AS confirmed_at FROM orders o
      WHERE o.event_id = p_event AND o.status = 'confirmed'
        AND o.confirmed_at >= (
-         SELECT min(x.admitted_at) FROM queue_admissions x
+         -- `+ 0 s`: not min()'s walk along queue_admissions_recent_idx from the sale's first
+         -- admission (past every released one), but the live ones' range.
+         SELECT min(x.admitted_at + interval '0 s') FROM queue_admissions x
           WHERE x.event_id = p_event AND x.released_at IS NULL AND x.expires_at > v_now
             AND (x.claimed_at IS NOT NULL OR x.claim_by > v_now))
      GROUP BY o.customer_id
@@ -143,7 +146,9 @@ BEGIN
         FROM holds h
        WHERE h.event_id = p_event
          AND h.created_at >= (
-           SELECT min(c.created_at) FROM holds c
+           -- `+ 0 s`: not min()'s walk along holds_event_created_idx from the event's first
+           -- hold (43 ms past 200,000 of them), but holds_lapsed_idx's range (2 ms).
+           SELECT min(c.created_at + interval '0 s') FROM holds c
             WHERE c.event_id = p_event AND c.state IN ('held', 'expired')
               AND c.expires_at > now() - p_pass_seconds * interval '1 second')
        ORDER BY h.customer_id, h.created_at DESC) AS l
