@@ -181,6 +181,7 @@ function eventBatcher(db: Db, seams: HoldSeams): GroupCommit<Pending, BatchOutco
     // One on embedded PGlite (one connection); on PostgreSQL see limits.holdBatchesInFlight.
     inFlight: db.kind === 'pglite' ? 1 : limits.holdBatchesInFlight,
     maxBatch: limits.holdBatchMax,
+    parallelMin: limits.holdBatchParallelMin,
     ...(seams.gate === undefined ? {} : { gate: seams.gate }),
     run: async (_eventId, batch) => {
       // The latest arrival carries the freshest copy of the event (the route's cache).
