@@ -14,6 +14,7 @@ import { createVenue } from '../src/catalog/venues.js';
 import { systemClock } from '../src/core/clock.js';
 import type { Db, Queryable } from '../src/storage/index.js';
 import { buildCustomers } from '../src/testing/factories.js';
+import { threadCpuMs } from './cpuProfile.js';
 import { watchRequestStages } from './requestStages.js';
 import { benchPostgres, loadHttp, postJson, startBenchServer } from './lib.js';
 
@@ -118,11 +119,13 @@ const loop = monitorEventLoopDelay({ resolution: 5 });
 measuring = true;
 loop.enable();
 const cpu0 = process.cpuUsage();
+const thread0 = threadCpuMs();
 const t0 = performance.now();
 const row = await loadHttp('profile: single seats', server.url, specs,
   { concurrency: connections, maxMs: seconds * 1000, warmup: 20, ok: hot ? [201, 409] : [201] });
 const wall = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
+const threadMs = threadCpuMs() - thread0;
 loop.disable();
 measuring = false;
 clearInterval(sampling);
@@ -133,6 +136,8 @@ const mean = (total: number): string => (total / stage.n).toFixed(2);
 console.log(`process CPU (server + load thread): ${
   ((cpu.user + cpu.system) / 1000 / wall * 100).toFixed(0)} % of one core over ${
   wall.toFixed(0)} ms`);
+console.log(`server thread CPU: ${(threadMs / stage.n * 1000).toFixed(0)} µs per request ` +
+  `(${threadMs} ms over ${stage.n} requests)`);
 console.log(`event loop delay: p50 ${ms(loop.percentile(50))} ms, p99 ${
   ms(loop.percentile(99))} ms, max ${ms(loop.max)} ms`);
 console.log(`server-side stages (mean over ${stage.n}): parse→handler (auth, rate limit, ` +
