@@ -121,12 +121,15 @@ export class GroupCommit<T, R> {
       if (queue.running > 0 && queue.waiting.length < parallelMin) break;
       const batch = this.take(queue);
       queue.running++;
-      void this.run(key, queue, batch).finally(() => {
-        queue.running--;
-        if (queue.waiting.length > 0) this.pump(key, queue);
-        else if (queue.running === 0 && this.keys.get(key) === queue) this.keys.delete(key);
-      });
+      void this.run(key, queue, batch);
     }
+  }
+
+  /** A batch of `key` has been decided: its slot goes to the requests waiting, if any. */
+  private finished(key: string, queue: KeyQueue<T, R>): void {
+    queue.running--;
+    if (queue.waiting.length > 0) this.pump(key, queue);
+    else if (queue.running === 0 && this.keys.get(key) === queue) this.keys.delete(key);
   }
 
   /** The next batch, in arrival order. */
@@ -170,9 +173,14 @@ export class GroupCommit<T, R> {
         () => queue.latest);
       assert(results.length === batch.length, 'one answer per member of a batch');
     } catch (error) {
+      this.finished(key, queue);
       for (const member of batch) member.reject(error);
       return;
     }
+    // The next batch starts before this one's members are answered: answering runs each
+    // member's continuation (for a hold, its reply is serialized and written) before any
+    // later callback, and with one batch in flight the database sat idle meanwhile.
+    this.finished(key, queue);
     batch.forEach((member, i) => {
       const result = results[i] as R | MemberFailure;
       if (result instanceof MemberFailure) member.reject(result.error);
