@@ -8,7 +8,8 @@ export default defineConfig({
   resolve: { alias: { '@server': fileURLToPath(new URL('./src', import.meta.url)) } },
   test: {
     // web/test holds the browser suites (*.browser.test.ts: real server, system Chromium).
-    include: ['src/**/*.test.ts', 'sim/**/*.test.ts', 'bench/**/*.test.ts', 'web/**/*.test.ts'],
+    include: ['src/**/*.test.ts', 'sim/**/*.test.ts', 'bench/**/*.test.ts', 'web/**/*.test.ts',
+      'cluster/**/*.test.ts'],
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     testTimeout: 60_000,

@@ -22,6 +22,12 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 /** How to shape the cluster. */
 export interface ClusterOptions {
   nodes?: number;
+  /**
+   * Nodes (by name, `node1`…) that take the waiting room's requests (joins, the line's
+   * stream, waitlist moves) while the others take the store's, each pool backing the other
+   * up (HAProxy; docs/OPERATIONS.md). Empty: one pool.
+   */
+  waitingRoom?: readonly string[];
   /** Extra environment for every node (e.g. lifted per-address limits for a simulator). */
   nodeEnv?: Record<string, string>;
   /** Keep the data folder after stop (for reading logs). */
@@ -103,7 +109,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<LocalC
     const nodes = ports.map((port, i) => ({
       name: `node${i + 1}`, port, url: `http://127.0.0.1:${port}`,
     }));
-    const balancer = await startHaproxy(sup, dir, nodes, pgSet.members);
+    const waitingRoom = options.waitingRoom ?? [];
+    for (const name of waitingRoom) {
+      if (!nodes.some((n) => n.name === name)) throw new Error(`no node ${name} to split off`);
+    }
+    const balancer = await startHaproxy(sup, dir, nodes, pgSet.members, waitingRoom);
     const url = `http://127.0.0.1:${balancer.httpPort}`;
     const databaseUrl = `postgres://postgres@127.0.0.1:${balancer.pgPort}/stampede`;
     const databaseReadUrl = `postgres://postgres@127.0.0.1:${balancer.pgReadPort}/stampede`;

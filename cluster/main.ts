@@ -1,11 +1,14 @@
 /**
  * `npm run cluster`: starts the local cluster, prints where everything is, and tears it
  * all down on Ctrl-C (or SIGTERM), also when the signal comes during start-up. `--keep`
- * leaves the data folder for reading logs.
+ * leaves the data folder for reading logs; `--split` gives the waiting room a node of its
+ * own (HAProxy routes the crowd's requests to node1 and the rest to node2 and node3).
  */
 import { startCluster } from './cluster.js';
 
 const keep = process.argv.includes('--keep');
+// `--split`: node1 takes the waiting room's requests, node2 and node3 the store's.
+const split = process.argv.includes('--split');
 let teardown: (() => Promise<void>) | undefined;
 let stopping = false;
 const stop = async (): Promise<void> => {
@@ -22,6 +25,7 @@ process.on('SIGHUP', () => void stop());
 
 const cluster = await startCluster({
   keep, log: (line) => console.log(`[cluster] ${line}`),
+  waitingRoom: split ? ['node1'] : [],
   onTeardown: (fn) => {
     teardown = fn;
   },
@@ -32,7 +36,8 @@ const stats = `http://127.0.0.1:${cluster.balancer.statsPort}/`;
 console.log(`
 Stampede cluster is running.
   web and API:      ${cluster.url}   (HAProxy; stats at ${stats})
-  nodes:            ${cluster.nodes.map((n) => n.url).join(', ')}
+  nodes:            ${cluster.nodes.map((n) => n.url).join(', ')}${split
+    ? '\n                    (node1: the waiting room; node2, node3: the store)' : ''}
   PostgreSQL:       ${cluster.databaseUrl}   (always the primary)
   read replica:     ${cluster.databaseReadUrl}
   members:          ${pgMembers}

@@ -84,16 +84,20 @@ const pct = (value: number | null): string =>
   value === null || !Number.isFinite(value) ? '–' : `${(value * 100).toFixed(1)} %`;
 
 /** The end of the sale in a few lines: how the last fans were resolved, and how fast. */
-function endOfSaleLines(report: SimReport): string[] {
+export function endOfSaleLines(report: Pick<SimReport, 'endOfSale' | 'refusals'>): string[] {
   const e = report.endOfSale;
   const r = report.refusals;
   const freed = e.freed === null ? 'not reported by the server'
     : `order done ${e.freed.order}, given back ${e.freed.left}, idle ${e.freed.idle}, ` +
       `lapsed (grace or expiry) ${e.freed.lapsed}`;
+  // While fans are unresolved the last one is still waiting: no "s after the last sale".
+  const lastFan = e.unresolved > 0
+    ? `latest fan resolved ${f1(e.lastResolvedSeconds)} s; ${e.unresolved} still unresolved ` +
+      'when the run stopped'
+    : `last fan resolved ${f1(e.lastResolvedSeconds)} s: ` +
+      `${f1(e.lastSaleToLastResolvedSeconds)} s after the last sale; 0 unresolved`;
   return [
-    `end         last sale ${f1(e.lastSaleSeconds)} s after on-sale, last fan resolved ` +
-      `${f1(e.lastResolvedSeconds)} s: ${f1(e.lastSaleToLastResolvedSeconds)} s after the ` +
-      `last sale; ${e.unresolved} unresolved`,
+    `end         last sale ${f1(e.lastSaleSeconds)} s after on-sale, ${lastFan}`,
     `            told sold out ${e.toldSoldOut}, moved to the waitlist ${e.movedToWaitlist}, ` +
       `gave the pass back or left ${e.leftLine}`,
     `slots freed ${freed}`,

@@ -10,7 +10,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, {
-  LogController, type FastifyBaseLogger, type onResponseHookHandler,
+  LogController, type FastifyBaseLogger, type FastifyInstance, type onResponseHookHandler,
 } from 'fastify';
 import { limits } from '../config/limits.js';
 import type { AppContext } from '../context.js';
@@ -111,6 +111,18 @@ async function registerRateLimit(app: App, ctx: AppContext): Promise<void> {
   });
 }
 
+/**
+ * Fastify answers a request arriving while the node closes with a 503 of its own
+ * (`return503OnClosing`) and runs no hook for it, only this controller's log line: count it
+ * there too, so a shutdown that refuses requests shows in the metrics.
+ */
+class ClosingCountingLogController extends LogController {
+  override serviceUnavailable(logger: FastifyBaseLogger, server: FastifyInstance): void {
+    server.countClosingRefusal();
+    super.serviceUnavailable(logger, server);
+  }
+}
+
 /** Builds the HTTP application for a context. */
 export async function buildApp(ctx: AppContext): Promise<App> {
   const app = Fastify({
@@ -123,7 +135,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     requestIdHeader: 'x-request-id',
     // Per-request lines only when asked for and when the logger would write them at all (a
     // quieter level drops them after Fastify has built them, twice per request).
-    logController: new LogController({
+    logController: new ClosingCountingLogController({
       disableRequestLogging: !ctx.config.http.logRequests || !ctx.logger.isLevelEnabled('info'),
     }),
     genReqId: () => randomUUID(),

@@ -22,7 +22,26 @@ declare module 'fastify' {
      * route "unmatched" once it is sent.
      */
     countUnrouted(request: FastifyRequest, reply: FastifyReply): void;
+    /** Counts a 503 Fastify gave on its own while the node was closing (see app.ts). */
+    countClosingRefusal(): void;
   }
+}
+
+/** Why Node or Fastify answered a connection without a request any route saw. */
+type RefusalReason = 'malformed' | 'timeout' | 'header_overflow' | 'closing';
+
+/**
+ * The status Fastify's default client-error handler answers for a socket error (400, 408 or
+ * 431), or undefined when it answers nothing (the peer is gone). Mirrors fastify.js
+ * `defaultClientErrorHandler`, which the app keeps.
+ */
+export function clientErrorReply(
+  code: string | undefined, socketDestroyed: boolean,
+): { status: string; reason: RefusalReason } | undefined {
+  if (code === 'ECONNRESET' || socketDestroyed) return undefined;
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return { status: '408', reason: 'timeout' };
+  if (code === 'HPE_HEADER_OVERFLOW') return { status: '431', reason: 'header_overflow' };
+  return { status: '400', reason: 'malformed' };
 }
 
 /** The route label of every request no route answered: one series, never the raw URL. */
@@ -104,6 +123,21 @@ export const metricsPlugin = fp(async (app: FastifyInstance, { ctx }: MetricsOpt
       }
     },
   });
+  // Answered on the socket before any request object exists (malformed HTTP, headers past
+  // Node's cap, a request slower than requestTimeout), or by Fastify's router while the node
+  // closes: no hook runs for either, so they are counted here, by status and reason only.
+  const refused = new Counter({
+    name: 'stampede_http_refused_total',
+    help: 'Answers given before any route ran: malformed HTTP (400), a request too slow to '
+      + 'arrive (408), headers too large (431), a request arriving while the node closes (503)',
+    labelNames: ['status', 'reason'] as const, registers: [registry],
+  });
+  // Before Fastify's own listener, which destroys the socket once it has answered.
+  app.server.prependListener('clientError', (error: NodeJS.ErrnoException, socket) => {
+    const reply = clientErrorReply(error.code, socket.destroyed);
+    if (reply !== undefined) refused.inc(reply);
+  });
+  app.decorate('countClosingRefusal', () => refused.inc({ status: '503', reason: 'closing' }));
   app.decorate('metrics', registry);
   const observe = (
     route: string, request: FastifyRequest, reply: FastifyReply, elapsedMs = reply.elapsedTime,
