@@ -182,6 +182,8 @@ function eventBatcher(db: Db, seams: HoldSeams): GroupCommit<Pending, BatchOutco
     inFlight: db.kind === 'pglite' ? 1 : limits.holdBatchesInFlight,
     maxBatch: limits.holdBatchMax,
     parallelMin: limits.holdBatchParallelMin,
+    // The next batch is sent while this one's replies are written (see the option).
+    nextFirst: true,
     ...(seams.gate === undefined ? {} : { gate: seams.gate }),
     run: async (_eventId, batch) => {
       // The latest arrival carries the freshest copy of the event (the route's cache).
