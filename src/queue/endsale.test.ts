@@ -515,11 +515,17 @@ for (const backend of backends) {
       });
       expect(admittedIn(forgetful)).toEqual([third]);
       await leaveLine(db, event.eventId, third, 'left', clock.nowMs());
-      // Two tickets back on sale (by their timers) make room at once, whoever left lately.
+      // The cart's tickets back on sale (by its timer, unswept) make room at once, whoever
+      // left lately. The hold and its tickets lapse together, as every path keeps them
+      // (the tick's kept figures, migration 047, rest on it).
+      await db.query(
+        `UPDATE holds SET expires_at = now() - interval '1 second',
+                claim_expires_at = now() - interval '1 second'
+          WHERE event_id = $1 AND customer_id = $2`, [event.eventId, holder]);
       await db.query(
         `UPDATE tickets SET hold_expires_at = now() - interval '1 second'
-          WHERE ctid IN (SELECT ctid FROM tickets WHERE event_id = $1 AND seat_number IS NULL
-                           LIMIT 2)`, [event.eventId]);
+          WHERE event_id = $1 AND seat_number IS NULL AND hold_id IS NOT NULL`,
+        [event.eventId]);
       const outcome = await tick(event);
       expect(admittedIn(outcome)).toEqual([fourth]);
       if (outcome.kind !== 'ticked') throw new Error(outcome.kind);

@@ -129,12 +129,13 @@ export interface SlotCounts {
 }
 
 /**
- * The tick's figures as read in its first round trip (`queue_tick_figures`, migration 045):
- * ticket states by the database clock (as every ticket query), shoppers' slots by the
- * tick's instant. The tickets are read in one pass over the unsold ones only (the partial
- * index of `016`): held, available and kept are counts over the same rows, so a sold-out
- * event's sold tickets are never walked per tick, and the event's holds in one pass for
- * both their count and their mean size.
+ * The tick's figures as read in its first round trip (`queue_tick_figures_kept`, migration
+ * 047): ticket states by the database clock (as every ticket query), shoppers' slots by the
+ * tick's instant. Nothing is walked per tick that grows with the event: unsold tickets and
+ * holds by size are kept by triggers where the rows are written, held and kept are the
+ * live holds' quantities, and seekers are the live admissions against the customers
+ * holding now. `queue_tick_figures` (045) recounts the same columns from the tickets: the
+ * reference the tests hold these to.
  */
 export interface TickFigures {
   held: number; available: number; kept: number; holds: number; tickets: number | null;
@@ -172,7 +173,7 @@ export function tickSupply(
  * The shape of what is left, in one round trip over the unsold tickets only (a partial
  * index, `016`): runs of adjacent free seats per row (gaps and islands over seat numbers),
  * free standing units, live holds by size, and the event's holds by size (`queue_shape`,
- * migration 045). The tick reads it only while few tickets are available
+ * migrations 045 and 047: the holds by size are the kept ones). The tick reads it only while few tickets are available
  * (`limits.queueShapeScanMax`), which is when the shape decides who can still be served;
  * before that the counts do.
  */
