@@ -13,7 +13,10 @@ import type { Recorder } from './metrics.js';
 import type { SimOptions } from './options.js';
 import { Rng } from './rng.js';
 
-/** Tries of one join or poll that a node refused with Retry-After, before it counts as failed. */
+/**
+ * Tries of one join, poll or hold that a node refused with Retry-After, before it counts as
+ * failed.
+ */
 const retryAttemptsMax = 30;
 
 /** One simulated fan. */
@@ -466,13 +469,14 @@ export class CrowdEngine {
   }
 
   /**
-   * A join or poll refused with Retry-After (429, or 503 from a node shedding load): waits
+   * A join, poll or hold refused with Retry-After (429, or 503 from a node shedding load or
+   * a store too busy to hold in time): waits
    * as asked, spread by up to half again per fan so the retries do not come back together,
    * and answers true to send it again; false when the reply stands (any other reply, the
    * run is over, or `retryAttemptsMax` tries were refused).
    */
   private async waitToRetry(
-    customer: Customer, reply: JsonReply, attempt: number, what: 'join' | 'poll',
+    customer: Customer, reply: JsonReply, attempt: number, what: 'join' | 'poll' | 'hold',
   ): Promise<boolean> {
     const waitMs = retryAfterMs(reply);
     if (waitMs === undefined || attempt >= retryAttemptsMax || this.abort.signal.aborted) {
@@ -552,8 +556,15 @@ export class CrowdEngine {
         continue;
       }
       const step = 'seats' in body ? 'hold seats' : 'hold best available';
-      const reply = await this.client.json(step, 'POST', `/api/v1/events/${this.event.eventId}/holds`,
+      let reply = await this.client.json(step, 'POST', `/api/v1/events/${this.event.eventId}/holds`,
         { headers, body, lane: 'shop' });
+      // The store refused the hold as busy (503, nothing decided, the slot kept): the same
+      // request again after Retry-After, as the web app does; counted, not a failure.
+      for (let busy = 0; reply.status === 503; busy++) {
+        if (!(await this.waitToRetry(customer, reply, busy, 'hold'))) break;
+        reply = await this.client.json(step, 'POST', `/api/v1/events/${this.event.eventId}/holds`,
+          { headers, body, lane: 'shop' });
+      }
       if (reply.status === 201) {
         this.recorder.count('holds_ok');
         const items = reply.body.items;

@@ -19,7 +19,10 @@ export interface TimelinePoint {
 export interface StepSummary {
   step: string;
   count: number;
+  /** Replies that failed: no reply, or a 5xx other than 503. */
   errors: number;
+  /** 503 replies (a node or store said busy, with Retry-After): retried, not failures. */
+  busy: number;
   p50Ms: number;
   p95Ms: number;
   p99Ms: number;
@@ -105,11 +108,14 @@ export class Recorder {
       const statuses = Object.fromEntries(
         [...(this.statuses.get(step) ?? new Map<number, number>())].map(([k, v]) => [String(k), v]),
       );
-      const errors = [...(this.statuses.get(step) ?? new Map<number, number>())]
-        .filter(([status]) => status === 0 || status >= 500)
+      const byStatus = [...(this.statuses.get(step) ?? new Map<number, number>())];
+      const errors = byStatus
+        .filter(([status]) => status === 0 || (status >= 500 && status !== 503))
+        .reduce((sum, [, n]) => sum + n, 0);
+      const busy = byStatus.filter(([status]) => status === 503)
         .reduce((sum, [, n]) => sum + n, 0);
       return {
-        step, count: sorted.length, errors,
+        step, count: sorted.length, errors, busy,
         p50Ms: percentile(sorted, 50), p95Ms: percentile(sorted, 95),
         p99Ms: percentile(sorted, 99), maxMs: sorted[sorted.length - 1] ?? Number.NaN, statuses,
       };

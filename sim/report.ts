@@ -135,12 +135,15 @@ export function renderText(report: SimReport): string {
       `timed out ${c('outcome_timeout')}`,
     `holds       ${c('holds_ok')} ok, ${c('hold_conflicts')} conflicts, ` +
       `${c('cancelled')} orders cancelled later`,
+    `busy        ${c('hold_retried_after')} holds, ${c('join_retried_after')} joins and ` +
+      `${c('poll_retried_after')} polls retried after Retry-After (429/503: not failures)`,
     `run         ${f1(report.durationMs / 1000)} s, stopped by ${report.stoppedBy}`,
     `refusals    ${refusals(report.counters)}`,
     '',
-    'step                        count   err    p50 ms    p95 ms    p99 ms    max ms',
+    'step                        count   err  busy    p50 ms    p95 ms    p99 ms    max ms',
     ...report.steps.map((s) =>
       `${s.step.padEnd(24)} ${String(s.count).padStart(8)} ${String(s.errors).padStart(5)} ` +
+      `${String(s.busy).padStart(5)} ` +
       `${f1(s.p50Ms).padStart(9)} ${f1(s.p95Ms).padStart(9)} ${f1(s.p99Ms).padStart(9)} ` +
       `${f1(s.maxMs).padStart(9)}`),
     ...slowestSeconds(report.latencyOverTime ?? []),
@@ -259,7 +262,8 @@ export function renderHtml(report: SimReport): string {
     ]),
   ];
   const stepRows = report.steps.map((s) => `<tr><td>${escape(s.step)}</td><td>${s.count}</td>
-<td>${s.errors}</td><td>${f1(s.p50Ms)}</td><td>${f1(s.p95Ms)}</td><td>${f1(s.p99Ms)}</td>
+<td>${s.errors}</td><td>${s.busy}</td>
+<td>${f1(s.p50Ms)}</td><td>${f1(s.p95Ms)}</td><td>${f1(s.p99Ms)}</td>
 <td>${f1(s.maxMs)}</td><td>${escape(JSON.stringify(s.statuses))}</td></tr>`).join('');
   const auditRows = report.audit === null
     ? `<p class="bad">Audit not run: ${escape(report.auditSkipped ?? 'no database access')}</p>`
@@ -275,7 +279,8 @@ figure{margin:1em 0}figcaption{font-weight:bold}pre{background:#f6f6f6;padding:1
 </head><body><h1>Stampede on-sale simulation</h1>
 <pre>${escape(renderText(report))}</pre>
 <h2>Charts</h2>${charts.join('\n')}
-<h2>Latency per step</h2><table><tr><th>step</th><th>count</th><th>errors</th><th>p50 ms</th>
+<h2>Latency per step</h2><table><tr><th>step</th><th>count</th><th>errors</th>
+<th>busy (503)</th><th>p50 ms</th>
 <th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>statuses</th></tr>${stepRows}</table>
 <h2>Invariant audit</h2>${auditRows}
 <h2>Options</h2><pre>${escape(JSON.stringify(report.options, null, 2))}</pre>

@@ -10,6 +10,7 @@ import type { KeyspaceClaim } from './coord/keyspaceClaim.js';
 import type { LoadSignal } from './core/pressure.js';
 import type { Coordinator, LeaseStore } from './coord/types.js';
 import type { HoldBatchGate } from './holds/batch.js';
+import type { HoldQueueLoad } from './holds/busy.js';
 import type { Guard } from './holds/claim.js';
 import type { ZoneViewSeam } from './inventory/zoneView.js';
 import type { CheckoutSeams } from './orders/settle.js';
@@ -60,4 +61,6 @@ export interface TestSeams extends CheckoutSeams {
   offerLineRead?: () => Promise<void>;
   /** Says when the node is overloaded, in place of the event loop's delay (http/shed.ts). */
   pressure?: LoadSignal;
+  /** The hold queue's load, in place of the batcher's own (holds/busy.ts). */
+  holdQueueLoad?: HoldQueueLoad;
 }

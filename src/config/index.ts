@@ -179,6 +179,21 @@ export interface QueueConfig {
   shedEventLoopDelayMs: number;
   /** The Retry-After of a shed join or poll. */
   shedRetryAfterSeconds: number;
+  /**
+   * A hold whose event's hold batch queue on this node would keep it waiting longer than
+   * this (ms; queue depth against the measured batch time, or the oldest waiter's age) is
+   * refused at once with 503 and Retry-After (holds/busy.ts). 0 turns the bound off.
+   */
+  holdQueueWaitMaxMs: number;
+  /** The Retry-After of a hold refused because the store was busy. */
+  holdBusyRetryAfterSeconds: number;
+  /**
+   * Store-paced admission (queue/storePace.ts): the admission rate is scaled down while the
+   * store reports a hold queue wait above this (ms). 0 turns store pacing off.
+   */
+  storeTargetWaitMs: number;
+  /** Store pacing never scales the admission rate below this share of it, in percent. */
+  storePaceMinPercent: number;
 }
 
 /** Thrown for a bad environment variable; the message names it. */
@@ -320,6 +335,10 @@ function queueConfig(env: Env): QueueConfig {
       1_000_000),
     shedEventLoopDelayMs: integer(env, 'SHED_EVENT_LOOP_DELAY_MS', 0, 0, 60_000),
     shedRetryAfterSeconds: integer(env, 'SHED_RETRY_AFTER_SECONDS', 2, 1, 60),
+    holdQueueWaitMaxMs: integer(env, 'HOLD_QUEUE_WAIT_MAX_MS', 5_000, 0, 120_000),
+    holdBusyRetryAfterSeconds: integer(env, 'HOLD_BUSY_RETRY_AFTER_SECONDS', 2, 1, 60),
+    storeTargetWaitMs: integer(env, 'QUEUE_STORE_TARGET_WAIT_MS', 1_000, 0, 60_000),
+    storePaceMinPercent: integer(env, 'QUEUE_STORE_PACE_MIN_PERCENT', 10, 1, 100),
   };
 }
 

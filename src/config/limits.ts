@@ -166,6 +166,24 @@ export const limits = {
    * short enough to follow a burst, long enough to hold many samples of 10 ms.
    */
   shedWindowMs: 500,
+  /**
+   * A store node's busy signal for an event (holds/busy.ts) lives this long in coordination
+   * after its last publish: a store that stops saying it is busy (healthy again, or dead)
+   * stops slowing admissions within this long. A missing signal means healthy.
+   */
+  storeSignalTtlMs: 5_000,
+  /**
+   * The web app retries a hold the store refused as busy (503) after its Retry-After at
+   * most this many times before it shows the refusal (about a minute at the default 2 s).
+   */
+  webHoldBusyRetriesMax: 30,
+  /** A store node publishes an event's busy signal at most this often. */
+  storeSignalPublishMs: 500,
+  /**
+   * Store pacing recovers this share of the configured admission rate per second once the
+   * store is healthy again (from the 10 % floor to the full rate in 9 s).
+   */
+  storePaceRecoverPerSecond: 0.1,
   /** Payment outcomes settled in one settle batch (orders/settleBatch.ts). */
   settleBatchMax: 64,
   /** Settle batches in flight per node (PostgreSQL; PGlite runs one at a time). */

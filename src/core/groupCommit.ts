@@ -22,6 +22,11 @@
  *   (which may still be waiting); holds take their batch's newest.
  * The in-flight limit is the caller's: holds and settles run a few per key (one on embedded
  * PGlite, which has one connection); joins and moves one per event.
+ *
+ * `load(key)` says how deep a key's queue is and how long its batches take (smoothed), so
+ * a caller can refuse a request that would wait longer than its client does (holds: see
+ * holds/busy.ts). The batch time is measured on `now` (monotonic, ms; tests pass a manual
+ * one).
  */
 import { assert } from './errors.js';
 
@@ -79,10 +84,29 @@ export interface GroupCommitOptions<T, R> {
    * slower with it (two interleaved pairs, 129 / 159 and 127 / 215 checkouts/s).
    */
   nextFirst?: boolean;
+  /** Monotonic milliseconds for `load` (default `performance.now`). */
+  now?: () => number;
 }
+
+/** How loaded one key is now (see GroupCommit.load). */
+export interface KeyLoad {
+  /** Members waiting for a batch (not counting those in running batches). */
+  waiting: number;
+  /** Batches running now. */
+  running: number;
+  /** How long the oldest waiting member has waited, ms (0 when none waits). */
+  oldestWaitMs: number;
+  /** The key's batch duration, smoothed over its recent batches, ms; 0 before any ended. */
+  batchMs: number;
+}
+
+/** Weight of the newest batch in the smoothed batch duration. */
+const batchMsWeight = 0.2;
 
 interface Member<T, R> {
   item: T;
+  /** When it was queued (`now`). */
+  atMs: number;
   resolve: (result: R) => void;
   reject: (error: unknown) => void;
 }
@@ -92,14 +116,29 @@ interface KeyQueue<T, R> {
   waiting: Member<T, R>[];
   running: number;
   latest: T;
+  /** Smoothed batch duration, ms (0 before the first batch ended). */
+  batchMs: number;
 }
 
 /** Keyed group commit (see the module comment). */
 export class GroupCommit<T, R> {
   private readonly keys = new Map<string, KeyQueue<T, R>>();
+  private readonly now: () => number;
 
   constructor(private readonly options: GroupCommitOptions<T, R>) {
     assert(options.maxBatch >= 1 && options.inFlight >= 1, 'group commit limits positive');
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  /** The key's load now; undefined when it is idle (nothing waiting, nothing running). */
+  load(key: string): KeyLoad | undefined {
+    const queue = this.keys.get(key);
+    if (queue === undefined) return undefined;
+    const oldest = queue.waiting[0];
+    return {
+      waiting: queue.waiting.length, running: queue.running, batchMs: queue.batchMs,
+      oldestWaitMs: oldest === undefined ? 0 : Math.max(0, this.now() - oldest.atMs),
+    };
   }
 
   /** Queues `item` for `key`'s next batch; resolves with its answer once decided. */
@@ -107,11 +146,11 @@ export class GroupCommit<T, R> {
     return new Promise((resolve, reject) => {
       let queue = this.keys.get(key);
       if (queue === undefined) {
-        queue = { waiting: [], running: 0, latest: item };
+        queue = { waiting: [], running: 0, latest: item, batchMs: 0 };
         this.keys.set(key, queue);
       }
       queue.latest = item;
-      queue.waiting.push({ item, resolve, reject });
+      queue.waiting.push({ item, atMs: this.now(), resolve, reject });
       this.pump(key, queue);
     });
   }
@@ -180,20 +219,29 @@ export class GroupCommit<T, R> {
     key: string, queue: KeyQueue<T, R>, batch: readonly Member<T, R>[],
   ): Promise<void> {
     let results: readonly (R | MemberFailure)[];
+    const startedMs = this.now();
     try {
       results = await this.options.run(key, batch.map((member) => member.item),
         () => queue.latest);
       assert(results.length === batch.length, 'one answer per member of a batch');
     } catch (error) {
+      this.measure(queue, startedMs);
       if (this.options.nextFirst === true) this.finished(key, queue);
       for (const member of batch) member.reject(error);
       return;
     }
+    this.measure(queue, startedMs);
     if (this.options.nextFirst === true) this.finished(key, queue);
     batch.forEach((member, i) => {
       const result = results[i] as R | MemberFailure;
       if (result instanceof MemberFailure) member.reject(result.error);
       else member.resolve(result);
     });
+  }
+
+  private measure(queue: KeyQueue<T, R>, startedMs: number): void {
+    const tookMs = Math.max(0, this.now() - startedMs);
+    queue.batchMs = queue.batchMs === 0 ? tookMs
+      : queue.batchMs + batchMsWeight * (tookMs - queue.batchMs);
   }
 }

@@ -16,7 +16,7 @@
  */
 import type { EventRecord } from '../catalog/events.js';
 import { limits } from '../config/limits.js';
-import { GroupCommit, type BatchGate } from '../core/groupCommit.js';
+import { GroupCommit, type BatchGate, type KeyLoad } from '../core/groupCommit.js';
 import { withRetry } from '../storage/db.js';
 import type { Db } from '../storage/index.js';
 import type { PassRowRefusal } from '../queue/gate.js';
@@ -178,9 +178,7 @@ interface Pending {
 /** The batcher of one database and set of seams: one key per event. */
 function eventBatcher(db: Db, seams: HoldSeams): GroupCommit<Pending, BatchOutcome> {
   return new GroupCommit<Pending, BatchOutcome>({
-    // One on embedded PGlite (one connection); on PostgreSQL see limits.holdBatchesInFlight.
-    inFlight: db.kind === 'pglite' ? 1 : limits.holdBatchesInFlight,
-    maxBatch: limits.holdBatchMax,
+    ...holdBatchShape(db),
     parallelMin: limits.holdBatchParallelMin,
     // The next batch is sent while this one's replies are written (see the option).
     nextFirst: true,
@@ -212,6 +210,25 @@ function batcherFor(db: Db, seams: HoldSeams): GroupCommit<Pending, BatchOutcome
     bySeams.set(seams, batcher);
   }
   return batcher;
+}
+
+/** How an event's hold batches are shaped on `db`: members per batch, batches at once. */
+export function holdBatchShape(db: Db): { maxBatch: number; inFlight: number } {
+  // One on embedded PGlite (one connection); on PostgreSQL see limits.holdBatchesInFlight.
+  return {
+    inFlight: db.kind === 'pglite' ? 1 : limits.holdBatchesInFlight,
+    maxBatch: limits.holdBatchMax,
+  };
+}
+
+/**
+ * How loaded an event's hold batch queue is on this node (holds/busy.ts bounds it);
+ * undefined when the event has nothing queued or running.
+ */
+export function holdQueueLoad(
+  db: Db, eventId: string, seams: HoldSeams = noSeams,
+): KeyLoad | undefined {
+  return batcherFor(db, seams).load(eventId);
 }
 
 /**

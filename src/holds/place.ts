@@ -1,7 +1,8 @@
 /**
  * Placing a hold, the whole flow behind `POST /events/:id/holds`: the event (from a
  * per-node cache), the on-sale check by this node's clock when the answer cannot be close,
- * the waiting room's pass checked on the node, then the decision in the event's next hold
+ * the waiting room's pass checked on the node, a store too busy to answer in time refused
+ * at once (busy.ts: 503, no round trip), then the decision in the event's next hold
  * batch, which also claims the pass against its admission row, decides the sale window by
  * the database clock, the per-customer limit and, with an Idempotency-Key, writes the
  * key's record with the reply (one round trip, one commit).
@@ -19,7 +20,8 @@ import { recordFailure, runIdempotent, type IdempotencyScope } from '../idempote
 import { ZoneViews } from '../inventory/zoneView.js';
 import { assertMayHold, checkPass, claimPassAlone } from '../queue/gate.js';
 import { waitingRoom } from '../queue/room.js';
-import type { HoldSeams } from './batch.js';
+import { holdBatchShape, holdQueueLoad, type HoldSeams } from './batch.js';
+import { isStoreBusy, StoreBusy } from './busy.js';
 import { isHoldGuard } from './claim.js';
 import { decideHold, keySeen, type PassClaim } from './holds.js';
 import { assertSaleMayBeOpen } from './saleWindow.js';
@@ -65,6 +67,9 @@ export class HoldDesk {
   /** This node's views of seated zones' free seats, which best available picks from. */
   private readonly views: ZoneViews;
 
+  /** The bound on each event's hold queue, and the store signal admission paces by. */
+  readonly busy: StoreBusy;
+
   constructor(private readonly ctx: AppContext) {
     this.events = new EventCache(ctx.db, ctx.clock);
     this.versions = tokenVersions(ctx);
@@ -75,6 +80,13 @@ export class HoldDesk {
       ...(unguarded === undefined ? {} : { unguarded }),
       ...(gate === undefined ? {} : { gate }),
     };
+    const seams = this.seams;
+    // A race test's gate holds batches back on purpose: that queue says nothing about the
+    // store, and refusing its contenders as busy would undo the race it builds.
+    const measured = gate === undefined
+      ? (eventId: string) => holdQueueLoad(ctx.db, eventId, seams) : () => undefined;
+    this.busy = new StoreBusy(ctx, ctx.seams?.holdQueueLoad ?? measured,
+      holdBatchShape(ctx.db));
   }
 
   async place(request: PlaceHold): Promise<PlacedHold> {
@@ -93,6 +105,8 @@ export class HoldDesk {
         }
         throw error;
       }
+      // A busy store decided nothing and reads nothing: a revoked token hears so on a retry.
+      if (isStoreBusy(error)) throw error;
       // Refused before a batch compared the version (bad input, the sale window): a
       // revoked token hears that it is revoked, not why the hold would have been refused.
       await this.checkToken(request.customerId, token);
@@ -108,6 +122,9 @@ export class HoldDesk {
   private async decide(request: PlaceHold, token: TokenCheck | undefined):
     Promise<PlacedHold> {
     const { event, passId } = await this.passGates(request, token);
+    // A store too busy to answer in time says so now (busy.ts), after the checks that need
+    // no database and before the queue; the fan's slot is kept by admission meanwhile.
+    this.busy.admit(event.eventId);
     try {
       return await this.decideGated(request, token, event, passId);
     } finally {

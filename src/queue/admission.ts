@@ -30,6 +30,9 @@ import { drawIfDue, type SeedSource } from './line.js';
 import { nextPace, type Pace } from './pace.js';
 import { newSeed } from './shuffle.js';
 import { liveSlot } from './slot.js';
+import {
+  nextStoreFactor, type StorePace, type StorePaceKnobs, type StoreSignal,
+} from './storePace.js';
 import { reserveWaitlistBase } from './waitblock.js';
 import {
   inventoryRoom, isClosed, tickSupply, type ShapeRow, type Supply, type SupplyKnobs,
@@ -62,6 +65,11 @@ export interface TickOptions {
   /** How long the previous tick's broadcast took to leave the leader, ms (for the ETA). */
   publishLagMs?: number;
   /**
+   * The store's signal for this line, read once for this tick (storePace.ts), and the
+   * pacing knobs. Unset: the store is taken as healthy (factor recovers toward 1).
+   */
+  store?: { signal: StoreSignal | null; knobs: StorePaceKnobs };
+  /**
    * Test seam: skip the fencing check, so a race test's control can show what a deposed
    * leader does without it. Production never sets it.
    */
@@ -76,6 +84,11 @@ export interface TickOptions {
    * hold_batch claims passes in, so a race test's control can show the deadlock it avoids.
    */
   reverseSlotLocks?: true;
+  /**
+   * Test seam: a refusing store neither stretches claim grace nor suspends the idle release,
+   * so a test's control can show the slot a busy store would cost a fan without them.
+   */
+  unprotectedSlots?: true;
   /** Test seam: runs between the tick's read and its apply (race tests hold it there). */
   beforeApply?: () => Promise<void>;
 }
@@ -149,6 +162,55 @@ function unguarded(opts: TickOptions): string[] {
  */
 const tickAttemptsUnlocked = 2;
 
+/** A store node refuses holds as busy: this tick keeps refused fans' slots. */
+function protectsSlots(opts: TickOptions): boolean {
+  return opts.store?.signal?.refusing === true && opts.unprotectedSlots !== true;
+}
+
+/**
+ * The idle rule's time for this tick. While a store node refuses holds as busy, a shopper
+ * whose holds are being refused would look idle through no fault of their own: no slot is
+ * freed as idle then (the pass's own expiry still ends it).
+ */
+function idleSecondsOf(event: EventRecord, opts: TickOptions): number {
+  if (protectsSlots(opts)) {
+    return Math.max(event.queue.passSeconds, opts.idleSeconds ?? defaultIdleSeconds);
+  }
+  return opts.idleSeconds ?? defaultIdleSeconds;
+}
+
+/**
+ * While a store node refuses holds as busy, an admitted fan may be unable to claim the pass
+ * within the claim grace however often they try: every unclaimed live admission's claim
+ * deadline is moved to a full grace from now (never past its pass's expiry), so the store's
+ * busy time never costs a fan the slot. Only live slots are stretched, never a lapsed one
+ * revived, so the live count the tick reads next never grows past the cap it admitted to.
+ * Bounded work: a row is rewritten only when its deadline is within the margin below.
+ * A deposed leader doing this too is harmless: it only moves deadlines later, within the
+ * pass. One statement, on ticks that read a refusing store only.
+ */
+export async function stretchClaimGrace(
+  db: Queryable, event: EventRecord, claimGraceSeconds: number, tickMs: number,
+  nowMs?: number,
+): Promise<number> {
+  const graceSeconds = Math.min(claimGraceSeconds, event.queue.passSeconds);
+  // Only deadlines closer than this are moved, so a row is written about once per half
+  // grace while the store stays busy, not on every tick; a few ticks' margin keeps every
+  // deadline clear of the next tick.
+  const marginSeconds = Math.min(graceSeconds,
+    Math.max(graceSeconds / 2, (3 * tickMs) / 1000));
+  const params: unknown[] = [event.eventId, graceSeconds, marginSeconds];
+  const now = sqlNow(params, nowMs);
+  const { rowCount } = await db.query(
+    `UPDATE queue_admissions a
+        SET claim_by = LEAST(a.expires_at, ${now} + $2 * interval '1 second')
+      WHERE a.event_id = $1 AND a.claimed_at IS NULL AND ${liveSlot('a', now)}
+        AND a.claim_by < LEAST(a.expires_at, ${now} + $3 * interval '1 second')`,
+    params,
+  );
+  return rowCount;
+}
+
 /**
  * The line's first round trip: fencing, the database clock, slots freed (completed orders,
  * idle shoppers), the state, the figures and the run of fans this tick could admit at most.
@@ -162,7 +224,7 @@ async function beginTick(
   for (const checkDraw of drawChecked ? [false] : [true, false]) {
     const { rows } = await q.query<BeginRow>(beginSql, [
       event.eventId, opts.token, opts.nowMs === undefined ? null : new Date(opts.nowMs),
-      checkDraw, new Date(event.onSaleAtMs), opts.idleSeconds ?? defaultIdleSeconds,
+      checkDraw, new Date(event.onSaleAtMs), idleSecondsOf(event, opts),
       event.queue.passSeconds, knobs.seekerSeconds,
       Math.min(limits.queueAdmitPerTickMax,
         creditCeiling(event.queue.admitPerMinute, opts.tickMs ?? 1_000)),
@@ -234,6 +296,10 @@ export async function tickLine(
 ): Promise<TickOutcome> {
   assert(Number.isSafeInteger(opts.token) && opts.token > 0, 'fencing token is positive');
   const knobs = opts.supply ?? defaultKnobs;
+  if (protectsSlots(opts)) {
+    await stretchClaimGrace(db, event, opts.claimGraceSeconds, opts.tickMs ?? 1_000,
+      opts.nowMs);
+  }
   let drawn: EntryRef[] = [];
   for (let attempt = 1; attempt <= tickAttemptsUnlocked; attempt++) {
     const done = await attemptTick(db, db, event, opts, knobs, attempt > 1, false);
@@ -298,8 +364,11 @@ function planTick(
   const onSale = nowMs >= event.onSaleAtMs;
   const { supply, slots } = tickSupply(state, event, knobs, state.shape);
   const soldOut = onSale && isClosed(supply, state.closed_at !== null);
+  const store = storePaceOf(state.pace, opts, nowMs);
+  // Credit accrues at the store-paced rate; the 60 s window below still caps at the full one.
+  const pacedPerMinute = event.queue.admitPerMinute * store.factor;
   const credit = accrue(Number(state.admit_credit), state.last_tick_at?.getTime() ?? null,
-    event.queue.admitPerMinute, nowMs, opts.tickMs ?? 1_000);
+    pacedPerMinute, nowMs, opts.tickMs ?? 1_000);
   const byRate = Math.min(
     // Credit is a sum of fractions: 6 × (1/6) must count as 1, not 0.999….
     Math.floor(credit + 1e-9),
@@ -318,14 +387,15 @@ function planTick(
   const shown: Supply = { ...supply, seekers: supply.seekers + admitted.length };
   const firstAdmittedAt = state.first_admitted_at ?? (admitted.length > 0 ? now : null);
   const ratePerMinute = measuredRate(slots.lastMinute + admitted.length, firstAdmittedAt, now);
-  const pace = nextPace(state.pace ?? undefined, {
-    atMs: nowMs, tickMs: opts.tickMs ?? 1_000, admitPerMinute: event.queue.admitPerMinute,
+  const paced = nextPace(state.pace ?? undefined, {
+    atMs: nowMs, tickMs: opts.tickMs ?? 1_000, admitPerMinute: pacedPerMinute,
     maxActive: event.queue.maxActiveShoppers, passSeconds: event.queue.passSeconds,
     liveBefore: slots.live, admitted: admitted.length,
     byRate: Math.max(0, byRate), bySlots: Math.max(0, bySlots),
     byInventory: Math.max(0, byInventory), drained: step.drained && admitted.length < budget,
     ...(opts.publishLagMs === undefined ? {} : { lagMs: opts.publishLagMs }),
   });
+  const pace = { ...paced, store };
   const seq = Number(state.tick_seq);
   return {
     seq, admitted, credit: Math.max(0, credit - admitted.length), firstAdmittedAt,
@@ -335,6 +405,16 @@ function planTick(
       atMs: nowMs, supply: shown, pace,
     },
   };
+}
+
+/** The line's store pacing after this tick, from the last tick's (storePace.ts). */
+function storePaceOf(previous: Pace | null, opts: TickOptions, nowMs: number): StorePace {
+  const signal = opts.store?.signal ?? null;
+  const before = previous?.store?.factor ?? 1;
+  const dtMs = previous === null ? (opts.tickMs ?? 1_000) : nowMs - previous.atMs;
+  const factor = opts.store === undefined ? 1
+    : nextStoreFactor(before, signal, dtMs, opts.store.knobs);
+  return { factor, storeWaitMs: signal?.waitMs ?? null, refusing: signal?.refusing ?? false };
 }
 
 /**
@@ -594,6 +674,8 @@ export interface QueueStats {
    * slots that lapsed by time (no hold within the claim grace, or the pass expired).
    */
   freed: { order: number; left: number; idle: number; lapsed: number };
+  /** Store pacing as of the last tick (storePace.ts); null before any tick paced. */
+  storePace: StorePace | null;
 }
 
 /**
@@ -612,8 +694,10 @@ export async function queueStats(
     left_unadmitted: number; admitted: number; released: number; freed_order: number;
     freed_left: number; freed_idle: number; active: number; served_up_to: number | null;
     rate_per_minute: number | null; sold_out: boolean | null; closed_at: Date | null;
+    store: StorePace | null;
   }>(
     `SELECT c.*, s.served_up_to, s.rate_per_minute, s.sold_out, s.closed_at,
+       s.pace->'store' AS store,
        (SELECT count(*) FROM queue_admissions q
          WHERE q.event_id = $1 AND ${liveSlot('q', now)})::int AS active
        FROM (${keptCountsSql}) AS c
@@ -637,5 +721,6 @@ export async function queueStats(
       // Unreleased and not live: lapsed by time (claim grace or pass expiry).
       lapsed: admitted - Number(row?.released ?? 0) - active,
     },
+    storePace: row?.store ?? null,
   };
 }

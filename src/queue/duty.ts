@@ -21,6 +21,7 @@ import { randomToken } from '../core/ids.js';
 import { LeaderElector } from '../coord/index.js';
 import { activeLines, tickLine, type TickOutcome } from './admission.js';
 import type { SeedSource } from './line.js';
+import { readStoreSignal, type StorePaceKnobs } from './storePace.js';
 import { supplyKnobs } from './supply.js';
 import { waitingRoom } from './room.js';
 
@@ -105,7 +106,10 @@ export class AdmissionDuty {
     const { ctx } = this;
     const event = await loadEvent(ctx.db, eventId);
     const lag = this.publishLags.get(eventId);
+    // The store's signal, once per tick: a missing, stale or unreadable one means healthy.
+    const signal = await readStoreSignal(ctx.coord, eventId);
     const outcome = await tickLine(ctx.db, event, {
+      store: { signal, knobs: storePaceKnobs(ctx) },
       nowMs: pinnedNowMs(ctx.clock), token,
       claimGraceSeconds: ctx.config.queue.claimGraceSeconds,
       tickMs: ctx.config.queue.tickMs, seeds: this.options.seeds,
@@ -158,6 +162,15 @@ export class AdmissionDuty {
     }, delayMs);
     this.timer.unref();
   }
+}
+
+/** The store pacing knobs of the configuration (storePace.ts). */
+export function storePaceKnobs(ctx: AppContext): StorePaceKnobs {
+  return {
+    targetWaitMs: ctx.config.queue.storeTargetWaitMs,
+    minFactor: ctx.config.queue.storePaceMinPercent / 100,
+    recoverPerSecond: limits.storePaceRecoverPerSecond,
+  };
 }
 
 /**

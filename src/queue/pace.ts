@@ -25,6 +25,8 @@
  * time is rounded up to the tick the fan's number is reached on.
  */
 
+import type { StorePace } from './storePace.js';
+
 /** Which limit held admission back on the last tick. */
 export type Regime = 'rate' | 'slots' | 'inventory' | 'drained';
 
@@ -52,6 +54,11 @@ export interface Pace {
   lagMs?: number;
   /** When the tick ran (database clock, epoch ms). */
   atMs: number;
+  /**
+   * Store pacing (storePace.ts): the share of admitPerMinute admitted at while the store
+   * is busy; `ratePerSecond` is already scaled by it. Absent before pacing ever ran.
+   */
+  store?: StorePace;
 }
 
 /** Smoothing time constant of the measurements. */

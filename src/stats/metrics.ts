@@ -20,7 +20,8 @@ const cacheMs = 2_000;
 
 interface Snapshot {
   lines: { event_id: string; waiting: number; served_up_to: number; admitted: number;
-    active: number; rate: number }[];
+    active: number; rate: number; store_factor: number | null;
+    store_wait_ms: number | null }[];
   payments: { status: string; n: number }[];
   outbox: { unpublished: number; lag_seconds: number };
   backlog: { payments: number; refunds: number };
@@ -32,6 +33,8 @@ async function readSnapshot(ctx: AppContext): Promise<Snapshot> {
        'lines', coalesce((SELECT json_agg(l) FROM (
           SELECT s.event_id::text AS event_id, s.served_up_to::float8 AS served_up_to,
                  s.rate_per_minute AS rate,
+                 (s.pace->'store'->>'factor')::float8 AS store_factor,
+                 (s.pace->'store'->>'storeWaitMs')::float8 AS store_wait_ms,
                  (SELECT count(*) FROM queue_entries e WHERE e.event_id = s.event_id)
                    - (SELECT count(*) FROM queue_admissions a WHERE a.event_id = s.event_id)
                    AS waiting,
@@ -78,7 +81,8 @@ export function registerDomainMetrics(registry: Registry, ctx: AppContext): {
   const registers = [registry];
   const holds = new Counter({
     name: 'stampede_holds_total', registers, labelNames: ['outcome'] as const,
-    help: 'Hold requests by outcome: placed, conflict (tickets taken), refused (4xx), error',
+    help: 'Hold requests by outcome: placed, conflict (tickets taken), refused (4xx), ' +
+      'busy (503: the store\'s hold queue was full), error',
   });
   type Line = Snapshot['lines'][number];
   const lineGauge = (name: string, help: string, pick: (l: Line) => number): void => {
@@ -98,6 +102,12 @@ export function registerDomainMetrics(registry: Registry, ctx: AppContext): {
   lineGauge('stampede_queue_admitted', 'Admissions so far', (l) => l.admitted);
   lineGauge('stampede_queue_active_shoppers', 'Admitted fans with a live pass', (l) => l.active);
   lineGauge('stampede_queue_admissions_per_minute', 'Measured admission rate', (l) => l.rate);
+  lineGauge('stampede_queue_store_pace_factor',
+    'Share of admitPerMinute the tick admits at while the store is busy (1: not slowed)',
+    (l) => l.store_factor ?? 1);
+  lineGauge('stampede_queue_store_wait_ms',
+    'Hold queue wait a store node reported for the event, ms (0: none reported, healthy)',
+    (l) => l.store_wait_ms ?? 0);
   new Gauge({
     name: 'stampede_payments', registers, labelNames: ['status'] as const,
     help: 'Payments created in the last day, by status',
@@ -155,7 +165,8 @@ export function registerDomainMetrics(registry: Registry, ctx: AppContext): {
     holdOutcome(status) {
       const outcome = status === 201
         ? 'placed'
-        : status === 409 ? 'conflict' : status >= 500 ? 'error' : 'refused';
+        : status === 409 ? 'conflict' : status === 503 ? 'busy'
+          : status >= 500 ? 'error' : 'refused';
       holds.inc({ outcome });
     },
   };

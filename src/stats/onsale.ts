@@ -49,6 +49,12 @@ export interface OnSaleStats {
     left: number;
     movedToWaitlist: number;
     freed: { order: number; left: number; idle: number; lapsed: number };
+    /**
+     * Store-paced admission (queue/storePace.ts): the share of admitPerMinute the tick admits
+     * at (1: not slowed), the hold queue wait a store node reported (null: none, healthy),
+     * and whether a store node refused holds as busy (slots are then protected).
+     */
+    storePace: { factor: number; storeWaitMs: number | null; refusing: boolean };
   };
   tickets: { capacity: number; available: number; held: number; sold: number };
   activeHolds: number;
@@ -250,6 +256,7 @@ export async function onSaleStats(
       activeShoppers: queue.activeShoppers, admissionsPerMinute: queue.ratePerMinute,
       soldOut: queue.soldOut, closedAt: queue.closedAt, left: queue.left,
       movedToWaitlist: queue.movedToWaitlist, freed: queue.freed,
+      storePace: queue.storePace ?? { factor: 1, storeWaitMs: null, refusing: false },
     },
     tickets: { capacity: event.capacity, available: event.capacity - held - sold, held, sold },
     activeHolds: row?.active_holds ?? 0,

@@ -18,6 +18,15 @@ export const OnSaleStatsSchema = Type.Object({
       description: 'Shopper slots freed before their pass ran out (order complete, given ' +
         'back, idle) and slots that lapsed by time (claim grace or pass expiry)',
     }),
+    storePace: Type.Object({
+      factor: Type.Number({ minimum: 0, maximum: 1 }),
+      storeWaitMs: Type.Union([Type.Number({ minimum: 0 }), Type.Null()]),
+      refusing: Type.Boolean(),
+    }, {
+      description: 'Store-paced admission as of the last tick: the share of admitPerMinute ' +
+        'admitted at (1: not slowed), the hold queue wait a store node reported (null: ' +
+        'none, healthy) and whether a store node refused holds as busy (503)',
+    }),
   }),
   tickets: Type.Object({ capacity: Count, available: Count, held: Count, sold: Count }),
   activeHolds: Count,

@@ -103,6 +103,8 @@ export const copy = {
     clearSelection: 'Clear',
     holdSeats: 'Hold these seats',
     holding: 'Holding…',
+    storeBusy: (seconds: number) => 'Lots of fans are choosing tickets right now. Your place '
+      + `is kept: we will try again for you in ${seconds} s…`,
     bestTitle: 'Best available',
     bestHint: 'We pick the best seats left, next to each other where possible.',
     standingTitle: 'Standing',
@@ -429,6 +431,10 @@ export const copy = {
     ofCapacity: (sold: string, capacity: string) => `${sold} / ${capacity}`,
     noQueue: 'No queue',
     ms: (value: string) => `${value} ms`,
+    storePaced: (percent: number, wait: string | undefined, refusing: boolean) =>
+      `Admissions paced by the store: ${percent} % of the configured rate`
+      + (wait === undefined ? ' (recovering)' : ` (hold queue wait ${wait})`)
+      + (refusing ? '; holds are being refused as busy and retried, slots kept.' : '.'),
     charts: {
       queueLength: 'Queue length', admissionsPerSecond: 'Admissions per second',
       activeHolds: 'Active holds', sold: 'Tickets sold', revenue: 'Revenue',

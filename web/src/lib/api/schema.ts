@@ -1452,7 +1452,7 @@ export interface paths {
         put?: never;
         /**
          * Hold seats, or N tickets of a zone (best available)
-         * @description All or nothing. On an event with a queue, send the X-Queue-Pass header.
+         * @description All or nothing. On an event with a queue, send the X-Queue-Pass header. 503 `service_unavailable` (with Retry-After and `reason: "store_busy"`): the store's hold queue for the event is too deep to answer in time; nothing was decided, the pass and the fan's place are kept, retry after Retry-After.
          */
         post: {
             parameters: {
@@ -1638,6 +1638,24 @@ export interface paths {
                 };
                 /** @description Default Response */
                 429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail?: string;
+                            code: string;
+                            instance?: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4670,6 +4688,12 @@ export interface paths {
                                     left: number;
                                     idle: number;
                                     lapsed: number;
+                                };
+                                /** @description Store-paced admission as of the last tick: the share of admitPerMinute admitted at (1: not slowed), the hold queue wait a store node reported (null: none, healthy) and whether a store node refused holds as busy (503) */
+                                storePace: {
+                                    factor: number;
+                                    storeWaitMs: number | null;
+                                    refusing: boolean;
                                 };
                             };
                             tickets: {

@@ -83,6 +83,14 @@ export function DashboardPage() {
               <dd>{latest.holdLatency.latencyMsP99 === null ? '–'
                 : ms(latest.holdLatency.latencyMsP99)}</dd></div>
           </dl>
+          {latest.queue.enabled && latest.queue.storePace.factor < 1 && (
+            <p className="notice warn" role="status" data-testid="store-paced">
+              {text.storePaced(Math.round(latest.queue.storePace.factor * 100),
+                latest.queue.storePace.storeWaitMs === null ? undefined
+                  : ms(latest.queue.storePace.storeWaitMs),
+                latest.queue.storePace.refusing)}
+            </p>
+          )}
           <div className="charts">
             {charts.map((chart) => (
               <LineChart key={chart.metric} samples={stats.samples} domain={domain} {...chart} />

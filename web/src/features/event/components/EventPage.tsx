@@ -139,10 +139,14 @@ export function EventPage() {
     setNotice(undefined);
     setTaken(new Set());
     try {
-      const created = await createHold(eventId, request, pass);
+      // A busy store is retried for the fan after Retry-After, with a calm notice meanwhile.
+      const created = await createHold(eventId, request, pass, {
+        onBusy: (seconds) => setNotice(copy.event.storeBusy(seconds)),
+      });
       navigate(paths.checkout(created.holdId));
     } catch (failure) {
       setBusy(false);
+      setNotice(undefined);
       setError(failure);
       if (!(failure instanceof ApiProblem)) return;
       if (failure.code === 'seats_unavailable') {

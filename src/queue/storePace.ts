@@ -1,0 +1,112 @@
+/**
+ * Store-paced admission: the waiting room admits no faster than the store can take holds.
+ *
+ * Each store node watches its hold batch queue per event (holds/busy.ts) and, while the
+ * wait it would give a new hold is above the target (`QUEUE_STORE_TARGET_WAIT_MS`) or it
+ * is refusing holds as busy, publishes a small signal for the event through coordination
+ * (one key per event, hashed by event for Redis Cluster, with a short TTL). Healthy nodes
+ * publish nothing, so any busy node keeps the signal alive and the key expires within
+ * `limits.storeSignalTtlMs` once none is busy: a stale or missing signal means healthy, and
+ * a lost Redis can only make admission go at the organizer's rate, never stall it.
+ *
+ * The admission leader reads the signal once per tick (`readStoreSignal`) and moves the
+ * line's store factor with `nextStoreFactor`: down multiplicatively while the store is
+ * over its target (faster the further over, and by half a second's worth at least while it
+ * refuses), up linearly once it is not. The tick admits at `admitPerMinute × factor`,
+ * never above `admitPerMinute` and never below `QUEUE_STORE_PACE_MIN_PERCENT` of it. Only
+ * how many are admitted changes, never who: admission still walks the line in number order.
+ * The factor lives in the line's pace (`queue_state.pace.store`), so a new leader carries
+ * on from it, and shows in the stats and /metrics.
+ */
+import type { Coordinator } from '../coord/types.js';
+
+/** What a store node says about one event's hold queue. */
+export interface StoreSignal {
+  /** The wait a new hold would have in the node's hold batch queue, ms (its estimate). */
+  waitMs: number;
+  /** The node refused holds as busy (503) since its last publish. */
+  refusing: boolean;
+}
+
+/** The store pacing of a line after a tick (kept in its pace, shown in the stats). */
+export interface StorePace {
+  /** The share of `admitPerMinute` admitted at, (min, 1]. */
+  factor: number;
+  /** The store's reported hold queue wait, ms, or null when no store reported (healthy). */
+  storeWaitMs: number | null;
+  /** A store node refused holds as busy: slots are protected (admission.ts). */
+  refusing: boolean;
+}
+
+/** The tuning of `nextStoreFactor`. */
+export interface StorePaceKnobs {
+  /** Above this reported wait the rate goes down; 0 turns pacing off (factor 1). */
+  targetWaitMs: number;
+  /** The lowest factor. */
+  minFactor: number;
+  /** Share of the rate recovered per second once healthy. */
+  recoverPerSecond: number;
+}
+
+/** The key of an event's store signal. */
+export function storeSignalKey(coord: Coordinator, eventId: string): string {
+  return coord.keys.event(eventId, 'store:busy');
+}
+
+/** Publishes a store node's signal for an event, to live `ttlMs` (holds/busy.ts). */
+export async function publishStoreSignal(
+  coord: Coordinator, eventId: string, signal: StoreSignal, ttlMs: number,
+): Promise<void> {
+  await coord.set(storeSignalKey(coord, eventId),
+    JSON.stringify({ w: Math.round(signal.waitMs), r: signal.refusing }), { ttlMs });
+}
+
+/**
+ * The event's store signal, or null when none is live (or it cannot be read: coordination
+ * down means healthy, so the line never stalls on it).
+ */
+export async function readStoreSignal(
+  coord: Coordinator, eventId: string,
+): Promise<StoreSignal | null> {
+  let raw: string | null;
+  try {
+    raw = await coord.get(storeSignalKey(coord, eventId));
+  } catch {
+    return null;
+  }
+  if (raw === null) return null;
+  try {
+    const parsed = JSON.parse(raw) as { w?: unknown; r?: unknown };
+    const waitMs = Number(parsed.w);
+    if (!Number.isFinite(waitMs) || waitMs < 0) return null;
+    return { waitMs, refusing: parsed.r === true };
+  } catch {
+    return null;
+  }
+}
+
+/** Longest step one tick may take (a paused leader does not jump the factor). */
+const maxStepMs = 5_000;
+/** Per second over target the factor falls to at most this share (and at least this). */
+const fallMin = 0.5;
+const fallMax = 0.95;
+
+/**
+ * The line's store factor after `dtMs` with `signal` (pure; see the module comment).
+ * Healthy (no signal, or a wait at or under target and no refusals): recovers linearly.
+ * Busy: falls by the ratio target / wait per second, clamped to [0.5, 0.95]; a refusing
+ * store falls by half per second. Always within [minFactor, 1].
+ */
+export function nextStoreFactor(
+  previous: number, signal: StoreSignal | null, dtMs: number, knobs: StorePaceKnobs,
+): number {
+  if (knobs.targetWaitMs <= 0) return 1;
+  const floor = Math.min(1, Math.max(0.01, knobs.minFactor));
+  const from = Number.isFinite(previous) ? Math.min(1, Math.max(floor, previous)) : 1;
+  const seconds = Math.min(Math.max(0, dtMs), maxStepMs) / 1000;
+  const busy = signal !== null && (signal.refusing || signal.waitMs > knobs.targetWaitMs);
+  if (!busy) return Math.min(1, from + knobs.recoverPerSecond * seconds);
+  const ratio = signal.refusing ? fallMin
+    : Math.min(fallMax, Math.max(fallMin, knobs.targetWaitMs / signal.waitMs));
+  return Math.max(floor, from * Math.pow(ratio, seconds));
+}
