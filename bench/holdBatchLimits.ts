@@ -4,7 +4,7 @@
  * connections, with `/healthz` and the load average beside every round. The settings are
  * changed in this process between cases, which only a benchmark does: each case starts its
  * own server over a fresh handle on the same database, so its batcher is built with them.
- * `npx tsx bench/holdBatchLimits.ts [--configs=64x4,64x1,64x2] [--connections=32,64]
+ * `npx tsx bench/holdBatchLimits.ts [--configs=64x4,64x1,64x2,64x2p16] [--connections=32,64]
  * [--rounds=2] [--seconds=4]`.
  */
 import { readFileSync } from 'node:fs';
@@ -21,15 +21,19 @@ const argv = process.argv.slice(2);
 const option = (name: string): string | undefined =>
   argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
 const configs = (option('configs') ?? '64x4,64x1,64x2,32x2').split(',').map((c) => {
-  const [max, inFlight] = c.split('x').map(Number);
-  return { name: c, max: max as number, inFlight: inFlight as number };
+  // `64x2p16`: batches of at most 64, 2 in flight, the second only once 16 wait.
+  const [max, inFlight, parallelMin] = c.split(/[xp]/).map(Number);
+  return { name: c, max: max as number, inFlight: inFlight as number,
+    parallelMin: parallelMin ?? 1 };
 });
 const connectionCounts = (option('connections') ?? '32,64').split(',').map(Number);
 const rounds = Number(option('rounds') ?? 2);
 const caseMs = Number(option('seconds') ?? 4) * 1000;
 
 /** The limits object, writable here only: the A/B changes it between cases. */
-const tunable = limits as unknown as { holdBatchMax: number; holdBatchesInFlight: number };
+const tunable = limits as unknown as {
+  holdBatchMax: number; holdBatchesInFlight: number; holdBatchParallelMin: number;
+};
 
 /** Batch sizes seen: calls, requests, and requests weighted by their own batch's size. */
 const batches = { calls: 0, requests: 0, weighted: 0 };
@@ -104,6 +108,7 @@ try {
       for (const config of configs) {
         tunable.holdBatchMax = config.max;
         tunable.holdBatchesInFlight = config.inFlight;
+        tunable.holdBatchParallelMin = config.parallelMin;
         Object.assign(batches, { calls: 0, requests: 0, weighted: 0 });
         const server = await startBenchServer(counted(), { connections: 64 });
         const pg0 = await backendCpuNs();
@@ -120,8 +125,9 @@ try {
           ((node.user + node.system) / 1000 / held).toFixed(3)} ms, PostgreSQL ${
           (pgNs / 1e6 / held).toFixed(3)} ms`;
         process.stdout.write(`  ${connections} conns, max ${config.max} × ${config.inFlight} in ` +
-          `flight: ${fmt(row.opsPerSec)}/s = ${(row.opsPerSec / health.opsPerSec * 100)
-            .toFixed(1)} % of /healthz, p50 ${fmt(row.p50Ms, 1)} ms, p99 ${fmt(row.p99Ms, 1)} ` +
+          `flight (from ${config.parallelMin} waiting): ${fmt(row.opsPerSec)}/s = ${
+            (row.opsPerSec / health.opsPerSec * 100).toFixed(1)} % of /healthz, p50 ${
+            fmt(row.p50Ms, 1)} ms, p99 ${fmt(row.p99Ms, 1)} ` +
           `ms, ${row.errors} errors; batches: mean ${fmt(batches.requests / batches.calls)}, ` +
           `as a request sees it ${fmt(batches.weighted / batches.requests)}; ${cpu} ` +
           `(load ${load()})\n`);

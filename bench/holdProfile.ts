@@ -3,7 +3,8 @@
  * PostgreSQL (as the holds section does) while timing every statement from Node's side
  * (pool wait included), sampling the event loop's delay and PostgreSQL's sessions
  * (pg_stat_activity), and stamping each request at the route's stages. Run with
- * `npx tsx bench/holdProfile.ts [connections] [seconds]`; add `--cpu-prof` to node
+ * `npx tsx bench/holdProfile.ts [connections] [seconds] [hot]` (`hot`: 4 seats per request of
+ * a block of 100, as the holds section's hot-block rows, mostly refused); add `--cpu-prof` to node
  * (NODE_OPTIONS) for a CPU profile of the server thread.
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
@@ -13,11 +14,14 @@ import { createVenue } from '../src/catalog/venues.js';
 import { systemClock } from '../src/core/clock.js';
 import type { Db, Queryable } from '../src/storage/index.js';
 import { buildCustomers } from '../src/testing/factories.js';
+import { threadCpuMs } from './cpuProfile.js';
 import { watchRequestStages } from './requestStages.js';
 import { benchPostgres, loadHttp, postJson, startBenchServer } from './lib.js';
 
 const connections = Number(process.argv[2] ?? 64);
 const seconds = Number(process.argv[3] ?? 6);
+/** `hot`: 4 random seats per request of a block of 100 (rows 1-2 of S1), mostly refused. */
+const hot = process.argv[4] === 'hot';
 
 
 interface Stat { n: number; ms: number; max: number }
@@ -83,7 +87,12 @@ for (let s = 1; s <= 10; s++) for (let r = 1; r <= 25; r++) for (let n = 1; n <=
 }
 seats.sort(() => Math.random() - 0.5);
 const path = `/api/v1/events/${event.eventId}/holds`;
-const specs = seats.map((id, i) => postJson(path, { seats: [id] },
+const hotPick = (): string[] => {
+  const picked = new Set<number>();
+  while (picked.size < 4) picked.add(Math.floor(Math.random() * 100));
+  return [...picked].map((i) => `S1-${Math.floor(i / 50) + 1}-${(i % 50) + 1}`);
+};
+const specs = seats.map((id, i) => postJson(path, { seats: hot ? hotPick() : [id] },
   { authorization: `Bearer ${(fans[i % fans.length] as { token: string }).token}` }));
 
 // pg_stat_activity sampled from its own connection.
@@ -110,11 +119,13 @@ const loop = monitorEventLoopDelay({ resolution: 5 });
 measuring = true;
 loop.enable();
 const cpu0 = process.cpuUsage();
+const thread0 = threadCpuMs();
 const t0 = performance.now();
 const row = await loadHttp('profile: single seats', server.url, specs,
-  { concurrency: connections, maxMs: seconds * 1000, warmup: 20 });
+  { concurrency: connections, maxMs: seconds * 1000, warmup: 20, ok: hot ? [201, 409] : [201] });
 const wall = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
+const threadMs = threadCpuMs() - thread0;
 loop.disable();
 measuring = false;
 clearInterval(sampling);
@@ -125,6 +136,8 @@ const mean = (total: number): string => (total / stage.n).toFixed(2);
 console.log(`process CPU (server + load thread): ${
   ((cpu.user + cpu.system) / 1000 / wall * 100).toFixed(0)} % of one core over ${
   wall.toFixed(0)} ms`);
+console.log(`server thread CPU: ${(threadMs / stage.n * 1000).toFixed(0)} µs per request ` +
+  `(${threadMs} ms over ${stage.n} requests)`);
 console.log(`event loop delay: p50 ${ms(loop.percentile(50))} ms, p99 ${
   ms(loop.percentile(99))} ms, max ${ms(loop.max)} ms`);
 console.log(`server-side stages (mean over ${stage.n}): parse→handler (auth, rate limit, ` +

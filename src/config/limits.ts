@@ -157,6 +157,11 @@ export const limits = {
    */
   holdBatchesInFlight: 1,
   /**
+   * With a hold batch running, another of the same event starts beside it only once this
+   * many requests wait (PostgreSQL only); fewer wait and ride in the next batch whole.
+   */
+  holdBatchParallelMin: 1,
+  /**
    * Load shedding reads the event loop's mean delay over windows this long (core/pressure.ts):
    * short enough to follow a burst, long enough to hold many samples of 10 ms.
    */

@@ -21,6 +21,7 @@ interface Options {
   parallelMin?: number;
   distinct?: Distinct<string>;
   gate?: BatchGate;
+  nextFirst?: boolean;
 }
 
 /**
@@ -89,6 +90,42 @@ describe('group commit', () => {
       expect(started.map((b) => b.items)).toEqual([['a'], ['b', 'c', 'd'], ['e', 'f']]);
       expect(await Promise.all(answers)).toEqual(['a!', 'b!', 'c!', 'd!', 'e!', 'f!']);
     });
+
+  it('with nextFirst, starts the next batch before a batch\'s members are answered',
+    async () => {
+      // A member's continuation (a hold's reply being written) must not keep the database
+      // idle: by the time the first answer is seen, the batch of those who waited has started.
+      const { batcher, started, finish } = harness({ maxBatch: 8, inFlight: 1, nextFirst: true });
+      let seen: string[][] = [];
+      const first = batcher.submit('e1', 'a').then(() => { seen = started.map((b) => b.items); });
+      void batcher.submit('e1', 'b');
+      void batcher.submit('e1', 'c');
+      await finish();
+      await first;
+      expect(seen).toEqual([['a'], ['b', 'c']]);
+    });
+
+  it('with nextFirst, starts the next batch before a failed batch\'s members are answered',
+    async () => {
+      const { batcher, started, fail } = harness({ maxBatch: 8, inFlight: 1, nextFirst: true });
+      let seen: string[][] = [];
+      const first = batcher.submit('e1', 'a').catch(() => { seen = started.map((b) => b.items); });
+      void batcher.submit('e1', 'b');
+      await fail(0, new Error('boom'));
+      await first;
+      expect(seen).toEqual([['a'], ['b']]);
+    });
+
+  it('without nextFirst, answers a batch\'s members before the next batch starts', async () => {
+    const { batcher, started, finish } = harness({ maxBatch: 8, inFlight: 1 });
+    let seen: string[][] = [];
+    const first = batcher.submit('e1', 'a').then(() => { seen = started.map((b) => b.items); });
+    void batcher.submit('e1', 'b');
+    await finish();
+    await first;
+    expect(seen).toEqual([['a']]);
+    expect(started.map((b) => b.items)).toEqual([['a'], ['b']]);
+  });
 
   it('runs at most inFlight batches of a key, and other keys beside them', async () => {
     const { batcher, running, finish } = harness({ maxBatch: 1, inFlight: 2 });

@@ -17,6 +17,7 @@
  *   join of a customer rides along in the batch (one entry answers both); a second move
  *   waits for the next batch, where it finds the first one's result.
  * - `gate`: race tests hold a key's batches back until their contenders have queued.
+ * - `nextFirst`: holds send their next batch before answering the finished one's members.
  * - `run`'s `latest`: joins and moves decide with the event copy of the key's latest arrival
  *   (which may still be waiting); holds take their batch's newest.
  * The in-flight limit is the caller's: holds and settles run a few per key (one on embedded
@@ -75,6 +76,14 @@ export interface GroupCommitOptions<T, R> {
   parallelMin?: number;
   distinct?: Distinct<T>;
   gate?: BatchGate;
+  /**
+   * Frees a finished batch's slot, and starts the next batch, before its members are
+   * answered (default: after). Answering runs each member's continuation first; for holds
+   * (one batch in flight) that left the database idle while Node wrote the replies. Settles
+   * keep the default: with four in flight and a start threshold, their checkouts measured
+   * slower with it (two interleaved pairs, 129 / 159 and 127 / 215 checkouts/s).
+   */
+  nextFirst?: boolean;
   /** Monotonic milliseconds for `load` (default `performance.now`). */
   now?: () => number;
 }
@@ -160,12 +169,18 @@ export class GroupCommit<T, R> {
       if (queue.running > 0 && queue.waiting.length < parallelMin) break;
       const batch = this.take(queue);
       queue.running++;
+      // Without nextFirst the slot is freed once the members' continuations have run.
       void this.run(key, queue, batch).finally(() => {
-        queue.running--;
-        if (queue.waiting.length > 0) this.pump(key, queue);
-        else if (queue.running === 0 && this.keys.get(key) === queue) this.keys.delete(key);
+        if (this.options.nextFirst !== true) this.finished(key, queue);
       });
     }
+  }
+
+  /** A batch of `key` has been decided: its slot goes to the requests waiting, if any. */
+  private finished(key: string, queue: KeyQueue<T, R>): void {
+    queue.running--;
+    if (queue.waiting.length > 0) this.pump(key, queue);
+    else if (queue.running === 0 && this.keys.get(key) === queue) this.keys.delete(key);
   }
 
   /** The next batch, in arrival order. */
@@ -211,10 +226,12 @@ export class GroupCommit<T, R> {
       assert(results.length === batch.length, 'one answer per member of a batch');
     } catch (error) {
       this.measure(queue, startedMs);
+      if (this.options.nextFirst === true) this.finished(key, queue);
       for (const member of batch) member.reject(error);
       return;
     }
     this.measure(queue, startedMs);
+    if (this.options.nextFirst === true) this.finished(key, queue);
     batch.forEach((member, i) => {
       const result = results[i] as R | MemberFailure;
       if (result instanceof MemberFailure) member.reject(result.error);

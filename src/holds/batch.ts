@@ -179,6 +179,9 @@ interface Pending {
 function eventBatcher(db: Db, seams: HoldSeams): GroupCommit<Pending, BatchOutcome> {
   return new GroupCommit<Pending, BatchOutcome>({
     ...holdBatchShape(db),
+    parallelMin: limits.holdBatchParallelMin,
+    // The next batch is sent while this one's replies are written (see the option).
+    nextFirst: true,
     ...(seams.gate === undefined ? {} : { gate: seams.gate }),
     run: async (_eventId, batch) => {
       // The latest arrival carries the freshest copy of the event (the route's cache).
