@@ -4,7 +4,6 @@
  * its signal, and, over HTTP on both databases and both coordinators, that a fan refused
  * by a busy store keeps the slot while a control without the tick's protection loses it.
  */
-import { randomUUID } from 'node:crypto';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -13,9 +12,7 @@ import type { AppContext } from '../context.js';
 import { ManualClock } from '../core/clock.js';
 import { DomainError } from '../core/errors.js';
 import { GroupCommit, type KeyLoad } from '../core/groupCommit.js';
-import { createMemoryCoordinator, createMemoryHub } from '../coord/memory.js';
-import { createRedisCoordinator } from '../coord/redis.js';
-import type { Coordinator } from '../coord/types.js';
+import { createMemoryCoordinator } from '../coord/memory.js';
 import type { Db } from '../storage/index.js';
 import { storePaceKnobs } from '../queue/duty.js';
 import { findAdmission, tickLine } from '../queue/admission.js';
@@ -26,15 +23,11 @@ import { testBackends } from '../testing/backends.js';
 import { buildTestApp, buildTestContext } from '../testing/context.js';
 import { bearer, buildCustomers, buildEvent } from '../testing/factories.js';
 import { PauseGate } from '../testing/pauseGate.js';
-import { deleteRedisPrefix, serviceAvailable, testRedisUrl } from '../testing/services.js';
+import { coordinatorsFor, type CoordKind } from '../testing/coords.js';
 import { estimatedWaitMs, StoreBusy } from './busy.js';
 
 const backends = await testBackends();
-const redisUp = await serviceAvailable('Redis', testRedisUrl);
-const prefixes: string[] = [];
-afterAll(async () => {
-  if (redisUp) for (const prefix of prefixes) await deleteRedisPrefix(prefix);
-});
+const { redisUp, coordinator } = await coordinatorsFor('busy');
 
 /** Lets settled promises run their callbacks (no time passes). */
 async function settle(): Promise<void> {
@@ -183,8 +176,6 @@ describe('refusing a hold as busy', () => {
   });
 });
 
-type CoordKind = 'memory' | 'redis';
-
 for (const backend of backends) {
   for (const kind of ['memory', 'redis'] as CoordKind[]) {
     const enabled = backend.available && (kind === 'memory' || redisUp);
@@ -195,16 +186,6 @@ for (const backend of backends) {
       });
       afterAll(async () => db?.close());
 
-      function coordinator(clock: ManualClock): Coordinator {
-        if (kind === 'memory') {
-          return createMemoryCoordinator({ hub: createMemoryHub(() => clock.nowMs()) });
-        }
-        const prefix = `test:busy:${randomUUID().slice(0, 8)}:`;
-        prefixes.push(prefix);
-        return createRedisCoordinator({
-          url: testRedisUrl, prefix, name: 'test-busy', logger: { warn: () => undefined },
-        });
-      }
 
       /**
        * Two fans in line, one slot. The first is admitted, tries to hold while the store is
@@ -216,7 +197,7 @@ for (const backend of backends) {
         retryAfter: (string | undefined)[];
       }> {
         const clock = new ManualClock(Date.now());
-        const coord = coordinator(clock);
+        const coord = coordinator(kind, clock);
         let storeBusy = false;
         const busyLoad: KeyLoad = { waiting: 5_000, running: 1, oldestWaitMs: 0, batchMs: 900 };
         const { app, ctx } = await buildTestApp(db, {

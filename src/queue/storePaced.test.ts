@@ -5,34 +5,25 @@
  * databases and both coordinators, with a manual clock (the duty ticks by hand, no sleeps).
  * And a refusing store keeps idle shoppers' slots (a control without it frees them).
  */
-import { randomUUID } from 'node:crypto';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadEvent } from '../catalog/events.js';
 import { limits } from '../config/limits.js';
 import { ManualClock } from '../core/clock.js';
-import { createMemoryCoordinator, createMemoryHub } from '../coord/memory.js';
-import { createRedisCoordinator } from '../coord/redis.js';
-import type { Coordinator } from '../coord/types.js';
+import { createMemoryCoordinator } from '../coord/memory.js';
 import type { Db } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
 import { buildTestContext } from '../testing/context.js';
 import { buildEvent, buildVenue, insertCustomerRows } from '../testing/factories.js';
-import { deleteRedisPrefix, serviceAvailable, testRedisUrl } from '../testing/services.js';
+import { coordinatorsFor, type CoordKind } from '../testing/coords.js';
 import { claimAdmission, queueStats, tickLine } from './admission.js';
 import { AdmissionDuty, storePaceKnobs } from './duty.js';
 import { joinLine } from './line.js';
 import { publishStoreSignal, storeSignalKey } from './storePace.js';
 
 const backends = await testBackends();
-const redisUp = await serviceAvailable('Redis', testRedisUrl);
-const prefixes: string[] = [];
-afterAll(async () => {
-  if (redisUp) for (const prefix of prefixes) await deleteRedisPrefix(prefix);
-});
-
-type CoordKind = 'memory' | 'redis';
+const { redisUp, coordinator } = await coordinatorsFor('pace');
 
 for (const backend of backends) {
   for (const kind of ['memory', 'redis'] as CoordKind[]) {
@@ -44,21 +35,11 @@ for (const backend of backends) {
       });
       afterAll(async () => db?.close());
 
-      function coordinator(clock: ManualClock): Coordinator {
-        if (kind === 'memory') {
-          return createMemoryCoordinator({ hub: createMemoryHub(() => clock.nowMs()) });
-        }
-        const prefix = `test:pace:${randomUUID().slice(0, 8)}:`;
-        prefixes.push(prefix);
-        return createRedisCoordinator({
-          url: testRedisUrl, prefix, name: 'test-pace', logger: { warn: () => undefined },
-        });
-      }
 
       /** 400 fans (2,050 tickets) at 10 a second, and a leader that ticks when told. */
       async function setup() {
         const clock = new ManualClock(Date.now());
-        const coord = coordinator(clock);
+        const coord = coordinator(kind, clock);
         // A long lease on the wall clock: the manual clock jumps whole seconds between
         // renewals, and an embedded database busy in this process can delay a renewal.
         const ctx = buildTestContext(db, { clock, coord,
