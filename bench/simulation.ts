@@ -21,11 +21,12 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../src/core/ports.js';
 import { defaultOptions, type SimOptions } from '../sim/options.js';
+import { pacingLines } from '../sim/pacing.js';
 import { simulate, writeReport } from '../sim/run.js';
 import { benchPostgres, type BenchRow, type BenchSection } from './lib.js';
 import {
   between, quantileBoundMs, routeBuckets, shareWithin, total, type Buckets,
-} from './serverLatency.js';
+} from '../sim/serverLatency.js';
 
 const number = (name: string, fallback: number): number => {
   const raw = process.env[name];
@@ -303,7 +304,11 @@ export async function run(): Promise<BenchSection> {
         `run ${(report.durationMs / 1000).toFixed(0)} s (${report.stoppedBy}), ${audit}. ` +
         `Fairness tau ${report.fairness.joinVsNumberTau?.toFixed(4) ?? '–'} (after on-sale), ` +
         `${report.fairness.preQueueTau?.toFixed(3) ?? '–'} (pre-queue draw). ` +
-        'Rates are per second of the whole run.',
+        'Rates are per second of the whole run. ' +
+        // Whether store pacing acted and how holds fared (sim/pacing.ts; report.txt has
+        // the windows).
+        pacingLines(report.timeline, report.onSaleAtMs).slice(0, 3)
+          .map((line) => line.replace(/\s+/g, ' ').trim()).join('. ') + '.',
       rows: rowsOut,
     };
   } finally {

@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SimClient, readSse, retryAfterMs, type JsonReply, type Lane } from './http.js';
 import type { Recorder } from './metrics.js';
+import { RouteIntervals } from './serverLatency.js';
 import type { SimOptions } from './options.js';
 import { Rng } from './rng.js';
 
@@ -107,6 +108,8 @@ export class CrowdEngine {
   /** Until the server answers that it has no waitlist hand-over. */
   private waitlistOffered = true;
   private finalQueue: Record<string, unknown> | null = null;
+  /** The hold route's server-side latency between samples (the store node's /metrics). */
+  private readonly serverHolds = new RouteIntervals('POST', '/api/v1/events/:eventId/holds');
 
   constructor(
     private readonly options: SimOptions,
@@ -561,6 +564,7 @@ export class CrowdEngine {
       // The store refused the hold as busy (503, nothing decided, the slot kept): the same
       // request again after Retry-After, as the web app does; counted, not a failure.
       for (let busy = 0; reply.status === 503; busy++) {
+        if (reply.body.reason === 'store_busy') this.recorder.count('hold_busy_refused');
         if (!(await this.waitToRetry(customer, reply, busy, 'hold'))) break;
         reply = await this.client.json(step, 'POST', `/api/v1/events/${this.event.eventId}/holds`,
           { headers, body, lane: 'shop' });
@@ -668,7 +672,13 @@ export class CrowdEngine {
         `/api/v1/admin/events/${this.event.eventId}/stats`,
         { headers: { authorization: `Bearer ${this.adminToken}` }, lane: 'shop' });
       const tickets = reply.body.tickets as { sold: number; held: number; available: number };
-      const queue = reply.body.queue as { waiting: number; admitted: number };
+      const queue = reply.body.queue as {
+        waiting: number; admitted: number;
+        storePace?: { factor: number; storeWaitMs: number | null };
+      };
+      // The hold node's own latency since the last sample (holds go on the shoppers' lane).
+      const metrics = await this.client.text('/metrics', 'shop');
+      const serverHold = metrics === null ? null : this.serverHolds.next(metrics);
       this.finalQueue = reply.body.queue as Record<string, unknown>;
       this.lastSold = tickets.sold;
       this.lastHeld = tickets.held;
@@ -679,6 +689,10 @@ export class CrowdEngine {
         admitted: this.event.queueEnabled ? queue.admitted : this.recorder.get('admitted'),
         holdsOk: this.recorder.get('holds_ok'),
         holdConflicts: this.recorder.get('hold_conflicts'),
+        holdsBusy: this.recorder.get('hold_busy_refused'),
+        storePaceFactor: this.event.queueEnabled ? queue.storePace?.factor ?? null : null,
+        storeWaitMs: this.event.queueEnabled ? queue.storePace?.storeWaitMs ?? null : null,
+        serverHold,
       });
       if (!this.event.queueEnabled && tickets.available === 0 && tickets.held === 0) {
         this.markSoldOut();

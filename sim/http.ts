@@ -105,6 +105,21 @@ export class SimClient {
     }
   }
 
+  /**
+   * A plain-text GET (a node's /metrics), not recorded as a step; null for any status
+   * but 200 or no reply, so a node that keeps its metrics private gives no series.
+   */
+  async text(path: string, lane: Lane): Promise<string | null> {
+    try {
+      const pool = lane === 'shop' ? this.shop : this.pool;
+      const response = await pool.request({ method: 'GET', path });
+      const text = await response.body.text();
+      return response.statusCode === 200 ? text : null;
+    } catch {
+      return null;
+    }
+  }
+
   async close(): Promise<void> {
     await Promise.all([this.pool.close(), this.shop.close(), this.streams.close()]);
   }

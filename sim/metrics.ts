@@ -1,7 +1,9 @@
 /**
  * What the simulator measures: latency per step, outcome counters, and a timeline sampled
- * every tick (sold, held, queue length, admissions) for the report's charts.
+ * every tick (sold, held, queue length, admissions, store pacing, busy refusals and the
+ * store node's own hold latency) for the report's charts.
  */
+import type { IntervalLatency } from './serverLatency.js';
 import { percentile } from './stats.js';
 
 /** One sample of the sale's state over time. */
@@ -14,6 +16,23 @@ export interface TimelinePoint {
   admitted: number;
   holdsOk: number;
   holdConflicts: number;
+  /**
+   * Holds the store refused as busy so far (503 `reason: store_busy` replies the crowd got,
+   * retries included): per interval, the difference of two points.
+   */
+  holdsBusy: number;
+  /**
+   * The line's store pace factor (admin stats `queue.storePace.factor`): the share of the
+   * admission rate the tick admitted at. Null without a waiting room or when not reported.
+   */
+  storePaceFactor: number | null;
+  /** The store's reported hold queue wait (`queue.storePace.storeWaitMs`), ms; null: healthy. */
+  storeWaitMs: number | null;
+  /**
+   * The server-side latency of the holds answered since the previous point, from the store
+   * node's /metrics (bucket bounds); null when it could not be scraped (METRICS_ACCESS).
+   */
+  serverHold: IntervalLatency | null;
 }
 
 export interface StepSummary {

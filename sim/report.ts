@@ -6,6 +6,7 @@ import type { AuditReport } from './audit.js';
 import type { EndOfSale, EtaBucket, Refusals } from './endsale.js';
 import type { LatencySecond, StepSummary, TimelinePoint } from './metrics.js';
 import type { SimOptions } from './options.js';
+import { pacingLines } from './pacing.js';
 
 export interface Fairness {
   /** Kendall tau between arrival order and line number, for joiners after on-sale. */
@@ -148,6 +149,8 @@ export function renderText(report: SimReport): string {
       `${f1(s.maxMs).padStart(9)}`),
     ...slowestSeconds(report.latencyOverTime ?? []),
     '',
+    ...pacingLines(report.timeline, report.onSaleAtMs),
+    '',
     `fairness    join order vs line number (after on-sale): tau ${f3(report.fairness.joinVsNumberTau)}` +
       ` over ${report.fairness.postOnSaleJoiners} fans`,
     `            pre-queue arrival vs drawn number: tau ${f3(report.fairness.preQueueTau)}` +
@@ -230,6 +233,23 @@ function rates(points: TimelinePoint[], pick: (p: TimelinePoint) => number): [nu
   return out;
 }
 
+/** The points where `pick` has a figure (a gap, not a false zero, where it has none). */
+function reported(
+  points: TimelinePoint[], pick: (p: TimelinePoint) => number | null,
+): [number, number][] {
+  return points.flatMap((p) => {
+    const value = pick(p);
+    return value === null || !Number.isFinite(value) ? [] : [[p.tMs / 1000, value]];
+  });
+}
+
+/** An interval's server-side hold quantile, ms; past the last bucket drawn at 10 s. */
+function serverMs(p: TimelinePoint, which: 'p50Ms' | 'p99Ms'): number | null {
+  if (p.serverHold === null || p.serverHold.count === 0) return null;
+  const value = p.serverHold[which];
+  return value === Infinity ? 10_000 : value;
+}
+
 /** The self-contained HTML page. */
 export function renderHtml(report: SimReport): string {
   const t = report.timeline;
@@ -248,6 +268,20 @@ export function renderHtml(report: SimReport): string {
       { name: 'admissions/s', colour: '#36c', points: rates(t, (p) => p.admitted) },
       { name: 'holds/s', colour: '#2a7', points: rates(t, (p) => p.holdsOk) },
       { name: 'hold conflicts/s', colour: '#c33', points: rates(t, (p) => p.holdConflicts) },
+    ]),
+    lineChart('Store pacing: the pace factor (% of the admission rate) and store wait', 's', [
+      { name: 'pace factor %', colour: '#36c', points: reported(t, (p) =>
+        p.storePaceFactor === null ? null : p.storePaceFactor * 100) },
+      { name: 'store wait ×100 ms', colour: '#e90', points: reported(t, (p) =>
+        p.storeWaitMs === null ? (p.storePaceFactor === null ? null : 0) : p.storeWaitMs / 100) },
+    ]),
+    lineChart('Holds refused as busy per second (503 store_busy)', 's', [
+      { name: 'busy refusals/s', colour: '#c33', points: rates(t, (p) => p.holdsBusy) },
+    ]),
+    lineChart('Server-side hold latency per interval (store node /metrics, bucket bounds; ' +
+      'beyond 10 s drawn at 10 s)', 's', [
+      { name: 'p50 ms', colour: '#2a7', points: reported(t, (p) => serverMs(p, 'p50Ms')) },
+      { name: 'p99 ms', colour: '#c33', points: reported(t, (p) => serverMs(p, 'p99Ms')) },
     ]),
     lineChart('ETA error over time (median, by when fans were told; s after on-sale)', 's', [
       { name: 'median error s', colour: '#c33',

@@ -39,6 +39,12 @@ describe('flash-sale simulation (embedded smoke run)', () => {
     expect(report.endOfSale.unresolved, text).toBe(0);
     expect(report.sold, text).toBeGreaterThanOrEqual(390);
     expect(report.counters.client_errors ?? 0).toBe(0);
+    // The pacing series were sampled: the line's store factor, and the store node's own
+    // hold latency between samples (its /metrics), with every hold the crowd got counted.
+    expect(report.timeline.every((p) => p.storePaceFactor !== null), text).toBe(true);
+    const serverHolds = report.timeline.reduce((n, p) => n + (p.serverHold?.count ?? 0), 0);
+    expect(serverHolds, text).toBeGreaterThan(0);
+    expect(text).toContain('server hold worst sampled-interval p99');
     // Later joiners are numbered in arrival order; the pre-queue draw is not.
     expect(report.fairness.joinVsNumberTau ?? 0).toBeGreaterThan(0.9);
     expect(Math.abs(report.fairness.preQueueTau ?? 1)).toBeLessThan(0.3);

@@ -59,3 +59,36 @@ export function shareWithin(buckets: Buckets, seconds: number): number {
   const count = total(buckets);
   return count === 0 ? Number.NaN : (buckets.get(seconds) ?? 0) / count;
 }
+
+/** One interval of a route's server-side latency (bucket bounds, ms). */
+export interface IntervalLatency {
+  count: number;
+  /** "p50 ≤ this"; NaN without requests, Infinity past the last finite bucket (10 s). */
+  p50Ms: number;
+  p99Ms: number;
+}
+
+/**
+ * A route's latency between consecutive scrapes of one node's /metrics: each `next` gives
+ * the requests answered since the previous scrape. Null for the first scrape (nothing to
+ * subtract from), for a text without the route's histogram, and after a restart of the
+ * node (its counters went back), so a gap never shows as a false figure.
+ */
+export class RouteIntervals {
+  private last: Buckets | null = null;
+
+  constructor(private readonly method: string, private readonly route: string) {}
+
+  next(metricsText: string): IntervalLatency | null {
+    const now = routeBuckets(metricsText, this.method, this.route);
+    const before = this.last;
+    this.last = now.size === 0 ? null : now;
+    if (before === null || now.size === 0) return null;
+    const interval = between(before, now);
+    if ([...interval.values()].some((count) => count < 0)) return null;
+    return {
+      count: total(interval), p50Ms: quantileBoundMs(interval, 0.5),
+      p99Ms: quantileBoundMs(interval, 0.99),
+    };
+  }
+}

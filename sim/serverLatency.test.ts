@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { between, quantileBoundMs, routeBuckets, shareWithin, total } from './serverLatency.js';
+import {
+  between, quantileBoundMs, RouteIntervals, routeBuckets, shareWithin, total,
+} from './serverLatency.js';
 
 const route = '/api/v1/events/:eventId/holds';
 const line = (status: string, le: string, count: number, method = 'POST', r = route): string =>
@@ -36,4 +38,28 @@ describe('server-side route latency from /metrics', () => {
     expect(shareWithin(interval, 0.1)).toBeCloseTo(195 / 210);
     expect(Number.isNaN(quantileBoundMs(new Map(), 0.99))).toBe(true);
   });
+});
+
+describe('route intervals', () => {
+  const scrape = (fast: number, slow: number): string => [
+    `stampede_http_request_duration_seconds_bucket{le="0.1",method="POST",` +
+      `route="/h",status_code="201"} ${fast}`,
+    `stampede_http_request_duration_seconds_bucket{le="10",method="POST",` +
+      `route="/h",status_code="201"} ${fast + slow}`,
+    `stampede_http_request_duration_seconds_bucket{le="+Inf",method="POST",` +
+      `route="/h",status_code="201"} ${fast + slow}`,
+  ].join('\n');
+
+  it('give the requests between consecutive scrapes, none for the first or after a restart',
+    () => {
+      const intervals = new RouteIntervals('POST', '/h');
+      expect(intervals.next(scrape(10, 0))).toBeNull();
+      expect(intervals.next(scrape(110, 0))).toEqual({ count: 100, p50Ms: 100, p99Ms: 100 });
+      expect(intervals.next(scrape(110, 5))).toEqual({ count: 5, p50Ms: 10_000, p99Ms: 10_000 });
+      // The node restarted: its counters went back, so no figure rather than a false one.
+      expect(intervals.next(scrape(3, 0))).toBeNull();
+      expect(intervals.next(scrape(4, 0))).toEqual({ count: 1, p50Ms: 100, p99Ms: 100 });
+      expect(intervals.next('')).toBeNull();
+      expect(intervals.next(scrape(5, 0))).toBeNull();
+    });
 });
