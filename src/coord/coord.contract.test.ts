@@ -302,6 +302,52 @@ for (const backend of [memoryBackend, redisBackend, clusterBackend]) {
       }));
     });
 
+    describe('setMax', () => {
+      it('keeps the largest live report, not the last; a smaller write neither replaces nor '
+        + 'extends it; once it expires the next write stands', run(async (env) => {
+        const [a, b] = [env.node(), env.node()];
+        const key = a.keys.event('e7', uniq('max'));
+        expect(await a.setMax(key, 6_000, 'a6000', 300)).toBe(true);
+        expect(await b.setMax(key, 2_000, 'b2000', 300)).toBe(false);
+        expect(await b.hashGet(key, 'value')).toBe('a6000');
+        await env.elapse(200);
+        // A smaller report does not keep the larger alive past its own TTL.
+        expect(await b.setMax(key, 2_000, 'b2000', 300)).toBe(false);
+        await env.elapse(150);
+        expect(await a.hashGet(key, 'value')).toBeNull();
+        expect(await b.setMax(key, 2_000, 'b2000', 300)).toBe(true);
+        // An equal or larger report replaces it and renews the TTL.
+        expect(await a.setMax(key, 2_000, 'a2000', 300)).toBe(true);
+        expect(await a.hashGet(key, 'value')).toBe('a2000');
+        await env.elapse(200);
+        expect(await b.setMax(key, 9_000, 'b9000', 300)).toBe(true);
+        await env.elapse(200);
+        expect(await a.hashGet(key, 'value')).toBe('b9000');
+        expect(await a.hashGet(key, 'score')).toBe('9000');
+        await expect(a.setMax(key, 1.5, 'x', 300)).rejects.toThrow(/integer/);
+      }));
+
+      it('is atomic: 200 parallel reports from two nodes leave the largest; a read-then-write '
+        + 'loses it', run(async (env) => {
+        const [a, b] = [env.node(), env.node()];
+        // The largest first, so that "the last writer wins" cannot pass for "the largest".
+        const scores = [5_000, ...Array.from({ length: 199 }, (_, i) => i * 7)];
+        const key = a.keys.event('e7', uniq('race'));
+        await Promise.all(scores.map((score, i) =>
+          (i % 2 === 0 ? a : b).setMax(key, score, `v${score}`, 10_000)));
+        expect(await a.hashGet(key, 'value')).toBe('v5000');
+        // The control: the same comparison as a read and a write of their own races.
+        const naive = a.keys.event('e7', uniq('naive'));
+        await Promise.all(scores.map(async (score, i) => {
+          const node = i % 2 === 0 ? a : b;
+          const current = await node.hashGet(naive, 'score');
+          if (current !== null && Number(current) > score) return;
+          await node.hashSet(naive, { score: String(score), value: `v${score}` }, 10_000);
+        }));
+        expect(await a.hashGet(naive, 'value')).not.toBe('v5000');
+      }));
+    });
+
     describe('pub/sub', () => {
       it('delivers in order and stops after unsubscribe', run(async (env) => {
         const coord = env.node();

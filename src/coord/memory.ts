@@ -14,6 +14,7 @@ import {
   assertBucket,
   assertIncrement,
   assertOwned,
+  assertScore,
   assertTtl,
   bucketIdleTtlMs,
   consoleLogger,
@@ -210,6 +211,21 @@ export function createMemoryCoordinator(opts: MemoryCoordinatorOptions = {}): Co
       }
       for (const [field, value] of Object.entries(fields)) entry.fields.set(field, value);
       if (ttlMs !== undefined) entry.expiresAtMs = hub.expiryFrom(ttlMs);
+    },
+
+    async setMax(key, score, value, ttlMs) {
+      checkKey(key);
+      assertTtl(ttlMs);
+      assertScore(score);
+      assertOnlyHash(key);
+      const entry = hub.live(hub.hashes, key);
+      if (entry && Number(entry.fields.get('score')) > score) return false;
+      hub.wrote();
+      hub.hashes.set(key, {
+        fields: new Map([['score', String(score)], ['value', value]]),
+        expiresAtMs: hub.expiryFrom(ttlMs),
+      });
+      return true;
     },
 
     async hashLength(key) {

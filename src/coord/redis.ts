@@ -21,6 +21,7 @@ import {
   assertBucket,
   assertIncrement,
   assertOwned,
+  assertScore,
   assertTtl,
   bucketIdleTtlMs,
   consoleLogger,
@@ -157,6 +158,18 @@ redis.call('DEL', KEYS[1])
 return 1
 `;
 
+// Keep the largest score written within the TTL: an absent (or expired) key or a score
+// at most the new one is replaced, with a fresh TTL; a larger one stays, expiry untouched.
+// The whole hash is replaced, so no field of an older report lingers.
+const SET_MAX = `
+local current = tonumber(redis.call('HGET', KEYS[1], 'score'))
+if current and current > tonumber(ARGV[1]) then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'score', ARGV[1], 'value', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`;
+
 /** A Lua script run by hash; re-sent in full when the server has forgotten it (restart). */
 class LuaScript {
   private readonly sha: string;
@@ -183,6 +196,7 @@ const scripts = {
   acquireLease: new LuaScript(ACQUIRE_LEASE),
   renewLease: new LuaScript(RENEW_LEASE),
   releaseLease: new LuaScript(RELEASE_LEASE),
+  setMax: new LuaScript(SET_MAX),
 };
 
 function asInteger(reply: unknown, what: string): number {
@@ -350,6 +364,14 @@ export function createRedisCoordinator(opts: RedisCoordinatorOptions): Coordinat
       // MULTI reports per-command failures (e.g. WRONGTYPE) in its reply, not as a throw.
       const failed = (replies ?? []).find(([err]) => err !== null)?.[0];
       if (replies === null || failed) throw failed ?? new Error(`hashSet ${key}: aborted`);
+    },
+
+    async setMax(key, score, value, ttlMs) {
+      checkKey(key);
+      assertTtl(ttlMs);
+      assertScore(score);
+      return asInteger(await scripts.setMax.run(cmd, [key], [score, value, ttlMs]),
+        'setMax') === 1;
     },
 
     async hashLength(key) {

@@ -22,6 +22,11 @@ export function assertTtl(ttlMs: number): void {
   assert.ok(Number.isSafeInteger(ttlMs) && ttlMs > 0, `ttlMs must be a positive integer: ${ttlMs}`);
 }
 
+/** setMax scores are integers: compared alike by Lua's doubles and by JavaScript. */
+export function assertScore(score: number): void {
+  assert.ok(Number.isSafeInteger(score), `score must be a safe integer: ${score}`);
+}
+
 /** Counters are integers in Redis; a fractional step is a bug, not a rounding question. */
 export function assertIncrement(by: number): void {
   assert.ok(Number.isSafeInteger(by), `increment must be an integer: ${by}`);

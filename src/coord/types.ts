@@ -68,6 +68,14 @@ export interface Coordinator {
   hashSet(key: string, fields: Readonly<Record<string, string>>, ttlMs?: number): Promise<void>;
   /** Number of fields in a hash; 0 when absent. */
   hashLength(key: string): Promise<number>;
+  /**
+   * Keeps the largest report among those written within `ttlMs`, atomically: writes the
+   * hash `{score, value}` with a fresh TTL when the key is absent (or expired) or holds a
+   * score at most `score`; otherwise leaves it, and its expiry, as it is. Answers true when
+   * written. Several writers each reporting their own figure then leave the largest one
+   * still live, not the last one written. Read it with `hashGet(key, 'value')`.
+   */
+  setMax(key: string, score: number, value: string, ttlMs: number): Promise<boolean>;
   /** Fire and forget to every node subscribed now; nothing is stored for latecomers. */
   publish(channel: string, message: string): Promise<void>;
   /**

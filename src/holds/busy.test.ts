@@ -4,7 +4,7 @@
  * its signal, and, over HTTP on both databases and both coordinators, that a fan refused
  * by a busy store keeps the slot while a control without the tick's protection loses it.
  */
-
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadEvent } from '../catalog/events.js';
@@ -18,7 +18,9 @@ import { storePaceKnobs } from '../queue/duty.js';
 import { findAdmission, tickLine } from '../queue/admission.js';
 import { joinLine } from '../queue/line.js';
 import { waitingRoom } from '../queue/room.js';
-import { readStoreSignal } from '../queue/storePace.js';
+import {
+  publishStoreSignal, readStoreSignal, storeSignalKey,
+} from '../queue/storePace.js';
 import { testBackends } from '../testing/backends.js';
 import { buildTestApp, buildTestContext } from '../testing/context.js';
 import { bearer, buildCustomers, buildEvent } from '../testing/factories.js';
@@ -164,7 +166,16 @@ describe('refusing a hold as busy', () => {
       load(20, 700);
       busy.admit('e1');
       await settle();
-      expect(await readStoreSignal(coord, 'e1')).toEqual({ waitMs: 2_100, refusing: true });
+      // The refusing report outranks the calmer one (the key keeps the busiest live signal,
+      // queue/storePace.ts) until it lapses; then the next publish stands.
+      expect(await readStoreSignal(coord, 'e1')).toEqual({ waitMs: 7_700, refusing: true });
+      clock.advance(4_300); // 4.9 s after the refusal was published
+      expect(await readStoreSignal(coord, 'e1')).toEqual({ waitMs: 7_700, refusing: true });
+      clock.advance(200);
+      load(20, 700);
+      busy.admit('e1');
+      await settle();
+      expect(await readStoreSignal(coord, 'e1')).toEqual({ waitMs: 2_100, refusing: false });
       clock.advance(5_000);
       expect(await readStoreSignal(coord, 'e1')).toBeNull();
     });
@@ -282,3 +293,25 @@ for (const backend of backends) {
     });
   }
 }
+
+describe.each<CoordKind>(['memory', 'redis'])('the store signal of several nodes (%s)', (kind) => {
+  it.skipIf(kind === 'redis' && !redisUp)(
+    'is the busiest live one, not the last written; a refusing one outranks any wait',
+    async () => {
+      const coord = coordinator(kind, new ManualClock());
+      const eventId = `e-${randomUUID().slice(0, 8)}`;
+      const ttlMs = 60_000; // no expiry within the test; the coord contract covers it
+      const publish = (waitMs: number, refusing: boolean) =>
+        publishStoreSignal(coord, eventId, { waitMs, refusing }, ttlMs);
+      await publish(4_000, false); // node A
+      await publish(1_500, false); // node B, written last
+      expect(await readStoreSignal(coord, eventId)).toEqual({ waitMs: 4_000, refusing: false });
+      await publish(1_200, true); // node C refused holds since its last publish
+      await publish(4_500, false);
+      expect(await readStoreSignal(coord, eventId)).toEqual({ waitMs: 1_200, refusing: true });
+      await publish(6_000, true);
+      expect(await readStoreSignal(coord, eventId)).toEqual({ waitMs: 6_000, refusing: true });
+      await coord.del(storeSignalKey(coord, eventId));
+      await coord.close();
+    });
+});

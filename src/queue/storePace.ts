@@ -4,7 +4,8 @@
  * Each store node watches its hold batch queue per event (holds/busy.ts) and, while the
  * wait it would give a new hold is above the target (`QUEUE_STORE_TARGET_WAIT_MS`) or it
  * is refusing holds as busy, publishes a small signal for the event through coordination
- * (one key per event, hashed by event for Redis Cluster, with a short TTL). Healthy nodes
+ * (one key per event, hashed by event for Redis Cluster, with a short TTL; it keeps the
+ * busiest live node's signal, a refusing one first, see `publishStoreSignal`). Healthy nodes
  * publish nothing, so any busy node keeps the signal alive and the key expires within
  * `limits.storeSignalTtlMs` once none is busy: a stale or missing signal means healthy, and
  * a lost Redis can only make admission go at the organizer's rate, never stall it.
@@ -48,17 +49,36 @@ export interface StorePaceKnobs {
   recoverPerSecond: number;
 }
 
-/** The key of an event's store signal. */
+/**
+ * The key of an event's store signal: a hash (coord `setMax`), under a name of its own so
+ * a node still writing the earlier plain string never meets it with the wrong type.
+ */
 export function storeSignalKey(coord: Coordinator, eventId: string): string {
-  return coord.keys.event(eventId, 'store:busy');
+  return coord.keys.event(eventId, 'store:busy:max');
 }
 
-/** Publishes a store node's signal for an event, to live `ttlMs` (holds/busy.ts). */
+/** Refusing outranks any wait: a refusal is what keeps refused fans' slots. */
+const refusingScore = 2 ** 40;
+
+/**
+ * How a signal ranks against another node's: a refusing one first, then the longer wait.
+ * The admission leader must see the busiest node, not whichever wrote last.
+ */
+export function storeSignalScore(signal: StoreSignal): number {
+  return Math.round(signal.waitMs) + (signal.refusing ? refusingScore : 0);
+}
+
+/**
+ * Publishes a store node's signal for an event, to live `ttlMs` (holds/busy.ts). With
+ * several busy nodes the key keeps the highest-ranked signal still live (coord `setMax`):
+ * a calmer node's write does not hide a busier one's within its TTL, and once the busier
+ * one stops writing its report expires and the next write stands.
+ */
 export async function publishStoreSignal(
   coord: Coordinator, eventId: string, signal: StoreSignal, ttlMs: number,
 ): Promise<void> {
-  await coord.set(storeSignalKey(coord, eventId),
-    JSON.stringify({ w: Math.round(signal.waitMs), r: signal.refusing }), { ttlMs });
+  await coord.setMax(storeSignalKey(coord, eventId), storeSignalScore(signal),
+    JSON.stringify({ w: Math.round(signal.waitMs), r: signal.refusing }), ttlMs);
 }
 
 /**
@@ -70,7 +90,7 @@ export async function readStoreSignal(
 ): Promise<StoreSignal | null> {
   let raw: string | null;
   try {
-    raw = await coord.get(storeSignalKey(coord, eventId));
+    raw = await coord.hashGet(storeSignalKey(coord, eventId), 'value');
   } catch {
     return null;
   }
