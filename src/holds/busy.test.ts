@@ -315,3 +315,57 @@ describe.each<CoordKind>(['memory', 'redis'])('the store signal of several nodes
       await coord.close();
     });
 });
+
+for (const backend of backends) {
+  for (const kind of ['memory', 'redis'] as CoordKind[]) {
+    const enabled = backend.available && (kind === 'memory' || redisUp);
+    describe.skipIf(!enabled)(`a retry while the store is busy (${backend.name}, ${kind})`, () => {
+      let db: Db;
+      beforeAll(async () => {
+        db = await backend.open();
+      });
+      afterAll(async () => db?.close());
+
+      it('gets the recorded reply of its Idempotency-Key; a new key, or one still unanswered, '
+        + 'hears busy; another request\'s key is a conflict', async () => {
+        const clock = new ManualClock(Date.now());
+        const coord = coordinator(kind, clock);
+        let storeBusy = false;
+        const busyLoad: KeyLoad = { waiting: 5_000, running: 1, oldestWaitMs: 0, batchMs: 900 };
+        const { app, ctx } = await buildTestApp(db, {
+          clock, coord, seams: { holdQueueLoad: () => (storeBusy ? busyLoad : undefined) },
+        });
+        try {
+          const { eventId } = await buildEvent(ctx);
+          const [fan] = await buildCustomers(ctx, 1);
+          const hold = (key: string, quantity = 1) => app.inject({
+            method: 'POST', url: `/api/v1/events/${eventId}/holds`,
+            headers: { ...bearer(fan!.token), 'idempotency-key': key },
+            payload: { zone: 'floor', quantity },
+          });
+          const first = await hold('k-answered');
+          expect(first.statusCode, first.body).toBe(201);
+          storeBusy = true;
+          const retry = await hold('k-answered');
+          expect(retry.statusCode, retry.body).toBe(201);
+          expect(retry.headers['idempotent-replayed']).toBe('true');
+          expect(retry.json()).toEqual(first.json());
+          const fresh = await hold('k-new');
+          expect(fresh.statusCode).toBe(503);
+          expect(fresh.json()).toMatchObject({ reason: 'store_busy' });
+          expect(fresh.headers['retry-after']).toBe('2');
+          // The refused request recorded nothing: still busy on its retry.
+          expect((await hold('k-new')).statusCode).toBe(503);
+          const other = await hold('k-answered', 2);
+          expect(other.statusCode).toBe(409);
+          expect(other.json()).toMatchObject({ code: 'idempotency_conflict' });
+          storeBusy = false;
+          expect((await hold('k-new')).statusCode).toBe(201);
+        } finally {
+          await app.close();
+          await coord.close();
+        }
+      });
+    });
+  }
+}

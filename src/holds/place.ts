@@ -16,7 +16,9 @@ import { DomainError } from '../core/errors.js';
 import {
   tokenVersions, TokenRevoked, type TokenCheck, type TokenVersions,
 } from '../customers/tokenVersions.js';
-import { recordFailure, runIdempotent, type IdempotencyScope } from '../idempotency/store.js';
+import {
+  recordedReply, recordFailure, runIdempotent, type IdempotencyScope,
+} from '../idempotency/store.js';
 import { ZoneViews } from '../inventory/zoneView.js';
 import { assertMayHold, checkPass, claimPassAlone } from '../queue/gate.js';
 import { waitingRoom } from '../queue/room.js';
@@ -124,7 +126,13 @@ export class HoldDesk {
     const { event, passId } = await this.passGates(request, token);
     // A store too busy to answer in time says so now (busy.ts), after the checks that need
     // no database and before the queue; the fan's slot is kept by admission meanwhile.
-    this.busy.admit(event.eventId);
+    try {
+      this.busy.admit(event.eventId);
+    } catch (error) {
+      const replayed = await this.replayWhileBusy(request, token, error);
+      if (replayed !== undefined) return replayed;
+      throw error;
+    }
     try {
       return await this.decideGated(request, token, event, passId);
     } finally {
@@ -134,6 +142,26 @@ export class HoldDesk {
         void waitingRoom(this.ctx).admits.forget(event.eventId, [request.customerId]);
       }
     }
+  }
+
+  /**
+   * A retry whose first request was answered gets that answer even while the store is busy
+   * (the web app retries a busy hold with the same Idempotency-Key): refusing it would keep
+   * a fan who already holds seats waiting on a store that has nothing left to do for them.
+   * Only refused requests with a key pay the read of its record, so the hot path stays
+   * without a round trip; nothing recorded yet (or still running) keeps the busy answer.
+   */
+  private async replayWhileBusy(
+    request: PlaceHold, token: TokenCheck | undefined, error: unknown,
+  ): Promise<PlacedHold | undefined> {
+    const scope = request.idempotency;
+    if (scope === undefined || !isStoreBusy(error)) return undefined;
+    const recorded = await recordedReply(this.ctx.db, scope);
+    if (recorded === null) return undefined;
+    // Nothing is replayed to a revoked token (a stored refusal is thrown above: the
+    // caller's catch compares the token before it goes out).
+    await this.checkToken(request.customerId, token);
+    return { hold: recorded.body as Hold, replayed: true };
   }
 
   private async decideGated(

@@ -113,6 +113,32 @@ export async function runIdempotent(
 }
 
 /**
+ * The recorded outcome of a key's first request, read without writing anything: its reply
+ * (a stored refusal is thrown, as a replay throws it), idempotency_conflict for another
+ * request's key, or null while nothing is recorded yet (no record, or one still running).
+ * For a caller that would otherwise refuse the request without looking (a busy store):
+ * a retry of a request already answered gets its answer.
+ */
+export async function recordedReply(
+  db: Queryable, scope: IdempotencyScope,
+): Promise<StoredReply | null> {
+  const { rows } = await db.query<Pick<Row, 'fingerprint' | 'state' | 'response_status' |
+    'response_body'>>(
+    `SELECT fingerprint, state, response_status, response_body
+       FROM idempotency_keys WHERE customer_id = $1 AND idem_key = $2`,
+    [scope.customerId, scope.key],
+  );
+  const row = rows[0];
+  if (row === undefined) return null;
+  if (row.fingerprint !== scope.fingerprint) {
+    throw new DomainError('idempotency_conflict',
+      'this Idempotency-Key was used for a different request');
+  }
+  if (row.state !== 'done' || row.response_body === null) return null;
+  return replay(row.response_status ?? 200, row.response_body);
+}
+
+/**
  * The key's first request is still running, or died in a database blip before it could
  * clear its record (which is then taken over once stale). Either way the same request may
  * succeed later, so this is a retryable 503 with Retry-After, not a final conflict.

@@ -42,7 +42,9 @@ export async function holdRoutes(app: App, ctx: AppContext): Promise<void> {
         description: 'All or nothing. On an event with a queue, send the X-Queue-Pass header. '
           + '503 `service_unavailable` (with Retry-After and `reason: "store_busy"`): the '
           + 'store\'s hold queue for the event is too deep to answer in time; nothing was '
-          + 'decided, the pass and the fan\'s place are kept, retry after Retry-After.',
+          + 'decided, the pass and the fan\'s place are kept, retry after Retry-After. A '
+          + 'retry whose Idempotency-Key already has a recorded reply gets that reply, busy '
+          + 'or not.',
         security: bearerSecurity, params: EventParams, headers: HoldHeaders, body: HoldInput,
         response: {
           201: Hold, ...problemResponses(400, 401, 403, 404, 409, 413, 422, 429, 503),
