@@ -108,8 +108,12 @@ export class CrowdEngine {
   /** Until the server answers that it has no waitlist hand-over. */
   private waitlistOffered = true;
   private finalQueue: Record<string, unknown> | null = null;
-  /** The hold route's server-side latency between samples (the store node's /metrics). */
-  private readonly serverHolds = new RouteIntervals('POST', '/api/v1/events/:eventId/holds');
+  /**
+   * The hold route's server-side latency between samples (the store node's /metrics), busy
+   * refusals (503, answered at once) left out: the latency of the holds the store decided.
+   */
+  private readonly serverHolds = new RouteIntervals('POST', '/api/v1/events/:eventId/holds',
+    '503');
 
   constructor(
     private readonly options: SimOptions,

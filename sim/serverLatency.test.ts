@@ -41,21 +41,23 @@ describe('server-side route latency from /metrics', () => {
 });
 
 describe('route intervals', () => {
-  const scrape = (fast: number, slow: number): string => [
-    `stampede_http_request_duration_seconds_bucket{le="0.1",method="POST",` +
-      `route="/h",status_code="201"} ${fast}`,
-    `stampede_http_request_duration_seconds_bucket{le="10",method="POST",` +
-      `route="/h",status_code="201"} ${fast + slow}`,
-    `stampede_http_request_duration_seconds_bucket{le="+Inf",method="POST",` +
-      `route="/h",status_code="201"} ${fast + slow}`,
+  const scrape = (fast: number, slow: number, refused = 0): string => [
+    ...['201', '503'].flatMap((status) => {
+      const [f, sl] = status === '201' ? [fast, slow] : [refused, 0];
+      return [['0.1', f], ['10', f + sl], ['+Inf', f + sl]].map(([le, n]) =>
+        `stampede_http_request_duration_seconds_bucket{le="${le}",method="POST",` +
+        `route="/h",status="${status}"} ${n}`);
+    }),
   ].join('\n');
 
   it('give the requests between consecutive scrapes, none for the first or after a restart',
     () => {
-      const intervals = new RouteIntervals('POST', '/h');
+      const intervals = new RouteIntervals('POST', '/h', '503');
       expect(intervals.next(scrape(10, 0))).toBeNull();
       expect(intervals.next(scrape(110, 0))).toEqual({ count: 100, p50Ms: 100, p99Ms: 100 });
-      expect(intervals.next(scrape(110, 5))).toEqual({ count: 5, p50Ms: 10_000, p99Ms: 10_000 });
+      // Refusals (503) are left out: 5 slow holds, not 5 slow among 500 fast refusals.
+      expect(intervals.next(scrape(110, 5, 500)))
+        .toEqual({ count: 5, p50Ms: 10_000, p99Ms: 10_000 });
       // The node restarted: its counters went back, so no figure rather than a false one.
       expect(intervals.next(scrape(3, 0))).toBeNull();
       expect(intervals.next(scrape(4, 0))).toEqual({ count: 1, p50Ms: 100, p99Ms: 100 });

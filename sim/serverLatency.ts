@@ -10,15 +10,22 @@ const histogram = 'stampede_http_request_duration_seconds_bucket';
 /** Cumulative request counts by bucket upper bound (seconds; Infinity for +Inf). */
 export type Buckets = Map<number, number>;
 
-/** Reads one route's buckets from a /metrics text, summed over every status it answered. */
-export function routeBuckets(metricsText: string, method: string, route: string): Buckets {
+/**
+ * Reads one route's buckets from a /metrics text, summed over every status it answered
+ * but `skipStatus` (e.g. the fast 503s of a busy store, apart from the holds it decided).
+ */
+export function routeBuckets(
+  metricsText: string, method: string, route: string, skipStatus?: string,
+): Buckets {
   const buckets: Buckets = new Map();
   const wanted = [`method="${method}"`, `route="${route}"`];
+  const skipped = skipStatus === undefined ? undefined : `status="${skipStatus}"`;
   for (const line of metricsText.split('\n')) {
     if (!line.startsWith(`${histogram}{`)) continue;
     const close = line.lastIndexOf('}');
     const labels = line.slice(histogram.length + 1, close).split(',');
     if (!wanted.every((label) => labels.includes(label))) continue;
+    if (skipped !== undefined && labels.includes(skipped)) continue;
     const le = labels.find((label) => label.startsWith('le='))?.slice(4, -1);
     if (le === undefined) continue;
     const bound = le === '+Inf' ? Infinity : Number(le);
@@ -77,10 +84,13 @@ export interface IntervalLatency {
 export class RouteIntervals {
   private last: Buckets | null = null;
 
-  constructor(private readonly method: string, private readonly route: string) {}
+  constructor(
+    private readonly method: string, private readonly route: string,
+    private readonly skipStatus?: string,
+  ) {}
 
   next(metricsText: string): IntervalLatency | null {
-    const now = routeBuckets(metricsText, this.method, this.route);
+    const now = routeBuckets(metricsText, this.method, this.route, this.skipStatus);
     const before = this.last;
     this.last = now.size === 0 ? null : now;
     if (before === null || now.size === 0) return null;
