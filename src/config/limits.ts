@@ -191,6 +191,10 @@ export const limits = {
   checkoutBatchMax: 64,
   /** Checkout begin batches in flight per node (PostgreSQL; PGlite runs one at a time). */
   checkoutBatchesInFlight: 2,
+  /** The simulated gateway's books: charges written in one statement (payments/simulated.ts). */
+  simulatedLedgerBatchMax: 64,
+  /** The simulated gateway's book-keeping statements in flight at once per node. */
+  simulatedLedgerBatchesInFlight: 2,
   /** Payment outcomes settled in one settle batch (orders/settleBatch.ts). */
   settleBatchMax: 64,
   /** Settle batches in flight per node (PostgreSQL; PGlite runs one at a time). */
