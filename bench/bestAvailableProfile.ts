@@ -4,8 +4,8 @@
  * timing every statement from Node's side (pool wait included), sampling the event loop's
  * delay and PostgreSQL's sessions, stamping each request at the route's stages, and counting
  * the seats hold batches refused to a stale pick (each one a re-plan). Run with
- * `npx tsx bench/bestAvailableProfile.ts [connections] [seconds] [quantity]`; add `--cpu-prof`
- * to node (NODE_OPTIONS) for a CPU profile of the server thread.
+ * `npx tsx bench/bestAvailableProfile.ts [connections] [seconds] [quantity] [best|seats]
+ * [fill]`; add `--cpu-prof` to node (NODE_OPTIONS) for a CPU profile of the server thread.
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -26,6 +26,11 @@ const quantity = Number(process.argv[4] ?? 2);
  * picker's cost from the cost of claiming several tickets.
  */
 const mode = process.argv[5] === 'seats' ? 'seats' : 'best';
+/**
+ * Requests sent at the same concurrency before measuring (default none): 3000 × 2 sells
+ * about half the zone first, by the same picker, to measure a sale half-way through.
+ */
+const fill = Number(process.argv[6] ?? 0);
 
 
 interface Stat { n: number; ms: number; max: number }
@@ -112,6 +117,13 @@ const sampling = setInterval(() => {
 }, 20);
 
 const stage = watchRequestStages(() => measuring);
+
+if (fill > 0) {
+  const filled = await loadHttp('fill', server.url, specs.splice(0, fill),
+    { concurrency: connections, maxMs: 300_000, ok: [201] });
+  console.log(`filled first: ${JSON.stringify(filled.statuses)} in ${
+    (filled.ops / filled.opsPerSec).toFixed(1)} s (${filled.opsPerSec.toFixed(0)}/s)`);
+}
 
 const loop = monitorEventLoopDelay({ resolution: 5 });
 measuring = true;
