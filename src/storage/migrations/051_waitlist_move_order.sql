@@ -1,4 +1,5 @@
--- The waitlist move batch (038) gives the movers' passes back in customer order.
+-- The waitlist move batch (038) gives the movers' passes back in customer order, and reads
+-- the waitlist entries by key.
 --
 -- 038 freed the movers' live admissions with a plain UPDATE, which locks rows in its scan's
 -- order: customer order while the plan is an index scan of the primary key, heap order as a
@@ -11,6 +12,21 @@
 -- deadlock. src/queue/handover.locks.test.ts holds the two across each other; its control
 -- reverses the order ('admission_order' in p_unguarded, a test seam like the tick's
 -- 'slot_order') and gets the deadlock.
+--
+-- The waitlist entries read by key whatever the statistics say. 038 read the movers'
+-- entries with `w.event_id = p_event AND w.customer_id = ANY(...)` in three statements (the
+-- locks, the decisions, the entries read back). The herd inserts the event's entries faster
+-- than the table is analyzed, so the planner believes the event has a handful of rows and
+-- scans all of them by event_id, testing each against the batch's array: EXPLAIN (ANALYZE,
+-- BUFFERS) of the last batch of a 30,000-fan herd (bench/moveBatch.ts) showed each of the
+-- three as a Bitmap Heap Scan on event_id with "Rows Removed by Filter: 29800" (~200 ms
+-- each on a loaded box), so a batch cost more the more fans had moved: 78 ms for the first
+-- tenth of the batches, 531 ms for the last (the rehearsal's 404,657 moves slowed the same
+-- way). Now the locks are taken one customer at a time in customer order by the primary key
+-- (a loop: 200 index probes), and the two reads are lateral lookups per fan (LIMIT 1 keeps
+-- each a parameterized index scan rather than a join the planner may turn into that walk);
+-- the offer holds likewise. A batch then costs the same early and late (189 ms against
+-- 149 ms, same run, same box).
 --
 -- Everything else is 038's function unchanged. A new parameter changes the signature, so the
 -- old function is dropped and created again (one caller, src/queue/handover.ts).
@@ -34,6 +50,7 @@ DECLARE
   v_open boolean;
   v_candidates uuid[];
   v_movers uuid[];
+  v_one uuid;
   v_c uuid[];
   v_outcome text[];
   v_number bigint[];
@@ -70,9 +87,12 @@ BEGIN
   PERFORM pg_advisory_xact_lock(k)
      FROM (SELECT DISTINCT hashtextextended(c::text || p_event::text, 7) AS k
              FROM unnest(v_candidates) AS c ORDER BY 1) AS keys;
-  PERFORM 1 FROM waitlist_entries w
-    WHERE w.event_id = p_event AND w.customer_id = ANY(v_candidates)
-    ORDER BY w.customer_id FOR UPDATE;
+  -- One customer at a time, in customer order, each by the primary key (see the header:
+  -- `= ANY` over an event whose rows the statistics do not know yet walks the whole event).
+  FOR v_one IN SELECT DISTINCT c FROM unnest(v_candidates) AS c ORDER BY 1 LOOP
+    PERFORM 1 FROM waitlist_entries w
+      WHERE w.event_id = p_event AND w.customer_id = v_one FOR UPDATE;
+  END LOOP;
 
   -- Decided after every lock is held, in one statement (one snapshot), kept in arrays in
   -- the order of p_customers (`moves` below reads them back as rows).
@@ -100,11 +120,14 @@ BEGIN
                   ELSE 'joined' END AS outcome
         FROM unnest(p_customers, p_zones, p_quantities) WITH ORDINALITY AS r(c, zone, qty, i)
         LEFT JOIN queue_entries q ON q.event_id = p_event AND q.customer_id = r.c
-        LEFT JOIN (SELECT w.customer_id, w.status, w.seq, w.offer_hold_id
-                     FROM waitlist_entries w
-                    WHERE w.event_id = p_event AND w.customer_id = ANY(v_candidates)
-                   OFFSET 0) AS w ON w.customer_id = r.c
-        LEFT JOIN holds h ON h.hold_id = w.offer_hold_id
+        -- Per fan by key (LIMIT 1 keeps the subquery a lateral lookup, see the header).
+        LEFT JOIN LATERAL (SELECT w.customer_id, w.status, w.seq, w.offer_hold_id
+                             FROM waitlist_entries w
+                            WHERE w.event_id = p_event AND w.customer_id = r.c
+                              AND r.c = ANY(v_candidates)
+                            LIMIT 1) AS w ON true
+        LEFT JOIN LATERAL (SELECT h.state, h.claim_expires_at FROM holds h
+                            WHERE h.hold_id = w.offer_hold_id LIMIT 1) AS h ON true
         LEFT JOIN LATERAL (
           SELECT ((SELECT coalesce(sum(hh.quantity), 0) FROM holds hh
                     WHERE hh.customer_id = r.c AND hh.event_id = p_event
@@ -161,8 +184,9 @@ BEGIN
              FOR UPDATE OF x) AS due
    WHERE a.event_id = p_event AND a.customer_id = due.customer_id;
 
-  -- Read by key (`= ANY`), each part once: on tables not analyzed since the sale began,
-  -- a join to waitlist_entries is planned as a walk over every entry of the event.
+  -- Read by key, each part once: the waitlist entries one lateral lookup per mover (an
+  -- `= ANY` or a join over an event whose entries the statistics do not know yet is planned
+  -- as a walk over every entry of the event; see the header).
   RETURN QUERY
   WITH moves AS MATERIALIZED (
     SELECT * FROM unnest(v_c, v_outcome, v_number, v_left_reason, v_used, v_zone, v_qty, v_place)
@@ -170,8 +194,11 @@ BEGIN
   ), ent AS MATERIALIZED (
     SELECT w.customer_id, w.seq, w.zone_key, w.quantity, w.status, w.offer_hold_id,
            w.created_at, h.state AS hold_state, h.claim_expires_at, h.expires_at
-      FROM waitlist_entries w LEFT JOIN holds h ON h.hold_id = w.offer_hold_id
-     WHERE w.event_id = p_event AND w.customer_id = ANY(v_movers)
+      FROM unnest(v_movers) AS k(c)
+     CROSS JOIN LATERAL (SELECT * FROM waitlist_entries w
+                          WHERE w.event_id = p_event AND w.customer_id = k.c LIMIT 1) AS w
+      LEFT JOIN LATERAL (SELECT h.state, h.claim_expires_at, h.expires_at FROM holds h
+                          WHERE h.hold_id = w.offer_hold_id LIMIT 1) AS h ON true
   ), pos AS MATERIALIZED (
     SELECT x.customer_id, x.seq,
            sum(x.n) OVER (ORDER BY x.bucket, x.kind, x.customer_id ROWS UNBOUNDED PRECEDING)
