@@ -20,13 +20,18 @@
 -- scans all of them by event_id, testing each against the batch's array: EXPLAIN (ANALYZE,
 -- BUFFERS) of the last batch of a 30,000-fan herd (bench/moveBatch.ts) showed each of the
 -- three as a Bitmap Heap Scan on event_id with "Rows Removed by Filter: 29800" (~200 ms
--- each on a loaded box), so a batch cost more the more fans had moved: 78 ms for the first
--- tenth of the batches, 531 ms for the last (the rehearsal's 404,657 moves slowed the same
--- way). Now the locks are taken one customer at a time in customer order by the primary key
--- (a loop: 200 index probes), and the two reads are lateral lookups per fan (LIMIT 1 keeps
--- each a parameterized index scan rather than a join the planner may turn into that walk);
--- the offer holds likewise. A batch then costs the same early and late (189 ms against
--- 149 ms, same run, same box).
+-- each on a loaded box), so a batch cost more the more fans had moved: 71 ms for the first
+-- tenth of the batches, 300 ms for the last (the rehearsal's herd of 404,657 had far more
+-- entries to walk; its 269 moves/s is consistent with this, not shown by it). Now the locks
+-- are taken one customer at a time in customer order by the primary key (a loop: 200 index
+-- probes), and the two reads are lateral lookups per fan (LIMIT 1 keeps each a
+-- parameterized index scan rather than a join the planner may turn into that walk); the
+-- offer holds likewise. That alone was not enough: on a table last analyzed empty the
+-- planner costs a sequential scan at nothing and chose one for the per-customer lock (200
+-- walks of the event, 1.5 s a batch late in the herd), so the function runs with
+-- enable_seqscan off: every read it makes has an index by its key. A batch then costs the
+-- same early and late: 94 ms for the first tenth, 107 ms for the last (30,000 fans, batches
+-- of 200, load ~8), 2,151 moves/s against 935 for 038 (BENCHMARKS.md, "Waitlist hand-over").
 --
 -- Everything else is 038's function unchanged. A new parameter changes the signature, so the
 -- old function is dropped and created again (one caller, src/queue/handover.ts).
