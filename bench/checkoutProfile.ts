@@ -148,7 +148,7 @@ try {
     poolWaiting.push(raw.poolStats?.().waiting ?? 0);
     void watcher.query<{ pid: number }>(backendsSql, [dbName]).then(({ rows }) => {
       for (const { pid } of rows) backendsSeen.add(pid);
-    });
+    }).catch(() => undefined); // timed out in the pool of one, or in flight at the end
     void watcher.query<{ state: string; wait: string; n: number }>(
       `SELECT coalesce(state, '?') AS state,
               coalesce(wait_event_type || ':' || wait_event, 'cpu/none') AS wait, count(*)::int AS n
@@ -159,7 +159,7 @@ try {
         const key = `${row.state} / ${row.wait}`;
         waits.set(key, (waits.get(key) ?? 0) + row.n);
       }
-    });
+    }).catch(() => undefined);
   }, 20);
   try {
     const specs = holds.map((holdId, i) => postJson(`/api/v1/holds/${holdId}/checkout`,

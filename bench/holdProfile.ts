@@ -110,7 +110,7 @@ const sampling = setInterval(() => {
       GROUP BY 1`).then(({ rows }) => {
     samples++;
     for (const row of rows) states.set(row.k, (states.get(row.k) ?? 0) + row.n);
-  });
+  }).catch(() => undefined); // a sample in flight when the sampler ends
 }, 20);
 
 const stage = watchRequestStages(() => measuring);

@@ -32,8 +32,11 @@ const httpConcurrency = 32;
 const targetConcurrency = 64;
 const dbConcurrency = 16;
 
-/** 40 sections × 25 rows × 50 seats in four zones of 12,500, and 60,000 standing. */
-function arena(): VenueInput {
+/**
+ * 40 sections × 25 rows × 50 seats in four zones of 12,500, and 60,000 standing (exported
+ * for bestAvailableProfile.ts, which profiles this section's best-available case).
+ */
+export function arena(): VenueInput {
   return {
     name: 'Bench Arena', city: 'Benchtown',
     sections: [
@@ -49,7 +52,7 @@ function arena(): VenueInput {
 const zoneSections = (first: number): string[] =>
   Array.from({ length: 10 }, (_, i) => `S${first + i}`);
 
-async function buildArenaEvent(db: Db, venueId: string): Promise<EventRecord> {
+export async function buildArenaEvent(db: Db, venueId: string): Promise<EventRecord> {
   const event = await createEvent(db, systemClock, {
     venueId, title: 'Bench On-Sale', startsAt: new Date(Date.now() + 30 * dayMs).toISOString(),
     onSaleAt: new Date(Date.now() - 1000).toISOString(), maxTicketsPerCustomer: 50,

@@ -14,6 +14,7 @@ import type { HoldQueueLoad } from './holds/busy.js';
 import type { Guard } from './holds/claim.js';
 import type { ZoneViewSeam } from './inventory/zoneView.js';
 import type { CheckoutSeams } from './orders/settle.js';
+import type { CheckoutGuard } from './orders/checkoutBatch.js';
 import type { SettleGuard } from './orders/settleBatch.js';
 import type { OfferGuard } from './waitlist/offers.js';
 import type { CustomerTokens } from './customers/tokens.js';
@@ -42,11 +43,12 @@ export interface AppContext {
   logger: Logger;
   /**
    * Test seam: one production guard removed, of hold creation (holds/claim.ts `Guard`), of
-   * the settle batch (orders/settleBatch.ts `SettleGuard`) or of waitlist offers
+   * checkout's first statement (orders/checkoutBatch.ts `CheckoutGuard`), of the settle
+   * batch (orders/settleBatch.ts `SettleGuard`) or of waitlist offers
    * (waitlist/offers.ts `OfferGuard`), so a race test's control can show the violation the
    * guard prevents. The composition root never sets it.
    */
-  unguarded?: Guard | SettleGuard | OfferGuard;
+  unguarded?: Guard | CheckoutGuard | SettleGuard | OfferGuard;
   /** Test seams, each of its own flow. Never set in production. */
   seams?: TestSeams;
 }

@@ -184,6 +184,17 @@ export const limits = {
    * store is healthy again (from the 10 % floor to the full rate in 9 s).
    */
   storePaceRecoverPerSecond: 0.1,
+  /**
+   * Checkouts begun together in one statement (orders/checkoutBatch.ts, group commit):
+   * bounds the statement's size and how long its locks are held.
+   */
+  checkoutBatchMax: 64,
+  /** Checkout begin batches in flight per node (PostgreSQL; PGlite runs one at a time). */
+  checkoutBatchesInFlight: 2,
+  /** The simulated gateway's books: charges written in one statement (payments/simulated.ts). */
+  simulatedLedgerBatchMax: 64,
+  /** The simulated gateway's book-keeping statements in flight at once per node. */
+  simulatedLedgerBatchesInFlight: 2,
   /** Payment outcomes settled in one settle batch (orders/settleBatch.ts). */
   settleBatchMax: 64,
   /** Settle batches in flight per node (PostgreSQL; PGlite runs one at a time). */

@@ -13,12 +13,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { boot, shutdown } from '../boot.js';
 import { loadConfig } from '../config/index.js';
 import type { AppContext } from '../context.js';
-import { serviceAvailable, testDatabaseUrl, testRedisUrl } from '../testing/services.js';
+import {
+  deleteRedisPrefix, serviceAvailable, testDatabaseUrl, testRedisUrl,
+} from '../testing/services.js';
 import { createRedisCoordinator } from './index.js';
 import { claimKeyspace, KeyspaceTakenError } from './keyspaceClaim.js';
 
 const up = await serviceAvailable('PostgreSQL', testDatabaseUrl)
   && await serviceAvailable('Redis', testRedisUrl);
+/** Every key this file writes sits under this prefix, deleted once the file is done. */
+const filePrefix = `test:ks:${randomBytes(4).toString('hex')}:`;
 const created: string[] = [];
 const booted: AppContext[] = [];
 
@@ -57,12 +61,13 @@ async function bootNode(databaseUrl: string, prefix: string): Promise<AppContext
 afterAll(async () => {
   for (const ctx of booted.splice(0)) await shutdown(ctx);
   for (const name of created.splice(0)) await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  if (up) await deleteRedisPrefix(filePrefix);
 });
 
 describe.runIf(up)('one deployment per Redis key prefix', () => {
   it('refuses a second deployment on the prefix, admits the same one and another prefix',
     async () => {
-      const prefix = `test:ks:${randomBytes(4).toString('hex')}:`;
+      const prefix = `${filePrefix}a:`;
       const [first, second] = [await freshDatabase(), await freshDatabase()];
       await bootNode(first, prefix);
       // Another node of the same deployment (same database) shares the prefix.
@@ -77,7 +82,7 @@ describe.runIf(up)('one deployment per Redis key prefix', () => {
 
   it('lets the prefix go once the deployment holding it stops renewing', async () => {
     const coord = createRedisCoordinator({
-      url: testRedisUrl, prefix: `test:ks:${randomBytes(4).toString('hex')}:`,
+      url: testRedisUrl, prefix: `${filePrefix}b:`,
     });
     const logged: string[] = [];
     const logger = { warn: (_o: object, m: string) => void logged.push(m),

@@ -45,7 +45,11 @@ for (const backend of backends) {
     const agent = new Agent({ connections: 256, pipelining: 1 });
     const raceable = backend.name === 'postgres';
     const gate = new GatherGate();
-    const seams = { holdBatches: gate };
+    /** Picks a batch refused as naming taken seats (each one a re-plan), by event. */
+    const refused = new Map<string, number>();
+    const seams = { holdBatches: gate, zoneViews: { refused: (eventId: string) => {
+      refused.set(eventId, (refused.get(eventId) ?? 0) + 1);
+    } } };
 
     beforeAll(async () => {
       db = await backend.open({ poolMax: 20 });
@@ -215,6 +219,55 @@ for (const backend of backends) {
         }
       }
       expect(await auditBooking(db, event.eventId)).toEqual([]);
+    });
+
+    /**
+     * 40 buyers × 2 best available on a hall of 10 rows × 10 seats, all decided in one
+     * batch: every buyer's "best" is the same block until this node's earlier picks
+     * reserve it, so without the guard they would all name the same seats.
+     */
+    async function oneBatchBestAvailable(
+      guard: 'on' | 'off',
+    ): Promise<{ replies: Reply[]; eventId: string }> {
+      const venue = await buildVenue(ctx, { rows: 10, seatsPerRow: 10, standing: 10 });
+      const event = await buildEvent(ctx, { venue });
+      const fans = await buildCustomers(ctx, 40);
+      const replies = await race(event.eventId, fans.map((f) => f.token),
+        { zone: 'seats', quantity: 2 }, guard);
+      return { replies, eventId: event.eventId };
+    }
+
+    it.skipIf(!raceable)('control: without the guard, one batch of best-available buyers '
+      + 'all take the same best seats', async () => {
+      const { replies, eventId } = await oneBatchBestAvailable('off');
+      expect(replies.filter((r) => r.status === 201).length).toBeGreaterThan(1);
+      expect(await auditBooking(db, eventId)).not.toEqual([]);
+      const { rows } = await db.query<{ seats: number }>(
+        `SELECT count(DISTINCT i.ticket_no)::int AS seats FROM hold_items i
+          WHERE i.event_id = $1`, [eventId]);
+      // 40 holds of 2 on far fewer than 80 seats: the picks overlapped.
+      expect(rows[0]?.seats).toBeLessThan(80);
+    });
+
+    it('with the guard, one batch of 40 × 2 best available: the 8 front rows, each pair '
+      + 'adjacent, no pick refused', async () => {
+      refused.clear();
+      const { replies, eventId } = await oneBatchBestAvailable('on');
+      expect(replies.map((r) => r.status)).toEqual(replies.map(() => 201));
+      // No re-plan: each pick reserved its block, so the next took the next best one.
+      expect(refused.get(eventId) ?? 0).toBe(0);
+      const { rows } = await db.query<{ row_label: string; seats: number; pairs: number }>(
+        `SELECT t.row_label, count(*)::int AS seats, count(DISTINCT t.hold_id)::int AS pairs
+           FROM tickets t
+          WHERE t.event_id = $1 AND t.zone_key = 'seats' AND t.hold_id IS NOT NULL
+          GROUP BY t.row_label ORDER BY t.row_label::int`, [eventId]);
+      expect(rows).toEqual(Array.from({ length: 8 },
+        (_, i) => ({ row_label: String(i + 1), seats: 10, pairs: 5 })));
+      const { rows: holds } = await db.query<{ adjacent: boolean; n: number }>(
+        `SELECT adjacent, count(*)::int AS n FROM holds WHERE event_id = $1 GROUP BY adjacent`,
+        [eventId]);
+      expect(holds).toEqual([{ adjacent: true, n: 40 }]);
+      expect(await auditBooking(db, eventId)).toEqual([]);
     });
 
     it('best available under contention: never "sold out" while seats remain', async () => {

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Queryable } from '../storage/index.js';
+import { pickSpread } from '../holds/holds.js';
 import { ZoneView } from './zoneView.js';
 
 /** One section of `rows` rows of `seats` seats; ticket numbers in layout order from 1. */
@@ -58,6 +59,24 @@ describe('zone view', () => {
     expect(view.freeSeats).toBe(9);
     const again = view.plan(2, 1);
     expect(again?.ticketNos).not.toContain(pick.ticketNos[0]);
+  });
+
+  it('is contested only once a batch refused one of its picks as taken', async () => {
+    const { view } = await viewOf(2, 10);
+    const first = view.plan(2, 1);
+    const second = view.plan(2, 1);
+    if (first === undefined || second === undefined) throw new Error('no pick');
+    // Granted and plainly refused picks say nothing of other nodes.
+    view.settle(first, { granted: true });
+    view.settle(second, { granted: false });
+    expect(view.contested).toBe(false);
+    expect(pickSpread(32, 2, 0, view.contested)).toBe(1);
+    const third = view.plan(2, 1);
+    if (third === undefined) throw new Error('no pick');
+    view.settle(third, { granted: false, taken: third.ticketNos });
+    expect(view.contested).toBe(true);
+    expect(pickSpread(32, 2, 0, view.contested)).toBe(256);
+    expect(pickSpread(32, 2, 1, view.contested)).toBe(1024);
   });
 
   it('a read keeps reservations and learns what committed state took', async () => {

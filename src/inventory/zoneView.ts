@@ -112,6 +112,8 @@ export class ZoneView {
   private rowOf = new Int32Array(0);
   private base = 0;
   private readStartedMs = -Infinity;
+  /** When a batch last refused a pick of this view because another node took its seats. */
+  private refusedMs = -Infinity;
   private reads = 0;
   private reading: Read | undefined;
 
@@ -123,6 +125,17 @@ export class ZoneView {
   /** Reads started so far: `fresh(seen)` wants a read started after `seen` reads. */
   get readsStarted(): number {
     return this.reads;
+  }
+
+  /**
+   * True while other nodes are taking the seats this view offers: a batch refused one of
+   * its picks within the last two refresh periods (the reads since have not caught up, or
+   * the other nodes are still selling). This node's own buyers never collide (a pick
+   * reserves its seats), so only then is it worth spreading picks over many blocks.
+   */
+  get contested(): boolean {
+    const refreshMs = this.seam?.refreshMs ?? limits.zoneViewRefreshMs;
+    return performance.now() - this.refusedMs < 2 * refreshMs;
   }
 
   /** Whether the view has a layout (a seated zone with seats). */
@@ -310,6 +323,7 @@ export class ZoneView {
   settle(pick: PlannedPick, answer: { granted: boolean; taken?: readonly number[] }): void {
     const taken = new Set(answer.granted ? pick.ticketNos : answer.taken ?? []);
     if (answer.taken !== undefined && answer.taken.length > 0) {
+      this.refusedMs = performance.now();
       this.seam?.refused?.(this.eventId, this.zone, answer.taken);
     }
     for (const ticketNo of pick.ticketNos) {

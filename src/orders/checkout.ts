@@ -3,7 +3,8 @@
  * path (three with a provider that assigns its references), whatever else runs at the same
  * time.
  *
- * 1. One statement (`checkout_begin`, migrations 017, 032) writes the Idempotency-Key record,
+ * 1. One statement (`checkout_begin_batch`, migration 049; the checks of 017 and 032, for the
+ *    checkouts arriving together, checkoutBatch.ts) writes the Idempotency-Key record,
  *    checks the hold (the buyer's, live on the buyer's timer, no payment in flight, event
  *    not cancelled), records the order (pending_payment) and the payment (pending), and
  *    stretches the tickets' reservation to the payment window so a payment that succeeds
@@ -27,6 +28,7 @@ import {
   IdempotencyFenced, recordFailure, runIdempotent, type IdempotencyScope,
 } from '../idempotency/store.js';
 import type { ChargeOutcome, ChargeRequest } from '../payments/types.js';
+import { submitBegin } from './checkoutBatch.js';
 import { recordPaymentAction } from './followup.js';
 import type { Order } from './schemas.js';
 import { settleOutcome, type BookingDeps } from './settle.js';
@@ -75,23 +77,27 @@ interface Started {
   quantity: number;
 }
 
-/** Step 1: the key's record, the hold check, the order and the payment, in one statement. */
+/**
+ * Step 1: the key's record, the hold check, the order and the payment, in one statement
+ * shared with the checkouts begun at the same time (checkoutBatch.ts).
+ */
 async function begin(
   deps: BookingDeps, request: CheckoutRequest, key: KeyRecord | undefined,
 ): Promise<Started | typeof keySeen> {
   const orderId = newId();
   const paymentId = newId();
   const providerRef = deps.provider.referenceFor?.(paymentId) ?? null;
-  const idem = key === undefined ? null : JSON.stringify({
-    key: key.scope.key, fp: key.scope.fingerprint, owner: key.owner, own: key.owned,
+  const row = await submitBegin(deps.db, deps.provider.name, deps.paymentWindowSeconds, {
+    holdId: request.holdId, customerId: request.customerId, orderId, paymentId,
+    method: request.paymentMethod, providerRef,
+    ...(key === undefined ? {} : { idempotency: {
+      key: key.scope.key, fingerprint: key.scope.fingerprint, owner: key.owner,
+      owned: key.owned,
+    } }),
+  }, {
+    ...(deps.seams?.checkoutBatches === undefined ? {} : { gate: deps.seams.checkoutBatches }),
+    ...(deps.unguarded === 'checkout-pending' ? { unguarded: deps.unguarded } : {}),
   });
-  const { rows } = await deps.db.query<{ outcome: string; detail: Record<string, unknown> }>(
-    'SELECT outcome, detail FROM checkout_begin($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)',
-    [request.holdId, request.customerId, orderId, paymentId, deps.provider.name,
-      request.paymentMethod, deps.paymentWindowSeconds, idem, providerRef],
-  );
-  const row = rows[0];
-  if (row === undefined) throw new Error('assertion failed: checkout_begin answered nothing');
   if (row.outcome === 'idem_seen') return keySeen;
   if (row.outcome === 'fenced') throw new IdempotencyFenced();
   const refusal = refusals[row.outcome];

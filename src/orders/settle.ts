@@ -20,6 +20,7 @@ import { releaseShopperSlot } from '../queue/admission.js';
 import { failRefund, paymentEventMismatch, recordRefundOutcome } from './followup.js';
 import { getOrder } from './orders.js';
 import type { Order } from './schemas.js';
+import type { CheckoutGuard } from './checkoutBatch.js';
 import {
   settleBatchersFor, type FinalOutcome, type SettleGuard, type SettleItem, type SettleResult,
 } from './settleBatch.js';
@@ -35,6 +36,8 @@ export interface CheckoutSeams {
   afterCharge?: () => void;
   /** Holds settle batches back until a race's items have queued (settleBatch.ts). */
   settleBatches?: BatchGate;
+  /** Holds checkout begin batches back until a race's requests have queued. */
+  checkoutBatches?: BatchGate;
 }
 
 /** What order commands need: the database, the provider, the payment window, a logger. */
@@ -44,8 +47,11 @@ export interface BookingDeps {
   /** Tickets stay reserved this long after checkout starts (PAYMENT_WINDOW_SECONDS). */
   paymentWindowSeconds: number;
   logger: { warn(obj: object, msg?: string): void; error(obj: object, msg?: string): void };
-  /** Test seam: one guard of the settle batch removed (a race test's control only). */
-  unguarded?: SettleGuard;
+  /**
+   * Test seam: one guard of checkout's first statement or of the settle batch removed (a
+   * race test's control only).
+   */
+  unguarded?: SettleGuard | CheckoutGuard;
   /** Test seams (AppContext.seams); production never sets them. */
   seams?: CheckoutSeams;
 }
@@ -288,7 +294,8 @@ export async function executeRefund(deps: BookingDeps, refund: RefundToRun): Pro
 /** Submits an item to the settle batch of the deps' database and provider. */
 async function submitSettle(deps: BookingDeps, item: SettleItem): Promise<SettleResult> {
   return await settleBatchersFor(deps.db, deps.seams?.settleBatches)
-    .submit(deps.provider.name, item, deps.unguarded);
+    .submit(deps.provider.name, item,
+      deps.unguarded === 'settle-hold-live' ? deps.unguarded : undefined);
 }
 
 /** Settles a payment with a final outcome and sends any resulting refund. */

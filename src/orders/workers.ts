@@ -25,7 +25,8 @@ export function bookingDeps(ctx: AppContext): BookingDeps {
     provider: paymentsFor(ctx),
     paymentWindowSeconds: ctx.config.paymentWindowSeconds,
     logger: ctx.logger,
-    ...(ctx.unguarded === 'settle-hold-live' ? { unguarded: ctx.unguarded } : {}),
+    ...(ctx.unguarded === 'settle-hold-live' || ctx.unguarded === 'checkout-pending'
+      ? { unguarded: ctx.unguarded } : {}),
     ...(ctx.seams === undefined ? {} : { seams: ctx.seams }),
   };
 }

@@ -26,6 +26,7 @@ import { randomBytes } from 'node:crypto';
 import { Pool } from 'undici';
 import { limits } from '../config/limits.js';
 import type { Clock } from '../core/clock.js';
+import { GroupCommit } from '../core/groupCommit.js';
 import type { Queryable } from '../storage/index.js';
 import { signatureHeader, signPayload, verifySignature } from './signature.js';
 import {
@@ -68,31 +69,70 @@ export function memoryLedger(): SimulatedLedger {
   };
 }
 
-/** A ledger in the database (table simulated_gateway_charges), shared by every node. */
+/** One write to the books, as a batch of them sends it. */
+interface LedgerWrite {
+  paymentId: string;
+  method: string;
+  status: SimulatedStatus;
+}
+
+/**
+ * Writes a batch to the books in one statement (one round trip, one commit): each payment's
+ * new row, or the row already there. Rows are inserted in payment id order, so batches
+ * beside each other wait for each other's rows rather than deadlock; of two writes for one
+ * payment in a batch, the earlier stands (first write wins, as across batches). A row
+ * inserted by a concurrent batch after this statement's snapshot is not seen by its second
+ * half; then it is read again (only a charge racing an abandon gets there).
+ */
+async function recordAll(
+  db: Queryable, read: (paymentId: string) => Promise<SimulatedStatus | undefined>,
+  writes: readonly LedgerWrite[],
+): Promise<SimulatedStatus[]> {
+  const { rows } = await db.query<{ n: number; status: SimulatedStatus | null }>(
+    `WITH input AS (
+       SELECT u.payment_id, u.method, u.status, u.n::int AS n
+         FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY
+              AS u(payment_id, method, status, n)),
+     written AS (
+       INSERT INTO simulated_gateway_charges (payment_id, method, status)
+       SELECT DISTINCT ON (payment_id) payment_id, method, status FROM input
+        ORDER BY payment_id, n
+       ON CONFLICT (payment_id) DO NOTHING RETURNING payment_id, status)
+     SELECT i.n, coalesce(w.status, c.status) AS status
+       FROM input i
+       LEFT JOIN written w ON w.payment_id = i.payment_id
+       LEFT JOIN simulated_gateway_charges c
+              ON c.payment_id = i.payment_id AND w.payment_id IS NULL`,
+    [writes.map((w) => w.paymentId), writes.map((w) => w.method), writes.map((w) => w.status)],
+  );
+  const stands = new Array<SimulatedStatus | null>(writes.length).fill(null);
+  for (const row of rows) stands[row.n - 1] = row.status;
+  return await Promise.all(stands.map(async (status, i) => {
+    const found = status ?? await read((writes[i] as LedgerWrite).paymentId);
+    if (found === undefined) throw new Error('assertion failed: ledger row vanished');
+    return found;
+  }));
+}
+
+/**
+ * A ledger in the database (table simulated_gateway_charges), shared by every node. Its
+ * writes are group-committed (core/groupCommit.ts): the charges that arrive while earlier
+ * writes run are written together in one statement, as a gateway's own books would be.
+ */
 export function databaseLedger(db: Queryable): SimulatedLedger {
   const read = async (paymentId: string): Promise<SimulatedStatus | undefined> => {
     const { rows } = await db.query<{ status: SimulatedStatus }>(
       'SELECT status FROM simulated_gateway_charges WHERE payment_id = $1', [paymentId]);
     return rows[0]?.status;
   };
+  const writes = new GroupCommit<LedgerWrite, SimulatedStatus>({
+    maxBatch: limits.simulatedLedgerBatchMax,
+    inFlight: limits.simulatedLedgerBatchesInFlight,
+    run: async (_key, batch) => await recordAll(db, read, batch),
+  });
   return {
     async record(paymentId, method, status) {
-      // One round trip: the new row's status, or the one already there. A row inserted by a
-      // concurrent call after this statement's snapshot is not seen by its second half; then
-      // it is read again (only a charge racing an abandon gets there).
-      const { rows } = await db.query<{ status: SimulatedStatus }>(
-        `WITH written AS (
-           INSERT INTO simulated_gateway_charges (payment_id, method, status)
-           VALUES ($1, $2, $3) ON CONFLICT (payment_id) DO NOTHING RETURNING status)
-         SELECT status FROM written
-         UNION ALL
-         SELECT status FROM simulated_gateway_charges
-          WHERE payment_id = $1 AND NOT EXISTS (SELECT 1 FROM written)`,
-        [paymentId, method, status],
-      );
-      const stands = rows[0]?.status ?? await read(paymentId);
-      if (stands === undefined) throw new Error('assertion failed: ledger row vanished');
-      return stands;
+      return await writes.submit('books', { paymentId, method, status });
     },
     read,
   };

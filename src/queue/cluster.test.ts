@@ -7,7 +7,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadEvent, type EventRecord } from '../catalog/events.js';
@@ -20,7 +19,7 @@ import { buildTestContext } from '../testing/context.js';
 import { buildEvent, buildVenue } from '../testing/factories.js';
 import { buildApp } from '../http/app.js';
 import type { App } from '../http/types.js';
-import { serviceAvailable, testRedisUrl } from '../testing/services.js';
+import { deleteRedisPrefix, serviceAvailable, testRedisUrl } from '../testing/services.js';
 import { releaseShopperSlot, tickLine } from './admission.js';
 import { AdmissionDuty } from './duty.js';
 import { waitingRoom } from './room.js';
@@ -31,21 +30,7 @@ const enabled = postgres?.available === true && redisUp;
 const prefix = `test:queue:${randomUUID().slice(0, 8)}:`;
 
 /** Deletes every key under this file's prefix: a Redis flush, scoped to this test. */
-async function flushPrefix(): Promise<number> {
-  const admin = new Redis(testRedisUrl);
-  let deleted = 0;
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1_000);
-      if (keys.length > 0) deleted += await admin.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    admin.disconnect();
-  }
-  return deleted;
-}
+const flushPrefix = (): Promise<number> => deleteRedisPrefix(prefix);
 
 async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

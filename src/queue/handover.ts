@@ -124,7 +124,17 @@ export class MoveBatcher {
   }
 }
 
-/** One fan's row of `waitlist_move_batch` (migration 038). */
+/** Guards a race test's control may remove. */
+export interface MoveSeams {
+  /**
+   * Test seam: give the movers' passes back locking them in reverse customer order, against
+   * the order the tick frees slots in, so a race test's control can show the deadlock the
+   * customer order avoids.
+   */
+  reverseAdmissionLocks?: true;
+}
+
+/** One fan's row of `waitlist_move_batch` (migrations 038, 051). */
 interface MoveRow extends Omit<EntryRow, 'event_id' | 'customer_id' | 'position'> {
   customer: string | null;
   outcome: 'joined' | 'known' | 'not_found' | 'already_left' | 'refused' | 'over_limit' |
@@ -137,14 +147,16 @@ interface MoveRow extends Omit<EntryRow, 'event_id' | 'customer_id' | 'position'
 }
 
 /**
- * Moves distinct customers of one event in one round trip (`waitlist_move_batch`, migration
- * 038): the line entries locked, the waitlist joins at their block places, the movers out of
- * the line, their entries and positions read back. Only the batch that finds the line's
- * block not reserved yet takes a transaction of its own to reserve it (once per line).
+ * Moves distinct customers of one event in one round trip (`waitlist_move_batch`, migrations
+ * 038 and 051): the line entries locked, the waitlist joins at their block places, the movers
+ * out of the line and their passes given back (locked in customer order), their entries and
+ * positions read back. Only the batch that finds the line's block not reserved yet takes a
+ * transaction of its own to reserve it (once per line).
  * Database clock unless a test pins `nowMs` (the time the movers leave the line).
  */
 export async function moveBatch(
   db: Db, event: EventRecord, places: readonly WaitlistPlace[], nowMs?: number,
+  seams: MoveSeams = {},
 ): Promise<Map<string, Moved>> {
   // The caller's own checks, by a clock that cannot matter for them (zone and quantity);
   // the sale window is the database's, inside the function.
@@ -159,10 +171,11 @@ export async function moveBatch(
   });
   const call = async (): Promise<MoveRow[]> => (await db.query<MoveRow>(
     `SELECT * FROM waitlist_move_batch($1::uuid, $2::uuid[], $3::text[], $4::int[],
-                                       $5::boolean[], $6::int, $7::timestamptz)`,
+                                       $5::boolean[], $6::int, $7::timestamptz, $8::text[])`,
     [event.eventId, places.map((p) => p.customerId), places.map((p) => p.zone ?? null),
       places.map((p) => p.quantity), valid, event.maxTicketsPerCustomer,
-      nowMs === undefined ? null : new Date(nowMs)],
+      nowMs === undefined ? null : new Date(nowMs),
+      seams.reverseAdmissionLocks === true ? ['admission_order'] : []],
   )).rows;
   let rows = await call();
   if (rows[0]?.outcome === 'no_line') throw new DomainError('not_found', 'this event has no line');

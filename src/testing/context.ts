@@ -9,6 +9,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { createMemoryCoordinator } from '../coord/memory.js';
 import type { Coordinator } from '../coord/types.js';
 import type { Guard } from '../holds/claim.js';
+import type { CheckoutGuard } from '../orders/checkoutBatch.js';
 import type { SettleGuard } from '../orders/settleBatch.js';
 import type { OfferGuard } from '../waitlist/offers.js';
 import { CustomerTokens } from '../customers/tokens.js';
@@ -24,7 +25,7 @@ export interface TestContextOptions {
   coord?: Coordinator;
   env?: Record<string, string>;
   /** Remove one production guard (a race test's control only). */
-  unguarded?: Guard | SettleGuard | OfferGuard;
+  unguarded?: Guard | CheckoutGuard | SettleGuard | OfferGuard;
   /** Test seams (checkout, hold batches). */
   seams?: TestSeams;
 }

@@ -6,6 +6,7 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventDetails } from '../../src/catalog/schemas.js';
+import { problem } from '../../src/http/problem.js';
 import { adminHeaders } from '../../src/testing/context.js';
 import { buildCustomer, buildEvent, buildVenue } from '../../src/testing/factories.js';
 import {
@@ -219,6 +220,45 @@ describe('buying tickets in Chromium', () => {
     await page.waitForURL(/\/orders\//);
     await context.close();
   });
+
+  it('keeps the fan calm while the store is busy, and retries the same hold for them',
+    async () => {
+      const { page, context } = await fanOnEvent(open.eventId);
+      // The server's busy refusal (src/holds/busy.test.ts) needs a queue deeper than a
+      // browser can make; here the first hold request gets that answer, shaped by the
+      // server's own problem(), and the next ones go through to the real server.
+      const keys: (string | undefined)[] = [];
+      // The retry waits here until the page has been looked at in its busy state.
+      let looked = (): void => undefined;
+      const lookedAt = new Promise<void>((resolve) => { looked = resolve; });
+      await page.route(`**/api/v1/events/${open.eventId}/holds`, async (route) => {
+        keys.push(route.request().headers()['idempotency-key']);
+        if (keys.length > 1) {
+          await lookedAt;
+          return await route.continue();
+        }
+        await route.fulfill({
+          status: 503, contentType: 'application/problem+json', headers: { 'retry-after': '1' },
+          body: JSON.stringify(problem('service_unavailable',
+            'the store is busy with other holds; your place is kept: retry in 1 s',
+            { retryAfterSeconds: 1, reason: 'store_busy' })),
+        });
+      });
+      await page.getByRole('button', { name: 'Find seats' }).click();
+      const notice = page.getByRole('status').filter({ hasText: 'Your place is kept' });
+      await notice.waitFor();
+      expect(await notice.textContent()).toMatch(/try again for you in 1 s/);
+      // The button stays disabled while the retry is pending: no second hold by a double tap.
+      expect(await page.locator('form.picker button[type="submit"]').isDisabled()).toBe(true);
+      await expectAccessible(page);
+      await screenshot(page, 'event-store-busy-desktop');
+      looked();
+      await page.waitForURL(/\/holds\//);
+      expect(keys).toHaveLength(2);
+      expect(keys[0]).toBeTruthy();
+      expect(keys[1]).toBe(keys[0]);
+      await context.close();
+    });
 
   it('says when the hold expired', async () => {
     const { page, context } = await fanOnEvent(quick.eventId);

@@ -1,0 +1,167 @@
+/**
+ * Where a best-available hold request's time goes under load: `{zone, quantity: 2}` over HTTP
+ * on PostgreSQL against a 12,500-seat zone (as the holds section's "best available ×2"),
+ * timing every statement from Node's side (pool wait included), sampling the event loop's
+ * delay and PostgreSQL's sessions, stamping each request at the route's stages, and counting
+ * the seats hold batches refused to a stale pick (each one a re-plan). Run with
+ * `npx tsx bench/bestAvailableProfile.ts [connections] [seconds] [quantity] [best|seats]
+ * [fill]`; add `--cpu-prof` to node (NODE_OPTIONS) for a CPU profile of the server thread.
+ */
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import pg from 'pg';
+import { createVenue } from '../src/catalog/venues.js';
+import type { Db, Queryable } from '../src/storage/index.js';
+import { buildCustomers } from '../src/testing/factories.js';
+import { threadCpuMs } from './cpuProfile.js';
+import { watchRequestStages } from './requestStages.js';
+import { arena, buildArenaEvent } from './holds.js';
+import { benchPostgres, loadHttp, postJson, startBenchServer } from './lib.js';
+
+const connections = Number(process.argv[2] ?? 32);
+const seconds = Number(process.argv[3] ?? 4);
+const quantity = Number(process.argv[4] ?? 2);
+/**
+ * `best` (default): `{zone: 'z3', quantity}`; `seats`: `quantity` adjacent seats of z3 named
+ * by id (disjoint blocks in seat order), the same claim without the picker, to tell the
+ * picker's cost from the cost of claiming several tickets.
+ */
+const mode = process.argv[5] === 'seats' ? 'seats' : 'best';
+/**
+ * Requests sent at the same concurrency before measuring (default none): 3000 × 2 sells
+ * about half the zone first, by the same picker, to measure a sale half-way through.
+ */
+const fill = Number(process.argv[6] ?? 0);
+
+
+interface Stat { n: number; ms: number; max: number }
+const stats = new Map<string, Stat>();
+let measuring = false;
+
+function label(sql: string): string {
+  const s = sql.replace(/\s+/g, ' ').trim();
+  const m = /hold_batch|array_agg\(seat_number|admission|idempotency/i.exec(s);
+  return m ? m[0] : s.slice(0, 60);
+}
+
+function timed(q: Queryable): Queryable {
+  return new Proxy(q, {
+    get(target, prop, receiver) {
+      if (prop === 'query') {
+        return async (sql: string, params?: unknown[]) => {
+          const t0 = performance.now();
+          try {
+            return await (target as Queryable).query(sql, params as unknown[]);
+          } finally {
+            if (measuring) {
+              const ms = performance.now() - t0;
+              const key = label(sql);
+              const s = stats.get(key) ?? { n: 0, ms: 0, max: 0 };
+              s.n++; s.ms += ms; s.max = Math.max(s.max, ms);
+              stats.set(key, s);
+            }
+          }
+        };
+      }
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  }) as Queryable;
+}
+
+const raw = await benchPostgres(20);
+const db = timed(raw) as Db;
+let refusedSeats = 0;
+let refusals = 0;
+const server = await startBenchServer(db, { connections, seams: { zoneViews: {
+  refused: (_event, _zone, ticketNos) => {
+    if (!measuring) return;
+    refusals++;
+    refusedSeats += ticketNos.length;
+  },
+} } });
+// The holds section's arena: four seated zones of 12,500 and 60,000 standing (the zone read
+// and the claims see an event of 110,000 tickets, as there).
+const venue = await createVenue(db, arena());
+const event = await buildArenaEvent(db, venue.venueId);
+const fans = await buildCustomers(server.ctx, 12_500);
+await db.query('VACUUM ANALYZE');
+const path = `/api/v1/events/${event.eventId}/holds`;
+/** Disjoint blocks of `quantity` adjacent seats, row by row through z3 (S21-S30). */
+const perRow = Math.floor(50 / quantity);
+const block = (i: number): string[] => {
+  const row = Math.floor(i / perRow);
+  const first = (i % perRow) * quantity + 1;
+  return Array.from({ length: quantity },
+    (_, k) => `S${21 + Math.floor(row / 25)}-${(row % 25) + 1}-${first + k}`);
+};
+const specs = Array.from({ length: 250 * perRow }, (_, i) => postJson(path,
+  mode === 'best' ? { zone: 'z3', quantity } : { seats: block(i) },
+  { authorization: `Bearer ${(fans[i % fans.length] as { token: string }).token}` }));
+
+// pg_stat_activity sampled from its own connection.
+const { rows: [dbRow] } = await db.query<{ d: string }>('SELECT current_database() AS d');
+const sampler = new pg.Client({ host: '127.0.0.1', port: 5432,
+  user: process.env.PGUSER ?? 'postgres', database: (dbRow as { d: string }).d });
+await sampler.connect();
+const states = new Map<string, number>();
+let samples = 0;
+const sampling = setInterval(() => {
+  void sampler.query<{ k: string; n: number }>(
+    `SELECT coalesce(state,'') || ' ' || coalesce(wait_event_type,'-') || ':' ||
+            coalesce(wait_event,'-') AS k, count(*)::int AS n
+       FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+      GROUP BY 1`).then(({ rows }) => {
+    samples++;
+    for (const row of rows) states.set(row.k, (states.get(row.k) ?? 0) + row.n);
+  }).catch(() => undefined); // a sample in flight when the sampler ends
+}, 20);
+
+const stage = watchRequestStages(() => measuring);
+
+if (fill > 0) {
+  const filled = await loadHttp('fill', server.url, specs.splice(0, fill),
+    { concurrency: connections, maxMs: 300_000, ok: [201] });
+  console.log(`filled first: ${JSON.stringify(filled.statuses)} in ${
+    (filled.ops / filled.opsPerSec).toFixed(1)} s (${filled.opsPerSec.toFixed(0)}/s)`);
+}
+
+const loop = monitorEventLoopDelay({ resolution: 5 });
+measuring = true;
+loop.enable();
+const cpu0 = process.cpuUsage();
+const thread0 = threadCpuMs();
+const t0 = performance.now();
+const row = await loadHttp(`profile: ${mode} ×${quantity}`, server.url, specs,
+  { concurrency: connections, maxMs: seconds * 1000, warmup: 20, ok: [201] });
+const wall = performance.now() - t0;
+const cpu = process.cpuUsage(cpu0);
+const threadMs = threadCpuMs() - thread0;
+loop.disable();
+measuring = false;
+clearInterval(sampling);
+await sampler.end();
+console.log(JSON.stringify({ ...row, connections }, null, 1));
+const ms = (ns: number): string => (ns / 1e6).toFixed(1);
+const mean = (total: number): string => (total / stage.n).toFixed(2);
+console.log(`process CPU (server + load thread): ${
+  ((cpu.user + cpu.system) / 1000 / wall * 100).toFixed(0)} % of one core over ${
+  wall.toFixed(0)} ms`);
+console.log(`server thread CPU: ${(threadMs / stage.n * 1000).toFixed(0)} µs per request ` +
+  `(${threadMs} ms over ${stage.n} requests)`);
+console.log(`event loop delay: p50 ${ms(loop.percentile(50))} ms, p99 ${
+  ms(loop.percentile(99))} ms, max ${ms(loop.max)} ms`);
+console.log(`server-side stages (mean over ${stage.n}): parse→handler (auth, rate limit, ` +
+  `validation) ${mean(stage.pre)} ms, handler ${mean(stage.handler)} ms, reply ${
+    mean(stage.post)} ms, total ${mean(stage.total)} ms`);
+console.log('statements (Node side, pool wait included):');
+for (const [k, s] of [...stats].sort((a, b) => b[1].ms - a[1].ms)) {
+  console.log(`  ${String(s.n).padStart(6)} × mean ${(s.ms / s.n).toFixed(2).padStart(7)} ms ` +
+    `max ${s.max.toFixed(1).padStart(7)}  ${k}`);
+}
+console.log(`refused picks (re-plans): ${refusals}, seats refused: ${refusedSeats}`);
+console.log(`pg_stat_activity, mean sessions per sample over ${samples} samples:`);
+for (const [k, n] of [...states].sort((a, b) => b[1] - a[1])) {
+  console.log(`  ${(n / samples).toFixed(2).padStart(6)}  ${k}`);
+}
+await server.close();
+await raw.close();

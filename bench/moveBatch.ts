@@ -1,0 +1,136 @@
+/**
+ * The waitlist move batch alone (`waitlist_move_batch`, src/queue/handover.ts), without HTTP:
+ * `fans` customers stand in a closed line (block of waitlist places reserved) with `ahead`
+ * fans already waiting, and they move in batches of `batch` (the group commit's size), one
+ * batch in flight as one node runs them, in a scrambled order. Reports moves/s and the mean
+ * batch time, and checks the result (every fan on the waitlist once, in line order).
+ *
+ * `npx tsx bench/moveBatch.ts [fans] [batch] [ahead] [--explain]` (default 10,000 fans,
+ * batches of 200, 100,000 ahead); `--explain` prints EXPLAIN (ANALYZE, BUFFERS) of every
+ * statement inside the run's last batch (auto_explain, nested statements).
+ */
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+
+import pg from 'pg';
+
+import { loadEvent } from '../src/catalog/events.js';
+import { limits } from '../src/config/limits.js';
+import { moveBatch } from '../src/queue/handover.js';
+import { joinLine } from '../src/queue/line.js';
+import { reserveWaitlistBase } from '../src/queue/waitblock.js';
+import type { Db } from '../src/storage/index.js';
+import { analyzeAfterLoad } from '../src/storage/maintenance.js';
+import { buildTestContext } from '../src/testing/context.js';
+import { buildEvent, insertCustomerRows } from '../src/testing/factories.js';
+import { benchPostgres, fmt } from './lib.js';
+
+/** One run; returns moves per second. */
+export async function moveBatches(
+  fans: number, batch: number, ahead: number, explain = false,
+): Promise<{ movesPerSec: number; batchMsMean: number; notes: string }> {
+  const db = await benchPostgres(4);
+  try {
+    const ctx = buildTestContext(db);
+    const details = await buildEvent(ctx, {
+      queue: { enabled: true, admitPerMinute: 1_000, maxActiveShoppers: 1_000 },
+    });
+    const eventId = details.eventId;
+    const customers = await insertCustomerRows(db, fans);
+    const event = await loadEvent(db, eventId);
+    for (let i = 0; i < customers.length; i += limits.queueJoinBatch) {
+      await joinLine(db, event, customers.slice(i, i + limits.queueJoinBatch), undefined);
+    }
+    await db.tx((tx) => reserveWaitlistBase(tx, eventId));
+    if (ahead > 0) {
+      const early = await insertCustomerRows(db, ahead);
+      await db.query(
+        `INSERT INTO waitlist_entries (event_id, customer_id, quantity, status, seq)
+         SELECT $1, c, 1, 'waiting', i FROM unnest($2::uuid[]) WITH ORDINALITY AS x(c, i)`,
+        [eventId, early],
+      );
+    }
+    await analyzeAfterLoad(db, ['queue_entries', 'customers', 'waitlist_entries',
+      'waitlist_counts']);
+    const order = customers.map((c, i) => ({ c, k: (i * 7_919) % fans }))
+      .sort((a, b) => a.k - b.k).map(({ c }) => c);
+    const times: number[] = [];
+    const t0 = performance.now();
+    for (let i = 0; i < order.length; i += batch) {
+      const places = order.slice(i, i + batch).map((customerId) => ({ customerId, quantity: 2 }));
+      // The last batch: what a batch costs late in the herd.
+      const middle = explain && i + batch >= order.length;
+      const t = performance.now();
+      const outcomes = middle
+        ? await explained(db, (tx) => moveBatch(tx, event, places))
+        : await moveBatch(db, event, places);
+      times.push(performance.now() - t);
+      for (const [customer, moved] of outcomes) {
+        if (moved instanceof Error) throw new Error(`${customer}: ${moved.message}`);
+      }
+    }
+    const wallMs = performance.now() - t0;
+    const { rows: [check] } = await db.query<{ n: number; ordered: boolean }>(
+      `SELECT count(DISTINCT w.customer_id)::int AS n,
+              bool_and(w.prev IS NULL OR w.prev < w.number) AS ordered
+         FROM (SELECT w2.customer_id, q.number,
+                      lag(q.number) OVER (ORDER BY w2.seq) AS prev
+                 FROM waitlist_entries w2 JOIN queue_entries q USING (event_id, customer_id)
+                WHERE w2.event_id = $1) w`, [eventId]);
+    if (check?.n !== fans || check.ordered !== true) {
+      throw new Error(`moved ${check?.n} of ${fans}, line order kept: ${check?.ordered}`);
+    }
+    const batchMsMean = times.reduce((a, b) => a + b, 0) / times.length;
+    return {
+      movesPerSec: fans / (wallMs / 1000), batchMsMean,
+      notes: `${times.length} batches of ${batch}, max ${fmt(Math.max(...times), 1)} ms, ` +
+        `first tenth ${fmt(tenth(times.slice(0, Math.ceil(times.length / 10))), 1)} ms, ` +
+        `last tenth ${fmt(tenth(times.slice(-Math.ceil(times.length / 10))), 1)} ms`,
+    };
+  } finally {
+    await db.close();
+  }
+}
+
+function tenth(times: number[]): number {
+  return times.reduce((a, b) => a + b, 0) / Math.max(1, times.length);
+}
+
+/**
+ * Runs `work` in a transaction whose statements print their plans, nested ones included
+ * (auto_explain with ANALYZE and BUFFERS), as notices to stdout.
+ */
+async function explained<T>(db: Db, work: (db: Db) => Promise<T>): Promise<T> {
+  const proto = pg.Client.prototype as unknown as { query: (...rest: unknown[]) => unknown };
+  const original = proto.query;
+  const listening = new WeakSet<pg.Client>();
+  proto.query = function query(this: pg.Client, ...rest: unknown[]): unknown {
+    if (!listening.has(this)) {
+      listening.add(this);
+      this.on('notice', (notice) => process.stdout.write(`${notice.message}\n`));
+    }
+    return original.apply(this, rest);
+  };
+  try {
+    return await db.tx(async (tx) => {
+      await tx.exec('LOAD \'auto_explain\'; SET LOCAL auto_explain.log_min_duration = 0; ' +
+        'SET LOCAL auto_explain.log_nested_statements = on; ' +
+        'SET LOCAL auto_explain.log_analyze = on; SET LOCAL auto_explain.log_buffers = on; ' +
+        'SET LOCAL auto_explain.log_level = \'notice\'');
+      return await work({ ...db, query: tx.query.bind(tx), exec: tx.exec.bind(tx) });
+    }, { maxAttempts: 1 });
+  } finally {
+    proto.query = original;
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+  const fans = Number(args[0] ?? 10_000);
+  const batch = Number(args[1] ?? 200);
+  const ahead = Number(args[2] ?? 100_000);
+  const r = await moveBatches(fans, batch, ahead, process.argv.includes('--explain'));
+  process.stdout.write(`move batch: ${fans} fans, ${ahead} waiting ahead: ` +
+    `${fmt(r.movesPerSec)} moves/s, batch mean ${fmt(r.batchMsMean, 1)} ms (${r.notes})\n`);
+  process.exit(0);
+}

@@ -1,0 +1,106 @@
+/**
+ * The waitlist move batch against the tick's slot release, in lock order (migration 051).
+ *
+ * Three shoppers a, b and c (customer order) hold claimed passes. The tick frees all three
+ * as idle, locking their admissions in customer order (migration 048), while a move batch
+ * moves a and c to the waitlist and gives their passes back. A third transaction holds b
+ * until both wait, so they overlap by construction: the tick holds a and waits at b, and the
+ * move batch comes to the passes. Giving them back in customer order, the batch waits at a
+ * holding nothing the tick needs; when b is let go the tick frees c too and commits, and the
+ * batch finds both passes freed already and moves both fans. The control gives them back
+ * in reverse order: the batch holds c and wants a, the tick holds a and wants c, and
+ * PostgreSQL reports the deadlock. PostgreSQL only: it needs three transactions at once.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { loadEvent } from '../catalog/events.js';
+import type { AppContext } from '../context.js';
+import type { Db } from '../storage/index.js';
+import { sqlState } from '../storage/index.js';
+import { testBackends } from '../testing/backends.js';
+import { buildTestContext } from '../testing/context.js';
+import { buildEvent, insertCustomerRows } from '../testing/factories.js';
+import { waitForLockWait } from '../testing/lockWait.js';
+import { claimAdmission, tickLine } from './admission.js';
+import { moveBatch } from './handover.js';
+import { joinLine } from './line.js';
+import { reserveWaitlistBase } from './waitblock.js';
+
+const backends = await testBackends();
+const postgres = backends.find((backend) => backend.name === 'postgres');
+
+describe.skipIf(postgres === undefined || !postgres.available)(
+  'the move batch\'s pass release against the tick\'s slot release on PostgreSQL', () => {
+    let db: Db;
+    let ctx: AppContext;
+
+    beforeAll(async () => {
+      db = await (postgres as NonNullable<typeof postgres>).open({ poolMax: 6 });
+      ctx = buildTestContext(db);
+    });
+    afterAll(async () => db?.close());
+
+    async function overlapping(reverseAdmissionLocks: boolean) {
+      const details = await buildEvent(ctx, {
+        onSaleAt: new Date(Date.now() - 60_000).toISOString(),
+        queue: { enabled: true, admitPerMinute: 6_000, maxActiveShoppers: 10 },
+      });
+      const event = await loadEvent(db, details.eventId);
+      const [a, b, c] = (await insertCustomerRows(db, 3)).sort() as [string, string, string];
+      await joinLine(db, event, [a, b, c], undefined);
+      const first = await tickLine(db, event, { token: 1, claimGraceSeconds: 60 });
+      expect(first.kind === 'ticked' && first.admitted.length).toBe(3);
+      for (const fan of [a, b, c]) await claimAdmission(db, event.eventId, fan);
+      // What the closing tick leaves, so the batch needs no transaction of its own.
+      await db.tx((tx) => reserveWaitlistBase(tx, event.eventId));
+
+      let release = (): void => undefined;
+      const gate = new Promise<void>((resolve) => { release = resolve; });
+      let locked = (): void => undefined;
+      const lockTaken = new Promise<void>((resolve) => { locked = resolve; });
+      const blocker = db.tx(async (tx) => {
+        await tx.query(
+          'SELECT 1 FROM queue_admissions WHERE event_id = $1 AND customer_id = $2 FOR UPDATE',
+          [event.eventId, b]);
+        locked();
+        await gate;
+      }, { maxAttempts: 1 });
+      await lockTaken;
+      const settle = <T>(work: Promise<T>) =>
+        work.then((value) => ({ value }), (error: unknown) => ({ error }));
+      const tick = settle(tickLine(db, event, {
+        token: 1, claimGraceSeconds: 60, idleSeconds: 0,
+      }));
+      await waitForLockWait(db, 'queue_tick_begin', 'the tick');
+      const move = settle(moveBatch(db, event,
+        [a, c].map((customerId) => ({ customerId, quantity: 1 })), undefined,
+        reverseAdmissionLocks ? { reverseAdmissionLocks: true } : {}));
+      await waitForLockWait(db, 'waitlist_move_batch(', 'the move batch');
+      release();
+      await blocker;
+      return { event, fans: { a, b, c }, tick: await tick, move: await move };
+    }
+
+    it('the batch gives passes back in customer order: both finish, no deadlock', async () => {
+      const { event, fans, tick, move } = await overlapping(false);
+      expect('value' in tick && tick.value.kind).toBe('ticked');
+      expect('value' in move && [...move.value.values()].map((moved) =>
+        moved instanceof Error ? moved.message : moved.entry.left)).toEqual([true, true]);
+      // The tick came first to all three slots; the batch left them as the tick did.
+      const { rows } = await db.query<{ customer_id: string; release_reason: string }>(
+        `SELECT customer_id, release_reason FROM queue_admissions
+          WHERE event_id = $1 ORDER BY customer_id`, [event.eventId]);
+      expect(rows).toEqual([fans.a, fans.b, fans.c].map((customer_id) =>
+        ({ customer_id, release_reason: 'idle' })));
+      const { rows: [moved] } = await db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM queue_entries
+          WHERE event_id = $1 AND left_reason = 'waitlist'`, [event.eventId]);
+      expect(moved?.n).toBe(2);
+    });
+
+    it('control: giving them back in reverse order deadlocks with the tick', async () => {
+      const { tick, move } = await overlapping(true);
+      const codes = [tick, move].map((r) => ('error' in r ? sqlState(r.error) : 'ok'));
+      expect(codes).toContain('40P01');
+    });
+  });
