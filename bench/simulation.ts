@@ -257,15 +257,18 @@ export async function run(): Promise<BenchSection> {
     // in the simulator (with 256 a shopper's poll waited 8.8 s at p50 at the client).
     options.shopConnections = Math.min(options.maxActiveShoppers, 4_096);
   }
+  const redisKeyPrefix = `bench-sim-${randomBytes(4).toString('hex')}:`;
   const deployment: Deployment = {
     env: {
       ...process.env, DATABASE_URL: url.toString(),
       REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+      // The in-process server reads this env too: a run never shares the default prefix.
+      REDIS_KEY_PREFIX: redisKeyPrefix,
       SIM_LOG_LEVEL: 'error', PG_POOL_MAX: '40',
     },
     adminToken: randomBytes(24).toString('hex'),
     secret: randomBytes(32).toString('hex'),
-    redisKeyPrefix: `bench-sim-${randomBytes(4).toString('hex')}:`,
+    redisKeyPrefix,
   };
   const env = deployment.env;
   const nodes = process.env.SIM_SERVER === 'inprocess' ? []
