@@ -10,10 +10,11 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { createVenue } from '../src/catalog/venues.js';
-import type { Db, Queryable } from '../src/storage/index.js';
+import type { Db } from '../src/storage/index.js';
 import { buildCustomers } from '../src/testing/factories.js';
 import { threadCpuMs } from './cpuProfile.js';
 import { watchRequestStages } from './requestStages.js';
+import { statementTimer } from './statementTimes.js';
 import { arena, buildArenaEvent } from './holds.js';
 import { benchPostgres, loadHttp, postJson, startBenchServer } from './lib.js';
 
@@ -32,41 +33,9 @@ const mode = process.argv[5] === 'seats' ? 'seats' : 'best';
  */
 const fill = Number(process.argv[6] ?? 0);
 
-
-interface Stat { n: number; ms: number; max: number }
-const stats = new Map<string, Stat>();
 let measuring = false;
-
-function label(sql: string): string {
-  const s = sql.replace(/\s+/g, ' ').trim();
-  const m = /hold_batch|array_agg\(seat_number|admission|idempotency/i.exec(s);
-  return m ? m[0] : s.slice(0, 60);
-}
-
-function timed(q: Queryable): Queryable {
-  return new Proxy(q, {
-    get(target, prop, receiver) {
-      if (prop === 'query') {
-        return async (sql: string, params?: unknown[]) => {
-          const t0 = performance.now();
-          try {
-            return await (target as Queryable).query(sql, params as unknown[]);
-          } finally {
-            if (measuring) {
-              const ms = performance.now() - t0;
-              const key = label(sql);
-              const s = stats.get(key) ?? { n: 0, ms: 0, max: 0 };
-              s.n++; s.ms += ms; s.max = Math.max(s.max, ms);
-              stats.set(key, s);
-            }
-          }
-        };
-      }
-      const value = Reflect.get(target, prop, receiver);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  }) as Queryable;
-}
+const { stats, timed } = statementTimer(
+  /hold_batch|array_agg\(seat_number|admission|idempotency/i, () => measuring);
 
 const raw = await benchPostgres(20);
 const db = timed(raw) as Db;

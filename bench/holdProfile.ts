@@ -12,10 +12,11 @@ import pg from 'pg';
 import { createEvent, loadEvent } from '../src/catalog/events.js';
 import { createVenue } from '../src/catalog/venues.js';
 import { systemClock } from '../src/core/clock.js';
-import type { Db, Queryable } from '../src/storage/index.js';
+import type { Db } from '../src/storage/index.js';
 import { buildCustomers } from '../src/testing/factories.js';
 import { threadCpuMs } from './cpuProfile.js';
 import { watchRequestStages } from './requestStages.js';
+import { statementTimer } from './statementTimes.js';
 import { benchPostgres, loadHttp, postJson, startBenchServer } from './lib.js';
 
 const connections = Number(process.argv[2] ?? 64);
@@ -23,41 +24,9 @@ const seconds = Number(process.argv[3] ?? 6);
 /** `hot`: 4 random seats per request of a block of 100 (rows 1-2 of S1), mostly refused. */
 const hot = process.argv[4] === 'hot';
 
-
-interface Stat { n: number; ms: number; max: number }
-const stats = new Map<string, Stat>();
 let measuring = false;
-
-function label(sql: string): string {
-  const s = sql.replace(/\s+/g, ' ').trim();
-  const m = /hold_batch|FROM customers WHERE customer_id = ANY|admission|idempotency/i.exec(s);
-  return m ? m[0] : s.slice(0, 60);
-}
-
-function timed(q: Queryable): Queryable {
-  return new Proxy(q, {
-    get(target, prop, receiver) {
-      if (prop === 'query') {
-        return async (sql: string, params?: unknown[]) => {
-          const t0 = performance.now();
-          try {
-            return await (target as Queryable).query(sql, params as unknown[]);
-          } finally {
-            if (measuring) {
-              const ms = performance.now() - t0;
-              const key = label(sql);
-              const s = stats.get(key) ?? { n: 0, ms: 0, max: 0 };
-              s.n++; s.ms += ms; s.max = Math.max(s.max, ms);
-              stats.set(key, s);
-            }
-          }
-        };
-      }
-      const value = Reflect.get(target, prop, receiver);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  }) as Queryable;
-}
+const { stats, timed } = statementTimer(
+  /hold_batch|FROM customers WHERE customer_id = ANY|admission|idempotency/i, () => measuring);
 
 const dayMs = 24 * 3600 * 1000;
 const raw = await benchPostgres(20);
