@@ -16,7 +16,7 @@ import type { Db } from '../src/storage/index.js';
 import { buildCustomers } from '../src/testing/factories.js';
 import { threadCpuMs } from './cpuProfile.js';
 import { watchRequestStages } from './requestStages.js';
-import { statementTimer } from './statementTimes.js';
+import { printProfile, statementTimer } from './statementTimes.js';
 import { benchPostgres, loadHttp, postJson, startBenchServer } from './lib.js';
 
 const connections = Number(process.argv[2] ?? 64);
@@ -99,24 +99,9 @@ loop.disable();
 measuring = false;
 clearInterval(sampling);
 await sampler.end();
-console.log(JSON.stringify({ ...row, connections }, null, 1));
-const ms = (ns: number): string => (ns / 1e6).toFixed(1);
-const mean = (total: number): string => (total / stage.n).toFixed(2);
-console.log(`process CPU (server + load thread): ${
-  ((cpu.user + cpu.system) / 1000 / wall * 100).toFixed(0)} % of one core over ${
-  wall.toFixed(0)} ms`);
-console.log(`server thread CPU: ${(threadMs / stage.n * 1000).toFixed(0)} µs per request ` +
-  `(${threadMs} ms over ${stage.n} requests)`);
-console.log(`event loop delay: p50 ${ms(loop.percentile(50))} ms, p99 ${
-  ms(loop.percentile(99))} ms, max ${ms(loop.max)} ms`);
-console.log(`server-side stages (mean over ${stage.n}): parse→handler (auth, rate limit, ` +
-  `validation) ${mean(stage.pre)} ms, handler ${mean(stage.handler)} ms, reply ${
-    mean(stage.post)} ms, total ${mean(stage.total)} ms`);
-console.log('statements (Node side, pool wait included):');
-for (const [k, s] of [...stats].sort((a, b) => b[1].ms - a[1].ms)) {
-  console.log(`  ${String(s.n).padStart(6)} × mean ${(s.ms / s.n).toFixed(2).padStart(7)} ms ` +
-    `max ${s.max.toFixed(1).padStart(7)}  ${k}`);
-}
+printProfile({
+  row, connections, cpu, wallMs: wall, serverThreadMs: threadMs, loop, stage, stats,
+});
 console.log(`pg_stat_activity, mean sessions per sample over ${samples} samples:`);
 for (const [k, n] of [...states].sort((a, b) => b[1] - a[1])) {
   console.log(`  ${(n / samples).toFixed(2).padStart(6)}  ${k}`);

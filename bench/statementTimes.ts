@@ -1,10 +1,12 @@
 /**
- * Per-statement times for the profile scripts: wraps a Queryable so every query run while
+ * Per-statement times and the common report of the profile scripts (holdProfile,
+ * bestAvailableProfile). Statement times: wraps a Queryable so every query run while
  * `measuring()` is true adds its time to a row keyed by a short label of its SQL (the first
  * match of `names`, else its first 60 characters).
  */
-import { performance } from 'node:perf_hooks';
+import { performance, type IntervalHistogram } from 'node:perf_hooks';
 import type { Queryable } from '../src/storage/index.js';
+import type { RequestStages } from './requestStages.js';
 
 /** Calls, total and slowest time of one statement label, ms. */
 export interface StatementStat { n: number; ms: number; max: number }
@@ -42,4 +44,40 @@ export function statementTimer(names: RegExp, measuring: () => boolean): {
     },
   });
   return { stats, timed };
+}
+
+/** What a profile script measured over its window, for `printProfile`. */
+export interface ProfileWindow {
+  row: object;
+  connections: number;
+  /** process.cpuUsage over the window, µs. */
+  cpu: NodeJS.CpuUsage;
+  wallMs: number;
+  serverThreadMs: number;
+  loop: IntervalHistogram;
+  stage: RequestStages;
+  stats: Map<string, StatementStat>;
+}
+
+/** Prints a profile window: CPU, event-loop delay, server-side stages, statement times. */
+export function printProfile(w: ProfileWindow): void {
+  const { stage, loop } = w;
+  console.log(JSON.stringify({ ...w.row, connections: w.connections }, null, 1));
+  const ms = (ns: number): string => (ns / 1e6).toFixed(1);
+  const mean = (total: number): string => (total / stage.n).toFixed(2);
+  console.log(`process CPU (server + load thread): ${
+    ((w.cpu.user + w.cpu.system) / 1000 / w.wallMs * 100).toFixed(0)} % of one core over ${
+    w.wallMs.toFixed(0)} ms`);
+  console.log(`server thread CPU: ${(w.serverThreadMs / stage.n * 1000).toFixed(0)} µs per ` +
+    `request (${w.serverThreadMs} ms over ${stage.n} requests)`);
+  console.log(`event loop delay: p50 ${ms(loop.percentile(50))} ms, p99 ${
+    ms(loop.percentile(99))} ms, max ${ms(loop.max)} ms`);
+  console.log(`server-side stages (mean over ${stage.n}): parse→handler (auth, rate limit, ` +
+    `validation) ${mean(stage.pre)} ms, handler ${mean(stage.handler)} ms, reply ${
+      mean(stage.post)} ms, total ${mean(stage.total)} ms`);
+  console.log('statements (Node side, pool wait included):');
+  for (const [k, s] of [...w.stats].sort((a, b) => b[1].ms - a[1].ms)) {
+    console.log(`  ${String(s.n).padStart(6)} × mean ${(s.ms / s.n).toFixed(2).padStart(7)} ms ` +
+      `max ${s.max.toFixed(1).padStart(7)}  ${k}`);
+  }
 }
