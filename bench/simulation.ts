@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../src/core/ports.js';
+import { deleteRedisPrefix } from '../src/testing/services.js';
 import { defaultOptions, type SimOptions } from '../sim/options.js';
 import { pacingLines } from '../sim/pacing.js';
 import { simulate, writeReport } from '../sim/run.js';
@@ -317,5 +318,7 @@ export async function run(): Promise<BenchSection> {
   } finally {
     await Promise.all(nodes.map((node) => node.stop()));
     await db.close();
+    // The run's deployment is gone with its database: its leases and queue keys go too.
+    await deleteRedisPrefix(redisKeyPrefix);
   }
 }
