@@ -8,7 +8,6 @@
  * (NODE_OPTIONS) for a CPU profile of the server thread.
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import pg from 'pg';
 import { createEvent, loadEvent } from '../src/catalog/events.js';
 import { createVenue } from '../src/catalog/venues.js';
 import { systemClock } from '../src/core/clock.js';
@@ -16,7 +15,7 @@ import type { Db } from '../src/storage/index.js';
 import { buildCustomers } from '../src/testing/factories.js';
 import { threadCpuMs } from './cpuProfile.js';
 import { watchRequestStages } from './requestStages.js';
-import { printProfile, statementTimer } from './statementTimes.js';
+import { printProfile, sampleSessions, statementTimer } from './statementTimes.js';
 import { benchPostgres, loadHttp, postJson, startBenchServer } from './lib.js';
 
 const connections = Number(process.argv[2] ?? 64);
@@ -66,21 +65,7 @@ const specs = seats.map((id, i) => postJson(path, { seats: hot ? hotPick() : [id
 
 // pg_stat_activity sampled from its own connection.
 const { rows: [dbRow] } = await db.query<{ d: string }>('SELECT current_database() AS d');
-const sampler = new pg.Client({ host: '127.0.0.1', port: 5432,
-  user: process.env.PGUSER ?? 'postgres', database: (dbRow as { d: string }).d });
-await sampler.connect();
-const states = new Map<string, number>();
-let samples = 0;
-const sampling = setInterval(() => {
-  void sampler.query<{ k: string; n: number }>(
-    `SELECT coalesce(state,'') || ' ' || coalesce(wait_event_type,'-') || ':' ||
-            coalesce(wait_event,'-') AS k, count(*)::int AS n
-       FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
-      GROUP BY 1`).then(({ rows }) => {
-    samples++;
-    for (const row of rows) states.set(row.k, (states.get(row.k) ?? 0) + row.n);
-  }).catch(() => undefined); // a sample in flight when the sampler ends
-}, 20);
+const sessions = await sampleSessions((dbRow as { d: string }).d);
 
 const stage = watchRequestStages(() => measuring);
 
@@ -97,14 +82,9 @@ const cpu = process.cpuUsage(cpu0);
 const threadMs = threadCpuMs() - thread0;
 loop.disable();
 measuring = false;
-clearInterval(sampling);
-await sampler.end();
 printProfile({
   row, connections, cpu, wallMs: wall, serverThreadMs: threadMs, loop, stage, stats,
 });
-console.log(`pg_stat_activity, mean sessions per sample over ${samples} samples:`);
-for (const [k, n] of [...states].sort((a, b) => b[1] - a[1])) {
-  console.log(`  ${(n / samples).toFixed(2).padStart(6)}  ${k}`);
-}
+await sessions.stop();
 await server.close();
 await raw.close();

@@ -1,10 +1,11 @@
 /**
- * Per-statement times and the common report of the profile scripts (holdProfile,
+ * Per-statement times, session sampling and the common report of the profile scripts (holdProfile,
  * bestAvailableProfile). Statement times: wraps a Queryable so every query run while
  * `measuring()` is true adds its time to a row keyed by a short label of its SQL (the first
  * match of `names`, else its first 60 characters).
  */
 import { performance, type IntervalHistogram } from 'node:perf_hooks';
+import pg from 'pg';
 import type { Queryable } from '../src/storage/index.js';
 import type { RequestStages } from './requestStages.js';
 
@@ -80,4 +81,37 @@ export function printProfile(w: ProfileWindow): void {
     console.log(`  ${String(s.n).padStart(6)} × mean ${(s.ms / s.n).toFixed(2).padStart(7)} ms ` +
       `max ${s.max.toFixed(1).padStart(7)}  ${k}`);
   }
+}
+
+/**
+ * Samples PostgreSQL's sessions of `database` (pg_stat_activity, by state and wait event)
+ * every 20 ms from a connection of its own; `stop` ends it and prints the mean sessions per
+ * sample.
+ */
+export async function sampleSessions(database: string): Promise<{ stop: () => Promise<void> }> {
+  const sampler = new pg.Client({ host: '127.0.0.1', port: 5432,
+    user: process.env.PGUSER ?? 'postgres', database });
+  await sampler.connect();
+  const states = new Map<string, number>();
+  let samples = 0;
+  const sampling = setInterval(() => {
+    void sampler.query<{ k: string; n: number }>(
+      `SELECT coalesce(state,'') || ' ' || coalesce(wait_event_type,'-') || ':' ||
+              coalesce(wait_event,'-') AS k, count(*)::int AS n
+         FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+        GROUP BY 1`).then(({ rows }) => {
+      samples++;
+      for (const row of rows) states.set(row.k, (states.get(row.k) ?? 0) + row.n);
+    }).catch(() => undefined); // a sample in flight when the sampler ends
+  }, 20);
+  return {
+    stop: async () => {
+      clearInterval(sampling);
+      await sampler.end();
+      console.log(`pg_stat_activity, mean sessions per sample over ${samples} samples:`);
+      for (const [k, n] of [...states].sort((a, b) => b[1] - a[1])) {
+        console.log(`  ${(n / samples).toFixed(2).padStart(6)}  ${k}`);
+      }
+    },
+  };
 }
