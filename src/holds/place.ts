@@ -5,7 +5,8 @@
  * at once (busy.ts: 503, no round trip), then the decision in the event's next hold
  * batch, which also claims the pass against its admission row, decides the sale window by
  * the database clock, the per-customer limit and, with an Idempotency-Key, writes the
- * key's record with the reply (one round trip, one commit).
+ * key's record with the reply (one round trip, one commit). A retry refused as busy or
+ * for its pass gets its key's recorded reply instead (HoldDesk.replayRecorded).
  * The route is an adapter: it passes the request in and sends the answer out.
  */
 import { randomUUID } from 'node:crypto';
@@ -20,7 +21,7 @@ import {
   recordedReply, recordFailure, runIdempotent, type IdempotencyScope,
 } from '../idempotency/store.js';
 import { ZoneViews } from '../inventory/zoneView.js';
-import { assertMayHold, checkPass, claimPassAlone } from '../queue/gate.js';
+import { assertMayHold, checkPass, claimPassAlone, isPassRefusal } from '../queue/gate.js';
 import { waitingRoom } from '../queue/room.js';
 import { holdBatchShape, holdQueueLoad, type HoldSeams } from './batch.js';
 import { isStoreBusy, StoreBusy } from './busy.js';
@@ -123,18 +124,21 @@ export class HoldDesk {
 
   private async decide(request: PlaceHold, token: TokenCheck | undefined):
     Promise<PlacedHold> {
-    const { event, passId } = await this.passGates(request, token);
-    // A store too busy to answer in time says so now (busy.ts), after the checks that need
-    // no database and before the queue; the fan's slot is kept by admission meanwhile.
+    let gated: { event: EventRecord; passId: string | undefined };
     try {
-      this.busy.admit(event.eventId);
+      gated = await this.passGates(request, token);
+      // A store too busy to answer in time says so now (busy.ts), after the checks that need
+      // no database and before the queue; the fan's slot is kept by admission meanwhile.
+      this.busy.admit(gated.event.eventId);
     } catch (error) {
-      const replayed = await this.replayWhileBusy(request, token, error);
-      if (replayed !== undefined) return replayed;
-      throw error;
+      return await this.replayRecorded(request, token, error);
     }
+    const { event, passId } = gated;
     try {
       return await this.decideGated(request, token, event, passId);
+    } catch (error) {
+      // The batch found the pass used up or expired: a retry of an answered request may be.
+      return await this.replayRecorded(request, token, error);
     } finally {
       // The batch claimed the pass (or found it refused): the fan's next view reads the
       // row. Not awaited: the reply does not depend on it, and the write never throws.
@@ -145,21 +149,36 @@ export class HoldDesk {
   }
 
   /**
-   * A retry whose first request was answered gets that answer even while the store is busy
-   * (the web app retries a busy hold with the same Idempotency-Key): refusing it would keep
-   * a fan who already holds seats waiting on a store that has nothing left to do for them.
+   * A retry whose first request was answered gets that answer (SPEC §6), even where a new
+   * request would be refused without a decision:
+   * - while the store is busy (the web app retries a busy hold with the same key): refusing
+   *   it would keep a fan who already holds seats waiting on a store with nothing to do;
+   * - once the queue pass is refused (used up by the order the hold led to, expired, lapsed):
+   *   a fan whose connection dropped after the hold was made gets the hold back, not 403.
    * Only refused requests with a key pay the read of its record, so the hot path stays
-   * without a round trip; nothing recorded yet (or still running) keeps the busy answer.
+   * without a round trip. Nothing recorded yet (or still running) keeps the refusal; so does
+   * the same key with another body after a pass refusal (the gate's answer comes first for
+   * anything that is not a retry; a busy store answers idempotency_conflict, a final answer).
+   * The record is the customer's own: another customer's key is never read. Throws `error`
+   * when there is nothing to replay.
    */
-  private async replayWhileBusy(
+  private async replayRecorded(
     request: PlaceHold, token: TokenCheck | undefined, error: unknown,
-  ): Promise<PlacedHold | undefined> {
+  ): Promise<PlacedHold> {
     const scope = request.idempotency;
-    if (scope === undefined || !isStoreBusy(error)) return undefined;
-    const recorded = await recordedReply(this.ctx.db, scope);
-    if (recorded === null) return undefined;
-    // Nothing is replayed to a revoked token (a stored refusal is thrown above: the
-    // caller's catch compares the token before it goes out).
+    const busy = isStoreBusy(error);
+    if (scope === undefined || !(busy || isPassRefusal(error))) throw error;
+    let recorded: Awaited<ReturnType<typeof recordedReply>>;
+    try {
+      recorded = await recordedReply(this.ctx.db, scope);
+    } catch (replayError) {
+      if (!busy && replayError instanceof DomainError
+        && replayError.code === 'idempotency_conflict') throw error;
+      // A stored refusal is replayed: the caller's catch compares the token before it goes out.
+      throw replayError;
+    }
+    if (recorded === null) throw error;
+    // Nothing is replayed to a revoked token.
     await this.checkToken(request.customerId, token);
     return { hold: recorded.body as Hold, replayed: true };
   }

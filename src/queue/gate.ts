@@ -49,6 +49,11 @@ export function passRowRefused(reason: PassRowRefusal): DomainError {
     { retryable: true });
 }
 
+/** True for the gate's refusal of a hold request's pass, on the node or by its row. */
+export function isPassRefusal(error: unknown): boolean {
+  return error instanceof DomainError && error.code === 'queue_pass_required';
+}
+
 /**
  * The node's checks of a pass, without I/O: present, signed by us, for this event and
  * customer, not expired by this node's clock. Returns the pass id its admission row must
