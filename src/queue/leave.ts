@@ -59,9 +59,13 @@ export async function leaveLine(
   });
 }
 
+const leftDetail: Record<string, string> = {
+  waitlist: 'you moved from this queue to the waitlist already',
+  // Set by the order's confirmation (migration 054): a fan who bought while still waiting.
+  purchased: 'your order for this event completed while you waited: your turn has ended',
+};
+
 /** The refusal for a fan who left already (as `leaveLine` words it). */
 export function alreadyLeft(leftReason: string): DomainError {
-  return new DomainError('already_left', leftReason === 'waitlist'
-    ? 'you moved from this queue to the waitlist already'
-    : 'you left this queue already');
+  return new DomainError('already_left', leftDetail[leftReason] ?? 'you left this queue already');
 }

@@ -1,0 +1,86 @@
+/**
+ * A fan who buys through a waitlist offer while still waiting in the line (migration 054).
+ *
+ * A fan may wait in the line and on the waitlist at once (the zone was all in carts when
+ * they joined the waitlist). When a cart is released the waitlist offers them the tickets,
+ * and they buy. Their line entry used to stay as it was, so the tick later admitted them to
+ * a live-shopper slot they never use: counted among `maxActiveShoppers` until its claim
+ * grace lapsed, while the fan behind them waited. Buying ends a fan's turn in the line the
+ * way it frees an admitted shopper's slot (SPEC §5, "the moment their order completes"):
+ * the confirmation takes the still waiting entry out of the line (`left_reason =
+ * 'purchased'`) and the tick passes over it. On both databases.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { loadEvent } from '../catalog/events.js';
+import type { AppContext } from '../context.js';
+import { releaseHold } from '../holds/holds.js';
+import { checkout } from '../orders/checkout.js';
+import { bookingDeps } from '../orders/workers.js';
+import type { Db } from '../storage/index.js';
+import { testBackends } from '../testing/backends.js';
+import { buildTestContext } from '../testing/context.js';
+import {
+  buildEvent, buildHold, buildVenue, insertCustomerRows,
+} from '../testing/factories.js';
+import { joinWaitlist } from '../waitlist/waitlist.js';
+import { tickLine } from './admission.js';
+import { joinLine } from './line.js';
+
+const backends = await testBackends();
+
+for (const backend of backends) {
+  describe.skipIf(!backend.available)(`a waitlist buyer still in line on ${backend.name}`, () => {
+    let db: Db;
+    let ctx: AppContext;
+
+    beforeAll(async () => {
+      db = await backend.open();
+      ctx = buildTestContext(db);
+    });
+    afterAll(async () => db?.close());
+
+    it('is passed over by the tick: the one live-shopper slot goes to the fan behind',
+      async () => {
+        const venue = await buildVenue(ctx, {
+          sections: [{ key: 'FLOOR', name: 'Floor', kind: 'standing', capacity: 2 }],
+        });
+        const details = await buildEvent(ctx, {
+          venue, queue: { enabled: true, admitPerMinute: 6_000, maxActiveShoppers: 1 },
+        });
+        const event = await loadEvent(db, details.eventId);
+        const [carted, buyer, behind] = await insertCustomerRows(db, 3) as [string, string,
+          string];
+        // Everything is in one cart; the buyer and the fan behind wait in the line, and the
+        // buyer also joins the waitlist (nothing is free to hold).
+        const cart = await buildHold(ctx, event.eventId, carted, { zone: 'floor', quantity: 2 });
+        await joinLine(db, event, [buyer], undefined);
+        await joinLine(db, event, [behind], undefined);
+        await joinWaitlist({ db }, { customerId: buyer, eventId: event.eventId, quantity: 1 });
+        // The cart is let go: the buyer gets an offer, and buys it.
+        await releaseHold(db, carted, cart.holdId);
+        const { rows: offers } = await db.query<{ hold_id: string }>(
+          `SELECT h.hold_id FROM holds h JOIN waitlist_offers w ON w.hold_id = h.hold_id
+            WHERE h.event_id = $1 AND h.customer_id = $2 AND h.state = 'held'`,
+          [event.eventId, buyer]);
+        expect(offers).toHaveLength(1);
+        const { order } = await checkout(bookingDeps(ctx), {
+          customerId: buyer, holdId: (offers[0] as { hold_id: string }).hold_id,
+          paymentMethod: 'sim_ok',
+        });
+        expect(order.status).toBe('confirmed');
+
+        // One ticket is still free: the tick admits, one live shopper at most.
+        const ticked = await tickLine(db, event, { token: 1, claimGraceSeconds: 60 });
+        expect(ticked.kind).toBe('ticked');
+        const { rows } = await db.query<{ customer_id: string; live: boolean }>(
+          `SELECT customer_id, released_at IS NULL AS live FROM queue_admissions
+            WHERE event_id = $1 ORDER BY number`, [event.eventId]);
+        expect(rows.filter((row) => row.live).map((row) => row.customer_id)).toEqual([behind]);
+        const { rows: entries } = await db.query<{ left_reason: string | null }>(
+          'SELECT left_reason FROM queue_entries WHERE event_id = $1 AND customer_id = $2',
+          [event.eventId, buyer]);
+        expect(entries[0]?.left_reason).toBe('purchased');
+      });
+  });
+}
