@@ -122,6 +122,9 @@ for (const backend of backends) {
         [{ zone: 'seats', quantity: 51 }, '/quantity', 'must be <= 50'],
         [{ zone: 'seats', quantity: 2.5 }, '/quantity', 'must be integer'],
         [{ seats: ['<script>'] }, '/seats/0', 'must match pattern'],
+        // Missing a member of both shapes: told about the shape whose members it sent.
+        [{ zone: 'seats' }, '/quantity', "must have required property 'quantity'"],
+        [{ quantity: 2 }, '/zone', "must have required property 'zone'"],
       ];
       for (const [body, field, message] of cases) {
         const response = await hold(fan.token, body);

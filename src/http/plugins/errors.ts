@@ -19,13 +19,45 @@ interface AjvIssue {
 /** Issues that say the body has another shape, not a wrong value. */
 const shapeKeywords = new Set(['required', 'additionalProperties']);
 
+/** A JSON pointer (`/a/0`, or a schema path `#/a/0`) resolved in `root`, if it is there. */
+function resolvePointer(root: unknown, pointer: string): unknown {
+  let at = root;
+  for (const raw of pointer.replace(/^#/, '').split('/').slice(1)) {
+    if (at === null || typeof at !== 'object') return undefined;
+    const part = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    at = (at as Record<string, unknown>)[part];
+  }
+  return at;
+}
+
+/**
+ * How many members of the value the union judged (`instance`) branch `index` of the union
+ * schema (`union`) names: the shape the client meant names the members it sent.
+ */
+function knownMembers(union: unknown, index: string, instance: unknown): number {
+  if (instance === null || typeof instance !== 'object' || !Array.isArray(union)) return 0;
+  const properties = (union[Number(index)] as { properties?: unknown } | undefined)?.properties;
+  if (properties === null || typeof properties !== 'object') return 0;
+  return Object.keys(instance).filter((key) => Object.hasOwn(properties, key)).length;
+}
+
+/** Where the request part that failed validation, and its schema, can be read. */
+interface ValidatedPart {
+  /** The part's schema (the route's body schema), when known. */
+  schema?: unknown;
+  /** The part's value as validated (the parsed body). */
+  value?: unknown;
+}
+
 /**
  * A body that matches no branch of a union (`anyOf`, e.g. a hold's `{seats}` or
  * `{zone, quantity}`) gets one issue per branch: the client meant one of them. Keeps the
- * issues of the branch that failed on the fewest shape issues (then on the fewest issues),
- * so `{zone, quantity: 0}` is told about its quantity, not that `seats` is missing.
+ * issues of the branch that failed on the fewest shape issues, then the one naming the
+ * most of the members the client sent, then the one with the fewest issues. So
+ * `{zone, quantity: 0}` is told about its quantity, not that `seats` is missing, and
+ * `{zone}` that `quantity` is missing, not `seats`.
  */
-function closestBranch(issues: AjvIssue[]): AjvIssue[] {
+function closestBranch(issues: AjvIssue[], part: ValidatedPart = {}): AjvIssue[] {
   const union = issues.find((issue) => issue.keyword === 'anyOf' || issue.keyword === 'oneOf');
   if (union?.schemaPath === undefined) return issues;
   const prefix = `${union.schemaPath}/`;
@@ -35,19 +67,28 @@ function closestBranch(issues: AjvIssue[]): AjvIssue[] {
     const branch = issue.schemaPath.slice(prefix.length).split('/')[0] ?? '';
     branches.set(branch, [...(branches.get(branch) ?? []), issue]);
   }
-  const score = (branch: AjvIssue[]): [number, number] =>
-    [branch.filter((issue) => shapeKeywords.has(issue.keyword)).length, branch.length];
-  let best: AjvIssue[] | undefined;
-  for (const branch of branches.values()) {
-    if (best === undefined) {
-      best = branch;
-      continue;
-    }
-    const [shape, count] = score(branch);
-    const [bestShape, bestCount] = score(best);
-    if (shape < bestShape || (shape === bestShape && count < bestCount)) best = branch;
+  const unionSchema = resolvePointer(part.schema, union.schemaPath);
+  const instance = resolvePointer(part.value, `#${union.instancePath}`);
+  const score = (index: string, branch: AjvIssue[]): number[] => [
+    branch.filter((issue) => shapeKeywords.has(issue.keyword)).length,
+    -knownMembers(unionSchema, index, instance),
+    branch.length,
+  ];
+  let best: { score: number[]; issues: AjvIssue[] } | undefined;
+  for (const [index, branch] of branches) {
+    const scored = { score: score(index, branch), issues: branch };
+    if (best === undefined || before(scored.score, best.score)) best = scored;
   }
-  return best ?? issues;
+  return best?.issues ?? issues;
+}
+
+/** True when score `a` sorts strictly before `b` (lexicographic, lower first). */
+function before(a: number[], b: number[]): boolean {
+  for (const [i, value] of a.entries()) {
+    const other = b[i] ?? 0;
+    if (value !== other) return value < other;
+  }
+  return false;
 }
 
 /** Ajv issues → `[{in, field, message}]`: the request part and a JSON pointer into it. */
@@ -64,6 +105,12 @@ function fieldErrors(
     }
     return { in: part, field: field === '' ? '/' : field, message };
   });
+}
+
+/** The schema and value of the request part that failed validation (the body only). */
+function validatedPart(request: FastifyRequest, context: string): ValidatedPart {
+  if (context !== 'body') return {};
+  return { schema: request.routeOptions.schema?.body, value: request.body };
 }
 
 function send(reply: FastifyReply, code: ErrorCode, detail?: string, extra = {}): FastifyReply {
@@ -95,8 +142,9 @@ export function handleError(
     return send(reply, error.code, error.message, error.extra);
   }
   if (error.validation) {
-    const errors = fieldErrors(closestBranch(error.validation as AjvIssue[]),
-      error.validationContext ?? 'body');
+    const context = error.validationContext ?? 'body';
+    const errors = fieldErrors(
+      closestBranch(error.validation as AjvIssue[], validatedPart(request, context)), context);
     const first = errors[0];
     const detail = first === undefined
       ? error.message
