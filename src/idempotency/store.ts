@@ -6,7 +6,8 @@
  * fingerprint is idempotency_conflict. Expected, final domain errors are stored and
  * replayed like replies; unexpected failures and retryable errors delete the record so a
  * retry can execute. Each record has an owner token: a stale 'running' record is taken over
- * by swapping the owner, and only the owner may finish or delete it.
+ * by swapping the owner, and only the owner may finish or delete it; a request fenced out
+ * that way answers a retryable service_unavailable (its retry gets the new owner's reply).
  */
 import { randomUUID } from 'node:crypto';
 import { limits } from '../config/limits.js';
@@ -151,6 +152,18 @@ function stillRunning(staleInSeconds: number): DomainError {
     { retryAfterSeconds });
 }
 
+/**
+ * The answer of a request fenced out of its key's record: it was slow enough for another
+ * request with the key to take the record over, and its own effect rolled back. That other
+ * request is running now; a retry waits for its outcome and replays it. A retryable 503,
+ * not a bare 500: nothing went wrong but timing.
+ */
+function takenOver(): DomainError {
+  return new DomainError('service_unavailable',
+    'another request with this Idempotency-Key took it over and is still in progress; '
+    + 'retry it to get its outcome', { retryAfterSeconds: 1 });
+}
+
 function replay(status: number, stored: Stored): StoredReply {
   if (stored.kind === 'error') throw new DomainError(stored.code, stored.detail, stored.extra);
   return { status, body: stored.body };
@@ -175,7 +188,8 @@ async function executeAndStore(
   let result: StoredReply;
   try {
     result = await execute(finish, owner);
-  } catch (error) {
+  } catch (thrown) {
+    const error = thrown instanceof IdempotencyFenced ? takenOver() : thrown;
     // Fenced out by a takeover ('not_owner'): the error is still this request's answer.
     await recordFailure(db, scope, owner, error);
     throw error;
