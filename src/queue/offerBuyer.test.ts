@@ -9,6 +9,13 @@
  * way it frees an admitted shopper's slot (SPEC §5, "the moment their order completes"):
  * the confirmation takes the still waiting entry out of the line (`left_reason =
  * 'purchased'`) and the tick passes over it. On both databases.
+ *
+ * The race: the confirmation commits while a tick admits the fan. The entry is written
+ * before the confirmation releases admissions (a leave's order, leave.ts), and the tick's
+ * apply takes the entries' share lock before it admits (053), so it waits for the
+ * confirmation and sees the fan gone. The control skips that lock: the confirmation's
+ * release finds no admission yet, the apply reads the entry as still waiting, and the
+ * buyer keeps a live slot. PostgreSQL only: two transactions.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -24,7 +31,8 @@ import {
   buildEvent, buildHold, buildVenue, insertCustomerRows,
 } from '../testing/factories.js';
 import { joinWaitlist } from '../waitlist/waitlist.js';
-import { tickLine } from './admission.js';
+import { waitForLockWait } from '../testing/lockWait.js';
+import { releaseShopperSlot, tickLine } from './admission.js';
 import { joinLine } from './line.js';
 
 const backends = await testBackends();
@@ -84,3 +92,76 @@ for (const backend of backends) {
       });
   });
 }
+
+const postgres = backends.find((backend) => backend.name === 'postgres');
+
+describe.skipIf(postgres === undefined || !postgres.available)(
+  'a purchase confirmed while the tick admits the buyer on PostgreSQL', () => {
+    let db: Db;
+    let ctx: AppContext;
+
+    beforeAll(async () => {
+      db = await (postgres as NonNullable<typeof postgres>).open({ poolMax: 6 });
+      ctx = buildTestContext(db);
+    });
+    afterAll(async () => db?.close());
+
+    /**
+     * The buyer waits in line with a pending order; its confirmation (the statements of
+     * settle.ts that touch the line: the order confirmed, the shopper's slot released) is
+     * written and held uncommitted while a tick admits the buyer; then it commits.
+     * Answers the buyer's admission as it ended up.
+     */
+    async function confirmDuringAdmission(unlockedLeavers: boolean) {
+      const details = await buildEvent(ctx, {
+        queue: { enabled: true, admitPerMinute: 6_000, maxActiveShoppers: 10 },
+      });
+      const event = await loadEvent(db, details.eventId);
+      const [buyer] = await insertCustomerRows(db, 1) as [string];
+      await joinLine(db, event, [buyer], undefined);
+      // The offer the buyer is paying for (a hold made for them, outside the line).
+      const hold = await buildHold(ctx, event.eventId, buyer, { zone: 'floor', quantity: 1 });
+      const { rows: [order] } = await db.query<{ order_id: string }>(
+        `INSERT INTO orders (order_id, event_id, customer_id, hold_id, status, quantity,
+                             total_cents, currency)
+         VALUES (gen_random_uuid(), $1, $2, $3, 'pending_payment', 1, 3000, 'EUR')
+         RETURNING order_id`, [event.eventId, buyer, hold.holdId]);
+
+      let mayCommit = (): void => undefined;
+      const commitGate = new Promise<void>((resolve) => { mayCommit = resolve; });
+      let written = (): void => undefined;
+      const confirmWritten = new Promise<void>((resolve) => { written = resolve; });
+      const confirming = db.tx(async (tx) => {
+        await tx.query("UPDATE orders SET status = 'confirmed', confirmed_at = now() "
+          + 'WHERE order_id = $1', [order?.order_id]);
+        const freed = await releaseShopperSlot(tx, event.eventId, buyer);
+        written();
+        await commitGate;
+        return freed;
+      });
+      await confirmWritten;
+      const ticking = tickLine(db, event, {
+        token: 1, claimGraceSeconds: 60, ...(unlockedLeavers ? { unlockedLeavers } : {}),
+      });
+      await waitForLockWait(db, 'queue_tick_apply', 'the tick');
+      mayCommit();
+      const [freed, ticked] = await Promise.all([confirming, ticking]);
+      expect(freed).toBe(false);
+      expect(ticked.kind === 'ticked' && ticked.admitted.map((a) => a.customerId))
+        .toEqual([buyer]);
+      const { rows } = await db.query<{ released: boolean; reason: string | null }>(
+        `SELECT released_at IS NOT NULL AS released, release_reason AS reason
+           FROM queue_admissions WHERE event_id = $1 AND customer_id = $2`,
+        [event.eventId, buyer]);
+      return rows[0];
+    }
+
+    it('control: without the apply\'s lock, the buyer is admitted to a live slot', async () => {
+      expect(await confirmDuringAdmission(true)).toEqual({ released: false, reason: null });
+    });
+
+    it('the apply waits for the confirmation and admits the buyer with the slot given back',
+      async () => {
+        expect(await confirmDuringAdmission(false)).toEqual({ released: true, reason: 'left' });
+      });
+  });
