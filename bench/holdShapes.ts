@@ -1,13 +1,16 @@
 /**
  * The holds section's request shapes over HTTP, alone and in any order, with what each
  * costs: `npx tsx bench/holdShapes.ts [cases] [seconds] [connections] [fresh]`, `cases` a
- * comma list of single, idem (single seats with an Idempotency-Key), adjacent, best, standing (default all four, in the holds section's
- * order). Per case: holds/s and latency as the holds section measures them, the hold
- * batches (calls, mean requests per batch, mean time from Node's side), the server thread's
- * CPU per request and the CPU of the database's backends per request (from /proc). `fresh`
- * runs each case on a database and event of its own, so no case runs on another's holds.
- * The last batch of each case is kept and explained (EXPLAIN ANALYZE, BUFFERS, in a rolled
- * back transaction, with the function's statements by auto_explain) when EXPLAIN=1.
+ * comma list of single, idem (single seats with an Idempotency-Key), adjacent, best,
+ * standing (default single,adjacent,best,standing); `shape:seconds` gives a case its own
+ * cap (`single:30` grows the holds table first, as the holds section's first rows do on a
+ * quiet box). Per case: holds/s and latency as the holds section measures them, the hold
+ * batches (calls, mean requests per batch, mean time from Node's side), the server
+ * thread's CPU and the database backends' CPU per request (from /proc), and the rows read
+ * per request from a few tables (pg_stat_user_tables). `fresh` runs each case on a
+ * database of its own. With EXPLAIN=1 the 30th batch of each case is explained before it
+ * is sent (EXPLAIN ANALYZE with BUFFERS and WAL, rolled back, on a connection of its own,
+ * with the function's statements by auto_explain).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -21,7 +24,9 @@ import { benchPostgres, loadHttp, postJson, startBenchServer } from './lib.js';
 import { statementTimer } from './statementTimes.js';
 
 type Shape = 'single' | 'idem' | 'adjacent' | 'best' | 'standing';
-const shapes = (process.argv[2] ?? 'single,adjacent,best,standing').split(',') as Shape[];
+/** `shape` or `shape:seconds` (a case's own cap, e.g. `single:30` to grow the holds table). */
+const cases = (process.argv[2] ?? 'single,adjacent,best,standing').split(',')
+  .map((c) => c.split(':') as [Shape, string?]);
 const seconds = Number(process.argv[3] ?? 4);
 const connections = Number(process.argv[4] ?? 32);
 const fresh = process.argv[5] === 'fresh';
@@ -41,17 +46,23 @@ function shuffle<T>(items: T[]): T[] {
   return items;
 }
 
+let singles: string[] | undefined;
+
 /** The bodies of a case, as bench/holds.ts builds them. */
 function bodies(shape: Shape): object[] {
   const ids: string[] = [];
   const blocks: string[][] = [];
   for (let s = 1; s <= 10; s++) for (let r = 1; r <= 25; r++) {
     for (let n = 1; n <= 50; n++) ids.push(`S${s}-${r}-${n}`);
-    for (let n = 1; n + 3 <= 48; n += 4) blocks.push([0, 1, 2, 3].map((k) => `S${s + 10}-${r}-${n + k}`));
+    for (let n = 1; n + 3 <= 48; n += 4) {
+      blocks.push([0, 1, 2, 3].map((k) => `S${s + 10}-${r}-${n + k}`));
+    }
   }
+  // One shuffle of zone z1 per run: the two single-seat cases take its two halves.
+  singles ??= shuffle(ids);
   switch (shape) {
-    case 'single': return shuffle(ids).slice(0, 6_250).map((id) => ({ seats: [id] }));
-    case 'idem': return shuffle(ids).slice(6_250).map((id) => ({ seats: [id] }));
+    case 'single': return singles.slice(0, 6_250).map((id) => ({ seats: [id] }));
+    case 'idem': return singles.slice(6_250).map((id) => ({ seats: [id] }));
     case 'adjacent': return shuffle(blocks).map((seats) => ({ seats }));
     case 'best': return Array.from({ length: 6_000 }, () => ({ zone: 'z3', quantity: 2 }));
     case 'standing': return Array.from({ length: 20_000 }, () => ({ zone: 'floor', quantity: 2 }));
@@ -133,7 +144,8 @@ async function explainBatch(db: string, params: unknown[]): Promise<void> {
       await client.query("LOAD 'auto_explain'");
       await client.query(`SET LOCAL auto_explain.log_min_duration = 0;
         SET LOCAL auto_explain.log_analyze = on; SET LOCAL auto_explain.log_buffers = on;
-        SET LOCAL auto_explain.log_wal = on; SET LOCAL auto_explain.log_triggers = on; SET LOCAL auto_explain.log_nested_statements = on;
+        SET LOCAL auto_explain.log_wal = on; SET LOCAL auto_explain.log_triggers = on;
+        SET LOCAL auto_explain.log_nested_statements = on;
         SET LOCAL auto_explain.log_level = 'notice'; SET LOCAL client_min_messages = 'notice'`);
       const { rows } = await client.query<{ 'QUERY PLAN': string }>(
         'EXPLAIN (ANALYZE, BUFFERS, WAL) SELECT n, outcome, detail FROM hold_batch($1::uuid, ' +
@@ -152,7 +164,7 @@ async function explainBatch(db: string, params: unknown[]): Promise<void> {
 
 let shared: Setup | undefined;
 let fan = 0;
-for (const shape of shapes) {
+for (const [shape, own] of cases) {
   const s = fresh || shared === undefined ? await setup() : shared;
   if (!fresh) shared = s;
   const specs = bodies(shape).map((b) => postJson(s.path, b, {
@@ -168,7 +180,7 @@ for (const shape of shapes) {
   measuring = true;
   const t0 = performance.now();
   const row = await loadHttp(shape, s.url, specs,
-    { concurrency: connections, maxMs: seconds * 1000, warmup: 20, ok: [201] });
+    { concurrency: connections, maxMs: Number(own ?? seconds) * 1000, warmup: 20, ok: [201] });
   const wall = performance.now() - t0;
   measuring = false;
   const nodeMs = threadCpuMs() - node0;
@@ -185,7 +197,8 @@ for (const shape of shapes) {
   console.log(`  table reads per request (${shape}): ${[...scans1].map(([t, v]) => {
     const b = scans0.get(t) ?? { seq: 0, seqRows: 0, idxRows: 0 };
     return `${t} seq scans ${((v.seq - b.seq) / done).toFixed(2)} rows by seq scan ${
-      ((v.seqRows - b.seqRows) / done).toFixed(0)} by index ${((v.idxRows - b.idxRows) / done).toFixed(1)}`;
+      ((v.seqRows - b.seqRows) / done).toFixed(0)} by index ${
+      ((v.idxRows - b.idxRows) / done).toFixed(1)}`;
   }).join('; ')}`);
   if (fresh) await s.close();
 }
