@@ -56,9 +56,10 @@ for (const backend of backends) {
                    now() + interval '600 seconds', 1)
            RETURNING pass_id`,
           [eventId, customer.customerId, i + 1]);
+        const passId = (rows[0] as { pass_id: string }).pass_id;
         const pass = waitingRoom(ctx).passes.sign({
-          eventId, customerId: customer.customerId, passId: (rows[0] as { pass_id: string }).pass_id,
-          number: i + 1, expiresAtMs: clock.nowMs() + 60_000,
+          eventId, customerId: customer.customerId, passId, number: i + 1,
+          expiresAtMs: clock.nowMs() + 60_000,
         });
         shoppers.push({ customerId: customer.customerId, token: customer.token, pass });
       }

@@ -137,7 +137,7 @@ export class HoldDesk {
     try {
       return await this.decideGated(request, token, event, passId);
     } catch (error) {
-      // The batch found the pass used up or expired: a retry of an answered request may be.
+      // A pass the batch refused (used up, expired): this may be a retry of an answered hold.
       return await this.replayRecorded(request, token, error);
     } finally {
       // The batch claimed the pass (or found it refused): the fan's next view reads the
