@@ -236,7 +236,7 @@ export async function run(): Promise<BenchSection> {
     // buyer's slot 22 s, one who left 26 s, an idle one 54 s, an abandoned cart 119 s; 34 s
     // on average, so 250/s needs ~8,400 slots. (3,000 paced that run at ~90/s.) On two
     // shared cores the box and the simulator's 256 shopper connections bound it first
-    // (BENCHMARKS.md, "The seed-scale rehearsal again, after this round").
+    // (docs/benchmarks-journal.md, "The seed-scale rehearsal again, after this round").
     admitPerMinute: number('SIM_ADMIT_PER_MINUTE', 15_000),
     maxActiveShoppers: number('SIM_MAX_ACTIVE', 9_000),
     // Fans who give up keep their slot until the pass lapses: short passes keep the line

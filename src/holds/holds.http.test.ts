@@ -116,6 +116,23 @@ for (const backend of backends) {
       expect(await snapshot(db)).toBe(before);
     });
 
+    it('names the field at fault when a body of either shape has a bad value', async () => {
+      const cases: [unknown, string, string][] = [
+        [{ zone: 'seats', quantity: 0 }, '/quantity', 'must be >= 1'],
+        [{ zone: 'seats', quantity: 51 }, '/quantity', 'must be <= 50'],
+        [{ zone: 'seats', quantity: 2.5 }, '/quantity', 'must be integer'],
+        [{ seats: ['<script>'] }, '/seats/0', 'must match pattern'],
+      ];
+      for (const [body, field, message] of cases) {
+        const response = await hold(fan.token, body);
+        expect(response.statusCode).toBe(400);
+        const problem = response.json();
+        expect(problem.detail, JSON.stringify(body)).toContain(`body ${field}: ${message}`);
+        // Only the shape the client sent: not "seats is missing" for a zone request.
+        expect(problem.errors.map((e: { field: string }) => e.field)).toEqual([field]);
+      }
+    });
+
     it('picks best available: adjacent, front row, centre, no orphan', async () => {
       const response = await hold(other.token, { zone: 'seats', quantity: 2 });
       expect(response.statusCode).toBe(201);

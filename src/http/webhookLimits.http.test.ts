@@ -1,7 +1,8 @@
 /**
  * Payment webhooks are exempt from the per-address write limit (in a big sale a provider
  * sends thousands from a few addresses, and a refused webhook may be dropped), and have a
- * budget of their own. Each test builds its own app with tiny limits.
+ * budget of their own, and a body limit of their own (64 KiB) whatever the content type
+ * says. Each test builds its own app with tiny limits.
  */
 import { describe, expect, it } from 'vitest';
 import type { App } from './types.js';
@@ -41,5 +42,27 @@ describe('webhook rate limits', () => {
     const metrics = (await app.inject({ url: '/metrics' })).body;
     expect(metrics).toContain('stampede_http_requests_total{method="POST",'
       + 'route="/api/v1/payments/webhooks/:provider",status="429"} 2\n');
+  });
+
+  it('reads at most 64 KiB of a webhook body, whatever its content type', async () => {
+    const app = await appWith({});
+    const post = (contentType: string, bytes: number) => app.inject({ method: 'POST',
+      url: '/api/v1/payments/webhooks/simulated',
+      headers: { 'content-type': contentType, 'stampede-signature': 't=1,v1=00' },
+      payload: `"${'x'.repeat(bytes - 2)}"` });
+    // Within the limit: read, and refused for its signature.
+    expect((await post('application/json', 60 * 1024)).statusCode).toBe(400);
+    // Past it: refused before it is read to the end, as JSON or as text (whose app-wide
+    // parser reads up to 1 MiB); a type nothing parses is refused unread.
+    const statuses = [];
+    for (const contentType of ['application/json', 'text/plain', 'application/octet-stream']) {
+      const response = await post(contentType, 200 * 1024);
+      statuses.push([contentType, response.statusCode, response.json().code]);
+    }
+    expect(statuses).toEqual([
+      ['application/json', 413, 'payload_too_large'],
+      ['text/plain', 413, 'payload_too_large'],
+      ['application/octet-stream', 415, 'unsupported_media_type'],
+    ]);
   });
 });

@@ -85,6 +85,12 @@ export interface TickOptions {
    */
   reverseSlotLocks?: true;
   /**
+   * Test seam: admit without first taking the planned fans' entries' share lock, so a race
+   * test's control can show the slot a leave committing meanwhile would keep. Production
+   * never sets it.
+   */
+  unlockedLeavers?: true;
+  /**
    * Test seam: a refusing store neither stretches claim grace nor suspends the idle release,
    * so a test's control can show the slot a busy store would cost a fan without them.
    */
@@ -151,6 +157,7 @@ function unguarded(opts: TickOptions): string[] {
     ...(opts.unfenced === true ? ['fence'] : []),
     ...(opts.unsequenced === true ? ['sequence'] : []),
     ...(opts.reverseSlotLocks === true ? ['slot_order'] : []),
+    ...(opts.unlockedLeavers === true ? ['leave_lock'] : []),
   ];
 }
 

@@ -2,8 +2,8 @@
  * What the admission tick and the organizer's dashboard read, by plan: each statement they
  * send is EXPLAINed, and the scans of the tables that grow with a sale are counted. A big
  * crowd turns every extra walk of the tickets or of the line into CPU that PostgreSQL spends
- * once per tick or per dashboard refresh (BENCHMARKS.md, "Inside the crowd"), so these
- * counts are the contract; timings are left to the benchmarks.
+ * once per tick or per dashboard refresh (docs/benchmarks-journal.md, "Inside the crowd"),
+ * so these counts are the contract; timings are left to the benchmarks.
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

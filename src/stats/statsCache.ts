@@ -2,7 +2,7 @@
  * A per-node cache of the organizer's live on-sale figures. Computing them reads the line,
  * every ticket's state, the orders and two minutes of history: about 150 ms of PostgreSQL
  * in a 150,000-fan sale, where a dashboard polling twice a second cost PostgreSQL more than
- * the admission tick did (BENCHMARKS.md, "Inside the crowd"). Entries live `ttlMs`
+ * the admission tick did (docs/benchmarks-journal.md, "Inside the crowd"). Entries live `ttlMs`
  * (STATS_CACHE_MS, default 1 s; 0 turns the cache off) and requests for an event whose
  * entry is missing or old share one computation (lru-cache `fetch`), so the figures cost
  * one computation per event, node and second however many organizers watch. The figures

@@ -10,9 +10,44 @@ import { problem, problemContentType } from '../problem.js';
 
 interface AjvIssue {
   instancePath: string;
+  schemaPath?: string;
   keyword: string;
   message?: string;
   params: Record<string, unknown>;
+}
+
+/** Issues that say the body has another shape, not a wrong value. */
+const shapeKeywords = new Set(['required', 'additionalProperties']);
+
+/**
+ * A body that matches no branch of a union (`anyOf`, e.g. a hold's `{seats}` or
+ * `{zone, quantity}`) gets one issue per branch: the client meant one of them. Keeps the
+ * issues of the branch that failed on the fewest shape issues (then on the fewest issues),
+ * so `{zone, quantity: 0}` is told about its quantity, not that `seats` is missing.
+ */
+function closestBranch(issues: AjvIssue[]): AjvIssue[] {
+  const union = issues.find((issue) => issue.keyword === 'anyOf' || issue.keyword === 'oneOf');
+  if (union?.schemaPath === undefined) return issues;
+  const prefix = `${union.schemaPath}/`;
+  const branches = new Map<string, AjvIssue[]>();
+  for (const issue of issues) {
+    if (issue.schemaPath?.startsWith(prefix) !== true) continue;
+    const branch = issue.schemaPath.slice(prefix.length).split('/')[0] ?? '';
+    branches.set(branch, [...(branches.get(branch) ?? []), issue]);
+  }
+  const score = (branch: AjvIssue[]): [number, number] =>
+    [branch.filter((issue) => shapeKeywords.has(issue.keyword)).length, branch.length];
+  let best: AjvIssue[] | undefined;
+  for (const branch of branches.values()) {
+    if (best === undefined) {
+      best = branch;
+      continue;
+    }
+    const [shape, count] = score(branch);
+    const [bestShape, bestCount] = score(best);
+    if (shape < bestShape || (shape === bestShape && count < bestCount)) best = branch;
+  }
+  return best ?? issues;
 }
 
 /** Ajv issues → `[{in, field, message}]`: the request part and a JSON pointer into it. */
@@ -60,7 +95,8 @@ export function handleError(
     return send(reply, error.code, error.message, error.extra);
   }
   if (error.validation) {
-    const errors = fieldErrors(error.validation as AjvIssue[], error.validationContext ?? 'body');
+    const errors = fieldErrors(closestBranch(error.validation as AjvIssue[]),
+      error.validationContext ?? 'body');
     const first = errors[0];
     const detail = first === undefined
       ? error.message

@@ -28,6 +28,9 @@ export async function paymentRoutes(app: App, ctx: AppContext): Promise<void> {
     scope.post(
       '/api/v1/payments/webhooks/:provider',
       {
+        // Every content type, not only JSON's parser: the app-wide parsers would read up to
+        // 1 MiB of an unsigned body before the handler refuses it.
+        bodyLimit: limits.webhookBodyBytes,
         // Signature-gated, and a big sale sends thousands from a few provider addresses:
         // exempt from the per-address write limit, with a generous budget of its own.
         config: {

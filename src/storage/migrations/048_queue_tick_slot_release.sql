@@ -52,7 +52,7 @@
 -- Measured (bench/tickFigures.ts, seed scale, which also checks that this selection and
 -- 045's free the same slots with the same reasons): the selection from ~32,000 buffers to
 -- ~1,220, a whole tick from a mean of 96–125 ms to 61–73 ms on the same machine
--- (BENCHMARKS.md).
+-- (docs/benchmarks-journal.md, "The tick's slot release matched against sets").
 
 -- Holds whose timer may make a lapsed cart, by expiry (the lapsed set's bound).
 CREATE INDEX IF NOT EXISTS holds_lapsed_idx ON holds (event_id, expires_at)

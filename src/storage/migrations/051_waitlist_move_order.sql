@@ -30,8 +30,9 @@
 -- planner costs a sequential scan at nothing and chose one for the per-customer lock (200
 -- walks of the event, 1.5 s a batch late in the herd), so the function runs with
 -- enable_seqscan off: every read it makes has an index by its key. A batch then costs the
--- same early and late: 94 ms for the first tenth, 107 ms for the last (30,000 fans, batches
--- of 200, load ~8), 2,151 moves/s against 935 for 038 (BENCHMARKS.md, "Waitlist hand-over").
+-- about the same early and late: 116-119 ms for the first tenth, 87-128 ms for the last
+-- (30,000 fans, batches of 200, load 11-13), 1,861-1,866 moves/s against 535-747 for 038
+-- (docs/benchmarks-journal.md, "Waitlist hand-over").
 --
 -- Everything else is 038's function unchanged. A new parameter changes the signature, so the
 -- old function is dropped and created again (one caller, src/queue/handover.ts).
