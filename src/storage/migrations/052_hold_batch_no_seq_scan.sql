@@ -1,0 +1,27 @@
+-- Hold batches never plan a sequential scan (hold_batch of migration 035, its text unchanged).
+--
+-- hold_batch runs with `plan_cache_mode = force_generic_plan`, and that setting also holds
+-- for the foreign-key checks its final statement fires: one check per inserted row, of
+-- which `hold_items.hold_id -> holds` runs once per ticket held. A generic plan is made once
+-- per connection and kept until the table is analyzed again. Made while `holds` is a page
+-- or two (the first batches of a sale on a new database, or after a restore), the cheapest
+-- plan for `SELECT 1 FROM holds WHERE hold_id = $1 FOR KEY SHARE` is a sequential scan, and
+-- the connection keeps it as the table grows: every ticket of every batch then reads every
+-- hold row. With autovacuum off (or within its naptime, or on a worker role that is not
+-- running its analyze duty) nothing replaces it. Measured on one connection whose first
+-- batches ran on an empty table, then with 12,000 live holds (bench/holdBatchGrown.ts,
+-- shared machine, load 12): 12,458 rows of `holds` read per single-seat request, 49,344
+-- per 4-seat request, batches of 32 at 56 / 290 ms. That is why holds of several tickets
+-- cost 3-4x a single seat over HTTP once a bench or a sale had made a few thousand holds.
+--
+-- Every statement of the batch (its own and the checks it fires) is a keyed lookup with an
+-- index to serve it, so with sequential scans disabled the planner picks the index whatever
+-- the statistics say; a table with no usable index would still be scanned (the setting
+-- only prices that path out of the way). The same holds for PGlite.
+--
+-- Not changed here: the per-customer count's generic plan, made from an empty table's
+-- statistics, walks holds_sweep_idx over every live hold and filters by customer (one
+-- walk per batch, not per ticket: 378 rows per request at 12,000 live holds and batches of
+-- 32). A rewrite as per-customer subqueries was tried and planned worse (an index by event,
+-- every hold of the event per customer), so it waits for a measured fix of its own.
+ALTER FUNCTION hold_batch(uuid, jsonb, jsonb, text[]) SET enable_seqscan = off;
