@@ -6,7 +6,7 @@
  * place shows up as a disagreement.
  */
 import { readQueueCounts, recountQueueCounts, type QueueCounts } from '../src/queue/counts.js';
-import type { Queryable } from '../src/storage/index.js';
+import type { Db, Queryable } from '../src/storage/index.js';
 
 export interface AuditCheck {
   name: string;
@@ -168,8 +168,23 @@ async function queueCountsCheck(db: Queryable, eventId: string): Promise<AuditCh
   };
 }
 
-/** Runs every check for one event. */
-export async function auditEvent(db: Queryable, eventId: string): Promise<AuditReport> {
+/**
+ * Runs every check for one event, all of them in one read-only REPEATABLE READ transaction:
+ * one snapshot and one `now()`. A sale audited while its server still runs (a run stopped by
+ * its time limit, holds live, the sweeper and late webhooks still writing) would otherwise
+ * compare counts read at different moments: a hold expiring or a checkout settling between
+ * two statements made the zone arithmetic disagree with itself although every committed
+ * state was consistent.
+ */
+export async function auditEvent(db: Db, eventId: string): Promise<AuditReport> {
+  return db.tx(async (tx) => {
+    await tx.query('SET TRANSACTION READ ONLY');
+    return auditSnapshot(tx, eventId);
+  }, { isolation: 'repeatable read' });
+}
+
+/** The checks on whatever `db` is: no snapshot of their own (auditEvent gives them one). */
+export async function auditSnapshot(db: Queryable, eventId: string): Promise<AuditReport> {
   const results: AuditCheck[] = [];
   for (const check of checks) {
     const violations = await count(db, check.sql, [eventId]);

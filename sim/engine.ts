@@ -677,8 +677,8 @@ export class CrowdEngine {
         { headers: { authorization: `Bearer ${this.adminToken}` }, lane: 'shop' });
       const tickets = reply.body.tickets as { sold: number; held: number; available: number };
       const queue = reply.body.queue as {
-        waiting: number; admitted: number;
-        storePace?: { factor: number; storeWaitMs: number | null };
+        waiting: number; admitted: number; activeShoppers?: number;
+        storePace?: { factor: number; storeWaitMs: number | null; liveCap?: number };
       };
       // The hold node's own latency since the last sample (holds go on the shoppers' lane).
       const metrics = await this.client.text('/metrics', 'shop');
@@ -696,6 +696,8 @@ export class CrowdEngine {
         holdsBusy: this.recorder.get('hold_busy_refused'),
         storePaceFactor: this.event.queueEnabled ? queue.storePace?.factor ?? null : null,
         storeWaitMs: this.event.queueEnabled ? queue.storePace?.storeWaitMs ?? null : null,
+        activeShoppers: this.event.queueEnabled ? queue.activeShoppers ?? null : null,
+        liveCap: this.event.queueEnabled ? queue.storePace?.liveCap ?? null : null,
         serverHold,
       });
       if (!this.event.queueEnabled && tickets.available === 0 && tickets.held === 0) {

@@ -29,6 +29,12 @@ export interface TimelinePoint {
   /** The store's reported hold queue wait (`queue.storePace.storeWaitMs`), ms; null: healthy. */
   storeWaitMs: number | null;
   /**
+   * Admitted fans with a live pass (`queue.activeShoppers`) and the live cap the last tick
+   * admitted against (`queue.storePace.liveCap`); absent or null when not reported.
+   */
+  activeShoppers?: number | null;
+  liveCap?: number | null;
+  /**
    * The server-side latency of the holds answered since the previous point, from the store
    * node's /metrics (bucket bounds); null when it could not be scraped (METRICS_ACCESS).
    */

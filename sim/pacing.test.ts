@@ -49,12 +49,25 @@ describe('pacing lines', () => {
     expect(lines[0]).toContain('factor below 100 % in 3 of 5 samples, first 10 s, last 40 s');
     expect(lines[0]).toContain('lowest 20 % at 20 s');
     expect(lines[0]).toContain('store wait reported up to 6000 ms');
+    // No live figures in these points: nothing said about them.
+    expect(lines[0]).not.toContain('live shoppers');
     expect(lines[1]).toContain('10 hold replies refused as busy');
     expect(lines[2]).toContain('overall beyond 10 s at 20 s (40 holds)');
     expect(lines[2]).toContain('while paced beyond 10 s at 20 s');
     expect(lines[2]).toContain('otherwise ≤ 50 ms at 70 s (20 holds)');
     // The windows table lists only windows that paced or refused: 0–30 and 30–60.
     expect(lines.filter((line) => /^ {2}\d+–\d+/.test(line))).toHaveLength(2);
+  });
+
+  it('give the live shoppers and the live cap while paced, when the stats report them', () => {
+    const withLive = [
+      point(0, { activeShoppers: 9_000, liveCap: 9_000 }),
+      point(10, { storePaceFactor: 0.5, activeShoppers: 8_000, liveCap: 4_500 }),
+      point(20, { storePaceFactor: 0.1, activeShoppers: 6_000, liveCap: 900 }),
+      point(30, { storePaceFactor: 1, activeShoppers: 1_200, liveCap: 9_000 }),
+    ];
+    expect(pacingLines(withLive, 10_000)[0])
+      .toContain('while paced, live shoppers up to 8000, live cap down to 900');
   });
 
   it('say plainly when pacing never acted, and when nothing was reported or scraped', () => {

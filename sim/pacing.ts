@@ -81,6 +81,17 @@ function worstServerP99(
   return worst;
 }
 
+/**
+ * While paced: the most live shoppers sampled and the lowest live cap (the cap follows the
+ * factor, admission.ts planBudget); empty when the stats did not report them.
+ */
+function liveFigures(paced: readonly TimelinePoint[]): string {
+  const live = paced.reduce<number | null>((m, p) => maxOf(m, p.activeShoppers ?? null), null);
+  const cap = paced.reduce<number | null>((m, p) => minOf(m, p.liveCap ?? null), null);
+  if (live === null && cap === null) return '';
+  return `; while paced, live shoppers up to ${live ?? '–'}, live cap down to ${cap ?? '–'}`;
+}
+
 /** The report's store pacing lines: whether pacing acted, when, and how holds fared. */
 export function pacingLines(
   timeline: readonly TimelinePoint[], onSaleAtMs: number, windowSeconds = 30, maxRows = 40,
@@ -101,7 +112,7 @@ export function pacingLines(
       `first ${s0(at(paced[0] as TimelinePoint))} s, last ` +
       `${s0(at(paced[paced.length - 1] as TimelinePoint))} s after on-sale; lowest ` +
       `${((lowest.storePaceFactor ?? 1) * 100).toFixed(0)} % at ${s0(at(lowest))} s; ` +
-      `store wait reported up to ${ms(longestWait)} ms`);
+      `store wait reported up to ${ms(longestWait)} ms` + liveFigures(paced));
   }
   const busyTotal = timeline[timeline.length - 1]?.holdsBusy ?? 0;
   lines.push(`store busy  ${busyTotal} hold replies refused as busy (503 store_busy, retries ` +

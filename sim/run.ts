@@ -14,7 +14,7 @@ import { freePort } from '../src/core/ports.js';
 import { buildApp } from '../src/http/app.js';
 import { startWorker } from '../src/roles/worker.js';
 import { createPostgresDb } from '../src/storage/postgres.js';
-import type { Queryable } from '../src/storage/index.js';
+import type { Db, Queryable } from '../src/storage/index.js';
 import { auditEvent, type AuditReport } from './audit.js';
 import { CrowdEngine, type Customer, type SimEvent } from './engine.js';
 import { SimClient, type ReplyObserver } from './http.js';
@@ -29,7 +29,7 @@ interface Target {
   url: string;
   adminToken: string;
   /** Database for the audit, when reachable. */
-  db: Queryable | undefined;
+  db: Db | undefined;
   close(): Promise<void>;
 }
 

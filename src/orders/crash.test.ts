@@ -55,6 +55,9 @@ function exited(child: ChildProcess): Promise<{ code: number | null; signal: str
   });
 }
 
+/** Each test starts two or three CLI processes under tsx: slow to boot on a loaded box. */
+const childProcessTestMs = 180_000;
+
 describe.skipIf(postgres?.available !== true)('a node killed during checkout', () => {
   let db: Db;
   let ctx: AppContext;
@@ -133,7 +136,7 @@ describe.skipIf(postgres?.available !== true)('a node killed during checkout', (
         payment_status: 'captured', hold_state: 'purchased', payments: 1, charges: 1,
         captured_at_gateway: 1, sold: 2, issued: 2, refunds: 0 }]);
       expect(await auditBooking(db, event.eventId)).toEqual([]);
-    });
+    }, childProcessTestMs);
 
   it('SIGKILL after the payment is written, before the charge: cancelled, never charged',
     async () => {
@@ -186,5 +189,5 @@ describe.skipIf(postgres?.available !== true)('a node killed during checkout', (
       await late.close();
       expect(await stateOf(hold.holdId)).toMatchObject([{ captured_at_gateway: 0 }]);
       expect(await auditBooking(db, event.eventId)).toEqual([]);
-    });
+    }, childProcessTestMs);
 });

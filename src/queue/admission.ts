@@ -31,7 +31,7 @@ import { nextPace, type Pace } from './pace.js';
 import { newSeed } from './shuffle.js';
 import { liveSlot } from './slot.js';
 import {
-  nextStoreFactor, type StorePace, type StorePaceKnobs, type StoreSignal,
+  nextStoreFactor, storeLiveCap, type StorePace, type StorePaceKnobs, type StoreSignal,
 } from './storePace.js';
 import { reserveWaitlistBase } from './waitblock.js';
 import {
@@ -371,20 +371,19 @@ function planTick(
   const onSale = nowMs >= event.onSaleAtMs;
   const { supply, slots } = tickSupply(state, event, knobs, state.shape);
   const soldOut = onSale && isClosed(supply, state.closed_at !== null);
-  const store = storePaceOf(state.pace, opts, nowMs);
+  const tickMs = opts.tickMs ?? 1_000;
+  const paced = storePaceOf(state.pace, opts, nowMs);
   // Credit accrues at the store-paced rate; the 60 s window below still caps at the full one.
-  const pacedPerMinute = event.queue.admitPerMinute * store.factor;
+  const pacedPerMinute = event.queue.admitPerMinute * paced.factor;
   const credit = accrue(Number(state.admit_credit), state.last_tick_at?.getTime() ?? null,
-    pacedPerMinute, nowMs, opts.tickMs ?? 1_000);
-  const byRate = Math.min(
-    // Credit is a sum of fractions: 6 × (1/6) must count as 1, not 0.999….
-    Math.floor(credit + 1e-9),
-    event.queue.admitPerMinute - slots.lastMinute,
-    limits.queueAdmitPerTickMax,
-  );
-  const bySlots = event.queue.maxActiveShoppers - slots.live;
+    pacedPerMinute, nowMs, tickMs);
+  const { byRate, bySlots, liveCap, budget: rateAndSlots } = planBudget({
+    credit, admitPerMinute: event.queue.admitPerMinute, lastMinute: slots.lastMinute,
+    maxActive: event.queue.maxActiveShoppers, live: slots.live, factor: paced.factor, tickMs,
+  });
+  const store: StorePace = { ...paced, liveCap };
   const byInventory = inventoryRoom(supply, knobs);
-  const budget = Math.min(byRate, bySlots, byInventory);
+  const budget = Math.min(rateAndSlots, byInventory);
   const servedBefore = Number(state.served_up_to);
   // With no budget the step still passes leavers at the head of the line.
   const step = onSale && !soldOut
@@ -394,15 +393,15 @@ function planTick(
   const shown: Supply = { ...supply, seekers: supply.seekers + admitted.length };
   const firstAdmittedAt = state.first_admitted_at ?? (admitted.length > 0 ? now : null);
   const ratePerMinute = measuredRate(slots.lastMinute + admitted.length, firstAdmittedAt, now);
-  const paced = nextPace(state.pace ?? undefined, {
-    atMs: nowMs, tickMs: opts.tickMs ?? 1_000, admitPerMinute: pacedPerMinute,
-    maxActive: event.queue.maxActiveShoppers, passSeconds: event.queue.passSeconds,
+  const linePace = nextPace(state.pace ?? undefined, {
+    atMs: nowMs, tickMs, admitPerMinute: pacedPerMinute,
+    maxActive: liveCap, passSeconds: event.queue.passSeconds,
     liveBefore: slots.live, admitted: admitted.length,
     byRate: Math.max(0, byRate), bySlots: Math.max(0, bySlots),
     byInventory: Math.max(0, byInventory), drained: step.drained && admitted.length < budget,
     ...(opts.publishLagMs === undefined ? {} : { lagMs: opts.publishLagMs }),
   });
-  const pace = { ...paced, store };
+  const pace = { ...linePace, store };
   const seq = Number(state.tick_seq);
   return {
     seq, admitted, credit: Math.max(0, credit - admitted.length), firstAdmittedAt,
@@ -412,6 +411,43 @@ function planTick(
       atMs: nowMs, supply: shown, pace,
     },
   };
+}
+
+/** The terms of a tick's budget that pacing moves (see `planBudget`). */
+export interface BudgetInput {
+  /** Admission credit earned, at the store-paced rate (accrue()). */
+  credit: number;
+  admitPerMinute: number;
+  /** Admissions in the last 60 s. */
+  lastMinute: number;
+  maxActive: number;
+  /** Live slots now. */
+  live: number;
+  /** The line's store factor after this tick (storePace.ts). */
+  factor: number;
+  tickMs: number;
+}
+
+/**
+ * The rate and slot terms of a tick's budget (pure; the inventory term is supply.ts's).
+ * Rate: the credit, the 60 s window at the full rate, the per-tick cap. Slots: the live cap
+ * less the live slots, where the live cap follows the store factor (`storeLiveCap`), never
+ * below one tick's admissions at the organizer's rate: an empty store always admits.
+ */
+export function planBudget(input: BudgetInput): {
+  byRate: number; bySlots: number; liveCap: number; budget: number;
+} {
+  const byRate = Math.min(
+    // Credit is a sum of fractions: 6 × (1/6) must count as 1, not 0.999….
+    Math.floor(input.credit + 1e-9),
+    input.admitPerMinute - input.lastMinute,
+    limits.queueAdmitPerTickMax,
+  );
+  const oneTick = Math.min(limits.queueAdmitPerTickMax,
+    Math.ceil((input.admitPerMinute * input.tickMs) / minuteMs));
+  const liveCap = storeLiveCap(input.maxActive, input.factor, oneTick);
+  const bySlots = liveCap - input.live;
+  return { byRate, bySlots, liveCap, budget: Math.min(byRate, bySlots) };
 }
 
 /** The line's store pacing after this tick, from the last tick's (storePace.ts). */

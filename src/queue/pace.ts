@@ -41,7 +41,10 @@ export interface Pace {
   constrainedPerSecond: number | null;
   /** Shopper slots freed per second (smoothed): orders, leaving, idling, lapsing. */
   freedPerSecond: number;
-  /** Live slots after the tick, and the cap on them. */
+  /**
+   * Live slots after the tick, and the cap the tick admitted against: maxActiveShoppers, or
+   * less while the store is paced (storePace.ts `storeLiveCap`).
+   */
   live: number;
   maxActive: number;
   passSeconds: number;

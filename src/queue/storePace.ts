@@ -14,8 +14,11 @@
  * line's store factor with `nextStoreFactor`: down multiplicatively while the store is
  * over its target (faster the further over, and by half a second's worth at least while it
  * refuses), up linearly once it is not. The tick admits at `admitPerMinute × factor`,
- * never above `admitPerMinute` and never below `QUEUE_STORE_PACE_MIN_PERCENT` of it. Only
- * how many are admitted changes, never who: admission still walks the line in number order.
+ * never above `admitPerMinute` and never below `QUEUE_STORE_PACE_MIN_PERCENT` of it, and
+ * caps the live shoppers at `maxActiveShoppers × factor` (`storeLiveCap`): a store that
+ * is behind is behind on the shoppers already inside, so while it is paced the slots they
+ * free are not refilled until the live count has fallen under the paced cap. Only how many
+ * are admitted changes, never who: admission still walks the line in number order.
  * The factor lives in the line's pace (`queue_state.pace.store`), so a new leader carries
  * on from it, and shows in the stats and /metrics.
  */
@@ -37,6 +40,11 @@ export interface StorePace {
   storeWaitMs: number | null;
   /** A store node refused holds as busy: slots are protected (admission.ts). */
   refusing: boolean;
+  /**
+   * The live-shopper cap the tick admitted against (`storeLiveCap`): maxActiveShoppers
+   * when not paced. Absent from a pace written before the cap followed the factor.
+   */
+  liveCap?: number;
 }
 
 /** The tuning of `nextStoreFactor`. */
@@ -129,4 +137,25 @@ export function nextStoreFactor(
   const ratio = signal.refusing ? fallMin
     : Math.min(fallMax, Math.max(fallMin, knobs.targetWaitMs / signal.waitMs));
   return Math.max(floor, from * Math.pow(ratio, seconds));
+}
+
+/**
+ * The live-shopper cap of a paced line (pure): `ceil(maxActive × factor)`, never below
+ * `floor` (the admissions of one tick at the organizer's rate, so a drained store always
+ * admits) nor 1, never above `maxActive`.
+ *
+ * Why concurrency and not only the rate: a shopper inside places holds in a closed loop,
+ * so the store's wait is about live shoppers / hold throughput − think time (Little's law).
+ * Slowing admissions alone leaves the live count where it was, and a store that is
+ * saturated by the shoppers inside stays saturated while the line refills every slot they
+ * free. Scaling the cap with the same factor makes the live count fall toward what the
+ * store serves within its target wait, and rise again as the factor recovers.
+ */
+export function storeLiveCap(maxActive: number, factor: number, floor: number): number {
+  const cap = Math.max(0, Math.floor(maxActive));
+  if (cap === 0) return 0;
+  const share = Number.isFinite(factor) ? Math.min(1, Math.max(0, factor)) : 1;
+  const lowest = Math.min(cap, Math.max(1, Math.ceil(floor)));
+  // A factor of 0.3 is 0.30000000000000004 in floats: 9,000 × it must be 2,700, not 2,701.
+  return Math.min(cap, Math.max(lowest, Math.ceil(cap * share - 1e-9)));
 }

@@ -17,7 +17,7 @@ import { testBackends } from '../testing/backends.js';
 import { buildTestContext } from '../testing/context.js';
 import { buildEvent, buildVenue, insertCustomerRows } from '../testing/factories.js';
 import { coordinatorsFor, type CoordKind } from '../testing/coords.js';
-import { claimAdmission, queueStats, tickLine } from './admission.js';
+import { claimAdmission, queueStats, releaseShopperSlot, tickLine } from './admission.js';
 import { AdmissionDuty, storePaceKnobs } from './duty.js';
 import { joinLine } from './line.js';
 import { publishStoreSignal, storeSignalKey } from './storePace.js';
@@ -37,7 +37,7 @@ for (const backend of backends) {
 
 
       /** 400 fans (2,050 tickets) at 10 a second, and a leader that ticks when told. */
-      async function setup() {
+      async function setup(maxActiveShoppers = 10_000) {
         const clock = new ManualClock(Date.now());
         const coord = coordinator(kind, clock);
         // A long lease on the wall clock: the manual clock jumps whole seconds between
@@ -49,8 +49,7 @@ for (const backend of backends) {
         // Room for every fan's tickets: the inventory rule must not bind here.
         const details = await buildEvent(ctx, {
           venue: await buildVenue(ctx, { standing: 2_000 }),
-          queue: { enabled: true, admitPerMinute: 600, maxActiveShoppers: 10_000,
-            passSeconds: 600 },
+          queue: { enabled: true, admitPerMinute: 600, maxActiveShoppers, passSeconds: 600 },
         });
         const event = await loadEvent(db, details.eventId);
         const fans = await insertCustomerRows(db, 400);
@@ -77,8 +76,15 @@ for (const backend of backends) {
           return rows.every((row, i) => Number(row.number) === i + 1
             && row.customer_id === fans[i]);
         };
+        /** Frees the slots of the admitted fans `from` up to `to` (line order), as orders do. */
+        const finish = async (from: number, to: number): Promise<void> => {
+          for (const fan of fans.slice(from, to)) {
+            await releaseShopperSlot(db, event.eventId, fan, clock.nowMs());
+          }
+        };
         return {
-          clock, coord, event, ticks, inOrder,
+          clock, coord, event, ticks, inOrder, finish,
+          live: async () => (await queueStats(db, event.eventId, clock.nowMs())).activeShoppers,
           stats: async () => (await queueStats(db, event.eventId, clock.nowMs())).storePace,
           async close() {
             await duty.elector.stop();
@@ -93,7 +99,8 @@ for (const backend of backends) {
         const line = await setup();
         try {
           expect(await line.ticks(3)).toEqual([10, 10, 10]);
-          expect(await line.stats()).toEqual({ factor: 1, storeWaitMs: null, refusing: false });
+          expect(await line.stats())
+            .toEqual({ factor: 1, storeWaitMs: null, refusing: false, liveCap: 10_000 });
           // A store node reports an 8 s hold queue (long TTL: Redis's is real time).
           await publishStoreSignal(line.coord, line.event.eventId,
             { waitMs: 8_000, refusing: false }, 60_000);
@@ -102,7 +109,7 @@ for (const backend of backends) {
           // At the floor (10 %): one fan a second.
           expect(slowed.slice(-4)).toEqual([1, 1, 1, 1]);
           const paced = await line.stats();
-          expect(paced).toMatchObject({ storeWaitMs: 8_000, refusing: false });
+          expect(paced).toMatchObject({ storeWaitMs: 8_000, refusing: false, liveCap: 1_000 });
           expect(paced?.factor).toBeCloseTo(0.1);
           // The store is healthy again: its signal is gone.
           await line.coord.del(storeSignalKey(line.coord, line.event.eventId));
@@ -110,7 +117,42 @@ for (const backend of backends) {
           expect(recovering[0]).toBeLessThanOrEqual(3);
           expect(recovering.slice(-3)).toEqual([10, 10, 10]);
           expect(Math.max(...recovering)).toBeLessThanOrEqual(10);
-          expect(await line.stats()).toEqual({ factor: 1, storeWaitMs: null, refusing: false });
+          expect(await line.stats())
+            .toEqual({ factor: 1, storeWaitMs: null, refusing: false, liveCap: 10_000 });
+          expect(await line.inOrder()).toBe(true);
+        } finally {
+          await line.close();
+        }
+      });
+
+      it('a busy store caps the live shoppers: slots that free are not refilled until the '
+        + 'live count is under the paced cap, which recovers with the factor', async () => {
+        // 40 slots, 10 admissions a tick: the cap's floor is one tick's admissions (10).
+        const line = await setup(40);
+        try {
+          expect(await line.ticks(4)).toEqual([10, 10, 10, 10]);
+          expect(await line.live()).toBe(40);
+          await publishStoreSignal(line.coord, line.event.eventId,
+            { waitMs: 8_000, refusing: false }, 60_000);
+          expect(await line.ticks(8)).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+          expect(await line.stats()).toMatchObject({ liveCap: 10 });
+          // 25 shoppers finish: 15 live, still over the paced cap. The rate alone (one fan a
+          // second at the floor) would admit on every one of these ticks.
+          await line.finish(0, 25);
+          expect(await line.ticks(5)).toEqual([0, 0, 0, 0, 0]);
+          expect(await line.live()).toBe(15);
+          // Ten more finish: 5 live, under the cap; the line moves at the paced rate, up to
+          // the cap and no further.
+          await line.finish(25, 35);
+          const underCap = await line.ticks(8);
+          expect(underCap.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+          expect(await line.live()).toBeLessThanOrEqual(10);
+          // Healthy again: the cap climbs back to 40 with the factor and the slots refill.
+          await line.coord.del(storeSignalKey(line.coord, line.event.eventId));
+          await line.ticks(14);
+          expect(await line.stats())
+            .toEqual({ factor: 1, storeWaitMs: null, refusing: false, liveCap: 40 });
+          expect(await line.live()).toBe(40);
           expect(await line.inOrder()).toBe(true);
         } finally {
           await line.close();
@@ -129,7 +171,8 @@ for (const backend of backends) {
           // Past the TTL: nothing to read, the factor climbs back.
           const after = await line.ticks(14);
           expect(after.slice(-2)).toEqual([10, 10]);
-          expect(await line.stats()).toEqual({ factor: 1, storeWaitMs: null, refusing: false });
+          expect(await line.stats())
+            .toEqual({ factor: 1, storeWaitMs: null, refusing: false, liveCap: 10_000 });
           expect(await line.inOrder()).toBe(true);
         } finally {
           await line.close();

@@ -21,7 +21,7 @@ const cacheMs = 2_000;
 interface Snapshot {
   lines: { event_id: string; waiting: number; served_up_to: number; admitted: number;
     active: number; rate: number; store_factor: number | null;
-    store_wait_ms: number | null }[];
+    store_wait_ms: number | null; live_cap: number | null }[];
   payments: { status: string; n: number }[];
   outbox: { unpublished: number; lag_seconds: number };
   backlog: { payments: number; refunds: number };
@@ -35,6 +35,9 @@ async function readSnapshot(ctx: AppContext): Promise<Snapshot> {
                  s.rate_per_minute AS rate,
                  (s.pace->'store'->>'factor')::float8 AS store_factor,
                  (s.pace->'store'->>'storeWaitMs')::float8 AS store_wait_ms,
+                 coalesce((s.pace->'store'->>'liveCap')::float8,
+                   (SELECT (e.queue->>'maxActiveShoppers')::float8 FROM events e
+                     WHERE e.event_id = s.event_id)) AS live_cap,
                  (SELECT count(*) FROM queue_entries e WHERE e.event_id = s.event_id)
                    - (SELECT count(*) FROM queue_admissions a WHERE a.event_id = s.event_id)
                    AS waiting,
@@ -108,6 +111,9 @@ export function registerDomainMetrics(registry: Registry, ctx: AppContext): {
   lineGauge('stampede_queue_store_wait_ms',
     'Hold queue wait a store node reported for the event, ms (0: none reported, healthy)',
     (l) => l.store_wait_ms ?? 0);
+  lineGauge('stampede_queue_live_cap',
+    'Live shoppers the tick admits up to: maxActiveShoppers, scaled by the store pace factor',
+    (l) => l.live_cap ?? 0);
   new Gauge({
     name: 'stampede_payments', registers, labelNames: ['status'] as const,
     help: 'Payments created in the last day, by status',

@@ -52,9 +52,11 @@ export interface OnSaleStats {
     /**
      * Store-paced admission (queue/storePace.ts): the share of admitPerMinute the tick admits
      * at (1: not slowed), the hold queue wait a store node reported (null: none, healthy),
-     * and whether a store node refused holds as busy (slots are then protected).
+     * whether a store node refused holds as busy (slots are then protected), and the
+     * live-shopper cap the tick admitted against (maxActiveShoppers × factor, floored).
      */
-    storePace: { factor: number; storeWaitMs: number | null; refusing: boolean };
+    storePace: { factor: number; storeWaitMs: number | null; refusing: boolean;
+      liveCap: number };
   };
   tickets: { capacity: number; available: number; held: number; sold: number };
   activeHolds: number;
@@ -256,7 +258,11 @@ export async function onSaleStats(
       activeShoppers: queue.activeShoppers, admissionsPerMinute: queue.ratePerMinute,
       soldOut: queue.soldOut, closedAt: queue.closedAt, left: queue.left,
       movedToWaitlist: queue.movedToWaitlist, freed: queue.freed,
-      storePace: queue.storePace ?? { factor: 1, storeWaitMs: null, refusing: false },
+      storePace: {
+        ...(queue.storePace ?? { factor: 1, storeWaitMs: null, refusing: false }),
+        // A pace written before the cap followed the factor: the configured cap applied.
+        liveCap: queue.storePace?.liveCap ?? event.queue.maxActiveShoppers,
+      },
     },
     tickets: { capacity: event.capacity, available: event.capacity - held - sold, held, sold },
     activeHolds: row?.active_holds ?? 0,

@@ -22,10 +22,13 @@ export const OnSaleStatsSchema = Type.Object({
       factor: Type.Number({ minimum: 0, maximum: 1 }),
       storeWaitMs: Type.Union([Type.Number({ minimum: 0 }), Type.Null()]),
       refusing: Type.Boolean(),
+      liveCap: Count,
     }, {
       description: 'Store-paced admission as of the last tick: the share of admitPerMinute ' +
         'admitted at (1: not slowed), the hold queue wait a store node reported (null: ' +
-        'none, healthy) and whether a store node refused holds as busy (503)',
+        'none, healthy), whether a store node refused holds as busy (503), and the ' +
+        'live-shopper cap admitted against (maxActiveShoppers × factor, never below one ' +
+        'tick\'s admissions; maxActiveShoppers when not slowed)',
     }),
   }),
   tickets: Type.Object({ capacity: Count, available: Count, held: Count, sold: Count }),

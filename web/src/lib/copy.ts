@@ -431,8 +431,11 @@ export const copy = {
     ofCapacity: (sold: string, capacity: string) => `${sold} / ${capacity}`,
     noQueue: 'No queue',
     ms: (value: string) => `${value} ms`,
-    storePaced: (percent: number, wait: string | undefined, refusing: boolean) =>
-      `Admissions paced by the store: ${percent} % of the configured rate`
+    storePaced: (
+      percent: number, wait: string | undefined, refusing: boolean, liveCap: string,
+    ) =>
+      `Admissions paced by the store: ${percent} % of the configured rate, `
+      + `at most ${liveCap} shoppers inside`
       + (wait === undefined ? ' (recovering)' : ` (hold queue wait ${wait})`)
       + (refusing ? '; holds are being refused as busy and retried, slots kept.' : '.'),
     charts: {

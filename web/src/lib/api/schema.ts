@@ -4689,11 +4689,12 @@ export interface paths {
                                     idle: number;
                                     lapsed: number;
                                 };
-                                /** @description Store-paced admission as of the last tick: the share of admitPerMinute admitted at (1: not slowed), the hold queue wait a store node reported (null: none, healthy) and whether a store node refused holds as busy (503) */
+                                /** @description Store-paced admission as of the last tick: the share of admitPerMinute admitted at (1: not slowed), the hold queue wait a store node reported (null: none, healthy), whether a store node refused holds as busy (503), and the live-shopper cap admitted against (maxActiveShoppers × factor, never below one tick's admissions; maxActiveShoppers when not slowed) */
                                 storePace: {
                                     factor: number;
                                     storeWaitMs: number | null;
                                     refusing: boolean;
+                                    liveCap: number;
                                 };
                             };
                             tickets: {

@@ -88,7 +88,8 @@ export function DashboardPage() {
               {text.storePaced(Math.round(latest.queue.storePace.factor * 100),
                 latest.queue.storePace.storeWaitMs === null ? undefined
                   : ms(latest.queue.storePace.storeWaitMs),
-                latest.queue.storePace.refusing)}
+                latest.queue.storePace.refusing,
+                formatCount(latest.queue.storePace.liveCap))}
             </p>
           )}
           <div className="charts">
