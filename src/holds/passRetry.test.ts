@@ -5,7 +5,9 @@
  * completed), or past its expiry on the node's clock. The retry gets the hold back, not 403.
  * The gate is not weakened for anything that is not such a retry: a new key, the same key
  * with another body, or the same key string of another customer still needs a live pass.
- * On both databases, over app.inject, with a manual clock (no sleeps).
+ * The same once the sale is over (the event started since): the hold comes back, a new
+ * request hears not_on_sale. On both databases, over app.inject, with a manual clock (no
+ * sleeps).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppContext } from '../context.js';
@@ -43,9 +45,12 @@ for (const backend of backends) {
     });
 
     /** A queued event and `n` customers admitted to it (rows as a tick writes them). */
-    async function admitted(n: number): Promise<{ eventId: string; shoppers: Shopper[] }> {
+    async function admitted(
+      n: number, startsAtMs?: number,
+    ): Promise<{ eventId: string; shoppers: Shopper[] }> {
       const { eventId } = await buildEvent(ctx, {
         queue: { enabled: true, admitPerMinute: 60, maxActiveShoppers: 100 },
+        ...(startsAtMs === undefined ? {} : { startsAt: new Date(startsAtMs).toISOString() }),
       });
       const shoppers: Shopper[] = [];
       for (const [i, customer] of (await buildCustomers(ctx, n)).entries()) {
@@ -121,5 +126,26 @@ for (const backend of backends) {
       expect(fresh.statusCode, fresh.body).toBe(403);
       expect(fresh.json()).toMatchObject({ code: 'queue_pass_required' });
     });
+
+    it('replays the first reply once the sale is over; a new request hears not_on_sale',
+      async () => {
+        const startsInMs = 10 * 60_000;
+        const { eventId, shoppers: [fan] } = await admitted(1, clock.nowMs() + startsInMs);
+        const first = await hold(eventId, fan!, 'k-closed');
+        expect(first.statusCode, first.body).toBe(201);
+        // The event starts: the sale window is closed for new holds (past the clock margin).
+        clock.advance(startsInMs + 60_000);
+
+        const retry = await hold(eventId, fan!, 'k-closed');
+        expect(retry.statusCode, retry.body).toBe(201);
+        expect(retry.headers['idempotent-replayed']).toBe('true');
+        expect(retry.json()).toEqual(first.json());
+        const fresh = await hold(eventId, fan!, 'k-after');
+        expect(fresh.statusCode, fresh.body).toBe(403);
+        expect(fresh.json()).toMatchObject({ code: 'not_on_sale' });
+        const otherBody = await hold(eventId, fan!, 'k-closed', 2);
+        expect(otherBody.statusCode, otherBody.body).toBe(403);
+        expect(otherBody.json()).toMatchObject({ code: 'not_on_sale' });
+      });
   });
 }

@@ -27,7 +27,7 @@ import { holdBatchShape, holdQueueLoad, type HoldSeams } from './batch.js';
 import { isStoreBusy, StoreBusy } from './busy.js';
 import { isHoldGuard } from './claim.js';
 import { decideHold, keySeen, type PassClaim } from './holds.js';
-import { assertSaleMayBeOpen } from './saleWindow.js';
+import { assertSaleMayBeOpen, isSaleOverRefusal } from './saleWindow.js';
 import type { Hold, HoldInput } from './schemas.js';
 
 export interface PlaceHold {
@@ -154,11 +154,16 @@ export class HoldDesk {
    * - while the store is busy (the web app retries a busy hold with the same key): refusing
    *   it would keep a fan who already holds seats waiting on a store with nothing to do;
    * - once the queue pass is refused (used up by the order the hold led to, expired, lapsed):
-   *   a fan whose connection dropped after the hold was made gets the hold back, not 403.
+   *   a fan whose connection dropped after the hold was made gets the hold back, not 403;
+   * - once the sale is over (the event started or was cancelled since): the same fan gets
+   *   the hold they were answered, not `not_on_sale` for a request already decided. A sale
+   *   not yet open replays nothing (no hold can have been answered), so the crowd pressing
+   *   early costs no read.
    * Only refused requests with a key pay the read of its record, so the hot path stays
    * without a round trip. Nothing recorded yet (or still running) keeps the refusal; so does
-   * the same key with another body after a pass refusal (the gate's answer comes first for
-   * anything that is not a retry; a busy store answers idempotency_conflict, a final answer).
+   * the same key with another body after a pass or sale-window refusal (the gate's answer
+   * comes first for anything that is not a retry; a busy store answers
+   * idempotency_conflict, a final answer).
    * The record is the customer's own: another customer's key is never read. Throws `error`
    * when there is nothing to replay.
    */
@@ -167,7 +172,9 @@ export class HoldDesk {
   ): Promise<PlacedHold> {
     const scope = request.idempotency;
     const busy = isStoreBusy(error);
-    if (scope === undefined || !(busy || isPassRefusal(error))) throw error;
+    if (scope === undefined || !(busy || isPassRefusal(error) || isSaleOverRefusal(error))) {
+      throw error;
+    }
     let recorded: Awaited<ReturnType<typeof recordedReply>>;
     try {
       recorded = await recordedReply(this.ctx.db, scope);

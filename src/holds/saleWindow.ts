@@ -28,3 +28,13 @@ export function assertSaleMayBeOpen(event: EventRecord, nodeNowMs: number): void
   if (nodeNowMs < event.onSaleAtMs - marginMs) assertSaleOpen(event, nodeNowMs);
   if (nodeNowMs >= event.startsAtMs + marginMs) assertSaleOpen(event, nodeNowMs);
 }
+
+/**
+ * True for a `not_on_sale` refusal because the sale is over (the event started or was
+ * cancelled), not because it has yet to open: only the former can follow a hold that was
+ * answered. A not-yet-open refusal names `onSaleAt` (here and in holds.ts).
+ */
+export function isSaleOverRefusal(error: unknown): boolean {
+  return error instanceof DomainError && error.code === 'not_on_sale'
+    && !('onSaleAt' in error.extra);
+}
