@@ -44,7 +44,7 @@ export async function holdRoutes(app: App, ctx: AppContext): Promise<void> {
           + 'store\'s hold queue for the event is too deep to answer in time; nothing was '
           + 'decided, the pass and the fan\'s place are kept, retry after Retry-After. A '
           + 'retry whose Idempotency-Key already has a recorded reply gets that reply, busy '
-          + 'or not, and whether or not its queue pass is still valid.',
+          + 'or not, whether or not its queue pass is still valid, and once the sale is over.',
         security: bearerSecurity, params: EventParams, headers: HoldHeaders, body: HoldInput,
         response: {
           201: Hold, ...problemResponses(400, 401, 403, 404, 409, 413, 422, 429, 503),

@@ -1452,7 +1452,7 @@ export interface paths {
         put?: never;
         /**
          * Hold seats, or N tickets of a zone (best available)
-         * @description All or nothing. On an event with a queue, send the X-Queue-Pass header. 503 `service_unavailable` (with Retry-After and `reason: "store_busy"`): the store's hold queue for the event is too deep to answer in time; nothing was decided, the pass and the fan's place are kept, retry after Retry-After. A retry whose Idempotency-Key already has a recorded reply gets that reply, busy or not, and whether or not its queue pass is still valid.
+         * @description All or nothing. On an event with a queue, send the X-Queue-Pass header. 503 `service_unavailable` (with Retry-After and `reason: "store_busy"`): the store's hold queue for the event is too deep to answer in time; nothing was decided, the pass and the fan's place are kept, retry after Retry-After. A retry whose Idempotency-Key already has a recorded reply gets that reply, busy or not, whether or not its queue pass is still valid, and once the sale is over.
          */
         post: {
             parameters: {
