@@ -68,6 +68,21 @@ interface WaitingRow {
   quantity: number;
 }
 
+/**
+ * The offers' reads of the line (exported for bench/offerScale.ts and the sweeper): the
+ * planner settings for the rest of the transaction (keyed reads only), is anyone waiting
+ * for event `$1`, and its first `$2` waiting entries, earliest first (by the number
+ * itself: `seq` alone would name the text column of the select list and sort as text).
+ */
+export const offerSql = {
+  keyedOnly: "SELECT set_config('enable_seqscan', 'off', true), "
+    + "set_config('enable_bitmapscan', 'off', true)",
+  anyWaiting: "SELECT 1 FROM waitlist_entries WHERE event_id = $1 AND status = 'waiting' LIMIT 1",
+  waiting:
+    `SELECT customer_id, seq::text AS seq, zone_key, quantity FROM waitlist_entries
+      WHERE event_id = $1 AND status = 'waiting' ORDER BY waitlist_entries.seq LIMIT $2`,
+};
+
 /** Serializes offers of one event (transaction-scoped; released at commit or rollback). */
 async function lockEventWaitlist(tx: Queryable, eventId: string): Promise<void> {
   await tx.query("SELECT pg_advisory_xact_lock(hashtextextended('waitlist:' || $1, 8))",
@@ -93,17 +108,17 @@ export async function offerReturnedTickets(
 ): Promise<OfferMade[]> {
   if (tickets.length === 0) return [];
   // The common case, nobody waiting, costs one indexed probe.
-  const { rows: any } = await tx.query(
-    "SELECT 1 FROM waitlist_entries WHERE event_id = $1 AND status = 'waiting' LIMIT 1",
-    [eventId],
-  );
+  const { rows: any } = await tx.query(offerSql.anyWaiting, [eventId]);
   if (any.length === 0) return [];
   const guarded = unguarded === undefined;
   // Every read and write below, and every foreign-key check they fire, is by a key with an
   // index; on tables analyzed while (nearly) empty the planner would price a sequential
   // scan at nothing, and a connection keeps the generic plans it makes (migration 056).
   // For the rest of the caller's transaction, which only makes keyed reads and writes.
-  await tx.query("SELECT set_config('enable_seqscan', 'off', true)");
+  // Bitmap scans off too: the waiting read below then walks waitlist_waiting_idx in its
+  // order and stops after `$2` entries; a bitmap scan reads every waiting entry of the
+  // event and sorts them (the whole waiting index once per return, bench/offerScale.ts).
+  await tx.query(offerSql.keyedOnly);
   if (guarded) await lockEventWaitlist(tx, eventId);
   const { rows: [state] } = await tx.query<{ open: boolean }>(
     `SELECT cancelled_at IS NULL AND on_sale_at <= now() AND starts_at > now() AS open
@@ -112,11 +127,8 @@ export async function offerReturnedTickets(
   );
   if (state?.open !== true) return [];
   const event = await loadEvent(tx, eventId);
-  const { rows: waiting } = await tx.query<WaitingRow>(
-    `SELECT customer_id, seq::text AS seq, zone_key, quantity FROM waitlist_entries
-      WHERE event_id = $1 AND status = 'waiting' ORDER BY seq LIMIT $2`,
-    [eventId, limits.waitlistOfferScan],
-  );
+  const { rows: waiting } = await tx.query<WaitingRow>(offerSql.waiting,
+    [eventId, limits.waitlistOfferScan]);
   await unguarded?.lineRead?.();
   const pool = new Map<string, number[]>();
   for (const ticket of [...tickets].sort((a, b) => a.ticket_no - b.ticket_no)) {
