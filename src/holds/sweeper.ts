@@ -10,7 +10,7 @@
 import { limits } from '../config/limits.js';
 import { seatsPayload, writeOutbox } from '../outbox/write.js';
 import type { Db } from '../storage/index.js';
-import { offerReturnedAcrossEvents } from '../waitlist/offers.js';
+import { offerReturnedAcrossEvents, offerSql } from '../waitlist/offers.js';
 
 /** What one sweep did. */
 export interface SweepResult {
@@ -18,43 +18,58 @@ export interface SweepResult {
   tickets: number;
 }
 
+/**
+ * The sweep's two statements (exported for bench/offerScale.ts): up to `$1` lapsed holds
+ * marked expired, then the tickets still carrying one of their ids (`$1`) cleared. Only
+ * tickets still carrying a swept hold's id: a lapsed ticket already re-claimed by another
+ * hold carries that hold's id (the fencing token) and is left alone.
+ */
+export const sweepSql = {
+  lapsed:
+  `UPDATE holds h SET state = 'expired', ended_at = now()
+    WHERE h.hold_id = ANY (ARRAY(
+            SELECT hold_id FROM holds
+             WHERE state = 'held' AND claim_expires_at <= now()
+             ORDER BY claim_expires_at
+             LIMIT $1
+             FOR UPDATE SKIP LOCKED))
+      AND h.state = 'held'
+   RETURNING h.hold_id, h.event_id, h.customer_id`,
+  release:
+  `WITH target AS (
+     SELECT t.event_id, t.ticket_no, t.hold_id FROM hold_items i
+       JOIN tickets t ON t.event_id = i.event_id AND t.ticket_no = i.ticket_no
+      WHERE i.hold_id = ANY($1::uuid[]) AND t.hold_id = i.hold_id AND t.order_id IS NULL
+      ORDER BY t.event_id, t.ticket_no FOR UPDATE OF t)
+   UPDATE tickets t SET hold_id = NULL, hold_expires_at = NULL
+     FROM target
+    WHERE t.event_id = target.event_id AND t.ticket_no = target.ticket_no
+      AND t.hold_id = target.hold_id AND t.order_id IS NULL
+   RETURNING t.event_id, target.hold_id, t.ticket_no, t.seat_id, t.zone_key`,
+};
+
 /** Marks up to `batch` lapsed holds expired and returns their tickets to the pool. */
 export async function sweepExpiredHolds(
   db: Db, batch: number = limits.holdSweepBatch,
 ): Promise<SweepResult> {
   return await db.tx(async (tx) => {
+    // Every read below is by a key or by the expiry index's lapsed end. On statistics
+    // gathered when the tables were (nearly) empty, as at the start of a sale, the planner
+    // would otherwise join the swept holds back by a walk of every live hold (holds_sweep_idx
+    // in a bitmap) and read hold_items by sequential scan (bench/offerScale.ts --explain).
+    await tx.query(offerSql.keyedOnly);
     const { rows: holds } = await tx.query<{
       hold_id: string; event_id: string; customer_id: string;
     }>(
-      `WITH lapsed AS (
-         SELECT hold_id FROM holds
-          WHERE state = 'held' AND claim_expires_at <= now()
-          ORDER BY claim_expires_at
-          LIMIT $1
-          FOR UPDATE SKIP LOCKED)
-       UPDATE holds h SET state = 'expired', ended_at = now()
-         FROM lapsed
-        WHERE h.hold_id = lapsed.hold_id AND h.state = 'held'
-       RETURNING h.hold_id, h.event_id, h.customer_id`,
+      sweepSql.lapsed,
       [batch],
     );
     if (holds.length === 0) return { holds: 0, tickets: 0 };
-    // Only tickets still carrying a swept hold's id: a lapsed ticket already re-claimed by
-    // another hold carries that hold's id (the fencing token) and is left alone.
     const { rows: tickets } = await tx.query<{
       event_id: string; hold_id: string; ticket_no: number; seat_id: string | null;
       zone_key: string;
     }>(
-      `WITH target AS (
-         SELECT t.event_id, t.ticket_no, t.hold_id FROM hold_items i
-           JOIN tickets t ON t.event_id = i.event_id AND t.ticket_no = i.ticket_no
-          WHERE i.hold_id = ANY($1::uuid[]) AND t.hold_id = i.hold_id AND t.order_id IS NULL
-          ORDER BY t.event_id, t.ticket_no FOR UPDATE OF t)
-       UPDATE tickets t SET hold_id = NULL, hold_expires_at = NULL
-         FROM target
-        WHERE t.event_id = target.event_id AND t.ticket_no = target.ticket_no
-          AND t.hold_id = target.hold_id AND t.order_id IS NULL
-       RETURNING t.event_id, target.hold_id, t.ticket_no, t.seat_id, t.zone_key`,
+      sweepSql.release,
       [holds.map((hold) => hold.hold_id)],
     );
     const byHold = new Map<string, typeof tickets>();
