@@ -5,9 +5,12 @@
  * batch in flight as one node runs them, in a scrambled order. Reports moves/s and the mean
  * batch time, and checks the result (every fan on the waitlist once, in line order).
  *
- * `npx tsx bench/moveBatch.ts [fans] [batch] [ahead] [--explain]` (default 10,000 fans,
+ * `npx tsx bench/moveBatch.ts [fans] [batch] [ahead] [--explain] [--stale]` (default 10,000 fans,
  * batches of 200, 100,000 ahead); `--explain` prints EXPLAIN (ANALYZE, BUFFERS) of every
- * statement inside the run's last batch (auto_explain, nested statements).
+ * statement inside the run's last batch (auto_explain, nested statements); `--stale` leaves
+ * the statistics as gathered on the empty tables (autovacuum off on them), as at the start
+ * of a sale on a fresh database, instead of analyzing after the load. Also printed: rows
+ * read by sequential scan and index entries read, per move, over the whole run.
  */
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -27,11 +30,18 @@ import { benchPostgres, fmt } from './lib.js';
 
 /** One run; returns moves per second. */
 export async function moveBatches(
-  fans: number, batch: number, ahead: number, explain = false,
+  fans: number, batch: number, ahead: number, explain = false, stale = false,
 ): Promise<{ movesPerSec: number; batchMsMean: number; notes: string }> {
   const db = await benchPostgres(4);
   try {
     const ctx = buildTestContext(db);
+    if (stale) {
+      // Statistics as at the start of a sale: gathered on empty tables, never again.
+      await db.query('VACUUM ANALYZE');
+      for (const table of staleTables) {
+        await db.query(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`);
+      }
+    }
     const details = await buildEvent(ctx, {
       queue: { enabled: true, admitPerMinute: 1_000, maxActiveShoppers: 1_000 },
     });
@@ -50,8 +60,11 @@ export async function moveBatches(
         [eventId, early],
       );
     }
-    await analyzeAfterLoad(db, ['queue_entries', 'customers', 'waitlist_entries',
-      'waitlist_counts']);
+    if (!stale) {
+      await analyzeAfterLoad(db, ['queue_entries', 'customers', 'waitlist_entries',
+        'waitlist_counts']);
+    }
+    const readsBefore = await tableReads(db);
     const order = customers.map((c, i) => ({ c, k: (i * 7_919) % fans }))
       .sort((a, b) => a.k - b.k).map(({ c }) => c);
     const times: number[] = [];
@@ -70,6 +83,11 @@ export async function moveBatches(
       }
     }
     const wallMs = performance.now() - t0;
+    const readsAfter = await tableReads(db);
+    const perMove = [...readsAfter].map(([name, n]) => [name, (n - (readsBefore.get(name) ?? 0))
+      / fans] as const).filter(([, n]) => n >= 5).sort((x, y) => y[1] - x[1]);
+    process.stdout.write(`read per move (rows by sequential scan, index entries): ${
+      perMove.map(([name, n]) => `${name} ${fmt(n, 1)}`).join(', ')}\n`);
     const { rows: [check] } = await db.query<{ n: number; ordered: boolean }>(
       `SELECT count(DISTINCT w.customer_id)::int AS n,
               bool_and(w.prev IS NULL OR w.prev < w.number) AS ordered
@@ -90,6 +108,19 @@ export async function moveBatches(
   } finally {
     await db.close();
   }
+}
+
+const staleTables = ['queue_entries', 'customers', 'waitlist_entries', 'waitlist_counts',
+  'holds', 'orders'];
+
+/** Rows read by sequential scan per table (`seq:`) and entries read per index, so far. */
+async function tableReads(db: Db): Promise<Map<string, number>> {
+  await db.query('SELECT pg_stat_force_next_flush()');
+  await db.query('SELECT 1');
+  const { rows } = await db.query<{ name: string; n: string }>(
+    `SELECT 'seq:' || relname AS name, seq_tup_read AS n FROM pg_stat_user_tables
+     UNION ALL SELECT indexrelname, idx_tup_read FROM pg_stat_user_indexes`);
+  return new Map(rows.map((r) => [r.name, Number(r.n)]));
 }
 
 function tenth(times: number[]): number {
@@ -129,7 +160,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const fans = Number(args[0] ?? 10_000);
   const batch = Number(args[1] ?? 200);
   const ahead = Number(args[2] ?? 100_000);
-  const r = await moveBatches(fans, batch, ahead, process.argv.includes('--explain'));
+  const r = await moveBatches(fans, batch, ahead, process.argv.includes('--explain'),
+    process.argv.includes('--stale'));
   process.stdout.write(`move batch: ${fans} fans, ${ahead} waiting ahead: ` +
     `${fmt(r.movesPerSec)} moves/s, batch mean ${fmt(r.batchMsMean, 1)} ms (${r.notes})\n`);
   process.exit(0);

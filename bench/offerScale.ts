@@ -3,7 +3,7 @@
  * expiry sweeper returns their tickets and offers each to the next fan waiting (the
  * sweeper's transaction, src/waitlist/offers.ts), on one connection whose first sweeps ran
  * on empty tables. `npx tsx bench/offerScale.ts --stats=stale|analyzed
- * [--waiting=10000,100000] [--live=30000] [--returns=64]`.
+ * [--waiting=10000,100000] [--live=30000] [--returns=64] [--explain]`.
  *
  * `--stats=stale`: autovacuum is off for the tables the offers read and nothing analyzes
  * them, so the connection keeps the plans it cached on the empty tables (its functions' and
@@ -18,7 +18,10 @@ import { createVenue } from '../src/catalog/venues.js';
 import { systemClock } from '../src/core/clock.js';
 import { newId } from '../src/core/ids.js';
 import { runHoldBatch } from '../src/holds/batch.js';
-import { sweepExpiredHolds } from '../src/holds/sweeper.js';
+import { limits } from '../src/config/limits.js';
+import { sweepExpiredHolds, sweepSql } from '../src/holds/sweeper.js';
+import { offerSql } from '../src/waitlist/offers.js';
+import type { Db, Queryable } from '../src/storage/index.js';
 import { benchPostgres } from './lib.js';
 
 const argv = process.argv.slice(2);
@@ -78,8 +81,8 @@ const addWaiting = async (n: number): Promise<void> => {
     [event.eventId, waiters.slice(waitingNow, n)]);
   waitingNow = n;
 };
-/** `n` holds of one ticket by shoppers, made by the batch, then lapsed, then swept. */
-const sweepRound = async (n: number): Promise<{ ms: number; offers: number }> => {
+/** `n` holds of one ticket by shoppers, made by the batch, then lapsed; their ids. */
+const lapse = async (n: number): Promise<string[]> => {
   const requests = free.splice(0, n).map((ticketNo) => ({
     holdId: newId(), customerId: shoppers[nextShopper++] as string, quantity: 1,
     claim: { kind: 'seats' as const, ticketNos: [ticketNo] },
@@ -94,19 +97,105 @@ const sweepRound = async (n: number): Promise<{ ms: number; offers: number }> =>
                  WHERE hold_id = ANY($1::uuid[]) RETURNING hold_id)
      UPDATE tickets SET hold_expires_at = now() - interval '1 second'
       WHERE event_id = $2 AND hold_id IN (SELECT hold_id FROM h)`, [ids, event.eventId]);
-  const t0 = performance.now();
-  const { rows: [before] } = await db.query<{ n: number }>(
+  return ids;
+};
+/** `n` holds of one ticket by shoppers, made by the batch, then lapsed, then swept. */
+const sweepRound = async (n: number): Promise<{ ms: number; offers: number }> => {
+  await lapse(n);
+  return await sweepLapsed(n);
+};
+/** Offers made so far. */
+const offersMade = async (): Promise<number> => {
+  const { rows: [made] } = await db.query<{ n: number }>(
     'SELECT count(*)::int AS n FROM waitlist_offers');
+  return made?.n ?? 0;
+};
+/** Sweeps `n` lapsed holds; the time taken. */
+const sweepOnly = async (n: number): Promise<number> => {
+  const t0 = performance.now();
   let swept = 0;
   while (swept < n) {
     const result = await sweepExpiredHolds(db, n);
     if (result.holds === 0) break;
     swept += result.holds;
   }
-  const ms = performance.now() - t0;
-  const { rows: [after] } = await db.query<{ n: number }>(
-    'SELECT count(*)::int AS n FROM waitlist_offers');
-  return { ms, offers: (after?.n ?? 0) - (before?.n ?? 0) };
+  return performance.now() - t0;
+};
+/** Sweeps `n` lapsed holds: the time taken and the offers made. */
+const sweepLapsed = async (n: number): Promise<{ ms: number; offers: number }> => {
+  const before = await offersMade();
+  const ms = await sweepOnly(n);
+  return { ms, offers: await offersMade() - before };
+};
+/**
+ * `--explain`: the sweep's own statements (src/holds/sweeper.ts, src/waitlist/offers.ts)
+ * under EXPLAIN (ANALYZE, BUFFERS) on `n` lapsed holds, in a transaction rolled back, with
+ * the sweep's planner settings (`--explain-unset`: without them); then
+ * the holds are swept for real so the next point starts clean.
+ */
+const explain = async (n: number): Promise<void> => {
+  const ids = await lapse(n);
+  const statements: [string, string, unknown[]][] = [
+    ['lapsed holds', `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${sweepSql.lapsed}`, [n]],
+    ['their tickets', `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${sweepSql.release}`, [ids]],
+    ['anyone waiting', `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${offerSql.anyWaiting}`,
+      [event.eventId]],
+    ['the waiting read', `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${offerSql.waiting}`,
+      [event.eventId, limits.waitlistOfferScan]],
+  ];
+  const rolledBack = new Error('rolled back');
+  await db.tx(async (tx) => {
+    if (!argv.includes('--explain-unset')) await tx.query(offerSql.keyedOnly);
+    for (const [title, sql, params] of statements) {
+      const { rows } = await tx.query<{ 'QUERY PLAN': string }>(sql, params);
+      console.log(`  -- ${title}\n${rows.map((r) => `  ${r['QUERY PLAN']}`).join('\n')}`);
+    }
+    throw rolledBack;
+  }).catch((error: unknown) => { if (error !== rolledBack) throw error; });
+  let swept = 0;
+  while (swept < n) {
+    const result = await sweepExpiredHolds(db, n);
+    if (result.holds === 0) break;
+    swept += result.holds;
+  }
+};
+/**
+ * `--trace`: one sweep of `n` lapsed holds whose every statement (the offers' and their
+ * triggers' included) is followed by a read of this transaction's own table counters
+ * (pg_stat_xact_user_tables); a statement that read more than 1,000 rows of a table by
+ * sequential scan is printed with the count.
+ */
+const trace = async (n: number): Promise<void> => {
+  await lapse(n);
+  const counters = async (tx: Queryable): Promise<Map<string, number>> => {
+    const { rows } = await tx.query<{ relname: string; seq: string }>(
+      'SELECT relname, seq_tup_read AS seq FROM pg_stat_xact_user_tables');
+    return new Map(rows.map((r) => [r.relname, Number(r.seq)]));
+  };
+  const traced: Db = {
+    ...db,
+    tx: async (work, options) => await db.tx(async (tx) => {
+      let last = await counters(tx);
+      const proxy: Queryable = {
+        query: async (sql: string, params?: unknown[]) => {
+          const result = await tx.query(sql, params);
+          const now = await counters(tx);
+          for (const [table, seq] of now) {
+            const grew = seq - (last.get(table) ?? 0);
+            if (grew > 1000) {
+              console.log(`  ${table}: ${grew} rows by sequential scan in: ${
+                sql.replace(/\s+/g, ' ').slice(0, 160)}`);
+            }
+          }
+          last = now;
+          return result;
+        },
+        exec: async (sql: string) => await tx.exec(sql),
+      } as Queryable;
+      return await work(proxy);
+    }, options),
+  };
+  await sweepExpiredHolds(traced, n);
 };
 let fillerUsed = 0;
 /** Live holds of filler customers up to `n`, and half as many confirmed orders. */
@@ -157,9 +246,13 @@ for (const waiting of points) {
   await growHolds(live);
   if (stats === 'analyzed') await db.query(`ANALYZE ${tables.join(', ')}`);
   await sweepRound(8);
+  // Only the sweep is counted: the holds are made and lapsed before the first reading.
+  await lapse(returns);
+  const offered = await offersMade();
   const before = await reads();
-  const { ms, offers } = await sweepRound(returns);
+  const ms = await sweepOnly(returns);
   const after = await reads();
+  const offers = await offersMade() - offered;
   const per = (table: string): string => {
     const a = after.get(table);
     const b = before.get(table);
@@ -175,5 +268,7 @@ for (const waiting of points) {
     .filter(([, n]) => n >= 20).sort((x, y) => y[1] - x[1]);
   console.log(`  index entries read per offer: ${
     walked.map(([name, n]) => `${name} ${n.toFixed(0)}`).join(', ')}`);
+  if (argv.includes('--explain')) await explain(returns);
+  if (argv.includes('--trace')) await trace(returns);
 }
 await db.close();
