@@ -17,11 +17,13 @@
  *   join of a customer rides along in the batch (one entry answers both); a second move
  *   waits for the next batch, where it finds the first one's result.
  * - `gate`: race tests hold a key's batches back until their contenders have queued.
- * - `nextFirst`: holds send their next batch before answering the finished one's members.
+ * - `nextFirst`: holds and joins send their next batch before answering the finished one's
+ *   members.
  * - `run`'s `latest`: joins and moves decide with the event copy of the key's latest arrival
  *   (which may still be waiting); holds take their batch's newest.
  * The in-flight limit is the caller's: holds and settles run a few per key (one on embedded
- * PGlite, which has one connection); joins and moves one per event.
+ * PGlite, which has one connection); joins two per event on PostgreSQL
+ * (the second waits for the numbering lock in the database), moves one.
  *
  * `load(key)` says how deep a key's queue is and how long its batches take (smoothed), so
  * a caller can refuse a request that would wait longer than its client does (holds: see
