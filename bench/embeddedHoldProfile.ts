@@ -133,7 +133,8 @@ console.log(`database ${inThread ? 'on the main thread' : 'in a worker thread'};
   'the load generator):');
 for (const [tid, t] of threads1) {
   const used = t.ms - (threads0.get(tid)?.ms ?? 0);
-  if (used >= 20) console.log(`  ${perUs(used).padStart(6)}  ${tid === String(process.pid) ? 'main' : `${t.name} ${tid}`}`);
+  const who = tid === String(process.pid) ? 'main' : `${t.name} ${tid}`;
+  if (used >= 20) console.log(`  ${perUs(used).padStart(6)}  ${who}`);
 }
 const sizes = batchSizes.slice().sort((a, b) => a - b);
 const mean = sizes.reduce((a, b) => a + b, 0) / Math.max(1, sizes.length);
