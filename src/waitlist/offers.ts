@@ -99,6 +99,11 @@ export async function offerReturnedTickets(
   );
   if (any.length === 0) return [];
   const guarded = unguarded === undefined;
+  // Every read and write below, and every foreign-key check they fire, is by a key with an
+  // index; on tables analyzed while (nearly) empty the planner would price a sequential
+  // scan at nothing, and a connection keeps the generic plans it makes (migration 056).
+  // For the rest of the caller's transaction, which only makes keyed reads and writes.
+  await tx.query("SELECT set_config('enable_seqscan', 'off', true)");
   if (guarded) await lockEventWaitlist(tx, eventId);
   const { rows: [state] } = await tx.query<{ open: boolean }>(
     `SELECT cancelled_at IS NULL AND on_sale_at <= now() AND starts_at > now() AS open
@@ -146,9 +151,14 @@ async function offerTo(
          VALUES ($1, $2, $3, $4, $5)`,
         [made.holdId, event.eventId, entry.customer_id, entry.seq, reason],
       );
+      // Still waiting, said as "neither offered nor left" (the only other states): a
+      // condition `status = 'waiting'` would let the planner walk the event's waiting
+      // entries (waitlist_waiting_idx) for this one key, as it did on stale statistics:
+      // every waiting entry read per offer (bench/offerScale.ts, migration 056).
       const moved = await inner.query(
         `UPDATE waitlist_entries SET status = 'offered', offer_hold_id = $3, updated_at = now()
-          WHERE event_id = $1 AND customer_id = $2 ${guarded ? "AND status = 'waiting'" : ''}`,
+          WHERE event_id = $1 AND customer_id = $2
+                ${guarded ? "AND status <> 'offered' AND status <> 'left'" : ''}`,
         [event.eventId, entry.customer_id, made.holdId],
       );
       if (moved.rowCount !== 1) throw new Error('assertion failed: locked entry changed state');
