@@ -14,5 +14,6 @@ export async function openDb(config: Config, onError?: (error: Error) => void): 
   if (config.databaseUrl !== undefined) {
     return createPostgresDb({ url: config.databaseUrl, ...config.pg, onError });
   }
-  return await createPgliteDb(path.join(config.dataDir, 'pglite'));
+  return await createPgliteDb(path.join(config.dataDir, 'pglite'),
+    { thread: config.pgliteThread === 'worker' });
 }

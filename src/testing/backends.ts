@@ -50,7 +50,9 @@ async function openPostgres(poolMax: number): Promise<Db> {
 }
 
 async function openPglite(): Promise<Db> {
-  const db = await createPgliteDb(undefined);
+  // TEST_PGLITE_THREAD=worker runs the embedded suites on PGlite in a worker thread.
+  const db = await createPgliteDb(undefined,
+    { thread: process.env.TEST_PGLITE_THREAD === 'worker' });
   await migrate(db);
   return db;
 }
