@@ -6,7 +6,7 @@ import { createPgliteDb } from './pglite.js';
 import { createPostgresDb } from './postgres.js';
 
 export type { Db, Queryable, QueryResult, TxOptions, Isolation } from './db.js';
-export { isRetryable, sqlState } from './db.js';
+export { isDatabaseBusy, isRetryable, sqlState } from './db.js';
 export { migrate } from './migrate.js';
 
 /** Opens the database the configuration names (does not migrate). */
