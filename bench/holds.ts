@@ -466,10 +466,12 @@ async function naiveHold(
 
 /**
  * Holds over HTTP on embedded PGlite (one connection, in the server's process): single
- * random seats and standing ×2, each request a different customer.
+ * random seats and standing ×2, each request a different customer. With `thread`, PGlite
+ * runs in a worker thread of its own (STAMPEDE_PGLITE_THREAD=worker) and the ceiling rows
+ * are left out.
  */
-export async function embeddedCases(): Promise<BenchRow[]> {
-  const db = await benchPglite();
+export async function embeddedCases(thread = false): Promise<BenchRow[]> {
+  const db = await benchPglite(thread);
   const server = await startBenchServer(db, { connections: httpConcurrency });
   try {
     const venue = await createVenue(db, {
@@ -493,8 +495,9 @@ export async function embeddedCases(): Promise<BenchRow[]> {
     });
     const fans = await buildCustomers(server.ctx, 10_000);
     await db.query('VACUUM ANALYZE');
-    const ceilings = await embeddedCeilings(db, venue.venueId,
+    const ceilings = thread ? [] : await embeddedCeilings(db, venue.venueId,
       fans.map((fan) => fan.customerId));
+    const label = thread ? 'embedded PGlite in a worker thread' : 'embedded PGlite';
     let nextFan = 0;
     const auth = (): Record<string, string> =>
       ({ authorization: `Bearer ${(fans[nextFan++ % fans.length] as { token: string }).token}` });
@@ -504,13 +507,13 @@ export async function embeddedCases(): Promise<BenchRow[]> {
         bodies.map((body) => postJson(path, body, auth())),
         { concurrency: httpConcurrency, maxMs: caseMs, warmup: 20 });
       const { statuses, warmupStatuses: _, ...rest } = row;
-      return { ...rest, notes: `embedded PGlite; statuses ${JSON.stringify(statuses)}` };
+      return { ...rest, notes: `${label}; statuses ${JSON.stringify(statuses)}` };
     };
     return [
       ...ceilings,
-      await run('embedded PGlite, HTTP: random single seats',
+      await run(`${label}, HTTP: random single seats`,
         seatsOf(1).map((id) => ({ seats: [id] }))),
-      await run('embedded PGlite, HTTP: standing ×2',
+      await run(`${label}, HTTP: standing ×2`,
         Array.from({ length: 19_000 }, () => ({ zone: 'floor', quantity: 2 }))),
     ];
   } finally {
@@ -586,7 +589,7 @@ async function embeddedCeilings(
 
 /** The holds section of BENCHMARKS.md. */
 export async function run(): Promise<BenchSection> {
-  const embedded = await embeddedCases();
+  const embedded = [...await embeddedCases(), ...await embeddedCases(true)];
   const db = await benchPostgres(20);
   try {
     const http = await httpCases(db);
@@ -612,7 +615,9 @@ export async function run(): Promise<BenchSection> {
         'capped at ' +
         `${caseMs / 1000} s. "embedded PGlite" runs the HTTP route on the in-process ` +
         'database (one connection; 10,000 customers, maxTicketsPerCustomer 50); its ' +
-        '"ceiling" rows, from the same run, are what that database allows without HTTP: a ' +
+        '"in a worker thread" rows run the same cases with PGlite in a worker thread of its ' +
+        'own (STAMPEDE_PGLITE_THREAD=worker), so the route and the database use two cores; ' +
+        'the "ceiling" rows, from the same run, are what that database allows without HTTP: a ' +
         'bare round trip, the bare claim, and one hold batch of 1, 8 or 64 requests at a ' +
         'time (requests decided per second), so the HTTP figures read against them. ' +
         '"hold_batch without Node" is the database\'s own ceiling for holds: pgbench calls ' +

@@ -10,7 +10,8 @@ import type { AppContext } from '../src/context.js';
 import { freePort } from '../src/core/ports.js';
 import { buildApp } from '../src/http/app.js';
 import type { App } from '../src/http/types.js';
-import type { Db } from '../src/storage/index.js';
+import { migrate, type Db } from '../src/storage/index.js';
+import { createPgliteDb } from '../src/storage/pglite.js';
 import { testBackends } from '../src/testing/backends.js';
 import { buildTestContext, type TestContextOptions } from '../src/testing/context.js';
 
@@ -100,8 +101,13 @@ export async function benchPostgres(poolMax = 20): Promise<Db> {
   return await postgres.open({ poolMax });
 }
 
-/** A fresh in-memory PGlite database. */
-export async function benchPglite(): Promise<Db> {
+/** A fresh in-memory PGlite database; with `thread`, in a worker thread of its own. */
+export async function benchPglite(thread = false): Promise<Db> {
+  if (thread) {
+    const db = await createPgliteDb(undefined, { thread: true });
+    await migrate(db);
+    return db;
+  }
   const pglite = (await testBackends()).find((backend) => backend.name === 'pglite');
   return await (pglite as NonNullable<typeof pglite>).open();
 }

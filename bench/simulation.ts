@@ -15,7 +15,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,9 +24,10 @@ import { deleteRedisPrefix } from '../src/testing/services.js';
 import { defaultOptions, type SimOptions } from '../sim/options.js';
 import { pacingLines } from '../sim/pacing.js';
 import { simulate, writeReport } from '../sim/run.js';
+import { reportStages, sampleActivity } from './simStages.js';
 import { benchPostgres, type BenchRow, type BenchSection } from './lib.js';
 import {
-  between, quantileBoundMs, routeBuckets, shareWithin, total, type Buckets,
+  between, histogramBuckets, quantileBoundMs, routeBuckets, shareWithin, total, type Buckets,
 } from '../sim/serverLatency.js';
 
 const number = (name: string, fallback: number): number => {
@@ -39,6 +40,8 @@ interface ServerProcess {
   name: string;
   url: string;
   stop(): Promise<void>;
+  /** The stage tracer's figures (bench/serverStages.mjs), on a node started with it. */
+  stages?: () => Promise<Record<string, unknown>>;
 }
 
 /** What every node of one deployment shares: an operator sets these alike on each node. */
@@ -74,11 +77,15 @@ function layoutNodes(layout: string): NodeSpec[] {
 }
 
 /** Starts the built server on a free port and waits until it answers /readyz. */
-async function startServerProcess(deployment: Deployment, node: NodeSpec): Promise<ServerProcess> {
+async function startServerProcess(
+  deployment: Deployment, node: NodeSpec, traced = false,
+): Promise<ServerProcess> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const dataDir = mkdtempSync(path.join(tmpdir(), 'stampede-bench-sim-'));
-  const child: ChildProcess = spawn(process.execPath, ['dist/src/cli/main.js', 'serve'], {
+  const argv = [...(traced ? ['--import', './bench/serverStages.mjs'] : []),
+    'dist/src/cli/main.js', 'serve'];
+  const child: ChildProcess = spawn(process.execPath, argv, {
     env: {
       ...deployment.env, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url,
       STAMPEDE_DATA_DIR: dataDir, STAMPEDE_ADMIN_TOKEN: deployment.adminToken,
@@ -93,8 +100,18 @@ async function startServerProcess(deployment: Deployment, node: NodeSpec): Promi
       RATE_LIMIT_WRITES_PER_IP: '10000000', RATE_LIMIT_JOINS_PER_IP: '10000000',
       RATE_LIMIT_HOLDS_PER_IP: '10000000',
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'ignore', 'inherit', ...(traced ? ['ipc' as const] : [])],
   });
+  const stages = !traced ? undefined : (): Promise<Record<string, unknown>> =>
+    new Promise((resolve) => {
+      const onMessage = (reply: Record<string, unknown>): void => {
+        if (reply.kind !== 'stats') return;
+        child.off('message', onMessage);
+        resolve(reply);
+      };
+      child.on('message', onMessage);
+      child.send('stats');
+    });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async (): Promise<void> => {
     if (child.exitCode === null) child.kill('SIGTERM');
@@ -105,7 +122,7 @@ async function startServerProcess(deployment: Deployment, node: NodeSpec): Promi
   for (let waitedMs = 0; waitedMs < 60_000; waitedMs += 250) {
     if (child.exitCode !== null) break;
     const ready = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
-    if (ready) return { name: node.name, url, stop };
+    if (ready) return { name: node.name, url, stop, ...(stages === undefined ? {} : { stages }) };
     await sleep(250);
   }
   await stop();
@@ -116,7 +133,12 @@ async function startServerProcess(deployment: Deployment, node: NodeSpec): Promi
 async function startNodes(deployment: Deployment, specs: NodeSpec[]): Promise<ServerProcess[]> {
   const nodes: ServerProcess[] = [];
   try {
-    for (const spec of specs) nodes.push(await startServerProcess(deployment, spec));
+    for (const spec of specs) {
+      // SIM_STAGES traces the store's node (or the single node): where a hold's time goes.
+      const traced = process.env.SIM_STAGES !== undefined && spec.name !== 'waiting room' &&
+        spec.name !== 'worker';
+      nodes.push(await startServerProcess(deployment, spec, traced));
+    }
   } catch (error) {
     await Promise.all(nodes.map((node) => node.stop()));
     throw error;
@@ -161,6 +183,40 @@ class MetricsSampler {
       fetch(`${node.url}/metrics`).then((r) => r.text(), () => '')));
     // A node that did not answer leaves a gap rather than a false zero.
     if (texts.every((text) => text !== '')) this.samples.push({ atMs, texts });
+  }
+
+  /** A histogram's buckets summed over the nodes, at sample i. */
+  histogram(i: number, name: string): Buckets {
+    const sum: Buckets = new Map();
+    for (const text of this.samples[i]?.texts ?? []) {
+      for (const [bound, count] of histogramBuckets(text, name)) {
+        sum.set(bound, (sum.get(bound) ?? 0) + count);
+      }
+    }
+    return sum;
+  }
+
+  /**
+   * A hold's two stages in its batch, over the run (bucket bounds): the wait for its batch
+   * to start, and the batch's run (one round trip and commit).
+   */
+  holdStageRows(): BenchRow[] {
+    const last = this.samples.length - 1;
+    if (last < 1) return [];
+    const seconds = ((this.samples[last]?.atMs ?? 0) - (this.samples[0]?.atMs ?? 0)) / 1000;
+    const stages = [
+      ['hold batch wait (per hold)', 'stampede_hold_batch_wait_seconds'],
+      ['hold batch run (per batch)', 'stampede_hold_batch_run_seconds'],
+    ] as const;
+    return stages.map(([label, name]) => {
+      const whole = between(this.histogram(0, name), this.histogram(last, name));
+      return {
+        name: `server side: ${label}`, opsPerSec: total(whole) / seconds,
+        p50Ms: quantileBoundMs(whole, 0.5), p99Ms: quantileBoundMs(whole, 0.99),
+        ops: total(whole), errors: 0,
+        notes: `bucket bounds; ${(shareWithin(whole, 0.1) * 100).toFixed(2)} % within 100 ms`,
+      };
+    }).filter((row) => row.ops > 0);
   }
 
   /** A route's buckets summed over the nodes, at sample i. */
@@ -283,9 +339,17 @@ export async function run(): Promise<BenchSection> {
   }
   const sampler = new MetricsSampler(nodes, 30_000);
   if (nodes.length > 0) await sampler.start();
+  const stagesFile = process.env.SIM_STAGES;
+  const activity = stagesFile === undefined ? undefined : sampleActivity(url.toString());
+  const load0 = readFileSync('/proc/loadavg', 'utf8').trim();
   try {
     const report = await simulate(options, env);
     await sampler.stop();
+    if (stagesFile !== undefined && activity !== undefined) {
+      const traced = nodes.find((node) => node.stages !== undefined);
+      reportStages(stagesFile, await traced?.stages?.(), await activity.stop(),
+        { start: load0, end: readFileSync('/proc/loadavg', 'utf8').trim() });
+    }
     process.stderr.write(writeReport(report, options.reportDir));
     const rowsOut: BenchRow[] = report.steps.map((step) => ({
       name: `simulation step: ${step.step}`,
@@ -293,7 +357,7 @@ export async function run(): Promise<BenchSection> {
       p50Ms: step.p50Ms, p99Ms: step.p99Ms, ops: step.count, errors: step.errors,
       notes: JSON.stringify(step.statuses),
     }));
-    rowsOut.push(...sampler.rows());
+    rowsOut.push(...sampler.rows(), ...sampler.holdStageRows());
     const sellOut = report.soldOutAtMs === null ? 'not sold out'
       : `sold out ${((report.soldOutAtMs - report.onSaleAtMs) / 1000).toFixed(1)} s after on-sale`;
     const audit = report.audit === null ? 'audit not run'
@@ -316,6 +380,7 @@ export async function run(): Promise<BenchSection> {
       rows: rowsOut,
     };
   } finally {
+    await activity?.stop();
     await Promise.all(nodes.map((node) => node.stop()));
     await db.close();
     // The run's deployment is gone with its database: its leases and queue keys go too.

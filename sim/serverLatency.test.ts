@@ -1,12 +1,30 @@
 import { describe, expect, it } from 'vitest';
 import {
-  between, quantileBoundMs, RouteIntervals, routeBuckets, shareWithin, total,
+  between, histogramBuckets, quantileBoundMs, RouteIntervals, routeBuckets, shareWithin, total,
 } from './serverLatency.js';
 
 const route = '/api/v1/events/:eventId/holds';
 const line = (status: string, le: string, count: number, method = 'POST', r = route): string =>
   `stampede_http_request_duration_seconds_bucket{method="${method}",route="${r}",` +
   `status="${status}",le="${le}"} ${count}`;
+
+describe('an unlabelled histogram from /metrics', () => {
+  it('reads its buckets and nothing of a histogram whose name it prefixes', () => {
+    const text = [
+      '# HELP stampede_hold_batch_wait_seconds Time a hold request waited',
+      'stampede_hold_batch_wait_seconds_bucket{le="0.1"} 7',
+      'stampede_hold_batch_wait_seconds_bucket{le="1"} 9',
+      'stampede_hold_batch_wait_seconds_bucket{le="+Inf"} 10',
+      'stampede_hold_batch_wait_seconds_sum 3.2',
+      'stampede_hold_batch_wait_seconds_count 10',
+      'stampede_hold_batch_wait_seconds_more_bucket{le="0.1"} 1000',
+    ].join('\n');
+    const buckets = histogramBuckets(text, 'stampede_hold_batch_wait_seconds');
+    expect([...buckets]).toEqual([[0.1, 7], [1, 9], [Infinity, 10]]);
+    expect(quantileBoundMs(buckets, 0.5)).toBe(100);
+    expect(histogramBuckets(text, 'stampede_hold_batch_run_seconds').size).toBe(0);
+  });
+});
 
 describe('server-side route latency from /metrics', () => {
   const first = [

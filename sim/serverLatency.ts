@@ -35,6 +35,24 @@ export function routeBuckets(
   return buckets;
 }
 
+/**
+ * Reads the buckets of an unlabelled histogram `name` (e.g. `stampede_hold_batch_wait_seconds`)
+ * from a /metrics text; empty when the node has none.
+ */
+export function histogramBuckets(metricsText: string, name: string): Buckets {
+  const buckets: Buckets = new Map();
+  const prefix = `${name}_bucket{le="`;
+  for (const line of metricsText.split('\n')) {
+    if (!line.startsWith(prefix)) continue;
+    const close = line.indexOf('"}', prefix.length);
+    if (close < 0) continue;
+    const le = line.slice(prefix.length, close);
+    const bound = le === '+Inf' ? Infinity : Number(le);
+    buckets.set(bound, (buckets.get(bound) ?? 0) + Number(line.slice(close + 2).trim()));
+  }
+  return buckets;
+}
+
 /** The requests between two scrapes: `after − before`, bucket by bucket. */
 export function between(before: Buckets, after: Buckets): Buckets {
   const out: Buckets = new Map();

@@ -37,13 +37,16 @@ function assertPrefix(prefix: string): void {
   assert.ok(isKeyPrefix(prefix), `invalid coordination key prefix: ${prefix}`);
 }
 
+// The messages are built only on failure: these run for every name a request builds.
 function assertTagPart(what: string, value: string): void {
-  assert.ok(value.length > 0, `${what} must not be empty`);
-  assert.ok(!/[{}]/.test(value), `${what} must not contain braces: ${value}`);
+  if (value.length === 0) assert.fail(`${what} must not be empty`);
+  if (value.includes('{') || value.includes('}')) {
+    assert.fail(`${what} must not contain braces: ${value}`);
+  }
 }
 
 function assertSuffix(suffix: string): void {
-  assert.ok(suffix.length > 0, 'key suffix must not be empty');
+  if (suffix.length === 0) assert.fail('key suffix must not be empty');
 }
 
 /** An event-scoped key or channel, e.g. `stampede:{ev:42}:queue:seq`. */
@@ -61,13 +64,24 @@ export function globalKey(suffix: string, prefix = DEFAULT_PREFIX): string {
   return `${prefix}${suffix}`;
 }
 
-/** A keyspace bound to one prefix; each coordinator exposes its own as `coord.keys`. */
+/**
+ * A keyspace bound to one prefix; each coordinator exposes its own as `coord.keys`. The
+ * prefix is checked once, here: its names are built on every request (a join builds five),
+ * so they do not test it again.
+ */
 export function createKeyspace(prefix = DEFAULT_PREFIX): Keyspace {
   assertPrefix(prefix);
   return {
     prefix,
-    event: (eventId, suffix) => eventKey(eventId, suffix, prefix),
-    global: (suffix) => globalKey(suffix, prefix),
+    event: (eventId, suffix) => {
+      assertTagPart('event id', eventId);
+      assertSuffix(suffix);
+      return `${prefix}{ev:${eventId}}:${suffix}`;
+    },
+    global: (suffix) => {
+      assertSuffix(suffix);
+      return `${prefix}${suffix}`;
+    },
     lease: (name, part) => {
       assertTagPart('lease name', name);
       return `${prefix}{lease:${name}}:${part}`;

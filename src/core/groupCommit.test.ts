@@ -69,6 +69,32 @@ afterEach(() => {
 });
 
 describe('group commit', () => {
+  it('tells its observer each member\'s wait for its batch and each batch\'s run', async () => {
+    let nowMs = 0;
+    const ends: (() => void)[] = [];
+    const seen: { waitsMs: readonly number[]; runMs: number }[] = [];
+    const batcher = new GroupCommit<string, string>({
+      maxBatch: 4, inFlight: 1, now: () => nowMs, observe: (timing) => seen.push(timing),
+      run: async (_key, items) => {
+        await new Promise<void>((resolve) => ends.push(resolve));
+        return items;
+      },
+    });
+    const answers = [batcher.submit('e', 'a')];
+    nowMs = 100;
+    answers.push(batcher.submit('e', 'b'));
+    nowMs = 250;
+    answers.push(batcher.submit('e', 'c'));
+    nowMs = 400; // the first batch (a, started at 0) ends; b and c start together at 400
+    ends.shift()?.();
+    await settled();
+    nowMs = 1_000;
+    ends.shift()?.();
+    await settled();
+    expect(await Promise.all(answers)).toEqual(['a', 'b', 'c']);
+    expect(seen).toEqual([{ waitsMs: [0], runMs: 400 }, { waitsMs: [300, 150], runMs: 600 }]);
+  });
+
   it('runs the first request at once, alone, with no timer', async () => {
     const timers = vi.spyOn(globalThis, 'setTimeout');
     const { batcher, started, finish } = harness({ maxBatch: 4, inFlight: 1 });

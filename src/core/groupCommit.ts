@@ -17,11 +17,13 @@
  *   join of a customer rides along in the batch (one entry answers both); a second move
  *   waits for the next batch, where it finds the first one's result.
  * - `gate`: race tests hold a key's batches back until their contenders have queued.
- * - `nextFirst`: holds send their next batch before answering the finished one's members.
+ * - `nextFirst`: holds and joins send their next batch before answering the finished one's
+ *   members.
  * - `run`'s `latest`: joins and moves decide with the event copy of the key's latest arrival
  *   (which may still be waiting); holds take their batch's newest.
  * The in-flight limit is the caller's: holds and settles run a few per key (one on embedded
- * PGlite, which has one connection); joins and moves one per event.
+ * PGlite, which has one connection); joins two per event on PostgreSQL
+ * (the second waits for the numbering lock in the database), moves one.
  *
  * `load(key)` says how deep a key's queue is and how long its batches take (smoothed), so
  * a caller can refuse a request that would wait longer than its client does (holds: see
@@ -86,6 +88,20 @@ export interface GroupCommitOptions<T, R> {
   nextFirst?: boolean;
   /** Monotonic milliseconds for `load` (default `performance.now`). */
   now?: () => number;
+  /**
+   * Told of every finished batch (thrown or not), before its members are answered: each
+   * member's wait from its arrival to the batch's start, and the batch's run, ms on `now`.
+   * For metrics; it must not throw.
+   */
+  observe?: (timing: BatchTiming) => void;
+}
+
+/** What one batch took (GroupCommitOptions.observe). */
+export interface BatchTiming {
+  /** Each member's wait for the batch to start, ms, in the members' order. */
+  waitsMs: readonly number[];
+  /** The batch's run, ms. */
+  runMs: number;
 }
 
 /** How loaded one key is now (see GroupCommit.load). */
@@ -225,12 +241,12 @@ export class GroupCommit<T, R> {
         () => queue.latest);
       assert(results.length === batch.length, 'one answer per member of a batch');
     } catch (error) {
-      this.measure(queue, startedMs);
+      this.measure(queue, startedMs, batch);
       if (this.options.nextFirst === true) this.finished(key, queue);
       for (const member of batch) member.reject(error);
       return;
     }
-    this.measure(queue, startedMs);
+    this.measure(queue, startedMs, batch);
     if (this.options.nextFirst === true) this.finished(key, queue);
     batch.forEach((member, i) => {
       const result = results[i] as R | MemberFailure;
@@ -239,9 +255,14 @@ export class GroupCommit<T, R> {
     });
   }
 
-  private measure(queue: KeyQueue<T, R>, startedMs: number): void {
+  private measure(
+    queue: KeyQueue<T, R>, startedMs: number, batch: readonly Member<T, R>[],
+  ): void {
     const tookMs = Math.max(0, this.now() - startedMs);
     queue.batchMs = queue.batchMs === 0 ? tookMs
       : queue.batchMs + batchMsWeight * (tookMs - queue.batchMs);
+    this.options.observe?.({
+      waitsMs: batch.map((member) => Math.max(0, startedMs - member.atMs)), runMs: tookMs,
+    });
   }
 }

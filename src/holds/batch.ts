@@ -17,7 +17,9 @@
  */
 import type { EventRecord } from '../catalog/events.js';
 import { limits } from '../config/limits.js';
-import { GroupCommit, type BatchGate, type KeyLoad } from '../core/groupCommit.js';
+import {
+  GroupCommit, type BatchGate, type BatchTiming, type KeyLoad,
+} from '../core/groupCommit.js';
 import { withRetry } from '../storage/db.js';
 import type { Db } from '../storage/index.js';
 import type { PassRowRefusal } from '../queue/gate.js';
@@ -176,10 +178,33 @@ interface Pending {
   event: EventRecord;
 }
 
+/** Listeners of the hold batches run on a database (onHoldBatch), by database. */
+const timingListeners = new WeakMap<Db, Set<(timing: BatchTiming) => void>>();
+
+/**
+ * Tells `listener` what every hold batch on `db` took (each member's wait for its batch to
+ * start, and the batch's run), on this node; for metrics. Returns the unsubscribe.
+ */
+export function onHoldBatch(db: Db, listener: (timing: BatchTiming) => void): () => void {
+  let listeners = timingListeners.get(db);
+  if (listeners === undefined) {
+    listeners = new Set();
+    timingListeners.set(db, listeners);
+  }
+  const set = listeners;
+  set.add(listener);
+  return () => {
+    set.delete(listener);
+  };
+}
+
 /** The batcher of one database and set of seams: one key per event. */
 function eventBatcher(db: Db, seams: HoldSeams): GroupCommit<Pending, BatchOutcome> {
   return new GroupCommit<Pending, BatchOutcome>({
     ...holdBatchShape(db),
+    observe: (timing) => {
+      for (const listener of timingListeners.get(db) ?? []) listener(timing);
+    },
     parallelMin: limits.holdBatchParallelMin,
     // The next batch is sent while this one's replies are written (see the option).
     nextFirst: true,

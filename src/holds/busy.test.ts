@@ -180,6 +180,32 @@ describe('refusing a hold as busy', () => {
       expect(await readStoreSignal(coord, 'e1')).toBeNull();
     });
 
+  it('signals the time holds spend on the node before they queue, refusing on the queue alone',
+    async () => {
+      const { busy, coord, load } = setup({ HOLD_QUEUE_WAIT_MAX_MS: '2000' });
+      load(5, 200); // the queue alone: 200 ms, under the 1 s target
+      busy.admit('e1', 0);
+      await settle();
+      expect(await readStoreSignal(coord, 'e1')).toBeNull();
+      // Holds that spent 1.5 s on the node before queueing, smoothed (weight 0.2 each).
+      for (let i = 0; i < 20; i += 1) busy.admit('e1', 1_500);
+      await settle();
+      const lead = Math.round(busy.leadMs);
+      expect(lead).toBeGreaterThan(1_400);
+      expect(await readStoreSignal(coord, 'e1')).toMatchObject({ refusing: false });
+      expect((await readStoreSignal(coord, 'e1'))?.waitMs).toBeGreaterThan(1_000);
+      // Queue 1.2 s + lead: over the 2 s bound together, but the queue alone decides refusal.
+      load(55, 200);
+      expect(() => busy.admit('e1', 1_500)).not.toThrow();
+      expect(busy.refusedTotal).toBe(0);
+      // A control: the same queue with no lead never signalled.
+      const control = setup({ HOLD_QUEUE_WAIT_MAX_MS: '2000' });
+      control.load(5, 200);
+      for (let i = 0; i < 20; i += 1) control.busy.admit('e1', 0);
+      await settle();
+      expect(await readStoreSignal(control.coord, 'e1')).toBeNull();
+    });
+
   it('never refuses with the bound off', () => {
     const { busy, load } = setup({ HOLD_QUEUE_WAIT_MAX_MS: '0' });
     load(10_000, 2_000);

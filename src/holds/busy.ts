@@ -12,7 +12,13 @@
  * slow commit shows in the age before it shows in the measured time).
  *
  * The same estimate feeds admission (queue/storePace.ts): while it is above the target
- * wait, or while holds are being refused, the node publishes the event's store signal. A
+ * wait, or while holds are being refused, the node publishes the event's store signal. The
+ * signal adds the time holds spend on the node before they queue (their lead: from the
+ * route's start through authentication, rate limits and the pass check, smoothed over
+ * recent holds). On a node whose event loop gets too little CPU that lead is most of the
+ * wait fans see while the queue itself stays short (docs/benchmarks-journal.md,
+ * 2026-11-27, "Where a hold's time goes inside the crowd"), so pacing has to see it. The
+ * refusal keeps to the queue's estimate: a refused hold saves its batch, not its lead. A
  * refused fan's slot is kept: the admission tick, reading a refusing store, suspends the
  * idle release and stretches unclaimed admissions' claim grace (queue/admission.ts), so
  * the store's own busy time never costs a fan their place.
@@ -47,6 +53,9 @@ export function isStoreBusy(error: unknown): boolean {
     && error.extra.reason === 'store_busy';
 }
 
+/** Weight of the newest hold in the smoothed lead (as GroupCommit smooths batch times). */
+const leadWeight = 0.2;
+
 /** Per event, when this node last published, what it said, and whether it refused since. */
 interface Published {
   atMs: number;
@@ -59,6 +68,8 @@ export class StoreBusy {
   private readonly published = new Map<string, Published>();
   /** Holds refused as busy by this node, for /metrics. */
   refusedTotal = 0;
+  /** Time holds spent on this node before they queue, smoothed over recent holds, ms. */
+  leadMs = 0;
 
   constructor(
     private readonly ctx: AppContext,
@@ -67,17 +78,20 @@ export class StoreBusy {
   ) {}
 
   /**
-   * Lets a hold for `eventId` queue, or refuses it as busy (service_unavailable). Publishes
-   * the event's store signal, at most every `limits.storeSignalPublishMs`, while the wait
-   * is over the target or holds are refused.
+   * Lets a hold for `eventId` queue, or refuses it as busy (service_unavailable). `leadMs`
+   * is how long this hold has been on the node so far (0 when unknown). Publishes the
+   * event's store signal, at most every `limits.storeSignalPublishMs`, while the wait with
+   * the smoothed lead is over the target or holds are refused.
    */
-  admit(eventId: string): void {
+  admit(eventId: string, leadMs = 0): void {
     const { queue } = this.ctx.config;
+    this.leadMs += leadWeight * (Math.max(0, leadMs) - this.leadMs);
     const waitMs = estimatedWaitMs(this.loadOf(eventId), this.shape.maxBatch,
       this.shape.inFlight);
     const refuse = queue.holdQueueWaitMaxMs > 0 && waitMs > queue.holdQueueWaitMaxMs;
-    const over = queue.storeTargetWaitMs > 0 && waitMs > queue.storeTargetWaitMs;
-    if (refuse || over) this.signal(eventId, waitMs, refuse);
+    const seenMs = waitMs + Math.round(this.leadMs);
+    const over = queue.storeTargetWaitMs > 0 && seenMs > queue.storeTargetWaitMs;
+    if (refuse || over) this.signal(eventId, seenMs, refuse);
     if (!refuse) return;
     this.refusedTotal += 1;
     const retryAfterSeconds = queue.holdBusyRetryAfterSeconds;

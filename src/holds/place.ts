@@ -44,6 +44,11 @@ export interface PlaceHold {
    * in the hold batch, or before anything else changes; a revoked token is 401.
    */
   tokenVersion?: number;
+  /**
+   * How long the request has been on this node, ms, read when the hold is about to queue
+   * (the store signal counts it, busy.ts); none: unknown.
+   */
+  elapsedMs?: () => number;
 }
 
 export interface PlacedHold {
@@ -129,7 +134,7 @@ export class HoldDesk {
       gated = await this.passGates(request, token);
       // A store too busy to answer in time says so now (busy.ts), after the checks that need
       // no database and before the queue; the fan's slot is kept by admission meanwhile.
-      this.busy.admit(gated.event.eventId);
+      this.busy.admit(gated.event.eventId, request.elapsedMs?.() ?? 0);
     } catch (error) {
       return await this.replayRecorded(request, token, error);
     }

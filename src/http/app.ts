@@ -160,6 +160,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   await app.register(metricsPlugin, { ctx });
   await registerDocs(app);
   const domainMetrics = registerDomainMetrics(app.metrics, ctx);
+  app.addHook('onClose', async () => domainMetrics.close());
   const holdOutcome: onResponseHookHandler = (_request, reply, done) => {
     domainMetrics.holdOutcome(reply.statusCode);
     done();

@@ -12,7 +12,8 @@
  * joins that arrive while its previous batch is committing into one transaction (group
  * commit, see JoinBatcher), so throughput grows with load instead of queueing on the row.
  * That transaction is one call of `queue_join_batch` (migration 034): one round trip per
- * batch, since one batch per line and node is in flight and its round trips set the pace.
+ * batch. A node sends a second batch beside the first (PostgreSQL only): it waits for the
+ * numbering lock inside the database, so the line's pace is the lock's, not the round trip's.
  */
 import type { EventRecord } from '../catalog/events.js';
 import { limits } from '../config/limits.js';
@@ -199,9 +200,28 @@ interface Waiter {
   tokenVersion?: number;
 }
 
+/** How a node paces its join batches of one event (see `limits.queueJoinBatchesInFlight`). */
+export interface JoinPacing {
+  /** Batches in flight at once. */
+  inFlight: number;
+  /** With one running, another starts only once this many joins wait. */
+  parallelMin: number;
+  /** Start the next batch before answering the finished one's fans. */
+  nextFirst: boolean;
+}
+
+/** The production pacing for `db` (PGlite, one connection, runs one batch at a time). */
+export function joinPacing(db: Db): JoinPacing {
+  return {
+    inFlight: db.kind === 'pglite' ? 1 : limits.queueJoinBatchesInFlight,
+    parallelMin: limits.queueJoinBatchParallelMin, nextFirst: true,
+  };
+}
+
 /**
- * Group commit for joins (core/groupCommit.ts): per event, one numbering transaction in
- * flight per node; joins arriving meanwhile wait and go together in the next one (up to
+ * Group commit for joins (core/groupCommit.ts): per event, a numbering transaction in
+ * flight per node (and a second beside it on PostgreSQL once enough wait: `joinPacing`);
+ * joins arriving meanwhile wait and go together in the next one (up to
  * `limits.queueJoinBatch` distinct customers; a customer's second join rides along, since
  * one entry answers both). At low load every join is its own transaction (no added
  * latency); under a burst the batch grows to absorb it, so the numbering row is locked once
@@ -214,10 +234,11 @@ export class JoinBatcher {
     private readonly db: Db,
     private readonly clock: Clock,
     private readonly seeds: SeedSource = newSeed,
+    pacing: JoinPacing = joinPacing(db),
   ) {
     this.batcher = new GroupCommit<Waiter, JoinOutcome>({
       maxBatch: limits.queueJoinBatch,
-      inFlight: 1,
+      ...pacing,
       distinct: { by: (waiter) => waiter.customerId, repeat: 'ride' },
       run: (_eventId, batch, latest) => this.joinBatch(batch, latest),
     });

@@ -61,6 +61,10 @@ for (const backend of backends) {
       const text = await metrics();
       expect(sample(text, 'stampede_holds_total{outcome="placed"}')).toBe(1);
       expect(sample(text, 'stampede_holds_total{outcome="conflict"}')).toBe(1);
+      // Each hold went alone in its event's batch: two waits, two runs, two batches of one.
+      expect(sample(text, 'stampede_hold_batch_wait_seconds_count')).toBe(2);
+      expect(sample(text, 'stampede_hold_batch_run_seconds_count')).toBe(2);
+      expect(sample(text, 'stampede_hold_batch_size_bucket{le="1"}')).toBe(2);
       // The hold route's own hooks (outcome, latency) and the per-route request count agree.
       const holds = '{method="POST",route="/api/v1/events/:eventId/holds",status=';
       expect(sample(text, `stampede_http_requests_total${holds}"201"}`)).toBe(1);

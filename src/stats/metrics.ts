@@ -8,15 +8,18 @@
  * scrapers (or a dashboard refreshing) cost one query. Events are labelled only while
  * their line is ticking, and at most `maxEvents` of them, so label cardinality is bounded.
  */
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { AppContext } from '../context.js';
 import { electorFor } from '../coord/leader.js';
+import { onHoldBatch } from '../holds/batch.js';
 
 /** Duties run under a lease, by lease name. */
 export const leasedDuties = ['queue-admission', 'booking-maintenance', 'outbox-relay'] as const;
 
 const maxEvents = 20;
 const cacheMs = 2_000;
+/** The request latency histogram's buckets (http/plugins/metrics.ts), seconds. */
+const secondsBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 interface Snapshot {
   lines: { event_id: string; waiting: number; served_up_to: number; admitted: number;
@@ -64,9 +67,13 @@ async function readSnapshot(ctx: AppContext): Promise<Snapshot> {
   return rows[0]?.snapshot as Snapshot;
 }
 
-/** Registers the domain metrics on an app's registry; hold outcomes come from the HTTP layer. */
+/**
+ * Registers the domain metrics on an app's registry; hold outcomes come from the HTTP layer.
+ * `close` stops observing the node's hold batches (on the app's close).
+ */
 export function registerDomainMetrics(registry: Registry, ctx: AppContext): {
   holdOutcome(status: number): void;
+  close(): void;
 } {
   let cached: { atMs: number; value: Promise<Snapshot> } | undefined;
   const snapshot = (): Promise<Snapshot> => {
@@ -167,7 +174,28 @@ export function registerDomainMetrics(registry: Registry, ctx: AppContext): {
       }
     },
   });
+  // Where a hold's time goes on this node: waiting for its event's batch to start (behind
+  // the batches running), then the batch's round trip and commit (holds/batch.ts).
+  const batchWait = new Histogram({
+    name: 'stampede_hold_batch_wait_seconds', registers, buckets: secondsBuckets,
+    help: 'Time a hold request waited on this node for its event\'s hold batch to start',
+  });
+  const batchRun = new Histogram({
+    name: 'stampede_hold_batch_run_seconds', registers, buckets: secondsBuckets,
+    help: 'Time one hold batch took: its one round trip and commit, PostgreSQL\'s share of ' +
+      'the hold',
+  });
+  const batchSize = new Histogram({
+    name: 'stampede_hold_batch_size', registers, buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+    help: 'Hold requests decided per hold batch',
+  });
+  const stopObserving = onHoldBatch(ctx.db, ({ waitsMs, runMs }) => {
+    for (const waitMs of waitsMs) batchWait.observe(waitMs / 1000);
+    batchRun.observe(runMs / 1000);
+    batchSize.observe(waitsMs.length);
+  });
   return {
+    close: stopObserving,
     holdOutcome(status) {
       const outcome = status === 201
         ? 'placed'

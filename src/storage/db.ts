@@ -47,6 +47,28 @@ export function isRetryable(error: unknown): boolean {
   return typeof code === 'string' && retryableCodes.has(code);
 }
 
+/**
+ * SQLSTATEs of a database too busy to answer now, where the same request may succeed a moment
+ * later and nothing was written: a lock not granted within `lock_timeout` (55P03), a statement
+ * cancelled by `statement_timeout` (57014), no connection slot or a server still starting
+ * (53300, 57P03), and a serialization failure or deadlock left after the transaction's own
+ * retries (40001, 40P01).
+ */
+const busyCodes = new Set(['55P03', '57014', '53300', '57P03', '40001', '40P01']);
+
+/**
+ * True when the database was too busy to answer, not wrong: a lock or statement timeout, no
+ * free connection (node-postgres's pool gives up waiting for one with this message), or a
+ * retryable failure its retries did not clear. The request changed nothing and may be sent
+ * again; HTTP answers it 503 with `Retry-After`, not as an internal error.
+ */
+export function isDatabaseBusy(error: unknown): boolean {
+  const code = sqlState(error);
+  if (code !== undefined && busyCodes.has(code)) return true;
+  const message = (error as { message?: unknown } | null)?.message;
+  return message === 'timeout exceeded when trying to connect';
+}
+
 /** PostgreSQL SQLSTATE of an error, if it has one. */
 export function sqlState(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;

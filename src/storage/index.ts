@@ -6,7 +6,7 @@ import { createPgliteDb } from './pglite.js';
 import { createPostgresDb } from './postgres.js';
 
 export type { Db, Queryable, QueryResult, TxOptions, Isolation } from './db.js';
-export { isRetryable, sqlState } from './db.js';
+export { isDatabaseBusy, isRetryable, sqlState } from './db.js';
 export { migrate } from './migrate.js';
 
 /** Opens the database the configuration names (does not migrate). */
@@ -14,5 +14,6 @@ export async function openDb(config: Config, onError?: (error: Error) => void): 
   if (config.databaseUrl !== undefined) {
     return createPostgresDb({ url: config.databaseUrl, ...config.pg, onError });
   }
-  return await createPgliteDb(path.join(config.dataDir, 'pglite'));
+  return await createPgliteDb(path.join(config.dataDir, 'pglite'),
+    { thread: config.pgliteThread === 'worker' });
 }

@@ -32,14 +32,17 @@ async function finishedWhenAccepted(
   return answer;
 }
 
-describe('embedded statements take turns with network I/O', () => {
+// In this thread statements take turns with I/O; in a worker thread (the default) they do
+// not hold the event loop at all. Both must accept connections while a queue runs.
+for (const thread of [false, true]) describe(`embedded statements take turns with network I/O${
+  thread ? ', database in a worker thread' : ''}`, () => {
   let server: Server;
   let db: Db;
   let raw: PGlite;
   beforeAll(async () => {
     server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    db = await createPgliteDb(undefined);
+    db = await createPgliteDb(undefined, { thread });
     raw = await PGlite.create();
   });
   afterAll(async () => {
@@ -60,7 +63,7 @@ describe('embedded statements take turns with network I/O', () => {
   });
 
   it('inside a transaction too, and the transaction still sees its own writes', async () => {
-    await db.exec('CREATE TABLE turn_probe (k int PRIMARY KEY)');
+    await db.exec('CREATE TABLE IF NOT EXISTS turn_probe (k int PRIMARY KEY)');
     let finished = 0;
     const work = db.tx(async (tx) => {
       for (let k = 0; k < queued; k++) {

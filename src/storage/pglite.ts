@@ -16,6 +16,7 @@ import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import type { Db, Queryable, QueryResult } from './db.js';
 import { withRetry } from './db.js';
+import { createPgliteWorkerDb } from './pgliteWorker.js';
 
 interface PgliteLike {
   query<T>(sql: string, params?: unknown[]): Promise<{ rows: T[]; affectedRows?: number }>;
@@ -53,8 +54,20 @@ Queryable {
   };
 }
 
+/** Where the embedded database runs. */
+export interface PgliteOptions {
+  /**
+   * True: in a worker thread of its own (storage/pgliteWorker.ts), so HTTP and the database
+   * use two cores; false (the default): on this thread, statements taking turns with I/O.
+   */
+  thread?: boolean;
+}
+
 /** Opens PGlite stored in `dataDir`, or in memory when `dataDir` is undefined. */
-export async function createPgliteDb(dataDir: string | undefined): Promise<Db> {
+export async function createPgliteDb(
+  dataDir: string | undefined, options: PgliteOptions = {},
+): Promise<Db> {
+  if (options.thread ?? false) return await createPgliteWorkerDb(dataDir);
   if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
   const pglite = await PGlite.create(dataDir === undefined ? undefined : dataDir);
   const gate = new TurnGate();

@@ -2,8 +2,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testBackends } from '../testing/backends.js';
 import { isRetryable, type Db } from './index.js';
 import { loadMigrations, migrate } from './migrate.js';
+import { createPgliteDb } from './pglite.js';
 
-const backends = await testBackends();
+/** The test backends, and embedded PGlite in a worker thread (STAMPEDE_PGLITE_THREAD). */
+const backends = [...await testBackends(), {
+  name: 'pglite in a worker thread', available: true,
+  async open(): Promise<Db> {
+    const db = await createPgliteDb(undefined, { thread: true });
+    await migrate(db);
+    return db;
+  },
+}];
 
 for (const backend of backends) {
   describe.skipIf(!backend.available)(`storage contract on ${backend.name}`, () => {

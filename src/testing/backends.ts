@@ -16,8 +16,11 @@ export interface TestBackend {
   name: BackendName;
   /** False when the service is down locally (suites skip); CI makes this throw instead. */
   available: boolean;
-  /** A fresh, migrated database; closing it also drops it. */
-  open(options?: { poolMax?: number }): Promise<Db>;
+  /**
+   * A fresh, migrated database; closing it also drops it. `lockTimeoutMs` (PostgreSQL only,
+   * default 10 s) is the pool's `lock_timeout`.
+   */
+  open(options?: { poolMax?: number; lockTimeoutMs?: number }): Promise<Db>;
 }
 
 async function adminQuery(sql: string): Promise<void> {
@@ -30,14 +33,14 @@ async function adminQuery(sql: string): Promise<void> {
   }
 }
 
-async function openPostgres(poolMax: number): Promise<Db> {
+async function openPostgres(poolMax: number, lockTimeoutMs = 10_000): Promise<Db> {
   const name = `stampede_t_${randomBytes(6).toString('hex')}`;
   await adminQuery(`CREATE DATABASE ${name}`);
   const url = new URL(testDatabaseUrl);
   url.pathname = `/${name}`;
   const db = createPostgresDb({
     url: url.toString(), poolMax, connectTimeoutMs: 5_000, statementTimeoutMs: 30_000,
-    lockTimeoutMs: 10_000, idleInTransactionTimeoutMs: 30_000,
+    lockTimeoutMs, idleInTransactionTimeoutMs: 30_000,
   });
   await migrate(db);
   return {
@@ -50,7 +53,9 @@ async function openPostgres(poolMax: number): Promise<Db> {
 }
 
 async function openPglite(): Promise<Db> {
-  const db = await createPgliteDb(undefined);
+  // TEST_PGLITE_THREAD=worker runs the embedded suites on PGlite in a worker thread.
+  const db = await createPgliteDb(undefined,
+    { thread: process.env.TEST_PGLITE_THREAD === 'worker' });
   await migrate(db);
   return db;
 }
@@ -63,7 +68,7 @@ export async function testBackends(): Promise<TestBackend[]> {
   const postgresUp = await serviceAvailable('PostgreSQL', testDatabaseUrl);
   cached = [
     { name: 'pglite', available: true, open: () => openPglite() },
-    { name: 'postgres', available: postgresUp, open: (o) => openPostgres(o?.poolMax ?? 20) },
+    { name: 'postgres', available: postgresUp, open: (o) => openPostgres(o?.poolMax ?? 20, o?.lockTimeoutMs) },
   ];
   return cached;
 }

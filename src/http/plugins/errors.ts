@@ -1,11 +1,13 @@
 /**
  * The one error handler: domain errors, schema failures and framework errors become
- * problem+json with a catalogued code; anything unexpected is logged with the request id
- * and answered as a bare 500 (no stack, no SQL).
+ * problem+json with a catalogued code; a database too busy to answer (a lock or statement
+ * timeout, no free connection) is a 503 with `Retry-After`; anything unexpected is logged
+ * with the request id and answered as a bare 500 (no stack, no SQL).
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { DomainError, type ErrorCode } from '../../core/errors.js';
+import { isDatabaseBusy } from '../../storage/index.js';
 import { problem, problemContentType } from '../problem.js';
 
 interface AjvIssue {
@@ -157,6 +159,13 @@ export function handleError(
   if (status >= 400 && status < 500) {
     // Malformed JSON, prototype poisoning, empty bodies: the client's fault, said plainly.
     return send(reply, status === 404 ? 'not_found' : 'validation_failed', error.message);
+  }
+  if (isDatabaseBusy(error)) {
+    // A lock or statement timeout, or no free connection: the database is too busy now and
+    // the request changed nothing, so the client may send it again shortly.
+    request.log.warn({ err: error, reqId: request.id }, 'database busy');
+    if (!reply.hasHeader('retry-after')) reply.header('retry-after', '1');
+    return send(reply, 'service_unavailable', 'the database is busy: retry shortly');
   }
   request.log.error({ err: error, reqId: request.id }, 'unhandled error');
   return send(reply, 'internal_error', undefined, { instance: request.id });

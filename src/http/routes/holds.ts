@@ -59,6 +59,7 @@ export async function holdRoutes(app: App, ctx: AppContext): Promise<void> {
         ...(key === undefined ? {} : { idempotency: idempotencyScope(request, key) }),
         ...(request.uncheckedTokenVersion === undefined ? {}
           : { tokenVersion: request.uncheckedTokenVersion }),
+        elapsedMs: () => reply.elapsedTime,
       });
       if (placed.replayed) reply.header('idempotent-replayed', 'true');
       return reply.status(201).send(placed.hold);

@@ -1,0 +1,42 @@
+// The embedded database's thread (storage/pgliteWorker.ts starts it): opens PGlite and runs
+// the statements the node's main thread sends, strictly one after another in arrival order,
+// answering each with its rows or its error's message and primitive fields (code, detail,
+// constraint, …). Plain JavaScript, so it runs the same from source (tests) and from dist
+// (the build copies it); the messages' types are pgliteWorker.ts's ThreadCall/ThreadAnswer.
+import { parentPort, workerData } from 'node:worker_threads';
+import { PGlite } from '@electric-sql/pglite';
+
+function fieldsOf(error) {
+  if (!(error instanceof Error)) return { message: String(error), fields: {} };
+  const fields = {};
+  for (const [key, value] of Object.entries(error)) {
+    if (typeof value === 'string' || typeof value === 'number') fields[key] = value;
+  }
+  return { message: error.message, fields };
+}
+
+const port = parentPort;
+const pglite = await PGlite.create(workerData.dataDir);
+let tail = Promise.resolve();
+
+async function answer(call) {
+  try {
+    if (call.op === 'query') {
+      const result = await pglite.query(call.sql, call.params);
+      return { id: call.id, ok: true, rows: result.rows, affectedRows: result.affectedRows ?? 0 };
+    }
+    if (call.op === 'exec') await pglite.exec(call.sql);
+    else await pglite.close();
+    return { id: call.id, ok: true, rows: [], affectedRows: 0 };
+  } catch (error) {
+    return { id: call.id, ok: false, error: fieldsOf(error) };
+  }
+}
+
+port.on('message', (call) => {
+  tail = tail.then(async () => {
+    port.postMessage(await answer(call));
+    if (call.op === 'close') port.close();
+  });
+});
+port.postMessage({ id: -1, ready: true });
