@@ -16,9 +16,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { setPriority, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 import { freePort } from '../src/core/ports.js';
 import { deleteRedisPrefix } from '../src/testing/services.js';
 import { defaultOptions, type SimOptions } from '../sim/options.js';
@@ -57,7 +58,24 @@ interface NodeSpec {
   name: string;
   roles: string;
   poolMax: number;
+  /**
+   * The node's CPU priority (`nice`) when SIM_PRIORITIES is on: on one shared box it stands
+   * for the cores a node would have to itself in the cluster shape.
+   */
+  nice: number;
 }
+
+/**
+ * CPU priorities on (SIM_PRIORITIES=on) or off (the default). On one box the crowd (this
+ * process, standing for a million fans' own devices), the waiting room's node and the store's
+ * share two cores with PostgreSQL; in the cluster shape an operator gives the store and the
+ * database cores the crowd's work cannot take. Nice values are the one-box stand-in: the
+ * crowd at 10, the waiting room's node and its PostgreSQL sessions at 5, the store, the
+ * worker, their sessions and Redis at 0.
+ * A lower share only matters while the cores are contended; idle cores go to anyone.
+ */
+const prioritiesOn = process.env.SIM_PRIORITIES === 'on';
+const crowdNice = 10;
 
 /**
  * The nodes of the rehearsal. `split` (the default) is the cluster shape an operator runs
@@ -67,13 +85,50 @@ interface NodeSpec {
  * event loop behind a million joins. `single`: one node does everything.
  */
 function layoutNodes(layout: string): NodeSpec[] {
-  if (layout === 'single') return [{ name: 'server', roles: 'api,worker,realtime', poolMax: 40 }];
+  if (layout === 'single') {
+    return [{ name: 'server', roles: 'api,worker,realtime', poolMax: 40, nice: 0 }];
+  }
   if (layout !== 'split') throw new Error(`SIM_LAYOUT must be split or single, not ${layout}`);
   return [
-    { name: 'waiting room', roles: 'api,realtime', poolMax: 24 },
-    { name: 'store', roles: 'api,realtime', poolMax: 32 },
-    { name: 'worker', roles: 'worker', poolMax: 12 },
+    { name: 'waiting room', roles: 'api,realtime', poolMax: 24, nice: 5 },
+    { name: 'store', roles: 'api,realtime', poolMax: 32, nice: 0 },
+    { name: 'worker', roles: 'worker', poolMax: 12, nice: 0 },
   ];
+}
+
+/** The `application_name` of a node's PostgreSQL sessions. */
+function appName(node: NodeSpec): string {
+  return `stampede ${node.name}`;
+}
+
+/**
+ * Gives each node's PostgreSQL sessions the node's CPU priority, checking for new sessions
+ * every second: the waiting room's joins then yield the database's cores to the store's
+ * holds, as on a database host apart from the crowd's work. Stops with the returned call.
+ */
+function prioritiseSessions(databaseUrl: string, specs: NodeSpec[]): () => Promise<void> {
+  const niceByApp = new Map(specs.filter((spec) => spec.nice !== 0)
+    .map((spec) => [appName(spec), spec.nice]));
+  const done = new Set<number>();
+  const client = new pg.Client({ connectionString: databaseUrl });
+  const connected = client.connect();
+  const tick = async (): Promise<void> => {
+    await connected;
+    const { rows } = await client.query<{ pid: number; app: string }>(
+      `SELECT pid, application_name AS app FROM pg_stat_activity
+        WHERE application_name = ANY($1::text[])`, [[...niceByApp.keys()]]);
+    for (const { pid, app } of rows) {
+      if (done.has(pid)) continue;
+      done.add(pid);
+      // A session that ended since the read is no longer there to renice.
+      try { setPriority(pid, niceByApp.get(app) ?? 0); } catch { /* gone */ }
+    }
+  };
+  const timer = setInterval(() => void tick().catch(() => undefined), 1_000);
+  return async () => {
+    clearInterval(timer);
+    await client.end().catch(() => undefined);
+  };
 }
 
 /** Starts the built server on a free port and waits until it answers /readyz. */
@@ -90,6 +145,8 @@ async function startServerProcess(
       ...deployment.env, PORT: String(port), HOST: '127.0.0.1', PUBLIC_URL: url,
       STAMPEDE_DATA_DIR: dataDir, STAMPEDE_ADMIN_TOKEN: deployment.adminToken,
       STAMPEDE_SEED_DEMO: 'false', ROLES: node.roles, PG_POOL_MAX: String(node.poolMax),
+      // Names the node's database sessions, so its share of PostgreSQL can be told apart.
+      PGAPPNAME: appName(node),
       // Each run is a deployment of its own (a fresh database) on the shared Redis: it takes
       // a key prefix of its own, or it would be refused while the last run's claim lapses.
       REDIS_KEY_PREFIX: deployment.redisKeyPrefix,
@@ -102,6 +159,9 @@ async function startServerProcess(
     },
     stdio: ['ignore', 'ignore', 'inherit', ...(traced ? ['ipc' as const] : [])],
   });
+  if (prioritiesOn && node.nice !== 0 && child.pid !== undefined) {
+    setPriority(child.pid, node.nice);
+  }
   const stages = !traced ? undefined : (): Promise<Record<string, unknown>> =>
     new Promise((resolve) => {
       const onMessage = (reply: Record<string, unknown>): void => {
@@ -272,7 +332,11 @@ function serverShape(layout: string, nodes: ServerProcess[]): string {
   if (nodes.length === 0) return 'in the simulator\'s process';
   if (layout === 'single') return 'one node in its own process';
   return `${nodes.length} nodes in processes of their own (${nodes.map((n) => n.name).join(', ')}; ` +
-    'the simulator sends the waiting room\'s requests to the first, the store\'s to the second)';
+    'the simulator sends the waiting room\'s requests to the first, the store\'s to the second)' +
+    (prioritiesOn
+      ? `; CPU priorities: the crowd nice ${crowdNice}, the waiting room's node and its ` +
+        'PostgreSQL sessions nice 5, the store, the worker, their sessions and Redis 0'
+      : '; all processes at one CPU priority');
 }
 
 /** Runs the simulation against a fresh PostgreSQL database and the local Redis. */
@@ -331,6 +395,11 @@ export async function run(): Promise<BenchSection> {
   const nodes = process.env.SIM_SERVER === 'inprocess' ? []
     : await startNodes(deployment, layoutNodes(layout));
   const [crowdNode, storeNode] = nodes;
+  // The crowd stands for a million fans' own devices: it yields the cores to the server.
+  // Set after the nodes started, which would otherwise inherit it.
+  if (prioritiesOn) setPriority(crowdNice);
+  const stopPriorities = prioritiesOn && nodes.length > 0
+    ? prioritiseSessions(url.toString(), layoutNodes(layout)) : async () => undefined;
   if (crowdNode !== undefined) {
     options.url = crowdNode.url;
     options.adminToken = deployment.adminToken;
@@ -380,6 +449,7 @@ export async function run(): Promise<BenchSection> {
       rows: rowsOut,
     };
   } finally {
+    await stopPriorities();
     await activity?.stop();
     await Promise.all(nodes.map((node) => node.stop()));
     await db.close();
