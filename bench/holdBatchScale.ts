@@ -26,7 +26,7 @@ import { createEvent, loadEvent } from '../src/catalog/events.js';
 import { createVenue } from '../src/catalog/venues.js';
 import { systemClock } from '../src/core/clock.js';
 import { testDatabaseUrl } from '../src/testing/services.js';
-import { benchPostgres } from './lib.js';
+import { benchPostgres, insertFillerHolds } from './lib.js';
 
 const argv = process.argv.slice(2);
 const option = (name: string): string | undefined =>
@@ -134,24 +134,7 @@ const grow = async (live: number): Promise<void> => {
   const holders = filler.slice(fillerUsed, fillerUsed + more);
   const buyers = filler.slice(fillerUsed + more, fillerUsed + more + Math.floor(more / 2));
   fillerUsed += holders.length + buyers.length;
-  await admin.query(
-    `INSERT INTO holds (hold_id, event_id, customer_id, state, quantity, adjacent, currency,
-                        total_cents, expires_at, claim_expires_at)
-     SELECT gen_random_uuid(), $1, c, 'held', 2, true, 'EUR', 18000,
-            now() + interval '1 hour', now() + interval '1 hour' FROM unnest($2::uuid[]) AS c`,
-    [event.eventId, holders]);
-  await admin.query(
-    `WITH h AS (
-       INSERT INTO holds (hold_id, event_id, customer_id, state, quantity, adjacent, currency,
-                          total_cents, expires_at, claim_expires_at, ended_at)
-       SELECT gen_random_uuid(), $1, c, 'purchased', 2, true, 'EUR', 18000,
-              now(), now(), now() FROM unnest($2::uuid[]) AS c
-       RETURNING hold_id, customer_id)
-     INSERT INTO orders (order_id, event_id, customer_id, hold_id, status, quantity,
-                         total_cents, currency, confirmed_at)
-     SELECT gen_random_uuid(), $1, h.customer_id, h.hold_id, 'confirmed', 2, 18000, 'EUR', now()
-       FROM h`,
-    [event.eventId, buyers]);
+  await insertFillerHolds(admin, event.eventId, holders, buyers);
 };
 const explainTotals = async (requests: string): Promise<string> => {
   await client.query('BEGIN');

@@ -246,3 +246,32 @@ export async function loadHttp(
     warmupStatuses: result.warmupStatuses,
   };
 }
+
+/**
+ * Rows that make a sale look under way for the scale benches: a live hold of 2 tickets for
+ * each of `holders`, and a purchased hold with its confirmed order for each of `buyers`
+ * (no tickets claimed: the rows only size the tables the per-customer reads walk).
+ */
+export async function insertFillerHolds(
+  db: { query(sql: string, params: unknown[]): Promise<unknown> },
+  eventId: string, holders: string[], buyers: string[],
+): Promise<void> {
+  await db.query(
+    `INSERT INTO holds (hold_id, event_id, customer_id, state, quantity, adjacent, currency,
+                        total_cents, expires_at, claim_expires_at)
+     SELECT gen_random_uuid(), $1, c, 'held', 2, true, 'EUR', 18000,
+            now() + interval '1 hour', now() + interval '1 hour' FROM unnest($2::uuid[]) AS c`,
+    [eventId, holders]);
+  await db.query(
+    `WITH h AS (
+       INSERT INTO holds (hold_id, event_id, customer_id, state, quantity, adjacent, currency,
+                          total_cents, expires_at, claim_expires_at, ended_at)
+       SELECT gen_random_uuid(), $1, c, 'purchased', 2, true, 'EUR', 18000,
+              now(), now(), now() FROM unnest($2::uuid[]) AS c
+       RETURNING hold_id, customer_id)
+     INSERT INTO orders (order_id, event_id, customer_id, hold_id, status, quantity,
+                         total_cents, currency, confirmed_at)
+     SELECT gen_random_uuid(), $1, h.customer_id, h.hold_id, 'confirmed', 2, 18000, 'EUR', now()
+       FROM h`,
+    [eventId, buyers]);
+}

@@ -22,7 +22,7 @@ import { limits } from '../src/config/limits.js';
 import { sweepExpiredHolds, sweepSql } from '../src/holds/sweeper.js';
 import { offerSql } from '../src/waitlist/offers.js';
 import type { Db, Queryable } from '../src/storage/index.js';
-import { benchPostgres } from './lib.js';
+import { benchPostgres, insertFillerHolds } from './lib.js';
 
 const argv = process.argv.slice(2);
 const option = (name: string): string | undefined =>
@@ -205,24 +205,7 @@ const growHolds = async (n: number): Promise<void> => {
   const holders = filler.slice(fillerUsed, fillerUsed + more);
   const buyers = filler.slice(fillerUsed + more, fillerUsed + more + Math.floor(more / 2));
   fillerUsed += holders.length + buyers.length;
-  await db.query(
-    `INSERT INTO holds (hold_id, event_id, customer_id, state, quantity, adjacent, currency,
-                        total_cents, expires_at, claim_expires_at)
-     SELECT gen_random_uuid(), $1, c, 'held', 2, true, 'EUR', 18000,
-            now() + interval '1 hour', now() + interval '1 hour' FROM unnest($2::uuid[]) AS c`,
-    [event.eventId, holders]);
-  await db.query(
-    `WITH h AS (
-       INSERT INTO holds (hold_id, event_id, customer_id, state, quantity, adjacent, currency,
-                          total_cents, expires_at, claim_expires_at, ended_at)
-       SELECT gen_random_uuid(), $1, c, 'purchased', 2, true, 'EUR', 18000,
-              now(), now(), now() FROM unnest($2::uuid[]) AS c
-       RETURNING hold_id, customer_id)
-     INSERT INTO orders (order_id, event_id, customer_id, hold_id, status, quantity,
-                         total_cents, currency, confirmed_at)
-     SELECT gen_random_uuid(), $1, h.customer_id, h.hold_id, 'confirmed', 2, 18000, 'EUR', now()
-       FROM h`,
-    [event.eventId, buyers]);
+  await insertFillerHolds(db, event.eventId, holders, buyers);
 };
 type Reads = Map<string, { seq: number; idx: number; scans: number }>;
 const reads = async (): Promise<Reads> => {
