@@ -29,7 +29,7 @@ import { advanceDraw, type DrawBudget } from './draw.js';
 import { drawIfDue, type SeedSource } from './line.js';
 import { nextPace, type Pace } from './pace.js';
 import { newSeed } from './shuffle.js';
-import { liveSlot } from './slot.js';
+import { keyedLiveSlot, liveSlot } from './slot.js';
 import {
   nextStoreFactor, storeLiveCap, type StorePace, type StorePaceKnobs, type StoreSignal,
 } from './storePace.js';
@@ -646,7 +646,7 @@ export async function claimAdmission(
   const now = sqlNow(params, nowMs);
   const { rows } = await db.query<AdmissionRow>(
     `UPDATE queue_admissions a SET claimed_at = ${now}
-      WHERE a.event_id = $1 AND a.customer_id = $2 AND ${liveSlot('a', now)}
+      WHERE a.event_id = $1 AND a.customer_id = $2 AND ${keyedLiveSlot('a', now)}
       RETURNING ${admissionColumns}, true AS live`,
     params,
   );
@@ -668,7 +668,7 @@ export async function releaseShopperSlot(
   const now = sqlNow(params, nowMs);
   const { rowCount } = await db.query(
     `UPDATE queue_admissions a SET released_at = ${now}, release_reason = 'order'
-      WHERE a.event_id = $1 AND a.customer_id = $2 AND ${liveSlot('a', now)}`,
+      WHERE a.event_id = $1 AND a.customer_id = $2 AND ${keyedLiveSlot('a', now)}`,
     params,
   );
   return rowCount > 0;

@@ -7,7 +7,7 @@
 import { DomainError } from '../core/errors.js';
 import type { Db, Queryable } from '../storage/index.js';
 import { sqlNow } from './dbclock.js';
-import { liveSlot } from './slot.js';
+import { keyedLiveSlot } from './slot.js';
 import type { EntryRef } from './types.js';
 
 /** Why a fan left: on their own, or by moving to the event's waitlist. */
@@ -51,7 +51,7 @@ export async function leaveLine(
     const now = sqlNow(slotParams, nowMs);
     const released = await tx.query(
       `UPDATE queue_admissions a SET released_at = ${now}, release_reason = 'left'
-        WHERE a.event_id = $1 AND a.customer_id = $2 AND ${liveSlot('a', now)}`,
+        WHERE a.event_id = $1 AND a.customer_id = $2 AND ${keyedLiveSlot('a', now)}`,
       slotParams,
     );
     const number = row.number === null ? null : Number(row.number);
