@@ -285,6 +285,14 @@ await pool.query(
           now() + interval '1 hour', now() + interval '1 hour', now(), 1
      FROM unnest($3::uuid[]) WITH ORDINALITY AS x(c, n)`,
   [eventId, base, fanIds.slice(0, liveHolds)]);
+// 200 more admitted fans idle since their claim ten minutes ago: the first tick at scale
+// frees their slots (the release's UPDATE runs with rows to join).
+await pool.query(
+  `INSERT INTO queue_admissions (event_id, customer_id, number, pass_id, admitted_at,
+                                 claim_by, expires_at, claimed_at, leader_token)
+   SELECT $1, gen_random_uuid(), $2 + n, gen_random_uuid(), now() - interval '10 minutes',
+          now() + interval '1 hour', now() + interval '1 hour', now() - interval '10 minutes', 1
+     FROM generate_series(1, 200) AS n`, [eventId, base + lineEntries]);
 await pool.query(
   'UPDATE queue_state SET served_up_to = $2 WHERE event_id = $1', [eventId, base + liveHolds]);
 await insertFillerHolds(pool, eventId, fanIds.slice(0, liveHolds), fanIds.slice(liveHolds));

@@ -9,7 +9,8 @@
  *
  * - queue_tick_begin's slot release (066): the rows its set scans return, from the plans
  *   auto_explain sends back (ANALYZE, nested statements). Hashed, each set is read about
- *   once; in 048's nested loops, once per live admission.
+ *   once; in 048's nested loops, once per live admission. And the admissions read to free
+ *   200 idle slots: by row id now; 048 walked the event's admissions once per slot.
  * - queue_tick_apply and the admissions' count trigger (067): entries fetched from
  *   queue_entries (pg_stat_xact_user_tables) when a tick admits 4 fans of a 2,000-fan line.
  * - a leave (keyedLiveSlot): admissions fetched to free one fan's slot among 2,000 live.
@@ -199,6 +200,35 @@ describe.skipIf(postgres === undefined || !postgres.available)(
       // most). Joined: once per live admission, 600 × that.
       expect(now).toBeLessThan(3_000);
       expect(as048).toBeGreaterThan(100_000);
+
+      // 200 fans idle since their claim ten minutes ago, then 200 more: each function frees
+      // one group. The slots are freed by row id; 048 joined them back by a walk of the
+      // event's admissions per slot.
+      const idle = async (from: number): Promise<void> => {
+        await client.query(
+          `INSERT INTO queue_admissions (event_id, customer_id, number, pass_id, admitted_at,
+                                         claim_by, expires_at, claimed_at, leader_token)
+           SELECT $1, gen_random_uuid(), $2 + n, gen_random_uuid(),
+                  now() - interval '10 minutes', now() + interval '1 hour',
+                  now() + interval '1 hour', now() - interval '10 minutes', 1
+             FROM generate_series(1, 200) AS n`, [event.eventId, from]);
+      };
+      const frees = async (fn: string): Promise<number> => {
+        const before = await fetched('queue_admissions');
+        const { rows } = await client.query<{ released: number }>(
+          `SELECT released FROM ${fn}($1::uuid, 1, NULL, false, $2::timestamptz, 30, 600, 30,
+             100, 600, 100000, 100, 0, 1000)`, [event.eventId, new Date(event.onSaleAtMs)]);
+        expect(rows[0]?.released).toBe(200);
+        return (await fetched('queue_admissions')) - before;
+      };
+      await idle(5_000);
+      const freedNow = await frees('queue_tick_begin');
+      await idle(6_000);
+      const freed048 = await frees('queue_tick_begin_048');
+      // Now: the live admissions once for the selection (~1,000 of them over the
+      // function's reads) and the 200 slots. 048: 200 × the event's 1,000 admissions.
+      expect(freedNow).toBeLessThan(10_000);
+      expect(freed048).toBeGreaterThan(100_000);
       } finally {
         await client.query('ROLLBACK');
       }

@@ -19,10 +19,20 @@
 -- customer is in it (a confirmation since the earliest live admission; the booking engine
 -- frees those slots itself, so these are few). customer_id is NOT NULL in holds and
 -- orders, so `NOT (x IN (…))` is exactly the old `IS NULL` of the LEFT JOIN, and every set
--- was distinct per customer, so no admission was counted twice before either. The rows
--- locked, their order, the re-check (048's header) and the figures are unchanged.
+-- was distinct per customer, so no admission was counted twice before either.
+--
+-- The slots so selected were then updated in the same statement by a join back on
+-- (event, customer); its cached plan was a bitmap of queue_admissions_recent_idx on the
+-- event alone per freed slot: 200 slots freed among 2,212 admissions read 422,400 rows
+-- (every admission the event ever made, per slot). Now the selection locks the slots and
+-- returns their row ids (customer order, as before), and a statement of its own frees
+-- exactly those rows by a TID scan (sequential scans off for it, put back after): the
+-- rows stay locked by this transaction from the selection on, so each id names the
+-- version the selection re-checked and locked, and the update finds every one (it raises
+-- otherwise). The rows locked, their order, the
+-- re-check (048's header) and the figures are unchanged.
 
--- queue_tick_begin of 048 with the due selection's sets matched by hashed subplans.
+-- queue_tick_begin of 048: the sets matched by hashed subplans, the slots freed by row id.
 CREATE OR REPLACE FUNCTION queue_tick_begin(
   p_event uuid, p_token bigint, p_now timestamptz, p_check_draw boolean,
   p_on_sale_at timestamptz, p_idle_seconds double precision, p_pass_seconds double precision,
@@ -45,6 +55,9 @@ DECLARE
   v_now timestamptz;
   v_cap int;
   v_left int;
+  v_due tid[];
+  v_seqscan text;
+  v_ordered uuid[];
 BEGIN
   SELECT * INTO v_state FROM queue_state s WHERE s.event_id = p_event;
   IF NOT FOUND THEN RETURN; END IF;
@@ -129,7 +142,7 @@ BEGIN
   ), due AS (
     -- Each set is matched by a hashed subplan (`IN (SELECT …)`, built once), never by a
     -- join the planner may turn into a rescan of the set per admission (066's header).
-    SELECT a.customer_id,
+    SELECT a.ctid AS row_id, a.customer_id,
            coalesce(a.customer_id IN (SELECT od.customer_id FROM ordered od)
              AND (SELECT od.confirmed_at FROM ordered od
                    WHERE od.customer_id = a.customer_id) >= a.admitted_at, false) AS ordered
@@ -148,15 +161,31 @@ BEGIN
      -- ('slot_order' unguarded: the reverse order, a race test's control only.)
      ORDER BY CASE WHEN 'slot_order' = ANY (p_unguarded) THEN NULL ELSE a.customer_id END,
               a.customer_id DESC
-       FOR UPDATE OF a),
-  freed AS (
+       FOR UPDATE OF a)
+  SELECT coalesce(array_agg(d.row_id), '{}'),
+         coalesce(array_agg(d.customer_id) FILTER (WHERE d.ordered), '{}')
+    INTO v_due, v_ordered FROM due d;
+  -- The slots just locked, freed by their row ids: the newest version of each, which the
+  -- lock returned and this transaction holds, so a TID scan of exactly those rows (the join
+  -- back by key was a walk of every admission of the event per freed slot, see the header).
+  -- Sequential scans off for that statement only (it has no other path than the TID
+  -- scan then; its plan is made, and kept, on the first tick that frees a slot).
+  released := 0;
+  IF cardinality(v_due) > 0 THEN
+    v_seqscan := current_setting('enable_seqscan');
+    PERFORM set_config('enable_seqscan', 'off', true);
     UPDATE queue_admissions a
        SET released_at = v_now,
-           release_reason = CASE WHEN due.ordered THEN 'order' ELSE 'idle' END
-      FROM due
-     WHERE a.event_id = p_event AND a.customer_id = due.customer_id
-     RETURNING 1)
-  SELECT count(*)::int INTO released FROM freed;
+           release_reason = CASE WHEN a.customer_id = ANY (v_ordered) THEN 'order'
+                                 ELSE 'idle' END
+     WHERE a.ctid = ANY (v_due);
+    GET DIAGNOSTICS released = ROW_COUNT;
+    PERFORM set_config('enable_seqscan', v_seqscan, true);
+    IF released <> cardinality(v_due) THEN
+      RAISE EXCEPTION 'queue_tick_begin: % of % locked slots freed', released,
+        cardinality(v_due);
+    END IF;
+  END IF;
 
   SELECT f.held, f.available, f.kept, f.holds, f.tickets, f.waitlist, f.seekers,
          f.left_lately, f.live, f.last_minute
