@@ -12,14 +12,16 @@
 -- (2,005 loops over sets of 1,000–3,007), the seekers' DISTINCT ran 2,005 times; a tick
 -- took 5.9–8.2 s, and it grows with the square of the live admissions.
 --
--- Now every set is matched by `customer_id IN (SELECT …)` inside the rules' OR, which the
--- planner keeps as a hashed subplan: each set is hashed once and each admission probes it,
--- whatever the estimates. The order rule keeps its comparison with the admission's own
--- admitted_at: a scalar lookup into `ordered`, evaluated only for the admissions whose
--- customer is in it (a confirmation since the earliest live admission; the booking engine
--- frees those slots itself, so these are few). customer_id is NOT NULL in holds and
--- orders, so `NOT (x IN (…))` is exactly the old `IS NULL` of the LEFT JOIN, and every set
--- was distinct per customer, so no admission was counted twice before either.
+-- Now every set is matched by `customer_id IN (SELECT …)` inside the rules' OR, which the planner
+-- keeps as a hashed subplan: each set is hashed once and each admission probes it. (It hashes a set
+-- whose estimate fits in hash_mem, 8 MB by default, some 100,000 customers: always on the empty
+-- sale's statistics, and at seed scale, where the sets are at most the live shoppers, on fresh
+-- ones; bench/planAudit.ts runs both.) The order rule keeps its comparison with the admission's own
+-- admitted_at: a scalar lookup into `ordered`, evaluated only for the admissions whose customer is
+-- in it (a confirmation since the earliest live admission; the booking engine frees those slots
+-- itself, so these are few). customer_id is NOT NULL in holds and orders, so `NOT (x IN (…))` is
+-- exactly the old `IS NULL` of the LEFT JOIN, and every set was distinct per customer, so no
+-- admission was counted twice before either.
 --
 -- The slots so selected were then updated in the same statement by a join back on
 -- (event, customer); its cached plan was a bitmap of queue_admissions_recent_idx on the
