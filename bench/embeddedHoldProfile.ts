@@ -6,8 +6,9 @@
  * per request of the process and of each of its threads over the measured window only, and
  * (with `--cpu`) an inspector profile of the server thread. Run with
  * `npx tsx bench/embeddedHoldProfile.ts [connections] [seconds] [--cpu] [--in-thread]
- * [--standing] [--cold]` (PGlite in a worker thread of its own; `--in-thread`: on the main
- * thread). 25,000 seats and 40,000 standing, so 6 s at 3,000/s does not run out.
+ * [--standing] [--cold] [--warm-seconds=N]` (PGlite in a worker thread of its own;
+ * `--in-thread`: on the main thread). 25,000 seats and 40,000 standing, so 6 s at 3,000/s
+ * does not run out.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -118,7 +119,11 @@ const loadAvg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').s
   .join(' ');
 
 if (!cold) {
-  const warm = await warmEmbeddedHolds(db, server.url, fans, connections);
+  const warmArg = process.argv.find((a) => a.startsWith('--warm-seconds='));
+  const warmSeconds = warmArg === undefined ? undefined : Number(warmArg.split('=')[1]);
+  const warm = await warmEmbeddedHolds(db, server.url, fans, connections,
+    warmSeconds === undefined ? undefined
+      : { holds: Math.round(warmSeconds * 3_000), ms: warmSeconds * 1000 });
   console.log(`warm-up: ${warm.ops} holds at ${fmt(warm.opsPerSec, 0)}/s (not counted)`);
 }
 console.log(`load before: ${loadAvg()}`);

@@ -19,21 +19,24 @@ export const warmupHolds = 6_000;
 const warmupMs = 6_000;
 
 /**
- * Holds `warmupHolds` times over HTTP on a warm-up event (5,000 seats, 8,000 standing) with
- * `concurrency` connections, one customer per request from `fans`; returns the run's row so
- * callers can print it (never a result).
+ * Holds `size.holds` times (default `warmupHolds`, at most `size.ms`) over HTTP on a warm-up
+ * event (seats and standing for all of them) with `concurrency` connections, one customer per
+ * request from `fans`; returns the run's row so callers can print it (never a result).
  */
 export async function warmEmbeddedHolds(
   db: Db, url: string, fans: readonly { token: string }[], concurrency: number,
+  size: { holds: number; ms: number } = { holds: warmupHolds, ms: warmupMs },
 ): Promise<BenchRow> {
+  const sections = Math.ceil(size.holds / 2 / 1_250);
   const venue = await createVenue(db, {
     name: 'Warm-up Hall', city: 'Benchtown',
     sections: [
-      ...Array.from({ length: 4 }, (_, s) => ({
+      ...Array.from({ length: sections }, (_, s) => ({
         key: `W${s + 1}`, name: `Warm ${s + 1}`, kind: 'seated' as const,
         rows: Array.from({ length: 25 }, (_, r) => ({ label: String(r + 1), seats: 50 })),
       })),
-      { key: 'WFLOOR', name: 'Warm floor', kind: 'standing' as const, capacity: 8_000 },
+      { key: 'WFLOOR', name: 'Warm floor', kind: 'standing' as const,
+        capacity: size.holds + 2_000 },
     ],
   });
   const created = await createEvent(db, systemClock, {
@@ -41,24 +44,25 @@ export async function warmEmbeddedHolds(
     startsAt: new Date(Date.now() + 30 * dayMs).toISOString(),
     onSaleAt: new Date(Date.now() - 1000).toISOString(), holdSeconds: 3600,
     zones: [
-      { key: 'z1', name: 'Z1', priceCents: 9000, currency: 'EUR', sections: ['W1', 'W2', 'W3', 'W4'] },
+      { key: 'z1', name: 'Z1', priceCents: 9000, currency: 'EUR',
+        sections: Array.from({ length: sections }, (_, s) => `W${s + 1}`) },
       { key: 'floor', name: 'Floor', priceCents: 2000, currency: 'EUR', sections: ['WFLOOR'] },
     ],
   });
   const seats: string[] = [];
-  for (let s = 1; s <= 4; s++) for (let r = 1; r <= 25; r++) for (let n = 1; n <= 50; n++) {
-    seats.push(`W${s}-${r}-${n}`);
+  for (let s = 1; s <= sections; s++) {
+    for (let r = 1; r <= 25; r++) for (let n = 1; n <= 50; n++) seats.push(`W${s}-${r}-${n}`);
   }
   seats.sort(() => Math.random() - 0.5);
   const path = `/api/v1/events/${created.eventId}/holds`;
-  const specs = Array.from({ length: warmupHolds }, (_, i) => {
+  const specs = Array.from({ length: size.holds }, (_, i) => {
     const body = i % 2 === 0 ? { seats: [seats[i / 2] as string] }
       : { zone: 'floor', quantity: 2 };
     const fan = fans[i % fans.length] as { token: string };
     return postJson(path, body, { authorization: `Bearer ${fan.token}` });
   });
   const row = await loadHttp('embedded warm-up', url, specs,
-    { concurrency, maxMs: warmupMs });
+    { concurrency, maxMs: size.ms });
   if (row.errors > 0) {
     throw new Error(`bench: the warm-up was refused ${JSON.stringify(row.statuses)}`);
   }
