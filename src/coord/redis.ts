@@ -366,6 +366,20 @@ export function createRedisCoordinator(opts: RedisCoordinatorOptions): Coordinat
       if (replies === null || failed) throw failed ?? new Error(`hashSet ${key}: aborted`);
     },
 
+    async hashSetAbsent(key, fields, ttlMs) {
+      checkKey(key);
+      const entries = Object.entries(fields);
+      if (entries.length === 0) return;
+      if (ttlMs !== undefined) assertTtl(ttlMs);
+      // One round trip, applied together (HSETNX takes one field per command).
+      const batch = cmd.multi();
+      for (const [field, value] of entries) batch.hsetnx(key, field, value);
+      if (ttlMs !== undefined) batch.pexpire(key, ttlMs);
+      const replies = await batch.exec();
+      const failed = (replies ?? []).find(([err]) => err !== null)?.[0];
+      if (replies === null || failed) throw failed ?? new Error(`hashSetAbsent ${key}: aborted`);
+    },
+
     async setMax(key, score, value, ttlMs) {
       checkKey(key);
       assertTtl(ttlMs);

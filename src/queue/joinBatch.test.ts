@@ -263,12 +263,59 @@ for (const backend of backends) {
           .toEqual(Array.from({ length: 2_035 }, (_, i) => i + 1));
       });
 
+    it('a join\'s late cache write never replaces a leave written meanwhile by another node',
+      async () => {
+        const coord = createMemoryCoordinator({});
+        let open = (): void => undefined;
+        const gate = new Promise<void>((resolve) => { open = resolve; });
+        let landed = (): void => undefined;
+        const written = new Promise<void>((resolve) => { landed = resolve; });
+        // Node 1's members-cache write of its join batch is held until node 2 has written.
+        const held: Coordinator = { ...coord, hashSetAbsent: async (key, fields, ttlMs) => {
+          await gate;
+          await coord.hashSetAbsent(key, fields, ttlMs);
+          landed();
+        } };
+        const node1 = new WaitingRoom(buildTestContext(db, { coord: held }));
+        const node2 = new WaitingRoom(buildTestContext(db, { coord }));
+        const event = await queuedEvent(buildTestContext(db, { coord }), db);
+        const x = randomUUID();
+        try {
+          // The reply does not wait for the cache write (the gate is still closed).
+          const { view, created } = await node1.join(event, x);
+          expect(created).toBe(true);
+          await node2.leave(event, x);
+          open();
+          await written;
+          const fresh = new WaitingRoom(buildTestContext(db, { coord }));
+          expect(await fresh.entry(event.eventId, x)).toEqual({
+            customerId: x, number: view.number, left: true,
+          });
+          // Control: the same late write as a plain hashSet replaces the leave's mark, and a
+          // node reading the cache would tell a fan who left that they are waiting.
+          const key = coord.keys.event(event.eventId, 'queue:members');
+          await coord.hashSet(key, { [x]: String(view.number) });
+          const misled = new WaitingRoom(buildTestContext(db, { coord }));
+          expect(await misled.entry(event.eventId, x)).toEqual({
+            customerId: x, number: view.number,
+          });
+        } finally {
+          await Promise.all([node1, node2].map((room) => room.stopFollowing()));
+          await coord.close();
+        }
+      });
+
     it('a batch of joins writes the members cache once, every fan in it', async () => {
       const coord = createMemoryCoordinator({});
       let writes = 0;
-      const counting: Coordinator = { ...coord, hashSet: async (key, fields, ttlMs) => {
+      let cachedFans = 0;
+      let allCached = (): void => undefined;
+      const cachedAll = new Promise<void>((resolve) => { allCached = resolve; });
+      const counting: Coordinator = { ...coord, hashSetAbsent: async (key, fields, ttlMs) => {
         writes += 1;
-        await coord.hashSet(key, fields, ttlMs);
+        await coord.hashSetAbsent(key, fields, ttlMs);
+        cachedFans += Object.keys(fields).length;
+        if (cachedFans >= 50) allCached();
       } };
       let batches = 0;
       const countingDb = new Proxy(db, {
@@ -290,6 +337,8 @@ for (const backend of backends) {
         // in flight). How many depends on when each join reaches the batcher, so the bound
         // only says they were grouped, not sent one transaction each.
         const joined = await Promise.all(ids.map((id) => room.join(event, id)));
+        // The replies do not wait for the cache writes (they only fill missing fields).
+        await cachedAll;
         const numbers = joined.map((j) => j.view.number as number);
         expect([...numbers].sort((a, b) => a - b)).toEqual(ids.map((_, i) => i + 1));
         expect(batches).toBeGreaterThan(0);
