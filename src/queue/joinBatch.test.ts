@@ -32,6 +32,7 @@ import { testBackends } from '../testing/backends.js';
 import { buildTestContext } from '../testing/context.js';
 import { buildCustomers, buildEvent } from '../testing/factories.js';
 import { waitForLockWait } from '../testing/lockWait.js';
+import { holdOpen } from '../testing/openTx.js';
 import { createMemoryCoordinator } from '../coord/memory.js';
 import type { Coordinator } from '../coord/types.js';
 import { leaveLine } from './leave.js';
@@ -76,25 +77,17 @@ describe.skipIf(postgres === undefined || !postgres.available)(
       const [first, x, y, z] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
       // The line exists and its (empty) pre-queue is drawn: both nodes take the one-call path.
       await joinLine(db, event, [first], undefined);
-      let release = (): void => undefined;
-      const gate = new Promise<void>((resolve) => { release = resolve; });
-      let decided = (): void => undefined;
-      const inFlight = new Promise<void>((resolve) => { decided = resolve; });
-      const node1 = db.tx(async (tx) => {
+      const node1 = await holdOpen(db, async (tx) => {
         const { rows } = await tx.query<{ customer: string; entry_number: string }>(
           `SELECT customer, entry_number FROM queue_join_batch($1::uuid, $2::uuid[],
              $3::int[], $4::timestamptz)`,
           [event.eventId, [x, y], [null, null], new Date(event.onSaleAtMs)]);
-        decided();
-        await gate;
         return rows.map((row) => Number(row.entry_number));
-      }, { maxAttempts: 1 });
-      await inFlight;
+      });
       const node2 = joinLine(db, event, [x, z], undefined, undefined, undefined, unguarded)
         .then((outcomes) => ({ outcomes }), (error: unknown) => ({ error }));
-      await waitForLockWait(db, 'FROM queue_join_batch(', "node 2's batch");
-      release();
-      expect(await node1).toEqual([2, 3]);
+      expect(await node1.releaseWhenWaited('FROM queue_join_batch(', "node 2's batch"))
+        .toEqual([2, 3]);
       return { ...(await node2), line: await entries(db, event.eventId), first, x, y, z };
     }
 
@@ -116,17 +109,8 @@ describe.skipIf(postgres === undefined || !postgres.available)(
       const event = await queuedEvent(ctx, db);
       const [first, x, z] = [randomUUID(), randomUUID(), randomUUID()];
       await joinLine(db, event, [first], undefined);
-      let release = (): void => undefined;
-      const gate = new Promise<void>((resolve) => { release = resolve; });
-      let locked = (): void => undefined;
-      const held = new Promise<void>((resolve) => { locked = resolve; });
-      const holder = db.tx(async (tx) => {
-        await tx.query('SELECT 1 FROM queue_numbering WHERE event_id = $1 FOR UPDATE',
-          [event.eventId]);
-        locked();
-        await gate;
-      }, { maxAttempts: 1 });
-      await held;
+      const holder = await holdOpen(db, (tx) => tx.query(
+        'SELECT 1 FROM queue_numbering WHERE event_id = $1 FOR UPDATE', [event.eventId]));
       const batcher = new JoinBatcher(db, ctx.clock, newSeed, pacing);
       const joinA = batcher.join(event, x);
       await waitForLockWait(db, 'FROM queue_join_batch(', 'the first batch');
@@ -138,8 +122,8 @@ describe.skipIf(postgres === undefined || !postgres.available)(
       const { rows } = await db.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database()
             AND wait_event_type = 'Lock' AND position('FROM queue_join_batch(' in query) > 0`);
-      release();
-      await holder;
+      holder.release();
+      await holder.done;
       const answers = await Promise.all([joinA, joinB, joinC]);
       return { answers, waitedAtOnce: rows[0]?.n, line: await entries(db, event.eventId),
         first, x, z };
