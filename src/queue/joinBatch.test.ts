@@ -273,7 +273,7 @@ for (const backend of backends) {
           await written;
           const fresh = new WaitingRoom(buildTestContext(db, { coord }));
           expect(await fresh.entry(event.eventId, x)).toEqual({
-            customerId: x, number: view.number, left: true,
+            customerId: x, number: view.number, left: true, leftReason: 'left',
           });
           // Control: the same late write as a plain hashSet replaces the leave's mark, and a
           // node reading the cache would tell a fan who left that they are waiting.
