@@ -18,6 +18,7 @@ import { settleBatchersFor } from '../src/orders/settleBatch.js';
 import type { Db, Queryable } from '../src/storage/index.js';
 import { buildTestContext } from '../src/testing/context.js';
 import { buildCustomers } from '../src/testing/factories.js';
+import { threadCpuMs } from './cpuProfile.js';
 import { benchPostgres, loadHttp, percentile, postJson, startBenchServer } from './lib.js';
 
 /** CPU seconds (user + system) a process has used, from /proc (Linux). */
@@ -36,6 +37,8 @@ const statements = new Map<string, Stat>();
 let measuring = false;
 const batchSizes: number[] = [];
 let webhookItems = 0;
+/** Characters of statement parameters sent to the database in the window. */
+let paramChars = 0;
 
 function note(key: string, ms: number): void {
   if (!measuring) return;
@@ -62,6 +65,12 @@ function timed(db: Db): Db {
   return {
     ...db,
     query: (sql, params) => {
+      if (measuring) {
+        for (const param of params ?? []) {
+          paramChars += typeof param === 'string' ? param.length
+            : Array.isArray(param) ? JSON.stringify(param).length : String(param).length;
+        }
+      }
       if (sql.includes('settle_batch(') && measuring) {
         const items = JSON.parse(String(params?.[1])) as { ev?: unknown }[];
         batchSizes.push(items.length);
@@ -177,6 +186,7 @@ try {
     }
     const loop = monitorEventLoopDelay({ resolution: 10 });
     const cpu0 = process.cpuUsage();
+    const thread0 = threadCpuMs();
     const t0 = performance.now();
     measuring = true;
     loop.enable();
@@ -200,6 +210,7 @@ try {
     }
     const wallMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
+    const threadMs = threadCpuMs() - thread0;
     let backendSeconds = 0;
     for (const pid of backendsSeen) {
       const used = cpuSecondsOf(pid) - (backendCpu0.get(pid) ?? 0);
@@ -223,6 +234,10 @@ try {
       `the load thread), PostgreSQL backends ${pgMs.toFixed(2)} ms ` +
       `(${backendsSeen.size} backends); 2 cores / that = ` +
       `${(2000 / (nodeMs + pgMs)).toFixed(0)} checkouts/s at most`);
+    out.push(`server thread CPU per checkout (its /proc task, 10 ms ticks): ` +
+      `${(threadMs / checkouts).toFixed(2)} ms; statement parameters sent: ` +
+      `${(paramChars / checkouts / 1024).toFixed(2)} kB per checkout`);
+    out.push(`load average at the end: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
     // The histogram holds whole timer intervals: less the 10 ms resolution is the delay.
     const late = (ns: number): string => Math.max(0, ns / 1e6 - 10).toFixed(1);
     out.push(`event-loop delay: p50 ${late(loop.percentile(50))} ms, ` +

@@ -7,7 +7,7 @@
  * transaction). Items are collected while the previous batches run (no timer when idle; at most
  * `limits.settleBatchMax` per batch, `limits.settleBatchesInFlight` batches per database, one
  * on PGlite, another beside a running one only once `limits.settleBatchParallelMin` wait)
- * and decided by the database function `settle_batch` (migrations 021, 027) in one
+ * and decided by the database function `settle_batch` (migrations 021, 027, 064) in one
  * statement: one round trip and one commit for the whole batch. Duplicate news about a
  * payment becomes a no-op inside the batch, so a webhook racing its own checkout costs one
  * item, not a pooled connection parked on the checkout's locks. The rare outcomes the
@@ -36,7 +36,10 @@ export type SettleGuard = 'settle-hold-live';
 export interface SettleItem {
   paymentId: string;
   outcome: FinalOutcome;
-  /** Tickets to issue when known (the checkout knows; a webhook does not). */
+  /**
+   * Tickets to issue when known (the checkout knows; a webhook does not): the item carries
+   * that many codes; without it the batch makes the codes it issues.
+   */
   quantity?: number;
   /** A verified provider event: recorded with its effect (a repeat is a duplicate). */
   providerEvent?: { id: string; kind: string; amountCents?: number; currency?: string };
@@ -68,7 +71,10 @@ function encode(item: SettleItem): Record<string, unknown> {
   return {
     p: item.paymentId, s: outcome.status, r: outcome.providerRef,
     ...(outcome.status === 'declined' ? { why: outcome.reason } : {}),
-    codes: ticketCodes(item.quantity ?? limits.seatsPerHold),
+    // Codes only for a known count: an item that does not know it (a webhook, a reconciler
+    // answer) has them made by the batch if it confirms (migration 064); 50 codes per such
+    // item were made, sent and parsed for nothing on almost every webhook.
+    ...(item.quantity === undefined ? {} : { codes: ticketCodes(item.quantity) }),
     ...(providerEvent === undefined ? {} : {
       ev: { id: providerEvent.id, kind: providerEvent.kind },
       ...(providerEvent.amountCents === undefined ? {} : { am: providerEvent.amountCents }),
