@@ -7,7 +7,7 @@
  * the server-side time of checkouts and of the webhooks the gateway sends back to the node.
  * Run it under `node --cpu-prof --import tsx` for a CPU profile of the same window.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { createEvent, loadEvent } from '../src/catalog/events.js';
@@ -37,6 +37,24 @@ const statements = new Map<string, Stat>();
 let measuring = false;
 const batchSizes: number[] = [];
 let webhookItems = 0;
+/** CPU ms of each thread of this process by thread name, from /proc/self/task. */
+function threadsCpuMs(): Map<string, number> {
+  const byName = new Map<string, number>();
+  for (const task of readdirSync('/proc/self/task')) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${task}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ms = (Number(fields[11]) + Number(fields[12])) * 10;
+      const key = task === String(process.pid) ? 'server (main) thread' : name;
+      byName.set(key, (byName.get(key) ?? 0) + ms);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return byName;
+}
+
 /** Characters of statement parameters sent to the database in the window. */
 let paramChars = 0;
 
@@ -187,6 +205,7 @@ try {
     const loop = monitorEventLoopDelay({ resolution: 10 });
     const cpu0 = process.cpuUsage();
     const thread0 = threadCpuMs();
+    const threads0 = threadsCpuMs();
     const t0 = performance.now();
     measuring = true;
     loop.enable();
@@ -211,6 +230,7 @@ try {
     const wallMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     const threadMs = threadCpuMs() - thread0;
+    const threads1 = threadsCpuMs();
     let backendSeconds = 0;
     for (const pid of backendsSeen) {
       const used = cpuSecondsOf(pid) - (backendCpu0.get(pid) ?? 0);
@@ -237,6 +257,10 @@ try {
     out.push(`server thread CPU per checkout (its /proc task, 10 ms ticks): ` +
       `${(threadMs / checkouts).toFixed(2)} ms; statement parameters sent: ` +
       `${(paramChars / checkouts / 1024).toFixed(2)} kB per checkout`);
+    out.push(`CPU per checkout by thread (ms): ${[...threads1].map(([name, ms]) =>
+      [name, (ms - (threads0.get(name) ?? 0)) / checkouts] as const)
+      .filter(([, ms]) => ms > 0).sort((a, b) => b[1] - a[1])
+      .map(([name, ms]) => `${name} ${ms.toFixed(2)}`).join(', ')}`);
     out.push(`load average at the end: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
     // The histogram holds whole timer intervals: less the 10 ms resolution is the delay.
     const late = (ns: number): string => Math.max(0, ns / 1e6 - 10).toFixed(1);

@@ -12,7 +12,9 @@
  * payment becomes a no-op inside the batch, so a webhook racing its own checkout costs one
  * item, not a pooled connection parked on the checkout's locks. The rare outcomes the
  * function leaves to a transaction of its own ('slow') are settled by `settleAlone`. The
- * queueing is core/groupCommit.ts's, keyed by provider.
+ * queueing is core/groupCommit.ts's, keyed by provider. The payments a node's batches
+ * confirmed are remembered (the newest few thousand), so the provider's later copies of
+ * that capture, the usual fate of a sim_ok checkout's two webhooks, skip the batch.
  */
 import { randomBytes } from 'node:crypto';
 import { limits } from '../config/limits.js';
@@ -156,6 +158,11 @@ interface Pending {
 /** The settle batchers of one database (and test gate), one key per provider and guard. */
 export class SettleBatchers {
   private readonly batcher: GroupCommit<Pending, SettleResult>;
+  /**
+   * Payments this node's batches confirmed (committed), by provider and payment id, with
+   * the capture's reference; the newest `limits.settledPaymentsRemembered`, oldest first.
+   */
+  private readonly confirmed = new Map<string, string>();
 
   constructor(readonly db: Db, gate?: BatchGate) {
     this.batcher = new GroupCommit<Pending, SettleResult>({
@@ -173,8 +180,31 @@ export class SettleBatchers {
   }
 
   /** Queues an item for its key's next batch and answers its result. */
-  submit(provider: string, item: SettleItem, unguarded?: SettleGuard): Promise<SettleResult> {
-    return this.batcher.submit(`${provider}/${unguarded ?? ''}`, { item, provider, unguarded });
+  async submit(provider: string, item: SettleItem, unguarded?: SettleGuard):
+    Promise<SettleResult> {
+    const result = await this.batcher.submit(`${provider}/${unguarded ?? ''}`,
+      { item, provider, unguarded });
+    if (result.kind === 'settled' && result.confirmed && item.outcome.status === 'captured') {
+      // Committed: the payment is captured with this reference, and a payment only moves
+      // forward, so the same capture reported again can change nothing, ever.
+      const key = `${provider}/${item.paymentId}`;
+      this.confirmed.delete(key);
+      this.confirmed.set(key, item.outcome.providerRef);
+      if (this.confirmed.size > limits.settledPaymentsRemembered) {
+        const oldest = this.confirmed.keys().next();
+        if (oldest.done !== true) this.confirmed.delete(oldest.value);
+      }
+    }
+    return result;
+  }
+
+  /**
+   * True when a batch of this node confirmed `paymentId` as captured under `providerRef`
+   * (and it is still remembered): news of that same capture is a no-op, answered without a
+   * settle item. False means only "not known here": the news goes to a batch as before.
+   */
+  confirmedHere(provider: string, paymentId: string, providerRef: string): boolean {
+    return this.confirmed.get(`${provider}/${paymentId}`) === providerRef;
   }
 }
 
