@@ -19,7 +19,7 @@ import { auditBooking } from '../testing/audit.js';
 import { testBackends } from '../testing/backends.js';
 import { buildTestContext } from '../testing/context.js';
 import { buildCustomers, buildEvent } from '../testing/factories.js';
-import { waitForLockWait } from '../testing/lockWait.js';
+import { holdOpen } from '../testing/openTx.js';
 import { runHoldBatch, type BatchOutcome } from './batch.js';
 import type { Guard } from './claim.js';
 
@@ -49,11 +49,7 @@ describe.skipIf(postgres === undefined || !postgres.available)(
       const contested = ticket.get('A-1-1') as number;
       const other = ticket.get('A-1-2') as number;
       // The rival claim: a batch of its own in a transaction the test keeps open.
-      let release = (): void => undefined;
-      const gate = new Promise<void>((resolve) => { release = resolve; });
-      let claimed = (): void => undefined;
-      const claimMade = new Promise<void>((resolve) => { claimed = resolve; });
-      const rival = db.tx(async (tx) => {
+      const rival = await holdOpen(db, async (tx) => {
         const info = {
           hold_seconds: 600, max_per_customer: 8, cancelled: false, currency: 'EUR',
           on_sale_at: new Date(event.onSaleAtMs).toISOString(),
@@ -64,20 +60,15 @@ describe.skipIf(postgres === undefined || !postgres.available)(
           `SELECT outcome FROM hold_batch($1::uuid, $2::jsonb, $3::jsonb, '{}')`,
           [event.eventId, JSON.stringify(info), JSON.stringify([{
             i: newId(), c: first?.customerId, q: 1, k: 'seats', t: [contested] }])]);
-        claimed();
-        await gate;
         return decided.map((row) => row.outcome);
-      }, { maxAttempts: 1 });
-      await claimMade;
+      });
       const batch = runHoldBatch(db, event, [
         { holdId: newId(), customerId: second?.customerId as string, quantity: 1,
           claim: { kind: 'seats', ticketNos: [contested] } },
         { holdId: newId(), customerId: third?.customerId as string, quantity: 1,
           claim: { kind: 'seats', ticketNos: [other] } },
       ], unguarded);
-      await waitForLockWait(db, 'FROM hold_batch(', 'the batch');
-      release();
-      expect(await rival).toEqual(['held']);
+      expect(await rival.releaseWhenWaited('FROM hold_batch(', 'the batch')).toEqual(['held']);
       return { outcomes: await batch, eventId: event.eventId };
     }
 
@@ -95,26 +86,16 @@ describe.skipIf(postgres === undefined || !postgres.available)(
         `SELECT ticket_no FROM tickets WHERE event_id = $1 AND seat_id IN ('A-1-1', 'A-1-2')
           ORDER BY ticket_no`, [event.eventId]);
       const [x, y] = rows.map((row) => row.ticket_no) as [number, number];
-      let release = (): void => undefined;
-      const gate = new Promise<void>((resolve) => { release = resolve; });
-      let locked = (): void => undefined;
-      const lockTaken = new Promise<void>((resolve) => { locked = resolve; });
-      const blocker = db.tx(async (tx) => {
-        await tx.query('SELECT 1 FROM tickets WHERE event_id = $1 AND ticket_no = $2 FOR UPDATE',
-          [event.eventId, x]);
-        locked();
-        await gate;
-      }, { maxAttempts: 1 });
-      await lockTaken;
+      const blocker = await holdOpen(db, (tx) => tx.query(
+        'SELECT 1 FROM tickets WHERE event_id = $1 AND ticket_no = $2 FOR UPDATE',
+        [event.eventId, x]));
       const seats = (customer: typeof a, nos: number[]) => ({
         holdId: newId(), customerId: customer?.customerId as string, quantity: nos.length,
         claim: { kind: 'seats' as const, ticketNos: nos },
       });
       const first = runHoldBatch(db, event, [seats(a, [x, y])], unguarded);
       const second = runHoldBatch(db, event, [seats(b, [y, x]), seats(c, [x])], unguarded);
-      await waitForLockWait(db, 'FROM hold_batch(', 'two hold batches', 2);
-      release();
-      await blocker;
+      await blocker.releaseWhenWaited('FROM hold_batch(', 'two hold batches', 2);
       const outcomes = [...await first, ...await second].map((o) => o.outcome);
       return { outcomes, eventId: event.eventId };
     }

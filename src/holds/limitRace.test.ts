@@ -17,7 +17,7 @@ import type { Db } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
 import { buildTestContext } from '../testing/context.js';
 import { buildCustomers, buildEvent } from '../testing/factories.js';
-import { waitForLockWait } from '../testing/lockWait.js';
+import { holdOpen } from '../testing/openTx.js';
 import { runHoldBatch, type BatchRequest } from './batch.js';
 import type { Guard } from './claim.js';
 
@@ -140,11 +140,7 @@ describe.skipIf(postgres === undefined || !postgres.available)(
     async function twoBatches(unguarded?: Guard): Promise<{ first: string[]; second: string[];
       total: number }> {
       const { event, fan, other, seat } = await setUp(db, ctx);
-      let release = (): void => undefined;
-      const gate = new Promise<void>((resolve) => { release = resolve; });
-      let decided = (): void => undefined;
-      const firstDecided = new Promise<void>((resolve) => { decided = resolve; });
-      const first = db.tx(async (tx) => {
+      const first = await holdOpen(db, async (tx) => {
         const info = {
           hold_seconds: 600, max_per_customer: limit, cancelled: false, currency: 'EUR',
           on_sale_at: new Date(event.onSaleAtMs).toISOString(),
@@ -155,17 +151,12 @@ describe.skipIf(postgres === undefined || !postgres.available)(
           `SELECT outcome FROM hold_batch($1::uuid, $2::jsonb, $3::jsonb, '{}')`,
           [event.eventId, JSON.stringify(info), JSON.stringify([{
             i: newId(), c: fan, q: 1, k: 'seats', t: [seat(0)] }])]);
-        decided();
-        await gate;
         return rows.map((row) => row.outcome);
-      }, { maxAttempts: 1 });
-      await firstDecided;
+      });
       const second = runHoldBatch(db, event, [
         seats(fan, [seat(1), seat(2)]), seats(other, [seat(3)]), seats(fan, [seat(4)]),
       ], unguarded);
-      await waitForLockWait(db, 'FROM hold_batch(', 'the second batch');
-      release();
-      const firstOutcomes = await first;
+      const firstOutcomes = await first.releaseWhenWaited('FROM hold_batch(', 'the second batch');
       const secondOutcomes = (await second).map((o) => o.outcome);
       return { first: firstOutcomes, second: secondOutcomes,
         total: await fanTotal(db, event.eventId, fan) };

@@ -10,14 +10,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadEvent } from '../catalog/events.js';
 import type { QueueSettings } from '../catalog/schemas.js';
 import type { AppContext } from '../context.js';
+import { bookingDeps } from '../orders/workers.js';
+import { checkout } from '../orders/checkout.js';
+import { OutboxRelay } from '../outbox/relay.js';
 import { AdmissionDuty } from '../queue/duty.js';
+import { confirmedOrdersSink } from '../queue/ordersSink.js';
 import { spendJoinProof } from '../queue/pow.js';
 import { waitingRoom } from '../queue/room.js';
 import type { QueueView } from '../queue/types.js';
 import type { Db } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
 import { buildTestApp } from '../testing/context.js';
-import { bearer, buildCustomer, buildEvent } from '../testing/factories.js';
+import { bearer, buildCustomer, buildEvent, buildHold } from '../testing/factories.js';
 import { streamSlots } from './streamSlots.js';
 import type { App } from './types.js';
 
@@ -390,6 +394,49 @@ describe(`waiting room over HTTP (${backend.name})`, () => {
       const rest = await sse.toEnd();
       const last = rest.filter((f) => f.event === 'queue').at(-1);
       expect(JSON.parse(last?.data ?? '{}')).toMatchObject({ state: 'sold_out' });
+    });
+
+    it('tells a fan who bought why they are out, on queue/me and the stream', async () => {
+      const eventId = await queuedEvent({ maxActiveShoppers: 1 });
+      const admitted = await buildCustomer(ctx);
+      const waiting = await buildCustomer(ctx);
+      const leaver = await buildCustomer(ctx);
+      for (const fan of [admitted, waiting, leaver]) await join(eventId, fan.token);
+      await duty.tickOnce();
+      expect((await me(eventId, admitted.token)).state).toBe('admitted');
+      // One buys with their pass's slot, one while still waiting (a waitlist offer, say).
+      for (const [fan, seat] of [[admitted, 'A-1-1'], [waiting, 'A-1-2']] as const) {
+        const hold = await buildHold(ctx, eventId, fan.customerId, { seats: [seat] });
+        await checkout(bookingDeps(ctx), {
+          customerId: fan.customerId, holdId: hold.holdId, paymentMethod: 'sim_ok',
+        });
+      }
+      const relay = new OutboxRelay(ctx, {
+        sinks: [confirmedOrdersSink(ctx)], holderId: 'test-queue-orders', pollMs: 1e9,
+      });
+      await relay.start();
+      try {
+        let published = 0;
+        while (published < 2) published += (await relay.runOnce()).published;
+      } finally {
+        await relay.stop();
+      }
+      expect(await me(eventId, admitted.token))
+        .toMatchObject({ state: 'expired', leftReason: 'purchased' });
+      expect(await me(eventId, waiting.token))
+        .toMatchObject({ state: 'left', leftReason: 'purchased' });
+      for (const fan of [admitted, waiting]) {
+        const { response } = await open(eventId, fan.token);
+        const frames = await new SseReader(response.body as ReadableStream<Uint8Array>).toEnd();
+        expect(frames.filter((f) => f.event === 'queue').map((f) => JSON.parse(f.data ?? '')))
+          .toMatchObject([{ leftReason: 'purchased' }]);
+      }
+      const left = await app.inject({
+        method: 'DELETE', url: `/api/v1/events/${eventId}/queue/me`,
+        headers: bearer(leaver.token),
+      });
+      expect(left.json()).toMatchObject({ state: 'left', leftReason: 'left' });
+      expect(await me(eventId, leaver.token)).toMatchObject({ state: 'left', leftReason: 'left' });
     });
 
     describe('leaving the line (DELETE …/queue/me)', () => {

@@ -38,7 +38,7 @@ import {
   inventoryRoom, isClosed, tickSupply, type ShapeRow, type Supply, type SupplyKnobs,
   type TickFigures,
 } from './supply.js';
-import type { Admission, EntryRef, LineStatus } from './types.js';
+import type { Admission, EntryRef, LineStatus, ReleaseReason } from './types.js';
 
 export { liveSlot } from './slot.js';
 
@@ -598,18 +598,20 @@ export async function readLineStatus(
 
 interface AdmissionRow {
   customer_id: string; number: number; pass_id: string; admitted_at: Date; claim_by: Date;
-  expires_at: Date; claimed_at: Date | null; released_at: Date | null; live: boolean;
+  expires_at: Date; claimed_at: Date | null; released_at: Date | null;
+  release_reason: ReleaseReason | null; live: boolean;
 }
 
 const admissionColumns = `customer_id, number, pass_id, admitted_at, claim_by, expires_at,
-  claimed_at, released_at`;
+  claimed_at, released_at, release_reason`;
 
 function toAdmission(row: AdmissionRow): Admission {
   return {
     customerId: row.customer_id, number: Number(row.number), passId: row.pass_id,
     admittedAtMs: row.admitted_at.getTime(), claimByMs: row.claim_by.getTime(),
     expiresAtMs: row.expires_at.getTime(), claimedAtMs: row.claimed_at?.getTime() ?? null,
-    releasedAtMs: row.released_at?.getTime() ?? null, live: row.live,
+    releasedAtMs: row.released_at?.getTime() ?? null, releaseReason: row.release_reason,
+    live: row.live,
   };
 }
 

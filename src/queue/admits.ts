@@ -26,7 +26,9 @@ import type { Coordinator, CoordLogger } from '../coord/index.js';
 import type { Queryable } from '../storage/index.js';
 import { sqlNow } from './dbclock.js';
 import { liveSlot } from './slot.js';
-import type { Admission } from './types.js';
+import type { Admission, ReleaseReason } from './types.js';
+
+const releaseReasons: readonly ReleaseReason[] = ['order', 'left', 'idle'];
 
 /** What is stored per fan: the row's fields, and when it was read (node clock, ms). */
 interface Stored {
@@ -39,6 +41,11 @@ interface Stored {
   x: number;
   k: number | null;
   r: number | null;
+  /**
+   * The release reason (null while not freed). Entries written before it was kept lack it
+   * and are read again from PostgreSQL, so a freed slot always says why.
+   */
+  o: ReleaseReason | null;
   /** Not live when read: final. */
   d: boolean;
   w: number;
@@ -56,6 +63,7 @@ function isStored(value: unknown): value is Stored {
   const numOrNull = (x: unknown): boolean => x === null || num(x);
   return typeof v.e === 'string' && typeof v.c === 'string' && typeof v.p === 'string' &&
     num(v.n) && num(v.a) && num(v.b) && num(v.x) && numOrNull(v.k) && numOrNull(v.r) &&
+    (v.o === null || releaseReasons.includes(v.o as ReleaseReason)) &&
     typeof v.d === 'boolean' && num(v.w);
 }
 
@@ -63,7 +71,8 @@ function encode(eventId: string, admission: Admission, readAtMs: number): string
   const stored: Stored = {
     e: eventId, c: admission.customerId, p: admission.passId, n: admission.number,
     a: admission.admittedAtMs, b: admission.claimByMs, x: admission.expiresAtMs,
-    k: admission.claimedAtMs, r: admission.releasedAtMs, d: !admission.live, w: readAtMs,
+    k: admission.claimedAtMs, r: admission.releasedAtMs, o: admission.releaseReason,
+    d: !admission.live, w: readAtMs,
   };
   return JSON.stringify(stored);
 }
@@ -86,7 +95,7 @@ export function usableAdmission(
   const admission: Admission = {
     customerId: stored.c, number: stored.n, passId: stored.p, admittedAtMs: stored.a,
     claimByMs: stored.b, expiresAtMs: stored.x, claimedAtMs: stored.k,
-    releasedAtMs: stored.r, live: !stored.d,
+    releasedAtMs: stored.r, releaseReason: stored.o, live: !stored.d,
   };
   if (stored.d) return admission;
   const ageMs = nowMs - stored.w;
@@ -155,10 +164,11 @@ export async function findAdmissions(
   const now = sqlNow(params, nowMs);
   const { rows } = await db.query<{
     customer_id: string; number: number; pass_id: string; admitted_at: Date; claim_by: Date;
-    expires_at: Date; claimed_at: Date | null; released_at: Date | null; live: boolean;
+    expires_at: Date; claimed_at: Date | null; released_at: Date | null;
+    release_reason: ReleaseReason | null; live: boolean;
   }>(
     `SELECT customer_id, number, pass_id, admitted_at, claim_by, expires_at, claimed_at,
-            released_at, (${liveSlot('a', now)}) AS live
+            released_at, release_reason, (${liveSlot('a', now)}) AS live
        FROM queue_admissions a WHERE a.event_id = $1 AND a.customer_id = ANY($2::uuid[])`,
     params,
   );
@@ -166,7 +176,8 @@ export async function findAdmissions(
     customerId: row.customer_id, number: Number(row.number), passId: row.pass_id,
     admittedAtMs: row.admitted_at.getTime(), claimByMs: row.claim_by.getTime(),
     expiresAtMs: row.expires_at.getTime(), claimedAtMs: row.claimed_at?.getTime() ?? null,
-    releasedAtMs: row.released_at?.getTime() ?? null, live: row.live,
+    releasedAtMs: row.released_at?.getTime() ?? null, releaseReason: row.release_reason,
+    live: row.live,
   }));
 }
 

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 
 import { loadEvent, type EventRecord } from '../catalog/events.js';
 import type { QueueSettings } from '../catalog/schemas.js';
@@ -128,12 +128,18 @@ for (const backend of backends) {
       }
 
       it('a known fan re-joins and polls without a PostgreSQL round trip', async () => {
-        const { room, event, count, close } = await setup();
+        const { ctx, room, event, count, close } = await setup();
         try {
           const [a, b] = [randomUUID(), randomUUID()];
           await room.join(event, a);
           await room.join(event, b);
           await room.view(event, b);
+          // A join's reply does not wait for its members-cache write; the re-join comes after
+          // it has landed (before that, a re-join is answered by a batch, as on a miss).
+          const members = ctx.coord.keys.event(event.eventId, 'queue:members');
+          await vi.waitFor(async () => {
+            expect(await ctx.coord.hashGet(members, b)).not.toBeNull();
+          }, { timeout: 10_000 });
           count.reset();
           const again = await room.join(event, b);
           const polled = await room.view(event, b);
@@ -370,6 +376,123 @@ for (const backend of backends) {
             await relay.stop();
             await other.stopFollowing();
             await otherCoord.close();
+            await close();
+          }
+        });
+
+      it('a fan who bought says so: purchased while admitted, from the cache on any node',
+        async () => {
+          const { ctx, room, event, count, coordFor, close } = await setup();
+          const otherCoord = coordFor();
+          const other = new WaitingRoom(buildTestContext(count.db, { coord: otherCoord }));
+          const relay = new OutboxRelay(ctx, {
+            sinks: [confirmedOrdersSink(ctx)], holderId: 'test-orders-sink', pollMs: 1e9,
+          });
+          try {
+            const fans = await buildCustomers(ctx, 2);
+            const [buyer, leaver] = fans.map((fan) => fan.customerId) as [string, string];
+            for (const fan of fans) await room.join(event, fan.customerId);
+            await tickLineOnce(ctx, event.eventId);
+            // The tick reaches this node's memory through the line's channel.
+            await until(async () => (await room.view(event, buyer)).state === 'admitted');
+            const hold = await buildHold(ctx, event.eventId, buyer, { seats: ['A-1-1'] });
+            const { order } = await checkout(bookingDeps(ctx), {
+              customerId: buyer, holdId: hold.holdId, paymentMethod: 'sim_ok',
+            });
+            expect(order.status).toBe('confirmed');
+            await relay.start();
+            await until(async () => (await relay.runOnce()).published > 0);
+            const bought = { state: 'expired', leftReason: 'purchased' };
+            expect(await room.view(event, buyer)).toMatchObject(bought);
+            // The fan who leaves is told the plain reason, and an expired pass is not a sale.
+            expect(await room.leave(event, leaver)).toMatchObject({
+              state: 'left', leftReason: 'left',
+            });
+            count.reset();
+            expect(await room.view(event, buyer)).toMatchObject(bought);
+            expect(await other.view(event, buyer)).toMatchObject(bought);
+            expect(await other.view(event, leaver)).toMatchObject({
+              state: 'left', leftReason: 'left',
+            });
+            expect(count.statements()).toBe(0);
+          } finally {
+            await relay.stop();
+            await other.stopFollowing();
+            await otherCoord.close();
+            await close();
+          }
+        });
+
+      it('a fan who bought while waiting is told purchased once the order\'s news arrives',
+        async () => {
+          const { ctx, room, event, count, coordFor, close } = await setup({
+            maxActiveShoppers: 1,
+          });
+          const otherCoord = coordFor();
+          const other = new WaitingRoom(buildTestContext(count.db, { coord: otherCoord }));
+          const relay = new OutboxRelay(ctx, {
+            sinks: [confirmedOrdersSink(ctx)], holderId: 'test-orders-sink', pollMs: 1e9,
+          });
+          try {
+            const fans = await buildCustomers(ctx, 2);
+            const [first, buyer] = fans.map((fan) => fan.customerId) as [string, string];
+            for (const fan of fans) await room.join(event, fan.customerId);
+            await tickLineOnce(ctx, event.eventId);
+            expect(await other.view(event, buyer)).toMatchObject({ state: 'waiting' });
+            // A waitlist offer, say: the order confirms while the fan still waits in line.
+            const hold = await buildHold(ctx, event.eventId, buyer, { seats: ['A-1-2'] });
+            await checkout(bookingDeps(ctx), {
+              customerId: buyer, holdId: hold.holdId, paymentMethod: 'sim_ok',
+            });
+            await relay.start();
+            await until(async () => (await relay.runOnce()).published > 0);
+            const fresh = new WaitingRoom(buildTestContext(count.db, { coord: otherCoord }));
+            try {
+              count.reset();
+              expect(await fresh.view(event, buyer)).toMatchObject({
+                state: 'left', leftReason: 'purchased', number: 2,
+              });
+              expect(count.statements()).toBe(0);
+            } finally {
+              await fresh.stopFollowing();
+            }
+            await until(async () => (await room.view(event, first)).state === 'admitted');
+          } finally {
+            await relay.stop();
+            await other.stopFollowing();
+            await otherCoord.close();
+            await close();
+          }
+        });
+
+      it('a members-cache value without the reason reads it once, then answers from memory',
+        async () => {
+          const { ctx, room, event, count, close } = await setup();
+          try {
+            const fan = randomUUID();
+            await room.join(event, fan);
+            await room.leave(event, fan, 'waitlist');
+            const key = ctx.coord.keys.event(event.eventId, 'queue:members');
+            // As a node written before the reason was kept left it.
+            await ctx.coord.hashSet(key, { [fan]: 'l1' }, 60_000);
+            const fresh = new WaitingRoom(ctx);
+            try {
+              count.reset();
+              const told = { state: 'left', leftReason: 'waitlist', number: 1 };
+              expect(await fresh.view(event, fan)).toMatchObject(told);
+              expect(count.statements()).toBe(1);
+              const later = new WaitingRoom(ctx);
+              try {
+                count.reset();
+                expect(await later.view(event, fan)).toMatchObject(told);
+                expect(count.statements()).toBe(0);
+              } finally {
+                await later.stopFollowing();
+              }
+            } finally {
+              await fresh.stopFollowing();
+            }
+          } finally {
             await close();
           }
         });

@@ -21,6 +21,7 @@ import { testBackends } from '../testing/backends.js';
 import { buildTestContext } from '../testing/context.js';
 import { buildEvent, insertCustomerRows } from '../testing/factories.js';
 import { waitForLockWait } from '../testing/lockWait.js';
+import { holdOpen } from '../testing/openTx.js';
 import { claimAdmission, tickLine } from './admission.js';
 import { moveBatch } from './handover.js';
 import { joinLine } from './line.js';
@@ -54,18 +55,9 @@ describe.skipIf(postgres === undefined || !postgres.available)(
       // What the closing tick leaves, so the batch needs no transaction of its own.
       await db.tx((tx) => reserveWaitlistBase(tx, event.eventId));
 
-      let release = (): void => undefined;
-      const gate = new Promise<void>((resolve) => { release = resolve; });
-      let locked = (): void => undefined;
-      const lockTaken = new Promise<void>((resolve) => { locked = resolve; });
-      const blocker = db.tx(async (tx) => {
-        await tx.query(
-          'SELECT 1 FROM queue_admissions WHERE event_id = $1 AND customer_id = $2 FOR UPDATE',
-          [event.eventId, b]);
-        locked();
-        await gate;
-      }, { maxAttempts: 1 });
-      await lockTaken;
+      const blocker = await holdOpen(db, (tx) => tx.query(
+        'SELECT 1 FROM queue_admissions WHERE event_id = $1 AND customer_id = $2 FOR UPDATE',
+        [event.eventId, b]));
       const settle = <T>(work: Promise<T>) =>
         work.then((value) => ({ value }), (error: unknown) => ({ error }));
       const tick = settle(tickLine(db, event, {
@@ -75,9 +67,7 @@ describe.skipIf(postgres === undefined || !postgres.available)(
       const move = settle(moveBatch(db, event,
         [a, c].map((customerId) => ({ customerId, quantity: 1 })), undefined,
         reverseAdmissionLocks ? { reverseAdmissionLocks: true } : {}));
-      await waitForLockWait(db, 'waitlist_move_batch(', 'the move batch');
-      release();
-      await blocker;
+      await blocker.releaseWhenWaited('waitlist_move_batch(', 'the move batch');
       return { event, fans: { a, b, c }, tick: await tick, move: await move };
     }
 

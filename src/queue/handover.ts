@@ -221,7 +221,7 @@ function decided(event: EventRecord, row: MoveRow, places: readonly WaitlistPlac
         ...row, event_id: event.eventId, customer_id: customerId,
         position: row.entry_position,
       });
-      return { entry: { customerId, number, left: true }, waitlist };
+      return { entry: { customerId, number, left: true, leftReason: 'waitlist' }, waitlist };
     }
     default:
       throw new Error(`assertion failed: move outcome ${row.outcome}`);

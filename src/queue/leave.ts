@@ -55,7 +55,8 @@ export async function leaveLine(
       slotParams,
     );
     const number = row.number === null ? null : Number(row.number);
-    return { entry: { customerId, number, left: true }, slotFreed: released.rowCount > 0 };
+    const entry: EntryRef = { customerId, number, left: true, leftReason: reason };
+    return { entry, slotFreed: released.rowCount > 0 };
   });
 }
 

@@ -11,8 +11,8 @@
  * out numbers twice. The lock's cost is paid once per batch, not per fan: a node groups the
  * joins that arrive while its previous batch is committing into one transaction (group
  * commit, see JoinBatcher), so throughput grows with load instead of queueing on the row.
- * That transaction is one call of `queue_join_batch` (migration 034): one round trip per
- * batch. A node sends a second batch beside the first (PostgreSQL only): it waits for the
+ * That transaction is one call of `queue_join_batch` (migrations 034, 062): one round trip
+ * per batch, reading only the batch's own customers' rows. A node sends a second batch beside the first (PostgreSQL only): it waits for the
  * numbering lock inside the database, so the line's pace is the lock's, not the round trip's.
  */
 import type { EventRecord } from '../catalog/events.js';
@@ -24,7 +24,7 @@ import { TokenRevoked } from '../customers/tokenVersions.js';
 import type { Db, Queryable } from '../storage/index.js';
 import { reserveDraw } from './draw.js';
 import { newSeed } from './shuffle.js';
-import type { EntryRef } from './types.js';
+import type { EntryRef, LeftReason } from './types.js';
 
 /** The outcome of one customer's join. */
 export interface JoinOutcome extends EntryRef {
@@ -181,15 +181,39 @@ export interface JoinTokens {
 export async function findEntry(
   db: Queryable, eventId: string, customerId: string,
 ): Promise<EntryRef | undefined> {
-  const { rows } = await db.query<{ number: number | null; left: boolean }>(
-    `SELECT number, left_at IS NOT NULL AS left FROM queue_entries
+  const { rows } = await db.query<{ number: number | null; left_reason: LeftReason | null }>(
+    `SELECT number, left_reason FROM queue_entries
       WHERE event_id = $1 AND customer_id = $2`,
     [eventId, customerId],
   );
   const row = rows[0];
   if (row === undefined) return undefined;
   const number = row.number === null ? null : Number(row.number);
-  return row.left ? { customerId, number, left: true } : { customerId, number };
+  // left_at and left_reason are set together (leave.ts, 038/051, 054).
+  const reason = row.left_reason;
+  return reason === null ? { customerId, number }
+    : { customerId, number, left: true, leftReason: reason };
+}
+
+/**
+ * The entries of these customers that are out of the line, in one round trip (the relay's
+ * sink reads its buyers' entries with it: migration 054 marks some of them `purchased`).
+ */
+export async function findLeftEntries(
+  db: Queryable, eventId: string, customerIds: readonly string[],
+): Promise<EntryRef[]> {
+  if (customerIds.length === 0) return [];
+  const { rows } = await db.query<{
+    customer_id: string; number: number | null; left_reason: LeftReason;
+  }>(
+    `SELECT customer_id, number, left_reason FROM queue_entries
+      WHERE event_id = $1 AND customer_id = ANY($2::uuid[]) AND left_reason IS NOT NULL`,
+    [eventId, customerIds],
+  );
+  return rows.map((row) => ({
+    customerId: row.customer_id, number: row.number === null ? null : Number(row.number),
+    left: true, leftReason: row.left_reason,
+  }));
 }
 
 /** One customer's join, with the copy of its event it was routed with. */

@@ -3,7 +3,8 @@
  * and the line status, with the coordination store as a fast copy of PostgreSQL.
  *
  * What is cached, and why losing it is harmless:
- * - `queue:members` (hash customer → number, or `p` while in the pre-queue): lets a
+ * - `queue:members` (hash customer → number, or `p` while in the pre-queue; `l…:why` once
+ *   left, so a poll says why without PostgreSQL: see memberValue): lets a
  *   re-join or a poll answer without PostgreSQL. A miss reads the entry from PostgreSQL
  *   and writes it back.
  * - Each node also keeps the places it has written or read (`limits.queueMemberMemoMs`,
@@ -33,7 +34,9 @@ import { etaFor } from './pace.js';
 import { QueuePasses } from './pass.js';
 import { newSeed } from './shuffle.js';
 import { outlookFor } from './supply.js';
-import type { Admission, EntryRef, LineStatus, QueueView } from './types.js';
+import {
+  leftReasons, type Admission, type EntryRef, type LineStatus, type QueueView,
+} from './types.js';
 
 const membersTtlMs = 24 * 3600 * 1000;
 // Joins, polls and stream opens all need the event; at on-sale they arrive by the thousand
@@ -43,8 +46,10 @@ const eventCacheMs = 1_000;
 const eventCacheMax = 10_000;
 const statusTtlMs = 10 * 60 * 1000;
 const preQueueMark = 'p';
-// A fan who left: `l` then the number (or the pre-queue mark).
+// A fan who left: `l`, the number (or the pre-queue mark), then `:` and why (types.ts
+// LeftReason). A value without the reason (written before it was kept) still reads as left.
 const leftMark = 'l';
+const reasonMark = ':';
 
 /** A status read from the cache or PostgreSQL, shared by the polls that asked meanwhile. */
 interface StatusMemo {
@@ -95,7 +100,10 @@ export class WaitingRoom {
   private readonly events = new Map<string, { atMs: number; record: Promise<EventRecord> }>();
   private readonly statuses = new Map<string, StatusMemo>();
   private readonly followed = new Map<string, FollowedLine>();
-  /** Members-cache writes gathered in this turn of the event loop, per cache key. */
+  /**
+   * Members-cache writes gathered in this turn of the event loop, per cache key and kind
+   * (hashSet, or the join batches' hashSetAbsent under `<key> absent`).
+   */
   private readonly memberWrites = new Map<string, {
     fields: Record<string, string>; written: Promise<void>;
   }>();
@@ -181,7 +189,9 @@ export class WaitingRoom {
       pending.checked = true;
       versions.learn(customerId, pending.version, startedAtMs);
     }
-    await this.remember(event.eventId, outcome);
+    // Not awaited: the entry is committed, and the write only fills fields the cache lacks,
+    // so landing after a leave's (or any newer) write never replaces it (see rememberJoined).
+    this.rememberJoined(event.eventId, outcome);
     return { view: await this.view(event, customerId, outcome), created: outcome.created };
   }
 
@@ -245,7 +255,7 @@ export class WaitingRoom {
       },
     };
     const base = { number: entry.number, servedUpTo, ...tickets };
-    if (entry.left === true) return { ...base, state: 'left', position: null, etaSeconds: null };
+    if (entry.left === true) return await this.leftAt(event, entry, base);
     if (status.soldOut) {
       return {
         ...base, state: 'sold_out', position: null, etaSeconds: null, outlook: 'sold_out',
@@ -272,11 +282,29 @@ export class WaitingRoom {
       const fresh = await findEntry(this.ctx.db, event.eventId, entry.customerId);
       if (fresh?.left === true) {
         await this.remember(event.eventId, fresh);
-        return { ...base, state: 'left', position: null, etaSeconds: null };
+        return await this.leftAt(event, fresh, base);
       }
       return { ...base, state: 'waiting', position: 1, etaSeconds: 0 };
     }
     return this.admittedView(event, admission, base);
+  }
+
+  /**
+   * The view of a fan out of the line, with why. The reason comes with the entry from the
+   * caches; only an entry that lacks it (a join batch's reply, an old cache value) reads it,
+   * once: the entry is remembered with it.
+   */
+  private async leftAt(
+    event: EventRecord, entry: EntryRef,
+    base: Pick<QueueView, 'number' | 'servedUpTo' | 'tickets'>,
+  ): Promise<QueueView> {
+    let reason = entry.leftReason;
+    if (reason === undefined) {
+      const fresh = await findEntry(this.ctx.db, event.eventId, entry.customerId);
+      reason = fresh?.leftReason ?? 'left';
+      if (fresh?.left === true) await this.remember(event.eventId, fresh);
+    }
+    return { ...base, state: 'left', position: null, etaSeconds: null, leftReason: reason };
   }
 
   /**
@@ -379,7 +407,12 @@ export class WaitingRoom {
     event: EventRecord, admission: Admission,
     base: Pick<QueueView, 'number' | 'servedUpTo' | 'tickets'>,
   ): QueueView {
-    if (!admission.live) return { ...base, state: 'expired', position: 0, etaSeconds: null };
+    if (!admission.live) {
+      // A slot the fan's own order freed: they bought, and the client should say so.
+      const bought = admission.releaseReason === 'order'
+        ? { leftReason: 'purchased' as const } : {};
+      return { ...base, state: 'expired', position: 0, etaSeconds: null, ...bought };
+    }
     const pass = this.passes.sign({
       eventId: event.eventId, customerId: admission.customerId, passId: admission.passId,
       number: admission.number, expiresAtMs: admission.expiresAtMs,
@@ -507,25 +540,44 @@ export class WaitingRoom {
    * after one has been sent goes in the next, sent after it on the same connection.
    */
   async remember(eventId: string, ...entries: EntryRef[]): Promise<void> {
+    await this.writeMembers(eventId, entries, false);
+  }
+
+  /**
+   * Remembers what a join batch answered (committed), without the caller waiting for the
+   * write: it only fills fields the cache lacks (hashSetAbsent), so however late it lands,
+   * it never replaces a newer mark, such as a leave written by another node after the
+   * batch committed. A fan whose field is still missing meanwhile is read from PostgreSQL
+   * once (entry()), as after any cache miss. Grouped per line and turn as remember is.
+   */
+  private rememberJoined(eventId: string, entry: EntryRef): void {
+    void this.writeMembers(eventId, [entry], true);
+  }
+
+  private async writeMembers(
+    eventId: string, entries: readonly EntryRef[], ifAbsent: boolean,
+  ): Promise<void> {
     if (entries.length === 0) return;
     for (const entry of entries) this.keepPlace(eventId, entry);
     const key = this.ctx.coord.keys.event(eventId, 'queue:members');
-    let pending = this.memberWrites.get(key);
+    const group = ifAbsent ? `${key} absent` : key;
+    let pending = this.memberWrites.get(group);
     if (pending === undefined) {
       const fields: Record<string, string> = {};
+      const coord = this.ctx.coord;
       const written = new Promise<void>((resolve) => {
         setImmediate(() => {
-          this.memberWrites.delete(key);
-          void this.cacheWrite(() => this.ctx.coord.hashSet(key, fields, membersTtlMs))
-            .then(resolve);
+          this.memberWrites.delete(group);
+          void this.cacheWrite(() => (ifAbsent
+            ? coord.hashSetAbsent(key, fields, membersTtlMs)
+            : coord.hashSet(key, fields, membersTtlMs))).then(resolve);
         });
       });
       pending = { fields, written };
-      this.memberWrites.set(key, pending);
+      this.memberWrites.set(group, pending);
     }
     for (const entry of entries) {
-      const mark = entry.number === null ? preQueueMark : String(entry.number);
-      pending.fields[entry.customerId] = entry.left === true ? `${leftMark}${mark}` : mark;
+      pending.fields[entry.customerId] = memberValue(entry);
     }
     await pending.written;
   }
@@ -588,15 +640,26 @@ export class WaitingRoom {
   }
 }
 
-/** A members-cache value back to an entry: `p`, a number, or either after `l` (left). */
+/** An entry as a members-cache value: `p` or the number, after `l` and before `:why` if left. */
+function memberValue(entry: EntryRef): string {
+  const mark = entry.number === null ? preQueueMark : String(entry.number);
+  if (entry.left !== true) return mark;
+  const why = entry.leftReason === undefined ? '' : `${reasonMark}${entry.leftReason}`;
+  return `${leftMark}${mark}${why}`;
+}
+
+/** A members-cache value back to an entry (see memberValue); undefined when unreadable. */
 function parseMember(customerId: string, value: string): EntryRef | undefined {
   const left = value.startsWith(leftMark);
-  const mark = left ? value.slice(leftMark.length) : value;
+  const [mark, why] = (left ? value.slice(leftMark.length) : value).split(reasonMark);
   let number: number | null;
   if (mark === preQueueMark) number = null;
-  else if (/^\d+$/.test(mark)) number = Number(mark);
+  else if (mark !== undefined && /^\d+$/.test(mark)) number = Number(mark);
   else return undefined;
-  return left ? { customerId, number, left } : { customerId, number };
+  if (!left) return why === undefined ? { customerId, number } : undefined;
+  if (why === undefined) return { customerId, number, left };
+  const leftReason = leftReasons.find((reason) => reason === why);
+  return leftReason === undefined ? undefined : { customerId, number, left, leftReason };
 }
 
 /** Where a fan takes the waitlist in one step, leaving the line. */

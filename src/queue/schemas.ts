@@ -43,6 +43,14 @@ export const QueueViewSchema = Type.Object({
   waitlistUrl: Type.Optional(Type.String({
     description: 'POST here to move from the line to the waitlist in one step',
   })),
+  leftReason: Type.Optional(Type.Union([
+    Type.Literal('left'), Type.Literal('waitlist'), Type.Literal('purchased'),
+  ], {
+    description: 'Why the fan is out of the line. Always on a `left` view: `left` (they ' +
+      'left), `waitlist` (they moved to the waitlist), `purchased` (their order for the ' +
+      'event completed while they waited). On an `expired` view only as `purchased`: their ' +
+      'own completed order freed the slot, so the turn ended because they bought',
+  })),
 });
 
 /** The optional body of leaving the line: nothing, or an empty object. */

@@ -67,7 +67,22 @@ export interface QueueView {
   outlook?: Outlook;
   /** Sold out (or on the way): where to take the waitlist in one step, keeping your turn. */
   waitlistUrl?: string;
+  /**
+   * Why the fan is out of the line: on every `left` view (`left`, `waitlist`, `purchased`),
+   * and `purchased` on an `expired` view whose slot their own completed order freed, so a
+   * client can tell a fan who bought from one who gave up or ran out of time.
+   */
+  leftReason?: LeftReason;
 }
+
+/**
+ * Why a fan is out of the line (`queue_entries.left_reason`): they left on their own, moved
+ * to the waitlist, or their order for the event completed (`purchased`, migration 054).
+ */
+export type LeftReason = 'left' | 'waitlist' | 'purchased';
+
+/** The reasons a line records, for checking a value read back from a cache. */
+export const leftReasons: readonly LeftReason[] = ['left', 'waitlist', 'purchased'];
 
 /** A fan's entry as the line knows it: number null while in the pre-queue. */
 export interface EntryRef {
@@ -75,7 +90,15 @@ export interface EntryRef {
   number: number | null;
   /** The fan left the line (or moved to the waitlist): nobody admits them any more. */
   left?: boolean;
+  /**
+   * Why, once left; absent when the source did not say (a join batch's reply, a cache
+   * value written before the reason was kept): the view then reads it once.
+   */
+  leftReason?: LeftReason;
 }
+
+/** Why a slot was freed: the fan's order completed, they left, or they idled. */
+export type ReleaseReason = 'order' | 'left' | 'idle';
 
 /** A customer's admission row, with whether its slot was live when it was read. */
 export interface Admission {
@@ -87,6 +110,8 @@ export interface Admission {
   expiresAtMs: number;
   claimedAtMs: number | null;
   releasedAtMs: number | null;
+  /** Why the slot was freed (`queue_admissions.release_reason`); null while not freed. */
+  releaseReason: ReleaseReason | null;
   /**
    * Live by the database clock when read: not released, not expired, and claimed or still
    * inside its claim grace (liveSlot() in admission.ts).

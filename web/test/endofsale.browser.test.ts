@@ -180,6 +180,37 @@ describe('the end of a sale in Chromium', () => {
     await context.close();
   }, 180_000);
 
+  it('tells a fan who bought with their turn that they have their tickets', async () => {
+    const event = await smallEvent('Bought In Time', true);
+    const eventId = event.eventId;
+    const fan = await buildCustomer(server.ctx);
+    const pass = await admitted(eventId, fan);
+    await (await buy(fan, eventId, 'seats', 1, pass)).checkout();
+    // The order's news reaches the waiting room's caches through the outbox relay.
+    await until(async () => {
+      const view = await call(fan, 'GET', `/api/v1/events/${eventId}/queue/me`);
+      return view.leftReason === 'purchased' ? view : undefined;
+    }, 'the view to say the fan bought');
+    const context = await newContext(browser);
+    await signIn(context, fan);
+    const page = await context.newPage();
+    const errors = watchErrors(page);
+    await page.goto(`${server.url}/events/${eventId}/queue`);
+    const notice = page.getByTestId('queue-purchased');
+    await notice.filter({ hasText: 'You have your tickets' }).waitFor();
+    // Not the turn-passed copy and its re-join button: this fan's turn ended in a sale.
+    expect(await page.getByRole('button', { name: 'Join again' }).count()).toBe(0);
+    expect(await page.getByTestId('queue-left').count()).toBe(0);
+    await expectAccessible(page);
+    await screenshot(page, 'queue-purchased-desktop');
+    await page.setViewportSize(viewports.phone);
+    await screenshot(page, 'queue-purchased-phone');
+    await notice.getByRole('link', { name: 'See my orders' }).click();
+    await page.waitForURL(/\/me\/orders$/);
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 180_000);
+
   it('shows a returned ticket as a live offer the waiting fan buys from the banner, and '
     + 'the refund to the buyer who gave it back', async () => {
     const event = await smallEvent('Returns Welcome', false);

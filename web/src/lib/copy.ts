@@ -202,6 +202,12 @@ export const copy = {
       + 'takes you to checkout.',
     leave: 'Leave the line',
     left: 'You left the line. Your place has gone to the fans behind you.',
+    leftForWaitlist: 'You moved from the line to the waitlist. Returned tickets are offered '
+      + 'there in line order.',
+    purchased: 'You have your tickets',
+    purchasedBody: 'Your order for this event is complete, so you no longer need a place in '
+      + 'line. Your tickets are with your orders.',
+    seeOrders: 'See my orders',
     expired: 'Your turn passed without a purchase, so your place went to the next fan.',
     rejoin: 'Join again',
     noQueue: 'This event has no waiting room: you can choose seats right away.',

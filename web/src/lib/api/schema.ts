@@ -3618,6 +3618,8 @@ export interface paths {
                             outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                             /** @description POST here to move from the line to the waitlist in one step */
                             waitlistUrl?: string;
+                            /** @description Why the fan is out of the line. Always on a `left` view: `left` (they left), `waitlist` (they moved to the waitlist), `purchased` (their order for the event completed while they waited). On an `expired` view only as `purchased`: their own completed order freed the slot, so the turn ended because they bought */
+                            leftReason?: "left" | "waitlist" | "purchased";
                         };
                     };
                 };
@@ -3654,6 +3656,8 @@ export interface paths {
                             outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                             /** @description POST here to move from the line to the waitlist in one step */
                             waitlistUrl?: string;
+                            /** @description Why the fan is out of the line. Always on a `left` view: `left` (they left), `waitlist` (they moved to the waitlist), `purchased` (their order for the event completed while they waited). On an `expired` view only as `purchased`: their own completed order freed the slot, so the turn ended because they bought */
+                            leftReason?: "left" | "waitlist" | "purchased";
                         };
                     };
                 };
@@ -3807,6 +3811,8 @@ export interface paths {
                             outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                             /** @description POST here to move from the line to the waitlist in one step */
                             waitlistUrl?: string;
+                            /** @description Why the fan is out of the line. Always on a `left` view: `left` (they left), `waitlist` (they moved to the waitlist), `purchased` (their order for the event completed while they waited). On an `expired` view only as `purchased`: their own completed order freed the slot, so the turn ended because they bought */
+                            leftReason?: "left" | "waitlist" | "purchased";
                         };
                     };
                 };
@@ -3920,6 +3926,8 @@ export interface paths {
                             outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                             /** @description POST here to move from the line to the waitlist in one step */
                             waitlistUrl?: string;
+                            /** @description Why the fan is out of the line. Always on a `left` view: `left` (they left), `waitlist` (they moved to the waitlist), `purchased` (their order for the event completed while they waited). On an `expired` view only as `purchased`: their own completed order freed the slot, so the turn ended because they bought */
+                            leftReason?: "left" | "waitlist" | "purchased";
                         };
                     };
                 };
@@ -4085,6 +4093,8 @@ export interface paths {
                                 outlook?: "open" | "in_carts" | "unlikely" | "sold_out";
                                 /** @description POST here to move from the line to the waitlist in one step */
                                 waitlistUrl?: string;
+                                /** @description Why the fan is out of the line. Always on a `left` view: `left` (they left), `waitlist` (they moved to the waitlist), `purchased` (their order for the event completed while they waited). On an `expired` view only as `purchased`: their own completed order freed the slot, so the turn ended because they bought */
+                                leftReason?: "left" | "waitlist" | "purchased";
                             };
                             waitlist: {
                                 /** Format: uuid */

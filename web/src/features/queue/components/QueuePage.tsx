@@ -199,10 +199,21 @@ function Line({ eventId }: { eventId: string }) {
       </div>
     );
   }
+  // A fan whose order completed is out of the line because they bought (a `left` view, or
+  // `expired` when their own order freed the pass): they have tickets, not a lost turn.
+  if (view.leftReason === 'purchased') {
+    return (
+      <div className="notice ok" role="status" data-testid="queue-purchased">
+        <p><strong>{copy.queue.purchased}</strong></p>
+        <p>{copy.queue.purchasedBody}</p>
+        <Link href={paths.myOrders()} className="button">{copy.queue.seeOrders}</Link>
+      </div>
+    );
+  }
   if (view.state === 'left') {
     return (
       <div className="notice" role="status" data-testid="queue-left">
-        <p>{copy.queue.left}</p>
+        <p>{view.leftReason === 'waitlist' ? copy.queue.leftForWaitlist : copy.queue.left}</p>
         <Link href={paths.event(eventId)}>{copy.queue.backToEvent}</Link>
       </div>
     );
