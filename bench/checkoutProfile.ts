@@ -5,19 +5,23 @@
  * statement as the node sees it (pool wait included) and how often each runs per checkout,
  * connection-pool waiters, what `pg_stat_activity` shows the node's connections doing, and
  * the server-side time of checkouts and of the webhooks the gateway sends back to the node.
- * Run it under `node --cpu-prof --import tsx` for a CPU profile of the same window.
+ * Run it under `node --cpu-prof --import tsx` for a CPU profile of the same window. With
+ * `--no-webhooks` the gateway sends none (what they cost is the difference).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { createEvent, loadEvent } from '../src/catalog/events.js';
 import { createVenue } from '../src/catalog/venues.js';
 import { systemClock } from '../src/core/clock.js';
 import { createHold } from '../src/holds/holds.js';
+import { installPayments, simulatedWebhookSecret } from '../src/payments/index.js';
+import { databaseLedger, SimulatedGateway } from '../src/payments/simulated.js';
 import { settleBatchersFor } from '../src/orders/settleBatch.js';
 import type { Db, Queryable } from '../src/storage/index.js';
 import { buildTestContext } from '../src/testing/context.js';
 import { buildCustomers } from '../src/testing/factories.js';
+import { threadCpuMs } from './cpuProfile.js';
 import { benchPostgres, loadHttp, percentile, postJson, startBenchServer } from './lib.js';
 
 /** CPU seconds (user + system) a process has used, from /proc (Linux). */
@@ -36,6 +40,26 @@ const statements = new Map<string, Stat>();
 let measuring = false;
 const batchSizes: number[] = [];
 let webhookItems = 0;
+/** CPU ms of each thread of this process by thread name, from /proc/self/task. */
+function threadsCpuMs(): Map<string, number> {
+  const byName = new Map<string, number>();
+  for (const task of readdirSync('/proc/self/task')) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${task}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ms = (Number(fields[11]) + Number(fields[12])) * 10;
+      const key = task === String(process.pid) ? 'server (main) thread' : name;
+      byName.set(key, (byName.get(key) ?? 0) + ms);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return byName;
+}
+
+/** Characters of statement parameters sent to the database in the window. */
+let paramChars = 0;
 
 function note(key: string, ms: number): void {
   if (!measuring) return;
@@ -62,6 +86,12 @@ function timed(db: Db): Db {
   return {
     ...db,
     query: (sql, params) => {
+      if (measuring) {
+        for (const param of params ?? []) {
+          paramChars += typeof param === 'string' ? param.length
+            : Array.isArray(param) ? JSON.stringify(param).length : String(param).length;
+        }
+      }
       if (sql.includes('settle_batch(') && measuring) {
         const items = JSON.parse(String(params?.[1])) as { ev?: unknown }[];
         batchSizes.push(items.length);
@@ -77,6 +107,7 @@ function timed(db: Db): Db {
 const total = Number(process.argv[2] ?? 3_000);
 const seconds = Number(process.argv[3] ?? 10);
 const clients = Number(process.argv[4] ?? 32);
+const webhooks = !process.argv.includes('--no-webhooks');
 const raw = await benchPostgres(20);
 const db = timed(raw);
 const watcher = await benchPostgres(1);
@@ -105,7 +136,21 @@ try {
        FROM pg_stat_user_tables
       WHERE relname IN ('tickets', 'hold_items', 'holds', 'orders', 'payments')`)).rows[0]?.t ?? '';
   const analyzedBefore = await analyzed();
+  // Rows read by sequential scans, by table: plans made while a table was small (no
+  // statistics here, autovacuum off) keep scanning it as it grows.
+  const seqScans = async (): Promise<Map<string, [number, number]>> => new Map(
+    (await raw.query<{ relname: string; n: string; tup: string }>(
+      `SELECT relname, seq_scan AS n, seq_tup_read AS tup FROM pg_stat_user_tables
+        WHERE relname IN ('tickets', 'hold_items', 'holds', 'orders', 'payments',
+                          'provider_events', 'idempotency_keys', 'order_tickets')`)).rows
+      .map((row) => [row.relname, [Number(row.n), Number(row.tup)]]));
   const server = await startBenchServer(db, { connections: 32 });
+  if (!webhooks) {
+    installPayments(server.ctx, new SimulatedGateway({
+      secret: simulatedWebhookSecret(server.ctx.secrets.secret), clock: server.ctx.clock,
+      deliver: async () => undefined, ledger: databaseLedger(server.ctx.db),
+    }));
+  }
   // Time from an item's submission to its result (queue wait + batch), by kind of item.
   const batchers = settleBatchersFor(db);
   const submit = batchers.submit.bind(batchers);
@@ -176,7 +221,10 @@ try {
       await inspector.post('Profiler.start');
     }
     const loop = monitorEventLoopDelay({ resolution: 10 });
+    const scans0 = await seqScans();
     const cpu0 = process.cpuUsage();
+    const thread0 = threadCpuMs();
+    const threads0 = threadsCpuMs();
     const t0 = performance.now();
     measuring = true;
     loop.enable();
@@ -187,7 +235,8 @@ try {
     const count = (prefix: string): number => [...routes].filter(([key]) => key.startsWith(prefix))
       .reduce((sum, [, list]) => sum + list.length, 0);
     const drainUntil = performance.now() + 20_000;
-    while (count('POST /api/v1/payments/webhooks') < 2 * count('POST /api/v1/holds')
+    while (webhooks
+      && count('POST /api/v1/payments/webhooks') < 2 * count('POST /api/v1/holds')
       && performance.now() < drainUntil) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -200,6 +249,11 @@ try {
     }
     const wallMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
+    const threadMs = threadCpuMs() - thread0;
+    const threads1 = threadsCpuMs();
+    // Statistics reach the view when each backend reports them (about once a second).
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const scans1 = await seqScans();
     let backendSeconds = 0;
     for (const pid of backendsSeen) {
       const used = cpuSecondsOf(pid) - (backendCpu0.get(pid) ?? 0);
@@ -223,6 +277,19 @@ try {
       `the load thread), PostgreSQL backends ${pgMs.toFixed(2)} ms ` +
       `(${backendsSeen.size} backends); 2 cores / that = ` +
       `${(2000 / (nodeMs + pgMs)).toFixed(0)} checkouts/s at most`);
+    out.push(`server thread CPU per checkout (its /proc task, 10 ms ticks): ` +
+      `${(threadMs / checkouts).toFixed(2)} ms; statement parameters sent: ` +
+      `${(paramChars / checkouts / 1024).toFixed(2)} kB per checkout`);
+    out.push(`CPU per checkout by thread (ms): ${[...threads1].map(([name, ms]) =>
+      [name, (ms - (threads0.get(name) ?? 0)) / checkouts] as const)
+      .filter(([, ms]) => ms > 0).sort((a, b) => b[1] - a[1])
+      .map(([name, ms]) => `${name} ${ms.toFixed(2)}`).join(', ')}`);
+    out.push(`sequential scans per checkout (scans, rows read): ${[...scans1].map(
+      ([name, [n, tup]]) => [name, (n - (scans0.get(name)?.[0] ?? 0)) / checkouts,
+        (tup - (scans0.get(name)?.[1] ?? 0)) / checkouts] as const)
+      .filter(([, n]) => n > 0).map(([name, n, tup]) =>
+        `${name} ${n.toFixed(2)}, ${tup.toFixed(0)}`).join('; ')}`);
+    out.push(`load average at the end: ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
     // The histogram holds whole timer intervals: less the 10 ms resolution is the delay.
     const late = (ns: number): string => Math.max(0, ns / 1e6 - 10).toFixed(1);
     out.push(`event-loop delay: p50 ${late(loop.percentile(50))} ms, ` +

@@ -1,11 +1,14 @@
 /**
- * Where an embedded hold's time goes on the node's main thread: runs the holds section's
- * embedded case (random single seats over HTTP on in-process PGlite, 10,000 customers) while
- * counting the statements the route sends and the hold batches' sizes, and reports the
- * server thread's CPU per request, the load thread's CPU, and (with `--cpu`) an inspector
- * profile of the server thread. Run with
- * `npx tsx bench/embeddedHoldProfile.ts [connections] [seconds] [--cpu] [--in-thread]`
- * (PGlite in a worker thread of its own; `--in-thread`: on the main thread, the default).
+ * Where an embedded hold's time goes, by thread: runs the holds section's embedded case
+ * (random single seats, or with `--standing` standing ×2, over HTTP on PGlite, 10,000
+ * customers) after an uncounted concurrent warm-up (bench/embeddedWarmup.ts; `--cold` skips
+ * it), counting the statements the route sends and the hold batches' sizes, and reports CPU
+ * per request of the process and of each of its threads over the measured window only, and
+ * (with `--cpu`) an inspector profile of the server thread. Run with
+ * `npx tsx bench/embeddedHoldProfile.ts [connections] [seconds] [--cpu] [--in-thread]
+ * [--standing] [--cold] [--warm-seconds=N]` (PGlite in a worker thread of its own;
+ * `--in-thread`: on the main thread). 25,000 seats and 40,000 standing, so 6 s at 3,000/s
+ * does not run out.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -15,6 +18,7 @@ import { systemClock } from '../src/core/clock.js';
 import type { Db, Queryable, QueryResult } from '../src/storage/index.js';
 import { buildCustomers } from '../src/testing/factories.js';
 import { busy, Profiler, summarize } from './cpuProfile.js';
+import { warmEmbeddedHolds } from './embeddedWarmup.js';
 import { benchPglite, loadHttp, postJson, startBenchServer } from './lib.js';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -22,6 +26,8 @@ const connections = Number(args[0] ?? 32);
 const seconds = Number(args[1] ?? 6);
 const cpuProfile = process.argv.includes('--cpu');
 const inThread = process.argv.includes('--in-thread');
+const standing = process.argv.includes('--standing');
+const cold = process.argv.includes('--cold');
 
 /** CPU (ms) of every thread of this process by task id, with its name. */
 function threadCpu(): Map<string, { name: string; ms: number }> {
@@ -78,40 +84,56 @@ const db = counted(raw);
 const server = await startBenchServer(db, { connections });
 const venue = await createVenue(db, {
   name: 'Embedded Hall', city: 'Benchtown',
-  sections: Array.from({ length: 10 }, (_, s) => ({
-    key: `S${s + 1}`, name: `Section ${s + 1}`, kind: 'seated' as const,
-    rows: Array.from({ length: 25 }, (_, r) => ({ label: String(r + 1), seats: 50 })),
-  })),
+  sections: [
+    ...Array.from({ length: 20 }, (_, s) => ({
+      key: `S${s + 1}`, name: `Section ${s + 1}`, kind: 'seated' as const,
+      rows: Array.from({ length: 25 }, (_, r) => ({ label: String(r + 1), seats: 50 })),
+    })),
+    { key: 'FLOOR', name: 'Floor', kind: 'standing' as const, capacity: 40_000 },
+  ],
 });
 const created = await createEvent(db, systemClock, {
   venueId: venue.venueId, title: 'Embedded On-Sale', maxTicketsPerCustomer: 50,
   startsAt: new Date(Date.now() + 30 * dayMs).toISOString(),
   onSaleAt: new Date(Date.now() - 1000).toISOString(), holdSeconds: 3600,
-  zones: [{ key: 'z1', name: 'Z1', priceCents: 9000, currency: 'EUR',
-    sections: Array.from({ length: 10 }, (_, i) => `S${i + 1}`) }],
+  zones: [
+    { key: 'z1', name: 'Z1', priceCents: 9000, currency: 'EUR',
+      sections: Array.from({ length: 20 }, (_, i) => `S${i + 1}`) },
+    { key: 'floor', name: 'Floor', priceCents: 2000, currency: 'EUR', sections: ['FLOOR'] },
+  ],
 });
 const fans = await buildCustomers(server.ctx, 10_000);
 await db.query('VACUUM ANALYZE');
 const seats: string[] = [];
-for (let s = 1; s <= 10; s++) for (let r = 1; r <= 25; r++) for (let n = 1; n <= 50; n++) {
+for (let s = 1; s <= 20; s++) for (let r = 1; r <= 25; r++) for (let n = 1; n <= 50; n++) {
   seats.push(`S${s}-${r}-${n}`);
 }
 seats.sort(() => Math.random() - 0.5);
 const path = `/api/v1/events/${created.eventId}/holds`;
-const specs = seats.map((id, i) => postJson(path, { seats: [id] },
+const bodies = standing ? Array.from({ length: 19_000 }, () => ({ zone: 'floor', quantity: 2 }))
+  : seats.map((id) => ({ seats: [id] }));
+const specs = bodies.map((body, i) => postJson(path, body,
   { authorization: `Bearer ${(fans[i % fans.length] as { token: string }).token}` }));
 
 const loadAvg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3)
   .join(' ');
 
+if (!cold) {
+  const warmArg = process.argv.find((a) => a.startsWith('--warm-seconds='));
+  const warmSeconds = warmArg === undefined ? undefined : Number(warmArg.split('=')[1]);
+  const warm = await warmEmbeddedHolds(db, server.url, fans, connections,
+    warmSeconds === undefined ? undefined
+      : { holds: Math.round(warmSeconds * 3_000), ms: warmSeconds * 1000 });
+  console.log(`warm-up: ${warm.ops} holds at ${fmt(warm.opsPerSec, 0)}/s (not counted)`);
+}
 console.log(`load before: ${loadAvg()}`);
 const profiler = cpuProfile ? new Profiler() : undefined;
 await profiler?.start();
 const process0 = process.cpuUsage();
 const threads0 = threadCpu();
 measuring = true;
-const run = await busy(() => loadHttp('embedded single seats', server.url, specs,
-  { concurrency: connections, maxMs: seconds * 1000, warmup: 20 }));
+const run = await busy(() => loadHttp('embedded holds', server.url, specs,
+  { concurrency: connections, maxMs: seconds * 1000 }));
 measuring = false;
 const processUsed = process.cpuUsage(process0);
 const threads1 = threadCpu();
@@ -123,7 +145,8 @@ await raw.close();
 const ops = run.result.ops;
 const perUs = (ms: number): string => fmt((ms * 1000) / Math.max(1, ops), 0);
 const processMs = (processUsed.user + processUsed.system) / 1000;
-console.log(`connections ${connections}, ${seconds} s: ${fmt(run.result.opsPerSec, 0)}/s, p50 ${
+console.log(`${standing ? 'standing ×2' : 'single seats'}, ${cold ? 'cold' : 'warm'}, ` +
+  `connections ${connections}, ${seconds} s: ${fmt(run.result.opsPerSec, 0)}/s, p50 ${
   fmt(run.result.p50Ms)} ms, p99 ${fmt(run.result.p99Ms)} ms, statuses ${
   JSON.stringify(run.result.statuses)}`);
 console.log(`server thread CPU ${perUs(run.cpuMs)} µs/request (busy ${perUs(run.busyMs)}); ` +

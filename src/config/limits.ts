@@ -218,6 +218,12 @@ export const limits = {
    */
   settleBatchParallelMin: 16,
   /**
+   * Payments a node remembers having confirmed in its own settle batches (the newest), so
+   * that the provider's webhooks about them, which arrive within a second or so, are
+   * answered without a settle item (orders/settleBatch.ts).
+   */
+  settledPaymentsRemembered: 20_000,
+  /**
    * The hold route refuses by this node's clock only when the sale opens further away than
    * this; nearer the boundary the hold transaction decides by the database clock, so nodes
    * with skewed clocks agree on the second the sale opens.

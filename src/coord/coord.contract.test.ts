@@ -276,6 +276,29 @@ for (const backend of [memoryBackend, redisBackend, clusterBackend]) {
         },
       ));
 
+      it('hashSetAbsent writes only fields the hash lacks; control: hashSet replaces', run(
+        async (env) => {
+          const [a, b] = [env.node(), env.node()];
+          const key = a.keys.event('e9', uniq('members'));
+          await a.hashSetAbsent(key, { c1: '1', c2: '2' }, 1_000);
+          // A newer value written by another node before a late write of the old one lands.
+          await b.hashSet(key, { c2: 'l2' });
+          await a.hashSetAbsent(key, { c2: '2', c3: '3' }, 1_000);
+          await a.hashSetAbsent(key, {}); // nothing to write is not an error
+          expect(await b.hashGet(key, 'c1')).toBe('1');
+          expect(await b.hashGet(key, 'c2')).toBe('l2');
+          expect(await b.hashGet(key, 'c3')).toBe('3');
+          // Control: the same late write with hashSet replaces the newer value.
+          await a.hashSet(key, { c2: '2' });
+          expect(await b.hashGet(key, 'c2')).toBe('2');
+          await env.elapse(1_100);
+          expect(await a.hashLength(key)).toBe(0);
+          const text = a.keys.global(uniq('s'));
+          await a.set(text, 'v');
+          await expect(a.hashSetAbsent(text, { f: 'v' }, 1_000)).rejects.toThrow(/WRONGTYPE/);
+        },
+      ));
+
       it('a ttl expires the whole hash and later writes renew it', run(async (env) => {
         const coord = env.node();
         const key = coord.keys.event('e9', uniq('cache'));

@@ -213,6 +213,22 @@ export function createMemoryCoordinator(opts: MemoryCoordinatorOptions = {}): Co
       if (ttlMs !== undefined) entry.expiresAtMs = hub.expiryFrom(ttlMs);
     },
 
+    async hashSetAbsent(key, fields, ttlMs) {
+      checkKey(key);
+      if (ttlMs !== undefined) assertTtl(ttlMs);
+      assertOnlyHash(key);
+      hub.wrote();
+      let entry = hub.live(hub.hashes, key);
+      if (!entry) {
+        entry = { fields: new Map(), expiresAtMs: null };
+        hub.hashes.set(key, entry);
+      }
+      for (const [field, value] of Object.entries(fields)) {
+        if (!entry.fields.has(field)) entry.fields.set(field, value);
+      }
+      if (ttlMs !== undefined) entry.expiresAtMs = hub.expiryFrom(ttlMs);
+    },
+
     async setMax(key, score, value, ttlMs) {
       checkKey(key);
       assertTtl(ttlMs);

@@ -170,6 +170,15 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 `;
 
+// Fields written only where the hash has none (HSETNX takes one field per command, so a
+// batch of them as one command). ARGV[1]: the ttl in ms, 0 to leave the expiry as it is;
+// then field, value pairs.
+const HASH_SET_ABSENT = `
+for i = 2, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if tonumber(ARGV[1]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return 1
+`;
+
 /** A Lua script run by hash; re-sent in full when the server has forgotten it (restart). */
 class LuaScript {
   private readonly sha: string;
@@ -197,6 +206,7 @@ const scripts = {
   renewLease: new LuaScript(RENEW_LEASE),
   releaseLease: new LuaScript(RELEASE_LEASE),
   setMax: new LuaScript(SET_MAX),
+  hashSetAbsent: new LuaScript(HASH_SET_ABSENT),
 };
 
 function asInteger(reply: unknown, what: string): number {
@@ -364,6 +374,16 @@ export function createRedisCoordinator(opts: RedisCoordinatorOptions): Coordinat
       // MULTI reports per-command failures (e.g. WRONGTYPE) in its reply, not as a throw.
       const failed = (replies ?? []).find(([err]) => err !== null)?.[0];
       if (replies === null || failed) throw failed ?? new Error(`hashSet ${key}: aborted`);
+    },
+
+    async hashSetAbsent(key, fields, ttlMs) {
+      checkKey(key);
+      const entries = Object.entries(fields);
+      if (entries.length === 0) return;
+      if (ttlMs !== undefined) assertTtl(ttlMs);
+      // One command for the whole batch, applied together: a reader never sees the fields
+      // without the TTL.
+      await scripts.hashSetAbsent.run(cmd, [key], [ttlMs ?? 0, ...entries.flat()]);
     },
 
     async setMax(key, score, value, ttlMs) {

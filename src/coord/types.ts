@@ -66,6 +66,15 @@ export interface Coordinator {
    * whole hash's expiry, so a cache hash cannot outlive the data it mirrors by much.
    */
   hashSet(key: string, fields: Readonly<Record<string, string>>, ttlMs?: number): Promise<void>;
+  /**
+   * Writes each field only where the hash has none yet (HSETNX per field), in one round
+   * trip; `ttlMs` as for hashSet. A write that may land late (sent after its data was
+   * committed, but not awaited) can then never replace a newer value written meanwhile by
+   * hashSet, whichever reaches the server first.
+   */
+  hashSetAbsent(
+    key: string, fields: Readonly<Record<string, string>>, ttlMs?: number,
+  ): Promise<void>;
   /** Number of fields in a hash; 0 when absent. */
   hashLength(key: string): Promise<number>;
   /**

@@ -481,12 +481,32 @@ interface ZoneLayout {
 }
 
 const zoneLayouts = new Map<string, ZoneLayout>();
+/** Layout reads in flight, by the same key: requests for an uncached zone share one. */
+const zoneLayoutReads = new Map<string, Promise<ZoneLayout>>();
 
-/** Whether a zone sells numbered seats, and its ticket range (layouts never change: cached). */
+/**
+ * Whether a zone sells numbered seats, and its ticket range (layouts never change: cached).
+ * At an on-sale every first request of a zone misses the cache at once; they share one read
+ * of the zone's tickets, which would otherwise run once per request (and on PGlite, one after
+ * another on its only connection, ahead of the hold batches).
+ */
 async function zoneLayout(db: Queryable, eventId: string, zone: string): Promise<ZoneLayout> {
   const key = `${eventId}/${zone}`;
   const known = zoneLayouts.get(key);
   if (known !== undefined) return known;
+  let reading = zoneLayoutReads.get(key);
+  if (reading === undefined) {
+    reading = readZoneLayout(db, eventId, zone).finally(() => zoneLayoutReads.delete(key));
+    zoneLayoutReads.set(key, reading);
+  }
+  const layout = await reading;
+  if (zoneLayouts.size >= 10_000) zoneLayouts.clear();
+  zoneLayouts.set(key, layout);
+  return layout;
+}
+
+async function readZoneLayout(db: Queryable, eventId: string, zone: string):
+Promise<ZoneLayout> {
   const { rows } = await db.query<{ seated: boolean; first: number; last: number }>(
     `SELECT bool_and(seat_id IS NOT NULL) AS seated, min(ticket_no)::int AS first,
             max(ticket_no)::int AS last
@@ -494,12 +514,9 @@ async function zoneLayout(db: Queryable, eventId: string, zone: string): Promise
     [eventId, zone],
   );
   const row = rows[0];
-  const layout: ZoneLayout = {
+  return {
     seated: row?.seated === true, firstTicketNo: row?.first ?? 0, lastTicketNo: row?.last ?? 0,
   };
-  if (zoneLayouts.size >= 10_000) zoneLayouts.clear();
-  zoneLayouts.set(key, layout);
-  return layout;
 }
 
 /**

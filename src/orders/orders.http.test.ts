@@ -172,6 +172,35 @@ for (const backend of backends) {
       expect(await auditBooking(db, event.eventId)).toEqual([]);
     });
 
+    it('a webhook that confirms issues codes the batch made: one per ticket, unguessable',
+      async () => {
+        await gateway.flush(); // earlier tests' webhooks
+        // The webhook's settle item does not know the ticket count and carries no codes
+        // (migration 064): the codes come from the database, 128 random bits each.
+        const orders = [];
+        for (const key of ['codes-1', 'codes-2']) {
+          const { fan, holdId } = await holdFor(3);
+          const pending = (await checkout(fan, holdId, 'sim_async_ok', key)).json();
+          expect(pending.status).toBe('pending_payment');
+          orders.push({ fan, orderId: pending.orderId as string });
+        }
+        await gateway.flush();
+        const codes: string[] = [];
+        for (const { fan, orderId } of orders) {
+          const order = (await app.inject({ method: 'GET', url: `/api/v1/orders/${orderId}`,
+            headers: bearer(fan.token) })).json();
+          expect(order.status).toBe('confirmed');
+          expect(order.tickets).toHaveLength(3);
+          for (const ticket of order.tickets as { code: string }[]) {
+            expect(ticket.code).toMatch(/^[A-Za-z0-9_-]{22}$/);
+            expect(Buffer.from(ticket.code, 'base64url')).toHaveLength(16);
+            codes.push(ticket.code);
+          }
+        }
+        expect(new Set(codes).size).toBe(6);
+        expect(await auditBooking(db, event.eventId)).toEqual([]);
+      });
+
     it('refunds a payment that lands after its tickets are gone, exactly once', async () => {
       const { fan, holdId } = await holdFor();
       const pending = (await checkout(fan, holdId, 'sim_async_ok', 'late-1')).json();

@@ -372,6 +372,7 @@ export interface WebhookResult {
  * batch, which records the event id with its effect (a redelivery, or a second copy in the
  * same batch, is a duplicate) and makes news about a payment already settled the same way
  * a no-op; the batch's slow cases and every other event run in a transaction of their own.
+ * A capture this node's own batch already confirmed is answered from memory (no record).
  */
 export async function applyProviderEvent(
   deps: BookingDeps, event: ProviderEvent,
@@ -379,6 +380,15 @@ export async function applyProviderEvent(
   if ((event.type !== 'payment.captured' && event.type !== 'payment.declined')
     || !isUuid(event.paymentId)) {
     return await applyProviderEventAlone(deps, event);
+  }
+  // The same capture this node's own batch already confirmed (the usual fate of a sim_ok
+  // checkout's two webhooks): nothing can change, so no settle item and no database trip.
+  // An event carrying an amount or currency is checked against the payment in the batch.
+  if (event.type === 'payment.captured' && event.amountCents === undefined
+    && event.currency === undefined
+    && settleBatchersFor(deps.db, deps.seams?.settleBatches)
+      .confirmedHere(deps.provider.name, event.paymentId, event.providerRef)) {
+    return { duplicate: true };
   }
   const outcome: FinalOutcome = event.type === 'payment.captured'
     ? { status: 'captured', providerRef: event.providerRef }

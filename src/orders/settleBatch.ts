@@ -7,12 +7,14 @@
  * transaction). Items are collected while the previous batches run (no timer when idle; at most
  * `limits.settleBatchMax` per batch, `limits.settleBatchesInFlight` batches per database, one
  * on PGlite, another beside a running one only once `limits.settleBatchParallelMin` wait)
- * and decided by the database function `settle_batch` (migrations 021, 027) in one
+ * and decided by the database function `settle_batch` (migrations 021, 027, 064) in one
  * statement: one round trip and one commit for the whole batch. Duplicate news about a
  * payment becomes a no-op inside the batch, so a webhook racing its own checkout costs one
  * item, not a pooled connection parked on the checkout's locks. The rare outcomes the
  * function leaves to a transaction of its own ('slow') are settled by `settleAlone`. The
- * queueing is core/groupCommit.ts's, keyed by provider.
+ * queueing is core/groupCommit.ts's, keyed by provider. The payments a node's batches
+ * confirmed are remembered (the newest few thousand), so the provider's later copies of
+ * that capture, the usual fate of a sim_ok checkout's two webhooks, skip the batch.
  */
 import { randomBytes } from 'node:crypto';
 import { limits } from '../config/limits.js';
@@ -36,7 +38,10 @@ export type SettleGuard = 'settle-hold-live';
 export interface SettleItem {
   paymentId: string;
   outcome: FinalOutcome;
-  /** Tickets to issue when known (the checkout knows; a webhook does not). */
+  /**
+   * Tickets to issue when known (the checkout knows; a webhook does not): the item carries
+   * that many codes; without it the batch makes the codes it issues.
+   */
   quantity?: number;
   /** A verified provider event: recorded with its effect (a repeat is a duplicate). */
   providerEvent?: { id: string; kind: string; amountCents?: number; currency?: string };
@@ -68,7 +73,10 @@ function encode(item: SettleItem): Record<string, unknown> {
   return {
     p: item.paymentId, s: outcome.status, r: outcome.providerRef,
     ...(outcome.status === 'declined' ? { why: outcome.reason } : {}),
-    codes: ticketCodes(item.quantity ?? limits.seatsPerHold),
+    // Codes only for a known count: an item that does not know it (a webhook, a reconciler
+    // answer) has them made by the batch if it confirms (migration 064); 50 codes per such
+    // item were made, sent and parsed for nothing on almost every webhook.
+    ...(item.quantity === undefined ? {} : { codes: ticketCodes(item.quantity) }),
     ...(providerEvent === undefined ? {} : {
       ev: { id: providerEvent.id, kind: providerEvent.kind },
       ...(providerEvent.amountCents === undefined ? {} : { am: providerEvent.amountCents }),
@@ -150,6 +158,11 @@ interface Pending {
 /** The settle batchers of one database (and test gate), one key per provider and guard. */
 export class SettleBatchers {
   private readonly batcher: GroupCommit<Pending, SettleResult>;
+  /**
+   * Payments this node's batches confirmed (committed), by provider and payment id, with
+   * the capture's reference; the newest `limits.settledPaymentsRemembered`, oldest first.
+   */
+  private readonly confirmed = new Map<string, string>();
 
   constructor(readonly db: Db, gate?: BatchGate) {
     this.batcher = new GroupCommit<Pending, SettleResult>({
@@ -167,8 +180,31 @@ export class SettleBatchers {
   }
 
   /** Queues an item for its key's next batch and answers its result. */
-  submit(provider: string, item: SettleItem, unguarded?: SettleGuard): Promise<SettleResult> {
-    return this.batcher.submit(`${provider}/${unguarded ?? ''}`, { item, provider, unguarded });
+  async submit(provider: string, item: SettleItem, unguarded?: SettleGuard):
+    Promise<SettleResult> {
+    const result = await this.batcher.submit(`${provider}/${unguarded ?? ''}`,
+      { item, provider, unguarded });
+    if (result.kind === 'settled' && result.confirmed && item.outcome.status === 'captured') {
+      // Committed: the payment is captured with this reference, and a payment only moves
+      // forward, so the same capture reported again can change nothing, ever.
+      const key = `${provider}/${item.paymentId}`;
+      this.confirmed.delete(key);
+      this.confirmed.set(key, item.outcome.providerRef);
+      if (this.confirmed.size > limits.settledPaymentsRemembered) {
+        const oldest = this.confirmed.keys().next();
+        if (oldest.done !== true) this.confirmed.delete(oldest.value);
+      }
+    }
+    return result;
+  }
+
+  /**
+   * True when a batch of this node confirmed `paymentId` as captured under `providerRef`
+   * (and it is still remembered): news of that same capture is a no-op, answered without a
+   * settle item. False means only "not known here": the news goes to a batch as before.
+   */
+  confirmedHere(provider: string, paymentId: string, providerRef: string): boolean {
+    return this.confirmed.get(`${provider}/${paymentId}`) === providerRef;
   }
 }
 

@@ -9,6 +9,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { EventDetails } from '../catalog/schemas.js';
 import type { AppContext } from '../context.js';
 import type { App } from '../http/types.js';
+import { simulatedWebhookSecret } from '../payments/index.js';
+import { signatureHeader, signPayload } from '../payments/signature.js';
 import type { SimulatedGateway } from '../payments/simulated.js';
 import type { Db } from '../storage/index.js';
 import { auditBooking } from '../testing/audit.js';
@@ -153,6 +155,48 @@ for (const backend of backends) {
         expect(rows).toHaveLength(1);
         expect(await auditBooking(db, event.eventId)).toEqual([]);
       });
+
+    it('webhooks after their checkout settled are answered without a settle item; other '
+      + 'news about the payment still goes to a batch', async () => {
+      const { fan, holdId } = await holdFor();
+      const order = (await checkout(fan, holdId, 'sim_ok', 'after-1')).json();
+      expect(order.status).toBe('confirmed');
+      const paymentId = order.payment.paymentId as string;
+      gate.pause();
+      // The gateway's two copies of "captured", after this node's batch confirmed it: no
+      // batch can start, so only an answer from memory lets them finish.
+      const deliveries = gateway.pending();
+      expect(deliveries).toHaveLength(2);
+      let answered = 0;
+      const hooks = deliveries.map(async (delivery) => {
+        const reply = await app.inject({ method: 'POST',
+          url: '/api/v1/payments/webhooks/simulated', headers: delivery.headers,
+          payload: delivery.body });
+        answered += 1;
+        return reply;
+      });
+      await until(() => answered === 2 || gate.queued() > 0, 'the webhooks are answered');
+      expect(gate.queued()).toBe(0);
+      expect((await Promise.all(hooks)).map((r) => [r.statusCode, r.json().duplicate]))
+        .toEqual([[200, true], [200, true]]);
+      // Control: the same payment captured under another reference is not that news; it
+      // waits for a batch, which records it as a mismatch and changes nothing.
+      const body = JSON.stringify({ id: 'evt_other_ref', type: 'payment.captured',
+        created: Math.floor(Date.now() / 1000),
+        data: { paymentId, providerRef: `simpay_not_${paymentId}` } });
+      const forged = app.inject({ method: 'POST', url: '/api/v1/payments/webhooks/simulated',
+        headers: { 'content-type': 'application/json', [signatureHeader]: signPayload(
+          simulatedWebhookSecret(ctx.secrets.secret), body, Math.floor(Date.now() / 1000)) },
+        payload: body });
+      await until(() => gate.queued() === 1, 'the other news waits for a batch');
+      gate.resume();
+      expect((await forged).json()).toEqual({ received: true, duplicate: false });
+      const { rows } = await db.query<{ kind: string }>(
+        'SELECT kind FROM provider_events WHERE payment_id = $1', [paymentId]);
+      expect(rows).toEqual([{ kind: 'payment.mismatch' }]);
+      expect((await orderOf(fan, order.orderId)).status).toBe('confirmed');
+      expect(await auditBooking(db, event.eventId)).toEqual([]);
+    });
 
     it('a hold that lapsed during payment is refunded without failing its batch', async () => {
       const late = await holdFor();

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 
 import { loadEvent, type EventRecord } from '../catalog/events.js';
 import type { QueueSettings } from '../catalog/schemas.js';
@@ -128,12 +128,18 @@ for (const backend of backends) {
       }
 
       it('a known fan re-joins and polls without a PostgreSQL round trip', async () => {
-        const { room, event, count, close } = await setup();
+        const { ctx, room, event, count, close } = await setup();
         try {
           const [a, b] = [randomUUID(), randomUUID()];
           await room.join(event, a);
           await room.join(event, b);
           await room.view(event, b);
+          // A join's reply does not wait for its members-cache write; the re-join comes after
+          // it has landed (before that, a re-join is answered by a batch, as on a miss).
+          const members = ctx.coord.keys.event(event.eventId, 'queue:members');
+          await vi.waitFor(async () => {
+            expect(await ctx.coord.hashGet(members, b)).not.toBeNull();
+          }, { timeout: 10_000 });
           count.reset();
           const again = await room.join(event, b);
           const polled = await room.view(event, b);

@@ -12,8 +12,15 @@
  * Many joiners in one batch, on both backends: a fan already in line, one who left, a
  * duplicate, a revoked token and newcomers decided together, each by their own rule; and
  * the waiting room writes the batch's members cache once, not once per fan.
+ *
+ * A batch reads its own customers' entries, not the line: on a connection whose plans were
+ * made while the line was empty (the function's plans are generic and kept), a batch of 16
+ * new fans of a 2,000-entry line fetches at most its own rows. The control is the function
+ * as migration 034 defined it, on the same connection, which fetches the whole line.
+ * PostgreSQL only (PGlite keeps no table access counters).
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -201,12 +208,98 @@ for (const backend of backends) {
         expect((await entries(db, event.eventId)).map((e) => e.n)).toEqual([1, 2, 3, 4, 5, 6]);
       });
 
+    // PostgreSQL only: PGlite keeps no table access counters (they read 0 in both cases).
+    it.skipIf(backend.name !== 'postgres')(
+      'a batch fetches its own customers\' entries, not the line (control: migration 034)',
+      async () => {
+        const event = await queuedEvent(ctx, db);
+        await joinLine(db, event, [randomUUID()], undefined);
+        const as034 = readFileSync(new URL(
+          '../storage/migrations/034_queue_join_batch.sql', import.meta.url), 'utf8')
+          .replace('CREATE FUNCTION queue_join_batch(', 'CREATE FUNCTION queue_join_batch_034(');
+        await db.exec(as034);
+        const fetched = await db.tx(async (tx) => {
+          const batch = async (fn: string, size: number): Promise<number> => {
+            const read = async (): Promise<number> => {
+              const { rows } = await tx.query<{ n: string }>(
+                `SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) AS n
+                   FROM pg_stat_xact_user_tables WHERE relname = 'queue_entries'`);
+              return Number(rows[0]?.n ?? 0);
+            };
+            const ids = Array.from({ length: size }, () => randomUUID());
+            const before = await read();
+            const { rows } = await tx.query<{ outcome: string }>(
+              `SELECT outcome FROM ${fn}($1::uuid, $2::uuid[], $3::int[], $4::timestamptz)`,
+              [event.eventId, ids, ids.map(() => null), new Date(event.onSaleAtMs)]);
+            expect(rows.map((row) => row.outcome)).toEqual(ids.map(() => 'joined'));
+            return (await read()) - before;
+          };
+          // Both functions plan on this connection while the line has one entry.
+          await batch('queue_join_batch', 1);
+          await batch('queue_join_batch_034', 1);
+          for (let i = 0; i < 4; i += 1) await batch('queue_join_batch', 500);
+          return { now: await batch('queue_join_batch', 16),
+            as034: await batch('queue_join_batch_034', 16) };
+        });
+        expect(fetched.now).toBeLessThanOrEqual(16);
+        expect(fetched.as034).toBeGreaterThanOrEqual(2_000);
+        expect((await entries(db, event.eventId)).map((e) => e.n))
+          .toEqual(Array.from({ length: 2_035 }, (_, i) => i + 1));
+      });
+
+    it('a join\'s late cache write never replaces a leave written meanwhile by another node',
+      async () => {
+        const coord = createMemoryCoordinator({});
+        let open = (): void => undefined;
+        const gate = new Promise<void>((resolve) => { open = resolve; });
+        let landed = (): void => undefined;
+        const written = new Promise<void>((resolve) => { landed = resolve; });
+        // Node 1's members-cache write of its join batch is held until node 2 has written.
+        const held: Coordinator = { ...coord, hashSetAbsent: async (key, fields, ttlMs) => {
+          await gate;
+          await coord.hashSetAbsent(key, fields, ttlMs);
+          landed();
+        } };
+        const node1 = new WaitingRoom(buildTestContext(db, { coord: held }));
+        const node2 = new WaitingRoom(buildTestContext(db, { coord }));
+        const event = await queuedEvent(buildTestContext(db, { coord }), db);
+        const x = randomUUID();
+        try {
+          // The reply does not wait for the cache write (the gate is still closed).
+          const { view, created } = await node1.join(event, x);
+          expect(created).toBe(true);
+          await node2.leave(event, x);
+          open();
+          await written;
+          const fresh = new WaitingRoom(buildTestContext(db, { coord }));
+          expect(await fresh.entry(event.eventId, x)).toEqual({
+            customerId: x, number: view.number, left: true, leftReason: 'left',
+          });
+          // Control: the same late write as a plain hashSet replaces the leave's mark, and a
+          // node reading the cache would tell a fan who left that they are waiting.
+          const key = coord.keys.event(event.eventId, 'queue:members');
+          await coord.hashSet(key, { [x]: String(view.number) });
+          const misled = new WaitingRoom(buildTestContext(db, { coord }));
+          expect(await misled.entry(event.eventId, x)).toEqual({
+            customerId: x, number: view.number,
+          });
+        } finally {
+          await Promise.all([node1, node2].map((room) => room.stopFollowing()));
+          await coord.close();
+        }
+      });
+
     it('a batch of joins writes the members cache once, every fan in it', async () => {
       const coord = createMemoryCoordinator({});
       let writes = 0;
-      const counting: Coordinator = { ...coord, hashSet: async (key, fields, ttlMs) => {
+      let cachedFans = 0;
+      let allCached = (): void => undefined;
+      const cachedAll = new Promise<void>((resolve) => { allCached = resolve; });
+      const counting: Coordinator = { ...coord, hashSetAbsent: async (key, fields, ttlMs) => {
         writes += 1;
-        await coord.hashSet(key, fields, ttlMs);
+        await coord.hashSetAbsent(key, fields, ttlMs);
+        cachedFans += Object.keys(fields).length;
+        if (cachedFans >= 50) allCached();
       } };
       let batches = 0;
       const countingDb = new Proxy(db, {
@@ -228,6 +321,8 @@ for (const backend of backends) {
         // in flight). How many depends on when each join reaches the batcher, so the bound
         // only says they were grouped, not sent one transaction each.
         const joined = await Promise.all(ids.map((id) => room.join(event, id)));
+        // The replies do not wait for the cache writes (they only fill missing fields).
+        await cachedAll;
         const numbers = joined.map((j) => j.view.number as number);
         expect([...numbers].sort((a, b) => a - b)).toEqual(ids.map((_, i) => i + 1));
         expect(batches).toBeGreaterThan(0);

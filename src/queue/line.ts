@@ -11,8 +11,8 @@
  * out numbers twice. The lock's cost is paid once per batch, not per fan: a node groups the
  * joins that arrive while its previous batch is committing into one transaction (group
  * commit, see JoinBatcher), so throughput grows with load instead of queueing on the row.
- * That transaction is one call of `queue_join_batch` (migration 034): one round trip per
- * batch. A node sends a second batch beside the first (PostgreSQL only): it waits for the
+ * That transaction is one call of `queue_join_batch` (migrations 034, 062): one round trip
+ * per batch, reading only the batch's own customers' rows. A node sends a second batch beside the first (PostgreSQL only): it waits for the
  * numbering lock inside the database, so the line's pace is the lock's, not the round trip's.
  */
 import type { EventRecord } from '../catalog/events.js';

@@ -100,7 +100,10 @@ export class WaitingRoom {
   private readonly events = new Map<string, { atMs: number; record: Promise<EventRecord> }>();
   private readonly statuses = new Map<string, StatusMemo>();
   private readonly followed = new Map<string, FollowedLine>();
-  /** Members-cache writes gathered in this turn of the event loop, per cache key. */
+  /**
+   * Members-cache writes gathered in this turn of the event loop, per cache key and kind
+   * (hashSet, or the join batches' hashSetAbsent under `<key> absent`).
+   */
   private readonly memberWrites = new Map<string, {
     fields: Record<string, string>; written: Promise<void>;
   }>();
@@ -186,7 +189,9 @@ export class WaitingRoom {
       pending.checked = true;
       versions.learn(customerId, pending.version, startedAtMs);
     }
-    await this.remember(event.eventId, outcome);
+    // Not awaited: the entry is committed, and the write only fills fields the cache lacks,
+    // so landing after a leave's (or any newer) write never replaces it (see rememberJoined).
+    this.rememberJoined(event.eventId, outcome);
     return { view: await this.view(event, customerId, outcome), created: outcome.created };
   }
 
@@ -535,21 +540,41 @@ export class WaitingRoom {
    * after one has been sent goes in the next, sent after it on the same connection.
    */
   async remember(eventId: string, ...entries: EntryRef[]): Promise<void> {
+    await this.writeMembers(eventId, entries, false);
+  }
+
+  /**
+   * Remembers what a join batch answered (committed), without the caller waiting for the
+   * write: it only fills fields the cache lacks (hashSetAbsent), so however late it lands,
+   * it never replaces a newer mark, such as a leave written by another node after the
+   * batch committed. A fan whose field is still missing meanwhile is read from PostgreSQL
+   * once (entry()), as after any cache miss. Grouped per line and turn as remember is.
+   */
+  private rememberJoined(eventId: string, entry: EntryRef): void {
+    void this.writeMembers(eventId, [entry], true);
+  }
+
+  private async writeMembers(
+    eventId: string, entries: readonly EntryRef[], ifAbsent: boolean,
+  ): Promise<void> {
     if (entries.length === 0) return;
     for (const entry of entries) this.keepPlace(eventId, entry);
     const key = this.ctx.coord.keys.event(eventId, 'queue:members');
-    let pending = this.memberWrites.get(key);
+    const group = ifAbsent ? `${key} absent` : key;
+    let pending = this.memberWrites.get(group);
     if (pending === undefined) {
       const fields: Record<string, string> = {};
+      const coord = this.ctx.coord;
       const written = new Promise<void>((resolve) => {
         setImmediate(() => {
-          this.memberWrites.delete(key);
-          void this.cacheWrite(() => this.ctx.coord.hashSet(key, fields, membersTtlMs))
-            .then(resolve);
+          this.memberWrites.delete(group);
+          void this.cacheWrite(() => (ifAbsent
+            ? coord.hashSetAbsent(key, fields, membersTtlMs)
+            : coord.hashSet(key, fields, membersTtlMs))).then(resolve);
         });
       });
       pending = { fields, written };
-      this.memberWrites.set(key, pending);
+      this.memberWrites.set(group, pending);
     }
     for (const entry of entries) {
       pending.fields[entry.customerId] = memberValue(entry);
