@@ -620,11 +620,13 @@ export async function run(): Promise<BenchSection> {
         'bench fails if a seat went to two holds). Each case is ' +
         'capped at ' +
         `${caseMs / 1000} s. "embedded PGlite" runs the HTTP route on the in-process ` +
-        'database (one connection; 10,000 customers, maxTicketsPerCustomer 50), measured ' +
+        'database on the node\'s own thread (one connection; 10,000 customers, ' +
+        'maxTicketsPerCustomer 50; STAMPEDE_PGLITE_THREAD=main), measured ' +
         'after an uncounted warm-up of up to 6,000 holds at the same concurrency on an ' +
         'event of its own (a cold start measures the WebAssembly\'s tier-up); its ' +
         '"in a worker thread" rows run the same cases with PGlite in a worker thread of its ' +
-        'own (STAMPEDE_PGLITE_THREAD=worker), so the route and the database use two cores; ' +
+        'own (STAMPEDE_PGLITE_THREAD=worker, the default), so the route and the database use ' +
+        'two cores; ' +
         'the "ceiling" rows, from the same run, are what that database allows without HTTP: a ' +
         'bare round trip, the bare claim, and one hold batch of 1, 8 or 64 requests at a ' +
         'time (requests decided per second), so the HTTP figures read against them. ' +

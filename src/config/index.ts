@@ -35,8 +35,8 @@ export interface Config {
   redisKeyPrefix: string;
   dataDir: string;
   /**
-   * Where embedded PGlite runs: 'main', the node's own thread (default), or 'worker', a
-   * worker thread of its own, so HTTP and the database use two cores (storage/pgliteWorker.ts).
+   * Where embedded PGlite runs: 'worker' (default), a worker thread of its own, so HTTP and
+   * the database use two cores (storage/pgliteWorker.ts), or 'main', the node's own thread.
    */
   pgliteThread: 'main' | 'worker';
   /** The built web app to serve at `/`; undefined means the build beside the server. */
@@ -403,7 +403,7 @@ export function loadConfig(env: Env = process.env): Config {
     redis: redisTarget(env, redisUrl),
     redisKeyPrefix: keyPrefix(env),
     dataDir: path.resolve(text(env, 'STAMPEDE_DATA_DIR') ?? './data'),
-    pgliteThread: oneOf(env, 'STAMPEDE_PGLITE_THREAD', 'main', ['main', 'worker']),
+    pgliteThread: oneOf(env, 'STAMPEDE_PGLITE_THREAD', 'worker', ['main', 'worker']),
     webDir: optionalPath(text(env, 'STAMPEDE_WEB_DIR')),
     adminToken: secretValue(env, 'STAMPEDE_ADMIN_TOKEN'),
     secret,
