@@ -125,6 +125,23 @@ function parseCounter(key: string, value: string): number {
 export function createMemoryCoordinator(opts: MemoryCoordinatorOptions = {}): Coordinator {
   assert.ok(!(opts.hub && opts.clock), 'pass the clock to createMemoryHub when sharing a hub');
   const hub = opts.hub ?? createMemoryHub(opts.clock);
+  /** hashSet and hashSetAbsent: with `onlyAbsent`, fields the hash already has are kept. */
+  const writeHash = (key: string, fields: Readonly<Record<string, string>>,
+    ttlMs: number | undefined, onlyAbsent: boolean): void => {
+    checkKey(key);
+    if (ttlMs !== undefined) assertTtl(ttlMs);
+    assertOnlyHash(key);
+    hub.wrote();
+    let entry = hub.live(hub.hashes, key);
+    if (!entry) {
+      entry = { fields: new Map(), expiresAtMs: null };
+      hub.hashes.set(key, entry);
+    }
+    for (const [field, value] of Object.entries(fields)) {
+      if (!onlyAbsent || !entry.fields.has(field)) entry.fields.set(field, value);
+    }
+    if (ttlMs !== undefined) entry.expiresAtMs = hub.expiryFrom(ttlMs);
+  };
   const keys = createKeyspace(opts.prefix ?? DEFAULT_PREFIX);
   const logger = opts.logger ?? consoleLogger;
   const mine = new Set<Subscription>();
@@ -200,33 +217,11 @@ export function createMemoryCoordinator(opts: MemoryCoordinatorOptions = {}): Co
     },
 
     async hashSet(key, fields, ttlMs) {
-      checkKey(key);
-      if (ttlMs !== undefined) assertTtl(ttlMs);
-      assertOnlyHash(key);
-      hub.wrote();
-      let entry = hub.live(hub.hashes, key);
-      if (!entry) {
-        entry = { fields: new Map(), expiresAtMs: null };
-        hub.hashes.set(key, entry);
-      }
-      for (const [field, value] of Object.entries(fields)) entry.fields.set(field, value);
-      if (ttlMs !== undefined) entry.expiresAtMs = hub.expiryFrom(ttlMs);
+      writeHash(key, fields, ttlMs, false);
     },
 
     async hashSetAbsent(key, fields, ttlMs) {
-      checkKey(key);
-      if (ttlMs !== undefined) assertTtl(ttlMs);
-      assertOnlyHash(key);
-      hub.wrote();
-      let entry = hub.live(hub.hashes, key);
-      if (!entry) {
-        entry = { fields: new Map(), expiresAtMs: null };
-        hub.hashes.set(key, entry);
-      }
-      for (const [field, value] of Object.entries(fields)) {
-        if (!entry.fields.has(field)) entry.fields.set(field, value);
-      }
-      if (ttlMs !== undefined) entry.expiresAtMs = hub.expiryFrom(ttlMs);
+      writeHash(key, fields, ttlMs, true);
     },
 
     async setMax(key, score, value, ttlMs) {
