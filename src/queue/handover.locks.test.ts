@@ -11,42 +11,27 @@
  * in reverse order: the batch holds c and wants a, the tick holds a and wants c, and
  * PostgreSQL reports the deadlock. PostgreSQL only: it needs three transactions at once.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 
-import { loadEvent } from '../catalog/events.js';
-import type { AppContext } from '../context.js';
-import type { Db } from '../storage/index.js';
 import { sqlState } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
-import { buildTestContext } from '../testing/context.js';
-import { buildEvent, insertCustomerRows } from '../testing/factories.js';
+import { buildQueuedEvent, insertCustomerRows } from '../testing/factories.js';
 import { waitForLockWait } from '../testing/lockWait.js';
 import { holdOpen } from '../testing/openTx.js';
+import { describePostgres } from '../testing/suites.js';
 import { claimAdmission, tickLine } from './admission.js';
 import { moveBatch } from './handover.js';
 import { joinLine } from './line.js';
 import { reserveWaitlistBase } from './waitblock.js';
 
 const backends = await testBackends();
-const postgres = backends.find((backend) => backend.name === 'postgres');
 
-describe.skipIf(postgres === undefined || !postgres.available)(
-  'the move batch\'s pass release against the tick\'s slot release on PostgreSQL', () => {
-    let db: Db;
-    let ctx: AppContext;
-
-    beforeAll(async () => {
-      db = await (postgres as NonNullable<typeof postgres>).open({ poolMax: 6 });
-      ctx = buildTestContext(db);
-    });
-    afterAll(async () => db?.close());
-
+describePostgres(backends,
+  'the move batch\'s pass release against the tick\'s slot release on PostgreSQL',
+  { poolMax: 6 }, (suite) => {
     async function overlapping(reverseAdmissionLocks: boolean) {
-      const details = await buildEvent(ctx, {
-        onSaleAt: new Date(Date.now() - 60_000).toISOString(),
-        queue: { enabled: true, admitPerMinute: 6_000, maxActiveShoppers: 10 },
-      });
-      const event = await loadEvent(db, details.eventId);
+      const { db, ctx } = suite;
+      const event = await buildQueuedEvent(ctx);
       const [a, b, c] = (await insertCustomerRows(db, 3)).sort() as [string, string, string];
       await joinLine(db, event, [a, b, c], undefined);
       const first = await tickLine(db, event, { token: 1, claimGraceSeconds: 60 });
@@ -72,6 +57,7 @@ describe.skipIf(postgres === undefined || !postgres.available)(
     }
 
     it('the batch gives passes back in customer order: both finish, no deadlock', async () => {
+      const { db } = suite;
       const { event, fans, tick, move } = await overlapping(false);
       expect('value' in tick && tick.value.kind).toBe('ticked');
       expect('value' in move && [...move.value.values()].map((moved) =>

@@ -24,15 +24,15 @@ import { readFileSync } from 'node:fs';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { loadEvent, type EventRecord } from '../catalog/events.js';
 import type { AppContext } from '../context.js';
 import { TokenRevoked } from '../customers/tokenVersions.js';
 import type { Db } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
 import { buildTestContext } from '../testing/context.js';
-import { buildCustomers, buildEvent } from '../testing/factories.js';
+import { buildCustomers, buildQueuedEvent } from '../testing/factories.js';
 import { waitForLockWait } from '../testing/lockWait.js';
 import { holdOpen } from '../testing/openTx.js';
+import { describePostgres } from '../testing/suites.js';
 import { createMemoryCoordinator } from '../coord/memory.js';
 import type { Coordinator } from '../coord/types.js';
 import { leaveLine } from './leave.js';
@@ -43,14 +43,6 @@ import { newSeed } from './shuffle.js';
 import { WaitingRoom } from './room.js';
 
 const backends = await testBackends();
-const postgres = backends.find((backend) => backend.name === 'postgres');
-
-async function queuedEvent(ctx: AppContext, db: Db): Promise<EventRecord> {
-  const details = await buildEvent(ctx, {
-    queue: { enabled: true, admitPerMinute: 60, maxActiveShoppers: 10 },
-  });
-  return await loadEvent(db, details.eventId);
-}
 
 async function entries(db: Db, eventId: string): Promise<{ id: string; n: number }[]> {
   const { rows } = await db.query<{ customer_id: string; number: string }>(
@@ -59,21 +51,11 @@ async function entries(db: Db, eventId: string): Promise<{ id: string; n: number
   return rows.map((row) => ({ id: row.customer_id, n: Number(row.number) }));
 }
 
-describe.skipIf(postgres === undefined || !postgres.available)(
-  'one customer joining from two nodes at once (PostgreSQL)', () => {
-    let db: Db;
-    let ctx: AppContext;
-
-    beforeAll(async () => {
-      db = await (postgres as NonNullable<typeof postgres>).open({ poolMax: 6 });
-      ctx = buildTestContext(db);
-    });
-    afterAll(async () => {
-      await db?.close();
-    });
-
+describePostgres(backends, 'one customer joining from two nodes at once (PostgreSQL)',
+  { poolMax: 6 }, (suite) => {
     async function race(unguarded?: JoinGuard) {
-      const event = await queuedEvent(ctx, db);
+      const { db, ctx } = suite;
+      const event = await buildQueuedEvent(ctx, { admitPerMinute: 60 });
       const [first, x, y, z] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
       // The line exists and its (empty) pre-queue is drawn: both nodes take the one-call path.
       await joinLine(db, event, [first], undefined);
@@ -106,7 +88,8 @@ describe.skipIf(postgres === undefined || !postgres.available)(
      * behind it inside PostgreSQL. A transaction holding the lock keeps both waiting at once.
      */
     async function twoInFlight(pacing: JoinPacing) {
-      const event = await queuedEvent(ctx, db);
+      const { db, ctx } = suite;
+      const event = await buildQueuedEvent(ctx, { admitPerMinute: 60 });
       const [first, x, z] = [randomUUID(), randomUUID(), randomUUID()];
       await joinLine(db, event, [first], undefined);
       const holder = await holdOpen(db, (tx) => tx.query(
@@ -177,7 +160,7 @@ for (const backend of backends) {
 
     it('each fan of a mixed batch is decided by their own rule, newcomers in arrival order',
       async () => {
-        const event = await queuedEvent(ctx, db);
+        const event = await buildQueuedEvent(ctx, { admitPerMinute: 60 });
         const [inLine, gone, revoked] = (await buildCustomers(ctx, 3)).map((c) => c.customerId);
         const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
         await joinLine(db, event, [inLine as string, gone as string], undefined);
@@ -212,7 +195,7 @@ for (const backend of backends) {
     it.skipIf(backend.name !== 'postgres')(
       'a batch fetches its own customers\' entries, not the line (control: migration 034)',
       async () => {
-        const event = await queuedEvent(ctx, db);
+        const event = await buildQueuedEvent(ctx, { admitPerMinute: 60 });
         await joinLine(db, event, [randomUUID()], undefined);
         const as034 = readFileSync(new URL(
           '../storage/migrations/034_queue_join_batch.sql', import.meta.url), 'utf8')
@@ -262,7 +245,8 @@ for (const backend of backends) {
         } };
         const node1 = new WaitingRoom(buildTestContext(db, { coord: held }));
         const node2 = new WaitingRoom(buildTestContext(db, { coord }));
-        const event = await queuedEvent(buildTestContext(db, { coord }), db);
+        const event = await buildQueuedEvent(buildTestContext(db, { coord }),
+          { admitPerMinute: 60 });
         const x = randomUUID();
         try {
           // The reply does not wait for the cache write (the gate is still closed).
@@ -313,7 +297,7 @@ for (const backend of backends) {
         },
       });
       const roomCtx = buildTestContext(countingDb, { coord: counting });
-      const event = await queuedEvent(roomCtx, db);
+      const event = await buildQueuedEvent(roomCtx, { admitPerMinute: 60 });
       const room = new WaitingRoom(roomCtx);
       try {
         const ids = Array.from({ length: 50 }, () => randomUUID());

@@ -10,43 +10,28 @@
  * entries' share lock before it admits, in a statement of its own, so it waits for the
  * leave and then sees it. The control skips that lock. PostgreSQL only: two transactions.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 
-import { loadEvent } from '../catalog/events.js';
-import type { AppContext } from '../context.js';
 import type { Db } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
-import { buildTestContext } from '../testing/context.js';
-import { buildEvent, insertCustomerRows } from '../testing/factories.js';
+import { buildQueuedEvent, insertCustomerRows } from '../testing/factories.js';
 import { waitForLockWait } from '../testing/lockWait.js';
+import { describePostgres } from '../testing/suites.js';
 import { tickLine } from './admission.js';
 import { leaveLine } from './leave.js';
 import { joinLine } from './line.js';
 
 const backends = await testBackends();
-const postgres = backends.find((backend) => backend.name === 'postgres');
 
-describe.skipIf(postgres === undefined || !postgres.available)(
-  'a leave racing the tick that admits the fan on PostgreSQL', () => {
-    let db: Db;
-    let ctx: AppContext;
-
-    beforeAll(async () => {
-      db = await (postgres as NonNullable<typeof postgres>).open({ poolMax: 6 });
-      ctx = buildTestContext(db);
-    });
-    afterAll(async () => db?.close());
-
+describePostgres(backends, 'a leave racing the tick that admits the fan on PostgreSQL',
+  { poolMax: 6 }, (suite) => {
     /**
      * One fan in line; their leave is written and held uncommitted while a tick admits
      * them; then the leave commits. Answers the fan's admission as it ended up.
      */
     async function leaveDuringAdmission(unlockedLeavers: boolean) {
-      const details = await buildEvent(ctx, {
-        onSaleAt: new Date(Date.now() - 60_000).toISOString(),
-        queue: { enabled: true, admitPerMinute: 6_000, maxActiveShoppers: 10 },
-      });
-      const event = await loadEvent(db, details.eventId);
+      const { db, ctx } = suite;
+      const event = await buildQueuedEvent(ctx);
       const [fan] = await insertCustomerRows(db, 1) as [string];
       await joinLine(db, event, [fan], undefined);
 

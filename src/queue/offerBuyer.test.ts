@@ -28,8 +28,9 @@ import type { Db } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
 import { buildTestContext } from '../testing/context.js';
 import {
-  buildEvent, buildHold, buildVenue, insertCustomerRows,
+  buildEvent, buildHold, buildQueuedEvent, buildVenue, insertCustomerRows,
 } from '../testing/factories.js';
+import { describePostgres } from '../testing/suites.js';
 import { joinWaitlist } from '../waitlist/waitlist.js';
 import { waitForLockWait } from '../testing/lockWait.js';
 import { releaseShopperSlot, tickLine } from './admission.js';
@@ -93,19 +94,9 @@ for (const backend of backends) {
   });
 }
 
-const postgres = backends.find((backend) => backend.name === 'postgres');
-
-describe.skipIf(postgres === undefined || !postgres.available)(
-  'a purchase confirmed while the tick admits the buyer on PostgreSQL', () => {
-    let db: Db;
-    let ctx: AppContext;
-
-    beforeAll(async () => {
-      db = await (postgres as NonNullable<typeof postgres>).open({ poolMax: 6 });
-      ctx = buildTestContext(db);
-    });
-    afterAll(async () => db?.close());
-
+describePostgres(backends,
+  'a purchase confirmed while the tick admits the buyer on PostgreSQL',
+  { poolMax: 6 }, (suite) => {
     /**
      * The buyer waits in line with a pending order; its confirmation (the statements of
      * settle.ts that touch the line: the order confirmed, the shopper's slot released) is
@@ -113,10 +104,8 @@ describe.skipIf(postgres === undefined || !postgres.available)(
      * Answers the buyer's admission as it ended up.
      */
     async function confirmDuringAdmission(unlockedLeavers: boolean) {
-      const details = await buildEvent(ctx, {
-        queue: { enabled: true, admitPerMinute: 6_000, maxActiveShoppers: 10 },
-      });
-      const event = await loadEvent(db, details.eventId);
+      const { db, ctx } = suite;
+      const event = await buildQueuedEvent(ctx);
       const [buyer] = await insertCustomerRows(db, 1) as [string];
       await joinLine(db, event, [buyer], undefined);
       // The offer the buyer is paying for (a hold made for them, outside the line).

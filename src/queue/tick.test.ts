@@ -24,8 +24,11 @@ import type { Db, Queryable, QueryResult } from '../storage/index.js';
 import { sqlState } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
 import { buildTestContext } from '../testing/context.js';
-import { buildEvent, buildVenue, insertCustomerRows } from '../testing/factories.js';
+import {
+  buildEvent, buildQueuedEvent, buildVenue, insertCustomerRows,
+} from '../testing/factories.js';
 import { waitForLockWait } from '../testing/lockWait.js';
+import { describePostgres } from '../testing/suites.js';
 import { claimAdmission, tickLine, type TickOutcome } from './admission.js';
 import { joinLine } from './line.js';
 
@@ -211,25 +214,12 @@ for (const backend of backends) {
  * tick holds c and wants a, the batch holds a and wants c, and PostgreSQL reports the
  * deadlock. PostgreSQL only: it needs three transactions at once.
  */
-const postgres = backends.find((backend) => backend.name === 'postgres');
-
-describe.skipIf(postgres === undefined || !postgres.available)(
-  'the tick\'s slot release against a hold batch\'s pass claim on PostgreSQL', () => {
-    let db: Db;
-    let ctx: AppContext;
-
-    beforeAll(async () => {
-      db = await (postgres as NonNullable<typeof postgres>).open({ poolMax: 6 });
-      ctx = buildTestContext(db);
-    });
-    afterAll(async () => db?.close());
-
+describePostgres(backends,
+  'the tick\'s slot release against a hold batch\'s pass claim on PostgreSQL',
+  { poolMax: 6 }, (suite) => {
     async function opposite(reverseSlotLocks: boolean) {
-      const details = await buildEvent(ctx, {
-        onSaleAt: new Date(Date.now() - 60_000).toISOString(),
-        queue: { enabled: true, admitPerMinute: 6_000, maxActiveShoppers: 10 },
-      });
-      const event = await loadEvent(db, details.eventId);
+      const { db, ctx } = suite;
+      const event = await buildQueuedEvent(ctx);
       const [a, b, c] = (await addFans(db, 3)).sort();
       await joinLine(db, event, [a, b, c] as string[], undefined);
       const first = await tickLine(db, event, { token: 1, claimGraceSeconds: 60 });
@@ -304,24 +294,12 @@ describe.skipIf(postgres === undefined || !postgres.available)(
  * see past (holds are read as the snapshot shows them, by the old lookups as by the sets):
  * the slot is freed although the batch's hold is live. PostgreSQL only (two transactions).
  */
-describe.skipIf(postgres === undefined || !postgres.available)(
+describePostgres(backends,
   'the tick\'s slot release against a hold batch using the pass meanwhile on PostgreSQL',
-  () => {
-    let db: Db;
-    let ctx: AppContext;
-
-    beforeAll(async () => {
-      db = await (postgres as NonNullable<typeof postgres>).open({ poolMax: 6 });
-      ctx = buildTestContext(db);
-    });
-    afterAll(async () => db?.close());
-
+  { poolMax: 6 }, (suite) => {
     async function heldAcrossBatch(lapsedCart: boolean) {
-      const details = await buildEvent(ctx, {
-        onSaleAt: new Date(Date.now() - 60_000).toISOString(),
-        queue: { enabled: true, admitPerMinute: 6_000, maxActiveShoppers: 10 },
-      });
-      const event = await loadEvent(db, details.eventId);
+      const { db, ctx } = suite;
+      const event = await buildQueuedEvent(ctx);
       const [fan] = await addFans(db, 1) as [string];
       await joinLine(db, event, [fan], undefined);
       const first = await tickLine(db, event, { token: 1, claimGraceSeconds: 60 });

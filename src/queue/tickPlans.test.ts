@@ -19,20 +19,19 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 
-import { loadEvent, type EventRecord } from '../catalog/events.js';
-import type { AppContext } from '../context.js';
+import type { EventRecord } from '../catalog/events.js';
 import type { Db, Queryable, QueryResult } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
-import { buildTestContext } from '../testing/context.js';
-import { buildEvent, insertCustomerRows } from '../testing/factories.js';
+import { buildQueuedEvent, insertCustomerRows } from '../testing/factories.js';
 import { testDatabaseUrl } from '../testing/services.js';
+import { describePostgres } from '../testing/suites.js';
 import { leaveLine } from './leave.js';
 import { joinLine } from './line.js';
 import { liveSlot } from './slot.js';
 
-const postgres = (await testBackends()).find((backend) => backend.name === 'postgres');
+const backends = await testBackends();
 
 interface PlanNode {
   'Node Type': string;
@@ -70,17 +69,14 @@ function sessionDb(client: pg.Client): Db {
     ping: async () => undefined, close: async () => undefined };
 }
 
-describe.skipIf(postgres === undefined || !postgres.available)(
-  'tick and leave plans made on an empty sale (PostgreSQL)', () => {
-    let db: Db;
-    let ctx: AppContext;
+describePostgres(backends, 'tick and leave plans made on an empty sale (PostgreSQL)',
+  { poolMax: 2 }, (suite) => {
     let client: pg.Client;
     const notices: string[] = [];
 
+    // A session of its own on the suite's database, closed before the database is dropped.
     beforeAll(async () => {
-      db = await (postgres as NonNullable<typeof postgres>).open({ poolMax: 2 });
-      ctx = buildTestContext(db);
-      const { rows: [named] } = await db.query<{ d: string }>(
+      const { rows: [named] } = await suite.db.query<{ d: string }>(
         'SELECT current_database() AS d');
       const url = new URL(testDatabaseUrl);
       url.pathname = `/${(named as { d: string }).d}`;
@@ -90,15 +86,12 @@ describe.skipIf(postgres === undefined || !postgres.available)(
     });
     afterAll(async () => {
       await client.end();
-      await db.close();
     });
 
     async function queuedEvent(): Promise<EventRecord> {
-      const details = await buildEvent(ctx, {
-        queue: { enabled: true, admitPerMinute: 600, maxActiveShoppers: 100_000 },
-      });
-      const event = await loadEvent(db, details.eventId);
-      await joinLine(db, event, [randomUUID()], undefined);
+      const event = await buildQueuedEvent(suite.ctx,
+        { admitPerMinute: 600, maxActiveShoppers: 100_000 });
+      await joinLine(suite.db, event, [randomUUID()], undefined);
       return event;
     }
 
@@ -151,7 +144,7 @@ describe.skipIf(postgres === undefined || !postgres.available)(
       // 600 live, claimed admissions: 300 hold now, 150 bought (before their admission,
       // so no slot is freed for it), 150 held and let the hold lapse; all within the idle
       // window, so nothing is freed and both calls read the same sets.
-      const fans = await insertCustomerRows(db, 600);
+      const fans = await insertCustomerRows(suite.db, 600);
       await lineUp(event.eventId, fans);
       await admit(event.eventId, fans, 1_000);
       const hold = (state: string, lapsed: boolean): string =>
@@ -280,7 +273,7 @@ describe.skipIf(postgres === undefined || !postgres.available)(
     it('a leave frees its own slot by key, not by the open admissions (control: liveSlot)',
       async () => {
         const event = await queuedEvent();
-        const fans = await insertCustomerRows(db, 2_012);
+        const fans = await insertCustomerRows(suite.db, 2_012);
         await client.query('BEGIN');
         try {
           const session = sessionDb(client);

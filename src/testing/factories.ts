@@ -4,7 +4,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { AppContext } from '../context.js';
-import { createEvent, loadEvent } from '../catalog/events.js';
+import { createEvent, loadEvent, type EventRecord } from '../catalog/events.js';
 import type { EventDetails, EventInput, Venue, VenueInput } from '../catalog/schemas.js';
 import { createVenue } from '../catalog/venues.js';
 import { registerCustomer } from '../customers/accounts.js';
@@ -66,6 +66,20 @@ export async function buildEvent(
     zones,
     ...rest,
   });
+}
+
+/**
+ * A queued event on sale since a minute ago, loaded as the queue code takes it. The
+ * default line admits at once (6,000 a minute, 10 live shoppers); `queue` overrides that.
+ */
+export async function buildQueuedEvent(
+  ctx: AppContext, queue: { admitPerMinute?: number; maxActiveShoppers?: number } = {},
+): Promise<EventRecord> {
+  const details = await buildEvent(ctx, {
+    onSaleAt: new Date(ctx.clock.nowMs() - 60_000).toISOString(),
+    queue: { enabled: true, admitPerMinute: 6_000, maxActiveShoppers: 10, ...queue },
+  });
+  return await loadEvent(ctx.db, details.eventId);
 }
 
 /** Registers a customer and returns its id and a bearer token. */
