@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 
-import type { RedisOptions } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 
 import { openRedis, type RedisConnection, type RedisTarget } from './connect.js';
 import { createKeyspace, DEFAULT_PREFIX } from './keys.js';
@@ -185,6 +185,26 @@ class LuaScript {
 
   constructor(private readonly source: string) {
     this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  /**
+   * Runs the script once per entry in one pipeline (one write, one read of the replies); an
+   * entry the server answers NOSCRIPT (it ran nothing) is sent again by `run`. Rejects when
+   * any entry fails.
+   */
+  async runEach(
+    conn: Redis, calls: readonly { keys: string[]; args: (string | number)[] }[],
+  ): Promise<unknown[]> {
+    const pipeline = conn.pipeline();
+    for (const { keys, args } of calls) pipeline.evalsha(this.sha, keys.length, ...keys, ...args);
+    const replies = (await pipeline.exec()) ?? [];
+    assert.ok(replies.length === calls.length, 'pipeline: missing replies');
+    return await Promise.all(replies.map(async ([err, reply], i) => {
+      if (err === null) return reply;
+      if (!err.message.startsWith('NOSCRIPT')) throw err;
+      const { keys, args } = calls[i] as (typeof calls)[number];
+      return await this.run(conn, keys, args);
+    }));
   }
 
   async run(conn: RedisConnection, keys: string[], args: (string | number)[]): Promise<unknown> {
@@ -435,6 +455,23 @@ export function createRedisCoordinator(opts: RedisCoordinatorOptions): Coordinat
       assertBucket(limit, cost);
       const args = [limit.capacity, limit.refillPerSecond, cost, bucketIdleTtlMs(limit)];
       return asBucketResult(await scripts.takeTokens.run(cmd, [bucket], args));
+    },
+
+    async consumeEach(takes) {
+      const calls = takes.map(({ bucket, limit, cost = 1 }) => {
+        checkKey(bucket);
+        assertBucket(limit, cost);
+        return {
+          keys: [bucket],
+          args: [limit.capacity, limit.refillPerSecond, cost, bucketIdleTtlMs(limit)],
+        };
+      });
+      // A cluster pipeline must stay within one slot, and buckets are spread over slots:
+      // there each bucket is its own command, all in flight together.
+      const replies = cmd instanceof Redis
+        ? await scripts.takeTokens.runEach(cmd, calls)
+        : await Promise.all(calls.map(({ keys, args }) => scripts.takeTokens.run(cmd, keys, args)));
+      return replies.map(asBucketResult);
     },
 
     async giveBack(bucket, limit, cost = 1) {
