@@ -104,6 +104,44 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return {allowed, math.floor(tokens), retry}
 `;
 
+// KEYS: bucket hashes. ARGV: capacity, refillPerSecond, cost, idleTtlMs for each key in
+// turn. TAKE_TOKENS for each bucket, each deciding on its own, at one clock reading; replies
+// allowed, remaining, retry for each, flattened.
+const TAKE_TOKENS_EACH = `${NOW_MS}
+local now = now_ms()
+local out = {}
+for i = 1, #KEYS do
+  local base = (i - 1) * 4
+  local capacity = tonumber(ARGV[base + 1])
+  local per_second = tonumber(ARGV[base + 2])
+  local cost = tonumber(ARGV[base + 3])
+  local saved = redis.call('HMGET', KEYS[i], 'tokens', 'at')
+  local tokens = tonumber(saved[1])
+  local at = tonumber(saved[2])
+  if tokens == nil or at == nil then
+    tokens = capacity
+    at = now
+  end
+  tokens = math.min(capacity, tokens + math.max(0, now - at) * per_second / 1000)
+  at = math.max(at, now)
+  local allowed = 0
+  local retry = 0
+  if tokens >= cost then
+    tokens = tokens - cost
+    allowed = 1
+  else
+    retry = math.ceil((cost - tokens) * 1000 / per_second)
+  end
+  redis.call('HSET', KEYS[i], 'tokens', string.format('%.17g', tokens),
+    'at', string.format('%d', at))
+  redis.call('PEXPIRE', KEYS[i], ARGV[base + 4])
+  out[#out + 1] = allowed
+  out[#out + 1] = math.floor(tokens)
+  out[#out + 1] = retry
+end
+return out
+`;
+
 // KEYS: bucket hash. ARGV: capacity, refillPerSecond, cost, idleTtlMs.
 // Mirrors returnTokens() in shared.ts: an absent bucket is full, nothing to give back.
 const RETURN_TOKENS = `${NOW_MS}
@@ -187,26 +225,6 @@ class LuaScript {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  /**
-   * Runs the script once per entry in one pipeline (one write, one read of the replies); an
-   * entry the server answers NOSCRIPT (it ran nothing) is sent again by `run`. Rejects when
-   * any entry fails.
-   */
-  async runEach(
-    conn: Redis, calls: readonly { keys: string[]; args: (string | number)[] }[],
-  ): Promise<unknown[]> {
-    const pipeline = conn.pipeline();
-    for (const { keys, args } of calls) pipeline.evalsha(this.sha, keys.length, ...keys, ...args);
-    const replies = (await pipeline.exec()) ?? [];
-    assert.ok(replies.length === calls.length, 'pipeline: missing replies');
-    return await Promise.all(replies.map(async ([err, reply], i) => {
-      if (err === null) return reply;
-      if (!err.message.startsWith('NOSCRIPT')) throw err;
-      const { keys, args } = calls[i] as (typeof calls)[number];
-      return await this.run(conn, keys, args);
-    }));
-  }
-
   async run(conn: RedisConnection, keys: string[], args: (string | number)[]): Promise<unknown> {
     const tail = [keys.length, ...keys, ...args];
     try {
@@ -221,6 +239,7 @@ class LuaScript {
 const scripts = {
   incrWithTtl: new LuaScript(INCR_WITH_TTL),
   takeTokens: new LuaScript(TAKE_TOKENS),
+  takeTokensEach: new LuaScript(TAKE_TOKENS_EACH),
   returnTokens: new LuaScript(RETURN_TOKENS),
   acquireLease: new LuaScript(ACQUIRE_LEASE),
   renewLease: new LuaScript(RENEW_LEASE),
@@ -458,20 +477,25 @@ export function createRedisCoordinator(opts: RedisCoordinatorOptions): Coordinat
     },
 
     async consumeEach(takes) {
-      const calls = takes.map(({ bucket, limit, cost = 1 }) => {
+      const bucketKeys: string[] = [];
+      const args: number[] = [];
+      for (const { bucket, limit, cost = 1 } of takes) {
         checkKey(bucket);
         assertBucket(limit, cost);
-        return {
-          keys: [bucket],
-          args: [limit.capacity, limit.refillPerSecond, cost, bucketIdleTtlMs(limit)],
-        };
-      });
-      // A cluster pipeline must stay within one slot, and buckets are spread over slots:
-      // there each bucket is its own command, all in flight together.
-      const replies = cmd instanceof Redis
-        ? await scripts.takeTokens.runEach(cmd, calls)
-        : await Promise.all(calls.map(({ keys, args }) => scripts.takeTokens.run(cmd, keys, args)));
-      return replies.map(asBucketResult);
+        bucketKeys.push(bucket);
+        args.push(limit.capacity, limit.refillPerSecond, cost, bucketIdleTtlMs(limit));
+      }
+      if (takes.length === 0) return [];
+      // A cluster keeps buckets on different slots, which one script cannot touch: there
+      // each bucket is its own command, all in flight together.
+      if (!(cmd instanceof Redis)) {
+        return await Promise.all(bucketKeys.map(async (bucket, i) => asBucketResult(
+          await scripts.takeTokens.run(cmd, [bucket], args.slice(i * 4, i * 4 + 4)))));
+      }
+      const reply = await scripts.takeTokensEach.run(cmd, bucketKeys, args);
+      assert.ok(Array.isArray(reply) && reply.length === takes.length * 3,
+        'consumeEach: bad reply');
+      return bucketKeys.map((_, i) => asBucketResult(reply.slice(i * 3, i * 3 + 3)));
     },
 
     async giveBack(bucket, limit, cost = 1) {

@@ -105,10 +105,11 @@ export interface Coordinator {
    */
   consume(bucket: string, limit: BucketLimit, cost?: number): Promise<BucketResult>;
   /**
-   * `consume` on each bucket, in one round trip (one pipelined write to Redis, so a request
-   * with three buckets costs one send and one reply read, not three); each bucket decides
-   * on its own, results in the order given. Rejects as a whole when the store fails, so a
-   * caller that fails open does so for the request, not for one of its buckets.
+   * `consume` on each bucket, in one round trip (one script call on Redis, so a request
+   * with three buckets costs one command, one send and one reply, not three); each bucket
+   * decides on its own, results in the order given. On a Redis Cluster, whose buckets lie on
+   * different slots, each bucket is its own command, all in flight together. Rejects as a
+   * whole when the store fails, so a caller that fails open does so for the request.
    */
   consumeEach(takes: readonly BucketTake[]): Promise<BucketResult[]>;
   /**

@@ -59,8 +59,8 @@ async function take(ctx: AppContext, bucket: string, limit: BucketLimit): Promis
 }
 
 /**
- * Takes a token from every bucket in one coordinator call (one pipelined write and one
- * round trip to Redis), or from none: when one refuses, the tokens the others granted are
+ * Takes a token from every bucket in one coordinator call (one script call and one round
+ * trip on Redis), or from none: when one refuses, the tokens the others granted are
  * given back before the refusal is thrown, with the longest wait among the refusals. A
  * store that cannot be reached lets the request through (fail open).
  */
