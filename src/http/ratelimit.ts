@@ -11,7 +11,7 @@
  * - Per-customer and per-address buckets of the hot writes (queue joins, holds) and the
  *   per-customer buckets of booking writes (checkout, extend, release, cancel).
  *
- * Several buckets of one request are taken together (all in flight at once) and count only
+ * Several buckets of one request are taken together (one coordinator call) and count only
  * when all allow: a request one bucket refuses gets its tokens back from the others, so a
  * fan behind a busy shared address keeps their own allowance, and one fan's refused
  * retries do not spend their neighbours' address budget.
