@@ -27,7 +27,7 @@ import { createMemoryCoordinator, createRedisCoordinator } from '../src/coord/in
 import type { Coordinator } from '../src/coord/index.js';
 import { JoinBatcher } from '../src/queue/line.js';
 import { buildEvent } from '../src/testing/factories.js';
-import { testRedisUrl } from '../src/testing/services.js';
+import { deleteRedisPrefix, testRedisUrl } from '../src/testing/services.js';
 import { buildTestContext } from '../src/testing/context.js';
 import { busy, Profiler, summarize } from './cpuProfile.js';
 import { watchRequestStages } from './requestStages.js';
@@ -211,7 +211,11 @@ await sampler.end();
 admin?.disconnect();
 await server.close();
 await db.close();
-if (coordKind === 'redis') await inner.close();
+if (coordKind === 'redis') {
+  await inner.close();
+  // The members cache outlives the run by a day otherwise.
+  await deleteRedisPrefix(prefix);
+}
 
 // ---- report ----
 const perRequestUs = (ms: number, ops: number): string =>
