@@ -17,6 +17,7 @@
  *   [--plans]` (--plans: the plans of statements reading over 1,000 rows a call)
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 
@@ -117,34 +118,51 @@ function scanReads(node: PlanNode, into: Reads): void {
   for (const child of node.Plans ?? []) scanReads(child, into);
 }
 
-interface Session { db: Db; client: pg.Client; notices: string[] }
+interface Session { db: Db; client: pg.Client; notices: string[]; pid: number }
+
+/**
+ * CPU ms (user + system) the session's backend has used so far, from /proc (the server runs
+ * on this box; 0 when it does not): what a statement costs the database's cores, whatever
+ * the other load does to its wall-clock time.
+ */
+function backendCpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
 
 async function openSession(database: string): Promise<Session> {
   const client = new pg.Client({ connectionString: database, types });
   await client.connect();
   const notices: string[] = [];
   client.on('notice', (msg) => { notices.push(msg.message ?? ''); });
+  const { rows: [me] } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
   await client.query("LOAD 'auto_explain'");
   await client.query(`SET auto_explain.log_min_duration = -1;
     SET auto_explain.log_analyze = on; SET auto_explain.log_buffers = on;
     SET auto_explain.log_timing = off; SET auto_explain.log_format = json;
     SET auto_explain.log_nested_statements = on;
     SET auto_explain.log_level = notice; SET client_min_messages = notice`);
-  return { db: clientDb(client), client, notices };
+  return { db: clientDb(client), client, notices, pid: (me as { pid: number }).pid };
 }
 
 async function explaining(session: Session, on: boolean): Promise<void> {
   await session.client.query(`SET auto_explain.log_min_duration = ${on ? 0 : -1}`);
 }
 
-interface Measured { calls: number; rows: number; buffers: number; ms: number;
+interface Measured { calls: number; rows: number; buffers: number; ms: number; cpu: number;
   byRelation: Map<string, number>; plans: string[] }
 
 async function measure(session: Session, run: () => Promise<unknown>): Promise<Measured> {
   session.notices.length = 0;
+  const cpu0 = backendCpuMs(session.pid);
   const t0 = performance.now();
   await run();
   const ms = performance.now() - t0;
+  const cpu = backendCpuMs(session.pid) - cpu0;
   const reads: Reads = { rows: 0, buffers: 0, byRelation: new Map() };
   const plans: string[] = [];
   for (const notice of session.notices) {
@@ -154,7 +172,8 @@ async function measure(session: Session, run: () => Promise<unknown>): Promise<M
     scanReads(parsed.Plan, reads);
     plans.push(notice);
   }
-  return { calls: 1, rows: reads.rows, buffers: reads.buffers, ms, byRelation: reads.byRelation,
+  return { calls: 1, rows: reads.rows, buffers: reads.buffers, ms, cpu,
+    byRelation: reads.byRelation,
     plans };
 }
 
@@ -329,6 +348,7 @@ async function atScale(session: Session): Promise<Map<string, Measured>> {
       const sum = out.get(statement.name);
       if (sum === undefined) { out.set(statement.name, m); continue; }
       sum.calls += 1; sum.rows += m.rows; sum.buffers += m.buffers; sum.ms += m.ms;
+      sum.cpu += m.cpu;
       for (const [r, n] of m.byRelation) sum.byRelation.set(r, (sum.byRelation.get(r) ?? 0) + n);
     }
   }
@@ -340,7 +360,7 @@ const second = await openSession(url.toString());
 const fresh = await atScale(second);
 await second.client.end();
 
-const per = (m: Measured | undefined, k: 'rows' | 'buffers' | 'ms'): number =>
+const per = (m: Measured | undefined, k: 'rows' | 'buffers' | 'ms' | 'cpu'): number =>
   m === undefined ? 0 : m[k] / m.calls;
 const most = (m: Measured | undefined): string => {
   const [name, rows] = [...(m?.byRelation ?? new Map<string, number>())]
@@ -350,8 +370,8 @@ const most = (m: Measured | undefined): string => {
 console.log(`\nscale: ${lineEntries} entries, ${liveHolds} live holds, ${confirmed} orders; ` +
   `load ${load()}`);
 console.log('| statement | empty rows/buf | cached plan at scale rows/buf/ms | ' +
-  'fresh plan at scale rows/buf/ms | most read (cached) | flag |');
-console.log('|---|---|---|---|---|---|');
+  'fresh plan at scale rows/buf/ms | backend CPU ms cached/fresh | most read (cached) | flag |');
+console.log('|---|---|---|---|---|---|---|');
 for (const { name } of statements) {
   const e = empty.get(name);
   const c = cached.get(name);
@@ -360,7 +380,8 @@ for (const { name } of statements) {
   console.log(`| ${name} | ${per(e, 'rows').toFixed(0)} / ${per(e, 'buffers').toFixed(0)} | ` +
     `${per(c, 'rows').toFixed(0)} / ${per(c, 'buffers').toFixed(0)} / ` +
     `${per(c, 'ms').toFixed(1)} | ${per(f, 'rows').toFixed(0)} / ` +
-    `${per(f, 'buffers').toFixed(0)} / ${per(f, 'ms').toFixed(1)} | ${most(c)} | ` +
+    `${per(f, 'buffers').toFixed(0)} / ${per(f, 'ms').toFixed(1)} | ` +
+    `${per(c, 'cpu').toFixed(0)} / ${per(f, 'cpu').toFixed(0)} | ${most(c)} | ` +
     `${grows ? 'GROWS' : ''} |`);
   if (showPlans && per(c, 'rows') > 1_000) for (const plan of c?.plans ?? []) console.log(plan);
 }

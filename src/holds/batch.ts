@@ -2,9 +2,10 @@
  * Group commit for holds. Requests for one event are collected while the event's batches
  * in flight run, then decided together by the database function `hold_batch` (migration
  * 011, revised in 023, 028, 030, 031, 033 and 035; 052 keeps its plans, and those of the
- * foreign-key checks it fires, off sequential scans) in one statement: one round trip and one
- * commit for the whole batch. An idle event has no timer: the first request runs at once,
- * alone; requests arriving while batches run form the next batch (at most
+ * foreign-key checks it fires, off sequential scans; 055 and 070 its per-customer count) in
+ * one statement: one round trip and one commit for the whole batch. An idle event has no
+ * timer: the first request runs at once, alone; requests arriving while batches run form
+ * the next batch (at most
  * `limits.holdBatchMax`; at most `limits.holdBatchesInFlight` batches per event and node,
  * one on PGlite). The function decides first come first served in arrival order, all or
  * nothing per request, and a refusal is a result, never an exception, so one request never
@@ -105,9 +106,17 @@ const batchCheck: Record<Guard, string> = {
 
 interface Row { n: number; outcome: string; detail: Record<string, unknown> }
 
-/** The event facts the batch function decides with. */
+/** eventInfo's text per event record: records are replaced, never changed, on refresh. */
+const eventInfos = new WeakMap<EventRecord, string>();
+
+/**
+ * The event facts the batch function decides with, as its jsonb argument. Built once per
+ * copy of the event: every batch of an on-sale sends the same text.
+ */
 function eventInfo(event: EventRecord): string {
-  return JSON.stringify({
+  const known = eventInfos.get(event);
+  if (known !== undefined) return known;
+  const info = JSON.stringify({
     hold_seconds: event.holdSeconds,
     max_per_customer: event.maxTicketsPerCustomer,
     on_sale_at: new Date(event.onSaleAtMs).toISOString(),
@@ -116,20 +125,39 @@ function eventInfo(event: EventRecord): string {
     currency: event.zones[0]?.currency ?? 'EUR',
     prices: Object.fromEntries(event.zones.map((zone) => [zone.key, zone.priceCents])),
   });
+  eventInfos.set(event, info);
+  return info;
 }
 
-function encode(request: BatchRequest): Record<string, unknown> {
+/** One request as the batch function reads it (migration 035's keys). */
+interface Encoded {
+  i: string; c: string; q: number; k: BatchClaim['kind'];
+  z?: string; s?: number; t?: readonly number[];
+  key?: string; fp?: string; owner?: string; own?: boolean;
+  v?: number; p?: string;
+}
+
+function encode(request: BatchRequest): Encoded {
   const { claim, idempotency } = request;
-  return {
+  // Properties set one by one, not spread: a batch encodes up to 64 of these.
+  const encoded: Encoded = {
     i: request.holdId, c: request.customerId, q: request.quantity, k: claim.kind,
-    ...(claim.kind === 'units' ? { z: claim.zone, s: claim.start } : { t: claim.ticketNos }),
-    ...(idempotency === undefined ? {} : {
-      key: idempotency.key, fp: idempotency.fingerprint, owner: idempotency.owner,
-      own: idempotency.owned,
-    }),
-    ...(request.tokenVersion === undefined ? {} : { v: request.tokenVersion }),
-    ...(request.pass === undefined ? {} : { p: request.pass }),
   };
+  if (claim.kind === 'units') {
+    encoded.z = claim.zone;
+    encoded.s = claim.start;
+  } else {
+    encoded.t = claim.ticketNos;
+  }
+  if (idempotency !== undefined) {
+    encoded.key = idempotency.key;
+    encoded.fp = idempotency.fingerprint;
+    encoded.owner = idempotency.owner;
+    encoded.own = idempotency.owned;
+  }
+  if (request.tokenVersion !== undefined) encoded.v = request.tokenVersion;
+  if (request.pass !== undefined) encoded.p = request.pass;
+  return encoded;
 }
 
 function decode(row: Row): BatchOutcome {

@@ -24,7 +24,8 @@ import { passRowRefused } from '../queue/gate.js';
 import { offerReturnedTickets, type UnguardedOffers } from '../waitlist/offers.js';
 import { overLimit } from './apply.js';
 import {
-  submitHold, type BatchClaim, type BatchOutcome, type HoldSeams, type SaleRefusal,
+  submitHold, type BatchClaim, type BatchOutcome, type BatchRequest, type HoldSeams,
+  type SaleRefusal,
 } from './batch.js';
 import { TokenRevoked, type TokenCheck } from '../customers/tokenVersions.js';
 import { IdempotencyFenced } from '../idempotency/store.js';
@@ -239,15 +240,14 @@ class Submitter {
       const used = await customerUsage(this.db, this.customerId, this.event.eventId);
       if (used + quantity > this.event.maxTicketsPerCustomer) throw overLimit(this.event, used);
     }
-    const outcome = await submitHold(this.db, this.event, {
-      holdId: newId(), customerId: this.customerId, quantity, claim,
-      ...(idempotency === undefined ? {} : {
-        idempotency: { ...idempotency, owned: idempotency.owned || owned },
-      }),
-      ...(this.token === undefined || this.token.checked ? {}
-        : { tokenVersion: this.token.version }),
-      ...(this.pass === undefined ? {} : { pass: this.pass.id }),
-    }, this.seams);
+    // Optional fields set one by one, not spread: this runs for every hold request.
+    const request: BatchRequest = { holdId: newId(), customerId: this.customerId, quantity, claim };
+    if (idempotency !== undefined) {
+      request.idempotency = { ...idempotency, owned: idempotency.owned || owned };
+    }
+    if (this.token !== undefined && !this.token.checked) request.tokenVersion = this.token.version;
+    if (this.pass !== undefined) request.pass = this.pass.id;
+    const outcome = await submitHold(this.db, this.event, request, this.seams);
     // The batch claimed or refused the pass unless the sale window refused it whole, or
     // the token was revoked (then it claims nothing, and nothing should).
     if (this.pass !== undefined && outcome.outcome !== 'not_on_sale') this.pass.decided = true;
@@ -280,14 +280,21 @@ async function holdSeats(
 ): Promise<Hold | typeof keySeen> {
   // The event's layout, from this node's memory after its first hold: no query.
   const ticketOf = await seatIndex(submit.db, submit.event.eventId);
-  const unknown = seatIds.filter((id) => !ticketOf.has(id));
-  if (unknown.length > 0) {
+  // One lookup per seat; the unknown ones are listed only for the refusal.
+  const ticketNos = new Array<number>(seatIds.length);
+  let known = true;
+  for (let i = 0; i < seatIds.length; i++) {
+    const ticketNo = ticketOf.get(seatIds[i] as string);
+    if (ticketNo === undefined) known = false;
+    else ticketNos[i] = ticketNo;
+  }
+  if (!known) {
+    const unknown = seatIds.filter((id) => !ticketOf.has(id));
     throw new DomainError('validation_failed', `no such seats: ${unknown.join(', ')}`, {
       errors: unknown.map((id) => ({ field: `body:/seats/${seatIds.indexOf(id)}`,
         message: `no seat ${id} at this event` })),
     });
   }
-  const ticketNos = seatIds.map((id) => ticketOf.get(id) as number);
   const unavailable = (taken: readonly number[]): DomainError => {
     const ids = seatIds.filter((id) => taken.includes(ticketOf.get(id) as number)).sort();
     return new DomainError('seats_unavailable',

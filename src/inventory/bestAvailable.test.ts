@@ -136,13 +136,27 @@ describe('best available under contention (spread)', () => {
 });
 
 describe('best available under contention: the candidates', () => {
+  // Ranking as the picker ranks: orphan-free first, then row order, centre, seat number.
+  const rank = (b: ReturnType<typeof blocks>[number], quantity: number): number[] => [
+    Number(b.orphan), b.row.sectionPosition, b.row.rowIndex,
+    Math.abs(b.first + (quantity - 1) / 2 - (b.row.seatCount + 1) / 2), b.first];
+  const less = (a: number[], b: number[]): number =>
+    a.reduce((order, x, i) => order || x - (b[i] as number), 0);
+
+  it('without a spread, is the single best block of every block listed and ranked', () => {
+    // The picker stops reading rows once it holds an orphan-free block: the listing does not.
+    fc.assert(fc.property(zone, fc.integer({ min: 1, max: 8 }), (rows, quantity) => {
+      const all = blocks(rows, quantity)
+        .sort((a, b) => less(rank(a, quantity), rank(b, quantity)));
+      const pick = pickBestAvailable(rows, quantity);
+      const best = all[0];
+      if (best === undefined) return pick === undefined || !pick.adjacent;
+      return pick !== undefined && pick.adjacent && key(pick.seats[0] ?? best.row) === key(best.row)
+        && Math.min(...pick.seats.map((seat) => seat.seatNumber)) === best.first;
+    }), params);
+  });
+
   it('are exactly the `spread` best blocks of the best tier', () => {
-    // Ranking as the picker ranks: orphan-free first, then row order, centre, seat number.
-    const rank = (b: ReturnType<typeof blocks>[number], quantity: number): number[] => [
-      Number(b.orphan), b.row.sectionPosition, b.row.rowIndex,
-      Math.abs(b.first + (quantity - 1) / 2 - (b.row.seatCount + 1) / 2), b.first];
-    const less = (a: number[], b: number[]): number =>
-      a.reduce((order, x, i) => order || x - (b[i] as number), 0);
     fc.assert(fc.property(zone, fc.integer({ min: 1, max: 6 }), fc.integer({ min: 2, max: 64 }),
       (rows, quantity, spread) => {
         const all = blocks(rows, quantity)

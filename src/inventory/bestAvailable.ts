@@ -105,22 +105,52 @@ function forEachBlock(
 function bestBlock(
   rows: readonly PickRow[], quantity: number, spread: number, random: () => number,
 ): Block | undefined {
-  let best: Block | undefined;
+  const spreading = spread > 1;
   // Blocks per row of each tier: [orphan-free, orphan].
-  const counts = spread > 1 ? new Array<[number, number]>(rows.length) : [];
+  const counts = spreading ? new Array<[number, number]>(rows.length) : [];
+  // The best block so far, kept in locals: a pick scans ~200 blocks, an object each cost
+  // more than the comparisons. Rows come in row order, so once the best block leaves no
+  // orphan, a later row cannot beat it: without a spread the scan stops there.
+  let bestRow: PickRow | undefined;
+  let bestFirst = 0;
+  let bestOrphan = false;
+  let bestCentre = 0;
   for (let index = 0; index < rows.length; index++) {
     const row = rows[index] as PickRow;
-    const count: [number, number] = [0, 0];
-    forEachBlock(row, quantity, (first, orphan, centreDistance) => {
-      count[orphan ? 1 : 0]++;
-      if (best === undefined || orphan < best.orphan
-        || (orphan === best.orphan && (compareRows(row, best.row)
-          || centreDistance - best.centreDistance || first - best.first) < 0)) {
-        best = { row, first, orphan, centreDistance };
+    if (!spreading && bestRow !== undefined && !bestOrphan
+      && compareRows(row, bestRow) > 0) break;
+    const available = row.available;
+    const centre = (row.seatCount + 1) / 2;
+    let clean = 0;
+    let orphans = 0;
+    // The runs of consecutive free seats (freeRuns), walked in place.
+    for (let start = 0; start < available.length;) {
+      let end = start;
+      while (end + 1 < available.length
+        && (available[end + 1] as number) === (available[end] as number) + 1) end++;
+      const runFirst = available[start] as number;
+      const runLast = available[end] as number;
+      start = end + 1;
+      for (let first = runFirst; first + quantity - 1 <= runLast; first++) {
+        const last = first + quantity - 1;
+        const orphan = first - runFirst === 1 || runLast - last === 1;
+        if (orphan) orphans++;
+        else clean++;
+        const centreDistance = Math.abs((first + last) / 2 - centre);
+        if (bestRow === undefined || (!orphan && bestOrphan)
+          || (orphan === bestOrphan && (compareRows(row, bestRow)
+            || centreDistance - bestCentre || first - bestFirst) < 0)) {
+          bestRow = row;
+          bestFirst = first;
+          bestOrphan = orphan;
+          bestCentre = centreDistance;
+        }
       }
-    });
-    if (spread > 1) counts[index] = count;
+    }
+    if (spreading) counts[index] = [clean, orphans];
   }
+  const best: Block | undefined = bestRow === undefined ? undefined
+    : { row: bestRow, first: bestFirst, orphan: bestOrphan, centreDistance: bestCentre };
   if (spread <= 1 || best === undefined) return best;
   // Spread: one of the `spread` best blocks of the best tier, so buyers who lost a race for
   // the very best block do not all stampede to the same next one.

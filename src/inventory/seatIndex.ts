@@ -14,6 +14,8 @@ export type SeatIndex = ReadonlyMap<string, number>;
 const maxEvents = 32;
 
 const indexes = new Map<string, Promise<SeatIndex>>();
+/** The most recently used event's id: the last key of `indexes`, when it is there. */
+let newest: string | undefined;
 
 async function readSeatIndex(db: Queryable, eventId: string): Promise<SeatIndex> {
   const { rows } = await db.query<{ seat_id: string; ticket_no: number }>(
@@ -30,13 +32,17 @@ async function readSeatIndex(db: Queryable, eventId: string): Promise<SeatIndex>
 export async function seatIndex(db: Queryable, eventId: string): Promise<SeatIndex> {
   const known = indexes.get(eventId);
   if (known !== undefined) {
-    // Most recently used last: re-insert.
-    indexes.delete(eventId);
-    indexes.set(eventId, known);
+    // Most recently used last: re-insert, unless it is already (an on-sale's every hold).
+    if (eventId !== newest) {
+      indexes.delete(eventId);
+      indexes.set(eventId, known);
+      newest = eventId;
+    }
     return await known;
   }
   const read = readSeatIndex(db, eventId);
   indexes.set(eventId, read);
+  newest = eventId;
   while (indexes.size > maxEvents) {
     const oldest = indexes.keys().next();
     if (oldest.done === true) break;
@@ -46,7 +52,10 @@ export async function seatIndex(db: Queryable, eventId: string): Promise<SeatInd
     return await read;
   } catch (error) {
     // A failed read is not kept: the next hold reads again.
-    if (indexes.get(eventId) === read) indexes.delete(eventId);
+    if (indexes.get(eventId) === read) {
+      indexes.delete(eventId);
+      if (newest === eventId) newest = undefined;
+    }
     throw error;
   }
 }
@@ -54,6 +63,7 @@ export async function seatIndex(db: Queryable, eventId: string): Promise<SeatInd
 /** Forgets every map; for tests. */
 export function clearSeatIndexes(): void {
   indexes.clear();
+  newest = undefined;
 }
 
 /** Events whose maps are kept, for tests. */

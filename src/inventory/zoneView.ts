@@ -283,18 +283,29 @@ export class ZoneView {
     // First the best rows that could hold N adjacent seats, as bestAvailable.ts allows:
     // enough of them for the spread's blocks (each free seat starts at most one block;
     // twice as many, as some blocks would strand a seat), twice as many rows again while
-    // they cannot decide, and the whole zone only for a split.
-    const fuller = this.rows.filter((row) => row.free >= quantity);
+    // they cannot decide, and the whole zone only for a split. The rows are scanned only as
+    // far as needed: at the start of a sale the first few rows decide.
+    const fuller: ViewRow[] = [];
+    let scanned = 0;
+    /** Finds fuller rows until there are `want`; false when the zone has fewer. */
+    const reach = (want: number): boolean => {
+      while (fuller.length < want && scanned < this.rows.length) {
+        const row = this.rows[scanned++] as ViewRow;
+        if (row.free >= quantity) fuller.push(row);
+      }
+      return fuller.length >= want;
+    };
     let take = 0;
-    for (let room = 0; take < fuller.length; take++) {
+    for (let room = 0; reach(take + 1); take++) {
       if (take >= minRowsToScan && room >= 2 * spread) break;
       room += (fuller[take] as ViewRow).free - quantity + 1;
     }
     let from: ViewRow[] = [];
     let pick: ReturnType<typeof pickBestAvailable>;
     for (;; take *= 2) {
+      // Complete: no fuller row beyond the first `take`.
+      const complete = !reach(take + 1);
       from = fuller.slice(0, take);
-      const complete = take >= fuller.length;
       pick = pickFromBestRows(from.map((row) => this.pickRow(row)), quantity, complete,
         { spread });
       if (pick !== undefined || complete) break;
@@ -304,9 +315,10 @@ export class ZoneView {
       pick = pickBestAvailable(from.map((row) => this.pickRow(row)), quantity, { spread });
     }
     if (pick === undefined) return undefined;
-    const rowAt = new Map(from.map((row) => [`${row.sectionPosition}/${row.rowIndex}`, row]));
+    const rows = from;
     const ticketNos = pick.seats.map((seat) => {
-      const row = rowAt.get(`${seat.sectionPosition}/${seat.rowIndex}`) as ViewRow;
+      const row = rows.find((candidate) => candidate.sectionPosition === seat.sectionPosition
+        && candidate.rowIndex === seat.rowIndex) as ViewRow;
       return row.firstTicketNo + (seat.seatNumber - row.firstSeat);
     });
     if (reserve) {
@@ -359,6 +371,8 @@ const maxZones = 64;
 /** One node's zone views (see the module comment). */
 export class ZoneViews {
   private readonly views = new Map<string, ZoneView>();
+  /** The most recently used view: the last of `views`, when it is there. */
+  private newest: ZoneView | undefined;
 
   constructor(private readonly db: Queryable, private readonly seam?: ZoneViewSeam) {}
 
@@ -377,11 +391,12 @@ export class ZoneViews {
         if (oldest.done === true) break;
         this.views.delete(oldest.value);
       }
-    } else {
-      // Most recently used last: re-insert.
+    } else if (view !== this.newest) {
+      // Most recently used last: re-insert, unless it is already (a busy zone's every pick).
       this.views.delete(key);
       this.views.set(key, view);
     }
+    this.newest = view;
     await view.ensureFresh();
     return view;
   }

@@ -36,7 +36,8 @@ type Step =
   | { kind: 'hold'; pick: number; quantity: number }
   | { kind: 'age'; seconds: number }
   | { kind: 'sweep' }
-  | { kind: 'claim' | 'leave' | 'freeSlot' | 'release' | 'pay' | 'buy' | 'cancel'; pick: number };
+  | { kind: 'claim' | 'leave' | 'freeSlot' | 'release' | 'pay' | 'offer' | 'buy' | 'cancel';
+      pick: number };
 
 const pick = fc.nat({ max: 1_000 });
 const step: fc.Arbitrary<Step> = fc.oneof(
@@ -52,21 +53,23 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 2, arbitrary: fc.constantFrom(1, 4, 30, 200, 700).map((seconds) => ({
     kind: 'age', seconds }) as const) },
   { weight: 1, arbitrary: fc.constant({ kind: 'sweep' } as const) },
-  ...(['claim', 'leave', 'freeSlot', 'release', 'pay', 'buy', 'cancel'] as const).map(
+  ...(['claim', 'leave', 'freeSlot', 'release', 'pay', 'offer', 'buy', 'cancel'] as const).map(
     (kind) => ({ weight: 2, arbitrary: pick.map((p) => ({ kind, pick: p }) as const) })),
 );
 
 /**
  * A plan that reaches every path (run first, as an example): holds, a payment under way, a
- * sale, a cancellation, a release, holds lapsing unswept and then swept, slots freed.
+ * waitlist offer (one hold both offered and being paid for), a sale, a cancellation, a
+ * release, holds lapsing unswept and then swept, slots freed.
  */
 const tour: Step[] = [
   { kind: 'join', count: 4 }, { kind: 'tick', advanceMs: 1_000, idleSeconds: 3_600 },
   { kind: 'hold', pick: 0, quantity: 2 }, { kind: 'hold', pick: 1, quantity: 1 },
   { kind: 'hold', pick: 2, quantity: 1 }, { kind: 'pay', pick: 0 }, { kind: 'buy', pick: 0 },
   { kind: 'cancel', pick: 0 }, { kind: 'release', pick: 0 }, { kind: 'age', seconds: 4 },
-  { kind: 'hold', pick: 3, quantity: 2 }, { kind: 'pay', pick: 1 },
-  { kind: 'age', seconds: 700 }, { kind: 'tick', advanceMs: 3_000, idleSeconds: 2 },
+  { kind: 'hold', pick: 3, quantity: 2 }, { kind: 'offer', pick: 1 }, { kind: 'pay', pick: 1 },
+  { kind: 'offer', pick: 0 }, { kind: 'age', seconds: 700 },
+  { kind: 'tick', advanceMs: 3_000, idleSeconds: 2 },
   { kind: 'sweep' }, { kind: 'freeSlot', pick: 0 }, { kind: 'leave', pick: 1 },
 ];
 
@@ -214,12 +217,19 @@ for (const backend of backends) {
           return;
         case 'release':
         case 'pay':
+        case 'offer':
         case 'buy': {
           const holds = await heldHolds(event);
           const hold = holds[s.pick % Math.max(1, holds.length)];
           if (hold === undefined) return;
           if (s.kind === 'release') {
             await releaseHold(db, hold.customer_id, hold.hold_id).catch(expected);
+          } else if (s.kind === 'offer') {
+            // The hold a waitlist hand-over makes for the fan it offers tickets to.
+            await db.query(
+              `INSERT INTO waitlist_offers (hold_id, event_id, customer_id, entry_seq, reason)
+               SELECT hold_id, event_id, customer_id, 1, 'released' FROM holds
+                WHERE hold_id = $1 ON CONFLICT DO NOTHING`, [hold.hold_id]);
           } else if (s.kind === 'buy') {
             await sell(db, event, hold);
             sales++;
@@ -288,6 +298,7 @@ for (const backend of backends) {
       const { rows } = await db.query<Record<string, number>>(
         `SELECT (SELECT count(*) FROM orders)::int AS paid,
                 (SELECT count(*) FROM holds WHERE state = 'expired')::int AS swept,
+                (SELECT count(*) FROM waitlist_offers)::int AS offered,
                 (SELECT count(*) FROM holds WHERE state = 'released')::int AS released,
                 (SELECT count(*) FROM queue_admissions WHERE released_at IS NOT NULL)::int
                   AS freed`);
