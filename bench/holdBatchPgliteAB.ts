@@ -4,7 +4,8 @@
  * event (never analyzed after they were made). `npx tsx bench/holdBatchPgliteAB.ts
  * [--old=035,052] [--new=055] [--rounds=4]`: each round replaces the function with each
  * version's migrations (in order) and times 10 batches; printed per version, the median
- * and minimum batch time over all rounds.
+ * and minimum batch time over all rounds, and the median process CPU per batch (PGlite runs
+ * in this thread, so on a shared machine CPU is the steadier figure).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -49,14 +50,19 @@ const { rows: ticketRows } = await db.query<{ ticket_no: number }>(
   'SELECT ticket_no FROM tickets WHERE event_id = $1 ORDER BY ticket_no', [event.eventId]);
 const free = ticketRows.map((row) => row.ticket_no);
 let nextFan = 15_000;
+const cpu: Record<string, number[]> = { old: [], new: [] };
+let lastCpuMs = 0;
 const batch = async (): Promise<number> => {
   const requests = free.splice(0, 32).map((ticketNo) => ({
     holdId: newId(), customerId: fans[nextFan++] as string, quantity: 1,
     claim: { kind: 'seats' as const, ticketNos: [ticketNo] },
   }));
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const outcomes = await runHoldBatch(db, event, requests);
   const ms = performance.now() - t0;
+  const c1 = process.cpuUsage(c0);
+  lastCpuMs = (c1.user + c1.system) / 1000;
   if (outcomes.some((o) => o.outcome !== 'held')) throw new Error('a request was refused');
   return ms;
 };
@@ -92,13 +98,18 @@ for (let round = 0; round < rounds; round++) {
   for (const name of ['old', 'new'] as const) {
     await use(versions[name]);
     await batch();
-    for (let i = 0; i < 10; i++) times[name]?.push(await batch());
+    for (let i = 0; i < 10; i++) {
+      times[name]?.push(await batch());
+      cpu[name]?.push(lastCpuMs);
+    }
   }
 }
 for (const [name, xs] of Object.entries(times)) {
   xs.sort((a, b) => a - b);
+  const cs = (cpu[name] ?? []).sort((a, b) => a - b);
   console.log(`${name} (${versions[name as 'old' | 'new'].join('+')}): batch of 32 median ${
-    xs[Math.floor(xs.length / 2)]?.toFixed(1)} ms, min ${xs[0]?.toFixed(1)} ms ` +
+    xs[Math.floor(xs.length / 2)]?.toFixed(1)} ms, min ${xs[0]?.toFixed(1)} ms, CPU median ${
+    cs[Math.floor(cs.length / 2)]?.toFixed(1)} ms ` +
     `(${xs.length} batches; load ${loadavg().map((x) => x.toFixed(2)).join(' ')})`);
 }
 await db.close();

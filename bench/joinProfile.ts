@@ -11,7 +11,8 @@
  * `npx tsx bench/joinProfile.ts [connections] [seconds] [memory|redis] [--cpu]`:
  * `redis` coordinates through Redis (REDIS_URL for the app's global limit too, as a server
  * node does), `--cpu` takes a CPU profile of the server thread over the join window and
- * prints its heaviest functions (the profile is written to /tmp).
+ * prints its heaviest functions (the profile is written to /tmp); `--cpu-rejoin` profiles
+ * the re-join window instead (the request path with no database work).
  */
 import { randomUUID } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -26,7 +27,7 @@ import { createMemoryCoordinator, createRedisCoordinator } from '../src/coord/in
 import type { Coordinator } from '../src/coord/index.js';
 import { JoinBatcher } from '../src/queue/line.js';
 import { buildEvent } from '../src/testing/factories.js';
-import { testRedisUrl } from '../src/testing/services.js';
+import { deleteRedisPrefix, testRedisUrl } from '../src/testing/services.js';
 import { buildTestContext } from '../src/testing/context.js';
 import { busy, Profiler, summarize } from './cpuProfile.js';
 import { watchRequestStages } from './requestStages.js';
@@ -38,6 +39,7 @@ const connections = Number(args[0] ?? 64);
 const seconds = Number(args[1] ?? 6);
 const coordKind = args[2] === 'redis' ? 'redis' : 'memory';
 const cpuProfile = process.argv.includes('--cpu');
+const cpuRejoin = process.argv.includes('--cpu-rejoin');
 
 // ---- PostgreSQL statements, timed at the client (BEGIN/COMMIT included) ----
 const statements = new Map<string, Stat>();
@@ -190,8 +192,11 @@ clearInterval(sampling);
 
 // The same fans again: re-joins (the member cache answers) and polls (memory answers).
 const joined = specs.slice(0, joinRun.result.ops);
+const rejoinProfiler = cpuRejoin ? new Profiler() : undefined;
+await rejoinProfiler?.start();
 const rejoinRun = await busy(() => loadHttp('re-join', server.url, joined.slice(0, 100_000),
   { concurrency: connections, maxMs: seconds * 1000, warmup: 100, ok: [200] }));
+const rejoinProfile = await rejoinProfiler?.stop();
 const polls = joined.slice(0, 100_000).map((spec): RequestSpec => ({
   method: 'GET', path: `${path}/me`, headers: spec.headers ?? {},
 }));
@@ -206,7 +211,11 @@ await sampler.end();
 admin?.disconnect();
 await server.close();
 await db.close();
-if (coordKind === 'redis') await inner.close();
+if (coordKind === 'redis') {
+  await inner.close();
+  // The members cache outlives the run by a day otherwise.
+  await deleteRedisPrefix(prefix);
+}
 
 // ---- report ----
 const perRequestUs = (ms: number, ops: number): string =>
@@ -266,3 +275,4 @@ for (const [k, n] of [...states].sort((a, b) => b[1] - a[1])) {
   console.log(`  ${(n / Math.max(1, samples)).toFixed(2).padStart(6)}  ${k}`);
 }
 if (profile !== undefined) await summarize(profile, 'the joins');
+if (rejoinProfile !== undefined) await summarize(rejoinProfile, 'the re-joins');

@@ -483,6 +483,46 @@ for (const backend of [memoryBackend, redisBackend, clusterBackend]) {
         expect(await coord.consume(absent, limit)).toMatchObject({ allowed: true, remaining: 1 });
       }));
 
+      it('takes several buckets in one call, each deciding on its own', run(async (env) => {
+        const coord = env.node();
+        const [a, b] = [coord.keys.global(uniq('rl:each-a')), coord.keys.global(uniq('rl:each-b'))];
+        const one = { capacity: 1, refillPerSecond: 0.01 };
+        const three = { capacity: 3, refillPerSecond: 0.01 };
+        expect(await coord.consumeEach([{ bucket: a, limit: one }, { bucket: b, limit: three }]))
+          .toEqual([
+            { allowed: true, remaining: 0, retryAfterMs: 0 },
+            { allowed: true, remaining: 2, retryAfterMs: 0 },
+          ]);
+        const [refused, taken] = await coord.consumeEach(
+          [{ bucket: a, limit: one }, { bucket: b, limit: three, cost: 2 }]);
+        expect(refused?.allowed).toBe(false);
+        expect(refused?.retryAfterMs).toBeGreaterThan(0);
+        expect(taken).toEqual({ allowed: true, remaining: 0, retryAfterMs: 0 });
+        // The same buckets as consume sees them: one state, whichever call took.
+        expect((await coord.consume(b, three)).allowed).toBe(false);
+        expect(await coord.consumeEach([])).toEqual([]);
+        // A bad take is refused before any bucket is taken.
+        const c = coord.keys.global(uniq('rl:each-c'));
+        const bad = [{ bucket: c, limit: one }, { bucket: a, limit: one, cost: 2 }];
+        await expect(coord.consumeEach(bad)).rejects.toThrow(/exceeds capacity/);
+        expect(await coord.consume(c, one)).toMatchObject({ allowed: true });
+      }));
+
+      it('consumeEach is atomic per bucket: 40 parallel calls from two nodes', run(
+        async (env) => {
+          const [a, b] = [env.node(), env.node()];
+          const shared = a.keys.event('e4', uniq('rl:customer'));
+          const limit = { capacity: 15, refillPerSecond: 0.01 };
+          const results = await Promise.all(Array.from({ length: 40 }, (_, i) =>
+            (i % 2 ? a : b).consumeEach([
+              { bucket: shared, limit },
+              { bucket: a.keys.global(uniq('rl:own')), limit },
+            ])));
+          expect(results.filter(([r]) => r?.allowed)).toHaveLength(15);
+          expect(results.every(([, own]) => own?.allowed)).toBe(true);
+        },
+      ));
+
       it('is atomic: 40 parallel takes from two nodes admit exactly capacity', run(
         async (env) => {
           const [a, b] = [env.node(), env.node()];
@@ -705,6 +745,26 @@ describe.skipIf(!redisUp)('redis coordinator resilience', () => {
       await sleep(50);
       expect(sub.messages.at(-1)).toBe('twice');
     } finally {
+      await coord.close();
+    }
+  });
+
+  it('consumeEach re-sends its script when the server has forgotten it', async () => {
+    const { coord } = node(`test-coord-${runId}-noscript`);
+    const admin = new Redis(testRedisUrl);
+    try {
+      const bucket = coord.keys.global(uniq('rl:noscript'));
+      const limit = { capacity: 2, refillPerSecond: 0.01 };
+      await coord.consume(bucket, limit);
+      // As after a Redis restart: every EVALSHA answers NOSCRIPT until the script is sent.
+      await admin.call('SCRIPT', ['FLUSH']);
+      const other = coord.keys.global(uniq('rl:noscript'));
+      expect(await coord.consumeEach([{ bucket, limit }, { bucket: other, limit }])).toEqual([
+        { allowed: true, remaining: 0, retryAfterMs: 0 },
+        { allowed: true, remaining: 1, retryAfterMs: 0 },
+      ]);
+    } finally {
+      admin.disconnect();
       await coord.close();
     }
   });

@@ -23,7 +23,9 @@ import {
   takeTokens,
   type BucketState,
 } from './shared.js';
-import type { Coordinator, CoordLogger, SetOptions, Unsubscribe } from './types.js';
+import type {
+  BucketLimit, BucketResult, Coordinator, CoordLogger, SetOptions, Unsubscribe,
+} from './types.js';
 
 interface Expiring {
   expiresAtMs: number | null;
@@ -162,6 +164,19 @@ export function createMemoryCoordinator(opts: MemoryCoordinatorOptions = {}): Co
     if (hub.live(hub.strings, key) || hub.live(hub.buckets, key)) throw wrongType(key);
   };
 
+  // One take from a bucket, as Redis's script does it (shared by consume and consumeEach).
+  const consumeNow = (bucket: string, limit: BucketLimit, cost: number): BucketResult => {
+    checkKey(bucket);
+    assertBucket(limit, cost);
+    if (hub.live(hub.strings, bucket)) throw wrongType(bucket);
+    assertNotHash(bucket);
+    hub.wrote();
+    const now = hub.clock();
+    const { state, result } = takeTokens(hub.live(hub.buckets, bucket), now, limit, cost);
+    hub.buckets.set(bucket, { ...state, expiresAtMs: now + bucketIdleTtlMs(limit) });
+    return result;
+  };
+
   const coordinator: Coordinator = {
     kind: 'memory',
     keys,
@@ -274,15 +289,16 @@ export function createMemoryCoordinator(opts: MemoryCoordinatorOptions = {}): Co
     },
 
     async consume(bucket, limit, cost = 1) {
-      checkKey(bucket);
-      assertBucket(limit, cost);
-      if (hub.live(hub.strings, bucket)) throw wrongType(bucket);
-      assertNotHash(bucket);
-      hub.wrote();
-      const now = hub.clock();
-      const { state, result } = takeTokens(hub.live(hub.buckets, bucket), now, limit, cost);
-      hub.buckets.set(bucket, { ...state, expiresAtMs: now + bucketIdleTtlMs(limit) });
-      return result;
+      return consumeNow(bucket, limit, cost);
+    },
+
+    async consumeEach(takes) {
+      // Checked before any is taken, as Redis does: a bad take changes no bucket.
+      for (const { bucket, limit, cost = 1 } of takes) {
+        checkKey(bucket);
+        assertBucket(limit, cost);
+      }
+      return takes.map(({ bucket, limit, cost = 1 }) => consumeNow(bucket, limit, cost));
     },
 
     async giveBack(bucket, limit, cost = 1) {

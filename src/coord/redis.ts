@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 
-import type { RedisOptions } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 
 import { openRedis, type RedisConnection, type RedisTarget } from './connect.js';
 import { createKeyspace, DEFAULT_PREFIX } from './keys.js';
@@ -102,6 +102,44 @@ end
 redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'at', string.format('%d', at))
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return {allowed, math.floor(tokens), retry}
+`;
+
+// KEYS: bucket hashes. ARGV: capacity, refillPerSecond, cost, idleTtlMs for each key in
+// turn. TAKE_TOKENS for each bucket, each deciding on its own, at one clock reading; replies
+// allowed, remaining, retry for each, flattened.
+const TAKE_TOKENS_EACH = `${NOW_MS}
+local now = now_ms()
+local out = {}
+for i = 1, #KEYS do
+  local base = (i - 1) * 4
+  local capacity = tonumber(ARGV[base + 1])
+  local per_second = tonumber(ARGV[base + 2])
+  local cost = tonumber(ARGV[base + 3])
+  local saved = redis.call('HMGET', KEYS[i], 'tokens', 'at')
+  local tokens = tonumber(saved[1])
+  local at = tonumber(saved[2])
+  if tokens == nil or at == nil then
+    tokens = capacity
+    at = now
+  end
+  tokens = math.min(capacity, tokens + math.max(0, now - at) * per_second / 1000)
+  at = math.max(at, now)
+  local allowed = 0
+  local retry = 0
+  if tokens >= cost then
+    tokens = tokens - cost
+    allowed = 1
+  else
+    retry = math.ceil((cost - tokens) * 1000 / per_second)
+  end
+  redis.call('HSET', KEYS[i], 'tokens', string.format('%.17g', tokens),
+    'at', string.format('%d', at))
+  redis.call('PEXPIRE', KEYS[i], ARGV[base + 4])
+  out[#out + 1] = allowed
+  out[#out + 1] = math.floor(tokens)
+  out[#out + 1] = retry
+end
+return out
 `;
 
 // KEYS: bucket hash. ARGV: capacity, refillPerSecond, cost, idleTtlMs.
@@ -201,6 +239,7 @@ class LuaScript {
 const scripts = {
   incrWithTtl: new LuaScript(INCR_WITH_TTL),
   takeTokens: new LuaScript(TAKE_TOKENS),
+  takeTokensEach: new LuaScript(TAKE_TOKENS_EACH),
   returnTokens: new LuaScript(RETURN_TOKENS),
   acquireLease: new LuaScript(ACQUIRE_LEASE),
   renewLease: new LuaScript(RENEW_LEASE),
@@ -435,6 +474,28 @@ export function createRedisCoordinator(opts: RedisCoordinatorOptions): Coordinat
       assertBucket(limit, cost);
       const args = [limit.capacity, limit.refillPerSecond, cost, bucketIdleTtlMs(limit)];
       return asBucketResult(await scripts.takeTokens.run(cmd, [bucket], args));
+    },
+
+    async consumeEach(takes) {
+      const bucketKeys: string[] = [];
+      const args: number[] = [];
+      for (const { bucket, limit, cost = 1 } of takes) {
+        checkKey(bucket);
+        assertBucket(limit, cost);
+        bucketKeys.push(bucket);
+        args.push(limit.capacity, limit.refillPerSecond, cost, bucketIdleTtlMs(limit));
+      }
+      if (takes.length === 0) return [];
+      // A cluster keeps buckets on different slots, which one script cannot touch: there
+      // each bucket is its own command, all in flight together.
+      if (!(cmd instanceof Redis)) {
+        return await Promise.all(bucketKeys.map(async (bucket, i) => asBucketResult(
+          await scripts.takeTokens.run(cmd, [bucket], args.slice(i * 4, i * 4 + 4)))));
+      }
+      const reply = await scripts.takeTokensEach.run(cmd, bucketKeys, args);
+      assert.ok(Array.isArray(reply) && reply.length === takes.length * 3,
+        'consumeEach: bad reply');
+      return bucketKeys.map((_, i) => asBucketResult(reply.slice(i * 3, i * 3 + 3)));
     },
 
     async giveBack(bucket, limit, cost = 1) {

@@ -36,6 +36,13 @@ export interface BucketResult {
   retryAfterMs: number;
 }
 
+/** One bucket of several taken together (`consumeEach`). */
+export interface BucketTake {
+  bucket: string;
+  limit: BucketLimit;
+  cost?: number;
+}
+
 /** Stops delivery to one handler; resolves once the transport has been told. */
 export type Unsubscribe = () => Promise<void>;
 
@@ -97,6 +104,14 @@ export interface Coordinator {
    * and timed by the store's clock (Redis TIME), so nodes with skewed clocks agree.
    */
   consume(bucket: string, limit: BucketLimit, cost?: number): Promise<BucketResult>;
+  /**
+   * `consume` on each bucket, in one round trip (one script call on Redis, so a request
+   * with three buckets costs one command, one send and one reply, not three); each bucket
+   * decides on its own, results in the order given. On a Redis Cluster, whose buckets lie on
+   * different slots, each bucket is its own command, all in flight together. Rejects as a
+   * whole when the store fails, so a caller that fails open does so for the request.
+   */
+  consumeEach(takes: readonly BucketTake[]): Promise<BucketResult[]>;
   /**
    * Gives `cost` tokens back to a bucket (capped at its capacity): a take that counted for a
    * request another bucket refused. A bucket that has expired meanwhile is full already.

@@ -11,7 +11,7 @@
  * - Per-customer and per-address buckets of the hot writes (queue joins, holds) and the
  *   per-customer buckets of booking writes (checkout, extend, release, cancel).
  *
- * Several buckets of one request are taken together (all in flight at once) and count only
+ * Several buckets of one request are taken together (one coordinator call) and count only
  * when all allow: a request one bucket refuses gets its tokens back from the others, so a
  * fan behind a busy shared address keeps their own allowance, and one fan's refused
  * retries do not spend their neighbours' address budget.
@@ -23,7 +23,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 import type { AppContext } from '../context.js';
-import type { BucketLimit } from '../coord/index.js';
+import type { BucketLimit, BucketResult } from '../coord/index.js';
 import { DomainError } from '../core/errors.js';
 
 type Hook = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
@@ -59,23 +59,23 @@ async function take(ctx: AppContext, bucket: string, limit: BucketLimit): Promis
 }
 
 /**
- * Takes a token from every bucket, all in flight together (one round trip), or from none:
- * when one refuses, the tokens the others granted are given back before the refusal is
- * thrown, with the longest wait among the refusals. A bucket that cannot be reached counts
- * as allowing (fail open).
+ * Takes a token from every bucket in one coordinator call (one script call and one round
+ * trip on Redis), or from none: when one refuses, the tokens the others granted are
+ * given back before the refusal is thrown, with the longest wait among the refusals. A
+ * store that cannot be reached lets the request through (fail open).
  */
 export async function takeAll(ctx: AppContext, takes: readonly Take[]): Promise<void> {
-  const results = await Promise.all(takes.map(async ({ bucket, limit }) => {
-    try {
-      return await ctx.coord.consume(bucket, limit);
-    } catch (error) {
-      ctx.logger.warn({ err: error, bucket }, 'rate limit unavailable; request allowed');
-      return undefined;
-    }
-  }));
+  let results: readonly BucketResult[];
+  try {
+    results = await ctx.coord.consumeEach(takes);
+  } catch (error) {
+    const buckets = takes.map(({ bucket }) => bucket);
+    ctx.logger.warn({ err: error, buckets }, 'rate limit unavailable; request allowed');
+    return;
+  }
   let refusedForMs: number | undefined;
   for (const result of results) {
-    if (result === undefined || result.allowed) continue;
+    if (result.allowed) continue;
     refusedForMs = Math.max(refusedForMs ?? 0, result.retryAfterMs);
   }
   if (refusedForMs === undefined) return;

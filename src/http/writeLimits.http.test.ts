@@ -46,7 +46,8 @@ for (const shape of shapes) {
     });
 
     /** An app of its own (fresh buckets) with these limits, and a queued event on it. */
-    async function appWith(env: Record<string, string>): Promise<{
+    async function appWith(env: Record<string, string>, adjust?: (coord: Coordinator) => void):
+    Promise<{
       app: App; ctx: AppContext; eventId: string;
     }> {
       let coord: Coordinator;
@@ -59,6 +60,7 @@ for (const shape of shapes) {
         coord = createMemoryCoordinator({});
       }
       coords.push(coord);
+      adjust?.(coord);
       const { app, ctx } = await buildTestApp(db, { coord, env });
       apps.push(app);
       const event = await buildEvent(ctx, {
@@ -105,6 +107,20 @@ for (const shape of shapes) {
       // The address spent one token (the granted join), not six.
       expect([await join(b!.token, venue), await join(c!.token, venue)]).toEqual([201, 201]);
       expect(await join(d!.token, venue)).toBe(429);
+    });
+
+    it('fails open: a store that cannot take the buckets lets the join through', async () => {
+      const { app, ctx, eventId } = await appWith({ RATE_LIMIT_JOINS_PER_CUSTOMER: '1' },
+        (coord) => {
+          coord.consumeEach = async () => {
+            throw new Error('the store is away');
+          };
+        });
+      const join = joiner(app, eventId);
+      const [fan] = await buildCustomers(ctx, 1);
+      // Over the fan's limit of one, and still through: nothing could count the joins.
+      expect([await join(fan!.token, '10.0.3.1'), await join(fan!.token, '10.0.3.1')])
+        .toEqual([201, 200]);
     });
 
     it('joins and other writes share one address budget, taken once per join', async () => {
