@@ -813,3 +813,24 @@ describe.skipIf(!redisUp)('redis coordinator resilience', () => {
     await expect(coord.ping()).rejects.toThrow(/closed/);
   });
 });
+
+describe.skipIf(!clusterBackend.enabled)('consumeEach on a Redis Cluster', () => {
+  it('counts a bucket whose command fails as allowing while the others decide', () =>
+    withEnv(clusterBackend, async (env) => {
+      const coord = env.node();
+      const broken = coord.keys.global(uniq('rl:apart-broken'));
+      const spent = coord.keys.global(uniq('rl:apart-spent'));
+      const one = { capacity: 1, refillPerSecond: 0.01 };
+      // A string where the bucket's hash should be: that bucket's command fails (WRONGTYPE),
+      // as one shard's would while it fails over.
+      await coord.incr(broken);
+      await coord.consume(spent, one);
+      const [open, refused] = await coord.consumeEach(
+        [{ bucket: broken, limit: one }, { bucket: spent, limit: one }]);
+      expect(open).toEqual({ allowed: true, remaining: 0, retryAfterMs: 0 });
+      expect(refused?.allowed).toBe(false);
+      // When every bucket fails, the call fails, and the caller decides.
+      await expect(coord.consumeEach([{ bucket: broken, limit: one }]))
+        .rejects.toThrow(/WRONGTYPE/);
+    }));
+});

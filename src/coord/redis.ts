@@ -75,39 +75,11 @@ if created then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return value
 `;
 
-// KEYS: bucket hash. ARGV: capacity, refillPerSecond, cost, idleTtlMs.
-// Mirrors takeTokens() in shared.ts.
-const TAKE_TOKENS = `${NOW_MS}
-local capacity = tonumber(ARGV[1])
-local per_second = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local now = now_ms()
-local saved = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(saved[1])
-local at = tonumber(saved[2])
-if tokens == nil or at == nil then
-  tokens = capacity
-  at = now
-end
-tokens = math.min(capacity, tokens + math.max(0, now - at) * per_second / 1000)
-at = math.max(at, now)
-local allowed = 0
-local retry = 0
-if tokens >= cost then
-  tokens = tokens - cost
-  allowed = 1
-else
-  retry = math.ceil((cost - tokens) * 1000 / per_second)
-end
-redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'at', string.format('%d', at))
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-return {allowed, math.floor(tokens), retry}
-`;
-
 // KEYS: bucket hashes. ARGV: capacity, refillPerSecond, cost, idleTtlMs for each key in
-// turn. TAKE_TOKENS for each bucket, each deciding on its own, at one clock reading; replies
-// allowed, remaining, retry for each, flattened.
-const TAKE_TOKENS_EACH = `${NOW_MS}
+// turn. Mirrors takeTokens() in shared.ts for each bucket, each deciding on its own, at one
+// clock reading; replies allowed, remaining, retry for each, flattened. `consume` is the
+// same script with one key.
+const TAKE_TOKENS = `${NOW_MS}
 local now = now_ms()
 local out = {}
 for i = 1, #KEYS do
@@ -239,7 +211,6 @@ class LuaScript {
 const scripts = {
   incrWithTtl: new LuaScript(INCR_WITH_TTL),
   takeTokens: new LuaScript(TAKE_TOKENS),
-  takeTokensEach: new LuaScript(TAKE_TOKENS_EACH),
   returnTokens: new LuaScript(RETURN_TOKENS),
   acquireLease: new LuaScript(ACQUIRE_LEASE),
   renewLease: new LuaScript(RENEW_LEASE),
@@ -358,6 +329,23 @@ export function createRedisCoordinator(opts: RedisCoordinatorOptions): Coordinat
     // Sent in the same order as the SUBSCRIBE it undoes, so a resubscribe after it wins.
     sub?.unsubscribe(channel).catch((err: unknown) => {
       logger.warn({ err, channel }, 'redis unsubscribe failed');
+    });
+  };
+
+  /**
+   * A cluster's buckets, one script call each (one script cannot reach keys on several
+   * slots), all in flight together. A bucket whose shard fails counts as allowing, as a
+   * lone `consume` that fails does for its caller; the call fails only when all do.
+   */
+  const consumeApart = async (bucketKeys: string[], args: number[]): Promise<BucketResult[]> => {
+    const settled = await Promise.allSettled(bucketKeys.map(async (bucket, i) => asBucketResult(
+      await scripts.takeTokens.run(cmd, [bucket], args.slice(i * 4, i * 4 + 4)))));
+    const failed = settled.filter((each) => each.status === 'rejected');
+    if (failed.length === settled.length) throw (failed[0] as PromiseRejectedResult).reason;
+    return settled.map((each, i) => {
+      if (each.status === 'fulfilled') return each.value;
+      logger.warn({ err: each.reason, bucket: bucketKeys[i] }, 'rate limit unavailable');
+      return { allowed: true, remaining: 0, retryAfterMs: 0 };
     });
   };
 
@@ -488,11 +476,8 @@ export function createRedisCoordinator(opts: RedisCoordinatorOptions): Coordinat
       if (takes.length === 0) return [];
       // A cluster keeps buckets on different slots, which one script cannot touch: there
       // each bucket is its own command, all in flight together.
-      if (!(cmd instanceof Redis)) {
-        return await Promise.all(bucketKeys.map(async (bucket, i) => asBucketResult(
-          await scripts.takeTokens.run(cmd, [bucket], args.slice(i * 4, i * 4 + 4)))));
-      }
-      const reply = await scripts.takeTokensEach.run(cmd, bucketKeys, args);
+      if (!(cmd instanceof Redis)) return await consumeApart(bucketKeys, args);
+      const reply = await scripts.takeTokens.run(cmd, bucketKeys, args);
       assert.ok(Array.isArray(reply) && reply.length === takes.length * 3,
         'consumeEach: bad reply');
       return bucketKeys.map((_, i) => asBucketResult(reply.slice(i * 3, i * 3 + 3)));

@@ -108,8 +108,9 @@ export interface Coordinator {
    * `consume` on each bucket, in one round trip (one script call on Redis, so a request
    * with three buckets costs one command, one send and one reply, not three); each bucket
    * decides on its own, results in the order given. On a Redis Cluster, whose buckets lie on
-   * different slots, each bucket is its own command, all in flight together. Rejects as a
-   * whole when the store fails, so a caller that fails open does so for the request.
+   * different slots, each bucket is its own command, all in flight together, and a bucket
+   * whose shard fails counts as allowing (the others still decide). Rejects when the whole
+   * store fails, so a caller that fails open does so for the request.
    */
   consumeEach(takes: readonly BucketTake[]): Promise<BucketResult[]>;
   /**
