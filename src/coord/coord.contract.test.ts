@@ -508,6 +508,22 @@ for (const backend of [memoryBackend, redisBackend, clusterBackend]) {
         expect(await coord.consume(c, one)).toMatchObject({ allowed: true });
       }));
 
+      // On a cluster each bucket is its own command: there a failing bucket counts as
+      // allowing (the cluster case below).
+      it.skipIf(backend.name === 'redis cluster')(
+        'consumeEach takes no bucket when one key holds another kind of value', run(
+          async (env) => {
+            const coord = env.node();
+            const fine = coord.keys.global(uniq('rl:each-fine'));
+            const other = coord.keys.global(uniq('rl:each-other'));
+            const one = { capacity: 1, refillPerSecond: 0.01 };
+            await coord.incr(other);
+            await expect(coord.consumeEach(
+              [{ bucket: fine, limit: one }, { bucket: other, limit: one }],
+            )).rejects.toThrow(/WRONGTYPE/);
+            expect(await coord.consume(fine, one)).toMatchObject({ allowed: true });
+          }));
+
       it('consumeEach is atomic per bucket: 40 parallel calls from two nodes', run(
         async (env) => {
           const [a, b] = [env.node(), env.node()];

@@ -165,11 +165,14 @@ export function createMemoryCoordinator(opts: MemoryCoordinatorOptions = {}): Co
   };
 
   // One take from a bucket, as Redis's script does it (shared by consume and consumeEach).
-  const consumeNow = (bucket: string, limit: BucketLimit, cost: number): BucketResult => {
+  const checkTake = (bucket: string, limit: BucketLimit, cost: number): void => {
     checkKey(bucket);
     assertBucket(limit, cost);
     if (hub.live(hub.strings, bucket)) throw wrongType(bucket);
     assertNotHash(bucket);
+  };
+  const consumeNow = (bucket: string, limit: BucketLimit, cost: number): BucketResult => {
+    checkTake(bucket, limit, cost);
     hub.wrote();
     const now = hub.clock();
     const { state, result } = takeTokens(hub.live(hub.buckets, bucket), now, limit, cost);
@@ -294,10 +297,7 @@ export function createMemoryCoordinator(opts: MemoryCoordinatorOptions = {}): Co
 
     async consumeEach(takes) {
       // Checked before any is taken, as Redis does: a bad take changes no bucket.
-      for (const { bucket, limit, cost = 1 } of takes) {
-        checkKey(bucket);
-        assertBucket(limit, cost);
-      }
+      for (const { bucket, limit, cost = 1 } of takes) checkTake(bucket, limit, cost);
       return takes.map(({ bucket, limit, cost = 1 }) => consumeNow(bucket, limit, cost));
     },
 

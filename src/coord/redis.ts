@@ -78,8 +78,14 @@ return value
 // KEYS: bucket hashes. ARGV: capacity, refillPerSecond, cost, idleTtlMs for each key in
 // turn. Mirrors takeTokens() in shared.ts for each bucket, each deciding on its own, at one
 // clock reading; replies allowed, remaining, retry for each, flattened. `consume` is the
-// same script with one key.
+// same script with one key. A key of another type fails the call before any bucket is taken.
 const TAKE_TOKENS = `${NOW_MS}
+for i = 1, #KEYS do
+  local kind = redis.call('TYPE', KEYS[i])['ok']
+  if kind ~= 'none' and kind ~= 'hash' then
+    return redis.error_reply('WRONGTYPE a rate-limit bucket is not a hash: ' .. KEYS[i])
+  end
+end
 local now = now_ms()
 local out = {}
 for i = 1, #KEYS do
