@@ -11,7 +11,9 @@
  * store's and a worker for the singleton duties (see `layoutNodes`); SIM_LAYOUT=single runs
  * one node for everything; SIM_SERVER=inprocess runs the server in this process instead, as
  * `stampede simulate` does. Each node's /metrics is scraped every 30 s, so the report gives
- * the server-side latency of holds, checkouts, polls and joins beside the simulator's.
+ * the server-side latency of holds, checkouts, polls and joins beside the simulator's, and
+ * /proc is read every second (bench/cpuSampler.ts) for the CPU each role used and the time
+ * its threads waited for a core, per 30 s window (report.txt's "CPU used" and "run delay").
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -375,8 +377,11 @@ function cpuRows(split: CpuSplit): BenchRow[] {
     const whole = split.whole.roles[role.key];
     const worst = busiest(role.key);
     const worstFigures = worst?.roles[role.key];
+    // Seconds waited for a core per second on one: how much a role's work is stretched.
+    const perCpu = whole === undefined || whole.cpuCores === 0 ? null
+      : whole.runWaitCores / whole.cpuCores;
     return row(role.key, `cores over the run: CPU ${f(whole?.cpuCores ?? null)}, run delay ` +
-      `${f(whole?.runWaitCores ?? null)}` +
+      `${f(whole?.runWaitCores ?? null)} (${f(perCpu)} s per CPU second)` +
       (role.eventLoop ? ` (event loop ${f(whole?.mainThreadWaitCores ?? null)})` : '') +
       (worst === null || worstFigures === undefined ? ''
         : `; most delayed ${split.windowSeconds} s window ${worst.fromSeconds}–${worst.toSeconds}` +
