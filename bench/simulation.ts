@@ -366,7 +366,7 @@ function cpuSampler(databaseUrl: string, specs: NodeSpec[], nodes: ServerProcess
 }
 
 /** The whole run's split per role, one row each (rate and latency columns are empty). */
-function cpuRows(split: CpuSplit): BenchRow[] {
+export function cpuRows(split: CpuSplit): BenchRow[] {
   const f = (value: number | null): string =>
     value === null || !Number.isFinite(value) ? '–' : value.toFixed(2);
   const row = (name: string, notes: string): BenchRow => ({ name: `CPU split: ${name}`,
@@ -381,8 +381,9 @@ function cpuRows(split: CpuSplit): BenchRow[] {
     const perCpu = whole === undefined || whole.cpuCores === 0 ? null
       : whole.runWaitCores / whole.cpuCores;
     return row(role.key, `cores over the run: CPU ${f(whole?.cpuCores ?? null)}, run delay ` +
-      `${f(whole?.runWaitCores ?? null)} (${f(perCpu)} s per CPU second)` +
+      `${f(whole?.runWaitCores ?? null)}` +
       (role.eventLoop ? ` (event loop ${f(whole?.mainThreadWaitCores ?? null)})` : '') +
+      `, ${f(perCpu)} s of it per CPU second` +
       (worst === null || worstFigures === undefined ? ''
         : `; most delayed ${split.windowSeconds} s window ${worst.fromSeconds}–${worst.toSeconds}` +
           ` s after on-sale: CPU ${f(worstFigures.cpuCores)}, run delay ` +
