@@ -36,6 +36,11 @@ export const admissionLease = 'queue-admission';
 export interface AdmissionDutyOptions {
   holderId?: string;
   seeds?: SeedSource;
+  /**
+   * Test seam: the slot release period instead of the one QUEUE_IDLE_SECONDS gives
+   * (release.ts), so a test's control can show the stall a release that never comes leaves.
+   */
+  releaseEveryMs?: number;
 }
 
 /** Competes for the admission lease and, while leader, ticks every active line. */
@@ -113,7 +118,7 @@ export class AdmissionDuty {
     const signal = await readStoreSignal(ctx.coord, eventId);
     const decidedAtMs = ctx.clock.nowMs();
     const releaseSlots = this.releases.due(eventId, decidedAtMs,
-      releaseEveryMs(ctx.config.queue.idleSeconds));
+      this.options.releaseEveryMs ?? releaseEveryMs(ctx.config.queue.idleSeconds));
     const outcome = await tickLine(ctx.db, event, {
       store: { signal, knobs: storePaceKnobs(ctx) },
       nowMs: pinnedNowMs(ctx.clock), token,
