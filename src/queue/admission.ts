@@ -226,7 +226,8 @@ export async function stretchClaimGrace(
 
 /**
  * The line's first round trip: fencing, the database clock, slots freed (completed orders,
- * idle shoppers; unless `releaseSlots` is false), the state, the figures and the run of fans this tick could admit at most.
+ * idle shoppers; unless `releaseSlots` is false), the state, the figures and the run of
+ * fans this tick could admit at most.
  * Runs the pre-queue draw first when it has work (its own round trips, on those ticks only).
  */
 async function beginTick(
