@@ -192,7 +192,7 @@ BEGIN
       INTO v_due, v_ordered FROM due d;
     -- The slots just locked, freed by their row ids: the newest version of each, which the
     -- lock returned and this transaction holds, so a TID scan of exactly those rows (the join
-    -- back by key was a walk of every admission of the event per freed slot, see the header).
+    -- back by key was a walk of every admission of the event per freed slot, see 066's header).
     -- Sequential scans off for that statement only (it has no other path than the TID
     -- scan then; its plan is made, and kept, on the first tick that frees a slot).
     IF cardinality(v_due) > 0 THEN
