@@ -4,27 +4,16 @@
  * once did (`seq` as text, where '10' sorts before '9') to show that the numbers chosen
  * would tell the two orders apart.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AppContext } from '../context.js';
+import { expect, it } from 'vitest';
 import { sweepExpiredHolds } from '../holds/sweeper.js';
-import type { Db } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
-import { buildTestContext } from '../testing/context.js';
 import { buildCustomers, buildEvent, buildHold, buildVenue } from '../testing/factories.js';
+import { describeEachBackend } from '../testing/suites.js';
 
-for (const backend of await testBackends()) {
-  describe.skipIf(!backend.available)(`waitlist offer order on ${backend.name}`, () => {
-    let db: Db;
-    let ctx: AppContext;
-    beforeAll(async () => {
-      db = await backend.open();
-      ctx = buildTestContext(db);
-    });
-    afterAll(async () => {
-      await db?.close();
-    });
-
+describeEachBackend(await testBackends(), (name) => `waitlist offer order on ${name}`, {},
+  (suite) => {
     it('offers a lapsed seat to waiting number 9 before number 10', async () => {
+      const { db, ctx } = suite;
       const venue = await buildVenue(ctx, { rows: 1, seatsPerRow: 1, standing: 1 });
       const event = await buildEvent(ctx, { venue });
       const [holder, early, late] = await buildCustomers(ctx, 3);
@@ -59,4 +48,3 @@ for (const backend of await testBackends()) {
       ]);
     });
   });
-}
