@@ -22,9 +22,8 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 
-import type { AppContext } from '../context.js';
 import { TokenRevoked } from '../customers/tokenVersions.js';
 import type { Db } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
@@ -32,7 +31,7 @@ import { buildTestContext } from '../testing/context.js';
 import { buildCustomers, buildQueuedEvent } from '../testing/factories.js';
 import { waitForLockWait } from '../testing/lockWait.js';
 import { holdOpen } from '../testing/openTx.js';
-import { describePostgres } from '../testing/suites.js';
+import { describeEachBackend, describePostgres } from '../testing/suites.js';
 import { createMemoryCoordinator } from '../coord/memory.js';
 import type { Coordinator } from '../coord/types.js';
 import { leaveLine } from './leave.js';
@@ -145,21 +144,11 @@ describePostgres(backends, 'one customer joining from two nodes at once (Postgre
     });
   });
 
-for (const backend of backends) {
-  describe.skipIf(!backend.available)(`many joiners in one batch (${backend.name})`, () => {
-    let db: Db;
-    let ctx: AppContext;
-
-    beforeAll(async () => {
-      db = await backend.open();
-      ctx = buildTestContext(db);
-    });
-    afterAll(async () => {
-      await db?.close();
-    });
-
+describeEachBackend(backends, (name) => `many joiners in one batch (${name})`, {},
+  (suite, backend) => {
     it('each fan of a mixed batch is decided by their own rule, newcomers in arrival order',
       async () => {
+        const { db, ctx } = suite;
         const event = await buildQueuedEvent(ctx, { admitPerMinute: 60 });
         const [inLine, gone, revoked] = (await buildCustomers(ctx, 3)).map((c) => c.customerId);
         const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
@@ -195,6 +184,7 @@ for (const backend of backends) {
     it.skipIf(backend.name !== 'postgres')(
       'a batch fetches its own customers\' entries, not the line (control: migration 034)',
       async () => {
+        const { db, ctx } = suite;
         const event = await buildQueuedEvent(ctx, { admitPerMinute: 60 });
         await joinLine(db, event, [randomUUID()], undefined);
         const as034 = readFileSync(new URL(
@@ -232,6 +222,7 @@ for (const backend of backends) {
 
     it('a join\'s late cache write never replaces a leave written meanwhile by another node',
       async () => {
+        const { db } = suite;
         const coord = createMemoryCoordinator({});
         let open = (): void => undefined;
         const gate = new Promise<void>((resolve) => { open = resolve; });
@@ -274,6 +265,7 @@ for (const backend of backends) {
       });
 
     it('a batch of joins writes the members cache once, every fan in it', async () => {
+      const { db } = suite;
       const coord = createMemoryCoordinator({});
       let writes = 0;
       let cachedFans = 0;
@@ -321,4 +313,3 @@ for (const backend of backends) {
       }
     });
   });
-}

@@ -17,20 +17,17 @@
  * release finds no admission yet, the apply reads the entry as still waiting, and the
  * buyer keeps a live slot. PostgreSQL only: two transactions.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 
 import { loadEvent } from '../catalog/events.js';
-import type { AppContext } from '../context.js';
 import { releaseHold } from '../holds/holds.js';
 import { checkout } from '../orders/checkout.js';
 import { bookingDeps } from '../orders/workers.js';
-import type { Db } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
-import { buildTestContext } from '../testing/context.js';
 import {
   buildEvent, buildHold, buildQueuedEvent, buildVenue, insertCustomerRows,
 } from '../testing/factories.js';
-import { describePostgres } from '../testing/suites.js';
+import { describeEachBackend, describePostgres } from '../testing/suites.js';
 import { joinWaitlist } from '../waitlist/waitlist.js';
 import { waitForLockWait } from '../testing/lockWait.js';
 import { releaseShopperSlot, tickLine } from './admission.js';
@@ -38,19 +35,11 @@ import { joinLine } from './line.js';
 
 const backends = await testBackends();
 
-for (const backend of backends) {
-  describe.skipIf(!backend.available)(`a waitlist buyer still in line on ${backend.name}`, () => {
-    let db: Db;
-    let ctx: AppContext;
-
-    beforeAll(async () => {
-      db = await backend.open();
-      ctx = buildTestContext(db);
-    });
-    afterAll(async () => db?.close());
-
+describeEachBackend(backends, (name) => `a waitlist buyer still in line on ${name}`, {},
+  (suite) => {
     it('is passed over by the tick: the one live-shopper slot goes to the fan behind',
       async () => {
+        const { db, ctx } = suite;
         const venue = await buildVenue(ctx, {
           sections: [{ key: 'FLOOR', name: 'Floor', kind: 'standing', capacity: 2 }],
         });
@@ -92,7 +81,6 @@ for (const backend of backends) {
         expect(entries[0]?.left_reason).toBe('purchased');
       });
   });
-}
 
 describePostgres(backends,
   'a purchase confirmed while the tick admits the buyer on PostgreSQL',

@@ -15,20 +15,18 @@
  */
 import { randomUUID } from 'node:crypto';
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 
 import { loadEvent, type EventRecord } from '../catalog/events.js';
-import type { AppContext } from '../context.js';
 import { createHold } from '../holds/holds.js';
 import type { Db, Queryable, QueryResult } from '../storage/index.js';
 import { sqlState } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
-import { buildTestContext } from '../testing/context.js';
 import {
   buildEvent, buildQueuedEvent, buildVenue, insertCustomerRows,
 } from '../testing/factories.js';
 import { waitForLockWait } from '../testing/lockWait.js';
-import { describePostgres } from '../testing/suites.js';
+import { describeEachBackend, describePostgres } from '../testing/suites.js';
 import { claimAdmission, tickLine, type TickOutcome } from './admission.js';
 import { joinLine } from './line.js';
 
@@ -73,137 +71,129 @@ async function admissions(db: Db, eventId: string) {
   }));
 }
 
-for (const backend of backends) {
-  describe.skipIf(!backend.available)(`the admission tick on ${backend.name}`, () => {
-    let db: Db;
-    let ctx: AppContext;
-
-    beforeAll(async () => {
-      db = await backend.open();
-      ctx = buildTestContext(db);
+describeEachBackend(backends, (name) => `the admission tick on ${name}`, {}, (suite) => {
+  /** A queued event on sale by the database clock, and fans in line (numbered). */
+  async function line(
+    fans: number, queue: { admitPerMinute: number; maxActiveShoppers: number },
+  ): Promise<{ event: EventRecord; fans: string[] }> {
+    const { db, ctx } = suite;
+    const details = await buildEvent(ctx, {
+      venue: await buildVenue(ctx),
+      onSaleAt: new Date(Date.now() - 60_000).toISOString(),
+      maxTicketsPerCustomer: 4,
+      queue: { enabled: true, ...queue },
     });
-    afterAll(async () => db?.close());
+    const event = await loadEvent(db, details.eventId);
+    const ids = await addFans(db, fans);
+    await joinLine(db, event, ids, undefined);
+    return { event, fans: ids };
+  }
 
-    /** A queued event on sale by the database clock, and fans in line (numbered). */
-    async function line(
-      fans: number, queue: { admitPerMinute: number; maxActiveShoppers: number },
-    ): Promise<{ event: EventRecord; fans: string[] }> {
-      const details = await buildEvent(ctx, {
-        venue: await buildVenue(ctx),
-        onSaleAt: new Date(Date.now() - 60_000).toISOString(),
-        maxTicketsPerCustomer: 4,
-        queue: { enabled: true, ...queue },
-      });
-      const event = await loadEvent(db, details.eventId);
-      const ids = await addFans(db, fans);
-      await joinLine(db, event, ids, undefined);
-      return { event, fans: ids };
+  it('an ordinary tick is two round trips: read and free, then admit and write', async () => {
+    const { db } = suite;
+    const { event, fans } = await line(30, { admitPerMinute: 600, maxActiveShoppers: 10 });
+    // The first tick draws (an empty pre-queue) and admits the first fans.
+    const first = await tickLine(db, event, { token: 1, claimGraceSeconds: 60 });
+    expect(first.kind).toBe('ticked');
+    const admitted = first.kind === 'ticked' ? first.admitted : [];
+    expect(admitted.length).toBeGreaterThan(0);
+    // Shoppers mid-sale: one holds, one claimed and went idle at once.
+    const [holder, idler] = admitted.map((fan) => fan.customerId);
+    await claimAdmission(db, event.eventId, holder as string);
+    await createHold(db, event, holder as string, { zone: 'floor', quantity: 2 });
+    await claimAdmission(db, event.eventId, idler as string);
+    const counted = counting(db);
+    const outcomes: TickOutcome[] = [];
+    for (let i = 0; i < 3; i++) {
+      counted.reset();
+      outcomes.push(await tickLine(counted.db, event, {
+        token: 1, claimGraceSeconds: 60, idleSeconds: 0,
+      }));
+      expect(counted.trips()).toBe(2);
     }
-
-    it('an ordinary tick is two round trips: read and free, then admit and write', async () => {
-      const { event, fans } = await line(30, { admitPerMinute: 600, maxActiveShoppers: 10 });
-      // The first tick draws (an empty pre-queue) and admits the first fans.
-      const first = await tickLine(db, event, { token: 1, claimGraceSeconds: 60 });
-      expect(first.kind).toBe('ticked');
-      const admitted = first.kind === 'ticked' ? first.admitted : [];
-      expect(admitted.length).toBeGreaterThan(0);
-      // Shoppers mid-sale: one holds, one claimed and went idle at once.
-      const [holder, idler] = admitted.map((fan) => fan.customerId);
-      await claimAdmission(db, event.eventId, holder as string);
-      await createHold(db, event, holder as string, { zone: 'floor', quantity: 2 });
-      await claimAdmission(db, event.eventId, idler as string);
-      const counted = counting(db);
-      const outcomes: TickOutcome[] = [];
-      for (let i = 0; i < 3; i++) {
-        counted.reset();
-        outcomes.push(await tickLine(counted.db, event, {
-          token: 1, claimGraceSeconds: 60, idleSeconds: 0,
-        }));
-        expect(counted.trips()).toBe(2);
-      }
-      expect(outcomes.map((o) => o.kind)).toEqual(['ticked', 'ticked', 'ticked']);
-      // Few tickets (150): the shape of what is left came in the same round trip.
-      expect(outcomes.every((o) => o.kind === 'ticked' && o.status.supply?.shape)).toBe(true);
-      // The ticks did their work in those two: the idle shopper's slot was freed, and
-      // the line kept moving in order.
-      const { rows } = await db.query<{ release_reason: string | null }>(
-        'SELECT release_reason FROM queue_admissions WHERE event_id = $1 AND customer_id = $2',
-        [event.eventId, idler]);
-      expect(rows[0]?.release_reason).toBe('idle');
-      const all = await admissions(db, event.eventId);
-      expect(all.map((row) => row.number)).toEqual(all.map((_, i) => i + 1));
-      expect(all.map((row) => row.customerId)).toEqual(fans.slice(0, all.length));
-    });
-
-    /**
-     * Tick `held` reads the line and waits before applying; meanwhile `rival` ticks it
-     * through. Both at once by construction, on one connection or many.
-     */
-    async function race(options: {
-      heldToken: number; rivalToken: number; unsequenced?: true; unfenced?: true;
-    }) {
-      // Three fans a second: each tick of a second's credit admits three.
-      const { event, fans } = await line(9, { admitPerMinute: 180, maxActiveShoppers: 100 });
-      const t0 = Date.now();
-      let reached = (): void => undefined;
-      const atApply = new Promise<void>((resolve) => { reached = resolve; });
-      let go = (): void => undefined;
-      const gate = new Promise<void>((resolve) => { go = resolve; });
-      let pauses = 0;
-      const held = tickLine(db, event, {
-        token: options.heldToken, claimGraceSeconds: 60, nowMs: t0 + 1_000,
-        ...(options.unsequenced ? { unsequenced: true as const } : {}),
-        ...(options.unfenced ? { unfenced: true as const } : {}),
-        beforeApply: async () => {
-          pauses += 1;
-          if (pauses > 1) return;
-          reached();
-          await gate;
-        },
-      }).then((outcome) => ({ outcome }), (error: unknown) => ({ error }));
-      await atApply;
-      const rival = await tickLine(db, event, {
-        token: options.rivalToken, claimGraceSeconds: 60, nowMs: t0,
-      });
-      go();
-      return { fans, rival, held: await held, rows: await admissions(db, event.eventId),
-        pauses };
-    }
-
-    it('a deposed leader\'s tick held across another leader\'s is refused', async () => {
-      const { fans, rival, held, rows } = await race({ heldToken: 1, rivalToken: 2 });
-      expect(rival.kind === 'ticked' && rival.admitted.length).toBe(3);
-      expect(held).toEqual({ outcome: { kind: 'fenced', newerToken: 2 } });
-      expect(rows).toEqual(fans.slice(0, 3).map((customerId, i) =>
-        ({ customerId, number: i + 1, token: 2 })));
-    });
-
-    it('a tick overtaken by another is made again: the next fans, in order, once each',
-      async () => {
-        const { fans, rival, held, rows, pauses } = await race({ heldToken: 1, rivalToken: 1 });
-        expect(pauses).toBe(2);
-        expect(rival.kind === 'ticked' && rival.admitted.map((f) => f.number))
-          .toEqual([1, 2, 3]);
-        expect('outcome' in held && held.outcome.kind === 'ticked'
-          && held.outcome.admitted.map((f) => f.number)).toEqual([4, 5, 6]);
-        expect(rows.map((row) => row.number)).toEqual([1, 2, 3, 4, 5, 6]);
-        expect(rows.map((row) => row.customerId)).toEqual(fans.slice(0, 6));
-      });
-
-    it('control: without the tick_seq check the held plan names fans already admitted',
-      async () => {
-        const { fans, rival, held, rows, pauses } = await race({
-          heldToken: 1, rivalToken: 2, unfenced: true, unsequenced: true,
-        });
-        expect(pauses).toBe(1);
-        expect(rival.kind === 'ticked' && rival.admitted.map((f) => f.number))
-          .toEqual([1, 2, 3]);
-        // The stale plan admitted 1–3 again: only the admission keys refused it.
-        expect('error' in held && sqlState(held.error)).toBe('23505');
-        expect(rows.map((row) => row.customerId)).toEqual(fans.slice(0, 3));
-      });
+    expect(outcomes.map((o) => o.kind)).toEqual(['ticked', 'ticked', 'ticked']);
+    // Few tickets (150): the shape of what is left came in the same round trip.
+    expect(outcomes.every((o) => o.kind === 'ticked' && o.status.supply?.shape)).toBe(true);
+    // The ticks did their work in those two: the idle shopper's slot was freed, and
+    // the line kept moving in order.
+    const { rows } = await db.query<{ release_reason: string | null }>(
+      'SELECT release_reason FROM queue_admissions WHERE event_id = $1 AND customer_id = $2',
+      [event.eventId, idler]);
+    expect(rows[0]?.release_reason).toBe('idle');
+    const all = await admissions(db, event.eventId);
+    expect(all.map((row) => row.number)).toEqual(all.map((_, i) => i + 1));
+    expect(all.map((row) => row.customerId)).toEqual(fans.slice(0, all.length));
   });
-}
+
+  /**
+   * Tick `held` reads the line and waits before applying; meanwhile `rival` ticks it
+   * through. Both at once by construction, on one connection or many.
+   */
+  async function race(options: {
+    heldToken: number; rivalToken: number; unsequenced?: true; unfenced?: true;
+  }) {
+    const { db } = suite;
+    // Three fans a second: each tick of a second's credit admits three.
+    const { event, fans } = await line(9, { admitPerMinute: 180, maxActiveShoppers: 100 });
+    const t0 = Date.now();
+    let reached = (): void => undefined;
+    const atApply = new Promise<void>((resolve) => { reached = resolve; });
+    let go = (): void => undefined;
+    const gate = new Promise<void>((resolve) => { go = resolve; });
+    let pauses = 0;
+    const held = tickLine(db, event, {
+      token: options.heldToken, claimGraceSeconds: 60, nowMs: t0 + 1_000,
+      ...(options.unsequenced ? { unsequenced: true as const } : {}),
+      ...(options.unfenced ? { unfenced: true as const } : {}),
+      beforeApply: async () => {
+        pauses += 1;
+        if (pauses > 1) return;
+        reached();
+        await gate;
+      },
+    }).then((outcome) => ({ outcome }), (error: unknown) => ({ error }));
+    await atApply;
+    const rival = await tickLine(db, event, {
+      token: options.rivalToken, claimGraceSeconds: 60, nowMs: t0,
+    });
+    go();
+    return { fans, rival, held: await held, rows: await admissions(db, event.eventId),
+      pauses };
+  }
+
+  it('a deposed leader\'s tick held across another leader\'s is refused', async () => {
+    const { fans, rival, held, rows } = await race({ heldToken: 1, rivalToken: 2 });
+    expect(rival.kind === 'ticked' && rival.admitted.length).toBe(3);
+    expect(held).toEqual({ outcome: { kind: 'fenced', newerToken: 2 } });
+    expect(rows).toEqual(fans.slice(0, 3).map((customerId, i) =>
+      ({ customerId, number: i + 1, token: 2 })));
+  });
+
+  it('a tick overtaken by another is made again: the next fans, in order, once each',
+    async () => {
+      const { fans, rival, held, rows, pauses } = await race({ heldToken: 1, rivalToken: 1 });
+      expect(pauses).toBe(2);
+      expect(rival.kind === 'ticked' && rival.admitted.map((f) => f.number))
+        .toEqual([1, 2, 3]);
+      expect('outcome' in held && held.outcome.kind === 'ticked'
+        && held.outcome.admitted.map((f) => f.number)).toEqual([4, 5, 6]);
+      expect(rows.map((row) => row.number)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(rows.map((row) => row.customerId)).toEqual(fans.slice(0, 6));
+    });
+
+  it('control: without the tick_seq check the held plan names fans already admitted',
+    async () => {
+      const { fans, rival, held, rows, pauses } = await race({
+        heldToken: 1, rivalToken: 2, unfenced: true, unsequenced: true,
+      });
+      expect(pauses).toBe(1);
+      expect(rival.kind === 'ticked' && rival.admitted.map((f) => f.number))
+        .toEqual([1, 2, 3]);
+      // The stale plan admitted 1–3 again: only the admission keys refused it.
+      expect('error' in held && sqlState(held.error)).toBe('23505');
+      expect(rows.map((row) => row.customerId)).toEqual(fans.slice(0, 3));
+    });
+});
 
 /**
  * A hold batch claiming passes and a tick freeing slots, in opposite roles: the batch
