@@ -127,6 +127,31 @@ for (const backend of backends) {
         };
       }
 
+      /**
+       * Runs `work` with a second node of the cluster and the relay that carries confirmed
+       * orders to every node's memory, then stops them and closes the setup.
+       */
+      async function withOrdersNews(
+        node: Awaited<ReturnType<typeof setup>>,
+        work: (nodes: Awaited<ReturnType<typeof setup>> & {
+          other: WaitingRoom; otherCoord: Coordinator; relay: OutboxRelay;
+        }) => Promise<void>,
+      ): Promise<void> {
+        const otherCoord = node.coordFor();
+        const other = new WaitingRoom(buildTestContext(node.count.db, { coord: otherCoord }));
+        const relay = new OutboxRelay(node.ctx, {
+          sinks: [confirmedOrdersSink(node.ctx)], holderId: 'test-orders-sink', pollMs: 1e9,
+        });
+        try {
+          await work({ ...node, other, otherCoord, relay });
+        } finally {
+          await relay.stop();
+          await other.stopFollowing();
+          await otherCoord.close();
+          await node.close();
+        }
+      }
+
       it('a known fan re-joins and polls without a PostgreSQL round trip', async () => {
         const { ctx, room, event, count, close } = await setup();
         try {
@@ -343,14 +368,8 @@ for (const backend of backends) {
 
       it('a completed order forgets the buyer\'s pass on every node, before any tick',
         async () => {
-          const { ctx, event, count, coordFor, close } = await setup();
-          const room = waitingRoom(ctx);
-          const otherCoord = coordFor();
-          const other = new WaitingRoom(buildTestContext(count.db, { coord: otherCoord }));
-          const relay = new OutboxRelay(ctx, {
-            sinks: [confirmedOrdersSink(ctx)], holderId: 'test-orders-sink', pollMs: 1e9,
-          });
-          try {
+          await withOrdersNews(await setup(), async ({ ctx, event, other, relay }) => {
+            const room = waitingRoom(ctx);
             const fans = await buildCustomers(ctx, 3);
             const [buyer, , third] = fans.map((fan) => fan.customerId) as [string, string, string];
             for (const fan of fans) await room.join(event, fan.customerId);
@@ -372,23 +391,12 @@ for (const backend of backends) {
             expect((await other.view(event, buyer)).state).toBe('expired');
             // No tick ran since: the freed slot is not handed on yet, the sink only forgot.
             expect((await room.view(event, third)).state).toBe('waiting');
-          } finally {
-            await relay.stop();
-            await other.stopFollowing();
-            await otherCoord.close();
-            await close();
-          }
+          });
         });
 
       it('a fan who bought says so: purchased while admitted, from the cache on any node',
         async () => {
-          const { ctx, room, event, count, coordFor, close } = await setup();
-          const otherCoord = coordFor();
-          const other = new WaitingRoom(buildTestContext(count.db, { coord: otherCoord }));
-          const relay = new OutboxRelay(ctx, {
-            sinks: [confirmedOrdersSink(ctx)], holderId: 'test-orders-sink', pollMs: 1e9,
-          });
-          try {
+          await withOrdersNews(await setup(), async ({ ctx, room, event, count, other, relay }) => {
             const fans = await buildCustomers(ctx, 2);
             const [buyer, leaver] = fans.map((fan) => fan.customerId) as [string, string];
             for (const fan of fans) await room.join(event, fan.customerId);
@@ -415,25 +423,13 @@ for (const backend of backends) {
               state: 'left', leftReason: 'left',
             });
             expect(count.statements()).toBe(0);
-          } finally {
-            await relay.stop();
-            await other.stopFollowing();
-            await otherCoord.close();
-            await close();
-          }
+          });
         });
 
       it('a fan who bought while waiting is told purchased once the order\'s news arrives',
         async () => {
-          const { ctx, room, event, count, coordFor, close } = await setup({
-            maxActiveShoppers: 1,
-          });
-          const otherCoord = coordFor();
-          const other = new WaitingRoom(buildTestContext(count.db, { coord: otherCoord }));
-          const relay = new OutboxRelay(ctx, {
-            sinks: [confirmedOrdersSink(ctx)], holderId: 'test-orders-sink', pollMs: 1e9,
-          });
-          try {
+          await withOrdersNews(await setup({ maxActiveShoppers: 1 }), async (nodes) => {
+            const { ctx, room, event, count, other, relay, otherCoord } = nodes;
             const fans = await buildCustomers(ctx, 2);
             const [first, buyer] = fans.map((fan) => fan.customerId) as [string, string];
             for (const fan of fans) await room.join(event, fan.customerId);
@@ -457,12 +453,7 @@ for (const backend of backends) {
               await fresh.stopFollowing();
             }
             await until(async () => (await room.view(event, first)).state === 'admitted');
-          } finally {
-            await relay.stop();
-            await other.stopFollowing();
-            await otherCoord.close();
-            await close();
-          }
+          });
         });
 
       it('a members-cache value without the reason reads it once, then answers from memory',
