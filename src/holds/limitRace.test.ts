@@ -9,15 +9,15 @@
  * run with the limit check removed (`customer-limit` guard, see claim.ts Guard) that goes
  * over the limit: the requests really did conflict.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { loadEvent, type EventRecord } from '../catalog/events.js';
 import type { AppContext } from '../context.js';
 import { newId } from '../core/ids.js';
 import type { Db } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
-import { buildTestContext } from '../testing/context.js';
 import { buildCustomers, buildEvent } from '../testing/factories.js';
 import { holdOpen } from '../testing/openTx.js';
+import { describeEachBackend, describePostgres } from '../testing/suites.js';
 import { runHoldBatch, type BatchRequest } from './batch.js';
 import type { Guard } from './claim.js';
 
@@ -80,20 +80,10 @@ async function fanTotal(db: Db, eventId: string, fan: string): Promise<number> {
   return rows[0]?.n ?? -1;
 }
 
-for (const backend of backends) {
-  describe.skipIf(!backend.available)(`one customer's requests in one batch on ${
-    backend.name}`, () => {
-    let db: Db;
-    let ctx: AppContext;
-    beforeAll(async () => {
-      db = await backend.open({ poolMax: 4 });
-      ctx = buildTestContext(db);
-    });
-    afterAll(async () => {
-      await db?.close();
-    });
-
+describeEachBackend(backends, (name) => `one customer's requests in one batch on ${name}`,
+  { poolMax: 4 }, (suite) => {
     async function oneBatch(unguarded?: Guard): Promise<{ outcomes: string[]; total: number }> {
+      const { db, ctx } = suite;
       const { event, fan, other, seat } = await setUp(db, ctx);
       const outcomes = await runHoldBatch(db, event, [
         seats(fan, [seat(0), seat(1)]), seats(fan, [seat(2), seat(3)]),
@@ -116,21 +106,9 @@ for (const backend of backends) {
         expect(total).toBe(limit);
       });
   });
-}
 
-const postgres = backends.find((backend) => backend.name === 'postgres');
-
-describe.skipIf(postgres === undefined || !postgres.available)(
-  'one customer\'s requests in two batches in flight on PostgreSQL', () => {
-    let db: Db;
-    let ctx: AppContext;
-    beforeAll(async () => {
-      db = await (postgres as NonNullable<typeof postgres>).open({ poolMax: 6 });
-      ctx = buildTestContext(db);
-    });
-    afterAll(async () => {
-      await db?.close();
-    });
+describePostgres(backends, 'one customer\'s requests in two batches in flight on PostgreSQL',
+  { poolMax: 6 }, (suite) => {
 
     /**
      * A first batch (another node's, in a transaction the test keeps open) holds a seat for
@@ -139,6 +117,7 @@ describe.skipIf(postgres === undefined || !postgres.available)(
      */
     async function twoBatches(unguarded?: Guard): Promise<{ first: string[]; second: string[];
       total: number }> {
+      const { db, ctx } = suite;
       const { event, fan, other, seat } = await setUp(db, ctx);
       const first = await holdOpen(db, async (tx) => {
         const info = {

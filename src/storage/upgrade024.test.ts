@@ -4,14 +4,12 @@
  * applied as an upgrade. Holds made before it are still released through hold_items, new
  * holds still work, and an event can no longer be deleted. On both backends.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { loadEvent } from '../catalog/events.js';
-import type { AppContext } from '../context.js';
 import { createHold, releaseHold } from '../holds/holds.js';
 import { testBackends } from '../testing/backends.js';
-import { buildTestContext } from '../testing/context.js';
 import { buildCustomers, buildEvent } from '../testing/factories.js';
-import type { Db } from './index.js';
+import { describeEachBackend } from '../testing/suites.js';
 import { migrate } from './migrate.js';
 
 const before024 = `
@@ -27,22 +25,15 @@ const before024 = `
     FOREIGN KEY (event_id) REFERENCES events (event_id);
   DELETE FROM schema_migrations WHERE version = 24;`;
 
-for (const backend of await testBackends()) {
-  describe.skipIf(!backend.available)(`migration 024 as an upgrade on ${backend.name}`, () => {
-    let db: Db;
-    let ctx: AppContext;
-
+describeEachBackend(await testBackends(), (name) => `migration 024 as an upgrade on ${name}`,
+  { poolMax: 4 }, (suite) => {
     beforeAll(async () => {
-      db = await backend.open({ poolMax: 4 });
-      ctx = buildTestContext(db);
-      await db.exec(before024);
-    });
-    afterAll(async () => {
-      await db?.close();
+      await suite.db.exec(before024);
     });
 
     it('applies over existing holds, which are still released; events cannot be deleted',
       async () => {
+        const { db, ctx } = suite;
         const created = await buildEvent(ctx);
         const event = await loadEvent(db, created.eventId);
         const [fan] = await buildCustomers(ctx, 1);
@@ -68,4 +59,3 @@ for (const backend of await testBackends()) {
           .rejects.toThrow(/never deleted/);
       });
   });
-}
