@@ -6,16 +6,16 @@
  * (plus a tick) after their idle time ran out, and the fans behind them are admitted on that
  * same tick. Control: a release that never comes again leaves the line stalled behind them.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { loadEvent } from '../catalog/events.js';
 import { limits } from '../config/limits.js';
 import { ManualClock } from '../core/clock.js';
 import { createMemoryCoordinator } from '../coord/memory.js';
-import type { Db } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
 import { buildTestContext } from '../testing/context.js';
 import { buildEvent, buildVenue, insertCustomerRows } from '../testing/factories.js';
+import { describeEachBackend } from '../testing/suites.js';
 import { claimAdmission, queueStats } from './admission.js';
 import { AdmissionDuty } from './duty.js';
 import { joinLine } from './line.js';
@@ -43,13 +43,8 @@ const backends = await testBackends();
 const idleSeconds = 30;
 const cap = 2;
 
-for (const backend of backends) {
-  describe.skipIf(!backend.available)(`the slot release on a cadence (${backend.name})`, () => {
-    let db: Db;
-    beforeAll(async () => {
-      db = await backend.open();
-    });
-    afterAll(async () => db?.close());
+describeEachBackend(backends, (name) => `the slot release on a cadence (${name})`, {},
+  (suite, backend) => {
 
     /**
      * Two fans admitted at second 0 claim their pass at second 1 and then do nothing; two
@@ -58,6 +53,7 @@ for (const backend of backends) {
      * fan behind them admitted (null: never).
      */
     async function ghosts(seconds: number, releaseEvery?: number) {
+      const { db } = suite;
       const clock = new ManualClock(Date.now());
       const ctx = buildTestContext(db, { clock, env: {
         QUEUE_TICK_MS: '1000', QUEUE_LEADER_TTL_MS: '120000',
@@ -136,4 +132,3 @@ for (const backend of backends) {
         expect(nextAdmittedAt).toBeNull();
       });
   });
-}
