@@ -35,6 +35,7 @@ import { queueRoutes } from './routes/queue.js';
 import { notificationRoutes } from './routes/notifications.js';
 import { waitlistRoutes } from './routes/waitlist.js';
 import type { App } from './types.js';
+import { routeUpgrades } from './upgrades.js';
 import { createValidatorCompiler } from './validation.js';
 import { webRoutes } from './web.js';
 
@@ -171,8 +172,8 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   });
   await app.register(holdLatencyPlugin(ctx));
   await registerRateLimit(app, ctx);
-  // Before any route, so it can take over the upgrade of WebSocket routes.
-  await app.register(websocket, { options: { maxPayload: limits.liveClientMessageBytes } });
+  const { upgrades, stop } = routeUpgrades(app.server);
+  app.addHook('onClose', async () => stop());
   await app.register(async (scope) => {
     await opsRoutes(scope, ctx);
     await customerRoutes(scope, ctx);
@@ -187,7 +188,13 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     await orderRoutes(scope, ctx);
     await paymentRoutes(scope, ctx);
     await queueRoutes(scope, ctx);
-    await liveRoutes(scope, ctx);
+    await scope.register(async (live) => {
+      // Only here: the plugin hooks and wraps every route of its scope (upgrades.ts).
+      await live.register(websocket, {
+        options: { maxPayload: limits.liveClientMessageBytes, server: upgrades },
+      });
+      await liveRoutes(live, ctx);
+    });
     await adminRoutes(scope, ctx);
     await waitlistRoutes(scope, ctx);
     await notificationRoutes(scope, ctx);
