@@ -145,6 +145,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     return503OnClosing: true,
     // Answered before routing, so no hook counts it: the metrics plugin does, once sent.
     frameworkErrors: (error, request, reply) => {
+      reply.header('x-request-id', request.id);
       request.server.countUnrouted(request, reply);
       return handleError(error, request, reply);
     },
@@ -152,10 +153,12 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   app.setValidatorCompiler(createValidatorCompiler());
   app.decorateRequest('customerId', '');
   await app.register(errorsPlugin);
-  // A callback hook, not an async one: every reply passes here, and a promise each is waste.
-  app.addHook('onSend', (request, reply, payload, done) => {
+  // Set as the request arrives, in a callback hook: every route already runs onRequest hooks,
+  // while an onSend hook made each reply run a hook runner of its own for this one header.
+  // The replies that skip the hooks (a URL the router refused) set it in frameworkErrors.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
-    done(null, payload);
+    done();
   });
   // Before the routes (docs included): its per-route hooks are added as routes are.
   await app.register(metricsPlugin, { ctx });
