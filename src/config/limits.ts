@@ -52,6 +52,21 @@ export const limits = {
   queueJoinBatchParallelMin: 8,
   /** Moves from the line to the waitlist decided together in one transaction. */
   queueMoveBatch: 200,
+  /**
+   * Move batches of one event in flight at once on one node (PGlite always runs one). With
+   * one, the herd told "sold out" waited for each batch's whole round trip in turn while the
+   * server and PostgreSQL had cores to spare (bench/herd.ts: batches of ~100 back to back,
+   * the server thread idle 45 % of the herd). Two batches decide disjoint fans (a fan's
+   * second click waits on its line entry's lock, then finds it moved), their places come
+   * from the line's numbers, not from commit order, and they lock in the same orders as
+   * batches of two nodes already do.
+   */
+  queueMoveBatchesInFlight: 2,
+  /**
+   * With a move batch running, another of the same event starts beside it only once this
+   * many moves wait: fewer ride in the next batch, so a trickle costs no extra commits.
+   */
+  queueMoveBatchParallelMin: 8,
   /** Admissions one tick may grant per event, whatever the configured rate. */
   queueAdmitPerTickMax: 5_000,
   /**
