@@ -24,7 +24,7 @@
  *   (which may still be waiting); holds take their batch's newest.
  * The in-flight limit is the caller's: holds and settles run a few per key (one on embedded
  * PGlite, which has one connection); joins two per event on PostgreSQL
- * (the second waits for the numbering lock in the database), moves two on PostgreSQL.
+ * (the second waits for the numbering lock in the database), moves one (a knob).
  *
  * `load(key)` says how deep a key's queue is and how long its batches take (smoothed), so
  * a caller can refuse a request that would wait longer than its client does (holds: see

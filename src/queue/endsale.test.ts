@@ -726,7 +726,7 @@ for (const backend of backends) {
         expect(closed.kind === 'ticked' && closed.status.soldOut).toBe(true);
         // A room of its own whose database counts move batches (the batcher is per room);
         // each batch is one round trip, its own transaction. It also sees how many run at
-        // once: two on PostgreSQL once enough moves wait, one on PGlite's one connection.
+        // once: as many as the limit on PostgreSQL once enough wait, one on PGlite.
         let batches = 0;
         let running = 0;
         let mostAtOnce = 0;

@@ -12,8 +12,8 @@
  * so they come after everyone who moved from the line.
  *
  * The herd: at sold out every waiting fan is offered the move at once. Moves are group
- * committed (MoveBatcher): per event and node, one batch transaction in flight (two on
- * PostgreSQL once enough wait: `limits.queueMoveBatchesInFlight`); moves arriving meanwhile
+ * committed (MoveBatcher): per event and node, one batch transaction in flight
+ * (`limits.queueMoveBatchesInFlight`); moves arriving meanwhile
  * go together in the next (up to `limits.queueMoveBatch` fans), in a
  * fixed number of statements whatever its size, so the herd costs a commit per batch, not
  * two per fan. One fan's refusal (over the limit, an unknown zone, left already) is that
@@ -87,10 +87,10 @@ interface Waiter {
 /**
  * Group commit for moves, per event (core/groupCommit.ts): at low load each move is its own
  * transaction (no added latency); while one runs, the moves arriving wait and go together in
- * the next, up to `limits.queueMoveBatch` distinct customers in arrival order, and on
- * PostgreSQL a second batch runs beside the first once `limits.queueMoveBatchParallelMin`
- * wait; a second move of a customer already in a batch goes in a later one (and finds them
- * moved).
+ * the next, up to `limits.queueMoveBatch` distinct customers in arrival order (with more
+ * than one in flight on PostgreSQL, a later batch starts beside a running one once
+ * `limits.queueMoveBatchParallelMin` wait); a second move of a customer already in a batch
+ * goes in a batch started after that one ended (and finds them moved).
  */
 export class MoveBatcher {
   private readonly batcher: GroupCommit<Waiter, Moved>;
