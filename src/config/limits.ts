@@ -84,6 +84,12 @@ export const limits = {
   queueClosedNoticeBatch: 1_000,
   /** Events one admission tick looks at. */
   queueEventsPerTick: 200,
+  /**
+   * The admission duty runs a tick's slot release pass (orders, lapsed carts, idle
+   * shoppers: O(live) reads) at most this often per line, and a sixth of QUEUE_IDLE_SECONDS
+   * when that is shorter; the ticks between only admit (src/queue/release.ts, migration 071).
+   */
+  queueSlotReleaseEveryMs: 5_000,
   /** Pre-queue entries keyed or numbered per transaction by the on-sale draw. */
   queueDrawChunk: 25_000,
   /** Draw chunks one admission tick may run per event (each its own transaction). */
