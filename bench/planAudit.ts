@@ -212,6 +212,9 @@ let known: string[] = [...waiting];
 const statements: Statement[] = [
   { name: 'queue tick (tickLine: queue_tick_begin, _apply, figures)', run: async (s) =>
     await tickLine(s.db, event, { token: 1, claimGraceSeconds: 5 }) },
+  // The admission duty's ticks between release passes (release.ts, migration 071).
+  { name: 'queue tick between releases (tickLine, releaseSlots: false)', run: async (s) =>
+    await tickLine(s.db, event, { token: 1, claimGraceSeconds: 5, releaseSlots: false }) },
   { name: 'queue/me miss (findEntry, findAdmission, readLineStatus)', run: async (s) => {
     const customerId = known[Math.floor(Math.random() * known.length)] as string;
     await findEntry(s.db, eventId, customerId);

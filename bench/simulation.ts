@@ -11,7 +11,9 @@
  * store's and a worker for the singleton duties (see `layoutNodes`); SIM_LAYOUT=single runs
  * one node for everything; SIM_SERVER=inprocess runs the server in this process instead, as
  * `stampede simulate` does. Each node's /metrics is scraped every 30 s, so the report gives
- * the server-side latency of holds, checkouts, polls and joins beside the simulator's.
+ * the server-side latency of holds, checkouts, polls and joins beside the simulator's, and
+ * /proc is read every second (bench/cpuSampler.ts) for the CPU each role used and the time
+ * its threads waited for a core, per 30 s window (report.txt's "CPU used" and "run delay").
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -26,6 +28,8 @@ import { defaultOptions, type SimOptions } from '../sim/options.js';
 import { pacingLines } from '../sim/pacing.js';
 import { simulate, writeReport } from '../sim/run.js';
 import { reportStages, sampleActivity } from './simStages.js';
+import { CpuSampler } from './cpuSampler.js';
+import { cpuSplit, type CpuRole, type CpuSplit } from '../sim/cpuSplit.js';
 import { benchPostgres, type BenchRow, type BenchSection } from './lib.js';
 import {
   between, histogramBuckets, quantileBoundMs, routeBuckets, shareWithin, total, type Buckets,
@@ -40,6 +44,8 @@ const number = (name: string, fallback: number): number => {
 interface ServerProcess {
   name: string;
   url: string;
+  /** The node's process id, for the CPU split. */
+  pid: number | undefined;
   stop(): Promise<void>;
   /** The stage tracer's figures (bench/serverStages.mjs), on a node started with it. */
   stages?: () => Promise<Record<string, unknown>>;
@@ -182,7 +188,10 @@ async function startServerProcess(
   for (let waitedMs = 0; waitedMs < 60_000; waitedMs += 250) {
     if (child.exitCode !== null) break;
     const ready = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
-    if (ready) return { name: node.name, url, stop, ...(stages === undefined ? {} : { stages }) };
+    if (ready) {
+      return { name: node.name, url, pid: child.pid, stop,
+        ...(stages === undefined ? {} : { stages }) };
+    }
     await sleep(250);
   }
   await stop();
@@ -327,6 +336,68 @@ class MetricsSampler {
   }
 }
 
+/** A short column name for a node in the CPU split's tables. */
+const shortName = (name: string): string => name === 'waiting room' ? 'wr' : name;
+
+/** The node's process as a role of the CPU split. */
+const nodeRole = (name: string): CpuRole =>
+  ({ key: `node ${name}`, label: `${shortName(name)} node`, eventLoop: true });
+
+/** The node's PostgreSQL sessions as a role of the CPU split. */
+const sessionRole = (name: string): CpuRole =>
+  ({ key: `pg ${name}`, label: `pg ${shortName(name)}`, eventLoop: false });
+
+/** The crowd: this process (the simulator, and the harness's own readings). */
+const crowdRole: CpuRole = { key: 'crowd', label: 'crowd', eventLoop: true };
+
+/**
+ * Reads the CPU per role once a second: the crowd, the nodes, their sessions, PostgreSQL's
+ * own processes, other databases' sessions (other work on the box), Redis.
+ */
+function cpuSampler(databaseUrl: string, specs: NodeSpec[], nodes: ServerProcess[]): CpuSampler {
+  const processes = [{ role: crowdRole, pid: process.pid },
+    ...nodes.flatMap((node) => node.pid === undefined ? []
+      : [{ role: nodeRole(node.name), pid: node.pid }])];
+  return new CpuSampler({
+    processes, databaseUrl,
+    sessionRoles: new Map(specs.map((spec) => [appName(spec), sessionRole(spec.name)])),
+    redisUrl: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+  });
+}
+
+/** The whole run's split per role, one row each (rate and latency columns are empty). */
+export function cpuRows(split: CpuSplit): BenchRow[] {
+  const f = (value: number | null): string =>
+    value === null || !Number.isFinite(value) ? '–' : value.toFixed(2);
+  const row = (name: string, notes: string): BenchRow => ({ name: `CPU split: ${name}`,
+    opsPerSec: Number.NaN, p50Ms: Number.NaN, p99Ms: Number.NaN, ops: 0, errors: 0, notes });
+  const busiest = (key: string) => split.windows.reduce<CpuSplit['whole'] | null>((best, w) =>
+    (w.roles[key]?.runWaitCores ?? 0) > (best?.roles[key]?.runWaitCores ?? -1) ? w : best, null);
+  const rows = split.roles.map((role) => {
+    const whole = split.whole.roles[role.key];
+    const worst = busiest(role.key);
+    const worstFigures = worst?.roles[role.key];
+    // Seconds waited for a core per second on one: how much a role's work is stretched.
+    const perCpu = whole === undefined || whole.cpuCores === 0 ? null
+      : whole.runWaitCores / whole.cpuCores;
+    return row(role.key, `cores over the run: CPU ${f(whole?.cpuCores ?? null)}, run delay ` +
+      `${f(whole?.runWaitCores ?? null)}` +
+      (role.eventLoop ? ` (event loop ${f(whole?.mainThreadWaitCores ?? null)})` : '') +
+      `, ${f(perCpu)} s of it per CPU second` +
+      (worst === null || worstFigures === undefined ? ''
+        : `; most delayed ${split.windowSeconds} s window ${worst.fromSeconds}–${worst.toSeconds}` +
+          ` s after on-sale: CPU ${f(worstFigures.cpuCores)}, run delay ` +
+          `${f(worstFigures.runWaitCores)}` +
+          (role.eventLoop ? ` (event loop ${f(worstFigures.mainThreadWaitCores)})` : '')));
+  });
+  rows.push(row('box', `cores over the run: busy ${f(split.whole.busyCores)} of ` +
+    `${split.cores}, steal ${f(split.whole.stealCores)}, not accounted for by the roles ` +
+    `${f(split.whole.restCores)}; some task waiting for a core ` +
+    `${split.whole.pressureSomeShare === null ? '–'
+      : `${(split.whole.pressureSomeShare * 100).toFixed(1)} %`} of the time (PSI)`));
+  return rows;
+}
+
 /** How the run's server was shaped, for the section's description. */
 function serverShape(layout: string, nodes: ServerProcess[]): string {
   if (nodes.length === 0) return 'in the simulator\'s process';
@@ -408,12 +479,19 @@ export async function run(): Promise<BenchSection> {
   }
   const sampler = new MetricsSampler(nodes, 30_000);
   if (nodes.length > 0) await sampler.start();
+  const cpu = cpuSampler(url.toString(), layoutNodes(layout), nodes);
   const stagesFile = process.env.SIM_STAGES;
   const activity = stagesFile === undefined ? undefined : sampleActivity(url.toString());
   const load0 = readFileSync('/proc/loadavg', 'utf8').trim();
   try {
+    await cpu.start();
     const report = await simulate(options, env);
     await sampler.stop();
+    await cpu.stop();
+    report.cpuSplit = cpuSplit(cpu.samples, Date.parse(report.startedAt) + report.onSaleAtMs, {
+      windowSeconds: 30, sampleEveryMs: cpu.everyMs, ticksPerSecond: cpu.ticksPerSecond,
+      cores: cpu.cores, roles: cpu.roles(),
+    });
     if (stagesFile !== undefined && activity !== undefined) {
       const traced = nodes.find((node) => node.stages !== undefined);
       reportStages(stagesFile, await traced?.stages?.(), await activity.stop(),
@@ -426,7 +504,7 @@ export async function run(): Promise<BenchSection> {
       p50Ms: step.p50Ms, p99Ms: step.p99Ms, ops: step.count, errors: step.errors,
       notes: JSON.stringify(step.statuses),
     }));
-    rowsOut.push(...sampler.rows(), ...sampler.holdStageRows());
+    rowsOut.push(...sampler.rows(), ...sampler.holdStageRows(), ...cpuRows(report.cpuSplit));
     const sellOut = report.soldOutAtMs === null ? 'not sold out'
       : `sold out ${((report.soldOutAtMs - report.onSaleAtMs) / 1000).toFixed(1)} s after on-sale`;
     const audit = report.audit === null ? 'audit not run'
@@ -450,6 +528,7 @@ export async function run(): Promise<BenchSection> {
     };
   } finally {
     await stopPriorities();
+    await cpu.stop();
     await activity?.stop();
     await Promise.all(nodes.map((node) => node.stop()));
     await db.close();

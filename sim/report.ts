@@ -3,6 +3,7 @@
  * (inline SVG charts, no scripts or external assets) to share with the organizer.
  */
 import type { AuditReport } from './audit.js';
+import { cpuLines, type CpuSplit } from './cpuSplit.js';
 import type { EndOfSale, EtaBucket, Refusals } from './endsale.js';
 import type { LatencySecond, StepSummary, TimelinePoint } from './metrics.js';
 import type { SimOptions } from './options.js';
@@ -61,6 +62,11 @@ export interface SimReport {
   endOfSale: EndOfSale;
   refusals: Refusals;
   audit: AuditReport | null;
+  /**
+   * Where the box's CPU went per role and window, when the harness read it (the bench's
+   * rehearsal; sim/cpuSplit.ts).
+   */
+  cpuSplit?: CpuSplit;
   /** fans.csv rows (not in report.json): one per fan, what they were told and when served. */
   fans?: string[];
   /** slots.csv rows (not in report.json): one per shopper slot, its life and why it ended. */
@@ -151,6 +157,7 @@ export function renderText(report: SimReport): string {
     '',
     ...pacingLines(report.timeline, report.onSaleAtMs),
     '',
+    ...(report.cpuSplit === undefined ? [] : [...cpuLines(report.cpuSplit), '']),
     `fairness    join order vs line number (after on-sale): tau ${f3(report.fairness.joinVsNumberTau)}` +
       ` over ${report.fairness.postOnSaleJoiners} fans`,
     `            pre-queue arrival vs drawn number: tau ${f3(report.fairness.preQueueTau)}` +

@@ -62,6 +62,12 @@ export interface TickOptions {
   supply?: SupplyKnobs;
   /** A claimed shopper who has held nothing for this long gives the slot back (30 s). */
   idleSeconds?: number;
+  /**
+   * Whether this tick runs the slot release pass (orders, lapsed carts, idle shoppers);
+   * true when unset. The admission duty runs it on a cadence (release.ts): a tick without
+   * it frees nothing and counts the unfreed slots as live, so it only ever admits fewer.
+   */
+  releaseSlots?: boolean;
   /** How long the previous tick's broadcast took to leave the leader, ms (for the ETA). */
   publishLagMs?: number;
   /**
@@ -144,7 +150,7 @@ interface BeginRow extends TickFigures {
  */
 const beginSql = `SELECT * FROM queue_tick_begin($1::uuid, $2::bigint, $3::timestamptz,
   $4::boolean, $5::timestamptz, $6::float8, $7::float8, $8::float8, $9::int, $10::int,
-  $11::int, $12::int, $13::int, $14::float8, $15::text[])`;
+  $11::int, $12::int, $13::int, $14::float8, $15::text[], $16::boolean)`;
 
 const applySql = `SELECT outcome, leader_token, tick_seq
   FROM queue_tick_apply($1::uuid, $2::bigint, $3::bigint, $4::uuid[], $5::bigint[],
@@ -220,7 +226,8 @@ export async function stretchClaimGrace(
 
 /**
  * The line's first round trip: fencing, the database clock, slots freed (completed orders,
- * idle shoppers), the state, the figures and the run of fans this tick could admit at most.
+ * idle shoppers; unless `releaseSlots` is false), the state, the figures and the run of
+ * fans this tick could admit at most.
  * Runs the pre-queue draw first when it has work (its own round trips, on those ticks only).
  */
 async function beginTick(
@@ -237,7 +244,7 @@ async function beginTick(
         creditCeiling(event.queue.admitPerMinute, opts.tickMs ?? 1_000)),
       event.queue.admitPerMinute, event.queue.maxActiveShoppers,
       limits.queueLeaversPassedPerTick, limits.queueShapeScanMax, opts.tickMs ?? 1_000,
-      unguarded(opts),
+      unguarded(opts), opts.releaseSlots ?? true,
     ]);
     const row = rows[0];
     if (row?.outcome !== 'draw') return { row, drawn };

@@ -21,6 +21,7 @@ import { randomToken } from '../core/ids.js';
 import { LeaderElector } from '../coord/index.js';
 import { activeLines, tickLine, type TickOutcome } from './admission.js';
 import type { SeedSource } from './line.js';
+import { ReleaseCadence, releaseEveryMs } from './release.js';
 import { readStoreSignal, type StorePaceKnobs } from './storePace.js';
 import { supplyKnobs } from './supply.js';
 import { waitingRoom } from './room.js';
@@ -35,6 +36,11 @@ export const admissionLease = 'queue-admission';
 export interface AdmissionDutyOptions {
   holderId?: string;
   seeds?: SeedSource;
+  /**
+   * Test seam: the slot release period instead of the one QUEUE_IDLE_SECONDS gives
+   * (release.ts), so a test's control can show the stall a release that never comes leaves.
+   */
+  releaseEveryMs?: number;
 }
 
 /** Competes for the admission lease and, while leader, ticks every active line. */
@@ -47,6 +53,8 @@ export class AdmissionDuty {
   private readonly publishLags = new Map<string, number>();
   /** Per line, the instant of this node's last tick (database clock, ms). */
   private readonly lastTickAtMs = new Map<string, number>();
+  /** Per line, when this node's ticks last ran the slot release pass (release.ts). */
+  private readonly releases = new ReleaseCadence();
 
   constructor(
     private readonly ctx: AppContext,
@@ -108,15 +116,20 @@ export class AdmissionDuty {
     const lag = this.publishLags.get(eventId);
     // The store's signal, once per tick: a missing, stale or unreadable one means healthy.
     const signal = await readStoreSignal(ctx.coord, eventId);
+    const decidedAtMs = ctx.clock.nowMs();
+    const releaseSlots = this.releases.due(eventId, decidedAtMs,
+      this.options.releaseEveryMs ?? releaseEveryMs(ctx.config.queue.idleSeconds));
     const outcome = await tickLine(ctx.db, event, {
       store: { signal, knobs: storePaceKnobs(ctx) },
       nowMs: pinnedNowMs(ctx.clock), token,
       claimGraceSeconds: ctx.config.queue.claimGraceSeconds,
       tickMs: ctx.config.queue.tickMs, seeds: this.options.seeds,
       idleSeconds: ctx.config.queue.idleSeconds, supply: supplyKnobs(ctx.config.queue),
+      releaseSlots,
       ...(lag === undefined ? {} : { publishLagMs: lag }),
     });
     if (outcome.kind === 'ticked') {
+      if (releaseSlots) this.releases.released(eventId, decidedAtMs);
       const room = waitingRoom(ctx);
       await room.rememberAdmitted(eventId, outcome.admitted.map((fan) => fan.customerId));
       // Slots freed since the last tick (less a margin for transactions that began before

@@ -1,0 +1,216 @@
+/**
+ * Reads the rehearsal's CPU per role from /proc once a second, in the bench harness (never
+ * in a server's hot path): the crowd (this process), each server node, PostgreSQL's sessions
+ * grouped by the node whose pool they serve (their `application_name`), PostgreSQL's own
+ * processes and other databases' sessions, Redis (its `INFO` pid), and the box's totals.
+ * The figures and their windows are sim/cpuSplit.ts's.
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import {
+  parseBoxTicks, parseCpuPressureUs, parseProcessInfo, parseProcessTicks, parseRunWaitNs,
+  type CpuRole, type CpuSample, type RoleCounters,
+} from '../sim/cpuSplit.js';
+
+/** A process of the run with a role of its own. */
+export interface RoleProcess {
+  role: CpuRole;
+  pid: number;
+}
+
+/** What to read: the run's processes, its database and which session serves which role. */
+export interface CpuSamplerOptions {
+  processes: RoleProcess[];
+  databaseUrl: string;
+  /** application_name → role: the sessions of each node's pool. */
+  sessionRoles: Map<string, CpuRole>;
+  redisUrl: string;
+  everyMs?: number;
+}
+
+/** The roles PostgreSQL's other processes and Redis fall in. */
+export const sharedRoles = {
+  pgRun: { key: 'pg run other', label: 'pg other', eventLoop: false },
+  pgBackground: { key: 'pg background', label: 'pg bg', eventLoop: false },
+  pgOtherDatabases: { key: 'pg other databases', label: 'pg other db', eventLoop: false },
+  redis: { key: 'redis', label: 'redis', eventLoop: true },
+} satisfies Record<string, CpuRole>;
+
+const readOrNull = (file: string): string | null => {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+};
+
+/** USER_HZ, the unit of /proc's utime and stime (100 on every Linux we run on). */
+export function clockTicksPerSecond(): number {
+  try {
+    const value = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    return Number.isFinite(value) && value > 0 ? value : 100;
+  } catch {
+    return 100;
+  }
+}
+
+/** What was last read of one process and its threads, to add only the growth. */
+interface Seen {
+  role: string;
+  ticks: number;
+  waits: Map<number, number>;
+}
+
+/** Reads once a second until stopped; `samples` holds the cumulative readings. */
+export class CpuSampler {
+  readonly samples: CpuSample[] = [];
+  readonly everyMs: number;
+  readonly ticksPerSecond = clockTicksPerSecond();
+  readonly cores = os.availableParallelism();
+  private readonly totals = new Map<string, RoleCounters>();
+  private readonly seen = new Map<number, Seen>();
+  private readonly client: pg.Client;
+  private timer: NodeJS.Timeout | undefined;
+  private reading: Promise<void> = Promise.resolve();
+  private startTicks = 0;
+  private redisPid: number | null = null;
+  private postmasterPid: number | null = null;
+  private stopped = false;
+
+  constructor(private readonly options: CpuSamplerOptions) {
+    this.everyMs = options.everyMs ?? 1_000;
+    this.client = new pg.Client({ connectionString: options.databaseUrl,
+      application_name: 'stampede bench cpu sampler' });
+  }
+
+  /** The roles in report order: the processes', the sessions', then the shared ones. */
+  roles(): CpuRole[] {
+    const byKey = new Map<string, CpuRole>();
+    for (const { role } of this.options.processes) byKey.set(role.key, role);
+    for (const role of this.options.sessionRoles.values()) byKey.set(role.key, role);
+    for (const role of Object.values(sharedRoles)) byKey.set(role.key, role);
+    return [...byKey.values()];
+  }
+
+  /** Connects, finds Redis's pid and takes the first reading (the baseline). */
+  async start(): Promise<void> {
+    await this.client.connect();
+    const redis = new Redis(this.options.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      await redis.connect();
+      const info = await redis.info('server');
+      this.redisPid = Number(/process_id:(\d+)/.exec(info)?.[1] ?? Number.NaN) || null;
+    } catch {
+      this.redisPid = null;
+    } finally {
+      redis.disconnect();
+    }
+    const uptimeSeconds = Number((readOrNull('/proc/uptime') ?? '0').split(' ')[0]);
+    this.startTicks = uptimeSeconds * this.ticksPerSecond;
+    await this.read(true);
+    this.timer = setInterval(() => {
+      this.reading = this.reading.then(() => this.read(false)).catch(() => undefined);
+    }, this.everyMs);
+  }
+
+  /** Takes a last reading and closes; a second call does nothing. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.reading;
+    await this.read(false).catch(() => undefined);
+    await this.client.end().catch(() => undefined);
+  }
+
+  /** Which process serves which role now: the fixed ones, then PostgreSQL's sessions. */
+  private async pids(): Promise<Map<number, string>> {
+    const roles = new Map<number, string>();
+    const { rows } = await this.client.query<{
+      pid: number; datname: string | null; app: string; mine: boolean;
+    }>(`SELECT pid, datname, application_name AS app, datname = current_database() AS mine
+          FROM pg_stat_activity`);
+    for (const row of rows) {
+      const role = row.datname === null ? sharedRoles.pgBackground
+        : row.mine !== true ? sharedRoles.pgOtherDatabases
+          : this.options.sessionRoles.get(row.app) ?? sharedRoles.pgRun;
+      roles.set(row.pid, role.key);
+      if (this.postmasterPid === null) {
+        const info = parseProcessInfo(readOrNull(`/proc/${row.pid}/stat`) ?? '');
+        this.postmasterPid = info?.ppid ?? null;
+      }
+    }
+    if (this.postmasterPid !== null) roles.set(this.postmasterPid, sharedRoles.pgBackground.key);
+    if (this.redisPid !== null) roles.set(this.redisPid, sharedRoles.redis.key);
+    for (const { role, pid } of this.options.processes) roles.set(pid, role.key);
+    return roles;
+  }
+
+  private total(role: string): RoleCounters {
+    let counters = this.totals.get(role);
+    if (counters === undefined) {
+      counters = { cpuTicks: 0, waitNs: 0, mainWaitNs: 0 };
+      this.totals.set(role, counters);
+    }
+    return counters;
+  }
+
+  /**
+   * Adds each process's growth since the last reading to its role. A process first seen
+   * after the start counts from zero when it started after the sampler (a pool's new
+   * session), from now when it was already running (its past is not the run's).
+   */
+  private readProcess(pid: number, role: string, first: boolean): void {
+    const stat = readOrNull(`/proc/${pid}/stat`);
+    const ticks = stat === null ? null : parseProcessTicks(stat);
+    if (stat === null || ticks === null) return;
+    let seen = this.seen.get(pid);
+    // Threads met at a process's first reading count from now unless the process is new.
+    let baselineNow = false;
+    if (seen === undefined || seen.role !== role) {
+      const startedSince = !first && (parseProcessInfo(stat)?.startTicks ?? 0) >= this.startTicks;
+      baselineNow = !startedSince;
+      seen = { role, ticks: startedSince ? 0 : ticks, waits: new Map() };
+      this.seen.set(pid, seen);
+    }
+    const counters = this.total(role);
+    counters.cpuTicks += Math.max(0, ticks - seen.ticks);
+    seen.ticks = ticks;
+    let tids: string[] = [];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      return;
+    }
+    for (const name of tids) {
+      const tid = Number(name);
+      const wait = parseRunWaitNs(readOrNull(`/proc/${pid}/task/${name}/schedstat`) ?? '');
+      if (wait === null) continue;
+      // A thread new to a process already seen started since the last reading: count it whole.
+      const before = seen.waits.get(tid) ?? (baselineNow ? wait : 0);
+      const grown = Math.max(0, wait - before);
+      counters.waitNs += grown;
+      if (tid === pid) counters.mainWaitNs += grown;
+      seen.waits.set(tid, wait);
+    }
+    // Threads that ended leave the map, so a reused thread id starts afresh.
+    for (const tid of seen.waits.keys()) if (!tids.includes(String(tid))) seen.waits.delete(tid);
+  }
+
+  private async read(first: boolean): Promise<void> {
+    const roles = await this.pids();
+    for (const [pid, role] of roles) this.readProcess(pid, role, first);
+    for (const pid of this.seen.keys()) if (!roles.has(pid)) this.seen.delete(pid);
+    const box = parseBoxTicks(readOrNull('/proc/stat') ?? '');
+    if (box === null) return;
+    const pressure = readOrNull('/proc/pressure/cpu');
+    this.samples.push({
+      atMs: Date.now(),
+      box: { ...box, pressureSomeUs: pressure === null ? null : parseCpuPressureUs(pressure) },
+      roles: Object.fromEntries([...this.totals].map(([key, c]) => [key, { ...c }])),
+    });
+  }
+}
