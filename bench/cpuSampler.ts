@@ -11,7 +11,8 @@ import os from 'node:os';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import {
-  parseBoxTicks, parseCpuPressureUs, parseProcessInfo, parseProcessTicks, parseRunWaitNs,
+  parseBoxTicks, parseCpuPressureUs, parseProcessInfo, parseProcessTicks,
+  parseReapedChildTicks, parseRunWaitNs,
   type CpuRole, type CpuSample, type RoleCounters,
 } from '../sim/cpuSplit.js';
 
@@ -36,6 +37,12 @@ export const sharedRoles = {
   pgRun: { key: 'pg run other', label: 'pg other', eventLoop: false },
   pgBackground: { key: 'pg background', label: 'pg bg', eventLoop: false },
   pgOtherDatabases: { key: 'pg other databases', label: 'pg other db', eventLoop: false },
+  /**
+   * PostgreSQL processes that ended before a reading could name them (parallel workers,
+   * short sessions) and every ended session's last second: the growth of the CPU the
+   * postmaster reaped, less what the readings had counted of those processes. CPU only.
+   */
+  pgUnsampled: { key: 'pg unsampled', label: 'pg unsampled', eventLoop: false },
   redis: { key: 'redis', label: 'redis', eventLoop: true },
 } satisfies Record<string, CpuRole>;
 
@@ -78,12 +85,20 @@ export class CpuSampler {
   private startTicks = 0;
   private redisPid: number | null = null;
   private postmasterPid: number | null = null;
+  /** The postmaster's reaped-children CPU at the last reading (ticks). */
+  private reapedTicks: number | null = null;
+  /** The pid → role map of the last reading that reached PostgreSQL. */
+  private lastRoles = new Map<number, string>();
+  private inFlight = false;
   private stopped = false;
 
   constructor(private readonly options: CpuSamplerOptions) {
     this.everyMs = options.everyMs ?? 1_000;
     this.client = new pg.Client({ connectionString: options.databaseUrl,
       application_name: 'stampede bench cpu sampler' });
+    // A dropped connection must not end the harness (and lose the run's report): the
+    // readings go on with the last known sessions.
+    this.client.on('error', () => undefined);
   }
 
   /** The roles in report order: the processes', the sessions', then the shared ones. */
@@ -112,7 +127,11 @@ export class CpuSampler {
     this.startTicks = uptimeSeconds * this.ticksPerSecond;
     await this.read(true);
     this.timer = setInterval(() => {
-      this.reading = this.reading.then(() => this.read(false)).catch(() => undefined);
+      // On a saturated box a reading can take longer than the interval: skip, never queue.
+      if (this.inFlight) return;
+      this.inFlight = true;
+      this.reading = this.read(false).catch(() => undefined)
+        .finally(() => { this.inFlight = false; });
     }, this.everyMs);
   }
 
@@ -129,12 +148,19 @@ export class CpuSampler {
   /** Which process serves which role now: the fixed ones, then PostgreSQL's sessions. */
   private async pids(): Promise<Map<number, string>> {
     const roles = new Map<number, string>();
-    const { rows } = await this.client.query<{
-      pid: number; datname: string | null; app: string; mine: boolean;
-    }>(`SELECT pid, datname, application_name AS app, datname = current_database() AS mine
-          FROM pg_stat_activity`);
+    let rows: { pid: number; datname: string | null; app: string; mine: boolean; kind: string }[];
+    try {
+      ({ rows } = await this.client.query(
+        `SELECT pid, datname, application_name AS app, datname = current_database() AS mine,
+                backend_type AS kind FROM pg_stat_activity`));
+    } catch {
+      return this.lastRoles;
+    }
     for (const row of rows) {
-      const role = row.datname === null ? sharedRoles.pgBackground
+      // Only sessions (and their parallel workers) go by application_name: autovacuum and
+      // the like carry the database's name but serve no node.
+      const session = row.kind === 'client backend' || row.kind === 'parallel worker';
+      const role = row.datname === null || !session ? sharedRoles.pgBackground
         : row.mine !== true ? sharedRoles.pgOtherDatabases
           : this.options.sessionRoles.get(row.app) ?? sharedRoles.pgRun;
       roles.set(row.pid, role.key);
@@ -146,7 +172,33 @@ export class CpuSampler {
     if (this.postmasterPid !== null) roles.set(this.postmasterPid, sharedRoles.pgBackground.key);
     if (this.redisPid !== null) roles.set(this.redisPid, sharedRoles.redis.key);
     for (const { role, pid } of this.options.processes) roles.set(pid, role.key);
+    this.lastRoles = roles;
     return roles;
+  }
+
+  /** The roles whose processes are PostgreSQL's children (the postmaster reaps them). */
+  private pgRoleKeys(): Set<string> {
+    const keys = new Set([...this.options.sessionRoles.values()].map((role) => role.key));
+    for (const role of [sharedRoles.pgRun, sharedRoles.pgBackground,
+      sharedRoles.pgOtherDatabases]) keys.add(role.key);
+    return keys;
+  }
+
+  /**
+   * The postmaster's reaped-children CPU grown since the last reading, less the absolute CPU
+   * the readings last saw of the PostgreSQL processes that ended meanwhile (counted already):
+   * what no reading saw, into `pg unsampled`.
+   */
+  private readReaped(endedTicks: number): void {
+    if (this.postmasterPid === null) return;
+    const stat = readOrNull(`/proc/${this.postmasterPid}/stat`);
+    const reaped = stat === null ? null : parseReapedChildTicks(stat);
+    if (reaped === null) return;
+    if (this.reapedTicks !== null) {
+      this.total(sharedRoles.pgUnsampled.key).cpuTicks +=
+        Math.max(0, reaped - this.reapedTicks - endedTicks);
+    }
+    this.reapedTicks = reaped;
   }
 
   private total(role: string): RoleCounters {
@@ -203,7 +255,14 @@ export class CpuSampler {
   private async read(first: boolean): Promise<void> {
     const roles = await this.pids();
     for (const [pid, role] of roles) this.readProcess(pid, role, first);
-    for (const pid of this.seen.keys()) if (!roles.has(pid)) this.seen.delete(pid);
+    const pgRoles = this.pgRoleKeys();
+    let endedTicks = 0;
+    for (const [pid, seen] of this.seen) {
+      if (roles.has(pid)) continue;
+      if (pgRoles.has(seen.role)) endedTicks += seen.ticks;
+      this.seen.delete(pid);
+    }
+    this.readReaped(endedTicks);
     const box = parseBoxTicks(readOrNull('/proc/stat') ?? '');
     if (box === null) return;
     const pressure = readOrNull('/proc/pressure/cpu');

@@ -20,6 +20,7 @@ import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
+import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 
@@ -35,23 +36,36 @@ import { testRedisUrl } from '../src/testing/services.js';
 import {
   benchPostgres, fmt, loadHttp, postJson, startBenchServer, type BenchRow, type BenchSection,
 } from './lib.js';
+import { costMark, followBackends, herdCost } from './herdCost.js';
 import { timedCall, type Stat } from './pgTrace.js';
 
 /** HERD_EXPLAIN=1: plans of the statements over 150 ms, nested ones included (auto_explain). */
 const explainSlow = process.env.HERD_EXPLAIN === '1';
 const explaining = new WeakSet<pg.Client>();
+/** The bench's own reading of the backends (herdCost.ts), left out of what the app sent. */
+const ownReading = 'SELECT pid FROM pg_stat_activity';
 
-/** Times every statement the app sends while `on()` says so, keyed by its first words. */
-function timeStatements(on: () => boolean): { stats: Map<string, Stat>; batches: number[] } {
+/** What the app sent while timed: statements by key, batch sizes, transactions committed. */
+interface Timed { stats: Map<string, Stat>; batches: number[]; transactions: number }
+
+/**
+ * Times every statement the app sends while `on()` says so, keyed by its first words, and
+ * counts transactions: each COMMIT, and each statement outside BEGIN … COMMIT (autocommit).
+ */
+function timeStatements(on: () => boolean): Timed {
   const stats = new Map<string, Stat>();
-  const batches: number[] = [];
+  const timed: Timed = { stats, batches: [], transactions: 0 };
+  const batches = timed.batches;
+  const inTransaction = new WeakSet<pg.Client>();
   type ClientQuery = (this: pg.Client, ...rest: unknown[]) => unknown;
   const proto = pg.Client.prototype as unknown as { query: ClientQuery };
   const original = proto.query;
   proto.query = function timedQuery(this: pg.Client, ...rest: unknown[]): unknown {
     const [first, params] = rest;
     const sql = typeof first === 'string' ? first : (first as { text?: string } | null)?.text;
-    if (!on() || sql === undefined) return original.apply(this, rest);
+    if (!on() || sql === undefined || sql.startsWith(ownReading)) {
+      return original.apply(this, rest);
+    }
     if (explainSlow && !explaining.has(this)) {
       explaining.add(this);
       this.on('notice', (notice) => process.stdout.write(`${notice.message}\n`));
@@ -60,20 +74,44 @@ function timeStatements(on: () => boolean): { stats: Map<string, Stat>; batches:
         "SET auto_explain.log_level = 'notice'");
     }
     const key = sql.replace(/\s+/g, ' ').trim().slice(0, 90);
+    const verb = key.slice(0, 8).toUpperCase();
+    if (verb.startsWith('BEGIN')) inTransaction.add(this);
+    else if (verb.startsWith('COMMIT') || verb.startsWith('ROLLBACK')) {
+      inTransaction.delete(this);
+      if (verb.startsWith('COMMIT')) timed.transactions += 1;
+    } else if (!inTransaction.has(this)) timed.transactions += 1;
     if (/waitlist_move_batch|FROM queue_entries WHERE event_id = \$1 AND customer_id = ANY/
       .test(key) && Array.isArray(params) && Array.isArray(params[1])) {
       batches.push(params[1].length);
     }
     return timedCall(original, this, rest, stats, key);
   };
-  return { stats, batches };
+  return timed;
 }
 
-/** Runs the herd once; prints the detail when `verbose`. */
+/**
+ * The ceiling of the same run: a bare Fastify POST (no plugins, no auth, no database) with
+ * the same client, connections and body, for a few seconds just before the herd.
+ */
+async function barePost(connections: number): Promise<BenchRow> {
+  const app = Fastify({ logger: false });
+  app.post('/echo', async (request, reply) => reply.status(201).send(request.body));
+  const address = await app.listen({ port: 0, host: '127.0.0.1' });
+  try {
+    const specs = Array.from({ length: 200_000 }, () => postJson('/echo', { quantity: 2 }));
+    const row = await loadHttp('bare Fastify POST, same client and connections', address,
+      specs, { concurrency: connections, maxMs: 5_000, warmup: 200 });
+    return { ...row, notes: 'no plugins, no auth, no database: the ceiling of this run' };
+  } finally {
+    await app.close();
+  }
+}
+
+/** Runs the herd once; prints the detail when `verbose`; with `ceiling`, the bare POST too. */
 export async function herd(
   fans: number, connections: number, ahead = 0,
-  options: { verbose?: boolean; cpu?: boolean } = {},
-): Promise<BenchRow> {
+  options: { verbose?: boolean; cpu?: boolean; ceiling?: boolean } = {},
+): Promise<BenchRow[]> {
   let measuring = false;
   const timed = timeStatements(() => measuring);
   const prefix = `bench:herd:${randomUUID().slice(0, 8)}:`;
@@ -118,6 +156,7 @@ export async function herd(
     const specs = order.map((c) => postJson(path, { quantity: 2 }, {
       authorization: `Bearer ${c.token}`,
     }));
+    const ceiling = options.ceiling === true ? [await barePost(connections)] : [];
     let session: Session | undefined;
     if (options.cpu === true) {
       session = new Session();
@@ -126,12 +165,18 @@ export async function herd(
       await session.post('Profiler.start');
     }
     measuring = true;
+    const followed = followBackends(db, () => measuring);
+    const start = await costMark(db, new Map(followed.latest));
     const t0 = performance.now();
     const row = await loadHttp(`herd: ${fans} fans told sold out take the waitlist at once` +
       (ahead > 0 ? `, ${ahead} waiting ahead` : ''),
       server.url, specs, { concurrency: connections, maxMs: 100_000 });
     const wallMs = performance.now() - t0;
+    const end = await costMark(db, followed.latest);
     measuring = false;
+    await followed.done;
+    const moved = row.statuses['201'] ?? 0;
+    const cost = herdCost(start, end, moved);
     if (session !== undefined) await printProfile(session);
     const { rows: [check] } = await db.query<{ n: number; ordered: boolean; distinct: number }>(
       `SELECT count(*)::int AS n, count(DISTINCT w.customer_id)::int AS distinct,
@@ -147,8 +192,17 @@ export async function herd(
     const notes = `${fmt(wallMs / 1000, 1)} s wall, ${batches.length} batches ` +
       `(mean ${fmt(batches.reduce((a, b) => a + b, 0) / Math.max(1, batches.length), 1)}), ` +
       `${check?.n} on the waitlist, ${check?.distinct} distinct, line order kept: ` +
-      `${check?.ordered}; ${connections} connections; statuses ${JSON.stringify(row.statuses)}`;
+      `${check?.ordered}; ${connections} connections; statuses ${JSON.stringify(row.statuses)}; ` +
+      `per move: ${fmt(cost.serverThreadMsPerMove, 2)} ms server thread CPU, ` +
+      `${fmt(cost.processMsPerMove, 2)} ms process CPU (load client included), ` +
+      `${fmt(cost.backendMsPerMove, 2)} ms PostgreSQL backend CPU, ` +
+      `${fmt(timed.transactions / Math.max(1, moved), 3)} transactions ` +
+      `(${timed.transactions} for ${moved} moves)`;
     if (options.verbose === true) {
+      for (const c of ceiling) {
+        process.stdout.write(`${c.name}: ${fmt(c.opsPerSec)}/s, p50 ${fmt(c.p50Ms, 1)} ms, ` +
+          `p99 ${fmt(c.p99Ms, 1)} ms\n`);
+      }
       process.stdout.write(`${row.name}: ${fmt(row.opsPerSec)} moves/s, p50 ` +
         `${fmt(row.p50Ms, 1)} ms, p99 ${fmt(row.p99Ms, 1)} ms\n  ${notes}\n` +
         'statements (count, mean ms, max ms, total s):\n');
@@ -158,7 +212,7 @@ export async function herd(
           `${fmt(s.max, 1).padStart(8)} ${fmt(s.ms / 1000, 2).padStart(7)}  ${key}\n`);
       }
     }
-    return { ...row, notes };
+    return [...ceiling, { ...row, notes }];
   } finally {
     await stopMaintenance?.();
     await server.close();
@@ -200,13 +254,13 @@ export async function run(): Promise<BenchSection> {
     title: 'End of the sale: the herd told "sold out" takes the waitlist',
     description: 'Fans in a closed line (block of waitlist places reserved) all move to the ' +
       'waitlist at once over HTTP, PostgreSQL + Redis, closed loop. `bench/herd.ts`.',
-    rows: [await herd(20_000, 128), await herd(10_000, 128, 150_000)],
+    rows: [...await herd(20_000, 128, 0, { ceiling: true }), ...await herd(10_000, 128, 150_000)],
   };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
   await herd(Number(args[0] ?? 20_000), Number(args[1] ?? 128), Number(args[2] ?? 0),
-    { verbose: true, cpu: process.argv.includes('--cpu') });
+    { verbose: true, cpu: process.argv.includes('--cpu'), ceiling: true });
   process.exit(0);
 }

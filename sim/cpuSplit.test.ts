@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   cpuLines, cpuSplit, parseBoxTicks, parseCpuPressureUs, parseProcessInfo, parseProcessTicks,
-  parseRunWaitNs, type CpuRole, type CpuSample,
+  parseReapedChildTicks, parseRunWaitNs, type CpuRole, type CpuSample,
 } from './cpuSplit.js';
 
 // Copied from a box running the rehearsal (fields trimmed where the parser ignores them).
@@ -22,6 +22,15 @@ describe('/proc parsing', () => {
     expect(parseProcessInfo(oddStat)).toEqual({ ppid: 1, startTicks: 42 });
     expect(parseProcessTicks('')).toBeNull();
     expect(parseProcessTicks('12 (cut')).toBeNull();
+  });
+
+  it('reads the CPU of the children a process reaped (cutime + cstime)', () => {
+    const postmaster = '900 (postgres) S 1 900 900 0 -1 4194560 52874 0 0 0 40 12 300 45 20 0 ' +
+      '1 0 1000 200000000 6000 18446744073709551615';
+    expect(parseReapedChildTicks(postmaster)).toBe(300 + 45);
+    expect(parseProcessTicks(postmaster)).toBe(40 + 12);
+    expect(parseReapedChildTicks(nodeStat)).toBe(0);
+    expect(parseReapedChildTicks('12 (cut')).toBeNull();
   });
 
   it('reads the run delay of a thread (schedstat field 2)', () => {

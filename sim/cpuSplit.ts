@@ -96,6 +96,18 @@ export function parseProcessTicks(stat: string): number | null {
   return utime === null || stime === null ? null : utime + stime;
 }
 
+/**
+ * cutime + cstime of /proc/<pid>/stat (fields 16 and 17): the CPU of the process's children
+ * that ended and were waited for, clock ticks. PostgreSQL's postmaster reaps every backend,
+ * so its growth holds the CPU of sessions and workers too short-lived to be read by name.
+ */
+export function parseReapedChildTicks(stat: string): number | null {
+  const fields = statFields(stat);
+  const cutime = numberOrNull(fields[13]);
+  const cstime = numberOrNull(fields[14]);
+  return cutime === null || cstime === null ? null : cutime + cstime;
+}
+
 /** The parent pid (field 4) and the start time after boot in ticks (field 22). */
 export function parseProcessInfo(stat: string): { ppid: number; startTicks: number } | null {
   const fields = statFields(stat);

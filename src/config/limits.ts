@@ -52,6 +52,20 @@ export const limits = {
   queueJoinBatchParallelMin: 8,
   /** Moves from the line to the waitlist decided together in one transaction. */
   queueMoveBatch: 200,
+  /**
+   * Move batches of one event in flight at once on one node (PGlite always runs one). Two
+   * are safe (a fan's second click waits for the batch with the first to end; places come
+   * from line numbers, not commit order; the locks are those two nodes' batches take) but
+   * were not shown faster: on a box loaded by other work (load 8-14, bench/herd.ts, six
+   * interleaved pairs) two won three pairs, tied one and lost two, and cost more CPU and
+   * commits per move (batches of ~50 fans instead of ~85). One until a quiet run says so.
+   */
+  queueMoveBatchesInFlight: 1,
+  /**
+   * With a move batch running, another of the same event starts beside it only once this
+   * many moves wait: fewer ride in the next batch, so a trickle costs no extra commits.
+   */
+  queueMoveBatchParallelMin: 8,
   /** Admissions one tick may grant per event, whatever the configured rate. */
   queueAdmitPerTickMax: 5_000,
   /**

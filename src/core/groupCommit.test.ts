@@ -281,6 +281,28 @@ describe('group commit', () => {
     expect(wait.started.map((b) => b.items))
       .toEqual([['x0'], ['a1', 'b1'], ['a2', 'c1'], ['a3', 'b2']]);
   });
+
+  it('a repeat that waits never runs beside the batch with its name, whatever inFlight',
+    async () => {
+      const byName: Distinct<string>['by'] = (item) => item.slice(0, 1);
+      const { batcher, running, started, finish } = harness({
+        maxBatch: 4, inFlight: 2, distinct: { by: byName, repeat: 'wait' },
+      });
+      void batcher.submit('e', 'a1');
+      // a2 repeats a1, which is running: it waits, and b1 goes beside a1 alone.
+      void batcher.submit('e', 'a2');
+      void batcher.submit('e', 'b1');
+      expect(started.map((b) => b.items)).toEqual([['a1'], ['b1']]);
+      // b1 finishing does not let a2 go while a1 still runs ...
+      await finish(1);
+      expect(started.map((b) => b.items)).toEqual([['a1'], ['b1']]);
+      // ... a1 finishing does, ahead of later arrivals.
+      void batcher.submit('e', 'c1');
+      expect(started.map((b) => b.items)).toEqual([['a1'], ['b1'], ['c1']]);
+      await finish(0);
+      expect(started.map((b) => b.items)).toEqual([['a1'], ['b1'], ['c1'], ['a2']]);
+      while (running.length > 0) await finish();
+    });
 });
 
 describe('group commit, random arrivals and endings', () => {
@@ -308,6 +330,8 @@ describe('group commit, random arrivals and endings', () => {
         // The model: per key, items submitted and not yet in a batch, in arrival order.
         const waiting = new Map<string, string[]>();
         const runningOf = (key: string) => h.running.filter((b) => b.key === key).length;
+        const namesRunning = (key: string) => new Set(h.running.filter((b) => b.key === key)
+          .flatMap((b) => b.items.map(nameOf)));
         const expected = new Map<string, string>();
         const outcomes = new Map<string, string>();
         const problems: unknown[] = [];
@@ -322,11 +346,17 @@ describe('group commit, random arrivals and endings', () => {
           const left = queue.filter((item) => !items.includes(item));
           expect(queue.filter((item) => items.includes(item))).toEqual(items);
           if (repeat !== 'wait') expect(queue.slice(0, items.length)).toEqual(items);
+          const runningNames = namesRunning(key);
           for (const item of left) {
             const full = (repeat === 'none' ? items.length : names.size) === maxBatch;
-            expect(full || (repeat === 'wait' && names.has(nameOf(item)))).toBe(true);
+            const repeats = names.has(nameOf(item)) || runningNames.has(nameOf(item));
+            expect(full || (repeat === 'wait' && repeats)).toBe(true);
           }
-          if (repeat === 'wait') expect(names.size).toBe(items.length);
+          if (repeat === 'wait') {
+            expect(names.size).toBe(items.length);
+            // A repeat never runs beside the batch with its name.
+            for (const name of names) expect(runningNames.has(name)).toBe(false);
+          }
           waiting.set(key, left);
         };
         const h = harness({ maxBatch, inFlight, parallelMin,
@@ -341,10 +371,14 @@ describe('group commit, random arrivals and endings', () => {
           if (problems.length > 0) throw problems[0];
           for (const [key, queue] of waiting) {
             if (queue.length === 0) continue;
-            // Nothing waits unless a batch runs and the next may not start yet.
+            // Nothing waits unless a batch runs and the next may not start yet (with
+            // repeats that wait: or everyone waiting repeats a name that runs).
             const n = runningOf(key);
             expect(n).toBeGreaterThan(0);
-            expect(n === inFlight || queue.length < parallelMin).toBe(true);
+            const runningNames = namesRunning(key);
+            const blocked = repeat === 'wait' &&
+              queue.every((item) => runningNames.has(nameOf(item)));
+            expect(n === inFlight || queue.length < parallelMin || blocked).toBe(true);
           }
         };
         let next = 0;

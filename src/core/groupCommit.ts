@@ -15,7 +15,8 @@
  *   wait (a short queue goes whole in the next batch; its commit is not worth another).
  * - `distinct`: joins and moves count customers, not requests, toward `maxBatch`. A second
  *   join of a customer rides along in the batch (one entry answers both); a second move
- *   waits for the next batch, where it finds the first one's result.
+ *   waits for a batch started after the first one's ended (not one running beside it),
+ *   where it finds the first one's result.
  * - `gate`: race tests hold a key's batches back until their contenders have queued.
  * - `nextFirst`: holds and joins send their next batch before answering the finished one's
  *   members.
@@ -23,7 +24,7 @@
  *   (which may still be waiting); holds take their batch's newest.
  * The in-flight limit is the caller's: holds and settles run a few per key (one on embedded
  * PGlite, which has one connection); joins two per event on PostgreSQL
- * (the second waits for the numbering lock in the database), moves one.
+ * (the second waits for the numbering lock in the database), moves one (a knob).
  *
  * `load(key)` says how deep a key's queue is and how long its batches take (smoothed), so
  * a caller can refuse a request that would wait longer than its client does (holds: see
@@ -131,6 +132,8 @@ interface Member<T, R> {
 interface KeyQueue<T, R> {
   waiting: Member<T, R>[];
   running: number;
+  /** Names in running batches (`distinct` with `repeat: 'wait'` only; never in two). */
+  runningNames: Set<string>;
   latest: T;
   /** Smoothed batch duration, ms (0 before the first batch ended). */
   batchMs: number;
@@ -162,7 +165,7 @@ export class GroupCommit<T, R> {
     return new Promise((resolve, reject) => {
       let queue = this.keys.get(key);
       if (queue === undefined) {
-        queue = { waiting: [], running: 0, latest: item, batchMs: 0 };
+        queue = { waiting: [], running: 0, runningNames: new Set(), latest: item, batchMs: 0 };
         this.keys.set(key, queue);
       }
       queue.latest = item;
@@ -184,6 +187,8 @@ export class GroupCommit<T, R> {
     while (queue.waiting.length > 0 && queue.running < inFlight) {
       if (queue.running > 0 && queue.waiting.length < parallelMin) break;
       const batch = this.take(queue);
+      // Everyone waiting repeats a name whose batch runs: they go once it ends.
+      if (batch.length === 0) break;
       queue.running++;
       // Without nextFirst the slot is freed once the members' continuations have run.
       void this.run(key, queue, batch).finally(() => {
@@ -216,11 +221,13 @@ export class GroupCommit<T, R> {
       }
       return queue.waiting.splice(0, count);
     }
+    // A repeat waits for the batch with its name to end, whether that batch is this one or
+    // one running beside it: run together, the later request could be decided first.
     const batch: Member<T, R>[] = [];
     const rest: Member<T, R>[] = [];
     for (const member of queue.waiting) {
       const name = distinct.by(member.item);
-      if (seen.has(name) || seen.size === maxBatch) {
+      if (seen.has(name) || seen.size === maxBatch || queue.runningNames.has(name)) {
         rest.push(member);
       } else {
         seen.add(name);
@@ -228,6 +235,7 @@ export class GroupCommit<T, R> {
       }
     }
     queue.waiting = rest;
+    for (const name of seen) queue.runningNames.add(name);
     return batch;
   }
 
@@ -241,11 +249,13 @@ export class GroupCommit<T, R> {
         () => queue.latest);
       assert(results.length === batch.length, 'one answer per member of a batch');
     } catch (error) {
+      this.endNames(queue, batch);
       this.measure(queue, startedMs, batch);
       if (this.options.nextFirst === true) this.finished(key, queue);
       for (const member of batch) member.reject(error);
       return;
     }
+    this.endNames(queue, batch);
     this.measure(queue, startedMs, batch);
     if (this.options.nextFirst === true) this.finished(key, queue);
     batch.forEach((member, i) => {
@@ -253,6 +263,13 @@ export class GroupCommit<T, R> {
       if (result instanceof MemberFailure) member.reject(result.error);
       else member.resolve(result);
     });
+  }
+
+  /** The batch's names are decided: repeats of them may start (before `finished` pumps). */
+  private endNames(queue: KeyQueue<T, R>, batch: readonly Member<T, R>[]): void {
+    const { distinct } = this.options;
+    if (distinct?.repeat !== 'wait') return;
+    for (const member of batch) queue.runningNames.delete(distinct.by(member.item));
   }
 
   private measure(

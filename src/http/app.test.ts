@@ -162,10 +162,17 @@ describe('HTTP application', () => {
     expect(response.headers['x-request-id']).toBe('abc-123');
     const generated = await app.inject({ url: '/healthz' });
     expect(generated.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
-    // On refusals too: not found, a problem from a route's hook, a URL the router refused.
-    for (const request of [{ url: '/api/v1/no/such/route' }, { url: '/api/v1/me/orders' },
-      { url: '/api/v1/%E0%A4%A' }]) {
-      const refused = await app.inject({ ...request, headers: { 'x-request-id': 'def-456' } });
+    // On refusals too: not found, a problem from a route's hook, a URL the router refused,
+    // a body that does not parse.
+    const badJson = { method: 'POST' as const, url: '/api/v1/sessions', payload: '{"email"',
+      headers: { 'content-type': 'application/json' } };
+    const refusals: { url: string; headers?: Record<string, string> }[] = [
+      { url: '/api/v1/no/such/route' }, { url: '/api/v1/me/orders' },
+      { url: '/api/v1/%E0%A4%A' }, badJson];
+    for (const request of refusals) {
+      const refused = await app.inject({
+        ...request, headers: { ...request.headers, 'x-request-id': 'def-456' },
+      });
       expect(refused.statusCode, request.url).toBeGreaterThanOrEqual(400);
       expect(refused.headers['content-type'], request.url).toContain('application/problem+json');
       expect(refused.headers['x-request-id'], request.url).toBe('def-456');

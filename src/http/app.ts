@@ -35,6 +35,7 @@ import { queueRoutes } from './routes/queue.js';
 import { notificationRoutes } from './routes/notifications.js';
 import { waitlistRoutes } from './routes/waitlist.js';
 import type { App } from './types.js';
+import { routeUpgrades } from './upgrades.js';
 import { createValidatorCompiler } from './validation.js';
 import { webRoutes } from './web.js';
 
@@ -144,6 +145,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     return503OnClosing: true,
     // Answered before routing, so no hook counts it: the metrics plugin does, once sent.
     frameworkErrors: (error, request, reply) => {
+      reply.header('x-request-id', request.id);
       request.server.countUnrouted(request, reply);
       return handleError(error, request, reply);
     },
@@ -151,10 +153,12 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   app.setValidatorCompiler(createValidatorCompiler());
   app.decorateRequest('customerId', '');
   await app.register(errorsPlugin);
-  // A callback hook, not an async one: every reply passes here, and a promise each is waste.
-  app.addHook('onSend', (request, reply, payload, done) => {
+  // Set as the request arrives, in a callback hook: every route already runs onRequest hooks,
+  // while an onSend hook made each reply run a hook runner of its own for this one header.
+  // The replies that skip the hooks (a URL the router refused) set it in frameworkErrors.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
-    done(null, payload);
+    done();
   });
   // Before the routes (docs included): its per-route hooks are added as routes are.
   await app.register(metricsPlugin, { ctx });
@@ -171,8 +175,8 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   });
   await app.register(holdLatencyPlugin(ctx));
   await registerRateLimit(app, ctx);
-  // Before any route, so it can take over the upgrade of WebSocket routes.
-  await app.register(websocket, { options: { maxPayload: limits.liveClientMessageBytes } });
+  const { upgrades, stop } = routeUpgrades(app.server);
+  app.addHook('onClose', async () => stop());
   await app.register(async (scope) => {
     await opsRoutes(scope, ctx);
     await customerRoutes(scope, ctx);
@@ -187,7 +191,13 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     await orderRoutes(scope, ctx);
     await paymentRoutes(scope, ctx);
     await queueRoutes(scope, ctx);
-    await liveRoutes(scope, ctx);
+    await scope.register(async (live) => {
+      // Only here: the plugin hooks and wraps every route of its scope (upgrades.ts).
+      await live.register(websocket, {
+        options: { maxPayload: limits.liveClientMessageBytes, server: upgrades },
+      });
+      await liveRoutes(live, ctx);
+    });
     await adminRoutes(scope, ctx);
     await waitlistRoutes(scope, ctx);
     await notificationRoutes(scope, ctx);

@@ -96,6 +96,8 @@ export class AdmissionDuty {
     const outcomes = new Map<string, TickOutcome>();
     const token = this.elector.fencingToken();
     if (token === null) return outcomes;
+    // A new term (this node leads again, or for the first time) releases on its first tick.
+    this.releases.term(token);
     const { ctx } = this;
     for (const eventId of await activeLines(ctx.db, pinnedNowMs(ctx.clock))) {
       // Leadership can lapse mid-round; stop rather than tick on borrowed time.

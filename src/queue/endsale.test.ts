@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { loadEvent, type EventRecord } from '../catalog/events.js';
 import type { QueueSettings } from '../catalog/schemas.js';
+import { limits } from '../config/limits.js';
 import type { AppContext } from '../context.js';
 import { ManualClock } from '../core/clock.js';
 import { DomainError } from '../core/errors.js';
@@ -724,13 +725,19 @@ for (const backend of backends) {
         const closed = await tick(event);
         expect(closed.kind === 'ticked' && closed.status.soldOut).toBe(true);
         // A room of its own whose database counts move batches (the batcher is per room);
-        // each batch is one round trip, its own transaction.
+        // each batch is one round trip, its own transaction. It also sees how many run at
+        // once: as many as the limit on PostgreSQL once enough wait, one on PGlite.
         let batches = 0;
+        let running = 0;
+        let mostAtOnce = 0;
         const query = ctx.db.query.bind(ctx.db);
         const spied = { ...ctx, db: Object.assign(Object.create(ctx.db) as typeof ctx.db, {
           query: ((sql: string, params?: unknown[]) => {
-            if (sql.includes('waitlist_move_batch')) batches++;
-            return query(sql, params);
+            if (!sql.includes('waitlist_move_batch')) return query(sql, params);
+            batches++;
+            running++;
+            mostAtOnce = Math.max(mostAtOnce, running);
+            return query(sql, params).finally(() => { running--; });
           }) as typeof ctx.db.query,
         }) };
         const room = new WaitingRoom(spied);
@@ -765,6 +772,7 @@ for (const backend of backends) {
         // Group commit: far fewer batches than moves (one alone would take one each).
         expect(batches).toBeGreaterThan(0);
         expect(batches).toBeLessThan(movers.length / 2);
+        expect(mostAtOnce).toBe(db.kind === 'pglite' ? 1 : limits.queueMoveBatchesInFlight);
         // On the waitlist: exactly the movers, once each, offered in line order.
         const { rows } = await db.query<{ customer_id: string }>(
           `SELECT customer_id FROM waitlist_entries WHERE event_id = $1 AND status = 'waiting'

@@ -23,6 +23,7 @@ import { claimAdmission, tickLine } from './admission.js';
 import { moveBatch } from './handover.js';
 import { joinLine } from './line.js';
 import { reserveWaitlistBase } from './waitblock.js';
+import { listWaitlist } from '../waitlist/waitlist.js';
 
 const backends = await testBackends();
 
@@ -79,4 +80,57 @@ describePostgres(backends,
       const codes = [tick, move].map((r) => ('error' in r ? sqlState(r.error) : 'ok'));
       expect(codes).toContain('40P01');
     });
+  });
+
+/**
+ * Two move batches of one event at once, as a node runs two in flight on PostgreSQL
+ * (`limits.queueMoveBatchesInFlight`). Batch A (three fans) is held at its last fan's line
+ * entry by an open transaction, holding the other two; batch B (two fans, interleaved with
+ * A's in the line) runs meanwhile and commits first; a double click of one of A's fans, in a
+ * third batch, waits for A's lock on that fan. Once A goes: every mover on the waitlist once,
+ * at the place their line number gives (not their commit order), the double click told
+ * already_left, and the bucket counts give every mover their position in line order.
+ */
+describePostgres(backends, 'two move batches of one event at once on PostgreSQL',
+  { poolMax: 6 }, (suite) => {
+    it('the later batch commits first; places and positions still follow the line',
+      async () => {
+        const { db, ctx } = suite;
+        const event = await buildQueuedEvent(ctx);
+        const ids = (await insertCustomerRows(db, 6)).sort() as
+          [string, string, string, string, string, string];
+        const [a1, a2, a3, b1, b2, stays] = ids;
+        const line = [b2, a1, b1, a2, a3, stays];
+        await joinLine(db, event, line, undefined);
+        await db.tx((tx) => reserveWaitlistBase(tx, event.eventId));
+        const move = (fans: string[]) => moveBatch(db, event,
+          fans.map((customerId) => ({ customerId, quantity: 1 })));
+
+        const blocker = await holdOpen(db, (tx) => tx.query(
+          'SELECT 1 FROM queue_entries WHERE event_id = $1 AND customer_id = $2 FOR UPDATE',
+          [event.eventId, a3]));
+        const first = move([a3, a1, a2]);
+        await waitForLockWait(db, 'waitlist_move_batch(', 'batch A');
+        const second = await move([b2, b1]);
+        expect([...second.values()].map((moved) =>
+          moved instanceof Error ? moved.message : moved.entry.left)).toEqual([true, true]);
+        const again = move([a1]);
+        await waitForLockWait(db, 'waitlist_move_batch(', 'A and the double click', 2);
+        await blocker.releaseWhenWaited('waitlist_move_batch(', 'batch A', 2);
+        const firstMoved = await first;
+        expect([...firstMoved.values()].every((moved) => !(moved instanceof Error))).toBe(true);
+        expect((await again).get(a1)).toMatchObject({ code: 'already_left' });
+
+        const { rows } = await db.query<{ customer_id: string; place: string }>(
+          `SELECT w.customer_id, (w.seq - s.waitlist_seq_base - q.number)::text AS place
+             FROM waitlist_entries w JOIN queue_state s USING (event_id)
+             JOIN queue_entries q USING (event_id, customer_id)
+            WHERE w.event_id = $1 ORDER BY w.seq`, [event.eventId]);
+        const movers = line.slice(0, 5);
+        expect(rows.map((row) => row.customer_id)).toEqual(movers);
+        expect(new Set(rows.map((row) => row.place))).toEqual(new Set(['0']));
+        const positions = await Promise.all(movers.map(async (fan) =>
+          (await listWaitlist(db, fan)).find((e) => e.eventId === event.eventId)?.position));
+        expect(positions).toEqual([1, 2, 3, 4, 5]);
+      });
   });

@@ -12,8 +12,9 @@
  * so they come after everyone who moved from the line.
  *
  * The herd: at sold out every waiting fan is offered the move at once. Moves are group
- * committed (MoveBatcher): per event and node, one batch transaction in flight; moves
- * arriving meanwhile go together in the next (up to `limits.queueMoveBatch` fans), in a
+ * committed (MoveBatcher): per event and node, one batch transaction in flight
+ * (`limits.queueMoveBatchesInFlight`); moves arriving meanwhile
+ * go together in the next (up to `limits.queueMoveBatch` fans), in a
  * fixed number of statements whatever its size, so the herd costs a commit per batch, not
  * two per fan. One fan's refusal (over the limit, an unknown zone, left already) is that
  * fan's answer and changes nothing for them; the others move.
@@ -86,8 +87,10 @@ interface Waiter {
 /**
  * Group commit for moves, per event (core/groupCommit.ts): at low load each move is its own
  * transaction (no added latency); while one runs, the moves arriving wait and go together in
- * the next, up to `limits.queueMoveBatch` distinct customers in arrival order; a second move
- * of a customer already in the batch waits for the next one (and finds them moved).
+ * the next, up to `limits.queueMoveBatch` distinct customers in arrival order (with more
+ * than one in flight on PostgreSQL, a later batch starts beside a running one once
+ * `limits.queueMoveBatchParallelMin` wait); a second move of a customer already in a batch
+ * goes in a batch started after that one ended (and finds them moved).
  */
 export class MoveBatcher {
   private readonly batcher: GroupCommit<Waiter, Moved>;
@@ -98,7 +101,9 @@ export class MoveBatcher {
   ) {
     this.batcher = new GroupCommit<Waiter, Moved>({
       maxBatch: limits.queueMoveBatch,
-      inFlight: 1,
+      // PGlite has one connection: a second batch would only queue behind the first.
+      inFlight: db.kind === 'pglite' ? 1 : limits.queueMoveBatchesInFlight,
+      parallelMin: limits.queueMoveBatchParallelMin,
       distinct: { by: (waiter) => waiter.customerId, repeat: 'wait' },
       run: (_eventId, batch, latest) => this.moveBatch(batch, latest),
     });

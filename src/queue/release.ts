@@ -25,6 +25,17 @@ export function releaseEveryMs(idleSeconds: number): number {
  */
 export class ReleaseCadence {
   private readonly lastMs = new Map<string, number>();
+  private token: number | null = null;
+
+  /**
+   * The lease's fencing token this round ticks under: a new one (this node leads again
+   * after another did) forgets the old term's releases, so each line releases on its first
+   * tick of the term, whatever the last leader did meanwhile.
+   */
+  term(token: number): void {
+    if (token !== this.token) this.lastMs.clear();
+    this.token = token;
+  }
 
   /** Whether a tick of this line at `nowMs` (this node's clock) runs the release pass. */
   due(eventId: string, nowMs: number, everyMs: number): boolean {

@@ -382,6 +382,28 @@ for (const setup of setups) {
       expect(hub.follows(event.eventId)).toBe(false);
     });
 
+    it('only the WebSocket routes take an upgrade; elsewhere it is a 404, closed', async () => {
+      const node = await startNode('upgrades');
+      const event = await buildEvent(node.ctx);
+      // The plugin lives in the live feed's scope: other routes carry none of its hooks.
+      expect(node.app.hasRequestDecorator('ws')).toBe(false);
+      for (const path of [`/api/v1/events/${event.eventId}/live`, '/healthz',
+        `/api/v1/events/${event.eventId}/queue`, '/api/v1/nothing-here']) {
+        const refused = await WsTestClient.open(`${node.ws}${path}`)
+          .then(() => undefined, (error: unknown) => error);
+        expect(refused, path).toBeInstanceOf(RefusedUpgrade);
+        expect((refused as RefusedUpgrade).status, path).toBe(404);
+        expect(JSON.parse((refused as RefusedUpgrade).body), path)
+          .toMatchObject({ code: 'not_found', status: 404 });
+      }
+      const ws = await WsTestClient.open(`${wsUrl(node, event.eventId)}?client=1`);
+      try {
+        await ws.waitFor((m) => m.type === 'snapshot');
+      } finally {
+        ws.close();
+      }
+    });
+
     it('cancelling the event ends the feed on both transports', async () => {
       const [one, two] = [await startNode('c1'), await startNode('c2')];
       const event = await buildEvent(one.ctx);
