@@ -6,7 +6,7 @@
  * The figures and their windows are sim/cpuSplit.ts's.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -85,8 +85,10 @@ export class CpuSampler {
   private startTicks = 0;
   private redisPid: number | null = null;
   private postmasterPid: number | null = null;
-  /** The postmaster's reaped-children CPU at the last reading (ticks). */
-  private reapedTicks: number | null = null;
+  /** The postmaster's reaped-children CPU at the first reading (ticks). */
+  private reapedBaseTicks: number | null = null;
+  /** The CPU the readings counted of PostgreSQL processes that have ended (absolute). */
+  private endedTicks = 0;
   /** The pid → role map of the last reading that reached PostgreSQL. */
   private lastRoles = new Map<number, string>();
   private inFlight = false;
@@ -185,20 +187,22 @@ export class CpuSampler {
   }
 
   /**
-   * The postmaster's reaped-children CPU grown since the last reading, less the absolute CPU
-   * the readings last saw of the PostgreSQL processes that ended meanwhile (counted already):
+   * The postmaster's reaped-children CPU grown since the first reading, less the absolute
+   * CPU the readings last saw of the PostgreSQL processes that have ended (counted already):
    * what no reading saw, into `pg unsampled`.
    */
-  private readReaped(endedTicks: number): void {
+  private readReaped(): void {
     if (this.postmasterPid === null) return;
     const stat = readOrNull(`/proc/${this.postmasterPid}/stat`);
     const reaped = stat === null ? null : parseReapedChildTicks(stat);
     if (reaped === null) return;
-    if (this.reapedTicks !== null) {
-      this.total(sharedRoles.pgUnsampled.key).cpuTicks +=
-        Math.max(0, reaped - this.reapedTicks - endedTicks);
-    }
-    this.reapedTicks = reaped;
+    if (this.reapedBaseTicks === null) this.reapedBaseTicks = reaped;
+    // Reaped since the start less what the readings counted of the processes that ended:
+    // a running balance, so an end counted a reading before its reap (or after) evens out;
+    // it only ever grows, as the role's other counters do.
+    const unsampled = reaped - this.reapedBaseTicks - this.endedTicks;
+    const counters = this.total(sharedRoles.pgUnsampled.key);
+    counters.cpuTicks = Math.max(counters.cpuTicks, unsampled);
   }
 
   private total(role: string): RoleCounters {
@@ -255,14 +259,20 @@ export class CpuSampler {
   private async read(first: boolean): Promise<void> {
     const roles = await this.pids();
     for (const [pid, role] of roles) this.readProcess(pid, role, first);
+    this.readReaped();
     const pgRoles = this.pgRoleKeys();
-    let endedTicks = 0;
     for (const [pid, seen] of this.seen) {
-      if (roles.has(pid)) continue;
-      if (pgRoles.has(seen.role)) endedTicks += seen.ticks;
+      // A PostgreSQL process counts as ended once it is gone from /proc, read after the
+      // postmaster's reaped CPU: reaped before that read, it is in this reading's growth;
+      // after, in the next one's (the running balance in readReaped evens that out).
+      if (pgRoles.has(seen.role)) {
+        if (existsSync(`/proc/${pid}/stat`)) continue;
+        this.endedTicks += seen.ticks;
+      } else if (roles.has(pid)) {
+        continue;
+      }
       this.seen.delete(pid);
     }
-    this.readReaped(endedTicks);
     const box = parseBoxTicks(readOrNull('/proc/stat') ?? '');
     if (box === null) return;
     const pressure = readOrNull('/proc/pressure/cpu');
