@@ -572,7 +572,7 @@ export class ZoneViews {
     }
     this.newest = view;
     // Subscribed before the first read, so nothing published between the two is missed.
-    await this.followed.get(eventId)?.subscribed;
+    if (view.empty) await this.followed.get(eventId)?.subscribed;
     await view.ensureFresh();
     return view;
   }
