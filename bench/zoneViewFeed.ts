@@ -18,7 +18,7 @@
  * at the end.
  *
  * `npx tsx bench/zoneViewFeed.ts [--pairs=3] [--seconds=20] [--clients=32]`
- *   `[--coord=redis|memory]`
+ *   `[--coord=redis|memory] [--first=B]` (B's run first in each pair)
  */
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
@@ -49,6 +49,9 @@ const seconds = Number(args.get('seconds') ?? 20);
 const clients = Number(args.get('clients') ?? 32);
 const coordKind = args.get('coord') ?? 'redis';
 const zones = ['z1', 'z2', 'z3', 'z4'];
+/** Every request comes from one address: the per-address and per-customer limits off. */
+const unlimited = { RATE_LIMIT_HOLDS_PER_IP: '10000000', RATE_LIMIT_HOLDS_PER_CUSTOMER: '1000000',
+  RATE_LIMIT_WRITES_PER_IP: '10000000' };
 const prefix = `bench:zoneviewfeed:${randomUUID().slice(0, 8)}:`;
 
 interface Node {
@@ -160,7 +163,7 @@ async function run(
     while (sampling) {
       const { rows } = await monitor.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM pg_stat_activity
-          WHERE datname = $1 AND state = 'active'
+          WHERE datname = $1 AND state = 'active' AND pid <> pg_backend_pid()
             AND query LIKE '%array_agg(seat_number ORDER BY seat_number)%'`, [database]);
       sessionsSeen += rows[0]?.n ?? 0;
       samples += 1;
@@ -231,7 +234,10 @@ async function main(): Promise<void> {
   const db: Db = await benchPostgres(20);
   const database = (await db.query<{ name: string }>('SELECT current_database() AS name'))
     .rows[0]?.name as string;
-  const monitor = new pg.Client({ connectionString: testDatabaseUrl });
+  // On the run's database (for EXPLAIN); pg_stat_activity shows every database's sessions.
+  const url = new URL(testDatabaseUrl);
+  url.pathname = `/${database}`;
+  const monitor = new pg.Client({ connectionString: url.toString() });
   await monitor.connect();
   const shared: { coord?: Coordinator } = {};
   const coords: Coordinator[] = [];
@@ -242,7 +248,7 @@ async function main(): Promise<void> {
   };
   const reads = { count: 0 };
   const nodeOf = async (name: string, unfed: boolean): Promise<Node> => {
-    const ctx = buildTestContext(db, { coord: make(name), seams: { zoneViews: {
+    const ctx = buildTestContext(db, { coord: make(name), env: unlimited, seams: { zoneViews: {
       unfed, read: () => {
         reads.count += 1;
       },
@@ -258,10 +264,13 @@ async function main(): Promise<void> {
   const results: RunFigures[] = [];
   try {
     for (let pair = 0; pair < pairs; pair++) {
-      for (const mode of ['A reads', 'B feed'] as const) {
+      const order = args.get('first') === 'B'
+        ? (['B feed', 'A reads'] as const) : (['A reads', 'B feed'] as const);
+      for (const mode of order) {
         // Fresh nodes per run: each mode's views start cold, as after a deploy.
-        const nodes = [await nodeOf(`${mode}-1`, mode === 'A reads'),
-          await nodeOf(`${mode}-2`, mode === 'A reads')];
+        const tag = mode === 'A reads' ? 'a' : 'b';
+        const nodes = [await nodeOf(`${tag}-1`, mode === 'A reads'),
+          await nodeOf(`${tag}-2`, mode === 'A reads')];
         const figures = await run(mode, nodes, reads, monitor, database);
         for (const node of nodes) await node.app.close();
         results.push(figures);
