@@ -155,7 +155,14 @@ export class FeedFollower {
       this.logger.warn({ eventId }, 'unreadable live feed batch dropped');
       return;
     }
-    for (const listener of [...entry.listeners]) listener(batch);
+    for (const listener of [...entry.listeners]) {
+      // One follower's failure must not cost the others the batch (they would see a gap).
+      try {
+        listener(batch);
+      } catch (error) {
+        this.logger.warn({ err: error, eventId }, 'live feed follower failed on a batch');
+      }
+    }
   }
 
   private async drop(eventId: string, entry: Followed, listener: FeedListener): Promise<void> {
