@@ -1,6 +1,7 @@
 /**
- * The settle batch writes its confirmations together, after deciding every item
- * (migration 072). A later item about a payment an earlier item of the same batch
+ * Checkout's batches write set-based (migration 072): the begin batch stretches the payment
+ * window of every hold it begins in one statement, and the settle batch writes its
+ * confirmations together, after deciding every item. A later item about a payment an earlier item of the same batch
  * confirmed must see it as captured although nothing is written yet; each confirmed order's
  * reply, built from what the batch wrote, must be the order as stored (order_json); the
  * waiting-room line and admissions must move as one confirmation at a time moved them. The
@@ -122,6 +123,21 @@ for (const backend of backends) {
           expect(events.map((e) => e.kind)).toEqual(['payment.captured', 'payment.mismatch']);
           expect(await auditBooking(db, event.eventId)).toEqual([]);
         });
+
+      it('stretches every begun hold and its tickets to the payment window', async () => {
+        event = await buildEvent(ctx, { maxTicketsPerCustomer: 8, holdSeconds: 60 });
+        const begun = await Promise.all([{ seats: ['A-1-1', 'A-1-2'] },
+          { zone: 'floor', quantity: 3 }, { seats: ['A-2-1'] }].map((input) => pending(input)));
+        const { rows } = await db.query<{ tickets: number; stretched: number }>(
+          `SELECT count(*)::int AS tickets,
+                  count(*) FILTER (WHERE t.hold_expires_at = h.claim_expires_at
+                                     AND h.claim_expires_at > now() + interval '500 s')::int
+                    AS stretched
+             FROM orders o JOIN holds h ON h.hold_id = o.hold_id
+             JOIN tickets t ON t.event_id = h.event_id AND t.hold_id = h.hold_id
+            WHERE o.order_id = ANY($1::uuid[])`, [begun.map((p) => p.order.orderId)]);
+        expect(rows[0]).toEqual({ tickets: 6, stretched: 6 });
+      });
 
       it('control: without the in-batch view the second confirmation aborts the batch',
         async () => {
