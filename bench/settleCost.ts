@@ -116,25 +116,38 @@ async function presell(db: Db, eventId: string, customers: string[]): Promise<vo
 interface Figures {
   variant: string; rate: number; p99: number; ok: number; pgCpuMs: number;
   settleCalls: number; settleMs: number; settleHits: number; settleWal: number;
-  topMs: number; load: string;
+  beginMs: number; beginHits: number; topMs: number; topHits: number; load: string;
 }
 
-async function statementFigures(db: Db): Promise<{ calls: number; ms: number; hits: number;
-  wal: number; topMs: number }> {
-  const { rows } = await db.query<{ calls: string; ms: number; hits: string; wal: string;
-    top_ms: number }>(
-    `SELECT coalesce(sum(calls) FILTER (WHERE query LIKE '%FROM settle_batch(%'), 0) AS calls,
-            coalesce(sum(total_exec_time) FILTER (WHERE query LIKE '%FROM settle_batch(%'),
-                     0) AS ms,
-            coalesce(sum(shared_blks_hit) FILTER (WHERE query LIKE '%FROM settle_batch(%'),
-                     0) AS hits,
-            coalesce(sum(wal_bytes) FILTER (WHERE query LIKE '%FROM settle_batch(%'), 0) AS wal,
-            coalesce(sum(total_exec_time), 0) AS top_ms
+/** Top-level figures of the statements matching `like` since the last reset. */
+async function statementFigures(db: Db, like: string): Promise<{ calls: number; ms: number;
+  hits: number; wal: number }> {
+  const { rows } = await db.query<{ calls: string; ms: number; hits: string; wal: string }>(
+    `SELECT coalesce(sum(calls), 0) AS calls, coalesce(sum(total_exec_time), 0) AS ms,
+            coalesce(sum(shared_blks_hit), 0) AS hits, coalesce(sum(wal_bytes), 0) AS wal
        FROM pg_stat_statements
-      WHERE toplevel AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`);
+      WHERE toplevel AND query LIKE $1
+        AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+  [like]);
   const r = rows[0];
   return { calls: Number(r?.calls), ms: Number(r?.ms), hits: Number(r?.hits),
-    wal: Number(r?.wal), topMs: Number(r?.top_ms) };
+    wal: Number(r?.wal) };
+}
+
+/** The statements inside the functions (track = all) that read most buffers, per checkout. */
+async function printInner(db: Db, variant: string, checkouts: number): Promise<void> {
+  const { rows } = await db.query<{ calls: string; ms: number; hits: string; query: string }>(
+    `SELECT calls, total_exec_time AS ms, shared_blks_hit AS hits,
+            regexp_replace(left(query, 70), '\\s+', ' ', 'g') AS query
+       FROM pg_stat_statements
+      WHERE NOT toplevel
+        AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+      ORDER BY shared_blks_hit DESC LIMIT 14`);
+  console.log(`${variant}: inner statements by buffer hits (per checkout: calls, ms, hits)`);
+  for (const r of rows) {
+    const per = (x: number | string) => (Number(x) / checkouts).toFixed(2);
+    console.log(`  ${per(r.calls)}  ${per(r.ms)}  ${per(r.hits)}  ${r.query}`);
+  }
 }
 
 async function main(): Promise<void> {
@@ -158,6 +171,7 @@ async function main(): Promise<void> {
   const event = await loadEvent(db, created.eventId);
   const customers = await insertCustomerRows(db, 100_000);
   await presell(db, event.eventId, customers.slice(0, 10_000));
+  await db.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
   const postmaster = await postmasterPid(db);
   const server = await startBenchServer(db, { connections: 32 });
   const results: Figures[] = [];
@@ -184,20 +198,24 @@ async function main(): Promise<void> {
       // The gateway's webhooks (50 ms and later) belong to the round too.
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       const pgCpuMs = childrenCpuMs(postmaster) - cpu0;
-      const s = await statementFigures(db);
+      const s = await statementFigures(db, '%FROM settle_batch(%');
+      const b = await statementFigures(db, '%FROM checkout_begin_batch(%');
+      const all = await statementFigures(db, '%');
       const figures: Figures = {
         variant, rate: row.opsPerSec, p99: row.p99Ms, ok: row.ops - row.errors, pgCpuMs,
         settleCalls: s.calls, settleMs: s.ms, settleHits: s.hits, settleWal: s.wal,
-        topMs: s.topMs, load: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3)
-          .join(' '),
+        beginMs: b.ms, beginHits: b.hits, topMs: all.ms, topHits: all.hits,
+        load: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
       };
       results.push(figures);
+      if (round >= 2 * pairs - 2) await printInner(db, variant, figures.ok);
       const per = (x: number) => (x / figures.ok).toFixed(2);
       console.log(`${variant}: ${figures.rate.toFixed(0)}/s p99 ${figures.p99.toFixed(0)} ms ` +
         `ok ${figures.ok}; PG CPU ${per(pgCpuMs)} ms/checkout; settle ${s.calls} calls ` +
         `(${(figures.ok / s.calls).toFixed(1)} checkouts/call) ${per(s.ms)} ms, ` +
         `${per(s.hits)} hits, ${(s.wal / figures.ok).toFixed(0)} B WAL per checkout; ` +
-        `top-level ${per(s.topMs)} ms/checkout; load ${figures.load}`);
+        `begin ${per(b.ms)} ms ${per(b.hits)} hits; all top-level ${per(all.ms)} ms ` +
+        `${per(all.hits)} hits per checkout; load ${figures.load}`);
     }
   } finally {
     await server.close();
