@@ -17,6 +17,7 @@ import { paymentsFor } from '../payments/index.js';
 import { reconcilePayments } from './reconcile.js';
 import { pruneBookingRecords } from './retention.js';
 import type { BookingDeps } from './settle.js';
+import { isSettleGuard } from './settleBatch.js';
 
 /** The dependencies of order commands, from a context. */
 export function bookingDeps(ctx: AppContext): BookingDeps {
@@ -25,7 +26,7 @@ export function bookingDeps(ctx: AppContext): BookingDeps {
     provider: paymentsFor(ctx),
     paymentWindowSeconds: ctx.config.paymentWindowSeconds,
     logger: ctx.logger,
-    ...(ctx.unguarded === 'settle-hold-live' || ctx.unguarded === 'checkout-pending'
+    ...(isSettleGuard(ctx.unguarded) || ctx.unguarded === 'checkout-pending'
       ? { unguarded: ctx.unguarded } : {}),
     ...(ctx.seams === undefined ? {} : { seams: ctx.seams }),
   };
