@@ -1,12 +1,12 @@
 /**
  * Checkout's batches write set-based (migration 072): the begin batch stretches the payment
  * window of every hold it begins in one statement, and the settle batch writes its
- * confirmations together, after deciding every item. A later item about a payment an earlier item of the same batch
- * confirmed must see it as captured although nothing is written yet; each confirmed order's
- * reply, built from what the batch wrote, must be the order as stored (order_json); the
- * waiting-room line and admissions must move as one confirmation at a time moved them. The
- * control removes the in-batch view and shows the row-count guards refusing the batch rather
- * than confirming one payment twice.
+ * confirmations together, after deciding every item. A later item about a payment an earlier
+ * item of the same batch confirmed must see it as captured although nothing is written yet;
+ * each confirmed order's reply, built from what the batch wrote, must be the order as stored
+ * (order_json); the waiting-room line and admissions must move as one confirmation at a time
+ * moved them. The control removes the in-batch view and shows the row-count guards refusing
+ * the batch rather than confirming one payment twice.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { EventDetails } from '../catalog/schemas.js';

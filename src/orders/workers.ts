@@ -1,9 +1,10 @@
 /**
- * Booking maintenance duties: the hold-expiry sweeper, payment reconciliation and
- * retention (idempotency records, webhook dedupe records, simulated gateway books). None of them decides anything a request depends on (expired
- * holds are already free, settled payments ignore repeats), so running them twice is
- * harmless; they still run on one elected node at a time (SPEC §3) to avoid wasted work,
- * and move to another node within the lease time when the leader dies.
+ * Booking maintenance duties: the hold-expiry sweeper, payment reconciliation and retention
+ * (idempotency records, webhook dedupe records, simulated gateway books). None of them decides
+ * anything a request depends on (expired holds are already free, settled payments ignore
+ * repeats), so running them twice is harmless; they still run on one elected node at a time
+ * (SPEC §3) to avoid wasted work, and move to another node within the lease time when the
+ * leader dies.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
