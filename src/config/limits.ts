@@ -182,6 +182,22 @@ export const limits = {
   /** A view older than this (a zone nobody asked for lately) is read before it is used. */
   zoneViewMaxAgeMs: 5_000,
   /**
+   * How long a new view's first pick waits for the event's feed subscription before it
+   * reads without it (a coordination outage must not hold picks for a command timeout);
+   * the view follows the feed from its next read.
+   */
+  zoneViewSubscribeWaitMs: 100,
+  /** How often a node tries again to follow an event's feed for its views after a failure. */
+  zoneViewFollowRetryMs: 5_000,
+  /**
+   * How long a seat this node's batch granted ignores the feed's `available` rows while its
+   * own `held` row has not come (those rows are older than the grant). Many relay rounds:
+   * past it, a row missed some other way cannot hide a released seat for long.
+   */
+  zoneViewGrantMs: 2_000,
+  /** Feed rows a view keeps while a read runs, to apply on top of it; beyond, it reads again. */
+  zoneViewRowsDuringRead: 100_000,
+  /**
    * Hold requests of one event decided together in one statement (group commit). Bounds
    * the statement's size and how long its locks are held; more wait for the next batch.
    */

@@ -4,11 +4,12 @@
  * flight, and live-feed rows applied on top of a read. (Races against real batches and a
  * real feed on both backends: holds/staleViews.http.test.ts.)
  */
-import { describe, expect, it } from 'vitest';
-import type { FeedRow } from '../outbox/feed.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Unsubscribe } from '../coord/index.js';
+import type { FeedFollower, FeedRow } from '../outbox/feed.js';
 import type { Queryable } from '../storage/index.js';
 import { pickSpread } from '../holds/holds.js';
-import { ZoneView } from './zoneView.js';
+import { ZoneView, ZoneViews } from './zoneView.js';
 
 /** One section of `rows` rows of `seats` seats; ticket numbers in layout order from 1. */
 function fakeZone(rows: number, seats: number): { db: Queryable; taken: Set<number>;
@@ -226,5 +227,168 @@ describe('zone view on the live feed', () => {
     expect(view.freeSeats).toBe(2);
     view.settle(next, { granted: false });
     expect(view.freeSeats).toBe(2);
+  });
+
+  it('a grant whose own row came before the answer does not hide a later release',
+    async () => {
+      const { view } = await fedView(1, 10, 0);
+      const pick = view.plan(2, 1);
+      if (pick === undefined) throw new Error('no pick');
+      const [a] = pick.ticketNos as [number, number];
+      // The relay is quicker than the batch's answer: the grant's own row comes first.
+      view.applyFeed([row(1, 'held', pick.ticketNos)]);
+      view.settle(pick, { granted: true });
+      expect(view.freeSeats).toBe(8);
+      // The hold is released: a real, newer row frees the seat.
+      view.applyFeed([row(2, 'available', [a])]);
+      expect(view.freeSeats).toBe(9);
+    });
+
+  it('a grant answered while a read waits ends at its own row, even one the read has',
+    async () => {
+      const { view, feed, taken } = await fedView(1, 10, 0);
+      const pick = view.plan(2, 1);
+      if (pick === undefined) throw new Error('no pick');
+      const [a, b] = pick.ticketNos as [number, number];
+      let open = (): void => undefined;
+      feed.gate = new Promise((resolve) => {
+        open = resolve;
+      });
+      // The read's snapshot follows the grant's commit (it waited for a connection) and
+      // includes its row 1; the batch answers before the read does.
+      taken.add(a);
+      taken.add(b);
+      feed.version = 1;
+      const read = view.fresh(view.readsStarted);
+      view.settle(pick, { granted: true });
+      open();
+      await read;
+      view.applyFeed([row(1, 'held', [a, b])]);
+      view.applyFeed([row(2, 'available', [a])]);
+      expect(view.freeSeats).toBe(9);
+    });
+
+  it('a gap keeps this node\'s grants guarded against older rows the read catches up',
+    async () => {
+      const { view, feed, taken } = await fedView(1, 10, 0);
+      const pick = view.plan(2, 1);
+      if (pick === undefined) throw new Error('no pick');
+      const [a, b] = pick.ticketNos as [number, number];
+      view.settle(pick, { granted: true });
+      taken.add(a);
+      taken.add(b);
+      let open = (): void => undefined;
+      feed.gate = new Promise((resolve) => {
+        open = resolve;
+      });
+      // Row 1 is lost; the read for the gap reflects version 2, its snapshot already holds
+      // the grant, whose row the relay has not stamped yet. Row 3 releases an older hold of
+      // the same seats (committed before the grant, stamped after the read's version).
+      feed.version = 2;
+      view.applyFeed([row(2, 'none', [])]);
+      expect(view.version).toBeUndefined();
+      view.applyFeed([row(3, 'available', [a, b])]);
+      open();
+      await view.fresh(0);
+      expect(view.version).toBe(3);
+      expect(view.freeSeats).toBe(8);
+      view.applyFeed([row(4, 'held', [a, b]), row(5, 'available', [a])]);
+      expect(view.freeSeats).toBe(9);
+    });
+});
+
+describe('zone view timing', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('after a gap, picks wait for no read, and a too old view waits for the running one',
+    async () => {
+      vi.useFakeTimers({ toFake: ['performance'] });
+      const { db, feed } = fakeZone(1, 10);
+      const view = new ZoneView(db, 'event', 'seats', undefined);
+      view.follow();
+      await view.ensureFresh();
+      expect(view.version).toBe(0);
+      // A quiet fed view: its last read is long past.
+      vi.advanceTimersByTime(10_000);
+      let open = (): void => undefined;
+      feed.gate = new Promise((resolve) => {
+        open = resolve;
+      });
+      feed.version = 2;
+      view.applyFeed([row(2, 'none', [])]);
+      expect(feed.reads).toBe(2);
+      // The view was current until the gap: a pick now waits for nothing.
+      let answered = false;
+      const first = view.ensureFresh().then(() => {
+        answered = true;
+      });
+      await Promise.resolve();
+      await Promise.resolve();
+      expect(answered).toBe(true);
+      await first;
+      // Long after the gap with the read still out: a pick waits for that read, not another.
+      vi.advanceTimersByTime(10_000);
+      const second = view.ensureFresh();
+      open();
+      await second;
+      expect(feed.reads).toBe(2);
+      expect(view.version).toBe(2);
+    });
+
+  it('a view follows again after a failed subscribe, at most every retry period',
+    async () => {
+      vi.useFakeTimers({ toFake: ['performance'] });
+      const { db } = fakeZone(1, 10);
+      let calls = 0;
+      const follower = {
+        follow: async (): Promise<Unsubscribe> => {
+          calls += 1;
+          if (calls === 1) throw new Error('coordination down');
+          return async () => undefined;
+        },
+      } as unknown as FeedFollower;
+      const views = new ZoneViews(db, undefined, follower);
+      const view = await views.view('event', 'seats');
+      expect(view.followed).toBe(false);
+      await views.view('event', 'seats');
+      expect(calls).toBe(1);
+      vi.advanceTimersByTime(5_000);
+      await views.view('event', 'seats');
+      await Promise.resolve();
+      expect(calls).toBe(2);
+      expect(view.followed).toBe(true);
+      await views.close();
+    });
+
+  it('a new view\'s first pick waits for a slow subscribe only briefly', async () => {
+    vi.useFakeTimers({ toFake: ['performance', 'setTimeout', 'clearTimeout'] });
+    const { db, feed } = fakeZone(1, 10);
+    let subscribed = (_unsubscribe: Unsubscribe): void => undefined;
+    const follower = {
+      follow: (): Promise<Unsubscribe> => new Promise((resolve) => {
+        subscribed = resolve;
+      }),
+    } as unknown as FeedFollower;
+    const views = new ZoneViews(db, undefined, follower);
+    const pending = views.view('event', 'seats');
+    await vi.advanceTimersByTimeAsync(100);
+    const view = await pending;
+    expect(feed.reads).toBe(1);
+    expect(view.freeSeats).toBe(10);
+    // Read before the subscription was up: unfed, whatever the feed says meanwhile.
+    expect(view.version).toBeUndefined();
+    subscribed(async () => undefined);
+    await Promise.resolve();
+    expect(view.followed).toBe(true);
+    view.applyFeed([row(1, 'held', [1])]);
+    expect(view.version).toBeUndefined();
+    // Its next read (the unfed period) makes it fed.
+    vi.advanceTimersByTime(1_000);
+    await views.view('event', 'seats');
+    await view.fresh(0);
+    expect(view.version).toBe(0);
+    await views.close();
   });
 });

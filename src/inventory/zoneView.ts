@@ -13,15 +13,19 @@
  *  - other nodes' holds, releases, sales and expired holds arrive on the event's live feed
  *    (outbox/feed.ts: committed ticket changes, versions without holes), which the node
  *    follows while it keeps a view of the event: held and sold seats are taken, available
- *    ones free (this node's reservations stay until their picks are answered). A read
+ *    ones free (this node's reservations stay until their picks are answered, and its
+ *    grants ignore `available` rows until their own row, see `ownGrants`). A read
  *    says which feed version it reflects (read in the same statement), so rows at or below
  *    it are skipped and later ones applied on top;
  *  - the zone is read in full only at first use, on a gap in the feed's versions (a lost
- *    batch), and every `limits.zoneViewFedRefreshMs` in the background as a safety net
+ *    batch: at once, in the background, unless a read is running, whose catch-up then
+ *    decides), and every `limits.zoneViewFedRefreshMs` in the background as a safety net
  *    (a subscription that lost batches and heard none since shows no gap). Without a feed
  *    (a caller with no coordinator, a failed subscribe, a gap until its read lands) the
  *    view is read again when older than `limits.zoneViewRefreshMs` (in the background; a
- *    request waits only for a view older than `limits.zoneViewMaxAgeMs`);
+ *    request waits only for a view older than `limits.zoneViewMaxAgeMs`, and a view that
+ *    lost its feed ages from the gap); a failed or slow subscribe is tried again on a
+ *    later use of the view;
  *  - lazy expiry: an expired hold reads as free on committed state at once, while the
  *    feed's `available` for it comes from the expiry sweeper a sweep later (SPEC 7): in
  *    between the view holds the seats taken, which costs other seats or a read, never a
@@ -112,9 +116,6 @@ async function readZone(db: Queryable, eventId: string, zone: string): Promise<S
   return rows;
 }
 
-/** Feed rows a view keeps while a read runs, to apply on top of it; beyond, it reads again. */
-const maxRowsDuringRead = 100_000;
-
 /** A pick the view reserved: its tickets, until `settle` is called with the batch's answer. */
 export interface PlannedPick {
   ticketNos: number[];
@@ -134,6 +135,8 @@ interface Read {
   feedRows: FeedRow[];
   /** More rows arrived than kept: the read cannot be brought up to the feed. */
   feedLost: boolean;
+  /** The view followed the feed when the read started: rows after its version will come. */
+  fed: boolean;
 }
 
 /** The free-seat view of one seated zone (see the module comment). */
@@ -145,6 +148,8 @@ export class ZoneView {
   private rowOf = new Int32Array(0);
   private base = 0;
   private readStartedMs = -Infinity;
+  /** When a fed view found a gap: it was current until then, so it ages from there. */
+  private lostMs = -Infinity;
   /** When a batch last refused a pick of this view because another node took its seats. */
   private refusedMs = -Infinity;
   private reads = 0;
@@ -155,10 +160,13 @@ export class ZoneView {
   private feedVersion: number | undefined;
   /**
    * Tickets this node's batch granted whose own `held` row the feed has not brought yet,
-   * with the reads started when granted: an `available` row for one of them is older than
-   * the grant (versions follow commits), so it must not free the seat.
+   * with when granted: an `available` row for one of them is older than the grant
+   * (versions follow commits), so it must not free the seat. A read does not end the
+   * guard: its snapshot may hold commits the relay has not stamped yet, so rows above its
+   * version may still be older than the grant. An entry ends at the first `held` or `sold`
+   * row for the ticket (at any version, applied or not) or after `limits.zoneViewGrantMs`.
    */
-  private readonly ownGrants = new Map<number, { count: number; reads: number }>();
+  private readonly ownGrants = new Map<number, { count: number; atMs: number }>();
 
   constructor(
     private readonly db: Queryable, readonly eventId: string, readonly zone: string,
@@ -186,25 +194,31 @@ export class ZoneView {
     return this.feedVersion;
   }
 
+  /** Whether the view follows the event's feed (its subscription is up). */
+  get followed(): boolean {
+    return this.following;
+  }
+
   /** Whether the view has a layout (a seated zone with seats). */
   get empty(): boolean {
     return this.rows.length === 0;
   }
 
   /**
-   * Keeps the view fresh enough for a pick: too old for a pick, read again and wait; old,
-   * read again in the background.
+   * Keeps the view fresh enough for a pick: too old for a pick, read again and wait (for
+   * the read already running, if one is); old, read again in the background. A view that
+   * lost its feed ages from the gap: it was current until then.
    */
   async ensureFresh(): Promise<void> {
     const fed = this.feedVersion !== undefined;
     const refreshMs = this.seam?.refreshMs
       ?? (fed ? limits.zoneViewFedRefreshMs : limits.zoneViewRefreshMs);
-    const ageMs = performance.now() - this.readStartedMs;
+    const ageMs = performance.now() - Math.max(this.readStartedMs, this.lostMs);
     if (ageMs < refreshMs) return;
     // A fed view is current however old its read: the periodic read runs in the background.
     const tooOld = !fed && ageMs >= Math.max(refreshMs, limits.zoneViewMaxAgeMs);
     if (tooOld || this.rows.length === 0) {
-      await this.fresh(this.reads);
+      await this.fresh(this.reading === undefined ? this.reads : this.reads - 1);
       return;
     }
     // A failed background read is retried by the next pick: nothing waits on it.
@@ -227,14 +241,14 @@ export class ZoneView {
   private startRead(): Read {
     const startedMs = performance.now();
     const read: Read = { seq: ++this.reads, done: Promise.resolve(0), takenSince: [],
-      feedRows: [], feedLost: false };
+      feedRows: [], feedLost: false, fed: this.following };
     this.seam?.read?.(this.eventId, this.zone);
     read.done = (async () => {
       try {
         const rows = await readZone(this.db, this.eventId, this.zone);
         this.install(rows, read.takenSince);
-        this.catchUp(read, rows[0]?.feed_version);
         this.readStartedMs = startedMs;
+        this.catchUp(read, rows);
         return rows.reduce((sum, row) => sum + (row.available?.length ?? 0), 0);
       } finally {
         if (this.reading === read) this.reading = undefined;
@@ -272,18 +286,16 @@ export class ZoneView {
 
   /**
    * Brings a fed view from its read's feed version up to the feed: the rows that arrived
-   * while it ran, above that version. Grants older than the read are in its snapshot.
+   * while it ran, above that version (this node's grants stay guarded: see `ownGrants`).
    */
-  private catchUp(read: Read, version: string | number | undefined): void {
-    for (const [ticketNo, grant] of this.ownGrants) {
-      if (grant.reads < read.seq) this.ownGrants.delete(ticketNo);
-    }
-    if (!this.following || read.feedLost) {
+  private catchUp(read: Read, rows: readonly SeatRowRead[]): void {
+    // A read started before the subscription was up may miss rows published before it.
+    if (!this.following || !read.fed || read.feedLost || rows.length === 0) {
       // Unfed until the next read (by the unfed period): no immediate re-read, no loop.
       this.feedVersion = undefined;
       return;
     }
-    this.feedVersion = Number(version ?? 0);
+    this.feedVersion = Number(rows[0]?.feed_version ?? 0);
     if (!this.applyRows(read.feedRows)) this.lostFeed();
   }
 
@@ -305,19 +317,32 @@ export class ZoneView {
    */
   applyFeed(rows: readonly FeedRow[]): void {
     if (!this.following) return;
+    // A grant's own row ends its guard whether or not it applies (a read may already have
+    // it, or it may come before the batch's answer does).
+    for (const row of rows) {
+      if (row.effect !== 'held' && row.effect !== 'sold') continue;
+      for (const [ticketNo] of row.tickets) this.dropGrant(ticketNo);
+    }
     const read = this.reading;
     if (read !== undefined && !read.feedLost) {
-      if (read.feedRows.length + rows.length > maxRowsDuringRead) read.feedLost = true;
-      else read.feedRows.push(...rows);
+      if (read.feedRows.length + rows.length > limits.zoneViewRowsDuringRead) {
+        read.feedLost = true;
+      } else read.feedRows.push(...rows);
     }
     if (this.feedVersion === undefined) return;
-    if (!this.applyRows(rows)) this.lostFeed();
+    if (this.applyRows(rows)) return;
+    // A read that follows the feed is running: its catch-up applies these rows or finds
+    // the gap itself, so no second read is queued behind it.
+    if (read !== undefined && read.fed && !read.feedLost) {
+      this.feedVersion = undefined;
+      this.lostMs = performance.now();
+    } else this.lostFeed();
   }
 
   /** A batch went missing: unfed, and read again in the background at once. */
   private lostFeed(): void {
     this.feedVersion = undefined;
-    this.ownGrants.clear();
+    this.lostMs = performance.now();
     // A failed read is retried by the next pick (the view is unfed, so aged by then).
     this.fresh(this.reads).catch(() => undefined);
   }
@@ -339,17 +364,30 @@ export class ZoneView {
   }
 
   private feedTaken(ticketNo: number): void {
-    const grant = this.ownGrants.get(ticketNo);
-    if (grant !== undefined) {
-      if (grant.count <= 1) this.ownGrants.delete(ticketNo);
-      else grant.count -= 1;
-    }
     this.markTaken(ticketNo);
+  }
+
+  /** One `held` or `sold` row for the ticket came: one grant of it no longer needs a guard. */
+  private dropGrant(ticketNo: number): void {
+    const grant = this.ownGrants.get(ticketNo);
+    if (grant === undefined) return;
+    if (grant.count <= 1) this.ownGrants.delete(ticketNo);
+    else grant.count -= 1;
+  }
+
+  /** Whether an `available` row for the ticket may be older than this node's grant of it. */
+  private guarded(ticketNo: number): boolean {
+    const grant = this.ownGrants.get(ticketNo);
+    if (grant === undefined) return false;
+    // Bounded: a grant whose own row went by unseen must not hide a release for long.
+    if (performance.now() - grant.atMs < limits.zoneViewGrantMs) return true;
+    this.ownGrants.delete(ticketNo);
+    return false;
   }
 
   private feedFree(ticketNo: number): void {
     const index = this.index(ticketNo);
-    if (index === undefined || this.ownGrants.has(ticketNo)) return;
+    if (index === undefined || this.guarded(ticketNo)) return;
     const was = this.state[index] as Seat;
     if (was === Seat.Taken) this.setState(index, Seat.Free);
     // A reservation stays until its pick is answered; freed, it is free if refused.
@@ -359,11 +397,12 @@ export class ZoneView {
   /** This node's batch granted the ticket: the feed's older `available` rows skip it. */
   private granted(ticketNo: number): void {
     if (!this.following) return;
+    const atMs = performance.now();
     const grant = this.ownGrants.get(ticketNo);
-    if (grant === undefined) this.ownGrants.set(ticketNo, { count: 1, reads: this.reads });
+    if (grant === undefined) this.ownGrants.set(ticketNo, { count: 1, atMs });
     else {
       grant.count += 1;
-      grant.reads = this.reads;
+      grant.atMs = atMs;
     }
   }
 
@@ -497,7 +536,9 @@ export class ZoneView {
       if (taken.has(ticketNo) || was === Seat.ReservedTaken || was === Seat.Taken) {
         this.setState(index, Seat.Taken);
         this.reading?.takenSince.push(ticketNo);
-        if (answer.granted) this.granted(ticketNo);
+        // Seen taken since the pick reserved it: the grant's own row (or a read holding
+        // the grant) came first, so a later `available` row is newer and must free it.
+        if (answer.granted && was === Seat.Reserved) this.granted(ticketNo);
       } else {
         this.setState(index, Seat.Free);
       }
@@ -507,10 +548,13 @@ export class ZoneView {
   /** Seats this node's batch granted outside best available (named seats): taken now. */
   taken(ticketNos: readonly number[]): void {
     for (const ticketNo of ticketNos) {
-      if (this.index(ticketNo) === undefined) continue;
+      const index = this.index(ticketNo);
+      if (index === undefined) continue;
+      // Already taken here: the grant's own row came first (see `settle`).
+      const known = this.state[index] !== Seat.Free;
       this.markTaken(ticketNo);
       this.reading?.takenSince.push(ticketNo);
-      this.granted(ticketNo);
+      if (!known) this.granted(ticketNo);
     }
   }
 
@@ -528,6 +572,8 @@ interface Following {
   views: Set<ZoneView>;
   /** Resolves to the way to stop following, or undefined when the subscribe failed. */
   subscribed: Promise<Unsubscribe | undefined>;
+  /** The subscription is up: views added from now on follow at once. */
+  ready: boolean;
 }
 
 /** One node's zone views (see the module comment). */
@@ -537,6 +583,9 @@ export class ZoneViews {
   private newest: ZoneView | undefined;
   /** Events whose feed the views follow: one registration per event, while it has views. */
   private readonly followed = new Map<string, Following>();
+  /** When following an event's feed last failed: tried again only after a pause. */
+  private readonly followFailedMs = new Map<string, number>();
+  private closed = false;
 
   /**
    * `feed`: the node's feed follower; without one (or with the `unfed` seam) the views are
@@ -557,7 +606,6 @@ export class ZoneViews {
     if (view === undefined) {
       view = new ZoneView(this.db, eventId, zone, this.seam);
       this.views.set(key, view);
-      this.startFollowing(view);
       while (this.views.size > maxZones) {
         const oldest = this.views.keys().next();
         if (oldest.done === true) break;
@@ -571,10 +619,27 @@ export class ZoneViews {
       this.views.set(key, view);
     }
     this.newest = view;
-    // Subscribed before the first read, so nothing published between the two is missed.
-    if (view.empty) await this.followed.get(eventId)?.subscribed;
+    // Also a view whose subscribe failed follows again (after a pause), not only new ones.
+    if (this.followed.get(eventId)?.views.has(view) !== true) this.startFollowing(view);
+    // Subscribed before the first read, so nothing published between the two is missed;
+    // but not for long: without it the view reads unfed and is fed from its next read.
+    if (view.empty) await this.subscribedOrLate(eventId);
     await view.ensureFresh();
     return view;
+  }
+
+  private async subscribedOrLate(eventId: string): Promise<void> {
+    const following = this.followed.get(eventId);
+    if (following === undefined || following.ready) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, limits.zoneViewSubscribeWaitMs);
+    });
+    try {
+      await Promise.race([following.subscribed, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Tickets of `zone` this node's batch granted by name: taken in its view, if it has one. */
@@ -584,6 +649,7 @@ export class ZoneViews {
 
   /** Stops following every feed (the node shuts down). */
   async close(): Promise<void> {
+    this.closed = true;
     const all = [...this.followed.values()];
     this.followed.clear();
     for (const following of all) {
@@ -596,23 +662,42 @@ export class ZoneViews {
 
   private startFollowing(view: ZoneView): void {
     const feed = this.feed;
-    if (feed === undefined || this.seam?.unfed === true) return;
+    if (feed === undefined || this.seam?.unfed === true || this.closed) return;
     const { eventId } = view;
     let following = this.followed.get(eventId);
     if (following === undefined) {
-      const created: Following = { views: new Set(), subscribed: Promise.resolve(undefined) };
-      created.subscribed = feed.follow(eventId, (batch) => this.onBatch(created, batch))
-        .catch(() => {
-          // No feed (coordination down): the views stay on reads alone; a later view retries.
-          if (this.followed.get(eventId) === created) this.followed.delete(eventId);
-          for (const unfed of created.views) unfed.unfollow();
-          return undefined;
-        });
-      this.followed.set(eventId, created);
-      following = created;
+      const failedMs = this.followFailedMs.get(eventId) ?? -Infinity;
+      if (performance.now() - failedMs < limits.zoneViewFollowRetryMs) return;
+      following = this.subscribe(feed, eventId);
     }
     following.views.add(view);
-    view.follow();
+    if (following.ready) view.follow();
+  }
+
+  /** One subscription to the event's feed; its views follow once it is up. */
+  private subscribe(feed: FeedFollower, eventId: string): Following {
+    const created: Following = {
+      views: new Set(), subscribed: Promise.resolve(undefined), ready: false,
+    };
+    created.subscribed = feed.follow(eventId, (batch) => this.onBatch(created, batch)).then(
+      (unsubscribe) => {
+        created.ready = true;
+        this.followFailedMs.delete(eventId);
+        // Following from now: a read started after this sees every later row arrive.
+        for (const view of created.views) view.follow();
+        return unsubscribe;
+      },
+      () => {
+        // No feed (coordination down): the views stay on reads alone; their next use after
+        // `limits.zoneViewFollowRetryMs` tries again.
+        if (this.followed.get(eventId) === created) this.followed.delete(eventId);
+        this.followFailedMs.set(eventId, performance.now());
+        for (const unfed of created.views) unfed.unfollow();
+        created.views.clear();
+        return undefined;
+      });
+    this.followed.set(eventId, created);
+    return created;
   }
 
   private stopFollowing(view: ZoneView): void {
@@ -625,6 +710,18 @@ export class ZoneViews {
   }
 
   private onBatch(following: Following, batch: FeedBatch): void {
-    for (const view of following.views) view.applyFeed(batch.rows);
+    let failure: unknown;
+    for (const view of [...following.views]) {
+      try {
+        view.applyFeed(batch.rows);
+      } catch (error) {
+        // One view's fault must not cost the others the batch: that view stops following
+        // (reads alone, until its next use follows again) and the follower logs the error.
+        view.unfollow();
+        following.views.delete(view);
+        failure ??= error;
+      }
+    }
+    if (failure !== undefined) throw failure;
   }
 }
