@@ -297,6 +297,25 @@ describe('zone view on the live feed', () => {
     });
 });
 
+describe('zone view on the live feed, refusals', () => {
+  it('a refusal naming a seat the feed freed since leaves that seat free', async () => {
+    const { view } = await fedView(1, 10, 0);
+    const pick = view.plan(2, 1);
+    if (pick === undefined) throw new Error('no pick');
+    const [a] = pick.ticketNos as [number, number];
+    // Another node held seat a and released it; the batch looked while it was held.
+    view.applyFeed([row(1, 'held', [a]), row(2, 'available', [a])]);
+    view.settle(pick, { granted: false, taken: [a] });
+    expect(view.freeSeats).toBe(10);
+    // Control: without the release, the refusal's seat is taken.
+    const next = view.plan(2, 1);
+    if (next === undefined) throw new Error('no pick');
+    view.applyFeed([row(3, 'held', [next.ticketNos[0] as number])]);
+    view.settle(next, { granted: false, taken: [next.ticketNos[0] as number] });
+    expect(view.freeSeats).toBe(9);
+  });
+});
+
 describe('zone view timing', () => {
   afterEach(() => {
     vi.useRealTimers();

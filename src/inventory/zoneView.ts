@@ -8,8 +8,9 @@
  * stale view therefore costs a re-plan, never a double sale. To keep re-plans rare:
  *  - a pick reserves its seats in the view until its batch answers, so this node's own
  *    concurrent buyers never pick the same seats;
- *  - the batch's answers apply at once: granted seats are taken, refused ones are taken,
- *    the rest of a refused pick is free again;
+ *  - the batch's answers apply at once: granted seats are taken, refused ones are taken
+ *    (unless the feed freed them since they were reserved), the rest of a refused pick is
+ *    free again;
  *  - other nodes' holds, releases, sales and expired holds arrive on the event's live feed
  *    (outbox/feed.ts: committed ticket changes, versions without holes), which the node
  *    follows while it keeps a view of the event: held and sold seats are taken, available
@@ -79,6 +80,11 @@ const Seat = {
   Reserved: 2,
   /** Reserved, and a read since then found it taken: taken if the pick is refused. */
   ReservedTaken: 3,
+  /**
+   * Reserved, and the feed freed it since: free if the pick is refused, even as taken (the
+   * release is newer than the batch's look, or a later hold's own row will follow).
+   */
+  ReservedFreed: 4,
 } as const;
 type Seat = (typeof Seat)[keyof typeof Seat];
 
@@ -274,7 +280,7 @@ export class ZoneView {
       if (rowIndex < 0) continue;
       const was = this.state[index] as Seat;
       const free = seen[index] === 1;
-      if (was === Seat.Reserved || was === Seat.ReservedTaken) {
+      if (was === Seat.Reserved || was === Seat.ReservedTaken || was === Seat.ReservedFreed) {
         this.state[index] = free ? Seat.Reserved : Seat.ReservedTaken;
         continue;
       }
@@ -391,7 +397,9 @@ export class ZoneView {
     const was = this.state[index] as Seat;
     if (was === Seat.Taken) this.setState(index, Seat.Free);
     // A reservation stays until its pick is answered; freed, it is free if refused.
-    else if (was === Seat.ReservedTaken) this.setState(index, Seat.Reserved);
+    else if (was === Seat.ReservedTaken || was === Seat.Reserved) {
+      this.setState(index, Seat.ReservedFreed);
+    }
   }
 
   /** This node's batch granted the ticket: the feed's older `available` rows skip it. */
@@ -450,7 +458,9 @@ export class ZoneView {
     if (index === undefined) return;
     const was = this.state[index] as Seat;
     // A reservation stays until its own pick is answered; it is taken if that is refused.
-    if (was === Seat.Reserved) this.setState(index, Seat.ReservedTaken);
+    if (was === Seat.Reserved || was === Seat.ReservedFreed) {
+      this.setState(index, Seat.ReservedTaken);
+    }
     else if (was === Seat.Free) this.setState(index, Seat.Taken);
   }
 
@@ -533,12 +543,13 @@ export class ZoneView {
       const index = this.index(ticketNo);
       if (index === undefined) continue;
       const was = this.state[index] as Seat;
-      if (taken.has(ticketNo) || was === Seat.ReservedTaken || was === Seat.Taken) {
+      const freed = !answer.granted && was === Seat.ReservedFreed;
+      if (!freed && (taken.has(ticketNo) || was === Seat.ReservedTaken || was === Seat.Taken)) {
         this.setState(index, Seat.Taken);
         this.reading?.takenSince.push(ticketNo);
         // Seen taken since the pick reserved it: the grant's own row (or a read holding
         // the grant) came first, so a later `available` row is newer and must free it.
-        if (answer.granted && was === Seat.Reserved) this.granted(ticketNo);
+        if (answer.granted && was !== Seat.ReservedTaken) this.granted(ticketNo);
       } else {
         this.setState(index, Seat.Free);
       }

@@ -1,7 +1,8 @@
 /**
  * The live feed between nodes: the relay's sink publishes each event's committed rows as
  * one compact batch on that event's coordination channel (Redis pub/sub across nodes,
- * in-process when embedded); every node with live clients for the event subscribes.
+ * in-process when embedded); every node with live clients for the event, or with zone
+ * views of it, subscribes.
  *
  * A batch carries every row of the event with its version, including kinds the feed does
  * not render, so versions arrive without holes and a node can tell a lost batch (a gap)

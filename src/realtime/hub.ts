@@ -74,7 +74,10 @@ export class LiveHub {
       snapshotsBuilt: this.snapshotsBuilt };
   }
 
-  /** True while this node subscribes to the event's feed. */
+  /**
+   * True while this hub follows the event (it has clients for it). The node's zone views
+   * may keep the feed subscription up without it (outbox/feed.ts `FeedFollower.follows`).
+   */
   follows(eventId: string): boolean {
     return this.channels.has(eventId);
   }
