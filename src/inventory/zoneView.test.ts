@@ -356,6 +356,24 @@ describe('zone view timing', () => {
       expect(view.version).toBe(2);
     });
 
+  it('a grant whose own row never comes guards its seats for a bounded time only',
+    async () => {
+      vi.useFakeTimers({ toFake: ['performance'] });
+      const { view } = await fedView(1, 10, 0);
+      const pick = view.plan(2, 1);
+      if (pick === undefined) throw new Error('no pick');
+      const [a, b] = pick.ticketNos as [number, number];
+      view.settle(pick, { granted: true });
+      // Within the bound an `available` row is taken as older than the grant.
+      vi.advanceTimersByTime(1_000);
+      view.applyFeed([row(1, 'available', [a])]);
+      expect(view.freeSeats).toBe(8);
+      // Past it (the grant's row went by unseen), a release frees the seat.
+      vi.advanceTimersByTime(1_500);
+      view.applyFeed([row(2, 'available', [b])]);
+      expect(view.freeSeats).toBe(9);
+    });
+
   it('a view follows again after a failed subscribe, at most every retry period',
     async () => {
       vi.useFakeTimers({ toFake: ['performance'] });
