@@ -4,7 +4,8 @@
  * retention by the relay's own statements (src/outbox/relay.ts, every 100 ms as the relay
  * polls), the notification sink's rows written and marked sent, and the maintenance duty
  * passing every 5 s with one policy.
- * `npx tsx bench/maintenanceChurn.ts --policy=old|new [--seconds=150] [--rate=110]`.
+ * `npx tsx bench/maintenanceChurn.ts --policy=old|new [--seconds=150] [--rate=110]
+ * [--prune=old|product]`.
  *
  * `old`: analyze whatever passed the threshold on every pass, never vacuum (the duty before
  * the per-table interval); `new`: serverPass (src/storage/maintenance.ts). Needs
@@ -16,8 +17,9 @@
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { pino } from 'pino';
-import { markPublished, prunePublished, stampOutbox, unpublishedRows }
-  from '../src/outbox/relay.js';
+import {
+  markPublished, prunePublished, pruneSql, stampOutbox, unpublishedRows,
+} from '../src/outbox/relay.js';
 import { newId } from '../src/core/ids.js';
 import { limits } from '../src/config/limits.js';
 import type { Db } from '../src/storage/index.js';
@@ -33,6 +35,14 @@ const seconds = Number(option('seconds') ?? 150);
 const rowsPerSecond = Number(option('rate') ?? 110);
 const policy: PassOptions = policyName === 'old'
   ? { vacuum: 'none', minSeconds: 0 } : serverPass;
+// The prune as it was before the policy's interval (`IN (subquery)`, planned from the
+// statistics), for the old policy's runs: --prune=old|product (default: as the policy).
+const oldPrune = (option('prune') ?? (policyName === 'old' ? 'old' : 'product')) === 'old';
+const oldPruneSql = `DELETE FROM outbox_events WHERE outbox_id IN (
+       SELECT outbox_id FROM outbox_events
+        WHERE published_at IS NOT NULL
+          AND published_at <= now() - make_interval(secs => $1)
+        LIMIT $2)`;
 const pollMs = 100;
 
 interface Statement { query: string; calls: number; ms: number; blocks: number }
@@ -130,7 +140,13 @@ while (Date.now() < endMs) {
   const rows = await unpublishedRows(db);
   await markPublished(db, rows);
   await notify(rows.map((row) => row.outboxId));
-  if (++rounds % limits.outboxPruneEveryRounds === 0) await prunePublished(db);
+  if (++rounds % limits.outboxPruneEveryRounds === 0) {
+    if (oldPrune) {
+      await db.query(oldPruneSql, [limits.outboxRetentionSeconds, limits.outboxPruneBatch]);
+    } else {
+      await prunePublished(db);
+    }
+  }
   if (late === undefined && Date.now() > endMs - 30_000) late = await statements(db);
   const restMs = Math.max(0, pollMs - (Date.now() - roundStartMs));
   await new Promise((resolve) => setTimeout(resolve, restMs));
@@ -181,4 +197,32 @@ for (const s of whole.filter(relay).sort((a, b) => b.ms - a.ms)) {
   console.log(`  ${short(s.query).padEnd(60)} run ${perCall(s)}; last 30 s `
     + `${t === undefined ? '-' : perCall(t)}`);
 }
+// Whether the relay's plans depend on fresh statistics: its reads planned on the
+// statistics the run left, then right after an ANALYZE of both tables.
+const plans = async (): Promise<string[]> => {
+  const shapes: string[] = [];
+  for (const sql of [
+    `SELECT outbox_id, event_id FROM outbox_events WHERE version IS NULL
+      ORDER BY outbox_id LIMIT ${limits.outboxRelayBatch}`,
+    `SELECT outbox_id, event_id, kind, payload, created_at, version FROM outbox_events
+      WHERE published_at IS NULL AND version IS NOT NULL
+      ORDER BY event_id, version LIMIT ${limits.outboxRelayBatch}`,
+    (oldPrune ? oldPruneSql : pruneSql)
+      .replace('$1', String(limits.outboxRetentionSeconds))
+      .replace('$2', String(limits.outboxPruneBatch)),
+  ]) {
+    const { rows } = await db.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`);
+    shapes.push(rows.map((row) => row['QUERY PLAN'].trim().replace(/\s*\(cost=.*$/, ''))
+      .join(' / '));
+  }
+  return shapes;
+};
+const stale = await plans();
+await db.query('ANALYZE outbox_events');
+const fresh = await plans();
+stale.forEach((shape, i) => {
+  const same = shape === fresh[i];
+  console.log(`  plan ${i + 1}: ${same ? 'same' : 'CHANGED'} after ANALYZE: ${shape}`
+    + (same ? '' : ` -> ${fresh[i]}`));
+});
 await db.close();
