@@ -317,7 +317,7 @@ export const limits = {
    * autovacuum's own naptime, so a table is maintained no more often than autovacuum would.
    * Tables the product churns (outbox rows published and deleted within seconds) otherwise
    * passed the threshold every pass: in a 1,000,000-fan rehearsal `outbox_events` was
-   * analyzed 58 times in 8 minutes. A table whose live rows grew past
+   * analyzed 58 times in 4.5 minutes. A table whose live rows grew past
    * `maintenanceGrowthFactor` × those of its last analysis is analyzed at once regardless.
    */
   maintenanceTableMinSeconds: 60,

@@ -19,7 +19,7 @@
  * from the database's own last_analyze / last_vacuum so every node agrees. Without that,
  * tables the product churns passed the threshold on every 5 s pass while their live rows
  * stayed few: in a 1,000,000-fan rehearsal on PostgreSQL with autovacuum off, ANALYZE was
- * about 8 % of all top-level statement time (`outbox_events` 58 times in 8 minutes, reading
+ * about 8 % of all top-level statement time (`outbox_events` 58 times in 4.5 minutes, reading
  * ~4,000 blocks each as its dead rows piled up). The exception is growth: a table whose live
  * rows more than doubled since its last analysis is analyzed on the next pass, so the plans
  * of a sale that starts on empty tables (above) still follow it within seconds.
