@@ -51,6 +51,7 @@ export interface TableStats {
   vacuumedAgoSeconds: number | null;
 }
 
+/** What a pass did: the tables it analyzed and vacuumed. */
 export interface MaintenancePass {
   analyzed: string[];
   vacuumed: string[];
@@ -61,8 +62,10 @@ function ident(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-/** Advisory lock key of a pass on a PostgreSQL server: one node's pass at a time. */
-// "stamp", kept clear of hashtextextended keys' range.
+/**
+ * Advisory lock key of a pass on a PostgreSQL server: one node's pass at a time ("stamp",
+ * kept clear of hashtextextended keys' range).
+ */
 export const maintenancePassLockKey = 0x7374_616d_7000;
 
 /**
@@ -77,14 +80,14 @@ export interface PassOptions {
 }
 
 /** PGlite's pass: nothing else maintains its tables. */
-export const embeddedPass: PassOptions = {
+export const embeddedPass: Readonly<PassOptions> = Object.freeze({
   vacuum: 'any', minSeconds: limits.maintenanceTableMinSeconds,
-};
+});
 
 /** A PostgreSQL server's pass when its autovacuum is off. */
-export const serverPass: PassOptions = {
+export const serverPass: Readonly<PassOptions> = Object.freeze({
   vacuum: 'churn', minSeconds: limits.maintenanceTableMinSeconds,
-};
+});
 
 /** What one pass will do: the tables to analyze and at most one to vacuum. */
 export interface PassPlan {
