@@ -18,7 +18,7 @@ import type { SectionInput } from '../src/catalog/schemas.js';
 import { createHold } from '../src/holds/holds.js';
 import { readSeatStates } from '../src/inventory/seatmap.js';
 import { OutboxRelay } from '../src/outbox/relay.js';
-import { liveFeedSink } from '../src/realtime/feed.js';
+import { liveFeedSink } from '../src/outbox/feed.js';
 import { liveHub } from '../src/realtime/hub.js';
 import { encodeFrame } from '../src/realtime/messages.js';
 import { LiveEventState } from '../src/realtime/state.js';

@@ -36,6 +36,7 @@ import {
 } from '../src/queue/admission.js';
 import { leaveLine } from '../src/queue/leave.js';
 import { findEntry, findLeftEntries, joinLine } from '../src/queue/line.js';
+import { readMetricsSnapshot } from '../src/stats/metrics.js';
 import { onSaleStats } from '../src/stats/onsale.js';
 import type { Db, Queryable, QueryResult } from '../src/storage/db.js';
 import { buildTestContext } from '../src/testing/context.js';
@@ -256,6 +257,8 @@ const statements: Statement[] = [
   { name: 'dashboard (onSaleStats)', run: async (s) =>
     await onSaleStats(s.db, actx.coord, actx.clock, eventId) },
   { name: 'queue stats (queueStats)', run: async (s) => await queueStats(s.db, eventId) },
+  { name: 'metrics scrape (readMetricsSnapshot)', run: async (s) =>
+    await readMetricsSnapshot({ db: s.db }) },
 ];
 
 async function outboxRow(): Promise<void> {

@@ -167,12 +167,18 @@ export const limits = {
    */
   holdClaimBudgetMs: 3_000,
   /**
-   * A node's view of a seated zone's free seats (inventory/zoneView.ts) is read again from
-   * committed state in the background once it is this old, so other nodes' holds and
-   * expired holds reach its picks within about this long (a stale view costs a re-plan,
-   * never a double sale: the hold batch decides).
+   * A node's view of a seated zone's free seats (inventory/zoneView.ts) that has no live
+   * feed is read again from committed state in the background once it is this old, so
+   * other nodes' holds and expired holds reach its picks within about this long (a stale
+   * view costs a re-plan, never a double sale: the hold batch decides).
    */
   zoneViewRefreshMs: 1_000,
+  /**
+   * A view kept current by the event's live feed is still read in full this often, in the
+   * background: a safety net for a subscription that lost batches and has heard none
+   * since (a lost batch is otherwise seen as a gap in versions, and read at once).
+   */
+  zoneViewFedRefreshMs: 30_000,
   /** A view older than this (a zone nobody asked for lately) is read before it is used. */
   zoneViewMaxAgeMs: 5_000,
   /**

@@ -21,6 +21,7 @@ import {
   recordedReply, recordFailure, runIdempotent, type IdempotencyScope,
 } from '../idempotency/store.js';
 import { ZoneViews } from '../inventory/zoneView.js';
+import { feedFollower } from '../outbox/feed.js';
 import { assertMayHold, checkPass, claimPassAlone, isPassRefusal } from '../queue/gate.js';
 import { waitingRoom } from '../queue/room.js';
 import { holdBatchShape, holdQueueLoad, type HoldSeams } from './batch.js';
@@ -81,7 +82,9 @@ export class HoldDesk {
   constructor(private readonly ctx: AppContext) {
     this.events = new EventCache(ctx.db, ctx.clock);
     this.versions = tokenVersions(ctx);
-    this.views = new ZoneViews(ctx.db, ctx.seams?.zoneViews);
+    // The views follow each event's live feed on this node's one subscription per event.
+    this.views = new ZoneViews(ctx.db, ctx.seams?.zoneViews,
+      feedFollower(ctx.coord, ctx.logger));
     const unguarded = isHoldGuard(ctx.unguarded) ? ctx.unguarded : undefined;
     const gate = ctx.seams?.holdBatches;
     this.seams = unguarded === undefined && gate === undefined ? undefined : {
@@ -95,6 +98,11 @@ export class HoldDesk {
       ? (eventId: string) => holdQueueLoad(ctx.db, eventId, seams) : () => undefined;
     this.busy = new StoreBusy(ctx, ctx.seams?.holdQueueLoad ?? measured,
       holdBatchShape(ctx.db));
+  }
+
+  /** Stops following live feeds (the app closes). */
+  async close(): Promise<void> {
+    await this.views.close();
   }
 
   async place(request: PlaceHold): Promise<PlacedHold> {

@@ -11,14 +11,21 @@
  * second time, and guarded, the batch names exactly those seats as taken (the apps'
  * `seams.zoneViews.refused`). It is sequential, so it runs on both backends.
  */
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppContext } from '../context.js';
+import { createMemoryCoordinator } from '../coord/memory.js';
+import { createRedisCoordinator, type Coordinator } from '../coord/index.js';
 import type { App } from '../http/types.js';
+import { startBookingWorkers } from '../orders/workers.js';
+import { feedChannel, feedFollower, liveFeedSink } from '../outbox/feed.js';
+import { OutboxRelay } from '../outbox/relay.js';
 import type { Db } from '../storage/index.js';
 import { auditBooking } from '../testing/audit.js';
 import { testBackends } from '../testing/backends.js';
-import { buildTestApp } from '../testing/context.js';
+import { buildTestApp, buildTestContext } from '../testing/context.js';
 import { bearer, buildCustomers, buildEvent, buildVenue } from '../testing/factories.js';
+import { deleteRedisPrefix, serviceAvailable, testRedisUrl } from '../testing/services.js';
 import { releaseHold } from './holds.js';
 
 const backends = await testBackends();
@@ -212,4 +219,238 @@ for (const backend of backends) {
           expect(await auditBooking(db, event.eventId)).toEqual([]);
         });
     });
+}
+
+/**
+ * The same views kept current by the live feed (outbox relay → coordination pub/sub →
+ * the node's views): a view that never re-reads by time still learns another node's hold,
+ * sale, release and expiry, and picks without a refusal and without a read. The control
+ * is a node whose views follow no feed (`seams.zoneViews.unfed`): the same sequence costs
+ * it a refused pick (hold, sale) or a read (expiry). A gap in the feed's versions makes a
+ * fed view read the zone again. Both backends, in-process and Redis coordination.
+ */
+const feedRedisUp = await serviceAvailable('Redis', testRedisUrl);
+const feedPrefix = `test:feedviews:${randomUUID().slice(0, 8)}:`;
+afterAll(async () => {
+  if (feedRedisUp) await deleteRedisPrefix(feedPrefix);
+});
+
+const feedSetups = backends.flatMap((backend) => (['memory', 'redis'] as const).map((kind) => ({
+  backend, kind, enabled: backend.available && (kind === 'memory' || feedRedisUp),
+})));
+
+for (const { backend, kind, enabled } of feedSetups) {
+  describe.skipIf(!enabled)(`best available from fed views on ${backend.name}, ${kind}`, () => {
+    let db: Db;
+    let shared: Coordinator | undefined;
+    const coords: Coordinator[] = [];
+    const apps: App[] = [];
+    let worker: { relay: OutboxRelay; booking: { stop(): Promise<void> } } | undefined;
+
+    interface FedNode extends Node {
+      /** Full reads of a zone's view, per event. */
+      reads: Map<string, number>;
+    }
+    let fed: FedNode;
+    let unfed: FedNode;
+    let other: FedNode;
+
+    const env = { OUTBOX_RELAY_POLL_MS: '50', OUTBOX_LEADER_TTL_MS: '1000',
+      HOLD_SWEEP_MS: '100' };
+
+    function coordinator(name: string): Coordinator {
+      if (kind === 'memory') return (shared ??= createMemoryCoordinator({}));
+      const coord = createRedisCoordinator({ url: testRedisUrl, prefix: feedPrefix,
+        name: `test-feedviews-${name}`, logger: { warn: () => undefined } });
+      coords.push(coord);
+      return coord;
+    }
+
+    async function fedNode(name: string, seam: { unfed?: boolean }): Promise<FedNode> {
+      const refused = new Map<string, number[]>();
+      const reads = new Map<string, number>();
+      const { app, ctx } = await buildTestApp(db, {
+        coord: coordinator(name), env,
+        seams: { zoneViews: {
+          refreshMs: Infinity, ...seam,
+          refused: (eventId, _zone, tickets) => {
+            refused.set(eventId, [...(refused.get(eventId) ?? []), ...tickets]);
+          },
+          read: (eventId) => reads.set(eventId, (reads.get(eventId) ?? 0) + 1),
+        } },
+      });
+      apps.push(app);
+      return { app, ctx, refused, reads };
+    }
+
+    beforeAll(async () => {
+      db = await backend.open({ poolMax: 20 });
+      fed = await fedNode('fed', {});
+      unfed = await fedNode('unfed', { unfed: true });
+      other = await fedNode('other', {});
+      const ctx = buildTestContext(db, { coord: coordinator('worker'), env });
+      const relay = new OutboxRelay(ctx, { sinks: [liveFeedSink(ctx.coord)],
+        holderId: `relay-feedviews-${kind}` });
+      await relay.start();
+      worker = { relay, booking: startBookingWorkers(ctx) };
+    });
+    afterAll(async () => {
+      await worker?.relay.stop();
+      await worker?.booking.stop();
+      for (const app of apps) await app.close();
+      for (const coord of coords) await coord.close().catch(() => undefined);
+      await db?.close();
+    });
+
+    async function hold(on: Node, eventId: string, token: string, quantity: number):
+      Promise<Reply> {
+      const response = await on.app.inject({
+        method: 'POST', url: `/api/v1/events/${eventId}/holds`, headers: bearer(token),
+        payload: { zone: 'seats', quantity },
+      });
+      return { ...(response.json() as Omit<Reply, 'status'>), status: response.statusCode };
+    }
+
+    const tickets = (reply: Reply): number[] =>
+      (reply.items ?? []).map((item) => item.ticketNo).sort((a, b) => a - b);
+
+    /**
+     * Follows the event's feed on `on`'s coordinator, as its views do; `caughtUp` waits
+     * until every committed change of the event was published and reached that node.
+     */
+    async function watch(on: Node, eventId: string): Promise<{
+      caughtUp(): Promise<void>; stop(): Promise<void>;
+    }> {
+      let seen = 0;
+      const stop = await feedFollower(on.ctx.coord, on.ctx.logger).follow(eventId, (batch) => {
+        for (const row of batch.rows) seen = Math.max(seen, row.version);
+      });
+      const caughtUp = async (): Promise<void> => {
+        const deadline = performance.now() + 20_000;
+        for (;;) {
+          const { rows } = await db.query<{ pending: number; version: string | null }>(
+            `SELECT (SELECT count(*)::int FROM outbox_events WHERE event_id = $1
+                       AND (version IS NULL OR published_at IS NULL)) AS pending,
+                    (SELECT version FROM event_feed WHERE event_id = $1) AS version`,
+            [eventId]);
+          const row = rows[0];
+          if (row?.pending === 0 && seen >= Number(row.version ?? 0)) return;
+          if (performance.now() > deadline) throw new Error('the feed did not catch up');
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      };
+      return { caughtUp, stop };
+    }
+
+    /** X holds, the other node sells two seats and holds the last two, then releases them. */
+    async function holdSellRelease(on: FedNode): Promise<{
+      eventId: string; sold: Reply; kept: Reply; last: Reply;
+    }> {
+      const venue = await buildVenue(on.ctx, { rows: 1, seatsPerRow: 6, standing: 10 });
+      const event = await buildEvent(on.ctx, { venue });
+      const fans = await buildCustomers(on.ctx, 4);
+      const token = (i: number): string => (fans[i] as { token: string }).token;
+      const feed = await watch(on, event.eventId);
+      try {
+        expect((await hold(on, event.eventId, token(0), 2)).status).toBe(201);
+        const sold = await hold(other, event.eventId, token(1), 2);
+        const order = await other.app.inject({
+          method: 'POST', url: `/api/v1/holds/${sold.holdId as string}/checkout`,
+          headers: { ...bearer(token(1)), 'idempotency-key': `sell-${event.eventId}` },
+          payload: { paymentMethod: 'sim_ok' },
+        });
+        expect(order.json()).toMatchObject({ status: 'confirmed' });
+        const kept = await hold(other, event.eventId, token(2), 2);
+        expect([sold.status, kept.status]).toEqual([201, 201]);
+        const released = await other.app.inject({ method: 'DELETE',
+          url: `/api/v1/holds/${kept.holdId as string}`, headers: bearer(token(2)) });
+        expect(released.statusCode).toBe(204);
+        await feed.caughtUp();
+        const last = await hold(on, event.eventId, token(3), 2);
+        return { eventId: event.eventId, sold, kept, last };
+      } finally {
+        await feed.stop();
+      }
+    }
+
+    it('control: a view on no feed offers sold seats, and the batch refuses them',
+      async () => {
+        const { eventId, sold, kept, last } = await holdSellRelease(unfed);
+        expect(last.status).toBe(201);
+        expect(tickets(last)).toEqual(tickets(kept));
+        expect(unfed.refused.get(eventId)?.sort((a, b) => a - b)).toEqual(tickets(sold));
+        expect(await auditBooking(db, eventId)).toEqual([]);
+      });
+
+    it('a fed view learns the hold, sale and release: no refusal, one read', async () => {
+      const { eventId, kept, last } = await holdSellRelease(fed);
+      expect(last.status).toBe(201);
+      expect(tickets(last)).toEqual(tickets(kept));
+      expect(fed.refused.get(eventId)).toBeUndefined();
+      expect(fed.reads.get(eventId)).toBe(1);
+      expect(await auditBooking(db, eventId)).toEqual([]);
+    });
+
+    /** X and the other node fill the zone with one-second holds; the sweeper ends them. */
+    async function lapse(on: FedNode): Promise<{ eventId: string; last: Reply }> {
+      const venue = await buildVenue(on.ctx, { rows: 1, seatsPerRow: 4, standing: 10 });
+      const event = await buildEvent(on.ctx, { venue, holdSeconds: 1 });
+      const fans = await buildCustomers(on.ctx, 3);
+      const token = (i: number): string => (fans[i] as { token: string }).token;
+      const feed = await watch(on, event.eventId);
+      try {
+        expect((await hold(on, event.eventId, token(0), 2)).status).toBe(201);
+        expect((await hold(other, event.eventId, token(1), 2)).status).toBe(201);
+        const deadline = performance.now() + 20_000;
+        for (;;) {
+          const { rows } = await db.query<{ held: number }>(
+            `SELECT count(*)::int AS held FROM holds WHERE event_id = $1 AND state = 'held'`,
+            [event.eventId]);
+          if (rows[0]?.held === 0) break;
+          if (performance.now() > deadline) throw new Error('the holds were not swept');
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        await feed.caughtUp();
+        return { eventId: event.eventId, last: await hold(on, event.eventId, token(2), 4) };
+      } finally {
+        await feed.stop();
+      }
+    }
+
+    it('control: a view on no feed reads the zone again to find expired holds\' seats',
+      async () => {
+        const { eventId, last } = await lapse(unfed);
+        expect(last.status).toBe(201);
+        expect(unfed.reads.get(eventId)).toBe(2);
+      });
+
+    it('a fed view learns expired holds from the sweeper\'s rows: no read', async () => {
+      const { eventId, last } = await lapse(fed);
+      expect(last.status).toBe(201);
+      expect(fed.reads.get(eventId)).toBe(1);
+      expect(await auditBooking(db, eventId)).toEqual([]);
+    });
+
+    it('a gap in the feed\'s versions makes a fed view read the zone again', async () => {
+      const event = await buildEvent(fed.ctx);
+      const fans = await buildCustomers(fed.ctx, 2);
+      expect((await hold(fed, event.eventId, (fans[0] as { token: string }).token, 2)).status)
+        .toBe(201);
+      expect(fed.reads.get(event.eventId)).toBe(1);
+      // A batch far ahead of the view's version: the ones between were lost.
+      const { coord } = fed.ctx;
+      await coord.publish(feedChannel(coord, event.eventId), JSON.stringify({
+        eventId: event.eventId, rows: [{ version: 1_000, effect: 'none', tickets: [] }],
+      }));
+      const deadline = performance.now() + 10_000;
+      while ((fed.reads.get(event.eventId) ?? 0) < 2) {
+        if (performance.now() > deadline) throw new Error('no read after the gap');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      // Read again, the view sells on.
+      expect((await hold(fed, event.eventId, (fans[1] as { token: string }).token, 2)).status)
+        .toBe(201);
+      expect(await auditBooking(db, event.eventId)).toEqual([]);
+    });
+  });
 }

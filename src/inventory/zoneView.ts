@@ -10,10 +10,22 @@
  *    concurrent buyers never pick the same seats;
  *  - the batch's answers apply at once: granted seats are taken, refused ones are taken,
  *    the rest of a refused pick is free again;
- *  - the view is read again from committed state when it is older than
- *    `limits.zoneViewRefreshMs` (in the background; a request waits only for a view older
- *    than `limits.zoneViewMaxAgeMs`), which brings back other nodes' holds, releases,
- *    sales and expired holds (lazy expiry: an expired hold reads as free);
+ *  - other nodes' holds, releases, sales and expired holds arrive on the event's live feed
+ *    (outbox/feed.ts: committed ticket changes, versions without holes), which the node
+ *    follows while it keeps a view of the event: held and sold seats are taken, available
+ *    ones free (this node's reservations stay until their picks are answered). A read
+ *    says which feed version it reflects (read in the same statement), so rows at or below
+ *    it are skipped and later ones applied on top;
+ *  - the zone is read in full only at first use, on a gap in the feed's versions (a lost
+ *    batch), and every `limits.zoneViewFedRefreshMs` in the background as a safety net
+ *    (a subscription that lost batches and heard none since shows no gap). Without a feed
+ *    (a caller with no coordinator, a failed subscribe, a gap until its read lands) the
+ *    view is read again when older than `limits.zoneViewRefreshMs` (in the background; a
+ *    request waits only for a view older than `limits.zoneViewMaxAgeMs`);
+ *  - lazy expiry: an expired hold reads as free on committed state at once, while the
+ *    feed's `available` for it comes from the expiry sweeper a sweep later (SPEC 7): in
+ *    between the view holds the seats taken, which costs other seats or a read, never a
+ *    wrong answer, because
  *  - a view that cannot find N seats is read again before anyone hears "not enough": that
  *    answer only ever comes from committed state.
  *
@@ -21,6 +33,8 @@
  * single-flight: concurrent first requests for a zone share one read.
  */
 import { limits } from '../config/limits.js';
+import type { Unsubscribe } from '../coord/index.js';
+import type { FeedBatch, FeedFollower, FeedRow } from '../outbox/feed.js';
 import type { Queryable } from '../storage/index.js';
 import { ticketState } from './availability.js';
 import { pickBestAvailable, pickFromBestRows, type PickRow } from './bestAvailable.js';
@@ -34,6 +48,10 @@ export interface ZoneViewSeam {
   refreshMs?: number;
   /** Told of the seats a batch refused because they were taken: a stale view's cost. */
   refused?: (eventId: string, zone: string, ticketNos: readonly number[]) => void;
+  /** The views follow no live feed (a control: only reads bring other nodes' changes). */
+  unfed?: boolean;
+  /** Told of each full read of a zone: what the feed saves. */
+  read?: (eventId: string, zone: string) => void;
 }
 
 /** One seat row as the view keeps it. */
@@ -68,23 +86,34 @@ interface SeatRowRead {
   first_ticket_no: number;
   first_seat: number;
   available: number[] | null;
+  /** The event's live-feed version, read in the same statement (the same on every row). */
+  feed_version: string | number;
 }
 
-/** Every seat row of a seated zone, with its free seats, on committed state. */
+/**
+ * Every seat row of a seated zone (`$1` event, `$2` zone), with its free seats, on
+ * committed state, and the feed version they reflect (one snapshot: every feed row at or
+ * below it is already in them). Exported for bench/zoneViewFeed.ts.
+ */
+export const readZoneSql =
+  `SELECT section_position, row_index, count(*)::int AS seat_count,
+          min(ticket_no)::int AS first_ticket_no, min(seat_number)::int AS first_seat,
+          array_agg(seat_number ORDER BY seat_number)
+            FILTER (WHERE ${ticketState.available}) AS available,
+          coalesce((SELECT f.version FROM event_feed f WHERE f.event_id = $1), 0)::bigint
+            AS feed_version
+     FROM tickets
+    WHERE event_id = $1 AND zone_key = $2 AND seat_id IS NOT NULL
+    GROUP BY section_position, row_index
+    ORDER BY section_position, row_index`;
+
 async function readZone(db: Queryable, eventId: string, zone: string): Promise<SeatRowRead[]> {
-  const { rows } = await db.query<SeatRowRead>(
-    `SELECT section_position, row_index, count(*)::int AS seat_count,
-            min(ticket_no)::int AS first_ticket_no, min(seat_number)::int AS first_seat,
-            array_agg(seat_number ORDER BY seat_number)
-              FILTER (WHERE ${ticketState.available}) AS available
-       FROM tickets
-      WHERE event_id = $1 AND zone_key = $2 AND seat_id IS NOT NULL
-      GROUP BY section_position, row_index
-      ORDER BY section_position, row_index`,
-    [eventId, zone],
-  );
+  const { rows } = await db.query<SeatRowRead>(readZoneSql, [eventId, zone]);
   return rows;
 }
+
+/** Feed rows a view keeps while a read runs, to apply on top of it; beyond, it reads again. */
+const maxRowsDuringRead = 100_000;
 
 /** A pick the view reserved: its tickets, until `settle` is called with the batch's answer. */
 export interface PlannedPick {
@@ -101,6 +130,10 @@ interface Read {
   done: Promise<number>;
   /** Tickets this node learned were taken while the read ran (its snapshot may predate). */
   takenSince: number[];
+  /** Feed rows that arrived while the read ran (its snapshot may predate or follow them). */
+  feedRows: FeedRow[];
+  /** More rows arrived than kept: the read cannot be brought up to the feed. */
+  feedLost: boolean;
 }
 
 /** The free-seat view of one seated zone (see the module comment). */
@@ -116,6 +149,16 @@ export class ZoneView {
   private refusedMs = -Infinity;
   private reads = 0;
   private reading: Read | undefined;
+  /** Whether the node follows the event's feed for this view (ZoneViews decides). */
+  private following = false;
+  /** The feed version the view reflects; undefined while it has no unbroken feed. */
+  private feedVersion: number | undefined;
+  /**
+   * Tickets this node's batch granted whose own `held` row the feed has not brought yet,
+   * with the reads started when granted: an `available` row for one of them is older than
+   * the grant (versions follow commits), so it must not free the seat.
+   */
+  private readonly ownGrants = new Map<number, { count: number; reads: number }>();
 
   constructor(
     private readonly db: Queryable, readonly eventId: string, readonly zone: string,
@@ -138,6 +181,11 @@ export class ZoneView {
     return performance.now() - this.refusedMs < 2 * refreshMs;
   }
 
+  /** The feed version the view reflects, undefined while it has no unbroken feed. */
+  get version(): number | undefined {
+    return this.feedVersion;
+  }
+
   /** Whether the view has a layout (a seated zone with seats). */
   get empty(): boolean {
     return this.rows.length === 0;
@@ -148,10 +196,14 @@ export class ZoneView {
    * read again in the background.
    */
   async ensureFresh(): Promise<void> {
-    const refreshMs = this.seam?.refreshMs ?? limits.zoneViewRefreshMs;
+    const fed = this.feedVersion !== undefined;
+    const refreshMs = this.seam?.refreshMs
+      ?? (fed ? limits.zoneViewFedRefreshMs : limits.zoneViewRefreshMs);
     const ageMs = performance.now() - this.readStartedMs;
     if (ageMs < refreshMs) return;
-    if (ageMs >= Math.max(refreshMs, limits.zoneViewMaxAgeMs) || this.rows.length === 0) {
+    // A fed view is current however old its read: the periodic read runs in the background.
+    const tooOld = !fed && ageMs >= Math.max(refreshMs, limits.zoneViewMaxAgeMs);
+    if (tooOld || this.rows.length === 0) {
       await this.fresh(this.reads);
       return;
     }
@@ -174,11 +226,14 @@ export class ZoneView {
 
   private startRead(): Read {
     const startedMs = performance.now();
-    const read: Read = { seq: ++this.reads, done: Promise.resolve(0), takenSince: [] };
+    const read: Read = { seq: ++this.reads, done: Promise.resolve(0), takenSince: [],
+      feedRows: [], feedLost: false };
+    this.seam?.read?.(this.eventId, this.zone);
     read.done = (async () => {
       try {
         const rows = await readZone(this.db, this.eventId, this.zone);
         this.install(rows, read.takenSince);
+        this.catchUp(read, rows[0]?.feed_version);
         this.readStartedMs = startedMs;
         return rows.reduce((sum, row) => sum + (row.available?.length ?? 0), 0);
       } finally {
@@ -213,6 +268,103 @@ export class ZoneView {
       if (free) (this.rows[rowIndex] as ViewRow).free++;
     }
     for (const ticketNo of takenSince) this.markTaken(ticketNo);
+  }
+
+  /**
+   * Brings a fed view from its read's feed version up to the feed: the rows that arrived
+   * while it ran, above that version. Grants older than the read are in its snapshot.
+   */
+  private catchUp(read: Read, version: string | number | undefined): void {
+    for (const [ticketNo, grant] of this.ownGrants) {
+      if (grant.reads < read.seq) this.ownGrants.delete(ticketNo);
+    }
+    if (!this.following || read.feedLost) {
+      // Unfed until the next read (by the unfed period): no immediate re-read, no loop.
+      this.feedVersion = undefined;
+      return;
+    }
+    this.feedVersion = Number(version ?? 0);
+    if (!this.applyRows(read.feedRows)) this.lostFeed();
+  }
+
+  /** Starts following the event's feed: the next read sets the version rows apply from. */
+  follow(): void {
+    this.following = true;
+  }
+
+  /** Stops following (the node dropped the view or the subscription): unfed from now on. */
+  unfollow(): void {
+    this.following = false;
+    this.feedVersion = undefined;
+    this.ownGrants.clear();
+  }
+
+  /**
+   * Rows of the event's feed, as they arrive. Applied in version order on top of the
+   * view's version; a missing version makes the view read the zone again.
+   */
+  applyFeed(rows: readonly FeedRow[]): void {
+    if (!this.following) return;
+    const read = this.reading;
+    if (read !== undefined && !read.feedLost) {
+      if (read.feedRows.length + rows.length > maxRowsDuringRead) read.feedLost = true;
+      else read.feedRows.push(...rows);
+    }
+    if (this.feedVersion === undefined) return;
+    if (!this.applyRows(rows)) this.lostFeed();
+  }
+
+  /** A batch went missing: unfed, and read again in the background at once. */
+  private lostFeed(): void {
+    this.feedVersion = undefined;
+    this.ownGrants.clear();
+    // A failed read is retried by the next pick (the view is unfed, so aged by then).
+    this.fresh(this.reads).catch(() => undefined);
+  }
+
+  /** Applies rows above the version, strictly one after another; false at a gap. */
+  private applyRows(rows: readonly FeedRow[]): boolean {
+    for (const row of rows) {
+      const version = this.feedVersion ?? 0;
+      if (row.version <= version) continue;
+      if (row.version !== version + 1) return false;
+      this.feedVersion = row.version;
+      if (row.effect === 'held' || row.effect === 'sold') {
+        for (const [ticketNo] of row.tickets) this.feedTaken(ticketNo);
+      } else if (row.effect === 'available') {
+        for (const [ticketNo] of row.tickets) this.feedFree(ticketNo);
+      }
+    }
+    return true;
+  }
+
+  private feedTaken(ticketNo: number): void {
+    const grant = this.ownGrants.get(ticketNo);
+    if (grant !== undefined) {
+      if (grant.count <= 1) this.ownGrants.delete(ticketNo);
+      else grant.count -= 1;
+    }
+    this.markTaken(ticketNo);
+  }
+
+  private feedFree(ticketNo: number): void {
+    const index = this.index(ticketNo);
+    if (index === undefined || this.ownGrants.has(ticketNo)) return;
+    const was = this.state[index] as Seat;
+    if (was === Seat.Taken) this.setState(index, Seat.Free);
+    // A reservation stays until its pick is answered; freed, it is free if refused.
+    else if (was === Seat.ReservedTaken) this.setState(index, Seat.Reserved);
+  }
+
+  /** This node's batch granted the ticket: the feed's older `available` rows skip it. */
+  private granted(ticketNo: number): void {
+    if (!this.following) return;
+    const grant = this.ownGrants.get(ticketNo);
+    if (grant === undefined) this.ownGrants.set(ticketNo, { count: 1, reads: this.reads });
+    else {
+      grant.count += 1;
+      grant.reads = this.reads;
+    }
   }
 
   /** The zone's rows and ticket range, from the first read (a layout never changes). */
@@ -345,6 +497,7 @@ export class ZoneView {
       if (taken.has(ticketNo) || was === Seat.ReservedTaken || was === Seat.Taken) {
         this.setState(index, Seat.Taken);
         this.reading?.takenSince.push(ticketNo);
+        if (answer.granted) this.granted(ticketNo);
       } else {
         this.setState(index, Seat.Free);
       }
@@ -354,8 +507,10 @@ export class ZoneView {
   /** Seats this node's batch granted outside best available (named seats): taken now. */
   taken(ticketNos: readonly number[]): void {
     for (const ticketNo of ticketNos) {
+      if (this.index(ticketNo) === undefined) continue;
       this.markTaken(ticketNo);
       this.reading?.takenSince.push(ticketNo);
+      this.granted(ticketNo);
     }
   }
 
@@ -368,13 +523,29 @@ export class ZoneView {
 /** How many zones' views one node keeps (a 50,000-seat zone's view is ~250 KiB). */
 const maxZones = 64;
 
+/** The node's following of one event's feed, for its views. */
+interface Following {
+  views: Set<ZoneView>;
+  /** Resolves to the way to stop following, or undefined when the subscribe failed. */
+  subscribed: Promise<Unsubscribe | undefined>;
+}
+
 /** One node's zone views (see the module comment). */
 export class ZoneViews {
   private readonly views = new Map<string, ZoneView>();
   /** The most recently used view: the last of `views`, when it is there. */
   private newest: ZoneView | undefined;
+  /** Events whose feed the views follow: one registration per event, while it has views. */
+  private readonly followed = new Map<string, Following>();
 
-  constructor(private readonly db: Queryable, private readonly seam?: ZoneViewSeam) {}
+  /**
+   * `feed`: the node's feed follower; without one (or with the `unfed` seam) the views are
+   * kept fresh by reads alone.
+   */
+  constructor(
+    private readonly db: Queryable, private readonly seam?: ZoneViewSeam,
+    private readonly feed?: FeedFollower,
+  ) {}
 
   /**
    * The view of a seated zone, read if it is new or too old (single-flight). Only call it
@@ -386,10 +557,13 @@ export class ZoneViews {
     if (view === undefined) {
       view = new ZoneView(this.db, eventId, zone, this.seam);
       this.views.set(key, view);
+      this.startFollowing(view);
       while (this.views.size > maxZones) {
         const oldest = this.views.keys().next();
         if (oldest.done === true) break;
+        const dropped = this.views.get(oldest.value);
         this.views.delete(oldest.value);
+        if (dropped !== undefined) this.stopFollowing(dropped);
       }
     } else if (view !== this.newest) {
       // Most recently used last: re-insert, unless it is already (a busy zone's every pick).
@@ -397,6 +571,8 @@ export class ZoneViews {
       this.views.set(key, view);
     }
     this.newest = view;
+    // Subscribed before the first read, so nothing published between the two is missed.
+    if (view.empty) await this.followed.get(eventId)?.subscribed;
     await view.ensureFresh();
     return view;
   }
@@ -404,5 +580,51 @@ export class ZoneViews {
   /** Tickets of `zone` this node's batch granted by name: taken in its view, if it has one. */
   granted(eventId: string, zone: string, ticketNos: readonly number[]): void {
     this.views.get(`${eventId}/${zone}`)?.taken(ticketNos);
+  }
+
+  /** Stops following every feed (the node shuts down). */
+  async close(): Promise<void> {
+    const all = [...this.followed.values()];
+    this.followed.clear();
+    for (const following of all) {
+      for (const view of following.views) view.unfollow();
+      following.views.clear();
+      const unsubscribe = await following.subscribed;
+      await unsubscribe?.();
+    }
+  }
+
+  private startFollowing(view: ZoneView): void {
+    const feed = this.feed;
+    if (feed === undefined || this.seam?.unfed === true) return;
+    const { eventId } = view;
+    let following = this.followed.get(eventId);
+    if (following === undefined) {
+      const created: Following = { views: new Set(), subscribed: Promise.resolve(undefined) };
+      created.subscribed = feed.follow(eventId, (batch) => this.onBatch(created, batch))
+        .catch(() => {
+          // No feed (coordination down): the views stay on reads alone; a later view retries.
+          if (this.followed.get(eventId) === created) this.followed.delete(eventId);
+          for (const unfed of created.views) unfed.unfollow();
+          return undefined;
+        });
+      this.followed.set(eventId, created);
+      following = created;
+    }
+    following.views.add(view);
+    view.follow();
+  }
+
+  private stopFollowing(view: ZoneView): void {
+    view.unfollow();
+    const following = this.followed.get(view.eventId);
+    if (following === undefined || !following.views.delete(view)) return;
+    if (following.views.size > 0) return;
+    this.followed.delete(view.eventId);
+    void following.subscribed.then((unsubscribe) => unsubscribe?.()).catch(() => undefined);
+  }
+
+  private onBatch(following: Following, batch: FeedBatch): void {
+    for (const view of following.views) view.applyFeed(batch.rows);
   }
 }

@@ -22,7 +22,8 @@ import { getOrder } from './orders.js';
 import type { Order } from './schemas.js';
 import type { CheckoutGuard } from './checkoutBatch.js';
 import {
-  settleBatchersFor, type FinalOutcome, type SettleGuard, type SettleItem, type SettleResult,
+  isSettleGuard, settleBatchersFor, type FinalOutcome, type SettleGuard, type SettleItem,
+  type SettleResult,
 } from './settleBatch.js';
 
 /** Test seams of checkout, set on the context by tests only (AppContext.seams). */
@@ -295,7 +296,7 @@ export async function executeRefund(deps: BookingDeps, refund: RefundToRun): Pro
 async function submitSettle(deps: BookingDeps, item: SettleItem): Promise<SettleResult> {
   return await settleBatchersFor(deps.db, deps.seams?.settleBatches)
     .submit(deps.provider.name, item,
-      deps.unguarded === 'settle-hold-live' ? deps.unguarded : undefined);
+      isSettleGuard(deps.unguarded) ? deps.unguarded : undefined);
 }
 
 /** Settles a payment with a final outcome and sends any resulting refund. */

@@ -7,10 +7,11 @@
  * transaction). Items are collected while the previous batches run (no timer when idle; at most
  * `limits.settleBatchMax` per batch, `limits.settleBatchesInFlight` batches per database, one
  * on PGlite, another beside a running one only once `limits.settleBatchParallelMin` wait)
- * and decided by the database function `settle_batch` (migrations 021, 027, 064) in one
- * statement: one round trip and one commit for the whole batch. Duplicate news about a
- * payment becomes a no-op inside the batch, so a webhook racing its own checkout costs one
- * item, not a pooled connection parked on the checkout's locks. The rare outcomes the
+ * and decided by the database function `settle_batch` (migrations 021, 027, 064, 072) in one
+ * statement: one round trip and one commit for the whole batch, its confirmations written
+ * together, a few statements per batch rather than a dozen per item (072). Duplicate news
+ * about a payment becomes a no-op inside the batch, so a webhook racing its own checkout
+ * costs one item, not a pooled connection parked on the checkout's locks. The rare outcomes the
  * function leaves to a transaction of its own ('slow') are settled by `settleAlone`. The
  * queueing is core/groupCommit.ts's, keyed by provider. The payments a node's batches
  * confirmed are remembered (the newest few thousand), so the provider's later copies of
@@ -30,9 +31,22 @@ export type FinalOutcome = Exclude<ChargeOutcome, { status: 'pending' }>;
 /**
  * Guards of the settle batch a race test's control may remove (AppContext.unguarded):
  * 'settle-hold-live' confirms a captured payment without checking that its hold and
- * tickets are still live. Production never sets one.
+ * tickets are still live; 'settle-seen-in-batch' lets a later item of a batch miss an
+ * earlier item's confirmation of the same payment (migration 072: confirmations are written
+ * after the batch's decisions). Production never sets one.
  */
-export type SettleGuard = 'settle-hold-live';
+export type SettleGuard = 'settle-hold-live' | 'settle-seen-in-batch';
+
+/** The settle batch's guards by their name in `settle_batch`'s p_unguarded. */
+const skipNames: Record<SettleGuard, string> = {
+  'settle-hold-live': 'hold_live',
+  'settle-seen-in-batch': 'seen_in_batch',
+};
+
+/** True for the guards of the settle batch (narrows a context's `unguarded`). */
+export function isSettleGuard(guard: string | undefined): guard is SettleGuard {
+  return guard !== undefined && Object.hasOwn(skipNames, guard);
+}
 
 /** One payment outcome to apply. */
 export interface SettleItem {
@@ -111,7 +125,7 @@ function decode(row: Row): SettleResult {
 export async function runSettleBatch(
   db: Db, provider: string, items: readonly SettleItem[], unguarded?: SettleGuard,
 ): Promise<SettleResult[]> {
-  const skip = unguarded === 'settle-hold-live' ? ['hold_live'] : [];
+  const skip = unguarded === undefined ? [] : [skipNames[unguarded]];
   const encoded = JSON.stringify(items.map(encode));
   const { rows } = await withRetry(() => db.query<Row>(
     'SELECT n, outcome, detail FROM settle_batch($1, $2::jsonb, $3::text[])',

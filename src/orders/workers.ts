@@ -1,9 +1,10 @@
 /**
- * Booking maintenance duties: the hold-expiry sweeper, payment reconciliation and
- * retention (idempotency records, webhook dedupe records, simulated gateway books). None of them decides anything a request depends on (expired
- * holds are already free, settled payments ignore repeats), so running them twice is
- * harmless; they still run on one elected node at a time (SPEC §3) to avoid wasted work,
- * and move to another node within the lease time when the leader dies.
+ * Booking maintenance duties: the hold-expiry sweeper, payment reconciliation and retention
+ * (idempotency records, webhook dedupe records, simulated gateway books). None of them decides
+ * anything a request depends on (expired holds are already free, settled payments ignore
+ * repeats), so running them twice is harmless; they still run on one elected node at a time
+ * (SPEC §3) to avoid wasted work, and move to another node within the lease time when the
+ * leader dies.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -17,6 +18,7 @@ import { paymentsFor } from '../payments/index.js';
 import { reconcilePayments } from './reconcile.js';
 import { pruneBookingRecords } from './retention.js';
 import type { BookingDeps } from './settle.js';
+import { isSettleGuard } from './settleBatch.js';
 
 /** The dependencies of order commands, from a context. */
 export function bookingDeps(ctx: AppContext): BookingDeps {
@@ -25,7 +27,7 @@ export function bookingDeps(ctx: AppContext): BookingDeps {
     provider: paymentsFor(ctx),
     paymentWindowSeconds: ctx.config.paymentWindowSeconds,
     logger: ctx.logger,
-    ...(ctx.unguarded === 'settle-hold-live' || ctx.unguarded === 'checkout-pending'
+    ...(isSettleGuard(ctx.unguarded) || ctx.unguarded === 'checkout-pending'
       ? { unguarded: ctx.unguarded } : {}),
     ...(ctx.seams === undefined ? {} : { seams: ctx.seams }),
   };

@@ -45,8 +45,12 @@ function toCounts(row: CountsRow | undefined): QueueCounts {
   };
 }
 
-/** SQL: the kept counts of event `$1`, one row (sums over the writers' rows). */
-export const keptCountsSql = `SELECT
+/**
+ * SQL: the kept counts of the event `eventSql` names (a parameter, or a column of an outer
+ * query), one row (sums over the writers' rows).
+ */
+export function keptCountsOf(eventSql: string): string {
+  return `SELECT
     coalesce(sum(joined), 0)::int AS joined, coalesce(sum(pre_queue), 0)::int AS pre_queue,
     coalesce(sum(left_line), 0)::int AS left_line, coalesce(sum(waitlist), 0)::int AS waitlist,
     coalesce(sum(left_unadmitted), 0)::int AS left_unadmitted,
@@ -54,7 +58,11 @@ export const keptCountsSql = `SELECT
     coalesce(sum(freed_order), 0)::int AS freed_order,
     coalesce(sum(freed_left), 0)::int AS freed_left,
     coalesce(sum(freed_idle), 0)::int AS freed_idle
-  FROM queue_counts WHERE event_id = $1`;
+  FROM queue_counts WHERE event_id = ${eventSql}`;
+}
+
+/** SQL: the kept counts of event `$1`, one row (sums over the writers' rows). */
+export const keptCountsSql = keptCountsOf('$1');
 
 /** The counts as the triggers kept them (a sum over one row per writing backend). */
 export async function readQueueCounts(db: Queryable, eventId: string): Promise<QueueCounts> {

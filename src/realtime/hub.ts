@@ -1,8 +1,9 @@
 /**
  * Per-node fan-out of the live seat-map feed. However many clients of one event a node
- * has, it holds one coordination subscription for that event (only while it has clients
- * for it), one in-memory copy of the event's seat states, one encoded snapshot per
- * version and one encoded frame per delta, written as is to every client.
+ * has, it follows that event's feed once (only while it has clients for it; through the
+ * node's one subscription per event, outbox/feed.ts FeedFollower), and keeps one
+ * in-memory copy of the event's seat states, one encoded snapshot per version and one
+ * encoded frame per delta, written as is to every client.
  *
  * Ordering and gaps: batches apply strictly version after version. A duplicate (at or
  * below the node's version) is skipped; a hole (a lost pub/sub message, a Redis restart)
@@ -18,7 +19,7 @@ import { limits } from '../config/limits.js';
 import { DomainError } from '../core/errors.js';
 import type { Unsubscribe } from '../coord/index.js';
 import { readSeatStates } from '../inventory/seatmap.js';
-import { feedChannel, parseFeedBatch, type FeedBatch } from './feed.js';
+import { feedFollower, type FeedBatch } from '../outbox/feed.js';
 import { batchOf, encodeFrame, type LiveBatch, type LiveFrame } from './messages.js';
 import { GapError, LiveEventState } from './state.js';
 
@@ -150,15 +151,14 @@ export class LiveHub {
   }
 
   private open(eventId: string): Channel {
-    const { coord } = this.ctx;
     const channel: Channel = {
       eventId, clients: new Set(), state: undefined, loading: undefined, pending: [],
       replay: [], snapshot: undefined, joining: 0,
       subscribed: Promise.resolve(async () => undefined),
     };
     // Subscribe first, then read: nothing published between the two is missed.
-    channel.subscribed = coord.subscribe(feedChannel(coord, eventId),
-      (message) => this.onMessage(channel, message));
+    channel.subscribed = feedFollower(this.ctx.coord, this.ctx.logger)
+      .follow(eventId, (batch) => this.onBatch(channel, batch));
     channel.loading = channel.subscribed.then(() => this.load(channel));
     channel.loading.catch(() => undefined);
     this.channels.set(eventId, channel);
@@ -179,12 +179,7 @@ export class LiveHub {
     for (const batch of waiting) this.applyBatch(channel, batch);
   }
 
-  private onMessage(channel: Channel, message: string): void {
-    const batch = parseFeedBatch(message);
-    if (batch === undefined || batch.eventId !== channel.eventId) {
-      this.ctx.logger.warn({ eventId: channel.eventId }, 'unreadable live feed batch dropped');
-      return;
-    }
+  private onBatch(channel: Channel, batch: FeedBatch): void {
     if (channel.loading !== undefined || channel.state === undefined) {
       // Bounded: dropping the oldest leaves a hole, which the next apply turns into a resync.
       if (channel.pending.push(batch) > limits.liveReplayBatches) channel.pending.shift();

@@ -27,7 +27,7 @@ import {
 } from '../testing/live.js';
 import { deleteRedisPrefix, serviceAvailable, testRedisUrl } from '../testing/services.js';
 import { buildApp } from '../http/app.js';
-import { feedChannel, liveFeedSink, type FeedBatch } from './feed.js';
+import { feedChannel, liveFeedSink, type FeedBatch } from '../outbox/feed.js';
 import { liveHub } from './hub.js';
 
 const backends = await testBackends();

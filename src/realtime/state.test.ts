@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 
 import type { SectionInput } from '../catalog/schemas.js';
 import type { SeatStates } from '../inventory/seatmap.js';
-import type { FeedRow } from './feed.js';
+import type { FeedRow } from '../outbox/feed.js';
 import { GapError, LiveEventState } from './state.js';
 
 /** A venue of `sections` seated sections of rows x seats, plus one standing area. */

@@ -10,7 +10,7 @@
  */
 import type { SectionInput } from '../catalog/schemas.js';
 import type { SeatStates } from '../inventory/seatmap.js';
-import type { FeedRow } from './feed.js';
+import type { FeedRow } from '../outbox/feed.js';
 import type {
   AvailabilityMessage, Counts, SeatChange, SeatsMessage, SnapshotMessage, ZoneCounts,
 } from './messages.js';

@@ -9,7 +9,7 @@ import { startNotifications, type Notifications } from '../notifications/index.j
 import { OutboxRelay, type OutboxSink } from '../outbox/relay.js';
 import { AdmissionDuty } from '../queue/duty.js';
 import { confirmedOrdersSink } from '../queue/ordersSink.js';
-import { liveFeedSink } from '../realtime/feed.js';
+import { liveFeedSink } from '../outbox/feed.js';
 import { startTableMaintenance } from '../storage/maintenance.js';
 
 /** A started worker; stop it before closing the context. */

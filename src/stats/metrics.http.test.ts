@@ -15,7 +15,11 @@ import type { SimulatedGateway } from '../payments/simulated.js';
 import type { Db } from '../storage/index.js';
 import { appPerSuite } from '../testing/apps.js';
 import { testBackends } from '../testing/backends.js';
-import { bearer, buildCustomer, buildEvent } from '../testing/factories.js';
+import { bearer, buildCustomer, buildEvent, buildQueuedEvent } from '../testing/factories.js';
+import { queueStats, tickLine } from '../queue/admission.js';
+import { recountQueueCounts } from '../queue/counts.js';
+import { leaveLine } from '../queue/leave.js';
+import { joinLine } from '../queue/line.js';
 
 const backends = await testBackends();
 
@@ -129,5 +133,32 @@ for (const backend of backends) {
       await new Promise((resolve) => setTimeout(resolve, 2_100));
       expect(sample(await metrics(), series)).toBeUndefined();
     });
+
+    it('gives the line as the kept counts and the dashboard do, a fan who left not waiting',
+      async () => {
+        const event = await buildQueuedEvent(ctx, { maxActiveShoppers: 3 });
+        const fans = await Promise.all(
+          Array.from({ length: 6 }, async () => (await buildCustomer(ctx)).customerId));
+        await joinLine(db, event, fans, undefined);
+        await tickLine(db, event, { token: 1, claimGraceSeconds: 60 });
+        const { rows } = await db.query<{ customer_id: string }>(
+          'SELECT customer_id FROM queue_admissions WHERE event_id = $1', [event.eventId]);
+        const admitted = new Set(rows.map((r) => r.customer_id));
+        const stillWaiting = fans.find((fan) => !admitted.has(fan)) as string;
+        await leaveLine(db, event.eventId, stillWaiting, 'left');
+        await new Promise((resolve) => setTimeout(resolve, 2_100));
+        const text = await metrics();
+        const gauge = (name: string) => sample(text, `${name}{event_id="${event.eventId}"}`);
+        const recount = await recountQueueCounts(db, event.eventId);
+        const stats = await queueStats(db, event.eventId);
+        expect(admitted.size).toBe(3);
+        expect(gauge('stampede_queue_waiting')).toBe(
+          recount.joined - recount.admitted - recount.leftUnadmitted);
+        expect(gauge('stampede_queue_waiting')).toBe(2);
+        expect(gauge('stampede_queue_waiting')).toBe(stats.waiting);
+        expect(gauge('stampede_queue_admitted')).toBe(stats.admitted);
+        expect(gauge('stampede_queue_active_shoppers')).toBe(stats.activeShoppers);
+        expect(gauge('stampede_queue_active_shoppers')).toBe(3);
+      });
   });
 }

@@ -5,13 +5,17 @@
  * whether the node itself is short of database connections or leads a duty.
  *
  * Gauges are read on scrape, in one database round trip, cached briefly so several
- * scrapers (or a dashboard refreshing) cost one query. Events are labelled only while
+ * scrapers (or a dashboard refreshing) cost one query. The line's figures come from the
+ * counts its triggers keep (queue/counts.ts), never from a walk of the line: a scrape costs
+ * the same with a million fans in line as with ten. Events are labelled only while
  * their line is ticking, and at most `maxEvents` of them, so label cardinality is bounded.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { AppContext } from '../context.js';
 import { electorFor } from '../coord/leader.js';
 import { onHoldBatch } from '../holds/batch.js';
+import { keptCountsOf } from '../queue/counts.js';
+import { liveSlot } from '../queue/slot.js';
 
 /** Duties run under a lease, by lease name. */
 export const leasedDuties = ['queue-admission', 'booking-maintenance', 'outbox-relay'] as const;
@@ -21,7 +25,7 @@ const cacheMs = 2_000;
 /** The request latency histogram's buckets (http/plugins/metrics.ts), seconds. */
 const secondsBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-interface Snapshot {
+export interface Snapshot {
   lines: { event_id: string; waiting: number; served_up_to: number; admitted: number;
     active: number; rate: number; store_factor: number | null;
     store_wait_ms: number | null; live_cap: number | null }[];
@@ -30,7 +34,8 @@ interface Snapshot {
   backlog: { payments: number; refunds: number };
 }
 
-async function readSnapshot(ctx: AppContext): Promise<Snapshot> {
+/** The figures the domain gauges read, in one round trip (exported for the plan audit). */
+export async function readMetricsSnapshot(ctx: Pick<AppContext, 'db'>): Promise<Snapshot> {
   const { rows } = await ctx.db.query<{ snapshot: Snapshot }>(
     `SELECT json_build_object(
        'lines', coalesce((SELECT json_agg(l) FROM (
@@ -41,14 +46,12 @@ async function readSnapshot(ctx: AppContext): Promise<Snapshot> {
                  coalesce((s.pace->'store'->>'liveCap')::float8,
                    (SELECT (e.queue->>'maxActiveShoppers')::float8 FROM events e
                      WHERE e.event_id = s.event_id)) AS live_cap,
-                 (SELECT count(*) FROM queue_entries e WHERE e.event_id = s.event_id)
-                   - (SELECT count(*) FROM queue_admissions a WHERE a.event_id = s.event_id)
-                   AS waiting,
-                 (SELECT count(*) FROM queue_admissions a WHERE a.event_id = s.event_id)
-                   AS admitted,
+                 c.joined - c.admitted - c.left_unadmitted AS waiting,
+                 c.admitted,
                  (SELECT count(*) FROM queue_admissions a WHERE a.event_id = s.event_id
-                     AND a.released_at IS NULL AND a.expires_at > now()) AS active
+                     AND ${liveSlot('a', 'now()')}) AS active
             FROM queue_state s
+            CROSS JOIN LATERAL (${keptCountsOf('s.event_id')}) AS c
            WHERE s.last_tick_at > now() - interval '10 minutes'
            ORDER BY s.last_tick_at DESC LIMIT ${maxEvents}) l), '[]'::json),
        'payments', coalesce((SELECT json_agg(p) FROM (
@@ -79,7 +82,7 @@ export function registerDomainMetrics(registry: Registry, ctx: AppContext): {
   const snapshot = (): Promise<Snapshot> => {
     const nowMs = performance.now();
     if (cached === undefined || nowMs - cached.atMs > cacheMs) {
-      const value = readSnapshot(ctx);
+      const value = readMetricsSnapshot(ctx);
       // A failed read is not cached: the next scrape tries again.
       value.catch(() => {
         cached = undefined;
@@ -106,7 +109,8 @@ export function registerDomainMetrics(registry: Registry, ctx: AppContext): {
       },
     });
   };
-  lineGauge('stampede_queue_waiting', 'Fans in the line not yet admitted (ticking events)',
+  lineGauge('stampede_queue_waiting',
+    'Fans in the line not yet admitted, those who left not counted (ticking events)',
     (l) => l.waiting);
   lineGauge('stampede_queue_served_up_to', 'Queue numbers admitted so far', (l) => l.served_up_to);
   lineGauge('stampede_queue_admitted', 'Admissions so far', (l) => l.admitted);

@@ -215,26 +215,25 @@ export async function onSaleStats(
       active_holds: number; confirmed: number; pending: number; failed: number;
       cancelled: number; revenue: number; holds_1m: number; sold_1m: number; orders_1m: number;
     }>(
+      // One pass over the event's orders for every order figure (it was one per figure).
       `SELECT
          (SELECT count(*) FROM holds WHERE event_id = $1 AND state = 'held'
              AND claim_expires_at > now())::int AS active_holds,
-         (SELECT count(*) FROM orders WHERE event_id = $1 AND status = 'confirmed')::int
-           AS confirmed,
-         (SELECT count(*) FROM orders WHERE event_id = $1 AND status = 'pending_payment')::int
-           AS pending,
-         (SELECT count(*) FROM orders WHERE event_id = $1 AND status = 'payment_failed')::int
-           AS failed,
-         (SELECT count(*) FROM orders WHERE event_id = $1 AND status = 'cancelled')::int
-           AS cancelled,
-         (SELECT coalesce(sum(total_cents), 0) FROM orders
-           WHERE event_id = $1 AND status = 'confirmed')::float8 AS revenue,
+         o.confirmed, o.pending, o.failed, o.cancelled, o.revenue, o.sold_1m, o.orders_1m,
          (SELECT count(*) FROM holds WHERE event_id = $1
-             AND created_at > now() - interval '1 minute')::int AS holds_1m,
-         (SELECT coalesce(sum(quantity), 0) FROM orders WHERE event_id = $1
-             AND status = 'confirmed' AND confirmed_at > now() - interval '1 minute')::int
-           AS sold_1m,
-         (SELECT count(*) FROM orders WHERE event_id = $1 AND status = 'confirmed'
-             AND confirmed_at > now() - interval '1 minute')::int AS orders_1m`,
+             AND created_at > now() - interval '1 minute')::int AS holds_1m
+         FROM (SELECT
+                 count(*) FILTER (WHERE status = 'confirmed')::int AS confirmed,
+                 count(*) FILTER (WHERE status = 'pending_payment')::int AS pending,
+                 count(*) FILTER (WHERE status = 'payment_failed')::int AS failed,
+                 count(*) FILTER (WHERE status = 'cancelled')::int AS cancelled,
+                 coalesce(sum(total_cents) FILTER (WHERE status = 'confirmed'), 0)::float8
+                   AS revenue,
+                 coalesce(sum(quantity) FILTER (WHERE status = 'confirmed'
+                   AND confirmed_at > now() - interval '1 minute'), 0)::int AS sold_1m,
+                 count(*) FILTER (WHERE status = 'confirmed'
+                   AND confirmed_at > now() - interval '1 minute')::int AS orders_1m
+                 FROM orders WHERE event_id = $1) AS o`,
       [eventId],
     ),
   ]);

@@ -29,6 +29,7 @@ export async function holdRoutes(app: App, ctx: AppContext): Promise<void> {
   // A new fan's token version is compared in the hold batch, not read before it.
   const holdCustomer = customerAuth(ctx, { deferVersion: true });
   const desk = new HoldDesk(ctx);
+  app.addHook('onClose', async () => desk.close());
   const offersControl = unguardedOffers(ctx);
   app.post(
     '/api/v1/events/:eventId/holds',
