@@ -17,7 +17,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { setPriority, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -29,6 +29,7 @@ import { pacingLines } from '../sim/pacing.js';
 import { simulate, writeReport } from '../sim/run.js';
 import { reportStages, sampleActivity } from './simStages.js';
 import { CpuSampler } from './cpuSampler.js';
+import { pgStatements, statementsText } from './pgStatements.js';
 import { cpuSplit, type CpuRole, type CpuSplit } from '../sim/cpuSplit.js';
 import { benchPostgres, type BenchRow, type BenchSection } from './lib.js';
 import {
@@ -483,9 +484,13 @@ export async function run(): Promise<BenchSection> {
   const stagesFile = process.env.SIM_STAGES;
   const activity = stagesFile === undefined ? undefined : sampleActivity(url.toString());
   const load0 = readFileSync('/proc/loadavg', 'utf8').trim();
+  // Per statement, when the server loads pg_stat_statements (bench/pgStatements.ts).
+  const statements = await pgStatements(db);
   try {
     await cpu.start();
+    await statements?.reset();
     const report = await simulate(options, env);
+    const statementRows = await statements?.read();
     await sampler.stop();
     await cpu.stop();
     report.cpuSplit = cpuSplit(cpu.samples, Date.parse(report.startedAt) + report.onSaleAtMs, {
@@ -498,6 +503,11 @@ export async function run(): Promise<BenchSection> {
         { start: load0, end: readFileSync('/proc/loadavg', 'utf8').trim() });
     }
     process.stderr.write(writeReport(report, options.reportDir));
+    if (statementRows !== undefined) {
+      const file = path.join(options.reportDir, 'statements.txt');
+      writeFileSync(file, statementsText(statementRows));
+      process.stderr.write(`simulate: PostgreSQL statements in ${file}\n`);
+    }
     const rowsOut: BenchRow[] = report.steps.map((step) => ({
       name: `simulation step: ${step.step}`,
       opsPerSec: step.count / (report.durationMs / 1000),
