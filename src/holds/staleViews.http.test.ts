@@ -46,6 +46,20 @@ interface Node {
   refused: Map<string, number[]>;
 }
 
+/** Best available for `quantity` seats on `on`, with the HTTP status as `status`. */
+async function hold(on: Node, eventId: string, token: string, quantity = 2): Promise<Reply> {
+  const response = await on.app.inject({
+    method: 'POST', url: `/api/v1/events/${eventId}/holds`, headers: bearer(token),
+    payload: { zone: 'seats', quantity },
+  });
+  // The hold's own `status` ('held') gives way to the HTTP status.
+  return { ...(response.json() as Omit<Reply, 'status'>), status: response.statusCode };
+}
+
+/** The tickets a hold got, in order. */
+const tickets = (reply: Reply): number[] =>
+  (reply.items ?? []).map((item) => item.ticketNo).sort((a, b) => a - b);
+
 for (const backend of backends) {
   describe.skipIf(!backend.available)(`best available from stale views on ${backend.name}`,
     () => {
@@ -80,20 +94,6 @@ for (const backend of backends) {
       });
 
       const ctxOf = (): AppContext => (guarded[0] as Node).ctx;
-
-      async function hold(
-        on: Node, eventId: string, token: string, quantity = 2,
-      ): Promise<Reply> {
-        const response = await on.app.inject({
-          method: 'POST', url: `/api/v1/events/${eventId}/holds`, headers: bearer(token),
-          payload: { zone: 'seats', quantity },
-        });
-        // The hold's own `status` ('held') gives way to the HTTP status.
-        return { ...(response.json() as Omit<Reply, 'status'>), status: response.statusCode };
-      }
-
-      const tickets = (reply: Reply): number[] =>
-        (reply.items ?? []).map((item) => item.ticketNo).sort((a, b) => a - b);
 
       /**
        * Node A holds (its view is read now), node B holds (its view, read after A's hold,
@@ -301,18 +301,6 @@ for (const { backend, kind, enabled } of feedSetups) {
       for (const coord of coords) await coord.close().catch(() => undefined);
       await db?.close();
     });
-
-    async function hold(on: Node, eventId: string, token: string, quantity: number):
-      Promise<Reply> {
-      const response = await on.app.inject({
-        method: 'POST', url: `/api/v1/events/${eventId}/holds`, headers: bearer(token),
-        payload: { zone: 'seats', quantity },
-      });
-      return { ...(response.json() as Omit<Reply, 'status'>), status: response.statusCode };
-    }
-
-    const tickets = (reply: Reply): number[] =>
-      (reply.items ?? []).map((item) => item.ticketNo).sort((a, b) => a - b);
 
     /**
      * Follows the event's feed on `on`'s coordinator, as its views do; `caughtUp` waits
