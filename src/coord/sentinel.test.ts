@@ -57,6 +57,11 @@ describe.skipIf(!enabled)('coordinator through Redis Sentinel', () => {
       const key = coord.keys.event('e1', 'n');
       expect(await coord.incr(key)).toBe(1);
       const before = await set!.currentPrimaryPort();
+      // Replication is asynchronous and a forced failover does not wait for it: wait until
+      // the replica holds the increment, or the promoted replica may rightly not have it.
+      const replica = set!.servers.find((s) => s.port !== before)!.port;
+      await waitFor('the increment on the replica', async () =>
+        (await redisCli(replica, 'GET', key)) === '1', 15_000);
 
       // A Sentinel refuses FAILOVER while it judges no replica fit yet (NOGOODSLAVE, or a
       // failover already in progress): ask again every few seconds until one happens.
