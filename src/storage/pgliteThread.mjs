@@ -3,6 +3,11 @@
 // answering each with its rows or its error's message and primitive fields (code, detail,
 // constraint, …). Plain JavaScript, so it runs the same from source (tests) and from dist
 // (the build copies it); the messages' types are pgliteWorker.ts's ThreadCall/ThreadAnswer.
+//
+// json and jsonb values are sent as their text, with the names of their columns: this
+// thread is the embedded database's only one, and parsing them here and then cloning the
+// object graphs across the thread boundary took more of its time than the text's copy does
+// (the main thread parses them; see pgliteWorker.ts).
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 
@@ -15,6 +20,20 @@ function fieldsOf(error) {
   return { message: error.message, fields };
 }
 
+/** PostgreSQL type ids of json and jsonb. */
+const jsonTypes = new Set([114, 3802]);
+const asText = (value) => value;
+const jsonAsText = { parsers: { 114: asText, 3802: asText } };
+
+/** The names of a result's json and jsonb columns, or undefined when it has none. */
+function jsonColumns(fields) {
+  let names;
+  for (const field of fields) {
+    if (jsonTypes.has(field.dataTypeID)) (names ??= []).push(field.name);
+  }
+  return names;
+}
+
 const port = parentPort;
 const pglite = await PGlite.create(workerData.dataDir);
 let tail = Promise.resolve();
@@ -22,8 +41,12 @@ let tail = Promise.resolve();
 async function answer(call) {
   try {
     if (call.op === 'query') {
-      const result = await pglite.query(call.sql, call.params);
-      return { id: call.id, ok: true, rows: result.rows, affectedRows: result.affectedRows ?? 0 };
+      const result = await pglite.query(call.sql, call.params, jsonAsText);
+      const json = jsonColumns(result.fields);
+      const answer = { id: call.id, ok: true, rows: result.rows,
+        affectedRows: result.affectedRows ?? 0 };
+      if (json !== undefined) answer.json = json;
+      return answer;
     }
     if (call.op === 'exec') await pglite.exec(call.sql);
     else await pglite.close();

@@ -35,6 +35,16 @@ describe('embedded database in a worker thread', () => {
     expect((refused as { constraint?: string }).constraint).toBe('probe_pkey');
   });
 
+  it('parses json and jsonb values sent as text, nested, scalar and null alike', async () => {
+    const doc = { s: 'x', list: [1, { deep: true }], none: null };
+    const { rows } = await db.query<{
+      b: typeof doc; j: typeof doc; text: string; scalar: string; missing: null; arr: unknown;
+    }>(`SELECT $1::jsonb AS b, $1::json AS j, '{"a":1}'::text AS text, '"quoted"'::jsonb AS scalar,
+               NULL::jsonb AS missing, ARRAY['{"a":1}'::jsonb] AS arr`, [JSON.stringify(doc)]);
+    expect(rows[0]).toEqual({ b: doc, j: doc, text: '{"a":1}', scalar: 'quoted',
+      missing: null, arr: [{ a: 1 }] });
+  });
+
   it('gives a transaction the connection to itself: a statement sent meanwhile waits', async () => {
     // The statement outside is sent while the transaction is open and the transaction then
     // rolls back: had the statement run on the connection inside the transaction, its row

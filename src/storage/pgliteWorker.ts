@@ -21,9 +21,12 @@ type ThreadCall =
 /** An error's message and its primitive fields (code, detail, constraint, …). */
 interface ThreadError { message: string; fields: Record<string, string | number> }
 
-/** The thread's answer to a call, or its first message once the database is open. */
+/**
+ * The thread's answer to a call, or its first message once the database is open. `json`
+ * names the columns whose json or jsonb values come as text (parsed on this thread).
+ */
 type ThreadAnswer =
-  | { id: number; ok: true; rows: unknown[]; affectedRows: number }
+  | { id: number; ok: true; rows: unknown[]; affectedRows: number; json?: string[] }
   | { id: number; ok: false; error: ThreadError }
   | { id: -1; ready: true };
 
@@ -35,6 +38,21 @@ type CallBody =
 interface Pending {
   resolve: (answer: { rows: unknown[]; affectedRows: number }) => void;
   reject: (error: Error) => void;
+}
+
+/**
+ * Parses the json and jsonb values the thread sent as text, in place: the database thread
+ * is the embedded backend's bottleneck, and a string crosses the thread boundary cheaper
+ * than the object graph parsed from it.
+ */
+function parseJsonColumns(rows: unknown[], columns: readonly string[]): void {
+  for (const row of rows) {
+    const record = row as Record<string, unknown>;
+    for (const column of columns) {
+      const value = record[column];
+      if (typeof value === 'string') record[column] = JSON.parse(value) as unknown;
+    }
+  }
 }
 
 function rebuild(error: ThreadError): Error {
@@ -73,7 +91,10 @@ export async function createPgliteWorkerDb(dataDir: string | undefined): Promise
     if (waiter === undefined) return;
     pending.delete(answer.id);
     if (pending.size === 0) worker.unref();
-    if (answer.ok) waiter.resolve(answer);
+    if (answer.ok) {
+      if (answer.json !== undefined) parseJsonColumns(answer.rows, answer.json);
+      waiter.resolve(answer);
+    }
     else waiter.reject(rebuild(answer.error));
   });
   worker.on('error', (error) => fail(error));
