@@ -2,8 +2,9 @@
  * Group commit for holds. Requests for one event are collected while the event's batches
  * in flight run, then decided together by the database function `hold_batch` (migration
  * 011, revised in 023, 028, 030, 031, 033 and 035; 052 keeps its plans, and those of the
- * foreign-key checks it fires, off sequential scans; 055 and 070 its per-customer count) in
- * one statement: one round trip and one commit for the whole batch. An idle event has no
+ * foreign-key checks it fires, off sequential scans; 055 and 070 its per-customer count; 075
+ * builds its replies as json text) in one statement: one round trip and one commit for the
+ * whole batch. An idle event has no
  * timer: the first request runs at once, alone; requests arriving while batches run form
  * the next batch (at most
  * `limits.holdBatchMax`; at most `limits.holdBatchesInFlight` batches per event and node,
