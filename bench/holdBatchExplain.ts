@@ -64,7 +64,9 @@ async function useVariant(name: string): Promise<void> {
   const dir = fileURLToPath(new URL('../src/storage/migrations/', import.meta.url));
   const file = readdirSync(dir).find((entry) => entry.startsWith(`${name}_`));
   if (file === undefined) throw new Error(`no migration ${name}`);
-  await db.query(readFileSync(join(dir, file), 'utf8'));
+  // 075 changed the function's return type: a version is created, not replaced.
+  await db.query('DROP FUNCTION IF EXISTS hold_batch(uuid, jsonb, jsonb, text[])');
+  await db.exec(readFileSync(join(dir, file), 'utf8'));
 }
 if (variant !== undefined) await useVariant(variant);
 await db.query('VACUUM ANALYZE');

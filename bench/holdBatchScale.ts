@@ -65,10 +65,12 @@ const filler = fanRows.slice(0, Math.ceil(maxLive * 1.5)).map((row) => row.id);
 const shoppers = fanRows.slice(Math.ceil(maxLive * 1.5)).map((row) => row.id);
 if (variant !== undefined) {
   const dir = fileURLToPath(new URL('../src/storage/migrations/', import.meta.url));
+  // 075 changed the function's return type: a version is created, not replaced.
+  await db.query('DROP FUNCTION IF EXISTS hold_batch(uuid, jsonb, jsonb, text[])');
   for (const name of variant) {
     const file = readdirSync(dir).find((entry) => entry.startsWith(`${name}_`));
     if (file === undefined) throw new Error(`no migration ${name}`);
-    await db.query(readFileSync(join(dir, file), 'utf8'));
+    await db.exec(readFileSync(join(dir, file), 'utf8'));
   }
 }
 await db.query('VACUUM ANALYZE');

@@ -226,7 +226,9 @@ async function useVariant(db: Db, variant: string): Promise<void> {
   const dir = fileURLToPath(new URL('../src/storage/migrations/', import.meta.url));
   const file = readdirSync(dir).find((name) => name.startsWith(`${variant}_`));
   if (file === undefined) throw new Error(`no migration ${variant}`);
-  await db.query(readFileSync(join(dir, file), 'utf8'));
+  // 075 changed the function's return type: a version is created, not replaced.
+  await db.query('DROP FUNCTION IF EXISTS hold_batch(uuid, jsonb, jsonb, text[])');
+  await db.exec(readFileSync(join(dir, file), 'utf8'));
 }
 
 /** The ceiling rows for the holds section: hold_batch of each size, then the INSERT. */
