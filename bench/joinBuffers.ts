@@ -86,7 +86,8 @@ const t0 = performance.now();
 await admin.query(
   `INSERT INTO customers (customer_id, email, name, password_hash)
    SELECT gen_random_uuid(), 'f' || g || '@line.test', 'fan', 'x'
-     FROM generate_series(1, $1::int) g`, [prefill + 2 * rounds * (batchesPerRound + 12) * size + 1000]);
+     FROM generate_series(1, $1::int) g`,
+  [prefill + 2 * rounds * (batchesPerRound + 12) * size + 1000]);
 await admin.query(
   `WITH fans AS (
      SELECT customer_id, row_number() OVER () AS k FROM customers
@@ -160,14 +161,16 @@ async function round(side: { name: string; def: string }, print: boolean): Promi
     wallMs: sum.wallMs + wallMs, blks: sum.blks + Number(top?.blks ?? 0),
     wal: sum.wal + Number(top?.wal ?? 0), recs: sum.recs + Number(top?.recs ?? 0),
     fpi: sum.fpi + Number(top?.fpi ?? 0) });
-  console.log(`${side.name}: ${fans} fans, backend CPU ${(cpuMs * 1000 / fans).toFixed(1)} µs/fan, ` +
+  console.log(`${side.name}: ${fans} fans, ` +
+    `backend CPU ${(cpuMs * 1000 / fans).toFixed(1)} µs/fan, ` +
     `buffers ${(Number(top?.blks ?? 0) / fans).toFixed(2)}/fan, WAL ` +
     `${(Number(top?.wal ?? 0) / fans).toFixed(0)} B/fan (${Number(top?.fpi ?? 0)} page images), ` +
     `call ${(wallMs / batchesPerRound).toFixed(2)} ms; load ${load()}`);
   if (print) {
     for (const r of rows.filter((x) => Number(x.calls) > 0)) {
       const per = (v: string | number): string => (Number(v) / fans).toFixed(2);
-      console.log(`   calls/fan ${per(r.calls).padStart(6)} buffers/fan ${per(r.blks).padStart(6)} ` +
+      console.log(`   calls/fan ${per(r.calls).padStart(6)} ` +
+        `buffers/fan ${per(r.blks).padStart(6)} ` +
         `WAL B/fan ${per(r.wal).padStart(8)} µs/call ${(r.ms * 1000 / Number(r.calls)).toFixed(0)
           .padStart(5)}  ${r.query.slice(0, 110)}`);
     }
