@@ -321,6 +321,24 @@ await pool.query(
 await pool.query(
   'UPDATE queue_state SET served_up_to = $2 WHERE event_id = $1', [eventId, base + liveHolds]);
 await insertFillerHolds(pool, eventId, fanIds.slice(0, liveHolds), fanIds.slice(liveHolds));
+// Their tickets: two sold per order and two held per live hold, as far as the event has
+// tickets (the figures by zone read the claimed tickets; a sale at scale has most sold).
+await pool.query(
+  `WITH o AS (SELECT order_id, row_number() OVER (ORDER BY order_id) AS n FROM orders
+               WHERE event_id = $1 AND status = 'confirmed'),
+        h AS (SELECT hold_id, claim_expires_at, row_number() OVER (ORDER BY hold_id) AS n
+                FROM holds WHERE event_id = $1 AND state = 'held'),
+        nsold AS (SELECT count(*) * 2 AS n FROM o)
+   UPDATE tickets t
+      SET order_id = o.order_id, hold_id = h.hold_id, hold_expires_at = h.claim_expires_at
+     FROM (SELECT ticket_no, row_number() OVER (ORDER BY ticket_no) AS r
+             FROM tickets WHERE event_id = $1 AND order_id IS NULL AND hold_id IS NULL) AS x
+     CROSS JOIN nsold
+     LEFT JOIN o ON x.r <= nsold.n AND o.n = (x.r + 1) / 2
+     LEFT JOIN h ON x.r > nsold.n AND h.n = (x.r - nsold.n + 1) / 2
+    WHERE t.event_id = $1 AND t.ticket_no = x.ticket_no
+      AND (o.order_id IS NOT NULL OR h.hold_id IS NOT NULL)`,
+  [eventId]);
 // Spread over the sale as in a real one: the filler's holds placed ten minutes ago and the
 // orders confirmed five, so the tick's windowed sets (holds created or ended within the
 // idle window, confirmations since the earliest live admission) hold what they would.
