@@ -3,8 +3,10 @@
  * made and ended, the tickets sold, orders and revenue by confirmation time, the line's joins,
  * admissions and departures without an admission.
  *
- * Every figure is a range of an index over the window's time column, so a read costs what
- * happened in the windows it reads. A closed window stops changing once every transaction
+ * Every figure is a range of an index over the window's time column (sales by
+ * orders_event_settled_idx, migration 076), so a read costs what happened in the windows it
+ * reads; the one exception is the leavers' check for an admission, which the planner may hash
+ * over the event's admissions. A closed window stops changing once every transaction
  * that stamped a row in it has committed, so a node keeps the windows that closed more than
  * `limits.statsSeriesSettleMs` ago (SeriesMemo) and reads only the newer ones: one or two
  * windows of history a computation instead of the whole two minutes (the rehearsal's
@@ -74,7 +76,7 @@ const seriesSql = `WITH cur AS (SELECT floor(extract(epoch FROM now()) / $2)::bi
      SELECT floor(extract(epoch FROM confirmed_at) / $2)::bigint, 'orders',
             sum(quantity)::int, count(*)::int, sum(total_cents)::float8, NULL
        FROM orders, since WHERE event_id = $1 AND status IN ('confirmed', 'cancelled')
-        AND confirmed_at >= since.t GROUP BY 1
+        AND confirmed_at IS NOT NULL AND confirmed_at >= since.t GROUP BY 1
      UNION ALL
      SELECT floor(j.second::float8 / $2)::bigint, 'joined', sum(j.joined)::int, 0, 0, NULL
        FROM queue_join_seconds j, since

@@ -1,4 +1,6 @@
--- The organizer dashboard's order figures kept where orders are written.
+-- The organizer dashboard's order figures kept where orders are written, its series' sales
+-- read by an index range, and the tick's shape of what is left read from the unsold tickets
+-- only (at the end).
 --
 -- The dashboard (stats/onsale.ts) counted the event's orders by status, and summed the
 -- confirmed ones' revenue, with one pass over every order of the event on each computation
@@ -143,3 +145,25 @@ SELECT event_id, 0,
        count(*) FILTER (WHERE status = 'cancelled'),
        coalesce(sum(total_cents) FILTER (WHERE status = 'confirmed'), 0)
   FROM orders GROUP BY event_id;
+
+-- The admission tick's shape of what is left (queue_shape, 047) read the free tickets with a
+-- sequential scan of every ticket of the event: planned on a sale's first ticks, when every
+-- ticket is unsold and the statistics say so (and stay so while nothing analyzes tickets), a
+-- scan is the cheaper plan, and it stays the plan as the sale sells out. It runs on every
+-- tick once at most limits.queueShapeScanMax tickets are available: measured by
+-- bench/planAudit.ts at 50,000 tickets with 40,000 sold and 8,000 held, 54,002 rows and
+-- 1,329 buffers per call, most of a tick between slot releases (67,479 rows, 1,718 buffers).
+-- Off sequential scans, as 052 did for hold_batch, it reads tickets_unsold_idx (WHERE
+-- order_id IS NULL): the unsold tickets only, which are few exactly when it runs.
+ALTER FUNCTION queue_shape(uuid) SET enable_seqscan = off;
+
+-- The dashboard's series (stats/series.ts) counts sales by confirmation time, cancelled ones
+-- included (a later cancel does not erase a sale from the chart). orders_event_confirmed_idx
+-- (022) is partial on status = 'confirmed', so `status IN ('confirmed', 'cancelled') AND
+-- confirmed_at >= …` could not use it and read every order of the event (bench/planAudit.ts:
+-- 20,000 rows and 990 buffers a computation, whatever the window). Orders that were ever
+-- confirmed by confirmation time: the series' range, however many windows it reads. A
+-- confirmation already writes new index entries (its status is in partial predicates), so
+-- this adds one more per confirmed order; a cancel leaves confirmed_at as it was.
+CREATE INDEX orders_event_settled_idx ON orders (event_id, confirmed_at)
+  WHERE confirmed_at IS NOT NULL;
