@@ -17,7 +17,7 @@
  * build. Also printed: rows read by sequential scan and index entries read, per move, over the
  * whole run.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
@@ -82,6 +82,7 @@ export async function moveBatches(
     }
     await counters?.reset();
     const readsBefore = await tableReads(db);
+    const cpuBefore = counters === undefined ? undefined : await serverCpuMs(db);
     const order = customers.map((c, i) => ({ c, k: (i * 7_919) % fans }))
       .sort((a, b) => a.k - b.k).map(({ c }) => c);
     const times: number[] = [];
@@ -100,6 +101,11 @@ export async function moveBatches(
       }
     }
     const wallMs = performance.now() - t0;
+    const cpuAfter = counters === undefined ? undefined : await serverCpuMs(db);
+    if (cpuBefore !== undefined && cpuAfter !== undefined) {
+      process.stdout.write(`server CPU per move (every process of the server): ${
+        fmt((cpuAfter - cpuBefore) * 1000 / fans, 0)} µs\n`);
+    }
     if (counters !== undefined) {
       process.stdout.write(perMoveStatements(await counters.read(), fans));
     }
@@ -127,6 +133,35 @@ export async function moveBatches(
     };
   } finally {
     await db.close();
+  }
+}
+
+/**
+ * CPU time used so far by every process of the server (postmaster and its children), when
+ * it runs on this machine and its data directory is readable (a server of the run's own, as
+ * `--statements` asks for; on a shared one it counts others' work too); else undefined.
+ */
+async function serverCpuMs(db: Db): Promise<number | undefined> {
+  try {
+    const { rows: [dir] } = await db.query<{ d: string }>(
+      'SELECT current_setting(\'data_directory\') AS d');
+    const postmaster = Number(readFileSync(`${dir?.d}/postmaster.pid`, 'utf8').split('\n')[0]);
+    let ticks = 0;
+    for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        // After "pid (comm) ": state, ppid, ... utime and stime are the 12th and 13th.
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        if (Number(pid) === postmaster || Number(fields[1]) === postmaster) {
+          ticks += Number(fields[11]) + Number(fields[12]);
+        }
+      } catch {
+        // The process ended meanwhile.
+      }
+    }
+    return ticks * 10; // 100 ticks a second (getconf CLK_TCK)
+  } catch {
+    return undefined;
   }
 }
 

@@ -6,9 +6,12 @@
 -- which the planner takes for thousands of rows (a range over a parameter) where at most 64
 -- exist. PostgreSQL compiled it on every call: EXPLAIN (ANALYZE) of a batch of the 1,000,000-fan
 -- rehearsal's size (bench/moveBatch.ts, 500,000 waiting ahead) showed "JIT: ... Emission
--- 56.3 ms, Total 71.2 ms" in a statement of 74.6 ms. The herd's 4,344 batches of ~111 fans
--- at 105 ms each were mostly compiler time. jit is off for the function, as enable_seqscan
--- is: nothing it runs reads enough rows for compiled expressions to pay.
+-- 56.3 ms, Total 71.2 ms" in a statement of 74.6 ms (the rehearsal's herd, 4,344 batches of
+-- ~111 fans at 105 ms each, is consistent with this, not shown by it). jit is off for the
+-- function, as enable_seqscan is: nothing it runs reads enough rows for compiled expressions
+-- to pay. Batches of 111 with 500,000 waiting, six pairs at load 9-19: the server's CPU per
+-- move 498-555 -> 109-125 us, a batch 104-194 -> 18.5-53 ms (docs/benchmarks-journal.md,
+-- "The waitlist herd without a JIT compile per batch").
 --
 -- Bucket locks. The waiting entries are counted per bucket of 64 seqs by statement triggers
 -- on waitlist_entries (037); each trigger takes its buckets in bucket order, but a batch
