@@ -119,6 +119,14 @@ export async function pgStatements(db: Queryable): Promise<PgStatements | undefi
   } catch {
     return undefined;
   }
+  // The jit_* columns came with the extension's 1.10 (PostgreSQL 15); a database whose
+  // extension was not updated lacks them, and the report must not be lost over it.
+  const jitColumns = (await db.query(
+    `SELECT 1 FROM pg_attribute WHERE attrelid = 'pg_stat_statements'::regclass
+        AND attname = 'jit_emission_time'`)).rows.length > 0;
+  const jitSql = jitColumns
+    ? 'jit_generation_time + jit_inlining_time + jit_optimization_time + jit_emission_time'
+    : '0';
   return {
     async reset() {
       await db.query('SELECT pg_stat_statements_reset()');
@@ -129,9 +137,7 @@ export async function pgStatements(db: Queryable): Promise<PgStatements | undefi
         read: string; wal: string; jit_ms: number; query: string;
       }>(
         `SELECT toplevel, calls, total_exec_time AS total_ms, rows, shared_blks_hit AS hit,
-                shared_blks_read AS read, wal_bytes AS wal,
-                jit_generation_time + jit_inlining_time + jit_optimization_time
-                  + jit_emission_time AS jit_ms, query
+                shared_blks_read AS read, wal_bytes AS wal, ${jitSql} AS jit_ms, query
            FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 2000`);
       return rows.map((row) => ({
         toplevel: row.toplevel, calls: Number(row.calls), totalMs: Number(row.total_ms),

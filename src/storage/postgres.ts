@@ -45,17 +45,22 @@ export function createPostgresDb(options: PostgresOptions): Db {
     statement_timeout: options.statementTimeoutMs,
     lock_timeout: options.lockTimeoutMs,
     idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs,
-    // No JIT compile on our connections: every statement here is short, but at seed scale
-    // the planner's estimates pass jit_above_cost and PostgreSQL then compiles the plan on
-    // every call. The waitlist's move batch spent ~70 ms of a 75 ms call compiling
-    // (docs/benchmarks-journal.md, "The waitlist herd without a JIT compile per batch").
-    options: '-c jit=off',
     query_timeout: options.statementTimeoutMs + 1_000,
     idleTimeoutMillis: 30_000,
     types,
   });
   // An idle client losing its connection must not crash the process.
   pool.on('error', (error) => options.onError?.(error));
+  // No JIT compile on our connections: every statement here is short, but at seed scale the
+  // planner's estimates pass jit_above_cost and PostgreSQL then compiles the plan on every
+  // call. The waitlist's move batch spent ~70 ms of a 75 ms call compiling
+  // (docs/benchmarks-journal.md, "The waitlist herd without a JIT compile per batch"). Set
+  // per session, not by the `options` startup parameter, which would replace an operator's
+  // `?options=` or PGOPTIONS. A client runs its queries in order, so this one runs first;
+  // should it fail, so does the connection's first query, which reports it.
+  pool.on('connect', (client) => {
+    client.query('SET jit = off').catch(() => {});
+  });
   const queryable = wrap(pool);
 
   async function runOnce<T>(work: (tx: Queryable) => Promise<T>, opts: TxOptions): Promise<T> {

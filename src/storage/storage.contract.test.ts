@@ -5,6 +5,7 @@ import { testDatabaseUrl } from '../testing/services.js';
 import { isRetryable, type Db } from './index.js';
 import { loadMigrations, migrate } from './migrate.js';
 import { createPgliteDb } from './pglite.js';
+import { createPostgresDb } from './postgres.js';
 
 /** The test backends, and embedded PGlite in a worker thread (STAMPEDE_PGLITE_THREAD). */
 const backends = [...await testBackends(), {
@@ -115,8 +116,8 @@ for (const backend of backends) {
 
     // Every statement of the product is short; at seed scale the planner's estimates pass
     // jit_above_cost and a JIT compile then costs more than the statement (70 of 75 ms in
-    // the waitlist's move batch). The control: the server's own default is on, so it is the
-    // pool's setting that turns it off.
+    // the waitlist's move batch). The control: the server's own default is on (as shipped),
+    // so it is the pool's setting that turns it off.
     it.runIf(backend.name === 'postgres')('compiles nothing with JIT on its connections',
       async () => {
         const shown = await Promise.all(Array.from({ length: 3 }, () =>
@@ -128,6 +129,26 @@ for (const backend of backends) {
           expect((await client.query<{ jit: string }>('SHOW jit')).rows[0]?.jit).toBe('on');
         } finally {
           await client.end();
+        }
+      });
+
+    // An operator's startup options in the URL (a managed host's endpoint, a search path)
+    // are kept, and JIT is still off beside them.
+    it.runIf(backend.name === 'postgres')('keeps the URL\'s startup options beside it',
+      async () => {
+        const url = new URL(testDatabaseUrl);
+        url.searchParams.set('options', '-c application_name=stampede-options-test');
+        const other = createPostgresDb({
+          url: url.toString(), poolMax: 2, connectTimeoutMs: 5_000, statementTimeoutMs: 5_000,
+          lockTimeoutMs: 5_000, idleInTransactionTimeoutMs: 5_000,
+        });
+        try {
+          const { rows } = await other.query<{ jit: string; name: string }>(
+            "SELECT current_setting('jit') AS jit, " +
+            "current_setting('application_name') AS name");
+          expect(rows[0]).toEqual({ jit: 'off', name: 'stampede-options-test' });
+        } finally {
+          await other.close();
         }
       });
   });
