@@ -5,13 +5,19 @@
  * batch in flight as one node runs them, in a scrambled order. Reports moves/s and the mean
  * batch time, and checks the result (every fan on the waitlist once, in line order).
  *
- * `npx tsx bench/moveBatch.ts [fans] [batch] [ahead] [--explain] [--stale]` (default 10,000 fans,
- * batches of 200, 100,000 ahead); `--explain` prints EXPLAIN (ANALYZE, BUFFERS) of every
- * statement inside the run's last batch (auto_explain, nested statements); `--stale` leaves
- * the statistics as gathered on the empty tables (autovacuum off on them), as at the start
- * of a sale on a fresh database, instead of analyzing after the load. Also printed: rows
- * read by sequential scan and index entries read, per move, over the whole run.
+ * `npx tsx bench/moveBatch.ts [fans] [batch] [ahead] [--explain] [--stale] [--statements]
+ * [--051]`
+ * (default 10,000 fans, batches of 200, 100,000 ahead); `--explain` prints EXPLAIN (ANALYZE,
+ * BUFFERS) of every statement inside the run's last batch (auto_explain, nested statements);
+ * `--stale` leaves the statistics as gathered on the empty tables (autovacuum off on them),
+ * as at the start of a sale on a fresh database, instead of analyzing after the load;
+ * `--statements`, on a server that loads pg_stat_statements (track = all), prints the moves'
+ * statements (the batch and each statement inside it) per moved fan: buffers, WAL bytes and
+ * time; `--051` runs the function as migration 051 defined it (before 073), for an A/B in one
+ * build. Also printed: rows read by sequential scan and index entries read, per move, over the
+ * whole run.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
@@ -27,13 +33,16 @@ import { analyzeAfterLoad } from '../src/storage/maintenance.js';
 import { buildTestContext } from '../src/testing/context.js';
 import { buildEvent, insertCustomerRows } from '../src/testing/factories.js';
 import { benchPostgres, fmt } from './lib.js';
+import { pgStatements, type StatementRow } from './pgStatements.js';
 
 /** One run; returns moves per second. */
 export async function moveBatches(
   fans: number, batch: number, ahead: number, explain = false, stale = false,
+  statements = false, before073 = false,
 ): Promise<{ movesPerSec: number; batchMsMean: number; notes: string }> {
   const db = await benchPostgres(4);
   try {
+    if (before073) await db.exec(function051());
     const ctx = buildTestContext(db);
     if (stale) {
       // Statistics as at the start of a sale: gathered on empty tables, never again.
@@ -52,19 +61,28 @@ export async function moveBatches(
       await joinLine(db, event, customers.slice(i, i + limits.queueJoinBatch), undefined);
     }
     await db.tx((tx) => reserveWaitlistBase(tx, eventId));
-    if (ahead > 0) {
-      const early = await insertCustomerRows(db, ahead);
+    // In chunks: one statement of 500,000 rows outlasts the pool's statement timeout on a
+    // loaded box.
+    for (let done = 0; done < ahead; done += aheadChunk) {
+      const early = await insertCustomerRows(db, Math.min(aheadChunk, ahead - done));
       await db.query(
         `INSERT INTO waitlist_entries (event_id, customer_id, quantity, status, seq)
-         SELECT $1, c, 1, 'waiting', i FROM unnest($2::uuid[]) WITH ORDINALITY AS x(c, i)`,
-        [eventId, early],
+         SELECT $1, c, 1, 'waiting', $3::bigint + i
+           FROM unnest($2::uuid[]) WITH ORDINALITY AS x(c, i)`,
+        [eventId, early, done],
       );
     }
     if (!stale) {
       await analyzeAfterLoad(db, ['queue_entries', 'customers', 'waitlist_entries',
         'waitlist_counts']);
     }
+    const counters = statements ? await pgStatements(db) : undefined;
+    if (statements && counters === undefined) {
+      throw new Error('--statements needs a server that loads pg_stat_statements');
+    }
+    await counters?.reset();
     const readsBefore = await tableReads(db);
+    const cpuBefore = counters === undefined ? undefined : await serverCpuMs(db);
     const order = customers.map((c, i) => ({ c, k: (i * 7_919) % fans }))
       .sort((a, b) => a.k - b.k).map(({ c }) => c);
     const times: number[] = [];
@@ -83,6 +101,14 @@ export async function moveBatches(
       }
     }
     const wallMs = performance.now() - t0;
+    const cpuAfter = counters === undefined ? undefined : await serverCpuMs(db);
+    if (cpuBefore !== undefined && cpuAfter !== undefined) {
+      process.stdout.write(`server CPU per move (every process of the server): ${
+        fmt((cpuAfter - cpuBefore) * 1000 / fans, 0)} µs\n`);
+    }
+    if (counters !== undefined) {
+      process.stdout.write(perMoveStatements(await counters.read(), fans));
+    }
     const readsAfter = await tableReads(db);
     const perMove = [...readsAfter].map(([name, n]) => [name, (n - (readsBefore.get(name) ?? 0))
       / fans] as const).filter(([, n]) => n >= 5).sort((x, y) => y[1] - x[1]);
@@ -110,6 +136,45 @@ export async function moveBatches(
   }
 }
 
+/**
+ * CPU time used so far by every process of the server (postmaster and its children), when
+ * it runs on this machine and its data directory is readable (a server of the run's own, as
+ * `--statements` asks for; on a shared one it counts others' work too); else undefined.
+ */
+async function serverCpuMs(db: Db): Promise<number | undefined> {
+  try {
+    const { rows: [dir] } = await db.query<{ d: string }>(
+      'SELECT current_setting(\'data_directory\') AS d');
+    const postmaster = Number(readFileSync(`${dir?.d}/postmaster.pid`, 'utf8').split('\n')[0]);
+    let ticks = 0;
+    for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        // After "pid (comm) ": state, ppid, ... utime and stime are the 12th and 13th.
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        if (Number(pid) === postmaster || Number(fields[1]) === postmaster) {
+          ticks += Number(fields[11]) + Number(fields[12]);
+        }
+      } catch {
+        // The process ended meanwhile.
+      }
+    }
+    return ticks * 10; // 100 ticks a second (getconf CLK_TCK)
+  } catch {
+    return undefined;
+  }
+}
+
+/** Migration 051's definition of the function, as a CREATE OR REPLACE. */
+function function051(): string {
+  const text = readFileSync(new URL(
+    '../src/storage/migrations/051_waitlist_move_order.sql', import.meta.url), 'utf8');
+  return text.slice(text.indexOf('CREATE FUNCTION waitlist_move_batch'))
+    .replace('CREATE FUNCTION', 'CREATE OR REPLACE FUNCTION');
+}
+
+const aheadChunk = 50_000;
+
 const staleTables = ['queue_entries', 'customers', 'waitlist_entries', 'waitlist_counts',
   'holds', 'orders'];
 
@@ -121,6 +186,27 @@ async function tableReads(db: Db): Promise<Map<string, number>> {
     `SELECT 'seq:' || relname AS name, seq_tup_read AS n FROM pg_stat_user_tables
      UNION ALL SELECT indexrelname, idx_tup_read FROM pg_stat_user_indexes`);
   return new Map(rows.map((r) => [r.name, Number(r.n)]));
+}
+
+const moveTables = new RegExp(['waitlist_move_batch', 'waitlist_counts', 'waitlist_entries',
+  'queue_entries', 'queue_admissions', 'queue_counts', 'pg_advisory_xact_lock', 'holds',
+  'orders', 'events', 'queue_state', 'customers'].join('|'));
+
+/** The moves' statements per moved fan, the batch's own call first (it includes the rest). */
+function perMoveStatements(rows: readonly StatementRow[], fans: number): string {
+  const moves = rows.filter((row) => moveTables.test(row.query));
+  const lines = ['statements per moved fan (pg_stat_statements; t: the call, f: inside it):',
+    '   calls   ms/fan  buffers/fan  (read)  WAL B/fan  statement'];
+  for (const row of [...moves].sort((a, b) => Number(b.toplevel) - Number(a.toplevel)
+    || b.totalMs - a.totalMs).slice(0, 24)) {
+    lines.push(`${row.toplevel ? 't' : 'f'} ${String(row.calls).padStart(7)} ` +
+      `${(row.totalMs / fans).toFixed(3).padStart(8)} ` +
+      `${((row.sharedHit + row.sharedRead) / fans).toFixed(1).padStart(12)} ` +
+      `${(row.sharedRead / fans).toFixed(1).padStart(7)} ` +
+      `${(row.walBytes / fans).toFixed(0).padStart(10)}  ` +
+      row.query.replace(/\s+/g, ' ').slice(0, 110));
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 function tenth(times: number[]): number {
@@ -161,7 +247,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const batch = Number(args[1] ?? 200);
   const ahead = Number(args[2] ?? 100_000);
   const r = await moveBatches(fans, batch, ahead, process.argv.includes('--explain'),
-    process.argv.includes('--stale'));
+    process.argv.includes('--stale'), process.argv.includes('--statements'),
+    process.argv.includes('--051'));
   process.stdout.write(`move batch: ${fans} fans, ${ahead} waiting ahead: ` +
     `${fmt(r.movesPerSec)} moves/s, batch mean ${fmt(r.batchMsMean, 1)} ms (${r.notes})\n`);
   process.exit(0);

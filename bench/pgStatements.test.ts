@@ -12,7 +12,7 @@ import {
 
 const row = (query: string, calls: number, totalMs: number, toplevel = true): StatementRow => ({
   toplevel, calls, totalMs, rows: calls, sharedHit: 10 * calls, sharedRead: calls,
-  walBytes: 0, query,
+  walBytes: 0, jitMs: 0, query,
 });
 
 describe('statement groups', () => {
@@ -41,6 +41,8 @@ describe('statement groups', () => {
     const text = statementsText([row('SELECT * FROM hold_batch($1)', 10, 300)]);
     expect(text).toContain('hold batch');
     expect(text).toMatch(/t\s+10\s+30\.000\s+11\s+SELECT \* FROM hold_batch/);
+    expect(statementsText([{ ...row('SELECT 1', 1, 80), jitMs: 70 }]))
+      .toContain('JIT compile: 0.1 s in 1 statements');
   });
 });
 

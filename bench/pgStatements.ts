@@ -21,6 +21,8 @@ export interface StatementRow {
   sharedHit: number;
   sharedRead: number;
   walBytes: number;
+  /** Time spent compiling the statement's plans with JIT (PostgreSQL 15's jit_* columns). */
+  jitMs: number;
   query: string;
 }
 
@@ -78,6 +80,9 @@ const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 export function statementsText(rows: readonly StatementRow[], topStatements = 60): string {
   const lines = ['Top-level statements by group (pg_stat_statements, the whole run; time is ' +
     'wall time inside PostgreSQL)', ''];
+  const jit = rows.filter((row) => row.jitMs > 0);
+  lines.push(`JIT compile: ${(jit.reduce((sum, row) => sum + row.jitMs, 0) / 1000).toFixed(1)} s` +
+    ` in ${jit.length} statements (the nodes turn JIT off on their connections)`, '');
   lines.push('group                      calls      time s   share   buffers/call');
   for (const g of byGroup(rows)) {
     lines.push(`${g.group.padEnd(24)} ${int(g.calls).padStart(9)} ` +
@@ -114,6 +119,14 @@ export async function pgStatements(db: Queryable): Promise<PgStatements | undefi
   } catch {
     return undefined;
   }
+  // The jit_* columns came with the extension's 1.10 (PostgreSQL 15); a database whose
+  // extension was not updated lacks them, and the report must not be lost over it.
+  const jitColumns = (await db.query(
+    `SELECT 1 FROM pg_attribute WHERE attrelid = 'pg_stat_statements'::regclass
+        AND attname = 'jit_emission_time'`)).rows.length > 0;
+  const jitSql = jitColumns
+    ? 'jit_generation_time + jit_inlining_time + jit_optimization_time + jit_emission_time'
+    : '0';
   return {
     async reset() {
       await db.query('SELECT pg_stat_statements_reset()');
@@ -121,15 +134,15 @@ export async function pgStatements(db: Queryable): Promise<PgStatements | undefi
     async read() {
       const { rows } = await db.query<{
         toplevel: boolean; calls: string; total_ms: number; rows: string; hit: string;
-        read: string; wal: string; query: string;
+        read: string; wal: string; jit_ms: number; query: string;
       }>(
         `SELECT toplevel, calls, total_exec_time AS total_ms, rows, shared_blks_hit AS hit,
-                shared_blks_read AS read, wal_bytes AS wal, query
+                shared_blks_read AS read, wal_bytes AS wal, ${jitSql} AS jit_ms, query
            FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 2000`);
       return rows.map((row) => ({
         toplevel: row.toplevel, calls: Number(row.calls), totalMs: Number(row.total_ms),
         rows: Number(row.rows), sharedHit: Number(row.hit), sharedRead: Number(row.read),
-        walBytes: Number(row.wal), query: row.query,
+        walBytes: Number(row.wal), jitMs: Number(row.jit_ms), query: row.query,
       }));
     },
   };

@@ -300,6 +300,13 @@ export const limits = {
   publicReadCacheEntries: 2_000,
   /** Per-node cache of the organizer's live figures: events kept. */
   statsCacheEntries: 200,
+  /**
+   * A closed window of the dashboard's series is kept by a node (not read again) once it
+   * closed this long ago: longer than any transaction stamping a row in it runs.
+   */
+  statsSeriesSettleMs: 10_000,
+  /** How often a node reads every window of a series again (the kept ones' safety net). */
+  statsSeriesFullReadMs: 60_000,
   /** Length of an organizer order search (an order id, a ticket code or an e-mail). */
   orderSearchQueryLength: 254,
   /** How long a node trusts its cached copy of a customer's token version. */

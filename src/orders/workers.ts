@@ -13,6 +13,7 @@ import { limits } from '../config/limits.js';
 import { LeaderElector } from '../coord/leader.js';
 import { refundCancelledEvents } from './eventRefunds.js';
 import { sweepExpiredHolds } from '../holds/sweeper.js';
+import { compactOrderCounts } from './counts.js';
 import { pruneIdempotencyKeys } from '../idempotency/store.js';
 import { paymentsFor } from '../payments/index.js';
 import { reconcilePayments } from './reconcile.js';
@@ -92,6 +93,7 @@ export function startBookingWorkers(ctx: AppContext, options: BookingWorkerOptio
       await refundCancelledEvents(bookingDeps(ctx));
       await pruneIdempotencyKeys(ctx.db);
       await pruneBookingRecords(ctx.db);
+      await compactOrderCounts(ctx.db);
     });
   void elector.start();
   return {

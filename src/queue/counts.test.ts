@@ -255,6 +255,15 @@ for (const backend of backends) {
         .toEqual({ left: 1, leftUnadmitted: 1 });
     });
 
+    // Every queue write's trigger calls it once; a SQL function's INSERT is planned on every
+    // call (never inlined), a plpgsql one's once per connection (migration 074).
+    it('the counts are added by a function whose statement plan is kept', async () => {
+      const { rows } = await db.query<{ lang: string }>(
+        `SELECT l.lanname AS lang FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+          WHERE p.proname = 'queue_counts_add'`);
+      expect(rows).toEqual([{ lang: 'plpgsql' }]);
+    });
+
     it('counts the lines that existed before the counts, from the migration', async () => {
       const event = await queuedEvent();
       const fans = await newFans(6);

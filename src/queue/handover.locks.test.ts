@@ -134,3 +134,84 @@ describePostgres(backends, 'two move batches of one event at once on PostgreSQL'
         expect(positions).toEqual([1, 2, 3, 4, 5]);
       });
   });
+
+/**
+ * Two move batches whose bucket counts cross (migration 073). The waiting entries are
+ * counted per bucket of 64 seqs by statement triggers; a batch writes its entries in two
+ * statements (the joiners' insert, then the update of waiting fans who move up to an earlier
+ * block place), each trigger taking its own buckets. Batch A inserts into buckets X and X+1
+ * and moves a fan up into X+2; batch B inserts into X+2 and moves a fan up into X. An open
+ * transaction holds X+1's count, so A holds X and waits; B then takes X+2 and comes to X.
+ * Once the count is let go, A's update wants X+2: with the buckets locked up front in bucket
+ * order both batches finish; the control (no such lock) deadlocks. PostgreSQL only.
+ */
+describePostgres(backends, 'two move batches whose bucket counts cross on PostgreSQL',
+  { poolMax: 6 }, (suite) => {
+    async function crossing(unorderedBucketLocks: boolean) {
+      const { db, ctx } = suite;
+      const event = await buildQueuedEvent(ctx);
+      const line = await insertCustomerRows(db, 260);
+      await joinLine(db, event, line, undefined);
+      const base = await db.tx((tx) => reserveWaitlistBase(tx, event.eventId));
+      // The fans whose block places are the `k`th seq of bucket `x + b`.
+      const x = ((base + 1) >> 6) + 1;
+      const fan = (b: number, k: number): string => {
+        const customer = line[((x + b) << 6) + k - base - 1];
+        if (customer === undefined) throw new Error(`no fan for bucket ${x + b}`);
+        return customer;
+      };
+      const [a1, a2, aUp, b1, bUp] = [fan(0, 0), fan(1, 0), fan(2, 2), fan(2, 1), fan(0, 1)];
+      // The two who move up are on the waitlist already, far beyond the block.
+      await db.query(
+        `INSERT INTO waitlist_entries (event_id, customer_id, quantity, status, seq)
+         SELECT $1, c, 1, 'waiting', $3::bigint + i
+           FROM unnest($2::uuid[]) WITH ORDINALITY AS x(c, i)`,
+        [event.eventId, [aUp, bUp], base + 1_000_000]);
+
+      const blocker = await holdOpen(db, (tx) => tx.query(
+        `INSERT INTO waitlist_counts (event_id, bucket, waiting) VALUES ($1, $2, 0)
+         ON CONFLICT (event_id, bucket) DO UPDATE SET waiting = waitlist_counts.waiting`,
+        [event.eventId, x + 1]));
+      const settle = <T>(work: Promise<T>) =>
+        work.then((value) => ({ value }), (error: unknown) => ({ error }));
+      const seams = unorderedBucketLocks ? { unorderedBucketLocks: true as const } : {};
+      const move = (fans: string[]) => settle(moveBatch(db, event,
+        fans.map((customerId) => ({ customerId, quantity: 1 })), undefined, seams));
+      const first = move([a1, a2, aUp]);
+      await waitForLockWait(db, 'waitlist_move_batch(', 'batch A');
+      const second = move([b1, bUp]);
+      await blocker.releaseWhenWaited('waitlist_move_batch(', 'batches A and B', 2);
+      const results = [await first, await second];
+      return { event, base, movers: [a1, a2, aUp, b1, bUp], results };
+    }
+
+    it('locking the buckets in bucket order first, both batches finish', async () => {
+      const { db } = suite;
+      const { event, base, movers, results } = await crossing(false);
+      for (const result of results) {
+        expect('value' in result && [...result.value.values()].every((moved) =>
+          !(moved instanceof Error) && moved.entry.left)).toBe(true);
+      }
+      // Every mover at the place their line number gives, and the counts true to the rows.
+      const { rows } = await db.query<{ customer_id: string; place: string }>(
+        `SELECT w.customer_id, (w.seq - $2::bigint - q.number)::text AS place
+           FROM waitlist_entries w JOIN queue_entries q USING (event_id, customer_id)
+          WHERE w.event_id = $1`, [event.eventId, base]);
+      expect(rows.map((row) => row.customer_id).sort()).toEqual([...movers].sort());
+      expect(new Set(rows.map((row) => row.place))).toEqual(new Set(['0']));
+      const { rows: off } = await db.query(
+        `SELECT bucket
+           FROM (SELECT bucket, waiting FROM waitlist_counts WHERE event_id = $1) AS c
+           FULL JOIN (SELECT waitlist_bucket(seq) AS bucket, count(*)::int AS n
+                        FROM waitlist_entries WHERE event_id = $1 AND status = 'waiting'
+                       GROUP BY 1) AS w USING (bucket)
+          WHERE coalesce(c.waiting, 0) <> coalesce(w.n, 0)`, [event.eventId]);
+      expect(off).toEqual([]);
+    });
+
+    it('control: without the lock in bucket order the two batches deadlock', async () => {
+      const { results } = await crossing(true);
+      const codes = results.map((r) => ('error' in r ? sqlState(r.error) : 'ok'));
+      expect(codes).toContain('40P01');
+    });
+  });

@@ -137,9 +137,15 @@ export interface MoveSeams {
    * customer order avoids.
    */
   reverseAdmissionLocks?: true;
+  /**
+   * Test seam: write the bucket counts without locking them in bucket order first
+   * (migration 073), so a race test's control can show the deadlock of two batches whose
+   * inserts and updates take buckets out of step.
+   */
+  unorderedBucketLocks?: true;
 }
 
-/** One fan's row of `waitlist_move_batch` (migrations 038, 051). */
+/** One fan's row of `waitlist_move_batch` (migrations 038, 051, 073). */
 interface MoveRow extends Omit<EntryRow, 'event_id' | 'customer_id' | 'position'> {
   customer: string | null;
   outcome: 'joined' | 'known' | 'not_found' | 'already_left' | 'refused' | 'over_limit' |
@@ -153,7 +159,8 @@ interface MoveRow extends Omit<EntryRow, 'event_id' | 'customer_id' | 'position'
 
 /**
  * Moves distinct customers of one event in one round trip (`waitlist_move_batch`, migrations
- * 038 and 051): the line entries locked, the waitlist joins at their block places, the movers
+ * 038, 051 and 073): the line entries locked, the bucket counts the batch will change locked
+ * in bucket order, the waitlist joins at their block places, the movers
  * out of the line and their passes given back (locked in customer order), their entries and
  * positions read back. Only the batch that finds the line's block not reserved yet takes a
  * transaction of its own to reserve it (once per line).
@@ -180,7 +187,7 @@ export async function moveBatch(
     [event.eventId, places.map((p) => p.customerId), places.map((p) => p.zone ?? null),
       places.map((p) => p.quantity), valid, event.maxTicketsPerCustomer,
       nowMs === undefined ? null : new Date(nowMs),
-      seams.reverseAdmissionLocks === true ? ['admission_order'] : []],
+      unguarded(seams)],
   )).rows;
   let rows = await call();
   if (rows[0]?.outcome === 'no_line') throw new DomainError('not_found', 'this event has no line');
@@ -195,6 +202,14 @@ export async function moveBatch(
     outcomes.set(row.customer, decided(event, row, places));
   }
   return outcomes;
+}
+
+/** The guards a race test's control removes, as `waitlist_move_batch` names them. */
+function unguarded(seams: MoveSeams): string[] {
+  return [
+    ...(seams.reverseAdmissionLocks === true ? ['admission_order'] : []),
+    ...(seams.unorderedBucketLocks === true ? ['bucket_order'] : []),
+  ];
 }
 
 /** One fan's answer from their row. */

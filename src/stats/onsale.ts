@@ -1,20 +1,26 @@
 /**
- * Live on-sale figures for the organizer's dashboard: the line (from the waiting room),
- * tickets by state (from ticket rows), holds, sales and revenue, and the last minute's
- * rates. One read model over several domains; every figure is computed at read time.
+ * Live on-sale figures for the organizer's dashboard: the line, tickets by state, holds,
+ * sales and revenue, and the last minute's rates. One read model over several domains, read
+ * once a second per node while a dashboard is open, so it reads what the writers keep and
+ * what changed lately, never the whole sale: the line's counts (queue/counts.ts), tickets
+ * sold (ticket_counts, 047) and orders by status (orders/counts.ts) are kept where rows are
+ * written; held tickets and live holds are the live holds' range of holds_live_idx (a held
+ * hold's quantity is its held tickets, 047); the series reads the windows not settled yet
+ * (stats/series.ts).
  */
 import type { Clock } from '../core/clock.js';
 import type { Coordinator } from '../coord/types.js';
 import { loadEvent } from '../catalog/events.js';
-import { zoneCounts } from '../inventory/availability.js';
+import { keptOrderCountsOf } from '../orders/counts.js';
 import { queueStats } from '../queue/admission.js';
 import type { Queryable } from '../storage/index.js';
 import {
   latencyWindowMs, quantileMs, readLatencyWindows, sumCounts, type LatencyWindow,
 } from './latency.js';
+import {
+  noCounts, readSeriesCounts, seriesPoints, type SeriesMemo, type WindowCounts,
+} from './series.js';
 
-/** Points in the dashboard's short series (one per latency window: two minutes). */
-export const seriesPoints = 12;
 
 /** One window of the short series the dashboard starts its charts from. */
 export interface SeriesPoint {
@@ -69,82 +75,6 @@ export interface OnSaleStats {
   series: { stepSeconds: number; points: SeriesPoint[] };
 }
 
-interface Counts {
-  holds: number; holdsEnded: number; sold: number; orders: number; revenue: number;
-  joined: number; admitted: number; leftUnadmitted: number;
-}
-type WindowCounts = Map<number, Counts>;
-
-const noCounts: Counts = {
-  holds: 0, holdsEnded: 0, sold: 0, orders: 0, revenue: 0, joined: 0, admitted: 0,
-  leftUnadmitted: 0,
-};
-
-/** Where each source row of the series query adds its count. */
-const addTo: Record<string, (entry: Counts, n: number) => void> = {
-  holds: (entry, n) => { entry.holds += n; },
-  holds_ended: (entry, n) => { entry.holdsEnded += n; },
-  joined: (entry, n) => { entry.joined += n; },
-  admitted: (entry, n) => { entry.admitted += n; },
-  left: (entry, n) => { entry.leftUnadmitted += n; },
-};
-
-/** Per-window counts of the last `seriesPoints` windows, keyed by window start (epoch ms). */
-async function seriesCounts(db: Queryable, eventId: string):
-  Promise<{ nowMs: number; byWindow: WindowCounts }> {
-  const stepSeconds = latencyWindowMs / 1000;
-  const { rows } = await db.query<{ w: string | null; source: string; n: number; k: number;
-    revenue: number; now_ms: number }>(
-    `WITH since AS (SELECT to_timestamp(floor(extract(epoch FROM now()) / $2) * $2
-                                        - $2 * ($3 - 1)) AS t)
-     SELECT w, source, n, k, revenue, (extract(epoch FROM now()) * 1000)::float8 AS now_ms FROM (
-       SELECT floor(extract(epoch FROM created_at) / $2)::bigint AS w, 'holds' AS source,
-              count(*)::int AS n, 0 AS k, 0::float8 AS revenue
-         FROM holds, since WHERE event_id = $1 AND created_at >= since.t GROUP BY 1
-       UNION ALL
-       SELECT floor(extract(epoch FROM ended_at) / $2)::bigint, 'holds_ended', count(*)::int,
-              0, 0
-         FROM holds, since WHERE event_id = $1 AND ended_at >= since.t GROUP BY 1
-       UNION ALL
-       SELECT floor(extract(epoch FROM confirmed_at) / $2)::bigint, 'orders',
-              sum(quantity)::int, count(*)::int, sum(total_cents)::float8
-         FROM orders, since WHERE event_id = $1 AND status IN ('confirmed', 'cancelled')
-          AND confirmed_at >= since.t GROUP BY 1
-       UNION ALL
-       SELECT floor(j.second::float8 / $2)::bigint, 'joined', sum(j.joined)::int, 0, 0
-         FROM queue_join_seconds j, since
-        WHERE j.event_id = $1 AND j.second >= extract(epoch FROM since.t) GROUP BY 1
-       UNION ALL
-       SELECT floor(extract(epoch FROM admitted_at) / $2)::bigint, 'admitted', count(*)::int, 0, 0
-         FROM queue_admissions, since WHERE event_id = $1 AND admitted_at >= since.t GROUP BY 1
-       UNION ALL
-       SELECT floor(extract(epoch FROM left_at) / $2)::bigint, 'left', count(*)::int, 0, 0
-         FROM queue_entries x, since WHERE x.event_id = $1 AND x.left_at >= since.t
-          AND NOT EXISTS (SELECT 1 FROM queue_admissions y WHERE y.event_id = $1
-                             AND y.customer_id = x.customer_id)
-        GROUP BY 1
-       UNION ALL
-       SELECT NULL, 'now', 0, 0, 0) AS figures`,
-    [eventId, stepSeconds, seriesPoints],
-  );
-  const byWindow: WindowCounts = new Map();
-  let nowMs = 0;
-  for (const row of rows) {
-    nowMs = Number(row.now_ms);
-    if (row.w === null) continue;
-    const startMs = Number(row.w) * latencyWindowMs;
-    const entry = byWindow.get(startMs) ?? { ...noCounts };
-    addTo[row.source]?.(entry, row.n);
-    if (row.source === 'orders') {
-      entry.sold += row.n;
-      entry.orders += row.k;
-      entry.revenue += Number(row.revenue);
-    }
-    byWindow.set(startMs, entry);
-  }
-  return { nowMs, byWindow };
-}
-
 /** Latency windows, or none when the coordination store cannot answer (display only). */
 async function latencyWindows(coord: Coordinator, eventId: string, nowMs: number):
   Promise<LatencyWindow[]> {
@@ -166,17 +96,22 @@ interface Now {
  * States (the line's length, live holds) have no rows per window, so they are walked back
  * from their values now by each later window's changes (joined − admitted − left without
  * an admission; holds made − holds ended): no extra storage, and bounded by the window.
+ * The last minute's holds, sales and orders are the last six windows' (as the hold latency's).
  */
-async function buildSeries(db: Queryable, coord: Coordinator, eventId: string, now: Now) {
-  const { nowMs, byWindow } = await seriesCounts(db, eventId);
-  const windows = await latencyWindows(coord, eventId, nowMs);
+async function buildSeries(db: Queryable, coord: Coordinator, clock: Clock, eventId: string,
+  now: Now, memo: SeriesMemo | undefined) {
+  const counted = await readSeriesCounts(db, eventId, clock, memo);
+  const windows = await latencyWindows(coord, eventId, counted.nowMs);
+  const countsAt = new Map<number, WindowCounts>(
+    counted.windows.map((w) => [w.startMs, w.counts]));
   const lastMinute = sumCounts(windows.slice(-6));
+  const recent = counted.windows.slice(-6);
   let queueLength = now.queueLength;
   let activeHolds = now.activeHolds;
   const points: SeriesPoint[] = [];
   for (let i = windows.length - 1; i >= 0; i -= 1) {
     const window = windows[i] as LatencyWindow;
-    const counts = byWindow.get(window.startMs) ?? noCounts;
+    const counts = countsAt.get(window.startMs) ?? noCounts;
     points.unshift({
       at: new Date(window.startMs).toISOString(),
       holds: counts.holds,
@@ -194,6 +129,11 @@ async function buildSeries(db: Queryable, coord: Coordinator, eventId: string, n
     activeHolds = Math.max(0, activeHolds - counts.holds + counts.holdsEnded);
   }
   return {
+    lastMinute: {
+      holds: recent.reduce((sum, w) => sum + w.counts.holds, 0),
+      ticketsSold: recent.reduce((sum, w) => sum + w.counts.sold, 0),
+      orders: recent.reduce((sum, w) => sum + w.counts.orders, 0),
+    },
     holdLatency: {
       samples: lastMinute.reduce((sum, count) => sum + count, 0),
       latencyMsP50: quantileMs(lastMinute, 0.5),
@@ -203,51 +143,40 @@ async function buildSeries(db: Queryable, coord: Coordinator, eventId: string, n
   };
 }
 
-/** The figures for one event (not_found for an unknown event). */
+/**
+ * The figures for one event (not_found for an unknown event). With a memo (one per node), the
+ * series reads only the windows that have not settled since the last computation.
+ */
 export async function onSaleStats(
-  db: Queryable, coord: Coordinator, clock: Clock, eventId: string,
+  db: Queryable, coord: Coordinator, clock: Clock, eventId: string, memo?: SeriesMemo,
 ): Promise<OnSaleStats> {
   const event = await loadEvent(db, eventId);
-  const [queue, counts, figures] = await Promise.all([
+  const [queue, figures] = await Promise.all([
     queueStats(db, eventId),
-    zoneCounts(db, [eventId]),
     db.query<{
-      active_holds: number; confirmed: number; pending: number; failed: number;
-      cancelled: number; revenue: number; holds_1m: number; sold_1m: number; orders_1m: number;
+      active_holds: number; held: number; sold: number; confirmed: number; pending: number;
+      failed: number; cancelled: number; revenue: number;
     }>(
-      // One pass over the event's orders for every order figure (it was one per figure).
-      `SELECT
-         (SELECT count(*) FROM holds WHERE event_id = $1 AND state = 'held'
-             AND claim_expires_at > now())::int AS active_holds,
-         o.confirmed, o.pending, o.failed, o.cancelled, o.revenue, o.sold_1m, o.orders_1m,
-         (SELECT count(*) FROM holds WHERE event_id = $1
-             AND created_at > now() - interval '1 minute')::int AS holds_1m
-         FROM (SELECT
-                 count(*) FILTER (WHERE status = 'confirmed')::int AS confirmed,
-                 count(*) FILTER (WHERE status = 'pending_payment')::int AS pending,
-                 count(*) FILTER (WHERE status = 'payment_failed')::int AS failed,
-                 count(*) FILTER (WHERE status = 'cancelled')::int AS cancelled,
-                 coalesce(sum(total_cents) FILTER (WHERE status = 'confirmed'), 0)::float8
-                   AS revenue,
-                 coalesce(sum(quantity) FILTER (WHERE status = 'confirmed'
-                   AND confirmed_at > now() - interval '1 minute'), 0)::int AS sold_1m,
-                 count(*) FILTER (WHERE status = 'confirmed'
-                   AND confirmed_at > now() - interval '1 minute')::int AS orders_1m
-                 FROM orders WHERE event_id = $1) AS o`,
+      // Kept counts (tickets sold, orders by status) and the live holds' index range: a
+      // handful of rows plus one per live hold, however much of the sale is sold.
+      `SELECT h.active_holds, h.held,
+              (SELECT coalesce(sum(c.sold), 0) FROM ticket_counts c
+                WHERE c.event_id = $1)::int AS sold,
+              o.confirmed, o.pending, o.failed, o.cancelled, o.revenue
+         FROM (SELECT count(*)::int AS active_holds, coalesce(sum(quantity), 0)::int AS held
+                 FROM holds WHERE event_id = $1 AND state = 'held'
+                  AND claim_expires_at > now()) AS h,
+              (${keptOrderCountsOf('$1')}) AS o`,
       [eventId],
     ),
   ]);
-  const byZone = counts.get(eventId);
-  let held = 0;
-  let sold = 0;
-  for (const zone of event.zones) {
-    held += byZone?.get(zone.key)?.held ?? 0;
-    sold += byZone?.get(zone.key)?.sold ?? 0;
-  }
   const row = figures.rows[0];
-  const series = await buildSeries(db, coord, eventId, {
-    queueLength: queue.waiting, activeHolds: row?.active_holds ?? 0,
-  });
+  const held = row?.held ?? 0;
+  const sold = row?.sold ?? 0;
+  const activeHolds = row?.active_holds ?? 0;
+  const series = await buildSeries(db, coord, clock, eventId, {
+    queueLength: queue.waiting, activeHolds,
+  }, memo);
   return {
     eventId,
     asOf: new Date(clock.nowMs()).toISOString(),
@@ -264,16 +193,13 @@ export async function onSaleStats(
       },
     },
     tickets: { capacity: event.capacity, available: event.capacity - held - sold, held, sold },
-    activeHolds: row?.active_holds ?? 0,
+    activeHolds,
     orders: {
       confirmed: row?.confirmed ?? 0, pendingPayment: row?.pending ?? 0,
       paymentFailed: row?.failed ?? 0, cancelled: row?.cancelled ?? 0,
     },
     revenueCents: Number(row?.revenue ?? 0),
     currency: event.zones[0]?.currency ?? 'EUR',
-    lastMinute: {
-      holds: row?.holds_1m ?? 0, ticketsSold: row?.sold_1m ?? 0, orders: row?.orders_1m ?? 0,
-    },
     ...series,
   };
 }

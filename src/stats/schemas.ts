@@ -37,7 +37,9 @@ export const OnSaleStatsSchema = Type.Object({
     cancelled: Count }),
   revenueCents: Count,
   currency: Type.String(),
-  lastMinute: Type.Object({ holds: Count, ticketsSold: Count, orders: Count }),
+  lastMinute: Type.Object({ holds: Count, ticketsSold: Count, orders: Count }, {
+    description: 'The last six windows of the series (the open one and five before it), as '
+      + 'holdLatency; sales and orders by confirmation time' }),
   holdLatency: Type.Object({
     samples: Count,
     latencyMsP50: Type.Union([Type.Number(), Type.Null()]),
@@ -59,6 +61,6 @@ export const OnSaleStatsSchema = Type.Object({
     })),
   }, { description: 'The last two minutes in windows of stepSeconds, oldest first (the last '
     + 'window is the current one, still open): a dashboard opened mid-sale starts its charts '
-    + 'from it, then appends what it polls. Computed from the tables on each read; nothing '
-    + 'extra is stored.' }),
+    + 'from it, then appends what it polls. Read from the tables; a node keeps the windows '
+    + 'that closed over 10 s ago and reads them all again once a minute.' }),
 });

@@ -7,6 +7,7 @@ import type { AppContext } from '../../context.js';
 import { AdminOrderList, OrderSearchQuery } from '../../orders/schemas.js';
 import { searchOrders } from '../../orders/search.js';
 import { onSaleStats } from '../../stats/onsale.js';
+import { SeriesMemo } from '../../stats/series.js';
 import { OnSaleStatsCache } from '../../stats/statsCache.js';
 import { displayRead } from '../../storage/replica.js';
 import { OnSaleStatsSchema } from '../../stats/schemas.js';
@@ -21,6 +22,7 @@ export async function adminRoutes(app: App, ctx: AppContext): Promise<void> {
   const statsCache = new OnSaleStatsCache({
     ttlMs: ctx.config.http.statsCacheMs, maxEntries: limits.statsCacheEntries,
   });
+  const seriesMemo = new SeriesMemo();
   app.get(
     '/api/v1/admin/events/:eventId/stats',
     {
@@ -36,7 +38,8 @@ export async function adminRoutes(app: App, ctx: AppContext): Promise<void> {
     async (request) => {
       const { eventId } = request.params;
       return await statsCache.get(eventId,
-        () => displayRead(ctx, (db) => onSaleStats(db, ctx.coord, ctx.clock, eventId)));
+        () => displayRead(ctx,
+          (db) => onSaleStats(db, ctx.coord, ctx.clock, eventId, seriesMemo)));
     },
   );
   app.get(

@@ -4722,6 +4722,7 @@ export interface paths {
                             };
                             revenueCents: number;
                             currency: string;
+                            /** @description The last six windows of the series (the open one and five before it), as holdLatency; sales and orders by confirmation time */
                             lastMinute: {
                                 holds: number;
                                 ticketsSold: number;
@@ -4733,7 +4734,7 @@ export interface paths {
                                 latencyMsP50: number | null;
                                 latencyMsP99: number | null;
                             };
-                            /** @description The last two minutes in windows of stepSeconds, oldest first (the last window is the current one, still open): a dashboard opened mid-sale starts its charts from it, then appends what it polls. Computed from the tables on each read; nothing extra is stored. */
+                            /** @description The last two minutes in windows of stepSeconds, oldest first (the last window is the current one, still open): a dashboard opened mid-sale starts its charts from it, then appends what it polls. Read from the tables; a node keeps the windows that closed over 10 s ago and reads them all again once a minute. */
                             series: {
                                 stepSeconds: number;
                                 points: {

@@ -1,0 +1,187 @@
+/**
+ * The counts behind the dashboard's short series: per window of `latencyWindowMs`, the holds
+ * made and ended, the tickets sold, orders and revenue by confirmation time, the line's joins,
+ * admissions and departures without an admission.
+ *
+ * Every figure is a range of an index over the window's time column (sales by
+ * orders_event_settled_idx, migration 076), so a read costs what happened in the windows it
+ * reads; the one exception is the leavers' check for an admission, which the planner may hash
+ * over the event's admissions. A closed window stops changing once every transaction
+ * that stamped a row in it has committed, so a node keeps the windows that closed more than
+ * `limits.statsSeriesSettleMs` ago (SeriesMemo) and reads only the newer ones: one or two
+ * windows of history a computation instead of the whole two minutes (the rehearsal's
+ * dashboard re-read them once a second). A transaction open longer than that margin would
+ * land in a kept window late: every `limits.statsSeriesFullReadMs` a computation reads all
+ * the windows again, so the series is exact against a recount from then on.
+ */
+import { LRUCache } from 'lru-cache';
+
+import type { Clock } from '../core/clock.js';
+import { limits } from '../config/limits.js';
+import type { Queryable } from '../storage/index.js';
+import { latencyWindowMs } from './latency.js';
+
+/** Points in the dashboard's short series (one per latency window: two minutes). */
+export const seriesPoints = 12;
+
+/** What one window's rows add up to. */
+export interface WindowCounts {
+  holds: number; holdsEnded: number; sold: number; orders: number; revenue: number;
+  joined: number; admitted: number; leftUnadmitted: number;
+}
+
+/** A window in which nothing happened. */
+export const noCounts: Readonly<WindowCounts> = {
+  holds: 0, holdsEnded: 0, sold: 0, orders: 0, revenue: 0, joined: 0, admitted: 0,
+  leftUnadmitted: 0,
+};
+
+/** Where each source row of the series query adds its count. */
+const addTo: Record<string, (entry: WindowCounts, n: number) => void> = {
+  holds: (entry, n) => { entry.holds += n; },
+  holds_ended: (entry, n) => { entry.holdsEnded += n; },
+  joined: (entry, n) => { entry.joined += n; },
+  admitted: (entry, n) => { entry.admitted += n; },
+  left: (entry, n) => { entry.leftUnadmitted += n; },
+};
+
+/** The series' counts as read: by window index (epoch ms / latencyWindowMs). */
+export interface SeriesCounts {
+  /** The database clock at the read (epoch ms). */
+  nowMs: number;
+  /** Counts of the last `seriesPoints` windows, oldest first, the open one last. */
+  windows: { startMs: number; counts: WindowCounts }[];
+}
+
+/**
+ * SQL: per window from window index `$4` (or the series' first window, whichever is later;
+ * the open window and the one before it always), each source's count; plus one row with the
+ * database clock and the first window read.
+ */
+const seriesSql = `WITH cur AS (SELECT floor(extract(epoch FROM now()) / $2)::bigint AS w),
+   first AS (SELECT greatest(cur.w - ($3 - 1),
+                             least(coalesce($4::bigint, cur.w - ($3 - 1)), cur.w - 1)) AS w
+               FROM cur),
+   since AS (SELECT first.w, to_timestamp(first.w * $2) AS t FROM first)
+   SELECT w, source, n, k, revenue,
+          (extract(epoch FROM now()) * 1000)::float8 AS now_ms, since_w FROM (
+     SELECT floor(extract(epoch FROM created_at) / $2)::bigint AS w, 'holds' AS source,
+            count(*)::int AS n, 0 AS k, 0::float8 AS revenue, NULL::bigint AS since_w
+       FROM holds, since WHERE event_id = $1 AND created_at >= since.t GROUP BY 1
+     UNION ALL
+     SELECT floor(extract(epoch FROM ended_at) / $2)::bigint, 'holds_ended', count(*)::int,
+            0, 0, NULL
+       FROM holds, since WHERE event_id = $1 AND ended_at >= since.t GROUP BY 1
+     UNION ALL
+     SELECT floor(extract(epoch FROM confirmed_at) / $2)::bigint, 'orders',
+            sum(quantity)::int, count(*)::int, sum(total_cents)::float8, NULL
+       FROM orders, since WHERE event_id = $1 AND status IN ('confirmed', 'cancelled')
+        AND confirmed_at IS NOT NULL AND confirmed_at >= since.t GROUP BY 1
+     UNION ALL
+     SELECT floor(j.second::float8 / $2)::bigint, 'joined', sum(j.joined)::int, 0, 0, NULL
+       FROM queue_join_seconds j, since
+      WHERE j.event_id = $1 AND j.second >= since.w * $2 GROUP BY 1
+     UNION ALL
+     SELECT floor(extract(epoch FROM admitted_at) / $2)::bigint, 'admitted', count(*)::int,
+            0, 0, NULL
+       FROM queue_admissions, since WHERE event_id = $1 AND admitted_at >= since.t GROUP BY 1
+     UNION ALL
+     SELECT floor(extract(epoch FROM left_at) / $2)::bigint, 'left', count(*)::int, 0, 0,
+            NULL
+       FROM queue_entries x, since WHERE x.event_id = $1 AND x.left_at >= since.t
+        AND NOT EXISTS (SELECT 1 FROM queue_admissions y WHERE y.event_id = $1
+                           AND y.customer_id = x.customer_id)
+      GROUP BY 1
+     UNION ALL
+     SELECT NULL, 'now', 0, 0, 0, since.w FROM since) AS figures`;
+
+interface Read { nowMs: number; sinceWindow: number; byWindow: Map<number, WindowCounts> }
+
+/** The windows from `fromWindow` (null: every window of the series) to the open one. */
+async function readWindows(db: Queryable, eventId: string, fromWindow: number | null):
+  Promise<Read> {
+  const { rows } = await db.query<{ w: string | null; source: string; n: number; k: number;
+    revenue: number; now_ms: number; since_w: string | null }>(
+    seriesSql, [eventId, latencyWindowMs / 1000, seriesPoints, fromWindow],
+  );
+  const byWindow = new Map<number, WindowCounts>();
+  let nowMs = 0;
+  let sinceWindow = 0;
+  for (const row of rows) {
+    nowMs = Number(row.now_ms);
+    if (row.w === null) {
+      sinceWindow = Number(row.since_w);
+      continue;
+    }
+    const w = Number(row.w);
+    const entry = byWindow.get(w) ?? { ...noCounts };
+    addTo[row.source]?.(entry, row.n);
+    if (row.source === 'orders') {
+      entry.sold += row.n;
+      entry.orders += row.k;
+      entry.revenue += Number(row.revenue);
+    }
+    byWindow.set(w, entry);
+  }
+  return { nowMs, sinceWindow, byWindow };
+}
+
+interface Kept {
+  /** Closed windows' counts by window index, each read after it settled. */
+  closed: Map<number, WindowCounts>;
+  /** The newest kept window: reads start after it. */
+  through: number;
+  /** When every window was last read (this node's clock: a cadence, not a decision). */
+  fullReadAtMs: number;
+}
+
+/**
+ * A node's settled windows of each event's series (bounded, by event id). The dashboard's
+ * computations of one event share it; the figures decide nothing, so losing it costs one read
+ * of the whole two minutes.
+ */
+export class SeriesMemo {
+  private readonly events = new LRUCache<string, Kept>({ max: limits.statsCacheEntries });
+
+  /** Kept windows of an event, if any. */
+  get(eventId: string): Kept | undefined {
+    return this.events.get(eventId);
+  }
+
+  /** Replaces an event's kept windows. */
+  set(eventId: string, kept: Kept): void {
+    this.events.set(eventId, kept);
+  }
+}
+
+/**
+ * The series' counts of one event: read from the tables for the windows not settled yet (all
+ * of them without a memo, or when the memo's full read is due), from the memo for the rest.
+ */
+export async function readSeriesCounts(db: Queryable, eventId: string, clock: Clock,
+  memo?: SeriesMemo): Promise<SeriesCounts> {
+  const kept = memo?.get(eventId);
+  const full = kept === undefined
+    || clock.nowMs() - kept.fullReadAtMs >= limits.statsSeriesFullReadMs;
+  const read = await readWindows(db, eventId, full ? null : kept.through + 1);
+  const current = Math.floor(read.nowMs / latencyWindowMs);
+  const first = current - (seriesPoints - 1);
+  const closed = new Map<number, WindowCounts>();
+  const windows: SeriesCounts['windows'] = [];
+  let through = full ? first - 1 : kept.through;
+  for (let w = first; w <= current; w += 1) {
+    const fresh = w >= read.sinceWindow;
+    const counts = fresh ? read.byWindow.get(w) ?? { ...noCounts }
+      : kept?.closed.get(w) ?? { ...noCounts };
+    windows.push({ startMs: w * latencyWindowMs, counts });
+    const settled = (w + 1) * latencyWindowMs + limits.statsSeriesSettleMs <= read.nowMs;
+    if (!settled) continue;
+    closed.set(w, counts);
+    if (fresh) through = Math.max(through, w);
+  }
+  memo?.set(eventId, {
+    closed, through,
+    fullReadAtMs: full ? clock.nowMs() : (kept as Kept).fullReadAtMs,
+  });
+  return { nowMs: read.nowMs, windows };
+}
