@@ -302,7 +302,9 @@ export const limits = {
   statsCacheEntries: 200,
   /**
    * A closed window of the dashboard's series is kept by a node (not read again) once it
-   * closed this long ago: longer than any transaction stamping a row in it runs.
+   * closed this long plus the statement timeout (PG_STATEMENT_TIMEOUT_MS) ago, counted on a
+   * standby from its last replayed commit: beyond one statement, slack for a transaction of a
+   * few short ones. A longer one lands late; the full read below repairs it.
    */
   statsSeriesSettleMs: 10_000,
   /** How often a node reads every window of a series again (the kept ones' safety net). */

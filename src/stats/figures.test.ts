@@ -13,13 +13,13 @@ import { ManualClock } from '../core/clock.js';
 import type { App } from '../http/types.js';
 import { zoneCounts } from '../inventory/availability.js';
 import { recountOrderCounts } from '../orders/counts.js';
-import type { Db } from '../storage/index.js';
+import type { Db, Queryable } from '../storage/index.js';
 import { appPerSuite } from '../testing/apps.js';
 import { testBackends } from '../testing/backends.js';
 import { bearer, buildCustomer, buildEvent, buildHold } from '../testing/factories.js';
 import { withoutKeptCounts } from '../testing/queueCounts.js';
 import { onSaleStats, type OnSaleStats } from './onsale.js';
-import { SeriesMemo } from './series.js';
+import { readSeriesCounts, SeriesMemo } from './series.js';
 
 const backends = await testBackends();
 
@@ -165,5 +165,34 @@ for (const backend of backends) {
         expect(holdsIn(full)).toBe(3);
         expect(full.series).toEqual((await onSaleStats(db, ctx.coord, clock, eventId)).series);
       });
+
+    it('reads again the windows it lacks after the database clock steps back', async () => {
+      const event = await buildEvent(ctx);
+      const eventId = event.eventId;
+      const fan = await buildCustomer(ctx);
+      const hold = await buildHold(ctx, eventId, fan.customerId, { seats: ['A-1-1'] });
+      // 10 s ago: the window before the open one, still open to late rows at +0 s.
+      await db.query(`UPDATE holds SET created_at = now() - interval '10 seconds'
+                       WHERE hold_id = $1`, [hold.holdId]);
+      // The same database read through a clock `skewSeconds` ahead (as a standby's or a
+      // failed-over primary's would be): every now() of the series' query moved.
+      const skewed = (skewSeconds: number): Queryable => ({
+        query: (sql, params) => db.query(
+          sql.replaceAll('now()', `(now() + interval '${skewSeconds} seconds')`), params),
+        exec: (sql) => db.exec(sql),
+      });
+      const clock = new ManualClock(Date.now());
+      const memo = new SeriesMemo();
+      const holds = async (skewSeconds: number): Promise<number> => {
+        const read = await readSeriesCounts(skewed(skewSeconds), eventId, clock, memo);
+        return read.windows.reduce((sum, w) => sum + w.counts.holds, 0);
+      };
+      // +20 s keeps the windows up to two before its open one; +0 s reads the one before
+      // its open one and keeps older ones; +10 s then lacks that window from the memo.
+      expect(await holds(20)).toBe(1);
+      expect(await holds(0)).toBe(1);
+      expect(await holds(10)).toBe(1);
+      expect(await holds(10)).toBe(1);
+    });
   });
 }

@@ -6,13 +6,19 @@
  * Every figure is a range of an index over the window's time column (sales by
  * orders_event_settled_idx, migration 076), so a read costs what happened in the windows it
  * reads; the one exception is the leavers' check for an admission, which the planner may hash
- * over the event's admissions. A closed window stops changing once every transaction
- * that stamped a row in it has committed, so a node keeps the windows that closed more than
- * `limits.statsSeriesSettleMs` ago (SeriesMemo) and reads only the newer ones: one or two
- * windows of history a computation instead of the whole two minutes (the rehearsal's
- * dashboard re-read them once a second). A transaction open longer than that margin would
- * land in a kept window late: every `limits.statsSeriesFullReadMs` a computation reads all
- * the windows again, so the series is exact against a recount from then on.
+ * over the event's admissions. Rows are stamped with their transaction's now(), its start, and
+ * become visible at its commit: a closed window stops changing once every transaction that
+ * started in it has committed. A node keeps the windows that closed more than a margin ago
+ * (SeriesMemo: the statement timeout plus `limits.statsSeriesSettleMs`, as the HTTP route
+ * builds it) and reads only the others: a few windows of history a computation instead of the
+ * whole two minutes (the rehearsal's dashboard re-read them once a second). On a standby the
+ * margin counts from the last transaction it replayed, not from its clock, so replication lag
+ * does not shorten it. A transaction of several statements may still outlast the margin
+ * (each statement is bounded by the timeout, each pause between them by the idle-in-
+ * transaction timeout) and land in a kept window late: every `limits.statsSeriesFullReadMs` a
+ * computation reads all the windows again, so the series is exact against a recount from then
+ * on. Each read starts at the oldest window of the series the memo does not hold, so a clock
+ * that steps back (a failover, a standby with another clock) re-reads what it lacks.
  */
 import { LRUCache } from 'lru-cache';
 
@@ -54,17 +60,20 @@ export interface SeriesCounts {
 }
 
 /**
- * SQL: per window from window index `$4` (or the series' first window, whichever is later;
- * the open window and the one before it always), each source's count; plus one row with the
- * database clock and the first window read.
+ * SQL: per window from the oldest of the series not in `$4` (the windows the memo keeps; the
+ * open window and the one before it always), each source's count; plus one row with the
+ * database clock, the first window read and the time windows settle against (the standby's
+ * last replayed commit; null before it replayed one).
  */
 const seriesSql = `WITH cur AS (SELECT floor(extract(epoch FROM now()) / $2)::bigint AS w),
-   first AS (SELECT greatest(cur.w - ($3 - 1),
-                             least(coalesce($4::bigint, cur.w - ($3 - 1)), cur.w - 1)) AS w
+   first AS (SELECT coalesce((SELECT min(g) FROM generate_series(cur.w - ($3 - 1), cur.w - 2) g
+                               WHERE g <> ALL ($4::bigint[])), cur.w - 1) AS w
                FROM cur),
    since AS (SELECT first.w, to_timestamp(first.w * $2) AS t FROM first)
    SELECT w, source, n, k, revenue,
-          (extract(epoch FROM now()) * 1000)::float8 AS now_ms, since_w FROM (
+          (extract(epoch FROM now()) * 1000)::float8 AS now_ms, since_w,
+          (extract(epoch FROM CASE WHEN pg_is_in_recovery() THEN pg_last_xact_replay_timestamp()
+                                   ELSE now() END) * 1000)::float8 AS settled_ms FROM (
      SELECT floor(extract(epoch FROM created_at) / $2)::bigint AS w, 'holds' AS source,
             count(*)::int AS n, 0 AS k, 0::float8 AS revenue, NULL::bigint AS since_w
        FROM holds, since WHERE event_id = $1 AND created_at >= since.t GROUP BY 1
@@ -95,20 +104,28 @@ const seriesSql = `WITH cur AS (SELECT floor(extract(epoch FROM now()) / $2)::bi
      UNION ALL
      SELECT NULL, 'now', 0, 0, 0, since.w FROM since) AS figures`;
 
-interface Read { nowMs: number; sinceWindow: number; byWindow: Map<number, WindowCounts> }
+interface Read {
+  nowMs: number;
+  /** Windows that closed a margin before this settle (null: none yet). */
+  settledMs: number | null;
+  sinceWindow: number;
+  byWindow: Map<number, WindowCounts>;
+}
 
-/** The windows from `fromWindow` (null: every window of the series) to the open one. */
-async function readWindows(db: Queryable, eventId: string, fromWindow: number | null):
+/** The windows from the oldest not in `keptWindows` (empty: every one) to the open one. */
+async function readWindows(db: Queryable, eventId: string, keptWindows: number[]):
   Promise<Read> {
   const { rows } = await db.query<{ w: string | null; source: string; n: number; k: number;
-    revenue: number; now_ms: number; since_w: string | null }>(
-    seriesSql, [eventId, latencyWindowMs / 1000, seriesPoints, fromWindow],
+    revenue: number; now_ms: number; since_w: string | null; settled_ms: number | null }>(
+    seriesSql, [eventId, latencyWindowMs / 1000, seriesPoints, keptWindows],
   );
   const byWindow = new Map<number, WindowCounts>();
   let nowMs = 0;
+  let settledMs: number | null = null;
   let sinceWindow = 0;
   for (const row of rows) {
     nowMs = Number(row.now_ms);
+    settledMs = row.settled_ms === null ? null : Number(row.settled_ms);
     if (row.w === null) {
       sinceWindow = Number(row.since_w);
       continue;
@@ -123,14 +140,12 @@ async function readWindows(db: Queryable, eventId: string, fromWindow: number | 
     }
     byWindow.set(w, entry);
   }
-  return { nowMs, sinceWindow, byWindow };
+  return { nowMs, settledMs, sinceWindow, byWindow };
 }
 
 interface Kept {
   /** Closed windows' counts by window index, each read after it settled. */
   closed: Map<number, WindowCounts>;
-  /** The newest kept window: reads start after it. */
-  through: number;
   /** When every window was last read (this node's clock: a cadence, not a decision). */
   fullReadAtMs: number;
 }
@@ -142,6 +157,13 @@ interface Kept {
  */
 export class SeriesMemo {
   private readonly events = new LRUCache<string, Kept>({ max: limits.statsCacheEntries });
+
+  /**
+   * `settleMs`: how long after a window closes it is kept; longer than a transaction that
+   * stamps a row in it runs (the HTTP route: the statement timeout plus
+   * `limits.statsSeriesSettleMs`).
+   */
+  constructor(readonly settleMs: number = limits.statsSeriesSettleMs) {}
 
   /** Kept windows of an event, if any. */
   get(eventId: string): Kept | undefined {
@@ -155,32 +177,33 @@ export class SeriesMemo {
 }
 
 /**
- * The series' counts of one event: read from the tables for the windows not settled yet (all
- * of them without a memo, or when the memo's full read is due), from the memo for the rest.
+ * The series' counts of one event: read from the tables for the windows the memo does not
+ * hold (all of them without a memo, or when the memo's full read is due), from the memo for
+ * the rest.
  */
 export async function readSeriesCounts(db: Queryable, eventId: string, clock: Clock,
   memo?: SeriesMemo): Promise<SeriesCounts> {
   const kept = memo?.get(eventId);
   const full = kept === undefined
     || clock.nowMs() - kept.fullReadAtMs >= limits.statsSeriesFullReadMs;
-  const read = await readWindows(db, eventId, full ? null : kept.through + 1);
+  const read = await readWindows(db, eventId, full ? [] : [...kept.closed.keys()]);
   const current = Math.floor(read.nowMs / latencyWindowMs);
   const first = current - (seriesPoints - 1);
+  const settleMs = memo?.settleMs ?? 0;
   const closed = new Map<number, WindowCounts>();
   const windows: SeriesCounts['windows'] = [];
-  let through = full ? first - 1 : kept.through;
   for (let w = first; w <= current; w += 1) {
-    const fresh = w >= read.sinceWindow;
-    const counts = fresh ? read.byWindow.get(w) ?? { ...noCounts }
-      : kept?.closed.get(w) ?? { ...noCounts };
+    // Below the read's first window every window is one the memo holds (the query starts
+    // at the oldest it does not).
+    const held = w < read.sinceWindow ? kept?.closed.get(w) : undefined;
+    const counts = held ?? read.byWindow.get(w) ?? { ...noCounts };
     windows.push({ startMs: w * latencyWindowMs, counts });
-    const settled = (w + 1) * latencyWindowMs + limits.statsSeriesSettleMs <= read.nowMs;
-    if (!settled) continue;
-    closed.set(w, counts);
-    if (fresh) through = Math.max(through, w);
+    const settled = held !== undefined || (read.settledMs !== null
+      && (w + 1) * latencyWindowMs + settleMs <= read.settledMs);
+    if (settled) closed.set(w, counts);
   }
   memo?.set(eventId, {
-    closed, through,
+    closed,
     fullReadAtMs: full ? clock.nowMs() : (kept as Kept).fullReadAtMs,
   });
   return { nowMs: read.nowMs, windows };

@@ -22,7 +22,10 @@ export async function adminRoutes(app: App, ctx: AppContext): Promise<void> {
   const statsCache = new OnSaleStatsCache({
     ttlMs: ctx.config.http.statsCacheMs, maxEntries: limits.statsCacheEntries,
   });
-  const seriesMemo = new SeriesMemo();
+  // A kept window must outlast the transactions stamping rows in it: a statement runs at most
+  // the statement timeout (a transaction of several, longer: the memo's full read repairs it).
+  const seriesMemo = new SeriesMemo(
+    ctx.config.pg.statementTimeoutMs + limits.statsSeriesSettleMs);
   app.get(
     '/api/v1/admin/events/:eventId/stats',
     {

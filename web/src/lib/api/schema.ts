@@ -4734,7 +4734,7 @@ export interface paths {
                                 latencyMsP50: number | null;
                                 latencyMsP99: number | null;
                             };
-                            /** @description The last two minutes in windows of stepSeconds, oldest first (the last window is the current one, still open): a dashboard opened mid-sale starts its charts from it, then appends what it polls. Read from the tables; a node keeps the windows that closed over 10 s ago and reads them all again once a minute. */
+                            /** @description The last two minutes in windows of stepSeconds, oldest first (the last window is the current one, still open): a dashboard opened mid-sale starts its charts from it, then appends what it polls. Read from the tables; a node keeps the windows that closed longer ago than the statement timeout plus 10 s (25 s by default; on a standby, before its last replayed commit) and reads them all again once a minute, so a row written late into a kept window shows within a minute. */
                             series: {
                                 stepSeconds: number;
                                 points: {
