@@ -60,9 +60,22 @@ export async function recountOrderCounts(db: Queryable, eventId: string):
 
 /**
  * Folds the kept rows of backends that are gone into shard 0 (at most `max` rows; never
- * waits on a writer), so an event's rows stay as many as the live connections.
+ * waits on a writer), so an event's rows stay as many as the live connections. Returns the
+ * rows merged (migration 077).
  */
 export async function compactOrderCounts(db: Queryable, max = 64): Promise<number> {
   const { rows } = await db.query<{ n: number }>('SELECT order_counts_compact($1) AS n', [max]);
+  return Number(rows[0]?.n ?? 0);
+}
+
+/**
+ * The same for tickets sold (ticket_counts, 047), which the dashboard sums: the admission
+ * tick compacts them only for events with a waiting room, so without this an event without
+ * one kept a row per backend that ever sold it a ticket. Never waits on a tick or a writer
+ * (SKIP LOCKED); returns the rows merged.
+ */
+export async function compactTicketCounts(db: Queryable, max = 64): Promise<number> {
+  const { rows } = await db.query<{ n: number }>('SELECT ticket_counts_compact($1) AS n',
+    [max]);
   return Number(rows[0]?.n ?? 0);
 }

@@ -1,8 +1,9 @@
 /**
  * The tick's shape of what is left (queue_shape) reads the unsold tickets, not the event's
  * every ticket, on statistics made while every ticket was unsold (as at a sale's start, with
- * nothing analyzing tickets since): migration 076 runs it off sequential scans. The control
- * is the same function with that setting reset (as it was before 076) for one call.
+ * nothing analyzing tickets since): it runs off sequential scans (076; a SET in its definition
+ * since 077). The control is the same function with that setting reset (as it was before 076)
+ * for one call.
  * PostgreSQL only: tuples read come from pg_stat_xact_user_tables.
  */
 import { expect, it } from 'vitest';

@@ -16,8 +16,9 @@
 -- A reader sums the rows. order_counts_compact merges the rows of backends that are gone
 -- into shard 0 (bounded, SKIP LOCKED); the booking maintenance runs it (orders/workers.ts).
 --
--- Exact against the orders at every committed state; src/stats/stats.test.ts holds the kept
--- figures to a recount from the orders on both backends.
+-- Exact against the orders at every committed state reached by INSERT, UPDATE and DELETE
+-- (TRUNCATE: 077); src/stats/figures.test.ts holds the kept figures to a recount from the
+-- orders on both backends.
 
 -- fillfactor: updated in place all through a sale, possibly with nothing vacuuming them.
 CREATE TABLE order_counts (
