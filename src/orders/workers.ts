@@ -1,6 +1,7 @@
 /**
- * Booking maintenance duties: the hold-expiry sweeper, payment reconciliation and retention
- * (idempotency records, webhook dedupe records, simulated gateway books). None of them decides
+ * Booking maintenance duties: the hold-expiry sweeper, payment reconciliation, retention
+ * (idempotency records, webhook dedupe records, simulated gateway books) and compaction of
+ * the dashboard's kept counts (order_counts, ticket_counts). None of them decides
  * anything a request depends on (expired holds are already free, settled payments ignore
  * repeats), so running them twice is harmless; they still run on one elected node at a time
  * (SPEC §3) to avoid wasted work, and move to another node within the lease time when the
@@ -13,7 +14,7 @@ import { limits } from '../config/limits.js';
 import { LeaderElector } from '../coord/leader.js';
 import { refundCancelledEvents } from './eventRefunds.js';
 import { sweepExpiredHolds } from '../holds/sweeper.js';
-import { compactOrderCounts } from './counts.js';
+import { compactOrderCounts, compactTicketCounts } from './counts.js';
 import { pruneIdempotencyKeys } from '../idempotency/store.js';
 import { paymentsFor } from '../payments/index.js';
 import { reconcilePayments } from './reconcile.js';
@@ -93,12 +94,18 @@ export function startBookingWorkers(ctx: AppContext, options: BookingWorkerOptio
       await refundCancelledEvents(bookingDeps(ctx));
       await pruneIdempotencyKeys(ctx.db);
       await pruneBookingRecords(ctx.db);
+    });
+  // Its own loop: a step above that throws every run (a payment provider outage) would
+  // otherwise skip it every run, and the dashboard's kept rows would grow with the churn.
+  const stopCompaction = leaderLoop(ctx, elector, options.maintainEveryMs ?? 15_000,
+    'kept counts compaction', async () => {
       await compactOrderCounts(ctx.db);
+      await compactTicketCounts(ctx.db);
     });
   void elector.start();
   return {
     async stop() {
-      await Promise.all([stopSweeps(), stopMaintenance()]);
+      await Promise.all([stopSweeps(), stopMaintenance(), stopCompaction()]);
       await elector.stop();
     },
   };
