@@ -151,6 +151,15 @@ interface Kept {
 }
 
 /**
+ * How long after a window closes a node keeps it: the longest one statement (and so a
+ * one-statement transaction stamping a row in the window) runs, plus
+ * `limits.statsSeriesSettleMs` of slack for a transaction of a few short statements.
+ */
+export function seriesSettleMs(statementTimeoutMs: number): number {
+  return statementTimeoutMs + limits.statsSeriesSettleMs;
+}
+
+/**
  * A node's settled windows of each event's series (bounded, by event id). The dashboard's
  * computations of one event share it; the figures decide nothing, so losing it costs one read
  * of the whole two minutes.
@@ -160,8 +169,7 @@ export class SeriesMemo {
 
   /**
    * `settleMs`: how long after a window closes it is kept; longer than a transaction that
-   * stamps a row in it runs (the HTTP route: the statement timeout plus
-   * `limits.statsSeriesSettleMs`).
+   * stamps a row in it runs (the HTTP route: `seriesSettleMs` of the statement timeout).
    */
   constructor(readonly settleMs: number = limits.statsSeriesSettleMs) {}
 

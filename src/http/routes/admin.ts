@@ -7,7 +7,7 @@ import type { AppContext } from '../../context.js';
 import { AdminOrderList, OrderSearchQuery } from '../../orders/schemas.js';
 import { searchOrders } from '../../orders/search.js';
 import { onSaleStats } from '../../stats/onsale.js';
-import { SeriesMemo } from '../../stats/series.js';
+import { SeriesMemo, seriesSettleMs } from '../../stats/series.js';
 import { OnSaleStatsCache } from '../../stats/statsCache.js';
 import { displayRead } from '../../storage/replica.js';
 import { OnSaleStatsSchema } from '../../stats/schemas.js';
@@ -24,8 +24,7 @@ export async function adminRoutes(app: App, ctx: AppContext): Promise<void> {
   });
   // A kept window must outlast the transactions stamping rows in it: a statement runs at most
   // the statement timeout (a transaction of several, longer: the memo's full read repairs it).
-  const seriesMemo = new SeriesMemo(
-    ctx.config.pg.statementTimeoutMs + limits.statsSeriesSettleMs);
+  const seriesMemo = new SeriesMemo(seriesSettleMs(ctx.config.pg.statementTimeoutMs));
   app.get(
     '/api/v1/admin/events/:eventId/stats',
     {
