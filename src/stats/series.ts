@@ -106,7 +106,10 @@ const seriesSql = `WITH cur AS (SELECT floor(extract(epoch FROM now()) / $2)::bi
 
 interface Read {
   nowMs: number;
-  /** Windows that closed a margin before this settle (null: none yet). */
+  /**
+   * What a window's close plus the margin is held against: now(), or on a standby its last
+   * replayed commit (the primary's clock; null before it replayed one: nothing settles).
+   */
   settledMs: number | null;
   sinceWindow: number;
   byWindow: Map<number, WindowCounts>;
