@@ -13,7 +13,7 @@
  */
 import { expect, it } from 'vitest';
 
-import { sqlState } from '../storage/index.js';
+import { sqlState, type Db } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
 import { buildQueuedEvent, insertCustomerRows } from '../testing/factories.js';
 import { waitForLockWait } from '../testing/lockWait.js';
@@ -24,6 +24,7 @@ import { moveBatch } from './handover.js';
 import { joinLine } from './line.js';
 import { reserveWaitlistBase } from './waitblock.js';
 import { listWaitlist } from '../waitlist/waitlist.js';
+import { offerReturnedTickets, type ReturnedTicket } from '../waitlist/offers.js';
 
 const backends = await testBackends();
 
@@ -212,6 +213,110 @@ describePostgres(backends, 'two move batches whose bucket counts cross on Postgr
     it('control: without the lock in bucket order the two batches deadlock', async () => {
       const { results } = await crossing(true);
       const codes = results.map((r) => ('error' in r ? sqlState(r.error) : 'ok'));
+      expect(codes).toContain('40P01');
+    });
+  });
+
+/** Buckets of `event` whose waiting count differs from a recount of its entries. */
+async function countsOff(db: Db, eventId: string): Promise<unknown[]> {
+  const { rows } = await db.query(
+    `SELECT bucket
+       FROM (SELECT bucket, waiting FROM waitlist_counts WHERE event_id = $1) AS c
+       FULL JOIN (SELECT waitlist_bucket(seq) AS bucket, count(*)::int AS n
+                    FROM waitlist_entries WHERE event_id = $1 AND status = 'waiting'
+                   GROUP BY 1) AS w USING (bucket)
+      WHERE coalesce(c.waiting, 0) <> coalesce(w.n, 0)`, [eventId]);
+  return rows;
+}
+
+/**
+ * A waitlist offer against a move batch (migrations 037 and 073). Two tickets come back;
+ * fan A (first on the waitlist, their entry in bucket X) and fan B (far behind on the
+ * waitlist, and still in the line) are offered one each. Meanwhile a move batch moves B up
+ * and a joiner J whose block place is in bucket X. The offer pauses after A's offer (A's
+ * entry written, bucket X's count held by its trigger) until the batch waits for a lock.
+ * Taking every fan's customer lock up front, the batch waits for B's lock holding nothing
+ * the offer needs: the offer finishes, then the batch (B keeps the live offer, J joins). The
+ * control takes B's lock only at B's offer, as offers once did: the batch holds B's lock and
+ * waits for bucket X, the offer holds X and asks for B's lock, and PostgreSQL reports the
+ * deadlock. PostgreSQL only: it needs two transactions at once.
+ */
+describePostgres(backends, 'a waitlist offer against a move batch on PostgreSQL',
+  { poolMax: 6 }, (suite) => {
+    async function crossing(lockPerOffer: boolean) {
+      const { db, ctx } = suite;
+      const event = await buildQueuedEvent(ctx);
+      const line = await insertCustomerRows(db, 400);
+      await joinLine(db, event, line, undefined);
+      const base = await db.tx((tx) => reserveWaitlistBase(tx, event.eventId));
+      // The fan whose block place is the `k`th seq of bucket `x + b`.
+      const x = ((base + 1) >> 6) + 1;
+      const fan = (b: number, k: number): string => {
+        const customer = line[((x + b) << 6) + k - base - 1];
+        if (customer === undefined) throw new Error(`no fan for bucket ${x + b}`);
+        return customer;
+      };
+      const [joiner, b, a] = [fan(0, 0), fan(3, 0), line[399] as string];
+      await db.query(
+        `INSERT INTO waitlist_entries (event_id, customer_id, quantity, status, seq)
+         VALUES ($1, $2, 1, 'waiting', $3), ($1, $4, 1, 'waiting', $5)`,
+        [event.eventId, a, (x << 6) + 40, b, base + 1_000_000]);
+      const { rows: tickets } = await db.query<ReturnedTicket>(
+        `SELECT ticket_no, zone_key FROM tickets
+          WHERE event_id = $1 AND hold_id IS NULL AND order_id IS NULL
+          ORDER BY ticket_no LIMIT 2`, [event.eventId]);
+      expect(tickets).toHaveLength(2);
+
+      let goOn = (): void => undefined;
+      const gate = new Promise<void>((resolve) => { goOn = resolve; });
+      let firstMade = (): void => undefined;
+      const madeA = new Promise<void>((resolve) => { firstMade = resolve; });
+      const settle = <T>(work: Promise<T>) =>
+        work.then((value) => ({ value }), (error: unknown) => ({ error }));
+      // The tickets are free: locked here as a return would hold them.
+      const offer = settle(db.tx(async (tx) => {
+        await tx.query(
+          `SELECT 1 FROM tickets WHERE event_id = $1 AND ticket_no = ANY($2::int[])
+            ORDER BY ticket_no FOR UPDATE`,
+          [event.eventId, tickets.map((t) => t.ticket_no)]);
+        return await offerReturnedTickets(tx, event.eventId, tickets, 'released', undefined, {
+          ...(lockPerOffer ? { lockPerOffer: true as const } : {}),
+          offerMade: async (made) => {
+            if (made.customerId !== a) return;
+            firstMade();
+            await gate;
+          },
+        });
+      }, { maxAttempts: 1 }));
+      await madeA;
+      const move = settle(moveBatch(db, event,
+        [joiner, b].map((customerId) => ({ customerId, quantity: 1 }))));
+      await waitForLockWait(db, 'waitlist_move_batch(', 'the move batch');
+      goOn();
+      return { event, fans: { a, b, joiner }, offer: await offer, move: await move };
+    }
+
+    it('the offer takes its fans\' customer locks first: both finish', async () => {
+      const { db } = suite;
+      const { event, fans, offer, move } = await crossing(false);
+      expect('value' in offer && offer.value.map((made) => made.customerId))
+        .toEqual([fans.a, fans.b]);
+      expect('value' in move && [...move.value.values()].map((moved) =>
+        moved instanceof Error ? moved.message : moved.entry.left)).toEqual([true, true]);
+      const { rows } = await db.query<{ customer_id: string; status: string }>(
+        `SELECT customer_id, status FROM waitlist_entries WHERE event_id = $1
+          ORDER BY customer_id`, [event.eventId]);
+      expect(rows).toEqual([
+        { customer_id: fans.a, status: 'offered' },
+        { customer_id: fans.b, status: 'offered' },
+        { customer_id: fans.joiner, status: 'waiting' },
+      ].sort((p, q) => (p.customer_id < q.customer_id ? -1 : 1)));
+      expect(await countsOff(db, event.eventId)).toEqual([]);
+    });
+
+    it('control: a customer lock taken after an entry is written deadlocks', async () => {
+      const { offer, move } = await crossing(true);
+      const codes = [offer, move].map((r) => ('error' in r ? sqlState(r.error) : 'ok'));
       expect(codes).toContain('40P01');
     });
   });
