@@ -148,7 +148,11 @@ describePostgres(backends, 'two move batches of one event at once on PostgreSQL'
  */
 describePostgres(backends, 'two move batches whose bucket counts cross on PostgreSQL',
   { poolMax: 6 }, (suite) => {
-    async function crossing(unorderedBucketLocks: boolean) {
+    /**
+     * `unguarded`: 'ordered' as production calls it; 'unordered' the control's seam; 'null'
+     * calls the function directly with a NULL guard list (migration 078: removes nothing).
+     */
+    async function crossing(unguarded: 'ordered' | 'unordered' | 'null') {
       const { db, ctx } = suite;
       const event = await buildQueuedEvent(ctx);
       const line = await insertCustomerRows(db, 260);
@@ -175,9 +179,21 @@ describePostgres(backends, 'two move batches whose bucket counts cross on Postgr
         [event.eventId, x + 1]));
       const settle = <T>(work: Promise<T>) =>
         work.then((value) => ({ value }), (error: unknown) => ({ error }));
-      const seams = unorderedBucketLocks ? { unorderedBucketLocks: true as const } : {};
-      const move = (fans: string[]) => settle(moveBatch(db, event,
-        fans.map((customerId) => ({ customerId, quantity: 1 })), undefined, seams));
+      const seams = unguarded === 'unordered' ? { unorderedBucketLocks: true as const } : {};
+      // Whether each fan moved.
+      const direct = async (fans: string[]): Promise<boolean[]> => (await db.query<{
+        outcome: string;
+      }>(
+        `SELECT outcome FROM waitlist_move_batch($1::uuid, $2::uuid[],
+           array_fill(NULL::text, ARRAY[$3::int]), array_fill(1, ARRAY[$3::int]),
+           array_fill(true, ARRAY[$3::int]), 8, NULL, NULL)`,
+        [event.eventId, fans, fans.length])).rows
+        .map((row) => row.outcome === 'joined' || row.outcome === 'known');
+      const viaBatch = async (fans: string[]): Promise<boolean[]> => [...(await moveBatch(
+        db, event, fans.map((customerId) => ({ customerId, quantity: 1 })), undefined, seams,
+      )).values()].map((moved) => !(moved instanceof Error) && moved.entry.left === true);
+      const move = (fans: string[]) =>
+        settle(unguarded === 'null' ? direct(fans) : viaBatch(fans));
       const first = move([a1, a2, aUp]);
       await waitForLockWait(db, 'waitlist_move_batch(', 'batch A');
       const second = move([b1, bUp]);
@@ -188,10 +204,9 @@ describePostgres(backends, 'two move batches whose bucket counts cross on Postgr
 
     it('locking the buckets in bucket order first, both batches finish', async () => {
       const { db } = suite;
-      const { event, base, movers, results } = await crossing(false);
+      const { event, base, movers, results } = await crossing('ordered');
       for (const result of results) {
-        expect('value' in result && [...result.value.values()].every((moved) =>
-          !(moved instanceof Error) && moved.entry.left)).toBe(true);
+        expect('value' in result && result.value.every(Boolean)).toBe(true);
       }
       // Every mover at the place their line number gives, and the counts true to the rows.
       const { rows } = await db.query<{ customer_id: string; place: string }>(
@@ -211,9 +226,18 @@ describePostgres(backends, 'two move batches whose bucket counts cross on Postgr
     });
 
     it('control: without the lock in bucket order the two batches deadlock', async () => {
-      const { results } = await crossing(true);
+      const { results } = await crossing('unordered');
       const codes = results.map((r) => ('error' in r ? sqlState(r.error) : 'ok'));
       expect(codes).toContain('40P01');
+    });
+
+    it('a NULL guard list removes no guard: both batches finish', async () => {
+      const { results } = await crossing('null');
+      const codes = results.map((r) => ('error' in r ? sqlState(r.error) : 'ok'));
+      expect(codes).toEqual(['ok', 'ok']);
+      for (const result of results) {
+        expect('value' in result && result.value.every(Boolean)).toBe(true);
+      }
     });
   });
 
