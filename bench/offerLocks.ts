@@ -43,7 +43,7 @@ await db.query(
      SELECT gen_random_uuid(), 'lock-' || n || '-' || $2 || '@example.com', 'Fan', 'none'
        FROM generate_series(1, $1::int) AS n RETURNING customer_id)
    INSERT INTO waitlist_entries (event_id, customer_id, quantity, status)
-   SELECT $2, customer_id, 1, 'waiting' FROM c`, [waiting, event.eventId]);
+   SELECT $2::uuid, customer_id, 1, 'waiting' FROM c`, [waiting, event.eventId]);
 await db.query('VACUUM ANALYZE');
 const { rows: [ticket] } = await db.query<{ ticket_no: number; zone_key: string }>(
   'SELECT ticket_no, zone_key FROM tickets WHERE event_id = $1 ORDER BY ticket_no LIMIT 1',
