@@ -15,6 +15,7 @@ import { expect, it } from 'vitest';
 
 import { sqlState, type Db } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
+import { limits } from '../config/limits.js';
 import { buildQueuedEvent, insertCustomerRows } from '../testing/factories.js';
 import { waitForLockWait } from '../testing/lockWait.js';
 import { holdOpen } from '../testing/openTx.js';
@@ -342,5 +343,34 @@ describePostgres(backends, 'a waitlist offer against a move batch on PostgreSQL'
       const { offer, move } = await crossing(true);
       const codes = [offer, move].map((r) => ('error' in r ? sqlState(r.error) : 'ok'));
       expect(codes).toContain('40P01');
+    });
+
+    // At the end of a sale thousands wait and every return could serve each of them: the
+    // locks taken ahead are bounded by the tickets, not by the waitlist, so concurrent
+    // returns cannot fill the server's lock table (64 per connection by default).
+    it('a return locks ahead as many fans as it has tickets, plus a few', async () => {
+      const { db, ctx } = suite;
+      const event = await buildQueuedEvent(ctx);
+      const fans = await insertCustomerRows(db, 60);
+      await db.query(
+        `INSERT INTO waitlist_entries (event_id, customer_id, quantity, status, seq)
+         SELECT $1, c, 1, 'waiting', n FROM unnest($2::uuid[]) WITH ORDINALITY AS f(c, n)`,
+        [event.eventId, fans]);
+      const locks = await db.tx(async (tx) => {
+        const { rows: tickets } = await tx.query<ReturnedTicket>(
+          `SELECT ticket_no, zone_key FROM tickets
+            WHERE event_id = $1 AND hold_id IS NULL AND order_id IS NULL
+            ORDER BY ticket_no LIMIT 2 FOR UPDATE`, [event.eventId]);
+        const made = await offerReturnedTickets(tx, event.eventId, tickets, 'released');
+        expect(made).toHaveLength(2);
+        const { rows } = await tx.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_locks
+            WHERE locktype = 'advisory' AND pid = pg_backend_pid()`);
+        return rows[0]?.n ?? 0;
+      });
+      // Two tickets: at most 2 + 16 customer locks and the event's offer lock; all 60
+      // waiting fans could be served, so a lock per candidate would be 61.
+      expect(locks).toBeGreaterThanOrEqual(2);
+      expect(locks).toBeLessThanOrEqual(2 + limits.waitlistOfferLocksAhead + 1);
     });
   });

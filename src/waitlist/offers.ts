@@ -14,8 +14,8 @@
  * Nothing is offered twice: offers on one event serialize on a transaction-scoped lock,
  * and an entry moves waiting → offered under a guarded UPDATE whose row count is checked.
  * Lock order is fixed: ticket rows (taken by the return), then the event's waitlist lock,
- * then the customer locks (the same ones every hold and the move batch take) of every
- * entry the returned tickets could serve, all at once in lock-key order, and only then the
+ * then the customer locks (the same ones every hold and the move batch take) of the first
+ * entries the returned tickets could serve, all at once in lock-key order, and only then the
  * entries and their bucket counts (migration 037); events in id order. An entry written
  * before the next fan's customer lock would hold its bucket count while asking for that
  * lock, and a move batch (migration 073) holding that fan's lock and wanting the bucket for
@@ -157,14 +157,17 @@ export async function offerReturnedTickets(
   for (const ticket of [...tickets].sort((a, b) => a.ticket_no - b.ticket_no)) {
     pool.set(ticket.zone_key, [...(pool.get(ticket.zone_key) ?? []), ticket.ticket_no]);
   }
-  // Every fan the returned tickets could serve (the pool only shrinks, so a fan it cannot
-  // serve now it cannot serve later): their customer locks first, all in one statement in
-  // lock-key order, before any entry (and its bucket count) is written (see the header).
-  // At most `limits.waitlistOfferScan` locks; the offers below take them again at no cost.
+  // The fans the returned tickets could serve (the pool only shrinks, so a fan it cannot
+  // serve now it cannot serve later): the customer locks of the first of them, as many as
+  // the tickets plus `limits.waitlistOfferLocksAhead`, all in one statement in lock-key
+  // order, before any entry (and its bucket count) is written (see the header). Offers
+  // reach past them only when that many fans were passed over; those lock per offer. The
+  // offers below take the locks again at no cost.
   const candidates = waiting.filter((entry) => zoneFor(entry, pool, event) !== undefined);
   if (candidates.length === 0) return [];
   if (seams.lockPerOffer !== true) {
-    await tx.query(offerSql.lockCustomers, [candidates.map((c) => c.customer_id), eventId]);
+    const ahead = candidates.slice(0, tickets.length + limits.waitlistOfferLocksAhead);
+    await tx.query(offerSql.lockCustomers, [ahead.map((c) => c.customer_id), eventId]);
   }
   const offers: OfferMade[] = [];
   for (const entry of candidates) {
