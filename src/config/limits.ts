@@ -132,6 +132,14 @@ export const limits = {
   waitlistQuantityMax: 50,
   /** Waiting entries one return of tickets looks at, earliest first, to place offers. */
   waitlistOfferScan: 500,
+  /**
+   * Customer locks one return takes up front, beyond one per returned ticket, before writing
+   * any offer (src/waitlist/offers.ts): bounds a return's advisory locks (they share the
+   * server's lock table, 64 per connection by default) when thousands wait at the end of a
+   * sale. Each offer takes at least one ticket, so only fans passed over (over their limit,
+   * asking more than is left) push the offers past them; those take their lock per offer.
+   */
+  waitlistOfferLocksAhead: 16,
   /** Customers told about one outbox row (an admission tick, a cancelled event). */
   notifyAudienceMax: 100_000,
   /** Notifications per coordination message between nodes. */

@@ -13,8 +13,9 @@
  */
 import { expect, it } from 'vitest';
 
-import { sqlState } from '../storage/index.js';
+import { sqlState, type Db } from '../storage/index.js';
 import { testBackends } from '../testing/backends.js';
+import { limits } from '../config/limits.js';
 import { buildQueuedEvent, insertCustomerRows } from '../testing/factories.js';
 import { waitForLockWait } from '../testing/lockWait.js';
 import { holdOpen } from '../testing/openTx.js';
@@ -24,6 +25,7 @@ import { moveBatch } from './handover.js';
 import { joinLine } from './line.js';
 import { reserveWaitlistBase } from './waitblock.js';
 import { listWaitlist } from '../waitlist/waitlist.js';
+import { offerReturnedTickets, type ReturnedTicket } from '../waitlist/offers.js';
 
 const backends = await testBackends();
 
@@ -147,7 +149,11 @@ describePostgres(backends, 'two move batches of one event at once on PostgreSQL'
  */
 describePostgres(backends, 'two move batches whose bucket counts cross on PostgreSQL',
   { poolMax: 6 }, (suite) => {
-    async function crossing(unorderedBucketLocks: boolean) {
+    /**
+     * `unguarded`: 'ordered' as production calls it; 'unordered' the control's seam; 'null'
+     * calls the function directly with a NULL guard list (migration 078: removes nothing).
+     */
+    async function crossing(unguarded: 'ordered' | 'unordered' | 'null') {
       const { db, ctx } = suite;
       const event = await buildQueuedEvent(ctx);
       const line = await insertCustomerRows(db, 260);
@@ -174,9 +180,21 @@ describePostgres(backends, 'two move batches whose bucket counts cross on Postgr
         [event.eventId, x + 1]));
       const settle = <T>(work: Promise<T>) =>
         work.then((value) => ({ value }), (error: unknown) => ({ error }));
-      const seams = unorderedBucketLocks ? { unorderedBucketLocks: true as const } : {};
-      const move = (fans: string[]) => settle(moveBatch(db, event,
-        fans.map((customerId) => ({ customerId, quantity: 1 })), undefined, seams));
+      const seams = unguarded === 'unordered' ? { unorderedBucketLocks: true as const } : {};
+      // Whether each fan moved.
+      const direct = async (fans: string[]): Promise<boolean[]> => (await db.query<{
+        outcome: string;
+      }>(
+        `SELECT outcome FROM waitlist_move_batch($1::uuid, $2::uuid[],
+           array_fill(NULL::text, ARRAY[$3::int]), array_fill(1, ARRAY[$3::int]),
+           array_fill(true, ARRAY[$3::int]), 8, NULL, NULL)`,
+        [event.eventId, fans, fans.length])).rows
+        .map((row) => row.outcome === 'joined' || row.outcome === 'known');
+      const viaBatch = async (fans: string[]): Promise<boolean[]> => [...(await moveBatch(
+        db, event, fans.map((customerId) => ({ customerId, quantity: 1 })), undefined, seams,
+      )).values()].map((moved) => !(moved instanceof Error) && moved.entry.left === true);
+      const move = (fans: string[]) =>
+        settle(unguarded === 'null' ? direct(fans) : viaBatch(fans));
       const first = move([a1, a2, aUp]);
       await waitForLockWait(db, 'waitlist_move_batch(', 'batch A');
       const second = move([b1, bUp]);
@@ -187,10 +205,9 @@ describePostgres(backends, 'two move batches whose bucket counts cross on Postgr
 
     it('locking the buckets in bucket order first, both batches finish', async () => {
       const { db } = suite;
-      const { event, base, movers, results } = await crossing(false);
+      const { event, base, movers, results } = await crossing('ordered');
       for (const result of results) {
-        expect('value' in result && [...result.value.values()].every((moved) =>
-          !(moved instanceof Error) && moved.entry.left)).toBe(true);
+        expect('value' in result && result.value.every(Boolean)).toBe(true);
       }
       // Every mover at the place their line number gives, and the counts true to the rows.
       const { rows } = await db.query<{ customer_id: string; place: string }>(
@@ -210,8 +227,150 @@ describePostgres(backends, 'two move batches whose bucket counts cross on Postgr
     });
 
     it('control: without the lock in bucket order the two batches deadlock', async () => {
-      const { results } = await crossing(true);
+      const { results } = await crossing('unordered');
       const codes = results.map((r) => ('error' in r ? sqlState(r.error) : 'ok'));
       expect(codes).toContain('40P01');
+    });
+
+    it('a NULL guard list removes no guard: both batches finish', async () => {
+      const { results } = await crossing('null');
+      const codes = results.map((r) => ('error' in r ? sqlState(r.error) : 'ok'));
+      expect(codes).toEqual(['ok', 'ok']);
+      for (const result of results) {
+        expect('value' in result && result.value.every(Boolean)).toBe(true);
+      }
+    });
+  });
+
+/** Buckets of `event` whose waiting count differs from a recount of its entries. */
+async function countsOff(db: Db, eventId: string): Promise<unknown[]> {
+  const { rows } = await db.query(
+    `SELECT bucket
+       FROM (SELECT bucket, waiting FROM waitlist_counts WHERE event_id = $1) AS c
+       FULL JOIN (SELECT waitlist_bucket(seq) AS bucket, count(*)::int AS n
+                    FROM waitlist_entries WHERE event_id = $1 AND status = 'waiting'
+                   GROUP BY 1) AS w USING (bucket)
+      WHERE coalesce(c.waiting, 0) <> coalesce(w.n, 0)`, [eventId]);
+  return rows;
+}
+
+/**
+ * A waitlist offer against a move batch (migrations 037 and 073). Two tickets come back;
+ * fan A (first on the waitlist, their entry in bucket X) and fan B (far behind on the
+ * waitlist, and still in the line) are offered one each. Meanwhile a move batch moves B up
+ * and a joiner J whose block place is in bucket X. The offer pauses after A's offer (A's
+ * entry written, bucket X's count held by its trigger) until the batch waits for a lock.
+ * Taking every fan's customer lock up front, the batch waits for B's lock holding nothing
+ * the offer needs: the offer finishes, then the batch (B keeps the live offer, J joins). The
+ * control takes B's lock only at B's offer, as offers once did: the batch holds B's lock and
+ * waits for bucket X, the offer holds X and asks for B's lock, and PostgreSQL reports the
+ * deadlock. PostgreSQL only: it needs two transactions at once.
+ */
+describePostgres(backends, 'a waitlist offer against a move batch on PostgreSQL',
+  { poolMax: 6 }, (suite) => {
+    async function crossing(lockPerOffer: boolean) {
+      const { db, ctx } = suite;
+      const event = await buildQueuedEvent(ctx);
+      const line = await insertCustomerRows(db, 400);
+      await joinLine(db, event, line, undefined);
+      const base = await db.tx((tx) => reserveWaitlistBase(tx, event.eventId));
+      // The fan whose block place is the `k`th seq of bucket `x + b`.
+      const x = ((base + 1) >> 6) + 1;
+      const fan = (b: number, k: number): string => {
+        const customer = line[((x + b) << 6) + k - base - 1];
+        if (customer === undefined) throw new Error(`no fan for bucket ${x + b}`);
+        return customer;
+      };
+      const [joiner, b, a] = [fan(0, 0), fan(3, 0), line[399] as string];
+      await db.query(
+        `INSERT INTO waitlist_entries (event_id, customer_id, quantity, status, seq)
+         VALUES ($1, $2, 1, 'waiting', $3), ($1, $4, 1, 'waiting', $5)`,
+        [event.eventId, a, (x << 6) + 40, b, base + 1_000_000]);
+      const { rows: tickets } = await db.query<ReturnedTicket>(
+        `SELECT ticket_no, zone_key FROM tickets
+          WHERE event_id = $1 AND hold_id IS NULL AND order_id IS NULL
+          ORDER BY ticket_no LIMIT 2`, [event.eventId]);
+      expect(tickets).toHaveLength(2);
+
+      let goOn = (): void => undefined;
+      const gate = new Promise<void>((resolve) => { goOn = resolve; });
+      let firstMade = (): void => undefined;
+      const madeA = new Promise<void>((resolve) => { firstMade = resolve; });
+      const settle = <T>(work: Promise<T>) =>
+        work.then((value) => ({ value }), (error: unknown) => ({ error }));
+      // The tickets are free: locked here as a return would hold them.
+      const offer = settle(db.tx(async (tx) => {
+        await tx.query(
+          `SELECT 1 FROM tickets WHERE event_id = $1 AND ticket_no = ANY($2::int[])
+            ORDER BY ticket_no FOR UPDATE`,
+          [event.eventId, tickets.map((t) => t.ticket_no)]);
+        return await offerReturnedTickets(tx, event.eventId, tickets, 'released', undefined, {
+          ...(lockPerOffer ? { lockPerOffer: true as const } : {}),
+          offerMade: async (made) => {
+            if (made.customerId !== a) return;
+            firstMade();
+            await gate;
+          },
+        });
+      }, { maxAttempts: 1 }));
+      await madeA;
+      const move = settle(moveBatch(db, event,
+        [joiner, b].map((customerId) => ({ customerId, quantity: 1 }))));
+      await waitForLockWait(db, 'waitlist_move_batch(', 'the move batch');
+      goOn();
+      return { event, fans: { a, b, joiner }, offer: await offer, move: await move };
+    }
+
+    it('the offer takes its fans\' customer locks first: both finish', async () => {
+      const { db } = suite;
+      const { event, fans, offer, move } = await crossing(false);
+      expect('value' in offer && offer.value.map((made) => made.customerId))
+        .toEqual([fans.a, fans.b]);
+      expect('value' in move && [...move.value.values()].map((moved) =>
+        moved instanceof Error ? moved.message : moved.entry.left)).toEqual([true, true]);
+      const { rows } = await db.query<{ customer_id: string; status: string }>(
+        `SELECT customer_id, status FROM waitlist_entries WHERE event_id = $1
+          ORDER BY customer_id`, [event.eventId]);
+      expect(rows).toEqual([
+        { customer_id: fans.a, status: 'offered' },
+        { customer_id: fans.b, status: 'offered' },
+        { customer_id: fans.joiner, status: 'waiting' },
+      ].sort((p, q) => (p.customer_id < q.customer_id ? -1 : 1)));
+      expect(await countsOff(db, event.eventId)).toEqual([]);
+    });
+
+    it('control: a customer lock taken after an entry is written deadlocks', async () => {
+      const { offer, move } = await crossing(true);
+      const codes = [offer, move].map((r) => ('error' in r ? sqlState(r.error) : 'ok'));
+      expect(codes).toContain('40P01');
+    });
+
+    // At the end of a sale thousands wait and every return could serve each of them: the
+    // locks taken ahead are bounded by the tickets, not by the waitlist, so concurrent
+    // returns cannot fill the server's lock table (64 per connection by default).
+    it('a return locks ahead as many fans as it has tickets, plus a few', async () => {
+      const { db, ctx } = suite;
+      const event = await buildQueuedEvent(ctx);
+      const fans = await insertCustomerRows(db, 60);
+      await db.query(
+        `INSERT INTO waitlist_entries (event_id, customer_id, quantity, status, seq)
+         SELECT $1, c, 1, 'waiting', n FROM unnest($2::uuid[]) WITH ORDINALITY AS f(c, n)`,
+        [event.eventId, fans]);
+      const locks = await db.tx(async (tx) => {
+        const { rows: tickets } = await tx.query<ReturnedTicket>(
+          `SELECT ticket_no, zone_key FROM tickets
+            WHERE event_id = $1 AND hold_id IS NULL AND order_id IS NULL
+            ORDER BY ticket_no LIMIT 2 FOR UPDATE`, [event.eventId]);
+        const made = await offerReturnedTickets(tx, event.eventId, tickets, 'released');
+        expect(made).toHaveLength(2);
+        const { rows } = await tx.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_locks
+            WHERE locktype = 'advisory' AND pid = pg_backend_pid()`);
+        return rows[0]?.n ?? 0;
+      });
+      // Two tickets: at most 2 + 16 customer locks and the event's offer lock; all 60
+      // waiting fans could be served, so a lock per candidate would be 61.
+      expect(locks).toBeGreaterThanOrEqual(2);
+      expect(locks).toBeLessThanOrEqual(2 + limits.waitlistOfferLocksAhead + 1);
     });
   });

@@ -145,7 +145,7 @@ export interface MoveSeams {
   unorderedBucketLocks?: true;
 }
 
-/** One fan's row of `waitlist_move_batch` (migrations 038, 051, 073). */
+/** One fan's row of `waitlist_move_batch` (migrations 038, 051, 073, 078). */
 interface MoveRow extends Omit<EntryRow, 'event_id' | 'customer_id' | 'position'> {
   customer: string | null;
   outcome: 'joined' | 'known' | 'not_found' | 'already_left' | 'refused' | 'over_limit' |

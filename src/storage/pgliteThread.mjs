@@ -25,13 +25,16 @@ const jsonTypes = new Set([114, 3802]);
 const asText = (value) => value;
 const jsonAsText = { parsers: { 114: asText, 3802: asText } };
 
-/** The names of a result's json and jsonb columns, or undefined when it has none. */
+/**
+ * The names of a result's json and jsonb columns, or undefined when it has none. Rows are
+ * keyed by name and the last column of a name wins, so a name counts only when its last
+ * column is json.
+ */
 function jsonColumns(fields) {
-  let names;
-  for (const field of fields) {
-    if (jsonTypes.has(field.dataTypeID)) (names ??= []).push(field.name);
-  }
-  return names;
+  const last = new Map();
+  for (const field of fields) last.set(field.name, jsonTypes.has(field.dataTypeID));
+  const names = [...last].filter(([, json]) => json).map(([name]) => name);
+  return names.length > 0 ? names : undefined;
 }
 
 const port = parentPort;

@@ -45,6 +45,16 @@ describe('embedded database in a worker thread', () => {
       missing: null, arr: [{ a: 1 }] });
   });
 
+  it('keys a repeated column name by its last column, as the main thread does', async () => {
+    // Rows are keyed by name: the text column after the json one of the same name wins, and
+    // must arrive as text (parsing it as json once failed the whole node on 'hello').
+    const { rows } = await db.query<{ x: unknown }>(
+      `SELECT '{}'::json AS x, 'hello'::text AS x`);
+    expect(rows[0]).toEqual({ x: 'hello' });
+    const again = await db.query<{ x: unknown }>(`SELECT '[1,2]'::text AS x, '{"b":2}'::json AS x`);
+    expect(again.rows[0]).toEqual({ x: { b: 2 } });
+  });
+
   it('gives a transaction the connection to itself: a statement sent meanwhile waits', async () => {
     // The statement outside is sent while the transaction is open and the transaction then
     // rolls back: had the statement run on the connection inside the transaction, its row

@@ -91,11 +91,18 @@ export async function createPgliteWorkerDb(dataDir: string | undefined): Promise
     if (waiter === undefined) return;
     pending.delete(answer.id);
     if (pending.size === 0) worker.unref();
-    if (answer.ok) {
-      if (answer.json !== undefined) parseJsonColumns(answer.rows, answer.json);
-      waiter.resolve(answer);
+    if (!answer.ok) {
+      waiter.reject(rebuild(answer.error));
+      return;
     }
-    else waiter.reject(rebuild(answer.error));
+    try {
+      if (answer.json !== undefined) parseJsonColumns(answer.rows, answer.json);
+    } catch (error) {
+      // A value the thread called json that does not parse fails its query, not the node.
+      waiter.reject(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    waiter.resolve(answer);
   });
   worker.on('error', (error) => fail(error));
   worker.on('exit', (code) => fail(new Error(`the embedded database thread exited (${code})`)));

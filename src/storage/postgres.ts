@@ -48,19 +48,19 @@ export function createPostgresDb(options: PostgresOptions): Db {
     query_timeout: options.statementTimeoutMs + 1_000,
     idleTimeoutMillis: 30_000,
     types,
+    // No JIT compile on our connections: every statement here is short, but at seed scale
+    // the planner's estimates pass jit_above_cost and PostgreSQL then compiles the plan on
+    // every call. The waitlist's move batch spent ~70 ms of a 75 ms call compiling
+    // (docs/benchmarks-journal.md, "The waitlist herd without a JIT compile per batch").
+    // Set per session as the pool opens a connection (awaited before the pool hands it
+    // out), not by the `options` startup parameter, which would replace an operator's
+    // `?options=` or PGOPTIONS. A failure ends that connection and fails its acquirer.
+    onConnect: async (client) => {
+      await client.query('SET jit = off');
+    },
   });
   // An idle client losing its connection must not crash the process.
   pool.on('error', (error) => options.onError?.(error));
-  // No JIT compile on our connections: every statement here is short, but at seed scale the
-  // planner's estimates pass jit_above_cost and PostgreSQL then compiles the plan on every
-  // call. The waitlist's move batch spent ~70 ms of a 75 ms call compiling
-  // (docs/benchmarks-journal.md, "The waitlist herd without a JIT compile per batch"). Set
-  // per session, not by the `options` startup parameter, which would replace an operator's
-  // `?options=` or PGOPTIONS. A client runs its queries in order, so this one runs first;
-  // should it fail, so does the connection's first query, which reports it.
-  pool.on('connect', (client) => {
-    client.query('SET jit = off').catch(() => {});
-  });
   const queryable = wrap(pool);
 
   async function runOnce<T>(work: (tx: Queryable) => Promise<T>, opts: TxOptions): Promise<T> {

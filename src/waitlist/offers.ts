@@ -14,7 +14,12 @@
  * Nothing is offered twice: offers on one event serialize on a transaction-scoped lock,
  * and an entry moves waiting → offered under a guarded UPDATE whose row count is checked.
  * Lock order is fixed: ticket rows (taken by the return), then the event's waitlist lock,
- * then the customer lock (the same one every hold takes), events in id order.
+ * then the customer locks (the same ones every hold and the move batch take) of the first
+ * entries the returned tickets could serve, all at once in lock-key order, and only then the
+ * entries and their bucket counts (migration 037); events in id order. An entry written
+ * before the next fan's customer lock would hold its bucket count while asking for that
+ * lock, and a move batch (migration 073) holding that fan's lock and wanting the bucket for
+ * a joiner would close the cycle (docs/WAITING_ROOM.md).
  */
 import { loadEvent, type EventRecord } from '../catalog/events.js';
 import { limits } from '../config/limits.js';
@@ -36,6 +41,16 @@ export type OfferGuard = 'waitlist-offer';
  */
 export interface UnguardedOffers {
   lineRead?: () => Promise<void>;
+}
+
+/**
+ * Test seams of the offers' lock order (a race test's control only; production passes none):
+ * `lockPerOffer` takes each fan's customer lock when their offer is made, after the earlier
+ * offers' entries are written, as offers once did; `offerMade` is awaited after each offer.
+ */
+export interface OfferSeams {
+  lockPerOffer?: true;
+  offerMade?: (made: OfferMade) => Promise<void>;
 }
 
 /** The control a test context asks for, if any (AppContext.unguarded, seams.offerLineRead). */
@@ -81,6 +96,14 @@ export const offerSql = {
   waiting:
     `SELECT customer_id, seq::text AS seq, zone_key, quantity FROM waitlist_entries
       WHERE event_id = $1 AND status = 'waiting' ORDER BY waitlist_entries.seq LIMIT $2`,
+  /**
+   * The customer locks of customers `$1` for event `$2`, in lock-key order, the key and the
+   * order of `waitlist_move_batch` (migration 073) and the key of `hold_lock_and_count`.
+   */
+  lockCustomers:
+    `SELECT count(pg_advisory_xact_lock(k))::int AS n
+       FROM (SELECT DISTINCT hashtextextended(c::text || $2::uuid::text, 7) AS k
+               FROM unnest($1::uuid[]) AS c ORDER BY 1) AS keys`,
 };
 
 /** Serializes offers of one event (transaction-scoped; released at commit or rollback). */
@@ -104,7 +127,7 @@ function zoneFor(
  */
 export async function offerReturnedTickets(
   tx: Queryable, eventId: string, tickets: readonly ReturnedTicket[], reason: ReleaseReason,
-  unguarded?: UnguardedOffers,
+  unguarded?: UnguardedOffers, seams: OfferSeams = {},
 ): Promise<OfferMade[]> {
   if (tickets.length === 0) return [];
   // The common case, nobody waiting, costs one indexed probe.
@@ -134,12 +157,26 @@ export async function offerReturnedTickets(
   for (const ticket of [...tickets].sort((a, b) => a.ticket_no - b.ticket_no)) {
     pool.set(ticket.zone_key, [...(pool.get(ticket.zone_key) ?? []), ticket.ticket_no]);
   }
+  // The fans the returned tickets could serve (the pool only shrinks, so a fan it cannot
+  // serve now it cannot serve later): the customer locks of the first of them, as many as
+  // the tickets plus `limits.waitlistOfferLocksAhead`, all in one statement in lock-key
+  // order, before any entry (and its bucket count) is written (see the header). Offers
+  // reach past them only when that many fans were passed over; those lock per offer. The
+  // offers below take the locks again at no cost.
+  const candidates = waiting.filter((entry) => zoneFor(entry, pool, event) !== undefined);
+  if (candidates.length === 0) return [];
+  if (seams.lockPerOffer !== true) {
+    const ahead = candidates.slice(0, tickets.length + limits.waitlistOfferLocksAhead);
+    await tx.query(offerSql.lockCustomers, [ahead.map((c) => c.customer_id), eventId]);
+  }
   const offers: OfferMade[] = [];
-  for (const entry of waiting) {
+  for (const entry of candidates) {
     const zone = zoneFor(entry, pool, event);
     if (zone === undefined) continue;
     const made = await offerTo(tx, event, entry, zone, pool, reason, guarded);
-    if (made !== undefined) offers.push(made);
+    if (made === undefined) continue;
+    offers.push(made);
+    await seams.offerMade?.(made);
     if ([...pool.values()].every((left) => left.length === 0)) break;
   }
   return offers;
