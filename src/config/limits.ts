@@ -133,11 +133,10 @@ export const limits = {
   /** Waiting entries one return of tickets looks at, earliest first, to place offers. */
   waitlistOfferScan: 500,
   /**
-   * Customer locks one return takes up front, beyond one per returned ticket, before writing
-   * any offer (src/waitlist/offers.ts): bounds a return's advisory locks (they share the
-   * server's lock table, 64 per connection by default) when thousands wait at the end of a
-   * sale. Each offer takes at least one ticket, so only fans passed over (over their limit,
-   * asking more than is left) push the offers past them; those take their lock per offer.
+   * Customer locks one return takes up front (src/waitlist/offers.ts, lockAhead) for fans its
+   * offers reach only if a fan ahead is refused (over their limit), beside one per fan the
+   * offers reach by first fit: bounds a return's advisory locks (they share the server's
+   * lock table, 64 per connection by default) when thousands wait at the end of a sale.
    */
   waitlistOfferLocksAhead: 16,
   /** Customers told about one outbox row (an admission tick, a cancelled event). */

@@ -99,8 +99,13 @@ export function startBookingWorkers(ctx: AppContext, options: BookingWorkerOptio
   // otherwise skip it every run, and the dashboard's kept rows would grow with the churn.
   const stopCompaction = leaderLoop(ctx, elector, options.maintainEveryMs ?? 15_000,
     'kept counts compaction', async () => {
-      await compactOrderCounts(ctx.db);
-      await compactTicketCounts(ctx.db);
+      // Each on its own: one failing must not skip the other.
+      const results = await Promise.allSettled([
+        compactOrderCounts(ctx.db), compactTicketCounts(ctx.db),
+      ]);
+      for (const result of results) {
+        if (result.status === 'rejected') throw result.reason;
+      }
     });
   void elector.start();
   return {

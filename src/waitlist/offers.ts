@@ -121,6 +121,37 @@ function zoneFor(
 }
 
 /**
+ * The fans whose customer locks a return takes before its first offer: those the offers
+ * reach when nobody is over their limit (first fit on a count of the pool, as the offers
+ * take it), and up to `limits.waitlistOfferLocksAhead` fans the count passes over, whom
+ * the offers reach only if a fan ahead is refused. Bounded by the tickets, not by the
+ * waitlist: at the end of a sale every waiting fan fits, and a lock per candidate would
+ * let a dozen concurrent returns fill the server's lock table. A fan reached beyond them
+ * is locked at their offer (the order that can meet a move batch in a deadlock).
+ */
+function lockAhead(
+  candidates: readonly WaitingRow[], pool: ReadonlyMap<string, number[]>, event: EventRecord,
+): WaitingRow[] {
+  const left = new Map([...pool].map(([zone, nos]) => [zone, nos.length]));
+  const ahead: WaitingRow[] = [];
+  let spares = 0;
+  for (const entry of candidates) {
+    const zones = entry.zone_key === null ? event.zones.map((z) => z.key) : [entry.zone_key];
+    const zone = zones.find((key) => (left.get(key) ?? 0) >= entry.quantity);
+    if (zone !== undefined) {
+      left.set(zone, (left.get(zone) ?? 0) - entry.quantity);
+      ahead.push(entry);
+    } else if (spares < limits.waitlistOfferLocksAhead) {
+      spares += 1;
+      ahead.push(entry);
+    } else if ([...left.values()].every((n) => n === 0)) {
+      break;
+    }
+  }
+  return ahead;
+}
+
+/**
  * Offers returned tickets of one event to its waitlist, in the caller's transaction (which
  * must hold the tickets' row locks and have cleared them). Returns the offers made.
  * `unguarded` is a race test's control only.
@@ -158,15 +189,13 @@ export async function offerReturnedTickets(
     pool.set(ticket.zone_key, [...(pool.get(ticket.zone_key) ?? []), ticket.ticket_no]);
   }
   // The fans the returned tickets could serve (the pool only shrinks, so a fan it cannot
-  // serve now it cannot serve later): the customer locks of the first of them, as many as
-  // the tickets plus `limits.waitlistOfferLocksAhead`, all in one statement in lock-key
-  // order, before any entry (and its bucket count) is written (see the header). Offers
-  // reach past them only when that many fans were passed over; those lock per offer. The
-  // offers below take the locks again at no cost.
+  // serve now it cannot serve later); the customer locks of those the offers will reach
+  // (lockAhead), all in one statement in lock-key order, before any entry (and its bucket
+  // count) is written (see the header). The offers below take them again at no cost.
   const candidates = waiting.filter((entry) => zoneFor(entry, pool, event) !== undefined);
   if (candidates.length === 0) return [];
   if (seams.lockPerOffer !== true) {
-    const ahead = candidates.slice(0, tickets.length + limits.waitlistOfferLocksAhead);
+    const ahead = lockAhead(candidates, pool, event);
     await tx.query(offerSql.lockCustomers, [ahead.map((c) => c.customer_id), eventId]);
   }
   const offers: OfferMade[] = [];
