@@ -154,18 +154,8 @@ describePostgres(backends, 'two move batches whose bucket counts cross on Postgr
      * calls the function directly with a NULL guard list (migration 078: removes nothing).
      */
     async function crossing(unguarded: 'ordered' | 'unordered' | 'null') {
-      const { db, ctx } = suite;
-      const event = await buildQueuedEvent(ctx);
-      const line = await insertCustomerRows(db, 260);
-      await joinLine(db, event, line, undefined);
-      const base = await db.tx((tx) => reserveWaitlistBase(tx, event.eventId));
-      // The fans whose block places are the `k`th seq of bucket `x + b`.
-      const x = ((base + 1) >> 6) + 1;
-      const fan = (b: number, k: number): string => {
-        const customer = line[((x + b) << 6) + k - base - 1];
-        if (customer === undefined) throw new Error(`no fan for bucket ${x + b}`);
-        return customer;
-      };
+      const { db } = suite;
+      const { event, base, x, fan } = await closedLine(suite, 260);
       const [a1, a2, aUp, b1, bUp] = [fan(0, 0), fan(1, 0), fan(2, 2), fan(2, 1), fan(0, 1)];
       // The two who move up are on the waitlist already, far beyond the block.
       await db.query(
@@ -242,6 +232,27 @@ describePostgres(backends, 'two move batches whose bucket counts cross on Postgr
     });
   });
 
+/**
+ * A queued event whose line of `fans` fans has its block of waitlist places reserved (from
+ * `base`); `fan(b, k)` is the fan whose block place is the `k`th seq of bucket `x + b`,
+ * `x` the first bucket wholly inside the block.
+ */
+async function closedLine(suite: { db: Db; ctx: Parameters<typeof buildQueuedEvent>[0] },
+  fans: number) {
+  const { db, ctx } = suite;
+  const event = await buildQueuedEvent(ctx);
+  const line = await insertCustomerRows(db, fans);
+  await joinLine(db, event, line, undefined);
+  const base = await db.tx((tx) => reserveWaitlistBase(tx, event.eventId));
+  const x = ((base + 1) >> 6) + 1;
+  const fan = (b: number, k: number): string => {
+    const customer = line[((x + b) << 6) + k - base - 1];
+    if (customer === undefined) throw new Error(`no fan for bucket ${x + b}`);
+    return customer;
+  };
+  return { event, line, base, x, fan };
+}
+
 /** Buckets of `event` whose waiting count differs from a recount of its entries. */
 async function countsOff(db: Db, eventId: string): Promise<unknown[]> {
   const { rows } = await db.query(
@@ -269,18 +280,8 @@ async function countsOff(db: Db, eventId: string): Promise<unknown[]> {
 describePostgres(backends, 'a waitlist offer against a move batch on PostgreSQL',
   { poolMax: 6 }, (suite) => {
     async function crossing(lockPerOffer: boolean) {
-      const { db, ctx } = suite;
-      const event = await buildQueuedEvent(ctx);
-      const line = await insertCustomerRows(db, 400);
-      await joinLine(db, event, line, undefined);
-      const base = await db.tx((tx) => reserveWaitlistBase(tx, event.eventId));
-      // The fan whose block place is the `k`th seq of bucket `x + b`.
-      const x = ((base + 1) >> 6) + 1;
-      const fan = (b: number, k: number): string => {
-        const customer = line[((x + b) << 6) + k - base - 1];
-        if (customer === undefined) throw new Error(`no fan for bucket ${x + b}`);
-        return customer;
-      };
+      const { db } = suite;
+      const { event, line, base, x, fan } = await closedLine(suite, 400);
       const [joiner, b, a] = [fan(0, 0), fan(3, 0), line[399] as string];
       await db.query(
         `INSERT INTO waitlist_entries (event_id, customer_id, quantity, status, seq)
