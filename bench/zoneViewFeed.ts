@@ -10,10 +10,11 @@
  * releases too). Runs alternate A, B, A, B, ... (`--pairs`, each `--seconds` long on a
  * fresh event).
  *
- * Per run: full reads per second per zone (both nodes' views, counted by the views), one
- * read's execution time on the run's final state (EXPLAIN ANALYZE), readZone's PostgreSQL
- * time per second per zone (`pg_stat_activity` sampled about every 5 ms: the mean number
- * of sessions running it × the run's length), the hold rate and p50/p99, CPU per hold
+ * Per run: reads per second per zone (both nodes' views, counted by the views: the first in
+ * full, later ones of the unsold tickets only), one full read's execution time on the run's
+ * final state (EXPLAIN ANALYZE), the reads' PostgreSQL time per second per zone
+ * (`pg_stat_activity` sampled about every 5 ms: the mean number of sessions running one ×
+ * the run's length), the hold rate and p50/p99, CPU per hold
  * (this process, and the database's sessions of this run from /proc) and the load average
  * at the end.
  *
@@ -155,7 +156,8 @@ async function run(
   const pgCpuBefore = new Map(pidsBefore.map((pid) => [pid, cpuMsOf([pid])]));
   const cpuBefore = process.cpuUsage();
   reads.count = 0;
-  // Sessions of this database running readZone, sampled as fast as one connection allows.
+  // Sessions of this database running a view's read (full or unsold), sampled as fast as
+  // one connection allows.
   let sessionsSeen = 0;
   let samples = 0;
   let sampling = true;
@@ -164,7 +166,8 @@ async function run(
       const { rows } = await monitor.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM pg_stat_activity
           WHERE datname = $1 AND state = 'active' AND pid <> pg_backend_pid()
-            AND query LIKE '%array_agg(seat_number ORDER BY seat_number)%'`, [database]);
+            AND (query LIKE '%array_agg(seat_number ORDER BY seat_number)%'
+                 OR query LIKE '%array_agg(t.ticket_no)%')`, [database]);
       sessionsSeen += rows[0]?.n ?? 0;
       samples += 1;
       await new Promise((resolve) => setTimeout(resolve, 5));

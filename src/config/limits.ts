@@ -181,11 +181,20 @@ export const limits = {
    */
   zoneViewRefreshMs: 1_000,
   /**
-   * A view kept current by the event's live feed is still read in full this often, in the
-   * background: a safety net for a subscription that lost batches and has heard none
-   * since (a lost batch is otherwise seen as a gap in versions, and read at once).
+   * A view kept current by the event's live feed is still read again this often (its
+   * unsold tickets), in the background: a safety net for a subscription that lost batches
+   * and has heard none since (a lost batch is otherwise seen as a gap in versions, and
+   * read at once).
    */
   zoneViewFedRefreshMs: 30_000,
+  /**
+   * Reads of one zone's view start at least this far apart. At the end of a sale every fan
+   * asking for more seats than are left makes the view read committed state before hearing
+   * "not enough"; each still waits for a read started after it asked, but a stream of them
+   * shares one read per period instead of keeping a connection reading back to back. The
+   * first read of a zone, and one after a quiet spell, start at once.
+   */
+  zoneViewReadGapMs: 20,
   /** A view older than this (a zone nobody asked for lately) is read before it is used. */
   zoneViewMaxAgeMs: 5_000,
   /**

@@ -248,7 +248,7 @@ for (const { backend, kind, enabled } of feedSetups) {
     let worker: { relay: OutboxRelay; booking: { stop(): Promise<void> } } | undefined;
 
     interface FedNode extends Node {
-      /** Full reads of a zone's view, per event. */
+      /** Reads of a zone's view (the first in full, later ones unsold), per event. */
       reads: Map<string, number>;
     }
     let fed: FedNode;

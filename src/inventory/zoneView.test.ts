@@ -5,22 +5,41 @@
  * real feed on both backends: holds/staleViews.http.test.ts.)
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { limits } from '../config/limits.js';
 import type { Unsubscribe } from '../coord/index.js';
 import type { FeedFollower, FeedRow } from '../outbox/feed.js';
 import type { Queryable } from '../storage/index.js';
 import { pickSpread } from '../holds/holds.js';
-import { ZoneView, ZoneViews } from './zoneView.js';
+import { readUnsoldSql, ZoneView, ZoneViews, type ZoneReadKind } from './zoneView.js';
 
-/** One section of `rows` rows of `seats` seats; ticket numbers in layout order from 1. */
+/** The stand-in's committed feed version, its reads, and what holds a read's answer back. */
+interface FakeFeed {
+  version: number;
+  reads: number;
+  gate?: Promise<void>;
+  /** How long a read takes (setTimeout: fake timers move it). */
+  latencyMs?: number;
+}
+
+/**
+ * One section of `rows` rows of `seats` seats; ticket numbers in layout order from 1. It
+ * answers the full read (every row) and the unsold read (the free tickets) alike.
+ */
 function fakeZone(rows: number, seats: number): { db: Queryable; taken: Set<number>;
-  feed: { version: number; reads: number; gate?: Promise<void> } } {
+  feed: FakeFeed } {
   const taken = new Set<number>();
-  const feed: { version: number; reads: number; gate?: Promise<void> } = { version: 0, reads: 0 };
+  const feed: FakeFeed = { version: 0, reads: 0 };
   const db = {
-    query: async () => {
+    query: async (sql: string) => {
       feed.reads += 1;
       // The snapshot is taken when the read starts; the gate holds its answer back.
       const version = feed.version;
+      if (sql === readUnsoldSql) {
+        const free = Array.from({ length: rows * seats }, (_, i) => i + 1)
+          .filter((no) => !taken.has(no));
+        await answerLater(feed);
+        return { rows: [{ feed_version: String(version), free }], rowCount: 1 };
+      }
       const result = Array.from({ length: rows }, (_, r) => {
         const first = r * seats + 1;
         const available = Array.from({ length: seats }, (_, i) => i + 1)
@@ -29,12 +48,19 @@ function fakeZone(rows: number, seats: number): { db: Queryable; taken: Set<numb
           first_seat: 1, available: available.length > 0 ? available : null,
           feed_version: String(version) };
       });
-      await feed.gate;
+      await answerLater(feed);
       return { rows: result, rowCount: rows };
     },
     exec: async () => undefined,
   } as unknown as Queryable;
   return { db, taken, feed };
+}
+
+async function answerLater(feed: FakeFeed): Promise<void> {
+  if (feed.latencyMs !== undefined) {
+    await new Promise((resolve) => setTimeout(resolve, feed.latencyMs));
+  }
+  await feed.gate;
 }
 
 async function viewOf(rows: number, seats: number): Promise<{
@@ -129,8 +155,7 @@ function row(version: number, effect: FeedRow['effect'], tickets: number[]): Fee
 }
 
 async function fedView(rows: number, seats: number, version = 0): Promise<{
-  view: ZoneView; taken: Set<number>; feed: { version: number; reads: number;
-    gate?: Promise<void> };
+  view: ZoneView; taken: Set<number>; feed: FakeFeed;
 }> {
   const { db, taken, feed } = fakeZone(rows, seats);
   feed.version = version;
@@ -139,6 +164,26 @@ async function fedView(rows: number, seats: number, version = 0): Promise<{
   await view.ensureFresh();
   return { view, taken, feed };
 }
+
+describe('zone view reads', () => {
+  it('reads the layout once, then only the free tickets, cancelled ones included',
+    async () => {
+      const { db, taken } = fakeZone(2, 10);
+      const kinds: ZoneReadKind[] = [];
+      const view = new ZoneView(db, 'event', 'seats',
+        { refreshMs: Infinity, read: (_event, _zone, kind) => kinds.push(kind) });
+      await view.ensureFresh();
+      for (const no of [1, 2, 11, 20]) taken.add(no);
+      expect(await view.fresh(view.readsStarted)).toBe(16);
+      const all = Array.from({ length: 20 }, (_, i) => i + 1);
+      expect(view.freeTicketNos()).toEqual(all.filter((no) => !taken.has(no)));
+      // A cancellation returns a sold seat: the next read has it again.
+      taken.delete(11);
+      expect(await view.fresh(view.readsStarted)).toBe(17);
+      expect(view.freeTicketNos()).toContain(11);
+      expect(kinds).toEqual(['full', 'unsold', 'unsold']);
+    });
+});
 
 describe('zone view on the live feed', () => {
   it('learns holds, sales and releases from the feed without reading', async () => {
@@ -372,6 +417,66 @@ describe('zone view timing', () => {
       vi.advanceTimersByTime(1_500);
       view.applyFeed([row(2, 'available', [b])]);
       expect(view.freeSeats).toBe(9);
+    });
+
+  /**
+   * Fans a millisecond apart for 200 ms, each short of seats (one free, two wanted), as
+   * holds.ts asks: a look at the view, then a read started after the look. Reads take 2 ms.
+   */
+  async function refusalStream(readGapMs?: number): Promise<{ reads: number;
+    answers: number[] }> {
+    const { db, taken, feed } = fakeZone(1, 4);
+    let reads = 0;
+    const view = new ZoneView(db, 'event', 'seats', {
+      refreshMs: Infinity, read: () => {
+        reads += 1;
+      },
+      ...(readGapMs === undefined ? {} : { readGapMs }),
+    });
+    for (const no of [1, 2, 3]) taken.add(no);
+    await view.ensureFresh();
+    feed.latencyMs = 2;
+    await vi.advanceTimersByTimeAsync(100);
+    reads = 0;
+    const answers: Promise<number>[] = [];
+    for (let i = 0; i < 200; i++) {
+      const seen = view.readsStarted;
+      expect(view.plan(2, 1)).toBeUndefined();
+      answers.push(view.fresh(seen));
+      await vi.advanceTimersByTimeAsync(1);
+    }
+    await vi.advanceTimersByTimeAsync(100);
+    return { reads, answers: await Promise.all(answers) };
+  }
+
+  it('a stream of refusals shares reads, at most one a gap; the control reads per refusal',
+    async () => {
+      vi.useFakeTimers({ toFake: ['performance', 'setTimeout', 'clearTimeout'] });
+      const spaced = await refusalStream();
+      expect(spaced.answers).toEqual(Array.from({ length: 200 }, () => 1));
+      expect(spaced.reads).toBeLessThanOrEqual(200 / limits.zoneViewReadGapMs + 2);
+      // The control: reads start at once, back to back, one per refusal or two.
+      const unspaced = await refusalStream(0);
+      expect(unspaced.answers).toEqual(Array.from({ length: 200 }, () => 1));
+      expect(unspaced.reads).toBeGreaterThan(3 * spaced.reads);
+    });
+
+  it('within the gap a refusal still waits for a read that started after it looked',
+    async () => {
+      vi.useFakeTimers({ toFake: ['performance', 'setTimeout', 'clearTimeout'] });
+      const { db, taken } = fakeZone(1, 4);
+      const view = new ZoneView(db, 'event', 'seats', { refreshMs: Infinity });
+      for (const no of [1, 2, 3]) taken.add(no);
+      await view.ensureFresh();
+      expect(view.freeSeats).toBe(1);
+      // A release commits just after that read: the next fan, within the gap, must see it.
+      taken.delete(3);
+      const seen = view.readsStarted;
+      expect(view.plan(2, 1)).toBeUndefined();
+      const answer = view.fresh(seen);
+      await vi.advanceTimersByTimeAsync(limits.zoneViewReadGapMs);
+      expect(await answer).toBe(2);
+      expect(view.plan(2, 1)?.ticketNos).toEqual([3, 4]);
     });
 
   it('a view follows again after a failed subscribe, at most every retry period',

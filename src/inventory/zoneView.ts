@@ -18,10 +18,17 @@
  *    grants ignore `available` rows until their own row, see `ownGrants`). A read
  *    says which feed version it reflects (read in the same statement), so rows at or below
  *    it are skipped and later ones applied on top;
- *  - the zone is read in full only at first use, on a gap in the feed's versions (a lost
- *    batch: at once, in the background, unless a read is running, whose catch-up then
- *    decides), and every `limits.zoneViewFedRefreshMs` in the background as a safety net
- *    (a subscription that lost batches and heard none since shows no gap). Without a feed
+ *  - the zone is read in full (every seat row: its layout and its free seats) only at first
+ *    use. Every later read takes only the zone's unsold tickets (`readUnsoldSql`, through
+ *    tickets_unsold_idx of 016): the layout never changes, a seat missing from the answer is
+ *    taken, and a sold seat comes back only by a cancellation, which clears its order_id and
+ *    so puts it in that index again. Near the end of a sale that is a few hundred of a
+ *    20,000-seat zone's rows where the full read visits them all (docs/benchmarks-journal.md,
+ *    "Zone views re-read only the unsold seats"). The view is read again on a gap in the
+ *    feed's versions (a lost batch: at once, in the background, unless a read is running,
+ *    whose catch-up then decides), and every `limits.zoneViewFedRefreshMs` in the
+ *    background as a safety net (a subscription that lost batches and heard none since
+ *    shows no gap). Without a feed
  *    (a caller with no coordinator, a failed subscribe, a gap until its read lands) the
  *    view is read again when older than `limits.zoneViewRefreshMs` (in the background; a
  *    request waits only for a view older than `limits.zoneViewMaxAgeMs`, and a view that
@@ -32,7 +39,14 @@
  *    between the view holds the seats taken, which costs other seats or a read, never a
  *    wrong answer, because
  *  - a view that cannot find N seats is read again before anyone hears "not enough": that
- *    answer only ever comes from committed state.
+ *    answer only ever comes from committed state, read by a read that started after the
+ *    request looked at the view. Reads of a zone start at least `limits.zoneViewReadGapMs`
+ *    apart (the first, and one after a quiet spell, at once), so at the end of a sale a
+ *    stream of fans asking for more seats than are left shares one read per period instead
+ *    of keeping a connection reading back to back. Remembering "short of N" until the feed
+ *    frees a seat would save those reads too, but is not safe: an expired hold's seats are
+ *    free with no feed row until the sweep, and the feed trails commits, so a fan could
+ *    hear "not enough" about seats a release had already returned.
  *
  * Per node (one `ZoneViews` per app), bounded by zones (least recently used dropped) and
  * single-flight: concurrent first requests for a zone share one read.
@@ -55,9 +69,19 @@ export interface ZoneViewSeam {
   refused?: (eventId: string, zone: string, ticketNos: readonly number[]) => void;
   /** The views follow no live feed (a control: only reads bring other nodes' changes). */
   unfed?: boolean;
-  /** Told of each full read of a zone: what the feed saves. */
-  read?: (eventId: string, zone: string) => void;
+  /** Told of each read of a zone as it starts, and which: what the feed saves. */
+  read?: (eventId: string, zone: string, kind: ZoneReadKind) => void;
+  /**
+   * Reads of one zone start at least this far apart (default `limits.zoneViewReadGapMs`);
+   * 0 starts every read at once (a control: one read per refusal in a stream of them).
+   */
+  readGapMs?: number;
+  /** Every read in full, as before unsold re-reads (a benchmark's control). */
+  rereadInFull?: boolean;
 }
+
+/** A read of the zone: `full` (every seat row, the layout) or `unsold` (the later ones). */
+export type ZoneReadKind = 'full' | 'unsold';
 
 /** One seat row as the view keeps it. */
 interface ViewRow {
@@ -103,7 +127,8 @@ interface SeatRowRead {
 /**
  * Every seat row of a seated zone (`$1` event, `$2` zone), with its free seats, on
  * committed state, and the feed version they reflect (one snapshot: every feed row at or
- * below it is already in them). Exported for bench/zoneViewFeed.ts.
+ * below it is already in them). Exported for the benchmarks (bench/zoneViewFeed.ts,
+ * bench/zoneViewReread.ts) and the tests that compare reads.
  */
 export const readZoneSql =
   `SELECT section_position, row_index, count(*)::int AS seat_count,
@@ -117,9 +142,34 @@ export const readZoneSql =
     GROUP BY section_position, row_index
     ORDER BY section_position, row_index`;
 
-async function readZone(db: Queryable, eventId: string, zone: string): Promise<SeatRowRead[]> {
-  const { rows } = await db.query<SeatRowRead>(readZoneSql, [eventId, zone]);
-  return rows;
+/**
+ * The free seats of a seated zone (`$1` event, `$2` zone) as ticket numbers, on committed
+ * state, with the feed version they reflect (one statement, one snapshot, as readZoneSql):
+ * every read after the first, which knew the layout. Only an unsold ticket can be free, and
+ * tickets_unsold_idx holds only those, by section (the zone's sections from its row). One
+ * row always (an aggregate with no GROUP BY), so a zone with nothing free still says its
+ * version. Exported for bench/zoneViewReread.ts.
+ */
+export const readUnsoldSql =
+  `SELECT coalesce((SELECT f.version FROM event_feed f WHERE f.event_id = $1), 0)::bigint
+            AS feed_version,
+          coalesce(array_agg(t.ticket_no), '{}')::int[] AS free
+     FROM tickets t
+    WHERE t.event_id = $1
+      AND t.section_key = ANY ((SELECT z.sections FROM zones z
+                                 WHERE z.event_id = $1 AND z.zone_key = $2)::text[])
+      AND t.seat_id IS NOT NULL AND ${ticketState.available}`;
+
+/** The one row of an unsold read. */
+interface UnsoldRead {
+  feed_version: string | number;
+  free: number[] | null;
+}
+
+/** What a read found: the zone's free tickets, and the feed version they reflect. */
+interface FreeSeats {
+  ticketNos: number[];
+  feedVersion: number;
 }
 
 /** A pick the view reserved: its tickets, until `settle` is called with the batch's answer. */
@@ -154,6 +204,8 @@ export class ZoneView {
   private rowOf = new Int32Array(0);
   private base = 0;
   private readStartedMs = -Infinity;
+  /** When the last read's statement was sent: the next waits out `readGapMs` from it. */
+  private lastReadMs = -Infinity;
   /** When a fed view found a gap: it was current until then, so it ages from there. */
   private lostMs = -Infinity;
   /** When a batch last refused a pick of this view because another node took its seats. */
@@ -245,17 +297,22 @@ export class ZoneView {
   }
 
   private startRead(): Read {
-    const startedMs = performance.now();
     const read: Read = { seq: ++this.reads, done: Promise.resolve(0), takenSince: [],
       feedRows: [], feedLost: false, fed: this.following };
-    this.seam?.read?.(this.eventId, this.zone);
+    const gapMs = this.seam?.readGapMs ?? limits.zoneViewReadGapMs;
+    const waitMs = this.lastReadMs + gapMs - performance.now();
     read.done = (async () => {
       try {
-        const rows = await readZone(this.db, this.eventId, this.zone);
-        this.install(rows, read.takenSince);
+        // Callers joining while it waits are answered by it: it starts after they looked.
+        if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+        const startedMs = performance.now();
+        this.lastReadMs = startedMs;
+        const found = this.rows.length === 0 || this.seam?.rereadInFull === true
+          ? await this.readFull() : await this.readUnsold();
+        this.install(found.ticketNos, read.takenSince);
         this.readStartedMs = startedMs;
-        this.catchUp(read, rows);
-        return rows.reduce((sum, row) => sum + (row.available?.length ?? 0), 0);
+        this.catchUp(read, found.feedVersion);
+        return found.ticketNos.length;
       } finally {
         if (this.reading === read) this.reading = undefined;
       }
@@ -264,15 +321,34 @@ export class ZoneView {
     return read;
   }
 
-  /** Replaces seat states with a read's, keeping reservations and what was learned since. */
-  private install(read: readonly SeatRowRead[], takenSince: readonly number[]): void {
-    if (this.rows.length === 0) this.layout(read);
-    const seen = new Uint8Array(this.state.length);
-    for (const row of read) {
+  /** Every seat row of the zone: the layout at first use, and the free seats. */
+  private async readFull(): Promise<FreeSeats> {
+    this.seam?.read?.(this.eventId, this.zone, 'full');
+    const { rows } = await this.db.query<SeatRowRead>(readZoneSql, [this.eventId, this.zone]);
+    if (this.rows.length === 0) this.layout(rows);
+    const ticketNos: number[] = [];
+    for (const row of rows) {
       for (const seat of row.available ?? []) {
-        const index = row.first_ticket_no + (seat - row.first_seat) - this.base;
-        if (index >= 0 && index < seen.length) seen[index] = 1;
+        ticketNos.push(row.first_ticket_no + (seat - row.first_seat));
       }
+    }
+    return { ticketNos, feedVersion: Number(rows[0]?.feed_version ?? 0) };
+  }
+
+  /** Only the zone's unsold tickets: what can be free (see `readUnsoldSql`). */
+  private async readUnsold(): Promise<FreeSeats> {
+    this.seam?.read?.(this.eventId, this.zone, 'unsold');
+    const { rows } = await this.db.query<UnsoldRead>(readUnsoldSql, [this.eventId, this.zone]);
+    const row = rows[0];
+    return { ticketNos: row?.free ?? [], feedVersion: Number(row?.feed_version ?? 0) };
+  }
+
+  /** Replaces seat states with a read's, keeping reservations and what was learned since. */
+  private install(free: readonly number[], takenSince: readonly number[]): void {
+    const seen = new Uint8Array(this.state.length);
+    for (const ticketNo of free) {
+      const index = ticketNo - this.base;
+      if (index >= 0 && index < seen.length) seen[index] = 1;
     }
     for (const row of this.rows) row.free = 0;
     for (let index = 0; index < this.state.length; index++) {
@@ -294,14 +370,14 @@ export class ZoneView {
    * Brings a fed view from its read's feed version up to the feed: the rows that arrived
    * while it ran, above that version (this node's grants stay guarded: see `ownGrants`).
    */
-  private catchUp(read: Read, rows: readonly SeatRowRead[]): void {
+  private catchUp(read: Read, feedVersion: number): void {
     // A read started before the subscription was up may miss rows published before it.
-    if (!this.following || !read.fed || read.feedLost || rows.length === 0) {
+    if (!this.following || !read.fed || read.feedLost || this.rows.length === 0) {
       // Unfed until the next read (by the unfed period): no immediate re-read, no loop.
       this.feedVersion = undefined;
       return;
     }
-    this.feedVersion = Number(rows[0]?.feed_version ?? 0);
+    this.feedVersion = feedVersion;
     if (!this.applyRows(read.feedRows)) this.lostFeed();
   }
 
@@ -572,6 +648,17 @@ export class ZoneView {
   /** Free seats in the view (neither taken nor reserved); for tests. */
   get freeSeats(): number {
     return this.rows.reduce((sum, row) => sum + row.free, 0);
+  }
+
+  /** The free seats' tickets (neither taken nor reserved), in order; for tests. */
+  freeTicketNos(): number[] {
+    const free: number[] = [];
+    for (let index = 0; index < this.state.length; index++) {
+      if ((this.rowOf[index] ?? -1) >= 0 && this.state[index] === Seat.Free) {
+        free.push(index + this.base);
+      }
+    }
+    return free;
   }
 }
 
