@@ -167,7 +167,7 @@ async function run(
         `SELECT count(*)::int AS n FROM pg_stat_activity
           WHERE datname = $1 AND state = 'active' AND pid <> pg_backend_pid()
             AND (query LIKE '%array_agg(seat_number ORDER BY seat_number)%'
-                 OR query LIKE '%array_agg(t.ticket_no)%')`, [database]);
+                 OR query LIKE '%zone_free_seats(%')`, [database]);
       sessionsSeen += rows[0]?.n ?? 0;
       samples += 1;
       await new Promise((resolve) => setTimeout(resolve, 5));

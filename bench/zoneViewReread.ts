@@ -105,18 +105,36 @@ function scansOf(plan: PlanNode): string[] {
   return [...own, ...(plan.Plans ?? []).flatMap(scansOf)];
 }
 
-/** One read of zone z1 on the current state, explained: ms, buffers, what it scanned. */
+type ExplainRow = { 'QUERY PLAN': [{ Plan: PlanNode; 'Execution Time': number }] };
+
+/**
+ * One read of zone z1 on the current state, explained: ms, buffers (a function's statement
+ * included), and what it scanned: for zone_free_seats, the scans of its statement, planned
+ * as the function runs it (off sequential scans).
+ */
 async function explain(db: Db, sql: string, eventId: string): Promise<Explained> {
-  const { rows } = await db.query<{ 'QUERY PLAN': [{ Plan: PlanNode; 'Execution Time': number }] }>(
+  const { rows } = await db.query<ExplainRow>(
     `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${sql}`, [eventId, 'z1']);
   const top = rows[0]?.['QUERY PLAN'][0];
   if (top === undefined) throw new Error('no plan');
   const result = await db.query(sql, [eventId, 'z1']);
+  let scans = scansOf(top.Plan);
+  if (sql === readUnsoldSql) {
+    const { rows: source } = await db.query<{ body: string }>(
+      `SELECT prosrc AS body FROM pg_proc WHERE proname = 'zone_free_seats'`);
+    const body = (source[0]?.body ?? '').replaceAll('p_event', '$1').replaceAll('p_zone', '$2');
+    scans = await db.tx(async (tx) => {
+      await tx.query('SET LOCAL enable_seqscan = off');
+      const inner = await tx.query<ExplainRow>(`EXPLAIN (FORMAT JSON) ${body}`, [eventId, 'z1']);
+      const plan = inner.rows[0]?.['QUERY PLAN'][0].Plan;
+      return plan === undefined ? [] : scansOf(plan);
+    });
+  }
   return {
     ms: top['Execution Time'],
     buffers: (top.Plan['Shared Hit Blocks'] ?? 0) + (top.Plan['Shared Read Blocks'] ?? 0),
     rows: result.rows.length,
-    scans: [...new Set(scansOf(top.Plan))].join(', '),
+    scans: [...new Set(scans)].join(', '),
   };
 }
 

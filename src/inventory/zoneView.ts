@@ -19,16 +19,16 @@
  *    says which feed version it reflects (read in the same statement), so rows at or below
  *    it are skipped and later ones applied on top;
  *  - the zone is read in full (every seat row: its layout and its free seats) only at first
- *    use. Every later read takes only the zone's unsold tickets (`readUnsoldSql`, through
- *    tickets_unsold_idx of 016): the layout never changes, a seat missing from the answer is
- *    taken, and a sold seat comes back only by a cancellation, which clears its order_id and
- *    so puts it in that index again. Near the end of a sale that is a few hundred of a
- *    20,000-seat zone's rows where the full read visits them all (docs/benchmarks-journal.md,
- *    "Zone views re-read only the unsold seats"). The view is read again on a gap in the
- *    feed's versions (a lost batch: at once, in the background, unless a read is running,
- *    whose catch-up then decides), and every `limits.zoneViewFedRefreshMs` in the
- *    background as a safety net (a subscription that lost batches and heard none since
- *    shows no gap). Without a feed
+ *    use. Every later read takes only the zone's unsold tickets (`readUnsoldSql`: 080's
+ *    zone_free_seats over tickets_unsold_idx): the layout never changes, a seat missing
+ *    from the answer is taken, and a sold seat comes back only by a cancellation, which
+ *    clears its order_id and so puts it in that index again. Near the end of a sale that is
+ *    a few hundred of a 20,000-seat zone's rows where the full read visits them all
+ *    (docs/benchmarks-journal.md, "Zone views re-read only the unsold seats"). The view is
+ *    read again on a gap in the feed's versions (a lost batch: at once, in the background,
+ *    unless a read is running, whose catch-up then decides), and every
+ *    `limits.zoneViewFedRefreshMs` in the background as a safety net (a subscription that
+ *    lost batches and heard none since shows no gap). Without a feed
  *    (a caller with no coordinator, a failed subscribe, a gap until its read lands) the
  *    view is read again when older than `limits.zoneViewRefreshMs` (in the background; a
  *    request waits only for a view older than `limits.zoneViewMaxAgeMs`, and a view that
@@ -146,19 +146,12 @@ export const readZoneSql =
  * The free seats of a seated zone (`$1` event, `$2` zone) as ticket numbers, on committed
  * state, with the feed version they reflect (one statement, one snapshot, as readZoneSql):
  * every read after the first, which knew the layout. Only an unsold ticket can be free, and
- * tickets_unsold_idx holds only those, by section (the zone's sections from its row). One
- * row always (an aggregate with no GROUP BY), so a zone with nothing free still says its
- * version. Exported for bench/zoneViewReread.ts.
+ * zone_free_seats (migration 080) reads tickets_unsold_idx, which holds only those, off
+ * sequential scans (a plain statement was planned as a scan of every ticket while the
+ * statistics said most were unsold). One row always, so a zone with nothing free still says
+ * its version. Exported for bench/zoneViewReread.ts and the tests.
  */
-export const readUnsoldSql =
-  `SELECT coalesce((SELECT f.version FROM event_feed f WHERE f.event_id = $1), 0)::bigint
-            AS feed_version,
-          coalesce(array_agg(t.ticket_no), '{}')::int[] AS free
-     FROM tickets t
-    WHERE t.event_id = $1
-      AND t.section_key = ANY ((SELECT z.sections FROM zones z
-                                 WHERE z.event_id = $1 AND z.zone_key = $2)::text[])
-      AND t.seat_id IS NOT NULL AND ${ticketState.available}`;
+export const readUnsoldSql = 'SELECT feed_version, free FROM zone_free_seats($1, $2)';
 
 /** The one row of an unsold read. */
 interface UnsoldRead {
@@ -193,6 +186,11 @@ interface Read {
   feedLost: boolean;
   /** The view followed the feed when the read started: rows after its version will come. */
   fed: boolean;
+  /**
+   * Its statement was sent. Until then (waiting out the gap) anyone may join it: it starts
+   * after they looked.
+   */
+  sent: boolean;
 }
 
 /** The free-seat view of one seated zone (see the module comment). */
@@ -284,27 +282,29 @@ export class ZoneView {
   }
 
   /**
-   * A read of committed state started after `seen` reads (one shared by every caller that
-   * wants one), applied to the view; answers the zone's free seats on committed state.
+   * A read of committed state started after `seen` reads, or one still waiting out its gap
+   * (one shared by every caller that wants one), applied to the view; answers the zone's
+   * free seats on committed state.
    */
   async fresh(seen: number): Promise<number> {
     for (;;) {
       const read = this.reading;
       if (read === undefined) return await this.startRead().done;
-      if (read.seq > seen) return await read.done;
+      if (read.seq > seen || !read.sent) return await read.done;
       await read.done.catch(() => undefined);
     }
   }
 
   private startRead(): Read {
     const read: Read = { seq: ++this.reads, done: Promise.resolve(0), takenSince: [],
-      feedRows: [], feedLost: false, fed: this.following };
+      feedRows: [], feedLost: false, fed: this.following, sent: false };
     const gapMs = this.seam?.readGapMs ?? limits.zoneViewReadGapMs;
     const waitMs = this.lastReadMs + gapMs - performance.now();
     read.done = (async () => {
       try {
         // Callers joining while it waits are answered by it: it starts after they looked.
         if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
+        read.sent = true;
         const startedMs = performance.now();
         this.lastReadMs = startedMs;
         const found = this.rows.length === 0 || this.seam?.rereadInFull === true
