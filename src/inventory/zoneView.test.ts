@@ -479,6 +479,25 @@ describe('zone view timing', () => {
       expect(view.plan(2, 1)?.ticketNos).toEqual([3, 4]);
     });
 
+  it('a fan who looks while a read waits out its gap joins it, and sees what it sees',
+    async () => {
+      vi.useFakeTimers({ toFake: ['performance', 'setTimeout', 'clearTimeout'] });
+      const { db, taken, feed } = fakeZone(1, 4);
+      const view = new ZoneView(db, 'event', 'seats', { refreshMs: Infinity });
+      for (const no of [1, 2, 3]) taken.add(no);
+      await view.ensureFresh();
+      const first = view.fresh(view.readsStarted);
+      await vi.advanceTimersByTimeAsync(5);
+      // A release commits; the second fan looks after it, while the read has not started.
+      taken.delete(3);
+      const seen = view.readsStarted;
+      expect(view.plan(2, 1)).toBeUndefined();
+      const second = view.fresh(seen);
+      await vi.advanceTimersByTimeAsync(limits.zoneViewReadGapMs);
+      expect([await first, await second]).toEqual([2, 2]);
+      expect(feed.reads).toBe(2);
+    });
+
   it('a view follows again after a failed subscribe, at most every retry period',
     async () => {
       vi.useFakeTimers({ toFake: ['performance'] });
