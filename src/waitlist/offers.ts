@@ -76,7 +76,8 @@ export interface OfferMade {
   zone: string;
 }
 
-interface WaitingRow {
+/** A waiting entry as the offers read it. */
+export interface WaitingRow {
   customer_id: string;
   seq: string;
   zone_key: string | null;
@@ -112,13 +113,20 @@ async function lockEventWaitlist(tx: Queryable, eventId: string): Promise<void> 
     [eventId]);
 }
 
-/** The zone an entry can be served from in full, if any: its own, or the first that fits. */
+/**
+ * The zone an entry can be served from in full, if any: its own, or the first of the event's
+ * zones (`zoneKeys`, in the event's order) that fits, by `left`, the tickets left per zone.
+ */
 function zoneFor(
-  entry: WaitingRow, pool: ReadonlyMap<string, number[]>, event: EventRecord,
+  entry: WaitingRow, left: (zone: string) => number, zoneKeys: readonly string[],
 ): string | undefined {
-  const candidates = entry.zone_key === null ? event.zones.map((z) => z.key) : [entry.zone_key];
-  return candidates.find((zone) => (pool.get(zone)?.length ?? 0) >= entry.quantity);
+  const candidates = entry.zone_key === null ? zoneKeys : [entry.zone_key];
+  return candidates.find((zone) => left(zone) >= entry.quantity);
 }
+
+/** The tickets left in each zone of a pool of returned ticket numbers. */
+const leftIn = (pool: ReadonlyMap<string, number[]>) => (zone: string): number =>
+  pool.get(zone)?.length ?? 0;
 
 /**
  * The fans whose customer locks a return takes before its first offer: those the offers
@@ -129,15 +137,15 @@ function zoneFor(
  * let a dozen concurrent returns fill the server's lock table. A fan reached beyond them
  * is locked at their offer (the order that can meet a move batch in a deadlock).
  */
-function lockAhead(
-  candidates: readonly WaitingRow[], pool: ReadonlyMap<string, number[]>, event: EventRecord,
+export function lockAhead(
+  candidates: readonly WaitingRow[], pool: ReadonlyMap<string, readonly number[]>,
+  zoneKeys: readonly string[],
 ): WaitingRow[] {
   const left = new Map([...pool].map(([zone, nos]) => [zone, nos.length]));
   const ahead: WaitingRow[] = [];
   let spares = 0;
   for (const entry of candidates) {
-    const zones = entry.zone_key === null ? event.zones.map((z) => z.key) : [entry.zone_key];
-    const zone = zones.find((key) => (left.get(key) ?? 0) >= entry.quantity);
+    const zone = zoneFor(entry, (key) => left.get(key) ?? 0, zoneKeys);
     if (zone !== undefined) {
       left.set(zone, (left.get(zone) ?? 0) - entry.quantity);
       ahead.push(entry);
@@ -192,15 +200,17 @@ export async function offerReturnedTickets(
   // serve now it cannot serve later); the customer locks of those the offers will reach
   // (lockAhead), all in one statement in lock-key order, before any entry (and its bucket
   // count) is written (see the header). The offers below take them again at no cost.
-  const candidates = waiting.filter((entry) => zoneFor(entry, pool, event) !== undefined);
+  const zoneKeys = event.zones.map((z) => z.key);
+  const candidates = waiting.filter((entry) =>
+    zoneFor(entry, leftIn(pool), zoneKeys) !== undefined);
   if (candidates.length === 0) return [];
   if (seams.lockPerOffer !== true) {
-    const ahead = lockAhead(candidates, pool, event);
+    const ahead = lockAhead(candidates, pool, zoneKeys);
     await tx.query(offerSql.lockCustomers, [ahead.map((c) => c.customer_id), eventId]);
   }
   const offers: OfferMade[] = [];
   for (const entry of candidates) {
-    const zone = zoneFor(entry, pool, event);
+    const zone = zoneFor(entry, leftIn(pool), zoneKeys);
     if (zone === undefined) continue;
     const made = await offerTo(tx, event, entry, zone, pool, reason, guarded);
     if (made === undefined) continue;

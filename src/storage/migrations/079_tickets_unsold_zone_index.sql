@@ -1,0 +1,41 @@
+-- A standing zone's claims and its sold-out recount read the unsold tickets only.
+--
+-- The hold batch (hold_batch, migration 075) claims units of a standing zone with two
+-- ranges in ticket order from a random start (`above`, then `below`), and when they come up
+-- short it recounts the zone's free units to tell "sold out" from "contended". Both read
+-- tickets_zone_idx (event_id, zone_key, ticket_no), which holds every ticket of the zone;
+-- whether a ticket is sold is only in the heap, so each sold unit the range passes costs a
+-- heap fetch. Late in a sale most units are sold: in the 1,000,000-fan rehearsal
+-- (pg_stat_statements) the pick read 576 buffers a call and the recount 481, to find a
+-- few free units.
+--
+-- This index holds the unsold tickets only, with the same keys; both statements already
+-- say `order_id IS NULL`, which implies its predicate, so their plans (generic, made once
+-- per connection: the function sets force_generic_plan) read it instead, and a claim
+-- passes only over units that are free or held. No statement of the function changes.
+-- The pick read it on the statistics of a sale's start too. The recount reads it once the
+-- statistics show sold tickets: an ANALYZE of tickets (autovacuum, or the maintenance duty
+-- where that is off) replans the function. On the statistics of a sale's start, when the
+-- two zone indexes cost the same, its plan kept tickets_zone_idx until then (a recount
+-- ordered and limited to the quantity was tried and kept it too).
+--
+-- Measured (bench/unsoldZoneIndex.ts, a 10,000-unit zone at 95 % sold and 3 % held, shared
+-- buffers a call, inside hold_batch): the pick 16–80 -> 7–10 (prepared alone, mean of 20
+-- random starts: 44–56 -> 8–9), the recount 1,044 -> 228. At a sale's start, 6 and 230 both.
+--
+-- HOT: claims, re-timings, releases and expiries change only hold_id and hold_expires_at,
+-- which no index names, so they stay heap-only updates. The predicate names order_id, which
+-- a sale or a cancellation changes; those were never HOT (tickets_order_idx and the
+-- predicate of tickets_unsold_idx name it too), and a sale adds no entry here (the sold
+-- version is outside the predicate), while its old entry dies with the old row version.
+--
+-- tickets_zone_idx stays: the zone layout read (holds.ts readZoneLayout: the first and last
+-- ticket of a zone, sold or not) and the seated zone reads need every ticket.
+--
+-- Building it reads every ticket once and holds writes to tickets until it commits (a
+-- plain CREATE INDEX, in the migration's transaction): apply it outside an on-sale
+-- (docs/OPERATIONS.md). Each new ticket then writes one index entry more (110,000 tickets:
+-- 6–14 MB more WAL). Measured: docs/benchmarks-journal.md, "A standing zone's claims read
+-- the unsold tickets only" (2026-11-27).
+CREATE INDEX tickets_unsold_zone_idx ON tickets (event_id, zone_key, ticket_no)
+  WHERE order_id IS NULL;
