@@ -40,10 +40,12 @@ for (const backend of backends) {
     }
 
     /** A view read once (its layout), never again by time, its reads listed by kind. */
-    async function viewOf(eventId: string): Promise<{ view: ZoneView; kinds: ZoneReadKind[] }> {
+    async function viewOf(eventId: string, readGapMs?: number): Promise<
+      { view: ZoneView; kinds: ZoneReadKind[] }> {
       const kinds: ZoneReadKind[] = [];
       const view = new ZoneView(db, eventId, 'seats', {
         refreshMs: Infinity, read: (_event, _zone, kind) => kinds.push(kind),
+        ...(readGapMs === undefined ? {} : { readGapMs }),
       });
       await view.ensureFresh();
       return { view, kinds };
@@ -133,25 +135,39 @@ for (const backend of backends) {
         expect(view.version).toBe(41);
       });
 
-    it('refusals arriving together at a sold-out zone share one read', async () => {
-      const { eventId } = await buildEvent(ctx);
-      const { view, kinds } = await viewOf(eventId);
-      await db.query(`UPDATE tickets SET order_id = gen_random_uuid()
-                       WHERE event_id = $1 AND zone_key = 'seats' AND seat_id <> 'A-5-10'`,
-        [eventId]);
-      // As holds.ts asks: a pick from the view; short, a read started after the look.
-      const ask = async (): Promise<number> => {
-        const seen = view.readsStarted;
-        const pick = view.plan(2, 1);
-        if (pick !== undefined) view.settle(pick, { granted: false });
-        return await view.fresh(seen);
-      };
-      // The view still shows the zone free: the first asks find picks, then all are short.
-      await view.fresh(view.readsStarted);
-      const answers = await Promise.all(Array.from({ length: 20 }, ask));
-      expect(answers).toEqual(Array.from({ length: 20 }, () => 1));
-      // The layout, the read that found the zone short, and at most two for the twenty.
-      expect(kinds.length).toBeLessThanOrEqual(4);
-    });
+    it('refusals arriving together at a sold-out zone share the read that waits out its gap',
+      async () => {
+        /** The reads twenty fans short of seats cost, the zone's reads `gapMs` apart. */
+        async function readsFor(gapMs: number): Promise<{ kinds: ZoneReadKind[];
+          answers: number[] }> {
+          const { eventId } = await buildEvent(ctx);
+          const { view, kinds } = await viewOf(eventId, gapMs);
+          await db.query(`UPDATE tickets SET order_id = gen_random_uuid()
+                           WHERE event_id = $1 AND zone_key = 'seats' AND seat_id <> 'A-5-10'`,
+          [eventId]);
+          // The view learns the zone is short (one seat left): every pick below is refused.
+          await view.fresh(view.readsStarted);
+          // As holds.ts asks: a pick from the view; short, a read started after the look.
+          const ask = async (): Promise<number> => {
+            const seen = view.readsStarted;
+            const pick = view.plan(2, 1);
+            if (pick !== undefined) view.settle(pick, { granted: false });
+            return await view.fresh(seen);
+          };
+          const answers = await Promise.all(Array.from({ length: 20 }, ask));
+          return { kinds, answers };
+        }
+        // A gap long enough that the first fan's read is still waiting when the others ask:
+        // they join it (it starts after they looked). The layout, the read that found the
+        // zone short, and one for the twenty.
+        const gapped = await readsFor(1_000);
+        expect(gapped.answers).toEqual(Array.from({ length: 20 }, () => 1));
+        expect(gapped.kinds).toEqual(['full', 'unsold', 'unsold']);
+        // Control, no gap: the first fan's read is already sent when the second looks, so
+        // the second waits it out and starts another, which the other eighteen share.
+        const ungapped = await readsFor(0);
+        expect(ungapped.answers).toEqual(Array.from({ length: 20 }, () => 1));
+        expect(ungapped.kinds).toEqual(['full', 'unsold', 'unsold', 'unsold']);
+      });
   });
 }

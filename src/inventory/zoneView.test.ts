@@ -63,13 +63,15 @@ async function answerLater(feed: FakeFeed): Promise<void> {
   await feed.gate;
 }
 
-async function viewOf(rows: number, seats: number): Promise<{
+async function viewOf(rows: number, seats: number, readGapMs?: number): Promise<{
   view: ZoneView; taken: Set<number>; refused: number[];
 }> {
   const { db, taken } = fakeZone(rows, seats);
   const refused: number[] = [];
-  const view = new ZoneView(db, 'event', 'seats',
-    { refreshMs: Infinity, refused: (_e, _z, tickets) => refused.push(...tickets) });
+  const view = new ZoneView(db, 'event', 'seats', {
+    refreshMs: Infinity, refused: (_e, _z, tickets) => refused.push(...tickets),
+    ...(readGapMs === undefined ? {} : { readGapMs }),
+  });
   await view.ensureFresh();
   return { view, taken, refused };
 }
@@ -130,7 +132,9 @@ describe('zone view', () => {
   });
 
   it('a grant answered while a read runs is not undone by that read', async () => {
-    const { view } = await viewOf(1, 4);
+    // No gap: the read's statement goes out at once (a grant answered while a read still
+    // waits out its gap committed before its snapshot, which then has it).
+    const { view } = await viewOf(1, 4, 0);
     const pick = view.plan(2, 1);
     if (pick === undefined) throw new Error('no pick');
     // The read's snapshot predates the grant's commit: it still shows the seats free.
@@ -138,6 +142,20 @@ describe('zone view', () => {
     view.settle(pick, { granted: true });
     await read;
     expect(view.freeSeats).toBe(2);
+  });
+
+  it('a refusal answered while a read waits out its gap does not outlast that read', async () => {
+    // Seats 1-2 picked; the batch refuses them as taken by another node (seat 1), which
+    // releases it before the read's statement goes out: the read's snapshot has it free.
+    const { view, taken } = await viewOf(1, 4, 1_000);
+    const pick = view.plan(2, 1);
+    if (pick === undefined) throw new Error('no pick');
+    const read = view.fresh(view.readsStarted);
+    taken.add(1);
+    view.settle(pick, { granted: false, taken: [pick.ticketNos[0] as number] });
+    taken.delete(1);
+    await read;
+    expect(view.freeSeats).toBe(4);
   });
 
   it('answers the zone\'s free seats on committed state from a fresh read', async () => {

@@ -305,6 +305,10 @@ export class ZoneView {
         // Callers joining while it waits are answered by it: it starts after they looked.
         if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
         read.sent = true;
+        // What this node learned while the read waited out its gap is committed, so in the
+        // snapshot: kept past it, a seat another node freed meanwhile (its feed row at or
+        // below the read's version, so skipped) would stay taken until the next read.
+        read.takenSince.length = 0;
         const startedMs = performance.now();
         this.lastReadMs = startedMs;
         const found = this.rows.length === 0 || this.seam?.rereadInFull === true

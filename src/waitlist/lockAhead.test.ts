@@ -35,11 +35,11 @@ describe('lockAhead', () => {
 
   it('serves a fan of any zone from the first zone, in the event\'s order, that fits', () => {
     const spares = limits.waitlistOfferLocksAhead;
-    // Fan 1 (any zone) takes front's two; the spares go to fans of front passed over; back's
-    // two then reach fan 2, and fan 3 of front is neither reached nor a spare. Had fan 1
-    // taken back's, fan 2 would be the one left out and fan 3 reached.
-    const line = [fan(1, 2), ...Array.from({ length: spares }, (_, i) => fan(100 + i, 2,
-      'front')), fan(2, 2, 'back'), fan(3, 2, 'front')];
+    // Fan 1 (any zone) takes front's two; fans of floor (none of floor came back) take
+    // every spare; back's two then reach fan 2, and fan 3 of front finds front empty and no
+    // spare left. Had fan 1 taken back's, fan 2 would be left out and fan 3 reached.
+    const line = [fan(1, 2), ...Array.from({ length: spares }, (_, i) => fan(100 + i, 1,
+      'floor')), fan(2, 2, 'back'), fan(3, 2, 'front')];
     const ahead = lockAhead(line, pool({ front: 2, back: 2 }), zones);
     expect(ids(ahead)).toContain('c1');
     expect(ids(ahead)).toContain('c2');
