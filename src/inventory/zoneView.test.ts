@@ -158,6 +158,25 @@ describe('zone view', () => {
     expect(view.freeSeats).toBe(4);
   });
 
+  it('a read that fails fails every fan who joined it, and the next read starts afresh',
+    async () => {
+      const { db, feed } = fakeZone(1, 4);
+      const view = new ZoneView(db, 'event', 'seats', { refreshMs: Infinity, readGapMs: 50 });
+      await view.ensureFresh();
+      const down = Promise.reject(new Error('database down'));
+      down.catch(() => undefined);
+      feed.gate = down;
+      const seen = view.readsStarted;
+      // Two fans short of seats: the second joins the read still waiting out its gap.
+      const first = view.fresh(seen);
+      const second = view.fresh(view.readsStarted);
+      await expect(first).rejects.toThrow('database down');
+      await expect(second).rejects.toThrow('database down');
+      expect(view.readsStarted).toBe(seen + 1);
+      feed.gate = undefined;
+      expect(await view.fresh(view.readsStarted)).toBe(4);
+    });
+
   it('answers the zone\'s free seats on committed state from a fresh read', async () => {
     const { view, taken } = await viewOf(1, 4);
     for (const no of [1, 2, 3]) taken.add(no);
