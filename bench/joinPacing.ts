@@ -13,7 +13,6 @@
  * `npx tsx bench/joinPacing.ts [rounds] [seconds] [--work=100] [--connections=64]`
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 
@@ -24,6 +23,7 @@ import type { Db } from '../src/storage/index.js';
 import { buildTestContext } from '../src/testing/context.js';
 import { buildEvent } from '../src/testing/factories.js';
 import { benchPostgres, load } from './lib.js';
+import { processesCpuMs } from './cpuProfile.js';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const option = (name: string, fallback: number): number => {
@@ -44,20 +44,6 @@ const pacings: Record<string, JoinPacing> = {
 function spin(us: number): void {
   const until = performance.now() + us / 1000;
   while (performance.now() < until) { /* the request's own CPU */ }
-}
-
-function pidsCpuMs(pids: readonly number[]): number {
-  let total = 0;
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) * 10;
-    } catch {
-      // ended
-    }
-  }
-  return total;
 }
 
 async function backendPids(db: Db): Promise<number[]> {
@@ -107,7 +93,7 @@ try {
       const sizes = batchSizes.get(name) as number[];
       const before = sizes.length;
       const pids = await backendPids(db);
-      const pg0 = pidsCpuMs(pids);
+      const pg0 = processesCpuMs(pids);
       const t0 = performance.now();
       const row = await load(name, { concurrency: connections, total: 1_000_000,
         maxMs: seconds * 1000 }, async () => {
@@ -117,7 +103,7 @@ try {
         return outcome.created;
       });
       run.totals.ms += performance.now() - t0;
-      run.totals.pgMs += pidsCpuMs(pids) - pg0;
+      run.totals.pgMs += processesCpuMs(pids) - pg0;
       run.totals.ops += row.ops;
       run.totals.batches += sizes.length - before;
       run.totals.p50.push(row.p50Ms);

@@ -13,7 +13,6 @@
  * `npx tsx bench/joinRows.ts [rounds]`
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 
 import Fastify from 'fastify';
@@ -24,27 +23,12 @@ import { JoinBatcher } from '../src/queue/line.js';
 import type { Db } from '../src/storage/index.js';
 import { buildTestContext } from '../src/testing/context.js';
 import { buildEvent } from '../src/testing/factories.js';
-import { threadCpuMs } from './cpuProfile.js';
+import { threadCpuMs, processesCpuMs } from './cpuProfile.js';
 import {
   benchPostgres, loadHttp, postJson, startBenchServer, type BenchRow,
 } from './lib.js';
 
 const rounds = Number(process.argv.slice(2).find((a) => !a.startsWith('--')) ?? 1);
-
-/** CPU of processes by pid, ms (utime + stime, 10 ms ticks); gone processes count 0. */
-function pidsCpuMs(pids: readonly number[]): number {
-  let total = 0;
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) * 10;
-    } catch {
-      // The backend ended: its CPU since the last read is lost, not counted.
-    }
-  }
-  return total;
-}
 
 /** The PostgreSQL backends serving the bench database now. */
 async function backendPids(db: Db): Promise<number[]> {
@@ -61,9 +45,9 @@ async function measured(db: Db, run: () => Promise<BenchRow>): Promise<Measured>
   const pids = await backendPids(db);
   const server0 = threadCpuMs();
   const process0 = process.cpuUsage();
-  const pg0 = pidsCpuMs(pids);
+  const pg0 = processesCpuMs(pids);
   const row = await run();
-  const pg = pidsCpuMs(pids) - pg0;
+  const pg = processesCpuMs(pids) - pg0;
   const processMs = (() => {
     const used = process.cpuUsage(process0);
     return (used.user + used.system) / 1000;

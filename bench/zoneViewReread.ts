@@ -17,7 +17,6 @@
  *
  * `npx tsx bench/zoneViewReread.ts [--pairs=3] [--rate=400] [--seconds=3]`
  */
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { createEvent } from '../src/catalog/events.js';
 import { createVenue } from '../src/catalog/venues.js';
@@ -28,6 +27,7 @@ import {
 import type { Db, Queryable } from '../src/storage/index.js';
 import { buildTestContext } from '../src/testing/context.js';
 import { benchPostgres, fmt, percentile } from './lib.js';
+import { processesCpuMs } from './cpuProfile.js';
 
 const args = new Map(process.argv.slice(2).map((arg) => {
   const [key, value] = arg.replace(/^--/, '').split('=');
@@ -154,21 +154,6 @@ async function comparePair(db: Db, eventId: string, label: string): Promise<stri
   return [line('full (readZoneSql)', full), line('unsold (readUnsoldSql)', unsold)];
 }
 
-/** CPU ms (user + system) of processes by pid, read from /proc; missing ones are skipped. */
-function cpuMsOf(pids: readonly number[]): number {
-  let total = 0;
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) * 10;
-    } catch {
-      // The session ended, or the database is not on this machine.
-    }
-  }
-  return total;
-}
-
 type Mode = 'full, no gap' | 'unsold, no gap' | 'unsold, gap';
 
 interface StreamFigures {
@@ -214,7 +199,7 @@ async function refusalStream(db: Db, eventId: string, mode: Mode): Promise<Strea
   const { rows: pidRows } = await db.query<{ pid: number }>(
     `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`);
   const pids = pidRows.map((row) => row.pid);
-  const pgBefore = cpuMsOf(pids);
+  const pgBefore = processesCpuMs(pids);
   const cpuBefore = process.cpuUsage();
   const latencies: number[] = [];
   const asks: Promise<void>[] = [];
@@ -242,7 +227,7 @@ async function refusalStream(db: Db, eventId: string, mode: Mode): Promise<Strea
     mode, refusals: latencies.length, reads, readMsPerSecond: readMs / elapsedS,
     p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99),
     appCpuMsPerRefusal: (cpu.user + cpu.system) / 1000 / latencies.length,
-    pgCpuMsPerRefusal: (cpuMsOf(pids) - pgBefore) / latencies.length,
+    pgCpuMsPerRefusal: (processesCpuMs(pids) - pgBefore) / latencies.length,
     load: load(),
   };
 }

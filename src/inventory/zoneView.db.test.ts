@@ -12,7 +12,7 @@ import type { App } from '../http/types.js';
 import type { Db } from '../storage/index.js';
 import { appPerSuite } from '../testing/apps.js';
 import { testBackends } from '../testing/backends.js';
-import { bearer, buildCustomer, buildEvent, buildHold } from '../testing/factories.js';
+import { bearer, buildCustomer, buildEvent, buildHold, lapseHold } from '../testing/factories.js';
 import { readZoneSql, ZoneView, type ZoneReadKind } from './zoneView.js';
 
 const backends = await testBackends();
@@ -98,13 +98,7 @@ for (const backend of backends) {
       // A hold whose timer ran out, not swept: its seat is free on committed state at once.
       const lapsing = await buildCustomer(ctx);
       const lapsed = await buildHold(ctx, eventId, lapsing.customerId, { seats: ['A-5-1'] });
-      await db.tx(async (tx) => {
-        await tx.query(`UPDATE holds SET expires_at = now() - interval '1 second',
-                                         claim_expires_at = now() - interval '1 second'
-                         WHERE hold_id = $1`, [lapsed.holdId]);
-        await tx.query(`UPDATE tickets SET hold_expires_at = now() - interval '1 second'
-                         WHERE hold_id = $1`, [lapsed.holdId]);
-      });
+      await lapseHold(db, lapsed.holdId);
       const committed = await freeByFullRead(eventId);
       // The control: the view as last read still holds the cancelled seat taken.
       const cancelledNo = await ticketOf(eventId, 'A-1-3');

@@ -16,7 +16,7 @@ import { recountOrderCounts } from '../orders/counts.js';
 import type { Db, Queryable } from '../storage/index.js';
 import { appPerSuite } from '../testing/apps.js';
 import { testBackends } from '../testing/backends.js';
-import { bearer, buildCustomer, buildEvent, buildHold } from '../testing/factories.js';
+import { bearer, buildCustomer, buildEvent, buildHold, lapseHold } from '../testing/factories.js';
 import { withoutKeptCounts } from '../testing/queueCounts.js';
 import { onSaleStats, type OnSaleStats } from './onsale.js';
 import { readSeriesCounts, SeriesMemo } from './series.js';
@@ -94,13 +94,7 @@ for (const backend of backends) {
         // A hold whose timer ran out, not swept: its tickets are available again at once.
         const lapsing = await buildCustomer(ctx);
         const lapsed = await buildHold(ctx, eventId, lapsing.customerId, { seats: ['A-3-1'] });
-        await db.tx(async (tx) => {
-          await tx.query(`UPDATE holds SET expires_at = now() - interval '1 second',
-                                           claim_expires_at = now() - interval '1 second'
-                           WHERE hold_id = $1`, [lapsed.holdId]);
-          await tx.query(`UPDATE tickets SET hold_expires_at = now() - interval '1 second'
-                           WHERE hold_id = $1`, [lapsed.holdId]);
-        });
+        await lapseHold(db, lapsed.holdId);
 
         const stats = await onSaleStats(db, ctx.coord, ctx.clock, eventId);
         const counted = await recount(db, eventId);

@@ -10,7 +10,7 @@ import { createVenue } from '../catalog/venues.js';
 import { registerCustomer } from '../customers/accounts.js';
 import { createHold } from '../holds/holds.js';
 import type { Hold, HoldInput } from '../holds/schemas.js';
-import type { Queryable } from '../storage/index.js';
+import type { Db, Queryable } from '../storage/index.js';
 
 const hourMs = 3600 * 1000;
 
@@ -123,6 +123,20 @@ export async function buildCustomers(
 ): Promise<{ customerId: string; token: string }[]> {
   const ids = await insertCustomerRows(ctx.db, count);
   return ids.map((customerId) => ({ customerId, token: ctx.tokens.issue(customerId) }));
+}
+
+/**
+ * Runs a hold's timer out a second ago without any sweep: its tickets are available on
+ * committed state at once (lazy expiry), while the hold still reads `held`.
+ */
+export async function lapseHold(db: Db, holdId: string): Promise<void> {
+  await db.tx(async (tx) => {
+    await tx.query(`UPDATE holds SET expires_at = now() - interval '1 second',
+                                     claim_expires_at = now() - interval '1 second'
+                     WHERE hold_id = $1`, [holdId]);
+    await tx.query(`UPDATE tickets SET hold_expires_at = now() - interval '1 second'
+                     WHERE hold_id = $1`, [holdId]);
+  });
 }
 
 /** Creates a hold through the domain command (the event must be on sale). */
